@@ -1,0 +1,68 @@
+import type { ProbeResult, Verdict } from "../../probe/index.ts";
+import { formatMs, type Palette } from "../../ui/index.ts";
+
+const verdictWord: Record<Verdict, string> = { healthy: "HEALTHY", unhealthy: "UNHEALTHY", down: "DOWN", interrupted: "INTERRUPTED" };
+
+/** The protocol's short answer: HTTP status, gRPC serving status, DNS rcode, TLS version, SSH software. */
+export function statusOf(result: ProbeResult): string {
+  if (result.status !== undefined) return String(result.status);
+  if (result.grpc) return result.grpc.status;
+  if (result.dns) return `${result.dns.rcode}/${result.dns.answers.length}`;
+  if (result.ssh) return result.ssh.software || result.ssh.protoVersion;
+  if (result.tls) return result.tls.version;
+  if (result.verdict === "healthy" && result.kind === "tcp") return "open";
+  return "-";
+}
+
+export function slowestPhase(result: ProbeResult): string {
+  let name = "";
+  let ms = -1;
+  for (const [phase, value] of Object.entries(result.timings)) {
+    if (phase !== "total" && value !== undefined && value > ms) {
+      name = phase;
+      ms = value;
+    }
+  }
+  return ms < 0 ? "" : `${name} ${formatMs(ms)}`;
+}
+
+/** One scannable line: verdict, name, status, total, slowest phase, reason. */
+export function formatResultLine(result: ProbeResult, nameWidth: number, palette: Palette): string {
+  const paint = result.verdict === "healthy" ? palette.green : result.verdict === "unhealthy" ? palette.yellow : palette.red;
+  const attempts = result.attempts.length > 1 ? ` (attempt ${result.attempts.length}/${result.attempts.length})` : "";
+  const columns = [
+    paint(verdictWord[result.verdict].padEnd(11)),
+    result.name.padEnd(nameWidth),
+    statusOf(result).padEnd(9),
+    formatMs(result.timings.total).padStart(8),
+    palette.dim(slowestPhase(result).padEnd(18)),
+  ];
+  const tail = result.reason ? `${result.reason}${attempts}` : attempts.trim();
+  return `${columns.join(" ")}${tail ? ` ${tail}` : ""}`.trimEnd();
+}
+
+export interface Tally {
+  targets: number;
+  healthy: number;
+  unhealthy: number;
+  down: number;
+  interrupted: number;
+  notStarted: number;
+  durationMs: number;
+  exitCode: number;
+}
+
+export function formatSummary(tally: Tally, palette: Palette): string {
+  const parts = [palette.green(`${tally.healthy} healthy`), palette.yellow(`${tally.unhealthy} unhealthy`), palette.red(`${tally.down} down`)];
+  if (tally.interrupted > 0) parts.push(`${tally.interrupted} interrupted`);
+  if (tally.notStarted > 0) parts.push(`${tally.notStarted} not started`);
+  const noun = tally.targets === 1 ? "target" : "targets";
+  return `${tally.targets} ${noun}: ${parts.join(", ")} in ${formatMs(tally.durationMs)}`;
+}
+
+/** Compact JSON: timings rounded to microseconds so lines stay short and stable. */
+export function resultJson(result: ProbeResult): string {
+  return JSON.stringify({ type: "result", ...result }, (key, value) =>
+    typeof value === "number" && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value,
+  );
+}

@@ -1,0 +1,118 @@
+import { celEnv, isCelError, parse, plan, type CelInput } from "@bufbuild/cel";
+import { strings } from "@bufbuild/cel/ext";
+import { create } from "@bufbuild/protobuf";
+import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { usageError } from "../errors.ts";
+import { DurationValue, TimestampValue } from "./values.ts";
+
+export interface ExpectationOutcome {
+  passed: boolean;
+  /** Why the expression could not be evaluated (a missing field, a type error). */
+  error?: string;
+}
+
+export interface Expectation {
+  readonly source: string;
+  test(variables: Record<string, unknown>): ExpectationOutcome;
+}
+
+const env = celEnv({ funcs: strings });
+
+export function compileExpectation(source: string, where: string, variables: readonly string[]): Expectation {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(source);
+  } catch (error) {
+    throw usageError("E_EXPR_SYNTAX", `${where}: invalid expression\n${pointAt(source, (error as Error).message)}`, 'expressions are CEL, e.g. status == 200 && duration < duration("300ms")');
+  }
+  const unknown = [...freeIdentifiers(parsed.expr)].filter((name) => !variables.includes(name));
+  if (unknown.length > 0) {
+    throw usageError(
+      "E_EXPR_UNKNOWN",
+      `${where}: unknown name ${unknown.map((n) => `"${n}"`).join(", ")} in expression: ${source}`,
+      `available: ${variables.join(", ")}`,
+    );
+  }
+  const program = plan(env, parsed);
+  return {
+    source,
+    test(values) {
+      const result = program(toCel(values) as Record<string, CelInput>);
+      if (isCelError(result)) return { passed: false, error: result.message };
+      if (typeof result !== "boolean") return { passed: false, error: `expression gave ${typeof result === "bigint" ? "an int" : typeof result}, not true or false` };
+      return { passed: result };
+    },
+  };
+}
+
+/** Turns "<input>:1:8: found = but ..." into the expression with a caret under column 8. */
+function pointAt(source: string, message: string): string {
+  const match = /^<input>:(\d+):(\d+):\s*(.*)$/s.exec(message);
+  if (!match) return `  ${source}\n  ${message}`;
+  const column = Number(match[2]);
+  const line = source.split("\n")[Number(match[1]) - 1] ?? source;
+  return `  ${line}\n  ${" ".repeat(Math.max(0, column - 1))}^ ${match[3]} (column ${column})`;
+}
+
+type Node = ReturnType<typeof parse>["expr"];
+
+/** Names the expression reads that are not bound by a macro such as exists(). */
+function freeIdentifiers(root: Node): Set<string> {
+  const names = new Set<string>();
+  const visit = (node: Node | undefined, bound: ReadonlySet<string>): void => {
+    if (!node) return;
+    const kind = node.exprKind;
+    switch (kind.case) {
+      case "identExpr":
+        if (!bound.has(kind.value.name)) names.add(kind.value.name);
+        return;
+      case "selectExpr":
+        return visit(kind.value.operand, bound);
+      case "callExpr":
+        visit(kind.value.target, bound);
+        for (const arg of kind.value.args) visit(arg, bound);
+        return;
+      case "listExpr":
+        for (const element of kind.value.elements) visit(element, bound);
+        return;
+      case "structExpr":
+        for (const entry of kind.value.entries) {
+          if (entry.keyKind.case === "mapKey") visit(entry.keyKind.value, bound);
+          visit(entry.value, bound);
+        }
+        return;
+      case "comprehensionExpr": {
+        const c = kind.value;
+        visit(c.iterRange, bound);
+        const inner = new Set([...bound, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean));
+        visit(c.accuInit, inner);
+        visit(c.loopCondition, inner);
+        visit(c.loopStep, inner);
+        visit(c.result, inner);
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  visit(root, new Set());
+  return names;
+}
+
+function toCel(value: unknown): unknown {
+  if (value instanceof DurationValue) {
+    const totalNs = BigInt(Math.round(value.ms * 1e6));
+    return create(DurationSchema, { seconds: totalNs / 1_000_000_000n, nanos: Number(totalNs % 1_000_000_000n) });
+  }
+  if (value instanceof TimestampValue) {
+    const ms = value.date.getTime();
+    return create(TimestampSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
+  }
+  if (Array.isArray(value)) return value.map(toCel);
+  if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) if (inner !== undefined) out[key] = toCel(inner);
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,18 @@
+// Expressions: CEL (cel.dev) compiled once and evaluated over result values.
+// One language for every protocol's expectations, and later for workflow
+// conditions. The CEL library is loaded only when an expression is compiled.
+export { DurationValue, TimestampValue, celDuration, celTimestamp } from "./values.ts";
+export type { Expectation, ExpectationOutcome } from "./cel.ts";
+
+import type { Expectation } from "./cel.ts";
+
+/**
+ * Compiles expressions that must evaluate to a bool. `where` names their source
+ * for error messages (`--expect`, `targets.yaml:4:7`); `variables` are the
+ * names the expression may use, so a typo fails at compile time.
+ */
+export async function compileExpectations(sources: string[], where: (index: number) => string, variables: readonly string[]): Promise<Expectation[]> {
+  if (sources.length === 0) return [];
+  const { compileExpectation } = await import("./cel.ts");
+  return sources.map((source, index) => compileExpectation(source, where(index), variables));
+}

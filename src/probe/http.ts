@@ -1,0 +1,85 @@
+import { usageError } from "../errors.ts";
+import { exchange, openConnection, resolveHost } from "../transport/index.ts";
+import { bareHost } from "./url.ts";
+import type { Observation, ProbeContext, Prober, RequestOptions } from "./types.ts";
+
+export interface HttpSpec {
+  tls: boolean;
+  host: string;
+  port: number;
+  path: string;
+  hostHeader: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export function parseHttp(url: URL, raw: string, request: RequestOptions): HttpSpec {
+  const tls = url.protocol === "https:";
+  if (url.username || url.password) {
+    throw usageError("E_TARGET_URL", `target "${raw}" carries credentials in the URL`, "send them as a header from a file target instead, so they stay out of logs");
+  }
+  const method = (request.method ?? "GET").toUpperCase();
+  if (!/^[A-Z]+$/.test(method)) throw usageError("E_HTTP_METHOD", `invalid HTTP method "${request.method}"`, "use GET, HEAD, POST, ...");
+  return {
+    tls,
+    host: bareHost(url),
+    port: url.port ? Number(url.port) : tls ? 443 : 80,
+    path: `${url.pathname || "/"}${url.search}`,
+    hostHeader: url.host,
+    method,
+    headers: request.headers ?? {},
+    body: request.body,
+  };
+}
+
+function decodeBody(body: Buffer, contentType: string | undefined): { text: string; json?: unknown } {
+  const text = body.toString("utf8");
+  const looksJson = (contentType ?? "").includes("json") || /^\s*[[{]/.test(text);
+  if (!looksJson) return { text };
+  try {
+    return { text, json: JSON.parse(text) };
+  } catch {
+    return { text };
+  }
+}
+
+export const httpProber: Prober<HttpSpec> = {
+  kind: "http",
+  schemes: ["http", "https"],
+  parse: parseHttp,
+  async run(spec: HttpSpec, context: ProbeContext): Promise<Observation> {
+    const { clock, signal } = context;
+    clock.enter("dns");
+    const resolved = await resolveHost(spec.host, signal);
+    if (resolved.dnsMs !== undefined) clock.timings.dns = resolved.dnsMs;
+    const conn = await openConnection({
+      address: resolved.address,
+      port: spec.port,
+      tls: spec.tls ? { servername: spec.host, insecure: context.insecure, ca: context.ca } : undefined,
+      clock,
+      signal,
+    });
+    try {
+      const response = await exchange(
+        conn,
+        { method: spec.method, path: spec.path, host: spec.hostHeader, headers: spec.headers, body: spec.body, maxBodyBytes: context.maxBodyBytes },
+        clock,
+      );
+      return {
+        ip: resolved.address,
+        status: response.status,
+        tls: conn.tls,
+        http: { version: response.httpVersion, reason: response.reason, headers: response.headers, bodyBytes: response.bodyBytes, truncated: response.truncated },
+        body: decodeBody(response.body, response.headers["content-type"]),
+      };
+    } finally {
+      conn.close();
+    }
+  },
+  judge(observation) {
+    const status = observation.status ?? 0;
+    if (status >= 200 && status <= 399) return undefined;
+    return `status ${status}${observation.http?.reason ? ` ${observation.http.reason}` : ""}`;
+  },
+};

@@ -1,0 +1,13 @@
+// Health probes: one file per protocol behind one Prober contract, a registry,
+// and runProbe, which applies timeouts, retries, expectations and verdicts.
+export { probers } from "./registry.ts";
+export { parseTarget, type ParsedTarget } from "./target.ts";
+export { runProbe, expectationVariables, type ProbePlan, type ProbeSettings } from "./run.ts";
+export type { TargetEntry } from "./file.ts";
+
+/** Reads a -f target file; loaded lazily because YAML and zod cost startup time. */
+export async function readTargetFile(file: string): Promise<import("./file.ts").TargetEntry[]> {
+  const { readTargetFile: read } = await import("./file.ts");
+  return read(file);
+}
+export type { RequestOptions, ProbeResult, Verdict, Timings, Attempt, Observation, Prober } from "./types.ts";

@@ -1,0 +1,166 @@
+import { ExitCode, OpsError } from "../errors.ts";
+import { celDuration, celTimestamp, type Expectation } from "../expr/index.ts";
+import { PhaseClock, PhaseError, type Phase } from "../transport/index.ts";
+import { formatMs } from "../ui/index.ts";
+import type { ParsedTarget } from "./target.ts";
+import type { Attempt, ExpectationResult, Observation, ProbeContext, ProbeResult, Timings, Verdict } from "./types.ts";
+
+/** One target to probe, with what it must satisfy. */
+export interface ProbePlan {
+  target: ParsedTarget;
+  name: string;
+  labels: Record<string, string>;
+  expectations: Expectation[];
+}
+
+export interface ProbeSettings {
+  timeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+  insecure: boolean;
+  ca: string | undefined;
+  maxBodyBytes: number;
+}
+
+/** Names an expectation may use; compile-time checked so a typo fails before probing. */
+export const expectationVariables = [
+  "status", "duration", "timing", "tls", "body", "headers", "http", "dns", "grpc", "ssh", "ip", "target", "labels",
+] as const;
+
+const exitFor: Record<Verdict, number> = { healthy: ExitCode.ok, down: ExitCode.transport, unhealthy: ExitCode.check, interrupted: ExitCode.interrupted };
+
+interface AttemptOutcome {
+  attempt: Attempt;
+  observation: Observation;
+  expectations: ExpectationResult[];
+  error?: OpsError;
+}
+
+/**
+ * Probes one target, retrying up to `retries` more times until it is healthy.
+ * Every attempt is kept as evidence; only the last decides the verdict.
+ */
+export async function runProbe(plan: ProbePlan, settings: ProbeSettings, signal: AbortSignal): Promise<ProbeResult> {
+  const attempts: Attempt[] = [];
+  let last: AttemptOutcome | undefined;
+  for (let n = 1; n <= settings.retries + 1; n++) {
+    last = await attemptProbe(plan, settings, signal, n);
+    attempts.push(last.attempt);
+    const verdict = last.attempt.verdict;
+    if (verdict === "healthy" || verdict === "interrupted" || n > settings.retries) break;
+    if (!(await pause(settings.retryDelayMs, signal))) break;
+  }
+  const final = last!;
+  return {
+    target: plan.target.raw,
+    name: plan.name,
+    kind: plan.target.prober.kind,
+    labels: plan.labels,
+    verdict: final.attempt.verdict,
+    exitCode: final.attempt.exitCode,
+    ...(final.attempt.phase ? { phase: final.attempt.phase } : {}),
+    ...(final.attempt.reason ? { reason: final.attempt.reason } : {}),
+    ...(final.error ? { error: final.error.toJSON() } : {}),
+    ...final.observation,
+    timings: final.attempt.timings,
+    expectations: final.expectations,
+    attempts,
+    startedAt: attempts[0]!.startedAt,
+  };
+}
+
+async function attemptProbe(plan: ProbePlan, settings: ProbeSettings, outer: AbortSignal, n: number): Promise<AttemptOutcome> {
+  const startedAt = new Date().toISOString();
+  const clock = new PhaseClock();
+  const controller = new AbortController();
+  const timeout = new OpsError({ code: "E_TIMEOUT", message: `timed out after ${formatMs(settings.timeoutMs)}`, hint: "raise --timeout, or find out why the service is slow", exitCode: ExitCode.transport });
+  const timer = setTimeout(() => controller.abort(timeout), settings.timeoutMs);
+  const onOuterAbort = () => controller.abort(outer.reason);
+  if (outer.aborted) onOuterAbort();
+  else outer.addEventListener("abort", onOuterAbort, { once: true });
+  const context: ProbeContext = { clock, signal: controller.signal, timeoutMs: settings.timeoutMs, insecure: settings.insecure, ca: settings.ca, maxBodyBytes: settings.maxBodyBytes };
+
+  const finish = (verdict: Verdict, observation: Observation, expectations: ExpectationResult[], extra: { phase?: Phase; reason?: string; error?: OpsError }): AttemptOutcome => {
+    const { check: _check, request: _request, ...phases } = clock.timings;
+    const timings: Timings = { ...phases, total: clock.elapsed() };
+    const attempt: Attempt = { attempt: n, startedAt, verdict, exitCode: exitFor[verdict], timings };
+    if (extra.phase) attempt.phase = extra.phase;
+    if (extra.reason) attempt.reason = extra.reason;
+    return { attempt, observation, expectations, error: extra.error };
+  };
+
+  try {
+    const observation = await plan.target.prober.run(plan.target.spec, context);
+    clock.stop();
+    clock.enter("check");
+    const total = clock.elapsed();
+    if (plan.expectations.length === 0) {
+      const problem = plan.target.prober.judge?.(observation);
+      return finish(problem ? "unhealthy" : "healthy", observation, [], problem ? { phase: "check", reason: problem } : {});
+    }
+    const variables = expectationScope(plan, observation, { ...clock.timings, total });
+    const results = plan.expectations.map((expectation): ExpectationResult => {
+      const outcome = expectation.test(variables);
+      return outcome.error ? { expr: expectation.source, passed: false, error: outcome.error } : { expr: expectation.source, passed: outcome.passed };
+    });
+    const failed = results.find((r) => !r.passed);
+    if (!failed) return finish("healthy", observation, results, {});
+    const reason = failed.error ? `expectation ${failed.expr}: ${failed.error}` : `expectation failed: ${failed.expr}`;
+    return finish("unhealthy", observation, results, { phase: "check", reason });
+  } catch (error) {
+    const failure = asPhaseError(error, clock.phase);
+    const verdict: Verdict = failure.exitCode === ExitCode.interrupted ? "interrupted" : failure.exitCode === ExitCode.check ? "unhealthy" : "down";
+    return finish(verdict, {}, [], { phase: failure.phase, reason: `failed in ${failure.phase}: ${failure.message}`, error: failure });
+  } finally {
+    clearTimeout(timer);
+    outer.removeEventListener("abort", onOuterAbort);
+  }
+}
+
+function asPhaseError(error: unknown, phase: Phase): PhaseError {
+  if (error instanceof PhaseError) return error;
+  if (error instanceof OpsError) return new PhaseError(phase, error.code, error.message, { hint: error.hint, exitCode: error.exitCode });
+  const message = error instanceof Error ? error.message : String(error);
+  return new PhaseError(phase, "E_PROBE", message, { cause: error });
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (value: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(value);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** The CEL variables an expectation sees; durations are CEL durations. */
+export function expectationScope(plan: ProbePlan, observation: Observation, timings: Timings): Record<string, unknown> {
+  const timing: Record<string, unknown> = {};
+  for (const [phase, ms] of Object.entries(timings)) if (ms !== undefined) timing[phase] = celDuration(ms);
+  const tls = observation.tls;
+  return {
+    status: observation.status === undefined ? undefined : BigInt(observation.status),
+    duration: celDuration(timings.total),
+    timing,
+    tls: tls && {
+      ...tls,
+      expiresIn: celDuration(tls.expiresInMs),
+      notAfter: tls.notAfter ? celTimestamp(new Date(tls.notAfter)) : undefined,
+      notBefore: tls.notBefore ? celTimestamp(new Date(tls.notBefore)) : undefined,
+    },
+    body: observation.body && { ...observation.body, bytes: BigInt(observation.http?.bodyBytes ?? observation.body.text.length) },
+    headers: observation.http?.headers ?? {},
+    http: observation.http,
+    dns: observation.dns && { ...observation.dns, answers: observation.dns.answers.map((a) => ({ ...a, ttl: BigInt(a.ttl) })) },
+    grpc: observation.grpc,
+    ssh: observation.ssh,
+    ip: observation.ip ?? "",
+    target: { url: plan.target.raw, kind: plan.target.prober.kind, name: plan.name },
+    labels: plan.labels,
+  };
+}

@@ -1,0 +1,38 @@
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { PhaseError, abortError } from "./phase.ts";
+
+export interface Resolved {
+  address: string;
+  family: 4 | 6;
+  /** Milliseconds spent resolving; undefined when the host was an IP literal. */
+  dnsMs: number | undefined;
+}
+
+/** Resolves a host name through the system resolver (getaddrinfo, /etc/hosts). */
+export async function resolveHost(host: string, signal: AbortSignal): Promise<Resolved> {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  const literal = isIP(bare);
+  if (literal !== 0) return { address: bare, family: literal as 4 | 6, dnsMs: undefined };
+  if (signal.aborted) throw abortError(signal, "dns");
+  const started = performance.now();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError(signal, "dns"));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const found = await Promise.race([lookup(bare), aborted]);
+    return { address: found.address, family: found.family === 6 ? 6 : 4, dnsMs: performance.now() - started };
+  } catch (error) {
+    if (error instanceof PhaseError) throw error;
+    const code = (error as { code?: string }).code ?? "";
+    const notFound = code === "ENOTFOUND" || code === "EAI_NONAME" || code === "EAI_NODATA" || code === "DNS_ENOTFOUND";
+    throw new PhaseError("dns", notFound ? "E_DNS_NOTFOUND" : "E_DNS", notFound ? `host "${bare}" not found` : `cannot resolve "${bare}": ${(error as Error).message}`, {
+      hint: notFound ? "check the host name, or the resolver in /etc/resolv.conf" : undefined,
+      cause: error,
+    });
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+  }
+}

@@ -1,0 +1,38 @@
+import { usageError } from "../errors.ts";
+
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Parses a human duration ("250ms", "5s", "1m30s", "2h") into milliseconds.
+ * A bare number is read as seconds, as curl's --max-time does.
+ */
+export function parseDuration(text: string, what = "duration"): number {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (const match of trimmed.matchAll(part)) {
+    total += Number(match[1]) * unitMs[match[2]!]!;
+    consumed += match[0].length;
+  }
+  if (consumed === 0 || consumed !== trimmed.length) {
+    throw usageError(
+      "E_DURATION",
+      `invalid ${what} "${text}"`,
+      'use a number with a unit, e.g. "500ms", "5s", "1m30s" or "2h"',
+    );
+  }
+  return total;
+}
+
+/** Formats milliseconds compactly for people: 0.4ms, 12ms, 1.25s, 3m05s. */
+export function formatMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(2)}ms`;
+  if (ms < 10) return `${ms.toFixed(1)}ms`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2)}s`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms % 60_000) / 1000);
+  return `${minutes}m${String(seconds).padStart(2, "0")}s`;
+}
