@@ -1,8 +1,11 @@
-// opskit's entry point: parses the command line and loads only the command
-// that runs, so `opskit probe` starts about as fast as curl.
-import { Command, CommanderError, Option } from "commander";
+// opskit's entry point. A well-formed `opskit probe` command line is parsed
+// from the option tables without loading commander, so probing starts about
+// as fast as curl; help, usage errors and other commands go through commander.
 import pkg from "../../package.json" with { type: "json" };
 import { describeError, ExitCode, isOpsError } from "../errors.ts";
+import { parseFast, type ParsedOptions } from "./options.ts";
+import { probeCommand } from "./probe/index.ts";
+import { probeSpec } from "./probe/spec.ts";
 
 declare const OPSKIT_COMMIT: string | undefined;
 
@@ -12,67 +15,49 @@ function commit(): string {
   return git.success ? git.stdout.toString().trim() : "unknown";
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+export function versionLine(): string {
+  return `opskit ${pkg.version} (${commit()}) bun ${Bun.version} ${process.platform}-${process.arch}`;
+}
 
-function buildProgram(): Command {
-  const program = new Command("opskit")
-    .description("Health probes, fleet execution and alert-driven remediation in one binary.")
-    .option("--version", "print version and git commit")
-    .showHelpAfterError("(run with --help for usage)")
-    .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-  program.on("option:version", () => {
-    process.stdout.write(`opskit ${pkg.version} (${commit()}) bun ${Bun.version} ${process.platform}-${process.arch}\n`);
-    process.exit(0);
-  });
+async function probe(positionals: string[], options: ParsedOptions): Promise<number> {
+  return probeCommand(positionals, options as never);
+}
 
-  program
-    .command("probe")
-    .description("probe HTTP(S), TCP, TLS, DNS, gRPC and SSH targets; exit 0 healthy, 1 unreachable, 2 unhealthy")
-    .argument("[targets...]", "URLs: http(s)://, tcp://host:port, tls://host:port, dns://name?type=A&server=IP:PORT, grpc://host:port/service, ssh://host:port")
-    .option("-f, --file <file>", "read targets from a file: one per line, or YAML with per-target expectations and labels ('-' for stdin)")
-    .option("--timeout <duration>", "per-attempt timeout", "5s")
-    .option("--retries <n>", "retry a failed probe up to n more times; every attempt is reported", "0")
-    .option("--retry-delay <duration>", "pause between attempts", "1s")
-    .option("-e, --expect <expr>", "CEL expression that must hold, e.g. 'status == 200' (repeatable)", collect, [])
-    .option("--concurrency <n>", "probes in flight at once", "64")
-    .option("-X, --method <method>", "HTTP method", "GET")
-    .option("-H, --header <header>", "HTTP request header 'Name: value' (repeatable)", collect, [])
-    .option("--json", "one JSON object per target, then a summary object")
-    .option("--junit <file>", "also write a JUnit XML report")
-    .option("-q, --quiet", "print only failures and the summary")
-    .option("-k, --insecure", "do not verify TLS certificates (expiry is still reported)")
-    .option("--ca <file>", "trust the CA certificates in this PEM file")
-    .addOption(new Option("--max-body <bytes>", "keep at most this many body bytes for expectations").default("1048576").hideHelp())
-    .action(async (targets: string[], options) => {
-      const { probeCommand } = await import("./probe/index.ts");
-      process.exitCode = await probeCommand(targets, options);
-    });
-
-  return program;
+async function runCommander(argv: string[]): Promise<number> {
+  const { CommanderError } = await import("commander");
+  const { buildProgram } = await import("./program.ts");
+  try {
+    await buildProgram(versionLine, { probe }).parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    return error.code === "commander.helpDisplayed" || error.code === "commander.help" ? ExitCode.ok : ExitCode.usage;
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
-    await program.parseAsync(argv, { from: "user" });
-    return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return ExitCode.ok;
-      return ExitCode.usage;
+    if (argv.length === 1 && argv[0] === "--version") {
+      console.log(versionLine());
+      return ExitCode.ok;
     }
+    if (argv[0] === probeSpec.name) {
+      const fast = parseFast(argv.slice(1), probeSpec);
+      if (fast) return await probe(fast.positionals, fast.options);
+    }
+    return await runCommander(argv);
+  } catch (error) {
     const json = argv.includes("--json");
-    if (json) process.stderr.write(`${JSON.stringify({ type: "error", ...(isOpsError(error) ? error.toJSON() : { code: "E_INTERNAL", message: String(error) }) })}\n`);
-    else process.stderr.write(`opskit: ${describeError(error)}\n`);
+    // console.error, not process.stderr: the latter's first use costs startup time.
+    if (json) console.error(JSON.stringify({ type: "error", ...(isOpsError(error) ? error.toJSON() : { code: "E_INTERNAL", message: String(error) }) }));
+    else console.error(`opskit: ${describeError(error)}`);
     if (isOpsError(error)) return error.exitCode;
-    if (!json && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (!json && error instanceof Error && error.stack) console.error(error.stack);
     return ExitCode.internal;
   }
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  // Exit explicitly once output is flushed: a natural teardown costs milliseconds.
+  main(process.argv.slice(2)).then((code) => process.exit(code));
 }

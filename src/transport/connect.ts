@@ -194,7 +194,7 @@ async function awaitHandshake(
   clock.finish();
   const info = describeCertificate(socket, outcome.error);
   if (!options.insecure) {
-    const problem = verifyCertificate(info, options.servername, socket.getPeerCertificate(), outcome.error);
+    const problem = await verifyCertificate(info, options.servername, socket.getPeerCertificate(), outcome.error);
     if (problem) throw new PhaseError("tls", problem.code, problem.message, { hint: problem.hint, exitCode: ExitCode.check });
   }
   return info;

@@ -1,5 +1,5 @@
 import type { Socket } from "bun";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import type { PeerCertificate } from "node:tls";
 
 /** What a probe reports about the certificate a server presented. */
 export interface TlsInfo {
@@ -53,12 +53,12 @@ interface CertificateProblem {
  * certificate is still described in the result (subject, expiry) and so an
  * expired certificate reads as "reached but unhealthy", not "unreachable".
  */
-export function verifyCertificate(
+export async function verifyCertificate(
   info: TlsInfo,
   servername: string,
   cert: PeerCertificate | undefined,
   chainError: Error | null,
-): CertificateProblem | undefined {
+): Promise<CertificateProblem | undefined> {
   const code = chainError ? ((chainError as { code?: string }).code ?? "") : "";
   if (code === "CERT_HAS_EXPIRED" || (info.notAfter && info.expiresInMs < 0)) {
     return {
@@ -78,6 +78,8 @@ export function verifyCertificate(
     };
   }
   if (cert) {
+    // node:tls costs startup time, so it is loaded only when a certificate is checked.
+    const { checkServerIdentity } = await import("node:tls");
     const mismatch = checkServerIdentity(servername, cert);
     if (mismatch) {
       return {

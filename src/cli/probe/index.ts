@@ -112,11 +112,22 @@ function worse(a: number, b: number): number {
   return exitSeverity.indexOf(a as never) <= exitSeverity.indexOf(b as never) ? a : b;
 }
 
+/** Bun.stdout.stat() rather than process.stdout.isTTY, whose first use costs startup time. */
+async function stdoutIsTerminal(): Promise<boolean> {
+  try {
+    return (await Bun.stdout.stat()).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
 export async function probeCommand(targets: string[], options: ProbeOptions): Promise<number> {
   const concurrency = integerOption(options.concurrency, "--concurrency", 1, 100_000);
   const planned = await planProbes(targets, options);
-  const out = new LineWriter(process.stdout);
-  const palette = paletteFor(process.stdout);
+  const out = new LineWriter();
+  // Asked early and awaited late: the stat overlaps the first probes.
+  const terminal = options.json ? Promise.resolve(false) : stdoutIsTerminal();
+  let palette = paletteFor({ isTTY: false });
   const nameWidth = Math.min(48, Math.max(...planned.map((p) => p.plan.name.length)));
   const started = performance.now();
   const timestamp = new Date().toISOString();
@@ -130,7 +141,7 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
   const onSigint = () => {
     interrupts++;
     if (interrupts > 1) process.exit(ExitCode.interrupted);
-    process.stderr.write("\nopskit: interrupted; stopping (Ctrl-C again to quit at once)\n");
+    console.error("\nopskit: interrupted; stopping (Ctrl-C again to quit at once)");
     controller.abort(new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted }));
   };
   process.on("SIGINT", onSigint);
@@ -140,7 +151,7 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
   try {
     const pool = runPool(planned, (p, signal) => runProbe(p.plan, p.settings, signal), { concurrency, signal: controller.signal });
     for await (const outcome of pool) {
-      seen++;
+      if (seen++ === 0) palette = paletteFor({ isTTY: await terminal });
       if ("error" in outcome) throw outcome.error;
       const result = outcome.value;
       tally[result.verdict]++;
@@ -156,6 +167,7 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
     process.off("SIGTERM", onSigint);
   }
 
+  if (seen === 0) palette = paletteFor({ isTTY: await terminal });
   tally.notStarted = planned.length - seen;
   if (tally.notStarted > 0 || controller.signal.aborted) tally.exitCode = ExitCode.interrupted;
   tally.durationMs = performance.now() - started;
@@ -170,7 +182,7 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
     }
     out.line(formatSummary(tally, palette));
   }
-  await out.close();
+  out.flush();
   if (options.junit) await Bun.write(options.junit, junitReport(finished.filter((r) => r.verdict !== "interrupted"), tally.durationMs, timestamp));
   return tally.exitCode;
 }

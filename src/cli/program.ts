@@ -1,0 +1,36 @@
+import { Command, Option } from "commander";
+import type { CommandSpec, ParsedOptions } from "./options.ts";
+import { probeSpec } from "./probe/spec.ts";
+
+export type Handler = (positionals: string[], options: ParsedOptions) => Promise<number>;
+
+function addCommand(program: Command, spec: CommandSpec, handler: Handler): void {
+  const command = program.command(spec.name).description(spec.description).argument(spec.argument.name, spec.argument.description);
+  for (const option of spec.options) {
+    const flags = `${option.short ? `-${option.short}, ` : ""}--${option.long}${option.value ? ` <${option.value}>` : ""}`;
+    const built = new Option(flags, option.description);
+    if (option.repeatable) built.argParser((value: string, previous: string[] = []) => [...previous, value]).default([]);
+    else if (option.default !== undefined) built.default(option.default);
+    if (option.hidden) built.hideHelp();
+    command.addOption(built);
+  }
+  command.action(async (positionals: string[], options: ParsedOptions) => {
+    process.exitCode = await handler(positionals, options);
+  });
+}
+
+/** The full CLI, for help, usage errors and commands without a fast path. */
+export function buildProgram(version: () => string, handlers: { probe: Handler }): Command {
+  const program = new Command("opskit")
+    .description("Health probes, fleet execution and alert-driven remediation in one binary.")
+    .option("--version", "print version and git commit")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  program.on("option:version", () => {
+    process.stdout.write(`${version()}\n`);
+    process.exit(0);
+  });
+  addCommand(program, probeSpec, handlers.probe);
+  return program;
+}
