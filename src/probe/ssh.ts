@@ -1,3 +1,4 @@
+import { ExitCode } from "../errors.ts";
 import { openConnection, PhaseError, resolveHost } from "../transport/index.ts";
 import { bareHost } from "./url.ts";
 import type { Observation, ProbeContext, Prober } from "./types.ts";
@@ -29,7 +30,13 @@ export const sshProber: Prober<SshSpec> = {
       let first = true;
       while (true) {
         const chunk = await conn.read();
-        if (chunk === null) throw new PhaseError(clock.phase, "E_SSH_BANNER", "server closed the connection before sending an SSH banner");
+        if (chunk === null) {
+          // Silence then close is a transport failure; talk without a banner means something else answers on this port.
+          throw new PhaseError(clock.phase, "E_SSH_BANNER", first ? "server closed the connection before sending anything" : `not an SSH server: ${JSON.stringify(text.slice(0, 40))}`, {
+            exitCode: first ? ExitCode.transport : ExitCode.check,
+            hint: first ? undefined : "check the port: an SSH server greets with SSH-2.0-...",
+          });
+        }
         if (first) {
           clock.finish();
           clock.enter("transfer");
@@ -43,7 +50,7 @@ export const sshProber: Prober<SshSpec> = {
           const [, protoVersion = "", software = ""] = /^SSH-([^-]*)-(\S*)/.exec(banner) ?? [];
           return { ip: resolved.address, ssh: { banner, protoVersion, software } };
         }
-        if (text.length > MAX_PREAMBLE_BYTES) throw new PhaseError("transfer", "E_SSH_BANNER", "no SSH banner in the first 8 KiB", { exitCode: 2 });
+        if (text.length > MAX_PREAMBLE_BYTES) throw new PhaseError("transfer", "E_SSH_BANNER", "no SSH banner in the first 8 KiB", { exitCode: ExitCode.check });
       }
     } finally {
       conn.close();

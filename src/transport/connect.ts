@@ -1,7 +1,7 @@
 import type { Socket } from "bun";
 import { ExitCode } from "../errors.ts";
 import { PhaseClock, PhaseError, abortError } from "./phase.ts";
-import { describeCertificate, verifyCertificate, type TlsInfo } from "./tls-info.ts";
+import { certificateProblem, describeCertificate, type TlsInfo } from "./tls-info.ts";
 
 export interface TlsOptions {
   /** Name sent as SNI and checked against the certificate. */
@@ -186,15 +186,19 @@ async function awaitHandshake(
     aborted,
   ]);
   state.handshake = undefined;
-  if (!outcome.ok) {
-    throw new PhaseError("tls", "E_TLS_HANDSHAKE", `TLS handshake failed: ${state.failure?.message ?? "connection closed by peer"}`, {
+  // Bun reports protocol failures through the same callback as certificate
+  // problems; a handshake that produced no peer certificate did not complete.
+  const cert = outcome.ok ? socket.getPeerCertificate() : undefined;
+  if (!cert || Object.keys(cert).length === 0) {
+    const why = outcome.error?.message ?? state.failure?.message ?? "connection closed by peer";
+    throw new PhaseError("tls", "E_TLS_HANDSHAKE", `TLS handshake failed: ${why}`, {
       hint: "check that the port speaks TLS, and the protocol versions and ciphers it accepts",
     });
   }
   clock.finish();
   const info = describeCertificate(socket, outcome.error);
   if (!options.insecure) {
-    const problem = await verifyCertificate(info, options.servername, socket.getPeerCertificate(), outcome.error);
+    const problem = certificateProblem(info, outcome.error);
     if (problem) throw new PhaseError("tls", problem.code, problem.message, { hint: problem.hint, exitCode: ExitCode.check });
   }
   return info;

@@ -49,17 +49,13 @@ interface CertificateProblem {
 }
 
 /**
- * Verification is done here rather than by the TLS stack so that a bad
+ * Verification is judged here rather than by the TLS stack so that a bad
  * certificate is still described in the result (subject, expiry) and so an
  * expired certificate reads as "reached but unhealthy", not "unreachable".
+ * Bun has already checked the chain and the host name; `verdict` is its error.
  */
-export async function verifyCertificate(
-  info: TlsInfo,
-  servername: string,
-  cert: PeerCertificate | undefined,
-  chainError: Error | null,
-): Promise<CertificateProblem | undefined> {
-  const code = chainError ? ((chainError as { code?: string }).code ?? "") : "";
+export function certificateProblem(info: TlsInfo, verdict: Error | null): CertificateProblem | undefined {
+  const code = verdict ? ((verdict as { code?: string }).code ?? "") : "";
   if (code === "CERT_HAS_EXPIRED" || (info.notAfter && info.expiresInMs < 0)) {
     return {
       code: "E_TLS_EXPIRED",
@@ -70,24 +66,19 @@ export async function verifyCertificate(
   if (code === "CERT_NOT_YET_VALID") {
     return { code: "E_TLS_NOT_YET_VALID", message: `certificate not valid before ${info.notBefore}`, hint: "check the clocks of this host and the server" };
   }
-  if (chainError) {
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
     return {
-      code: "E_TLS_UNTRUSTED",
-      message: `certificate not trusted: ${chainError.message}`,
-      hint: "pass the issuing CA with --ca FILE, or --insecure to skip verification",
+      code: "E_TLS_HOSTNAME",
+      message: `certificate does not match the host name (${info.altNames.join(", ") || info.subject})`,
+      hint: "probe the name the certificate was issued for (?servername= for tls://), or fix its subjectAltName",
     };
   }
-  if (cert) {
-    // node:tls costs startup time, so it is loaded only when a certificate is checked.
-    const { checkServerIdentity } = await import("node:tls");
-    const mismatch = checkServerIdentity(servername, cert);
-    if (mismatch) {
-      return {
-        code: "E_TLS_HOSTNAME",
-        message: `certificate does not match "${servername}" (${info.altNames.join(", ") || info.subject})`,
-        hint: "probe the name the certificate was issued for, or fix the certificate's subjectAltName",
-      };
-    }
+  if (verdict) {
+    return {
+      code: "E_TLS_UNTRUSTED",
+      message: `certificate not trusted: ${verdict.message}`,
+      hint: "pass the issuing CA with --ca FILE, or --insecure to skip verification",
+    };
   }
   return undefined;
 }
