@@ -25,7 +25,8 @@ export function compileExpectation(source: string, where: string, variables: rea
   } catch (error) {
     throw usageError("E_EXPR_SYNTAX", `${where}: invalid expression\n${pointAt(source, (error as Error).message)}`, 'expressions are CEL, e.g. status == 200 && duration < duration("300ms")');
   }
-  const unknown = [...freeIdentifiers(parsed.expr)].filter((name) => !variables.includes(name));
+  const used = [...freeIdentifiers(parsed.expr)];
+  const unknown = used.filter((name) => !variables.includes(name));
   if (unknown.length > 0) {
     throw usageError(
       "E_EXPR_UNKNOWN",
@@ -37,6 +38,9 @@ export function compileExpectation(source: string, where: string, variables: rea
   return {
     source,
     test(values) {
+      // CEL would say only "unresolved attribute"; name the variable instead.
+      const absent = used.filter((name) => values[name] === undefined);
+      if (absent.length > 0) return { passed: false, error: `no value for ${absent.map((n) => `"${n}"`).join(", ")} in this result` };
       const result = program(toCel(values) as Record<string, CelInput>);
       if (isCelError(result)) return { passed: false, error: result.message };
       if (typeof result !== "boolean") return { passed: false, error: `expression gave ${typeof result === "bigint" ? "an int" : typeof result}, not true or false` };
