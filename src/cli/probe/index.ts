@@ -7,13 +7,12 @@ import {
   readTargetFile,
   runProbe,
   type ProbePlan,
-  type ProbeResult,
   type ProbeSettings,
   type TargetEntry,
 } from "../../probe/index.ts";
-import { paletteFor, parseDuration } from "../../ui/index.ts";
-import { junitReport } from "./junit.ts";
-import { formatResultLine, formatSummary, resultJson, type Tally } from "./render.ts";
+import { parseDuration } from "../../ui/index.ts";
+import type { Tally } from "./render.ts";
+import { jsonSink, junitSink, terminalSink, type ProbeSink } from "./sinks.ts";
 import { LineWriter } from "./writer.ts";
 
 export interface ProbeOptions {
@@ -125,64 +124,50 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
   const concurrency = integerOption(options.concurrency, "--concurrency", 1, 100_000);
   const planned = await planProbes(targets, options);
   const out = new LineWriter();
-  // Asked early and awaited late: the stat overlaps the first probes.
-  const terminal = options.json ? Promise.resolve(false) : stdoutIsTerminal();
-  let palette = paletteFor({ isTTY: false });
-  const nameWidth = Math.min(48, Math.max(...planned.map((p) => p.plan.name.length)));
+  const sinks: ProbeSink[] = [
+    options.json
+      ? jsonSink(out)
+      : terminalSink(out, {
+          quiet: options.quiet === true,
+          nameWidth: Math.min(48, Math.max(...planned.map((p) => p.plan.name.length))),
+          // Asked now and awaited at the first line: the stat overlaps the first probes.
+          terminal: stdoutIsTerminal(),
+        }),
+    ...(options.junit ? [junitSink(options.junit)] : []),
+  ];
   const started = performance.now();
-  const timestamp = new Date().toISOString();
   const tally: Tally = { targets: planned.length, healthy: 0, unhealthy: 0, down: 0, interrupted: 0, notStarted: 0, durationMs: 0, exitCode: ExitCode.ok };
-  const failures: ProbeResult[] = [];
-  const finished: ProbeResult[] = [];
-  const keepAll = options.junit !== undefined;
 
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(ExitCode.interrupted);
+  const onSignal = () => {
+    if (++interrupts > 1) process.exit(ExitCode.interrupted);
     console.error("\nopskit: interrupted; stopping (Ctrl-C again to quit at once)");
     controller.abort(new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted }));
   };
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigint);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 
   let seen = 0;
   try {
     const pool = runPool(planned, (p, signal) => runProbe(p.plan, p.settings, signal), { concurrency, signal: controller.signal });
     for await (const outcome of pool) {
-      if (seen++ === 0) palette = paletteFor({ isTTY: await terminal });
+      seen++;
       if ("error" in outcome) throw outcome.error;
       const result = outcome.value;
       tally[result.verdict]++;
       tally.exitCode = worse(tally.exitCode, result.exitCode);
-      if (keepAll) finished.push(result);
-      if (result.verdict === "interrupted") continue;
-      if (result.verdict !== "healthy") failures.push(result);
-      if (options.json) out.line(resultJson(result));
-      else if (!options.quiet || result.verdict !== "healthy") out.line(formatResultLine(result, nameWidth, palette));
+      for (const sink of sinks) await sink.result(result);
     }
   } finally {
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigint);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 
-  if (seen === 0) palette = paletteFor({ isTTY: await terminal });
   tally.notStarted = planned.length - seen;
   if (tally.notStarted > 0 || controller.signal.aborted) tally.exitCode = ExitCode.interrupted;
   tally.durationMs = performance.now() - started;
-  if (options.json) {
-    out.line(JSON.stringify({ type: "summary", ...tally, durationMs: Math.round(tally.durationMs * 1000) / 1000 }));
-  } else {
-    if (failures.length > 0 && planned.length > 1 && !options.quiet) {
-      out.line("");
-      out.line(palette.bold("failures:"));
-      for (const failure of failures.slice(0, 20)) out.line(`  ${failure.name}: ${failure.reason ?? failure.verdict}`);
-      if (failures.length > 20) out.line(`  ... and ${failures.length - 20} more`);
-    }
-    out.line(formatSummary(tally, palette));
-  }
+  for (const sink of sinks) await sink.end(tally);
   out.flush();
-  if (options.junit) await Bun.write(options.junit, junitReport(finished.filter((r) => r.verdict !== "interrupted"), tally.durationMs, timestamp));
   return tally.exitCode;
 }
