@@ -33,6 +33,8 @@ interface ConnState {
   failure: PhaseError | undefined;
   waiter: ((ok: boolean) => void) | undefined;
   handshake: ((ok: boolean, error: Error | null) => void) | undefined;
+  /** Bytes the kernel did not take yet; Bun's write() does not buffer them for us. */
+  unsent: Uint8Array | undefined;
 }
 
 const connectCodes: Record<string, [string, string]> = {
@@ -58,7 +60,7 @@ function socketFailure(clock: PhaseClock, error: Error): PhaseError {
  */
 export async function openConnection(options: ConnectOptions): Promise<Connection> {
   const { clock, signal } = options;
-  const state: ConnState = { chunks: [], ended: false, failure: undefined, waiter: undefined, handshake: undefined };
+  const state: ConnState = { chunks: [], ended: false, failure: undefined, waiter: undefined, handshake: undefined, unsent: undefined };
   const notify = () => {
     const waiter = state.waiter;
     state.waiter = undefined;
@@ -105,6 +107,9 @@ export async function openConnection(options: ConnectOptions): Promise<Connectio
       },
       handshake(_s, _ok, error) {
         state.handshake?.(true, error);
+      },
+      drain(socket) {
+        if (state.unsent) state.unsent = writeSome(socket, state.unsent);
       },
       data(_s, chunk) {
         state.chunks.push(chunk);
@@ -153,7 +158,9 @@ export async function openConnection(options: ConnectOptions): Promise<Connectio
   return {
     tls,
     write(data) {
-      opened.write(data);
+      const bytes = typeof data === "string" ? Buffer.from(data) : data;
+      if (state.unsent) state.unsent = Buffer.concat([state.unsent, bytes]);
+      else state.unsent = writeSome(opened, bytes);
     },
     async read() {
       while (true) {
@@ -169,6 +176,12 @@ export async function openConnection(options: ConnectOptions): Promise<Connectio
       opened.end();
     },
   };
+}
+
+/** Writes what the socket takes now and returns the rest, for the drain handler. */
+function writeSome(socket: Socket<undefined>, bytes: Uint8Array): Uint8Array | undefined {
+  const written = socket.write(bytes);
+  return written >= bytes.length ? undefined : bytes.subarray(Math.max(0, written));
 }
 
 async function awaitHandshake(

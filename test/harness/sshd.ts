@@ -50,6 +50,8 @@ export async function startSshd(): Promise<TestSshd> {
       await Bun.sleep(50);
     }
   }
+  // Keep reading sshd's log so a chatty server never blocks on a full pipe.
+  void new Response(child.stderr).text().catch(() => "");
   return {
     port,
     dir,
