@@ -26,10 +26,16 @@ export interface Observation {
   tls?: TlsInfo;
   http?: { version: string; reason: string; headers: Record<string, string>; bodyBytes: number; truncated: boolean };
   body?: { text: string; json?: unknown };
-  dns?: { server: string; rcode: string; answers: DnsAnswer[] };
-  grpc?: { service: string; status: string };
+  dns?: { server: string; rcode: string; question: { name: string; type: string }; answers: DnsAnswer[] };
+  grpc?: { service: string; status: GrpcHealthStatus; code: number; message: string };
   ssh?: { banner: string; protoVersion: string; software: string };
 }
+
+/**
+ * grpc.health.v1 ServingStatus. `code` and `message` are the call's
+ * grpc-status and grpc-message; a Check answered NOT_FOUND reads as SERVICE_UNKNOWN.
+ */
+export type GrpcHealthStatus = "UNKNOWN" | "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
 
 export interface DnsAnswer {
   name: string;

@@ -3,7 +3,7 @@ import { usageError } from "../errors.ts";
 /** Port from a URL, or a usage error naming what is missing. */
 export function requirePort(url: URL, raw: string): number {
   if (url.port) return Number(url.port);
-  throw usageError("E_TARGET_PORT", `target "${raw}" needs a port`, `add one, e.g. ${url.protocol}//${url.hostname}:443`);
+  throw usageError("E_TARGET_PORT", `target "${raw}" needs a port`, `add one, e.g. ${url.protocol}//${url.hostname}:PORT`);
 }
 
 /** Host as the resolver and SNI want it: without IPv6 brackets. */

@@ -1,4 +1,3 @@
-import type { Socket } from "bun";
 import type { PeerCertificate } from "node:tls";
 
 /** What a probe reports about the certificate a server presented. */
@@ -24,7 +23,14 @@ function distinguishedName(name: Record<string, string | string[]> | undefined):
     .join(", ");
 }
 
-export function describeCertificate(socket: Socket<undefined>, chainError: Error | null): TlsInfo {
+/** What describeCertificate reads: a Bun TLS socket has it, and so can a node:tls socket through a view. */
+export interface CertificateSource {
+  getPeerCertificate(): PeerCertificate | object | undefined;
+  getTLSVersion(): string | null | undefined;
+  getCipher(): { name: string } | undefined;
+}
+
+export function describeCertificate(socket: CertificateSource, chainError: Error | null): TlsInfo {
   const cert = socket.getPeerCertificate() as PeerCertificate | undefined;
   const notAfter = cert?.valid_to ? new Date(cert.valid_to) : undefined;
   const notBefore = cert?.valid_from ? new Date(cert.valid_from) : undefined;

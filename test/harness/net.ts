@@ -32,6 +32,8 @@ export async function refusedPort(): Promise<number> {
 export async function startClosingServer(greeting = ""): Promise<{ port: number; stop(): Promise<void> }> {
   const server = createServer((socket) => {
     socket.on("error", () => undefined);
+    // Read and discard, so the client's FIN is seen and the socket can close.
+    socket.resume();
     socket.end(greeting);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
