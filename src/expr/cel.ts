@@ -1,6 +1,6 @@
-import { celEnv, isCelError, parse, plan, type CelInput } from "@bufbuild/cel";
+import { celEnv, isCelError, isCelList, isCelMap, parse, plan, type CelInput } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
-import { create } from "@bufbuild/protobuf";
+import { create, isMessage } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { usageError } from "../errors.ts";
 import { DurationValue, TimestampValue } from "./values.ts";
@@ -18,7 +18,13 @@ export interface Expectation {
 
 const env = celEnv({ funcs: strings });
 
-export function compileExpectation(source: string, where: string, variables: readonly string[]): Expectation {
+/** A compiled CEL expression of any result type. */
+export interface Expression {
+  readonly source: string;
+  evaluate(variables: Record<string, unknown>): { ok: true; value: unknown } | { ok: false; error: string };
+}
+
+export function compileExpression(source: string, where: string, variables: readonly string[]): Expression {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(source);
@@ -37,16 +43,37 @@ export function compileExpectation(source: string, where: string, variables: rea
   const program = plan(env, parsed);
   return {
     source,
-    test(values) {
+    evaluate(values) {
       // CEL would say only "unresolved attribute"; name the variable instead.
       const absent = used.filter((name) => values[name] === undefined);
-      if (absent.length > 0) return { passed: false, error: `no value for ${absent.map((n) => `"${n}"`).join(", ")} in this result` };
+      if (absent.length > 0) return { ok: false, error: `no value for ${absent.map((n) => `"${n}"`).join(", ")} in this result` };
       const result = program(toCel(values) as Record<string, CelInput>);
-      if (isCelError(result)) return { passed: false, error: result.message };
-      if (typeof result !== "boolean") return { passed: false, error: `expression gave ${typeof result === "bigint" ? "an int" : typeof result}, not true or false` };
-      return { passed: result };
+      if (isCelError(result)) return { ok: false, error: result.message };
+      return { ok: true, value: fromCel(result) };
     },
   };
+}
+
+export function compileExpectation(source: string, where: string, variables: readonly string[]): Expectation {
+  const expression = compileExpression(source, where, variables);
+  return {
+    source,
+    test(values) {
+      const result = expression.evaluate(values);
+      if (!result.ok) return { passed: false, error: result.error };
+      if (typeof result.value !== "boolean") return { passed: false, error: `expression gave ${typeof result.value === "bigint" ? "an int" : typeof result.value}, not true or false` };
+      return { passed: result.value };
+    },
+  };
+}
+
+/** CEL values back to plain JS: maps to objects, lists to arrays, durations to "1.5s", timestamps to ISO text. */
+export function fromCel(value: unknown): unknown {
+  if (isCelList(value)) return [...value].map(fromCel);
+  if (isCelMap(value)) return Object.fromEntries([...value.entries()].map(([k, v]) => [String(k), fromCel(v)]));
+  if (isMessage(value, DurationSchema)) return `${Number(value.seconds) + value.nanos / 1e9}s`;
+  if (isMessage(value, TimestampSchema)) return new Date(Number(value.seconds) * 1000 + value.nanos / 1e6).toISOString();
+  return value;
 }
 
 /** Turns "<input>:1:8: found = but ..." into the expression with a caret under column 8. */

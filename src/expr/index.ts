@@ -2,7 +2,8 @@
 // One language for every protocol's expectations, and later for workflow
 // conditions. The CEL library is loaded only when an expression is compiled.
 export { DurationValue, TimestampValue, celDuration, celTimestamp } from "./values.ts";
-export type { Expectation, ExpectationOutcome } from "./cel.ts";
+export type { Expectation, ExpectationOutcome, Expression } from "./cel.ts";
+export { compileTemplate, splitTemplate, stringify, type Escape, type Template } from "./template.ts";
 
 import type { Expectation } from "./cel.ts";
 
@@ -15,4 +16,10 @@ export async function compileExpectations(sources: string[], where: (index: numb
   if (sources.length === 0) return [];
   const { compileExpectation } = await import("./cel.ts");
   return sources.map((source, index) => compileExpectation(source, where(index), variables));
+}
+
+/** Compiles an expression of any type (a `when`, an `until`); loads CEL on first use. */
+export async function compileExpression(source: string, where: string, variables: readonly string[]): Promise<import("./cel.ts").Expression> {
+  const cel = await import("./cel.ts");
+  return cel.compileExpression(source, where, variables);
 }

@@ -1,0 +1,229 @@
+import { z } from "zod";
+
+/**
+ * opskit.yaml, as a zod schema: the single source of truth for the config's
+ * types, its validation errors, `opskit schema` and the docs' key tables.
+ * Durations are strings ("5s", "1m30s") parsed once where they are used.
+ */
+
+const duration = z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h|d))+$|^\d+$/, 'a duration such as "500ms", "5s", "1m30s" or "2h"');
+const labels = z.record(z.string(), z.coerce.string());
+const vars = z.record(z.string(), z.unknown());
+/** A count ("3") or a share of all targets ("10%"). */
+const budget = z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, 'a count such as 2 or a percentage such as "10%"')]);
+/** A secret reference: the value itself never sits in the file. */
+export const secretRef = z.string().regex(/^(env|file):.+$/, 'a reference such as "env:NAME" or "file:/path"');
+
+export const hostSchema = z
+  .object({
+    address: z.string().min(1).optional().describe("host name or IP to connect to; defaults to the host's name"),
+    port: z.number().int().min(1).max(65535).optional().describe("SSH port (default: defaults.port, then 22)"),
+    user: z.string().min(1).optional().describe("SSH user (default: defaults.user)"),
+    key: z.union([z.string(), z.array(z.string())]).optional().describe("private key file(s)"),
+    proxyJump: z.string().optional().describe("bastion host name (from the inventory) or [user@]host[:port]"),
+    labels: labels.default({}).describe("labels for selectors, e.g. { role: web, zone: a }"),
+    vars: vars.default({}).describe("variables visible as target.vars"),
+  })
+  .strict();
+
+const groupSchema = z
+  .object({
+    hosts: z.array(z.string()).default([]).describe("member host names"),
+    children: z.array(z.string()).default([]).describe("member groups"),
+    labels: labels.default({}).describe("labels given to every member"),
+    vars: vars.default({}).describe("variables given to every member (host vars win)"),
+  })
+  .strict();
+
+const sourceSchema = z
+  .object({
+    ssh_config: z.string().optional().describe("an OpenSSH client config file (Host, HostName, Port, User, IdentityFile, ProxyJump)"),
+    ansible: z.string().optional().describe("an Ansible inventory, INI or YAML (groups, children, host vars)"),
+    hosts: z.string().optional().describe("a plain host list: one [user@]host[:port] per line"),
+    labels: labels.default({}).describe("labels given to every host from this source"),
+  })
+  .strict()
+  .refine((s) => [s.ssh_config, s.ansible, s.hosts].filter(Boolean).length === 1, "give exactly one of ssh_config, ansible or hosts");
+
+export const inventorySchema = z
+  .object({
+    hosts: z.record(z.string(), hostSchema.nullable().transform((h) => h ?? hostSchema.parse({}))).default({}),
+    groups: z.record(z.string(), groupSchema).default({}),
+    sources: z.array(sourceSchema).default([]),
+  })
+  .strict();
+
+export const defaultsSchema = z
+  .object({
+    user: z.string().optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    key: z.union([z.string(), z.array(z.string())]).optional().describe("private key file(s); ssh-agent is used when SSH_AUTH_SOCK is set"),
+    knownHosts: z.string().optional().describe("known_hosts file (default ~/.ssh/known_hosts)"),
+    hostKeyChecking: z.enum(["strict", "accept-new", "off"]).optional().describe("default strict; accept-new records unknown keys, never changed ones"),
+    connectTimeout: duration.optional().describe("default 10s"),
+    authTimeout: duration.optional().describe("default 10s"),
+    stepTimeout: duration.optional().describe("default 5m"),
+    concurrency: z.number().int().min(1).optional().describe("default 32"),
+  })
+  .strict();
+
+const retries = z
+  .object({ attempts: z.number().int().min(1).max(100), backoff: duration.default("1s") })
+  .strict();
+
+const commandAction = z.union([
+  z.string().min(1),
+  z.object({ command: z.string().min(1), env: z.record(z.string(), z.string()).optional(), stdin: z.string().optional() }).strict(),
+]);
+
+const execAction = z.union([
+  z.string().min(1),
+  z.object({ command: z.string().min(1), cwd: z.string().optional(), env: z.record(z.string(), z.string()).optional() }).strict(),
+]);
+
+const scriptAction = z.union([
+  z.string().min(1),
+  z.object({ path: z.string().min(1), interpreter: z.string().default("/bin/sh"), args: z.array(z.string()).default([]) }).strict(),
+]);
+
+const copyAction = z
+  .object({
+    src: z.string().min(1).describe("local file, relative to the config file"),
+    dest: z.string().min(1).describe("remote path"),
+    mode: z.union([z.string().regex(/^0?[0-7]{3,4}$/), z.number().int()]).default("0644"),
+  })
+  .strict();
+
+const httpAction = z
+  .object({
+    url: z.string().min(1),
+    method: z.string().default("GET"),
+    headers: z.record(z.string(), z.string()).default({}),
+    body: z.string().optional(),
+    expect: z.union([z.string(), z.array(z.string())]).optional().describe("CEL over the response, as in opskit probe"),
+  })
+  .strict();
+
+const probeAction = z.union([
+  z.string().min(1),
+  z.object({ url: z.string().min(1), expect: z.union([z.string(), z.array(z.string())]).optional() }).strict(),
+]);
+
+const notifyAction = z
+  .object({
+    url: z.union([z.string().url(), secretRef]).describe("webhook URL, or env:NAME / file:PATH holding it"),
+    body: z.record(z.string(), z.unknown()).optional().describe("JSON body; default: run, workflow, target and step results"),
+    headers: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+/** The actions a `wait` can poll. */
+const pollable = {
+  ssh: commandAction.optional(),
+  exec: execAction.optional(),
+  http: httpAction.optional(),
+  probe: probeAction.optional(),
+};
+
+const waitAction = z
+  .object({
+    ...pollable,
+    until: z.string().min(1).describe("CEL over the polled result, e.g. status == 200 or exitCode == 0"),
+    timeout: duration.default("60s"),
+    interval: duration.default("2s"),
+  })
+  .strict()
+  .refine((w) => Object.keys(pollable).filter((k) => w[k as keyof typeof pollable] !== undefined).length === 1, "wait polls exactly one of ssh, exec, http or probe");
+
+/** Every action a step can take; a step names exactly one. */
+export const actionSchemas = {
+  exec: execAction,
+  ssh: commandAction,
+  script: scriptAction,
+  copy: copyAction,
+  http: httpAction,
+  probe: probeAction,
+  wait: waitAction,
+  notify: notifyAction,
+} as const;
+export type ActionKind = keyof typeof actionSchemas;
+export const actionKinds = Object.keys(actionSchemas) as ActionKind[];
+
+export const stepSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z_][\w-]*$/, "letters, digits, - and _; it names the step's result in steps.<name>").optional(),
+    when: z.string().optional().describe("CEL; the step runs only when true"),
+    timeout: duration.optional(),
+    retries: retries.optional(),
+    register: z.string().optional().describe("name for steps.<name> (default: the step name)"),
+    continueOnError: z.boolean().default(false),
+    changed: z.boolean().optional().describe("override whether the step reports a change"),
+    ...Object.fromEntries(actionKinds.map((kind) => [kind, actionSchemas[kind].optional()])),
+  })
+  .strict()
+  .superRefine((step, ctx) => {
+    const named = actionKinds.filter((kind) => (step as Record<string, unknown>)[kind] !== undefined);
+    if (named.length !== 1) {
+      ctx.addIssue({ code: "custom", message: named.length === 0 ? `a step needs one action: ${actionKinds.join(", ")}` : `a step takes one action, not ${named.join(" and ")}` });
+    }
+  });
+
+const batchSize = z.union([z.number().int().min(1), z.string().regex(/^\d+(\.\d+)?%$/, 'a count such as 5 or a percentage such as "25%"')]);
+
+export const strategySchema = z.union([
+  z.object({ parallel: z.object({ concurrency: z.number().int().min(1).default(32) }).strict() }).strict(),
+  z.object({
+    rolling: z
+      .object({
+        batch: z.union([batchSize, z.array(batchSize).min(1)]).describe("batch sizes in order; the last repeats"),
+        maxFailures: budget.default(0).describe("failed targets the whole run tolerates before it stops"),
+        maxUnreachable: budget.optional().describe("unreachable targets tolerated, counted apart (default: maxFailures)"),
+        pause: duration.optional().describe("wait between batches"),
+      })
+      .strict(),
+  }).strict(),
+]);
+
+const stepList = z.array(stepSchema);
+
+export const workflowSchema = z
+  .object({
+    description: z.string().optional(),
+    targets: z.string().default("local").describe('selector over the inventory, or "local"'),
+    vars: vars.default({}),
+    strategy: strategySchema.default({ parallel: { concurrency: 32 } }),
+    maxFailures: budget.optional().describe("failure budget under the parallel strategy"),
+    maxUnreachable: budget.optional(),
+    hooks: z
+      .object({ pre: stepList.default([]), post: stepList.default([]), on_failure: stepList.default([]), rollback: stepList.default([]) })
+      .strict()
+      .default({ pre: [], post: [], on_failure: [], rollback: [] }),
+    steps: stepList.min(1, "a workflow needs at least one step"),
+  })
+  .strict();
+
+const overlaySchema = z
+  .object({
+    vars: vars.optional(),
+    inventory: inventorySchema.partial().optional(),
+    defaults: defaultsSchema.optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    vars: vars.default({}),
+    inventory: inventorySchema.default({ hosts: {}, groups: {}, sources: [] }),
+    defaults: defaultsSchema.default({}),
+    environments: z.record(z.string(), overlaySchema).default({}),
+    workflows: z.record(z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"), workflowSchema).default({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type Workflow = z.infer<typeof workflowSchema>;
+export type Step = z.infer<typeof stepSchema>;
+export type Strategy = z.infer<typeof strategySchema>;
+export type HostEntry = z.infer<typeof hostSchema>;
+export type Defaults = z.infer<typeof defaultsSchema>;
+export type Overlay = z.infer<typeof overlaySchema>;

@@ -1,0 +1,88 @@
+import { usageError } from "../errors.ts";
+import type { Expression } from "./cel.ts";
+
+/**
+ * How an interpolated value is made safe for where it lands. Untrusted text
+ * (alert labels, command output) must never reach a shell unescaped.
+ */
+export type Escape = "shell" | "url" | "raw";
+
+type Part = { literal: string } | { expression: Expression; column: number };
+
+export interface Template {
+  readonly source: string;
+  /** True when the text holds no {{ }}: rendering returns it unchanged. */
+  readonly constant: boolean;
+  render(variables: Record<string, unknown>, escape: Escape): string;
+}
+
+const escapers: Record<Escape, (text: string) => string> = {
+  // POSIX single quotes keep everything literal, newlines included; a quote is closed, escaped and reopened.
+  shell: (text) => `'${text.replaceAll("'", `'\\''`)}'`,
+  url: encodeURIComponent,
+  raw: (text) => text,
+};
+
+export function stringify(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") return String(value);
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v));
+}
+
+/** Splits "text {{ expr }} text" into parts; a {{ without its }} is an error pointing at the column. */
+export function splitTemplate(source: string, where: string): ({ literal: string } | { code: string; column: number })[] {
+  const parts: ({ literal: string } | { code: string; column: number })[] = [];
+  let at = 0;
+  while (at < source.length) {
+    const open = source.indexOf("{{", at);
+    if (open < 0) {
+      parts.push({ literal: source.slice(at) });
+      break;
+    }
+    if (open > at) parts.push({ literal: source.slice(at, open) });
+    const close = source.indexOf("}}", open + 2);
+    if (close < 0) {
+      throw usageError("E_TEMPLATE", `${where}: "{{" at column ${open + 1} has no closing "}}"\n  ${source}\n  ${" ".repeat(open)}^`, "close the expression with }}, e.g. {{ vars.version }}");
+    }
+    const code = source.slice(open + 2, close).trim();
+    if (!code) throw usageError("E_TEMPLATE", `${where}: empty {{ }} at column ${open + 1}`, "put a CEL expression inside, e.g. {{ target.address }}");
+    parts.push({ code, column: open + 1 });
+    at = close + 2;
+  }
+  return parts;
+}
+
+/**
+ * Compiles "{{ cel }}" interpolations. The CEL library is loaded only when
+ * the text has one.
+ */
+export async function compileTemplate(source: string, where: string, variables: readonly string[]): Promise<Template> {
+  const pieces = splitTemplate(source, where);
+  if (pieces.every((p) => "literal" in p)) {
+    return { source, constant: true, render: () => source };
+  }
+  const { compileExpression } = await import("./cel.ts");
+  const parts: Part[] = pieces.map((piece) =>
+    "literal" in piece ? piece : { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column },
+  );
+  return {
+    source,
+    constant: false,
+    render(values, escape) {
+      let out = "";
+      for (const part of parts) {
+        if ("literal" in part) {
+          out += part.literal;
+          continue;
+        }
+        const result = part.expression.evaluate(values);
+        if (!result.ok) {
+          throw usageError("E_TEMPLATE_EVAL", `${where}: {{ ${part.expression.source} }} at column ${part.column}: ${result.error}`, "check the names it uses: vars, target, env, steps.<name>");
+        }
+        out += escapers[escape](stringify(result.value));
+      }
+      return out;
+    },
+  };
+}
