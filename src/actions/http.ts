@@ -1,0 +1,78 @@
+import { compileExpectations } from "../expr/index.ts";
+import { expectationVariables, parseTarget, runProbe, type ProbeResult } from "../probe/index.ts";
+import { compileRecord, compileText } from "./render.ts";
+import type { Action, ActionContext, ActionResult } from "./types.ts";
+
+interface HttpSpec {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  expect?: string | string[];
+}
+interface HttpRendered {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  expect: string[];
+}
+
+/** The probe engine's result as an action result: ok when healthy, protocol fields in data. */
+export function probeActionResult(result: ProbeResult): ActionResult {
+  return {
+    ok: result.verdict === "healthy",
+    changed: false,
+    exitCode: null,
+    stdout: result.body?.text ?? "",
+    stderr: "",
+    durationMs: result.timings.total,
+    ...(result.error || result.reason ? { error: result.error ?? { code: "E_UNHEALTHY", message: result.reason ?? result.verdict } } : {}),
+    data: {
+      verdict: result.verdict,
+      ...(result.status !== undefined ? { status: result.status } : {}),
+      ...(result.body ? { body: result.body } : {}),
+      ...(result.http ? { headers: result.http.headers } : {}),
+      ...(result.tls ? { tls: result.tls } : {}),
+      ...(result.dns ? { dns: result.dns } : {}),
+      ...(result.grpc ? { grpc: result.grpc } : {}),
+      ...(result.ssh ? { ssh: result.ssh } : {}),
+      timings: result.timings,
+    },
+  };
+}
+
+/** Probes `url` once through the probe engine (fresh connection, phase timings, CEL expectations). */
+export async function probeOnce(rendered: HttpRendered, context: ActionContext): Promise<ActionResult> {
+  const target = parseTarget(rendered.url, "url", { method: rendered.method, headers: rendered.headers, body: rendered.body });
+  const expectations = await compileExpectations(rendered.expect, (i) => `expect #${i + 1}`, expectationVariables);
+  const result = await runProbe(
+    { target, name: context.target.name, labels: context.target.labels, expectations },
+    { timeoutMs: context.timeoutMs, retries: 0, retryDelayMs: 0, insecure: false, ca: undefined, maxBodyBytes: 1 << 20 },
+    context.signal,
+  );
+  return probeActionResult(result);
+}
+
+const list = (value: string | string[] | undefined) => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+/** An HTTP request with CEL assertions, e.g. to a deploy API or a load balancer. */
+export const httpAction: Action<HttpSpec, HttpRendered> = {
+  kind: "http",
+  async compile(spec, context) {
+    const url = await compileText(spec.url, "http.url", "url", context);
+    const headers = await compileRecord(spec.headers ?? {}, "http.headers", "raw", context);
+    const body = spec.body === undefined ? undefined : await compileText(spec.body, "http.body", "raw", context);
+    const expect = list(spec.expect);
+    await compileExpectations(expect, (i) => `${context.where}.http.expect[${i}]`, expectationVariables);
+    return (variables) => ({
+      url: url(variables),
+      method: spec.method ?? "GET",
+      headers: headers(variables),
+      ...(body ? { body: body(variables) } : {}),
+      expect,
+    });
+  },
+  describe: (rendered) => `http: ${rendered.method} ${rendered.url}`,
+  run: probeOnce,
+};

@@ -1,0 +1,57 @@
+import { resolveSecret } from "../config/index.ts";
+import { failedResult } from "./errors.ts";
+import { compileRecord } from "./render.ts";
+import type { Action } from "./types.ts";
+
+interface NotifySpec {
+  url: string;
+  body?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+interface NotifyRendered {
+  url: string;
+  body: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
+/** POSTs JSON to a webhook (chat, pager, ticketing). The URL may be a secret reference (env:NAME). */
+export const notifyAction: Action<NotifySpec, NotifyRendered> = {
+  kind: "notify",
+  async compile(spec, context) {
+    const body = spec.body ? await compileRecord(spec.body, "notify.body", "raw", context) : undefined;
+    const headers = await compileRecord(spec.headers ?? {}, "notify.headers", "raw", context);
+    return (variables) => ({
+      url: spec.url,
+      headers: headers(variables),
+      body: body ? body(variables) : { target: variables.target, vars: variables.vars, steps: variables.steps },
+    });
+  },
+  // The URL is not printed: it often carries a token.
+  describe: (rendered) => `notify: POST ${rendered.url.startsWith("env:") || rendered.url.startsWith("file:") ? rendered.url : new URL(rendered.url).origin}`,
+  async run(rendered, context) {
+    const startedAt = performance.now();
+    try {
+      const url = await resolveSecret(rendered.url, "notify.url");
+      const timeout = AbortSignal.timeout(context.timeoutMs);
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...rendered.headers },
+        body: JSON.stringify(rendered.body, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v)),
+        signal: AbortSignal.any([context.signal, timeout]),
+      });
+      const text = await response.text();
+      return {
+        ok: response.ok,
+        changed: false,
+        exitCode: null,
+        stdout: text.slice(-context.maxOutputBytes),
+        stderr: "",
+        durationMs: performance.now() - startedAt,
+        data: { status: response.status },
+        ...(response.ok ? {} : { error: { code: "E_NOTIFY_STATUS", message: `webhook answered ${response.status}` } }),
+      };
+    } catch (error) {
+      return failedResult(error, startedAt);
+    }
+  },
+};

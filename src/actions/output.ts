@@ -1,0 +1,38 @@
+/** Keeps the last `max` bytes of a stream: the tail is what explains a failure. */
+export class TailBuffer {
+  private chunks: string[] = [];
+  private bytes = 0;
+  truncated = false;
+
+  constructor(private readonly max: number) {}
+
+  push(text: string): void {
+    this.chunks.push(text);
+    this.bytes += text.length;
+    while (this.bytes > this.max && this.chunks.length > 1) {
+      this.bytes -= this.chunks.shift()!.length;
+      this.truncated = true;
+    }
+  }
+
+  toString(): string {
+    const text = this.chunks.join("");
+    if (text.length <= this.max) return text;
+    this.truncated = true;
+    return text.slice(text.length - this.max);
+  }
+}
+
+/** Builds an ActionResult for a command that ran: ok is exit code 0. */
+export function commandResult(output: { exitCode: number | null; signal: string | null; stdout: string; stderr: string; durationMs: number }, changed = true) {
+  const ok = output.exitCode === 0;
+  return {
+    ok,
+    changed: ok && changed,
+    exitCode: output.exitCode,
+    stdout: output.stdout,
+    stderr: output.stderr,
+    durationMs: output.durationMs,
+    ...(ok ? {} : { error: { code: "E_EXIT_STATUS", message: output.signal ? `killed by ${output.signal}` : `exit status ${output.exitCode}` } }),
+  };
+}

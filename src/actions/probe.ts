@@ -1,0 +1,27 @@
+import { compileExpectations } from "../expr/index.ts";
+import { expectationVariables } from "../probe/index.ts";
+import { probeOnce } from "./http.ts";
+import { compileText } from "./render.ts";
+import type { Action } from "./types.ts";
+
+type ProbeSpec = string | { url: string; expect?: string | string[] };
+interface ProbeRendered {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  expect: string[];
+}
+
+/** Any opskit probe target (http, tcp, tls, dns, grpc, ssh) as a step. */
+export const probeAction: Action<ProbeSpec, ProbeRendered> = {
+  kind: "probe",
+  async compile(spec, context) {
+    const full = typeof spec === "string" ? { url: spec } : spec;
+    const url = await compileText(full.url, "probe.url", "url", context);
+    const expect = full.expect === undefined ? [] : Array.isArray(full.expect) ? full.expect : [full.expect];
+    await compileExpectations(expect, (i) => `${context.where}.probe.expect[${i}]`, expectationVariables);
+    return (variables) => ({ url: url(variables), method: "GET", headers: {}, expect });
+  },
+  describe: (rendered) => `probe: ${rendered.url}`,
+  run: probeOnce,
+};

@@ -1,0 +1,27 @@
+import type { Escape } from "../expr/index.ts";
+import type { CompileContext, Renderer } from "./types.ts";
+
+/** Compiles one templated string field; the escape says where the value lands. */
+export async function compileText(text: string, field: string, escape: Escape, context: CompileContext): Promise<Renderer<string>> {
+  const template = await context.compileTemplate(text, `${context.where}.${field}`);
+  if (template.constant) return () => text;
+  return (variables) => template.render(variables, escape);
+}
+
+/** Compiles every string inside a record (headers, env, a JSON body), each with the same escape. */
+export async function compileRecord<T extends Record<string, unknown>>(record: T, field: string, escape: Escape, context: CompileContext): Promise<Renderer<T>> {
+  const entries = await Promise.all(
+    Object.entries(record).map(async ([key, value]) => [key, await compileValue(value, `${field}.${key}`, escape, context)] as const),
+  );
+  return (variables) => Object.fromEntries(entries.map(([key, render]) => [key, render(variables)])) as T;
+}
+
+async function compileValue(value: unknown, field: string, escape: Escape, context: CompileContext): Promise<Renderer<unknown>> {
+  if (typeof value === "string") return compileText(value, field, escape, context);
+  if (Array.isArray(value)) {
+    const items = await Promise.all(value.map((item, i) => compileValue(item, `${field}[${i}]`, escape, context)));
+    return (variables) => items.map((render) => render(variables));
+  }
+  if (value !== null && typeof value === "object") return compileRecord(value as Record<string, unknown>, field, escape, context);
+  return () => value;
+}

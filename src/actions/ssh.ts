@@ -1,0 +1,51 @@
+import { ExitCode, OpsError } from "../errors.ts";
+import { commandResult } from "./output.ts";
+import { onHost } from "./errors.ts";
+import { compileRecord, compileText } from "./render.ts";
+import type { Action } from "./types.ts";
+
+type SshSpec = string | { command: string; env?: Record<string, string>; stdin?: string };
+interface SshRendered {
+  command: string;
+  stdin?: string;
+}
+
+/** POSIX single-quoting for values the engine itself puts into a command line. */
+export const shellQuote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+
+/** A remote command over the target's pooled SSH connection. */
+export const sshAction: Action<SshSpec, SshRendered> = {
+  kind: "ssh",
+  async compile(spec, context) {
+    const full = typeof spec === "string" ? { command: spec } : spec;
+    const command = await compileText(full.command, "ssh", "shell", context);
+    const env = await compileRecord(full.env ?? {}, "ssh.env", "raw", context);
+    const stdin = full.stdin === undefined ? undefined : await compileText(full.stdin, "ssh.stdin", "raw", context);
+    return (variables) => {
+      // Environment goes on the command line: sshd drops most client-sent variables (AcceptEnv).
+      const exports = Object.entries(env(variables)).map(([name, value]) => {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+          throw new OpsError({ code: "E_SSH_ENV", message: `invalid environment variable name "${name}"`, hint: "use letters, digits and _", exitCode: ExitCode.config });
+        }
+        return `${name}=${shellQuote(value)} `;
+      });
+      const rendered: SshRendered = { command: exports.length > 0 ? `export ${exports.join("")}; ${command(variables)}` : command(variables) };
+      if (stdin) rendered.stdin = stdin(variables);
+      return rendered;
+    };
+  },
+  describe: (rendered) => `ssh: ${rendered.command}`,
+  run: (rendered, context) =>
+    onHost(context, async (host) =>
+      commandResult(
+        await host.run(rendered.command, {
+          timeoutMs: context.timeoutMs,
+          signal: context.signal,
+          maxOutputBytes: context.maxOutputBytes,
+          ...(rendered.stdin !== undefined ? { stdin: rendered.stdin } : {}),
+          onStdout: (text) => context.onOutput?.("stdout", text),
+          onStderr: (text) => context.onOutput?.("stderr", text),
+        }),
+      ),
+    ),
+};

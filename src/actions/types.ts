@@ -1,0 +1,86 @@
+import type { ActionKind } from "../config/index.ts";
+import type { Template } from "../expr/index.ts";
+import type { OpsError } from "../errors.ts";
+
+/** What a remote host offers an action; the engine backs it with a pooled SSH session. */
+export interface RemoteHost {
+  run(command: string, options: RunOptions): Promise<CommandOutput>;
+  upload(content: Uint8Array, remotePath: string, mode: number, options: { timeoutMs: number; signal: AbortSignal }): Promise<{ changed: boolean; sha256: string }>;
+}
+
+export interface RunOptions {
+  timeoutMs: number;
+  signal: AbortSignal;
+  stdin?: string | Uint8Array;
+  onStdout?(chunk: string): void;
+  onStderr?(chunk: string): void;
+  maxOutputBytes: number;
+}
+
+export interface CommandOutput {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  durationMs: number;
+}
+
+/** The target an action runs for, as the action sees it. */
+export interface ActionTarget {
+  name: string;
+  address: string;
+  port: number;
+  labels: Record<string, string>;
+  vars: Record<string, unknown>;
+}
+
+export interface ActionContext {
+  target: ActionTarget;
+  /** The pooled connection to the target; rejects with an unreachable OpsError. */
+  host(): Promise<RemoteHost>;
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** Directory that relative paths in the config are read from. */
+  baseDir: string;
+  maxOutputBytes: number;
+  onOutput?(stream: "stdout" | "stderr", text: string): void;
+}
+
+/** Every action returns this value; it is what `steps.<name>` and `until` see. */
+export interface ActionResult {
+  ok: boolean;
+  changed: boolean;
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  /** The target could not be reached at all (counted apart from failures). */
+  unreachable?: boolean;
+  error?: ReturnType<OpsError["toJSON"]>;
+  /** Protocol fields: status, body, headers, timings for http and probe. */
+  data?: Record<string, unknown>;
+}
+
+/** Renders a compiled spec for one target: templates filled and escaped for their context. */
+export type Renderer<R> = (variables: Record<string, unknown>) => R;
+
+export interface CompileContext {
+  where: string;
+  /** Directory of the config file: relative paths in steps are read from here. */
+  baseDir: string;
+  variables: readonly string[];
+  compileTemplate(text: string, where: string): Promise<Template>;
+}
+
+/**
+ * One kind of work. `compile` runs once per workflow (templates and CEL
+ * checked before anything runs), `run` once per target with the rendered spec.
+ */
+export interface Action<Spec = unknown, Rendered = unknown> {
+  readonly kind: ActionKind;
+  compile(spec: Spec, context: CompileContext): Promise<Renderer<Rendered>>;
+  /** One line for plans, progress and the journal, e.g. the rendered command. */
+  describe(rendered: Rendered): string;
+  run(rendered: Rendered, context: ActionContext): Promise<ActionResult>;
+}

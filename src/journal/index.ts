@@ -1,0 +1,31 @@
+// The journal: the durable record of runs, targets, step results and events.
+// Embedded SQLite by default (one file); the interface is what PostgreSQL
+// will implement when several servers share work.
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { Journal } from "./types.ts";
+
+export type { Journal, JournalEvent, RunParams, RunRecord, RunStatus, StepPhase, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
+
+/**
+ * Where the journal lives: --journal PATH, else $OPSKIT_JOURNAL, else
+ * $XDG_STATE_HOME/opskit/journal.db (~/.local/state/opskit/journal.db).
+ */
+export function journalLocation(explicit?: string, env = process.env): string {
+  if (explicit) return explicit;
+  if (env.OPSKIT_JOURNAL) return env.OPSKIT_JOURNAL;
+  const state = env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state");
+  return join(state, "opskit", "journal.db");
+}
+
+export async function openJournal(location: string): Promise<Journal> {
+  const { openSqliteJournal } = await import("./sqlite.ts");
+  return openSqliteJournal(location);
+}
+
+/** Sortable, readable run ids: 20261125T120102-3fa9. */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").slice(0, 15);
+  const random = crypto.getRandomValues(new Uint16Array(1))[0]!.toString(16).padStart(4, "0");
+  return `${stamp}-${random}`;
+}

@@ -1,0 +1,203 @@
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { configError } from "../errors.ts";
+import type { Journal, JournalEvent, RunRecord, RunStatus, StepRecord, TargetRecord } from "./types.ts";
+
+const schema = `
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA busy_timeout = 5000;
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL,
+  params TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  summary TEXT,
+  resumed_from TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
+CREATE TABLE IF NOT EXISTS run_targets (
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  target TEXT NOT NULL,
+  batch INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  changed INTEGER NOT NULL,
+  rollback_owed INTEGER NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  duration_ms REAL,
+  error TEXT,
+  PRIMARY KEY (run_id, target)
+);
+CREATE TABLE IF NOT EXISTS step_results (
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  target TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  action TEXT NOT NULL,
+  status TEXT NOT NULL,
+  exit_code INTEGER,
+  stdout TEXT NOT NULL,
+  stderr TEXT NOT NULL,
+  duration_ms REAL NOT NULL,
+  attempts INTEGER NOT NULL,
+  error TEXT,
+  started_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS step_results_run ON step_results (run_id, target);
+CREATE TABLE IF NOT EXISTS events (
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  at TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+`;
+
+interface RunRow {
+  id: string;
+  kind: string;
+  name: string;
+  status: string;
+  params: string;
+  started_at: string;
+  finished_at: string | null;
+  summary: string | null;
+  resumed_from: string | null;
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    kind: row.kind as RunRecord["kind"],
+    name: row.name,
+    status: row.status as RunStatus,
+    params: JSON.parse(row.params),
+    startedAt: row.started_at,
+    ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
+    ...(row.summary ? { summary: JSON.parse(row.summary) } : {}),
+    ...(row.resumed_from ? { resumedFrom: row.resumed_from } : {}),
+  };
+}
+
+/** The embedded journal: one SQLite file in WAL mode, written synchronously as events happen. */
+export function openSqliteJournal(location: string): Journal {
+  let db: Database;
+  try {
+    mkdirSync(dirname(location), { recursive: true });
+    db = new Database(location, { create: true, strict: true });
+    db.exec(schema);
+  } catch (error) {
+    throw configError("E_JOURNAL_OPEN", `cannot open the journal at ${location}: ${(error as Error).message}`, "pass --journal PATH or set OPSKIT_JOURNAL to a writable file");
+  }
+  const sequence = new Map<string, number>();
+  const insertRun = db.prepare(
+    "INSERT INTO runs (id, kind, name, status, params, started_at, resumed_from) VALUES ($id, $kind, $name, 'running', $params, $startedAt, $resumedFrom)",
+  );
+  const updateRun = db.prepare("UPDATE runs SET status = $status, finished_at = $finishedAt, summary = $summary WHERE id = $id");
+  const upsertTarget = db.prepare(`INSERT INTO run_targets (run_id, target, batch, status, changed, rollback_owed, started_at, finished_at, duration_ms, error)
+    VALUES ($runId, $target, $batch, $status, $changed, $rollbackOwed, $startedAt, $finishedAt, $durationMs, $error)
+    ON CONFLICT (run_id, target) DO UPDATE SET batch = excluded.batch, status = excluded.status, changed = excluded.changed,
+      rollback_owed = excluded.rollback_owed, started_at = excluded.started_at, finished_at = excluded.finished_at,
+      duration_ms = excluded.duration_ms, error = excluded.error`);
+  const insertStep = db.prepare(`INSERT INTO step_results (run_id, target, phase, idx, name, action, status, exit_code, stdout, stderr, duration_ms, attempts, error, started_at)
+    VALUES ($runId, $target, $phase, $index, $name, $action, $status, $exitCode, $stdout, $stderr, $durationMs, $attempts, $error, $startedAt)`);
+  const insertEvent = db.prepare("INSERT INTO events (run_id, seq, type, at, payload) VALUES ($runId, $seq, $type, $at, $payload)");
+  const maxSeq = db.prepare<{ seq: number | null }, { runId: string }>("SELECT MAX(seq) AS seq FROM events WHERE run_id = $runId");
+
+  return {
+    location,
+    startRun(run) {
+      const startedAt = run.startedAt ?? new Date().toISOString();
+      insertRun.run({ id: run.id, kind: run.kind, name: run.name, params: JSON.stringify(run.params), startedAt, resumedFrom: run.resumedFrom ?? null });
+      return { ...run, status: "running", startedAt };
+    },
+    finishRun(runId, status, summary) {
+      updateRun.run({ id: runId, status, finishedAt: new Date().toISOString(), summary: JSON.stringify(summary) });
+    },
+    putTarget(t) {
+      upsertTarget.run({
+        runId: t.runId,
+        target: t.target,
+        batch: t.batch,
+        status: t.status,
+        changed: t.changed ? 1 : 0,
+        rollbackOwed: t.rollbackOwed ? 1 : 0,
+        startedAt: t.startedAt ?? null,
+        finishedAt: t.finishedAt ?? null,
+        durationMs: t.durationMs ?? null,
+        error: t.error ?? null,
+      });
+    },
+    putStep(s) {
+      insertStep.run({ ...s, error: s.error ?? null, exitCode: s.exitCode });
+    },
+    appendEvent(runId, type, payload) {
+      const seq = (sequence.get(runId) ?? maxSeq.get({ runId })?.seq ?? 0) + 1;
+      sequence.set(runId, seq);
+      insertEvent.run({ runId, seq, type, at: new Date().toISOString(), payload: JSON.stringify(payload) });
+    },
+    listRuns(options = {}) {
+      const rows = db.query<RunRow, { limit: number }>("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT $limit").all({ limit: options.limit ?? 20 });
+      return rows.map(toRun);
+    },
+    getRun(id) {
+      const row = db.query<RunRow, { id: string }>("SELECT * FROM runs WHERE id = $id").get({ id });
+      if (!row) return undefined;
+      const targets = db
+        .query<Record<string, unknown>, { id: string }>("SELECT * FROM run_targets WHERE run_id = $id ORDER BY batch, target")
+        .all({ id })
+        .map(
+          (r): TargetRecord => ({
+            runId: id,
+            target: r.target as string,
+            batch: r.batch as number,
+            status: r.status as TargetRecord["status"],
+            changed: r.changed === 1,
+            rollbackOwed: r.rollback_owed === 1,
+            ...(r.started_at ? { startedAt: r.started_at as string } : {}),
+            ...(r.finished_at ? { finishedAt: r.finished_at as string } : {}),
+            ...(r.duration_ms !== null ? { durationMs: r.duration_ms as number } : {}),
+            ...(r.error ? { error: r.error as string } : {}),
+          }),
+        );
+      const steps = db
+        .query<Record<string, unknown>, { id: string }>("SELECT * FROM step_results WHERE run_id = $id ORDER BY rowid")
+        .all({ id })
+        .map(
+          (r): StepRecord => ({
+            runId: id,
+            target: r.target as string,
+            phase: r.phase as StepRecord["phase"],
+            index: r.idx as number,
+            name: r.name as string,
+            action: r.action as string,
+            status: r.status as StepRecord["status"],
+            exitCode: r.exit_code as number | null,
+            stdout: r.stdout as string,
+            stderr: r.stderr as string,
+            durationMs: r.duration_ms as number,
+            attempts: r.attempts as number,
+            ...(r.error ? { error: r.error as string } : {}),
+            startedAt: r.started_at as string,
+          }),
+        );
+      return { run: toRun(row), targets, steps };
+    },
+    events(runId) {
+      return db
+        .query<{ seq: number; type: string; at: string; payload: string }, { runId: string }>("SELECT seq, type, at, payload FROM events WHERE run_id = $runId ORDER BY seq")
+        .all({ runId })
+        .map((r): JournalEvent => ({ seq: r.seq, type: r.type, at: r.at, payload: JSON.parse(r.payload) }));
+    },
+    close() {
+      db.close();
+    },
+  };
+}
