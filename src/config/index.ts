@@ -1,5 +1,27 @@
-// Loading: YAML parsed with source positions and validated by zod schemas, so
-// every config error names file:line:col and says how to fix it.
-export { loadYamlFile, parseYaml, type Located } from "./yaml.ts";
+// opskit.yaml: found, parsed with source positions, validated by the zod
+// schema and merged (opskit.d/, --env), so every config error names
+// file:line:col and says how to fix it. zod is loaded only when needed.
+export { loadYamlFile, parseYaml, readYamlDocument, validateYaml, formatPath, type Located, type YamlDocument, type ConfigPath } from "./yaml.ts";
+export type { LoadOptions, LoadedConfig } from "./load.ts";
+export type { Config, Workflow, Step, Strategy, HostEntry, Defaults, Overlay, ActionKind } from "./schema.ts";
 export { resolveSecret, redact } from "./secret.ts";
-export { actionKinds, configSchema, type ActionKind, type Config, type Step, type Strategy, type Workflow } from "./schema.ts";
+
+import type { LoadOptions, LoadedConfig } from "./load.ts";
+
+/** Finds and loads the config: `-c PATH`, else ./opskit.yaml, else ./opskit.d/*.yaml; then applies `--env`. */
+export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
+  const { loadConfig: load } = await import("./load.ts");
+  return load(options);
+}
+
+/** The JSON Schema of opskit.yaml, generated from the zod schema, for editors. */
+export async function configJsonSchema(): Promise<Record<string, unknown>> {
+  const [{ z }, { configSchema }] = await Promise.all([import("zod"), import("./schema.ts")]);
+  const { $schema, ...generated } = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return {
+    $schema: $schema ?? "https://json-schema.org/draft/2020-12/schema",
+    title: "opskit.yaml",
+    description: "opskit configuration: vars, inventory, defaults, environments and workflows",
+    ...generated,
+  };
+}

@@ -43,3 +43,17 @@ describe("templates", () => {
     expect(() => t.render({ vars: {} }, "shell")).toThrow(/\{\{ vars.missing \}\} at column 6/);
   });
 });
+
+describe("shell quoting follows the quotes around {{ }}", () => {
+  const hostile = `$(id) \`id\` 'single' "double" \\back\nnewline $HOME`;
+  test.each([
+    ["bare", "printf %s {{ vars.v }}"],
+    ["inside double quotes", 'printf %s "{{ vars.v }}"'],
+    ["inside single quotes", "printf %s '{{ vars.v }}'"],
+    ["mixed with text", 'printf %s "pre-{{ vars.v }}-post"'],
+  ])("%s", async (_name, command) => {
+    const t = await compileTemplate(command, "step", names);
+    const out = Bun.spawnSync(["sh", "-c", t.render({ vars: { v: hostile } }, "shell")]).stdout.toString();
+    expect(out).toBe(command.includes("pre-") ? `pre-${hostile}-post` : hostile);
+  });
+});

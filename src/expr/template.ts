@@ -3,11 +3,16 @@ import type { Expression } from "./cel.ts";
 
 /**
  * How an interpolated value is made safe for where it lands. Untrusted text
- * (alert labels, command output) must never reach a shell unescaped.
+ * (alert labels, command output) must never reach a shell unescaped. In a
+ * shell command the escaping follows the quotes around the {{ }}: a bare
+ * value is single-quoted, one inside "..." or '...' is escaped for them.
  */
 export type Escape = "shell" | "url" | "raw";
 
-type Part = { literal: string } | { expression: Expression; column: number };
+/** Where an interpolation sits in a shell command: bare, or inside '...' or "...". */
+type ShellQuoting = "bare" | "single" | "double";
+
+type Part = { literal: string } | { expression: Expression; column: number; quoting: ShellQuoting };
 
 export interface Template {
   readonly source: string;
@@ -16,12 +21,37 @@ export interface Template {
   render(variables: Record<string, unknown>, escape: Escape): string;
 }
 
-const escapers: Record<Escape, (text: string) => string> = {
+const shellEscapers: Record<ShellQuoting, (text: string) => string> = {
   // POSIX single quotes keep everything literal, newlines included; a quote is closed, escaped and reopened.
-  shell: (text) => `'${text.replaceAll("'", `'\\''`)}'`,
+  bare: (text) => `'${text.replaceAll("'", `'\\''`)}'`,
+  single: (text) => text.replaceAll("'", `'\\''`),
+  // Inside double quotes only \, ", $ and ` are special.
+  double: (text) => text.replace(/[\\"$`]/g, (c) => `\\${c}`),
+};
+
+const escapers: Record<Exclude<Escape, "shell">, (text: string) => string> = {
   url: encodeURIComponent,
   raw: (text) => text,
 };
+
+/** The quoting in force after `text`, starting from `state` (POSIX shell rules). */
+function scanQuoting(text: string, state: ShellQuoting): ShellQuoting {
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (state === "single") {
+      if (c === "'") state = "bare";
+    } else if (c === "\\") {
+      i++;
+    } else if (state === "double") {
+      if (c === '"') state = "bare";
+    } else if (c === "'") {
+      state = "single";
+    } else if (c === '"') {
+      state = "double";
+    }
+  }
+  return state;
+}
 
 export function stringify(value: unknown): string {
   if (value === null || value === undefined) return "";
@@ -63,9 +93,14 @@ export async function compileTemplate(source: string, where: string, variables: 
     return { source, constant: true, render: () => source };
   }
   const { compileExpression } = await import("./cel.ts");
-  const parts: Part[] = pieces.map((piece) =>
-    "literal" in piece ? piece : { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column },
-  );
+  let quoting: ShellQuoting = "bare";
+  const parts: Part[] = pieces.map((piece) => {
+    if ("literal" in piece) {
+      quoting = scanQuoting(piece.literal, quoting);
+      return piece;
+    }
+    return { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column, quoting };
+  });
   return {
     source,
     constant: false,
@@ -80,7 +115,8 @@ export async function compileTemplate(source: string, where: string, variables: 
         if (!result.ok) {
           throw usageError("E_TEMPLATE_EVAL", `${where}: {{ ${part.expression.source} }} at column ${part.column}: ${result.error}`, "check the names it uses: vars, target, env, steps.<name>");
         }
-        out += escapers[escape](stringify(result.value));
+        const text = stringify(result.value);
+        out += escape === "shell" ? shellEscapers[part.quoting](text) : escapers[escape](text);
       }
       return out;
     },

@@ -1,0 +1,332 @@
+import { actions, resultScope, scopeVariables, type Action, type ActionResult, type ActionTarget, type RemoteHost, type Renderer } from "../actions/index.ts";
+import type { ActionKind, Step, Workflow } from "../config/index.ts";
+import { ExitCode, OpsError } from "../errors.ts";
+import { compileExpression, compileTemplate, type Expression } from "../expr/index.ts";
+import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
+import { parseDuration } from "../ui/index.ts";
+import type { EventSink, RunCounts } from "./events.ts";
+import { failureBudget, planBatches } from "./plan.ts";
+import { runPool } from "./pool.ts";
+
+/** A target as the engine runs it: what actions see plus how to reach it. */
+export interface RunTarget extends ActionTarget {
+  user: string;
+  groups: string[];
+}
+
+export interface CompiledStep {
+  phase: StepPhase;
+  index: number;
+  name: string;
+  kind: ActionKind;
+  action: Action<unknown, unknown>;
+  render: Renderer<unknown>;
+  when: Expression | undefined;
+  timeoutMs: number;
+  attempts: number;
+  backoffMs: number;
+  register: string;
+  continueOnError: boolean;
+  changed: boolean | undefined;
+}
+
+export interface CompiledWorkflow {
+  workflow: Workflow;
+  steps: CompiledStep[];
+  hooks: Record<"pre" | "post" | "on_failure" | "rollback", CompiledStep[]>;
+}
+
+export interface CompileOptions {
+  name: string;
+  baseDir: string;
+  defaultTimeoutMs: number;
+  /** file:line:col of a path in the config, for error messages. */
+  where(path: (string | number)[]): string;
+}
+
+/** Every CEL name a step's templates and `when` may use. */
+export const stepVariables = [...scopeVariables];
+
+async function compileStep(step: Step, phase: StepPhase, index: number, path: (string | number)[], options: CompileOptions): Promise<CompiledStep> {
+  const kind = (Object.keys(actions) as ActionKind[]).find((k) => (step as Record<string, unknown>)[k] !== undefined)!;
+  const where = options.where(path);
+  const action = actions[kind];
+  const render = await action.compile((step as Record<string, unknown>)[kind], {
+    where,
+    baseDir: options.baseDir,
+    variables: stepVariables,
+    compileTemplate: (text, at) => compileTemplate(text, at, stepVariables),
+  });
+  return {
+    phase,
+    index,
+    name: step.name ?? `${kind}-${index + 1}`,
+    kind,
+    action,
+    render,
+    when: step.when ? await compileExpression(step.when, `${where}.when`, stepVariables) : undefined,
+    timeoutMs: step.timeout ? parseDuration(step.timeout, `${where}.timeout`) : options.defaultTimeoutMs,
+    attempts: step.retries?.attempts ?? 1,
+    backoffMs: step.retries ? parseDuration(step.retries.backoff, `${where}.retries.backoff`) : 0,
+    register: step.register ?? step.name ?? `${kind}-${index + 1}`,
+    continueOnError: step.continueOnError,
+    changed: step.changed,
+  };
+}
+
+/** Compiles every step and hook up front: a bad template or expression fails before anything runs. */
+export async function compileWorkflow(workflow: Workflow, options: CompileOptions): Promise<CompiledWorkflow> {
+  const base = ["workflows", options.name];
+  const list = (steps: Step[], phase: StepPhase, path: (string | number)[]) => Promise.all(steps.map((s, i) => compileStep(s, phase, i, [...path, i], options)));
+  return {
+    workflow,
+    steps: await list(workflow.steps, "main", [...base, "steps"]),
+    hooks: {
+      pre: await list(workflow.hooks.pre, "pre", [...base, "hooks", "pre"]),
+      post: await list(workflow.hooks.post, "post", [...base, "hooks", "post"]),
+      on_failure: await list(workflow.hooks.on_failure, "on_failure", [...base, "hooks", "on_failure"]),
+      rollback: await list(workflow.hooks.rollback, "rollback", [...base, "hooks", "rollback"]),
+    },
+  };
+}
+
+export interface RunRequest {
+  runId: string;
+  kind: "workflow" | "exec";
+  name: string;
+  compiled: CompiledWorkflow;
+  targets: RunTarget[];
+  vars: Record<string, unknown>;
+  /** Opens (or reuses) the pooled connection to a target. */
+  connect(target: RunTarget, signal: AbortSignal): Promise<RemoteHost>;
+  baseDir: string;
+  maxOutputBytes: number;
+  /** Stream remote output as step.output events. */
+  stream: boolean;
+  /** Aborted on the first Ctrl-C: nothing new starts, in-flight steps are cancelled. */
+  signal: AbortSignal;
+  /** Aborted on the second Ctrl-C: rollback stops too. */
+  hardSignal: AbortSignal;
+  emit: EventSink;
+  /** Targets owing a rollback from an earlier, interrupted run (resume). */
+  owedRollback?: RunTarget[];
+}
+
+export interface RunOutcome {
+  status: RunStatus;
+  counts: RunCounts;
+  targets: Map<string, { status: TargetStatus; changed: boolean }>;
+}
+
+function targetScope(target: RunTarget) {
+  return { name: target.name, address: target.address, port: BigInt(target.port), user: target.user, labels: target.labels, vars: target.vars, groups: target.groups };
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+const stepStatus = (result: ActionResult): StepStatus => (result.unreachable ? "unreachable" : !result.ok ? "failed" : result.changed ? "changed" : "ok");
+
+/**
+ * Runs a compiled workflow over its targets: batches in order, one bounded
+ * pool per batch, one failure budget for the whole run; when the budget is
+ * spent or the run is interrupted no new target starts and rollback hooks
+ * run on the targets that changed.
+ */
+export async function executeRun(request: RunRequest): Promise<RunOutcome> {
+  const { compiled, emit, runId } = request;
+  const startedAt = performance.now();
+  const workflow = compiled.workflow;
+  const batches = planBatches(request.targets, workflow.strategy);
+  const budget = failureBudget(workflow.strategy, workflow, request.targets.length);
+  const concurrencyCap = "parallel" in workflow.strategy ? workflow.strategy.parallel.concurrency : Number.POSITIVE_INFINITY;
+  const counts: RunCounts = { targets: request.targets.length, ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, notStarted: 0, rolledBack: 0 };
+  const outcome = new Map<string, { status: TargetStatus; changed: boolean }>();
+  const changedTargets: RunTarget[] = [];
+  let stopReason: "budget" | "interrupted" | undefined;
+
+  emit({
+    type: "run.started",
+    runId,
+    kind: request.kind,
+    name: request.name,
+    targets: request.targets.map((t) => t.name),
+    batches: batches.map((b) => b.map((t) => t.name)),
+    vars: request.vars,
+    dryRun: false,
+  });
+
+  const stop = (reason: "budget" | "interrupted", detail: string) => {
+    if (stopReason) return;
+    stopReason = reason;
+    emit({ type: "run.stopping", runId, reason, detail });
+  };
+  const onInterrupt = () => stop("interrupted", "interrupted: no new targets start; in-flight steps are cancelled");
+  request.signal.addEventListener("abort", onInterrupt, { once: true });
+
+  for (const [b, batch] of batches.entries()) {
+    if (stopReason) {
+      for (const target of batch) outcome.set(target.name, { status: "pending", changed: false });
+      counts.notStarted += batch.length;
+      continue;
+    }
+    emit({ type: "batch.started", runId, batch: b + 1, of: batches.length, targets: batch.map((t) => t.name) });
+    const pool = runPool(
+      batch,
+      async (target) => {
+        // Once the budget is spent, targets not yet started are left alone.
+        if (stopReason) return { target, status: "pending" as TargetStatus, changed: false };
+        return { target, ...(await runTarget(request, target, b + 1)) };
+      },
+      { concurrency: Math.min(concurrencyCap, batch.length) },
+    );
+    for await (const done of pool) {
+      if ("error" in done) throw done.error;
+      const { target, status, changed } = done.value;
+      outcome.set(target.name, { status, changed });
+      if (status === "pending") counts.notStarted++;
+      else if (status === "ok" || status === "changed") counts[status]++;
+      else if (status === "failed") counts.failed++;
+      else if (status === "unreachable") counts.unreachable++;
+      else if (status === "skipped") counts.skipped++;
+      if (changed) changedTargets.push(target);
+      if (counts.failed > budget.failures) stop("budget", `${counts.failed} failed, more than maxFailures ${budget.failures}`);
+      else if (counts.unreachable > budget.unreachable) stop("budget", `${counts.unreachable} unreachable, more than maxUnreachable ${budget.unreachable}`);
+    }
+    const pauseText = "rolling" in workflow.strategy ? workflow.strategy.rolling.pause : undefined;
+    if (pauseText && !stopReason && b < batches.length - 1) await pause(parseDuration(pauseText), request.signal);
+  }
+
+  const owed = stopReason ? changedTargets : [];
+  const rollbackTargets = [...owed, ...(request.owedRollback ?? [])];
+  if (rollbackTargets.length > 0 && compiled.hooks.rollback.length > 0) {
+    emit({ type: "rollback.started", runId, targets: rollbackTargets.map((t) => t.name) });
+    const pool = runPool(rollbackTargets, (target) => runPhase(request, target, compiled.hooks.rollback, {}, request.hardSignal, 0), {
+      concurrency: Math.min(concurrencyCap, rollbackTargets.length),
+    });
+    for await (const done of pool) {
+      if ("error" in done) throw done.error;
+      if (done.value.status !== "failed" && done.value.status !== "unreachable") {
+        counts.rolledBack++;
+        const previous = outcome.get(done.item.name);
+        outcome.set(done.item.name, { status: "rolled_back", changed: previous?.changed ?? true });
+        emit({ type: "target.finished", runId, target: done.item.name, batch: 0, status: "rolled_back", changed: true, durationMs: done.value.durationMs, startedAt: done.value.startedAt });
+      }
+    }
+  }
+  request.signal.removeEventListener("abort", onInterrupt);
+
+  const status: RunStatus = request.signal.aborted ? "interrupted" : counts.failed + counts.unreachable > 0 || stopReason ? "failed" : "succeeded";
+  emit({ type: "run.finished", runId, status, counts, durationMs: performance.now() - startedAt });
+  return { status, counts, targets: outcome };
+}
+
+interface PhaseOutcome {
+  status: TargetStatus;
+  changed: boolean;
+  durationMs: number;
+  startedAt: string;
+  error?: string;
+}
+
+async function runTarget(request: RunRequest, target: RunTarget, batch: number): Promise<{ status: TargetStatus; changed: boolean }> {
+  const { compiled, emit, runId } = request;
+  const startedAt = new Date().toISOString();
+  const started = performance.now();
+  emit({ type: "target.started", runId, target: target.name, batch });
+  const registered: Record<string, unknown> = {};
+  let result = await runPhase(request, target, [...compiled.hooks.pre, ...compiled.steps], registered, request.signal, batch);
+  if (result.status === "ok" || result.status === "changed") {
+    const post = await runPhase(request, target, compiled.hooks.post, registered, request.signal, batch);
+    result = { ...post, changed: result.changed || post.changed, status: post.status === "ok" && result.changed ? "changed" : post.status };
+  } else if (result.status === "failed" && compiled.hooks.on_failure.length > 0) {
+    await runPhase(request, target, compiled.hooks.on_failure, registered, request.hardSignal, batch);
+  }
+  const durationMs = performance.now() - started;
+  emit({ type: "target.finished", runId, target: target.name, batch, status: result.status, changed: result.changed, durationMs, startedAt, ...(result.error ? { error: result.error } : {}) });
+  return { status: result.status, changed: result.changed };
+}
+
+/** Runs steps in order on one target; stops at the first failure unless the step continues on error. */
+async function runPhase(
+  request: RunRequest,
+  target: RunTarget,
+  steps: CompiledStep[],
+  registered: Record<string, unknown>,
+  signal: AbortSignal,
+  batch: number,
+): Promise<PhaseOutcome> {
+  const { emit, runId } = request;
+  const startedAt = new Date().toISOString();
+  const started = performance.now();
+  let changed = false;
+  let ran = 0;
+  let skipped = 0;
+  const scope = () => ({ vars: request.vars, target: targetScope(target), env: process.env, steps: registered });
+  for (const step of steps) {
+    if (signal.aborted) return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: "interrupted" };
+    const stepStarted = new Date().toISOString();
+    if (step.when) {
+      const verdict = step.when.evaluate(scope());
+      if (!verdict.ok || verdict.value !== true) {
+        skipped++;
+        const result: ActionResult = { ok: true, changed: false, exitCode: null, stdout: "", stderr: "", durationMs: 0, data: { skipped: true, reason: verdict.ok ? "when was false" : verdict.error } };
+        registered[step.register] = resultScope(result);
+        emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description: `when: ${step.when.source}`, status: "skipped", attempts: 0, result, startedAt: stepStarted });
+        continue;
+      }
+    }
+    let rendered: unknown;
+    let description: string;
+    try {
+      rendered = step.render(scope());
+      description = step.action.describe(rendered);
+    } catch (error) {
+      const failure = error instanceof OpsError ? error : new OpsError({ code: "E_TEMPLATE_EVAL", message: String(error), exitCode: ExitCode.check });
+      const result: ActionResult = { ok: false, changed: false, exitCode: null, stdout: "", stderr: "", durationMs: 0, error: failure.toJSON() };
+      emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description: step.kind, status: "failed", attempts: 0, result, startedAt: stepStarted });
+      if (step.continueOnError) continue;
+      return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: failure.message };
+    }
+    emit({ type: "step.started", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description });
+    let result: ActionResult;
+    let attempt = 0;
+    while (true) {
+      attempt++;
+      result = await step.action.run(rendered, {
+        target,
+        host: () => request.connect(target, signal),
+        signal,
+        timeoutMs: step.timeoutMs,
+        baseDir: request.baseDir,
+        maxOutputBytes: request.maxOutputBytes,
+        ...(request.stream ? { onOutput: (stream: "stdout" | "stderr", text: string) => emit({ type: "step.output", runId, target: target.name, step: step.name, stream, text }) } : {}),
+      });
+      if (result.ok || result.unreachable || attempt >= step.attempts || signal.aborted) break;
+      await pause(step.backoffMs * 2 ** (attempt - 1), signal);
+    }
+    if (step.changed !== undefined && result.ok) result = { ...result, changed: step.changed };
+    ran++;
+    registered[step.register] = resultScope(result);
+    changed ||= result.changed;
+    const status = stepStatus(result);
+    emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description, status, attempts: attempt, result, startedAt: stepStarted });
+    if (status === "unreachable") return { status: "unreachable", changed, durationMs: performance.now() - started, startedAt, error: result.error?.message };
+    if (status === "failed" && !step.continueOnError) {
+      return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: `${step.name}: ${result.error?.message ?? "failed"}` };
+    }
+  }
+  const status: TargetStatus = ran === 0 && skipped > 0 ? "skipped" : changed ? "changed" : "ok";
+  void batch;
+  return { status, changed, durationMs: performance.now() - started, startedAt };
+}
