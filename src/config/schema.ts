@@ -158,7 +158,14 @@ export const stepSchema = z
     register: z.string().optional().describe("name for steps.<name> (default: the step name)"),
     continueOnError: z.boolean().default(false),
     changed: z.boolean().optional().describe("override whether the step reports a change"),
-    ...Object.fromEntries(actionKinds.map((kind) => [kind, actionSchemas[kind].optional()])),
+    exec: execAction.optional(),
+    ssh: commandAction.optional(),
+    script: scriptAction.optional(),
+    copy: copyAction.optional(),
+    http: httpAction.optional(),
+    probe: probeAction.optional(),
+    wait: waitAction.optional(),
+    notify: notifyAction.optional(),
   })
   .strict()
   .superRefine((step, ctx) => {
