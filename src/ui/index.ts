@@ -2,6 +2,7 @@
 // colour never carries meaning alone (verdict words are always printed).
 
 export { formatMs, parseDuration } from "./duration.ts";
+export { foldHostNames } from "./hostset.ts";
 
 export interface Palette {
   green(text: string): string;
