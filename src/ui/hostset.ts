@@ -4,38 +4,43 @@
  * padding (node-[01-12]); names without a number stay as they are.
  */
 export function foldHostNames(names: readonly string[]): string {
-  const groups = new Map<string, { prefix: string; suffix: string; width: number; numbers: number[] }>();
-  const plain: string[] = [];
+  const families = new Map<string, { prefix: string; suffix: string; digits: string[] }>();
+  const parts: string[] = [];
   for (const name of new Set(names)) {
     const match = /^(.*?)(\d+)(\D*)$/.exec(name);
     if (!match) {
-      plain.push(name);
+      parts.push(name);
       continue;
     }
     const [, prefix = "", digits = "", suffix = ""] = match;
-    // Zero-padded numbers only fold with numbers of the same width.
-    const width = digits.startsWith("0") && digits.length > 1 ? digits.length : 0;
-    const key = `${prefix}\u0000${suffix}\u0000${width}`;
-    const group = groups.get(key) ?? { prefix, suffix, width, numbers: [] };
-    group.numbers.push(Number(digits));
-    groups.set(key, group);
+    const key = `${prefix}\u0000${suffix}`;
+    const family = families.get(key) ?? { prefix, suffix, digits: [] };
+    family.digits.push(digits);
+    families.set(key, family);
   }
-  const parts = [...plain];
-  for (const group of groups.values()) {
-    const numbers = [...new Set(group.numbers)].sort((a, b) => a - b);
-    const pad = (n: number) => String(n).padStart(group.width, "0");
-    if (numbers.length === 1) {
-      parts.push(`${group.prefix}${pad(numbers[0]!)}${group.suffix}`);
-      continue;
+  for (const { prefix, suffix, digits } of families.values()) {
+    // A family is padded when any member has a leading zero; members of that width join it.
+    const padded = digits.find((d) => d.length > 1 && d.startsWith("0"))?.length ?? 0;
+    const byWidth = new Map<number, number[]>();
+    for (const d of digits) {
+      const width = padded && d.length === padded ? padded : 0;
+      byWidth.set(width, [...(byWidth.get(width) ?? []), Number(d)]);
     }
-    const ranges: string[] = [];
-    for (let i = 0; i < numbers.length; i++) {
-      const start = numbers[i]!;
-      let end = start;
-      while (numbers[i + 1] === end + 1) end = numbers[++i]!;
-      ranges.push(end === start ? pad(start) : `${pad(start)}-${pad(end)}`);
-    }
-    parts.push(`${group.prefix}[${ranges.join(",")}]${group.suffix}`);
+    for (const [width, numbers] of byWidth) parts.push(foldFamily(prefix, suffix, width, numbers));
   }
   return parts.sort().join(",");
+}
+
+function foldFamily(prefix: string, suffix: string, width: number, list: number[]): string {
+  const numbers = [...new Set(list)].sort((a, b) => a - b);
+  const pad = (n: number) => String(n).padStart(width, "0");
+  if (numbers.length === 1) return `${prefix}${pad(numbers[0]!)}${suffix}`;
+  const ranges: string[] = [];
+  for (let i = 0; i < numbers.length; i++) {
+    const start = numbers[i]!;
+    let end = start;
+    while (numbers[i + 1] === end + 1) end = numbers[++i]!;
+    ranges.push(end === start ? pad(start) : `${pad(start)}-${pad(end)}`);
+  }
+  return `${prefix}[${ranges.join(",")}]${suffix}`;
 }
