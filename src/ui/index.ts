@@ -3,6 +3,7 @@
 
 export { formatMs, parseDuration } from "./duration.ts";
 export { foldHostNames } from "./hostset.ts";
+export { LineWriter } from "./writer.ts";
 
 export interface Palette {
   green(text: string): string;

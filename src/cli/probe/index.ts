@@ -13,7 +13,7 @@ import {
 import { parseDuration } from "../../ui/index.ts";
 import type { Tally } from "./render.ts";
 import { jsonSink, junitSink, terminalSink, type ProbeSink } from "./sinks.ts";
-import { LineWriter } from "./writer.ts";
+import { LineWriter } from "../../ui/index.ts";
 
 export interface ProbeOptions {
   file?: string;

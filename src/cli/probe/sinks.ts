@@ -2,7 +2,7 @@ import type { ProbeResult } from "../../probe/index.ts";
 import { paletteFor, type Palette } from "../../ui/index.ts";
 import { junitReport } from "./junit.ts";
 import { formatResultLine, formatSummary, resultJson, type Tally } from "./render.ts";
-import type { LineWriter } from "./writer.ts";
+import type { LineWriter } from "../../ui/index.ts";
 
 /**
  * Where probe results go. The run loop only counts and hands each result to
