@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import type { CommandSpec, ParsedOptions } from "./options.ts";
 import { probeSpec } from "./probe/spec.ts";
+import { execSpec, runSpec, runsSpec } from "./run/spec.ts";
 
 export type Handler = (positionals: string[], options: ParsedOptions) => Promise<number>;
 
@@ -14,7 +15,10 @@ function addCommand(program: Command, spec: CommandSpec, handler: Handler): void
     if (option.hidden) built.hideHelp();
     command.addOption(built);
   }
-  command.action(async (positionals: string[], options: ParsedOptions) => {
+  // commander passes each declared argument, then the options and the command.
+  command.action(async (...args: unknown[]) => {
+    const options = args[args.length - 2] as ParsedOptions;
+    const positionals = args.slice(0, -2).flat().filter((a): a is string => typeof a === "string");
     process.exitCode = await handler(positionals, options);
   });
 }
@@ -32,5 +36,9 @@ export function buildProgram(version: () => string, handlers: { probe: Handler }
     process.exit(0);
   });
   addCommand(program, probeSpec, handlers.probe);
+  // Fleet commands load the engine, SSH and the journal only when they run.
+  addCommand(program, runSpec, async (args, options) => (await import("./run/index.ts")).runCommand(args, options));
+  addCommand(program, execSpec, async (args, options) => (await import("./run/index.ts")).execCommand(args, options));
+  addCommand(program, runsSpec, async (args, options) => (await import("./run/runs.ts")).runsCommand(args, options));
   return program;
 }

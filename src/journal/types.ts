@@ -6,8 +6,11 @@ export type StepStatus = "ok" | "changed" | "failed" | "skipped" | "unreachable"
 export type StepPhase = "pre" | "main" | "post" | "on_failure" | "rollback";
 
 export interface RunParams {
-  /** Config files the run was loaded from, and the environment. */
+  /** Config files the run was loaded from, how they were found (-c, cwd), and the environment. */
   configFiles: string[];
+  configPath?: string;
+  cwd: string;
+  workflow?: string;
   env?: string;
   limit?: string;
   /** Effective vars after --var overrides: a resume reuses exactly these. */

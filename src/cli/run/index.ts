@@ -1,0 +1,264 @@
+import { loadConfig, type LoadedConfig, type Workflow } from "../../config/index.ts";
+import { compileWorkflow, executeRun, fanOut, journalSink, planBatches, type CompiledWorkflow, type EventSink, type RunTarget } from "../../engine/index.ts";
+import { ExitCode, OpsError, usageError } from "../../errors.ts";
+import { resolveInventory, selectTargets, type Target } from "../../inventory/index.ts";
+import { journalLocation, newRunId, openJournal, type RunParams } from "../../journal/index.ts";
+import { foldHostNames, LineWriter, paletteFor, parseDuration } from "../../ui/index.ts";
+import type { ParsedOptions } from "../options.ts";
+import { openRemotes } from "./remote.ts";
+import { terminalRunSink } from "./terminal.ts";
+
+const DEFAULT_STEP_TIMEOUT = "5m";
+const MAX_OUTPUT_BYTES = 64 * 1024;
+
+/** A run about to start: everything resolved, nothing touched yet. */
+export interface PreparedRun {
+  kind: "workflow" | "exec";
+  name: string;
+  loaded: LoadedConfig;
+  compiled: CompiledWorkflow;
+  targets: Target[];
+  vars: Record<string, unknown>;
+  params: RunParams;
+}
+
+/** `--var k=v`: the value is read as a YAML scalar, so true, 3 and 1.5 keep their types. */
+export function parseVarOverrides(pairs: readonly string[]): Record<string, unknown> {
+  const vars: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw usageError("E_USAGE_VAR", `invalid --var "${pair}"`, "write it as name=value, e.g. --var version=1.4.3");
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    if (/^(true|false)$/.test(raw)) value = raw === "true";
+    else if (/^-?\d+(\.\d+)?$/.test(raw)) value = Number(raw);
+    else if (raw === "null" || raw === "~") value = null;
+    vars[pair.slice(0, eq)] = value;
+  }
+  return vars;
+}
+
+const localTarget: Target = { name: "local", address: "127.0.0.1", port: 0, user: process.env.USER ?? "root", labels: {}, vars: {}, groups: [], keys: [], source: "local" };
+
+/** The workflow's targets: its selector over the inventory, narrowed by --limit, or this machine for "local". */
+export async function resolveTargets(loaded: LoadedConfig, selector: string, limit: string | undefined, where: string): Promise<Target[]> {
+  if (selector === "local") return [localTarget];
+  const inventory = await resolveInventory(loaded);
+  let targets = selectTargets(inventory, selector);
+  if (limit) targets = selectTargets(targets, limit);
+  if (targets.length === 0) {
+    throw usageError(
+      "E_NO_TARGETS",
+      `no targets match ${JSON.stringify(selector)}${limit ? ` with --limit ${JSON.stringify(limit)}` : ""} (${where})`,
+      `opskit inventory '${selector}' lists what the selector matches among ${inventory.length} hosts`,
+    );
+  }
+  return targets;
+}
+
+function toRunTarget(target: Target): RunTarget {
+  return { name: target.name, address: target.address, port: target.port, user: target.user, labels: target.labels, vars: target.vars, groups: target.groups };
+}
+
+async function prepareWorkflow(name: string, options: ParsedOptions): Promise<PreparedRun> {
+  const cwd = process.cwd();
+  const loaded = await loadConfig({ cwd, ...(options.config ? { path: String(options.config) } : {}), ...(options.env ? { env: String(options.env) } : {}) });
+  const workflow = loaded.config.workflows[name];
+  if (!workflow) {
+    const names = Object.keys(loaded.config.workflows);
+    throw usageError("E_NO_WORKFLOW", `no workflow "${name}" in ${loaded.files.join(", ")}`, names.length > 0 ? `defined workflows: ${names.join(", ")}` : "define one under workflows: in opskit.yaml");
+  }
+  const limit = options.limit ? String(options.limit) : undefined;
+  const targets = await resolveTargets(loaded, workflow.targets, limit, loaded.where(["workflows", name, "targets"]));
+  const vars = { ...loaded.config.vars, ...workflow.vars, ...parseVarOverrides((options.var as string[] | undefined) ?? []) };
+  const compiled = await compileWorkflow(workflow, {
+    name,
+    baseDir: loaded.baseDir,
+    defaultTimeoutMs: parseDuration(loaded.config.defaults.stepTimeout ?? DEFAULT_STEP_TIMEOUT, "defaults.stepTimeout"),
+    where: (path) => loaded.where(path),
+  });
+  return {
+    kind: "workflow",
+    name,
+    loaded,
+    compiled,
+    targets,
+    vars,
+    params: {
+      configFiles: loaded.files,
+      ...(options.config ? { configPath: String(options.config) } : {}),
+      cwd,
+      workflow: name,
+      ...(options.env ? { env: String(options.env) } : {}),
+      ...(limit ? { limit } : {}),
+      vars,
+      dryRun: options.dryRun === true,
+    },
+  };
+}
+
+async function prepareExec(args: string[], options: ParsedOptions): Promise<PreparedRun> {
+  const [selector, ...words] = args;
+  if (!selector || words.length === 0) throw usageError("E_USAGE_EXEC", "exec needs a selector and a command", "e.g. opskit exec 'role=web' -- systemctl is-active nginx");
+  const command = words.join(" ");
+  const cwd = process.cwd();
+  const loaded = await loadConfig({ cwd, ...(options.config ? { path: String(options.config) } : {}), ...(options.env ? { env: String(options.env) } : {}) });
+  const targets = await resolveTargets(loaded, selector, undefined, "opskit exec");
+  const concurrency = Number(options.concurrency ?? 32);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw usageError("E_USAGE_OPTION", `invalid --concurrency "${options.concurrency}"`, "use a whole number of 1 or more");
+  const timeout = String(options.timeout ?? "5m");
+  parseDuration(timeout, "--timeout");
+  // The ad-hoc form is a one-step workflow: same engine, same output, same journal.
+  const workflow: Workflow = {
+    targets: selector,
+    vars: {},
+    strategy: { parallel: { concurrency } },
+    hooks: { pre: [], post: [], on_failure: [], rollback: [] },
+    steps: [{ name: "command", ssh: command, timeout, continueOnError: false }],
+  };
+  const compiled = await compileWorkflow(workflow, { name: "exec", baseDir: loaded.baseDir, defaultTimeoutMs: parseDuration(timeout), where: () => "command" });
+  const vars = { ...loaded.config.vars };
+  return {
+    kind: "exec",
+    name: command,
+    loaded,
+    compiled,
+    targets,
+    vars,
+    params: { configFiles: loaded.files, ...(options.config ? { configPath: String(options.config) } : {}), cwd, command, selector, vars, dryRun: options.dryRun === true, concurrency },
+  };
+}
+
+/** --dry-run: batches and the rendered steps per target, folded; no connection, no journal. */
+function printPlan(prepared: PreparedRun, out: LineWriter): void {
+  const { compiled } = prepared;
+  const batches = planBatches(prepared.targets, compiled.workflow.strategy);
+  out.line(`plan: ${prepared.kind} ${prepared.name} · ${prepared.targets.length} targets in ${batches.length} batch${batches.length === 1 ? "" : "es"} (dry run: nothing is touched)`);
+  batches.forEach((batch, i) => out.line(`  batch ${i + 1}: ${foldHostNames(batch.map((t) => t.name))}`));
+  const phases = [
+    ["pre", compiled.hooks.pre],
+    ["steps", compiled.steps],
+    ["post", compiled.hooks.post],
+    ["on_failure", compiled.hooks.on_failure],
+    ["rollback", compiled.hooks.rollback],
+  ] as const;
+  for (const [phase, steps] of phases) {
+    if (steps.length === 0) continue;
+    out.line(`${phase}:`);
+    for (const step of steps) {
+      const rendered = new Map<string, string[]>();
+      for (const target of prepared.targets) {
+        let text: string;
+        try {
+          text = step.action.describe(step.render({ vars: prepared.vars, target: { ...toRunTarget(target), port: BigInt(target.port) }, env: process.env, steps: {} }));
+        } catch (error) {
+          // A template that reads steps.<name> can only be rendered at run time.
+          text = `${step.kind}: (rendered at run time: ${error instanceof Error ? error.message.split("\n")[0] : String(error)})`;
+        }
+        rendered.set(text, [...(rendered.get(text) ?? []), target.name]);
+      }
+      out.line(`  - ${step.name}${step.when ? ` (when ${step.when.source})` : ""}`);
+      for (const [text, names] of rendered) out.line(`      ${foldHostNames(names)}: ${text}`);
+    }
+  }
+}
+
+/** Worst first: interrupted, then unreachable (1), then failed steps (2). */
+function exitFor(counts: { failed: number; unreachable: number; notStarted: number }, status: string): number {
+  if (status === "interrupted") return ExitCode.interrupted;
+  if (counts.unreachable > 0) return ExitCode.transport;
+  if (counts.failed > 0 || status === "failed") return ExitCode.check;
+  return ExitCode.ok;
+}
+
+async function stdoutIsTerminal(): Promise<boolean> {
+  try {
+    return (await Bun.stdout.stat()).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a prepared run with its sinks, journal, SSH pool and Ctrl-C handling. */
+export async function startRun(prepared: PreparedRun, options: ParsedOptions, extra: { resumedFrom?: string; owedRollback?: Target[] } = {}): Promise<number> {
+  const out = new LineWriter();
+  if (prepared.params.dryRun) {
+    printPlan(prepared, out);
+    out.flush();
+    return ExitCode.ok;
+  }
+  const journal = await openJournal(journalLocation(options.journal ? String(options.journal) : undefined));
+  const runId = newRunId();
+  journal.startRun({ id: runId, kind: prepared.kind, name: prepared.name, params: prepared.params, ...(extra.resumedFrom ? { resumedFrom: extra.resumedFrom } : {}) });
+
+  const terminal = options.json ? false : await stdoutIsTerminal();
+  const palette = paletteFor({ isTTY: terminal });
+  const display: EventSink = options.json
+    ? (event) => {
+        if (event.type !== "step.output" || options.stream) out.line(JSON.stringify(event));
+      }
+    : terminalRunSink(out, {
+        palette,
+        stream: options.stream === true,
+        foldOutput: prepared.kind === "exec",
+        journalLocation: journal.location,
+        ...(terminal ? { progress: (text: string) => process.stderr.write(text) } : {}),
+      });
+
+  const controller = new AbortController();
+  const hard = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      console.error("\nopskit: interrupted; stopping new targets, cancelling steps, rolling back where configured (Ctrl-C again to quit at once)");
+      controller.abort(new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted }));
+    } else {
+      hard.abort();
+      out.flush();
+      process.exit(ExitCode.interrupted);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const remotes = await openRemotes(prepared.loaded, prepared.targets);
+  try {
+    const outcome = await executeRun({
+      runId,
+      kind: prepared.kind,
+      name: prepared.name,
+      compiled: prepared.compiled,
+      targets: prepared.targets.map(toRunTarget),
+      vars: prepared.vars,
+      connect: (target, signal) => remotes.connect(target.name, signal),
+      baseDir: prepared.loaded.baseDir,
+      maxOutputBytes: MAX_OUTPUT_BYTES,
+      stream: options.stream === true,
+      signal: controller.signal,
+      hardSignal: hard.signal,
+      emit: fanOut([journalSink(journal), display]),
+      ...(extra.owedRollback ? { owedRollback: extra.owedRollback.map(toRunTarget) } : {}),
+    });
+    if (!options.json) out.line(palette.dim(`journal: ${journal.location} (opskit runs show ${runId})`));
+    return exitFor(outcome.counts, outcome.status);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    out.flush();
+    await remotes.close();
+    journal.close();
+  }
+}
+
+export async function runCommand(args: string[], options: ParsedOptions): Promise<number> {
+  const name = args[0];
+  if (!name) throw usageError("E_USAGE_RUN", "run needs a workflow name", "e.g. opskit run deploy-api; opskit validate lists problems in the config");
+  return startRun(await prepareWorkflow(name, options), options);
+}
+
+export async function execCommand(args: string[], options: ParsedOptions): Promise<number> {
+  return startRun(await prepareExec(args, options), options);
+}
+
+export { prepareExec, prepareWorkflow };

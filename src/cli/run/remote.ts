@@ -1,0 +1,119 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { CommandOutput, RemoteHost, RunOptions } from "../../actions/index.ts";
+import type { LoadedConfig } from "../../config/index.ts";
+import { ExitCode, OpsError } from "../../errors.ts";
+import type { Target } from "../../inventory/index.ts";
+import type { RemoteShell, SshEndpoint, SshPool, SshSession } from "../../transport/ssh/index.ts";
+import { parseDuration } from "../../ui/index.ts";
+
+export interface Remotes {
+  connect(target: string, signal: AbortSignal): Promise<RemoteHost>;
+  close(): Promise<void>;
+}
+
+/**
+ * A target's commands go through one long-lived remote shell on its pooled
+ * SSH connection (no new process per step, as Ansible pipelining and mitogen
+ * do); a shell that died (a timed-out command kills it) is replaced.
+ */
+function sshHost(session: SshSession): RemoteHost {
+  let shell: RemoteShell | undefined;
+  return {
+    async run(command: string, options: RunOptions): Promise<CommandOutput> {
+      shell ??= await session.shell();
+      try {
+        return await shell.run(command, options);
+      } catch (error) {
+        shell.close();
+        shell = undefined;
+        throw error;
+      }
+    },
+    upload: (content, remotePath, mode, options) => session.upload(content, remotePath, mode, options),
+  };
+}
+
+/** `targets: local`: remote actions run on this machine. */
+function localHost(): RemoteHost {
+  return {
+    async run(command, options) {
+      const { runLocalCommand } = await import("./local.ts");
+      return runLocalCommand(command, options);
+    },
+    async upload(content, remotePath, mode) {
+      const hasher = new Bun.CryptoHasher("sha256");
+      hasher.update(content);
+      const sha256 = hasher.digest("hex");
+      const existing = Bun.file(remotePath);
+      if (await existing.exists()) {
+        const old = new Bun.CryptoHasher("sha256");
+        old.update(new Uint8Array(await existing.arrayBuffer()));
+        if (old.digest("hex") === sha256) return { changed: false, sha256 };
+      }
+      await Bun.write(remotePath, content);
+      const { chmod } = await import("node:fs/promises");
+      await chmod(remotePath, mode);
+      return { changed: true, sha256 };
+    },
+  };
+}
+
+function endpointFor(target: Target, byName: Map<string, Target>, seen: Set<string> = new Set()): SshEndpoint {
+  const endpoint: SshEndpoint = {
+    name: target.name,
+    host: target.address,
+    port: target.port,
+    user: target.user,
+    identityFiles: target.keys,
+    useAgent: Boolean(process.env.SSH_AUTH_SOCK),
+  };
+  if (target.proxyJump) {
+    if (seen.has(target.name)) throw new OpsError({ code: "E_SSH_PROXY_LOOP", message: `ProxyJump loop through ${[...seen].join(" -> ")}`, hint: "fix proxyJump in the inventory", exitCode: ExitCode.config });
+    const jump = byName.get(target.proxyJump) ?? parseJump(target.proxyJump, target);
+    endpoint.proxyJump = endpointFor(jump, byName, new Set([...seen, target.name]));
+  }
+  return endpoint;
+}
+
+/** A ProxyJump written as [user@]host[:port] rather than an inventory name. */
+function parseJump(text: string, via: Target): Target {
+  const match = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(text);
+  if (!match) throw new OpsError({ code: "E_SSH_PROXY", message: `invalid proxyJump "${text}" on ${via.name}`, hint: "use an inventory host name or [user@]host[:port]", exitCode: ExitCode.config });
+  return { name: text, address: match[2]!.replace(/^\[|\]$/g, ""), port: Number(match[3] ?? 22), user: match[1] ?? via.user, labels: {}, vars: {}, groups: [], keys: via.keys, source: via.source };
+}
+
+export async function openRemotes(loaded: LoadedConfig, targets: Target[]): Promise<Remotes> {
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  const needsSsh = targets.some((t) => t.source !== "local");
+  let pool: SshPool | undefined;
+  if (needsSsh) {
+    const defaults = loaded.config.defaults;
+    const { SshPool: Pool } = await import("../../transport/ssh/index.ts");
+    pool = new Pool({
+      knownHostsFile: defaults.knownHosts ?? join(process.env.HOME || homedir(), ".ssh", "known_hosts"),
+      hostKeyChecking: defaults.hostKeyChecking ?? "strict",
+      connectTimeoutMs: parseDuration(defaults.connectTimeout ?? "10s", "defaults.connectTimeout"),
+      authTimeoutMs: parseDuration(defaults.authTimeout ?? "10s", "defaults.authTimeout"),
+    });
+  }
+  const hosts = new Map<string, Promise<RemoteHost>>();
+  return {
+    connect(name, signal) {
+      const target = byName.get(name);
+      if (!target) return Promise.reject(new OpsError({ code: "E_UNKNOWN_TARGET", message: `unknown target ${name}`, exitCode: ExitCode.internal }));
+      if (target.source === "local") return Promise.resolve(localHost());
+      let host = hosts.get(name);
+      if (!host) {
+        host = pool!.session(endpointFor(target, byName), signal).then(sshHost);
+        // A failed connect is not cached: a retry or a later step may reach the host.
+        host.catch(() => hosts.delete(name));
+        hosts.set(name, host);
+      }
+      return host;
+    },
+    async close() {
+      await pool?.close();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { loadConfig } from "../../config/index.ts";
+import { compileWorkflow } from "../../engine/index.ts";
+import { usageError } from "../../errors.ts";
+import { resolveInventory } from "../../inventory/index.ts";
+import { journalLocation, openJournal, type Journal, type RunRecord } from "../../journal/index.ts";
+import { foldHostNames, formatMs, LineWriter, parseDuration } from "../../ui/index.ts";
+import type { ParsedOptions } from "../options.ts";
+import { prepareExec, startRun, type PreparedRun } from "./index.ts";
+
+const when = (iso: string | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
+
+function duration(run: RunRecord): string {
+  if (!run.finishedAt) return "-";
+  return formatMs(new Date(run.finishedAt).getTime() - new Date(run.startedAt).getTime());
+}
+
+function listRuns(journal: Journal, options: ParsedOptions, out: LineWriter): number {
+  const limit = Number(options.limit ?? 20);
+  const runs = journal.listRuns({ limit: Number.isInteger(limit) && limit > 0 ? limit : 20 });
+  if (options.json) {
+    for (const run of runs) out.line(JSON.stringify(run));
+    return 0;
+  }
+  const rows = runs.map((run) => {
+    const counts = (run.summary?.counts ?? {}) as Record<string, number>;
+    const tally = run.summary ? `${counts.ok ?? 0} ok, ${counts.changed ?? 0} changed, ${counts.failed ?? 0} failed, ${counts.unreachable ?? 0} unreachable` : "";
+    return [run.id, when(run.startedAt), run.status, duration(run), `${run.kind} ${run.name}`, tally];
+  });
+  const header = ["RUN", "STARTED", "STATUS", "TOOK", "WHAT", "TARGETS"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) out.line(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+  out.line(`${runs.length} run${runs.length === 1 ? "" : "s"} in ${journal.location}`);
+  return 0;
+}
+
+function showRun(journal: Journal, id: string, options: ParsedOptions, out: LineWriter): number {
+  const found = journal.getRun(id);
+  if (!found) throw usageError("E_NO_RUN", `no run ${id} in ${journal.location}`, "opskit runs lists the runs in the journal");
+  if (options.json) {
+    out.line(JSON.stringify(found));
+    return 0;
+  }
+  const { run, targets, steps } = found;
+  out.line(`run ${run.id}: ${run.kind} ${run.name} · ${run.status} · started ${when(run.startedAt)} · took ${duration(run)}${run.resumedFrom ? ` · resumes ${run.resumedFrom}` : ""}`);
+  if (Object.keys(run.params.vars).length > 0) out.line(`vars: ${JSON.stringify(run.params.vars)}`);
+  const width = Math.max(6, ...targets.map((t) => t.target.length));
+  out.line(`${"TARGET".padEnd(width)}  BATCH  STATUS       TOOK      STEPS`);
+  for (const target of targets) {
+    const mine = steps.filter((s) => s.target === target.target);
+    const stepText = mine.map((s) => `${s.phase === "main" ? "" : `${s.phase}:`}${s.name}=${s.status}(${formatMs(s.durationMs)})`).join(" ");
+    out.line(
+      `${target.target.padEnd(width)}  ${String(target.batch).padStart(5)}  ${target.status.padEnd(11)}  ${(target.durationMs === undefined ? "-" : formatMs(target.durationMs)).padEnd(8)}  ${stepText}${target.rollbackOwed ? "  (rollback owed)" : ""}`,
+    );
+  }
+  const failed = steps.filter((s) => s.status === "failed" || s.status === "unreachable");
+  if (failed.length > 0) {
+    out.line("failures:");
+    for (const step of failed) out.line(`  ${step.target} ${step.name}: ${step.error ?? step.status}${step.stderr ? `\n    ${step.stderr.trim().split("\n").slice(-3).join("\n    ")}` : ""}`);
+  }
+  return 0;
+}
+
+/**
+ * Continues a failed or interrupted run: exactly the targets that failed,
+ * were unreachable or never started, with the same vars, plus rollbacks
+ * still owed. The config is loaded again from where the run found it.
+ */
+async function resumeRun(journal: Journal, id: string, options: ParsedOptions): Promise<number> {
+  const found = journal.getRun(id);
+  if (!found) throw usageError("E_NO_RUN", `no run ${id} in ${journal.location}`, "opskit runs lists the runs in the journal");
+  const { run, targets } = found;
+  if (run.status === "running") throw usageError("E_RUN_ACTIVE", `run ${id} is still marked running`, "wait for it to finish, or if its process died, resume it again after checking nothing runs");
+  const owedNames = new Set(targets.filter((t) => t.rollbackOwed).map((t) => t.target));
+  const redo = new Set(targets.filter((t) => !owedNames.has(t.target) && ["failed", "unreachable", "pending", "running"].includes(t.status)).map((t) => t.target));
+  if (redo.size === 0 && owedNames.size === 0) {
+    console.log(`run ${id} has nothing left to do (${run.status})`);
+    return 0;
+  }
+  const params = run.params;
+  const loaded = await loadConfig({ cwd: params.cwd, ...(params.configPath ? { path: params.configPath } : {}), ...(params.env ? { env: params.env } : {}) });
+  const inventory = await resolveInventory(loaded);
+  const byName = new Map(inventory.map((t) => [t.name, t]));
+  const pick = (names: Set<string>) =>
+    [...names].map((name) => {
+      const target = name === "local" ? undefined : byName.get(name);
+      if (!target && name !== "local") throw usageError("E_RESUME_TARGET", `target ${name} of run ${id} is no longer in the inventory`, "restore it, or start a new run");
+      return target ?? { name: "local", address: "127.0.0.1", port: 0, user: process.env.USER ?? "root", labels: {}, vars: {}, groups: [], keys: [], source: "local" };
+    });
+  let prepared: PreparedRun;
+  if (run.kind === "exec") {
+    prepared = await prepareExec([params.selector ?? "", params.command ?? ""], { ...options, config: params.configPath, env: params.env, concurrency: String(params.concurrency ?? 32) });
+  } else {
+    const workflow = loaded.config.workflows[params.workflow ?? run.name];
+    if (!workflow) throw usageError("E_NO_WORKFLOW", `workflow ${run.name} is no longer in ${loaded.files.join(", ")}`, "restore it, or start a new run");
+    const compiled = await compileWorkflow(workflow, {
+      name: run.name,
+      baseDir: loaded.baseDir,
+      defaultTimeoutMs: parseDuration(loaded.config.defaults.stepTimeout ?? "5m"),
+      where: (path) => loaded.where(path),
+    });
+    prepared = { kind: "workflow", name: run.name, loaded, compiled, targets: [], vars: params.vars, params: { ...params, dryRun: false } };
+  }
+  prepared.targets = pick(redo);
+  prepared.vars = params.vars;
+  prepared.params = { ...prepared.params, vars: params.vars, dryRun: false };
+  console.error(`resuming ${id}: ${redo.size} target${redo.size === 1 ? "" : "s"} to run${redo.size ? ` (${foldHostNames([...redo])})` : ""}${owedNames.size ? `, ${owedNames.size} rollback${owedNames.size === 1 ? "" : "s"} owed (${foldHostNames([...owedNames])})` : ""}`);
+  return startRun(prepared, options, { resumedFrom: id, owedRollback: pick(owedNames) });
+}
+
+export async function runsCommand(args: string[], options: ParsedOptions): Promise<number> {
+  const [action = "list", id] = args;
+  if (action === "resume") {
+    if (!id) throw usageError("E_USAGE_RUNS", "runs resume needs a run id", "opskit runs lists them");
+    const journal = await openJournal(journalLocation(options.journal ? String(options.journal) : undefined));
+    try {
+      return await resumeRun(journal, id, options);
+    } finally {
+      journal.close();
+    }
+  }
+  const journal = await openJournal(journalLocation(options.journal ? String(options.journal) : undefined));
+  const out = new LineWriter();
+  try {
+    if (action === "list") return listRuns(journal, options, out);
+    if (action === "show") {
+      if (!id) throw usageError("E_USAGE_RUNS", "runs show needs a run id", "opskit runs lists them");
+      return showRun(journal, id, options, out);
+    }
+    throw usageError("E_USAGE_RUNS", `unknown runs action "${action}"`, "use: opskit runs [list], runs show ID, runs resume ID");
+  } finally {
+    out.flush();
+    journal.close();
+  }
+}

@@ -1,0 +1,50 @@
+import type { CommandSpec, OptionSpec } from "../options.ts";
+
+const configOptions: OptionSpec[] = [
+  { key: "config", long: "config", short: "c", value: "path", description: "opskit.yaml, or a directory with opskit.yaml or opskit.d/ (default: the current directory)" },
+  { key: "env", long: "env", value: "name", description: "apply this environment overlay from the config" },
+];
+
+const outputOptions: OptionSpec[] = [
+  { key: "json", long: "json", description: "one JSON event per line" },
+  { key: "stream", long: "stream", description: "print remote output live, each line prefixed with its host" },
+  { key: "journal", long: "journal", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+];
+
+export const runSpec: CommandSpec = {
+  name: "run",
+  description: "run a workflow from opskit.yaml across its targets; exit 0 all ok, 1 unreachable targets, 2 failed steps",
+  argument: { name: "<workflow>", description: "workflow name" },
+  options: [
+    ...configOptions,
+    { key: "limit", long: "limit", short: "l", value: "selector", description: "narrow the workflow's targets, e.g. zone=a or name=web-1*" },
+    { key: "var", long: "var", value: "k=v", repeatable: true, description: "override a var (repeatable); values are read as YAML scalars" },
+    { key: "dryRun", long: "dry-run", description: "print the plan (batches, rendered commands) and touch nothing" },
+    ...outputOptions,
+  ],
+};
+
+export const execSpec: CommandSpec = {
+  name: "exec",
+  description: "run one command on every target a selector matches: opskit exec 'role=web' -- uptime",
+  argument: { name: "<args...>", description: "a selector, then -- and the command" },
+  options: [
+    ...configOptions,
+    { key: "concurrency", long: "concurrency", value: "n", default: "32", description: "targets in flight at once" },
+    { key: "timeout", long: "timeout", value: "duration", default: "5m", description: "command timeout" },
+    { key: "dryRun", long: "dry-run", description: "print the targets and the command and touch nothing" },
+    ...outputOptions,
+  ],
+};
+
+export const runsSpec: CommandSpec = {
+  name: "runs",
+  description: "runs in the journal: opskit runs [list] | runs show ID | runs resume ID",
+  argument: { name: "[args...]", description: "list (default), show ID or resume ID" },
+  options: [
+    { key: "limit", long: "limit", value: "n", default: "20", description: "how many runs to list" },
+    { key: "json", long: "json", description: "JSON output" },
+    { key: "stream", long: "stream", description: "resume: print remote output live" },
+    { key: "journal", long: "journal", value: "path", description: "journal file" },
+  ],
+};
