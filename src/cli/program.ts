@@ -2,6 +2,9 @@ import { Command, Option } from "commander";
 import type { CommandSpec, ParsedOptions } from "./options.ts";
 import { probeSpec } from "./probe/spec.ts";
 import { execSpec, runSpec, runsSpec } from "./run/spec.ts";
+import { inventoryCommand, inventorySpec } from "./inventory.ts";
+import { schemaCommand, schemaSpec } from "./schema.ts";
+import { validateCommand, validateSpec } from "./validate.ts";
 
 export type Handler = (positionals: string[], options: ParsedOptions) => Promise<number>;
 
@@ -40,5 +43,8 @@ export function buildProgram(version: () => string, handlers: { probe: Handler }
   addCommand(program, runSpec, async (args, options) => (await import("./run/index.ts")).runCommand(args, options));
   addCommand(program, execSpec, async (args, options) => (await import("./run/index.ts")).execCommand(args, options));
   addCommand(program, runsSpec, async (args, options) => (await import("./run/runs.ts")).runsCommand(args, options));
+  addCommand(program, inventorySpec, inventoryCommand);
+  addCommand(program, validateSpec, validateCommand);
+  addCommand(program, schemaSpec, schemaCommand);
   return program;
 }

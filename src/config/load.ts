@@ -1,0 +1,202 @@
+import { readdir, stat } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { configError, usageError } from "../errors.ts";
+import { configSchema, type Config } from "./schema.ts";
+import { readYamlDocument, validateYaml, type ConfigPath, type YamlDocument } from "./yaml.ts";
+
+export interface LoadOptions {
+  /** `-c PATH`: a file, or a directory holding opskit.yaml or opskit.d/. */
+  path?: string;
+  cwd: string;
+  /** `--env NAME`: the environment overlay to apply. */
+  env?: string;
+}
+
+export interface LoadedConfig {
+  /** The validated config, after the environment overlay. */
+  config: Config;
+  /** Absolute paths of the files read, in merge order. */
+  files: string[];
+  /** Directory that relative paths in the config are resolved against. */
+  baseDir: string;
+  /** "file:line:col" of a key, in whichever file (or environment) defined it. */
+  where(path: ConfigPath): string;
+  environment?: string;
+}
+
+const createHint = "create opskit.yaml (examples/opskit.yaml is a complete one), or pass -c PATH";
+
+/** Finds, reads, validates and merges the config, then applies `--env`. */
+export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
+  const { files, baseDir } = await findConfigFiles(options);
+  const display = (file: string) => {
+    const rel = relative(options.cwd, file);
+    return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
+  };
+  const docs: YamlDocument[] = [];
+  const fragments: Config[] = [];
+  for (const file of files) {
+    const text = await Bun.file(file).text().catch((error: Error) => {
+      throw configError("E_CONFIG_READ", `cannot read ${display(file)}: ${error.message}`, "check the path and its permissions");
+    });
+    const doc = readYamlDocument(text, display(file));
+    // An empty file (or one holding only comments) is an empty config.
+    const value = doc.value === null ? {} : doc.value;
+    // zod hands out its default values by reference; a clone keeps one
+    // config's mutations out of every other config's defaults.
+    fragments.push(structuredClone(validateYaml(value, configSchema, doc.where)));
+    docs.push({ ...doc, value });
+  }
+  const merged = mergeFragments(fragments, docs);
+  const base = { config: merged.config, files, baseDir };
+  if (options.env === undefined) return { ...base, where: wherein(docs, merged.sourceOrigins) };
+  const overlaid = applyEnvironment(merged.config, options.env, display(files[0]!));
+  const origins = [...merged.sourceOrigins, ...overlaid.addedSources.map((_, i) => ({ doc: -1, path: ["environments", options.env!, "inventory", "sources", i] }))];
+  return { ...base, config: overlaid.config, environment: options.env, where: wherein(docs, origins, overlaid.config.environments[options.env], options.env) };
+}
+
+async function kindOf(path: string): Promise<"file" | "dir" | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  return info === undefined ? undefined : info.isDirectory() ? "dir" : "file";
+}
+
+/** `-c PATH`, else ./opskit.yaml, else ./opskit.d/*.yaml in name order. */
+async function findConfigFiles({ path, cwd }: LoadOptions): Promise<{ files: string[]; baseDir: string }> {
+  if (path !== undefined) {
+    const target = resolve(cwd, path);
+    const kind = await kindOf(target);
+    if (kind === "file") return { files: [target], baseDir: dirname(target) };
+    if (kind === undefined) throw configError("E_CONFIG_NOT_FOUND", `config not found: ${path}`, "pass -c an existing opskit.yaml, or a directory holding opskit.yaml or opskit.d/");
+    const found = await findInDirectory(target);
+    if (found) return found;
+    throw configError("E_CONFIG_NOT_FOUND", `no opskit.yaml or opskit.d/*.yaml in ${path}`, createHint);
+  }
+  const found = await findInDirectory(resolve(cwd));
+  if (found) return found;
+  throw configError("E_CONFIG_NOT_FOUND", `no opskit config in ${cwd} (looked for opskit.yaml and opskit.d/*.yaml)`, createHint);
+}
+
+async function findInDirectory(dir: string): Promise<{ files: string[]; baseDir: string } | undefined> {
+  for (const name of ["opskit.yaml", "opskit.yml"]) {
+    if ((await kindOf(join(dir, name))) === "file") return { files: [join(dir, name)], baseDir: dir };
+  }
+  const split = join(dir, "opskit.d");
+  if ((await kindOf(split)) !== "dir") return undefined;
+  const names = (await readdir(split)).filter((n) => /\.ya?ml$/.test(n)).sort();
+  if (names.length === 0) throw configError("E_CONFIG_NOT_FOUND", `${relative(process.cwd(), split) || split}/ holds no *.yaml files`, "add at least one .yaml file to opskit.d/, or create opskit.yaml instead");
+  // Relative paths stay relative to the project directory, so that splitting
+  // opskit.yaml into opskit.d/ does not change what they mean.
+  return { files: names.map((n) => join(split, n)), baseDir: dir };
+}
+
+interface SourceOrigin {
+  /** Index of the file, or -1 for a source added by the environment overlay. */
+  doc: number;
+  path: (string | number)[];
+}
+
+const mergedMaps = [
+  { path: ["vars"], what: "var" },
+  { path: ["defaults"], what: "default" },
+  { path: ["inventory", "hosts"], what: "host" },
+  { path: ["inventory", "groups"], what: "group" },
+  { path: ["environments"], what: "environment" },
+  { path: ["workflows"], what: "workflow" },
+] as const;
+
+/**
+ * Merges opskit.d/ files. Every named entry (a var, a default, a host, a
+ * group, an environment, a workflow) may be defined in one file only: a
+ * silent override across files is how a fleet ends up with the wrong user.
+ * Inventory sources are appended in file order.
+ */
+function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Config; sourceOrigins: SourceOrigin[] } {
+  const config: Config = { vars: {}, inventory: { hosts: {}, groups: {}, sources: [] }, defaults: {}, environments: {}, workflows: {} };
+  const sourceOrigins: SourceOrigin[] = [];
+  fragments.forEach((fragment, index) => {
+    for (const { path, what } of mergedMaps) {
+      const into = getIn(config, path) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(getIn(fragment, path) as Record<string, unknown>)) {
+        if (name in into) {
+          const first = docs.findIndex((doc) => doc.depth([...path, name]) === path.length + 1);
+          throw configError(
+            "E_CONFIG_DUPLICATE",
+            `${docs[index]!.where([...path, name], "key")}: ${what} "${name}" is already defined at ${docs[first]!.where([...path, name], "key")}`,
+            `each ${what} is defined in one file only: rename one of them or delete one definition`,
+          );
+        }
+        into[name] = value;
+      }
+    }
+    fragment.inventory.sources.forEach((source, i) => {
+      config.inventory.sources.push(source);
+      sourceOrigins.push({ doc: index, path: ["inventory", "sources", i] });
+    });
+  });
+  return { config, sourceOrigins };
+}
+
+function getIn(value: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>((v, key) => (v as Record<string, unknown>)[key], value);
+}
+
+/**
+ * Applies environments.NAME: vars and defaults shallow-merged over the base,
+ * inventory hosts and groups merged by name (an environment's entry replaces
+ * the base one whole), inventory sources appended.
+ */
+function applyEnvironment(config: Config, name: string, file: string): { config: Config; addedSources: Config["inventory"]["sources"] } {
+  const overlay = config.environments[name];
+  if (!overlay) {
+    const defined = Object.keys(config.environments);
+    throw usageError(
+      "E_USAGE_ENV",
+      `unknown environment "${name}"`,
+      defined.length > 0 ? `use one of: ${defined.join(", ")}` : `${file} defines no environments; add environments: { ${name}: { vars: {...} } } or drop --env`,
+    );
+  }
+  const inventory = overlay.inventory ?? {};
+  const addedSources = inventory.sources ?? [];
+  return {
+    addedSources,
+    config: {
+      ...config,
+      vars: { ...config.vars, ...overlay.vars },
+      defaults: { ...config.defaults, ...overlay.defaults },
+      inventory: {
+        hosts: { ...config.inventory.hosts, ...inventory.hosts },
+        groups: { ...config.inventory.groups, ...inventory.groups },
+        sources: [...config.inventory.sources, ...addedSources],
+      },
+    },
+  };
+}
+
+/**
+ * Builds `where` for the merged config: a path is looked up in the file that
+ * defines it (the one holding the most of it), after redirecting what the
+ * environment overlay replaced and what merging renumbered (sources).
+ */
+function wherein(docs: YamlDocument[], sourceOrigins: SourceOrigin[], overlay?: Config["environments"][string], env?: string): (path: ConfigPath) => string {
+  const inEnv = (path: ConfigPath) => ["environments", env!, ...path];
+  const redirect = (path: ConfigPath): { path: ConfigPath; doc?: number } => {
+    const [top, second, third] = path;
+    if (top === "inventory" && second === "sources" && typeof third === "number" && sourceOrigins[third]) {
+      const origin = sourceOrigins[third];
+      return origin.doc >= 0 ? { path: [...origin.path, ...path.slice(3)], doc: origin.doc } : { path: [...origin.path, ...path.slice(3)] };
+    }
+    if (!overlay || second === undefined) return { path };
+    if ((top === "vars" || top === "defaults") && overlay[top] && String(second) in overlay[top]) return { path: inEnv(path) };
+    if (top === "inventory" && (second === "hosts" || second === "groups") && third !== undefined && String(third) in (overlay.inventory?.[second] ?? {})) {
+      return { path: inEnv(path) };
+    }
+    return { path };
+  };
+  return (original) => {
+    const { path, doc } = redirect(original);
+    if (doc !== undefined) return docs[doc]!.where(path);
+    let best = docs[0]!;
+    for (const candidate of docs) if (candidate.depth(path) > best.depth(path)) best = candidate;
+    return best.where(path);
+  };
+}

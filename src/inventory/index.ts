@@ -1,0 +1,7 @@
+// Inventory: turns opskit.yaml's hosts, groups and sources (ssh_config,
+// Ansible INI/YAML, host lists) into Targets, and selects among them with
+// Kubernetes-style label selectors (role=web,zone in (a,b),name=web-*).
+export { resolveInventory, expandPath, compareNames, type ResolveOptions } from "./resolve.ts";
+export { parseSelector, matches, selectTargets, selectorHint, type Selector, type Requirement, type SelectorOperator } from "./selector.ts";
+export { inventorySources } from "./registry.ts";
+export type { Target, HostRecord, InventorySource, SourceContext } from "./types.ts";

@@ -1,0 +1,48 @@
+/** A host opskit can act on, with everything resolved: defaults, groups, sources. */
+export interface Target {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  labels: Record<string, string>;
+  vars: Record<string, unknown>;
+  groups: string[];
+  /** Identity files: ~ expanded, relative paths against the config directory. */
+  keys: string[];
+  proxyJump?: string;
+  /** Where it was defined, e.g. "opskit.yaml:12:5" or "/home/u/.ssh/config:14"; several joined by ", ". */
+  source: string;
+}
+
+/** A host as one definition describes it, before merging, groups and defaults. */
+export interface HostRecord {
+  name: string;
+  address?: string;
+  port?: number;
+  user?: string;
+  keys?: string[];
+  proxyJump?: string;
+  labels: Record<string, string>;
+  vars: Record<string, unknown>;
+  /** Groups the source itself puts the host in (Ansible groups). */
+  groups: string[];
+  source: string;
+}
+
+export interface SourceContext {
+  /** Absolute path of the source file. */
+  file: string;
+  /** The path as shown in messages. */
+  display: string;
+  homeDir: string;
+  env: Record<string, string | undefined>;
+  /** Reads another file (an ssh_config Include); rejects like Bun.file().text(). */
+  readText(file: string): Promise<string>;
+}
+
+/** One kind of inventory source: a file format that yields hosts. */
+export interface InventorySource {
+  /** The key that names it under inventory.sources (ssh_config, ansible, hosts). */
+  readonly kind: "ssh_config" | "ansible" | "hosts";
+  load(text: string, context: SourceContext): Promise<HostRecord[]>;
+}
