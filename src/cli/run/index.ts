@@ -1,4 +1,5 @@
-import { loadConfig, type LoadedConfig, type Workflow } from "../../config/index.ts";
+import type { LoadedConfig, Workflow } from "../../config/index.ts";
+import { loadConfigFromOptions } from "../config-options.ts";
 import { compileWorkflow, executeRun, fanOut, journalSink, planBatches, type CompiledWorkflow, type EventSink, type RunTarget } from "../../engine/index.ts";
 import { ExitCode, OpsError, usageError } from "../../errors.ts";
 import { resolveInventory, selectTargets, type Target } from "../../inventory/index.ts";
@@ -62,7 +63,7 @@ function toRunTarget(target: Target): RunTarget {
 
 async function prepareWorkflow(name: string, options: ParsedOptions): Promise<PreparedRun> {
   const cwd = process.cwd();
-  const loaded = await loadConfig({ cwd, ...(options.config ? { path: String(options.config) } : {}), ...(options.env ? { env: String(options.env) } : {}) });
+  const loaded = await loadConfigFromOptions(options);
   const workflow = loaded.config.workflows[name];
   if (!workflow) {
     const names = Object.keys(loaded.config.workflows);
@@ -102,7 +103,7 @@ async function prepareExec(args: string[], options: ParsedOptions): Promise<Prep
   if (!selector || words.length === 0) throw usageError("E_USAGE_EXEC", "exec needs a selector and a command", "e.g. opskit exec 'role=web' -- systemctl is-active nginx");
   const command = words.join(" ");
   const cwd = process.cwd();
-  const loaded = await loadConfig({ cwd, ...(options.config ? { path: String(options.config) } : {}), ...(options.env ? { env: String(options.env) } : {}) });
+  const loaded = await loadConfigFromOptions(options);
   const targets = await resolveTargets(loaded, selector, undefined, "opskit exec");
   const concurrency = Number(options.concurrency ?? 32);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw usageError("E_USAGE_OPTION", `invalid --concurrency "${options.concurrency}"`, "use a whole number of 1 or more");

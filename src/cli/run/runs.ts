@@ -77,6 +77,8 @@ async function resumeRun(journal: Journal, id: string, options: ParsedOptions): 
     return 0;
   }
   const params = run.params;
+  // Relative config paths and targets files mean what they meant for the original run.
+  process.chdir(params.cwd);
   const loaded = await loadConfig({ cwd: params.cwd, ...(params.configPath ? { path: params.configPath } : {}), ...(params.env ? { env: params.env } : {}) });
   const inventory = await resolveInventory(loaded);
   const byName = new Map(inventory.map((t) => [t.name, t]));

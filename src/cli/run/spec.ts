@@ -1,9 +1,5 @@
+import { configOptions } from "../config-options.ts";
 import type { CommandSpec, OptionSpec } from "../options.ts";
-
-const configOptions: OptionSpec[] = [
-  { key: "config", long: "config", short: "c", value: "path", description: "opskit.yaml, or a directory with opskit.yaml or opskit.d/ (default: the current directory)" },
-  { key: "env", long: "env", value: "name", description: "apply this environment overlay from the config" },
-];
 
 const outputOptions: OptionSpec[] = [
   { key: "json", long: "json", description: "one JSON event per line" },
