@@ -1,0 +1,143 @@
+import type { Duplex } from "node:stream";
+import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
+import type { OpsError } from "../../errors.ts";
+import { planAuth, type AuthPlan, type IdentityCache } from "./auth.ts";
+import { authError, connectError, connectTimeoutError, interruptedError } from "./errors.ts";
+import type { KnownHosts } from "./hostkeys.ts";
+import type { Ssh2 } from "./ssh2.ts";
+import type { SshEndpoint, SshPoolOptions } from "./types.ts";
+
+export interface DialContext {
+  ssh2: Ssh2;
+  options: SshPoolOptions;
+  knownHosts: KnownHosts;
+  identities: IdentityCache;
+}
+
+const socketErrors: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ETIMEDOUT: "timed out",
+  ENOTFOUND: "host name not found",
+  EAI_AGAIN: "host name lookup failed (temporary DNS failure)",
+  EADDRNOTAVAIL: "address not available",
+};
+
+type Ssh2Error = Error & { level?: string; code?: string | number };
+
+/** What the host key check decided during the key exchange. */
+interface HostKeyOutcome {
+  learned: boolean;
+  failure: OpsError | undefined;
+}
+
+/**
+ * Opens one authenticated ssh2 Client to `endpoint`, over `sock` when a
+ * ProxyJump hop supplies it. The connect timer covers TCP and the key
+ * exchange (host key check included); the auth timer starts when the key
+ * exchange ends. Any failure destroys the client and `sock`.
+ */
+export async function openClient(endpoint: SshEndpoint, context: DialContext, sock: Duplex | undefined, signal: AbortSignal): Promise<{ client: Client; learnedHostKey: boolean }> {
+  let auth: AuthPlan;
+  try {
+    if (signal.aborted) throw interruptedError(signal);
+    auth = await planAuth(endpoint, context.identities, context.options.agentSocket ?? process.env.SSH_AUTH_SOCK);
+  } catch (error) {
+    sock?.destroy();
+    throw error;
+  }
+  const { options } = context;
+  const client = new context.ssh2.Client();
+  const hostKey: HostKeyOutcome = { learned: false, failure: undefined };
+
+  return new Promise((resolve, reject) => {
+    let phase: "connect" | "auth" = "connect";
+    let settled = false;
+    let timer = setTimeout(() => finish(connectTimeoutError(endpoint, "connect", options.connectTimeoutMs)), options.connectTimeoutMs);
+    const onAbort = () => finish(interruptedError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+
+    function finish(error?: OpsError) {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      client.removeListener("handshake", onHandshake).removeListener("ready", onReady).removeListener("close", onClose);
+      if (error) {
+        client.destroy();
+        sock?.destroy();
+        reject(error);
+      } else {
+        resolve({ client, learnedHostKey: hostKey.learned });
+      }
+    }
+    function onHandshake() {
+      phase = "auth";
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(connectTimeoutError(endpoint, "auth", options.authTimeoutMs)), options.authTimeoutMs);
+    }
+    function onReady() {
+      finish();
+    }
+    function onClose() {
+      finish(hostKey.failure ?? connectError(endpoint, phase === "connect" ? "connection closed during the SSH handshake" : "connection closed during authentication"));
+    }
+    // ssh2 reports some recoverable problems as errors and carries on: an
+    // agent that cannot be reached, a key that cannot sign. They stay in the
+    // list of what was tried; only the final failure settles the connect.
+    // This listener also stays for the client's life: an 'error' event
+    // without one would be thrown.
+    client.on("error", (error: Ssh2Error) => {
+      if (settled) return;
+      if (error.level === "agent" || error.message.startsWith("Error signing data")) {
+        auth.tried.push(`(${error.message})`);
+        return;
+      }
+      finish(hostKey.failure ?? classify(endpoint, error, phase, auth.tried, auth.serverMethods()));
+    });
+    client.on("handshake", onHandshake).on("ready", onReady).on("close", onClose);
+
+    try {
+      client.connect(connectConfig(endpoint, context, sock, auth, hostKey));
+    } catch (error) {
+      finish(connectError(endpoint, error instanceof Error ? error.message : String(error), error));
+    }
+  });
+}
+
+function connectConfig(endpoint: SshEndpoint, context: DialContext, sock: Duplex | undefined, auth: AuthPlan, hostKey: HostKeyOutcome): ConnectConfig {
+  const { options, knownHosts } = context;
+  return {
+    host: endpoint.host,
+    port: endpoint.port,
+    username: endpoint.user,
+    ...(sock ? { sock: sock as ConnectConfig["sock"] } : {}),
+    // Our own timers say which phase ran out; ssh2's would not.
+    readyTimeout: 0,
+    keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
+    keepaliveCountMax: 3,
+    ident: "opskit",
+    algorithms: { serverHostKey: knownHosts.preferredAlgorithms(endpoint.host, endpoint.port) as ServerHostKeyAlgorithm[] },
+    hostVerifier: (key: Buffer) => {
+      const verdict = knownHosts.verify(endpoint, key, options.hostKeyChecking);
+      if (verdict.ok) hostKey.learned = verdict.learned;
+      else hostKey.failure = verdict.error;
+      return verdict.ok;
+    },
+    authHandler: auth.handler,
+  };
+}
+
+function classify(endpoint: SshEndpoint, error: Ssh2Error, phase: "connect" | "auth", tried: string[], serverMethods: string[] | undefined): OpsError {
+  if (error.level === "client-authentication") return authError(endpoint, tried, serverMethods);
+  if (error.level === "client-socket" || error.level === "client-dns") {
+    const code = typeof error.code === "string" ? error.code : "";
+    return connectError(endpoint, socketErrors[code] ?? (error.message || code), error);
+  }
+  // A DISCONNECT from the server while authenticating ("Too many
+  // authentication failures") is an authentication failure.
+  if (phase === "auth" && typeof error.code === "number") return authError(endpoint, tried, serverMethods);
+  return connectError(endpoint, `SSH ${phase === "connect" ? "handshake" : "authentication"} failed: ${error.message}`, error);
+}

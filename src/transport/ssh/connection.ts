@@ -1,0 +1,187 @@
+import type { Client, ClientChannel, SFTPWrapper } from "ssh2";
+import type { OpsError } from "../../errors.ts";
+import { raceSignal, reasonOf, sleep } from "./deadline.ts";
+import { channelError, connectError, disconnectedError } from "./errors.ts";
+import type { SshEndpoint } from "./types.ts";
+
+/** A channel and the slot it holds; release once the channel has closed. */
+export interface ChannelLease<T> {
+  channel: T;
+  release(): void;
+}
+
+/**
+ * Counts channels open on one connection. OpenSSH refuses channels past
+ * MaxSessions (10 by default) with "open failed", so callers past the limit
+ * queue here instead of failing.
+ */
+class ChannelSlots {
+  private used = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    if (this.used >= this.limit) {
+      let wake: (() => void) | undefined;
+      const turn = new Promise<void>((resolve) => (wake = resolve));
+      this.waiting.push(wake!);
+      try {
+        await raceSignal(turn, signal);
+      } catch (error) {
+        const index = this.waiting.indexOf(wake!);
+        if (index >= 0) this.waiting.splice(index, 1);
+        // Our turn may have come just as the signal fired: pass it on.
+        else this.handOver();
+        throw error;
+      }
+    } else {
+      this.used += 1;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.handOver();
+    };
+  }
+
+  /** Gives a freed slot to the next waiter, or returns it. */
+  private handOver(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.used -= 1;
+  }
+}
+
+/** One authenticated SSH connection in the pool. */
+export class SshConnection {
+  private readonly slots: ChannelSlots;
+  private sftpSession: Promise<SFTPWrapper> | undefined;
+  private lostBecause: string | undefined;
+  private isClosed = false;
+  private readonly closedPromise: Promise<void>;
+
+  constructor(
+    readonly client: Client,
+    readonly endpoint: SshEndpoint,
+    maxChannels: number,
+    onClosed: (connection: SshConnection) => void,
+  ) {
+    this.slots = new ChannelSlots(maxChannels);
+    client.on("error", (error: Error) => {
+      this.lostBecause ??= error.message;
+    });
+    this.closedPromise = new Promise((resolve) => {
+      client.once("close", () => {
+        this.isClosed = true;
+        this.sftpSession = undefined;
+        onClosed(this);
+        resolve();
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Why the connection went away, for results of work that was in flight. */
+  lostError(): OpsError {
+    return disconnectedError(this.endpoint, this.lostBecause);
+  }
+
+  /** Opens a session channel running `command`, waiting for a free slot first. */
+  exec(command: string, signal: AbortSignal): Promise<ChannelLease<ClientChannel>> {
+    return this.openSession<ClientChannel>("an exec channel", signal, (done) => this.client.exec(command, done));
+  }
+
+  /** A direct-tcpip channel to host:port through this connection (a ProxyJump hop). */
+  async forwardOut(host: string, port: number, target: SshEndpoint, signal: AbortSignal): Promise<ClientChannel> {
+    if (this.isClosed) throw this.lostError();
+    const opened = new Promise<ClientChannel>((resolve, reject) => {
+      this.client.forwardOut("127.0.0.1", 0, host, port, (error, channel) => {
+        if (error) reject(connectError(target, `${this.endpoint.name} could not open a connection to it (${error.message})`, error));
+        else resolve(channel);
+      });
+    });
+    opened.then(
+      (channel) => signal.aborted && channel.destroy(),
+      () => undefined,
+    );
+    return raceSignal(opened, signal);
+  }
+
+  /**
+   * The connection's SFTP session, opened on first use and kept: each
+   * upload then costs no channel setup. It holds one slot while open.
+   */
+  async sftp(signal: AbortSignal): Promise<SFTPWrapper> {
+    if (this.isClosed) throw this.lostError();
+    let session = this.sftpSession;
+    if (!session) {
+      const opening = this.openSession<SFTPWrapper>("an SFTP channel", signal, (done) => this.client.sftp(done)).then(({ channel, release }) => {
+        channel.once("close", () => {
+          release();
+          if (this.sftpSession === opening) this.sftpSession = undefined;
+        });
+        return channel;
+      });
+      opening.catch(() => {
+        if (this.sftpSession === opening) this.sftpSession = undefined;
+      });
+      this.sftpSession = session = opening;
+    }
+    return raceSignal(session, signal);
+  }
+
+  /** Drops the SFTP session (after a timeout left requests in flight); the next upload opens another. */
+  resetSftp(): void {
+    const session = this.sftpSession;
+    this.sftpSession = undefined;
+    session?.then((sftp) => sftp.end(), () => undefined);
+  }
+
+  /** Ends the connection and waits (boundedly) for it to close. */
+  async end(graceMs = 2_000): Promise<void> {
+    if (this.isClosed) return;
+    this.client.end();
+    const timeout = new AbortController();
+    await Promise.race([this.closedPromise, sleep(graceMs, timeout.signal)]);
+    timeout.abort();
+    if (!this.isClosed) this.client.destroy();
+  }
+
+  private async openSession<T extends { once(event: "close", listener: () => void): unknown; end(): unknown }>(
+    what: string,
+    signal: AbortSignal,
+    open: (done: (error: Error | undefined, channel: T) => void) => void,
+  ): Promise<ChannelLease<T>> {
+    if (this.isClosed) throw this.lostError();
+    const release = await this.slots.acquire(signal);
+    if (signal.aborted) {
+      release();
+      throw reasonOf(signal);
+    }
+    if (this.isClosed) {
+      release();
+      throw this.lostError();
+    }
+    const opened = new Promise<T>((resolve, reject) => {
+      open((error, channel) => {
+        if (!error) return resolve(channel);
+        reject(this.isClosed ? this.lostError() : channelError(this.endpoint, what, error.message));
+      });
+    });
+    // A channel that opens after its caller gave up is closed at once.
+    opened.then(
+      (channel) => {
+        channel.once("close", release);
+        if (signal.aborted) channel.end();
+      },
+      () => release(),
+    );
+    const channel = await raceSignal(opened, signal);
+    return { channel, release };
+  }
+}

@@ -1,0 +1,191 @@
+import { createHash, createHmac } from "node:crypto";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { OpsError } from "../../errors.ts";
+import { hostKeyChangedError, hostKeyRevokedError, hostKeyUnknownError, knownHostsWriteError } from "./errors.ts";
+import type { HostKeyChecking, SshEndpoint } from "./types.ts";
+
+// OpenSSH known_hosts, as sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT" describes it:
+//   [@marker] pattern[,pattern...] keytype base64-key [comment]
+// A pattern is a name, `[name]:port` for a port other than 22, a glob with *
+// and ?, `!pattern` to exclude, or `|1|salt|hmac` (HMAC-SHA1 of the name) when
+// HashKnownHosts is on.
+
+export interface KnownHostEntry {
+  line: number;
+  marker: "" | "@revoked" | "@cert-authority";
+  patterns: string[];
+  keyType: string;
+  blob: Buffer;
+}
+
+/** "SHA256:..." as `ssh-keygen -l` prints it. */
+export function fingerprintOf(blob: Uint8Array): string {
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
+
+/** The algorithm name at the start of an SSH wire-format public key ("ssh-ed25519"). */
+export function keyTypeOf(blob: Uint8Array): string {
+  if (blob.length < 4) return "unknown";
+  const length = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(0);
+  return Buffer.from(blob.subarray(4, 4 + length)).toString("latin1");
+}
+
+/** The name a host is recorded under: `host` on port 22, `[host]:port` otherwise. */
+export function knownHostName(host: string, port: number): string {
+  const name = host.toLowerCase();
+  return port === 22 ? name : `[${name}]:${port}`;
+}
+
+export function parseKnownHosts(text: string): KnownHostEntry[] {
+  const entries: KnownHostEntry[] = [];
+  const lines = text.split("\n");
+  for (let index = 0; index < lines.length; index++) {
+    const fields = (lines[index] ?? "").trim().split(/\s+/);
+    if (fields[0] === undefined || fields[0] === "" || fields[0].startsWith("#")) continue;
+    let marker: KnownHostEntry["marker"] = "";
+    if (fields[0] === "@revoked" || fields[0] === "@cert-authority") marker = fields.shift() as KnownHostEntry["marker"];
+    const [patterns, keyType, key] = fields;
+    if (!patterns || !keyType || !key) continue;
+    const blob = Buffer.from(key, "base64");
+    // A line whose key does not decode, or names another type, is skipped as OpenSSH does.
+    if (blob.length === 0 || keyTypeOf(blob) !== keyType) continue;
+    entries.push({ line: index + 1, marker, patterns: patterns.split(","), keyType, blob });
+  }
+  return entries;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".");
+  return new RegExp(`^${escaped}$`, "i");
+}
+
+function patternMatches(pattern: string, name: string): boolean {
+  if (pattern.startsWith("|1|")) {
+    const [, , salt, hash] = pattern.split("|");
+    if (!salt || !hash) return false;
+    const digest = createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
+    return digest === hash;
+  }
+  return globToRegExp(pattern).test(name);
+}
+
+/** OpenSSH's rule: a line matches when some pattern matches and no negated one does. */
+export function entryMatches(entry: KnownHostEntry, name: string): boolean {
+  let matched = false;
+  for (const pattern of entry.patterns) {
+    if (pattern.startsWith("!")) {
+      if (patternMatches(pattern.slice(1), name)) return false;
+    } else if (patternMatches(pattern, name)) {
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+export type HostKeyVerdict = { ok: true; learned: boolean } | { ok: false; error: OpsError };
+
+/** ssh2's host key algorithm names, newest first, as it offers them by default. */
+const hostKeyAlgorithms: Record<string, string[]> = {
+  "ssh-ed25519": ["ssh-ed25519"],
+  "ecdsa-sha2-nistp256": ["ecdsa-sha2-nistp256"],
+  "ecdsa-sha2-nistp384": ["ecdsa-sha2-nistp384"],
+  "ecdsa-sha2-nistp521": ["ecdsa-sha2-nistp521"],
+  "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+};
+
+/**
+ * The known_hosts file of one pool: read once, consulted for every
+ * connection, and appended to (one write at a time) when accept-new
+ * learns a key.
+ */
+export class KnownHosts {
+  private writes: Promise<void> = Promise.resolve();
+  private writeError: OpsError | undefined;
+
+  private constructor(
+    readonly file: string,
+    private readonly entries: KnownHostEntry[],
+    private lineCount: number,
+    private endsWithNewline: boolean,
+  ) {}
+
+  static async load(file: string): Promise<KnownHosts> {
+    let text = "";
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    const lines = text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+    return new KnownHosts(file, parseKnownHosts(text), lines, text === "" || text.endsWith("\n"));
+  }
+
+  lookup(host: string, port: number): KnownHostEntry[] {
+    const name = knownHostName(host, port);
+    return this.entries.filter((entry) => entry.marker !== "@cert-authority" && entryMatches(entry, name));
+  }
+
+  /**
+   * Host key algorithms to offer, the types already recorded for this host
+   * first: as OpenSSH does, so a host with several keys is checked against
+   * the one we know rather than looking new or changed.
+   */
+  preferredAlgorithms(host: string, port: number): string[] {
+    const known = new Set(this.lookup(host, port).filter((e) => e.marker === "").map((e) => e.keyType));
+    const all = Object.keys(hostKeyAlgorithms);
+    const ordered = [...all.filter((type) => known.has(type)), ...all.filter((type) => !known.has(type))];
+    return ordered.flatMap((type) => hostKeyAlgorithms[type] ?? []);
+  }
+
+  /**
+   * Decides on the key a server offered. Runs synchronously inside the key
+   * exchange; a learned key is recorded in memory at once (so a second
+   * connection to the host sees it) and written to the file in the background.
+   */
+  verify(endpoint: SshEndpoint, blob: Buffer, mode: HostKeyChecking): HostKeyVerdict {
+    if (mode === "off") return { ok: true, learned: false };
+    const offeredType = keyTypeOf(blob);
+    const offered = fingerprintOf(blob);
+    const entries = this.lookup(endpoint.host, endpoint.port);
+    const revoked = entries.find((e) => e.marker === "@revoked" && e.blob.equals(blob));
+    if (revoked) return { ok: false, error: hostKeyRevokedError(endpoint, this.describe(revoked)) };
+    const plain = entries.filter((e) => e.marker === "");
+    if (plain.some((e) => e.blob.equals(blob))) return { ok: true, learned: false };
+    // Any recorded key that does not match is a change, also when its type
+    // differs: the offer prefers recorded types, so the host dropped that key.
+    const recorded = plain.find((e) => e.keyType === offeredType) ?? plain[0];
+    const name = knownHostName(endpoint.host, endpoint.port);
+    if (recorded) return { ok: false, error: hostKeyChangedError(endpoint, name, this.describe(recorded), offeredType, offered) };
+    if (mode === "strict") return { ok: false, error: hostKeyUnknownError(endpoint, this.file, offeredType, offered) };
+    this.learn(name, offeredType, blob);
+    return { ok: true, learned: true };
+  }
+
+  /** Waits for learned keys to reach the file; rejects when one could not be written. */
+  async flush(): Promise<void> {
+    await this.writes;
+    if (this.writeError) throw this.writeError;
+  }
+
+  private learn(name: string, keyType: string, blob: Buffer): void {
+    this.lineCount += 1;
+    this.entries.push({ line: this.lineCount, marker: "", patterns: [name], keyType, blob });
+    // Plain names, not hashed: the file stays readable and `ssh-keygen -R` finds either form.
+    const prefix = this.endsWithNewline ? "" : "\n";
+    this.endsWithNewline = true;
+    const text = `${prefix}${name} ${keyType} ${blob.toString("base64")}\n`;
+    this.writes = this.writes.then(async () => {
+      try {
+        await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
+        await appendFile(this.file, text, { mode: 0o600 });
+      } catch (error) {
+        this.writeError ??= knownHostsWriteError(this.file, error);
+      }
+    });
+  }
+
+  private describe(entry: KnownHostEntry) {
+    return { file: this.file, line: entry.line, keyType: entry.keyType, fingerprint: fingerprintOf(entry.blob) };
+  }
+}

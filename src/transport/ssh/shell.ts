@@ -1,0 +1,161 @@
+import type { ClientChannel } from "ssh2";
+import type { OpsError } from "../../errors.ts";
+import type { SshConnection } from "./connection.ts";
+import { raceSignal, reasonOf, startDeadline, type Deadline } from "./deadline.ts";
+import { killChannel } from "./exec.ts";
+import { commandTimeoutError, shellError } from "./errors.ts";
+import { StreamCapture } from "./output.ts";
+import { newMarkers, RunFrame, runScript } from "./shell-protocol.ts";
+import type { ExecOptions, ExecResult, RemoteShell } from "./types.ts";
+
+interface ActiveRun {
+  stdout: RunFrame;
+  stderr: RunFrame;
+  fail(error: OpsError): void;
+}
+
+/**
+ * The remote `sh -s` behind a RemoteShell: one channel, one run at a time.
+ * It is dead once its channel closed; the RemoteShell then starts another.
+ */
+class ShellDriver {
+  private active: ActiveRun | undefined;
+  private isDead = false;
+  private readonly closed: Promise<void>;
+
+  private constructor(
+    private readonly connection: SshConnection,
+    private readonly channel: ClientChannel,
+  ) {
+    channel.on("data", (chunk: Buffer) => this.active?.stdout.push(chunk));
+    channel.stderr.on("data", (chunk: Buffer) => this.active?.stderr.push(chunk));
+    channel.on("error", () => undefined);
+    this.closed = new Promise((resolve) => {
+      channel.once("close", () => {
+        this.isDead = true;
+        const why = connection.closed ? connection.lostError() : shellError(connection.endpoint, "exited unexpectedly", "run the step again; a new shell is started");
+        this.active?.fail(why);
+        this.active = undefined;
+        resolve();
+      });
+    });
+  }
+
+  get dead(): boolean {
+    return this.isDead;
+  }
+
+  /** Opens the channel; the shell reads its first script as soon as it runs. */
+  static async start(connection: SshConnection, signal: AbortSignal): Promise<ShellDriver> {
+    const { channel } = await connection.exec("exec /bin/sh -s", signal);
+    return new ShellDriver(connection, channel);
+  }
+
+  /**
+   * Writes one framed run and resolves once both streams closed its frame.
+   * When the deadline fires first, the shell's process group is killed (see
+   * shell-protocol.ts) and the driver is dead.
+   */
+  async run(command: string, options: ExecOptions, deadline: Deadline, startedAt: number): Promise<ExecResult> {
+    if (this.isDead) throw shellError(this.connection.endpoint, "is closed", "open a new one with session.shell()");
+    const stdout = new StreamCapture(options.maxOutputBytes, options.onStdout);
+    const stderr = new StreamCapture(options.maxOutputBytes, options.onStderr);
+    const stdin = options.stdin === undefined ? undefined : typeof options.stdin === "string" ? Buffer.from(options.stdin) : options.stdin;
+    const markers = newMarkers();
+    const finished = new Promise<number>((resolve, reject) => {
+      const check = () => {
+        if (!run.stdout.done || !run.stderr.done) return;
+        this.active = undefined;
+        resolve(run.stdout.status ?? -1);
+      };
+      const run: ActiveRun = {
+        stdout: new RunFrame(markers, true, (chunk) => stdout.push(chunk), check),
+        stderr: new RunFrame(markers, false, (chunk) => stderr.push(chunk), check),
+        fail: reject,
+      };
+      this.active = run;
+    });
+    finished.catch(() => undefined);
+    if (deadline.signal.aborted) {
+      this.active = undefined;
+      throw reasonOf(deadline.signal);
+    }
+    this.channel.write(runScript(markers, command, stdin));
+    let exitCode: number;
+    try {
+      exitCode = await raceSignal(finished, deadline.signal);
+    } catch (error) {
+      if (!deadline.signal.aborted || this.isDead) throw error;
+      this.isDead = true;
+      this.active = undefined;
+      await killChannel(this.channel, this.closed);
+      throw reasonOf(deadline.signal);
+    }
+    return {
+      exitCode,
+      // sh reports a command killed by signal N as status 128+N, which cannot be told apart from `exit 128+N`.
+      signal: null,
+      stdout: stdout.finish(),
+      stderr: stderr.finish(),
+      truncated: stdout.truncated || stderr.truncated,
+      durationMs: performance.now() - startedAt,
+    };
+  }
+
+  /** EOF ends the shell once any run in progress is over; the close request drops the channel now. */
+  close(): void {
+    this.isDead = true;
+    this.channel.end();
+    this.channel.close();
+  }
+}
+
+/**
+ * A RemoteShell over one pooled connection. The remote shell starts on the
+ * first run and again after it died (a run that timed out or was aborted,
+ * a dropped channel); runs wait for each other, and a run's timeout counts
+ * from its call.
+ */
+export class PooledShell implements RemoteShell {
+  private driver: Promise<ShellDriver> | undefined;
+  private tail: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly connection: SshConnection) {}
+
+  async run(command: string, options: ExecOptions): Promise<ExecResult> {
+    const startedAt = performance.now();
+    const deadline = startDeadline(options.signal, options.timeoutMs, () => commandTimeoutError(this.connection.endpoint, command, options.timeoutMs));
+    const previous = this.tail;
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.tail = previous.then(() => mine);
+    try {
+      await raceSignal(previous, deadline.signal);
+      if (this.closed) throw shellError(this.connection.endpoint, "is closed", "open a new one with session.shell()");
+      const driver = await this.ensureDriver(deadline.signal);
+      return await driver.run(command, options, deadline, startedAt);
+    } finally {
+      deadline.dispose();
+      release();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    const driver = this.driver;
+    this.driver = undefined;
+    driver?.then((d) => d.close(), () => undefined);
+  }
+
+  private async ensureDriver(signal: AbortSignal): Promise<ShellDriver> {
+    const current = this.driver ? await this.driver.catch(() => undefined) : undefined;
+    if (current && !current.dead) return current;
+    const starting = ShellDriver.start(this.connection, signal);
+    this.driver = starting;
+    starting.catch(() => {
+      if (this.driver === starting) this.driver = undefined;
+    });
+    return starting;
+  }
+}
