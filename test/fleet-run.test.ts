@@ -246,4 +246,31 @@ describe("opskit run", () => {
     expect(ran).toEqual(fleet.hosts.slice(3).map((h) => h.name).sort());
     expect(again.filter((e) => e.type === "step.finished" && e.name === "tag").every((e) => e.result.stdout === "override\n")).toBe(true);
   });
+
+  test("copy uploads with the mode and is unchanged the second time; script pipes a local script with quoted args", async () => {
+    const payload = join(dir, "payload.txt");
+    await writeFile(payload, `payload ${Date.now()}\n`);
+    const script = join(dir, "check.sh");
+    await writeFile(script, 'set -eu\nprintf "%s|" "$@"\nstat -c %a /tmp/opskit-copy-$(id -u)-payload\n');
+    const config = await writeConfig(
+      [
+        "  ship:",
+        `    targets: name=${fleet.hosts[6]!.name}`,
+        "    steps:",
+        `      - { name: upload, copy: { src: ${payload}, dest: "/tmp/opskit-copy-{{ target.vars.uid }}-payload", mode: "0640" } }`,
+        `      - name: check`,
+        `        script: { path: ${script}, args: ["two words", "$(id)"] }`,
+      ].join("\n"),
+    );
+    const uid = Bun.spawnSync(["id", "-u", fleet.user]).stdout.toString().trim();
+    const text = (await Bun.file(config).text()).replace(`${fleet.hosts[6]!.name}: { address`, `${fleet.hosts[6]!.name}: { vars: { uid: "${uid}" }, address`);
+    await writeFile(config, text);
+    const first = await opskit(["run", "-c", config, "ship", "--json"]);
+    expect(first.code).toBe(0);
+    const steps = events(first.stdout).filter((e) => e.type === "step.finished");
+    expect(steps.find((e) => e.name === "upload")!.status).toBe("changed");
+    expect(steps.find((e) => e.name === "check")!.result.stdout).toBe("two words|$(id)|640\n");
+    const second = await opskit(["run", "-c", config, "ship", "--json"]);
+    expect(events(second.stdout).find((e) => e.type === "step.finished" && e.name === "upload")!.status).toBe("ok");
+  });
 });
