@@ -20,9 +20,12 @@ describe("templates", () => {
     expect(echo.stdout.toString()).toBe(`${hostile}\n`);
   });
 
-  test("url context percent-encodes values", async () => {
-    const t = await compileTemplate("http://{{ target.address }}:8080/q?v={{ vars.v }}", "step", names);
-    expect(t.render({ target: { address: "10.0.0.1" }, vars: { v: "a b&c=d/e" } }, "url")).toBe("http://10.0.0.1:8080/q?v=a%20b%26c%3Dd%2Fe");
+  test("url context encodes by URL part: host, path (slashes kept), query value", async () => {
+    const t = await compileTemplate("http://{{ target.address }}:8080{{ vars.path }}/x?v={{ vars.v }}", "step", names);
+    const rendered = t.render({ target: { address: "10.0.0.1" }, vars: { path: "/health z?", v: "a b&c=d/e" } }, "url");
+    expect(rendered).toBe("http://10.0.0.1:8080/health%20z%3F/x?v=a%20b%26c%3Dd%2Fe");
+    const host = await compileTemplate("http://{{ vars.h }}/", "step", names);
+    expect(host.render({ vars: { h: "evil.example/@x" } }, "url")).toBe("http://evil.example%2F%40x/");
   });
 
   test("numbers, booleans, lists and maps render as text", async () => {

@@ -5,14 +5,19 @@ import type { Expression } from "./cel.ts";
  * How an interpolated value is made safe for where it lands. Untrusted text
  * (alert labels, command output) must never reach a shell unescaped. In a
  * shell command the escaping follows the quotes around the {{ }}: a bare
- * value is single-quoted, one inside "..." or '...' is escaped for them.
+ * value is single-quoted, one inside "..." or '...' is escaped for them. In
+ * a URL it follows the part: a host stays a host, a path keeps its slashes
+ * but cannot start a query, a query value is fully encoded.
  */
 export type Escape = "shell" | "url" | "raw";
 
 /** Where an interpolation sits in a shell command: bare, or inside '...' or "...". */
 type ShellQuoting = "bare" | "single" | "double";
 
-type Part = { literal: string } | { expression: Expression; column: number; quoting: ShellQuoting };
+/** Where an interpolation sits in a URL, which decides what it may contain. */
+type UrlPart = "authority" | "path" | "query";
+
+type Part = { literal: string } | { expression: Expression; column: number; quoting: ShellQuoting; urlPart: UrlPart };
 
 export interface Template {
   readonly source: string;
@@ -29,10 +34,31 @@ const shellEscapers: Record<ShellQuoting, (text: string) => string> = {
   double: (text) => text.replace(/[\\"$`]/g, (c) => `\\${c}`),
 };
 
-const escapers: Record<Exclude<Escape, "shell">, (text: string) => string> = {
-  url: encodeURIComponent,
-  raw: (text) => text,
+// A path value keeps its slashes but cannot start a query or fragment.
+const escapePath = (text: string) => encodeURIComponent(text).replaceAll("%2F", "/");
+
+const urlEscapers: Record<UrlPart, (text: string) => string> = {
+  // Host and port: names, IPs, [v6]; anything else is encoded so it cannot add a path or credentials.
+  // A value starting with "/" right after the host is the path ("http://{{ host }}{{ path }}").
+  authority: (text) => (text.startsWith("/") ? escapePath(text) : text.replace(/[^A-Za-z0-9.\-_:[\]%]/g, (c) => encodeURIComponent(c))),
+  path: escapePath,
+  query: encodeURIComponent,
 };
+
+/** The URL part in force after `text`, starting from `state`. */
+function scanUrl(text: string, state: UrlPart): UrlPart {
+  let at = 0;
+  if (state === "authority") {
+    const scheme = text.indexOf("://");
+    const from = scheme >= 0 ? scheme + 3 : 0;
+    const slash = text.indexOf("/", from);
+    if (slash < 0) return text.slice(from).search(/[?#]/) >= 0 ? "query" : "authority";
+    state = "path";
+    at = slash;
+  }
+  if (state === "path" && text.slice(at).search(/[?#]/) >= 0) state = "query";
+  return state;
+}
 
 /** The quoting in force after `text`, starting from `state` (POSIX shell rules). */
 function scanQuoting(text: string, state: ShellQuoting): ShellQuoting {
@@ -94,12 +120,14 @@ export async function compileTemplate(source: string, where: string, variables: 
   }
   const { compileExpression } = await import("./cel.ts");
   let quoting: ShellQuoting = "bare";
+  let urlPart: UrlPart = "authority";
   const parts: Part[] = pieces.map((piece) => {
     if ("literal" in piece) {
       quoting = scanQuoting(piece.literal, quoting);
+      urlPart = scanUrl(piece.literal, urlPart);
       return piece;
     }
-    return { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column, quoting };
+    return { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column, quoting, urlPart };
   });
   return {
     source,
@@ -116,7 +144,7 @@ export async function compileTemplate(source: string, where: string, variables: 
           throw usageError("E_TEMPLATE_EVAL", `${where}: {{ ${part.expression.source} }} at column ${part.column}: ${result.error}`, "check the names it uses: vars, target, env, steps.<name>");
         }
         const text = stringify(result.value);
-        out += escape === "shell" ? shellEscapers[part.quoting](text) : escapers[escape](text);
+        out += escape === "shell" ? shellEscapers[part.quoting](text) : escape === "url" ? urlEscapers[part.urlPart](text) : text;
       }
       return out;
     },
