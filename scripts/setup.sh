@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 # command:package pairs; the command proves the package is installed.
 need="sshd:openssh-server ssh-keygen:openssh-client dnsmasq:dnsmasq openssl:openssl curl:curl"
 if [ "${1:-}" = "bench" ]; then
-  # ab (apache2-utils) drives blackbox_exporter; GNU time measures peak RSS.
-  need="$need prometheus-blackbox-exporter:prometheus-blackbox-exporter hyperfine:hyperfine ab:apache2-utils"
+  # wrk drives blackbox_exporter; GNU time measures peak RSS.
+  need="$need prometheus-blackbox-exporter:prometheus-blackbox-exporter hyperfine:hyperfine wrk:wrk"
   [ -x /usr/bin/time ] || need="$need time:time"
 fi
 

@@ -1,0 +1,84 @@
+// What machine and which tool versions a benchmark run measured, for RESULTS.md.
+import { cpus, loadavg, release, totalmem } from "node:os";
+import { readFileSync } from "node:fs";
+import { root } from "./process.ts";
+
+export interface Machine {
+  date: string;
+  cpu: string;
+  cores: number;
+  ramGiB: number;
+  kernel: string;
+  os: string;
+  loadAverage: string;
+  tools: Record<string, string>;
+}
+
+function firstLine(cmd: string[]): string {
+  try {
+    const result = Bun.spawnSync(cmd, { cwd: root, stdout: "pipe", stderr: "pipe" });
+    const text = result.stdout.toString().trim() || result.stderr.toString().trim();
+    return text.split("\n")[0] ?? "";
+  } catch {
+    return "not installed";
+  }
+}
+
+function osName(): string {
+  const line = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readFileSync("/etc/os-release", "utf8"));
+  return line?.[1] ?? "unknown";
+}
+
+function cpuModel(): string {
+  // /proc/cpuinfo's model name is what the guest is told; a VM may name only the family.
+  const model = /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim();
+  return model || cpus()[0]?.model || "unknown";
+}
+
+export function describeMachine(): Machine {
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    cpu: cpuModel(),
+    cores: cpus().length,
+    ramGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    kernel: release(),
+    os: osName(),
+    loadAverage: loadavg().map((n) => n.toFixed(2)).join(" "),
+    tools: {
+      opskit: firstLine([`${root}/dist/opskit`, "--version"]),
+      curl: firstLine(["curl", "--version"]).split(" ").slice(0, 2).join(" "),
+      hyperfine: firstLine(["hyperfine", "--version"]),
+      blackbox_exporter: firstLine(["prometheus-blackbox-exporter", "--version"]).replace(/\s*\(branch.*$/, ""),
+      wrk: firstLine(["wrk", "-v"]).split(" [")[0] ?? "",
+      // Debian's GNU time calls itself version UNKNOWN; its package knows.
+      "GNU time": `time ${firstLine(["dpkg-query", "-W", "-f", "${Version}", "time"])}`,
+    },
+  };
+}
+
+function cpuTicks(): { busy: number; total: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** How busy all cores were over the next `ms` (0-100%): other work on a shared machine skews a benchmark. */
+export async function busyPercent(ms = 1000): Promise<number> {
+  const before = cpuTicks();
+  await Bun.sleep(ms);
+  const after = cpuTicks();
+  return after.total === before.total ? 0 : Math.round((100 * (after.busy - before.busy)) / (after.total - before.total));
+}
+
+/**
+ * Waits (at most `maxMs`) for a second in which the cores are less than
+ * `thresholdPercent` busy, and returns the last second's figure: on a shared
+ * machine other work comes in bursts, and a benchmark started in one skews.
+ */
+export async function awaitQuiet(maxMs = 60_000, thresholdPercent = 15): Promise<number> {
+  const deadline = performance.now() + maxMs;
+  let busy = await busyPercent();
+  while (busy >= thresholdPercent && performance.now() < deadline) busy = await busyPercent();
+  return busy;
+}
