@@ -73,8 +73,11 @@ async function attemptProbe(plan: ProbePlan, settings: ProbeSettings, outer: Abo
   const startedAt = new Date().toISOString();
   const clock = new PhaseClock();
   const controller = new AbortController();
-  const timeout = new OpsError({ code: "E_TIMEOUT", message: `timed out after ${formatMs(settings.timeoutMs)}`, hint: "raise --timeout, or find out why the service is slow", exitCode: ExitCode.transport });
-  const timer = setTimeout(() => controller.abort(timeout), settings.timeoutMs);
+  // The error is built only when the timer fires: most probes never need it.
+  const timer = setTimeout(
+    () => controller.abort(new OpsError({ code: "E_TIMEOUT", message: `timed out after ${formatMs(settings.timeoutMs)}`, hint: "raise --timeout, or find out why the service is slow", exitCode: ExitCode.transport })),
+    settings.timeoutMs,
+  );
   const onOuterAbort = () => controller.abort(outer.reason);
   if (outer.aborted) onOuterAbort();
   else outer.addEventListener("abort", onOuterAbort, { once: true });

@@ -1,4 +1,4 @@
-import type { Socket } from "bun";
+import type { Socket, SocketHandler } from "bun";
 import { ExitCode } from "../errors.ts";
 import { PhaseClock, PhaseError, abortError } from "./phase.ts";
 import { certificateProblem, describeCertificate, type TlsInfo } from "./tls-info.ts";
@@ -27,12 +27,22 @@ export interface Connection {
   close(): void;
 }
 
+/**
+ * Everything one connection needs, kept in socket.data: the socket handlers
+ * below are one shared object for all connections, so ten thousand probes in
+ * flight do not carry ten thousand sets of closures.
+ */
 interface ConnState {
+  clock: PhaseClock;
+  tls: boolean;
+  socket: Socket<ConnState> | undefined;
   chunks: Uint8Array[];
   ended: boolean;
   failure: PhaseError | undefined;
-  waiter: ((ok: boolean) => void) | undefined;
-  handshake: ((ok: boolean, error: Error | null) => void) | undefined;
+  /** Woken by data, end, close, failure and abort. */
+  waiter: (() => void) | undefined;
+  /** Set once TLS finished (or failed) its handshake. */
+  handshake: { ok: boolean; error: Error | null } | undefined;
   /** Bytes the kernel did not take yet; Bun's write() does not buffer them for us. */
   unsent: Uint8Array | undefined;
 }
@@ -53,6 +63,67 @@ function socketFailure(clock: PhaseClock, error: Error): PhaseError {
   return new PhaseError(clock.phase, "E_SOCKET", error.message || code || "socket error", { cause: error });
 }
 
+function wake(state: ConnState): void {
+  const waiter = state.waiter;
+  state.waiter = undefined;
+  waiter?.();
+}
+
+function fail(state: ConnState, failure: PhaseError): void {
+  state.failure ??= failure;
+  wake(state);
+}
+
+/** Waits until something happens on the connection (data, end, failure, handshake). */
+function nextEvent(state: ConnState): Promise<void> {
+  return new Promise((resolve) => (state.waiter = resolve));
+}
+
+/** Writes what the socket takes now and returns the rest, for the drain handler. */
+function writeSome(socket: Socket<ConnState>, bytes: Uint8Array): Uint8Array | undefined {
+  const written = socket.write(bytes);
+  return written >= bytes.length ? undefined : bytes.subarray(Math.max(0, written));
+}
+
+const handlers: SocketHandler<ConnState> = {
+  open(socket) {
+    const state = socket.data;
+    state.socket = socket;
+    state.clock.finish();
+    if (state.tls) state.clock.enter("tls");
+    wake(state);
+  },
+  handshake(socket, ok, error) {
+    socket.data.handshake = { ok, error };
+    wake(socket.data);
+  },
+  drain(socket) {
+    const state = socket.data;
+    if (state.unsent) state.unsent = writeSome(socket, state.unsent);
+  },
+  data(socket, chunk) {
+    socket.data.chunks.push(chunk);
+    wake(socket.data);
+  },
+  end(socket) {
+    socket.data.ended = true;
+    wake(socket.data);
+  },
+  close(socket, error) {
+    const state = socket.data;
+    if (error) fail(state, socketFailure(state.clock, error));
+    state.ended = true;
+    state.handshake ??= { ok: false, error: null };
+    wake(state);
+  },
+  error(socket, error) {
+    fail(socket.data, socketFailure(socket.data.clock, error));
+  },
+  connectError(socket, error) {
+    fail(socket.data, socketFailure(socket.data.clock, error));
+  },
+};
+
 /**
  * Opens a fresh TCP connection (and TLS over it when asked), timing the
  * connect and TLS phases separately. Never reuses a connection: a health
@@ -60,107 +131,51 @@ function socketFailure(clock: PhaseClock, error: Error): PhaseError {
  */
 export async function openConnection(options: ConnectOptions): Promise<Connection> {
   const { clock, signal } = options;
-  const state: ConnState = { chunks: [], ended: false, failure: undefined, waiter: undefined, handshake: undefined, unsent: undefined };
-  const notify = () => {
-    const waiter = state.waiter;
-    state.waiter = undefined;
-    waiter?.(true);
-  };
-  const fail = (failure: PhaseError) => {
-    state.failure ??= failure;
-    notify();
-  };
-
   clock.enter("connect");
   if (signal.aborted) throw abortError(signal, "connect");
-  let socket: Socket<undefined> | undefined;
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      const failure = abortError(signal, clock.phase);
-      fail(failure);
-      socket?.end();
-      reject(failure);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
-  const cleanup = () => {
-    if (onAbort) signal.removeEventListener("abort", onAbort);
+  const state: ConnState = { clock, tls: options.tls !== undefined, socket: undefined, chunks: [], ended: false, failure: undefined, waiter: undefined, handshake: undefined, unsent: undefined };
+  const onAbort = () => {
+    fail(state, abortError(signal, clock.phase));
+    state.socket?.end();
   };
+  signal.addEventListener("abort", onAbort, { once: true });
+  const cleanup = () => signal.removeEventListener("abort", onAbort);
 
   const tlsOptions = options.tls;
-  const connecting = Bun.connect({
+  Bun.connect<ConnState>({
     hostname: options.address,
     port: options.port,
-    tls: tlsOptions
-      ? {
-          serverName: tlsOptions.servername,
-          rejectUnauthorized: false,
-          ...(tlsOptions.ca ? { ca: tlsOptions.ca } : {}),
-        }
-      : undefined,
-    socket: {
-      open() {
-        clock.finish();
-        if (tlsOptions) clock.enter("tls");
-      },
-      handshake(_s, _ok, error) {
-        state.handshake?.(true, error);
-      },
-      drain(socket) {
-        if (state.unsent) state.unsent = writeSome(socket, state.unsent);
-      },
-      data(_s, chunk) {
-        state.chunks.push(chunk);
-        notify();
-      },
-      end() {
-        state.ended = true;
-        notify();
-      },
-      close(_s, error) {
-        if (error) fail(socketFailure(clock, error));
-        state.ended = true;
-        state.handshake?.(false, null);
-        notify();
-      },
-      error(_s, error) {
-        fail(socketFailure(clock, error));
-      },
-      connectError(_s, error) {
-        fail(socketFailure(clock, error));
-      },
+    data: state,
+    tls: tlsOptions ? { serverName: tlsOptions.servername, rejectUnauthorized: false, ...(tlsOptions.ca ? { ca: tlsOptions.ca } : {}) } : undefined,
+    socket: handlers,
+  }).then(
+    (socket) => {
+      // Opened after an abort or failure: nobody is waiting for it any more.
+      if (state.failure) socket.end();
     },
-  });
+    (error: Error) => fail(state, socketFailure(clock, error)),
+  );
 
   try {
-    socket = await Promise.race([connecting, aborted]);
+    while (!state.socket && !state.failure) await nextEvent(state);
+    if (state.failure) throw state.failure;
+    const socket = state.socket!;
+    const tls = tlsOptions ? await awaitHandshake(state, socket, tlsOptions) : undefined;
+    return connectionOf(state, socket, tls, cleanup);
   } catch (error) {
     cleanup();
-    connecting.then((late) => late.end(), () => undefined);
-    if (error instanceof PhaseError) throw error;
-    throw state.failure ?? socketFailure(clock, error as Error);
+    state.socket?.end();
+    throw error;
   }
+}
 
-  let tls: TlsInfo | undefined;
-  if (tlsOptions) {
-    try {
-      tls = await awaitHandshake(state, socket, tlsOptions, clock, aborted);
-    } catch (error) {
-      cleanup();
-      socket.end();
-      throw error;
-    }
-  }
-
-  const opened = socket;
+function connectionOf(state: ConnState, socket: Socket<ConnState>, tls: TlsInfo | undefined, cleanup: () => void): Connection {
   return {
     tls,
     write(data) {
       const bytes = typeof data === "string" ? Buffer.from(data) : data;
       if (state.unsent) state.unsent = Buffer.concat([state.unsent, bytes]);
-      else state.unsent = writeSome(opened, bytes);
+      else state.unsent = writeSome(socket, bytes);
     },
     async read() {
       while (true) {
@@ -168,47 +183,33 @@ export async function openConnection(options: ConnectOptions): Promise<Connectio
         if (chunk) return chunk;
         if (state.failure) throw state.failure;
         if (state.ended) return null;
-        await new Promise<boolean>((resolve) => (state.waiter = resolve));
+        await nextEvent(state);
       }
     },
     close() {
       cleanup();
-      opened.end();
+      // The peer already closed (HTTP with Connection: close): no need for a graceful end.
+      if (state.ended) socket.terminate();
+      else socket.end();
     },
   };
 }
 
-/** Writes what the socket takes now and returns the rest, for the drain handler. */
-function writeSome(socket: Socket<undefined>, bytes: Uint8Array): Uint8Array | undefined {
-  const written = socket.write(bytes);
-  return written >= bytes.length ? undefined : bytes.subarray(Math.max(0, written));
-}
-
-async function awaitHandshake(
-  state: ConnState,
-  socket: Socket<undefined>,
-  options: TlsOptions,
-  clock: PhaseClock,
-  aborted: Promise<never>,
-): Promise<TlsInfo> {
-  const outcome = await Promise.race([
-    new Promise<{ ok: boolean; error: Error | null }>((resolve) => {
-      state.handshake = (ok, error) => resolve({ ok, error });
-      if (state.failure || state.ended) resolve({ ok: false, error: null });
-    }),
-    aborted,
-  ]);
-  state.handshake = undefined;
+async function awaitHandshake(state: ConnState, socket: Socket<ConnState>, options: TlsOptions): Promise<TlsInfo> {
+  while (!state.handshake && !state.failure) await nextEvent(state);
+  // An abort or timeout during the handshake fails in the tls phase.
+  if (state.failure && (state.failure.code === "E_TIMEOUT" || state.failure.code === "E_INTERRUPTED")) throw state.failure;
+  const outcome = state.handshake ?? { ok: false, error: null };
   // Bun reports protocol failures through the same callback as certificate
   // problems; a handshake that produced no peer certificate did not complete.
-  const cert = outcome.ok ? socket.getPeerCertificate() : undefined;
+  const cert = outcome.ok || outcome.error ? socket.getPeerCertificate() : undefined;
   if (!cert || Object.keys(cert).length === 0) {
     const why = outcome.error?.message ?? state.failure?.message ?? "connection closed by peer";
     throw new PhaseError("tls", "E_TLS_HANDSHAKE", `TLS handshake failed: ${why}`, {
       hint: "check that the port speaks TLS, and the protocol versions and ciphers it accepts",
     });
   }
-  clock.finish();
+  state.clock.finish();
   const info = describeCertificate(socket, outcome.error);
   if (!options.insecure) {
     const problem = certificateProblem(info, outcome.error);
