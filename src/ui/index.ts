@@ -31,6 +31,15 @@ const ansi: Palette = {
   bold: sgr(1, 22),
 };
 
+/**
+ * Whether stdout is a terminal, as Bun worked it out at startup (it also
+ * honours NO_COLOR). process.stdout.isTTY would cost milliseconds of startup,
+ * and a stat of stdout a thread-pool thread.
+ */
+export function stdoutIsTerminal(): boolean {
+  return Bun.enableANSIColors;
+}
+
 /** Colour is used when the stream is a TTY, NO_COLOR is unset and TERM is not "dumb". */
 export function paletteFor(stream: { isTTY?: boolean }, env = process.env): Palette {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return plain;

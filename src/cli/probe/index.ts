@@ -10,7 +10,7 @@ import {
   type ProbeSettings,
   type TargetEntry,
 } from "../../probe/index.ts";
-import { parseDuration } from "../../ui/index.ts";
+import { parseDuration, stdoutIsTerminal } from "../../ui/index.ts";
 import type { Tally } from "./render.ts";
 import { jsonSink, junitSink, terminalSink, type ProbeSink } from "./sinks.ts";
 import { LineWriter } from "../../ui/index.ts";
@@ -111,15 +111,6 @@ function worse(a: number, b: number): number {
   return exitSeverity.indexOf(a as never) <= exitSeverity.indexOf(b as never) ? a : b;
 }
 
-/** Bun.stdout.stat() rather than process.stdout.isTTY, whose first use costs startup time. */
-async function stdoutIsTerminal(): Promise<boolean> {
-  try {
-    return (await Bun.stdout.stat()).isCharacterDevice();
-  } catch {
-    return false;
-  }
-}
-
 export async function probeCommand(targets: string[], options: ProbeOptions): Promise<number> {
   const concurrency = integerOption(options.concurrency, "--concurrency", 1, 100_000);
   const planned = await planProbes(targets, options);
@@ -130,7 +121,6 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
       : terminalSink(out, {
           quiet: options.quiet === true,
           nameWidth: Math.min(48, Math.max(...planned.map((p) => p.plan.name.length))),
-          // Asked now and awaited at the first line: the stat overlaps the first probes.
           terminal: stdoutIsTerminal(),
         }),
     ...(options.junit ? [junitSink(options.junit)] : []),

@@ -14,21 +14,18 @@ export interface ProbeSink {
 }
 
 /** Lines for people: one per target, failures repeated at the bottom, a summary. */
-export function terminalSink(out: LineWriter, options: { quiet: boolean; nameWidth: number; terminal: Promise<boolean> }): ProbeSink {
-  let palette: Palette | undefined;
+export function terminalSink(out: LineWriter, options: { quiet: boolean; nameWidth: number; terminal: boolean }): ProbeSink {
+  const colours: Palette = paletteFor({ isTTY: options.terminal });
   const failures: ProbeResult[] = [];
   let targets = 0;
-  const paint = async () => (palette ??= paletteFor({ isTTY: await options.terminal }));
   return {
-    async result(result) {
-      const colours = await paint();
+    result(result) {
       targets++;
       if (result.verdict === "interrupted") return;
       if (result.verdict !== "healthy") failures.push(result);
       if (!options.quiet || result.verdict !== "healthy") out.line(formatResultLine(result, options.nameWidth, colours));
     },
-    async end(tally) {
-      const colours = await paint();
+    end(tally) {
       if (failures.length > 0 && targets > 1 && !options.quiet) {
         out.line("");
         out.line(colours.bold("failures:"));

@@ -4,7 +4,7 @@ import { compileWorkflow, executeRun, fanOut, journalSink, planBatches, type Com
 import { ExitCode, OpsError, usageError } from "../../errors.ts";
 import { resolveInventory, selectTargets, type Target } from "../../inventory/index.ts";
 import { journalLocation, newRunId, openJournal, type RunParams } from "../../journal/index.ts";
-import { foldHostNames, LineWriter, paletteFor, parseDuration } from "../../ui/index.ts";
+import { foldHostNames, LineWriter, paletteFor, parseDuration, stdoutIsTerminal } from "../../ui/index.ts";
 import type { ParsedOptions } from "../options.ts";
 import { openRemotes } from "./remote.ts";
 import { terminalRunSink } from "./terminal.ts";
@@ -172,14 +172,6 @@ function exitFor(counts: { failed: number; unreachable: number; notStarted: numb
   return ExitCode.ok;
 }
 
-async function stdoutIsTerminal(): Promise<boolean> {
-  try {
-    return (await Bun.stdout.stat()).isCharacterDevice();
-  } catch {
-    return false;
-  }
-}
-
 /** Runs a prepared run with its sinks, journal, SSH pool and Ctrl-C handling. */
 export async function startRun(prepared: PreparedRun, options: ParsedOptions, extra: { resumedFrom?: string; owedRollback?: Target[] } = {}): Promise<number> {
   const out = new LineWriter();
@@ -192,7 +184,7 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
   const runId = newRunId();
   journal.startRun({ id: runId, kind: prepared.kind, name: prepared.name, params: prepared.params, ...(extra.resumedFrom ? { resumedFrom: extra.resumedFrom } : {}) });
 
-  const terminal = options.json ? false : await stdoutIsTerminal();
+  const terminal = options.json ? false : stdoutIsTerminal();
   const palette = paletteFor({ isTTY: terminal });
   const display: EventSink = options.json
     ? (event) => {
