@@ -1,6 +1,7 @@
 import type { ActionKind } from "../config/index.ts";
 import type { Template } from "../expr/index.ts";
 import type { OpsError } from "../errors.ts";
+import type { ExecOptions, ExecResult } from "../transport/ssh/index.ts";
 
 /** What a remote host offers an action; the engine backs it with a pooled SSH session. */
 export interface RemoteHost {
@@ -8,23 +9,9 @@ export interface RemoteHost {
   upload(content: Uint8Array, remotePath: string, mode: number, options: { timeoutMs: number; signal: AbortSignal }): Promise<{ changed: boolean; sha256: string }>;
 }
 
-export interface RunOptions {
-  timeoutMs: number;
-  signal: AbortSignal;
-  stdin?: string | Uint8Array;
-  onStdout?(chunk: string): void;
-  onStderr?(chunk: string): void;
-  maxOutputBytes: number;
-}
-
-export interface CommandOutput {
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  durationMs: number;
-}
+/** A command's options and output are the SSH transport's: a remote shell and a local one honour the same contract. */
+export type RunOptions = ExecOptions;
+export type CommandOutput = ExecResult;
 
 /** The target an action runs for, as the action sees it. */
 export interface ActionTarget {

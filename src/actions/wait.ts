@@ -1,6 +1,6 @@
 import { ExitCode, OpsError } from "../errors.ts";
 import { compileExpression, type Expression } from "../expr/index.ts";
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration, sleep } from "../ui/index.ts";
 import { execAction } from "./exec.ts";
 import { httpAction } from "./http.ts";
 import { probeAction } from "./probe.ts";
@@ -24,18 +24,6 @@ interface WaitRendered {
   scope: Record<string, unknown>;
   timeoutMs: number;
   intervalMs: number;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

@@ -3,7 +3,7 @@ import type { ActionKind, Step, Workflow } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import { compileExpression, compileTemplate, type Expression } from "../expr/index.ts";
 import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration, sleep } from "../ui/index.ts";
 import type { EventSink, RunCounts } from "./events.ts";
 import { failureBudget, planBatches } from "./plan.ts";
 import { runPool } from "./pool.ts";
@@ -122,19 +122,6 @@ function targetScope(target: RunTarget) {
   return { name: target.name, address: target.address, port: BigInt(target.port), user: target.user, labels: target.labels, vars: target.vars, groups: target.groups };
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 const stepStatus = (result: ActionResult): StepStatus => (result.unreachable ? "unreachable" : !result.ok ? "failed" : result.changed ? "changed" : "ok");
 
 /**
@@ -204,7 +191,7 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
       else if (counts.unreachable > budget.unreachable) stop("budget", `${counts.unreachable} unreachable, more than maxUnreachable ${budget.unreachable}`);
     }
     const pauseText = "rolling" in workflow.strategy ? workflow.strategy.rolling.pause : undefined;
-    if (pauseText && !stopReason && b < batches.length - 1) await pause(parseDuration(pauseText), request.signal);
+    if (pauseText && !stopReason && b < batches.length - 1) await sleep(parseDuration(pauseText), request.signal);
   }
 
   const owed = stopReason ? changedTargets : [];
@@ -313,7 +300,7 @@ async function runPhase(
         ...(request.stream ? { onOutput: (stream: "stdout" | "stderr", text: string) => emit({ type: "step.output", runId, target: target.name, step: step.name, stream, text }) } : {}),
       });
       if (result.ok || result.unreachable || attempt >= step.attempts || signal.aborted) break;
-      await pause(step.backoffMs * 2 ** (attempt - 1), signal);
+      await sleep(step.backoffMs * 2 ** (attempt - 1), signal);
     }
     if (step.changed !== undefined && result.ok) result = { ...result, changed: step.changed };
     ran++;

@@ -1,7 +1,7 @@
 import { ExitCode, OpsError } from "../errors.ts";
 import { celDuration, celTimestamp, type Expectation } from "../expr/index.ts";
 import { PhaseClock, PhaseError, type Phase } from "../transport/index.ts";
-import { formatMs } from "../ui/index.ts";
+import { formatMs, sleep } from "../ui/index.ts";
 import type { ParsedTarget } from "./target.ts";
 import type { Attempt, ExpectationResult, Observation, ProbeContext, ProbeResult, Timings, Verdict } from "./types.ts";
 
@@ -48,7 +48,7 @@ export async function runProbe(plan: ProbePlan, settings: ProbeSettings, signal:
     attempts.push(last.attempt);
     const verdict = last.attempt.verdict;
     if (verdict === "healthy" || verdict === "interrupted" || n > settings.retries) break;
-    if (!(await pause(settings.retryDelayMs, signal))) break;
+    if (!(await sleep(settings.retryDelayMs, signal))) break;
   }
   const final = last!;
   return {
@@ -125,20 +125,6 @@ function asPhaseError(error: unknown, phase: Phase): PhaseError {
   if (error instanceof OpsError) return new PhaseError(phase, error.code, error.message, { hint: error.hint, exitCode: error.exitCode });
   const message = error instanceof Error ? error.message : String(error);
   return new PhaseError(phase, "E_PROBE", message, { cause: error });
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (value: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      resolve(value);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** The CEL variables an expectation sees; durations are CEL durations. */

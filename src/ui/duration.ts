@@ -36,3 +36,18 @@ export function formatMs(ms: number): string {
   const seconds = Math.round((ms % 60_000) / 1000);
   return `${minutes}m${String(seconds).padStart(2, "0")}s`;
 }
+
+/** Waits `ms`, or less if `signal` aborts; true when the full time passed. */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (completed: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(completed);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
