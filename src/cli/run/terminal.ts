@@ -114,7 +114,7 @@ export function terminalRunSink(out: LineWriter, options: TerminalOptions): Even
         clearProgress();
         printRecap(out, options, steps, finished);
         out.line(
-          `${event.counts.targets} targets: ${[
+          `${event.counts.targets} target${event.counts.targets === 1 ? "" : "s"}: ${[
             palette.green(`${event.counts.ok} ok`),
             palette.yellow(`${event.counts.changed} changed`),
             palette.red(`${event.counts.failed} failed`),
