@@ -25,7 +25,8 @@ for (const { target, out } of chosen) {
     "build", "--compile", "--minify", "--sourcemap=none", "--splitting", "--format=esm", "--bytecode",
     `--define`, `OPSKIT_COMMIT=${JSON.stringify(stamp)}`,
     ...(target ? [`--target=${target}`] : []),
-    `${root}/src/cli/main.ts`, "--outfile", `${root}/dist/${out}`,
+    // The probe worker is a second entry point: worker threads load it by URL.
+    `${root}/src/cli/main.ts`, `${root}/src/cli/probe/worker.ts`, "--outfile", `${root}/dist/${out}`,
   ];
   const started = performance.now();
   const result = Bun.spawnSync([process.execPath, ...args], { stdout: "pipe", stderr: "pipe" });

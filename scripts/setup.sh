@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 # command:package pairs; the command proves the package is installed.
 need="sshd:openssh-server ssh-keygen:openssh-client dnsmasq:dnsmasq openssl:openssl curl:curl"
 if [ "${1:-}" = "bench" ]; then
-  # wrk drives blackbox_exporter; GNU time measures peak RSS.
+  # wrk drives blackbox_exporter; GNU time measures peak RSS; parallel-ssh
+  # (pssh) and Ansible (ansible-core: raw and command modules, playbooks) are
+  # the fleet benchmark's anchors.
   need="$need prometheus-blackbox-exporter:prometheus-blackbox-exporter hyperfine:hyperfine wrk:wrk"
+  need="$need parallel-ssh:pssh ansible-playbook:ansible-core"
   [ -x /usr/bin/time ] || need="$need time:time"
 fi
 

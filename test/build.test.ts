@@ -33,5 +33,13 @@ describe("standalone executable", () => {
     expect(code).toBe(0);
     const first = JSON.parse(stdout.split("\n")[0]!);
     expect(first).toMatchObject({ type: "result", verdict: "healthy", status: 200 });
+
+    // Worker threads load an embedded entry point: check the executable finds it.
+    const urls = Array.from({ length: 20 }, (_, i) => `http://127.0.0.1:${http.port}/ok?i=${i}`);
+    const sharded = Bun.spawn([binary, "probe", "--json", "--workers", "2", ...urls], { env, cwd: "/", stdout: "pipe", stderr: "pipe" });
+    const [shardedOut, shardedErr, shardedCode] = await Promise.all([new Response(sharded.stdout).text(), new Response(sharded.stderr).text(), sharded.exited]);
+    expect(shardedErr).toBe("");
+    expect(shardedCode).toBe(0);
+    expect(JSON.parse(shardedOut.trim().split("\n").at(-1)!)).toMatchObject({ type: "summary", healthy: 20 });
   }, 120_000);
 });

@@ -209,20 +209,44 @@ describe("fleets", () => {
     expect(summary).toMatchObject({ targets: 1000, healthy: 600, unhealthy: 250, down: 150, interrupted: 0, notStarted: 0, exitCode: 1 });
   });
 
-  test("Ctrl-C stops cleanly: finished results stay, the rest is counted, exit 130", async () => {
+  test("probes shared over worker threads give the same complete results", async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 300; i++) lines.push(`${base}/ok?w=${i}`);
+    for (let i = 0; i < 100; i++) lines.push(`${base}/status/503?w=${i}`);
+    for (let i = 0; i < 50; i++) lines.push(`tcp://127.0.0.1:${refused}?w=${i}`);
+    const file = join(dir, "sharded.txt");
+    await writeFile(file, lines.join("\n"));
+    const junit = join(dir, "sharded.xml");
+    const run = await runOpskit(["probe", "--json", "-f", file, "--workers", "2", "--concurrency", "32", "--junit", junit]);
+    expect(run.code).toBe(1);
+    const { results, summary } = parseJsonLines(run.stdout);
+    expect(new Set(results.map((r) => r.target)).size).toBe(450);
+    expect(summary).toMatchObject({ targets: 450, healthy: 300, unhealthy: 100, down: 50, notStarted: 0 });
+    expect((await Bun.file(junit).text()).match(/<testcase /g)).toHaveLength(450);
+  });
+
+  test.each([["in one thread", []], ["over two worker threads", ["--workers", "2"]]])("Ctrl-C stops cleanly %s: finished results stay, the rest is counted, exit 130", async (_how, extra) => {
     const file = join(dir, "slow.txt");
     const lines = [`${base}/ok`];
     for (let i = 0; i < 40; i++) lines.push(`${base}/slow?ms=20000&i=${i}`);
     await writeFile(file, lines.join("\n"));
-    const child = Bun.spawn([process.execPath, `${repoRoot}src/cli/main.ts`, "probe", "--json", "-f", file, "--concurrency", "8", "--timeout", "30s"], {
+    const child = Bun.spawn([process.execPath, `${repoRoot}src/cli/main.ts`, "probe", "--json", "-f", file, "--concurrency", "8", "--timeout", "30s", ...extra], {
       stdout: "pipe",
       stderr: "pipe",
       env: { ...process.env, NO_COLOR: "1" },
     });
-    await Bun.sleep(1000);
+    // Interrupt once the fast target's result is out, so it has finished.
+    const reader = child.stdout.getReader();
+    let stdout = "";
+    while (!stdout.includes('"type":"result"')) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      stdout += new TextDecoder().decode(chunk.value);
+    }
     const started = performance.now();
     child.kill("SIGINT");
-    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) stdout += new TextDecoder().decode(chunk.value);
+    const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
     expect(performance.now() - started).toBeLessThan(5000);
     expect(code).toBe(130);
     expect(stderr).toContain("interrupted");

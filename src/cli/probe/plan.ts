@@ -1,0 +1,99 @@
+import { usageError } from "../../errors.ts";
+import { compileExpectations } from "../../expr/index.ts";
+import { expectationVariables, parseTarget, readTargetFile, type ProbePlan, type ProbeSettings, type TargetEntry } from "../../probe/index.ts";
+import { parseDuration } from "../../ui/index.ts";
+
+export interface ProbeOptions {
+  file?: string;
+  timeout: string;
+  retries: string;
+  retryDelay: string;
+  expect: string[];
+  concurrency: string;
+  workers: string;
+  method: string;
+  header: string[];
+  json?: boolean;
+  junit?: string;
+  quiet?: boolean;
+  insecure?: boolean;
+  ca?: string;
+  maxBody: string;
+}
+
+export interface PlannedProbe {
+  plan: ProbePlan;
+  settings: ProbeSettings;
+}
+
+export function integerOption(text: string, name: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw usageError("E_USAGE_OPTION", `invalid ${name} "${text}"`, `use a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function parseHeaders(lines: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw usageError("E_USAGE_HEADER", `invalid --header "${line}"`, 'write it as "Name: value"');
+    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+async function readCa(file: string | undefined): Promise<string | undefined> {
+  if (!file) return undefined;
+  const text = await Bun.file(file).text().catch((error: Error) => {
+    throw usageError("E_USAGE_CA", `cannot read --ca ${file}: ${error.message}`, "pass a PEM file of CA certificates");
+  });
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) throw usageError("E_USAGE_CA", `--ca ${file} holds no PEM certificate`, "pass a PEM file (-----BEGIN CERTIFICATE-----)");
+  return text;
+}
+
+/** The targets named on the command line and in -f FILE, in that order. */
+export async function gatherEntries(targets: string[], options: ProbeOptions): Promise<TargetEntry[]> {
+  const entries: TargetEntry[] = targets.map((url, i) => ({ url, labels: {}, expect: [], where: `argument ${i + 1}` }));
+  if (options.file) entries.push(...(await readTargetFile(options.file)));
+  if (entries.length === 0) throw usageError("E_USAGE_NO_TARGETS", "no targets given", "pass URLs as arguments or -f FILE, e.g. opskit probe http://127.0.0.1:8080/health");
+  return entries;
+}
+
+/** Turns target entries into plans; every error surfaces before any probe runs. */
+export async function planEntries(entries: TargetEntry[], options: ProbeOptions): Promise<PlannedProbe[]> {
+  const base: ProbeSettings = {
+    timeoutMs: parseDuration(options.timeout, "--timeout"),
+    retries: integerOption(options.retries, "--retries", 0, 100),
+    retryDelayMs: parseDuration(options.retryDelay, "--retry-delay"),
+    insecure: options.insecure === true,
+    ca: await readCa(options.ca),
+    maxBodyBytes: integerOption(options.maxBody, "--max-body", 0, 1 << 30),
+  };
+  const headers = parseHeaders(options.header);
+
+  // Expressions are compiled once per distinct text, however many targets share them;
+  // an error names where the text first appeared.
+  const firstSeen = new Map<string, string>();
+  options.expect.forEach((source, i) => firstSeen.has(source) || firstSeen.set(source, `--expect #${i + 1}`));
+  for (const entry of entries) for (const source of entry.expect) if (!firstSeen.has(source)) firstSeen.set(source, `${entry.where}: expect`);
+  const sources = [...firstSeen.keys()];
+  const list = await compileExpectations(sources, (i) => firstSeen.get(sources[i]!)!, expectationVariables);
+  const compiled = new Map(sources.map((source, i) => [source, list[i]!]));
+
+  return entries.map((entry) => {
+    const request = { method: entry.method ?? options.method, headers: { ...headers, ...entry.headers }, body: entry.body };
+    const target = parseTarget(entry.url, entry.where.startsWith("argument") ? "target" : `${entry.where}: target`, request);
+    const sources = [...options.expect, ...entry.expect];
+    const settings = {
+      ...base,
+      ...(entry.timeout ? { timeoutMs: parseDuration(entry.timeout, `${entry.where} timeout`) } : {}),
+      ...(entry.retries !== undefined ? { retries: entry.retries } : {}),
+    };
+    return {
+      plan: { target, name: entry.name ?? target.raw, labels: entry.labels, expectations: [...new Set(sources)].map((s) => compiled.get(s)!) },
+      settings,
+    };
+  });
+}
