@@ -14,7 +14,7 @@ export const probeSpec: CommandSpec = {
     { key: "retryDelay", long: "retry-delay", value: "duration", default: "1s", description: "pause between attempts" },
     { key: "expect", long: "expect", short: "e", value: "expr", repeatable: true, description: "CEL expression that must hold, e.g. 'status == 200' (repeatable)" },
     { key: "concurrency", long: "concurrency", value: "n", default: "64", description: "probes in flight at once" },
-    { key: "workers", long: "workers", value: "n|auto", default: "auto", description: "threads that share the probes (auto: one per core from 2,000 targets)" },
+    { key: "workers", long: "workers", value: "n|auto", default: "auto", description: "threads that share the probes (auto: one per core but one, from 2,000 targets)" },
     { key: "method", long: "method", short: "X", value: "method", default: "GET", description: "HTTP method" },
     { key: "header", long: "header", short: "H", value: "header", repeatable: true, description: "HTTP request header 'Name: value' (repeatable)" },
     { key: "json", long: "json", description: "one JSON object per target, then a summary object" },
