@@ -23,6 +23,8 @@ const chosen = host ? [{ target: undefined, out: "opskit" }] : targets;
 for (const { target, out } of chosen) {
   const args = [
     "build", "--compile", "--minify", "--sourcemap=none", "--splitting", "--format=esm", "--bytecode",
+    // An ops binary must not pick up a .env or bunfig.toml from whatever directory it runs in.
+    "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
     `--define`, `OPSKIT_COMMIT=${JSON.stringify(stamp)}`,
     ...(target ? [`--target=${target}`] : []),
     // The probe worker is a second entry point: worker threads load it by URL.
