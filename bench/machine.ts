@@ -1,7 +1,7 @@
 // What machine and which tool versions a benchmark run measured, for RESULTS.md.
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { readFileSync } from "node:fs";
-import { root } from "./process.ts";
+import { opskitBin, root } from "./process.ts";
 
 export interface Machine {
   date: string;
@@ -45,22 +45,33 @@ export function describeMachine(): Machine {
     os: osName(),
     loadAverage: loadavg().map((n) => n.toFixed(2)).join(" "),
     tools: {
-      opskit: firstLine([`${root}/dist/opskit`, "--version"]),
+      opskit: firstLine([opskitBin, "--version"]),
       curl: firstLine(["curl", "--version"]).split(" ").slice(0, 2).join(" "),
       hyperfine: firstLine(["hyperfine", "--version"]),
       blackbox_exporter: firstLine(["prometheus-blackbox-exporter", "--version"]).replace(/\s*\(branch.*$/, ""),
       wrk: firstLine(["wrk", "-v"]).split(" [")[0] ?? "",
+      // ssh -V prints its version on stderr.
+      OpenSSH: firstLine(["ssh", "-V"]).split(",")[0] ?? "",
+      "parallel-ssh": `parallel-ssh ${firstLine(["parallel-ssh", "--version"])}`,
+      ansible: firstLine(["ansible", "--version"]),
       // Debian's GNU time calls itself version UNKNOWN; its package knows.
       "GNU time": `time ${firstLine(["dpkg-query", "-W", "-f", "${Version}", "time"])}`,
     },
   };
 }
 
+const clockTicksPerSecond = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+
 function cpuTicks(): { busy: number; total: number } {
   const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = fields.reduce((a, b) => a + b, 0);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
   return { busy: total - idle, total };
+}
+
+/** CPU seconds all cores have spent busy since boot (/proc/stat): differences give what a run cost the whole machine. */
+export function busyCpuSeconds(): number {
+  return cpuTicks().busy / clockTicksPerSecond;
 }
 
 /** How busy all cores were over the next `ms` (0-100%): other work on a shared machine skews a benchmark. */

@@ -1,20 +1,34 @@
-// Runs opskit's benchmarks (all three, or those named on the command line),
-// prints a summary table and, when all three ran and measured, rewrites the
-// generated section of bench/RESULTS.md. Started by bench/run.sh, which
-// installs the anchors, builds dist/opskit and raises ulimit -n first.
+// Runs opskit's benchmarks (all, or those named on the command line), prints
+// a summary table and rewrites each suite's generated section of
+// bench/RESULTS.md whose benchmarks all ran and measured: the probe suite
+// (startup, throughput, memory) and the fleet suite (fleet). Started by
+// bench/run.sh, which installs the anchors, builds dist/opskit and raises
+// ulimit -n first.
 import { mkdirSync } from "node:fs";
+import { benchFleet } from "./fleet.ts";
 import { awaitQuiet, describeMachine } from "./machine.ts";
 import { benchMemory } from "./memory.ts";
 import { outDir, root } from "./process.ts";
-import { generatedSection, machineLines, rewriteResults, summaryTable, type BenchResult } from "./report.ts";
+import { generatedSection, machineLines, rewriteResults, summaryTable, type BenchResult, type Suite } from "./report.ts";
 import { benchStartup } from "./startup.ts";
 import { benchThroughput } from "./throughput.ts";
 
-const benchmarks: Record<string, () => Promise<BenchResult>> = {
+const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   startup: benchStartup,
   throughput: benchThroughput,
   memory: benchMemory,
+  fleet: benchFleet,
 };
+
+const suites: Suite[] = [
+  {
+    name: "probe",
+    benchmarks: ["startup", "throughput", "memory"],
+    heading: "Latest run",
+    tools: ["opskit", "curl", "hyperfine", "blackbox_exporter", "wrk", "GNU time"],
+  },
+  { name: "fleet", benchmarks: ["fleet"], heading: "Latest fleet run", tools: ["opskit", "OpenSSH", "parallel-ssh", "ansible", "GNU time"] },
+];
 
 const names = process.argv.slice(2);
 const unknown = names.filter((name) => !(name in benchmarks));
@@ -28,17 +42,18 @@ mkdirSync(outDir, { recursive: true });
 const machine = describeMachine();
 console.log(machineLines(machine).join("\n"));
 
-const results: BenchResult[] = [];
+const measured = new Map<string, BenchResult[]>();
 let failed = false;
 for (const name of chosen) {
   const busy = await awaitQuiet();
   if (busy >= 15) console.log(`${name}: the machine was still ${busy}% busy after a minute's wait; figures may be skewed`);
   const started = performance.now();
   try {
-    const result = await benchmarks[name]!();
-    result.details.push(`- cores busy with other work in the second before it started: ${busy}% (it waits up to a minute for under 15%)`);
-    results.push(result);
-    await Bun.write(`${outDir}/${name}.json`, `${JSON.stringify({ machine, result }, null, 2)}\n`);
+    const outcome = await benchmarks[name]!();
+    const results = Array.isArray(outcome) ? outcome : [outcome];
+    results[0]?.details.push(`- cores busy with other work in the second before it started: ${busy}% (it waits up to a minute for under 15%)`);
+    measured.set(name, results);
+    await Bun.write(`${outDir}/${name}.json`, `${JSON.stringify({ machine, result: outcome }, null, 2)}\n`);
     console.log(`${name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } catch (error) {
     failed = true;
@@ -46,14 +61,21 @@ for (const name of chosen) {
   }
 }
 
+const results = [...measured.values()].flat();
 console.log("");
 for (const result of results) console.log([`${result.title}`, ...result.details].join("\n") + "\n");
 console.log(summaryTable(results).join("\n"));
 
-if (!failed && chosen.length === Object.keys(benchmarks).length) {
-  await rewriteResults(`${root}/bench/RESULTS.md`, generatedSection(machine, results));
-  console.log("\nbench/RESULTS.md rewritten");
-} else {
-  console.log(`\nbench/RESULTS.md left as it was (${failed ? "a benchmark failed" : "not all benchmarks ran"}); figures are in bench/out/`);
+console.log("");
+for (const suite of suites) {
+  if (suite.benchmarks.every((name) => measured.has(name))) {
+    const section = generatedSection(suite, machine, suite.benchmarks.flatMap((name) => measured.get(name)!));
+    await rewriteResults(`${root}/bench/RESULTS.md`, suite.name, section);
+    console.log(`bench/RESULTS.md: ${suite.name} section rewritten`);
+  } else if (suite.benchmarks.some((name) => chosen.includes(name))) {
+    const lost = suite.benchmarks.filter((name) => chosen.includes(name) && !measured.has(name));
+    const why = lost.length > 0 ? `${lost.join(", ")} failed` : "not all of its benchmarks ran";
+    console.log(`bench/RESULTS.md: ${suite.name} section left as it was (${why}); figures are in bench/out/`);
+  }
 }
 process.exit(failed ? 1 : 0);

@@ -6,7 +6,7 @@
 // comparison, blackbox_exporter's peak RSS (VmHWM) with as many /probe
 // requests in flight as the descriptor limit allows.
 import { readFileSync } from "node:fs";
-import { outDir, root, runToEnd } from "./process.ts";
+import { opskitBin, outDir, runToEnd } from "./process.ts";
 import type { BenchResult } from "./report.ts";
 import { driveBlackbox, startBlackbox, startTargetServer, type TargetServer } from "./services.ts";
 
@@ -50,7 +50,7 @@ export async function benchMemory(): Promise<BenchResult> {
     const timeFile = `${outDir}/memory-opskit-time.txt`;
     const run = await runToEnd(
       ["/usr/bin/time", "-f", "%M %e %U %S", "-o", timeFile,
-        `${root}/dist/opskit`, "probe", "-f", file, "--concurrency", String(IN_FLIGHT), "--quiet", "--timeout", "30s"],
+        opskitBin, "probe", "-f", file, "--concurrency", String(IN_FLIGHT), "--quiet", "--timeout", "30s"],
       90_000,
     );
     const summary = run.stdout.trim().split("\n").at(-1) ?? "";

@@ -2,11 +2,13 @@
 // time, CPU seconds (user+sys) and peak RSS. Every child started here is
 // killed when the runner exits, however it exits.
 import type { Subprocess } from "bun";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const outDir = `${root}/bench/out`;
 export const bun = process.execPath;
+/** The opskit executable measured: dist/opskit (bench/run.sh builds it), or the build OPSKIT_BENCH_BIN names. */
+export const opskitBin = process.env.OPSKIT_BENCH_BIN || `${root}/dist/opskit`;
 
 const children = new Set<Subprocess>();
 const clockTicksPerSecond = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
@@ -36,6 +38,62 @@ export function peakRssBytesOf(pid: number): number {
   return line ? Number(line[1]) * 1024 : 0;
 }
 
+/** Process ids and their parents, from /proc (no procps needed). */
+export function processTable(): Map<number, { ppid: number; cmdline: string }> {
+  const table = new Map<number, { ppid: number; cmdline: string }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      table.set(Number(entry), { ppid, cmdline });
+    } catch {
+      // Ended while we looked.
+    }
+  }
+  return table;
+}
+
+/** A process and all its descendants. */
+export function descendantsOf(pid: number, table = processTable()): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [child, { ppid }] of table) if (ppid === tree[i]) tree.push(child);
+  }
+  return tree;
+}
+
+export interface TreeMemory {
+  processes: number;
+  rssBytes: number;
+  pssBytes: number;
+  /** PSS of the tree's root process alone. */
+  rootPssBytes: number;
+}
+
+/**
+ * Memory of a process tree now: the sum of its processes' RSS (shared pages
+ * counted in each) and of their PSS (shared pages split among their users),
+ * from /proc/PID/smaps_rollup.
+ */
+export function treeMemoryOf(pid: number): TreeMemory {
+  const tree: TreeMemory = { processes: 0, rssBytes: 0, pssBytes: 0, rootPssBytes: 0 };
+  for (const member of descendantsOf(pid)) {
+    try {
+      const rollup = readFileSync(`/proc/${member}/smaps_rollup`, "utf8");
+      const pss = Number(/^Pss:\s+(\d+) kB$/m.exec(rollup)?.[1] ?? 0) * 1024;
+      tree.rssBytes += Number(/^Rss:\s+(\d+) kB$/m.exec(rollup)?.[1] ?? 0) * 1024;
+      tree.pssBytes += pss;
+      if (member === pid) tree.rootPssBytes = pss;
+      tree.processes += 1;
+    } catch {
+      // Ended while we looked.
+    }
+  }
+  return tree;
+}
+
 export interface Finished {
   exitCode: number | null;
   stdout: string;
@@ -47,9 +105,11 @@ export interface Finished {
 }
 
 /** Runs a command to its end (killed after timeoutMs) and reports what it cost. */
-export async function runToEnd(cmd: string[], timeoutMs: number): Promise<Finished> {
+export async function runToEnd(cmd: string[], timeoutMs: number, env?: Record<string, string | undefined>): Promise<Finished> {
   const started = performance.now();
-  const child = track(Bun.spawn(cmd, { cwd: root, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs, killSignal: "SIGKILL" }));
+  const child = track(
+    Bun.spawn(cmd, { cwd: root, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs, killSignal: "SIGKILL", ...(env ? { env } : {}) }),
+  );
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   await child.exited;
   const wallSeconds = (performance.now() - started) / 1000;

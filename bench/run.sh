@@ -1,9 +1,13 @@
 #!/bin/sh
 # Runs opskit's benchmarks side by side with their anchors (curl,
-# prometheus-blackbox-exporter) and rewrites the generated part of
-# bench/RESULTS.md. Everything talks to 127.0.0.1 only; 2-5 minutes.
-#   npm run bench                                    all three
-#   sh bench/run.sh startup|throughput|memory ...    only those (RESULTS.md untouched)
+# prometheus-blackbox-exporter; parallel-ssh and Ansible for the fleet) and
+# rewrites the generated sections of bench/RESULTS.md. Everything talks to
+# loopback only: the probe benchmarks take 2-5 minutes, the fleet about 11.
+#   npm run bench                                    all four
+#   sh bench/run.sh startup|throughput|memory ...    only those (their section is
+#                                                    rewritten when all three ran)
+#   sh bench/run.sh fleet                            the fleet section only
+#   OPSKIT_BENCH_BIN=PATH sh bench/run.sh ...        measure another opskit build
 # Exit 0 when every benchmark measured (goals met or not; see the table),
 # 1 when one could not measure, 64 for an unknown benchmark name.
 set -eu
@@ -11,7 +15,8 @@ cd "$(dirname "$0")/.."
 sh scripts/setup.sh bench
 node_modules/.bin/bun scripts/build.ts --host
 # 10,000 probes in flight need 10,000 descriptors in opskit and in the
-# endpoints' process; a sandbox may cap the hard limit lower than 65536.
+# endpoints' process (500 SSH connections in the fleet benchmark fewer); a
+# sandbox may cap the hard limit lower than 65536.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 mkdir -p bench/out
 exec node_modules/.bin/bun bench/main.ts "$@"

@@ -6,7 +6,7 @@
 // taken over all rounds' runs: a burst then hits both commands alike.
 // Goal: opskit's median wall time at most 1.3x curl's.
 import { median } from "./stats.ts";
-import { outDir, root, runToEnd } from "./process.ts";
+import { opskitBin, outDir, runToEnd } from "./process.ts";
 import type { BenchResult } from "./report.ts";
 import { startTargetServer } from "./services.ts";
 
@@ -52,7 +52,7 @@ export async function benchStartup(): Promise<BenchResult> {
   const server = await startTargetServer(1);
   try {
     const url = `http://127.0.0.1:${server.ports[0]}/ok`;
-    const commands: Record<string, string> = { opskit: `${root}/dist/opskit probe ${url}`, curl: `curl -fsS ${url}` };
+    const commands: Record<string, string> = { opskit: `${opskitBin} probe ${url}`, curl: `curl -fsS ${url}` };
     console.log(`startup: hyperfine, ${ROUNDS} rounds of ${WARMUP} warmup + ${RUNS} runs of each command against ${url}`);
     const sides: Record<string, Side> = { opskit: { times: [], user: [], system: [] }, curl: { times: [], user: [], system: [] } };
     const roundRatios: number[] = [];

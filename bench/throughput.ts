@@ -8,7 +8,7 @@
 // slows a run, so the fastest round of each side counts (the medians are
 // reported too). Goal: opskit's probes per second at least 4x blackbox's.
 import { awaitQuiet } from "./machine.ts";
-import { outDir, root, runToEnd, type Finished } from "./process.ts";
+import { opskitBin, outDir, runToEnd, type Finished } from "./process.ts";
 import type { BenchResult } from "./report.ts";
 import { driveBlackbox, startBlackbox, startTargetServer, type Blackbox, type TargetServer } from "./services.ts";
 
@@ -35,7 +35,7 @@ interface SideRun {
 
 async function probeWithOpskit(file: string, expected: number): Promise<Finished> {
   const run = await runToEnd(
-    [`${root}/dist/opskit`, "probe", "-f", file, "--concurrency", String(CONCURRENCY), "--quiet", "--timeout", "30s"],
+    [opskitBin, "probe", "-f", file, "--concurrency", String(CONCURRENCY), "--quiet", "--timeout", "30s"],
     120_000,
   );
   const summary = run.stdout.trim().split("\n").at(-1) ?? "";
