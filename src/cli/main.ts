@@ -11,8 +11,13 @@ declare const OPSKIT_COMMIT: string | undefined;
 
 function commit(): string {
   if (typeof OPSKIT_COMMIT === "string") return OPSKIT_COMMIT;
-  const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: import.meta.dir, stderr: "ignore" });
-  return git.success ? git.stdout.toString().trim() : "unknown";
+  try {
+    // From source only: a build stamps the commit in with --define.
+    const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: import.meta.dir, stderr: "ignore" });
+    return git.success ? git.stdout.toString().trim() : "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 export function versionLine(): string {

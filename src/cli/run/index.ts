@@ -105,7 +105,7 @@ async function prepareExec(args: string[], options: ParsedOptions): Promise<Prep
   const cwd = process.cwd();
   const loaded = await loadConfigFromOptions(options);
   const targets = await resolveTargets(loaded, selector, undefined, "opskit exec");
-  const concurrency = Number(options.concurrency ?? 32);
+  const concurrency = Number(options.concurrency ?? loaded.config.defaults.concurrency ?? 32);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw usageError("E_USAGE_OPTION", `invalid --concurrency "${options.concurrency}"`, "use a whole number of 1 or more");
   const timeout = String(options.timeout ?? "5m");
   parseDuration(timeout, "--timeout");

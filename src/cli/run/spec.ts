@@ -26,7 +26,7 @@ export const execSpec: CommandSpec = {
   argument: { name: "<args...>", description: "a selector, then -- and the command" },
   options: [
     ...configOptions,
-    { key: "concurrency", long: "concurrency", value: "n", default: "32", description: "targets in flight at once" },
+    { key: "concurrency", long: "concurrency", value: "n", description: "targets in flight at once (default: defaults.concurrency, else 32)" },
     { key: "timeout", long: "timeout", value: "duration", default: "5m", description: "command timeout" },
     { key: "dryRun", long: "dry-run", description: "print the targets and the command and touch nothing" },
     ...outputOptions,

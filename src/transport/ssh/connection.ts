@@ -91,9 +91,14 @@ export class SshConnection {
     return disconnectedError(this.endpoint, this.lostBecause);
   }
 
-  /** Opens a session channel running `command`, waiting for a free slot first. */
-  exec(command: string, signal: AbortSignal): Promise<ChannelLease<ClientChannel>> {
-    return this.openSession<ClientChannel>("an exec channel", signal, (done) => this.client.exec(command, done));
+  /**
+   * Opens a session channel running `command`, waiting for a free slot first.
+   * `prepare` runs as the channel opens, before any await: ssh2 emits `exit`
+   * and `close` as plain events, and a fast command's would be lost to
+   * listeners attached later.
+   */
+  exec(command: string, signal: AbortSignal, prepare?: (channel: ClientChannel) => void): Promise<ChannelLease<ClientChannel>> {
+    return this.openSession<ClientChannel>("an exec channel", signal, (done) => this.client.exec(command, done), prepare);
   }
 
   /** A direct-tcpip channel to host:port through this connection (a ProxyJump hop). */
@@ -156,6 +161,7 @@ export class SshConnection {
     what: string,
     signal: AbortSignal,
     open: (done: (error: Error | undefined, channel: T) => void) => void,
+    prepare?: (channel: T) => void,
   ): Promise<ChannelLease<T>> {
     if (this.isClosed) throw this.lostError();
     const release = await this.slots.acquire(signal);
@@ -169,14 +175,18 @@ export class SshConnection {
     }
     const opened = new Promise<T>((resolve, reject) => {
       open((error, channel) => {
-        if (!error) return resolve(channel);
+        if (!error) {
+          // Attached here, not after an await: a fast command's channel may close at once.
+          channel.once("close", release);
+          prepare?.(channel);
+          return resolve(channel);
+        }
         reject(this.isClosed ? this.lostError() : channelError(this.endpoint, what, error.message));
       });
     });
     // A channel that opens after its caller gave up is closed at once.
     opened.then(
       (channel) => {
-        channel.once("close", release);
         if (signal.aborted) channel.end();
       },
       () => release(),

@@ -17,18 +17,21 @@ export async function execCommand(connection: SshConnection, command: string, op
   const startedAt = performance.now();
   const deadline = startDeadline(options.signal, options.timeoutMs, () => commandTimeoutError(connection.endpoint, command, options.timeoutMs));
   try {
-    const { channel } = await connection.exec(command, deadline.signal);
     const stdout = new StreamCapture(options.maxOutputBytes, options.onStdout);
     const stderr = new StreamCapture(options.maxOutputBytes, options.onStderr);
     let exit: { code: number | null; signal: string | null } | undefined;
-    channel.on("data", (chunk: Buffer) => stdout.push(chunk));
-    channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    channel.on("exit", (code: number | null, signal?: string) => {
-      exit = typeof code === "number" ? { code, signal: null } : { code: null, signal: signal ?? null };
+    let markClosed: () => void = () => undefined;
+    const closed = new Promise<void>((resolve) => (markClosed = resolve));
+    const { channel } = await connection.exec(command, deadline.signal, (opened) => {
+      opened.on("data", (chunk: Buffer) => stdout.push(chunk));
+      opened.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+      opened.on("exit", (code: number | null, signal?: string) => {
+        exit = typeof code === "number" ? { code, signal: null } : { code: null, signal: signal ?? null };
+      });
+      // Writing stdin to a command that already exited is not our failure.
+      opened.on("error", () => undefined);
+      opened.once("close", () => markClosed());
     });
-    // Writing stdin to a command that already exited is not our failure.
-    channel.on("error", () => undefined);
-    const closed = new Promise<void>((resolve) => channel.once("close", () => resolve()));
     if (options.stdin !== undefined) channel.end(typeof options.stdin === "string" ? Buffer.from(options.stdin) : Buffer.from(options.stdin));
     else channel.end();
 
