@@ -215,7 +215,11 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const remotes = await openRemotes(prepared.loaded, prepared.targets);
+  const { steps, hooks } = prepared.compiled;
+  const commandSteps = [...hooks.pre, ...steps, ...hooks.post, ...hooks.on_failure, ...hooks.rollback].filter((s) => s.kind === "ssh" || s.kind === "script");
+  // Retries and waits run a command more than once: only a single plain step counts as one command.
+  const single = commandSteps.length === 1 && commandSteps[0]!.attempts === 1 && !commandSteps.some((s) => s.kind === "script");
+  const remotes = await openRemotes(prepared.loaded, prepared.targets, single ? 1 : Number.POSITIVE_INFINITY);
   try {
     const outcome = await executeRun({
       runId,

@@ -17,10 +17,12 @@ export interface Remotes {
  * SSH connection (no new process per step, as Ansible pipelining and mitogen
  * do); a shell that died (a timed-out command kills it) is replaced.
  */
-function sshHost(session: SshSession): RemoteHost {
+function sshHost(session: SshSession, singleCommand: boolean): RemoteHost {
   let shell: RemoteShell | undefined;
   return {
     async run(command: string, options: RunOptions): Promise<CommandOutput> {
+      // One remote command per host (opskit exec): a plain exec channel is cheaper than starting a shell for it.
+      if (singleCommand) return session.exec(command, options);
       shell ??= await session.shell();
       try {
         return await shell.run(command, options);
@@ -83,7 +85,8 @@ function parseJump(text: string, via: Target): Target {
   return { name: text, address: match[2]!.replace(/^\[|\]$/g, ""), port: Number(match[3] ?? 22), user: match[1] ?? via.user, labels: {}, vars: {}, groups: [], keys: via.keys, source: via.source };
 }
 
-export async function openRemotes(loaded: LoadedConfig, targets: Target[]): Promise<Remotes> {
+/** `remoteCommands`: how many remote commands each target runs at most (steps of ssh and script). */
+export async function openRemotes(loaded: LoadedConfig, targets: Target[], remoteCommands = Number.POSITIVE_INFINITY): Promise<Remotes> {
   const byName = new Map(targets.map((t) => [t.name, t]));
   const needsSsh = targets.some((t) => t.source !== "local");
   let pool: SshPool | undefined;
@@ -105,7 +108,7 @@ export async function openRemotes(loaded: LoadedConfig, targets: Target[]): Prom
       if (target.source === "local") return Promise.resolve(localHost());
       let host = hosts.get(name);
       if (!host) {
-        host = pool!.session(endpointFor(target, byName), signal).then(sshHost);
+        host = pool!.session(endpointFor(target, byName), signal).then((session) => sshHost(session, remoteCommands <= 1));
         // A failed connect is not cached: a retry or a later step may reach the host.
         host.catch(() => hosts.delete(name));
         hosts.set(name, host);
