@@ -26,6 +26,6 @@ export const actions: Record<ActionKind, Action<any, any>> = {
 /** Actions that need a connection to the target; the others run from this machine. */
 export const remoteActions: ReadonlySet<ActionKind> = new Set(["ssh", "script", "copy"]);
 
-export { shellQuote } from "./ssh.ts";
+export { spawnLocal, type LocalRun } from "./local.ts";
 export { resultScope, resultVariables, scopeVariables } from "./variables.ts";
 export type { Action, ActionContext, ActionResult, ActionTarget, CommandOutput, CompileContext, RemoteHost, Renderer, RunOptions } from "./types.ts";

@@ -2,7 +2,7 @@ import { configError } from "../errors.ts";
 import { commandResult } from "./output.ts";
 import { onHost } from "./errors.ts";
 import { compileText } from "./render.ts";
-import { shellQuote } from "./ssh.ts";
+import { shellQuote } from "../expr/index.ts";
 import type { Action } from "./types.ts";
 
 type ScriptSpec = string | { path: string; interpreter?: string; args?: string[] };

@@ -1,4 +1,5 @@
 import { ExitCode, OpsError } from "../errors.ts";
+import { shellQuote } from "../expr/index.ts";
 import { commandResult } from "./output.ts";
 import { onHost } from "./errors.ts";
 import { compileRecord, compileText } from "./render.ts";
@@ -9,9 +10,6 @@ interface SshRendered {
   command: string;
   stdin?: string;
 }
-
-/** POSIX single-quoting for values the engine itself puts into a command line. */
-export const shellQuote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
 
 /** A remote command over the target's pooled SSH connection. */
 export const sshAction: Action<SshSpec, SshRendered> = {

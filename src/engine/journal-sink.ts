@@ -7,7 +7,6 @@ import type { EventSink, RunEvent } from "./events.ts";
  * per-target and per-step records that `opskit runs show` and resume read.
  */
 export function journalSink(journal: Journal): EventSink {
-  const batches = new Map<string, number>();
   const targets = new Map<string, TargetRecord>();
   const put = (record: TargetRecord) => {
     targets.set(record.target, record);
@@ -19,7 +18,6 @@ export function journalSink(journal: Journal): EventSink {
       case "run.started":
         event.batches.forEach((batch, i) => {
           for (const target of batch) {
-            batches.set(target, i + 1);
             put({ runId: event.runId, target, batch: i + 1, status: "pending", changed: false, rollbackOwed: false });
           }
         });
@@ -49,7 +47,7 @@ export function journalSink(journal: Journal): EventSink {
         put({
           runId: event.runId,
           target: event.target,
-          batch: batches.get(event.target) ?? event.batch,
+          batch: targets.get(event.target)?.batch ?? event.batch,
           status: event.status,
           changed: event.changed,
           rollbackOwed: false,
@@ -63,7 +61,7 @@ export function journalSink(journal: Journal): EventSink {
         // Owed until each target's rollback finishes: a resume runs what is still owed.
         for (const target of event.targets) {
           const known = targets.get(target);
-          put({ ...(known ?? { runId: event.runId, target, batch: batches.get(target) ?? 0, status: "changed", changed: true }), rollbackOwed: true });
+          put({ ...(known ?? { runId: event.runId, target, batch: 0, status: "changed", changed: true }), rollbackOwed: true });
         }
         return;
       case "run.finished":

@@ -26,9 +26,13 @@ export interface Template {
   render(variables: Record<string, unknown>, escape: Escape): string;
 }
 
+/** POSIX single quotes keep everything literal, newlines included; a quote is closed, escaped and reopened. */
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
 const shellEscapers: Record<ShellQuoting, (text: string) => string> = {
-  // POSIX single quotes keep everything literal, newlines included; a quote is closed, escaped and reopened.
-  bare: (text) => `'${text.replaceAll("'", `'\\''`)}'`,
+  bare: shellQuote,
   single: (text) => text.replaceAll("'", `'\\''`),
   // Inside double quotes only \, ", $ and ` are special.
   double: (text) => text.replace(/[\\"$`]/g, (c) => `\\${c}`),

@@ -6,6 +6,7 @@ import {
   abortError,
   certificateProblem,
   describeCertificate,
+  ipFamily,
   openConnection,
   PhaseError,
   resolveHost,
@@ -80,8 +81,8 @@ export function parseGrpc(url: URL, raw: string, request: RequestOptions): GrpcS
  * ~10 ms (node:stream, node:tls and node:net come with http2).
  */
 function loadModules() {
-  return Promise.all([import("node:http2"), import("node:stream"), import("node:tls"), import("node:net"), import("@bufbuild/protobuf/wire")]).then(
-    ([http2, stream, tls, net, wire]) => ({ http2, Duplex: stream.Duplex, tls, isIP: net.isIP, wire }),
+  return Promise.all([import("node:http2"), import("node:stream"), import("node:tls"), import("@bufbuild/protobuf/wire")]).then(
+    ([http2, stream, tls, wire]) => ({ http2, Duplex: stream.Duplex, tls, wire }),
   );
 }
 type Modules = Awaited<ReturnType<typeof loadModules>>;
@@ -210,7 +211,7 @@ async function startTls(stream: Duplex, spec: GrpcSpec, context: ProbeContext, m
   const socket = modules.tls.connect({
     socket: stream,
     // RFC 6066 forbids an IP address as SNI.
-    ...(modules.isIP(spec.servername) ? {} : { servername: spec.servername }),
+    ...(ipFamily(spec.servername) ? {} : { servername: spec.servername }),
     ALPNProtocols: ["h2"],
     // Judged below, so a bad certificate is still described and reads as unhealthy, not unreachable.
     rejectUnauthorized: false,

@@ -39,7 +39,8 @@ export function parseVarOverrides(pairs: readonly string[]): Record<string, unkn
   return vars;
 }
 
-const localTarget: Target = { name: "local", address: "127.0.0.1", port: 0, user: process.env.USER ?? "root", labels: {}, vars: {}, groups: [], keys: [], source: "local" };
+/** The `local` target: remote actions run on this machine. */
+export const localTarget: Target = { name: "local", address: "127.0.0.1", port: 0, user: process.env.USER ?? "root", labels: {}, vars: {}, groups: [], keys: [], source: "local" };
 
 /** The workflow's targets: its selector over the inventory, narrowed by --limit, or this machine for "local". */
 export async function resolveTargets(loaded: LoadedConfig, selector: string, limit: string | undefined, where: string): Promise<Target[]> {
@@ -108,7 +109,7 @@ async function prepareExec(args: string[], options: ParsedOptions): Promise<Prep
   const concurrency = Number(options.concurrency ?? loaded.config.defaults.concurrency ?? 32);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw usageError("E_USAGE_OPTION", `invalid --concurrency "${options.concurrency}"`, "use a whole number of 1 or more");
   const timeout = String(options.timeout ?? "5m");
-  parseDuration(timeout, "--timeout");
+  const timeoutMs = parseDuration(timeout, "--timeout");
   // The ad-hoc form is a one-step workflow: same engine, same output, same journal.
   const workflow: Workflow = {
     targets: selector,
@@ -117,7 +118,7 @@ async function prepareExec(args: string[], options: ParsedOptions): Promise<Prep
     hooks: { pre: [], post: [], on_failure: [], rollback: [] },
     steps: [{ name: "command", ssh: command, timeout, continueOnError: false }],
   };
-  const compiled = await compileWorkflow(workflow, { name: "exec", baseDir: loaded.baseDir, defaultTimeoutMs: parseDuration(timeout), where: () => "command" });
+  const compiled = await compileWorkflow(workflow, { name: "exec", baseDir: loaded.baseDir, defaultTimeoutMs: timeoutMs, where: () => "command" });
   const vars = { ...loaded.config.vars };
   return {
     kind: "exec",

@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { CommandOutput, RemoteHost, RunOptions } from "../../actions/index.ts";
+import { spawnLocal, type CommandOutput, type RemoteHost, type RunOptions } from "../../actions/index.ts";
 import type { LoadedConfig } from "../../config/index.ts";
 import { ExitCode, OpsError } from "../../errors.ts";
 import type { Target } from "../../inventory/index.ts";
@@ -40,8 +40,9 @@ function sshHost(session: SshSession, singleCommand: boolean): RemoteHost {
 function localHost(): RemoteHost {
   return {
     async run(command, options) {
-      const { runLocalCommand } = await import("./local.ts");
-      return runLocalCommand(command, options);
+      const { output, stopped } = await spawnLocal(command, { ...options, cwd: process.cwd() });
+      if (stopped) throw stopped;
+      return output;
     },
     async upload(content, remotePath, mode) {
       const hasher = new Bun.CryptoHasher("sha256");

@@ -5,7 +5,7 @@ import { resolveInventory } from "../../inventory/index.ts";
 import { journalLocation, openJournal, type Journal, type RunRecord } from "../../journal/index.ts";
 import { foldHostNames, formatMs, LineWriter, parseDuration } from "../../ui/index.ts";
 import type { ParsedOptions } from "../options.ts";
-import { prepareExec, startRun, type PreparedRun } from "./index.ts";
+import { localTarget, prepareExec, startRun, type PreparedRun } from "./index.ts";
 
 const when = (iso: string | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
 
@@ -86,7 +86,7 @@ async function resumeRun(journal: Journal, id: string, options: ParsedOptions): 
     [...names].map((name) => {
       const target = name === "local" ? undefined : byName.get(name);
       if (!target && name !== "local") throw usageError("E_RESUME_TARGET", `target ${name} of run ${id} is no longer in the inventory`, "restore it, or start a new run");
-      return target ?? { name: "local", address: "127.0.0.1", port: 0, user: process.env.USER ?? "root", labels: {}, vars: {}, groups: [], keys: [], source: "local" };
+      return target ?? localTarget;
     });
   let prepared: PreparedRun;
   if (run.kind === "exec") {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { newMarkers, printfOperand, RunFrame, runScript, shellQuote } from "./shell-protocol.ts";
+import { shellQuote } from "../../expr/index.ts";
+import { newMarkers, printfOperand, RunFrame, runScript } from "./shell-protocol.ts";
 
 function frameOf(withStatus: boolean) {
   const markers = newMarkers();

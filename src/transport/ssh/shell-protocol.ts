@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { shellQuote } from "../../expr/index.ts";
 
 // What RemoteShell writes to the remote /bin/sh (started as `sh -s`, reading
 // its script from the channel) and how it cuts the replies apart.
@@ -27,11 +28,6 @@ export interface RunMarkers {
 export function newMarkers(): RunMarkers {
   const id = randomBytes(16).toString("hex");
   return { start: `<opskit:S:${id}>`, end: `<opskit:E:${id}>` };
-}
-
-/** POSIX single quoting: every byte but the quote itself is literal. */
-export function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

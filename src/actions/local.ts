@@ -1,0 +1,69 @@
+import { ExitCode, OpsError } from "../errors.ts";
+import { TailBuffer } from "./output.ts";
+import type { CommandOutput, RunOptions } from "./types.ts";
+
+export interface LocalRun {
+  output: CommandOutput;
+  /** Why the command was stopped (timeout, interrupt); its output so far is kept. */
+  stopped: OpsError | undefined;
+}
+
+/**
+ * Runs a command on this machine with /bin/sh, in its own process group so
+ * that a timeout or Ctrl-C kills everything it started: TERM, then KILL
+ * two seconds later. The exec action and the `local` target both use it.
+ */
+export async function spawnLocal(command: string, options: RunOptions & { cwd: string; env?: Record<string, string> }): Promise<LocalRun> {
+  const startedAt = performance.now();
+  const stdout = new TailBuffer(options.maxOutputBytes);
+  const stderr = new TailBuffer(options.maxOutputBytes);
+  const child = Bun.spawn(["/bin/sh", "-c", command], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdin: options.stdin === undefined ? "ignore" : typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin,
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: true,
+  });
+  let stopped: OpsError | undefined;
+  const kill = (reason: OpsError) => {
+    stopped ??= reason;
+    try {
+      process.kill(-child.pid, "SIGTERM");
+      setTimeout(() => {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {}
+      }, 2000).unref();
+    } catch {}
+  };
+  const timer = setTimeout(
+    () => kill(new OpsError({ code: "E_COMMAND_TIMEOUT", message: `command timed out after ${options.timeoutMs / 1000}s`, exitCode: ExitCode.check })),
+    options.timeoutMs,
+  );
+  const onAbort = () => kill(new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted }));
+  options.signal.addEventListener("abort", onAbort, { once: true });
+  const pump = async (stream: ReadableStream<Uint8Array>, buffer: TailBuffer, forward: ((text: string) => void) | undefined) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      const text = decoder.decode(chunk, { stream: true });
+      buffer.push(text);
+      forward?.(text);
+    }
+  };
+  try {
+    await Promise.all([pump(child.stdout, stdout, options.onStdout), pump(child.stderr, stderr, options.onStderr), child.exited]);
+  } finally {
+    clearTimeout(timer);
+    options.signal.removeEventListener("abort", onAbort);
+  }
+  const output: CommandOutput = {
+    exitCode: child.exitCode,
+    signal: child.signalCode === null ? null : String(child.signalCode),
+    stdout: stdout.toString(),
+    stderr: stderr.toString(),
+    truncated: stdout.truncated || stderr.truncated,
+    durationMs: performance.now() - startedAt,
+  };
+  return { output, stopped };
+}
