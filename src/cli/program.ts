@@ -5,6 +5,8 @@ import { execSpec, runSpec, runsSpec } from "./run/spec.ts";
 import { inventoryCommand, inventorySpec } from "./inventory.ts";
 import { schemaCommand, schemaSpec } from "./schema.ts";
 import { validateCommand, validateSpec } from "./validate.ts";
+import { demoSpec, serveSpec } from "./serve-spec.ts";
+import { incidentsSpec, pauseSpec, resumeSpec } from "./incidents-spec.ts";
 
 export type Handler = (positionals: string[], options: ParsedOptions) => Promise<number>;
 
@@ -46,5 +48,19 @@ export function buildProgram(version: () => string, handlers: { probe: Handler }
   addCommand(program, inventorySpec, inventoryCommand);
   addCommand(program, validateSpec, validateCommand);
   addCommand(program, schemaSpec, schemaCommand);
+  addCommand(program, serveSpec, async (args, options) => (await import("./serve.ts")).serveCommand(args, options, version()));
+  addCommand(program, demoSpec, async (args, options) => (await import("./demo.ts")).demoCommand(args, options, version()));
+  addCommand(program, incidentsSpec, async (args, options) => (await import("./incidents.ts")).incidentsCommand(args, options));
+  addCommand(program, pauseSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(true, options));
+  addCommand(program, resumeSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(false, options));
+  // The demo service that `opskit demo` and the alert tests run as a child process.
+  program
+    .command("demo-service", { hidden: true })
+    .description("serve the demo HTTP service (/health, /metrics, POST /break, POST /fix) until SIGTERM")
+    .option("--name <name>", "service name in health answers and metric labels", "demo")
+    .option("--listen <host:port>", "address to listen on; port 0 picks a free one", "127.0.0.1:0")
+    .action(async (options: { name: string; listen: string }) => {
+      process.exitCode = await (await import("../demo/index.ts")).runDemoService(options);
+    });
   return program;
 }

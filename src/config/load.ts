@@ -49,10 +49,10 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   }
   const merged = mergeFragments(fragments, docs);
   const base = { config: merged.config, files, baseDir };
-  if (options.env === undefined) return { ...base, where: wherein(docs, merged.sourceOrigins) };
+  if (options.env === undefined) return { ...base, where: wherein(docs, merged.sourceOrigins, merged.listOrigins) };
   const overlaid = applyEnvironment(merged.config, options.env, display(files[0]!));
   const origins = [...merged.sourceOrigins, ...overlaid.addedSources.map((_, i) => ({ doc: -1, path: ["environments", options.env!, "inventory", "sources", i] }))];
-  return { ...base, config: overlaid.config, environment: options.env, where: wherein(docs, origins, overlaid.config.environments[options.env], options.env) };
+  return { ...base, config: overlaid.config, environment: options.env, where: wherein(docs, origins, merged.listOrigins, overlaid.config.environments[options.env], options.env) };
 }
 
 async function kindOf(path: string): Promise<"file" | "dir" | undefined> {
@@ -102,7 +102,15 @@ const mergedMaps = [
   { path: ["inventory", "groups"], what: "group" },
   { path: ["environments"], what: "environment" },
   { path: ["workflows"], what: "workflow" },
+  { path: ["server"], what: "server setting" },
 ] as const;
+
+/** Lists whose entries are named: appended across files, each name once. */
+const mergedLists = [
+  { key: "checks", what: "check" },
+  { key: "rules", what: "rule" },
+] as const;
+type ListKey = (typeof mergedLists)[number]["key"];
 
 /**
  * Merges opskit.d/ files. Every named entry (a var, a default, a host, a
@@ -110,9 +118,10 @@ const mergedMaps = [
  * silent override across files is how a fleet ends up with the wrong user.
  * Inventory sources are appended in file order.
  */
-function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Config; sourceOrigins: SourceOrigin[] } {
-  const config: Config = { vars: {}, inventory: { hosts: {}, groups: {}, sources: [] }, defaults: {}, environments: {}, workflows: {} };
+function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Config; sourceOrigins: SourceOrigin[]; listOrigins: Record<ListKey, SourceOrigin[]> } {
+  const config = { vars: {}, inventory: { hosts: {}, groups: {}, sources: [] }, defaults: {}, environments: {}, workflows: {}, server: {}, checks: [], rules: [] } as unknown as Config;
   const sourceOrigins: SourceOrigin[] = [];
+  const listOrigins: Record<ListKey, SourceOrigin[]> = { checks: [], rules: [] };
   fragments.forEach((fragment, index) => {
     for (const { path, what } of mergedMaps) {
       const into = getIn(config, path) as Record<string, unknown>;
@@ -132,8 +141,22 @@ function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Co
       config.inventory.sources.push(source);
       sourceOrigins.push({ doc: index, path: ["inventory", "sources", i] });
     });
+    for (const { key, what } of mergedLists) {
+      fragment[key].forEach((entry, i) => {
+        const first = listOrigins[key].find((origin) => (getIn(fragments[origin.doc], origin.path.map(String)) as { name: string }).name === entry.name);
+        if (first) {
+          throw configError(
+            "E_CONFIG_DUPLICATE",
+            `${docs[index]!.where([key, i, "name"])}: ${what} "${entry.name}" is already defined at ${docs[first.doc]!.where([...first.path, "name"])}`,
+            `each ${what} name is used once: rename one of them or delete one definition`,
+          );
+        }
+        (config[key] as unknown[]).push(entry);
+        listOrigins[key].push({ doc: index, path: [key, i] });
+      });
+    }
   });
-  return { config, sourceOrigins };
+  return { config, sourceOrigins, listOrigins };
 }
 
 function getIn(value: unknown, path: readonly string[]): unknown {
@@ -177,10 +200,14 @@ function applyEnvironment(config: Config, name: string, file: string): { config:
  * defines it (the one holding the most of it), after redirecting what the
  * environment overlay replaced and what merging renumbered (sources).
  */
-function wherein(docs: YamlDocument[], sourceOrigins: SourceOrigin[], overlay?: Config["environments"][string], env?: string): (path: ConfigPath) => string {
+function wherein(docs: YamlDocument[], sourceOrigins: SourceOrigin[], listOrigins: Record<ListKey, SourceOrigin[]>, overlay?: Config["environments"][string], env?: string): (path: ConfigPath) => string {
   const inEnv = (path: ConfigPath) => ["environments", env!, ...path];
   const redirect = (path: ConfigPath): { path: ConfigPath; doc?: number } => {
     const [top, second, third] = path;
+    if ((top === "checks" || top === "rules") && typeof second === "number" && listOrigins[top][second]) {
+      const origin = listOrigins[top][second];
+      return { path: [...origin.path, ...path.slice(2)], doc: origin.doc };
+    }
     if (top === "inventory" && second === "sources" && typeof third === "number" && sourceOrigins[third]) {
       const origin = sourceOrigins[third];
       return origin.doc >= 0 ? { path: [...origin.path, ...path.slice(3)], doc: origin.doc } : { path: [...origin.path, ...path.slice(3)] };

@@ -209,6 +209,69 @@ export const workflowSchema = z
   })
   .strict();
 
+const selfHealing = {
+  labels: labels.default({}).describe("labels the alert carries, e.g. { service: api, severity: critical }"),
+  annotations: labels.default({}).describe("annotations the alert carries, e.g. { summary: ... }"),
+};
+
+export const checkSchema = z
+  .object({
+    name: z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"),
+    probe: z.string().min(1).describe("any opskit probe target: http(s)://, tcp://, tls://, dns://, grpc://, ssh://"),
+    expect: z.union([z.string(), z.array(z.string())]).optional().describe("CEL over the probe result, as in opskit probe"),
+    interval: duration.default("10s"),
+    timeout: duration.optional().describe("per probe (default: the interval, at most 10s)"),
+    failureThreshold: z.number().int().min(1).default(3).describe("consecutive failures before the alert fires"),
+    successThreshold: z.number().int().min(1).default(2).describe("consecutive successes before it resolves"),
+    ...selfHealing,
+  })
+  .strict();
+
+const verifySchema = z
+  .object({
+    alertResolved: z.boolean().optional().describe("wait for the alert's resolved notification"),
+    probe: probeAction.optional().describe("poll a probe until it passes; success resolves the incident"),
+    timeout: duration.default("5m"),
+    interval: duration.default("5s").describe("between verify probes"),
+  })
+  .strict()
+  .refine((v) => (v.alertResolved === true) !== (v.probe !== undefined), "verify takes one of alertResolved: true or probe");
+
+export const ruleSchema = z
+  .object({
+    name: z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"),
+    match: labels.default({}).describe("label equality, all must hold"),
+    matchRe: labels.default({}).describe("label regular expressions, anchored, all must match"),
+    when: z.string().optional().describe("CEL over alert (labels, annotations, status, fingerprint)"),
+    run: z.string().min(1).describe("the workflow to run"),
+    targets: z.string().optional().describe("selector narrowing the workflow's targets; templated, e.g. 'name={{ alert.labels.host }}'"),
+    vars: z.record(z.string(), z.string()).default({}).describe("workflow vars, templated from alert.labels and alert.annotations"),
+    cooldown: duration.default("10m").describe("no new run for the same alert fingerprint within this"),
+    maxAttempts: z.number().int().min(1).default(2).describe("runs per incident before escalating"),
+    approval: z.boolean().default(false).describe("runs wait for `opskit incidents approve ID`"),
+    rateLimit: z.object({ runs: z.number().int().min(1), per: duration }).strict().optional().describe("at most this many runs of the rule per window"),
+    circuitBreaker: z.number().int().min(1).default(3).describe("consecutive failed remediations that disable the rule"),
+    onInterrupted: z.enum(["retry", "escalate"]).default("retry").describe("a run cut off by a restart: run a new attempt, or escalate"),
+    verify: verifySchema.optional(),
+    escalate: stepList.default([]).describe("steps run when the rule gives up (notify, http, exec)"),
+  })
+  .strict();
+
+/** `server:` settings; defaults are applied by serverSettings(), so opskit.d/ files can split them. */
+export const serverSchema = z
+  .object({
+    listen: z.string().optional().describe("host:port (default 127.0.0.1:9797); a non-loopback address needs token"),
+    token: secretRef.optional().describe("bearer token for the API's mutating endpoints, e.g. env:OPSKIT_TOKEN; without it they accept loopback callers only"),
+    webhookToken: secretRef.optional().describe("bearer token for the alert webhooks; without it only loopback may post"),
+    maxBodyBytes: z.number().int().min(1024).optional().describe("default 1 MiB; larger bodies get 413"),
+    maxConcurrentRemediations: z.number().int().min(1).optional().describe("default 4; more wait their turn"),
+    checkConcurrency: z.number().int().min(1).optional().describe("default 16 probes at once"),
+    drainTimeout: duration.optional().describe("default 30s: on SIGTERM, how long in-flight runs may finish before they are cancelled"),
+    staleAfter: duration.optional().describe("default 24h: an open incident with no notification for this long closes as stale"),
+  })
+  .strict();
+
+
 const overlaySchema = z
   .object({
     vars: vars.optional(),
@@ -224,6 +287,9 @@ export const configSchema = z
     defaults: defaultsSchema.default({}),
     environments: z.record(z.string(), overlaySchema).default({}),
     workflows: z.record(z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"), workflowSchema).default({}),
+    server: serverSchema.default({}),
+    checks: z.array(checkSchema).default([]),
+    rules: z.array(ruleSchema).default([]),
   })
   .strict();
 
@@ -234,3 +300,6 @@ export type Strategy = z.infer<typeof strategySchema>;
 export type HostEntry = z.infer<typeof hostSchema>;
 export type Defaults = z.infer<typeof defaultsSchema>;
 export type Overlay = z.infer<typeof overlaySchema>;
+export type Check = z.infer<typeof checkSchema>;
+export type Rule = z.infer<typeof ruleSchema>;
+export type ServerConfig = z.infer<typeof serverSchema>;

@@ -5,6 +5,8 @@ export { fanOut, type EventSink, type RunCounts, type RunEvent } from "./events.
 export { failureBudget, planBatches, resolveCount } from "./plan.ts";
 export type { CompiledStep, CompiledWorkflow, CompileOptions, RunOutcome, RunRequest, RunTarget } from "./workflow.ts";
 export { journalSink } from "./journal-sink.ts";
+export { toRunTarget } from "./targets.ts";
+export type { Remotes } from "./remotes.ts";
 
 // The workflow engine pulls in every action; it is loaded on first use so
 // that `opskit probe`, which needs only the pool, starts fast.
@@ -17,4 +19,9 @@ export async function compileWorkflow(workflow: Workflow, options: CompileOption
 
 export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   return (await import("./workflow.ts")).executeRun(request);
+}
+
+/** Pooled SSH connections (or this machine) for a run's targets; loads SSH on first use. */
+export async function openRemotes(...args: Parameters<typeof import("./remotes.ts").openRemotes>): Promise<import("./remotes.ts").Remotes> {
+  return (await import("./remotes.ts")).openRemotes(...args);
 }

@@ -5,3 +5,4 @@ export { resolveInventory, expandPath, compareNames, type ResolveOptions } from 
 export { parseSelector, matches, selectTargets, selectorHint, type Selector, type Requirement, type SelectorOperator } from "./selector.ts";
 export { inventorySources } from "./registry.ts";
 export type { Target, HostRecord, InventorySource, SourceContext } from "./types.ts";
+export { localTarget, resolveTargets } from "./targets.ts";

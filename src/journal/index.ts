@@ -5,6 +5,11 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Journal } from "./types.ts";
 
+export { milestones } from "./types.ts";
+export type {
+  AlertSourceKind, AlertStateRecord, AttemptRecord, AttemptStatus, IncidentEventKind, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStatus, IncidentStore,
+  Milestone, NotificationRecord, RuleStateRecord,
+} from "./types.ts";
 export type { Journal, JournalEvent, RunParams, RunRecord, RunStatus, StepPhase, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
 
 /**

@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { configError } from "../errors.ts";
+import { incidentSchema, sqliteIncidentStore } from "./sqlite-incidents.ts";
 import type { Journal, JournalEvent, RunRecord, RunStatus, StepRecord, TargetRecord } from "./types.ts";
 
 const schema = `
@@ -93,6 +94,7 @@ export function openSqliteJournal(location: string): Journal {
     mkdirSync(dirname(location), { recursive: true });
     db = new Database(location, { create: true, strict: true });
     db.exec(schema);
+    db.exec(incidentSchema);
   } catch (error) {
     throw configError("E_JOURNAL_OPEN", `cannot open the journal at ${location}: ${(error as Error).message}`, "pass --journal PATH or set OPSKIT_JOURNAL to a writable file");
   }
@@ -113,6 +115,7 @@ export function openSqliteJournal(location: string): Journal {
 
   return {
     location,
+    ...sqliteIncidentStore(db),
     startRun(run) {
       const startedAt = run.startedAt ?? new Date().toISOString();
       insertRun.run({ id: run.id, kind: run.kind, name: run.name, params: JSON.stringify(run.params), startedAt, resumedFrom: run.resumedFrom ?? null });

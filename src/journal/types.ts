@@ -20,6 +20,8 @@ export interface RunParams {
   selector?: string;
   dryRun: boolean;
   concurrency?: number;
+  /** A remediation run started by `opskit serve`: which incident, attempt and rule. */
+  trigger?: { incident: number; attempt: number; rule: string };
 }
 
 export interface RunRecord {
@@ -73,7 +75,7 @@ export interface JournalEvent {
 }
 
 /** The journal's contract; SQLite is the embedded implementation, PostgreSQL comes later. */
-export interface Journal {
+export interface Journal extends IncidentStore {
   readonly location: string;
   startRun(run: Omit<RunRecord, "status" | "startedAt"> & { startedAt?: string }): RunRecord;
   finishRun(runId: string, status: RunStatus, summary: Record<string, unknown>): void;
@@ -84,4 +86,149 @@ export interface Journal {
   getRun(id: string): { run: RunRecord; targets: TargetRecord[]; steps: StepRecord[] } | undefined;
   events(runId: string): JournalEvent[];
   close(): void;
+}
+
+// ---------------------------------------------------------------------------
+// Incidents: what `opskit serve` records. Times are epoch milliseconds
+// (INTEGER columns), so MTTR can be aggregated in SQL over indexed columns.
+
+export type Milestone = "started" | "detected" | "remediation_started" | "remediated" | "verified" | "resolved" | "escalated" | "acknowledged";
+export const milestones: readonly Milestone[] = ["started", "detected", "remediation_started", "remediated", "verified", "resolved", "escalated", "acknowledged"];
+
+export type AlertSourceKind = "alertmanager" | "generic" | "check";
+export type IncidentStatus = "open" | "resolved";
+
+export interface IncidentRecord {
+  id: number;
+  fingerprint: string;
+  status: IncidentStatus;
+  /** alertname, or the check's name. */
+  title: string;
+  source: AlertSourceKind;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** The rule that matched when the incident opened, if any. */
+  rule?: string;
+  /** First occurrence of each milestone, epoch ms. */
+  milestones: Partial<Record<Milestone, number>>;
+  /** Remediation attempts started (dry runs excluded). */
+  attempts: number;
+  escalated: boolean;
+  /** Resolved while a rule's run had remediated it. */
+  automated: boolean;
+  /** How it closed: "alert resolved", "verified by probe", "resolved by hand", "stale: …". */
+  resolution?: string;
+  /** Notifications seen for this incident, duplicates and repeats included. */
+  notifications: number;
+  lastNotifiedAt: number;
+}
+
+export type IncidentEventKind = "alert" | "milestone" | "gate" | "run" | "escalation" | "note";
+
+/** One line of an incident's timeline. Consecutive identical lines fold into one with a count. */
+export interface IncidentEventRecord {
+  incidentId: number;
+  seq: number;
+  at: number;
+  kind: IncidentEventKind;
+  message: string;
+  data: Record<string, unknown>;
+  count: number;
+}
+
+export type AttemptStatus = "awaiting_approval" | "queued" | "running" | "verifying" | "succeeded" | "failed" | "interrupted" | "dry_run" | "rejected";
+
+/** One remediation attempt: (incident, attempt) is unique, so no attempt runs twice. */
+export interface AttemptRecord {
+  incidentId: number;
+  attempt: number;
+  rule: string;
+  fingerprint: string;
+  status: AttemptStatus;
+  runId?: string;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  detail?: string;
+}
+
+/** A notification as received (the raw body), committed before the 2xx. */
+export interface NotificationRecord {
+  id: number;
+  source: AlertSourceKind;
+  receivedAt: number;
+  body: string;
+  processed: boolean;
+}
+
+/** The last word about a fingerprint, to recognise duplicates and out-of-order delivery. */
+export interface AlertStateRecord {
+  fingerprint: string;
+  status: "firing" | "resolved";
+  startsAt: number;
+  endsAt?: number;
+  incidentId?: number;
+  updatedAt: number;
+}
+
+/** A rule's circuit breaker, which survives restarts. */
+export interface RuleStateRecord {
+  rule: string;
+  consecutiveFailures: number;
+  disabledAt?: number;
+  disabledReason?: string;
+}
+
+export interface IncidentFilter {
+  status?: IncidentStatus;
+  fingerprint?: string;
+  /** Incidents started at or after this time (epoch ms). */
+  since?: number;
+  limit?: number;
+}
+
+/** Incident storage; every method is synchronous and atomic on its own, `transaction` groups several. */
+export interface IncidentStore {
+  transaction<T>(fn: () => T): T;
+
+  /** Commits raw notifications in one transaction and returns their ids, in order. */
+  acceptNotifications(batch: { source: AlertSourceKind; receivedAt: number; body: string }[]): number[];
+  pendingNotifications(limit: number): NotificationRecord[];
+  markNotificationsProcessed(ids: readonly number[]): void;
+  countNotifications(): number;
+
+  getAlertState(fingerprint: string): AlertStateRecord | undefined;
+  putAlertState(state: AlertStateRecord): void;
+
+  openIncident(incident: Omit<IncidentRecord, "id" | "status" | "attempts" | "escalated" | "automated" | "notifications">): IncidentRecord;
+  updateIncident(id: number, patch: Partial<Pick<IncidentRecord, "status" | "attempts" | "escalated" | "automated" | "resolution" | "notifications" | "lastNotifiedAt" | "labels" | "annotations" | "rule">>): void;
+  /** Sets a milestone if it is not set yet (the first occurrence wins); returns whether it was set. */
+  setMilestone(id: number, milestone: Milestone, at: number): boolean;
+  getIncident(id: number): IncidentRecord | undefined;
+  findOpenIncident(fingerprint: string): IncidentRecord | undefined;
+  listIncidents(filter?: IncidentFilter): IncidentRecord[];
+  countIncidents(filter?: IncidentFilter): number;
+
+  addIncidentEvent(incidentId: number, event: { at: number; kind: IncidentEventKind; message: string; data?: Record<string, unknown> }): void;
+  incidentEvents(incidentId: number): IncidentEventRecord[];
+
+  /** Inserts attempt N of an incident; throws if that attempt already exists. */
+  createAttempt(attempt: AttemptRecord): void;
+  updateAttempt(incidentId: number, attempt: number, patch: Partial<Pick<AttemptRecord, "status" | "runId" | "startedAt" | "finishedAt" | "detail">>): void;
+  attempts(incidentId: number): AttemptRecord[];
+  /** Attempts in any of these states, across incidents (restart recovery, approval queue). */
+  attemptsIn(statuses: readonly AttemptStatus[]): AttemptRecord[];
+  /** When a remediation last started for this fingerprint (any incident), for cooldowns; an interrupted attempt does not hold a retry back. */
+  lastAttemptStart(fingerprint: string): number | undefined;
+  /** Attempts of a rule started at or after `since`, for rate limits. */
+  countRuleAttemptsSince(rule: string, since: number): number;
+
+  getRuleState(rule: string): RuleStateRecord | undefined;
+  putRuleState(state: RuleStateRecord): void;
+
+  getSetting(key: string): string | undefined;
+  putSetting(key: string, value: string | undefined): void;
+
+  /** Marks remediation runs (those with a trigger) still "running" as interrupted: the server died under them. Returns their ids. */
+  interruptRunningRuns(): string[];
 }

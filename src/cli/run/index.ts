@@ -1,12 +1,11 @@
 import type { LoadedConfig, Workflow } from "../../config/index.ts";
 import { loadConfigFromOptions } from "../config-options.ts";
-import { compileWorkflow, executeRun, fanOut, journalSink, planBatches, type CompiledWorkflow, type EventSink, type RunTarget } from "../../engine/index.ts";
+import { compileWorkflow, executeRun, fanOut, journalSink, openRemotes, planBatches, toRunTarget, type CompiledWorkflow, type EventSink } from "../../engine/index.ts";
 import { ExitCode, OpsError, usageError } from "../../errors.ts";
-import { resolveInventory, selectTargets, type Target } from "../../inventory/index.ts";
+import { resolveTargets, type Target } from "../../inventory/index.ts";
 import { journalLocation, newRunId, openJournal, type RunParams } from "../../journal/index.ts";
 import { foldHostNames, LineWriter, paletteFor, parseDuration, stdoutIsTerminal } from "../../ui/index.ts";
 import type { ParsedOptions } from "../options.ts";
-import { openRemotes } from "./remote.ts";
 import { terminalRunSink } from "./terminal.ts";
 
 const DEFAULT_STEP_TIMEOUT = "5m";
@@ -37,29 +36,6 @@ export function parseVarOverrides(pairs: readonly string[]): Record<string, unkn
     vars[pair.slice(0, eq)] = value;
   }
   return vars;
-}
-
-/** The `local` target: remote actions run on this machine. */
-export const localTarget: Target = { name: "local", address: "127.0.0.1", port: 0, user: process.env.USER ?? "root", labels: {}, vars: {}, groups: [], keys: [], source: "local" };
-
-/** The workflow's targets: its selector over the inventory, narrowed by --limit, or this machine for "local". */
-export async function resolveTargets(loaded: LoadedConfig, selector: string, limit: string | undefined, where: string): Promise<Target[]> {
-  if (selector === "local") return [localTarget];
-  const inventory = await resolveInventory(loaded);
-  let targets = selectTargets(inventory, selector);
-  if (limit) targets = selectTargets(targets, limit);
-  if (targets.length === 0) {
-    throw usageError(
-      "E_NO_TARGETS",
-      `no targets match ${JSON.stringify(selector)}${limit ? ` with --limit ${JSON.stringify(limit)}` : ""} (${where})`,
-      `opskit inventory '${selector}' lists what the selector matches among ${inventory.length} hosts`,
-    );
-  }
-  return targets;
-}
-
-function toRunTarget(target: Target): RunTarget {
-  return { name: target.name, address: target.address, port: target.port, user: target.user, labels: target.labels, vars: target.vars, groups: target.groups };
 }
 
 async function prepareWorkflow(name: string, options: ParsedOptions): Promise<PreparedRun> {

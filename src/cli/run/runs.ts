@@ -5,7 +5,8 @@ import { resolveInventory } from "../../inventory/index.ts";
 import { journalLocation, openJournal, type Journal, type RunRecord } from "../../journal/index.ts";
 import { foldHostNames, formatMs, LineWriter, parseDuration } from "../../ui/index.ts";
 import type { ParsedOptions } from "../options.ts";
-import { localTarget, prepareExec, startRun, type PreparedRun } from "./index.ts";
+import { localTarget } from "../../inventory/index.ts";
+import { prepareExec, startRun, type PreparedRun } from "./index.ts";
 
 const when = (iso: string | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
 

@@ -1,11 +1,11 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { spawnLocal, type CommandOutput, type RemoteHost, type RunOptions } from "../../actions/index.ts";
-import type { LoadedConfig } from "../../config/index.ts";
-import { ExitCode, OpsError } from "../../errors.ts";
-import type { Target } from "../../inventory/index.ts";
-import type { RemoteShell, SshEndpoint, SshPool, SshSession } from "../../transport/ssh/index.ts";
-import { parseDuration } from "../../ui/index.ts";
+import { spawnLocal, type CommandOutput, type RemoteHost, type RunOptions } from "../actions/index.ts";
+import type { LoadedConfig } from "../config/index.ts";
+import { ExitCode, OpsError } from "../errors.ts";
+import type { Target } from "../inventory/index.ts";
+import type { RemoteShell, SshEndpoint, SshPool, SshSession } from "../transport/ssh/index.ts";
+import { parseDuration } from "../ui/index.ts";
 
 export interface Remotes {
   connect(target: string, signal: AbortSignal): Promise<RemoteHost>;
@@ -93,7 +93,7 @@ export async function openRemotes(loaded: LoadedConfig, targets: Target[], remot
   let pool: SshPool | undefined;
   if (needsSsh) {
     const defaults = loaded.config.defaults;
-    const { SshPool: Pool } = await import("../../transport/ssh/index.ts");
+    const { SshPool: Pool } = await import("../transport/ssh/index.ts");
     pool = new Pool({
       knownHostsFile: defaults.knownHosts ?? join(process.env.HOME || homedir(), ".ssh", "known_hosts"),
       hostKeyChecking: defaults.hostKeyChecking ?? "strict",

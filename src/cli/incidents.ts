@@ -1,0 +1,115 @@
+import { ExitCode, OpsError, usageError } from "../errors.ts";
+import type { AttemptRecord, IncidentEventRecord, IncidentRecord } from "../journal/index.ts";
+import { milestones } from "../journal/index.ts";
+import { formatMs, LineWriter } from "../ui/index.ts";
+import type { ParsedOptions } from "./options.ts";
+
+interface IncidentView {
+  incident: IncidentRecord;
+  attempts: AttemptRecord[];
+  events: IncidentEventRecord[];
+}
+
+async function serverUrl(options: ParsedOptions): Promise<{ url: string; token: string | undefined }> {
+  let url = typeof options.server === "string" ? options.server : process.env.OPSKIT_SERVER;
+  let token = process.env.OPSKIT_TOKEN;
+  if (!url || !token) {
+    // The config is optional here: it only supplies defaults.
+    const loaded = await import("./config-options.ts").then((m) => m.loadConfigFromOptions(options)).catch(() => undefined);
+    const server = loaded?.config.server;
+    if (!url && server?.listen) url = `http://${server.listen}`;
+    if (!token && server?.token) token = await import("../config/index.ts").then((m) => m.resolveSecret(server.token!, "server.token")).catch(() => undefined);
+  }
+  return { url: (url ?? "http://127.0.0.1:9797").replace(/\/$/, ""), token };
+}
+
+/** Calls the server's API; its error bodies become OpsErrors with the server's hint. */
+export async function callServer(options: ParsedOptions, method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
+  const { url, token } = await serverUrl(options);
+  let response: Response;
+  try {
+    response = await fetch(`${url}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new OpsError({ code: "E_SERVER_UNREACHABLE", message: `cannot reach the opskit server at ${url}: ${(error as Error).message}`, hint: "is opskit serve running? pass --server URL or set OPSKIT_SERVER", exitCode: ExitCode.transport });
+  }
+  const value = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string; hint?: string } };
+  if (!response.ok) {
+    const error = value.error ?? { code: "E_SERVER", message: `the server answered ${response.status}` };
+    throw new OpsError({ code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}), exitCode: response.status >= 500 ? ExitCode.internal : ExitCode.usage });
+  }
+  return value;
+}
+
+const clock = (at: number) => new Date(at).toISOString().replace("T", " ").slice(0, 23);
+
+function printIncident(view: IncidentView, out: LineWriter): void {
+  const { incident } = view;
+  out.line(`incident ${incident.id}: ${incident.title} · ${incident.status}${incident.resolution ? ` (${incident.resolution})` : ""}${incident.escalated ? " · escalated" : ""}`);
+  out.line(`  fingerprint ${incident.fingerprint} · source ${incident.source} · rule ${incident.rule ?? "(none)"} · ${incident.notifications} notifications`);
+  out.line(`  labels ${Object.entries(incident.labels).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  const started = incident.milestones.started;
+  out.line("milestones:");
+  for (const name of milestones) {
+    const at = incident.milestones[name];
+    if (at === undefined) continue;
+    out.line(`  ${name.padEnd(20)} ${clock(at)}${started !== undefined ? `  +${formatMs(at - started)}` : ""}`);
+  }
+  if (view.attempts.length > 0) {
+    out.line("attempts:");
+    for (const a of view.attempts) out.line(`  ${a.attempt}. ${a.status}${a.runId ? ` run ${a.runId}` : ""}${a.startedAt && a.finishedAt ? ` in ${formatMs(a.finishedAt - a.startedAt)}` : ""}${a.detail ? `: ${a.detail}` : ""}`);
+  }
+  out.line("timeline:");
+  for (const event of view.events) out.line(`  ${clock(event.at)} ${event.kind.padEnd(10)} ${event.message}${event.count > 1 ? ` (×${event.count})` : ""}`);
+}
+
+function incidentArg(args: string[], verb: string): number {
+  const id = Number(args[1]);
+  if (!Number.isInteger(id) || id < 1) throw usageError("E_USAGE_INCIDENT", `incidents ${verb} needs an incident id`, `e.g. opskit incidents ${verb} 12; opskit incidents lists them`);
+  return id;
+}
+
+export async function incidentsCommand(args: string[], options: ParsedOptions): Promise<number> {
+  const verb = args[0] ?? "list";
+  const out = new LineWriter();
+  try {
+    if (verb === "list") {
+      const query = new URLSearchParams({ limit: String(options.limit ?? 50), ...(typeof options.status === "string" ? { status: options.status } : {}) });
+      const value = (await callServer(options, "GET", `/api/v1/incidents?${query}`)) as { incidents: IncidentRecord[]; total: number };
+      if (options.json) {
+        for (const incident of value.incidents) out.line(JSON.stringify(incident));
+        return ExitCode.ok;
+      }
+      out.line(`${"ID".padEnd(6)}${"STATUS".padEnd(10)}${"TITLE".padEnd(24)}${"STARTED".padEnd(25)}${"DURATION".padEnd(10)}${"ATTEMPTS".padEnd(9)}RESOLUTION`);
+      for (const i of value.incidents) {
+        const end = i.milestones.resolved ?? Date.now();
+        const duration = i.milestones.started !== undefined ? formatMs(end - i.milestones.started) : "-";
+        out.line(`${String(i.id).padEnd(6)}${i.status.padEnd(10)}${i.title.slice(0, 23).padEnd(24)}${(i.milestones.started ? clock(i.milestones.started) : "-").padEnd(25)}${duration.padEnd(10)}${String(i.attempts).padEnd(9)}${i.escalated ? "escalated · " : ""}${i.resolution ?? ""}`);
+      }
+      out.line(`${value.incidents.length} of ${value.total} incidents`);
+      return ExitCode.ok;
+    }
+    if (verb === "show" || verb === "ack" || verb === "approve" || verb === "resolve") {
+      const id = incidentArg(args, verb);
+      const view = (verb === "show"
+        ? await callServer(options, "GET", `/api/v1/incidents/${id}`)
+        : await callServer(options, "POST", `/api/v1/incidents/${id}/${verb}`, { by: process.env.USER ?? "cli", ...(typeof options.note === "string" ? { note: options.note } : {}) })) as IncidentView;
+      if (options.json) out.line(JSON.stringify(view));
+      else printIncident(view, out);
+      return ExitCode.ok;
+    }
+    throw usageError("E_USAGE_INCIDENTS", `unknown incidents command "${verb}"`, "use list, show ID, ack ID, approve ID or resolve ID");
+  } finally {
+    out.flush();
+  }
+}
+
+export async function pauseCommand(paused: boolean, options: ParsedOptions): Promise<number> {
+  const value = (await callServer(options, "POST", paused ? "/api/v1/pause" : "/api/v1/resume")) as { paused: boolean };
+  console.log(options.json ? JSON.stringify(value) : value.paused ? "automatic remediation paused: alerts are recorded, nothing runs (opskit resume)" : "automatic remediation resumed");
+  return ExitCode.ok;
+}

@@ -1,0 +1,22 @@
+import { configOptions } from "./config-options.ts";
+import type { CommandSpec } from "./options.ts";
+
+export const serveSpec: CommandSpec = {
+  name: "serve",
+  description: "take Alertmanager alerts and run checks; remediate through rules behind safety gates; keep every incident's timeline",
+  argument: { name: "[args...]", description: "(none)" },
+  options: [
+    ...configOptions,
+    { key: "listen", long: "listen", value: "host:port", description: "address for the API and webhooks (default: server.listen, else 127.0.0.1:9797)" },
+    { key: "journal", long: "journal", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+    { key: "dryRun", long: "dry-run", description: "record what each rule would run, run nothing" },
+    { key: "json", long: "json", description: "log one JSON event per line" },
+  ],
+};
+
+export const demoSpec: CommandSpec = {
+  name: "demo",
+  description: "self-healing in one minute: three services on loopback, checks and a rule; one service is killed and opskit brings it back",
+  argument: { name: "[args...]", description: "(none)" },
+  options: [{ key: "keep", long: "keep", description: "keep the demo's config, logs and journal" }],
+};

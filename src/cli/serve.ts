@@ -1,0 +1,176 @@
+import type { LoadedConfig } from "../config/index.ts";
+import { ExitCode, describeError } from "../errors.ts";
+import type { CheckScheduler, HealEvent, HealSink } from "../heal/index.ts";
+import { journalLocation, openJournal, type Journal } from "../journal/index.ts";
+import { formatMs, LineWriter, parseDuration } from "../ui/index.ts";
+import { loadConfigFromOptions } from "./config-options.ts";
+import type { ParsedOptions } from "./options.ts";
+
+
+export interface ServeHandle {
+  url: string;
+  journal: Journal;
+  healer: import("../heal/index.ts").Healer;
+  /** Drains and stops everything; resolves when it is safe to exit. */
+  shutdown(graceMs?: number): Promise<{ finished: number; cancelled: number }>;
+}
+
+export interface ServeOptions {
+  listen?: string;
+  journal: string;
+  dryRun: boolean;
+  version: string;
+  /** Receives every heal event (terminal, demo). */
+  onEvent?: HealSink;
+}
+
+/** Starts the whole server: journal, rules, healer (with restart recovery), checks and HTTP. */
+export async function startServe(loaded: LoadedConfig, options: ServeOptions): Promise<ServeHandle> {
+  const { Healer, compileRules, startChecks } = await import("../heal/index.ts");
+  const { serverMetrics, startServer } = await import("../server/index.ts");
+  const { resolveSecret, serverDefaults } = await import("../config/index.ts");
+  const settings = { ...serverDefaults, ...loaded.config.server };
+  const defaultTimeoutMs = parseDuration(loaded.config.defaults.stepTimeout ?? "5m", "defaults.stepTimeout");
+  const rules = await compileRules(loaded, defaultTimeoutMs);
+  const token = settings.token ? await resolveSecret(settings.token, "server.token") : undefined;
+  const webhookToken = settings.webhookToken ? await resolveSecret(settings.webhookToken, "server.webhookToken") : undefined;
+  const journal = await openJournal(options.journal);
+  let checks: CheckScheduler | undefined;
+  let healerRef: import("../heal/index.ts").Healer | undefined;
+  const metrics = serverMetrics({
+    openIncidents: () => journal.countIncidents({ status: "open" }),
+    runningRemediations: () => healerRef?.runningRemediations ?? 0,
+    paused: () => healerRef?.paused ?? false,
+    checks: () => checks?.states() ?? [],
+  });
+  const healer = new Healer({
+    loaded,
+    journal,
+    rules,
+    dryRun: options.dryRun,
+    maxConcurrentRemediations: settings.maxConcurrentRemediations,
+    staleAfterMs: parseDuration(settings.staleAfter, "server.staleAfter"),
+    defaultTimeoutMs,
+    emit: (event) => {
+      metrics.heal(event);
+      options.onEvent?.(event);
+    },
+    runSinks: [metrics.run],
+  });
+  healerRef = healer;
+  try {
+    await healer.start();
+    checks = await startChecks(loaded.config.checks, {
+      concurrency: settings.checkConcurrency,
+      where: (path) => loaded.where(path),
+      emit: (alert) => void healer.acceptCheckAlert(alert).catch(() => undefined),
+    });
+    const server = startServer(options.listen ?? settings.listen, {
+      healer,
+      journal,
+      rules,
+      metrics,
+      ...(token ? { token } : {}),
+      ...(webhookToken ? { webhookToken } : {}),
+      maxBodyBytes: settings.maxBodyBytes,
+      version: options.version,
+      checks: () => checks?.states() ?? [],
+      dryRun: options.dryRun,
+    });
+    const drainMs = parseDuration(settings.drainTimeout, "server.drainTimeout");
+    return {
+      url: server.url,
+      journal,
+      healer,
+      async shutdown(graceMs = drainMs) {
+        await server.stop();
+        await checks?.stop();
+        const outcome = await healer.drain(graceMs);
+        journal.close();
+        return outcome;
+      },
+    };
+  } catch (error) {
+    await checks?.stop();
+    await healer.drain(0);
+    journal.close();
+    throw error;
+  }
+}
+
+const clock = (at: number) => new Date(at).toISOString().slice(11, 23);
+
+/** One line per event, for people watching the server. */
+export function describeHealEvent(event: HealEvent): string | undefined {
+  switch (event.type) {
+    case "incident.opened":
+      return `incident ${event.incidentId} opened: ${event.title} ${JSON.stringify(event.labels)}${event.rule ? ` → rule ${event.rule}` : " (no rule matches)"}`;
+    case "incident.gate":
+      return `incident ${event.incidentId}: ${event.reason}`;
+    case "remediation.started":
+      return `incident ${event.incidentId}: remediation attempt ${event.attempt} started: workflow ${event.workflow} on ${event.targets.join(", ")} (run ${event.runId})`;
+    case "remediation.finished":
+      return `incident ${event.incidentId}: attempt ${event.attempt} ${event.status} in ${formatMs(event.durationMs)}${event.detail ? `: ${event.detail}` : ""}`;
+    case "incident.milestone":
+      return event.milestone === "started" || event.milestone === "detected" ? undefined : `incident ${event.incidentId}: ${event.milestone}`;
+    case "incident.escalated":
+      return `incident ${event.incidentId}: ${event.reason}`;
+    case "incident.resolved": {
+      const m = event.milestones;
+      const phases = m.started !== undefined && m.resolved !== undefined ? ` after ${formatMs(m.resolved - m.started)}` : "";
+      return `incident ${event.incidentId} resolved${phases}: ${event.resolution}`;
+    }
+    case "rule.disabled":
+      return `rule ${event.rule} disabled by its circuit breaker: ${event.reason}`;
+    case "alert.received":
+      return event.outcome === "orphan" ? `resolved notification for ${event.alertname} with nothing open: recorded` : undefined;
+    case "notifications.processed":
+      return undefined;
+  }
+}
+
+/** `opskit serve`: runs until SIGTERM or Ctrl-C, then drains and exits 0. */
+export async function serveCommand(_args: string[], options: ParsedOptions, version: string): Promise<number> {
+  const loaded = await loadConfigFromOptions(options);
+  const out = new LineWriter();
+  const json = options.json === true;
+  const log = (line: string) => {
+    out.line(line);
+    out.flush();
+  };
+  const handle = await startServe(loaded, {
+    ...(typeof options.listen === "string" ? { listen: options.listen } : {}),
+    journal: journalLocation(typeof options.journal === "string" ? options.journal : undefined),
+    dryRun: options.dryRun === true,
+    version,
+    onEvent: (event) => {
+      if (json) return log(JSON.stringify({ at: new Date().toISOString(), ...event }));
+      const text = describeHealEvent(event);
+      if (text) log(`${clock(Date.now())} ${text}`);
+    },
+  });
+  const summary = `opskit serve on ${handle.url} · ${loaded.config.rules.length} rules · ${loaded.config.checks.length} checks · journal ${handle.journal.location}${options.dryRun ? " · DRY RUN: nothing will run" : ""}${handle.healer.paused ? " · PAUSED (opskit resume)" : ""}`;
+  log(json ? JSON.stringify({ at: new Date().toISOString(), type: "server.started", url: handle.url, journal: handle.journal.location }) : summary);
+
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) {
+        console.error("opskit serve: second signal, exiting now; in-flight runs are marked interrupted at the next start");
+        process.exit(ExitCode.interrupted);
+      }
+      stopping = true;
+      log(json ? JSON.stringify({ at: new Date().toISOString(), type: "server.stopping", signal }) : `${clock(Date.now())} ${signal}: draining (no new alerts; in-flight runs finish or are cancelled)`);
+      try {
+        const outcome = await handle.shutdown();
+        log(json ? JSON.stringify({ at: new Date().toISOString(), type: "server.stopped", ...outcome }) : `${clock(Date.now())} stopped: ${outcome.finished} runs finished, ${outcome.cancelled} cancelled`);
+        resolve(ExitCode.ok);
+      } catch (error) {
+        console.error(`opskit serve: ${describeError(error)}`);
+        resolve(ExitCode.internal);
+      }
+    };
+    process.on("SIGTERM", () => void stop("SIGTERM"));
+    process.on("SIGINT", () => void stop("SIGINT"));
+  });
+}

@@ -1,0 +1,7 @@
+import type { Target } from "../inventory/index.ts";
+import type { RunTarget } from "./workflow.ts";
+
+/** The part of an inventory target the engine runs with. */
+export function toRunTarget(target: Target): RunTarget {
+  return { name: target.name, address: target.address, port: target.port, user: target.user, labels: target.labels, vars: target.vars, groups: target.groups };
+}

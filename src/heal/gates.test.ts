@@ -1,0 +1,65 @@
+import { describe, expect, test } from "bun:test";
+import type { AttemptRecord } from "../journal/index.ts";
+import { countedAttempts, decide, type GateInput } from "./gates.ts";
+
+const now = 1_764_072_000_000;
+const base: GateInput = { now, paused: false, dryRun: false, ruleName: "restart-api", ruleState: undefined, attempts: [], maxAttempts: 2, approval: false, lastStart: undefined, cooldownMs: 600_000 };
+const attempt = (n: number, status: AttemptRecord["status"]): AttemptRecord => ({ incidentId: 1, attempt: n, rule: "restart-api", fingerprint: "f", status, createdAt: now - 1000 });
+
+describe("safety gates", () => {
+  test("a fresh incident runs its first attempt", () => {
+    expect(decide(base)).toEqual({ action: "run", reason: "remediation: attempt 1 of 2" });
+  });
+
+  test("an attempt in progress deduplicates repeats", () => {
+    for (const status of ["queued", "running", "verifying", "awaiting_approval"] as const) {
+      const decision = decide({ ...base, attempts: [attempt(1, status)] });
+      expect(decision.action).toBe("hold");
+      expect(decision.reason).toBe(`deduplicated: attempt 1 is ${status.replace("_", " ")}`);
+    }
+  });
+
+  test("pause holds every remediation, and says how to undo it", () => {
+    const decision = decide({ ...base, paused: true });
+    expect(decision).toMatchObject({ action: "hold", gate: "paused" });
+    expect(decision.reason).toContain("opskit resume");
+  });
+
+  test("cooldown holds with the time left and when to look again", () => {
+    const decision = decide({ ...base, lastStart: now - (600_000 - 252_000) });
+    expect(decision).toEqual({ action: "hold", gate: "cooldown", reason: "suppressed: cooldown, 4m12s left", retryAt: now + 252_000 });
+    expect(decide({ ...base, lastStart: now - 600_000 }).action).toBe("run");
+  });
+
+  test("maxAttempts escalates once the counted attempts reach it", () => {
+    const two = [attempt(1, "failed"), attempt(2, "interrupted")];
+    expect(decide({ ...base, attempts: two })).toEqual({ action: "escalate", gate: "maxAttempts", reason: "escalated: maxAttempts 2 reached" });
+    // Dry runs and rejected attempts never ran: they do not count.
+    expect(countedAttempts([attempt(1, "dry_run"), attempt(2, "rejected"), attempt(3, "failed")])).toBe(1);
+    expect(decide({ ...base, attempts: [attempt(1, "rejected"), attempt(2, "failed")] }).action).toBe("run");
+  });
+
+  test("a rule disabled by its circuit breaker escalates instead of running", () => {
+    const decision = decide({ ...base, ruleState: { rule: "restart-api", consecutiveFailures: 3, disabledAt: now - 5, disabledReason: "3 consecutive failed remediations" } });
+    expect(decision).toMatchObject({ action: "escalate", gate: "circuit" });
+    expect(decision.reason).toContain("3 consecutive failed remediations");
+  });
+
+  test("the per-rule rate limit holds and retries within a minute", () => {
+    const decision = decide({ ...base, rateLimit: { runs: 5, perMs: 3_600_000, used: 5 } });
+    expect(decision).toMatchObject({ action: "hold", gate: "rateLimit", retryAt: now + 60_000 });
+    expect(decision.reason).toBe("suppressed: rate limit, 5 runs of rule restart-api in the last 60m00s (limit 5)");
+    expect(decide({ ...base, rateLimit: { runs: 5, perMs: 3_600_000, used: 4 } }).action).toBe("run");
+  });
+
+  test("approval waits; dry-run records once", () => {
+    expect(decide({ ...base, approval: true }).action).toBe("await_approval");
+    expect(decide({ ...base, dryRun: true }).action).toBe("dry_run");
+    expect(decide({ ...base, dryRun: true, attempts: [attempt(1, "dry_run")] })).toMatchObject({ action: "hold", gate: "dedupe" });
+  });
+
+  test("dedupe is checked before pause, pause before cooldown", () => {
+    expect(decide({ ...base, paused: true, attempts: [attempt(1, "running")] })).toMatchObject({ gate: "dedupe" });
+    expect(decide({ ...base, paused: true, lastStart: now })).toMatchObject({ gate: "paused" });
+  });
+});

@@ -1,0 +1,67 @@
+import type { AttemptRecord, AttemptStatus, RuleStateRecord } from "../journal/index.ts";
+import { formatMs } from "../ui/index.ts";
+
+/** Attempts that still hold the incident: while one exists, nothing new starts. */
+export const activeAttemptStatuses: readonly AttemptStatus[] = ["awaiting_approval", "queued", "running", "verifying"];
+/** Attempts that count against maxAttempts: every one that ran, or began to. */
+const countedStatuses: ReadonlySet<AttemptStatus> = new Set(["running", "verifying", "succeeded", "failed", "interrupted"]);
+
+export interface GateInput {
+  now: number;
+  paused: boolean;
+  dryRun: boolean;
+  ruleName: string;
+  ruleState: RuleStateRecord | undefined;
+  attempts: readonly AttemptRecord[];
+  maxAttempts: number;
+  approval: boolean;
+  /** When a remediation last started for this fingerprint, across incidents. */
+  lastStart: number | undefined;
+  cooldownMs: number;
+  rateLimit?: { runs: number; perMs: number; used: number };
+}
+
+export type GateDecision =
+  | { action: "run"; reason: string }
+  | { action: "await_approval"; reason: string }
+  | { action: "dry_run"; reason: string }
+  | { action: "escalate"; gate: string; reason: string }
+  | { action: "hold"; gate: string; reason: string; retryAt?: number };
+
+/** Attempts that ran, or began to, for maxAttempts. */
+export function countedAttempts(attempts: readonly AttemptRecord[]): number {
+  return attempts.filter((a) => countedStatuses.has(a.status)).length;
+}
+
+/**
+ * Decides whether a remediation may start for an incident, and says why not.
+ * Pure: every gate reads only its input, so each is tested on its own and the
+ * reason recorded on the incident is exactly what decided.
+ */
+export function decide(input: GateInput): GateDecision {
+  const active = input.attempts.find((a) => activeAttemptStatuses.includes(a.status));
+  if (active) return { action: "hold", gate: "dedupe", reason: `deduplicated: attempt ${active.attempt} is ${active.status.replace("_", " ")}` };
+  if (input.dryRun && input.attempts.some((a) => a.status === "dry_run")) return { action: "hold", gate: "dedupe", reason: "deduplicated: dry run already recorded" };
+  if (input.paused) return { action: "hold", gate: "paused", reason: "suppressed: automatic remediation is paused (opskit resume)" };
+  if (input.ruleState?.disabledAt !== undefined) {
+    return { action: "escalate", gate: "circuit", reason: `escalated: rule ${input.ruleName} is disabled by its circuit breaker (${input.ruleState.disabledReason ?? "too many failed remediations"})` };
+  }
+  const used = countedAttempts(input.attempts);
+  if (used >= input.maxAttempts) return { action: "escalate", gate: "maxAttempts", reason: `escalated: maxAttempts ${input.maxAttempts} reached` };
+  if (input.lastStart !== undefined && input.now - input.lastStart < input.cooldownMs) {
+    const retryAt = input.lastStart + input.cooldownMs;
+    return { action: "hold", gate: "cooldown", reason: `suppressed: cooldown, ${formatMs(retryAt - input.now)} left`, retryAt };
+  }
+  const rate = input.rateLimit;
+  if (rate && rate.used >= rate.runs) {
+    return {
+      action: "hold",
+      gate: "rateLimit",
+      reason: `suppressed: rate limit, ${rate.used} runs of rule ${input.ruleName} in the last ${formatMs(rate.perMs)} (limit ${rate.runs})`,
+      retryAt: input.now + Math.min(rate.perMs, 60_000),
+    };
+  }
+  if (input.dryRun) return { action: "dry_run", reason: "dry-run: would run" };
+  if (input.approval) return { action: "await_approval", reason: "waiting: approval required" };
+  return { action: "run", reason: `remediation: attempt ${used + 1} of ${input.maxAttempts}` };
+}

@@ -1,0 +1,60 @@
+import type { AlertSourceKind, IncidentStore } from "../journal/index.ts";
+
+interface Waiting {
+  source: AlertSourceKind;
+  receivedAt: number;
+  body: string;
+  resolve(id: number): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Commits notifications to the journal before their 2xx, with group commit:
+ * every request that arrives in the same turn of the event loop shares one
+ * transaction. One commit per request caps an alert storm at the disk's
+ * transaction rate; one per turn keeps the guarantee and the throughput.
+ */
+export class NotificationIntake {
+  #waiting: Waiting[] = [];
+  #scheduled = false;
+  #accepted = 0;
+
+  constructor(
+    private readonly store: IncidentStore,
+    /** Called after each commit, so processing can start. */
+    private readonly committed: () => void,
+  ) {}
+
+  /** Resolves with the notification's id once it is durable. */
+  accept(source: AlertSourceKind, body: string, receivedAt = Date.now()): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ source, receivedAt, body, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Notifications committed since start. */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  #flush(): void {
+    const batch = this.#waiting;
+    this.#waiting = [];
+    this.#scheduled = false;
+    if (batch.length === 0) return;
+    let ids: number[];
+    try {
+      ids = this.store.acceptNotifications(batch.map(({ source, receivedAt, body }) => ({ source, receivedAt, body })));
+    } catch (error) {
+      for (const waiting of batch) waiting.reject(error);
+      return;
+    }
+    this.#accepted += batch.length;
+    batch.forEach((waiting, i) => waiting.resolve(ids[i]!));
+    this.committed();
+  }
+}

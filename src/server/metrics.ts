@@ -1,0 +1,92 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { RunEvent } from "../engine/index.ts";
+import type { HealEvent } from "../heal/index.ts";
+
+export interface ServerMetrics {
+  registry: Registry;
+  heal(event: HealEvent): void;
+  run(event: RunEvent): void;
+  request(endpoint: string, code: number, seconds: number): void;
+}
+
+/**
+ * The server's Prometheus metrics. Counters follow the events, so what
+ * /metrics says and what the journal records come from the same stream.
+ */
+export function serverMetrics(live: { openIncidents(): number; runningRemediations(): number; paused(): boolean; checks(): { name: string; status: string }[] }): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "opskit_process_" });
+  const alerts = new Counter({ name: "opskit_alerts_received_total", help: "Alerts applied to incidents, by source, status and outcome (opened, repeat, resolved, stale, orphan).", labelNames: ["source", "status", "outcome"], registers: [registry] });
+  const requests = new Counter({ name: "opskit_http_requests_total", help: "API and webhook requests by endpoint and status code.", labelNames: ["endpoint", "code"], registers: [registry] });
+  const latency = new Histogram({
+    name: "opskit_http_request_duration_seconds",
+    help: "API and webhook response time by endpoint.",
+    labelNames: ["endpoint"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const opened = new Counter({ name: "opskit_incidents_opened_total", help: "Incidents opened, by matching rule (none when no rule matched).", labelNames: ["rule"], registers: [registry] });
+  const resolved = new Counter({ name: "opskit_incidents_resolved_total", help: "Incidents resolved, by how (alert, probe, hand, stale).", labelNames: ["how"], registers: [registry] });
+  const remediations = new Counter({ name: "opskit_remediations_total", help: "Remediation attempts finished, by rule and status.", labelNames: ["rule", "status"], registers: [registry] });
+  const remediationTime = new Histogram({ name: "opskit_remediation_duration_seconds", help: "Remediation attempt duration (run and verification), by rule.", labelNames: ["rule"], buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600], registers: [registry] });
+  const gates = new Counter({ name: "opskit_gate_decisions_total", help: "Safety gate decisions that held a remediation back, by gate.", labelNames: ["gate"], registers: [registry] });
+  const escalations = new Counter({ name: "opskit_escalations_total", help: "Incidents escalated, by rule.", labelNames: ["rule"], registers: [registry] });
+  const disabled = new Counter({ name: "opskit_rules_disabled_total", help: "Rules disabled by their circuit breaker.", labelNames: ["rule"], registers: [registry] });
+  const steps = new Counter({ name: "opskit_run_steps_total", help: "Workflow steps finished in remediation and escalation runs, by action and status.", labelNames: ["action", "status"], registers: [registry] });
+  const lag = new Gauge({ name: "opskit_notification_processing_lag_seconds", help: "Age of the oldest notification in the last processed batch.", registers: [registry] });
+  new Gauge({ name: "opskit_incidents_open", help: "Incidents open now.", registers: [registry], collect() { this.set(live.openIncidents()); } });
+  new Gauge({ name: "opskit_remediations_running", help: "Remediations running now.", registers: [registry], collect() { this.set(live.runningRemediations()); } });
+  new Gauge({ name: "opskit_paused", help: "1 while automatic remediation is paused.", registers: [registry], collect() { this.set(live.paused() ? 1 : 0); } });
+  new Gauge({
+    name: "opskit_check_up",
+    help: "1 while a check passes, 0 while it fails or fires.",
+    labelNames: ["check"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const check of live.checks()) if (check.status !== "unknown") this.set({ check: check.name }, check.status === "passing" ? 1 : 0);
+    },
+  });
+
+  const howResolved = (resolution: string) => (resolution.startsWith("alert") ? "alert" : resolution.startsWith("verified") ? "probe" : resolution.startsWith("resolved by hand") ? "hand" : "stale");
+
+  return {
+    registry,
+    heal(event) {
+      switch (event.type) {
+        case "alert.received":
+          alerts.inc({ source: event.source, status: event.status, outcome: event.outcome });
+          return;
+        case "incident.opened":
+          opened.inc({ rule: event.rule ?? "none" });
+          return;
+        case "incident.resolved":
+          resolved.inc({ how: howResolved(event.resolution) });
+          return;
+        case "incident.gate":
+          gates.inc({ gate: event.gate });
+          return;
+        case "remediation.finished":
+          remediations.inc({ rule: event.rule, status: event.status });
+          remediationTime.observe({ rule: event.rule }, event.durationMs / 1000);
+          return;
+        case "incident.escalated":
+          escalations.inc({ rule: event.rule ?? "none" });
+          return;
+        case "rule.disabled":
+          disabled.inc({ rule: event.rule });
+          return;
+        case "notifications.processed":
+          lag.set(event.lagMs / 1000);
+          return;
+      }
+    },
+    run(event) {
+      if (event.type === "step.finished") steps.inc({ action: event.action, status: event.status });
+    },
+    request(endpoint, code, seconds) {
+      requests.inc({ endpoint, code: String(code) });
+      latency.observe({ endpoint }, seconds);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// Starts `opskit serve` from source as a child process on a free loopback
+// port, the way an operator runs it, and talks to its API.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "./cli.ts";
+
+export interface ServeProcess {
+  url: string;
+  dir: string;
+  journal: string;
+  child: ReturnType<typeof Bun.spawn>;
+  /** Everything the server printed so far. */
+  output(): string;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number>;
+  /** SIGKILL: no drain, no goodbye. */
+  kill(): Promise<void>;
+  get(path: string, token?: string): Promise<any>;
+  post(path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  /** Polls GET path until `until` holds (or throws after timeoutMs with the last value). */
+  waitFor<T = any>(path: string, until: (value: any) => T | undefined | false, timeoutMs?: number): Promise<T>;
+}
+
+/** A fresh directory holding opskit.yaml; the journal goes beside it unless given. */
+export function writeConfig(yaml: string, dir = mkdtempSync(join(tmpdir(), "opskit-serve-"))): string {
+  writeFileSync(join(dir, "opskit.yaml"), yaml);
+  return dir;
+}
+
+export async function startServe(dir: string, options: { journal?: string; args?: string[]; env?: Record<string, string>; token?: string } = {}): Promise<ServeProcess> {
+  const journal = options.journal ?? join(dir, "journal.db");
+  const child = Bun.spawn([process.execPath, `${repoRoot}src/cli/main.ts`, "serve", "-c", dir, "--listen", "127.0.0.1:0", "--journal", journal, ...(options.args ?? [])], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let text = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  void pump(child.stdout);
+  void pump(child.stderr);
+  const deadline = Date.now() + 30_000;
+  let url: string | undefined;
+  while (!url) {
+    url = /opskit serve on (http:\/\/[\d.:]+)/.exec(text)?.[1];
+    if (url) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`opskit serve did not start (exit ${child.exitCode}):\n${text}`);
+    await Bun.sleep(25);
+  }
+  const headers = (token?: string) => ({ "content-type": "application/json", ...((token ?? options.token) ? { authorization: `Bearer ${token ?? options.token}` } : {}) });
+  const server: ServeProcess = {
+    url,
+    dir,
+    journal,
+    child,
+    output: () => text,
+    async stop() {
+      child.kill("SIGTERM");
+      return await child.exited;
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await child.exited;
+    },
+    async get(path, token) {
+      const response = await fetch(`${url}${path}`, { headers: headers(token), signal: AbortSignal.timeout(10_000) });
+      return response.json();
+    },
+    async post(path, body, token) {
+      const response = await fetch(`${url}${path}`, { method: "POST", headers: headers(token), body: typeof body === "string" ? body : JSON.stringify(body ?? {}), signal: AbortSignal.timeout(10_000) });
+      return { status: response.status, body: await response.json().catch(() => undefined) };
+    },
+    async waitFor(path, until, timeoutMs = 20_000) {
+      const end = Date.now() + timeoutMs;
+      let last: unknown;
+      for (;;) {
+        last = await server.get(path);
+        const result = until(last);
+        if (result) return result as never;
+        if (Date.now() > end) throw new Error(`timed out waiting on ${path}; last answer:\n${JSON.stringify(last, null, 2)}\nserver output:\n${text}`);
+        await Bun.sleep(50);
+      }
+    },
+  };
+  return server;
+}
+
+/** An Alertmanager webhook (version 4) notification. */
+export function alertmanagerNotification(alerts: { labels: Record<string, string>; status?: "firing" | "resolved"; startsAt?: string; endsAt?: string; fingerprint?: string; annotations?: Record<string, string> }[]): Record<string, unknown> {
+  const status = alerts.some((a) => (a.status ?? "firing") === "firing") ? "firing" : "resolved";
+  return {
+    version: "4",
+    groupKey: `{}:{alertname="${alerts[0]?.labels.alertname ?? ""}"}`,
+    truncatedAlerts: 0,
+    status,
+    receiver: "opskit",
+    groupLabels: { alertname: alerts[0]?.labels.alertname ?? "" },
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: "http://127.0.0.1:9093",
+    alerts: alerts.map((a) => ({
+      status: a.status ?? "firing",
+      labels: a.labels,
+      annotations: a.annotations ?? {},
+      startsAt: a.startsAt ?? new Date(Date.now() - 1000).toISOString(),
+      endsAt: a.endsAt ?? (a.status === "resolved" ? new Date().toISOString() : "0001-01-01T00:00:00Z"),
+      generatorURL: "http://127.0.0.1:9090/graph",
+      ...(a.fingerprint ? { fingerprint: a.fingerprint } : {}),
+    })),
+  };
+}
