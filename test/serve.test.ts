@@ -313,8 +313,19 @@ describe("opskit serve: restarts and faults", () => {
     expect(timeline(view)).toContain("attempt 1 interrupted: the server stopped during it; a new attempt may run (onInterrupted: retry)");
     const web = await again.waitFor("/api/v1/incidents", (v) => v.incidents.find((i: any) => i.labels.service === "web"));
     expect(web.status).toBe("open");
+    // web's notification was accepted an instant before the kill: its run may or may not have started
+    // then; either way it runs now, and no attempt ever runs twice.
+    const webView = await again.waitFor(`/api/v1/incidents/${web.id}`, (v) => v.attempts.some((a: any) => a.status === "running") && v);
+    const attempts = [...view.attempts, ...webView.attempts];
+    const started = attempts.filter((a: any) => a.runId);
+    expect(new Set(started.map((a: any) => a.runId)).size).toBe(started.length);
+    // Each started attempt ran its command at most once (one cut off by the kill may not have reached it).
+    const lines = () => readFileSync(join(server.marks, "log"), "utf8").trim().split("\n").length;
+    for (let i = 0; i < 100 && lines() < 2; i++) await Bun.sleep(50);
+    expect(lines()).toBeGreaterThanOrEqual(2);
+    expect(lines()).toBeLessThanOrEqual(started.length);
     const runs = await again.get("/api/v1/runs?limit=10");
-    expect(runs.runs.filter((r: any) => r.status === "interrupted")).toHaveLength(1);
+    expect(runs.runs.filter((r: any) => r.status === "interrupted").map((r: any) => r.id).sort()).toEqual(attempts.filter((a: any) => a.status === "interrupted").map((a: any) => a.runId).sort());
   }, 60_000);
 
   test("SIGTERM drains: in-flight runs finish within the grace period and the server exits 0", async () => {

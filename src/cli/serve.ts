@@ -112,7 +112,8 @@ export function describeHealEvent(event: HealEvent): string | undefined {
     case "remediation.finished":
       return `incident ${event.incidentId}: attempt ${event.attempt} ${event.status} in ${formatMs(event.durationMs)}${event.detail ? `: ${event.detail}` : ""}`;
     case "incident.milestone":
-      return event.milestone === "started" || event.milestone === "detected" ? undefined : `incident ${event.incidentId}: ${event.milestone}`;
+      // The other milestones have lines of their own (opened, attempt started, resolved, escalated).
+      return event.milestone === "remediated" || event.milestone === "verified" || event.milestone === "acknowledged" ? `incident ${event.incidentId}: ${event.milestone}` : undefined;
     case "incident.escalated":
       return `incident ${event.incidentId}: ${event.reason}`;
     case "incident.resolved": {

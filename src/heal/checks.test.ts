@@ -1,0 +1,239 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import type { Server } from "bun";
+import type { Check } from "../config/index.ts";
+import { ExitCode, OpsError } from "../errors.ts";
+import { alertFingerprint, type Alert } from "./alert.ts";
+import { startChecks, type CheckScheduler } from "./checks.ts";
+
+/**
+ * A loopback service whose answers the test scripts per path: /seq/KEY answers
+ * from a script of "ok"/"fail" (the last entry repeats), /slow?ms=N answers
+ * late, and every request is counted, also how many are in flight at once.
+ */
+interface Service {
+  server: Server<undefined>;
+  url(path: string): string;
+  script(key: string, steps: ("ok" | "fail")[]): void;
+  /** Arrival times (epoch ms) per path. */
+  arrivals: Map<string, number[]>;
+  maxInFlight: number;
+  maxInFlightPerPath: Map<string, number>;
+  resetCounters(): void;
+}
+
+function startService(): Service {
+  const scripts = new Map<string, ("ok" | "fail")[]>();
+  const seen = new Map<string, number>();
+  const inFlightPerPath = new Map<string, number>();
+  let inFlight = 0;
+  const service: Service = {
+    server: undefined as unknown as Server<undefined>,
+    url: (path) => `http://127.0.0.1:${service.server.port}${path}`,
+    script(key, steps) {
+      scripts.set(key, steps);
+      seen.set(key, 0);
+    },
+    arrivals: new Map(),
+    maxInFlight: 0,
+    maxInFlightPerPath: new Map(),
+    resetCounters() {
+      service.arrivals.clear();
+      service.maxInFlight = 0;
+      service.maxInFlightPerPath.clear();
+    },
+  };
+  service.server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      const url = new URL(request.url);
+      const path = url.pathname;
+      service.arrivals.set(path, [...(service.arrivals.get(path) ?? []), Date.now()]);
+      inFlight++;
+      inFlightPerPath.set(path, (inFlightPerPath.get(path) ?? 0) + 1);
+      service.maxInFlight = Math.max(service.maxInFlight, inFlight);
+      service.maxInFlightPerPath.set(path, Math.max(service.maxInFlightPerPath.get(path) ?? 0, inFlightPerPath.get(path)!));
+      try {
+        const delay = Number(url.searchParams.get("ms") ?? "0");
+        if (delay > 0) await Bun.sleep(delay);
+        const key = path.replace(/^\/seq\//, "");
+        const steps = scripts.get(key);
+        if (steps) {
+          const n = seen.get(key)!;
+          seen.set(key, n + 1);
+          const step = steps[Math.min(n, steps.length - 1)];
+          return step === "ok" ? new Response("ok\n") : new Response("unavailable\n", { status: 503 });
+        }
+        return new Response("ok\n");
+      } finally {
+        inFlight--;
+        inFlightPerPath.set(path, inFlightPerPath.get(path)! - 1);
+      }
+    },
+  });
+  return service;
+}
+
+function check(overrides: Partial<Check> & Pick<Check, "name" | "probe">): Check {
+  return { interval: "50ms", failureThreshold: 3, successThreshold: 2, labels: {}, annotations: {}, ...overrides };
+}
+
+const where = (path: (string | number)[]) => `opskit.yaml(${path.join(".")})`;
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+/** Starts checks that record every alert, with the probe start times the scheduler took from `now`. */
+async function recordChecks(checks: Check[], concurrency = 4) {
+  const alerts: { alert: Alert; probes: number }[] = [];
+  const probeTimes: number[] = [];
+  const scheduler = await startChecks(checks, {
+    concurrency,
+    where,
+    emit: (alert) => alerts.push({ alert, probes: probeTimes.length }),
+    now: () => {
+      const at = Date.now();
+      probeTimes.push(at);
+      return at;
+    },
+  });
+  running.push(scheduler);
+  return { scheduler, alerts, probeTimes };
+}
+
+let service: Service;
+const running: CheckScheduler[] = [];
+
+beforeAll(() => {
+  service = startService();
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.stop()));
+  service.resetCounters();
+});
+afterAll(() => {
+  service.server.stop(true);
+});
+
+describe("startChecks", () => {
+  test("fires after exactly failureThreshold failures, dated at the first failure, and resolves after successThreshold", async () => {
+    service.script("fire", ["fail", "fail", "fail", "fail", "ok", "fail", "ok", "ok", "ok"]);
+    const spec = check({ name: "api-health", probe: service.url("/seq/fire"), expect: "status == 200", labels: { team: "core" }, annotations: { runbook: "https://wiki/api" } });
+    const { scheduler, alerts, probeTimes } = await recordChecks([spec]);
+    await until(() => alerts.length >= 2, 5000, "firing and resolved alerts");
+    await scheduler.stop();
+
+    const [firing, resolved] = alerts;
+    const labels = { alertname: "api-health", check: "api-health", team: "core" };
+    expect(firing!.probes).toBe(3);
+    expect(firing!.alert).toEqual({
+      source: "check",
+      fingerprint: alertFingerprint(labels),
+      status: "firing",
+      labels,
+      annotations: { summary: `api-health: ${service.url("/seq/fire")} failed 3 times in a row: expectation failed: status == 200`, runbook: "https://wiki/api" },
+      startsAt: probeTimes[0]!,
+    });
+    // Probes 5 and 7 pass; 5 alone is below the threshold, 7 and 8 resolve.
+    expect(resolved!.probes).toBe(8);
+    expect(resolved!.alert).toMatchObject({ status: "resolved", fingerprint: firing!.alert.fingerprint, startsAt: probeTimes[0]!, endsAt: probeTimes[6]! });
+    expect(resolved!.alert.annotations.summary).toBe(firing!.alert.annotations.summary);
+    expect(alerts).toHaveLength(2);
+
+    const [state] = scheduler.states();
+    expect(state).toMatchObject({ name: "api-health", status: "passing", consecutiveFailures: 0 });
+    expect(state!.firingSince).toBeUndefined();
+    expect(state!.lastRunAt).toBe(probeTimes.at(-1)!);
+    expect(state!.lastDurationMs).toBeGreaterThanOrEqual(0);
+  }, 10_000);
+
+  test("a check that flaps below its failure threshold never fires, nor resolves", async () => {
+    service.script("flap", ["fail", "fail", "ok", "fail", "fail", "ok", "fail", "fail", "ok", "ok"]);
+    const { scheduler, alerts, probeTimes } = await recordChecks([check({ name: "flappy", probe: service.url("/seq/flap") })]);
+    await until(() => probeTimes.length >= 12, 5000, "12 probes");
+    await scheduler.stop();
+    expect(alerts).toEqual([]);
+    expect(scheduler.states()[0]).toMatchObject({ status: "passing", consecutiveFailures: 0 });
+  }, 10_000);
+
+  test("a firing check repeats its alert only on every 10th failing probe", async () => {
+    service.script("down", ["fail"]);
+    const { scheduler, alerts, probeTimes } = await recordChecks([check({ name: "down", probe: service.url("/seq/down"), failureThreshold: 2, interval: "20ms" })]);
+    await until(() => probeTimes.length >= 23, 8000, "23 probes");
+    await scheduler.stop();
+    expect(alerts.map((a) => a.probes)).toEqual([2, 12, 22]);
+    expect(new Set(alerts.map((a) => a.alert.startsAt))).toEqual(new Set([probeTimes[0]!]));
+    expect(new Set(alerts.map((a) => a.alert.fingerprint)).size).toBe(1);
+    expect(alerts.every((a) => a.alert.status === "firing")).toBe(true);
+    expect(alerts[0]!.alert.annotations.summary).toEndWith("failed 2 times in a row: status 503 Service Unavailable");
+    const state = scheduler.states()[0]!;
+    expect(state).toMatchObject({ status: "firing", firingSince: probeTimes[0]!, lastError: "status 503 Service Unavailable" });
+    expect(state.consecutiveFailures).toBeGreaterThanOrEqual(23);
+  }, 15_000);
+
+  test("spreads checks over their interval instead of probing all at once", async () => {
+    const checks = [0, 1, 2, 3].map((i) => check({ name: `spread-${i}`, probe: service.url(`/spread/${i}`), interval: "400ms" }));
+    await recordChecks(checks);
+    await until(() => [0, 1, 2, 3].every((i) => service.arrivals.has(`/spread/${i}`)), 5000, "a probe of every check");
+    const first = [0, 1, 2, 3].map((i) => service.arrivals.get(`/spread/${i}`)![0]!);
+    // Planned at 0, 100, 200 and 300 ms.
+    for (let i = 1; i < 4; i++) expect(first[i]!).toBeGreaterThan(first[i - 1]!);
+    expect(first[3]! - first[0]!).toBeGreaterThanOrEqual(150);
+  }, 10_000);
+
+  test("all checks share one bounded pool, and no check overlaps itself", async () => {
+    const checks = [0, 1, 2, 3, 4, 5].map((i) => check({ name: `pool-${i}`, probe: service.url(`/pool/${i}?ms=120`), interval: "50ms", timeout: "5s" }));
+    const { scheduler, probeTimes } = await recordChecks(checks, 2);
+    await until(() => probeTimes.length >= 14, 8000, "14 probes");
+    await scheduler.stop();
+    expect(service.maxInFlight).toBe(2);
+    for (const [path, max] of service.maxInFlightPerPath) expect({ path, max }).toEqual({ path, max: 1 });
+    // Every check got its turn.
+    expect(service.maxInFlightPerPath.size).toBe(6);
+  }, 15_000);
+
+  test("a bad expectation fails startChecks naming the check", async () => {
+    const checks = [
+      check({ name: "fine", probe: service.url("/ok") }),
+      check({ name: "typo", probe: service.url("/ok"), expect: ["status == 200", "stauts == 200"] }),
+    ];
+    const error = await startChecks(checks, { concurrency: 2, where, emit: () => {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpsError);
+    expect((error as OpsError).message).toStartWith(where(["checks", 1, "expect", 1]));
+    expect((error as OpsError).message).toContain('"stauts"');
+    expect((error as OpsError).exitCode).toBe(ExitCode.config);
+
+    const syntax = await startChecks([check({ name: "syntax", probe: service.url("/ok"), expect: "status ==" })], { concurrency: 1, where, emit: () => {} }).catch((e: unknown) => e);
+    expect((syntax as OpsError).message).toStartWith(where(["checks", 0, "expect"]));
+  });
+
+  test("a bad probe target fails startChecks naming the check", async () => {
+    for (const probe of ["api.internal/health", "ftp://files.internal/", "tcp://db.internal", "http://user:secret@api.internal/"]) {
+      const error = await startChecks([check({ name: "ok", probe: service.url("/ok") }), check({ name: "bad", probe })], { concurrency: 1, where, emit: () => {} }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpsError);
+      expect((error as OpsError).message).toStartWith(where(["checks", 1, "probe"]));
+      expect((error as OpsError).exitCode).toBe(ExitCode.config);
+    }
+  });
+
+  test("an interval of zero is refused", async () => {
+    const error = await startChecks([check({ name: "busy", probe: service.url("/ok"), interval: "0" })], { concurrency: 1, where, emit: () => {} }).catch((e: unknown) => e);
+    expect((error as OpsError).message).toStartWith(where(["checks", 0, "interval"]));
+  });
+
+  test("stop() aborts a slow probe promptly and emits nothing after", async () => {
+    const spec = check({ name: "slow", probe: service.url("/slow?ms=5000"), interval: "10s", failureThreshold: 1 });
+    const { scheduler, alerts } = await recordChecks([spec]);
+    await until(() => service.arrivals.has("/slow"), 3000, "the slow probe to arrive");
+    const started = performance.now();
+    await scheduler.stop();
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(alerts).toEqual([]);
+    expect(scheduler.states()[0]!.status).toBe("unknown");
+  }, 10_000);
+});

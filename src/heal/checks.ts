@@ -1,0 +1,271 @@
+import type { Check } from "../config/index.ts";
+import { ExitCode, OpsError, configError, isOpsError } from "../errors.ts";
+import { compileExpectations } from "../expr/index.ts";
+import { expectationVariables, parseTarget, runProbe, type ProbePlan, type ProbeResult, type ProbeSettings } from "../probe/index.ts";
+import { parseDuration } from "../ui/index.ts";
+import { alertFingerprint, type Alert } from "./alert.ts";
+import { Slots } from "./slots.ts";
+
+/** What a check looks like right now: for the API, the metrics and the dashboard. */
+export interface CheckState {
+  name: string;
+  status: "unknown" | "passing" | "failing" | "firing";
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  /** Epoch ms the last probe started. */
+  lastRunAt?: number;
+  /** Why the last probe failed; absent when it passed. */
+  lastError?: string;
+  lastDurationMs?: number;
+  /** Epoch ms of the first failing probe of the streak that fired. */
+  firingSince?: number;
+}
+
+export interface CheckScheduler {
+  states(): CheckState[];
+  /** Cancels the timers, aborts probes in flight, and resolves once they have finished. */
+  stop(): Promise<void>;
+}
+
+export interface CheckOptions {
+  /** Probes in flight at once, across all checks. */
+  concurrency: number;
+  emit(alert: Alert): void;
+  /** Names a config path (file:line:col) for error messages. */
+  where(path: (string | number)[]): string;
+  /** Wall clock for alert times; scheduling uses the monotonic clock. */
+  now?: () => number;
+}
+
+/**
+ * A firing check repeats its alert on every 10th failing probe: often enough
+ * to make good a lost notification, rarely enough not to flood the journal.
+ */
+const REPEAT_EVERY = 10;
+const MAX_DEFAULT_TIMEOUT_MS = 10_000;
+
+interface CompiledCheck {
+  check: Check;
+  plan: ProbePlan;
+  settings: ProbeSettings;
+  intervalMs: number;
+  labels: Record<string, string>;
+  fingerprint: string;
+}
+
+/**
+ * A compile error as a config error (exit 65), with the config path in front
+ * unless the message already starts with one.
+ */
+function atPath(where: string | undefined, error: unknown): unknown {
+  if (!isOpsError(error)) return error;
+  const message = where === undefined || error.message.startsWith(where) ? error.message : `${where}: ${error.message}`;
+  return new OpsError({ code: error.code, message, hint: error.hint, exitCode: ExitCode.config, cause: error });
+}
+
+function positiveDuration(text: string, where: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text, "duration");
+  } catch (error) {
+    throw atPath(where, error);
+  }
+  if (!(ms > 0)) throw configError("E_CONFIG_DURATION", `${where}: "${text}" must be longer than zero`, 'e.g. "30s"');
+  return ms;
+}
+
+async function compileCheck(check: Check, index: number, where: CheckOptions["where"]): Promise<CompiledCheck> {
+  const at = (...path: (string | number)[]) => where(["checks", index, ...path]);
+  const intervalMs = positiveDuration(check.interval, at("interval"));
+  const timeoutMs = check.timeout === undefined ? Math.min(intervalMs, MAX_DEFAULT_TIMEOUT_MS) : positiveDuration(check.timeout, at("timeout"));
+  let target: ProbePlan["target"];
+  try {
+    target = parseTarget(check.probe, at("probe"));
+  } catch (error) {
+    throw atPath(at("probe"), error);
+  }
+  const listed = Array.isArray(check.expect);
+  const sources = check.expect === undefined ? [] : Array.isArray(check.expect) ? check.expect : [check.expect];
+  const expectAt = (i: number) => (listed ? at("expect", i) : at("expect"));
+  let expectations: ProbePlan["expectations"];
+  try {
+    expectations = await compileExpectations(sources, expectAt, expectationVariables);
+  } catch (error) {
+    // compileExpectations starts its messages with expectAt(i) already.
+    throw atPath(undefined, error);
+  }
+  const labels = { alertname: check.name, check: check.name, ...check.labels };
+  return {
+    check,
+    plan: { target, name: check.name, labels: check.labels, expectations },
+    settings: { timeoutMs, retries: 0, retryDelayMs: 0, insecure: false, ca: undefined, maxBodyBytes: 1 << 20 },
+    intervalMs,
+    labels,
+    fingerprint: alertFingerprint(labels),
+  };
+}
+
+function describeFailure(result: ProbeResult): string {
+  return result.reason ?? result.error?.message ?? result.verdict;
+}
+
+/** The thresholds of one check: probe results in, the alerts to emit out. No timers here. */
+class CheckTracker {
+  readonly state: CheckState;
+  /** When the current run of failures (or successes) began. */
+  #failingSince = 0;
+  #passingSince = 0;
+  #failuresWhileFiring = 0;
+  #firingAnnotations: Record<string, string> = {};
+
+  constructor(private readonly compiled: CompiledCheck) {
+    this.state = { name: compiled.check.name, status: "unknown", consecutiveFailures: 0, consecutiveSuccesses: 0 };
+  }
+
+  /** Applies one probe result, whose probe started at `at`; returns the alert to emit, if any. */
+  record(result: ProbeResult, at: number): Alert | undefined {
+    this.state.lastRunAt = at;
+    this.state.lastDurationMs = result.timings.total;
+    return result.verdict === "healthy" ? this.#pass(at) : this.#fail(describeFailure(result), at);
+  }
+
+  #fail(reason: string, at: number): Alert | undefined {
+    const state = this.state;
+    state.consecutiveSuccesses = 0;
+    state.consecutiveFailures++;
+    state.lastError = reason;
+    if (state.consecutiveFailures === 1) this.#failingSince = at;
+    if (state.status === "firing") {
+      this.#failuresWhileFiring++;
+      return this.#failuresWhileFiring % REPEAT_EVERY === 0 ? this.#firing(reason) : undefined;
+    }
+    if (state.consecutiveFailures < this.compiled.check.failureThreshold) {
+      state.status = "failing";
+      return undefined;
+    }
+    state.status = "firing";
+    state.firingSince = this.#failingSince;
+    this.#failuresWhileFiring = 0;
+    return this.#firing(reason);
+  }
+
+  #pass(at: number): Alert | undefined {
+    const state = this.state;
+    state.consecutiveFailures = 0;
+    state.consecutiveSuccesses++;
+    delete state.lastError;
+    if (state.consecutiveSuccesses === 1) this.#passingSince = at;
+    if (state.status !== "firing") {
+      state.status = "passing";
+      return undefined;
+    }
+    if (state.consecutiveSuccesses < this.compiled.check.successThreshold) return undefined;
+    const startsAt = state.firingSince!;
+    state.status = "passing";
+    delete state.firingSince;
+    return { ...this.#alert("resolved", startsAt, this.#firingAnnotations), endsAt: this.#passingSince };
+  }
+
+  #firing(reason: string): Alert {
+    const { check, plan } = this.compiled;
+    const summary = `${check.name}: ${plan.target.raw} failed ${this.state.consecutiveFailures} times in a row: ${reason}`;
+    this.#firingAnnotations = { summary, ...check.annotations };
+    return this.#alert("firing", this.state.firingSince!, this.#firingAnnotations);
+  }
+
+  #alert(status: Alert["status"], startsAt: number, annotations: Record<string, string>): Alert {
+    return { source: "check", fingerprint: this.compiled.fingerprint, status, labels: { ...this.compiled.labels }, annotations: { ...annotations }, startsAt };
+  }
+}
+
+interface Runner {
+  compiled: CompiledCheck;
+  tracker: CheckTracker;
+  /** Monotonic ms (performance.now) of the next run. */
+  dueAt: number;
+  timer?: ReturnType<typeof setTimeout>;
+  running?: Promise<void>;
+}
+
+/**
+ * Starts opskit's own checks: each probes its target every `interval` and
+ * raises and resolves an alert through `emit` by its failure and success
+ * thresholds. Everything is compiled first, so a bad check fails here naming
+ * its config path. Checks are spread over their interval and all probes share
+ * one bounded pool; a check never overlaps itself, and a run that is late
+ * skips to the next tick rather than bunching up.
+ */
+export async function startChecks(checks: Check[], options: CheckOptions): Promise<CheckScheduler> {
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
+    throw new RangeError(`check concurrency must be a positive integer, got ${options.concurrency}`);
+  }
+  const compiled: CompiledCheck[] = [];
+  // One at a time, so the error reported is the first check's in config order.
+  for (const [i, check] of checks.entries()) compiled.push(await compileCheck(check, i, options.where));
+
+  const now = options.now ?? Date.now;
+  const slots = new Slots(options.concurrency);
+  const controller = new AbortController();
+  const signal = controller.signal;
+
+  const deliver = (alert: Alert) => {
+    try {
+      options.emit(alert);
+    } catch {
+      // The receiver's failure is its own to report; the checks keep running.
+    }
+  };
+
+  const probe = async (runner: Runner) => {
+    try {
+      await slots.acquire(signal);
+    } catch {
+      return; // stopped while waiting for a slot
+    }
+    try {
+      if (signal.aborted) return;
+      const startedAt = now();
+      const result = await runProbe(runner.compiled.plan, runner.compiled.settings, signal);
+      if (signal.aborted || result.verdict === "interrupted") return;
+      const alert = runner.tracker.record(result, startedAt);
+      if (alert) deliver(alert);
+    } catch (error) {
+      runner.tracker.state.lastError = `internal error: ${error instanceof Error ? error.message : String(error)}`;
+    } finally {
+      slots.release();
+    }
+  };
+
+  const arm = (runner: Runner) => {
+    runner.timer = setTimeout(() => {
+      runner.timer = undefined;
+      runner.running = probe(runner).finally(() => {
+        runner.running = undefined;
+        if (signal.aborted) return;
+        // The next tick after now: a probe that overran its interval skips the ticks it missed.
+        const t = performance.now();
+        runner.dueAt += runner.compiled.intervalMs * Math.max(1, Math.ceil((t - runner.dueAt) / runner.compiled.intervalMs));
+        arm(runner);
+      });
+    }, Math.max(0, runner.dueAt - performance.now()));
+  };
+
+  const origin = performance.now();
+  const runners: Runner[] = compiled.map((c, i) => ({
+    compiled: c,
+    tracker: new CheckTracker(c),
+    dueAt: origin + (c.intervalMs * i) / compiled.length,
+  }));
+  for (const runner of runners) arm(runner);
+
+  return {
+    states: () => runners.map((r) => ({ ...r.tracker.state })),
+    async stop() {
+      if (!signal.aborted) {
+        controller.abort(new OpsError({ code: "E_INTERRUPTED", message: "checks stopped", exitCode: ExitCode.interrupted }));
+        for (const runner of runners) clearTimeout(runner.timer);
+      }
+      await Promise.all(runners.map((r) => r.running));
+    },
+  };
+}
