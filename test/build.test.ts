@@ -41,5 +41,12 @@ describe("standalone executable", () => {
     expect(shardedErr).toBe("");
     expect(shardedCode).toBe(0);
     expect(JSON.parse(shardedOut.trim().split("\n").at(-1)!)).toMatchObject({ type: "summary", healthy: 20 });
-  }, 120_000);
+
+    // The demo starts the executable itself again (services, and the runbook's restart).
+    const demo = Bun.spawn([binary, "demo"], { env, cwd: "/", stdout: "pipe", stderr: "pipe" });
+    const [demoOut, demoErr, demoCode] = await Promise.all([new Response(demo.stdout).text(), new Response(demo.stderr).text(), demo.exited]);
+    expect(demoErr).toBe("");
+    expect(demoCode).toBe(0);
+    expect(demoOut).toMatch(/incident 1 \(ServiceDown api\) closed: alert resolved/);
+  }, 180_000);
 });

@@ -255,6 +255,42 @@ describe("opskit serve: safety gates", () => {
   });
 });
 
+describe("opskit serve: verification and resolves that never come", () => {
+  test("a verify probe confirms recovery and closes the incident without a resolved notification", async () => {
+    let up = false;
+    const app = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("x", { status: up ? 200 : 503 }) });
+    try {
+      const server = await serveWith(`verify: { probe: { url: "http://127.0.0.1:${app.port}/", expect: "status == 200" }, timeout: 10s, interval: 100ms }`);
+      await fire(server, "api");
+      await settle(server, 1, (v) => v.attempts[0]?.status === "verifying");
+      up = true;
+      const view = await settle(server, 1, (v) => v.incident.status === "resolved");
+      expect(view.incident).toMatchObject({ resolution: "verified by probe", automated: true });
+      expect(view.incident.milestones.verified).toBe(view.incident.milestones.resolved);
+      expect(view.attempts[0].status).toBe("succeeded");
+    } finally {
+      app.stop(true);
+    }
+  });
+
+  test("a verify probe that keeps failing fails the attempt, and the next attempt follows the cooldown", async () => {
+    const server = await serveWith(`cooldown: 300ms\nmaxAttempts: 2\nverify: { probe: "tcp://127.0.0.1:1", timeout: 300ms, interval: 100ms }`);
+    await fire(server, "api");
+    const view = await settle(server, 1, (v) => v.incident.escalated);
+    expect(view.attempts.map((a: any) => a.status)).toEqual(["failed", "failed"]);
+    expect(view.attempts[0].detail).toContain("verify probe tcp://127.0.0.1:1 still failing");
+    expect(view.attempts[1].startedAt - view.attempts[0].startedAt).toBeGreaterThanOrEqual(300);
+  });
+
+  test("an open incident with no notification for server.staleAfter closes as stale", async () => {
+    const server = await serve("server: { staleAfter: 1s }");
+    await server.post("/api/v1/alerts", { labels: { alertname: "Quiet" } });
+    const view = await server.waitFor("/api/v1/incidents/1", (v) => v.incident?.status === "resolved" && v, 10_000);
+    expect(view.incident.resolution).toBe("stale: no notification for 1.00s");
+    expect(timeline(view)).toContain("no rule matches this alert");
+  });
+});
+
 describe("opskit serve: API access", () => {
   test("with server.token, mutating and reading endpoints need it; the webhook takes its own", async () => {
     const server = await serveWith("cooldown: 1m", "server: { token: env:TEST_API_TOKEN, webhookToken: env:TEST_HOOK_TOKEN }", { env: { TEST_API_TOKEN: "api-secret", TEST_HOOK_TOKEN: "hook-secret" } });

@@ -359,7 +359,8 @@ export class Healer {
     if (verify.kind === "alertResolved") {
       const resolved = await this.#waitResolved(incidentId, verify.timeoutMs, signal);
       if (!resolved) return { ok: false, reason: `verify: the alert still fires ${formatMs(verify.timeoutMs)} after the remediation` };
-      recordMilestone(this.#ctx, incidentId, "verified", Date.now(), "the alert resolved");
+      // The resolve is the verification, and it is timed when the alert resolved (possibly during the run).
+      recordMilestone(this.#ctx, incidentId, "verified", store.getIncident(incidentId)?.milestones.resolved ?? Date.now(), "the alert resolved");
       return { ok: true };
     }
     const outcome = await verifyByProbe(verify, signal);
