@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { parseListen, serveDemoService, type DemoService } from "./index.ts";
+import { parseListen } from "../transport/index.ts";
+import { serveDemoService, type DemoService } from "./index.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -81,7 +82,7 @@ test("parseListen reads host:port and [v6]:port and rejects the rest with a usag
   expect(parseListen("[::1]:0")).toEqual({ hostname: "::1", port: 0 });
   expect(parseListen("localhost:9100")).toEqual({ hostname: "localhost", port: 9100 });
   for (const bad of ["127.0.0.1", ":8080", "host:99999", "::1:80", "http://x:1"]) {
-    expect(() => parseListen(bad)).toThrow(expect.objectContaining({ code: "E_DEMO_LISTEN", exitCode: 64 }));
+    expect(() => parseListen(bad)).toThrow(expect.objectContaining({ code: "E_USAGE_LISTEN", exitCode: 64 }));
   }
 });
 

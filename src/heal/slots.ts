@@ -19,6 +19,7 @@ export class Slots {
 
   /** Waits for a slot; rejects if `signal` aborts first. */
   acquire(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason);
     if (this.tryAcquire()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter = {

@@ -3,6 +3,7 @@
 import { usageError } from "../errors.ts";
 import { createApp, type AppOptions } from "./app.ts";
 import { isLoopback } from "./http.ts";
+import { parseListen } from "../transport/index.ts";
 
 export { serverMetrics, type ServerMetrics } from "./metrics.ts";
 export type { AppOptions } from "./app.ts";
@@ -11,16 +12,6 @@ export interface RunningServer {
   url: string;
   /** Stops accepting connections; in-flight requests finish. */
   stop(): Promise<void>;
-}
-
-/** Splits "host:port" ("[::1]:9797" for IPv6). */
-export function parseListen(listen: string): { hostname: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen.trim());
-  const port = Number(match?.[3]);
-  if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw usageError("E_USAGE_LISTEN", `invalid listen address "${listen}"`, "write it as host:port, e.g. 127.0.0.1:9797 or [::1]:9797");
-  }
-  return { hostname: match[1] ?? match[2]!, port };
 }
 
 export function startServer(listen: string, options: AppOptions): RunningServer {
