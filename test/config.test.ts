@@ -42,7 +42,7 @@ describe("finding the config", () => {
     const run = await runOpskit(["validate"], { cwd: dir });
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe("ok: 3 hosts, 1 workflow (opskit.d/10-hosts.yaml, opskit.d/20-workflows.yaml, opskit.d/30-more-hosts.yaml)\n");
+    expect(run.stdout).toBe("ok: 3 hosts, 1 workflow, 0 rules, 0 checks (opskit.d/10-hosts.yaml, opskit.d/20-workflows.yaml, opskit.d/30-more-hosts.yaml)\n");
   });
 
   test("the same workflow or host in two files is an error naming both file:line:col", async () => {
@@ -207,7 +207,7 @@ describe("opskit validate", () => {
     });
     const run = await runOpskit(["validate"], { cwd: dir });
     expect(run.stderr).toBe("");
-    expect(run.stdout).toBe("ok: 2 hosts, 1 workflow (opskit.yaml)\n");
+    expect(run.stdout).toBe("ok: 2 hosts, 1 workflow, 0 rules, 0 checks (opskit.yaml)\n");
     expect(run.code).toBe(0);
   });
 
@@ -278,7 +278,7 @@ describe("examples/opskit.yaml", () => {
 
     const run = await runOpskit(["validate", "-c", "examples"]);
     expect(run.stderr).toBe("");
-    expect(run.stdout).toMatch(/^ok: \d+ hosts, 2 workflows \(examples\/opskit\.yaml\)\n$/);
+    expect(run.stdout).toMatch(/^ok: \d+ hosts, 2 workflows, 0 rules, 0 checks \(examples\/opskit\.yaml\)\n$/);
     expect(run.code).toBe(0);
     const staging = await runOpskit(["validate", "-c", "examples", "--env", "staging"]);
     expect(staging.code).toBe(0);
@@ -327,3 +327,52 @@ function validate(schema: any, value: unknown, path = ""): string[] {
   }
   return errors;
 }
+
+describe("server, checks and rules in the config", () => {
+  const workflow = ["workflows:", "  restart:", "    steps: [{ exec: 'true' }]"];
+
+  test("rules and checks validate, and split across opskit.d/ files", async () => {
+    const dir = await project({
+      "opskit.d/10-workflows.yaml": workflow,
+      "opskit.d/20-rules.yaml": ["rules:", "  - name: restart-api", "    match: { alertname: ApiDown }", "    matchRe: { instance: 'api-.*' }", "    run: restart", "    vars: { service: '{{ alert.labels.service }}' }"],
+      "opskit.d/30-checks.yaml": ["server: { listen: '127.0.0.1:9999' }", "checks:", "  - name: api", "    probe: http://127.0.0.1:8080/health", "    expect: ['status == 200']"],
+    });
+    const run = await runOpskit(["validate"], { cwd: dir });
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toStartWith("ok: 0 hosts, 1 workflow, 1 rule, 1 check (");
+    const loaded = await loadConfig({ cwd: dir });
+    expect(loaded.config.server).toEqual({ listen: "127.0.0.1:9999" });
+    expect(loaded.config.rules[0]).toMatchObject({ cooldown: "10m", maxAttempts: 2, circuitBreaker: 3, onInterrupted: "retry", approval: false });
+    expect(loaded.config.checks[0]).toMatchObject({ interval: "10s", failureThreshold: 3, successThreshold: 2 });
+  });
+
+  test("a rule name used twice across files names both places", async () => {
+    const rule = ["rules:", "  - name: restart-api", "    run: restart"];
+    const dir = await project({ "opskit.d/10.yaml": [...workflow, ...rule], "opskit.d/20.yaml": rule });
+    const run = await runOpskit(["validate"], { cwd: dir });
+    expect(run.code).toBe(65);
+    expect(run.stderr).toContain('opskit.d/20.yaml:2:11: rule "restart-api" is already defined at opskit.d/10.yaml:5:11');
+  });
+
+  test("a rule's unknown workflow, bad regex, bad CEL and bad template point at the rule's file:line:col", async () => {
+    const cases: [string[], string][] = [
+      [["    run: restrat"], 'opskit.yaml:6:10: rule "r" runs workflow "restrat", which is not defined'],
+      [["    run: restart", "    matchRe: { host: 'web-(' }"], "opskit.yaml:5:5.matchRe.host: invalid regular expression"],
+      [["    run: restart", "    when: alrt.labels.x == 'y'"], 'unknown name "alrt"'],
+      [["    run: restart", "    vars: { s: '{{ alert.labels.service' }"], "opskit.yaml:7:"],
+    ];
+    for (const [lines, message] of cases) {
+      const dir = await project({ "opskit.yaml": [...workflow, "rules:", "  - name: r", ...lines] });
+      const run = await runOpskit(["validate"], { cwd: dir });
+      expect({ code: run.code, has: run.stderr.includes(message), stderr: run.stderr }).toMatchObject({ code: 65, has: true });
+    }
+  });
+
+  test("a check with a bad probe URL or expectation names the check's place", async () => {
+    const dir = await project({ "opskit.yaml": ["checks:", "  - name: api", "    probe: htp://x", "    interval: 5s"] });
+    const run = await runOpskit(["validate"], { cwd: dir });
+    expect(run.code).toBe(65);
+    expect(run.stderr).toContain("opskit.yaml:");
+    expect(run.stderr).toContain("htp://x");
+  });
+});

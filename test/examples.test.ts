@@ -19,3 +19,14 @@ test("every example target file parses, with valid targets and expectations", as
     expect([...kinds].sort()).toEqual(["dns", "grpc", "http", "ssh", "tcp"]);
   }
 });
+
+test("examples/self-healing validates: server, checks and rules with every gate option", async () => {
+  const { runOpskit } = await import("./harness/cli.ts");
+  const run = await runOpskit(["validate", "-c", "examples/self-healing"]);
+  expect(run.stderr).toBe("");
+  expect(run.stdout).toMatch(/^ok: 3 hosts, 1 workflow, 2 rules, 2 checks /);
+  const { loadConfig } = await import("../src/config/index.ts");
+  const { config } = await loadConfig({ cwd: repoRoot, path: "examples/self-healing" });
+  const keys = new Set(config.rules.flatMap((rule) => Object.keys(rule)));
+  for (const key of ["match", "matchRe", "when", "targets", "vars", "cooldown", "maxAttempts", "approval", "rateLimit", "circuitBreaker", "onInterrupted", "verify", "escalate"]) expect(keys.has(key)).toBe(true);
+});

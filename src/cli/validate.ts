@@ -36,13 +36,21 @@ export async function validateCommand(positionals: string[], options: ParsedOpti
       await compileLikeRun(loaded, name, workflow);
     });
   }
+  // Rules and checks compile as `opskit serve` compiles them at start.
+  const { compileChecks, compileRules } = await import("../heal/index.ts");
+  const { parseDuration } = await import("../ui/index.ts");
+  await asConfigError(async () => {
+    await compileRules(loaded, parseDuration(loaded.config.defaults.stepTimeout ?? "5m", "defaults.stepTimeout"));
+    await compileChecks(loaded.config.checks, (path) => `${loaded.where(path)}: ${path.join(".")}`);
+  });
   if (warnings.length > 0) console.error(warnings.join("\n"));
   const files = loaded.files.map((file) => {
     const rel = relative(process.cwd(), file);
     return rel.startsWith("..") ? file : rel;
   });
   const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
-  console.log(`ok: ${plural(targets.length, "host")}, ${plural(names.length, "workflow")} (${files.join(", ")}${loaded.environment ? `; env ${loaded.environment}` : ""})`);
+  const { rules, checks } = loaded.config;
+  console.log(`ok: ${plural(targets.length, "host")}, ${plural(names.length, "workflow")}, ${plural(rules.length, "rule")}, ${plural(checks.length, "check")} (${files.join(", ")}${loaded.environment ? `; env ${loaded.environment}` : ""})`);
   return ExitCode.ok;
 }
 

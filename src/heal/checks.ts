@@ -269,3 +269,8 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
     },
   };
 }
+
+/** Compiles every check without scheduling any (opskit validate). */
+export async function compileChecks(checks: Check[], where: CheckOptions["where"]): Promise<void> {
+  await Promise.all(checks.map((check, i) => compileCheck(check, i, where)));
+}
