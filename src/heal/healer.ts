@@ -130,9 +130,11 @@ export class Healer {
       this.#again = true;
       return;
     }
-    this.#processing = this.#processLoop().finally(() => {
-      this.#processing = undefined;
-    });
+    this.#processing = this.#processLoop()
+      .catch((error) => console.error(`opskit serve: processing notifications: ${describeFailure(error)}`))
+      .finally(() => {
+        this.#processing = undefined;
+      });
   }
 
   /** Processes every committed, unprocessed notification; resolves when none is left. */
@@ -151,16 +153,17 @@ export class Healer {
         const evaluate = new Set<number>();
         store.transaction(() => {
           for (const notification of batch) {
-            let alerts: Alert[];
             try {
-              alerts = alertsOf(notification.source, notification.body, notification.receivedAt);
-            } catch {
-              // Validated before it was accepted; a body that no longer parses (an older version's) is kept, not applied.
-              continue;
-            }
-            for (const alert of alerts) {
-              const id = applyAlert(this.#ctx, alert, notification.receivedAt);
-              if (id !== undefined) evaluate.add(id);
+              // A savepoint per notification: one that cannot be applied (a body an
+              // older version accepted, a bug) is kept as received and skipped whole.
+              store.transaction(() => {
+                for (const alert of alertsOf(notification.source, notification.body, notification.receivedAt)) {
+                  const id = applyAlert(this.#ctx, alert, notification.receivedAt);
+                  if (id !== undefined) evaluate.add(id);
+                }
+              });
+            } catch (error) {
+              console.error(`opskit serve: notification ${notification.id} not applied: ${describeFailure(error)}`);
             }
           }
           store.markNotificationsProcessed(batch.map((n) => n.id));
@@ -196,6 +199,14 @@ export class Healer {
    */
   evaluate(incidentId: number): void {
     if (this.#stopping) return;
+    try {
+      this.#evaluate(incidentId);
+    } catch (error) {
+      console.error(`opskit serve: incident ${incidentId}: ${describeFailure(error)}`);
+    }
+  }
+
+  #evaluate(incidentId: number): void {
     const store = this.options.journal;
     const incident = store.getIncident(incidentId);
     if (!incident || incident.status !== "open" || !incident.rule) return;
