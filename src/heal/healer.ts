@@ -5,12 +5,12 @@ import type { AlertSourceKind, AttemptRecord, IncidentRecord, Journal } from "..
 import { formatMs } from "../ui/index.ts";
 import { parseAlertmanagerPayload, parseGenericPayload, type Alert } from "./alert.ts";
 import type { HealSink } from "./events.ts";
-import { activeAttemptStatuses, countedAttempts, decide } from "./gates.ts";
+import { activeAttemptStatuses, decide } from "./gates.ts";
 import { NotificationIntake } from "./intake.ts";
-import { applyAlert, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
-import { describeFailure, escalationRun, executeWorkflowRun, planWorkflowRun, verifyByProbe } from "./remediate.ts";
-import { ruleScope, type CompiledRule } from "./rules.ts";
-import { Slots } from "./slots.ts";
+import { applyAlert, recordGate, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
+import { describeFailure } from "./remediate.ts";
+import { alertOfIncident, ruleScope, type CompiledRule } from "./rules.ts";
+import { Remediations } from "./remediations.ts";
 
 export interface HealerOptions {
   loaded: LoadedConfig;
@@ -50,10 +50,8 @@ export class Healer {
   readonly intake: NotificationIntake;
   readonly #ctx: LifecycleContext;
   readonly #rules: Map<string, CompiledRule>;
-  readonly #slots: Slots;
+  readonly #remediations: Remediations;
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
-  readonly #running = new Set<{ controller: AbortController; task: Promise<void> }>();
-  readonly #resolvedWaiters = new Map<number, Set<() => void>>();
   #processing: Promise<void> | undefined;
   #again = false;
   #stopping = false;
@@ -61,12 +59,20 @@ export class Healer {
 
   constructor(private readonly options: HealerOptions) {
     const emit: HealSink = (event) => {
-      if (event.type === "incident.resolved") for (const wake of this.#resolvedWaiters.get(event.incidentId) ?? []) wake();
+      if (event.type === "incident.resolved") this.#remediations.resolved(event.incidentId);
       options.emit(event);
     };
     this.#ctx = { store: options.journal, rules: options.rules, emit };
     this.#rules = new Map(options.rules.map((r) => [r.name, r]));
-    this.#slots = new Slots(options.maxConcurrentRemediations);
+    this.#remediations = new Remediations({
+      loaded: options.loaded,
+      journal: options.journal,
+      ctx: this.#ctx,
+      maxConcurrent: options.maxConcurrentRemediations,
+      defaultTimeoutMs: options.defaultTimeoutMs,
+      ...(options.runSinks ? { runSinks: options.runSinks } : {}),
+      reconsider: (incidentId) => this.evaluate(incidentId),
+    });
     this.intake = new NotificationIntake(options.journal, () => this.#wake());
   }
 
@@ -75,7 +81,7 @@ export class Healer {
   }
 
   get runningRemediations(): number {
-    return this.#slots.inUse;
+    return this.#remediations.running;
   }
 
   /**
@@ -94,11 +100,11 @@ export class Healer {
       const then = rule?.rule.onInterrupted === "escalate" ? "escalating (onInterrupted: escalate)" : "a new attempt may run (onInterrupted: retry)";
       store.addIncidentEvent(attempt.incidentId, { at: now, kind: "run", message: `attempt ${attempt.attempt} interrupted: the server stopped during it; ${then}` });
       const incident = store.getIncident(attempt.incidentId);
-      if (incident && rule?.rule.onInterrupted === "escalate") this.#escalate(incident, rule, `escalated: attempt ${attempt.attempt} was interrupted by a restart`);
+      if (incident && rule?.rule.onInterrupted === "escalate") this.#remediations.escalate(incident, rule, `escalated: attempt ${attempt.attempt} was interrupted by a restart`);
     }
     for (const attempt of store.attemptsIn(["queued"])) {
       const rule = this.#rules.get(attempt.rule);
-      if (rule) this.#launch(attempt.incidentId, rule, attempt.attempt);
+      if (rule) this.#remediations.launch(attempt.incidentId, rule, attempt.attempt);
     }
     await this.processPending();
     for (const incident of store.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule) this.evaluate(incident.id);
@@ -179,8 +185,7 @@ export class Healer {
   #gate(incident: IncidentRecord, rule: CompiledRule, gate: string, reason: string): void {
     // A wait already on the timeline (with its timer set) is not re-recorded on every repeat notification.
     if ((gate === "cooldown" || gate === "rateLimit") && this.#timers.has(incident.id)) return;
-    this.options.journal.addIncidentEvent(incident.id, { at: Date.now(), kind: "gate", message: reason, data: { gate, rule: rule.name } });
-    this.#ctx.emit({ type: "incident.gate", incidentId: incident.id, rule: rule.name, gate, reason });
+    recordGate(this.#ctx, incident, rule.name, gate, reason);
   }
 
   #retryAt(incidentId: number, at: number): void {
@@ -237,7 +242,7 @@ export class Healer {
         if (decision.retryAt !== undefined) this.#retryAt(incidentId, decision.retryAt);
         return;
       case "escalate":
-        this.#escalate(incident, rule, decision.reason);
+        this.#remediations.escalate(incident, rule, decision.reason);
         return;
       case "dry_run": {
         const detail = this.#describePlan(incident, rule);
@@ -251,7 +256,7 @@ export class Healer {
         return;
       case "run":
         store.createAttempt({ incidentId, attempt: next, rule: rule.name, fingerprint: incident.fingerprint, status: "queued", createdAt: now });
-        this.#launch(incidentId, rule, next);
+        this.#remediations.launch(incidentId, rule, next);
     }
   }
 
@@ -267,195 +272,6 @@ export class Healer {
     }
   }
 
-  #track(work: (signal: AbortSignal) => Promise<void>): void {
-    const controller = new AbortController();
-    const entry = { controller, task: Promise.resolve() };
-    entry.task = work(controller.signal)
-      .catch((error) => console.error(`opskit serve: ${describeFailure(error)}`))
-      .finally(() => this.#running.delete(entry));
-    this.#running.add(entry);
-  }
-
-  /** Runs attempt N of an incident's remediation: waits for a slot, runs the workflow, verifies. */
-  #launch(incidentId: number, rule: CompiledRule, attempt: number): void {
-    this.#track(async (signal) => {
-      const store = this.options.journal;
-      const incident0 = store.getIncident(incidentId)!;
-      if (!this.#slots.tryAcquire()) {
-        this.#gate(incident0, rule, "concurrency", `queued: ${this.#slots.inUse} remediations running (server.maxConcurrentRemediations ${this.#slots.size})`);
-        try {
-          await this.#slots.acquire(signal);
-        } catch {
-          return; // stopping: the attempt stays queued and starts after the restart
-        }
-      }
-      try {
-        await this.#remediate(incidentId, rule, attempt, signal);
-      } finally {
-        this.#slots.release();
-      }
-    });
-  }
-
-  async #remediate(incidentId: number, rule: CompiledRule, attempt: number, signal: AbortSignal): Promise<void> {
-    const store = this.options.journal;
-    const incident = store.getIncident(incidentId)!;
-    if (incident.status !== "open") {
-      store.updateAttempt(incidentId, attempt, { status: "rejected", finishedAt: Date.now(), detail: `the incident was ${incident.resolution ?? "resolved"} before the run started` });
-      return;
-    }
-    const scope = ruleScope(alertOfIncident(incident), incident);
-    let plan;
-    try {
-      const narrowing = rule.targets?.render(scope, "raw");
-      const vars = Object.fromEntries(rule.vars.map(([name, template]) => [name, template.render(scope, "raw")]));
-      plan = await planWorkflowRun(this.options.loaded, rule.rule.run, narrowing, vars, `rule ${rule.name}`);
-    } catch (error) {
-      store.updateAttempt(incidentId, attempt, { status: "running", startedAt: Date.now() });
-      this.#failed(incidentId, rule, attempt, `could not plan the run: ${describeFailure(error)}`);
-      return;
-    }
-    const startedAt = Date.now();
-    const targets = plan.targets.map((t) => t.name);
-    store.transaction(() => {
-      store.updateAttempt(incidentId, attempt, { status: "running", runId: plan.runId, startedAt });
-      store.updateIncident(incidentId, { attempts: countedAttempts(store.attempts(incidentId)) });
-      recordMilestone(this.#ctx, incidentId, "remediation_started", startedAt);
-      store.addIncidentEvent(incidentId, {
-        at: startedAt,
-        kind: "run",
-        message: `remediation started: attempt ${attempt} of ${rule.rule.maxAttempts}, workflow ${rule.rule.run} on ${targets.join(", ")} (run ${plan.runId})`,
-        data: { runId: plan.runId, attempt },
-      });
-    });
-    this.#ctx.emit({ type: "remediation.started", incidentId, rule: rule.name, attempt, runId: plan.runId, workflow: rule.rule.run, targets });
-    let result: { ok: boolean; detail: string };
-    try {
-      result = await executeWorkflowRun(plan, rule.workflow, { loaded: this.options.loaded, journal: store, defaultTimeoutMs: this.options.defaultTimeoutMs, trigger: { incident: incidentId, attempt, rule: rule.name }, signal, ...(this.options.runSinks ? { sinks: this.options.runSinks } : {}) }, "remediation");
-    } catch (error) {
-      result = { ok: false, detail: describeFailure(error) };
-    }
-    if (signal.aborted) {
-      this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, `cancelled: the server stopped (${result.detail})`);
-      return;
-    }
-    if (!result.ok) {
-      this.#failed(incidentId, rule, attempt, result.detail, plan.runId);
-      return;
-    }
-    const remediatedAt = Date.now();
-    recordMilestone(this.#ctx, incidentId, "remediated", remediatedAt, `run ${plan.runId}`);
-    const state = store.getRuleState(rule.name);
-    if (state && state.consecutiveFailures > 0 && state.disabledAt === undefined) store.putRuleState({ ...state, consecutiveFailures: 0 });
-    if (!rule.verify) {
-      this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, result.detail, plan.runId);
-      return;
-    }
-    store.updateAttempt(incidentId, attempt, { status: "verifying" });
-    const verified = await this.#verify(incidentId, rule, signal);
-    if (signal.aborted) {
-      this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, "cancelled during verification: the server stopped");
-      return;
-    }
-    if (!verified.ok) {
-      this.#failed(incidentId, rule, attempt, verified.reason, plan.runId);
-      return;
-    }
-    this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, `${result.detail}; verified`, plan.runId);
-  }
-
-  async #verify(incidentId: number, rule: CompiledRule, signal: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string }> {
-    const store = this.options.journal;
-    const verify = rule.verify!;
-    if (verify.kind === "alertResolved") {
-      const resolved = await this.#waitResolved(incidentId, verify.timeoutMs, signal);
-      if (!resolved) return { ok: false, reason: `verify: the alert still fires ${formatMs(verify.timeoutMs)} after the remediation` };
-      // The resolve is the verification, and it is timed when the alert resolved (possibly during the run).
-      recordMilestone(this.#ctx, incidentId, "verified", store.getIncident(incidentId)?.milestones.resolved ?? Date.now(), "the alert resolved");
-      return { ok: true };
-    }
-    const outcome = await verifyByProbe(verify, signal);
-    if (!outcome.ok) return { ok: false, reason: outcome.reason };
-    recordMilestone(this.#ctx, incidentId, "verified", outcome.at, `probe ${verify.url} passes`);
-    const incident = store.getIncident(incidentId)!;
-    // The probe confirms recovery: the incident does not wait on a resolve that may never come.
-    resolveIncident(this.#ctx, incident, outcome.at, "verified by probe");
-    return { ok: true };
-  }
-
-  #waitResolved(incidentId: number, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-    if (this.options.journal.getIncident(incidentId)?.status !== "open") return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiters = this.#resolvedWaiters.get(incidentId) ?? new Set();
-      const done = (value: boolean) => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-        waiters.delete(wake);
-        if (waiters.size === 0) this.#resolvedWaiters.delete(incidentId);
-        resolve(value);
-      };
-      const wake = () => done(true);
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      signal.addEventListener("abort", onAbort, { once: true });
-      waiters.add(wake);
-      this.#resolvedWaiters.set(incidentId, waiters);
-    });
-  }
-
-  #finishAttempt(incidentId: number, rule: CompiledRule, attempt: number, status: AttemptRecord["status"], startedAt: number, detail: string, runId?: string): void {
-    const store = this.options.journal;
-    const finishedAt = Date.now();
-    store.updateAttempt(incidentId, attempt, { status, finishedAt, detail });
-    store.addIncidentEvent(incidentId, { at: finishedAt, kind: "run", message: `attempt ${attempt} ${status}: ${detail}`, data: { attempt, ...(runId ? { runId } : {}) } });
-    this.#ctx.emit({ type: "remediation.finished", incidentId, rule: rule.name, attempt, status, durationMs: finishedAt - startedAt, detail, ...(runId ? { runId } : {}) });
-  }
-
-  /** A failed attempt: counts toward the circuit breaker, then escalates or waits out the cooldown. */
-  #failed(incidentId: number, rule: CompiledRule, attempt: number, detail: string, runId?: string): void {
-    const store = this.options.journal;
-    const record = store.attempts(incidentId).find((a) => a.attempt === attempt);
-    this.#finishAttempt(incidentId, rule, attempt, "failed", record?.startedAt ?? Date.now(), detail, runId);
-    const state = store.getRuleState(rule.name) ?? { rule: rule.name, consecutiveFailures: 0 };
-    const failures = state.consecutiveFailures + 1;
-    const incident = store.getIncident(incidentId)!;
-    if (failures >= rule.rule.circuitBreaker && state.disabledAt === undefined) {
-      const reason = `${failures} consecutive failed remediations`;
-      store.putRuleState({ rule: rule.name, consecutiveFailures: failures, disabledAt: Date.now(), disabledReason: reason });
-      this.#ctx.emit({ type: "rule.disabled", rule: rule.name, reason });
-      this.#escalate(incident, rule, `escalated: circuit breaker opened, rule ${rule.name} disabled after ${reason}`);
-      return;
-    }
-    store.putRuleState({ ...state, consecutiveFailures: failures });
-    // The gates decide what comes next: maxAttempts escalates, cooldown waits.
-    this.evaluate(incidentId);
-  }
-
-  #escalate(incident: IncidentRecord, rule: CompiledRule | undefined, reason: string): void {
-    const store = this.options.journal;
-    const now = Date.now();
-    if (incident.escalated) {
-      store.addIncidentEvent(incident.id, { at: now, kind: "gate", message: `already escalated; ${reason.replace(/^escalated: /, "")}` });
-      return;
-    }
-    store.transaction(() => {
-      store.updateIncident(incident.id, { escalated: true });
-      recordMilestone(this.#ctx, incident.id, "escalated", now, reason.replace(/^escalated: /, ""));
-      store.addIncidentEvent(incident.id, { at: now, kind: "escalation", message: reason });
-    });
-    this.#ctx.emit({ type: "incident.escalated", incidentId: incident.id, reason, ...(rule ? { rule: rule.name } : {}) });
-    if (!rule?.escalation) return;
-    const plan = escalationRun(store.getIncident(incident.id)!, reason);
-    const escalation = rule.escalation;
-    this.#track(async (signal) => {
-      const result = await executeWorkflowRun(plan, escalation, { loaded: this.options.loaded, journal: store, defaultTimeoutMs: this.options.defaultTimeoutMs, trigger: { incident: incident.id, attempt: 0, rule: rule.name }, signal }, "escalation").catch((error) => ({
-        ok: false,
-        detail: describeFailure(error),
-      }));
-      store.addIncidentEvent(incident.id, { at: Date.now(), kind: "escalation", message: `escalation ${result.ok ? "sent" : "failed"}: ${result.detail}`, data: { runId: plan.runId } });
-    });
-  }
-
   /** `opskit incidents approve`: the attempt waiting for approval starts. */
   approve(incidentId: number): AttemptRecord {
     const store = this.options.journal;
@@ -467,7 +283,7 @@ export class Healer {
     }
     store.updateAttempt(incidentId, waiting.attempt, { status: "queued" });
     store.addIncidentEvent(incidentId, { at: Date.now(), kind: "gate", message: `approved: attempt ${waiting.attempt}` });
-    this.#launch(incidentId, this.#rules.get(waiting.rule)!, waiting.attempt);
+    this.#remediations.launch(incidentId, this.#rules.get(waiting.rule)!, waiting.attempt);
     return { ...waiting, status: "queued" };
   }
 
@@ -516,22 +332,6 @@ export class Healer {
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     while (this.#processing) await this.#processing;
-    const inFlight = [...this.#running];
-    const all = Promise.allSettled(inFlight.map((r) => r.task));
-    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref?.())]);
-    let cancelled = 0;
-    if (timedOut) {
-      for (const entry of this.#running) {
-        entry.controller.abort();
-        cancelled++;
-      }
-      await Promise.allSettled([...this.#running].map((r) => r.task));
-    }
-    return { finished: inFlight.length - cancelled, cancelled };
+    return this.#remediations.drain(graceMs);
   }
-}
-
-/** The alert an incident came from, as rule templates see it. */
-function alertOfIncident(incident: IncidentRecord): Alert {
-  return { source: incident.source, fingerprint: incident.fingerprint, status: "firing", labels: incident.labels, annotations: incident.annotations, startsAt: incident.milestones.started ?? Date.now() };
 }

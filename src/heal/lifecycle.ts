@@ -16,6 +16,12 @@ export function recordMilestone(ctx: LifecycleContext, incidentId: number, miles
   ctx.emit({ type: "incident.milestone", incidentId, milestone, at });
 }
 
+/** Puts a gate decision on the incident's timeline (identical repeats fold) and reports it. */
+export function recordGate(ctx: LifecycleContext, incident: IncidentRecord, rule: string, gate: string, reason: string): void {
+  ctx.store.addIncidentEvent(incident.id, { at: Date.now(), kind: "gate", message: reason, data: { gate, rule } });
+  ctx.emit({ type: "incident.gate", incidentId: incident.id, rule, gate, reason });
+}
+
 /** Closes an incident: resolved milestone, how it closed, whether automation did it. */
 export function resolveIncident(ctx: LifecycleContext, incident: IncidentRecord, at: number, resolution: string): void {
   if (incident.status !== "open") return;

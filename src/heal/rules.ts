@@ -116,3 +116,8 @@ export async function compileRules(loaded: LoadedConfig, defaultTimeoutMs: numbe
 export function matchRule(rules: readonly CompiledRule[], alert: Alert): CompiledRule | undefined {
   return rules.find((rule) => rule.matches(alert));
 }
+
+/** The alert an incident came from, as rule templates see it. */
+export function alertOfIncident(incident: IncidentRecord): Alert {
+  return { source: incident.source, fingerprint: incident.fingerprint, status: "firing", labels: incident.labels, annotations: incident.annotations, startsAt: incident.milestones.started ?? Date.now() };
+}
