@@ -39,6 +39,15 @@ describe("safety gates", () => {
     expect(decide({ ...base, attempts: [attempt(1, "rejected"), attempt(2, "failed")] }).action).toBe("run");
   });
 
+  test("after a successful last attempt, repeats hold under the cooldown; a still-firing alert escalates after it", () => {
+    const done = [attempt(1, "succeeded")];
+    const within = decide({ ...base, maxAttempts: 1, attempts: done, lastStart: now - 1000 });
+    expect(within).toMatchObject({ action: "hold", gate: "cooldown" });
+    expect(decide({ ...base, maxAttempts: 1, attempts: done, lastStart: now - 600_000 })).toMatchObject({ action: "escalate", gate: "maxAttempts" });
+    // A failed last attempt escalates at once, cooldown or not.
+    expect(decide({ ...base, maxAttempts: 1, attempts: [attempt(1, "failed")], lastStart: now - 1000 })).toMatchObject({ action: "escalate", gate: "maxAttempts" });
+  });
+
   test("a rule disabled by its circuit breaker escalates instead of running", () => {
     const decision = decide({ ...base, ruleState: { rule: "restart-api", consecutiveFailures: 3, disabledAt: now - 5, disabledReason: "3 consecutive failed remediations" } });
     expect(decision).toMatchObject({ action: "escalate", gate: "circuit" });

@@ -47,7 +47,12 @@ export function decide(input: GateInput): GateDecision {
     return { action: "escalate", gate: "circuit", reason: `escalated: rule ${input.ruleName} is disabled by its circuit breaker (${input.ruleState.disabledReason ?? "too many failed remediations"})` };
   }
   const used = countedAttempts(input.attempts);
-  if (used >= input.maxAttempts) return { action: "escalate", gate: "maxAttempts", reason: `escalated: maxAttempts ${input.maxAttempts} reached` };
+  const exhausted = { action: "escalate", gate: "maxAttempts", reason: `escalated: maxAttempts ${input.maxAttempts} reached` } as const;
+  // After a failed attempt the last one is spent: escalate now. After a
+  // successful one the alert needs time to resolve: the cooldown comes first,
+  // and only an alert still firing after it escalates.
+  const last = input.attempts.filter((a) => countedStatuses.has(a.status)).at(-1);
+  if (used >= input.maxAttempts && last?.status !== "succeeded") return exhausted;
   if (input.lastStart !== undefined && input.now - input.lastStart < input.cooldownMs) {
     const retryAt = input.lastStart + input.cooldownMs;
     return { action: "hold", gate: "cooldown", reason: `suppressed: cooldown, ${formatMs(retryAt - input.now)} left`, retryAt };
@@ -61,6 +66,7 @@ export function decide(input: GateInput): GateDecision {
       retryAt: input.now + Math.min(rate.perMs, 60_000),
     };
   }
+  if (used >= input.maxAttempts) return exhausted;
   if (input.dryRun) return { action: "dry_run", reason: "dry-run: would run" };
   if (input.approval) return { action: "await_approval", reason: "waiting: approval required" };
   return { action: "run", reason: `remediation: attempt ${used + 1} of ${input.maxAttempts}` };

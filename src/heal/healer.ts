@@ -52,6 +52,8 @@ export class Healer {
   readonly #rules: Map<string, CompiledRule>;
   readonly #remediations: Remediations;
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
+  /** Alerts the webhook parsed already, by notification id, until processed. */
+  readonly #parsed = new Map<number, Alert[]>();
   #processing: Promise<void> | undefined;
   #again = false;
   #stopping = false;
@@ -73,7 +75,10 @@ export class Healer {
       ...(options.runSinks ? { runSinks: options.runSinks } : {}),
       reconsider: (incidentId) => this.evaluate(incidentId),
     });
-    this.intake = new NotificationIntake(options.journal, () => this.#wake());
+    this.intake = new NotificationIntake(options.journal, (batch) => {
+      for (const { id, alerts } of batch) if (alerts) this.#parsed.set(id, alerts);
+      this.#wake();
+    });
   }
 
   get paused(): boolean {
@@ -112,10 +117,10 @@ export class Healer {
     this.#sweep = setInterval(() => this.#closeStale(), every);
   }
 
-  /** Journals a notification; resolves once it is durable. */
-  accept(source: AlertSourceKind, body: string): Promise<number> {
+  /** Journals a notification (and the alerts the caller parsed from it); resolves once it is durable. */
+  accept(source: AlertSourceKind, body: string, alerts?: Alert[]): Promise<number> {
     if (this.#stopping) return Promise.reject(new OpsError({ code: "E_STOPPING", message: "the server is shutting down", exitCode: ExitCode.interrupted }));
-    return this.intake.accept(source, body);
+    return this.intake.accept(source, body, alerts);
   }
 
   /** Journals an alert raised by a check, through the same path as a webhook's. */
@@ -128,7 +133,7 @@ export class Healer {
       startsAt: new Date(alert.startsAt).toISOString(),
       ...(alert.endsAt !== undefined ? { endsAt: new Date(alert.endsAt).toISOString() } : {}),
     };
-    return this.accept("check", JSON.stringify(body));
+    return this.accept("check", JSON.stringify(body), [alert]);
   }
 
   #wake(): void {
@@ -163,7 +168,9 @@ export class Healer {
               // A savepoint per notification: one that cannot be applied (a body an
               // older version accepted, a bug) is kept as received and skipped whole.
               store.transaction(() => {
-                for (const alert of alertsOf(notification.source, notification.body, notification.receivedAt)) {
+                const parsed = this.#parsed.get(notification.id);
+                this.#parsed.delete(notification.id);
+                for (const alert of parsed ?? alertsOf(notification.source, notification.body, notification.receivedAt)) {
                   const id = applyAlert(this.#ctx, alert, notification.receivedAt);
                   if (id !== undefined) evaluate.add(id);
                 }
@@ -212,9 +219,18 @@ export class Healer {
   }
 
   #evaluate(incidentId: number): void {
+    // Decisions that cannot change until something else happens are kept in
+    // memory: a repeat notification then costs no reads (an alert storm is
+    // mostly repeats). A wait's timer re-evaluates when it ends.
+    if (this.#timers.has(incidentId)) return;
     const store = this.options.journal;
     const incident = store.getIncident(incidentId);
-    if (!incident || incident.status !== "open" || !incident.rule) return;
+    if (!incident || incident.status !== "open" || !incident.rule || incident.escalated) return;
+    const active = this.#remediations.active(incidentId);
+    if (active) {
+      this.#gate(incident, this.#rules.get(incident.rule)!, "dedupe", `deduplicated: attempt ${active.attempt} is ${active.status}`);
+      return;
+    }
     const rule = this.#rules.get(incident.rule);
     if (!rule) {
       store.addIncidentEvent(incidentId, { at: Date.now(), kind: "note", message: `rule ${incident.rule} is no longer in the config: nothing runs` });

@@ -1,9 +1,11 @@
 import type { AlertSourceKind, IncidentStore } from "../journal/index.ts";
+import type { Alert } from "./alert.ts";
 
 interface Waiting {
   source: AlertSourceKind;
   receivedAt: number;
   body: string;
+  alerts: Alert[] | undefined;
   resolve(id: number): void;
   reject(error: unknown): void;
 }
@@ -21,14 +23,14 @@ export class NotificationIntake {
 
   constructor(
     private readonly store: IncidentStore,
-    /** Called after each commit, so processing can start. */
-    private readonly committed: () => void,
+    /** Called after each commit with the ids and the alerts already parsed, so processing can start. */
+    private readonly committed: (batch: { id: number; alerts: Alert[] | undefined }[]) => void,
   ) {}
 
-  /** Resolves with the notification's id once it is durable. */
-  accept(source: AlertSourceKind, body: string, receivedAt = Date.now()): Promise<number> {
+  /** Resolves with the notification's id once it is durable. `alerts`, when the caller parsed them already, spares processing a second parse. */
+  accept(source: AlertSourceKind, body: string, alerts?: Alert[], receivedAt = Date.now()): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ source, receivedAt, body, resolve, reject });
+      this.#waiting.push({ source, receivedAt, body, alerts, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.#flush());
@@ -54,7 +56,7 @@ export class NotificationIntake {
       return;
     }
     this.#accepted += batch.length;
+    this.committed(batch.map((waiting, i) => ({ id: ids[i]!, alerts: waiting.alerts })));
     batch.forEach((waiting, i) => waiting.resolve(ids[i]!));
-    this.committed();
   }
 }

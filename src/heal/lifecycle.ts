@@ -62,8 +62,8 @@ export function applyAlert(ctx: LifecycleContext, alert: Alert, receivedAt: numb
     }
     const open = store.findOpenIncident(alert.fingerprint);
     if (open) {
+      // Repeats are counted on the incident, not written on its timeline: a storm would bury it.
       store.updateIncident(open.id, { notifications: open.notifications + 1, lastNotifiedAt: receivedAt });
-      store.addIncidentEvent(open.id, { at: receivedAt, kind: "alert", message: `firing notification repeated (${alert.source})` });
       store.putAlertState({ fingerprint: alert.fingerprint, status: "firing", startsAt: alert.startsAt, incidentId: open.id, updatedAt: receivedAt });
       received("repeat", open.id);
       return open.rule ? open.id : undefined;

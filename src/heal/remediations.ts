@@ -28,6 +28,8 @@ export class Remediations {
   readonly #slots: Slots;
   readonly #running = new Set<{ controller: AbortController; task: Promise<void> }>();
   readonly #resolvedWaiters = new Map<number, Set<() => void>>();
+  /** The attempt each incident has in flight (queued, running, verifying). */
+  readonly #active = new Map<number, { attempt: number; status: "queued" | "running" | "verifying" }>();
 
   constructor(private readonly deps: RemediationDeps) {
     this.#slots = new Slots(deps.maxConcurrent);
@@ -37,22 +39,31 @@ export class Remediations {
     return this.#slots.inUse;
   }
 
+  active(incidentId: number): { attempt: number; status: string } | undefined {
+    return this.#active.get(incidentId);
+  }
+
   /** Wakes verifications waiting for this incident's alert to resolve. */
   resolved(incidentId: number): void {
     for (const wake of this.#resolvedWaiters.get(incidentId) ?? []) wake();
   }
 
-  #track(work: (signal: AbortSignal) => Promise<void>): void {
+  #track(work: (signal: AbortSignal) => Promise<void>, done?: () => void): void {
     const controller = new AbortController();
     const entry = { controller, task: Promise.resolve() };
     entry.task = work(controller.signal)
       .catch((error) => console.error(`opskit serve: ${describeFailure(error)}`))
-      .finally(() => this.#running.delete(entry));
+      .finally(() => {
+        this.#running.delete(entry);
+        done?.();
+      });
     this.#running.add(entry);
   }
 
   /** Runs attempt N of an incident's remediation: waits for a slot, runs the workflow, verifies. */
   launch(incidentId: number, rule: CompiledRule, attempt: number): void {
+    const state = { attempt, status: "queued" as "queued" | "running" | "verifying" };
+    this.#active.set(incidentId, state);
     this.#track(async (signal) => {
       const store = this.deps.journal;
       const incident0 = store.getIncident(incidentId)!;
@@ -65,17 +76,20 @@ export class Remediations {
         }
       }
       try {
-        await this.#remediate(incidentId, rule, attempt, signal);
+        await this.#remediate(incidentId, rule, attempt, signal, (status) => (state.status = status));
       } finally {
         this.#slots.release();
       }
+    }, () => {
+      if (this.#active.get(incidentId) === state) this.#active.delete(incidentId);
     });
   }
 
-  async #remediate(incidentId: number, rule: CompiledRule, attempt: number, signal: AbortSignal): Promise<void> {
+  async #remediate(incidentId: number, rule: CompiledRule, attempt: number, signal: AbortSignal, progress: (status: "running" | "verifying") => void): Promise<void> {
     const store = this.deps.journal;
     const incident = store.getIncident(incidentId)!;
     if (incident.status !== "open") {
+      this.#active.delete(incidentId);
       store.updateAttempt(incidentId, attempt, { status: "rejected", finishedAt: Date.now(), detail: `the incident was ${incident.resolution ?? "resolved"} before the run started` });
       return;
     }
@@ -94,6 +108,7 @@ export class Remediations {
     const targets = plan.targets.map((t) => t.name);
     store.transaction(() => {
       store.updateAttempt(incidentId, attempt, { status: "running", runId: plan.runId, startedAt });
+      progress("running");
       store.updateIncident(incidentId, { attempts: countedAttempts(store.attempts(incidentId)) });
       recordMilestone(this.deps.ctx, incidentId, "remediation_started", startedAt);
       store.addIncidentEvent(incidentId, {
@@ -127,6 +142,7 @@ export class Remediations {
       return;
     }
     store.updateAttempt(incidentId, attempt, { status: "verifying" });
+    progress("verifying");
     const verified = await this.#verify(incidentId, rule, signal);
     if (signal.aborted) {
       this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, "cancelled during verification: the server stopped");
@@ -179,6 +195,8 @@ export class Remediations {
   }
 
   #finishAttempt(incidentId: number, rule: CompiledRule, attempt: number, status: AttemptRecord["status"], startedAt: number, detail: string, runId?: string): void {
+    // Finished: the gates may decide anew (a failure reconsiders at once).
+    this.#active.delete(incidentId);
     const store = this.deps.journal;
     const finishedAt = Date.now();
     store.updateAttempt(incidentId, attempt, { status, finishedAt, detail });

@@ -28,9 +28,13 @@ export async function openJournal(location: string): Promise<Journal> {
   return openSqliteJournal(location);
 }
 
-/** Sortable, readable run ids: 20261125T120102-3fa9. */
+/**
+ * Sortable, readable run ids: 20261125T120102-3fa9c2d1. 32 random bits: a
+ * server starting a hundred remediations in one second must not collide
+ * (16 bits did, about one storm in fourteen).
+ */
 export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").slice(0, 15);
-  const random = crypto.getRandomValues(new Uint16Array(1))[0]!.toString(16).padStart(4, "0");
+  const random = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16).padStart(8, "0");
   return `${stamp}-${random}`;
 }

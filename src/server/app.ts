@@ -1,4 +1,4 @@
-import type { CompiledRule, Healer } from "../heal/index.ts";
+import type { Alert, CompiledRule, Healer } from "../heal/index.ts";
 import { parseAlertmanagerPayload, parseGenericPayload } from "../heal/index.ts";
 import type { AlertSourceKind, IncidentFilter, Journal } from "../journal/index.ts";
 import { bearerMatches, isLoopback, json, problem, problemFrom, readBody } from "./http.ts";
@@ -48,15 +48,15 @@ export function createApp(options: AppOptions): (request: Request, peer: Peer) =
     } catch (error) {
       return problem(400, "E_JSON", `malformed JSON: ${(error as Error).message}`, "send a JSON object");
     }
-    let count: number;
+    let alerts: Alert[];
     try {
-      count = source === "alertmanager" ? parseAlertmanagerPayload(value).alerts.length : parseGenericPayload(value, Date.now()).length;
+      alerts = source === "alertmanager" ? parseAlertmanagerPayload(value).alerts : parseGenericPayload(value, Date.now());
     } catch (error) {
       return problemFrom(error);
     }
     // Durable before the 2xx; the work happens after the response.
-    const id = await healer.accept(source, body);
-    return json({ status: "accepted", notification: id, alerts: count });
+    const id = await healer.accept(source, body, alerts);
+    return json({ status: "accepted", notification: id, alerts: alerts.length });
   };
 
   const readJson = async (request: Request): Promise<Record<string, unknown>> => {
