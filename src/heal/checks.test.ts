@@ -166,7 +166,10 @@ describe("startChecks", () => {
     const { scheduler, alerts, probeTimes } = await recordChecks([check({ name: "down", probe: service.url("/seq/down"), failureThreshold: 2, interval: "20ms" })]);
     await until(() => probeTimes.length >= 23, 8000, "23 probes");
     await scheduler.stop();
-    expect(alerts.map((a) => a.probes)).toEqual([2, 12, 22]);
+    // On a loaded machine more probes may land before stop(): the series continues, never denser.
+    const probes = alerts.map((a) => a.probes);
+    expect(probes.length).toBeGreaterThanOrEqual(3);
+    expect(probes).toEqual(probes.map((_, i) => 2 + 10 * i));
     expect(new Set(alerts.map((a) => a.alert.startsAt))).toEqual(new Set([probeTimes[0]!]));
     expect(new Set(alerts.map((a) => a.alert.fingerprint)).size).toBe(1);
     expect(alerts.every((a) => a.alert.status === "firing")).toBe(true);
