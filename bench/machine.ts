@@ -50,6 +50,9 @@ export function describeMachine(): Machine {
       hyperfine: firstLine(["hyperfine", "--version"]),
       blackbox_exporter: firstLine(["prometheus-blackbox-exporter", "--version"]).replace(/\s*\(branch.*$/, ""),
       wrk: firstLine(["wrk", "-v"]).split(" [")[0] ?? "",
+      Alertmanager: firstLine(["prometheus-alertmanager", "--version"]).replace(/\s*\(branch.*$/, ""),
+      // The runtime of the storm's load generator.
+      bun: `bun ${Bun.version}`,
       // ssh -V prints its version on stderr.
       OpenSSH: firstLine(["ssh", "-V"]).split(",")[0] ?? "",
       "parallel-ssh": `parallel-ssh ${firstLine(["parallel-ssh", "--version"])}`,

@@ -1,7 +1,8 @@
 // Runs opskit's benchmarks (all, or those named on the command line), prints
 // a summary table and rewrites each suite's generated section of
 // bench/RESULTS.md whose benchmarks all ran and measured: the probe suite
-// (startup, throughput, memory) and the fleet suite (fleet). Started by
+// (startup, throughput, memory), the fleet suite (fleet) and the alert storm
+// against `opskit serve` (storm). Started by
 // bench/run.sh, which installs the anchors, builds dist/opskit and raises
 // ulimit -n first.
 import { mkdirSync } from "node:fs";
@@ -11,6 +12,7 @@ import { benchMemory } from "./memory.ts";
 import { outDir, root } from "./process.ts";
 import { generatedSection, machineLines, rewriteResults, summaryTable, type BenchResult, type Suite } from "./report.ts";
 import { benchStartup } from "./startup.ts";
+import { benchStorm } from "./storm.ts";
 import { benchThroughput } from "./throughput.ts";
 
 const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
@@ -18,6 +20,7 @@ const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   throughput: benchThroughput,
   memory: benchMemory,
   fleet: benchFleet,
+  storm: benchStorm,
 };
 
 const suites: Suite[] = [
@@ -28,6 +31,7 @@ const suites: Suite[] = [
     tools: ["opskit", "curl", "hyperfine", "blackbox_exporter", "wrk", "GNU time"],
   },
   { name: "fleet", benchmarks: ["fleet"], heading: "Latest fleet run", tools: ["opskit", "OpenSSH", "parallel-ssh", "ansible", "GNU time"] },
+  { name: "storm", benchmarks: ["storm"], heading: "Latest storm run", tools: ["opskit", "Alertmanager", "bun"] },
 ];
 
 const names = process.argv.slice(2);

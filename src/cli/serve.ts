@@ -34,7 +34,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const rules = await compileRules(loaded, defaultTimeoutMs);
   const token = settings.token ? await resolveSecret(settings.token, "server.token") : undefined;
   const webhookToken = settings.webhookToken ? await resolveSecret(settings.webhookToken, "server.webhookToken") : undefined;
-  const journal = await openJournal(options.journal);
+  const journal = await openJournal(options.journal, { durable: settings.fsync });
   let checks: CheckScheduler | undefined;
   let healerRef: import("../heal/index.ts").Healer | undefined;
   const metrics = serverMetrics({

@@ -6,4 +6,5 @@ export const serverDefaults = {
   checkConcurrency: 16,
   drainTimeout: "30s",
   staleAfter: "24h",
+  fsync: false,
 } as const;

@@ -180,9 +180,10 @@ export class Healer {
             }
           }
           store.markNotificationsProcessed(batch.map((n) => n.id));
+          // The gates' decisions (and the attempts they create) commit with the batch: one flush, not one per incident.
+          for (const id of evaluate) this.evaluate(id);
         });
         this.#ctx.emit({ type: "notifications.processed", count: batch.length, lagMs: Date.now() - batch[0]!.receivedAt });
-        for (const id of evaluate) this.evaluate(id);
         // Let requests in between batches: processing must not starve the webhook.
         await new Promise((resolve) => setImmediate(resolve));
       }

@@ -23,9 +23,19 @@ export function journalLocation(explicit?: string, env = process.env): string {
   return join(state, "opskit", "journal.db");
 }
 
-export async function openJournal(location: string): Promise<Journal> {
+export interface JournalOptions {
+  /**
+   * Flush every commit to disk before it returns, so that what was
+   * acknowledged survives a power loss, not only a crash of the process
+   * (`server.fsync`). Without it (WAL, synchronous NORMAL) a commit survives
+   * any crash of opskit itself.
+   */
+  durable?: boolean;
+}
+
+export async function openJournal(location: string, options: JournalOptions = {}): Promise<Journal> {
   const { openSqliteJournal } = await import("./sqlite.ts");
-  return openSqliteJournal(location);
+  return openSqliteJournal(location, options);
 }
 
 /**

@@ -88,12 +88,14 @@ function toRun(row: RunRow): RunRecord {
 }
 
 /** The embedded journal: one SQLite file in WAL mode, written synchronously as events happen. */
-export function openSqliteJournal(location: string): Journal {
+export function openSqliteJournal(location: string, options: { durable?: boolean } = {}): Journal {
   let db: Database;
   try {
     mkdirSync(dirname(location), { recursive: true });
     db = new Database(location, { create: true, strict: true });
     db.exec(schema);
+    // WAL with NORMAL survives a crash of the process; FULL also a power loss (one fsync per commit).
+    if (options.durable) db.exec("PRAGMA synchronous = FULL;");
     db.exec(incidentSchema);
   } catch (error) {
     throw configError("E_JOURNAL_OPEN", `cannot open the journal at ${location}: ${(error as Error).message}`, "pass --journal PATH or set OPSKIT_JOURNAL to a writable file");
