@@ -3,7 +3,7 @@
 # prometheus-blackbox-exporter; parallel-ssh and Ansible for the fleet;
 # Alertmanager for the alert storm) and rewrites the generated sections of
 # bench/RESULTS.md. Everything talks to loopback only: the probe benchmarks
-# take 2-5 minutes, the fleet about 11, the storm about 1.
+# take 2-5 minutes, the fleet about 11, the storm about 1.5.
 #   npm run bench                                    all five
 #   sh bench/run.sh startup|throughput|memory ...    only those (their section is
 #                                                    rewritten when all three ran)

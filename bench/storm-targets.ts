@@ -1,5 +1,6 @@
-// The two servers the alert storm hits, each started fresh for every storm:
-// `opskit serve` with a new journal and the storm's rule, and Alertmanager
+// The servers the alert storm hits, each started fresh for every storm:
+// `opskit serve` with a new journal and the storm's rule (with the default
+// journal commits or with `server.fsync: true`), and Alertmanager
 // (test/harness/prometheus.ts) routing to a blackhole webhook receiver. Also
 // what the storm leaves behind: the journal's counts, read after the server
 // has stopped.
@@ -27,10 +28,12 @@ export interface StormTarget {
 /**
  * The storm's config: every StormAlert runs `fix` (one `true` on this machine)
  * at most once per incident and once per 10 minutes per fingerprint, at most
- * four at a time.
+ * four at a time. `fsync` sets `server.fsync: true` (synchronous=FULL: every
+ * commit flushed to disk before the 2xx); without it the key is left out, so
+ * the default is what is measured.
  */
-const stormConfig = `server:
-  maxConcurrentRemediations: 4
+const stormConfig = (fsync: boolean) => `server:
+  maxConcurrentRemediations: 4${fsync ? "\n  fsync: true" : ""}
 workflows:
   fix:
     targets: local
@@ -54,9 +57,19 @@ export interface OpskitServe extends StormTarget {
   dispose(): Promise<void>;
 }
 
-export async function startOpskitServe(): Promise<OpskitServe> {
+/** Where the journals go, and the file system under it: on a tmpfs an fsync costs nothing. */
+export function journalFilesystem(): { dir: string; type: string } {
+  try {
+    const found = Bun.spawnSync(["findmnt", "-n", "-o", "FSTYPE", "-T", tmpdir()], { stdout: "pipe", stderr: "pipe" });
+    return { dir: tmpdir(), type: (found.success && found.stdout.toString().trim()) || "unknown" };
+  } catch {
+    return { dir: tmpdir(), type: "unknown (no findmnt)" };
+  }
+}
+
+export async function startOpskitServe(options: { fsync: boolean }): Promise<OpskitServe> {
   const dir = mkdtempSync(join(tmpdir(), "opskit-storm-"));
-  writeFileSync(join(dir, "opskit.yaml"), stormConfig);
+  writeFileSync(join(dir, "opskit.yaml"), stormConfig(options.fsync));
   const journal = join(dir, "journal.db");
   const child = track(
     Bun.spawn([opskitBin, "serve", "-c", dir, "--listen", "127.0.0.1:0", "--journal", journal], {

@@ -1,15 +1,17 @@
 // Benchmark "storm": 10,000 alerts over 100 fingerprints, posted as fast as
 // the server sustains, one alert per request, to `opskit serve` (Alertmanager
 // webhook notifications, each journaled before its 2xx, then turned into
-// incidents and remediation runs) and to Alertmanager itself (POST
-// /api/v2/alerts, as Prometheus sends them). The same load generator
-// (bench/storm-load.ts, a process of its own) drives both at concurrency 16
-// and 64 after a warm-up; every storm gets a fresh server. Rounds alternate
-// the two sides; other work on a shared machine only ever slows a storm, so
-// each side's fastest round at a concurrency counts, and each side is judged
-// at the concurrency with the best rate whose p99 stays under the goal.
-// After each opskit storm: every alert applied, then SIGTERM, then the
-// journal is read: 100 incidents, at most 100 runs, no notification lost.
+// incidents and remediation runs) in both journal modes, the default and
+// `server.fsync: true`, and to Alertmanager itself (POST /api/v2/alerts, as
+// Prometheus sends them). The same load generator (bench/storm-load.ts, a
+// process of its own) drives all three at concurrency 16 and 64 after a
+// warm-up; every storm gets a fresh server. Rounds rotate which side goes
+// first; other work on a shared machine only ever slows a storm, so each
+// side's fastest round at a concurrency counts, and each side is judged at
+// the concurrency with the best rate whose p99 stays under the goal. The
+// goals concern the default mode; the fsync side is reported beside it.
+// After each opskit storm, either mode: every alert applied, then SIGTERM,
+// then the journal is read: 100 incidents, at most 100 runs, none lost.
 import type { Subprocess } from "bun";
 import { awaitQuiet } from "./machine.ts";
 import { bun, outDir, root, track } from "./process.ts";
@@ -18,7 +20,7 @@ import { median } from "./stats.ts";
 import type { BodyKind, LoadReport } from "./storm-load.ts";
 import { STORM_FINGERPRINTS, WARMUP_FINGERPRINTS } from "./storm-load.ts";
 import {
-  committedNotifications, readJournal, settleOpskit, startBlackhole, startOpskitServe, startStormAlertmanager,
+  committedNotifications, journalFilesystem, readJournal, settleOpskit, startBlackhole, startOpskitServe, startStormAlertmanager,
   type Blackhole, type JournalCounts, type Settled, type StormTarget,
 } from "./storm-targets.ts";
 
@@ -33,7 +35,9 @@ const QUIET_WAIT_MS = 10_000;
 const LOAD_BOUND_MS = 180_000;
 const SETTLE_BOUND_MS = 120_000;
 
-type Side = "opskit" | "alertmanager";
+type OpskitSide = "opskit" | "opskit-fsync";
+type Side = OpskitSide | "alertmanager";
+const SIDES: readonly Side[] = ["opskit", "opskit-fsync", "alertmanager"];
 
 interface Storm {
   side: Side;
@@ -134,7 +138,7 @@ async function startLoad(url: string, kind: BodyKind, concurrency: number): Prom
 
 /** The part both sides share: warm-up, a quiet second, the measured storm, its figures. */
 async function measure(side: Side, target: StormTarget, concurrency: number, round: number, afterWarmup: (load: Load) => Promise<void>): Promise<{ storm: Storm; load: Load; report: StormReport }> {
-  const load = await startLoad(target.alertsUrl, side === "opskit" ? "webhook" : "v2", concurrency);
+  const load = await startLoad(target.alertsUrl, side === "alertmanager" ? "v2" : "webhook", concurrency);
   try {
     await afterWarmup(load);
     const busy = await awaitQuiet(QUIET_WAIT_MS);
@@ -184,11 +188,11 @@ function journalProblems(o: NonNullable<Storm["opskit"]>): string[] {
   return problems;
 }
 
-async function stormOpskit(concurrency: number, round: number): Promise<Storm> {
-  const server = await startOpskitServe();
+async function stormOpskit(side: OpskitSide, concurrency: number, round: number): Promise<Storm> {
+  const server = await startOpskitServe({ fsync: side === "opskit-fsync" });
   let load: Load | undefined;
   try {
-    const measured = await measure("opskit", server, concurrency, round, async (warming) => {
+    const measured = await measure(side, server, concurrency, round, async (warming) => {
       // The warm-up's incidents settle before the storm, so its processing does not run into the storm.
       await settleOpskit(server, count2xx(warming.warm.statuses), 30_000);
     });
@@ -208,7 +212,7 @@ async function stormOpskit(concurrency: number, round: number): Promise<Storm> {
     return storm;
   } finally {
     load?.kill();
-    await Bun.write(`${outDir}/storm/opskit-c${concurrency}-r${round}.log`, server.output());
+    await Bun.write(`${outDir}/storm/${side}-c${concurrency}-r${round}.log`, server.output());
     await server.dispose();
   }
 }
@@ -242,7 +246,7 @@ function chosen(storms: Storm[], side: Side): Storm {
 }
 
 function levelTable(storms: Storm[]): string[] {
-  const rows = (["opskit", "alertmanager"] as const).flatMap((side) =>
+  const rows = SIDES.flatMap((side) =>
     CONCURRENCIES.map((c) => {
       const all = storms.filter((s) => s.side === side && s.concurrency === c);
       const b = bestOf(all);
@@ -288,12 +292,12 @@ function results(storms: Storm[], blackhole: Blackhole): BenchResult[] {
       details: [
         `- opskit: **${Math.round(o.rate)} accepted alerts/s** at concurrency ${o.concurrency} (${o.accepted} of ${o.requests} answered 2xx in ${o.wallSeconds.toFixed(2)} s; median round ${Math.round(medianRate(storms, o))}/s), each journaled before its 2xx${lost ? ": NOT so in every storm, see S3" : " (checked in every storm, S3)"}; goal >= ${GOAL_RATE}/s: ${rateMet ? "met" : "NOT met"}`,
         `- Alertmanager: **${Math.round(a.rate)} accepted alerts/s** at concurrency ${a.concurrency} (${a.accepted} of ${a.requests} answered 2xx in ${a.wallSeconds.toFixed(2)} s; median round ${Math.round(medianRate(storms, a))}/s); ratio **${(o.rate / a.rate).toFixed(2)}x**, of the median rounds ${(medianRate(storms, o) / medianRate(storms, a)).toFixed(2)}x`,
-        `- each side's fastest of ${ROUNDS} rounds at each concurrency; the concurrency is the one with the best rate whose p99 stays under ${GOAL_P99_MS} ms (the best rate where none does):`,
+        `- each side's fastest of ${ROUNDS} rounds at each concurrency (opskit-fsync is opskit with \`server.fsync: true\`, S4); the concurrency is the one with the best rate whose p99 stays under ${GOAL_P99_MS} ms (the best rate where none does):`,
         "",
         ...levelTable(storms),
         "",
         `- load: one alert per request, StormAlert over ${STORM_FINGERPRINTS} fingerprints (instance 0-99), ${ALERTS} requests after a warm-up of ${WARMUP} (StormWarmup over ${WARMUP_FINGERPRINTS} fingerprints, which no rule matches), by \`bench/storm-load.ts\` (Bun fetch, keep-alive, a fixed number of workers with one request in flight each; bodies built before the clock starts); to opskit an Alertmanager version 4 webhook notification per request (POST /api/v1/alerts/alertmanager), to Alertmanager POST /api/v2/alerts with the same alert (endsAt an hour ahead); rate = 2xx answers / time from the first request to the last answer`,
-        `- a fresh server for every storm: opskit serve (\`-c\` a temp config: rule StormAlert → workflow \`fix\`, one \`exec: "true"\` on local, cooldown 10m, maxAttempts 1, maxConcurrentRemediations 4; a new journal); Alertmanager 0.25 (Debian) on loopback, gossip off, group_by [alertname] and its default timings (group_wait 30s, group_interval 5m), routed to a blackhole webhook in the runner (${blackhole.notifications} notifications reached it in all)`,
+        `- a fresh server for every storm: opskit serve (\`-c\` a temp config: rule StormAlert → workflow \`fix\`, one \`exec: "true"\` on local, cooldown 10m, maxAttempts 1, maxConcurrentRemediations 4, and for opskit-fsync \`fsync: true\`; a new journal); Alertmanager 0.25 (Debian) on loopback, gossip off, group_by [alertname] and its default timings (group_wait 30s, group_interval 5m), routed to a blackhole webhook in the runner (${blackhole.notifications} notifications reached it in all)`,
         `- server CPU (user+sys) per alert: the server process's alone, from the first request to the last answer; opskit's includes turning the alerts into incidents and runs as far as it kept up (what was left after the last answer is in S3)`,
         `- cores busy with other work in the second before each storm: median ${median(busy)}%, max ${Math.max(...busy)}% (each waits up to ${QUIET_WAIT_MS / 1000} s for under 15%)`,
       ],
@@ -323,12 +327,40 @@ function results(storms: Storm[], blackhole: Blackhole): BenchResult[] {
       met: failing.length === 0,
       details: [
         `- after each opskit storm: the incidents API polled until every 2xx'd alert was counted on an incident and the incident total, alerts and runs had held for a second (none running; at most ${SETTLE_BOUND_MS / 1000} s), then SIGTERM, then the journal read with bun:sqlite read-only; besides, the journal was read by another connection the moment the last answer arrived, while the server ran`,
-        `- checks in every storm: notifications in the journal == 2xx answers (warm-up included) and the ids the answers named are exactly the journal's; all committed when the last answer arrived; none unprocessed; ${STORM_FINGERPRINTS} StormAlert incidents, open; at most ${STORM_FINGERPRINTS} remediation runs; exit 0 on SIGTERM`,
+        `- checks in every storm of the default mode (opskit-fsync's storms, checked alike, are in S4): notifications in the journal == 2xx answers (warm-up included) and the ids the answers named are exactly the journal's; all committed when the last answer arrived; none unprocessed; ${STORM_FINGERPRINTS} StormAlert incidents, open; at most ${STORM_FINGERPRINTS} remediation runs; exit 0 on SIGTERM`,
         ...opskitStorms.map(stormLine),
         `- Alertmanager after each storm: it held ${[...new Set(storms.filter((s) => s.side === "alertmanager").map((s) => s.alertmanager!.alertsHeld))].join(", ")} StormAlert alerts (GET /api/v2/alerts)${amProblems.length > 0 ? `; problems: ${amProblems.flatMap((s) => s.problems).join("; ")}` : ""}`,
       ],
     },
+    fsyncResult(storms, o, a),
   ];
+}
+
+/** The fsync side, beside the default: no goal of its own, the same checks as S3. */
+function fsyncResult(storms: Storm[], o: Storm, a: Storm): BenchResult {
+  const f = chosen(storms, "opskit-fsync");
+  const fsyncStorms = storms.filter((s) => s.side === "opskit-fsync");
+  const failing = fsyncStorms.filter((s) => s.problems.length > 0);
+  const checks = failing.length === 0 ? `all ${fsyncStorms.length} storms passed` : `${failing.length} of ${fsyncStorms.length} storms FAIL`;
+  const fs = journalFilesystem();
+  return {
+    name: "storm",
+    title: "S4. server.fsync: true, accepted/s and p99",
+    opskit: `${Math.round(f.rate)} alerts/s, ${msText(f.p99)} ms p99 at c${f.concurrency}${failing.length > 0 ? `; ${checks} S3's checks` : ""}`,
+    anchor: `Alertmanager ${Math.round(a.rate)} alerts/s at c${a.concurrency}`,
+    ratio: `${(f.rate / a.rate).toFixed(2)}x Alertmanager`,
+    goal: "none; commits survive power loss",
+    met: failing.length > 0 ? false : undefined,
+    details: [
+      `- opskit with \`server.fsync: true\`: **${Math.round(f.rate)} accepted alerts/s** at concurrency ${f.concurrency} (${f.accepted} of ${f.requests} answered 2xx in ${f.wallSeconds.toFixed(2)} s; median round ${Math.round(medianRate(storms, f))}/s)${f.p99 < GOAL_P99_MS ? "" : ` (p99 under ${GOAL_P99_MS} ms at neither concurrency: the best rate)`}; p50 ${msText(f.p50)} ms, p90 ${msText(f.p90)} ms, **p99 ${msText(f.p99)} ms**, max ${msText(f.maxMs)} ms`,
+      `- against the default mode (S1, c${o.concurrency}): ${(f.rate / o.rate).toFixed(2)}x its rate, of the median rounds ${(medianRate(storms, f) / medianRate(storms, o)).toFixed(2)}x; against Alertmanager ${(f.rate / a.rate).toFixed(2)}x; every concurrency and round in S1's table`,
+      `- the same config, load, rounds and checks as the default mode, with \`server: { maxConcurrentRemediations: 4, fsync: true }\`: SQLite synchronous=FULL, so each commit is flushed to disk before the 2xx it stands behind and survives a power loss; the default (WAL, synchronous=NORMAL) survives any crash of the opskit process but may lose its last commits to a power loss; no goal: the goals concern the default mode`,
+      `- journals in ${fs.dir}, on ${fs.type} (on a tmpfs the flush would cost nothing)`,
+      `- server CPU (user+sys) per alert ${Math.round((f.serverCpu / f.requests) * 1e6)} µs; peak RSS (VmHWM) ${(f.peakRssBytes / 1e6).toFixed(1)} MB`,
+      `- S3's checks in every storm: ${checks}`,
+      ...fsyncStorms.map(stormLine),
+    ],
+  };
 }
 
 export async function benchStorm(): Promise<BenchResult[]> {
@@ -337,10 +369,11 @@ export async function benchStorm(): Promise<BenchResult[]> {
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [level, concurrency] of CONCURRENCIES.entries()) {
-        // Which side goes first alternates from one storm pair to the next.
-        const sides: Side[] = (round + level) % 2 === 1 ? ["opskit", "alertmanager"] : ["alertmanager", "opskit"];
+        // The order rotates from one set of storms to the next: over three rounds every side goes first, second and third once at each concurrency.
+        const shift = (round - 1 + level) % SIDES.length;
+        const sides = [...SIDES.slice(shift), ...SIDES.slice(0, shift)];
         for (const side of sides) {
-          const storm = side === "opskit" ? await stormOpskit(concurrency, round) : await stormAlertmanager(concurrency, round, blackhole);
+          const storm = side === "alertmanager" ? await stormAlertmanager(concurrency, round, blackhole) : await stormOpskit(side, concurrency, round);
           storms.push(storm);
           console.log(`storm: round ${round}/${ROUNDS}, ${side} c${concurrency}: ${Math.round(storm.rate)} alerts/s, p99 ${msText(storm.p99)} ms, ${storm.errors} errors${storm.problems.length > 0 ? `; ${storm.problems.join("; ")}` : ""}`);
         }
