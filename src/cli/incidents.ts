@@ -75,6 +75,7 @@ function incidentArg(args: string[], verb: string): number {
 
 export async function incidentsCommand(args: string[], options: ParsedOptions): Promise<number> {
   const verb = args[0] ?? "list";
+  if (verb === "import") return (await import("./incidents-import.ts")).incidentsImportCommand(args.slice(1), options);
   const out = new LineWriter();
   try {
     if (verb === "list") {
@@ -102,7 +103,7 @@ export async function incidentsCommand(args: string[], options: ParsedOptions): 
       else printIncident(view, out);
       return ExitCode.ok;
     }
-    throw usageError("E_USAGE_INCIDENTS", `unknown incidents command "${verb}"`, "use list, show ID, ack ID, approve ID or resolve ID");
+    throw usageError("E_USAGE_INCIDENTS", `unknown incidents command "${verb}"`, "use list, show ID, ack ID, approve ID, resolve ID or import FILE");
   } finally {
     out.flush();
   }

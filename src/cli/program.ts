@@ -6,6 +6,7 @@ import { inventoryCommand, inventorySpec } from "./inventory.ts";
 import { schemaCommand, schemaSpec } from "./schema.ts";
 import { validateCommand, validateSpec } from "./validate.ts";
 import { demoSpec, serveSpec } from "./serve-spec.ts";
+import { mttrSpec } from "./mttr-spec.ts";
 import { incidentsSpec, pauseSpec, resumeSpec } from "./incidents-spec.ts";
 
 export type Handler = (positionals: string[], options: ParsedOptions) => Promise<number>;
@@ -50,6 +51,7 @@ export function buildProgram(version: () => string, handlers: { probe: Handler }
   addCommand(program, schemaSpec, schemaCommand);
   addCommand(program, serveSpec, async (args, options) => (await import("./serve.ts")).serveCommand(args, options, version()));
   addCommand(program, demoSpec, async (args, options) => (await import("./demo.ts")).demoCommand(args, options, version()));
+  addCommand(program, mttrSpec, async (args, options) => (await import("./mttr.ts")).mttrCommand(args, options));
   addCommand(program, incidentsSpec, async (args, options) => (await import("./incidents.ts")).incidentsCommand(args, options));
   addCommand(program, pauseSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(true, options));
   addCommand(program, resumeSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(false, options));

@@ -8,7 +8,7 @@ import type { Journal } from "./types.ts";
 export { milestones } from "./types.ts";
 export type {
   AlertSourceKind, AlertStateRecord, AttemptRecord, AttemptStatus, IncidentEventKind, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStatus, IncidentStore,
-  Milestone, NotificationRecord, RuleStateRecord,
+  Milestone, NotificationRecord, RuleStateRecord, HistoryStore, ImportedIncident, AnalyticsStore, MttrQuery, MttrResult, MttrPhase, MttrPhaseRow, MttrCountRow,
 } from "./types.ts";
 export type { Journal, JournalEvent, RunParams, RunRecord, RunStatus, StepPhase, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
 

@@ -159,7 +159,9 @@ function toIncident(row: Row): IncidentRecord {
   const times = Object.fromEntries(milestones.filter((m) => row[column(m)] !== null).map((m) => [m, row[column(m)]]));
   const [labels, annotations] = [JSON.parse(row.labels as string), JSON.parse(row.annotations as string)];
   const [escalated, automated] = [row.escalated === 1, row.automated === 1];
-  return record({ id, fingerprint, status, title, source, labels, annotations, rule, milestones: times, attempts, escalated, automated, resolution, notifications, lastNotifiedAt });
+  // Imported history's columns (migrateHistory adds them); a row read without them has neither.
+  const [origin, externalId] = [row.origin ?? null, row.external_id ?? null];
+  return record({ id, fingerprint, status, title, source, labels, annotations, rule, milestones: times, attempts, escalated, automated, resolution, notifications, lastNotifiedAt, origin, externalId });
 }
 
 const attemptFields = "incident_id AS incidentId, attempt, rule, fingerprint, status, run_id AS runId, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, detail";

@@ -2,13 +2,15 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { configError } from "../errors.ts";
+import { migrateHistory, sqliteHistoryStore } from "./sqlite-history.ts";
+import { sqliteAnalyticsStore } from "./sqlite-mttr.ts";
 import { incidentSchema, sqliteIncidentStore } from "./sqlite-incidents.ts";
 import type { Journal, JournalEvent, RunRecord, RunStatus, StepRecord, TargetRecord } from "./types.ts";
 
 const schema = `
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
-PRAGMA busy_timeout = 5000;
+PRAGMA busy_timeout = 30000;
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY,
   kind TEXT NOT NULL,
@@ -97,6 +99,7 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
     // WAL with NORMAL survives a crash of the process; FULL also a power loss (one fsync per commit).
     if (options.durable) db.exec("PRAGMA synchronous = FULL;");
     db.exec(incidentSchema);
+    migrateHistory(db);
   } catch (error) {
     throw configError("E_JOURNAL_OPEN", `cannot open the journal at ${location}: ${(error as Error).message}`, "pass --journal PATH or set OPSKIT_JOURNAL to a writable file");
   }
@@ -118,6 +121,8 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
   return {
     location,
     ...sqliteIncidentStore(db),
+    ...sqliteHistoryStore(db),
+    ...sqliteAnalyticsStore(db),
     startRun(run) {
       const startedAt = run.startedAt ?? new Date().toISOString();
       insertRun.run({ id: run.id, kind: run.kind, name: run.name, params: JSON.stringify(run.params), startedAt, resumedFrom: run.resumedFrom ?? null });

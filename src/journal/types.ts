@@ -75,7 +75,7 @@ export interface JournalEvent {
 }
 
 /** The journal's contract; SQLite is the embedded implementation, PostgreSQL comes later. */
-export interface Journal extends IncidentStore {
+export interface Journal extends IncidentStore, HistoryStore, AnalyticsStore {
   readonly location: string;
   startRun(run: Omit<RunRecord, "status" | "startedAt"> & { startedAt?: string }): RunRecord;
   finishRun(runId: string, status: RunStatus, summary: Record<string, unknown>): void;
@@ -95,7 +95,8 @@ export interface Journal extends IncidentStore {
 export type Milestone = "started" | "detected" | "remediation_started" | "remediated" | "verified" | "resolved" | "escalated" | "acknowledged";
 export const milestones: readonly Milestone[] = ["started", "detected", "remediation_started", "remediated", "verified", "resolved", "escalated", "acknowledged"];
 
-export type AlertSourceKind = "alertmanager" | "generic" | "check";
+/** Where an incident came from; "import" is history from another tool (`opskit incidents import`). */
+export type AlertSourceKind = "alertmanager" | "generic" | "check" | "import";
 export type IncidentStatus = "open" | "resolved";
 
 export interface IncidentRecord {
@@ -121,6 +122,9 @@ export interface IncidentRecord {
   /** Notifications seen for this incident, duplicates and repeats included. */
   notifications: number;
   lastNotifiedAt: number;
+  /** For imported incidents: the exporting tool's name for this import (`--source`) and its own incident id. */
+  origin?: string;
+  externalId?: string;
 }
 
 export type IncidentEventKind = "alert" | "milestone" | "gate" | "run" | "escalation" | "note";
@@ -231,4 +235,79 @@ export interface IncidentStore {
 
   /** Marks remediation runs (those with a trigger) still "running" as interrupted: the server died under them. Returns their ids. */
   interruptRunningRuns(): string[];
+}
+
+// ---------------------------------------------------------------------------
+// History and analytics.
+
+/** One incident from another tool's export, already mapped and validated. */
+export interface ImportedIncident {
+  /** The import's source name (e.g. "pagerduty"); with externalId it identifies the incident, so a re-import updates it. */
+  origin: string;
+  externalId: string;
+  title: string;
+  labels: Record<string, string>;
+  /** Epoch ms; started is required, the rest optional. */
+  started: number;
+  detected?: number;
+  acknowledged?: number;
+  remediationStarted?: number;
+  resolved?: number;
+  escalated?: boolean;
+}
+
+export interface HistoryStore {
+  /** Inserts or updates (by origin and externalId) every row in ONE transaction: all or nothing. */
+  importIncidents(rows: readonly ImportedIncident[]): { inserted: number; updated: number };
+}
+
+export type MttrPhase = "detect" | "isolate" | "recover" | "resolve";
+
+export interface MttrQuery {
+  /** Incidents that started at or after since and before until (epoch ms). */
+  since?: number;
+  until?: number;
+  /** Group by a column, or by a label (any name; it is bound, never interpolated). */
+  groupBy?: { column: "service" | "alertname" | "rule" | "severity" } | { label: string };
+  /** Split into two cohorts: 0 = manual / started before `at`, 1 = automated / from `at`. Absent: one cohort, 0. */
+  split?: { kind: "automated" } | { kind: "at"; at: number };
+  /** Weekly time-to-resolve series and the distribution, over the whole range and all groups. */
+  trends?: boolean;
+}
+
+export interface MttrPhaseRow {
+  group: string | null;
+  cohort: number;
+  phase: MttrPhase;
+  count: number;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  median: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface MttrCountRow {
+  group: string | null;
+  cohort: number;
+  incidents: number;
+  resolved: number;
+  open: number;
+  automated: number;
+  escalated: number;
+  attempts: number;
+}
+
+export interface MttrResult {
+  phases: MttrPhaseRow[];
+  counts: MttrCountRow[];
+  weekly: { weekStart: number; count: number; median: number | null; p90: number | null }[];
+  /** Time to resolve histogram: upper bounds in ms (the last null = beyond). */
+  distribution: { le: number | null; count: number }[];
+}
+
+export interface AnalyticsStore {
+  /** Phase statistics computed in SQL over indexed columns (percentiles interpolated linearly between ranks). */
+  mttr(query: MttrQuery): MttrResult;
 }

@@ -1,0 +1,379 @@
+// Incident history from another tool's export (a pager's CSV or JSON) into
+// the journal, so that MTTR reports cover the time before opskit. Every row is
+// mapped and checked first; the journal is then written once, all or nothing.
+import { stat } from "node:fs/promises";
+import { extname } from "node:path";
+import { configError, OpsError } from "../errors.ts";
+import type { HistoryStore, ImportedIncident } from "../journal/index.ts";
+import { timestampReader } from "./timestamps.ts";
+
+export interface ImportOptions {
+  file: string;
+  /** From the file's extension when absent. */
+  format?: "csv" | "json";
+  mapping: FieldMapping;
+  /** The export's tool (`--source`); with each row's id it identifies the incident across re-imports. */
+  origin: string;
+  /**
+   * IANA zone of timestamps written without an offset ("UTC" when empty). A
+   * wall time the clocks skip (spring forward) makes its row invalid; one they
+   * show twice (fall back) is read as its first, earlier occurrence.
+   */
+  timezone: string;
+  /** "fail" (the default) imports nothing when any row is bad; "skip" imports the others and reports the bad ones. */
+  onError: "fail" | "skip";
+}
+
+/** Which column holds each field; a field left at its default name (see defaultMapping) may be absent from the file. */
+export interface FieldMapping {
+  id: string;
+  title?: string;
+  service?: string;
+  severity?: string;
+  started: string;
+  detected?: string;
+  acknowledged?: string;
+  resolved?: string;
+  escalated?: string;
+  /** Label name -> column. */
+  labels: Record<string, string>;
+}
+
+export interface ImportReport {
+  format: "csv" | "json";
+  /** Data rows read (CSV lines that are only empty are not rows). */
+  rows: number;
+  inserted: number;
+  updated: number;
+  /** CSV: the physical line where the row starts (the header is line 1); JSON: the index in the array. */
+  skipped: { line: number; reason: string }[];
+}
+
+export const mappedFields = ["id", "title", "service", "severity", "started", "detected", "acknowledged", "resolved", "escalated"] as const;
+export type MappedField = (typeof mappedFields)[number];
+
+/** The mapping when none is given: each field from the column of its own name, matched case-insensitively. */
+export const defaultMapping: FieldMapping = {
+  id: "id", title: "title", service: "service", severity: "severity", started: "started",
+  detected: "detected", acknowledged: "acknowledged", resolved: "resolved", escalated: "escalated", labels: {},
+};
+/** Other names a field at its default is looked for under. */
+const aliases: Partial<Record<MappedField, string[]>> = { started: ["created"] };
+const required: ReadonlySet<MappedField> = new Set(["id", "started"]);
+
+type Key = string | number;
+/** Where each field is in a row: an index into a CSV record, a property of a JSON item. */
+interface Columns {
+  fields: Partial<Record<MappedField, Key>>;
+  names: Partial<Record<MappedField, string>>;
+  labels: [name: string, key: Key][];
+}
+
+const quoteAll = (names: readonly string[]) => names.map((n) => JSON.stringify(n)).join(", ");
+
+/** Finds the mapped columns in the header, exactly first, then ignoring case and surrounding blanks. */
+function resolveColumns(header: readonly string[], mapping: FieldMapping, file: string, keyOf: (index: number) => Key = (i) => i): Columns {
+  const exact = new Map<string, number>();
+  const folded = new Map<string, number>();
+  header.forEach((name, i) => {
+    if (!exact.has(name)) exact.set(name, i);
+    const fold = name.trim().toLowerCase();
+    if (!folded.has(fold)) folded.set(fold, i);
+  });
+  const find = (column: string) => exact.get(column) ?? folded.get(column.trim().toLowerCase());
+  const missing = (column: string, what: string) =>
+    configError("E_IMPORT_COLUMN", `${file} has no column ${JSON.stringify(column)} (${what})`, `its columns are ${quoteAll(header)}; map ${what} to one of them (--map FIELD=COLUMN, --label NAME=COLUMN or the mapping file)`);
+  const columns: Columns = { fields: {}, names: {}, labels: [] };
+  for (const field of mappedFields) {
+    const column = mapping[field];
+    const atDefault = column === undefined || column === defaultMapping[field];
+    const candidates = atDefault ? [defaultMapping[field]!, ...(aliases[field] ?? [])] : [column];
+    const index = candidates.map(find).find((i) => i !== undefined);
+    if (index === undefined) {
+      if (!atDefault) throw missing(column, `field ${field}`);
+      if (required.has(field)) throw missing(candidates.join(" or "), `field ${field}, required`);
+      continue;
+    }
+    columns.fields[field] = keyOf(index);
+    columns.names[field] = header[index]!;
+  }
+  for (const [label, column] of Object.entries(mapping.labels)) {
+    const index = find(column);
+    if (index === undefined) throw missing(column, `label ${label}`);
+    columns.labels.push([label, keyOf(index)]);
+  }
+  return columns;
+}
+
+// ---------------------------------------------------------------------------
+// Timestamps
+
+type Cells = readonly string[] | Readonly<Record<string, unknown>>;
+const valueAt = (cells: Cells, key: Key): unknown => (cells as Record<Key, unknown>)[key];
+
+const cellText = (value: unknown): string | undefined => {
+  if (value === undefined || value === null) return undefined;
+  const text = typeof value === "string" ? value.trim() : typeof value === "object" ? JSON.stringify(value) : String(value);
+  return text === "" ? undefined : text;
+};
+const yes = new Set(["true", "yes", "y", "1", "escalated"]);
+const no = new Set(["false", "no", "n", "0"]);
+const milestoneFields = ["detected", "acknowledged", "resolved"] as const;
+
+interface RowContext {
+  columns: Columns;
+  origin: string;
+  readTime: (text: string) => number | string;
+  /** The one copy of a repeated title or label value. */
+  shared: (text: string) => string;
+}
+
+/**
+ * Shares repeated strings (services, severities, teams, alert titles) among
+ * rows: a million rows hold a few hundred distinct values, not a million
+ * copies (measured: the rows of a 1,000,000-line export take 245 MB of heap
+ * instead of 350 MB). Unique values stop being remembered after `limit`.
+ */
+function sharedStrings(limit = 50_000): (text: string) => string {
+  const known = new Map<string, string>();
+  return (text) => {
+    const copy = known.get(text);
+    if (copy !== undefined) return copy;
+    if (known.size < limit) known.set(text, text);
+    return text;
+  };
+}
+
+/** One row to an ImportedIncident, or every problem it has. */
+function mapRow(cells: Cells, { columns, origin, readTime, shared }: RowContext): ImportedIncident | string[] {
+  const problems: string[] = [];
+  const { fields, names } = columns;
+  const cell = (field: MappedField) => (fields[field] === undefined ? undefined : cellText(valueAt(cells, fields[field])));
+  const time = (field: MappedField): number | undefined => {
+    const text = cell(field);
+    if (text === undefined) return undefined;
+    const at = readTime(text);
+    if (typeof at === "string") problems.push(`${field}: ${at}`);
+    return typeof at === "number" ? at : undefined;
+  };
+  const externalId = cell("id");
+  if (externalId === undefined) problems.push(`missing id (column ${JSON.stringify(names.id)})`);
+  const startedText = cell("started");
+  const started = time("started");
+  if (startedText === undefined) problems.push(`missing started (column ${JSON.stringify(names.started)})`);
+  // Without a title the id stands in, so that reports still name the incident.
+  const incident: ImportedIncident = { origin, externalId: externalId!, title: shared(cell("title") ?? externalId!), labels: {}, started: started! };
+  for (const field of milestoneFields) {
+    const at = time(field);
+    if (at === undefined) continue;
+    incident[field] = at;
+    if (started !== undefined && at < started) problems.push(`${field} ${new Date(at).toISOString()} is before started ${new Date(started).toISOString()}`);
+  }
+  const escalated = cell("escalated")?.toLowerCase();
+  if (escalated !== undefined) {
+    if (yes.has(escalated)) incident.escalated = true;
+    else if (!no.has(escalated)) problems.push(`escalated: ${JSON.stringify(escalated)} is not true/false, yes/no or 1/0`);
+  }
+  for (const [label, key] of columns.labels) {
+    const value = cellText(valueAt(cells, key));
+    if (value !== undefined) incident.labels[label] = shared(value);
+  }
+  for (const field of ["service", "severity"] as const) {
+    const value = cell(field);
+    if (value !== undefined) incident.labels[field] = shared(value);
+  }
+  return problems.length > 0 ? problems : incident;
+}
+
+const position = (format: ImportReport["format"], line: number) => (format === "csv" ? `line ${line}` : `item ${line}`);
+
+/** Collects mapped rows, and the bad ones with where they are; an id seen before makes a row bad. */
+function rowCollector(options: ImportOptions, format: ImportReport["format"]) {
+  const readTime = timestampReader(options.timezone || "UTC");
+  const shared = sharedStrings();
+  const keepGoing = options.onError === "skip";
+  const incidents: ImportedIncident[] = [];
+  const skipped: ImportReport["skipped"] = [];
+  const seen = new Map<string, number>();
+  let context: RowContext | undefined;
+  let rows = 0;
+  return {
+    incidents,
+    skipped,
+    rows: () => rows,
+    header(names: readonly string[], keyOf?: (index: number) => Key) {
+      context = { columns: resolveColumns(names, options.mapping, options.file, keyOf), origin: options.origin, readTime, shared };
+    },
+    row(cells: Cells, line: number, problem?: string) {
+      rows++;
+      let mapped = problem ? [problem] : mapRow(cells, context!);
+      if (!Array.isArray(mapped)) {
+        const first = seen.get(mapped.externalId);
+        if (first === undefined) {
+          seen.set(mapped.externalId, line);
+          // After a bad row in "fail" mode nothing will be written: stop holding rows.
+          if (keepGoing || skipped.length === 0) incidents.push(mapped);
+          return;
+        }
+        mapped = [`duplicate id ${JSON.stringify(mapped.externalId)} (first at ${position(format, first)})`];
+      }
+      skipped.push({ line, reason: mapped.join("; ") });
+    },
+  };
+}
+type RowCollector = ReturnType<typeof rowCollector>;
+
+// ---------------------------------------------------------------------------
+// Files
+
+const readError = (file: string, error: unknown) => {
+  const reason = (error as { code?: string }).code === "ENOENT" ? "no such file" : (error as Error).message;
+  return configError("E_IMPORT_READ", `cannot read ${file}: ${reason}`, "check the path and its permissions");
+};
+
+function lineBreaks(record: readonly string[]): number {
+  let breaks = 0;
+  for (const field of record) if (field.includes("\n") || field.includes("\r")) breaks += field.match(/\r\n|\r|\n/g)!.length;
+  return breaks;
+}
+
+/**
+ * Streams a CSV file with a header row. Records are handled inside the
+ * parser's on_record, in file order, so the line count is exact when the
+ * parser fails: each record starts on the line after the previous one ends,
+ * plus the line breaks quoted inside its fields (csv-parse's own `lines`
+ * counts a quoted CRLF twice). Empty lines are records of one empty field;
+ * they count as lines but not as rows.
+ */
+async function readCsv(file: string, collector: RowCollector): Promise<void> {
+  const [{ parse }, { createReadStream }, { pipeline }] = await Promise.all([import("csv-parse"), import("node:fs"), import("node:stream/promises")]);
+  let line = 1;
+  let width = 0;
+  const parser = parse({
+    bom: true,
+    relax_column_count: true,
+    // A quote inside an unquoted field (Disk 5" full) is kept as text, as spreadsheets write it.
+    relax_quotes: true,
+    record_delimiter: ["\r\n", "\n", "\r"],
+    on_record: (record: string[]) => {
+      const start = line;
+      line += 1 + lineBreaks(record);
+      if (record.length === 1 && record[0]!.trim() === "") return null;
+      if (width === 0) {
+        width = record.length;
+        collector.header(record);
+      } else {
+        collector.row(record, start, record.length === width ? undefined : `${record.length} fields where the header has ${width}`);
+      }
+      return null;
+    },
+  });
+  parser.resume();
+  try {
+    await pipeline(createReadStream(file), parser);
+  } catch (error) {
+    const code = String((error as { code?: unknown }).code ?? "");
+    if (/^E[A-Z]+$/.test(code)) throw readError(file, error);
+    if (!code.startsWith("CSV_") && code !== "INVALID_OPENING_QUOTE") throw error;
+    // csv-parse's line count is off after quoted CRLFs; ours is not.
+    const message = (error as Error).message.replace(/ at line \d+/, "");
+    throw configError("E_IMPORT_CSV", `${file}:${line}: the CSV record starting here cannot be read: ${message}`, "check its quotes: a quoted field ends with a quote, and a quote inside one is doubled");
+  }
+  if (width === 0) throw configError("E_IMPORT_COLUMN", `${file} is empty: there is no header row`, "export the incidents with a header row naming the columns");
+}
+
+const isItem = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+
+/** A JSON array of objects, or { "incidents": [...] }; the columns are every key any item has. */
+async function readJson(file: string, collector: RowCollector): Promise<void> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await Bun.file(file).text());
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw readError(file, error);
+    throw configError("E_IMPORT_JSON", `${file} is not valid JSON: ${error.message}`, "export the incidents as a JSON array of objects");
+  }
+  const items = Array.isArray(value) ? value : isItem(value) && Array.isArray(value.incidents) ? value.incidents : undefined;
+  if (!items) throw configError("E_IMPORT_JSON", `${file} holds no list of incidents`, 'the file must be a JSON array of objects, or an object with an "incidents" array');
+  const keys = new Set<string>();
+  for (const item of items) if (isItem(item)) for (const key in item) keys.add(key);
+  const header = [...keys];
+  collector.header(header, (index) => header[index]!);
+  for (let index = 0; index < items.length; index++) {
+    const item: unknown = items[index];
+    collector.row(isItem(item) ? item : {}, index, isItem(item) ? undefined : `expected an object, got ${JSON.stringify(item)?.slice(0, 40)}`);
+    // Each parsed item is garbage once mapped; a million of them need not outlive the loop.
+    items[index] = undefined;
+  }
+}
+
+function importFormat(file: string, given: string | undefined): ImportReport["format"] {
+  const format = given ?? { ".csv": "csv", ".json": "json" }[extname(file).toLowerCase()];
+  if (format === "csv" || format === "json") return format;
+  const hint = "pass --format csv or --format json (or format: in the mapping file)";
+  throw configError("E_IMPORT_FORMAT", given ? `unknown format ${JSON.stringify(given)} for ${file}` : `cannot tell the format of ${file} from its extension`, hint);
+}
+
+function rowsError(file: string, format: ImportReport["format"], rows: number, skipped: ImportReport["skipped"]): OpsError {
+  const shown = skipped.slice(0, 20).map((s) => `  ${position(format, s.line)}: ${s.reason}`);
+  if (skipped.length > 20) shown.push(`  … and ${skipped.length - 20} more`);
+  return new OpsError({
+    code: "E_IMPORT_ROWS",
+    message: `${file}: ${skipped.length} of ${rows} rows are invalid, nothing was imported:\n${shown.join("\n")}`,
+    hint: "fix these rows, or pass --on-error skip to import the others and list these; timestamps are ISO 8601 (2026-03-29T02:30:00Z), local times (2026-03-29 02:30:00, in --timezone) or epoch seconds or ms",
+    exitCode: 65,
+  });
+}
+
+/**
+ * Reads, maps and checks every row, then writes them with one call (one
+ * transaction): with onError "fail" a single bad row imports nothing.
+ */
+export async function importIncidents(journal: HistoryStore, options: ImportOptions): Promise<ImportReport> {
+  const { file } = options;
+  const format = importFormat(file, options.format);
+  const collector = rowCollector(options, format);
+  const info = await stat(file).catch((error: unknown) => {
+    throw readError(file, error);
+  });
+  if (!info.isFile()) throw readError(file, new Error("not a file"));
+  await (format === "csv" ? readCsv : readJson)(file, collector);
+  const { skipped } = collector;
+  if (skipped.length > 0 && options.onError !== "skip") throw rowsError(file, format, collector.rows(), skipped);
+  const { inserted, updated } = journal.importIncidents(collector.incidents);
+  return { format, rows: collector.rows(), inserted, updated, skipped };
+}
+
+/**
+ * Reads a mapping file (YAML): format, timezone, origin, on_error, fields
+ * (field -> column) and labels (label -> column). Fields it leaves out keep
+ * their default columns.
+ */
+export async function readMapping(path: string): Promise<Partial<ImportOptions> & { mapping: FieldMapping }> {
+  const [{ z }, { loadYamlFile }] = await Promise.all([import("zod"), import("../config/index.ts")]);
+  const column = z.string().min(1).optional();
+  const knownZone = (zone: string) => {
+    try {
+      return zone === "UTC" || Boolean(new Intl.DateTimeFormat("en-US", { timeZone: zone }));
+    } catch {
+      return false;
+    }
+  };
+  const schema = z.strictObject({
+    format: z.enum(["csv", "json"]).optional(),
+    timezone: z.string().refine(knownZone, "not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)").optional(),
+    origin: z.string().min(1).optional(),
+    on_error: z.enum(["fail", "skip"]).optional(),
+    fields: z.strictObject({ id: column, title: column, service: column, severity: column, started: column, detected: column, acknowledged: column, resolved: column, escalated: column }).optional(),
+    labels: z.record(z.string().min(1), z.string().min(1)).optional(),
+  });
+  const { value } = await loadYamlFile(path, schema);
+  const fields = Object.fromEntries(Object.entries(value.fields ?? {}).filter(([, c]) => c !== undefined)) as Partial<FieldMapping>;
+  return {
+    ...(value.format ? { format: value.format } : {}),
+    ...(value.timezone ? { timezone: value.timezone } : {}),
+    ...(value.origin ? { origin: value.origin } : {}),
+    ...(value.on_error ? { onError: value.on_error } : {}),
+    mapping: { ...defaultMapping, ...fields, labels: value.labels ?? {} },
+  };
+}
