@@ -81,9 +81,23 @@ const execAction = z.union([
   z.object({ command: z.string().min(1), cwd: z.string().optional(), env: z.record(z.string(), z.string()).optional() }).strict(),
 ]);
 
+/** "24=ok,1=failed" or { 24: ok, 1: failed }: how a legacy script's exit codes read; codes not listed: 0 ok, others failed. */
+export const exitMapSchema = z.union([
+  z.string().regex(/^\s*\d+\s*=\s*(ok|warning|failed)\s*(,\s*\d+\s*=\s*(ok|warning|failed)\s*)*$/, 'pairs such as "24=ok,1=failed" (ok, warning or failed)'),
+  z.record(z.string().regex(/^\d+$/, "an exit code"), z.enum(["ok", "warning", "failed"])),
+]);
+
 const scriptAction = z.union([
   z.string().min(1),
-  z.object({ path: z.string().min(1), interpreter: z.string().default("/bin/sh"), args: z.array(z.string()).default([]) }).strict(),
+  z
+    .object({
+      path: z.string().min(1),
+      interpreter: z.string().optional().describe("default: the script's #! line, else /bin/sh"),
+      args: z.array(z.string()).default([]),
+      exitMap: exitMapSchema.optional().describe('how exit codes read, e.g. "24=ok,1=failed"'),
+      env: z.record(z.string(), z.string()).optional(),
+    })
+    .strict(),
 ]);
 
 const copyAction = z
@@ -193,6 +207,31 @@ export const strategySchema = z.union([
 
 const stepList = z.array(stepSchema);
 
+const share = z.string().regex(/^\d+(\.\d+)?%$/, 'a percentage such as "10%"');
+
+/** What a workflow may do. Globs (* and ?) match the rendered command or URL whole. */
+export const permissionsSchema = z
+  .object({
+    commands: z.array(z.string().min(1)).optional().describe("allowed commands (ssh, exec, script), e.g. ['systemctl restart api', 'journalctl *']"),
+    hosts: z.string().optional().describe("selector the targets must match, e.g. role=api"),
+    http: z.array(z.string().min(1)).optional().describe("allowed URLs for http, probe, wait and notify, e.g. ['https://artifacts.internal/*']"),
+    sudo: z.boolean().optional().describe("whether commands may use sudo (default false when permissions are declared)"),
+  })
+  .strict();
+
+/** A legacy script run beside the workflow, compared, and the fallback when the workflow disagrees too often. */
+export const shadowSchema = z
+  .object({
+    legacy: z.string().min(1).describe("the legacy command, or a script path relative to the config"),
+    step: z.string().optional().describe("the step whose result is compared (default: the last step)"),
+    share: share.default("100%").describe("share of runs that also run the legacy script"),
+    maxMismatch: share.default("2%").describe("mismatch (or candidate failure) rate past which the workflow falls back to the legacy script"),
+    minComparisons: z.number().int().min(1).default(20).describe("comparisons needed before the rate can trigger a fallback"),
+    compare: z.array(z.enum(["stdout", "exit", "json"])).default(["stdout", "exit"]),
+    normalize: z.array(z.object({ pattern: z.string().min(1), replace: z.string().default("") }).strict()).default([]).describe("regex replacements applied to both outputs before comparing"),
+  })
+  .strict();
+
 export const workflowSchema = z
   .object({
     description: z.string().optional(),
@@ -206,6 +245,8 @@ export const workflowSchema = z
       .strict()
       .default({ pre: [], post: [], on_failure: [], rollback: [] }),
     steps: stepList.min(1, "a workflow needs at least one step"),
+    permissions: permissionsSchema.optional().describe("what the workflow may do; every action is checked just before it runs"),
+    shadow: shadowSchema.optional().describe("run a legacy script beside a share of runs and compare, falling back to it past a mismatch threshold"),
   })
   .strict();
 
@@ -302,5 +343,7 @@ export type HostEntry = z.infer<typeof hostSchema>;
 export type Defaults = z.infer<typeof defaultsSchema>;
 export type Overlay = z.infer<typeof overlaySchema>;
 export type Check = z.infer<typeof checkSchema>;
+export type Permissions = z.infer<typeof permissionsSchema>;
+export type Shadow = z.infer<typeof shadowSchema>;
 export type Rule = z.infer<typeof ruleSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
