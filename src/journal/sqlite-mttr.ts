@@ -89,16 +89,8 @@ function baseQuery(query: MttrQuery): Bound {
   };
 }
 
-interface PhaseAggregate {
-  grp: string | null;
-  cohort: number;
-  phase: MttrPhase;
-  count: number;
-  mean: number | null;
-  min: number | null;
-  max: number | null;
-  [bound: string]: unknown;
-}
+/** A phase row as SQL returns it: the percentile ranks' values still apart (`median_lo`, `median_hi`, …). */
+type PhaseAggregate = Omit<MttrPhaseRow, "group" | "median" | "p90" | "p99"> & { grp: string | null } & Record<string, unknown>;
 
 /**
  * MTTR in SQL: durations per phase from the milestone columns, ranked with
