@@ -9,8 +9,18 @@ export class TailBuffer {
   push(text: string): void {
     this.chunks.push(text);
     this.bytes += text.length;
+    // Trim from the front, cutting into the oldest chunk rather than dropping
+    // it whole: a large chunk followed by a small one must keep the large one's tail.
     while (this.bytes > this.max && this.chunks.length > 1) {
-      this.bytes -= this.chunks.shift()!.length;
+      const over = this.bytes - this.max;
+      const first = this.chunks[0]!;
+      if (first.length <= over) {
+        this.chunks.shift();
+        this.bytes -= first.length;
+      } else {
+        this.chunks[0] = first.slice(over);
+        this.bytes -= over;
+      }
       this.truncated = true;
     }
   }

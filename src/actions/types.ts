@@ -5,6 +5,8 @@ import type { ExecOptions, ExecResult } from "../transport/ssh/index.ts";
 
 /** What a remote host offers an action; the engine backs it with a pooled SSH session. */
 export interface RemoteHost {
+  /** This machine (the `local` target): files need no copy. */
+  readonly local?: boolean;
   run(command: string, options: RunOptions): Promise<CommandOutput>;
   upload(content: Uint8Array, remotePath: string, mode: number, options: { timeoutMs: number; signal: AbortSignal }): Promise<{ changed: boolean; sha256: string }>;
 }

@@ -7,6 +7,7 @@ import { schemaCommand, schemaSpec } from "./schema.ts";
 import { validateCommand, validateSpec } from "./validate.ts";
 import { demoSpec, serveSpec } from "./serve-spec.ts";
 import { mttrSpec } from "./mttr-spec.ts";
+import { wrapSpec } from "./wrap-spec.ts";
 import { incidentsSpec, pauseSpec, resumeSpec } from "./incidents-spec.ts";
 
 export type Handler = (positionals: string[], options: ParsedOptions) => Promise<number>;
@@ -45,6 +46,7 @@ export function buildProgram(version: () => string, handlers: { probe: Handler }
   // Fleet commands load the engine, SSH and the journal only when they run.
   addCommand(program, runSpec, async (args, options) => (await import("./run/index.ts")).runCommand(args, options));
   addCommand(program, execSpec, async (args, options) => (await import("./run/index.ts")).execCommand(args, options));
+  addCommand(program, wrapSpec, async (args, options) => (await import("./wrap.ts")).wrapCommand(args, options));
   addCommand(program, runsSpec, async (args, options) => (await import("./run/runs.ts")).runsCommand(args, options));
   addCommand(program, inventorySpec, inventoryCommand);
   addCommand(program, validateSpec, validateCommand);

@@ -39,6 +39,7 @@ function sshHost(session: SshSession, singleCommand: boolean): RemoteHost {
 /** `targets: local`: remote actions run on this machine. */
 function localHost(): RemoteHost {
   return {
+    local: true,
     async run(command, options) {
       const { output, stopped } = await spawnLocal(command, { ...options, cwd: process.cwd() });
       if (stopped) throw stopped;

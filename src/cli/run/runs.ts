@@ -71,6 +71,8 @@ async function resumeRun(journal: Journal, id: string, options: ParsedOptions): 
   if (!found) throw usageError("E_NO_RUN", `no run ${id} in ${journal.location}`, "opskit runs lists the runs in the journal");
   const { run, targets } = found;
   if (run.status === "running") throw usageError("E_RUN_ACTIVE", `run ${id} is still marked running`, "wait for it to finish, or if its process died, resume it again after checking nothing runs");
+  // A wrapped legacy script is not replayed from the journal: its command line is the script's own.
+  if (run.name.startsWith("wrap:")) throw usageError("E_RESUME_WRAP", `run ${id} wrapped a script (${run.name.slice(5)}); wrapped runs are not resumed`, "run the same opskit wrap command again");
   const owedNames = new Set(targets.filter((t) => t.rollbackOwed).map((t) => t.target));
   const redo = new Set(targets.filter((t) => !owedNames.has(t.target) && ["failed", "unreachable", "pending", "running"].includes(t.status)).map((t) => t.target));
   if (redo.size === 0 && owedNames.size === 0) {

@@ -1,0 +1,142 @@
+import { stat } from "node:fs/promises";
+import { basename, resolve } from "node:path";
+import type { Config, LoadedConfig, Step, Workflow } from "../config/index.ts";
+import { compileWorkflow, type CompiledWorkflow } from "../engine/index.ts";
+import { isOpsError, usageError } from "../errors.ts";
+import { localTarget, resolveTargets, type Target } from "../inventory/index.ts";
+import { parseDuration } from "../ui/index.ts";
+import { loadConfigFromOptions } from "./config-options.ts";
+import type { ParsedOptions } from "./options.ts";
+import { startRun, type PreparedRun } from "./run/index.ts";
+
+/** `opskit wrap -- python3 job.py`: a first word naming one of these, followed by a file, is the interpreter. */
+const INTERPRETER = /^(sh|bash|dash|zsh|ksh|python[\d.]*|perl|ruby|node)$/;
+const MAX_RETRIES = 99;
+
+interface WrappedScript {
+  path: string;
+  interpreter?: string;
+  args: string[];
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The script the words after `--` name: `./backup.sh ARGS`, or `python3 job.py ARGS`. */
+async function locateScript(words: string[], cwd: string): Promise<WrappedScript> {
+  const [first, ...rest] = words;
+  if (!first) throw usageError("E_USAGE_WRAP", "wrap needs a script after --", "e.g. opskit wrap --timeout 10m -- ./backup.sh --full");
+  if (await isFile(resolve(cwd, first))) return { path: resolve(cwd, first), args: rest };
+  const [second, ...args] = rest;
+  if (INTERPRETER.test(basename(first)) && second !== undefined && (await isFile(resolve(cwd, second)))) return { path: resolve(cwd, second), interpreter: first, args };
+  throw usageError(
+    "E_WRAP_SCRIPT",
+    `no script ${first} (looked in ${cwd})`,
+    "wrap runs a script file: opskit wrap -- ./backup.sh ARGS, or opskit wrap -- python3 job.py ARGS; for a plain command use opskit exec",
+  );
+}
+
+/** Nothing to read for this machine: wrap works in a directory without opskit.yaml. */
+function localConfig(cwd: string): LoadedConfig {
+  const config: Config = {
+    vars: {},
+    inventory: { hosts: {}, groups: {}, sources: [] },
+    defaults: {},
+    environments: {},
+    workflows: {},
+    server: {},
+    checks: [],
+    rules: [],
+  };
+  return { config, files: [], baseDir: cwd, where: () => "opskit wrap" };
+}
+
+function retriesFrom(options: ParsedOptions): number {
+  const text = String(options.retries ?? "0");
+  const retries = Number(text);
+  if (!/^\d+$/.test(text) || retries > MAX_RETRIES) throw usageError("E_USAGE_OPTION", `invalid --retries "${text}"`, `use a whole number from 0 to ${MAX_RETRIES}`);
+  return retries;
+}
+
+/** The one step: the script, its arguments through vars, the timeout per attempt and the retries. */
+function wrapStep(script: WrappedScript, options: ParsedOptions): { step: Step; timeoutMs: number } {
+  const timeout = String(options.timeout ?? "1h");
+  const timeoutMs = parseDuration(timeout, "--timeout");
+  if (timeoutMs <= 0) throw usageError("E_USAGE_OPTION", `invalid --timeout "${timeout}"`, "give a duration above zero, e.g. 10m");
+  const retries = retriesFrom(options);
+  const retryDelay = String(options.retryDelay ?? "5s");
+  parseDuration(retryDelay, "--retry-delay");
+  const step: Step = {
+    name: "script",
+    script: {
+      path: script.path,
+      // Arguments reach the script through vars.args, so text such as '{{.Names}}' is passed as it is, not read as a template.
+      args: script.args.map((_, i) => `{{ vars.args[${i}] }}`),
+      ...(script.interpreter ? { interpreter: script.interpreter } : {}),
+      ...(typeof options.exitMap === "string" ? { exitMap: options.exitMap } : {}),
+    },
+    timeout,
+    ...(retries > 0 ? { retries: { attempts: retries + 1, backoff: retryDelay } } : {}),
+    continueOnError: false,
+  };
+  return { step, timeoutMs };
+}
+
+/**
+ * `opskit wrap`: a legacy script as a one-step run, built like `opskit exec`
+ * builds one, so it gets the same timeout, retries, output, journal and
+ * Ctrl-C handling. Without --on it runs on this machine and needs no config.
+ */
+export async function prepareWrap(words: string[], options: ParsedOptions): Promise<PreparedRun> {
+  const cwd = process.cwd();
+  const script = await locateScript(words, cwd);
+  const { step, timeoutMs } = wrapStep(script, options);
+  const selector = typeof options.on === "string" && options.on !== "local" ? options.on : undefined;
+  const loaded = selector ? await loadConfigFromOptions(options) : localConfig(cwd);
+  const targets: Target[] = selector ? await resolveTargets(loaded, selector, undefined, "opskit wrap --on") : [localTarget];
+  const concurrency = loaded.config.defaults.concurrency ?? 32;
+  const workflow: Workflow = {
+    targets: selector ?? "local",
+    vars: {},
+    strategy: { parallel: { concurrency } },
+    hooks: { pre: [], post: [], on_failure: [], rollback: [] },
+    steps: [step],
+  };
+  let compiled: CompiledWorkflow;
+  try {
+    compiled = await compileWorkflow(workflow, { name: "wrap", baseDir: cwd, defaultTimeoutMs: timeoutMs, where: () => "opskit wrap" });
+  } catch (error) {
+    if (isOpsError(error) && error.code === "E_SCRIPT_EXIT_MAP") throw usageError("E_USAGE_EXIT_MAP", `invalid --exit-map ${JSON.stringify(options.exitMap)}`, error.hint);
+    throw error;
+  }
+  const vars = { ...loaded.config.vars, args: script.args };
+  const name = typeof options.name === "string" && options.name ? options.name : basename(script.path);
+  return {
+    kind: "exec",
+    name: `wrap:${name}`,
+    loaded,
+    compiled,
+    targets,
+    vars,
+    // No selector: `opskit runs resume` must not replay a wrapped script as an ad-hoc exec command.
+    params: {
+      configFiles: loaded.files,
+      ...(selector && typeof options.config === "string" ? { configPath: options.config } : {}),
+      ...(selector && typeof options.env === "string" ? { env: options.env } : {}),
+      cwd,
+      command: words.join(" "),
+      vars,
+      dryRun: false,
+      concurrency,
+    },
+  };
+}
+
+export async function wrapCommand(args: string[], options: ParsedOptions): Promise<number> {
+  return startRun(await prepareWrap(args, options), options);
+}
