@@ -17,6 +17,10 @@ if [ "${1:-}" = "bench" ]; then
   # the fleet benchmark's anchors.
   need="$need prometheus-blackbox-exporter:prometheus-blackbox-exporter hyperfine:hyperfine wrk:wrk"
   need="$need parallel-ssh:pssh ansible-playbook:ansible-core"
+  # The MTTR benchmark loads its CSV with the sqlite3 shell and computes the
+  # same statistics with pandas (Debian's, for Debian's python3).
+  need="$need sqlite3:sqlite3"
+  /usr/bin/python3 -c 'import pandas' 2>/dev/null || need="$need python3-pandas:python3-pandas"
   [ -x /usr/bin/time ] || need="$need time:time"
 fi
 

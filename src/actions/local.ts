@@ -43,6 +43,8 @@ export async function spawnLocal(command: string, options: RunOptions & { cwd: s
   );
   const onAbort = () => kill(new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted }));
   options.signal.addEventListener("abort", onAbort, { once: true });
+  // Aborted before it started: stopped at once, not left to its timeout.
+  if (options.signal.aborted) onAbort();
   const pump = async (stream: ReadableStream<Uint8Array>, buffer: TailBuffer, forward: ((text: string) => void) | undefined) => {
     const decoder = new TextDecoder();
     for await (const chunk of stream) {

@@ -20,6 +20,8 @@ export interface ServeOptions {
   journal: string;
   dryRun: boolean;
   version: string;
+  /** --policy: an org policy file, over the config's policy:. */
+  policy?: string;
   /** Receives every heal event (terminal, demo). */
   onEvent?: HealSink;
 }
@@ -31,7 +33,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const { resolveSecret, serverDefaults } = await import("../config/index.ts");
   const settings = { ...serverDefaults, ...loaded.config.server };
   const defaultTimeoutMs = parseDuration(loaded.config.defaults.stepTimeout ?? "5m", "defaults.stepTimeout");
-  const rules = await compileRules(loaded, defaultTimeoutMs);
+  const rules = await compileRules(loaded, defaultTimeoutMs, options.policy);
   const token = settings.token ? await resolveSecret(settings.token, "server.token") : undefined;
   const webhookToken = settings.webhookToken ? await resolveSecret(settings.webhookToken, "server.webhookToken") : undefined;
   const journal = await openJournal(options.journal, { durable: settings.fsync });
@@ -144,6 +146,7 @@ export async function serveCommand(_args: string[], options: ParsedOptions, vers
     journal: journalLocation(typeof options.journal === "string" ? options.journal : undefined),
     dryRun: options.dryRun === true,
     version,
+    ...(typeof options.policy === "string" ? { policy: options.policy } : {}),
     onEvent: (event) => {
       if (json) return log(JSON.stringify({ at: new Date().toISOString(), ...event }));
       const text = describeHealEvent(event);

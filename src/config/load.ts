@@ -155,6 +155,12 @@ function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Co
         listOrigins[key].push({ doc: index, path: [key, i] });
       });
     }
+    if (fragment.policy !== undefined) {
+      if (config.policy !== undefined) {
+        throw configError("E_CONFIG_DUPLICATE", `${docs[index]!.where(["policy"], "key")}: policy is already set in another file`, "set policy: in one file only");
+      }
+      config.policy = fragment.policy;
+    }
   });
   return { config, sourceOrigins, listOrigins };
 }

@@ -332,6 +332,7 @@ export const configSchema = z
     server: serverSchema.default({}),
     checks: z.array(checkSchema).default([]),
     rules: z.array(ruleSchema).default([]),
+    policy: z.string().min(1).optional().describe("org policy file (YAML, relative to the config): denials no workflow can lift; --policy overrides it"),
   })
   .strict();
 

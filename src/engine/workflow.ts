@@ -5,6 +5,7 @@ import { compileExpression, compileTemplate, type Expression } from "../expr/ind
 import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
 import { parseDuration, sleep } from "../ui/index.ts";
 import type { EventSink, RunCounts } from "./events.ts";
+import { compilePermissions, PermissionDenied, type Guard, type Policy } from "./permissions.ts";
 import { failureBudget, planBatches } from "./plan.ts";
 import { runPool } from "./pool.ts";
 
@@ -28,6 +29,8 @@ export interface CompiledStep {
   register: string;
   continueOnError: boolean;
   changed: boolean | undefined;
+  /** The workflow's permissions and the org policy, checked on the rendered action just before it runs. */
+  guard: Guard | undefined;
 }
 
 export interface CompiledWorkflow {
@@ -42,12 +45,16 @@ export interface CompileOptions {
   defaultTimeoutMs: number;
   /** file:line:col of a path in the config, for error messages. */
   where(path: (string | number)[]): string;
+  /** The org policy file's denials and requirements, over the workflow's own permissions. */
+  policy?: Policy;
+  /** Ad-hoc commands (opskit exec, escalations) are not workflows: the policy denies, `require` does not apply. */
+  adHoc?: boolean;
 }
 
 /** Every CEL name a step's templates and `when` may use. */
 export const stepVariables = [...scopeVariables];
 
-async function compileStep(step: Step, phase: StepPhase, index: number, path: (string | number)[], options: CompileOptions): Promise<CompiledStep> {
+async function compileStep(step: Step, phase: StepPhase, index: number, path: (string | number)[], options: CompileOptions, guard: Guard | undefined): Promise<CompiledStep> {
   const kind = (Object.keys(actions) as ActionKind[]).find((k) => (step as Record<string, unknown>)[k] !== undefined)!;
   const where = options.where(path);
   const action = actions[kind];
@@ -71,13 +78,19 @@ async function compileStep(step: Step, phase: StepPhase, index: number, path: (s
     register: step.register ?? step.name ?? `${kind}-${index + 1}`,
     continueOnError: step.continueOnError,
     changed: step.changed,
+    guard,
   };
 }
 
 /** Compiles every step and hook up front: a bad template or expression fails before anything runs. */
 export async function compileWorkflow(workflow: Workflow, options: CompileOptions): Promise<CompiledWorkflow> {
   const base = ["workflows", options.name];
-  const list = (steps: Step[], phase: StepPhase, path: (string | number)[]) => Promise.all(steps.map((s, i) => compileStep(s, phase, i, [...path, i], options)));
+  const guard = await compilePermissions(options.name, workflow.permissions, options.policy, {
+    baseDir: options.baseDir,
+    where: (key) => options.where([...base, "permissions", key]),
+    ...(options.adHoc ? { adHoc: true } : {}),
+  });
+  const list = (steps: Step[], phase: StepPhase, path: (string | number)[]) => Promise.all(steps.map((s, i) => compileStep(s, phase, i, [...path, i], options, guard)));
   return {
     workflow,
     steps: await list(workflow.steps, "main", [...base, "steps"]),
@@ -274,16 +287,31 @@ async function runPhase(
       }
     }
     let rendered: unknown;
-    let description: string;
+    let description = step.kind as string;
+    // A template that fails to render, or an action the permissions deny, fails the step before it starts.
+    let refusal: OpsError | undefined;
     try {
       rendered = step.render(scope());
       description = step.action.describe(rendered);
+      refusal = await step.guard?.(step.kind, rendered, target);
     } catch (error) {
-      const failure = error instanceof OpsError ? error : new OpsError({ code: "E_TEMPLATE_EVAL", message: String(error), exitCode: ExitCode.check });
-      const result: ActionResult = { ok: false, changed: false, exitCode: null, stdout: "", stderr: "", durationMs: 0, error: failure.toJSON() };
-      emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description: step.kind, status: "failed", attempts: 0, result, startedAt: stepStarted });
+      refusal = error instanceof OpsError ? error : new OpsError({ code: "E_TEMPLATE_EVAL", message: String(error), exitCode: ExitCode.check });
+    }
+    if (refusal) {
+      const result: ActionResult = {
+        ok: false,
+        changed: false,
+        exitCode: null,
+        stdout: "",
+        stderr: "",
+        durationMs: 0,
+        error: refusal.toJSON(),
+        ...(refusal instanceof PermissionDenied ? { data: { denial: refusal.denial } } : {}),
+      };
+      registered[step.register] = resultScope(result);
+      emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description, status: "failed", attempts: 0, result, startedAt: stepStarted });
       if (step.continueOnError) continue;
-      return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: failure.message };
+      return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: refusal.message };
     }
     emit({ type: "step.started", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description });
     let result: ActionResult;

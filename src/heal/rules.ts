@@ -1,5 +1,5 @@
 import type { LoadedConfig, Rule } from "../config/index.ts";
-import { compileWorkflow, type CompiledWorkflow } from "../engine/index.ts";
+import { compileWorkflow, configuredPolicy, type CompiledWorkflow, type Policy } from "../engine/index.ts";
 import { configError } from "../errors.ts";
 import { celTimestamp, compileExpectations, compileExpression, compileTemplate, type Expectation, type Expression, type Template } from "../expr/index.ts";
 import type { IncidentRecord } from "../journal/index.ts";
@@ -56,7 +56,7 @@ function compileRegexes(matchRe: Record<string, string>, where: string): [string
   });
 }
 
-async function compileRule(rule: Rule, index: number, loaded: LoadedConfig, defaultTimeoutMs: number): Promise<CompiledRule> {
+async function compileRule(rule: Rule, index: number, loaded: LoadedConfig, defaultTimeoutMs: number, policy: Policy | undefined): Promise<CompiledRule> {
   const at = (...path: (string | number)[]) => loaded.where(["rules", index, ...path]);
   const workflow = loaded.config.workflows[rule.run];
   if (!workflow) {
@@ -77,7 +77,7 @@ async function compileRule(rule: Rule, index: number, loaded: LoadedConfig, defa
       return result.ok && result.value === true;
     },
     vars: await Promise.all(Object.entries(rule.vars).map(async ([name, text]) => [name, await compileTemplate(text, at("vars", name), ruleVariables)] as [string, Template])),
-    workflow: await compileWorkflow(workflow, { name: rule.run, baseDir: loaded.baseDir, defaultTimeoutMs, where: (path) => loaded.where(path) }),
+    workflow: await compileWorkflow(workflow, { name: rule.run, baseDir: loaded.baseDir, defaultTimeoutMs, where: (path) => loaded.where(path), ...(policy ? { policy } : {}) }),
     cooldownMs: parseDuration(rule.cooldown, at("cooldown")),
   };
   if (rule.targets) compiled.targets = await compileTemplate(rule.targets, at("targets"), ruleVariables);
@@ -101,15 +101,20 @@ async function compileRule(rule: Rule, index: number, loaded: LoadedConfig, defa
   if (rule.escalate.length > 0) {
     compiled.escalation = await compileWorkflow(
       { targets: "local", vars: {}, strategy: { parallel: { concurrency: 1 } }, hooks: { pre: [], post: [], on_failure: [], rollback: [] }, steps: rule.escalate },
-      { name: `escalate-${rule.name}`, baseDir: loaded.baseDir, defaultTimeoutMs, where: (path) => at("escalate", ...path.slice(3)) },
+      { name: `escalate-${rule.name}`, baseDir: loaded.baseDir, defaultTimeoutMs, where: (path) => at("escalate", ...path.slice(3)), adHoc: true, ...(policy ? { policy } : {}) },
     );
   }
   return compiled;
 }
 
-/** Compiles every rule; a bad regex, expression, template or workflow name fails before the server starts. */
-export async function compileRules(loaded: LoadedConfig, defaultTimeoutMs: number): Promise<CompiledRule[]> {
-  return Promise.all(loaded.config.rules.map((rule, i) => compileRule(rule, i, loaded, defaultTimeoutMs)));
+/**
+ * Compiles every rule; a bad regex, expression, template, workflow name or
+ * policy file fails before the server starts. The policy is `policyPath`
+ * (--policy), else the config's `policy:`.
+ */
+export async function compileRules(loaded: LoadedConfig, defaultTimeoutMs: number, policyPath?: string): Promise<CompiledRule[]> {
+  const policy = await configuredPolicy(loaded, policyPath);
+  return Promise.all(loaded.config.rules.map((rule, i) => compileRule(rule, i, loaded, defaultTimeoutMs, policy)));
 }
 
 /** The first rule that matches, in config order. */

@@ -10,6 +10,7 @@ export type {
   AlertSourceKind, AlertStateRecord, AttemptRecord, AttemptStatus, IncidentEventKind, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStatus, IncidentStore,
   Milestone, NotificationRecord, RuleStateRecord, HistoryStore, ImportedIncident, AnalyticsStore, MttrQuery, MttrResult, MttrPhase, MttrPhaseRow, MttrCountRow,
 } from "./types.ts";
+export type { ShadowAspect, ShadowComparisonRecord, ShadowSource, ShadowStateRecord, ShadowStats, ShadowStore } from "./types.ts";
 export type { Journal, JournalEvent, RunParams, RunRecord, RunStatus, StepPhase, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
 
 /**

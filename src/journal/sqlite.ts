@@ -5,6 +5,7 @@ import { configError } from "../errors.ts";
 import { migrateHistory, sqliteHistoryStore } from "./sqlite-history.ts";
 import { sqliteAnalyticsStore } from "./sqlite-mttr.ts";
 import { incidentSchema, sqliteIncidentStore } from "./sqlite-incidents.ts";
+import { migrateShadow, sqliteShadowStore } from "./sqlite-shadow.ts";
 import type { Journal, JournalEvent, RunRecord, RunStatus, StepRecord, TargetRecord } from "./types.ts";
 
 const schema = `
@@ -100,6 +101,7 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
     if (options.durable) db.exec("PRAGMA synchronous = FULL;");
     db.exec(incidentSchema);
     migrateHistory(db);
+    migrateShadow(db);
   } catch (error) {
     throw configError("E_JOURNAL_OPEN", `cannot open the journal at ${location}: ${(error as Error).message}`, "pass --journal PATH or set OPSKIT_JOURNAL to a writable file");
   }
@@ -123,6 +125,7 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
     ...sqliteIncidentStore(db),
     ...sqliteHistoryStore(db),
     ...sqliteAnalyticsStore(db),
+    ...sqliteShadowStore(db),
     startRun(run) {
       const startedAt = run.startedAt ?? new Date().toISOString();
       insertRun.run({ id: run.id, kind: run.kind, name: run.name, params: JSON.stringify(run.params), startedAt, resumedFrom: run.resumedFrom ?? null });

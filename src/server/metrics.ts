@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { RunEvent } from "../engine/index.ts";
+import type { Denial, RunEvent } from "../engine/index.ts";
 import type { HealEvent } from "../heal/index.ts";
 
 export interface ServerMetrics {
@@ -33,6 +33,12 @@ export function serverMetrics(live: { openIncidents(): number; runningRemediatio
   const escalations = new Counter({ name: "opskit_escalations_total", help: "Incidents escalated, by rule.", labelNames: ["rule"], registers: [registry] });
   const disabled = new Counter({ name: "opskit_rules_disabled_total", help: "Rules disabled by their circuit breaker.", labelNames: ["rule"], registers: [registry] });
   const steps = new Counter({ name: "opskit_run_steps_total", help: "Workflow steps finished in remediation and escalation runs, by action and status.", labelNames: ["action", "status"], registers: [registry] });
+  const denials = new Counter({
+    name: "opskit_policy_denials_total",
+    help: "Actions refused before they ran by a workflow's permissions or the policy file, by workflow and kind (commands, sudo, http, hosts, require).",
+    labelNames: ["workflow", "kind"],
+    registers: [registry],
+  });
   const lag = new Gauge({ name: "opskit_notification_processing_lag_seconds", help: "Age of the oldest notification in the last processed batch.", registers: [registry] });
   new Gauge({ name: "opskit_incidents_open", help: "Incidents open now.", registers: [registry], collect() { this.set(live.openIncidents()); } });
   new Gauge({ name: "opskit_remediations_running", help: "Remediations running now.", registers: [registry], collect() { this.set(live.runningRemediations()); } });
@@ -82,7 +88,12 @@ export function serverMetrics(live: { openIncidents(): number; runningRemediatio
       }
     },
     run(event) {
-      if (event.type === "step.finished") steps.inc({ action: event.action, status: event.status });
+      if (event.type !== "step.finished") return;
+      steps.inc({ action: event.action, status: event.status });
+      if (event.result.error?.code === "E_POLICY_DENIED") {
+        const denial = event.result.data?.denial as Partial<Denial> | undefined;
+        denials.inc({ workflow: denial?.workflow ?? "unknown", kind: denial?.kind ?? "unknown" });
+      }
     },
     request(endpoint, code, seconds) {
       requests.inc({ endpoint, code: String(code) });

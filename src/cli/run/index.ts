@@ -1,6 +1,7 @@
+import { resolve as resolvePath } from "node:path";
 import type { LoadedConfig, Workflow } from "../../config/index.ts";
 import { loadConfigFromOptions } from "../config-options.ts";
-import { compileWorkflow, executeRun, fanOut, journalSink, openRemotes, planBatches, toRunTarget, type CompiledWorkflow, type EventSink } from "../../engine/index.ts";
+import { compileWorkflow, configuredPolicy, executeRun, fanOut, journalSink, openRemotes, planBatches, toRunTarget, type CompiledWorkflow, type EventSink } from "../../engine/index.ts";
 import { ExitCode, OpsError, usageError } from "../../errors.ts";
 import { resolveTargets, type Target } from "../../inventory/index.ts";
 import { journalLocation, newRunId, openJournal, type RunParams } from "../../journal/index.ts";
@@ -38,6 +39,13 @@ export function parseVarOverrides(pairs: readonly string[]): Record<string, unkn
   return vars;
 }
 
+const policyOption = (options: ParsedOptions) => (typeof options.policy === "string" ? options.policy : undefined);
+/** Recorded in the run's params as an absolute path, so that a resume applies the same policy. */
+const policyParam = (options: ParsedOptions) => {
+  const path = policyOption(options);
+  return path ? { policy: resolvePath(process.cwd(), path) } : {};
+};
+
 async function prepareWorkflow(name: string, options: ParsedOptions): Promise<PreparedRun> {
   const cwd = process.cwd();
   const loaded = await loadConfigFromOptions(options);
@@ -49,11 +57,13 @@ async function prepareWorkflow(name: string, options: ParsedOptions): Promise<Pr
   const limit = options.limit ? String(options.limit) : undefined;
   const targets = await resolveTargets(loaded, workflow.targets, limit, loaded.where(["workflows", name, "targets"]));
   const vars = { ...loaded.config.vars, ...workflow.vars, ...parseVarOverrides((options.var as string[] | undefined) ?? []) };
+  const policy = await configuredPolicy(loaded, policyOption(options));
   const compiled = await compileWorkflow(workflow, {
     name,
     baseDir: loaded.baseDir,
     defaultTimeoutMs: parseDuration(loaded.config.defaults.stepTimeout ?? DEFAULT_STEP_TIMEOUT, "defaults.stepTimeout"),
     where: (path) => loaded.where(path),
+    ...(policy ? { policy } : {}),
   });
   return {
     kind: "workflow",
@@ -71,6 +81,7 @@ async function prepareWorkflow(name: string, options: ParsedOptions): Promise<Pr
       ...(limit ? { limit } : {}),
       vars,
       dryRun: options.dryRun === true,
+      ...policyParam(options),
     },
   };
 }
@@ -94,7 +105,8 @@ async function prepareExec(args: string[], options: ParsedOptions): Promise<Prep
     hooks: { pre: [], post: [], on_failure: [], rollback: [] },
     steps: [{ name: "command", ssh: command, timeout, continueOnError: false }],
   };
-  const compiled = await compileWorkflow(workflow, { name: "exec", baseDir: loaded.baseDir, defaultTimeoutMs: timeoutMs, where: () => "command" });
+  const policy = await configuredPolicy(loaded, policyOption(options));
+  const compiled = await compileWorkflow(workflow, { name: "exec", baseDir: loaded.baseDir, defaultTimeoutMs: timeoutMs, where: () => "command", adHoc: true, ...(policy ? { policy } : {}) });
   const vars = { ...loaded.config.vars };
   return {
     kind: "exec",
@@ -103,7 +115,7 @@ async function prepareExec(args: string[], options: ParsedOptions): Promise<Prep
     compiled,
     targets,
     vars,
-    params: { configFiles: loaded.files, ...(options.config ? { configPath: String(options.config) } : {}), cwd, command, selector, vars, dryRun: options.dryRun === true, concurrency },
+    params: { configFiles: loaded.files, ...(options.config ? { configPath: String(options.config) } : {}), cwd, command, selector, vars, dryRun: options.dryRun === true, concurrency, ...policyParam(options) },
   };
 }
 
@@ -159,6 +171,10 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
   }
   const journal = await openJournal(journalLocation(options.journal ? String(options.journal) : undefined));
   const runId = newRunId();
+  // A workflow's shadow declaration: the legacy command beside a share of runs, or in place of the compared step once fallen back.
+  const shadow = prepared.kind === "workflow" && prepared.compiled.workflow.shadow
+    ? (await import("../../shadow/index.ts")).shadowRun(prepared.compiled, { name: prepared.name, runId, journal, loaded: prepared.loaded, maxOutputBytes: MAX_OUTPUT_BYTES })
+    : undefined;
   journal.startRun({ id: runId, kind: prepared.kind, name: prepared.name, params: prepared.params, ...(extra.resumedFrom ? { resumedFrom: extra.resumedFrom } : {}) });
 
   const terminal = options.json ? false : stdoutIsTerminal();
@@ -192,6 +208,9 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  const shadowNote = (note: { message: string }) => out.line(options.json ? JSON.stringify(note) : palette.yellow(`shadow: ${note.message}`));
+  shadow?.notes.forEach(shadowNote);
+
   const { steps, hooks } = prepared.compiled;
   const commandSteps = [...hooks.pre, ...steps, ...hooks.post, ...hooks.on_failure, ...hooks.rollback].filter((s) => s.kind === "ssh" || s.kind === "script");
   // Retries and waits run a command more than once: only a single plain step counts as one command.
@@ -202,7 +221,7 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
       runId,
       kind: prepared.kind,
       name: prepared.name,
-      compiled: prepared.compiled,
+      compiled: shadow?.compiled ?? prepared.compiled,
       targets: prepared.targets.map(toRunTarget),
       vars: prepared.vars,
       connect: (target, signal) => remotes.connect(target.name, signal),
@@ -214,6 +233,7 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
       emit: fanOut([journalSink(journal), display]),
       ...(extra.owedRollback ? { owedRollback: extra.owedRollback.map(toRunTarget) } : {}),
     });
+    shadow?.finish().forEach(shadowNote);
     if (!options.json) out.line(palette.dim(`journal: ${journal.location} (opskit runs show ${runId})`));
     return exitFor(outcome.counts, outcome.status);
   } finally {

@@ -1,5 +1,5 @@
 import { loadConfig } from "../../config/index.ts";
-import { compileWorkflow } from "../../engine/index.ts";
+import { compileWorkflow, configuredPolicy } from "../../engine/index.ts";
 import { usageError } from "../../errors.ts";
 import { resolveInventory } from "../../inventory/index.ts";
 import { journalLocation, openJournal, type Journal, type RunRecord } from "../../journal/index.ts";
@@ -93,15 +93,18 @@ async function resumeRun(journal: Journal, id: string, options: ParsedOptions): 
     });
   let prepared: PreparedRun;
   if (run.kind === "exec") {
-    prepared = await prepareExec([params.selector ?? "", params.command ?? ""], { ...options, config: params.configPath, env: params.env, concurrency: String(params.concurrency ?? 32) });
+    prepared = await prepareExec([params.selector ?? "", params.command ?? ""], { ...options, config: params.configPath, env: params.env, concurrency: String(params.concurrency ?? 32), ...(params.policy ? { policy: params.policy } : {}) });
   } else {
     const workflow = loaded.config.workflows[params.workflow ?? run.name];
     if (!workflow) throw usageError("E_NO_WORKFLOW", `workflow ${run.name} is no longer in ${loaded.files.join(", ")}`, "restore it, or start a new run");
+    // The same policy as the original run: its --policy file, else the config's policy:.
+    const policy = await configuredPolicy(loaded, params.policy);
     const compiled = await compileWorkflow(workflow, {
       name: run.name,
       baseDir: loaded.baseDir,
       defaultTimeoutMs: parseDuration(loaded.config.defaults.stepTimeout ?? "5m"),
       where: (path) => loaded.where(path),
+      ...(policy ? { policy } : {}),
     });
     prepared = { kind: "workflow", name: run.name, loaded, compiled, targets: [], vars: params.vars, params: { ...params, dryRun: false } };
   }

@@ -1,6 +1,13 @@
 import { configOptions } from "../config-options.ts";
 import type { CommandSpec, OptionSpec } from "../options.ts";
 
+const policyOption: OptionSpec = {
+  key: "policy",
+  long: "policy",
+  value: "file",
+  description: "org policy file (YAML): denials no workflow can lift, checked before every action runs (default: policy: in the config)",
+};
+
 const outputOptions: OptionSpec[] = [
   { key: "json", long: "json", description: "one JSON event per line" },
   { key: "stream", long: "stream", description: "print remote output live, each line prefixed with its host" },
@@ -16,6 +23,7 @@ export const runSpec: CommandSpec = {
     { key: "limit", long: "limit", short: "l", value: "selector", description: "narrow the workflow's targets, e.g. zone=a or name=web-1*" },
     { key: "var", long: "var", value: "k=v", repeatable: true, description: "override a var (repeatable); values are read as YAML scalars" },
     { key: "dryRun", long: "dry-run", description: "print the plan (batches, rendered commands) and touch nothing" },
+    policyOption,
     ...outputOptions,
   ],
 };
@@ -29,6 +37,7 @@ export const execSpec: CommandSpec = {
     { key: "concurrency", long: "concurrency", value: "n", description: "targets in flight at once (default: defaults.concurrency, else 32)" },
     { key: "timeout", long: "timeout", value: "duration", default: "5m", description: "command timeout" },
     { key: "dryRun", long: "dry-run", description: "print the targets and the command and touch nothing" },
+    policyOption,
     ...outputOptions,
   ],
 };

@@ -1,0 +1,217 @@
+import { existsSync } from "node:fs";
+import { ExitCode, usageError } from "../errors.ts";
+import { journalLocation, newRunId, openJournal, type Journal } from "../journal/index.ts";
+import { executeRun, fanOut, journalSink, openRemotes, toRunTarget } from "../engine/index.ts";
+import {
+  buildShadowReport, comparedStepIndex, compileNormalizers, describeSide, outcomeFromResult, parseAspects, parseNormalizeOption, renderShadowReport, runLocalSide, runTrials,
+  type SideOutcome, type TrialComparison,
+} from "../shadow/index.ts";
+import { formatMs, LineWriter, paletteFor, parseDuration, stdoutIsTerminal, type Palette } from "../ui/index.ts";
+import type { ParsedOptions } from "./options.ts";
+import { prepareWorkflow } from "./run/index.ts";
+
+const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+const WORKFLOW_PREFIX = "workflow:";
+
+const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+
+/**
+ * `opskit shadow NAME --legacy CMD --candidate CMD|workflow:NAME`, `opskit
+ * shadow report [NAME]` and `opskit shadow reset NAME`. The words report and
+ * reset are subcommands, so they cannot name a comparison.
+ */
+export async function shadowCommand(args: string[], options: ParsedOptions): Promise<number> {
+  const [first, ...rest] = args;
+  if (first === "report") return reportCommand(rest, options);
+  if (first === "reset") return resetCommand(rest, options);
+  if (!first) throw usageError("E_USAGE_SHADOW", "shadow needs a name, or report or reset", "e.g. opskit shadow disk-report --legacy ./disk-report.sh --candidate workflow:disk-report");
+  if (rest.length > 0) throw usageError("E_USAGE_SHADOW", `unexpected argument "${rest[0]}"`, "quote the commands: --legacy './old.sh --all' --candidate './new.sh --all'");
+  return compareCommand(first, options);
+}
+
+interface Side {
+  run(): Promise<SideOutcome>;
+  close(): Promise<void>;
+}
+
+/** A workflow from the config as the candidate: one engine run per comparison, journaled, on its first target. */
+async function workflowSide(name: string, options: ParsedOptions, journal: Journal, timeoutMs: number, signal: AbortSignal): Promise<Side> {
+  const prepared = await prepareWorkflow(name, { ...options, dryRun: false });
+  const { compiled } = prepared;
+  const step = compiled.steps[comparedStepIndex(compiled, name, prepared.loaded)]!;
+  const target = prepared.targets[0];
+  if (!target) throw usageError("E_SHADOW_TARGETS", `workflow ${name} has no targets to run on`, "check its targets: selector, or --limit");
+  const remotes = await openRemotes(prepared.loaded, [target]);
+  const run = async (): Promise<SideOutcome> => {
+    const runId = newRunId();
+    const startedAt = performance.now();
+    journal.startRun({ id: runId, kind: "workflow", name, params: prepared.params });
+    let result: SideOutcome | undefined;
+    let status = "";
+    const deadline = AbortSignal.timeout(timeoutMs);
+    await executeRun({
+      runId,
+      kind: "workflow",
+      name,
+      // The workflow's own shadow declaration does not apply: this command is the comparison.
+      compiled,
+      targets: [toRunTarget(target)],
+      vars: prepared.vars,
+      connect: (t, s) => remotes.connect(t.name, s),
+      baseDir: prepared.loaded.baseDir,
+      maxOutputBytes: MAX_OUTPUT_BYTES,
+      stream: false,
+      signal: AbortSignal.any([signal, deadline]),
+      hardSignal: signal,
+      emit: fanOut([
+        journalSink(journal),
+        (event) => {
+          if (event.type === "step.finished" && event.phase === "main" && event.index === step.index && event.target === target.name) {
+            result = outcomeFromResult(event.result);
+          }
+          if (event.type === "run.finished") status = event.status;
+        },
+      ]),
+    });
+    const durationMs = performance.now() - startedAt;
+    if (deadline.aborted && !signal.aborted) return { exitCode: null, stdout: "", stderr: "", durationMs, runId, error: `workflow ${name} timed out after ${formatMs(timeoutMs)}` };
+    // The workflow's whole run is the candidate's duration: it is what replaces the legacy script.
+    if (!result) return { exitCode: null, stdout: "", stderr: "", durationMs, runId, error: `step ${step.name} did not run on ${target.name} (run ${status})` };
+    return { ...result, durationMs, runId };
+  };
+  return { run, close: () => remotes.close() };
+}
+
+function localSide(command: string, timeoutMs: number, signal: AbortSignal): Side {
+  return { run: () => runLocalSide(command, { cwd: process.cwd(), timeoutMs, signal, maxOutputBytes: MAX_OUTPUT_BYTES }), close: async () => {} };
+}
+
+function printComparison(c: TrialComparison, out: LineWriter, palette: Palette): void {
+  const sides = `legacy ${describeSide(c.legacy.exitCode, c.legacy.durationMs, c.legacy.error)} · candidate ${describeSide(c.candidate.exitCode, c.candidate.durationMs, c.candidate.error)}`;
+  const ranBoth = c.legacy.error === undefined && c.candidate.error === undefined;
+  const verdict = !ranBoth ? palette.red("COULD NOT RUN") : c.equal ? palette.green("agree") : palette.red("DIFFER");
+  // What a stopped side printed before it stopped is in the journal, not worth a diff here.
+  const differs = ranBoth && c.differs.length > 0 ? ` (${c.differs.join(", ")})` : "";
+  out.line(`[${c.run}] ${verdict}${differs} · ${sides}${c.candidate.runId ? ` · run ${c.candidate.runId}` : ""}`);
+  if (c.diff && ranBoth) out.line(palette.dim(c.diff.split("\n").map((line) => `    ${line}`).join("\n")));
+}
+
+function sideJson(side: SideOutcome) {
+  return { exitCode: side.exitCode, durationMs: side.durationMs, ...(side.error !== undefined ? { error: side.error } : {}), ...(side.runId ? { runId: side.runId } : {}) };
+}
+
+/** Worst first: a side that could not run (1), then a mismatch (2). */
+function exitFor(comparisons: readonly TrialComparison[], interrupted: boolean): number {
+  if (interrupted) return ExitCode.interrupted;
+  if (comparisons.some((c) => c.legacy.error !== undefined || c.candidate.error !== undefined)) return ExitCode.transport;
+  if (comparisons.some((c) => !c.equal)) return ExitCode.check;
+  return ExitCode.ok;
+}
+
+interface CompareSettings {
+  legacy: string;
+  candidate: string;
+  runs: number;
+  timeoutMs: number;
+}
+
+function readSettings(options: ParsedOptions): CompareSettings {
+  const legacy = text(options.legacy);
+  const candidate = text(options.candidate);
+  if (!legacy || !candidate) throw usageError("E_USAGE_SHADOW", "shadow needs --legacy and --candidate", "e.g. opskit shadow report-disk --legacy ./disk.sh --candidate 'bin/disk --format text'");
+  const runs = Number(options.runs ?? 1);
+  if (!Number.isInteger(runs) || runs < 1) throw usageError("E_USAGE_OPTION", `invalid --runs "${options.runs}"`, "use a whole number of 1 or more");
+  return { legacy, candidate, runs, timeoutMs: parseDuration(text(options.timeout) ?? "5m", "--timeout") };
+}
+
+async function compareCommand(name: string, options: ParsedOptions): Promise<number> {
+  const settings = readSettings(options);
+  const aspects = parseAspects(text(options.compare) ?? "stdout,exit");
+  const rules = ((options.normalize as string[] | undefined) ?? []).map(parseNormalizeOption);
+  const normalizers = compileNormalizers(rules, (i) => `--normalize ${i + 1}`);
+  const out = new LineWriter();
+  const palette = paletteFor({ isTTY: !options.json && stdoutIsTerminal() });
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const journal = await openJournal(journalLocation(text(options.journal)));
+  const sides: Side[] = [];
+  try {
+    sides.push(localSide(settings.legacy, settings.timeoutMs, controller.signal));
+    sides.push(
+      settings.candidate.startsWith(WORKFLOW_PREFIX)
+        ? await workflowSide(settings.candidate.slice(WORKFLOW_PREFIX.length), options, journal, settings.timeoutMs, controller.signal)
+        : localSide(settings.candidate, settings.timeoutMs, controller.signal),
+    );
+    const comparisons = await runTrials({
+      name,
+      legacy: () => sides[0]!.run(),
+      candidate: () => sides[1]!.run(),
+      runs: settings.runs,
+      aspects,
+      normalizers,
+      journal,
+      signal: controller.signal,
+      onComparison: (c) => {
+        if (!options.json) return printComparison(c, out, palette);
+        const { run, id, equal, differs, candidateFailed, diff } = c;
+        out.line(JSON.stringify({ type: "comparison", name, run, id, equal, differs, candidateFailed, legacy: sideJson(c.legacy), candidate: sideJson(c.candidate), diff }));
+      },
+    });
+    const code = exitFor(comparisons, controller.signal.aborted);
+    const agreed = comparisons.filter((c) => c.equal).length;
+    const couldNotRun = comparisons.filter((c) => c.legacy.error !== undefined || c.candidate.error !== undefined).length;
+    const differed = comparisons.length - agreed - couldNotRun;
+    if (options.json) out.line(JSON.stringify({ type: "summary", name, runs: comparisons.length, agreed, differed, couldNotRun, exitCode: code }));
+    else out.line(`shadow ${name}: ${comparisons.length} run${comparisons.length === 1 ? "" : "s"} · ${agreed} agreed · ${differed} differed · ${couldNotRun} could not run · ${palette.dim(`journal ${journal.location} (opskit shadow report ${name})`)}`);
+    return code;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    out.flush();
+    for (const side of sides) await side.close();
+    journal.close();
+  }
+}
+
+async function reportCommand(args: string[], options: ParsedOptions): Promise<number> {
+  const [name, extra] = args;
+  if (extra !== undefined) throw usageError("E_USAGE_SHADOW", `unexpected argument "${extra}"`, "opskit shadow report [NAME]");
+  const location = journalLocation(text(options.journal));
+  const out = new LineWriter();
+  // Nothing recorded yet is an empty report, not an error; the journal is not created for it.
+  const entries = existsSync(location) ? await readReport(location, name) : [];
+  if (options.json) for (const entry of entries) out.line(JSON.stringify(entry));
+  else if (entries.length === 0) out.line(`no shadow comparisons${name ? ` for ${name}` : ""} in ${location}`);
+  else out.line(renderShadowReport(entries, paletteFor({ isTTY: stdoutIsTerminal() })).join("\n"));
+  out.flush();
+  return ExitCode.ok;
+}
+
+async function readReport(location: string, name: string | undefined) {
+  const journal = await openJournal(location);
+  try {
+    return buildShadowReport(journal, name);
+  } finally {
+    journal.close();
+  }
+}
+
+async function resetCommand(args: string[], options: ParsedOptions): Promise<number> {
+  const [name, extra] = args;
+  if (!name || extra !== undefined) throw usageError("E_USAGE_SHADOW", "shadow reset takes one name", "opskit shadow reset NAME (opskit shadow report lists the names)");
+  const journal = await openJournal(journalLocation(text(options.journal)));
+  const out = new LineWriter();
+  try {
+    const before = journal.resetShadow(name, Date.now());
+    const wasFallenBack = before?.fallenBackAt !== undefined;
+    if (options.json) out.line(JSON.stringify({ type: "reset", name, wasFallenBack, ...(wasFallenBack ? { fallenBackAt: new Date(before!.fallenBackAt!).toISOString(), reason: before!.reason ?? null } : {}) }));
+    else if (wasFallenBack) out.line(`shadow ${name}: fallback cleared (${before!.reason ?? "no reason recorded"}); runs use the workflow again, and only comparisons from now on count toward a fallback`);
+    else out.line(`shadow ${name}: had not fallen back; only comparisons from now on count toward a fallback`);
+  } finally {
+    out.flush();
+    journal.close();
+  }
+  return ExitCode.ok;
+}
