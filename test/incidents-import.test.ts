@@ -69,7 +69,7 @@ describe("opskit incidents import", () => {
     ]);
     // 2026-03-29 is the spring-forward day in Berlin: CET (UTC+1) before 02:00, CEST (UTC+2) after.
     expect(rows[0]).toMatchObject({ started_at: Date.UTC(2026, 2, 28, 22, 50), acknowledged_at: Date.UTC(2026, 2, 28, 22, 55), resolved_at: Date.UTC(2026, 2, 29, 0, 20) });
-    expect(rows[1]).toMatchObject({ title: "Disk full on db-3\nafter backup", started_at: Date.UTC(2026, 2, 29, 1, 10), detected_at: Date.UTC(2026, 2, 29, 1, 10), resolved_at: Date.UTC(2026, 2, 29, 2, 0) });
+    expect(rows[1]).toMatchObject({ title: "Disk full on db-3\nafter backup", started_at: Date.UTC(2026, 2, 29, 1, 10), detected_at: null, resolved_at: Date.UTC(2026, 2, 29, 2, 0) });
     expect(JSON.parse(rows[2]!.labels as string)).toEqual({ team: "web", service: "search", severity: "high" });
   });
 

@@ -33,6 +33,7 @@ export interface FieldMapping {
   started: string;
   detected?: string;
   acknowledged?: string;
+  remediation_started?: string;
   resolved?: string;
   escalated?: string;
   /** Label name -> column. */
@@ -49,13 +50,13 @@ export interface ImportReport {
   skipped: { line: number; reason: string }[];
 }
 
-export const mappedFields = ["id", "title", "service", "severity", "started", "detected", "acknowledged", "resolved", "escalated"] as const;
+export const mappedFields = ["id", "title", "service", "severity", "started", "detected", "acknowledged", "remediation_started", "resolved", "escalated"] as const;
 export type MappedField = (typeof mappedFields)[number];
 
 /** The mapping when none is given: each field from the column of its own name, matched case-insensitively. */
 export const defaultMapping: FieldMapping = {
   id: "id", title: "title", service: "service", severity: "severity", started: "started",
-  detected: "detected", acknowledged: "acknowledged", resolved: "resolved", escalated: "escalated", labels: {},
+  detected: "detected", acknowledged: "acknowledged", remediation_started: "remediation_started", resolved: "resolved", escalated: "escalated", labels: {},
 };
 /** Other names a field at its default is looked for under. */
 const aliases: Partial<Record<MappedField, string[]>> = { started: ["created"] };
@@ -118,7 +119,8 @@ const cellText = (value: unknown): string | undefined => {
 };
 const yes = new Set(["true", "yes", "y", "1", "escalated"]);
 const no = new Set(["false", "no", "n", "0"]);
-const milestoneFields = ["detected", "acknowledged", "resolved"] as const;
+const milestoneFields = ["detected", "acknowledged", "remediation_started", "resolved"] as const;
+const milestoneKeys = { detected: "detected", acknowledged: "acknowledged", remediation_started: "remediationStarted", resolved: "resolved" } as const;
 
 interface RowContext {
   columns: Columns;
@@ -166,7 +168,7 @@ function mapRow(cells: Cells, { columns, origin, readTime, shared }: RowContext)
   for (const field of milestoneFields) {
     const at = time(field);
     if (at === undefined) continue;
-    incident[field] = at;
+    incident[milestoneKeys[field]] = at;
     if (started !== undefined && at < started) problems.push(`${field} ${new Date(at).toISOString()} is before started ${new Date(started).toISOString()}`);
   }
   const escalated = cell("escalated")?.toLowerCase();
@@ -364,7 +366,7 @@ export async function readMapping(path: string): Promise<Partial<ImportOptions> 
     timezone: z.string().refine(knownZone, "not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)").optional(),
     origin: z.string().min(1).optional(),
     on_error: z.enum(["fail", "skip"]).optional(),
-    fields: z.strictObject({ id: column, title: column, service: column, severity: column, started: column, detected: column, acknowledged: column, resolved: column, escalated: column }).optional(),
+    fields: z.strictObject({ id: column, title: column, service: column, severity: column, started: column, detected: column, acknowledged: column, remediation_started: column, resolved: column, escalated: column }).optional(),
     labels: z.record(z.string().min(1), z.string().min(1)).optional(),
   });
   const { value } = await loadYamlFile(path, schema);

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Journal, Milestone } from "../journal/index.ts";
+import { Database } from "bun:sqlite";
 import { openSqliteJournal } from "../journal/sqlite.ts";
+import { sqliteAnalyticsStore } from "../journal/sqlite-mttr.ts";
 import { computeMttr, planMttr } from "./mttr.ts";
 import { renderMarkdown, renderTable } from "./text.ts";
 
@@ -57,14 +59,15 @@ describe("opskit mttr statistics", () => {
     expect(all).toMatchObject({ label: "all", incidents: 5, resolved: 4, open: 1, automated: 2, manual: 3, escalated: 1, attempts: 3 });
     // detect: 1, 2, 2, 1 (the db incident has no detected milestone) → 1, 1, 2, 2
     expect(all!.phases.detect).toEqual({ count: 4, mean: 1.5 * MIN, median: 1.5 * MIN, p90: 2 * MIN, p99: 2 * MIN, min: MIN, max: 2 * MIN });
-    // isolate: ack 5−1 = 4, remediation 3−2 = 1, first of ack 2 and remediation 2.5 − 2 = 0 → 0, 1, 4
+    // isolate: ack 5−1 = 4, remediation 3−2 = 1, first of ack 2 and remediation 2.5 − 2 = 0, and the db
+    // incident with no detected milestone from its start: 10 − 0 = 10 → 0, 1, 4, 10
     const isolate = all!.phases.isolate;
-    expect(isolate.count).toBe(3);
-    expect(isolate.median).toBe(MIN);
-    expect(isolate.p90).toBeCloseTo(3.4 * MIN, 6);
-    expect(isolate.p99).toBeCloseTo(3.94 * MIN, 6);
-    expect(isolate.mean).toBeCloseTo((5 / 3) * MIN, 6);
-    expect([isolate.min, isolate.max]).toEqual([0, 4 * MIN]);
+    expect(isolate.count).toBe(4);
+    expect(isolate.median).toBe(2.5 * MIN);
+    expect(isolate.p90).toBeCloseTo(8.2 * MIN, 6);
+    expect(isolate.p99).toBeCloseTo(9.82 * MIN, 6);
+    expect(isolate.mean).toBeCloseTo(3.75 * MIN, 6);
+    expect([isolate.min, isolate.max]).toEqual([0, 10 * MIN]);
     // recover: manual from ack 30−5 = 25 and 60−10 = 50; automated from remediation 10−3 = 7 and 20−2.5 = 17.5
     expect(all!.phases.recover).toMatchObject({ count: 4, median: 21.25 * MIN, min: 7 * MIN, max: 50 * MIN, mean: 24.875 * MIN });
     expect(all!.phases.recover.p90).toBeCloseTo(42.5 * MIN, 6);
@@ -170,6 +173,21 @@ describe("opskit mttr statistics", () => {
     // 10 → ≤15m; 20 and 30 → ≤30m; 60 → ≤1h; 180 → ≤4h
     expect(report.distribution.map((b) => b.count)).toEqual([0, 1, 2, 1, 0, 1, 0, 0, 0]);
     expect(report.distribution.at(-1)).toEqual({ le: null, count: 0 });
+  });
+
+  test("the window-function ranks (for a SQLite without percentile_cont) give the same report", () => {
+    example();
+    incident({ alertname: "X", service: "web" }, Date.parse("2026-11-10T12:00:00Z"), { detected: 2, acknowledged: 7, resolved: 3 * 60 });
+    const db = new Database(join(dir, "journal.db"), { readonly: true, strict: true });
+    try {
+      const ranks = sqliteAnalyticsStore(db, { percentileCont: false });
+      const aggregate = sqliteAnalyticsStore(db, { percentileCont: true });
+      for (const options of [{}, { by: "service", compare: "automated" }, { compare: "window:14d" }]) {
+        expect(computeMttr(ranks, { now: NOW, ...options })).toEqual(computeMttr(aggregate, { now: NOW, ...options }));
+      }
+    } finally {
+      db.close();
+    }
   });
 
   test("bad options are usage errors that say what to write", () => {

@@ -98,6 +98,6 @@ export function renderMarkdown(report: MttrReport): string {
     out.push("", `## ${report.by} = ${group.group.replace(/([\\`*_|<>[\]#])/g, "\\$1")}`, "", headline(group.cohorts, group.changes), "", ...table(group.cohorts, group.changes), "");
     for (const cohort of group.cohorts) out.push(`- ${cohortLine(cohort)}`);
   }
-  out.push("", "Definitions: time to detect = detected − started; time to isolate = first of remediation started or acknowledged − detected; time to recover = resolved − remediation started (acknowledged for a human-handled incident); time to resolve = resolved − started. Open incidents are counted apart.");
+  out.push("", "Definitions: time to detect = detected − started; time to isolate = first of remediation started or acknowledged − detected (started, for imported history without a detected time); time to recover = resolved − remediation started (acknowledged for a human-handled incident); time to resolve = resolved − started. Open incidents are counted apart.");
   return `${out.join("\n")}\n`;
 }

@@ -104,10 +104,10 @@ describe("importIncidents", () => {
     expect(incident.milestones).toEqual({ started: t0, detected: t0 + minute, remediation_started: t0 + 10 * minute, resolved: t0 + 40 * minute, acknowledged: t0 + 3 * minute });
   });
 
-  test("an unresolved row is open, detected defaults to started, alertname comes from the labels when given", () => {
+  test("an unresolved row is open, an unknown detected stays empty, alertname comes from the labels when given", () => {
     journal.importIncidents([imported("P2", { resolved: undefined, acknowledged: undefined, labels: { alertname: "LatencyHigh" } })]);
     expect(rows()[0]).toMatchObject({
-      status: "open", detected_at: t0, acknowledged_at: null, resolved_at: null, resolution: null, last_notified_at: t0,
+      status: "open", detected_at: null, acknowledged_at: null, resolved_at: null, resolution: null, last_notified_at: t0,
       alertname: "LatencyHigh", service: null, severity: null, escalated: 0,
     });
   });

@@ -47,7 +47,8 @@ function importValues(row: ImportedIncident): Params {
     severity: labels.severity ?? null,
     alertname: labels.alertname ?? row.title,
     started: row.started,
-    detected: row.detected ?? row.started,
+    // An export rarely knows when monitoring noticed: left empty, not set to the start (a 0s detection).
+    detected: row.detected ?? null,
     acknowledged: row.acknowledged ?? null,
     remediationStarted: row.remediationStarted ?? null,
     resolved,

