@@ -57,6 +57,10 @@ export function describeMachine(): Machine {
       OpenSSH: firstLine(["ssh", "-V"]).split(",")[0] ?? "",
       "parallel-ssh": `parallel-ssh ${firstLine(["parallel-ssh", "--version"])}`,
       ansible: firstLine(["ansible", "--version"]),
+      shellcheck: firstLine(["sh", "-c", "shellcheck --version | sed -n 2p"]),
+      sqlite3: `sqlite3 ${firstLine(["sqlite3", "--version"]).split(" ")[0]}`,
+      // Debian's python3 and its pandas, which the MTTR benchmark runs.
+      pandas: firstLine(["/usr/bin/python3", "-c", "import sys, pandas, numpy; print(f'pandas {pandas.__version__}, numpy {numpy.__version__}, Python {sys.version.split()[0]}')"]),
       // Debian's GNU time calls itself version UNKNOWN; its package knows.
       "GNU time": `time ${firstLine(["dpkg-query", "-W", "-f", "${Version}", "time"])}`,
     },

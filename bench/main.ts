@@ -1,14 +1,16 @@
 // Runs opskit's benchmarks (all, or those named on the command line), prints
 // a summary table and rewrites each suite's generated section of
 // bench/RESULTS.md whose benchmarks all ran and measured: the probe suite
-// (startup, throughput, memory), the fleet suite (fleet) and the alert storm
-// against `opskit serve` (storm). Started by
+// (startup, throughput, memory), the fleet suite (fleet), the alert storm
+// against `opskit serve` (storm), incident history (mttr) and `opskit audit` (audit). Started by
 // bench/run.sh, which installs the anchors, builds dist/opskit and raises
 // ulimit -n first.
 import { mkdirSync } from "node:fs";
 import { benchFleet } from "./fleet.ts";
 import { awaitQuiet, describeMachine } from "./machine.ts";
 import { benchMemory } from "./memory.ts";
+import { benchMttr } from "./mttr.ts";
+import { benchAudit } from "./audit.ts";
 import { outDir, root } from "./process.ts";
 import { generatedSection, machineLines, rewriteResults, summaryTable, type BenchResult, type Suite } from "./report.ts";
 import { benchStartup } from "./startup.ts";
@@ -21,6 +23,8 @@ const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   memory: benchMemory,
   fleet: benchFleet,
   storm: benchStorm,
+  mttr: benchMttr,
+  audit: benchAudit,
 };
 
 const suites: Suite[] = [
@@ -32,6 +36,8 @@ const suites: Suite[] = [
   },
   { name: "fleet", benchmarks: ["fleet"], heading: "Latest fleet run", tools: ["opskit", "OpenSSH", "parallel-ssh", "ansible", "GNU time"] },
   { name: "storm", benchmarks: ["storm"], heading: "Latest storm run", tools: ["opskit", "Alertmanager", "bun"] },
+  { name: "mttr", benchmarks: ["mttr"], heading: "Latest mttr run", tools: ["opskit", "sqlite3", "pandas", "GNU time"] },
+  { name: "audit", benchmarks: ["audit"], heading: "Latest audit run", tools: ["opskit", "shellcheck"] },
 ];
 
 const names = process.argv.slice(2);

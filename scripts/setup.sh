@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 need="sshd:openssh-server ssh-keygen:openssh-client dnsmasq:dnsmasq openssl:openssl curl:curl"
 # The alert end-to-end tests run real Prometheus and Alertmanager on loopback.
 need="$need prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager"
+# opskit audit merges ShellCheck's findings into its own.
+need="$need shellcheck:shellcheck"
 if [ "${1:-}" = "bench" ]; then
   # wrk drives blackbox_exporter; GNU time measures peak RSS; parallel-ssh
   # (pssh) and Ansible (ansible-core: raw and command modules, playbooks) are

@@ -123,15 +123,16 @@ describe("opskit wrap on this machine", () => {
     expect(left).toEqual([]);
   });
 
-  test("50 MB of output finishes with the captured output capped and memory bounded", async () => {
-    const run = await wrapWithOpenStdin(["--json", "--", "./flood.sh", String(50 * 1024 * 1024)], 60_000);
+  test("200 MB of output finishes with the captured output capped and memory bounded", async () => {
+    const run = await wrapWithOpenStdin(["--json", "--", "./flood.sh", String(200 * 1024 * 1024)], 60_000);
     expect(run.code).toBe(0);
     const step = stepOf(run);
     expect(step.result.stdout.length).toBeLessThanOrEqual(64 * 1024);
     expect(step.result.stdout).toMatch(/^x*\n$/);
-    // Holding the output would take 100 MB or more (UTF-16 strings); the cap keeps opskit near its resting size.
+    // Holding the output would take 400 MB or more (UTF-16 strings); with the cap, opskit stays far
+    // below that whatever the garbage collector's timing (measured 100-260 MB).
     expect(run.maxRssBytes).toBeGreaterThan(0);
-    expect(run.maxRssBytes).toBeLessThan(200 * 1024 * 1024);
+    expect(run.maxRssBytes).toBeLessThan(350 * 1024 * 1024);
   }, 90_000);
 
   test("on this machine a script runs where it is, so files beside it ($(dirname \"$0\")/lib.sh) are found", async () => {

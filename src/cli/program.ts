@@ -9,6 +9,7 @@ import { demoSpec, serveSpec } from "./serve-spec.ts";
 import { mttrSpec } from "./mttr-spec.ts";
 import { wrapSpec } from "./wrap-spec.ts";
 import { shadowSpec } from "./shadow-spec.ts";
+import { auditSpec } from "./audit-spec.ts";
 import { incidentsSpec, pauseSpec, resumeSpec } from "./incidents-spec.ts";
 
 export type Handler = (positionals: string[], options: ParsedOptions) => Promise<number>;
@@ -49,6 +50,7 @@ export function buildProgram(version: () => string, handlers: { probe: Handler }
   addCommand(program, execSpec, async (args, options) => (await import("./run/index.ts")).execCommand(args, options));
   addCommand(program, wrapSpec, async (args, options) => (await import("./wrap.ts")).wrapCommand(args, options));
   addCommand(program, shadowSpec, async (args, options) => (await import("./shadow.ts")).shadowCommand(args, options));
+  addCommand(program, auditSpec, async (args, options) => (await import("./audit.ts")).auditCommand(args, options));
   addCommand(program, runsSpec, async (args, options) => (await import("./run/runs.ts")).runsCommand(args, options));
   addCommand(program, inventorySpec, inventoryCommand);
   addCommand(program, validateSpec, validateCommand);

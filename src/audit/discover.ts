@@ -1,0 +1,135 @@
+import { closeSync, openSync, readSync, realpathSync, statSync, type Dirent } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { extname, join, resolve } from "node:path";
+import { usageError } from "../errors.ts";
+import type { Language } from "./types.ts";
+
+/*
+ * Which files the audit reads: shell and Python scripts by extension or by
+ * their #! line, and opskit configs (YAML with a top-level `workflows:`
+ * key). Directories are walked recursively, skipping .git and node_modules
+ * and not following symbolic links to directories.
+ */
+
+export interface Candidate {
+  /** Absolute path. */
+  path: string;
+  language: Language;
+  /** Shell files: the interpreter of the #! line (sh, bash, dash, ksh, zsh...). */
+  dialect?: string;
+}
+
+const skippedDirs = new Set([".git", "node_modules"]);
+const shells = new Set(["sh", "bash", "dash", "ksh", "mksh", "pdksh", "zsh", "ash", "posh"]);
+const byExtension: Record<string, Language> = { ".sh": "shell", ".bash": "shell", ".py": "python" };
+
+/** Finds the files to audit under the given paths; an unknown path is a usage error. */
+export async function discoverFiles(paths: readonly string[], cwd: string): Promise<{ files: Candidate[]; skipped: string[] }> {
+  const files: Candidate[] = [];
+  const skipped: string[] = [];
+  const seen = new Set<string>();
+  const add = (path: string, explicit: boolean) => {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      return;
+    }
+    if (seen.has(real)) return;
+    seen.add(real);
+    const candidate = classify(path);
+    if (candidate) files.push(candidate);
+    else if (explicit) skipped.push(path);
+  };
+  for (const given of paths) {
+    const path = resolve(cwd, given);
+    let info;
+    try {
+      info = statSync(path);
+    } catch {
+      throw usageError("E_AUDIT_PATH", `no such file or directory: ${given}`, "pass existing files or directories (default: the current directory)");
+    }
+    if (info.isDirectory()) await walk(path, (file) => add(file, false));
+    else add(path, true);
+  }
+  return { files, skipped };
+}
+
+async function walk(dir: string, visit: (file: string) => void): Promise<void> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!skippedDirs.has(entry.name)) await walk(path, visit);
+    } else if (entry.isFile()) {
+      visit(path);
+    } else if (entry.isSymbolicLink()) {
+      try {
+        if (statSync(path).isFile()) visit(path);
+      } catch {
+        // A dangling link: nothing to read.
+      }
+    }
+  }
+}
+
+/** What a file is, from its extension, its #! line, or (YAML) its top-level keys. */
+export function classify(path: string): Candidate | undefined {
+  const extension = extname(path).toLowerCase();
+  if (extension === ".yaml" || extension === ".yml") return isOpskitConfig(path) ? { path, language: "workflow" } : undefined;
+  const head = readHead(path, 256);
+  const interpreter = head.startsWith("#!") ? interpreterOf(head.split("\n", 1)[0]!) : undefined;
+  const known = byExtension[extension];
+  if (known === "shell") return { path, language: "shell", dialect: interpreter && shells.has(interpreter) ? interpreter : extension === ".bash" ? "bash" : undefined };
+  if (known) return { path, language: known };
+  if (interpreter === undefined) return undefined;
+  if (shells.has(interpreter)) return { path, language: "shell", dialect: interpreter };
+  if (/^python[\d.]*$/.test(interpreter)) return { path, language: "python" };
+  return undefined;
+}
+
+/** `#!/bin/sh -e` → sh; `#!/usr/bin/env -S bash -eu` → bash; `#!/usr/bin/python3.11` → python3.11. */
+export function interpreterOf(shebang: string): string | undefined {
+  const words = shebang.slice(2).trim().split(/\s+/);
+  let program = words.shift();
+  const base = (p: string | undefined) => p?.slice(p.lastIndexOf("/") + 1);
+  while (base(program) === "env" || base(program) === "busybox") {
+    const wasEnv = base(program) === "env";
+    program = words.shift();
+    while (wasEnv && program !== undefined && (program.startsWith("-") || program.includes("="))) {
+      program = program === "-u" || program === "-C" ? (words.shift(), words.shift()) : words.shift();
+    }
+  }
+  return base(program) || undefined;
+}
+
+function readHead(path: string, bytes: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const buffer = Buffer.alloc(bytes);
+    const read = readSync(fd, buffer, 0, bytes, 0);
+    return buffer.toString("latin1", 0, read);
+  } catch {
+    return "";
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function isOpskitConfig(path: string): boolean {
+  try {
+    const info = statSync(path);
+    if (info.size > 4 * 1024 * 1024) return false;
+    const text = readHead(path, info.size);
+    return /^workflows[ \t]*:/m.test(text);
+  } catch {
+    return false;
+  }
+}

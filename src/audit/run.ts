@@ -1,0 +1,216 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { readYamlDocument } from "../config/index.ts";
+import { discoverFiles } from "./discover.ts";
+import type { AuditPolicy } from "./policy.ts";
+import { runShellCheck, type ShellCheckOutcome } from "./shellcheck.ts";
+import { readSuppressions, suppressionFor, suppressionRules } from "./suppress.ts";
+import { severityRank, type AuditContext, type Finding, type Hit, type Language, type Rule, type RuleSet, type Severity, type SourceFile } from "./types.ts";
+import { isMap } from "./workflow-file.ts";
+
+export interface AuditOptions {
+  /** Files and directories; default: the root. */
+  paths?: readonly string[];
+  /** Scan root: paths are resolved and findings shown relative to it (default: the current directory). */
+  root?: string;
+  /** Run ShellCheck when it is installed (default true). */
+  shellcheck?: boolean;
+  shellcheckBin?: string;
+  shellcheckTimeoutMs?: number;
+  policy?: AuditPolicy;
+  signal?: AbortSignal;
+}
+
+export interface AuditSummary {
+  findings: number;
+  errors: number;
+  warnings: number;
+  notes: number;
+  suppressed: number;
+  files: number;
+  lines: number;
+  shellcheck: ShellCheckOutcome["status"];
+}
+
+export interface AuditReport {
+  root: string;
+  /** Findings no suppression covers, by file, line and column. */
+  findings: Finding[];
+  /** Findings an `# opskit-audit: ignore` comment covers, each with its reason. */
+  suppressed: Finding[];
+  /** Every rule a finding could name: opskit's own and the ShellCheck codes seen. */
+  rules: Rule[];
+  notices: string[];
+  summary: AuditSummary;
+  shellcheckVersion?: string;
+  /** Per language: files and lines read. */
+  languages: Record<Language, { files: number; lines: number }>;
+}
+
+export type Registry = Readonly<Record<Language, readonly RuleSet[]>>;
+
+/** Reads the files under the paths, runs every rule set of their language and ShellCheck, and applies suppressions. */
+export async function auditFiles(options: AuditOptions, registry: Registry): Promise<AuditReport> {
+  const root = options.root ?? process.cwd();
+  const discovered = await discoverFiles(options.paths && options.paths.length > 0 ? options.paths : ["."], root);
+  const notices = discovered.skipped.map((path) => `skipped ${display(root, path)}: not a shell or Python script, nor an opskit config with workflows:`);
+  // A script this large is an installer with an archive appended, not something a person reviews line by line.
+  const large = discovered.files.filter((c) => sizeOf(c.path) > maxFileBytes);
+  for (const c of large) notices.push(`skipped ${display(root, c.path)}: larger than ${maxFileBytes / 1024 / 1024} MiB`);
+  const files: SourceFile[] = discovered.files
+    .filter((c) => !large.includes(c))
+    .map((c) => ({ path: c.path, display: display(root, c.path), language: c.language, ...(c.dialect ? { dialect: c.dialect } : {}), text: readText(c.path) }));
+  const shellFiles = files.filter((f) => f.language === "shell");
+  // ShellCheck runs in its own processes while opskit's rules run here.
+  const shellcheck: Promise<ShellCheckOutcome> =
+    options.shellcheck === false
+      ? Promise.resolve({ status: "disabled", findings: [], rules: [], notices: [] })
+      : runShellCheck(shellFiles, { ...(options.shellcheckBin ? { bin: options.shellcheckBin } : {}), ...(options.shellcheckTimeoutMs ? { timeoutMs: options.shellcheckTimeoutMs } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const context: AuditContext = { ...(options.policy ? { policy: options.policy } : {}), stepTimeoutOf: stepTimeouts() };
+  const rules = new Map<string, Rule>();
+  for (const rule of [...Object.values(registry).flat().flatMap((set) => set.rules), ...suppressionRules]) rules.set(rule.id, rule);
+  const perFile = new Map<string, { lines: string[]; hits: Hit[] }>();
+  const languages: AuditReport["languages"] = { shell: { files: 0, lines: 0 }, python: { files: 0, lines: 0 }, workflow: { files: 0, lines: 0 } };
+  for (const file of files) {
+    const lines = file.text.split("\n");
+    const hits: Hit[] = [];
+    for (const set of registry[file.language]) hits.push(...(await set.check(file, context)));
+    perFile.set(file.display, { lines: maskSecrets(lines, hits), hits });
+    languages[file.language].files++;
+    languages[file.language].lines += countLines(file.text);
+  }
+  const checked = await shellcheck;
+  for (const rule of checked.rules) rules.set(rule.id, rule);
+  const all: Finding[] = [];
+  for (const [name, { lines, hits }] of perFile) all.push(...hits.map((hit) => findingOf(name, hit, lines, rules)));
+  const opskitLines = new Set(all.map((f) => `${f.file}:${f.line}:${f.rule}`));
+  for (const finding of checked.findings) {
+    // Where opskit's rule reports the same thing, its finding (with the ops fix) stands for both.
+    const superseded = [...rules.values()].some((r) => r.supersedes?.includes(finding.rule) && opskitLines.has(`${finding.file}:${finding.line}:${r.id}`));
+    if (!superseded) all.push({ ...finding, source: perFile.get(finding.file)?.lines[finding.line - 1]?.replace(/\r$/, "") ?? "" });
+  }
+  const { findings, suppressed } = applySuppressions(all, perFile, rules);
+  const ordered = (list: Finding[]) => list.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || (a.rule < b.rule ? -1 : 1)));
+  const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
+  const report: AuditReport = {
+    root,
+    findings: ordered(findings),
+    suppressed: ordered(suppressed),
+    rules: [...rules.values()],
+    notices: [...notices, ...checked.notices],
+    summary: {
+      findings: findings.length,
+      errors: count("error"),
+      warnings: count("warning"),
+      notes: count("note"),
+      suppressed: suppressed.length,
+      files: files.length,
+      lines: Object.values(languages).reduce((n, l) => n + l.lines, 0),
+      shellcheck: checked.status,
+    },
+    languages,
+  };
+  if (checked.version) report.shellcheckVersion = checked.version;
+  return report;
+}
+
+/**
+ * The file's lines as findings show them: each secret a rule found is masked,
+ * so that no finding on that line (ShellCheck's included) prints it.
+ */
+function maskSecrets(lines: readonly string[], hits: readonly Hit[]): string[] {
+  const shown = lines.slice();
+  const spans = hits.filter((h) => h.redact).sort((a, b) => b.redact!.column - a.redact!.column);
+  for (const { line, redact } of spans) {
+    const text = shown[line - 1];
+    if (text === undefined) continue;
+    const start = redact!.column - 1;
+    shown[line - 1] = `${text.slice(0, start)}${"*".repeat(Math.min(8, redact!.length))}${text.slice(start + redact!.length)}`;
+  }
+  return shown;
+}
+
+function findingOf(file: string, hit: Hit, lines: readonly string[], rules: Map<string, Rule>): Finding {
+  const rule = rules.get(hit.rule);
+  const source = (lines[hit.line - 1] ?? "").replace(/\r$/, "");
+  return { file, line: hit.line, column: hit.column, rule: hit.rule, severity: rule?.severity ?? "warning", message: hit.message, fix: rule?.fix ?? "", source };
+}
+
+function applySuppressions(all: Finding[], perFile: Map<string, { lines: string[] }>, rules: Map<string, Rule>): { findings: Finding[]; suppressed: Finding[] } {
+  const findings: Finding[] = [];
+  const suppressed: Finding[] = [];
+  const declared = new Map<string, ReturnType<typeof readSuppressions>>();
+  for (const [file, { lines }] of perFile) {
+    const read = readSuppressions(lines);
+    declared.set(file, read);
+    findings.push(...read.hits.map((hit) => findingOf(file, hit, lines, rules)));
+  }
+  for (const finding of all) {
+    const covering = suppressionFor(declared.get(finding.file)?.suppressions ?? [], finding.rule, finding.line);
+    if (covering) suppressed.push({ ...finding, suppressed: { reason: covering.reason, line: covering.line } });
+    else findings.push(finding);
+  }
+  return { findings, suppressed };
+}
+
+/** Whether any finding is at or above the threshold. */
+export function failsAt(report: AuditReport, threshold: Severity | "never"): boolean {
+  if (threshold === "never") return false;
+  return report.findings.some((f) => severityRank[f.severity] >= severityRank[threshold]);
+}
+
+function display(root: string, path: string): string {
+  const rel = relative(root, path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel.split("\\").join("/") : path;
+}
+
+const maxFileBytes = 4 * 1024 * 1024;
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+export function countLines(text: string): number {
+  if (text === "") return 0;
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return text.endsWith("\n") ? n : n + 1;
+}
+
+/**
+ * defaults.stepTimeout set elsewhere in the config a file belongs to: for a
+ * file in opskit.d/, any of its siblings' (they merge into one config).
+ */
+function stepTimeouts(): (file: SourceFile) => string | undefined {
+  const byDir = new Map<string, string | undefined>();
+  const own = (text: string): string | undefined => {
+    try {
+      const value = readYamlDocument(text, "").value;
+      const defaults = isMap(value) ? value.defaults : undefined;
+      return isMap(defaults) && typeof defaults.stepTimeout === "string" ? defaults.stepTimeout : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return (file) => {
+    const dir = dirname(file.path);
+    if (basename(dir) !== "opskit.d") return undefined;
+    if (!byDir.has(dir)) {
+      const names = readdirSync(dir).filter((n) => /\.ya?ml$/.test(n));
+      byDir.set(dir, names.map((n) => own(readText(join(dir, n)))).find((t) => t !== undefined));
+    }
+    return byDir.get(dir);
+  };
+}

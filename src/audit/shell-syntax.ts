@@ -1,0 +1,410 @@
+/*
+ * Just enough of the POSIX shell grammar for the audit's rules: words with
+ * their quoting intact, simple commands, pipelines, `&&`/`||` lists, loops,
+ * comments, here-documents (whose bodies are data, not commands) and command
+ * substitutions (parsed as commands of their own). It never fails: text it
+ * does not understand ends up as words, which the rules ignore.
+ * https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html
+ */
+
+export interface Word {
+  /** The word as written, quotes and all (a backslash-newline removed). */
+  raw: string;
+  /** Offset of its first character in the file. */
+  start: number;
+}
+
+export interface SimpleCommand {
+  /** Words before the operator that ends the command; redirections are apart. */
+  words: Word[];
+  /** Targets of its redirections (`> file`, `2>/dev/null`). */
+  redirects: Word[];
+  /** Commands joined by `|` share a pipeline number; `position` orders them. */
+  pipeline: number;
+  position: number;
+  /** The operators before and after it: "|", "&&", "||", ";", "&", newline or "" at the start/end. */
+  before: string;
+  after: string;
+  /** Inside a for/while/until/select body (or a while/until condition). */
+  inLoop: boolean;
+  /** Inside `$( )`, backticks or `<( )`. */
+  substituted: boolean;
+}
+
+export interface ShellScript {
+  commands: SimpleCommand[];
+  /** [start, end) of each comment, `#` included. */
+  comments: [number, number][];
+  /** [start, end) of each here-document body. */
+  heredocs: [number, number][];
+}
+
+const reserved = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "in", "select", "case", "esac", "{", "}", "!", "function", "[[", "]]"]);
+const metaChars = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
+
+interface Pending {
+  delimiter: string;
+  stripTabs: boolean;
+}
+
+interface LoopFrame {
+  active: boolean;
+}
+
+/** Parses a shell script into simple commands; substitutions are parsed as commands too. */
+export function parseShell(text: string): ShellScript {
+  const script: ShellScript = { commands: [], comments: [], heredocs: [] };
+  new Lexer(text, 0, text.length, script, false, false, { next: 0 }).run();
+  return script;
+}
+
+class Lexer {
+  private at: number;
+  private words: Word[] = [];
+  private redirects: Word[] = [];
+  private wordStart = -1;
+  private redirectNext = false;
+  private pending: Pending[] = [];
+  private pipeline: number;
+  private position = 0;
+  private before = "";
+  private loops: LoopFrame[] = [];
+  /** One entry per open `case`: true while the next thing read is a pattern. */
+  private cases: boolean[] = [];
+  /** [start, end, inside a loop] of each $( ), backtick and <( ) seen. */
+  private substitutions: [number, number, boolean][] = [];
+
+  constructor(
+    private readonly text: string,
+    start: number,
+    private readonly end: number,
+    private readonly script: ShellScript,
+    private readonly inLoop: boolean,
+    private readonly substituted: boolean,
+    private readonly counter: { next: number },
+  ) {
+    this.at = start;
+    this.pipeline = counter.next++;
+  }
+
+  run(): void {
+    const { text } = this;
+    while (this.at < this.end) {
+      if (this.cases.length > 0 && this.cases[this.cases.length - 1] && this.words.length === 0 && this.wordStart < 0) {
+        if (this.skipCasePattern()) continue;
+      }
+      const c = text[this.at]!;
+      if (c === "\\" && text[this.at + 1] === "\n") {
+        this.at += 2;
+        continue;
+      }
+      if (c === " " || c === "\t" || c === "\r") {
+        this.endWord();
+        this.at++;
+        continue;
+      }
+      if (c === "#" && this.wordStart < 0) {
+        const stop = text.indexOf("\n", this.at);
+        const close = stop < 0 || stop > this.end ? this.end : stop;
+        this.script.comments.push([this.at, close]);
+        this.at = close;
+        continue;
+      }
+      if (c === "\n") {
+        this.endCommand("\n");
+        this.at++;
+        this.readHeredocs();
+        continue;
+      }
+      if (c === ";" || c === "&" || c === "|") {
+        this.operator();
+        continue;
+      }
+      if (c === "(" || c === ")") {
+        this.endCommand(c);
+        this.at++;
+        continue;
+      }
+      if (c === "<" || c === ">") {
+        this.redirection();
+        continue;
+      }
+      if (this.wordStart < 0) this.wordStart = this.at;
+      this.at = this.wordPart(this.at);
+    }
+    this.endCommand("");
+    for (const [start, close, inLoop] of this.substitutions) {
+      new Lexer(this.text, start, close, this.script, inLoop, true, this.counter).run();
+    }
+  }
+
+  /** Reads one unit of a word (a quoted string, an expansion or a character); returns where it ends. */
+  private wordPart(i: number): number {
+    const { text } = this;
+    const c = text[i]!;
+    if (c === "\\") return Math.min(i + 2, this.end);
+    if (c === "'") {
+      const close = text.indexOf("'", i + 1);
+      return close < 0 || close >= this.end ? this.end : close + 1;
+    }
+    if (c === '"') return this.doubleQuoted(i + 1);
+    if (c === "`") return this.backticks(i);
+    if (c === "$") {
+      const next = text[i + 1];
+      if (next === "(") return text[i + 2] === "(" ? this.balanced(i + 1, "(", ")") : this.substitution(i + 1, ")");
+      if (next === "{") return this.balanced(i + 1, "{", "}");
+      if (next === "'") {
+        // $'...' (ANSI-C quoting): backslash escapes a quote.
+        let j = i + 2;
+        while (j < this.end && text[j] !== "'") j += text[j] === "\\" ? 2 : 1;
+        return Math.min(j + 1, this.end);
+      }
+    }
+    return i + 1;
+  }
+
+  private doubleQuoted(i: number): number {
+    const { text } = this;
+    while (i < this.end) {
+      const c = text[i]!;
+      if (c === '"') return i + 1;
+      if (c === "\\") i += 2;
+      else if (c === "$" && text[i + 1] === "(") i = text[i + 2] === "(" ? this.balanced(i + 1, "(", ")") : this.substitution(i + 1, ")");
+      else if (c === "$" && text[i + 1] === "{") i = this.balanced(i + 1, "{", "}");
+      else if (c === "`") i = this.backticks(i);
+      else i++;
+    }
+    return this.end;
+  }
+
+  private backticks(i: number): number {
+    const { text } = this;
+    let j = i + 1;
+    while (j < this.end && text[j] !== "`") j += text[j] === "\\" ? 2 : 1;
+    this.substitutions.push([i + 1, Math.min(j, this.end), this.loopNow()]);
+    return Math.min(j + 1, this.end);
+  }
+
+  /** `$(` or `<(` at `open`: records the inside as a substitution, returns the offset after `)`. */
+  private substitution(open: number, close: string): number {
+    const after = this.balanced(open, "(", close);
+    this.substitutions.push([open + 1, after - 1, this.loopNow()]);
+    return after;
+  }
+
+  /** From an opening bracket to just past its match, skipping quoted text. */
+  private balanced(open: number, left: string, right: string): number {
+    const { text } = this;
+    let depth = 0;
+    let i = open;
+    while (i < this.end) {
+      const c = text[i]!;
+      if (c === "\\") i += 2;
+      else if (c === "'" && left === "(") i = this.wordPart(i);
+      else if (c === '"') i = this.doubleQuotedNoRecord(i + 1);
+      else if (c === "`") i = this.skipBackticks(i);
+      else {
+        if (c === left) depth++;
+        else if (c === right && --depth === 0) return i + 1;
+        i++;
+      }
+    }
+    return this.end;
+  }
+
+  /** Like doubleQuoted, but inside a substitution that is itself parsed later. */
+  private doubleQuotedNoRecord(i: number): number {
+    const { text } = this;
+    while (i < this.end) {
+      const c = text[i]!;
+      if (c === '"') return i + 1;
+      if (c === "\\") i += 2;
+      else if (c === "$" && (text[i + 1] === "(" || text[i + 1] === "{")) i = this.balanced(i + 1, text[i + 1]!, text[i + 1] === "(" ? ")" : "}");
+      else i++;
+    }
+    return this.end;
+  }
+
+  private skipBackticks(i: number): number {
+    let j = i + 1;
+    while (j < this.end && this.text[j] !== "`") j += this.text[j] === "\\" ? 2 : 1;
+    return Math.min(j + 1, this.end);
+  }
+
+  /** Whether the text being read runs on every pass of a loop (`do x=$(...)` and `while $(...)` included). */
+  private loopNow(): boolean {
+    if (this.inLoop || this.loops.some((l) => l.active)) return true;
+    for (const word of this.words) {
+      if (!reserved.has(word.raw)) break;
+      if (word.raw === "do" || word.raw === "while" || word.raw === "until") return true;
+    }
+    return false;
+  }
+
+  private endWord(): void {
+    if (this.wordStart < 0) return;
+    const raw = this.text.slice(this.wordStart, this.at).replaceAll("\\\n", "");
+    const word = { raw, start: this.wordStart };
+    this.wordStart = -1;
+    if (this.redirectNext) {
+      this.redirects.push(word);
+      this.redirectNext = false;
+      return;
+    }
+    this.words.push(word);
+    if (raw === "esac" && this.words.length === 1 && this.cases.length > 0) this.cases.pop();
+    // `case WORD in` opens the pattern list.
+    if (raw === "in" && this.words.length === 3 && this.words[0]!.raw === "case") {
+      this.cases.push(true);
+      this.endCommand(";");
+    }
+  }
+
+  private operator(): void {
+    const { text } = this;
+    const c = text[this.at]!;
+    const two = text.slice(this.at, this.at + 2);
+    const three = text.slice(this.at, this.at + 3);
+    let op: string = c;
+    if (three === ";;&") op = three;
+    else if (two === "&&" || two === "||" || two === ";;" || two === ";&" || two === "|&") op = two;
+    else if (c === "&" && text[this.at + 1] === ">") {
+      // &> and &>> redirect both streams.
+      this.redirection();
+      return;
+    }
+    this.endCommand(op);
+    this.at += op.length;
+    if ((op === ";;" || op === ";&" || op === ";;&") && this.cases.length > 0) this.cases[this.cases.length - 1] = true;
+  }
+
+  private redirection(): void {
+    const { text } = this;
+    if (text[this.at + 1] === "(") {
+      // <(cmd) and >(cmd): process substitution, part of a word.
+      this.endWord();
+      this.wordStart = this.at;
+      this.at = this.substitution(this.at + 1, ")");
+      return;
+    }
+    // A word of digits right before < or > is a file descriptor, not an argument.
+    if (this.wordStart >= 0 && /^\d+$/.test(text.slice(this.wordStart, this.at))) this.wordStart = -1;
+    else this.endWord();
+    let i = this.at;
+    if (text[i] === "&") i++;
+    const heredoc = /^<<(-?)/.exec(text.slice(i, i + 3));
+    if (heredoc && text[i + 2] !== "<") {
+      i += 2 + heredoc[1]!.length;
+      while (text[i] === " " || text[i] === "\t") i++;
+      const start = i;
+      while (i < this.end && !metaChars.has(text[i]!)) i = this.wordPart(i);
+      const delimiter = text.slice(start, i).replace(/["'\\]/g, "");
+      if (delimiter) this.pending.push({ delimiter, stripTabs: heredoc[1] === "-" });
+      this.at = i;
+      return;
+    }
+    while (i < this.end && /[<>&|]/.test(text[i]!) && i - this.at < 3) i++;
+    // >&2, 2>&1: the descriptor is part of the operator.
+    if (text[i - 1] === "&") while (i < this.end && /[\d-]/.test(text[i]!)) i++;
+    else this.redirectNext = true;
+    this.at = i;
+  }
+
+  private readHeredocs(): void {
+    const { text } = this;
+    while (this.pending.length > 0) {
+      const { delimiter, stripTabs } = this.pending.shift()!;
+      const start = this.at;
+      while (this.at < this.end) {
+        const stop = text.indexOf("\n", this.at);
+        const close = stop < 0 || stop > this.end ? this.end : stop;
+        let line = text.slice(this.at, close);
+        if (stripTabs) line = line.replace(/^\t+/, "");
+        if (line.replace(/\r$/, "") === delimiter) {
+          this.script.heredocs.push([start, this.at]);
+          this.at = Math.min(close + 1, this.end);
+          break;
+        }
+        this.at = close + 1;
+        if (this.at >= this.end) this.script.heredocs.push([start, this.end]);
+      }
+    }
+  }
+
+  /** Skips a case pattern up to its `)`; returns false when the case ends instead. */
+  private skipCasePattern(): boolean {
+    const { text } = this;
+    let i = this.at;
+    while (i < this.end && /[\s;]/.test(text[i]!)) i++;
+    if (text[i] === "#") return false;
+    if (/^esac(?=[\s;|&)]|$)/.test(text.slice(i, i + 5))) {
+      this.cases.pop();
+      this.at = i + 4;
+      this.before = "";
+      return true;
+    }
+    if (i >= this.end) return false;
+    while (i < this.end && text[i] !== ")") {
+      i = text[i] === "'" || text[i] === '"' || text[i] === "\\" || text[i] === "$" || text[i] === "`" ? this.wordPart(i) : i + 1;
+    }
+    if (text[i] !== ")") {
+      this.at = i;
+      return true;
+    }
+    this.cases[this.cases.length - 1] = false;
+    this.at = i + 1;
+    this.before = ";";
+    return true;
+  }
+
+  private endCommand(op: string): void {
+    this.endWord();
+    this.redirectNext = false;
+    if (this.words.length > 0) {
+      this.trackLoops(this.words);
+      this.script.commands.push({
+        words: this.words,
+        redirects: this.redirects,
+        pipeline: this.pipeline,
+        position: this.position,
+        before: this.before,
+        after: op,
+        inLoop: this.inLoop || this.loops.some((l) => l.active),
+        substituted: this.substituted,
+      });
+      this.words = [];
+      this.redirects = [];
+      if (op === "|" || op === "|&") this.position++;
+      else {
+        this.pipeline = this.counter.next++;
+        this.position = 0;
+      }
+    } else if (op !== "|" && op !== "|&" && op !== "") {
+      this.pipeline = this.counter.next++;
+      this.position = 0;
+    }
+    this.before = op;
+  }
+
+  /**
+   * A while/until condition runs on every pass, so it counts as inside the
+   * loop; a for/select word list runs once, so its loop starts at `do`.
+   */
+  private trackLoops(words: Word[]): void {
+    for (const word of words) {
+      const w = word.raw;
+      if (!reserved.has(w)) break;
+      if (w === "while" || w === "until") this.loops.push({ active: true });
+      else if (w === "for" || w === "select") this.loops.push({ active: false });
+      else if (w === "do") {
+        const top = this.loops[this.loops.length - 1];
+        if (top) top.active = true;
+      } else if (w === "done") this.loops.pop();
+    }
+  }
+}
+
+/** Whether a word is one of the shell's reserved words (`do`, `fi`, `}`...). */
+export function isReserved(word: string): boolean {
+  return reserved.has(word);
+}
