@@ -135,6 +135,28 @@ describe("opskit wrap on this machine", () => {
     expect(run.maxRssBytes).toBeLessThan(350 * 1024 * 1024);
   }, 90_000);
 
+  test("--metrics-file writes the last run for node_exporter's textfile collector", async () => {
+    const file = join(dir, "wrap.prom");
+    const ok = await wrap(["--name", "nightly-backup", "--metrics-file", file, "--", "./exit-with.sh", "0"]);
+    expect(ok.code).toBe(0);
+    const text = await Bun.file(file).text();
+    expect(text).toContain('opskit_wrap_last_run_success{name="nightly-backup"} 1');
+    expect(text).toContain('opskit_wrap_last_run_exit_code{name="nightly-backup"} 0');
+    const at = Number(/opskit_wrap_last_run_timestamp_seconds\{name="nightly-backup"\} ([\d.]+)/.exec(text)![1]);
+    expect(Math.abs(at * 1000 - Date.now())).toBeLessThan(60_000);
+    const failed = await wrap(["--name", "nightly-backup", "--metrics-file", file, "--", "./exit-with.sh", "1"]);
+    expect(failed.code).toBe(2);
+    expect(await Bun.file(file).text()).toContain('opskit_wrap_last_run_success{name="nightly-backup"} 0');
+  });
+
+  test("an org policy's denials apply to a wrapped script", async () => {
+    const policy = join(dir, "policy.yaml");
+    await writeFile(policy, "deny:\n  commands: ['*exit-with.sh*']\n");
+    const run = await wrap(["--json", "--policy", policy, "--", "./exit-with.sh", "0"]);
+    expect(run.code).toBe(2);
+    expect(stepOf(run).result.error.code).toBe("E_POLICY_DENIED");
+  });
+
   test("on this machine a script runs where it is, so files beside it ($(dirname \"$0\")/lib.sh) are found", async () => {
     const run = await wrap(["--json", "--", "./uses-lib.sh", "ops"]);
     expect(run.code).toBe(0);

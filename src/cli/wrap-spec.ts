@@ -13,6 +13,8 @@ export const wrapSpec: CommandSpec = {
     { key: "retryDelay", long: "retry-delay", value: "duration", default: "5s", description: "pause before the first retry, doubling after each" },
     { key: "exitMap", long: "exit-map", value: "map", description: 'how exit codes read, e.g. "24=ok,3=warning,1=failed" (unlisted: 0 ok, others failed)' },
     { key: "on", long: "on", value: "selector", description: "copy the script to the inventory's hosts this selector matches and run it there (default: this machine, no config needed)" },
+    { key: "metricsFile", long: "metrics-file", value: "path", description: "write the last run's metrics (success, exit code, duration, time) in Prometheus text format, e.g. for node_exporter's textfile collector" },
+    { key: "policy", long: "policy", value: "file", description: "an org policy file whose denials apply (default: the config's policy:)" },
     ...configOptions,
     ...execSpec.options.filter((option) => ["json", "stream", "journal"].includes(option.key)),
   ],

@@ -1,7 +1,7 @@
-import { stat } from "node:fs/promises";
+import { rename, stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import type { Config, LoadedConfig, Step, Workflow } from "../config/index.ts";
-import { compileWorkflow, type CompiledWorkflow } from "../engine/index.ts";
+import { compileWorkflow, configuredPolicy, type CompiledWorkflow } from "../engine/index.ts";
 import { isOpsError, usageError } from "../errors.ts";
 import { localTarget, resolveTargets, type Target } from "../inventory/index.ts";
 import { parseDuration } from "../ui/index.ts";
@@ -109,7 +109,9 @@ export async function prepareWrap(words: string[], options: ParsedOptions): Prom
   };
   let compiled: CompiledWorkflow;
   try {
-    compiled = await compileWorkflow(workflow, { name: "wrap", baseDir: cwd, defaultTimeoutMs: timeoutMs, where: () => "opskit wrap" });
+    // A wrapped script is ad hoc: the org policy's denials apply, not its require.
+    const policy = await configuredPolicy(loaded, typeof options.policy === "string" ? options.policy : undefined);
+    compiled = await compileWorkflow(workflow, { name: "wrap", baseDir: cwd, defaultTimeoutMs: timeoutMs, where: () => "opskit wrap", adHoc: true, ...(policy ? { policy } : {}) });
   } catch (error) {
     if (isOpsError(error) && error.code === "E_SCRIPT_EXIT_MAP") throw usageError("E_USAGE_EXIT_MAP", `invalid --exit-map ${JSON.stringify(options.exitMap)}`, error.hint);
     throw error;
@@ -133,10 +135,42 @@ export async function prepareWrap(words: string[], options: ParsedOptions): Prom
       vars,
       dryRun: false,
       concurrency,
+      ...(typeof options.policy === "string" ? { policy: resolve(cwd, options.policy) } : {}),
     },
   };
 }
 
+/**
+ * --metrics-file: the last run in Prometheus text format, for node_exporter's
+ * textfile collector, so a cron job wrapped by opskit can be alerted on
+ * (failed, or not run for too long). Written atomically (a rename).
+ */
+export async function writeWrapMetrics(file: string, name: string, exitCode: number, startedMs: number, finishedMs: number): Promise<void> {
+  const label = `{name="${name.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"}`;
+  const lines = [
+    "# HELP opskit_wrap_last_run_timestamp_seconds When the wrapped script's last run finished.",
+    "# TYPE opskit_wrap_last_run_timestamp_seconds gauge",
+    `opskit_wrap_last_run_timestamp_seconds${label} ${(finishedMs / 1000).toFixed(3)}`,
+    "# HELP opskit_wrap_last_run_duration_seconds How long the last run took, retries included.",
+    "# TYPE opskit_wrap_last_run_duration_seconds gauge",
+    `opskit_wrap_last_run_duration_seconds${label} ${((finishedMs - startedMs) / 1000).toFixed(3)}`,
+    "# HELP opskit_wrap_last_run_success 1 when the last run succeeded (a warning included), else 0.",
+    "# TYPE opskit_wrap_last_run_success gauge",
+    `opskit_wrap_last_run_success${label} ${exitCode === 0 ? 1 : 0}`,
+    "# HELP opskit_wrap_last_run_exit_code opskit's exit code for the last run: 0 ok, 1 unreachable, 2 failed, 130 interrupted.",
+    "# TYPE opskit_wrap_last_run_exit_code gauge",
+    `opskit_wrap_last_run_exit_code${label} ${exitCode}`,
+    "",
+  ];
+  const temporary = `${file}.${process.pid}.tmp`;
+  await Bun.write(temporary, lines.join("\n"));
+  await rename(temporary, file);
+}
+
 export async function wrapCommand(args: string[], options: ParsedOptions): Promise<number> {
-  return startRun(await prepareWrap(args, options), options);
+  const prepared = await prepareWrap(args, options);
+  const startedMs = Date.now();
+  const code = await startRun(prepared, options);
+  if (typeof options.metricsFile === "string") await writeWrapMetrics(options.metricsFile, prepared.name.slice("wrap:".length), code, startedMs, Date.now());
+  return code;
 }
