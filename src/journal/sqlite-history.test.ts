@@ -1,23 +1,18 @@
 import { Database } from "bun:sqlite";
-import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
+import { dirname, join } from "node:path";
 import { migrateHistory } from "./sqlite-history.ts";
 import { incidentSchema } from "./sqlite-incidents.ts";
 import { openSqliteJournal } from "./sqlite.ts";
+import { useFreshJournal } from "./testing.ts";
 import type { ImportedIncident, Journal } from "./types.ts";
-
-const root = mkdtempSync(join(tmpdir(), "opskit-history-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let location: string;
 let journal: Journal;
-beforeEach(() => {
-  location = join(mkdtempSync(join(root, "journal-")), "journal.db");
-  journal = openSqliteJournal(location);
+useFreshJournal("opskit-history-", (fresh, file) => {
+  journal = fresh;
+  location = file;
 });
-afterEach(() => journal.close());
 
 const t0 = Date.UTC(2025, 10, 3, 9, 0, 0);
 const minute = 60_000;
@@ -48,7 +43,7 @@ function rows(where = "1 = 1"): Record<string, unknown>[] {
 describe("migrateHistory", () => {
   test("a journal created before imports existed gains origin and external_id in place, and keeps its incidents", () => {
     journal.close();
-    const old = join(mkdtempSync(join(root, "old-")), "journal.db");
+    const old = join(dirname(location), "old.db");
     const db = new Database(old, { create: true, strict: true });
     db.exec(incidentSchema);
     db.run(`INSERT INTO incidents (fingerprint, status, title, source, labels, annotations, started_at, last_notified_at)

@@ -1,22 +1,17 @@
 import { Database } from "bun:sqlite";
-import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { isOpsError } from "../errors.ts";
 import { openSqliteJournal } from "./sqlite.ts";
+import { useFreshJournal } from "./testing.ts";
 import type { AttemptRecord, IncidentRecord, Journal } from "./types.ts";
-
-const root = mkdtempSync(join(tmpdir(), "opskit-incidents-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let location: string;
 let journal: Journal;
-beforeEach(() => {
-  location = join(mkdtempSync(join(root, "journal-")), "journal.db");
-  journal = openSqliteJournal(location);
+useFreshJournal("opskit-incidents-", (fresh, file) => {
+  journal = fresh;
+  location = file;
 });
-afterEach(() => journal.close());
 
 const t0 = 1764072000123;
 

@@ -1,21 +1,16 @@
 import { Database } from "bun:sqlite";
-import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
+import { dirname, join } from "node:path";
 import { openSqliteJournal } from "./sqlite.ts";
+import { useFreshJournal } from "./testing.ts";
 import type { Journal, ShadowComparisonRecord } from "./types.ts";
-
-const root = mkdtempSync(join(tmpdir(), "opskit-shadow-journal-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let location: string;
 let journal: Journal;
-beforeEach(() => {
-  location = join(mkdtempSync(join(root, "journal-")), "journal.db");
-  journal = openSqliteJournal(location);
+useFreshJournal("opskit-shadow-journal-", (fresh, file) => {
+  journal = fresh;
+  location = file;
 });
-afterEach(() => journal.close());
 
 const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 
@@ -87,7 +82,7 @@ describe("shadow store", () => {
 
   test("a journal written before shadow comparisons existed gains the tables when opened", () => {
     journal.close();
-    const old = join(mkdtempSync(join(root, "old-")), "journal.db");
+    const old = join(dirname(location), "old.db");
     const db = new Database(old, { create: true });
     db.exec("CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, params TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, summary TEXT, resumed_from TEXT)");
     db.close();
