@@ -1,6 +1,5 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { isOpsError } from "../errors.ts";
 import { openSqliteJournal } from "./sqlite.ts";
 import { useFreshJournal } from "./testing.ts";
