@@ -376,3 +376,25 @@ describe("server, checks and rules in the config", () => {
     expect(run.stderr).toContain("htp://x");
   });
 });
+
+describe("shadow and permissions in the config", () => {
+  test("validate checks a shadow's compared step and normalize patterns, and the policy file", async () => {
+    const base = ["workflows:", "  report:", "    shadow:", "      legacy: ./old.sh"];
+    const steps = ["    steps: [{ name: scan, exec: 'true' }]"];
+    const badStep = await project({ "opskit.yaml": [...base, "      step: scna", ...steps] });
+    const step = await runOpskit(["validate"], { cwd: badStep });
+    expect(step.code).toBe(65);
+    expect(step.stderr).toContain("scna");
+    const badPattern = await project({ "opskit.yaml": [...base, "      normalize: [{ pattern: '(unclosed' }]", ...steps] });
+    const pattern = await runOpskit(["validate"], { cwd: badPattern });
+    expect(pattern.code).toBe(65);
+    expect(pattern.stderr).toContain("opskit.yaml:5:");
+    expect(pattern.stderr).toContain("invalid regular expression");
+    const missingPolicy = await project({ "opskit.yaml": ["policy: ./nowhere.yaml", ...base.slice(0, 2), ...steps] });
+    const policy = await runOpskit(["validate"], { cwd: missingPolicy });
+    expect(policy.code).not.toBe(0);
+    expect(policy.stderr).toContain("nowhere.yaml");
+    const good = await project({ "opskit.yaml": [...base, "      step: scan", "      normalize: [{ pattern: '\\d+s' }]", ...steps] });
+    expect((await runOpskit(["validate"], { cwd: good })).code).toBe(0);
+  });
+});

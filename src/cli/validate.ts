@@ -123,11 +123,19 @@ async function checkExpressions(loaded: LoadedConfig, name: string, workflow: Wo
 
 /** What `opskit run` compiles before it touches a host: templates, actions, timeouts. */
 async function compileLikeRun(loaded: LoadedConfig, name: string, workflow: Workflow): Promise<void> {
-  const [{ compileWorkflow }, { parseDuration }] = await Promise.all([import("../engine/index.ts"), import("../ui/index.ts")]);
-  await compileWorkflow(workflow, {
+  const [{ compileWorkflow, configuredPolicy }, { parseDuration }] = await Promise.all([import("../engine/index.ts"), import("../ui/index.ts")]);
+  const policy = await configuredPolicy(loaded);
+  const compiled = await compileWorkflow(workflow, {
     name,
     baseDir: loaded.baseDir,
     defaultTimeoutMs: parseDuration(loaded.config.defaults.stepTimeout ?? "5m", "defaults.stepTimeout"),
     where: (path) => loaded.where(path),
+    ...(policy ? { policy } : {}),
   });
+  if (workflow.shadow) {
+    // The compared step and the normalize patterns, as a shadowed run reads them.
+    const { comparedStepIndex, compileNormalizers } = await import("../shadow/index.ts");
+    comparedStepIndex(compiled, name, loaded);
+    compileNormalizers(workflow.shadow.normalize, (i) => `${loaded.where(["workflows", name, "shadow", "normalize", i, "pattern"])}: workflows.${name}.shadow.normalize[${i}].pattern`, "config");
+  }
 }
