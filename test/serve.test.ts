@@ -291,6 +291,35 @@ describe("opskit serve: verification and resolves that never come", () => {
   });
 });
 
+describe("opskit serve: shadowed remediation workflows", () => {
+  test("a remediation workflow that shadows a legacy script compares it, records it, and falls back past the threshold", async () => {
+    const server = await serve(`
+workflows:
+  fix:
+    targets: local
+    shadow: { legacy: "printf legacy", share: 100%, maxMismatch: 0%, minComparisons: 1, compare: [stdout] }
+    steps: [ { name: fix, exec: "printf candidate" } ]
+rules:
+  - name: fix-it
+    match: { alertname: Broken }
+    run: fix
+    cooldown: 1ms
+`);
+    await fire(server, "a");
+    const first = await settle(server, 1, (v) => v.attempts[0]?.status === "succeeded");
+    expect(first.attempts[0].detail).toContain("shadow:");
+    await fire(server, "b");
+    const second = await settle(server, 2, (v) => v.attempts[0]?.status === "succeeded");
+    const run = await server.get(`/api/v1/runs/${second.attempts[0].runId}`);
+    // Fallen back after the first mismatch: the compared step ran the legacy command.
+    expect(run.steps.find((s: any) => s.phase === "main").stdout).toBe("legacy");
+    const report = await runOpskit(["shadow", "report", "fix", "--journal", server.journal], { cwd: server.dir });
+    expect(report.code).toBe(0);
+    expect(report.stdout).toContain("FALLEN BACK since");
+    expect(report.stdout).toContain("fix: 1 comparison (workflow 1)");
+  });
+});
+
 describe("opskit serve: API access", () => {
   test("with server.token, mutating and reading endpoints need it; the webhook takes its own", async () => {
     const server = await serveWith("cooldown: 1m", "server: { token: env:TEST_API_TOKEN, webhookToken: env:TEST_HOOK_TOKEN }", { env: { TEST_API_TOKEN: "api-secret", TEST_HOOK_TOKEN: "hook-secret" } });

@@ -46,6 +46,12 @@ export async function executeWorkflowRun(
     name: kind === "escalation" ? `escalate:${options.trigger.rule}` : plan.workflow,
     params: { configFiles: loaded.files, cwd: process.cwd(), workflow: plan.workflow, vars: plan.vars, dryRun: false, trigger: options.trigger },
   });
+  // A remediation workflow that shadows a legacy script does so here too: the
+  // comparison (or, after a fallback, the legacy script itself) as in `opskit run`.
+  const shadow =
+    kind === "remediation" && compiled.workflow.shadow
+      ? (await import("../shadow/index.ts")).shadowRun(compiled, { name: plan.workflow, runId: plan.runId, journal, loaded, maxOutputBytes: MAX_OUTPUT_BYTES })
+      : undefined;
   const remotes = await openRemotes(loaded, plan.targets);
   const hard = new AbortController();
   try {
@@ -53,7 +59,7 @@ export async function executeWorkflowRun(
       runId: plan.runId,
       kind: "workflow",
       name: plan.workflow,
-      compiled,
+      compiled: shadow?.compiled ?? compiled,
       targets: plan.targets.map(toRunTarget),
       vars: plan.vars,
       connect: (target, signal) => remotes.connect(target.name, signal),
@@ -65,7 +71,8 @@ export async function executeWorkflowRun(
       emit: fanOut([journalSink(journal), ...(options.sinks ?? [])]),
     });
     const { counts } = outcome;
-    const detail = `run ${plan.runId} ${outcome.status}: ok=${counts.ok} changed=${counts.changed} failed=${counts.failed} unreachable=${counts.unreachable}`;
+    const notes = [...(shadow?.notes ?? []), ...(shadow?.finish() ?? [])].map((note) => `; shadow: ${note.message}`).join("");
+    const detail = `run ${plan.runId} ${outcome.status}: ok=${counts.ok} changed=${counts.changed} failed=${counts.failed} unreachable=${counts.unreachable}${notes}`;
     return { ok: outcome.status === "succeeded", status: outcome.status, detail };
   } finally {
     await remotes.close();
