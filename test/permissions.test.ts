@@ -164,6 +164,25 @@ describe("workflow permissions", () => {
   });
 });
 
+describe("shadowed workflows", () => {
+  test("the legacy command of a shadowed run is checked against the workflow's permissions too", async () => {
+    const yaml = [
+      "workflows:",
+      "  deploy:",
+      "    permissions: { commands: ['printf candidate'], hosts: name=local }",
+      "    shadow: { legacy: 'printf legacy', share: 100%, minComparisons: 5 }",
+      "    steps: [{ name: report, exec: 'printf candidate' }]",
+    ];
+    const run = await runWorkflow(yaml);
+    expect(run.code).toBe(0);
+    const { Database } = await import("bun:sqlite");
+    const db = new Database(journal(), { readonly: true });
+    const row = db.query("SELECT legacy_error FROM shadow_comparisons ORDER BY id DESC LIMIT 1").get() as { legacy_error: string };
+    db.close();
+    expect(row.legacy_error).toContain('"printf legacy" is not in permissions.commands');
+  });
+});
+
 describe("the policy file", () => {
   test("its denials win even when the workflow allows the command", async () => {
     const { code, steps } = await runWorkflow(echoing("echo rm -rf /srv"), policy("deny.yaml"));

@@ -99,14 +99,18 @@ export function shadowRun(compiled: CompiledWorkflow, options: ShadowRunOptions)
     normalizers: compileNormalizers(declaration.normalize, (i) => options.loaded.where(["workflows", options.name, "shadow", "normalize", i, "pattern"]), "config"),
     options,
     now: options.now ?? Date.now,
-    runLegacy: (context) =>
-      runLocalSide(declaration.legacy, {
+    runLegacy: async (context) => {
+      // The legacy command answers to the workflow's permissions and the policy like any command.
+      const denied = await compiled.steps[index]!.guard?.("exec", { command: declaration.legacy, env: {} }, context.target);
+      if (denied) return { exitCode: null, stdout: "", stderr: "", durationMs: 0, error: denied.message };
+      return runLocalSide(declaration.legacy, {
         cwd: options.loaded.baseDir,
         env: { OPSKIT_TARGET: context.target.name, OPSKIT_TARGET_ADDRESS: context.target.address },
         timeoutMs: context.timeoutMs,
         signal: context.signal,
         maxOutputBytes: options.maxOutputBytes,
-      }),
+      });
+    },
   };
   const state = options.journal.getShadowState(options.name);
   if (state?.fallenBackAt !== undefined) return fallenBack(compiled, shadowing, state.fallenBackAt, state.reason);
