@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAlertmanager } from "../test/harness/prometheus.ts";
+import { collectOutput, waitForServeUrl } from "../test/harness/serve.ts";
 import { cpuSecondsOf, opskitBin, peakRssBytesOf, processTable, root, track } from "./process.ts";
 
 const READY_TIMEOUT_MS = 30_000;
@@ -80,13 +81,7 @@ export async function startOpskitServe(options: { fsync: boolean }): Promise<Ops
       stderr: "pipe",
     }),
   );
-  // Drained all along: the server logs a line per incident event, and a full pipe would stall it.
-  let text = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]).catch(() => undefined);
+  const { text, drained: pumped } = collectOutput(child);
   const stop = async (): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     const ended = await Promise.race([child.exited.then(() => true), Bun.sleep(STOP_TIMEOUT_MS).then(() => false)]);
@@ -104,14 +99,10 @@ export async function startOpskitServe(options: { fsync: boolean }): Promise<Ops
     removeDir();
     process.off("exit", removeDir);
   };
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  let url: string | undefined;
-  while (!(url = /opskit serve on (http:\/\/[\d.:]+)/.exec(text)?.[1])) {
-    if (child.exitCode !== null || performance.now() > deadline) {
-      await dispose();
-      throw new Error(`opskit serve did not start (exit ${child.exitCode}):\n${text.slice(-3000)}`);
-    }
-    await Bun.sleep(25);
+  const url = await waitForServeUrl(child, text, READY_TIMEOUT_MS);
+  if (!url) {
+    await dispose();
+    throw new Error(`opskit serve did not start (exit ${child.exitCode}):\n${text().slice(-3000)}`);
   }
   return {
     pid: child.pid,
@@ -120,7 +111,7 @@ export async function startOpskitServe(options: { fsync: boolean }): Promise<Ops
     journal,
     cpuSeconds: () => cpuSecondsOf(child.pid),
     peakRssBytes: () => peakRssBytesOf(child.pid),
-    output: () => text,
+    output: text,
     stop,
     dispose,
   };

@@ -22,6 +22,34 @@ export interface ServeProcess {
   waitFor<T = any>(path: string, until: (value: any) => T | undefined | false, timeoutMs?: number): Promise<T>;
 }
 
+/**
+ * A child's stdout and stderr, collected as they come: `opskit serve` logs a
+ * line per incident event, and a full pipe would stall it.
+ */
+export function collectOutput(child: { stdout: ReadableStream<Uint8Array>; stderr: ReadableStream<Uint8Array> }): { text(): string; drained: Promise<void> } {
+  let text = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const drained = Promise.all([pump(child.stdout), pump(child.stderr)]).then(
+    () => undefined,
+    () => undefined,
+  );
+  return { text: () => text, drained };
+}
+
+/** Waits for `opskit serve on URL` in the output; undefined when the process exits first or time runs out. */
+export async function waitForServeUrl(child: { exitCode: number | null }, output: () => string, timeoutMs: number): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const url = /opskit serve on (http:\/\/[\d.:]+)/.exec(output())?.[1];
+    if (url) return url;
+    if (child.exitCode !== null || Date.now() > deadline) return undefined;
+    await Bun.sleep(25);
+  }
+}
+
 /** A fresh directory holding opskit.yaml; the journal goes beside it unless given. */
 export function writeConfig(yaml: string, dir = mkdtempSync(join(tmpdir(), "opskit-serve-"))): string {
   writeFileSync(join(dir, "opskit.yaml"), yaml);
@@ -37,28 +65,17 @@ export async function startServe(dir: string, options: { journal?: string; args?
     stdout: "pipe",
     stderr: "pipe",
   });
-  let text = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
-  };
-  void pump(child.stdout);
-  void pump(child.stderr);
-  const deadline = Date.now() + 30_000;
-  let url: string | undefined;
-  while (!url) {
-    url = /opskit serve on (http:\/\/[\d.:]+)/.exec(text)?.[1];
-    if (url) break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`opskit serve did not start (exit ${child.exitCode}):\n${text}`);
-    await Bun.sleep(25);
-  }
+  const collected = collectOutput(child);
+  const text = collected.text;
+  const url = await waitForServeUrl(child, text, 30_000);
+  if (!url) throw new Error(`opskit serve did not start (exit ${child.exitCode}):\n${text()}`);
   const headers = (token?: string) => ({ "content-type": "application/json", ...((token ?? options.token) ? { authorization: `Bearer ${token ?? options.token}` } : {}) });
   const server: ServeProcess = {
     url,
     dir,
     journal,
     child,
-    output: () => text,
+    output: text,
     async stop() {
       child.kill("SIGTERM");
       return await child.exited;
