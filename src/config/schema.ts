@@ -309,7 +309,7 @@ export const serverSchema = z
     checkConcurrency: z.number().int().min(1).optional().describe("default 16 probes at once"),
     drainTimeout: duration.optional().describe("default 30s: on SIGTERM, how long in-flight runs may finish before they are cancelled"),
     staleAfter: duration.optional().describe("default 24h: an open incident with no notification for this long closes as stale"),
-    fsync: z.boolean().optional().describe("default false: commits survive a crash of opskit; true flushes each commit to disk so they survive a power loss too, at about a third of the alert throughput"),
+    fsync: z.boolean().optional().describe("default false: commits survive a crash of opskit; true flushes each commit to disk so they survive a power loss too, at a measured cost of about a third of the alert throughput"),
   })
   .strict();
 
