@@ -1,5 +1,5 @@
 import { configError, usageError } from "../errors.ts";
-import type { ShadowAspect } from "../journal/index.ts";
+import type { ShadowAspect, ShadowComparisonRecord } from "../journal/index.ts";
 import { unifiedDiff } from "./diff.ts";
 
 /** What one side printed and how it ended; `error` when it could not run at all. */
@@ -147,4 +147,28 @@ export function compareOutcomes(legacy: SideOutcome, candidate: SideOutcome, asp
 /** The candidate could not run, or it failed where the legacy succeeded. */
 export function candidateFailed(legacy: SideOutcome, candidate: SideOutcome): boolean {
   return candidate.error !== undefined || (candidate.exitCode !== 0 && legacy.exitCode === 0);
+}
+
+/** One comparison as the journal records it, whichever side of opskit ran it. */
+export function comparisonRecord(
+  legacy: SideOutcome,
+  candidate: SideOutcome,
+  comparison: ComparisonOutcome,
+  where: Pick<ShadowComparisonRecord, "name" | "at" | "source"> & { runId?: string | undefined; target?: string },
+): Omit<ShadowComparisonRecord, "id"> {
+  return {
+    name: where.name,
+    at: where.at,
+    source: where.source,
+    ...(where.runId !== undefined ? { runId: where.runId } : {}),
+    ...(where.target !== undefined ? { target: where.target } : {}),
+    legacyExit: legacy.exitCode,
+    legacyDurationMs: legacy.durationMs,
+    ...(legacy.error !== undefined ? { legacyError: legacy.error } : {}),
+    candidateExit: candidate.exitCode,
+    candidateDurationMs: candidate.durationMs,
+    ...(candidate.error !== undefined ? { candidateError: candidate.error } : {}),
+    candidateFailed: candidateFailed(legacy, candidate),
+    ...comparison,
+  };
 }

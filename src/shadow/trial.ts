@@ -1,5 +1,5 @@
 import type { ShadowAspect, ShadowStore } from "../journal/index.ts";
-import { candidateFailed, compareOutcomes, type Normalizer, type SideOutcome } from "./compare.ts";
+import { compareOutcomes, comparisonRecord, type Normalizer, type SideOutcome } from "./compare.ts";
 
 export interface TrialOptions {
   name: string;
@@ -43,22 +43,9 @@ export async function runTrials(options: TrialOptions): Promise<TrialComparison[
     const candidate = await options.candidate();
     if (options.signal.aborted) break;
     const comparison = compareOutcomes(legacy, candidate, options.aspects, options.normalizers);
-    const failed = candidateFailed(legacy, candidate);
-    const id = options.journal.recordShadowComparison({
-      name: options.name,
-      at: now(),
-      source: "cli",
-      ...(candidate.runId !== undefined ? { runId: candidate.runId } : {}),
-      legacyExit: legacy.exitCode,
-      legacyDurationMs: legacy.durationMs,
-      ...(legacy.error !== undefined ? { legacyError: legacy.error } : {}),
-      candidateExit: candidate.exitCode,
-      candidateDurationMs: candidate.durationMs,
-      ...(candidate.error !== undefined ? { candidateError: candidate.error } : {}),
-      candidateFailed: failed,
-      ...comparison,
-    });
-    const result: TrialComparison = { run, id, legacy, candidate, ...comparison, candidateFailed: failed };
+    const record = comparisonRecord(legacy, candidate, comparison, { name: options.name, at: now(), source: "cli", runId: candidate.runId });
+    const id = options.journal.recordShadowComparison(record);
+    const result: TrialComparison = { run, id, legacy, candidate, ...comparison, candidateFailed: record.candidateFailed };
     done.push(result);
     options.onComparison?.(result);
   }

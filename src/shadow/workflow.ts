@@ -3,7 +3,7 @@ import type { LoadedConfig, Shadow } from "../config/index.ts";
 import type { CompiledStep, CompiledWorkflow } from "../engine/index.ts";
 import { configError } from "../errors.ts";
 import type { ShadowStore } from "../journal/index.ts";
-import { candidateFailed, compareOutcomes, compileNormalizers, type Normalizer, type SideOutcome } from "./compare.ts";
+import { compareOutcomes, comparisonRecord, compileNormalizers, type Normalizer, type SideOutcome } from "./compare.ts";
 import { fallbackReason, inShare, parsePercent } from "./policy.ts";
 import { outcomeFromResult, resultFromOutcome, runLocalSide } from "./side.ts";
 
@@ -151,21 +151,8 @@ function recordComparison(shadowing: Shadowing, tally: Tally, target: string, le
   const { declaration, options, now } = shadowing;
   const { journal, name } = options;
   const comparison = compareOutcomes(legacy, candidate, declaration.compare, shadowing.normalizers);
-  journal.recordShadowComparison({
-    name,
-    at: now(),
-    source: "workflow",
-    runId: options.runId,
-    target,
-    legacyExit: legacy.exitCode,
-    legacyDurationMs: legacy.durationMs,
-    ...(legacy.error !== undefined ? { legacyError: legacy.error } : {}),
-    candidateExit: candidate.exitCode,
-    candidateDurationMs: candidate.durationMs,
-    ...(candidate.error !== undefined ? { candidateError: candidate.error } : {}),
-    candidateFailed: candidateFailed(legacy, candidate),
-    ...comparison,
-  });
+  const record = comparisonRecord(legacy, candidate, comparison, { name, at: now(), source: "workflow", runId: options.runId, target });
+  journal.recordShadowComparison(record);
   tally.compared++;
   if (comparison.equal) tally.agreed++;
   const current = journal.getShadowState(name);
