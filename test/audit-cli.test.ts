@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv from "ajv-draft-04";
@@ -11,7 +11,7 @@ import { auditCommand } from "../src/cli/audit.ts";
 import type { ParsedOptions } from "../src/cli/options.ts";
 import { isOpsError } from "../src/errors.ts";
 import { paletteFor } from "../src/ui/index.ts";
-import { repoRoot } from "./harness/cli.ts";
+import { repoRoot, runOpskit } from "./harness/cli.ts";
 
 // The schema's own language-tag pattern ("...]?$") is not valid with the u flag.
 const ajv = new Ajv({ allErrors: true, strict: false, unicodeRegExp: false });
@@ -143,5 +143,31 @@ describe("ShellCheck", () => {
     expect(report.findings.find((f) => f.rule === "SC2034" && f.line === 7)?.source).toBe("DB_PASSWORD=********");
     const everything = JSON.stringify(report);
     for (const secret of ["AKIAOPSKITFAKEKEY001", "s3cr3t-Passw0rd", "q8Zt3LwX9vPa7RkN2mYc4HbJ"]) expect(everything).not.toContain(secret);
+  });
+});
+
+describe("files that are not regular files", () => {
+  test("a FIFO, /dev/zero and a .sh link to /dev/zero given by name are skipped at once with a notice", async () => {
+    const fifo = join(dir, "pipe.sh");
+    expect(Bun.spawnSync(["mkfifo", fifo]).success).toBe(true);
+    const link = join(dir, "zero.sh");
+    symlinkSync("/dev/zero", link);
+    const started = Date.now();
+    // A child process: a blocked open() of the FIFO would stall the test runner itself.
+    const run = await runOpskit(["audit", "--no-shellcheck", "--format", "json", fifo, "/dev/zero", link], { timeoutMs: 15_000 });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.notices).toEqual([`skipped ${fifo}: a FIFO, not a regular file`, "skipped /dev/zero: a character device, not a regular file", `skipped ${link}: a character device, not a regular file`]);
+    expect(report.summary.files).toBe(0);
+  }, 30_000);
+
+  test("a script over the size limit is skipped with a notice, and the bytes read stop at the limit", async () => {
+    const big = join(dir, "big.sh");
+    writeFileSync(big, `#!/bin/sh\necho hi\n${"#".repeat(4 * 1024 * 1024)}\n`);
+    const { out } = await audit([big], { format: "json" });
+    const report = JSON.parse(out);
+    expect(report.notices).toContain(`skipped ${big}: larger than 4 MiB`);
+    expect(report.summary.files).toBe(0);
   });
 });

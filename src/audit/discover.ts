@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, realpathSync, statSync, type Dirent } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, type Dirent, type Stats } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
 import { usageError } from "../errors.ts";
@@ -8,7 +8,9 @@ import type { Language } from "./types.ts";
  * Which files the audit reads: shell and Python scripts by extension or by
  * their #! line, and opskit configs (YAML with a top-level `workflows:`
  * key). Directories are walked recursively, skipping .git and node_modules
- * and not following symbolic links to directories.
+ * and not following symbolic links to directories. Only regular files are
+ * opened: a FIFO would block the open until a writer came, and a device such
+ * as /dev/zero never ends.
  */
 
 export interface Candidate {
@@ -24,9 +26,10 @@ const shells = new Set(["sh", "bash", "dash", "ksh", "mksh", "pdksh", "zsh", "as
 const byExtension: Record<string, Language> = { ".sh": "shell", ".bash": "shell", ".py": "python" };
 
 /** Finds the files to audit under the given paths; an unknown path is a usage error. */
-export async function discoverFiles(paths: readonly string[], cwd: string): Promise<{ files: Candidate[]; skipped: string[] }> {
+export async function discoverFiles(paths: readonly string[], cwd: string): Promise<{ files: Candidate[]; skipped: string[]; special: { path: string; kind: string }[] }> {
   const files: Candidate[] = [];
   const skipped: string[] = [];
+  const special: { path: string; kind: string }[] = [];
   const seen = new Set<string>();
   const add = (path: string, explicit: boolean) => {
     let real: string;
@@ -50,9 +53,10 @@ export async function discoverFiles(paths: readonly string[], cwd: string): Prom
       throw usageError("E_AUDIT_PATH", `no such file or directory: ${given}`, "pass existing files or directories (default: the current directory)");
     }
     if (info.isDirectory()) await walk(path, (file) => add(file, false));
-    else add(path, true);
+    else if (info.isFile()) add(path, true);
+    else special.push({ path, kind: fileKind(info) });
   }
-  return { files, skipped };
+  return { files, skipped, special };
 }
 
 async function walk(dir: string, visit: (file: string) => void): Promise<void> {
@@ -109,24 +113,49 @@ export function interpreterOf(shebang: string): string | undefined {
   return base(program) || undefined;
 }
 
-function readHead(path: string, bytes: number): string {
+/** What a path that is not a regular file or a directory is, for a notice. */
+export function fileKind(info: Stats): string {
+  if (info.isFIFO()) return "a FIFO";
+  if (info.isCharacterDevice()) return "a character device";
+  if (info.isBlockDevice()) return "a block device";
+  if (info.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * At most `bytes` bytes from the start of a regular file; undefined for
+ * anything else. The file is opened non-blocking and checked again on the open
+ * descriptor, so a path swapped for a FIFO or a device after it was listed
+ * neither blocks nor streams without end.
+ */
+export function readBounded(path: string, bytes: number): Buffer | undefined {
   let fd: number | undefined;
   try {
-    fd = openSync(path, "r");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) return undefined;
     const buffer = Buffer.alloc(bytes);
-    const read = readSync(fd, buffer, 0, bytes, 0);
-    return buffer.toString("latin1", 0, read);
+    let read = 0;
+    while (read < bytes) {
+      const n = readSync(fd, buffer, read, bytes - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return buffer.subarray(0, read);
   } catch {
-    return "";
+    return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
 }
 
+function readHead(path: string, bytes: number): string {
+  return readBounded(path, bytes)?.toString("latin1") ?? "";
+}
+
 function isOpskitConfig(path: string): boolean {
   try {
     const info = statSync(path);
-    if (info.size > 4 * 1024 * 1024) return false;
+    if (!info.isFile() || info.size > 4 * 1024 * 1024) return false;
     const text = readHead(path, info.size);
     return /^workflows[ \t]*:/m.test(text);
   } catch {

@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { readYamlDocument } from "../config/index.ts";
-import { discoverFiles } from "./discover.ts";
+import { discoverFiles, readBounded } from "./discover.ts";
 import type { AuditPolicy } from "./policy.ts";
 import { runShellCheck, type ShellCheckOutcome } from "./shellcheck.ts";
 import { readSuppressions, suppressionFor, suppressionRules } from "./suppress.ts";
@@ -54,12 +54,15 @@ export async function auditFiles(options: AuditOptions, registry: Registry): Pro
   const root = options.root ?? process.cwd();
   const discovered = await discoverFiles(options.paths && options.paths.length > 0 ? options.paths : ["."], root);
   const notices = discovered.skipped.map((path) => `skipped ${display(root, path)}: not a shell or Python script, nor an opskit config with workflows:`);
-  // A script this large is an installer with an archive appended, not something a person reviews line by line.
-  const large = discovered.files.filter((c) => sizeOf(c.path) > maxFileBytes);
-  for (const c of large) notices.push(`skipped ${display(root, c.path)}: larger than ${maxFileBytes / 1024 / 1024} MiB`);
-  const files: SourceFile[] = discovered.files
-    .filter((c) => !large.includes(c))
-    .map((c) => ({ path: c.path, display: display(root, c.path), language: c.language, ...(c.dialect ? { dialect: c.dialect } : {}), text: readText(c.path) }));
+  for (const { path, kind } of discovered.special) notices.push(`skipped ${display(root, path)}: ${kind}, not a regular file`);
+  const files: SourceFile[] = [];
+  for (const c of discovered.files) {
+    // At most one byte past the limit is read, whatever stat said: a file may grow after it was listed.
+    const bytes = readBounded(c.path, maxFileBytes + 1);
+    // A script this large is an installer with an archive appended, not something a person reviews line by line.
+    if (bytes && bytes.length > maxFileBytes) notices.push(`skipped ${display(root, c.path)}: larger than ${maxFileBytes / 1024 / 1024} MiB`);
+    else files.push({ path: c.path, display: display(root, c.path), language: c.language, ...(c.dialect ? { dialect: c.dialect } : {}), text: bytes?.toString("utf8") ?? "" });
+  }
   const shellFiles = files.filter((f) => f.language === "shell");
   // ShellCheck runs in its own processes while opskit's rules run here.
   const shellcheck: Promise<ShellCheckOutcome> =
@@ -166,21 +169,6 @@ function display(root: string, path: string): string {
 
 const maxFileBytes = 4 * 1024 * 1024;
 
-function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
-}
 
 export function countLines(text: string): number {
   if (text === "") return 0;
@@ -209,7 +197,7 @@ function stepTimeouts(): (file: SourceFile) => string | undefined {
     if (basename(dir) !== "opskit.d") return undefined;
     if (!byDir.has(dir)) {
       const names = readdirSync(dir).filter((n) => /\.ya?ml$/.test(n));
-      byDir.set(dir, names.map((n) => own(readText(join(dir, n)))).find((t) => t !== undefined));
+      byDir.set(dir, names.map((n) => own(readBounded(join(dir, n), maxFileBytes)?.toString("utf8") ?? "")).find((t) => t !== undefined));
     }
     return byDir.get(dir);
   };
