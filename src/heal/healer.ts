@@ -93,7 +93,7 @@ export class Healer {
    * Recovers from whatever stopped the last server: runs it left "running"
    * are interrupted, their attempts decided by the rule's onInterrupted,
    * queued attempts start, unprocessed notifications are processed, and
-   * every open incident is reconsidered.
+   * every open incident that still owes work is reconsidered (see #owesWork).
    */
   async start(): Promise<void> {
     const store = this.options.journal;
@@ -112,9 +112,21 @@ export class Healer {
       if (rule) this.#remediations.launch(attempt.incidentId, rule, attempt.attempt);
     }
     await this.processPending();
-    for (const incident of store.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule) this.evaluate(incident.id);
+    for (const incident of store.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule && this.#owesWork(incident.id)) this.evaluate(incident.id);
     const every = Math.max(1000, Math.min(this.options.staleAfterMs / 4, 60_000));
     this.#sweep = setInterval(() => this.#closeStale(), every);
+  }
+
+  /**
+   * Whether an open incident still owes a decision after a restart: one with
+   * no attempt yet (held by a gate whose timer died with the last server), a
+   * failed or interrupted attempt (the retry the gates promised). An attempt
+   * that succeeded (or a dry run recorded) owes nothing: without a restart
+   * nothing would run until the next notification, so nothing runs after one.
+   */
+  #owesWork(incidentId: number): boolean {
+    const last = this.options.journal.attempts(incidentId).at(-1);
+    return last === undefined || (last.status !== "succeeded" && last.status !== "dry_run");
   }
 
   /** Journals a notification (and the alerts the caller parsed from it); resolves once it is durable. */

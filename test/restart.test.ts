@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { alertmanagerNotification, startServe, writeConfig, type ServeProcess } from "./harness/serve.ts";
+
+// Restarts of opskit serve resume exactly the work that was owed: nothing that
+// finished runs again, and a run cut off mid-way continues from its first
+// unfinished step.
+
+const token = "restart-test-token";
+const running: ServeProcess[] = [];
+afterEach(async () => {
+  for (const server of running.splice(0)) if (server.child.exitCode === null) await server.kill();
+});
+
+/** A config whose rule runs `steps` (YAML list items) for the alert Broken; MARKS is the marks directory. */
+function config(rule: string, steps: string): string {
+  return `
+server: { token: "env:RESTART_TEST_TOKEN" }
+workflows:
+  fix:
+    targets: local
+    steps:
+${steps
+  .trim()
+  .split("\n")
+  .map((l) => `      ${l}`)
+  .join("\n")}
+rules:
+  - name: fix-it
+    match: { alertname: Broken }
+    run: fix
+${rule
+  .trim()
+  .split("\n")
+  .map((l) => `    ${l}`)
+  .join("\n")}
+`;
+}
+
+async function serve(dir: string): Promise<ServeProcess> {
+  const server = await startServe(dir, { token, env: { RESTART_TEST_TOKEN: token } });
+  running.push(server);
+  return server;
+}
+
+async function serveWith(rule: string, steps: (marks: string) => string): Promise<{ server: ServeProcess; marks: string; dir: string }> {
+  const dir = writeConfig("");
+  const marks = join(dir, "marks");
+  mkdirSync(marks);
+  writeConfig(config(rule, steps(marks)), dir);
+  return { server: await serve(dir), marks, dir };
+}
+
+const fire = (server: ServeProcess, service: string) =>
+  server.post("/api/v1/alerts/alertmanager", alertmanagerNotification([{ labels: { alertname: "Broken", service } }]));
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
+const settle = (server: ServeProcess, id: number, until: (view: any) => boolean, timeoutMs?: number) => server.waitFor(`/api/v1/incidents/${id}`, (v) => (until(v) ? v : false), timeoutMs);
+
+describe("opskit serve: a restart resumes only what was owed", () => {
+  test("a remediation that succeeded does not run again after a restart past its cooldown", async () => {
+    const { server, marks, dir } = await serveWith("cooldown: 500ms\nmaxAttempts: 3", (m) => `- exec: "echo ran >> ${m}/log"`);
+    for (const service of ["a", "b", "c"]) expect((await fire(server, service)).status).toBe(200);
+    for (const id of [1, 2, 3]) await settle(server, id, (v) => v.attempts[0]?.status === "succeeded");
+    expect(await server.stop()).toBe(0);
+    await Bun.sleep(800);
+    const again = await serve(dir);
+    // Longer than the cooldown: a re-run would have started by now.
+    await Bun.sleep(1500);
+    for (const id of [1, 2, 3]) {
+      const view = await again.get(`/api/v1/incidents/${id}`, token);
+      expect(view.incident.status).toBe("open");
+      expect(view.attempts.map((a: any) => a.status)).toEqual(["succeeded"]);
+    }
+    expect(lines(join(marks, "log"))).toHaveLength(3);
+  }, 30_000);
+
+  test("a failed attempt still gets the retry its cooldown promised after a restart", async () => {
+    const { server, marks, dir } = await serveWith("cooldown: 2s\nmaxAttempts: 2", (m) => `- exec: "echo ran >> ${m}/log; exit 1"`);
+    expect((await fire(server, "a")).status).toBe(200);
+    await settle(server, 1, (v) => v.attempts[0]?.status === "failed");
+    // Killed inside the cooldown: the retry it owes has not started yet.
+    await server.kill();
+    const again = await serve(dir);
+    const view = await settle(again, 1, (v) => v.incident.escalated, 20_000);
+    expect(view.attempts.map((a: any) => a.status)).toEqual(["failed", "failed"]);
+    expect(lines(join(marks, "log"))).toHaveLength(2);
+  }, 30_000);
+});
