@@ -147,3 +147,69 @@ function toCel(value: unknown): unknown {
   }
   return value;
 }
+
+/** A field of a root variable that an expression reads by a constant name: `vars.version`, `vars["version"]`, `env.TOKEN`. */
+export interface FieldReference {
+  root: string;
+  field: string;
+  /** Only tested for presence somewhere in the expression (`has(vars.x)`, `"x" in vars`): it may be absent. */
+  guarded: boolean;
+}
+
+/**
+ * The fields of the given roots that an expression reads, so that a config
+ * check can say before a run that `vars.version` has no value. Names computed
+ * at run time (`vars[vars.service]`) are not listed. Throws on a syntax error.
+ */
+export function referencedFields(source: string, roots: readonly string[]): FieldReference[] {
+  const found = new Map<string, FieldReference>();
+  const add = (root: string, field: string, guarded: boolean) => {
+    const key = `${root}\u0000${field}`;
+    found.set(key, { root, field, guarded: guarded || (found.get(key)?.guarded ?? false) });
+  };
+  const rootOf = (node: Node | undefined, bound: ReadonlySet<string>) =>
+    node?.exprKind.case === "identExpr" && roots.includes(node.exprKind.value.name) && !bound.has(node.exprKind.value.name) ? node.exprKind.value.name : undefined;
+  const constantText = (node: Node | undefined) =>
+    node?.exprKind.case === "constExpr" && node.exprKind.value.constantKind.case === "stringValue" ? node.exprKind.value.constantKind.value : undefined;
+  const visit = (node: Node | undefined, bound: ReadonlySet<string>): void => {
+    if (!node) return;
+    const kind = node.exprKind;
+    switch (kind.case) {
+      case "selectExpr": {
+        const root = rootOf(kind.value.operand, bound);
+        if (root) return add(root, kind.value.field, kind.value.testOnly);
+        return visit(kind.value.operand, bound);
+      }
+      case "callExpr": {
+        const [first, second] = kind.value.args;
+        const indexed = kind.value.function === "_[_]" ? { root: rootOf(first, bound), field: constantText(second), guarded: false } : undefined;
+        const tested = kind.value.function === "@in" ? { root: rootOf(second, bound), field: constantText(first), guarded: true } : undefined;
+        const reference = indexed ?? tested;
+        if (reference?.root && reference.field !== undefined) return add(reference.root, reference.field, reference.guarded);
+        visit(kind.value.target, bound);
+        for (const arg of kind.value.args) visit(arg, bound);
+        return;
+      }
+      case "listExpr":
+        for (const element of kind.value.elements) visit(element, bound);
+        return;
+      case "structExpr":
+        for (const entry of kind.value.entries) {
+          if (entry.keyKind.case === "mapKey") visit(entry.keyKind.value, bound);
+          visit(entry.value, bound);
+        }
+        return;
+      case "comprehensionExpr": {
+        const c = kind.value;
+        visit(c.iterRange, bound);
+        const inner = new Set([...bound, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean));
+        for (const part of [c.accuInit, c.loopCondition, c.loopStep, c.result]) visit(part, inner);
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  visit(parse(source).expr, new Set());
+  return [...found.values()];
+}

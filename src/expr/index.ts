@@ -2,7 +2,7 @@
 // One language for every protocol's expectations, and later for workflow
 // conditions. The CEL library is loaded only when an expression is compiled.
 export { DurationValue, TimestampValue, celDuration, celTimestamp } from "./values.ts";
-export type { Expectation, ExpectationOutcome, Expression } from "./cel.ts";
+export type { Expectation, ExpectationOutcome, Expression, FieldReference } from "./cel.ts";
 export { compileTemplate, shellQuote, splitTemplate, stringify, type Escape, type Template } from "./template.ts";
 
 import type { Expectation } from "./cel.ts";
@@ -22,4 +22,9 @@ export async function compileExpectations(sources: string[], where: (index: numb
 export async function compileExpression(source: string, where: string, variables: readonly string[]): Promise<import("./cel.ts").Expression> {
   const cel = await import("./cel.ts");
   return cel.compileExpression(source, where, variables);
+}
+
+/** The fields of `roots` (e.g. vars, env) an expression reads by name; loads CEL on first use. */
+export async function referencedFields(source: string, roots: readonly string[]): Promise<import("./cel.ts").FieldReference[]> {
+  return (await import("./cel.ts")).referencedFields(source, roots);
 }
