@@ -121,7 +121,8 @@ export async function demoCommand(_args: string[], options: ParsedOptions, versi
       if (text) say(`${formatMs(Date.now() - started).padStart(7)}  ${text}`);
       if (event.type === "incident.resolved") resolvedIncident?.(handle!.journal.getIncident(event.incidentId)!);
     };
-    handle = await startServe(loaded, { listen: "127.0.0.1:0", journal: join(dir, "journal.db"), dryRun: false, version, onEvent });
+    const journal = join(dir, "journal.db");
+    handle = await startServe(loaded, { listen: "127.0.0.1:0", journal, dryRun: false, version, onEvent, notice: (line) => say(`${formatMs(Date.now() - started).padStart(7)}  ${line}`) });
     say(`${formatMs(Date.now() - started).padStart(7)}  opskit serve on ${handle.url}: 3 checks every 500ms, rule restart-down-service`);
     await waitUntil(async () => (await Promise.all(SERVICES.map((n) => healthy(ports[n]!)))).every(Boolean), 15_000, "the demo services did not come up");
     say(`${formatMs(Date.now() - started).padStart(7)}  all services healthy`);
@@ -130,9 +131,14 @@ export async function demoCommand(_args: string[], options: ParsedOptions, versi
     say(palette.bold(`${formatMs(Date.now() - started).padStart(7)}  breaking api: kill -9 ${victim.pid}`));
     victim.kill("SIGKILL");
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new OpsError({ code: "E_DEMO_TIMEOUT", message: "the incident did not close within 60s", hint: `see the journal in ${dir}`, exitCode: ExitCode.check })), 60_000).unref());
-    const incident = await Promise.race([closed, timeout]);
+    const closedIncident = await Promise.race([closed, timeout]);
+    // Read back through the API with the token the server generated beside its journal, as
+    // `opskit incidents show` does; not $OPSKIT_TOKEN, which belongs to some other server.
+    const [{ callServer }, { readTokenFile, tokenFileFor }] = await Promise.all([import("./incidents.ts"), import("./server-token.ts")]);
+    const token = readTokenFile(tokenFileFor(journal));
+    const view = (await callServer({ server: handle.url }, "GET", `/api/v1/incidents/${closedIncident.id}`, undefined, token)) as { incident: IncidentRecord };
     say("");
-    summarize(incident, out, palette.bold);
+    summarize(view.incident, out, palette.bold);
     say(`  journal: ${join(dir, "journal.db")}${keep ? "" : " (removed at exit; --keep keeps it)"}`);
     return ExitCode.ok;
   } finally {

@@ -10,22 +10,39 @@ interface IncidentView {
   events: IncidentEventRecord[];
 }
 
-async function serverUrl(options: ParsedOptions): Promise<{ url: string; token: string | undefined }> {
+/**
+ * The server and its token. URL: --server, $OPSKIT_SERVER, server.listen.
+ * Token: $OPSKIT_TOKEN, server.token, then the token opskit serve generated
+ * beside the journal (--journal, $OPSKIT_JOURNAL, the state directory).
+ */
+async function serverUrl(options: ParsedOptions, explicitToken?: string): Promise<{ url: string; token: string | undefined }> {
+  const { readTokenFile, requireNonEmptyToken, tokenFileFor } = await import("./server-token.ts");
   let url = typeof options.server === "string" ? options.server : process.env.OPSKIT_SERVER;
-  let token = process.env.OPSKIT_TOKEN;
+  const env = process.env.OPSKIT_TOKEN;
+  let token = explicitToken ?? (env === undefined ? undefined : requireNonEmptyToken(env, "OPSKIT_TOKEN", "env:OPSKIT_TOKEN"));
   if (!url || !token) {
     // The config is optional here: it only supplies defaults.
     const loaded = await import("./config-options.ts").then((m) => m.loadConfigFromOptions(options)).catch(() => undefined);
     const server = loaded?.config.server;
     if (!url && server?.listen) url = `http://${server.listen}`;
-    if (!token && server?.token) token = await import("../config/index.ts").then((m) => m.resolveSecret(server.token!, "server.token")).catch(() => undefined);
+    if (!token && server?.token) {
+      const reference = server.token;
+      // A reference this host cannot resolve (another host's env or file) leaves the generated token to try.
+      const value = await import("../config/index.ts").then((m) => m.resolveSecret(reference, "server.token")).catch(() => undefined);
+      if (value !== undefined) token = requireNonEmptyToken(value, "server.token", reference);
+    }
+  }
+  if (!token) {
+    const { journalLocation } = await import("../journal/index.ts");
+    const file = tokenFileFor(journalLocation(typeof options.journal === "string" ? options.journal : undefined));
+    if (await Bun.file(file).exists()) token = readTokenFile(file);
   }
   return { url: (url ?? "http://127.0.0.1:9797").replace(/\/$/, ""), token };
 }
 
 /** Calls the server's API; its error bodies become OpsErrors with the server's hint. */
-export async function callServer(options: ParsedOptions, method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
-  const { url, token } = await serverUrl(options);
+export async function callServer(options: ParsedOptions, method: "GET" | "POST", path: string, body?: unknown, explicitToken?: string): Promise<unknown> {
+  const { url, token } = await serverUrl(options, explicitToken);
   let response: Response;
   try {
     response = await fetch(`${url}${path}`, {

@@ -1,8 +1,8 @@
 import type { LoadedConfig } from "../config/index.ts";
-import { ExitCode, describeError } from "../errors.ts";
+import { ExitCode, configError, describeError } from "../errors.ts";
 import type { CheckScheduler, HealEvent, HealSink } from "../heal/index.ts";
 import { journalLocation, openJournal, type Journal } from "../journal/index.ts";
-import { formatMs, LineWriter, parseDuration } from "../ui/index.ts";
+import { formatMs, jsonLine, LineWriter, parseDuration } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
 import type { ParsedOptions } from "./options.ts";
 
@@ -24,18 +24,49 @@ export interface ServeOptions {
   policy?: string;
   /** Receives every heal event (terminal, demo). */
   onEvent?: HealSink;
+  /** Lines for the operator about the server itself (the token's file, warnings); default stderr. */
+  notice?: (line: string) => void;
+}
+
+interface ServerAuth {
+  auth: "token" | "none";
+  token?: string;
+  webhookToken?: string;
+}
+
+/**
+ * The server's tokens. server.token if set; else, unless server.auth is
+ * none, the token generated beside the journal. The webhooks take
+ * server.webhookToken if set, else the same token.
+ */
+async function resolveServerAuth(settings: { auth?: "token" | "none"; token?: string; webhookToken?: string }, journal: string, notice: (line: string) => void): Promise<ServerAuth> {
+  const { resolveSecret } = await import("../config/index.ts");
+  const { loadOrCreateToken, requireNonEmptyToken, tokenFileFor } = await import("./server-token.ts");
+  const resolve = async (reference: string, where: string) => requireNonEmptyToken(await resolveSecret(reference, where), where, reference);
+  const webhookToken = settings.webhookToken ? await resolve(settings.webhookToken, "server.webhookToken") : undefined;
+  const hook = webhookToken ? { webhookToken } : {};
+  if (settings.auth === "none") {
+    if (settings.token) throw configError("E_CONFIG_AUTH", "server.auth is none but server.token is set", "remove one of them: server.auth: none turns tokens off for loopback callers");
+    notice(`opskit serve: WARNING: server.auth is none: any process or web page on this host may call the API${webhookToken ? "" : " and post alerts"} without a token; remove server.auth: none to require one`);
+    return { auth: "none", ...hook };
+  }
+  if (settings.token) return { auth: "token", token: await resolve(settings.token, "server.token"), ...hook };
+  const file = tokenFileFor(journal);
+  const { token, created } = loadOrCreateToken(file);
+  notice(`opskit serve: API token ${created ? "created in" : "read from"} ${file} (the opskit CLI on this host reads it there${webhookToken ? "" : "; Alertmanager sends it as http_config.authorization.credentials"})`);
+  return { auth: "token", token, ...hook };
 }
 
 /** Starts the whole server: journal, rules, healer (with restart recovery), checks and HTTP. */
 export async function startServe(loaded: LoadedConfig, options: ServeOptions): Promise<ServeHandle> {
   const { Healer, compileRules, startChecks } = await import("../heal/index.ts");
   const { serverMetrics, startServer } = await import("../server/index.ts");
-  const { resolveSecret, serverDefaults } = await import("../config/index.ts");
+  const { serverDefaults } = await import("../config/index.ts");
   const settings = { ...serverDefaults, ...loaded.config.server };
   const defaultTimeoutMs = parseDuration(loaded.config.defaults.stepTimeout ?? "5m", "defaults.stepTimeout");
   const rules = await compileRules(loaded, defaultTimeoutMs, options.policy);
-  const token = settings.token ? await resolveSecret(settings.token, "server.token") : undefined;
-  const webhookToken = settings.webhookToken ? await resolveSecret(settings.webhookToken, "server.webhookToken") : undefined;
+  const notice = options.notice ?? ((line: string) => console.error(line));
+  const auth = await resolveServerAuth(settings, options.journal, notice);
   const journal = await openJournal(options.journal, { durable: settings.fsync });
   let checks: CheckScheduler | undefined;
   let healerRef: import("../heal/index.ts").Healer | undefined;
@@ -72,8 +103,9 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
       journal,
       rules,
       metrics,
-      ...(token ? { token } : {}),
-      ...(webhookToken ? { webhookToken } : {}),
+      ...auth,
+      ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
+      logError: (error) => notice(`opskit serve: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
       maxBodyBytes: settings.maxBodyBytes,
       version: options.version,
       checks: () => checks?.states() ?? [],
@@ -101,6 +133,15 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
 }
 
 const clock = (at: number) => new Date(at).toISOString().slice(11, 23);
+
+/**
+ * One heal event as a JSON line. `at` is always ISO 8601: the time of the
+ * fact when the event carries one (a milestone's epoch ms), else now.
+ */
+export function healEventJson(event: HealEvent): string {
+  const { at, ...rest } = event as HealEvent & { at?: number };
+  return jsonLine({ at: new Date(at ?? Date.now()).toISOString(), ...rest });
+}
 
 /** One line per event, for people watching the server. */
 export function describeHealEvent(event: HealEvent): string | undefined {
@@ -148,13 +189,13 @@ export async function serveCommand(_args: string[], options: ParsedOptions, vers
     version,
     ...(typeof options.policy === "string" ? { policy: options.policy } : {}),
     onEvent: (event) => {
-      if (json) return log(JSON.stringify({ at: new Date().toISOString(), ...event }));
+      if (json) return log(healEventJson(event));
       const text = describeHealEvent(event);
       if (text) log(`${clock(Date.now())} ${text}`);
     },
   });
   const summary = `opskit serve on ${handle.url} · ${loaded.config.rules.length} rules · ${loaded.config.checks.length} checks · journal ${handle.journal.location}${options.dryRun ? " · DRY RUN: nothing will run" : ""}${handle.healer.paused ? " · PAUSED (opskit resume)" : ""}`;
-  log(json ? JSON.stringify({ at: new Date().toISOString(), type: "server.started", url: handle.url, journal: handle.journal.location }) : summary);
+  log(json ? jsonLine({ at: new Date().toISOString(), type: "server.started", url: handle.url, journal: handle.journal.location }) : summary);
 
   return new Promise((resolve) => {
     let stopping = false;
@@ -164,10 +205,10 @@ export async function serveCommand(_args: string[], options: ParsedOptions, vers
         process.exit(ExitCode.interrupted);
       }
       stopping = true;
-      log(json ? JSON.stringify({ at: new Date().toISOString(), type: "server.stopping", signal }) : `${clock(Date.now())} ${signal}: draining (no new alerts; in-flight runs finish or are cancelled)`);
+      log(json ? jsonLine({ at: new Date().toISOString(), type: "server.stopping", signal }) : `${clock(Date.now())} ${signal}: draining (no new alerts; in-flight runs finish or are cancelled)`);
       try {
         const outcome = await handle.shutdown();
-        log(json ? JSON.stringify({ at: new Date().toISOString(), type: "server.stopped", ...outcome }) : `${clock(Date.now())} stopped: ${outcome.finished} runs finished, ${outcome.cancelled} cancelled`);
+        log(json ? jsonLine({ at: new Date().toISOString(), type: "server.stopped", ...outcome }) : `${clock(Date.now())} stopped: ${outcome.finished} runs finished, ${outcome.cancelled} cancelled`);
         resolve(ExitCode.ok);
       } catch (error) {
         console.error(`opskit serve: ${describeError(error)}`);

@@ -301,9 +301,16 @@ export const ruleSchema = z
 /** `server:` settings; defaults are applied by serverSettings(), so opskit.d/ files can split them. */
 export const serverSchema = z
   .object({
-    listen: z.string().optional().describe("host:port (default 127.0.0.1:9797); a non-loopback address needs token"),
-    token: secretRef.optional().describe("bearer token for the API's mutating endpoints, e.g. env:OPSKIT_TOKEN; without it they accept loopback callers only"),
-    webhookToken: secretRef.optional().describe("bearer token for the alert webhooks; without it only loopback may post"),
+    listen: z.string().optional().describe("host:port (default 127.0.0.1:9797)"),
+    token: secretRef.optional().describe("bearer token for the API, e.g. env:OPSKIT_TOKEN; without it opskit serve generates one on its first start (server.token in the journal's directory, mode 0600) and the CLI on the same host reads it there"),
+    webhookToken: secretRef.optional().describe("bearer token for the alert webhooks (Alertmanager: http_config.authorization.credentials); without it they take the API token"),
+    auth: z.enum(["token", "none"]).optional().describe("default token; none lets loopback callers in without a token (any local process or web page can then call the API): refused beyond loopback, warned about at every start"),
+    publicUrl: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//i.test(u), "an http:// or https:// URL")
+      .optional()
+      .describe("the URL clients use when it is not the listen address (a DNS name, a reverse proxy), e.g. https://opskit.example.com; the server answers only Host values naming its listen address, loopback, or this"),
     maxBodyBytes: z.number().int().min(1024).optional().describe("default 1 MiB; larger bodies get 413"),
     maxConcurrentRemediations: z.number().int().min(1).optional().describe("default 4; more wait their turn"),
     checkConcurrency: z.number().int().min(1).optional().describe("default 16 probes at once"),

@@ -16,7 +16,7 @@ export interface Alert {
   generatorURL?: string;
 }
 
-/** The most alerts one generic notification may carry. */
+/** The most alerts one notification may carry, generic or Alertmanager's. */
 export const MAX_GENERIC_ALERTS = 1000;
 
 type Path = readonly PropertyKey[];
@@ -159,6 +159,11 @@ export function parseAlertmanagerPayload(body: unknown): { groupKey: string; rec
         version === undefined ? 'missing: opskit reads Alertmanager webhook version "4"' : `Alertmanager webhook version ${JSON.stringify(version)} is not supported; opskit reads version "4"`,
         AM_HINT,
       );
+    }
+    // Counted before anything is validated: a huge list costs nothing to refuse.
+    const alerts = (body as Record<string, unknown>).alerts;
+    if (Array.isArray(alerts) && alerts.length > MAX_GENERIC_ALERTS) {
+      throw payloadError(["alerts"], `${alerts.length} alerts in one notification; the limit is ${MAX_GENERIC_ALERTS}`, "set max_alerts in Alertmanager's webhook_configs, or group alerts more finely (group_by)");
     }
   }
   const payload = validate(alertmanagerPayload, body, [], AM_HINT);

@@ -1,6 +1,8 @@
 import type { Alert, CompiledRule, Healer } from "../heal/index.ts";
 import { parseAlertmanagerPayload, parseGenericPayload } from "../heal/index.ts";
+import { isOpsError } from "../errors.ts";
 import type { AlertSourceKind, IncidentFilter, Journal } from "../journal/index.ts";
+import { checkHost, checkJsonBody, checkOrigin, type HostRules } from "./guard.ts";
 import { bearerMatches, isLoopback, json, problem, problemFrom, readBody } from "./http.ts";
 import type { ServerMetrics } from "./metrics.ts";
 
@@ -9,9 +11,19 @@ export interface AppOptions {
   journal: Journal;
   rules: readonly CompiledRule[];
   metrics: ServerMetrics;
+  /**
+   * "token": every API call needs `token`, the webhooks `webhookToken` or,
+   * without one, `token`. "none" (server.auth: none, an explicit opt-in):
+   * loopback callers need no token.
+   */
+  auth: "token" | "none";
   /** Resolved secrets, not references. */
   token?: string;
   webhookToken?: string;
+  /** server.publicUrl: the address clients use when it is not the listen address. */
+  publicUrl?: string;
+  /** The server's own log, for what a caller must not see (an unexpected error's detail and stack). */
+  logError(error: unknown): void;
   maxBodyBytes: number;
   version: string;
   checks(): unknown[];
@@ -32,11 +44,12 @@ const incidentId = (params: string[]) => Number(params[0]);
 
 /**
  * The HTTP API: Alertmanager's webhook, a generic alert webhook, incidents,
- * runs, the pause switch, health and metrics. Mutating endpoints need the
- * bearer token (loopback callers only when none is set); the webhooks take
- * their own token, or loopback only.
+ * runs, the pause switch, health and metrics. Every request must name this
+ * server in Host and come from no foreign Origin; bodies are JSON only. The
+ * API needs the bearer token and the webhooks theirs (see AppOptions.auth);
+ * health and metrics are open.
  */
-export function createApp(options: AppOptions): (request: Request, peer: Peer) => Promise<Response> {
+export function createApp(options: AppOptions, host: () => HostRules): (request: Request, peer: Peer) => Promise<Response> {
   const { healer, journal } = options;
 
   const acceptAlerts = (source: AlertSourceKind): Handler => async (request) => {
@@ -52,7 +65,7 @@ export function createApp(options: AppOptions): (request: Request, peer: Peer) =
     try {
       alerts = source === "alertmanager" ? parseAlertmanagerPayload(value).alerts : parseGenericPayload(value, Date.now());
     } catch (error) {
-      return problemFrom(error);
+      return problemFrom(error, options.logError);
     }
     // Durable before the 2xx; the work happens after the response.
     const id = await healer.accept(source, body, alerts);
@@ -126,7 +139,8 @@ export function createApp(options: AppOptions): (request: Request, peer: Peer) =
             else if (verb === "approve") healer.approve(id);
             else healer.resolveByHand(id, by, typeof body.note === "string" ? body.note : undefined);
           } catch (error) {
-            return problemFrom(error);
+            if (isOpsError(error) && error.code === "E_INCIDENT_RESOLVED") return problem(409, error.code, error.message, error.hint);
+            return problemFrom(error, options.logError);
           }
           return json(incidentView(id));
         },
@@ -185,29 +199,46 @@ export function createApp(options: AppOptions): (request: Request, peer: Peer) =
 
   const allowed = (route: Route, request: Request, peer: Peer): Response | undefined => {
     if (route.access === "open") return undefined;
-    const token = route.access === "webhook" ? options.webhookToken : options.token;
-    // Reads are open to the same callers as writes: incidents carry labels and annotations.
-    if (token) return bearerMatches(request, token) ? undefined : problem(401, "E_UNAUTHORIZED", "missing or wrong bearer token", route.access === "webhook" ? "send Authorization: Bearer <server.webhookToken>" : "pass --token or set OPSKIT_TOKEN to server.token's value");
+    const webhook = route.access === "webhook";
+    const token = webhook ? (options.webhookToken ?? options.token) : options.token;
+    // Reads are guarded like writes: incidents carry labels and annotations.
+    if (token) {
+      if (bearerMatches(request, token)) return undefined;
+      const hint = webhook
+        ? options.webhookToken
+          ? "send Authorization: Bearer <server.webhookToken> (Alertmanager: http_config.authorization.credentials)"
+          : "send Authorization: Bearer <the server's token> (Alertmanager: http_config.authorization.credentials); opskit serve prints where it is"
+        : "set OPSKIT_TOKEN to the server's token, or run the CLI where it can read the token file opskit serve printed";
+      return problem(401, "E_UNAUTHORIZED", "missing or wrong bearer token", hint);
+    }
+    // Only under server.auth: none, which the server refuses beyond loopback.
     if (isLoopback(peer(request))) return undefined;
-    return problem(403, "E_FORBIDDEN", "only loopback callers may use this endpoint when no token is configured", route.access === "webhook" ? "set server.webhookToken" : "set server.token");
+    return problem(403, "E_FORBIDDEN", "only loopback callers may use this endpoint without a token", "remove server.auth: none");
+  };
+
+  const respond = async (request: Request, peer: Peer): Promise<{ endpoint: string; response: Response }> => {
+    const rules = host();
+    const refused = checkHost(request, rules) ?? checkOrigin(request, rules);
+    if (refused) return { endpoint: "unknown", response: refused };
+    const path = new URL(request.url).pathname;
+    const candidates = routes.filter((r) => r.pattern.test(path));
+    const route = candidates.find((r) => r.method === request.method);
+    if (!route) {
+      const response = candidates.length > 0 ? problem(405, "E_METHOD", `${request.method} is not allowed on ${path}`, `use ${candidates.map((r) => r.method).join(" or ")}`) : problem(404, "E_NOT_FOUND", `no endpoint ${path}`);
+      return { endpoint: "unknown", response };
+    }
+    const response = allowed(route, request, peer) ?? (route.method === "POST" ? checkJsonBody(request) : undefined) ?? (await route.handle(request, route.pattern.exec(path)!.slice(1)));
+    return { endpoint: route.endpoint, response };
   };
 
   return async (request, peer) => {
     const started = performance.now();
-    const path = new URL(request.url).pathname;
     let endpoint = "unknown";
     let response: Response;
     try {
-      const candidates = routes.filter((r) => r.pattern.test(path));
-      const route = candidates.find((r) => r.method === request.method);
-      if (!route) {
-        response = candidates.length > 0 ? problem(405, "E_METHOD", `${request.method} is not allowed on ${path}`, `use ${candidates.map((r) => r.method).join(" or ")}`) : problem(404, "E_NOT_FOUND", `no endpoint ${path}`);
-      } else {
-        endpoint = route.endpoint;
-        response = allowed(route, request, peer) ?? (await route.handle(request, route.pattern.exec(path)!.slice(1)));
-      }
+      ({ endpoint, response } = await respond(request, peer));
     } catch (error) {
-      response = problemFrom(error);
+      response = problemFrom(error, options.logError);
     }
     options.metrics.request(endpoint, response.status, (performance.now() - started) / 1000);
     return response;

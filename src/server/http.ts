@@ -1,4 +1,5 @@
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { BlockList, isIP } from "node:net";
 import { isOpsError } from "../errors.ts";
 
 /** A JSON response; bigint values (from CEL) become numbers. */
@@ -10,13 +11,27 @@ export function problem(status: number, code: string, message: string, hint?: st
   return json({ error: { code, message, ...(hint ? { hint } : {}) } }, status);
 }
 
-/** Maps an OpsError to its HTTP status: usage and input problems are the caller's (4xx). */
-export function problemFrom(error: unknown): Response {
+/** The answer to anything unexpected: a code and a sentence, never the error's text, stack or source. */
+export function internalProblem(): Response {
+  return problem(500, "E_INTERNAL", "internal error", "the server's log has the detail");
+}
+
+/**
+ * Maps an OpsError to its HTTP status: usage and input problems are the
+ * caller's (4xx). Anything else is a bug: the caller gets a plain 500, and
+ * `log` (the server's own log) gets the detail.
+ */
+export function problemFrom(error: unknown, log?: (error: unknown) => void): Response {
   if (isOpsError(error)) {
     const status = error.code === "E_NOT_FOUND" ? 404 : error.code === "E_STOPPING" ? 503 : error.exitCode === 64 || error.exitCode === 65 ? (error.code === "E_NOTHING_TO_APPROVE" ? 409 : 400) : 500;
+    if (status === 500) {
+      log?.(error);
+      return internalProblem();
+    }
     return problem(status, error.code, error.message, error.hint);
   }
-  return problem(500, "E_INTERNAL", error instanceof Error ? error.message : String(error));
+  log?.(error);
+  return internalProblem();
 }
 
 /** Reads a body up to `limit` bytes; undefined when it is larger (the caller answers 413). */
@@ -36,17 +51,30 @@ export async function readBody(request: Request, limit: number): Promise<string 
   return Buffer.concat(chunks).toString("utf8");
 }
 
+const loopback = new BlockList();
+loopback.addSubnet("127.0.0.0", 8, "ipv4");
+loopback.addAddress("::1", "ipv6");
+
+/**
+ * Whether an IP address is loopback (127.0.0.0/8, ::1, or IPv4-mapped
+ * 127.x), parsed as an address: a name such as 127.0.0.1.nip.io is not.
+ */
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
-  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
+  const family = isIP(address);
+  if (family === 0) return false;
+  return loopback.check(address, family === 6 ? "ipv6" : "ipv4");
 }
 
-/** Compares a bearer token in constant time. */
+/**
+ * Compares a bearer token in constant time: SHA-256 digests of both sides
+ * are compared, so neither the content nor the length of the token leaks.
+ */
 export function bearerMatches(request: Request, token: string): boolean {
   const header = request.headers.get("authorization") ?? "";
-  const match = /^Bearer\s+(.+)$/i.exec(header);
-  if (!match) return false;
-  const given = Buffer.from(match[1]!.trim());
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  // Hash something even without a header, so a missing one costs the same as a wrong one.
+  const same = timingSafeEqual(digest(match?.[1] ?? ""), digest(token));
+  return same && match !== null;
 }

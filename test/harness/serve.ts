@@ -1,14 +1,17 @@
 // Starts `opskit serve` from source as a child process on a free loopback
 // port, the way an operator runs it, and talks to its API.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { repoRoot } from "./cli.ts";
 
 export interface ServeProcess {
   url: string;
   dir: string;
   journal: string;
+  /** The token the harness sends: options.token, else the one the server generated beside its journal. */
+  token: string | undefined;
   child: ReturnType<typeof Bun.spawn>;
   /** Everything the server printed so far. */
   output(): string;
@@ -69,11 +72,14 @@ export async function startServe(dir: string, options: { journal?: string; args?
   const text = collected.text;
   const url = await waitForServeUrl(child, text, 30_000);
   if (!url) throw new Error(`opskit serve did not start (exit ${child.exitCode}):\n${text()}`);
-  const headers = (token?: string) => ({ "content-type": "application/json", ...((token ?? options.token) ? { authorization: `Bearer ${token ?? options.token}` } : {}) });
+  const tokenFile = join(dirname(journal), "server.token");
+  const token = options.token ?? (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined);
+  const headers = (given?: string) => ({ "content-type": "application/json", ...((given ?? token) ? { authorization: `Bearer ${given ?? token}` } : {}) });
   const server: ServeProcess = {
     url,
     dir,
     journal,
+    token,
     child,
     output: text,
     async stop() {
@@ -105,6 +111,26 @@ export async function startServe(dir: string, options: { journal?: string; args?
     },
   };
   return server;
+}
+
+/**
+ * Writes raw bytes to a server and returns everything it answers until it
+ * closes: for requests fetch refuses to send (a malformed Host).
+ */
+export async function rawHttp(url: string, request: string, timeoutMs = 5_000): Promise<{ status: number; headers: string; body: string; raw: string }> {
+  const { hostname, port } = new URL(url);
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname.replace(/^\[|\]$/g, ""));
+    let data = "";
+    const timer = setTimeout(() => (socket.destroy(), reject(new Error(`no answer within ${timeoutMs} ms; so far:\n${data}`))), timeoutMs);
+    socket.setEncoding("utf8");
+    socket.on("connect", () => socket.write(request));
+    socket.on("data", (chunk: string) => (data += chunk));
+    socket.on("error", (error) => (clearTimeout(timer), reject(error)));
+    socket.on("close", () => (clearTimeout(timer), resolve(data)));
+  });
+  const split = raw.indexOf("\r\n\r\n");
+  return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] ?? 0), headers: raw.slice(0, split), body: split < 0 ? "" : raw.slice(split + 4), raw };
 }
 
 /** An Alertmanager webhook (version 4) notification. */
