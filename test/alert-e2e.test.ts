@@ -68,7 +68,9 @@ rules:
     ),
   );
   started.push(serve);
-  const alertmanager: TestServer = await startAlertmanager({ webhookUrl: `${serve.url}/api/v1/alerts/alertmanager` });
+  // Alertmanager sends the token opskit serve generated, as http_config.authorization.credentials.
+  expect(serve.token).toBeDefined();
+  const alertmanager: TestServer = await startAlertmanager({ webhookUrl: `${serve.url}/api/v1/alerts/alertmanager`, bearerToken: serve.token! });
   started.push(alertmanager);
   const prometheus: TestServer = await startPrometheus({
     scrapeTargets: [{ job: "demo", targets: [`127.0.0.1:${port}`] }],

@@ -338,7 +338,8 @@ describe("opskit serve: API access", () => {
     const server = await serveWith("approval: true");
     await fire(server, "api");
     await settle(server, 1, (v) => v.attempts[0]?.status === "awaiting_approval");
-    const env = { OPSKIT_SERVER: server.url };
+    // The token is the one the server generated beside its journal, found through $OPSKIT_JOURNAL.
+    const env = { OPSKIT_SERVER: server.url, OPSKIT_JOURNAL: server.journal };
     const list = await runOpskit(["incidents"], { env, cwd: server.dir });
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^1\s+open\s+Broken/m);
