@@ -318,7 +318,17 @@ export class Healer {
 
   acknowledge(incidentId: number, by: string): IncidentRecord {
     const store = this.options.journal;
-    if (!store.getIncident(incidentId)) throw notFound(incidentId);
+    const incident = store.getIncident(incidentId);
+    if (!incident) throw notFound(incidentId);
+    // An acknowledgement after the end would put a milestone past resolved and skew time-to-acknowledge.
+    if (incident.status === "resolved") {
+      throw new OpsError({
+        code: "E_INCIDENT_RESOLVED",
+        message: `incident ${incidentId} is already resolved${incident.resolution ? ` (${incident.resolution})` : ""}: there is nothing to acknowledge`,
+        hint: `opskit incidents show ${incidentId} shows how it ended; if the problem is back, a new alert opens a new incident`,
+        exitCode: ExitCode.usage,
+      });
+    }
     recordMilestone(this.#ctx, incidentId, "acknowledged", Date.now(), `by ${by}`);
     return store.getIncident(incidentId)!;
   }

@@ -239,7 +239,9 @@ export function sqliteIncidentStore(db: Database): IncidentStore {
       throw error;
     }
   };
-  const selectEvents = db.prepare<Row, { incidentId: number }>("SELECT incident_id AS incidentId, seq, at, kind, message, data, count FROM incident_events WHERE incident_id = $incidentId ORDER BY seq");
+  // In time order: a milestone is written when it is learned, with the time it happened (an alert's startsAt is
+  // earlier than its arrival); seq keeps lines of the same instant in the order they were written.
+  const selectEvents = db.prepare<Row, { incidentId: number }>("SELECT incident_id AS incidentId, seq, at, kind, message, data, count FROM incident_events WHERE incident_id = $incidentId ORDER BY at, seq");
 
   const insertAttempt = db.prepare(`INSERT INTO remediation_attempts (incident_id, attempt, rule, fingerprint, status, run_id, created_at, started_at, finished_at, detail)
     VALUES ($incidentId, $attempt, $rule, $fingerprint, $status, $runId, $createdAt, $startedAt, $finishedAt, $detail)`);

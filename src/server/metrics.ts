@@ -15,7 +15,8 @@ export interface ServerMetrics {
  */
 export function serverMetrics(live: { openIncidents(): number; runningRemediations(): number; paused(): boolean; checks(): { name: string; status: string }[] }): ServerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "opskit_process_" });
+  // prom-client's standard names under the opskit_ prefix: opskit_process_cpu_seconds_total, opskit_nodejs_heap_size_used_bytes.
+  collectDefaultMetrics({ register: registry, prefix: "opskit_" });
   const alerts = new Counter({ name: "opskit_alerts_received_total", help: "Alerts applied to incidents, by source, status and outcome (opened, repeat, resolved, stale, orphan).", labelNames: ["source", "status", "outcome"], registers: [registry] });
   const requests = new Counter({ name: "opskit_http_requests_total", help: "API and webhook requests by endpoint and status code.", labelNames: ["endpoint", "code"], registers: [registry] });
   const latency = new Histogram({

@@ -4,6 +4,7 @@
 export { formatMs, parseDuration, sleep } from "./duration.ts";
 export { foldHostNames } from "./hostset.ts";
 export { LineWriter } from "./writer.ts";
+export { jsonLine, roundMs } from "./json.ts";
 
 export interface Palette {
   green(text: string): string;

@@ -42,11 +42,13 @@ export function collectOutput(child: { stdout: ReadableStream<Uint8Array>; stder
   return { text: () => text, drained };
 }
 
-/** Waits for `opskit serve on URL` in the output; undefined when the process exits first or time runs out. */
+/** Waits for `opskit serve on URL` (or, with --json, the server.started event) in the output; undefined when the process exits first or time runs out. */
 export async function waitForServeUrl(child: { exitCode: number | null }, output: () => string, timeoutMs: number): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const url = /opskit serve on (http:\/\/[\d.:]+)/.exec(output())?.[1];
+    // The text summary line, or the server.started event of --json.
+    const match = /opskit serve on (http:\/\/[\d.:]+)|"type":"server\.started","url":"(http:\/\/[\d.:]+)"/.exec(output());
+    const url = match?.[1] ?? match?.[2];
     if (url) return url;
     if (child.exitCode !== null || Date.now() > deadline) return undefined;
     await Bun.sleep(25);

@@ -1,5 +1,5 @@
 import type { ProbeResult, Verdict } from "../../probe/index.ts";
-import { formatMs, type Palette } from "../../ui/index.ts";
+import { formatMs, jsonLine, type Palette } from "../../ui/index.ts";
 
 const verdictWord: Record<Verdict, string> = { healthy: "HEALTHY", unhealthy: "UNHEALTHY", down: "DOWN", interrupted: "INTERRUPTED" };
 
@@ -60,9 +60,7 @@ export function formatSummary(tally: Tally, palette: Palette): string {
   return `${tally.targets} ${noun}: ${parts.join(", ")} in ${formatMs(tally.durationMs)}`;
 }
 
-/** Compact JSON: timings rounded to microseconds so lines stay short and stable. */
+/** One result as a JSON line; timings are rounded as in all JSON output (jsonLine). */
 export function resultJson(result: ProbeResult): string {
-  return JSON.stringify({ type: "result", ...result }, (key, value) =>
-    typeof value === "number" && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value,
-  );
+  return jsonLine({ type: "result", ...result });
 }

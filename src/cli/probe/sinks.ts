@@ -1,5 +1,5 @@
 import type { ProbeResult } from "../../probe/index.ts";
-import { paletteFor, type Palette } from "../../ui/index.ts";
+import { jsonLine, paletteFor, type Palette } from "../../ui/index.ts";
 import { junitReport } from "./junit.ts";
 import { formatResultLine, formatSummary, resultJson, type Tally } from "./render.ts";
 import type { LineWriter } from "../../ui/index.ts";
@@ -44,7 +44,7 @@ export function jsonSink(out: LineWriter): ProbeSink {
       if (result.verdict !== "interrupted") out.line(resultJson(result));
     },
     end(tally) {
-      out.line(JSON.stringify({ type: "summary", ...tally, durationMs: Math.round(tally.durationMs * 1000) / 1000 }));
+      out.line(jsonLine({ type: "summary", ...tally }));
     },
   };
 }

@@ -5,7 +5,7 @@ import { compileWorkflow, configuredPolicy, executeRun, fanOut, journalSink, ope
 import { ExitCode, OpsError, usageError } from "../../errors.ts";
 import { resolveTargets, type Target } from "../../inventory/index.ts";
 import { journalLocation, newRunId, openJournal, type RunParams } from "../../journal/index.ts";
-import { foldHostNames, LineWriter, paletteFor, parseDuration, stdoutIsTerminal } from "../../ui/index.ts";
+import { foldHostNames, jsonLine, LineWriter, paletteFor, parseDuration, stdoutIsTerminal } from "../../ui/index.ts";
 import type { ParsedOptions } from "../options.ts";
 import { terminalRunSink } from "./terminal.ts";
 
@@ -181,7 +181,7 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
   const palette = paletteFor({ isTTY: terminal });
   const display: EventSink = options.json
     ? (event) => {
-        if (event.type !== "step.output" || options.stream) out.line(JSON.stringify(event));
+        if (event.type !== "step.output" || options.stream) out.line(jsonLine(event));
       }
     : terminalRunSink(out, {
         palette,
