@@ -1,0 +1,40 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { bearerMatches, isLoopback } from "./http.ts";
+
+describe("isLoopback", () => {
+  test("an IPv4 address is loopback exactly when its first octet is 127", () => {
+    fc.assert(
+      fc.property(fc.ipV4(), (address) => {
+        expect(isLoopback(address)).toBe(address.split(".")[0] === "127");
+        expect(isLoopback(`::ffff:${address}`)).toBe(address.split(".")[0] === "127");
+      }),
+    );
+  });
+
+  test("names are never loopback, however they start", () => {
+    fc.assert(fc.property(fc.ipV4(), fc.domain(), (address, domain) => expect(isLoopback(`${address}.${domain}`)).toBe(false)));
+    for (const name of ["127.0.0.1.nip.io", "127.evil.example", "localhost", "::1.example", "127.1", ""]) expect(isLoopback(name)).toBe(false);
+  });
+
+  test("IPv6 loopback in any spelling, and nothing else of IPv6", () => {
+    for (const address of ["::1", "0:0:0:0:0:0:0:1", "::ffff:7f00:1", "::ffff:127.9.9.9"]) expect(isLoopback(address)).toBe(true);
+    for (const address of ["::", "::2", "fe80::1", "::ffff:128.0.0.1", "2001:db8::1"]) expect(isLoopback(address)).toBe(false);
+  });
+});
+
+describe("bearerMatches", () => {
+  const request = (authorization?: string) => new Request("http://127.0.0.1/", authorization === undefined ? {} : { headers: { authorization } });
+
+  test("only the whole token matches, whatever the lengths", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }).filter((s) => /^\S+$/.test(s)), fc.string({ minLength: 1 }).filter((s) => /^\S+$/.test(s)), (token, given) => {
+        expect(bearerMatches(request(`Bearer ${given}`), token)).toBe(given === token);
+      }),
+    );
+    expect(bearerMatches(request("bearer abc"), "abc")).toBe(true);
+    expect(bearerMatches(request(), "abc")).toBe(false);
+    expect(bearerMatches(request("Basic abc"), "abc")).toBe(false);
+    expect(bearerMatches(request("Bearer "), "")).toBe(false);
+  });
+});
