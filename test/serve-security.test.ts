@@ -200,6 +200,25 @@ describe("opskit serve: requests a browser can forge", () => {
   });
 });
 
+describe("opskit serve: failures inside the server", () => {
+  test("an unexpected error answers a plain JSON 500; the detail goes only to the server's own log", async () => {
+    const server = await serve();
+    // Break the journal under the running server: its next read fails in SQLite.
+    const { Database } = await import("bun:sqlite");
+    const db = new Database(server.journal);
+    db.run("DROP TABLE incidents");
+    db.close();
+    const response = await fetch(`${server.url}/api/v1/incidents`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(response.status).toBe(500);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    const text = await response.text();
+    expect(JSON.parse(text)).toEqual({ error: { code: "E_INTERNAL", message: "internal error", hint: "the server's log has the detail" } });
+    for (const leak of ["incidents", "SQLite", "at ", process.cwd(), ".ts"]) expect(text).not.toContain(leak);
+    for (let i = 0; i < 40 && !server.output().includes("no such table"); i++) await Bun.sleep(25);
+    expect(server.output()).toMatch(/internal error: .*no such table: incidents/);
+  });
+});
+
 describe("opskit serve: the Alertmanager webhook's limits", () => {
   test("a notification with more alerts than the limit is refused with the reason and journals nothing", async () => {
     const server = await serve();
