@@ -8,7 +8,7 @@ export const serveSpec: CommandSpec = {
   options: [
     ...configOptions,
     { key: "listen", long: "listen", value: "host:port", description: "address for the API and webhooks (default: server.listen, else 127.0.0.1:9797)" },
-    { key: "journal", long: "journal", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+    { key: "journal", long: "journal", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db); without server.token, the API token opskit serve generates is kept beside it in server.token" },
     { key: "dryRun", long: "dry-run", description: "record what each rule would run, run nothing" },
     { key: "policy", long: "policy", value: "file", description: "org policy file (YAML): denials no remediation can lift (default: policy: in the config)" },
     { key: "json", long: "json", description: "log one JSON event per line" },
