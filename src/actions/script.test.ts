@@ -42,7 +42,7 @@ async function runScript(text: string, spec: Record<string, unknown> = {}, timeo
     where: "workflows.w.steps.0",
     baseDir: dir,
     variables: scopeVariables,
-    compileTemplate: (source, where) => compileTemplate(source, where, scopeVariables),
+    compileTemplate: (source, where, escape) => compileTemplate(source, where, scopeVariables, escape),
   });
   const rendered = render({ vars: { who: "it's me" }, target: {}, env: {}, steps: {} });
   const uploads: string[] = [];

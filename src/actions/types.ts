@@ -1,5 +1,5 @@
 import type { ActionKind } from "../config/index.ts";
-import type { Template } from "../expr/index.ts";
+import type { Escape, Template } from "../expr/index.ts";
 import type { OpsError } from "../errors.ts";
 import type { ExecOptions, ExecResult } from "../transport/ssh/index.ts";
 
@@ -59,7 +59,7 @@ export interface CompileContext {
   /** Directory of the config file: relative paths in steps are read from here. */
   baseDir: string;
   variables: readonly string[];
-  compileTemplate(text: string, where: string): Promise<Template>;
+  compileTemplate(text: string, where: string, escape?: Escape): Promise<Template>;
 }
 
 /**

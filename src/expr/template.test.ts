@@ -10,14 +10,50 @@ describe("templates", () => {
     expect(t.render({}, "shell")).toBe("systemctl restart api");
   });
 
-  test("shell context single-quotes every value so hostile text stays literal", async () => {
-    const t = await compileTemplate("echo {{ vars.msg }} > /tmp/x", "step", names);
+  test("a shell value travels as a variable the command references; the shown form quotes it in place", async () => {
+    const t = await compileTemplate("echo {{ vars.msg }} > /tmp/x", "step", names, "shell");
     const hostile = "$(rm -rf /); `id` 'quoted' \"double\"\nnext line";
-    const rendered = t.render({ vars: { msg: hostile } }, "shell");
-    expect(rendered).toBe(`echo '$(rm -rf /); \`id\` '\\''quoted'\\'' "double"\nnext line' > /tmp/x`);
+    const rendered = t.renderShell({ vars: { msg: hostile } });
+    expect(rendered.command).toBe(`OPSKIT_V1='$(rm -rf /); \`id\` '\\''quoted'\\'' "double"\nnext line'; echo "\${OPSKIT_V1}" > /tmp/x`);
+    expect(rendered.shown).toBe(`echo '$(rm -rf /); \`id\` '\\''quoted'\\'' "double"\nnext line' > /tmp/x`);
     // The shell itself must read the value back byte for byte.
-    const echo = Bun.spawnSync(["sh", "-c", t.render({ vars: { msg: hostile } }, "shell").replace(" > /tmp/x", "")]);
+    const echo = Bun.spawnSync(["sh", "-c", t.renderShell({ vars: { msg: hostile } }).command.replace(" > /tmp/x", "")]);
     expect(echo.stdout.toString()).toBe(`${hostile}\n`);
+  });
+
+  test("the same expression twice is carried by one variable", async () => {
+    const t = await compileTemplate("printf '%s %s' {{ vars.v }} \"{{ vars.v }}\"", "step", names, "shell");
+    expect(t.renderShell({ vars: { v: "x" } }).command).toBe(`OPSKIT_V1='x'; printf '%s %s' "\${OPSKIT_V1}" "\${OPSKIT_V1}"`);
+  });
+
+  test("a selector value is literal: globs, commas and operators are escaped", async () => {
+    const t = await compileTemplate("name={{ vars.host }}", "rule.targets", names);
+    expect(t.render({ vars: { host: "*" } }, "selector")).toBe("name=\\*");
+    expect(t.render({ vars: { host: "a,role=db" } }, "selector")).toBe("name=a\\,role\\=db");
+  });
+
+  test("a JSON body: a value inside a string is escaped for it, one outside is a JSON value", async () => {
+    const t = await compileTemplate('{"host": "{{ vars.h }}", "n": {{ vars.n }}, "s": {{ vars.h }}}', "http.body", names);
+    const body = t.render({ vars: { h: 'x", "admin": true, "y": "\\', n: 3n } }, "json");
+    expect(JSON.parse(body)).toEqual({ host: 'x", "admin": true, "y": "\\', n: 3, s: 'x", "admin": true, "y": "\\' });
+  });
+
+  test("a header value with a line break is refused, not sent", async () => {
+    const t = await compileTemplate("Bearer {{ vars.t }}", "http.headers.Authorization", names);
+    expect(() => t.render({ vars: { t: "x\r\nX-Admin: 1" } }, "header")).toThrow(expect.objectContaining({ code: "E_TEMPLATE_VALUE" }));
+    expect(t.render({ vars: { t: "abc" } }, "header")).toBe("Bearer abc");
+  });
+
+  test("a URL path value cannot climb with .. nor carry a pre-encoded one", async () => {
+    const t = await compileTemplate("http://h/api/{{ vars.p }}/status", "http.url", names);
+    expect(() => t.render({ vars: { p: "../admin" } }, "url")).toThrow(expect.objectContaining({ code: "E_TEMPLATE_VALUE" }));
+    expect(t.render({ vars: { p: "%2e%2e" } }, "url")).toBe("http://h/api/%252e%252e/status");
+    expect(new URL(t.render({ vars: { p: "a b?c#d" } }, "url")).pathname).toBe("/api/a%20b%3Fc%23d/status");
+  });
+
+  test("a form body percent-encodes values so they cannot add a field", async () => {
+    const t = await compileTemplate("user={{ vars.u }}&role=viewer", "http.body", names);
+    expect(new URLSearchParams(t.render({ vars: { u: "x&role=admin" } }, "form")).getAll("role")).toEqual(["viewer"]);
   });
 
   test("url context encodes by URL part: host, path (slashes kept), query value", async () => {
@@ -47,7 +83,7 @@ describe("templates", () => {
   });
 });
 
-describe("shell quoting follows the quotes around {{ }}", () => {
+describe("shell values are references, in every quoting around {{ }}", () => {
   const hostile = `$(id) \`id\` 'single' "double" \\back\nnewline $HOME`;
   test.each([
     ["bare", "printf %s {{ vars.v }}"],
@@ -55,7 +91,7 @@ describe("shell quoting follows the quotes around {{ }}", () => {
     ["inside single quotes", "printf %s '{{ vars.v }}'"],
     ["mixed with text", 'printf %s "pre-{{ vars.v }}-post"'],
   ])("%s", async (_name, command) => {
-    const t = await compileTemplate(command, "step", names);
+    const t = await compileTemplate(command, "step", names, "shell");
     const out = Bun.spawnSync(["sh", "-c", t.render({ vars: { v: hostile } }, "shell")]).stdout.toString();
     expect(out).toBe(command.includes("pre-") ? `pre-${hostile}-post` : hostile);
   });

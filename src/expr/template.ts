@@ -1,29 +1,45 @@
-import { usageError } from "../errors.ts";
+import { configError, usageError } from "../errors.ts";
 import type { Expression } from "./cel.ts";
+import { placeShellValues, type ShellContext, type ShellItem } from "./shell-context.ts";
 
 /**
- * How an interpolated value is made safe for where it lands. Untrusted text
- * (alert labels, command output) must never reach a shell unescaped. In a
- * shell command the escaping follows the quotes around the {{ }}: a bare
- * value is single-quoted, one inside "..." or '...' is escaped for them. In
- * a URL it follows the part: a host stays a host, a path keeps its slashes
- * but cannot start a query, a query value is fully encoded.
+ * Where an interpolated value lands, which decides how it is made safe.
+ * Untrusted text (alert labels, `--var`, command output) is data in every one
+ * of them, by construction:
+ * - shell: the value never enters the command text. The command gets a
+ *   preamble of assignments (`OPSKIT_V1='...'`, single-quoted, in a context
+ *   opskit writes itself) and each {{ }} becomes a reference to its variable,
+ *   quoted for where it sits. A place where the shell, or a command it runs,
+ *   would parse the expansion again is refused when the template compiles.
+ * - url: encoded by URL part: a host stays a host, a path keeps its slashes
+ *   but cannot start a query or climb with `..`, a query value is fully encoded.
+ * - selector: every character of a value is literal (`*` matches only `*`).
+ * - header: no CR, LF or NUL, so a value cannot add a header or a request.
+ * - json: inside a JSON string the value is escaped for it; elsewhere it is
+ *   written as a JSON value (a string quoted), so it cannot add keys.
+ * - form: percent-encoded, so it cannot add a field.
+ * - raw: as is, for text that nothing parses (a path, an env value, stdin).
  */
-export type Escape = "shell" | "url" | "raw";
-
-/** Where an interpolation sits in a shell command: bare, or inside '...' or "...". */
-type ShellQuoting = "bare" | "single" | "double";
+export type Escape = "shell" | "url" | "raw" | "selector" | "header" | "json" | "form";
 
 /** Where an interpolation sits in a URL, which decides what it may contain. */
 type UrlPart = "authority" | "path" | "query";
 
-type Part = { literal: string } | { expression: Expression; column: number; quoting: ShellQuoting; urlPart: UrlPart };
+type Part = { literal: string } | { expression: Expression; column: number; urlPart: UrlPart; inJsonString: boolean };
+
+/** A shell command rendered: what runs (preamble and references) and what a person or a permission check reads (values quoted in place). */
+export interface ShellRendering {
+  command: string;
+  shown: string;
+}
 
 export interface Template {
   readonly source: string;
   /** True when the text holds no {{ }}: rendering returns it unchanged. */
   readonly constant: boolean;
+  /** Renders for `escape`; "shell" returns what runs (see renderShell). */
   render(variables: Record<string, unknown>, escape: Escape): string;
+  renderShell(variables: Record<string, unknown>): ShellRendering;
 }
 
 /** POSIX single quotes keep everything literal, newlines included; a quote is closed, escaped and reopened. */
@@ -31,11 +47,19 @@ export function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-const shellEscapers: Record<ShellQuoting, (text: string) => string> = {
-  bare: shellQuote,
+const shellReferences: Record<ShellContext, (name: string) => string> = {
+  word: (name) => `"\${${name}}"`,
+  double: (name) => `\${${name}}`,
+  heredoc: (name) => `\${${name}}`,
+  single: (name) => `'"\${${name}}"'`,
+};
+
+/** The value written in place, for reading only: what the command means, never what runs. */
+const shellShown: Record<ShellContext, (text: string) => string> = {
+  word: shellQuote,
   single: (text) => text.replaceAll("'", `'\\''`),
-  // Inside double quotes only \, ", $ and ` are special.
   double: (text) => text.replace(/[\\"$`]/g, (c) => `\\${c}`),
+  heredoc: (text) => text.replace(/[\\$`]/g, (c) => `\\${c}`),
 };
 
 // A path value keeps its slashes but cannot start a query or fragment.
@@ -44,7 +68,7 @@ const escapePath = (text: string) => encodeURIComponent(text).replaceAll("%2F", 
 const urlEscapers: Record<UrlPart, (text: string) => string> = {
   // Host and port: names, IPs, [v6]; anything else is encoded so it cannot add a path or credentials.
   // A value starting with "/" right after the host is the path ("http://{{ host }}{{ path }}").
-  authority: (text) => (text.startsWith("/") ? escapePath(text) : text.replace(/[^A-Za-z0-9.\-_:[\]%]/g, (c) => encodeURIComponent(c))),
+  authority: (text) => (text.startsWith("/") ? escapePath(text) : text.replace(/[^A-Za-z0-9.\-_:[\]]/g, (c) => encodeURIComponent(c))),
   path: escapePath,
   query: encodeURIComponent,
 };
@@ -64,23 +88,29 @@ function scanUrl(text: string, state: UrlPart): UrlPart {
   return state;
 }
 
-/** The quoting in force after `text`, starting from `state` (POSIX shell rules). */
-function scanQuoting(text: string, state: ShellQuoting): ShellQuoting {
+/**
+ * A value made literal for a label selector: every character outside the
+ * selector's plain word characters is backslash-escaped, which the selector
+ * parser reads as that character itself (so `*` matches only `*`, and `,`
+ * cannot start another requirement).
+ */
+export function escapeSelectorValue(text: string): string {
+  return text.replace(/[^A-Za-z0-9_.:/@+-]/g, (c) => `\\${c}`);
+}
+
+/** Whether JSON text that starts inside a string (or not) ends inside one. */
+function scanJson(text: string, inString: boolean): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (state === "single") {
-      if (c === "'") state = "bare";
-    } else if (c === "\\") {
-      i++;
-    } else if (state === "double") {
-      if (c === '"') state = "bare";
-    } else if (c === "'") {
-      state = "single";
-    } else if (c === '"') {
-      state = "double";
-    }
+    if (inString && c === "\\") i++;
+    else if (c === '"') inString = !inString;
   }
-  return state;
+  return inString;
+}
+
+/** A value that a URL, a header or a shell variable cannot hold is an error naming the expression, never a silent change. */
+function refuseValue(where: string, part: { expression: Expression; column: number }, what: string, hint: string): never {
+  throw usageError("E_TEMPLATE_VALUE", `${where}: the value of {{ ${part.expression.source} }} at column ${part.column} ${what}`, hint);
 }
 
 export function stringify(value: unknown): string {
@@ -113,44 +143,125 @@ export function splitTemplate(source: string, where: string): ({ literal: string
   return parts;
 }
 
+/** Line and column (1-based) of an offset in a possibly multi-line source, and that line. */
+function positionOf(source: string, offset: number): { line: number; column: number; text: string } {
+  const before = source.slice(0, offset);
+  const lineStart = before.lastIndexOf("\n") + 1;
+  const lineEnd = source.indexOf("\n", offset);
+  return { line: before.split("\n").length, column: offset - lineStart + 1, text: source.slice(lineStart, lineEnd < 0 ? undefined : lineEnd) };
+}
+
+/** Where each {{ }} of a shell command sits; a place that cannot hold a value safely fails with its line and column. */
+function placeShell(source: string, where: string, parts: readonly Part[]): ShellContext[] {
+  const items: ShellItem[] = [];
+  const expressions: Extract<Part, { expression: Expression }>[] = [];
+  for (const part of parts) {
+    if ("literal" in part) items.push(...part.literal.split(""));
+    else items.push(expressions.push(part) - 1);
+  }
+  const placement = placeShellValues(items, expressions.length);
+  const refusal = placement.refusals[0];
+  if (refusal) {
+    const part = expressions[refusal.index]!;
+    const at = positionOf(source, part.column - 1);
+    throw configError(
+      "E_TEMPLATE_UNSAFE",
+      `${where}: {{ ${part.expression.source} }} at line ${at.line}, column ${at.column} of the command cannot hold a value safely: ${refusal.reason}\n  ${at.text}\n  ${" ".repeat(at.column - 1)}^`,
+      refusal.hint,
+    );
+  }
+  return placement.contexts;
+}
+
 /**
  * Compiles "{{ cel }}" interpolations. The CEL library is loaded only when
- * the text has one.
+ * the text has one. With `escape` "shell" the command's every {{ }} is
+ * placed now, so a template that cannot be made safe fails at load, not
+ * when an alert arrives.
  */
-export async function compileTemplate(source: string, where: string, variables: readonly string[]): Promise<Template> {
+export async function compileTemplate(source: string, where: string, variables: readonly string[], escape?: Escape): Promise<Template> {
   const pieces = splitTemplate(source, where);
   if (pieces.every((p) => "literal" in p)) {
-    return { source, constant: true, render: () => source };
+    return { source, constant: true, render: () => source, renderShell: () => ({ command: source, shown: source }) };
   }
   const { compileExpression } = await import("./cel.ts");
-  let quoting: ShellQuoting = "bare";
   let urlPart: UrlPart = "authority";
+  let inJsonString = false;
   const parts: Part[] = pieces.map((piece) => {
     if ("literal" in piece) {
-      quoting = scanQuoting(piece.literal, quoting);
       urlPart = scanUrl(piece.literal, urlPart);
+      inJsonString = scanJson(piece.literal, inJsonString);
       return piece;
     }
-    return { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column, quoting, urlPart };
+    return { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column, urlPart, inJsonString };
   });
-  return {
+  let contexts = escape === "shell" ? placeShell(source, where, parts) : undefined;
+  const evaluate = (part: Extract<Part, { expression: Expression }>, values: Record<string, unknown>): unknown => {
+    const result = part.expression.evaluate(values);
+    if (!result.ok) {
+      throw usageError("E_TEMPLATE_EVAL", `${where}: {{ ${part.expression.source} }} at column ${part.column}: ${result.error}`, "check the names it uses: vars, target, env, steps.<name>");
+    }
+    return result.value;
+  };
+  const escapers: Record<Exclude<Escape, "shell">, (part: Extract<Part, { expression: Expression }>, value: unknown) => string> = {
+    raw: (_part, value) => stringify(value),
+    url: (part, value) => {
+      const text = stringify(value);
+      if (part.urlPart === "path" && text.split("/").some((segment) => segment === "." || segment === "..")) {
+        refuseValue(where, part, `is a "." or ".." path segment, which would change the URL's path`, "a value in a URL path must name a resource, not climb to another one");
+      }
+      return urlEscapers[part.urlPart](text);
+    },
+    selector: (_part, value) => escapeSelectorValue(stringify(value)),
+    header: (part, value) => {
+      const text = stringify(value);
+      if (/[\r\n\0]/.test(text)) refuseValue(where, part, "holds a line break or NUL, which would end the header", "a header value must be one line");
+      return text;
+    },
+    json: (part, value) => {
+      if (part.inJsonString) return JSON.stringify(stringify(value)).slice(1, -1);
+      if (value === null || value === undefined) return "null";
+      return typeof value === "string" ? JSON.stringify(value) : stringify(value);
+    },
+    form: (_part, value) => encodeURIComponent(stringify(value)),
+  };
+  const template: Template = {
     source,
     constant: false,
     render(values, escape) {
+      if (escape === "shell") return template.renderShell(values).command;
       let out = "";
-      for (const part of parts) {
-        if ("literal" in part) {
-          out += part.literal;
-          continue;
-        }
-        const result = part.expression.evaluate(values);
-        if (!result.ok) {
-          throw usageError("E_TEMPLATE_EVAL", `${where}: {{ ${part.expression.source} }} at column ${part.column}: ${result.error}`, "check the names it uses: vars, target, env, steps.<name>");
-        }
-        const text = stringify(result.value);
-        out += escape === "shell" ? shellEscapers[part.quoting](text) : escape === "url" ? urlEscapers[part.urlPart](text) : text;
-      }
+      for (const part of parts) out += "literal" in part ? part.literal : escapers[escape](part, evaluate(part, values));
       return out;
     },
+    renderShell(values) {
+      contexts ??= placeShell(source, where, parts);
+      let command = "";
+      let shown = "";
+      const assignments: string[] = [];
+      // The same expression twice is one variable: a long value is carried once.
+      const names = new Map<string, string>();
+      let index = 0;
+      for (const part of parts) {
+        if ("literal" in part) {
+          command += part.literal;
+          shown += part.literal;
+          continue;
+        }
+        const context = contexts[index++]!;
+        const text = stringify(evaluate(part, values));
+        let name = names.get(part.expression.source);
+        if (name === undefined) {
+          if (text.includes("\0")) refuseValue(where, part, "holds a NUL byte, which no shell variable can hold", "remove the NUL from the value");
+          name = `OPSKIT_V${names.size + 1}`;
+          names.set(part.expression.source, name);
+          assignments.push(`${name}=${shellQuote(text)}`);
+        }
+        command += shellReferences[context](name);
+        shown += shellShown[context](text);
+      }
+      return { command: `${assignments.join(" ")}; ${command}`, shown };
+    },
   };
+  return template;
 }

@@ -108,3 +108,25 @@ describe("malformed selectors are usage errors with a caret under the column", (
     expect(error.hint).toBeTruthy();
   });
 });
+
+describe("escaped values are literal", () => {
+  const fleet = ["*", "web-1", "web-2", "a,b", "db"].map((name) => ({ name, labels: {}, groups: [] as string[] }));
+  test("a backslash makes a glob character match only itself", () => {
+    expect(selectTargets(fleet, "name=\\*").map((t) => t.name)).toEqual(["*"]);
+    expect(selectTargets(fleet, "name=web-\\?").map((t) => t.name)).toEqual([]);
+    expect(selectTargets(fleet, "name=web-?").map((t) => t.name)).toEqual(["web-1", "web-2"]);
+  });
+
+  test("an escaped comma stays inside the value", () => {
+    expect(selectTargets(fleet, "name=a\\,b").map((t) => t.name)).toEqual(["a,b"]);
+  });
+
+  test("any value escaped by the selector escape selects exactly the target of that name", async () => {
+    const { escapeSelectorValue } = await import("../expr/index.ts");
+    const names = ["*", "?", "web-*", "a,role=db", "x) , !y", "back\\slash", "sp ace", "é✓", ""];
+    const all = names.map((name) => ({ name, labels: {}, groups: [] as string[] }));
+    for (const name of names) {
+      expect(selectTargets(all, `name=${escapeSelectorValue(name)}`).map((t) => t.name)).toEqual([name]);
+    }
+  });
+});

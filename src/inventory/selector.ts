@@ -8,7 +8,9 @@ import type { Target } from "./types.ts";
  * `role` (has the label), `!role` (lacks it); a comma means AND. Values may
  * be globs (`*`, `?`). Two keys are special: `name` is the target's name and
  * `group` matches when any of its groups does. As in Kubernetes, `!=` and
- * `notin` also match targets that lack the label.
+ * `notin` also match targets that lack the label. A backslash makes the next
+ * character literal (`a\*` matches only "a*"): a value templated into a
+ * selector is written that way, so it can never widen it.
  */
 
 export type SelectorOperator = "=" | "!=" | "in" | "notin" | "exists" | "!exists";
@@ -127,7 +129,13 @@ class Scanner {
   /** A word or glob; may be empty after = and != (a label set to ""), as in Kubernetes. */
   private value(after: string, required: boolean): string {
     this.skipSpace();
-    const value = this.read(valueChar);
+    const start = this.at;
+    while (!this.done()) {
+      if (this.peek() === "\\" && this.at + 1 < this.text.length) this.at += 2;
+      else if (valueChar.test(this.peek()!)) this.at++;
+      else break;
+    }
+    const value = this.text.slice(start, this.at);
     const next = this.peek();
     if (!value && (next === undefined ? required : next !== "," || required)) {
       this.fail(next === undefined ? `expected a value after ${after}` : `unexpected "${next}" where a value belongs`, "values are words or globs such as web-* (letters, digits, - _ . : / @ + * ?)");
@@ -136,9 +144,20 @@ class Scanner {
   }
 }
 
+/** `*` any run, `?` one character, `\x` the character x itself. */
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  let source = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "\\" && i + 1 < glob.length) source += escapeRegExp(glob[++i]!);
+    else if (c === "*") source += ".*";
+    else if (c === "?") source += ".";
+    else source += escapeRegExp(c);
+  }
+  return new RegExp(`^${source}$`, "s");
 }
+
+const escapeRegExp = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 function valuesOf(target: Pick<Target, "name" | "labels" | "groups">, key: string): string[] {
   if (key === "name") return [target.name];

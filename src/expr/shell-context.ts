@@ -1,0 +1,518 @@
+/*
+ * Where each {{ }} of a shell command template sits, so that its value can
+ * travel as a shell variable that the command only references. A value that
+ * reaches the shell as the result of a parameter expansion is never parsed
+ * as code, whatever it holds; what this scanner decides is only how the
+ * reference is written (quoted or not) and which places must be refused
+ * because something there parses the expansion again: arithmetic, a quoted
+ * here-document, ${...} operators, eval and friends, `sh -c` scripts,
+ * commands that send their arguments to another shell (ssh, su -c, watch),
+ * and interpreters' program arguments (awk, sed, python -c, ...).
+ * POSIX grammar: https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html
+ */
+
+/** How a reference is written where the value sits: `"$V"`, `$V` inside "..." or a here-document, `'"$V"'` inside '...'. */
+export type ShellContext = "word" | "double" | "single" | "heredoc";
+
+export interface ShellRefusal {
+  /** Index of the {{ }} among the template's interpolations. */
+  index: number;
+  reason: string;
+  hint: string;
+}
+
+export interface ShellPlacement {
+  contexts: ShellContext[];
+  refusals: ShellRefusal[];
+}
+
+/** Template text as characters, with each {{ }} replaced by its index. */
+export type ShellItem = string | number;
+
+interface Word {
+  /** The word's literal characters; an interpolation reads as \0. */
+  text: string;
+  placeholders: number[];
+}
+
+interface Heredoc {
+  delimiter: string;
+  quoted: boolean;
+  stripTabs: boolean;
+}
+
+const reservedWords = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "in"]);
+/** Commands that run the rest of their arguments as another command: `sudo -u x sh -c ...`. */
+const wrappers = new Set(["sudo", "doas", "env", "nice", "nohup", "timeout", "setsid", "stdbuf", "ionice", "chroot", "command", "exec", "builtin", "time", "xargs", "busybox", "run0", "pkexec"]);
+const shells = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh"]);
+/** Interpreters whose program is an argument: after -c (python) or -e (perl, ruby, node), or the first operand (awk, sed, jq). */
+const programAfterFlag: Record<string, string> = { python: "c", python2: "c", python3: "c", perl: "e", ruby: "e", node: "e", bun: "e", php: "r", lua: "e", tclsh: "" };
+const programOperand = new Set(["awk", "gawk", "mawk", "nawk", "sed", "jq", "yq"]);
+/** Commands that hand their arguments to a shell again. */
+const reparsers = new Set(["eval", "trap", ".", "source", "let", "alias", "watch", "ssh", "su", "runuser"]);
+const declarers = new Set(["declare", "typeset", "local", "export", "readonly"]);
+const arithmeticTests = new Set(["-eq", "-ne", "-lt", "-le", "-gt", "-ge"]);
+const metaChars = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
+
+const hints = {
+  arithmetic: "arithmetic evaluates its operands as code in bash: compute the number in the template ({{ int(vars.n) + 1 }}), or assign it to a variable and check it is a number before using it",
+  parameter: 'write the value where ${...} is not needed: set a variable first (v={{ vars.x }}) and use "${v:-default}", or compute it in the template',
+  quotedHeredoc: "a quoted here-document (<<'EOF') never expands: use an unquoted one (<<EOF); the value still arrives as data and is never run",
+  backtickInDouble: 'use $(...) instead of backticks inside "..."',
+  ansiC: "use '...' or \"...\" around the value instead of $'...'",
+  afterBackslash: "remove the backslash before {{ }}: the value is already taken literally",
+  afterDollar: "remove the $ before {{ }}: the value is already substituted",
+  delimiter: "write the here-document delimiter as literal text",
+  reparse: "this command parses its argument as code again: pass the value as a positional parameter (sh -c 'echo \"$1\"' sh {{ vars.x }}), on stdin, or as an environment variable the script reads",
+  subscript: "an array subscript is arithmetic in bash: use an associative array (declare -A) with a quoted key, or check the value is a number first",
+};
+
+/** Decides, for each interpolation of a shell command template, how its reference is written, or why it cannot be. */
+export function placeShellValues(items: readonly ShellItem[], count: number): ShellPlacement {
+  const scanner = new ShellScanner(items, count);
+  scanner.command(undefined);
+  const contexts = scanner.contexts.map((context) => context ?? "word");
+  const refusals = [...scanner.refusals.values()].sort((a, b) => a.index - b.index);
+  return { contexts, refusals };
+}
+
+class ShellScanner {
+  i = 0;
+  readonly contexts: (ShellContext | undefined)[];
+  readonly refusals = new Map<number, ShellRefusal>();
+  private pending: Heredoc[] = [];
+  /** Variables declared integer (declare -i): an assignment to one is arithmetic. */
+  private readonly integers = new Set<string>();
+
+  constructor(
+    private readonly items: readonly ShellItem[],
+    count: number,
+  ) {
+    this.contexts = new Array(count).fill(undefined);
+  }
+
+  private ch(offset = 0): string {
+    const item = this.items[this.i + offset];
+    return typeof item === "string" ? item : "";
+  }
+
+  private placeholder(offset = 0): number | undefined {
+    const item = this.items[this.i + offset];
+    return typeof item === "number" ? item : undefined;
+  }
+
+  private get done(): boolean {
+    return this.i >= this.items.length;
+  }
+
+  private refuse(index: number, reason: string, hint: string): void {
+    if (!this.refusals.has(index)) this.refusals.set(index, { index, reason, hint });
+  }
+
+  private place(index: number, context: ShellContext): void {
+    this.contexts[index] ??= context;
+  }
+
+  /** Refuses every interpolation from `start` to the current position. */
+  private refuseSince(start: number, reason: string, hint: string): void {
+    for (let k = start; k < this.i && k < this.items.length; k++) {
+      const item = this.items[k];
+      if (typeof item === "number") this.refuse(item, reason, hint);
+    }
+  }
+
+  /** Commands until `close` (")" of $(...), "`") or the end; the closing character is consumed. */
+  command(close: ")" | "`" | undefined): void {
+    let words: Word[] = [];
+    let word: Word | undefined;
+    const cases: number[] = [];
+    let pattern = false;
+    const start = () => (word ??= { text: "", placeholders: [] });
+    const endWord = () => {
+      if (!word) return;
+      words.push(word);
+      word = undefined;
+      const first = words[0]!.text;
+      if (first === "case" && words.length === 3 && words[2]!.text === "in") {
+        cases.push(1);
+        pattern = true;
+        words = [];
+      } else if (words.length === 1 && first === "esac" && cases.length > 0) {
+        cases.pop();
+        pattern = false;
+        words = [];
+      }
+    };
+    const endCommand = () => {
+      endWord();
+      if (!pattern) this.analyze(words);
+      words = [];
+    };
+    const inTest = () => words[0]?.text === "[[" && !words.some((w) => w.text === "]]");
+    while (!this.done) {
+      const index = this.placeholder();
+      if (index !== undefined) {
+        start().placeholders.push(index);
+        word!.text += "\0";
+        this.place(index, "word");
+        this.i++;
+        continue;
+      }
+      const c = this.ch();
+      if (c === close && !(close === ")" && pattern)) {
+        endCommand();
+        this.i++;
+        return;
+      }
+      switch (c) {
+        case " ":
+        case "\t":
+          endWord();
+          this.i++;
+          break;
+        case "\n":
+          endCommand();
+          this.i++;
+          this.heredocBodies();
+          break;
+        case "#":
+          if (word) {
+            word.text += c;
+            this.i++;
+          } else {
+            while (!this.done && this.ch() !== "\n") this.i++;
+          }
+          break;
+        case "\\": {
+          const next = this.placeholder(1);
+          if (next !== undefined) this.refuse(next, "it follows a backslash", hints.afterBackslash);
+          if (this.ch(1) !== "\n") start().text += this.ch(1);
+          this.i += 2;
+          break;
+        }
+        case "'":
+          this.single(start());
+          break;
+        case '"':
+          this.i++;
+          this.expandable("double", start());
+          break;
+        case "$":
+          this.dollar(start(), "word");
+          break;
+        case "`":
+          start().text += "`";
+          this.i++;
+          this.command("`");
+          break;
+        case "(":
+          if (!word && words.length === 0 && this.ch(1) === "(") {
+            const from = this.i;
+            this.i += 2;
+            this.skipArithmetic(2);
+            this.refuseSince(from, "it is inside (( )) arithmetic", hints.arithmetic);
+          } else if (pattern) {
+            this.i++;
+          } else if (word && /=$/.test(word.text)) {
+            // An array assignment a=(x y): its elements are words of this command.
+            word.text += "(";
+            this.i++;
+          } else {
+            endCommand();
+            this.i++;
+          }
+          break;
+        case ")":
+          if (pattern) {
+            endWord();
+            words = [];
+            pattern = false;
+          } else if (word && word.text.includes("=(")) {
+            word.text += ")";
+          } else {
+            endCommand();
+          }
+          this.i++;
+          break;
+        case ";":
+        case "&":
+        case "|":
+          if (inTest() && (c === "&" || c === "|")) {
+            endWord();
+            this.i++;
+            break;
+          }
+          endCommand();
+          if (c === ";" && this.ch(1) === ";") {
+            this.i++;
+            if (this.ch(1) === "&") this.i++;
+            pattern = cases.length > 0;
+          } else if (c === ";" && this.ch(1) === "&") {
+            this.i++;
+            pattern = cases.length > 0;
+          }
+          this.i++;
+          break;
+        case "<":
+        case ">":
+          endWord();
+          if (this.ch(1) === "(") {
+            this.i += 2;
+            this.command(")");
+          } else if (c === "<" && this.ch(1) === "<" && this.ch(2) !== "<") {
+            this.i += 2;
+            this.heredocOperator();
+          } else if (c === "<" && this.ch(1) === "<") {
+            this.i += 3;
+          } else {
+            this.i++;
+          }
+          break;
+        default:
+          start().text += c;
+          this.i++;
+      }
+    }
+    endCommand();
+  }
+
+  /** '...': everything literal up to the next quote. */
+  private single(word: Word): void {
+    this.i++;
+    while (!this.done && this.ch() !== "'") {
+      const index = this.placeholder();
+      if (index !== undefined) {
+        this.place(index, "single");
+        word.placeholders.push(index);
+        word.text += "\0";
+      } else {
+        word.text += this.ch();
+      }
+      this.i++;
+    }
+    this.i++;
+  }
+
+  /** The inside of "..." (ends at the closing quote) or of an unquoted here-document body (ends at `end`). */
+  private expandable(context: "double" | "heredoc", word: Word, end = Infinity): void {
+    while (!this.done && this.i < end) {
+      const index = this.placeholder();
+      if (index !== undefined) {
+        this.place(index, context);
+        word.placeholders.push(index);
+        word.text += "\0";
+        this.i++;
+        continue;
+      }
+      const c = this.ch();
+      if (c === '"' && context === "double") {
+        this.i++;
+        return;
+      }
+      if (c === "\\") {
+        const next = this.placeholder(1);
+        if (next !== undefined) this.refuse(next, "it follows a backslash", hints.afterBackslash);
+        word.text += this.ch(1);
+        this.i += 2;
+      } else if (c === "$") {
+        this.dollar(word, context);
+      } else if (c === "`") {
+        const from = this.i;
+        this.i++;
+        while (!this.done && this.i < end && this.ch() !== "`") this.i += this.ch() === "\\" ? 2 : 1;
+        this.i++;
+        this.refuseSince(from, `it is inside backticks within ${context === "double" ? '"..."' : "a here-document"}`, hints.backtickInDouble);
+      } else {
+        word.text += c;
+        this.i++;
+      }
+    }
+  }
+
+  /** What follows a $: a substitution, an expansion, arithmetic, $'...', or a plain $name. */
+  private dollar(word: Word, context: ShellContext): void {
+    const from = this.i;
+    const next = this.ch(1);
+    const after = this.placeholder(1);
+    if (after !== undefined) {
+      this.refuse(after, "it follows a $", hints.afterDollar);
+      word.text += "$";
+      this.i++;
+    } else if (next === "(" && this.ch(2) === "(") {
+      this.i += 3;
+      this.skipArithmetic(2);
+      this.refuseSince(from, "it is inside $(( )) arithmetic", hints.arithmetic);
+    } else if (next === "(") {
+      this.i += 2;
+      this.command(")");
+    } else if (next === "[") {
+      this.i += 2;
+      this.skipUntil("]");
+      this.refuseSince(from, "it is inside $[ ] arithmetic", hints.arithmetic);
+    } else if (next === "{") {
+      this.i += 2;
+      this.skipBraces();
+      this.refuseSince(from, "it is inside a ${...} expansion", hints.parameter);
+    } else if (next === "'" && context === "word") {
+      this.i += 2;
+      while (!this.done && this.ch() !== "'") this.i += this.ch() === "\\" ? 2 : 1;
+      this.i++;
+      this.refuseSince(from, "it is inside $'...'", hints.ansiC);
+    } else {
+      word.text += "$";
+      this.i++;
+    }
+  }
+
+  /** Past the `depth` closing parentheses of arithmetic, counting the ones opened inside. */
+  private skipArithmetic(depth: number): void {
+    while (!this.done && depth > 0) {
+      const c = this.ch();
+      if (c === "(") depth++;
+      else if (c === ")") depth--;
+      this.i++;
+    }
+  }
+
+  private skipUntil(close: string): void {
+    while (!this.done && this.ch() !== close) this.i++;
+    this.i++;
+  }
+
+  /** Past the } that closes a ${, with nested ${...} and quotes inside. */
+  private skipBraces(): void {
+    let depth = 1;
+    while (!this.done && depth > 0) {
+      const c = this.ch();
+      if (c === "\\") this.i++;
+      else if (c === "'") {
+        this.i++;
+        while (!this.done && this.ch() !== "'") this.i++;
+      } else if (c === "{") depth++;
+      else if (c === "}") depth--;
+      this.i++;
+    }
+  }
+
+  /** After `<<`: an optional `-` and the delimiter word; its body starts after the next newline. */
+  private heredocOperator(): void {
+    const stripTabs = this.ch() === "-";
+    if (stripTabs) this.i++;
+    while (this.ch() === " " || this.ch() === "\t") this.i++;
+    let delimiter = "";
+    let quoted = false;
+    while (!this.done) {
+      const index = this.placeholder();
+      if (index !== undefined) {
+        this.refuse(index, "it is a here-document delimiter", hints.delimiter);
+        this.i++;
+        continue;
+      }
+      const c = this.ch();
+      if (metaChars.has(c)) break;
+      if (c === "'" || c === '"' || c === "\\") {
+        quoted = true;
+        if (c === "\\") {
+          delimiter += this.ch(1);
+          this.i += 2;
+          continue;
+        }
+      } else {
+        delimiter += c;
+      }
+      this.i++;
+    }
+    this.pending.push({ delimiter, quoted, stripTabs });
+  }
+
+  /** The bodies of the here-documents opened on the line that just ended, in order. */
+  private heredocBodies(): void {
+    const pending = this.pending;
+    this.pending = [];
+    for (const heredoc of pending) {
+      const start = this.i;
+      let end = this.items.length;
+      let next = this.items.length;
+      for (let lineStart = start; lineStart < this.items.length; ) {
+        let lineEnd = lineStart;
+        while (lineEnd < this.items.length && this.items[lineEnd] !== "\n") lineEnd++;
+        const line = this.items.slice(lineStart, lineEnd);
+        const text = line.every((item) => typeof item === "string") ? line.join("") : undefined;
+        if (text !== undefined && (heredoc.stripTabs ? text.replace(/^\t+/, "") : text) === heredoc.delimiter) {
+          end = lineStart;
+          next = Math.min(lineEnd + 1, this.items.length);
+          break;
+        }
+        lineStart = lineEnd + 1;
+      }
+      if (heredoc.quoted) {
+        this.i = end;
+        this.refuseSince(start, "it is inside a quoted here-document", hints.quotedHeredoc);
+      } else {
+        this.expandable("heredoc", { text: "", placeholders: [] }, end);
+      }
+      this.i = next;
+    }
+  }
+
+  /** One simple command's words: refuses interpolations that a command would parse again. */
+  private analyze(words: readonly Word[]): void {
+    if (words.length === 0) return;
+    const refuseIn = (list: readonly Word[], reason: string, hint: string) => {
+      for (const word of list) for (const index of word.placeholders) this.refuse(index, reason, hint);
+    };
+    for (const word of words) {
+      if (/^[A-Za-z_][A-Za-z0-9_]*\[[^\]]*\0/.test(word.text)) refuseIn([word], "it is inside an array subscript", hints.subscript);
+      const assigned = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/.exec(word.text)?.[1];
+      if (assigned && this.integers.has(assigned)) refuseIn([word], `it is assigned to ${assigned}, declared integer`, hints.arithmetic);
+    }
+    let k = 0;
+    const name = (at: number) => words[at]?.text.split("/").at(-1) ?? "";
+    while (k < words.length && (reservedWords.has(words[k]!.text) || /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(words[k]!.text))) k++;
+    while (k < words.length && wrappers.has(name(k))) {
+      const wrapper = name(k);
+      k++;
+      while (k < words.length && (words[k]!.text.startsWith("-") || (wrapper === "env" && words[k]!.text.includes("=")))) {
+        // Options that take a value: sudo -u USER, nice -n N, timeout -s SIG.
+        if (/^-[ugCDhprtT]$|^-n$|^-s$|^-k$/.test(words[k]!.text) && wrapper !== "env") k++;
+        k++;
+      }
+      if ((wrapper === "timeout" || wrapper === "chroot") && k < words.length) k++;
+    }
+    const command = name(k);
+    const rest = words.slice(k + 1);
+    if (reparsers.has(command)) refuseIn(rest, `${command} parses its arguments as code again`, hints.reparse);
+    if (declarers.has(command) && rest.some((w) => /^-[A-Za-z]*i/.test(w.text))) {
+      refuseIn(rest, `${command} -i makes the assignment arithmetic`, hints.arithmetic);
+      for (const word of rest) {
+        const declared = /^([A-Za-z_][A-Za-z0-9_]*)/.exec(word.text)?.[1];
+        if (declared && !word.text.startsWith("-")) this.integers.add(declared);
+      }
+    }
+    if (command === "[[" && rest.some((w) => arithmeticTests.has(w.text))) refuseIn(rest, "[[ ]] with -eq, -lt, ... evaluates its operands as arithmetic", hints.arithmetic);
+    // Anywhere in the command: a shell's -c script, an interpreter's program (kubectl exec -- sh -c, find -exec sed ...).
+    for (let j = k; j < words.length; j++) {
+      const program = name(j);
+      const flag = shells.has(program) ? "c" : programAfterFlag[program];
+      if (flag !== undefined && flag !== "") {
+        for (let m = j + 1; m < words.length && words[m]!.text.startsWith("-"); m++) {
+          const option = words[m]!.text;
+          if (!option.startsWith("--") && option.slice(1).includes(flag) && words[m + 1]) {
+            refuseIn([words[m + 1]!], `it is inside the program that ${program} -${flag} runs`, hints.reparse);
+            break;
+          }
+        }
+      } else if (programOperand.has(program)) {
+        let m = j + 1;
+        for (; m < words.length && words[m]!.text.startsWith("-"); m++) {
+          if (/^-(e|f|-expression|-file)$/.test(words[m]!.text) && words[m + 1]) {
+            refuseIn([words[m + 1]!], `it is inside the program that ${program} runs`, hints.reparse);
+            m = -1;
+            break;
+          }
+        }
+        if (m >= 0 && words[m]) refuseIn([words[m]!], `it is inside the program that ${program} runs`, hints.reparse);
+      }
+    }
+  }
+}
