@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runOpskit } from "./harness/cli.ts";
@@ -121,6 +121,17 @@ describe("opskit serve: a token by default", () => {
     const emptied = await runOpskit(["serve", "-c", generated, "--listen", "127.0.0.1:0", "--journal", join(generated, "journal.db")], { cwd: generated, timeoutMs: 20_000 });
     expect(emptied.code).toBe(65);
     expect(emptied.stderr).toContain(`the token file ${join(generated, "server.token")} is empty`);
+  });
+
+  test("a generated token file others may read is refused, as ssh refuses a readable key", async () => {
+    const dir = writeConfig("");
+    const file = join(dir, "server.token");
+    writeFileSync(file, "a-token-someone-else-may-have-read\n", { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const result = await runOpskit(["serve", "-c", dir, "--listen", "127.0.0.1:0", "--journal", join(dir, "journal.db")], { cwd: dir, timeoutMs: 20_000 });
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain(`the token file ${file} may be read by others (mode 0644)`);
+    expect(result.stderr).toContain(`chmod 600 ${file}`);
   });
 
   test("a token compares equal only whole: a prefix, an extension or a case change is refused", async () => {

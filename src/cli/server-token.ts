@@ -21,7 +21,12 @@ export function requireNonEmptyToken(value: string, where: string, reference: st
 
 /** Reads a token file; an empty one is an error that names the file and the fix. */
 export function readTokenFile(path: string): string {
-  const value = readFileSync(path, "utf8").trim();
+  let value: string;
+  try {
+    value = readFileSync(path, "utf8").trim();
+  } catch (error) {
+    throw configError("E_TOKEN_FILE", `cannot read the token file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, "run as the user opskit serve runs as, or set OPSKIT_TOKEN to the server's token");
+  }
   if (value === "") throw configError("E_TOKEN_EMPTY", `the token file ${path} is empty`, `delete it and opskit serve generates a new token at its next start, or write a token into it`);
   return value;
 }

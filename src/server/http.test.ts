@@ -36,5 +36,6 @@ describe("bearerMatches", () => {
     expect(bearerMatches(request(), "abc")).toBe(false);
     expect(bearerMatches(request("Basic abc"), "abc")).toBe(false);
     expect(bearerMatches(request("Bearer "), "")).toBe(false);
+    expect(bearerMatches(request("Bearer my secret "), "my secret")).toBe(true);
   });
 });

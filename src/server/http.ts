@@ -72,9 +72,9 @@ export function isLoopback(address: string | undefined): boolean {
  */
 export function bearerMatches(request: Request, token: string): boolean {
   const header = request.headers.get("authorization") ?? "";
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  const given = /^Bearer[ \t]+(.*?)[ \t]*$/i.exec(header)?.[1];
   const digest = (value: string) => createHash("sha256").update(value).digest();
   // Hash something even without a header, so a missing one costs the same as a wrong one.
-  const same = timingSafeEqual(digest(match?.[1] ?? ""), digest(token));
-  return same && match !== null;
+  const same = timingSafeEqual(digest(given ?? ""), digest(token));
+  return same && given !== undefined && given !== "";
 }
