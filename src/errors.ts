@@ -1,5 +1,6 @@
 // Errors are values with a stable code, a message that says what happened,
 // a hint that says what to do, and the exit code the CLI maps them to.
+import { redact } from "./observe/index.ts";
 
 export const ExitCode = {
   ok: 0,
@@ -52,10 +53,10 @@ export function isOpsError(value: unknown): value is OpsError {
   return value instanceof OpsError;
 }
 
-/** Formats an error for a person: the message, then the hint on its own line. */
+/** Formats an error for a person: the message, then the hint on its own line; registered secrets masked. */
 export function describeError(error: unknown): string {
   if (isOpsError(error)) {
-    return error.hint ? `${error.message}\n  hint: ${error.hint}` : error.message;
+    return redact(error.hint ? `${error.message}\n  hint: ${error.hint}` : error.message);
   }
-  return error instanceof Error ? error.message : String(error);
+  return redact(error instanceof Error ? error.message : String(error));
 }

@@ -187,6 +187,19 @@ describe("config errors name file:line:col, the field and the fix", () => {
     expect(run.code).toBe(65);
     expect(run.stderr).toContain('opskit.d/b.yaml:5:9: workflows.deploy.steps[0]: unknown key "continue"');
   });
+
+  test("aliases nested into a \"billion laughs\" are refused at the first alias's file:line:col, exit 65, no stack", async () => {
+    const level = (name: string, of: string) => `  ${name}: &${name} [${Array(9).fill(of).join(", ")}]`;
+    const dir = await project({
+      "opskit.yaml": ["vars:", level("a", '"lol"'), level("b", "*a"), level("c", "*b"), level("d", "*c"), level("e", "*d"), level("f", "*e"), level("g", "*f"), "workflows: {}"],
+    });
+    const run = await runOpskit(["validate"], { cwd: dir, timeoutMs: 20_000 });
+    expect(run.code).toBe(65);
+    expect(run.stderr).toContain("opskit.yaml:3:");
+    expect(run.stderr).toContain("aliases expand past 1000 nodes");
+    expect(run.stderr).toContain("hint: write the repeated values out");
+    expect(run.stderr).not.toContain("    at ");
+  });
 });
 
 describe("opskit validate", () => {

@@ -1,7 +1,7 @@
 import { failedResult } from "./errors.ts";
 import { spawnLocal, type LocalRun } from "./local.ts";
 import { commandResult } from "./output.ts";
-import { compileRecord, compileText } from "./render.ts";
+import { compileEnv, compileText } from "./render.ts";
 import type { Action, ActionContext, ActionResult } from "./types.ts";
 
 type ExecSpec = string | { command: string; cwd?: string; env?: Record<string, string> };
@@ -37,7 +37,7 @@ export const execAction: Action<ExecSpec, ExecRendered> = {
   async compile(spec, context) {
     const full = typeof spec === "string" ? { command: spec } : spec;
     const command = await compileText(full.command, "exec", "shell", context);
-    const env = await compileRecord(full.env ?? {}, "exec.env", "raw", context);
+    const env = await compileEnv(full.env ?? {}, "exec.env", context);
     return (variables) => ({ command: command(variables), env: env(variables), ...(full.cwd ? { cwd: full.cwd } : {}) });
   },
   describe: (rendered) => `exec: ${rendered.command}`,

@@ -1,6 +1,6 @@
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables, parseTarget, runProbe, type ProbeResult } from "../probe/index.ts";
-import { compileRecord, compileText } from "./render.ts";
+import { bodyEscape, compileRecord, compileText } from "./render.ts";
 import type { Action, ActionContext, ActionResult } from "./types.ts";
 
 interface HttpSpec {
@@ -61,8 +61,8 @@ export const httpAction: Action<HttpSpec, HttpRendered> = {
   kind: "http",
   async compile(spec, context) {
     const url = await compileText(spec.url, "http.url", "url", context);
-    const headers = await compileRecord(spec.headers ?? {}, "http.headers", "raw", context);
-    const body = spec.body === undefined ? undefined : await compileText(spec.body, "http.body", "raw", context);
+    const headers = await compileRecord(spec.headers ?? {}, "http.headers", "header", context);
+    const body = spec.body === undefined ? undefined : await compileText(spec.body, "http.body", bodyEscape(spec.body, spec.headers), context);
     const expect = list(spec.expect);
     await compileExpectations(expect, (i) => `${context.where}.http.expect[${i}]`, expectationVariables);
     return (variables) => ({

@@ -27,5 +27,6 @@ export const actions: Record<ActionKind, Action<any, any>> = {
 export const remoteActions: ReadonlySet<ActionKind> = new Set(["ssh", "script", "copy"]);
 
 export { spawnLocal, type LocalRun } from "./local.ts";
+export { BASE_ENVIRONMENT, commandEnvironment, type EnvironmentBase } from "./environment.ts";
 export { resultScope, resultVariables, scopeVariables } from "./variables.ts";
 export type { Action, ActionContext, ActionResult, ActionTarget, CommandOutput, CompileContext, RemoteHost, Renderer, RunOptions } from "./types.ts";

@@ -1,4 +1,6 @@
 import { ExitCode, OpsError } from "../errors.ts";
+import { secrets } from "../observe/index.ts";
+import { commandEnvironment, type EnvironmentBase } from "./environment.ts";
 import { TailBuffer } from "./output.ts";
 import type { CommandOutput, RunOptions } from "./types.ts";
 
@@ -12,14 +14,16 @@ export interface LocalRun {
  * Runs a command on this machine with /bin/sh, in its own process group so
  * that a timeout or Ctrl-C kills everything it started: TERM, then KILL
  * two seconds later. The exec action and the `local` target both use it.
+ * Its environment is the minimal base plus `env` (see commandEnvironment),
+ * and its output, streamed and kept, has the registered secrets masked.
  */
-export async function spawnLocal(command: string, options: RunOptions & { cwd: string; env?: Record<string, string> }): Promise<LocalRun> {
+export async function spawnLocal(command: string, options: RunOptions & { cwd: string; env?: Record<string, string>; environment?: EnvironmentBase }): Promise<LocalRun> {
   const startedAt = performance.now();
   const stdout = new TailBuffer(options.maxOutputBytes);
   const stderr = new TailBuffer(options.maxOutputBytes);
   const child = Bun.spawn(["/bin/sh", "-c", command], {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    env: commandEnvironment(options.env, options.environment),
     stdin: options.stdin === undefined ? "ignore" : typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin,
     stdout: "pipe",
     stderr: "pipe",
@@ -47,11 +51,16 @@ export async function spawnLocal(command: string, options: RunOptions & { cwd: s
   if (options.signal.aborted) onAbort();
   const pump = async (stream: ReadableStream<Uint8Array>, buffer: TailBuffer, forward: ((text: string) => void) | undefined) => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      const text = decoder.decode(chunk, { stream: true });
+    // Masked before it is kept: a secret cut in two by the tail buffer's trim must not leave its end behind.
+    const masked = secrets.stream();
+    const take = (text: string) => {
+      if (text === "") return;
       buffer.push(text);
       forward?.(text);
-    }
+    };
+    for await (const chunk of stream) take(masked.push(decoder.decode(chunk, { stream: true })));
+    take(masked.push(decoder.decode()));
+    take(masked.flush());
   };
   try {
     await Promise.all([pump(child.stdout, stdout, options.onStdout), pump(child.stderr, stderr, options.onStderr), child.exited]);

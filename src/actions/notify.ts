@@ -1,4 +1,5 @@
 import { resolveSecret } from "../config/index.ts";
+import { registerSecret } from "../observe/index.ts";
 import { failedResult } from "./errors.ts";
 import { compileRecord } from "./render.ts";
 import type { Action } from "./types.ts";
@@ -19,7 +20,7 @@ export const notifyAction: Action<NotifySpec, NotifyRendered> = {
   kind: "notify",
   async compile(spec, context) {
     const body = spec.body ? await compileRecord(spec.body, "notify.body", "raw", context) : undefined;
-    const headers = await compileRecord(spec.headers ?? {}, "notify.headers", "raw", context);
+    const headers = await compileRecord(spec.headers ?? {}, "notify.headers", "header", context);
     return (variables) => ({
       url: spec.url,
       headers: headers(variables),
@@ -32,6 +33,8 @@ export const notifyAction: Action<NotifySpec, NotifyRendered> = {
     const startedAt = performance.now();
     try {
       const url = await resolveSecret(rendered.url, "notify.url");
+      // A webhook URL is a credential (Slack, PagerDuty): masked like one even when the config spells it out.
+      registerSecret(url);
       const timeout = AbortSignal.timeout(context.timeoutMs);
       const response = await fetch(url, {
         method: "POST",

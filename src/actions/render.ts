@@ -1,3 +1,4 @@
+import { isSecretReference, resolveSecretNow } from "../config/index.ts";
 import type { Escape } from "../expr/index.ts";
 import type { CompileContext, Renderer } from "./types.ts";
 
@@ -24,4 +25,22 @@ async function compileValue(value: unknown, field: string, escape: Escape, conte
   }
   if (value !== null && typeof value === "object") return compileRecord(value as Record<string, unknown>, field, escape, context);
   return () => value;
+}
+
+/**
+ * A step's `env:`: each value is a template, or a secret reference
+ * (`env:NAME`, `file:/path`) written as it is in the config, resolved when
+ * the step is rendered (so `opskit validate` needs no secrets) and registered
+ * for masking. Only the config's own text can name a secret: a rendered
+ * value (an alert label, a --var) is never read as a reference.
+ */
+export async function compileEnv(record: Record<string, string>, field: string, context: CompileContext): Promise<Renderer<Record<string, string>>> {
+  const entries = await Promise.all(
+    Object.entries(record).map(async ([name, value]): Promise<readonly [string, Renderer<string>]> => {
+      const where = `${context.where}.${field}.${name}`;
+      if (isSecretReference(value)) return [name, () => resolveSecretNow(value, where)];
+      return [name, await compileText(value, `${field}.${name}`, "raw", context)];
+    }),
+  );
+  return (variables) => Object.fromEntries(entries.map(([name, render]) => [name, render(variables)]));
 }

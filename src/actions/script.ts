@@ -2,7 +2,7 @@ import { basename } from "node:path";
 import { configError } from "../errors.ts";
 import { shellQuote } from "../expr/index.ts";
 import { failedResult, onHost } from "./errors.ts";
-import { compileRecord, compileText } from "./render.ts";
+import { compileEnv, compileText } from "./render.ts";
 import type { Action, ActionResult, CommandOutput, RemoteHost } from "./types.ts";
 
 export type ExitClass = "ok" | "warning" | "failed";
@@ -116,7 +116,7 @@ export const scriptAction: Action<ScriptSpec, ScriptRendered> = {
     if (badName !== undefined) throw configError("E_SCRIPT_ENV", `${context.where}.script.env: invalid variable name "${badName}"`, "use letters, digits and _, not starting with a digit");
     const interpreter = full.interpreter ?? shebangInterpreter(await file.slice(0, 256).text());
     const args = await Promise.all((full.args ?? []).map((arg, i) => compileText(arg, `script.args[${i}]`, "raw", context)));
-    const env = await compileRecord(full.env ?? {}, "script.env", "raw", context);
+    const env = await compileEnv(full.env ?? {}, "script.env", context);
     return (variables) => ({ path, interpreter, args: args.map((render) => render(variables)), env: env(variables), exitMap });
   },
   describe: (rendered) => `script: ${rendered.path}${rendered.args.length ? ` ${rendered.args.map(shellQuote).join(" ")}` : ""} (via ${rendered.interpreter})`,

@@ -2,7 +2,7 @@ import { ExitCode, OpsError } from "../errors.ts";
 import { shellQuote } from "../expr/index.ts";
 import { commandResult } from "./output.ts";
 import { onHost } from "./errors.ts";
-import { compileRecord, compileText } from "./render.ts";
+import { compileEnv, compileText } from "./render.ts";
 import type { Action } from "./types.ts";
 
 type SshSpec = string | { command: string; env?: Record<string, string>; stdin?: string };
@@ -17,7 +17,7 @@ export const sshAction: Action<SshSpec, SshRendered> = {
   async compile(spec, context) {
     const full = typeof spec === "string" ? { command: spec } : spec;
     const command = await compileText(full.command, "ssh", "shell", context);
-    const env = await compileRecord(full.env ?? {}, "ssh.env", "raw", context);
+    const env = await compileEnv(full.env ?? {}, "ssh.env", context);
     const stdin = full.stdin === undefined ? undefined : await compileText(full.stdin, "ssh.stdin", "raw", context);
     return (variables) => {
       // Environment goes on the command line: sshd drops most client-sent variables (AcceptEnv).

@@ -3,6 +3,7 @@
 // as fast as curl; help, usage errors and other commands go through commander.
 import pkg from "../../package.json" with { type: "json" };
 import { describeError, ExitCode, isOpsError } from "../errors.ts";
+import { secrets } from "../observe/index.ts";
 import { parseFast, type ParsedOptions } from "./options.ts";
 import { probeCommand } from "./probe/index.ts";
 import { probeSpec } from "./probe/spec.ts";
@@ -54,10 +55,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const json = argv.includes("--json");
     // console.error, not process.stderr: the latter's first use costs startup time.
-    if (json) console.error(JSON.stringify({ type: "error", ...(isOpsError(error) ? error.toJSON() : { code: "E_INTERNAL", message: String(error) }) }));
+    if (json) console.error(JSON.stringify(secrets.redactValue({ type: "error", ...(isOpsError(error) ? error.toJSON() : { code: "E_INTERNAL", message: String(error) }) })));
     else console.error(`opskit: ${describeError(error)}`);
     if (isOpsError(error)) return error.exitCode;
-    if (!json && error instanceof Error && error.stack) console.error(error.stack);
+    if (!json && error instanceof Error && error.stack) console.error(secrets.redact(error.stack));
     return ExitCode.internal;
   }
 }

@@ -67,7 +67,8 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const rules = await compileRules(loaded, defaultTimeoutMs, options.policy);
   const notice = options.notice ?? ((line: string) => console.error(line));
   const auth = await resolveServerAuth(settings, options.journal, notice);
-  const journal = await openJournal(options.journal, { durable: settings.fsync });
+  // check: a damaged or read-only journal fails here, with its path and the fix, not on the first alert.
+  const journal = await openJournal(options.journal, { durable: settings.fsync, check: true });
   let checks: CheckScheduler | undefined;
   let healerRef: import("../heal/index.ts").Healer | undefined;
   const metrics = serverMetrics({

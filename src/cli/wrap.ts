@@ -125,6 +125,9 @@ export async function prepareWrap(words: string[], options: ParsedOptions): Prom
     compiled,
     targets,
     vars,
+    // The script runs in place of `./backup.sh` from the caller's shell or crontab, so it keeps
+    // that environment (AWS_PROFILE, PGPASSWORD, …), minus opskit's own tokens and secrets.
+    localEnvironment: "inherit",
     // No selector: `opskit runs resume` must not replay a wrapped script as an ad-hoc exec command.
     params: {
       configFiles: loaded.files,

@@ -4,7 +4,7 @@
 export { loadYamlFile, parseYaml, readYamlDocument, validateYaml, formatPath, type Located, type YamlDocument, type ConfigPath } from "./yaml.ts";
 export type { LoadOptions, LoadedConfig } from "./load.ts";
 export type { Config, Workflow, Step, Strategy, HostEntry, Defaults, Overlay, ActionKind, Check, Rule, ServerConfig, Permissions, Shadow } from "./schema.ts";
-export { resolveSecret, redact } from "./secret.ts";
+export { isSecretReference, resolveSecret, resolveSecretNow, SECRET_REFERENCE } from "./secret.ts";
 export { serverDefaults } from "./server-defaults.ts";
 
 import type { LoadOptions, LoadedConfig } from "./load.ts";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { markSecretField, SECRET_REFERENCE } from "./secret.ts";
 
 /**
  * opskit.yaml, as a zod schema: the single source of truth for the config's
@@ -11,8 +12,8 @@ const labels = z.record(z.string(), z.coerce.string());
 const vars = z.record(z.string(), z.unknown());
 /** A count ("3") or a share of all targets ("10%"). */
 const budget = z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, 'a count such as 2 or a percentage such as "10%"')]);
-/** A secret reference: the value itself never sits in the file. */
-export const secretRef = z.string().regex(/^(env|file):.+$/, 'a reference such as "env:NAME" or "file:/path"');
+/** A secret reference: the value itself never sits in the file, and a validation error does not echo what does. */
+export const secretRef = markSecretField(z.string().regex(SECRET_REFERENCE, 'a reference such as "env:NAME" or "file:/path"'));
 
 export const hostSchema = z
   .object({

@@ -1,6 +1,7 @@
-import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node } from "yaml";
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, visit, type Document, type Node } from "yaml";
 import type { z } from "zod";
 import { configError, OpsError } from "../errors.ts";
+import { isSecretField } from "./secret.ts";
 
 export type ConfigPath = readonly (string | number)[];
 
@@ -39,6 +40,24 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
   return { value: validateYaml(doc.value, schema, doc.where), where: doc.where };
 }
 
+/**
+ * How many nodes aliases may expand to, in all: a config repeats a block a
+ * few times, never thousands. The yaml library's own default is 100.
+ */
+const MAX_ALIAS_COUNT = 1000;
+
+/** Where the first alias of the document is, for an error about aliases. */
+function firstAliasOffset(doc: Document): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
 /** Parses YAML keeping node positions; a syntax error (or a duplicate key) throws with file:line:col. */
 export function readYamlDocument(text: string, file: string): YamlDocument {
   const lineCounter = new LineCounter();
@@ -51,9 +70,21 @@ export function readYamlDocument(text: string, file: string): YamlDocument {
   if (firstError) {
     throw configError("E_CONFIG_SYNTAX", `${position(firstError.pos[0])}: ${firstError.message.split("\n")[0]}`, "fix the YAML syntax (indentation, quoting, a missing colon)");
   }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // The yaml library refuses an alias that expands past the count (a "billion laughs" document) with a ReferenceError.
+    if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error;
+    throw configError(
+      "E_CONFIG_ALIASES",
+      `${position(firstAliasOffset(doc))}: aliases expand past ${MAX_ALIAS_COUNT} nodes (anchors nested into one another, a "billion laughs" document)`,
+      "write the repeated values out, or nest fewer aliases; opskit does not expand a document that grows this way",
+    );
+  }
   return {
     file,
-    value: doc.toJS({ maxAliasCount: 1000 }),
+    value,
     where: (path, at = "value") => position(offsetOf(locate(doc, path), at)),
     depth: (path) => locate(doc, path).depth,
   };
@@ -152,7 +183,7 @@ function valueAt(root: unknown, path: ConfigPath): unknown {
   return value;
 }
 
-function show(value: unknown): string {
+function showValue(value: unknown): string {
   if (value === null || value === undefined) return "nothing";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a map";
@@ -167,6 +198,8 @@ const typeName = (expected: string) => expected.split(" or ").map((e) => typeNam
 function describeIssue(issue: Issue, { root, schema, where }: IssueContext): OpsError {
   const path = clean(issue.path);
   const got = valueAt(root, path);
+  // A token or webhook URL written where a reference belongs is not echoed back to the terminal or a CI log.
+  const show = holdsSecret(schema, path) ? () => "(the value is not shown: this field holds a secret)" : showValue;
   const fail = (message: string, hint: string, at: ConfigPath = path, mode: "key" | "value" = "value") =>
     new OpsError({ code: "E_CONFIG_FIELD", message: `${where(at, mode)}: ${message}`, hint, exitCode: 65 });
   switch (issue.code) {
@@ -233,18 +266,33 @@ function hintForCustom(message: string, path: ConfigPath): string {
   return "run `opskit schema` to see the documented keys";
 }
 
+/** Whether the schema at this path (any branch of a union) is a secret field. */
+function holdsSecret(schema: z.ZodType, path: ConfigPath): boolean {
+  return schemaNodesAt(schema, path).some((node) => isSecretField(node));
+}
+
 /** The keys an object at this path accepts, read from the schema itself. */
 function knownKeys(schema: z.ZodType, path: ConfigPath): string[] {
   const found = new Set<string>();
+  for (const node of schemaNodesAt(schema, path)) {
+    const def = node._zod.def as unknown as { type: string; shape?: Record<string, unknown> };
+    if (def.type === "object") Object.keys(def.shape!).forEach((k) => found.add(k));
+  }
+  return [...found];
+}
+
+/** Every schema node a value at this path may be checked against: through optionals, defaults, pipes and each branch of a union. */
+function schemaNodesAt(schema: z.ZodType, path: ConfigPath): z.core.$ZodType[] {
+  const found: z.core.$ZodType[] = [];
   const visit = (node: z.core.$ZodType | undefined, rest: ConfigPath, seen: number): void => {
     if (!node || seen > 50) return;
+    if (rest.length === 0) found.push(node);
     const def = node._zod.def as unknown as Record<string, unknown> & { type: string };
     const next = (inner: unknown, r = rest) => visit(inner as z.core.$ZodType, r, seen + 1);
     switch (def.type) {
       case "object": {
         const shape = def.shape as Record<string, z.core.$ZodType>;
-        if (rest.length === 0) Object.keys(shape).forEach((k) => found.add(k));
-        else next(shape[String(rest[0])], rest.slice(1));
+        if (rest.length > 0) next(shape[String(rest[0])], rest.slice(1));
         return;
       }
       case "optional":
@@ -271,7 +319,7 @@ function knownKeys(schema: z.ZodType, path: ConfigPath): string[] {
     }
   };
   visit(schema as unknown as z.core.$ZodType, path, 0);
-  return [...found];
+  return found;
 }
 
 /** The known key nearest to a typo, if it is near enough to be the likely intent. */

@@ -1,5 +1,6 @@
 import type { ActionResult } from "../actions/index.ts";
 import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
+import { secrets } from "../observe/index.ts";
 
 /**
  * The engine's only output: a typed stream of events. Sinks (terminal,
@@ -35,9 +36,35 @@ export type RunCounts = Record<"ok" | "changed" | "failed" | "unreachable" | "sk
 
 export type EventSink = (event: RunEvent) => void;
 
-/** Fans each event out to every sink, in order. */
+/**
+ * Fans each event out to every sink, in order, with the registered secrets
+ * masked once for all of them: the terminal, --json, the journal (and so the
+ * API) see the same redacted event.
+ */
 export function fanOut(sinks: readonly EventSink[]): EventSink {
   return (event) => {
-    for (const sink of sinks) sink(event);
+    const redacted = secrets.redactValue(event);
+    for (const sink of sinks) sink(redacted);
+  };
+}
+
+/**
+ * A step's streamed output (step.output events), masked per stream across
+ * chunks, whatever the action (a remote shell's output arrives in pieces
+ * too); `flush` passes on what was held back once the attempt is over.
+ */
+export function maskedOutput(write: (stream: "stdout" | "stderr", text: string) => void) {
+  const streams = { stdout: secrets.stream(), stderr: secrets.stream() };
+  return {
+    onOutput(stream: "stdout" | "stderr", text: string): void {
+      const out = streams[stream].push(text);
+      if (out) write(stream, out);
+    },
+    flush(): void {
+      for (const stream of ["stdout", "stderr"] as const) {
+        const rest = streams[stream].flush();
+        if (rest) write(stream, rest);
+      }
+    },
   };
 }

@@ -22,6 +22,8 @@ export interface Policy {
   source: string;
   deny: PolicyRules;
   require: { permissions: boolean };
+  /** file:line:col of a key in the policy file, for messages about it. */
+  where?(path: (string | number)[]): string;
 }
 
 /** What a denial is about; the label of opskit_policy_denials_total. */
@@ -117,7 +119,8 @@ async function subjectsOf(kind: ActionKind, rendered: unknown, context: SubjectC
   switch (kind) {
     case "ssh":
     case "exec":
-      return typeof spec.command === "string" ? [commandSubject(`${prefix}${kind} command`, spec.command)] : [];
+            // `shown` reads with the values in place; `command` only references them.
+      return typeof spec.command === "string" ? [commandSubject(`${prefix}${kind} command`, typeof spec.shown === "string" ? spec.shown : spec.command)] : [];
     case "script": {
       const path = String(spec.path);
       const shown = relative(context.baseDir, path);
@@ -267,7 +270,7 @@ export async function loadPolicy(path: string, cwd = process.cwd()): Promise<Pol
       throw configError("E_POLICY_SELECTOR", `${doc.where(["deny", "hosts"])}: ${(error as Error).message}`, (error as OpsError).hint ?? "write a selector such as env=prod");
     }
   }
-  return { source, deny: parsed.deny, require: parsed.require };
+  return { source, deny: parsed.deny, require: parsed.require, where: (at) => doc.where(at) };
 }
 
 /** The policy a command runs under: `--policy FILE` (relative to the working directory), else the config's `policy:` (relative to the config). */

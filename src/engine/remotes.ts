@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { spawnLocal, type CommandOutput, type RemoteHost, type RunOptions } from "../actions/index.ts";
+import { spawnLocal, type CommandOutput, type EnvironmentBase, type RemoteHost, type RunOptions } from "../actions/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import type { Target } from "../inventory/index.ts";
@@ -36,12 +36,12 @@ function sshHost(session: SshSession, singleCommand: boolean): RemoteHost {
   };
 }
 
-/** `targets: local`: remote actions run on this machine. */
-function localHost(): RemoteHost {
+/** `targets: local`: remote actions run on this machine, in the environment `environment` starts from. */
+function localHost(environment: EnvironmentBase): RemoteHost {
   return {
     local: true,
     async run(command, options) {
-      const { output, stopped } = await spawnLocal(command, { ...options, cwd: process.cwd() });
+      const { output, stopped } = await spawnLocal(command, { ...options, cwd: process.cwd(), environment });
       if (stopped) throw stopped;
       return output;
     },
@@ -87,8 +87,12 @@ function parseJump(text: string, via: Target): Target {
   return { name: text, address: match[2]!.replace(/^\[|\]$/g, ""), port: Number(match[3] ?? 22), user: match[1] ?? via.user, labels: {}, vars: {}, groups: [], keys: via.keys, source: via.source };
 }
 
-/** `remoteCommands`: how many remote commands each target runs at most (steps of ssh and script). */
-export async function openRemotes(loaded: LoadedConfig, targets: Target[], remoteCommands = Number.POSITIVE_INFINITY): Promise<Remotes> {
+/**
+ * `remoteCommands`: how many remote commands each target runs at most (steps
+ * of ssh and script). `localEnvironment`: what commands on the local target
+ * start from (the minimal base; `opskit wrap` inherits its caller's).
+ */
+export async function openRemotes(loaded: LoadedConfig, targets: Target[], remoteCommands = Number.POSITIVE_INFINITY, localEnvironment: EnvironmentBase = "minimal"): Promise<Remotes> {
   const byName = new Map(targets.map((t) => [t.name, t]));
   const needsSsh = targets.some((t) => t.source !== "local");
   let pool: SshPool | undefined;
@@ -107,7 +111,7 @@ export async function openRemotes(loaded: LoadedConfig, targets: Target[], remot
     connect(name, signal) {
       const target = byName.get(name);
       if (!target) return Promise.reject(new OpsError({ code: "E_UNKNOWN_TARGET", message: `unknown target ${name}`, exitCode: ExitCode.internal }));
-      if (target.source === "local") return Promise.resolve(localHost());
+      if (target.source === "local") return Promise.resolve(localHost(localEnvironment));
       let host = hosts.get(name);
       if (!host) {
         host = pool!.session(endpointFor(target, byName), signal).then((session) => sshHost(session, remoteCommands <= 1));

@@ -4,10 +4,11 @@ import { ExitCode, OpsError } from "../errors.ts";
 import { compileExpression, compileTemplate, type Expression } from "../expr/index.ts";
 import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
 import { parseDuration, sleep } from "../ui/index.ts";
-import type { EventSink, RunCounts } from "./events.ts";
+import { maskedOutput, type EventSink, type RunCounts } from "./events.ts";
 import { compilePermissions, PermissionDenied, type Guard, type Policy } from "./permissions.ts";
 import { failureBudget, planBatches } from "./plan.ts";
 import { runPool } from "./pool.ts";
+import { celVars } from "./scope.ts";
 
 /** A target as the engine runs it: what actions see plus how to reach it. */
 export interface RunTarget extends ActionTarget {
@@ -62,7 +63,7 @@ async function compileStep(step: Step, phase: StepPhase, index: number, path: (s
     where,
     baseDir: options.baseDir,
     variables: stepVariables,
-    compileTemplate: (text, at) => compileTemplate(text, at, stepVariables),
+    compileTemplate: (text, at, escape) => compileTemplate(text, at, stepVariables, escape),
   });
   return {
     phase,
@@ -272,7 +273,8 @@ async function runPhase(
   let changed = false;
   let ran = 0;
   let skipped = 0;
-  const scope = () => ({ vars: request.vars, target: targetScope(target), env: process.env, steps: registered });
+  const vars = celVars(request.vars);
+  const scope = () => ({ vars, target: targetScope(target), env: process.env, steps: registered });
   for (const step of steps) {
     if (signal.aborted) return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: "interrupted" };
     const stepStarted = new Date().toISOString();
@@ -318,6 +320,7 @@ async function runPhase(
     let attempt = 0;
     while (true) {
       attempt++;
+      const output = request.stream ? maskedOutput((stream, text) => emit({ type: "step.output", runId, target: target.name, step: step.name, stream, text })) : undefined;
       result = await step.action.run(rendered, {
         target,
         host: () => request.connect(target, signal),
@@ -325,8 +328,9 @@ async function runPhase(
         timeoutMs: step.timeoutMs,
         baseDir: request.baseDir,
         maxOutputBytes: request.maxOutputBytes,
-        ...(request.stream ? { onOutput: (stream: "stdout" | "stderr", text: string) => emit({ type: "step.output", runId, target: target.name, step: step.name, stream, text }) } : {}),
+        ...(output ? { onOutput: output.onOutput } : {}),
       });
+      output?.flush();
       if (result.ok || result.unreachable || attempt >= step.attempts || signal.aborted) break;
       await sleep(step.backoffMs * 2 ** (attempt - 1), signal);
     }

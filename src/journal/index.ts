@@ -32,6 +32,12 @@ export interface JournalOptions {
    * any crash of opskit itself.
    */
   durable?: boolean;
+  /**
+   * Verify the file at open (opskit serve): PRAGMA quick_check on journals up
+   * to 1 GiB, and a write, so a damaged or read-only journal fails at start
+   * with the path and the fix rather than on the first alert.
+   */
+  check?: boolean;
 }
 
 export async function openJournal(location: string, options: JournalOptions = {}): Promise<Journal> {

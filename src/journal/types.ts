@@ -1,4 +1,5 @@
 /** What the journal stores: runs, their targets, every step result, and the event stream. */
+import type { OpsError } from "../errors.ts";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "interrupted";
 export type TargetStatus = "pending" | "running" | "ok" | "changed" | "failed" | "unreachable" | "skipped" | "rolled_back";
@@ -87,6 +88,12 @@ export interface Journal extends IncidentStore, HistoryStore, AnalyticsStore, Sh
   listRuns(options?: { limit?: number }): RunRecord[];
   getRun(id: string): { run: RunRecord; targets: TargetRecord[]; steps: StepRecord[] } | undefined;
   events(runId: string): JournalEvent[];
+  /**
+   * Whether the journal can still keep what it is given: its file is the one
+   * opened (not deleted or replaced since) and answers a query. Undefined when
+   * it can; otherwise the error that says why and what to do.
+   */
+  health(): OpsError | undefined;
   close(): void;
 }
 
@@ -197,7 +204,7 @@ export interface IncidentFilter {
 export interface IncidentStore {
   transaction<T>(fn: () => T): T;
 
-  /** Commits raw notifications in one transaction and returns their ids, in order. */
+  /** Commits raw notifications in one transaction and returns their ids, in order; refuses (E_JOURNAL_GONE) once the file was deleted or replaced. */
   acceptNotifications(batch: { source: AlertSourceKind; receivedAt: number; body: string }[]): number[];
   pendingNotifications(limit: number): NotificationRecord[];
   markNotificationsProcessed(ids: readonly number[]): void;

@@ -1,8 +1,11 @@
+import { redact } from "../observe/index.ts";
+
 /**
  * Buffers output lines and writes them in batches: thousands of results a
  * second would otherwise cost a write call each. Writes with console.log,
  * which Bun flushes synchronously and cheaply; process.stdout's first use
- * alone costs milliseconds of startup.
+ * alone costs milliseconds of startup. Registered secrets are masked in
+ * whatever it writes (a plan, a result, a JSON line).
  */
 export class LineWriter {
   private pending: string[] = [];
@@ -24,6 +27,6 @@ export class LineWriter {
     if (this.pending.length === 0) return;
     const text = this.pending.join("\n");
     this.pending = [];
-    this.write(text);
+    this.write(redact(text));
   }
 }
