@@ -2,6 +2,7 @@ import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, configError, describeError } from "../errors.ts";
 import type { CheckScheduler, HealEvent, HealSink } from "../heal/index.ts";
 import { journalLocation, openJournal, type Journal } from "../journal/index.ts";
+import { registerSecret } from "../observe/index.ts";
 import { formatMs, jsonLine, LineWriter, parseDuration } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
 import type { ParsedOptions } from "./options.ts";
@@ -67,6 +68,8 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const rules = await compileRules(loaded, defaultTimeoutMs, options.policy);
   const notice = options.notice ?? ((line: string) => console.error(line));
   const auth = await resolveServerAuth(settings, options.journal, notice);
+  // The generated token too, not only those resolved from references: no step output, event or log line shows it.
+  for (const token of [auth.token, auth.webhookToken]) if (token) registerSecret(token);
   // check: a damaged or read-only journal fails here, with its path and the fix, not on the first alert.
   const journal = await openJournal(options.journal, { durable: settings.fsync, check: true });
   let checks: CheckScheduler | undefined;

@@ -1,4 +1,5 @@
 import { resolve as resolvePath } from "node:path";
+import type { EnvironmentBase } from "../../actions/index.ts";
 import type { LoadedConfig, Workflow } from "../../config/index.ts";
 import { loadConfigFromOptions } from "../config-options.ts";
 import { compileWorkflow, configuredPolicy, executeRun, fanOut, journalSink, openRemotes, planBatches, toRunTarget, type CompiledWorkflow, type EventSink } from "../../engine/index.ts";
@@ -21,6 +22,8 @@ export interface PreparedRun {
   targets: Target[];
   vars: Record<string, unknown>;
   params: RunParams;
+  /** What commands on the local target start from: the minimal base unless the run stands in for its caller (wrap). */
+  localEnvironment?: EnvironmentBase;
 }
 
 /** `--var k=v`: the value is read as a YAML scalar, so true, 3 and 1.5 keep their types. */
@@ -215,7 +218,7 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
   const commandSteps = [...hooks.pre, ...steps, ...hooks.post, ...hooks.on_failure, ...hooks.rollback].filter((s) => s.kind === "ssh" || s.kind === "script");
   // Retries and waits run a command more than once: only a single plain step counts as one command.
   const single = commandSteps.length === 1 && commandSteps[0]!.attempts === 1 && !commandSteps.some((s) => s.kind === "script");
-  const remotes = await openRemotes(prepared.loaded, prepared.targets, single ? 1 : Number.POSITIVE_INFINITY);
+  const remotes = await openRemotes(prepared.loaded, prepared.targets, single ? 1 : Number.POSITIVE_INFINITY, prepared.localEnvironment);
   try {
     const outcome = await executeRun({
       runId,
