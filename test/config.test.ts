@@ -211,6 +211,7 @@ describe("opskit validate", () => {
         "workflows:",
         "  restart:",
         "    targets: role=web,name in (web-*)",
+        "    vars: { service: ~ }",
         "    steps:",
         "      - name: restart",
         "        ssh: systemctl restart {{ vars.service }}",
@@ -289,11 +290,13 @@ describe("examples/opskit.yaml", () => {
     expect(Object.keys(config.environments).length).toBeGreaterThan(0);
     expect(config.inventory.sources.length).toBeGreaterThan(0);
 
-    const run = await runOpskit(["validate", "-c", "examples"]);
+    // Its notify steps read webhook URLs from the environment, and validate checks that they are set.
+    const secrets = { SLACK_WEBHOOK_URL: "https://hooks.example.com/slack", PAGER_WEBHOOK_URL: "https://hooks.example.com/pager" };
+    const run = await runOpskit(["validate", "-c", "examples"], { env: secrets });
     expect(run.stderr).toBe("");
     expect(run.stdout).toMatch(/^ok: \d+ hosts, 2 workflows, 0 rules, 0 checks \(examples\/opskit\.yaml\)\n$/);
     expect(run.code).toBe(0);
-    const staging = await runOpskit(["validate", "-c", "examples", "--env", "staging"]);
+    const staging = await runOpskit(["validate", "-c", "examples", "--env", "staging"], { env: secrets });
     expect(staging.code).toBe(0);
   });
 });

@@ -22,7 +22,8 @@ test("every example target file parses, with valid targets and expectations", as
 
 test("examples/self-healing validates: server, checks and rules with every gate option", async () => {
   const { runOpskit } = await import("./harness/cli.ts");
-  const run = await runOpskit(["validate", "-c", "examples/self-healing"]);
+  // The tokens and the escalation's webhook are read from the environment; validate checks that they are set.
+  const run = await runOpskit(["validate", "-c", "examples/self-healing"], { env: { OPSKIT_TOKEN: "example-token", OPSKIT_WEBHOOK_TOKEN: "example-webhook-token", ONCALL_WEBHOOK: "https://hooks.example.com/oncall" } });
   expect(run.stderr).toBe("");
   expect(run.stdout).toMatch(/^ok: 3 hosts, 1 workflow, 2 rules, 2 checks /);
   const { loadConfig } = await import("../src/config/index.ts");

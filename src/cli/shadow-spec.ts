@@ -1,5 +1,6 @@
 import { configOptions } from "./config-options.ts";
 import type { CommandSpec } from "./options.ts";
+import { varOptions } from "./vars.ts";
 
 export const shadowSpec: CommandSpec = {
   name: "shadow",
@@ -15,7 +16,7 @@ export const shadowSpec: CommandSpec = {
     { key: "runs", long: "runs", value: "n", default: "1", description: "compare this many times, one run after the other" },
     { key: "timeout", long: "timeout", value: "duration", default: "5m", description: "each side's timeout; its process group is killed" },
     { key: "limit", long: "limit", short: "l", value: "selector", description: "workflow candidate: narrow its targets (the first one is compared)" },
-    { key: "var", long: "var", value: "k=v", repeatable: true, description: "workflow candidate: override a var (repeatable)" },
+    ...varOptions.map((option) => ({ ...option, description: `workflow candidate: ${option.description}` })),
     { key: "json", long: "json", description: "one JSON line per comparison, then a summary (report: one line per name)" },
     { key: "journal", long: "journal", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
   ],

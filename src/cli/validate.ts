@@ -1,12 +1,17 @@
 import { relative } from "node:path";
-import type { ConfigPath, LoadedConfig, Step, Workflow } from "../config/index.ts";
+import type { ConfigPath, LoadedConfig, Workflow } from "../config/index.ts";
+import type { CompiledWorkflow, Policy, Problem } from "../engine/index.ts";
+import type { Target } from "../inventory/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { configOptions, loadConfigFromOptions } from "./config-options.ts";
 import type { CommandSpec, ParsedOptions } from "./options.ts";
 
+/** The run-time checks; the engine is loaded only when validate runs. */
+const loadPreflight = async () => (await import("../engine/index.ts")).loadPreflight();
+
 export const validateSpec: CommandSpec = {
   name: "validate",
-  description: "check opskit.yaml, its inventory sources, selectors and every expression; exit 0 valid, 65 invalid",
+  description: "check opskit.yaml, its inventory sources, selectors and every expression, and what would fail only at run time (vars nothing gives, unset environment variables and secrets, permissions that deny every target); exit 0 valid, 65 invalid",
   argument: { name: "[workflows...]", description: "check only these workflows (default: all)" },
   options: configOptions,
 };
@@ -23,6 +28,7 @@ export async function validateCommand(positionals: string[], options: ParsedOpti
   const targets = await resolveInventory(loaded);
   const names = positionals.length > 0 ? positionals : Object.keys(loaded.config.workflows);
   const warnings: string[] = [];
+  const problems: Problem[] = [];
   for (const name of names) {
     const workflow = loaded.config.workflows[name];
     if (!workflow) {
@@ -31,11 +37,13 @@ export async function validateCommand(positionals: string[], options: ParsedOpti
     }
     await asConfigError(async () => {
       const matched = await checkTargets(loaded, name, workflow, targets);
-      if (matched === 0) warnings.push(`warning: ${loaded.where(["workflows", name, "targets"])}: workflows.${name}.targets ${JSON.stringify(workflow.targets)} matches no hosts`);
+      if (matched.length === 0) warnings.push(`warning: ${loaded.where(["workflows", name, "targets"])}: workflows.${name}.targets ${JSON.stringify(workflow.targets)} matches no hosts`);
       await checkExpressions(loaded, name, workflow);
-      await compileLikeRun(loaded, name, workflow);
+      const { compiled, policy } = await compileLikeRun(loaded, name, workflow);
+      problems.push(...(await checkWorkflow(loaded, name, compiled, policy, matched)));
     });
   }
+  problems.push(...(await checkOutsideWorkflows(loaded, positionals.length === 0)));
   // Rules and checks compile as `opskit serve` compiles them at start.
   const { compileChecks, compileRules } = await import("../heal/index.ts");
   const { parseDuration } = await import("../ui/index.ts");
@@ -44,6 +52,10 @@ export async function validateCommand(positionals: string[], options: ParsedOpti
     await compileChecks(loaded.config.checks, (path) => `${loaded.where(path)}: ${path.join(".")}`);
   });
   if (warnings.length > 0) console.error(warnings.join("\n"));
+  if (problems.length > 0) {
+    const { PreflightFailed } = await loadPreflight();
+    throw new PreflightFailed(problems, loaded.files.map((file) => relative(process.cwd(), file) || file).join(", "), "fix each one where it points; opskit validate checks them all again");
+  }
   const files = loaded.files.map((file) => {
     const rel = relative(process.cwd(), file);
     return rel.startsWith("..") ? file : rel;
@@ -66,9 +78,9 @@ async function asConfigError(check: () => Promise<void>): Promise<void> {
   }
 }
 
-async function checkTargets(loaded: LoadedConfig, name: string, workflow: Workflow, targets: Awaited<ReturnType<typeof import("../inventory/index.ts").resolveInventory>>): Promise<number> {
-  if (workflow.targets === "local") return 1;
-  const { parseSelector, matches } = await import("../inventory/index.ts");
+async function checkTargets(loaded: LoadedConfig, name: string, workflow: Workflow, targets: Target[]): Promise<Target[]> {
+  const { parseSelector, matches, localTarget } = await import("../inventory/index.ts");
+  if (workflow.targets === "local") return [localTarget];
   let selector: ReturnType<typeof parseSelector>;
   try {
     selector = parseSelector(workflow.targets);
@@ -76,16 +88,7 @@ async function checkTargets(loaded: LoadedConfig, name: string, workflow: Workfl
     if (!isOpsError(error)) throw error;
     throw new OpsError({ code: error.code, message: `${loaded.where(["workflows", name, "targets"])}: workflows.${name}.targets: ${error.message}`, hint: error.hint, exitCode: ExitCode.config });
   }
-  return targets.filter((t) => matches(t, selector)).length;
-}
-
-/** Every step of a workflow, hooks included, with its path in the config. */
-function stepsOf(name: string, workflow: Workflow): { step: Step; path: ConfigPath }[] {
-  const lists: [ConfigPath, Step[]][] = [
-    [["workflows", name, "steps"], workflow.steps],
-    ...(Object.entries(workflow.hooks) as [string, Step[]][]).map(([hook, steps]): [ConfigPath, Step[]] => [["workflows", name, "hooks", hook], steps]),
-  ];
-  return lists.flatMap(([path, steps]) => steps.map((step, i) => ({ step, path: [...path, i] })));
+  return targets.filter((t) => matches(t, selector));
 }
 
 const list = (value: string | string[] | undefined) => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
@@ -107,7 +110,8 @@ async function checkExpressions(loaded: LoadedConfig, name: string, workflow: Wo
   const expectations = async (expect: string | string[] | undefined, path: ConfigPath) => {
     await compileExpectations(list(expect), (i) => at(Array.isArray(expect) ? [...path, i] : path), expectationVariables);
   };
-  for (const { step, path } of stepsOf(name, workflow)) {
+  const { stepsOf } = await loadPreflight();
+  for (const { step, path } of stepsOf(["workflows", name], workflow)) {
     if (step.when) await compileExpression(step.when, at([...path, "when"]), scopeVariables);
     if (step.wait) await compileExpression(step.wait.until, at([...path, "wait", "until"]), [...scopeVariables, ...resultVariables]);
     const polled: { at: ConfigPath; http?: { expect?: string | string[] }; probe?: string | { expect?: string | string[] } }[] = [
@@ -122,7 +126,7 @@ async function checkExpressions(loaded: LoadedConfig, name: string, workflow: Wo
 }
 
 /** What `opskit run` compiles before it touches a host: templates, actions, timeouts. */
-async function compileLikeRun(loaded: LoadedConfig, name: string, workflow: Workflow): Promise<void> {
+async function compileLikeRun(loaded: LoadedConfig, name: string, workflow: Workflow): Promise<{ compiled: CompiledWorkflow; policy: Policy | undefined }> {
   const [{ compileWorkflow, configuredPolicy }, { parseDuration }] = await Promise.all([import("../engine/index.ts"), import("../ui/index.ts")]);
   const policy = await configuredPolicy(loaded);
   const compiled = await compileWorkflow(workflow, {
@@ -138,4 +142,49 @@ async function compileLikeRun(loaded: LoadedConfig, name: string, workflow: Work
     comparedStepIndex(compiled, name, loaded);
     compileNormalizers(workflow.shadow.normalize, (i) => `${loaded.where(["workflows", name, "shadow", "normalize", i, "pattern"])}: workflows.${name}.shadow.normalize[${i}].pattern`, "config");
   }
+  return { compiled, policy };
+}
+
+/**
+ * What would fail only at run time: vars that nothing declares (a rule that
+ * runs the workflow declares the ones it gives), environment variables and
+ * secrets that are not set, permissions that deny every target. A var
+ * declared with no value (`version: ~`) is a parameter each run gives.
+ */
+async function checkWorkflow(loaded: LoadedConfig, name: string, compiled: CompiledWorkflow, policy: Policy | undefined, targets: Target[]): Promise<Problem[]> {
+  const [{ checkSteps, checkTargetsAllowed, stepsOf }, { toRunTarget }] = await Promise.all([loadPreflight(), import("../engine/index.ts")]);
+  const { config } = loaded;
+  const workflow = compiled.workflow;
+  const fromRules = config.rules.filter((rule) => rule.run === name).flatMap((rule) => Object.keys(rule.vars));
+  const defined = new Set([...Object.keys(config.vars), ...Object.keys(workflow.vars), ...fromRules]);
+  const hint = (field: string) => {
+    const overlays = Object.entries(config.environments).filter(([env, overlay]) => env !== loaded.environment && overlay.vars && field in overlay.vars).map(([env]) => env);
+    if (overlays.length > 0) return `${field} is declared only under environments (${overlays.join(", ")}): validate and run with --env ${overlays[0]}, or declare a default under vars:`;
+    return `declare it under workflows.${name}.vars with a default (${field}: "..."), or with no value (${field}: ~) to make it a parameter every run gives with --var ${field}=...`;
+  };
+  const path = ["workflows", name];
+  const where = (at: (string | number)[]) => loaded.where(at);
+  return [
+    ...(await checkSteps({ steps: stepsOf(path, workflow), where, vars: { defined, required: new Set(), hint }, env: process.env })),
+    ...(await checkTargetsAllowed({ name, workflow, path, where, guard: compiled.steps[0]?.guard, policy, targets: targets.map(toRunTarget) })),
+  ];
+}
+
+/** Secrets and environment variables read outside workflows: rules' escalation steps; with the whole config, the server's tokens. */
+async function checkOutsideWorkflows(loaded: LoadedConfig, whole: boolean): Promise<Problem[]> {
+  const { checkSteps } = await loadPreflight();
+  const { config } = loaded;
+  const steps = config.rules.flatMap((rule, r) => rule.escalate.map((step, i) => ({ step, path: ["rules", r, "escalate", i] as (string | number)[] })));
+  const problems = await checkSteps({ steps, where: (at) => loaded.where(at), env: process.env });
+  if (!whole) return problems;
+  const { resolveSecret } = await import("../config/index.ts");
+  for (const key of ["token", "webhookToken"] as const) {
+    const reference = config.server[key];
+    if (reference === undefined) continue;
+    await resolveSecret(reference, `server.${key}`).catch((error: unknown) => {
+      if (!isOpsError(error)) throw error;
+      problems.push({ code: error.code, where: loaded.where(["server", key]), message: error.message, hint: error.hint ?? "set it before opskit serve starts" });
+    });
+  }
+  return problems;
 }

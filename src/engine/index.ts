@@ -6,6 +6,8 @@ export { failureBudget, planBatches, resolveCount } from "./plan.ts";
 export type { CompiledStep, CompiledWorkflow, CompileOptions, RunOutcome, RunRequest, RunTarget } from "./workflow.ts";
 export { journalSink } from "./journal-sink.ts";
 export { toRunTarget } from "./targets.ts";
+export { celVars } from "./scope.ts";
+export type { KnownVars, Problem } from "./preflight.ts";
 export type { Remotes } from "./remotes.ts";
 // Light at load (its heavy imports are lazy): the glob matcher, the shell scan and the policy file are shared with audit/.
 export {
@@ -42,4 +44,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
 /** Pooled SSH connections (or this machine) for a run's targets; loads SSH on first use. */
 export async function openRemotes(...args: Parameters<typeof import("./remotes.ts").openRemotes>): Promise<import("./remotes.ts").Remotes> {
   return (await import("./remotes.ts")).openRemotes(...args);
+}
+
+/** The checks before a run (vars, environment and secrets, permissions against the targets); loads on first use. */
+export async function loadPreflight(): Promise<typeof import("./preflight.ts")> {
+  return import("./preflight.ts");
 }

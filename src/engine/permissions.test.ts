@@ -176,9 +176,12 @@ describe("loadPolicy", () => {
     const dir = await mkdtemp(join(tmpdir(), "opskit-policy-"));
     try {
       await writeFile(join(dir, "policy.yaml"), "deny:\n  commands: ['rm -rf *']\n  sudo: true\nrequire: { permissions: true }\n");
-      expect(await loadPolicy("policy.yaml", dir)).toEqual({ source: "policy.yaml", deny: { commands: ["rm -rf *"], sudo: true }, require: { permissions: true } });
+      const { where, ...policy } = await loadPolicy("policy.yaml", dir);
+      expect(policy).toEqual({ source: "policy.yaml", deny: { commands: ["rm -rf *"], sudo: true }, require: { permissions: true } });
+      expect(where?.(["deny", "sudo"])).toBe("policy.yaml:3:9");
       await writeFile(join(dir, "empty.yaml"), "# nothing denied yet\n");
-      expect(await loadPolicy("empty.yaml", dir)).toEqual({ source: "empty.yaml", deny: {}, require: { permissions: false } });
+      const { where: _, ...empty } = await loadPolicy("empty.yaml", dir);
+      expect(empty).toEqual({ source: "empty.yaml", deny: {}, require: { permissions: false } });
       await writeFile(join(dir, "bad.yaml"), "deny:\n  comands: ['rm *']\n");
       await expect(loadPolicy("bad.yaml", dir)).rejects.toMatchObject({ code: "E_CONFIG_FIELD", message: expect.stringContaining("bad.yaml:2:3") });
       await writeFile(join(dir, "hosts.yaml"), "deny:\n  hosts: 'env in prod'\n");

@@ -2,12 +2,14 @@ import { resolve as resolvePath } from "node:path";
 import type { EnvironmentBase } from "../../actions/index.ts";
 import type { LoadedConfig, Workflow } from "../../config/index.ts";
 import { loadConfigFromOptions } from "../config-options.ts";
-import { compileWorkflow, configuredPolicy, executeRun, fanOut, journalSink, openRemotes, planBatches, toRunTarget, type CompiledWorkflow, type EventSink } from "../../engine/index.ts";
+import { compileWorkflow, configuredPolicy, executeRun, fanOut, journalSink, openRemotes, toRunTarget, type CompiledWorkflow, type EventSink, type Policy } from "../../engine/index.ts";
 import { ExitCode, OpsError, usageError } from "../../errors.ts";
 import { resolveTargets, type Target } from "../../inventory/index.ts";
 import { journalLocation, newRunId, openJournal, type RunParams } from "../../journal/index.ts";
-import { foldHostNames, jsonLine, LineWriter, paletteFor, parseDuration, stdoutIsTerminal } from "../../ui/index.ts";
+import { jsonLine, LineWriter, paletteFor, parseDuration, stdoutIsTerminal } from "../../ui/index.ts";
 import type { ParsedOptions } from "../options.ts";
+import { parseVarOptions } from "../vars.ts";
+import { checkBeforeRun, printPlan } from "./plan.ts";
 import { terminalRunSink } from "./terminal.ts";
 
 const DEFAULT_STEP_TIMEOUT = "5m";
@@ -22,24 +24,10 @@ export interface PreparedRun {
   targets: Target[];
   vars: Record<string, unknown>;
   params: RunParams;
+  /** The org policy the run is under, for messages that point into its file. */
+  policy?: Policy;
   /** What commands on the local target start from: the minimal base unless the run stands in for its caller (wrap). */
   localEnvironment?: EnvironmentBase;
-}
-
-/** `--var k=v`: the value is read as a YAML scalar, so true, 3 and 1.5 keep their types. */
-export function parseVarOverrides(pairs: readonly string[]): Record<string, unknown> {
-  const vars: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw usageError("E_USAGE_VAR", `invalid --var "${pair}"`, "write it as name=value, e.g. --var version=1.4.3");
-    const raw = pair.slice(eq + 1);
-    let value: unknown = raw;
-    if (/^(true|false)$/.test(raw)) value = raw === "true";
-    else if (/^-?\d+(\.\d+)?$/.test(raw)) value = Number(raw);
-    else if (raw === "null" || raw === "~") value = null;
-    vars[pair.slice(0, eq)] = value;
-  }
-  return vars;
 }
 
 const policyOption = (options: ParsedOptions) => (typeof options.policy === "string" ? options.policy : undefined);
@@ -59,7 +47,7 @@ async function prepareWorkflow(name: string, options: ParsedOptions): Promise<Pr
   }
   const limit = options.limit ? String(options.limit) : undefined;
   const targets = await resolveTargets(loaded, workflow.targets, limit, loaded.where(["workflows", name, "targets"]));
-  const vars = { ...loaded.config.vars, ...workflow.vars, ...parseVarOverrides((options.var as string[] | undefined) ?? []) };
+  const vars = { ...loaded.config.vars, ...workflow.vars, ...parseVarOptions(options) };
   const policy = await configuredPolicy(loaded, policyOption(options));
   const compiled = await compileWorkflow(workflow, {
     name,
@@ -75,6 +63,7 @@ async function prepareWorkflow(name: string, options: ParsedOptions): Promise<Pr
     compiled,
     targets,
     vars,
+    ...(policy ? { policy } : {}),
     params: {
       configFiles: loaded.files,
       ...(options.config ? { configPath: String(options.config) } : {}),
@@ -118,42 +107,9 @@ async function prepareExec(args: string[], options: ParsedOptions): Promise<Prep
     compiled,
     targets,
     vars,
+    ...(policy ? { policy } : {}),
     params: { configFiles: loaded.files, ...(options.config ? { configPath: String(options.config) } : {}), cwd, command, selector, vars, dryRun: options.dryRun === true, concurrency, ...policyParam(options) },
   };
-}
-
-/** --dry-run: batches and the rendered steps per target, folded; no connection, no journal. */
-function printPlan(prepared: PreparedRun, out: LineWriter): void {
-  const { compiled } = prepared;
-  const batches = planBatches(prepared.targets, compiled.workflow.strategy);
-  out.line(`plan: ${prepared.kind} ${prepared.name} · ${prepared.targets.length} targets in ${batches.length} batch${batches.length === 1 ? "" : "es"} (dry run: nothing is touched)`);
-  batches.forEach((batch, i) => out.line(`  batch ${i + 1}: ${foldHostNames(batch.map((t) => t.name))}`));
-  const phases = [
-    ["pre", compiled.hooks.pre],
-    ["steps", compiled.steps],
-    ["post", compiled.hooks.post],
-    ["on_failure", compiled.hooks.on_failure],
-    ["rollback", compiled.hooks.rollback],
-  ] as const;
-  for (const [phase, steps] of phases) {
-    if (steps.length === 0) continue;
-    out.line(`${phase}:`);
-    for (const step of steps) {
-      const rendered = new Map<string, string[]>();
-      for (const target of prepared.targets) {
-        let text: string;
-        try {
-          text = step.action.describe(step.render({ vars: prepared.vars, target: { ...toRunTarget(target), port: BigInt(target.port) }, env: process.env, steps: {} }));
-        } catch (error) {
-          // A template that reads steps.<name> can only be rendered at run time.
-          text = `${step.kind}: (rendered at run time: ${error instanceof Error ? error.message.split("\n")[0] : String(error)})`;
-        }
-        rendered.set(text, [...(rendered.get(text) ?? []), target.name]);
-      }
-      out.line(`  - ${step.name}${step.when ? ` (when ${step.when.source})` : ""}`);
-      for (const [text, names] of rendered) out.line(`      ${foldHostNames(names)}: ${text}`);
-    }
-  }
 }
 
 /** Worst first: interrupted, then unreachable (1), then failed steps (2). */
@@ -168,7 +124,8 @@ function exitFor(counts: { failed: number; unreachable: number; notStarted: numb
 export async function startRun(prepared: PreparedRun, options: ParsedOptions, extra: { resumedFrom?: string; owedRollback?: Target[] } = {}): Promise<number> {
   const out = new LineWriter();
   if (prepared.params.dryRun) {
-    printPlan(prepared, out);
+    await checkBeforeRun(prepared, options, true);
+    printPlan(prepared, out, options.json === true);
     out.flush();
     return ExitCode.ok;
   }
@@ -251,7 +208,10 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
 export async function runCommand(args: string[], options: ParsedOptions): Promise<number> {
   const name = args[0];
   if (!name) throw usageError("E_USAGE_RUN", "run needs a workflow name", "e.g. opskit run deploy-api; opskit validate lists problems in the config");
-  return startRun(await prepareWorkflow(name, options), options);
+  const prepared = await prepareWorkflow(name, options);
+  // Vars are checked before every run: a var nothing gives would fail a step, or make a `when` skip it, halfway through.
+  if (!prepared.params.dryRun) await checkBeforeRun(prepared, options, false);
+  return startRun(prepared, options);
 }
 
 export async function execCommand(args: string[], options: ParsedOptions): Promise<number> {

@@ -1,5 +1,6 @@
 import { configOptions } from "../config-options.ts";
 import type { CommandSpec, OptionSpec } from "../options.ts";
+import { varOptions } from "../vars.ts";
 
 const policyOption: OptionSpec = {
   key: "policy",
@@ -21,8 +22,8 @@ export const runSpec: CommandSpec = {
   options: [
     ...configOptions,
     { key: "limit", long: "limit", short: "l", value: "selector", description: "narrow the workflow's targets, e.g. zone=a or name=web-1*" },
-    { key: "var", long: "var", value: "k=v", repeatable: true, description: "override a var (repeatable); values are read as YAML scalars" },
-    { key: "dryRun", long: "dry-run", description: "print the plan (batches, rendered commands) and touch nothing" },
+    ...varOptions,
+    { key: "dryRun", long: "dry-run", description: "check the run (vars, permissions, secrets) and print the plan (batches, rendered commands), touching nothing; with --json one JSON line per target and step" },
     policyOption,
     ...outputOptions,
   ],

@@ -1,0 +1,138 @@
+import { celVars, loadPreflight, planBatches, toRunTarget, type CompiledStep } from "../../engine/index.ts";
+import { foldHostNames, type LineWriter } from "../../ui/index.ts";
+import type { ParsedOptions } from "../options.ts";
+import { parseVarOptions } from "../vars.ts";
+import type { PreparedRun } from "./index.ts";
+
+/**
+ * What a run would do, found before it starts: the checks that catch a run
+ * bound to fail or to go wrong quietly, and the plan --dry-run prints.
+ */
+
+/**
+ * Vars nothing gives (every run), and with `full` (--dry-run) also unset
+ * environment variables and secrets and permissions that deny every target.
+ * Every problem is reported at once, with file:line:col; exit 65.
+ */
+export async function checkBeforeRun(prepared: PreparedRun, options: ParsedOptions, full: boolean): Promise<void> {
+  const { checkSteps, checkTargetsAllowed, stepsOf, PreflightFailed } = await loadPreflight();
+  const { workflow } = prepared.compiled;
+  const path = ["workflows", prepared.name];
+  const where = prepared.kind === "workflow" ? (at: (string | number)[]) => prepared.loaded.where(at) : () => "command";
+  const given = new Set(Object.keys(prepared.kind === "workflow" ? parseVarOptions(options) : {}));
+  const values = Object.entries(prepared.vars);
+  const vars = {
+    defined: new Set(values.filter(([name, value]) => given.has(name) || (value !== null && value !== undefined)).map(([name]) => name)),
+    required: new Set(values.filter(([name, value]) => !given.has(name) && (value === null || value === undefined)).map(([name]) => name)),
+    hint: (name: string) =>
+      prepared.kind === "exec"
+        ? `declare it under vars: in the config`
+        : `give it with --var ${name}=VALUE (text) or --var-json ${name}=JSON, or declare a default under workflows.${prepared.name}.vars`,
+  };
+  const problems = await checkSteps({ steps: stepsOf(path, workflow), where, vars, env: process.env });
+  const reported = full ? problems : problems.filter((p) => p.code.startsWith("E_VAR_"));
+  if (full) {
+    reported.push(
+      ...(await checkTargetsAllowed({
+        name: prepared.name,
+        workflow,
+        path,
+        where,
+        guard: prepared.compiled.steps[0]?.guard,
+        policy: prepared.policy,
+        targets: prepared.targets.map(toRunTarget),
+      })),
+    );
+  }
+  if (reported.length > 0) throw new PreflightFailed(reported, `${prepared.kind} ${prepared.name}`);
+}
+
+interface PlannedStep {
+  target: string;
+  batch: number;
+  phase: string;
+  step: CompiledStep;
+  /** The rendered action, or why it can only be rendered at run time. */
+  description: string | undefined;
+  deferred: string | undefined;
+}
+
+const phasesOf = (prepared: PreparedRun) =>
+  [
+    ["pre", prepared.compiled.hooks.pre],
+    ["main", prepared.compiled.steps],
+    ["post", prepared.compiled.hooks.post],
+    ["on_failure", prepared.compiled.hooks.on_failure],
+    ["rollback", prepared.compiled.hooks.rollback],
+  ] as const;
+
+function planSteps(prepared: PreparedRun, batches: PreparedRun["targets"][]): PlannedStep[] {
+  const vars = celVars(prepared.vars);
+  const planned: PlannedStep[] = [];
+  batches.forEach((batch, b) => {
+    for (const target of batch) {
+      const scope = { vars, target: { ...toRunTarget(target), port: BigInt(target.port) }, env: process.env, steps: {} };
+      for (const [phase, steps] of phasesOf(prepared)) {
+        for (const step of steps) {
+          let description: string | undefined;
+          let deferred: string | undefined;
+          try {
+            description = step.action.describe(step.render(scope));
+          } catch (error) {
+            // A template that reads steps.<name> can only be rendered at run time.
+            deferred = error instanceof Error ? error.message.split("\n")[0]! : String(error);
+          }
+          planned.push({ target: target.name, batch: b + 1, phase, step, description, deferred });
+        }
+      }
+    }
+  });
+  return planned;
+}
+
+/**
+ * --dry-run: batches and the rendered steps per target; nothing is touched.
+ * With --json, one line per target and step (`plan.step`) between
+ * `plan.started` and `plan.finished`.
+ */
+export function printPlan(prepared: PreparedRun, out: LineWriter, json: boolean): void {
+  const batches = planBatches(prepared.targets, prepared.compiled.workflow.strategy);
+  const planned = planSteps(prepared, batches);
+  if (json) {
+    const names = batches.map((batch) => batch.map((t) => t.name));
+    out.line(JSON.stringify({ type: "plan.started", kind: prepared.kind, name: prepared.name, targets: names.flat(), batches: names, vars: prepared.vars, dryRun: true }));
+    for (const p of planned) {
+      out.line(
+        JSON.stringify({
+          type: "plan.step",
+          target: p.target,
+          batch: p.batch,
+          phase: p.phase,
+          index: p.step.index,
+          name: p.step.name,
+          action: p.step.kind,
+          when: p.step.when?.source ?? null,
+          description: p.description ?? null,
+          deferred: p.deferred ?? null,
+        }),
+      );
+    }
+    out.line(JSON.stringify({ type: "plan.finished", kind: prepared.kind, name: prepared.name, targets: prepared.targets.length, batches: batches.length, steps: planned.length }));
+    return;
+  }
+  out.line(`plan: ${prepared.kind} ${prepared.name} · ${prepared.targets.length} targets in ${batches.length} batch${batches.length === 1 ? "" : "es"} (dry run: nothing is touched)`);
+  batches.forEach((batch, i) => out.line(`  batch ${i + 1}: ${foldHostNames(batch.map((t) => t.name))}`));
+  for (const [phase, steps] of phasesOf(prepared)) {
+    if (steps.length === 0) continue;
+    out.line(`${phase === "main" ? "steps" : phase}:`);
+    for (const step of steps) {
+      const rendered = new Map<string, string[]>();
+      for (const p of planned.filter((p) => p.step === step)) {
+        const text = p.description ?? `${step.kind}: (rendered at run time: ${p.deferred})`;
+        rendered.set(text, [...(rendered.get(text) ?? []), p.target]);
+      }
+      out.line(`  - ${step.name}${step.when ? ` (when ${step.when.source})` : ""}`);
+      for (const [text, names] of rendered) out.line(`      ${foldHostNames(names)}: ${text}`);
+    }
+  }
+}
