@@ -8,6 +8,7 @@ import { compileTemplate, type Template } from "../src/expr/index.ts";
 import { SshPool } from "../src/transport/ssh/index.ts";
 import { runOpskit } from "./harness/cli.ts";
 import { startFleet, type Fleet } from "./harness/fleet.ts";
+import { alertmanagerNotification, startServe, writeConfig } from "./harness/serve.ts";
 
 // Hostile values (testdata/hostile/values.json) through every shell context a
 // template can put them in, run by the real bash, dash and, over SSH, the
@@ -266,4 +267,46 @@ describe("through the CLI: --var values never run", () => {
     expect(result.stderr).toContain("arithmetic");
     expect(result.stderr).toContain("hint:");
   });
+});
+
+describe("through opskit serve: alert labels never run nor widen a remediation", () => {
+  test("a label host=\"*\" in targets: 'name={{ alert.labels.host }}' selects no target; host=web-1 selects only web-1; a hostile label runs nothing", async () => {
+    const dir = writeConfig("");
+    const marks = join(dir, "marks");
+    await writeFile(
+      join(dir, "opskit.yaml"),
+      `
+inventory:
+  hosts:
+    web-1: { address: 127.0.0.1, labels: { role: web } }
+    web-2: { address: 127.0.0.1, labels: { role: web } }
+workflows:
+  restart:
+    targets: role=web
+    steps:
+      - exec: 'printf "%s %s\\n" {{ target.name }} "{{ vars.unit }}" >> ${marks}'
+rules:
+  - name: restart
+    match: { alertname: Down }
+    run: restart
+    targets: 'name={{ alert.labels.host }}'
+    vars: { unit: "{{ alert.labels.unit }}" }
+`,
+    );
+    const server = await startServe(dir);
+    try {
+      const fire = (host: string, unit: string) => server.post("/api/v1/alerts/alertmanager", alertmanagerNotification([{ labels: { alertname: "Down", host, unit } }]));
+      expect((await fire("*", "api")).status).toBe(200);
+      expect((await fire("web-1", `x"; touch ${marker}; "$(touch ${marker})`)).status).toBe(200);
+      await server.waitFor("/api/v1/incidents?status=all", (list: any) => list.incidents?.find((i: any) => i.labels.host === "web-1")?.milestones?.remediated);
+      const star = (await server.get("/api/v1/incidents?status=all")).incidents.find((i: any) => i.labels.host === "*");
+      const detail = await server.waitFor(`/api/v1/incidents/${star.id}`, (d: any) => d.attempts?.[0]?.status === "failed" && d);
+      expect(detail.attempts[0].detail).toContain('no targets match "role=web" with "name=\\*"');
+      expect(readFileSync(marks, "utf8")).toBe(`web-1 x"; touch ${marker}; "$(touch ${marker})\n`);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      await server.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
