@@ -301,7 +301,7 @@ rules:
       await server.waitFor("/api/v1/incidents?status=all", (list: any) => list.incidents?.find((i: any) => i.labels.host === "web-1")?.milestones?.remediated);
       const star = (await server.get("/api/v1/incidents?status=all")).incidents.find((i: any) => i.labels.host === "*");
       const detail = await server.waitFor(`/api/v1/incidents/${star.id}`, (d: any) => d.attempts?.[0]?.status === "failed" && d);
-      expect(detail.attempts[0].detail).toContain('no targets match "role=web" with "name=\\*"');
+      expect(detail.attempts[0].detail).toContain(String.raw`no targets match "role=web" with "name=\\*"`);
       expect(readFileSync(marks, "utf8")).toBe(`web-1 x"; touch ${marker}; "$(touch ${marker})\n`);
       expect(existsSync(marker)).toBe(false);
     } finally {
