@@ -1,12 +1,15 @@
 import { failedResult } from "./errors.ts";
 import { spawnLocal, type LocalRun } from "./local.ts";
 import { commandResult } from "./output.ts";
-import { compileEnv, compileText } from "./render.ts";
+import { compileCommand, compileEnv } from "./render.ts";
 import type { Action, ActionContext, ActionResult } from "./types.ts";
 
 type ExecSpec = string | { command: string; cwd?: string; env?: Record<string, string> };
 interface ExecRendered {
+  /** What runs: the values as shell variables the command references. */
   command: string;
+  /** What a person and the permission check read: the values quoted in place. */
+  shown: string;
   cwd?: string;
   env: Record<string, string>;
 }
@@ -36,10 +39,10 @@ export const execAction: Action<ExecSpec, ExecRendered> = {
   kind: "exec",
   async compile(spec, context) {
     const full = typeof spec === "string" ? { command: spec } : spec;
-    const command = await compileText(full.command, "exec", "shell", context);
+    const command = await compileCommand(full.command, "exec", context);
     const env = await compileEnv(full.env ?? {}, "exec.env", context);
-    return (variables) => ({ command: command(variables), env: env(variables), ...(full.cwd ? { cwd: full.cwd } : {}) });
+    return (variables) => ({ ...command(variables), env: env(variables), ...(full.cwd ? { cwd: full.cwd } : {}) });
   },
-  describe: (rendered) => `exec: ${rendered.command}`,
+  describe: (rendered) => `exec: ${rendered.shown}`,
   run: runLocal,
 };

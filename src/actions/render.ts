@@ -1,12 +1,30 @@
 import { isSecretReference, resolveSecretNow } from "../config/index.ts";
-import type { Escape } from "../expr/index.ts";
+import type { Escape, ShellRendering } from "../expr/index.ts";
 import type { CompileContext, Renderer } from "./types.ts";
 
 /** Compiles one templated string field; the escape says where the value lands. */
 export async function compileText(text: string, field: string, escape: Escape, context: CompileContext): Promise<Renderer<string>> {
-  const template = await context.compileTemplate(text, `${context.where}.${field}`);
+  const template = await context.compileTemplate(text, `${context.where}.${field}`, escape);
   if (template.constant) return () => text;
   return (variables) => template.render(variables, escape);
+}
+
+/**
+ * Compiles a shell command: what runs carries the values as shell variables
+ * it references; `shown` (plans, progress, the journal, permission checks)
+ * reads with the values quoted in place.
+ */
+export async function compileCommand(text: string, field: string, context: CompileContext): Promise<Renderer<ShellRendering>> {
+  const template = await context.compileTemplate(text, `${context.where}.${field}`, "shell");
+  return (variables) => template.renderShell(variables);
+}
+
+/** The escape for a request body: JSON-aware for JSON, percent-encoding for a form, as is otherwise. */
+export function bodyEscape(body: string, headers: Record<string, string> | undefined): Escape {
+  const type = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === "content-type")?.[1]?.toLowerCase() ?? "";
+  if (type.includes("x-www-form-urlencoded")) return "form";
+  if (type.includes("json") || /^\s*[[{]/.test(body)) return "json";
+  return "raw";
 }
 
 /** Compiles every string inside a record (headers, env, a JSON body), each with the same escape. */

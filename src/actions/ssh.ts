@@ -2,12 +2,15 @@ import { ExitCode, OpsError } from "../errors.ts";
 import { shellQuote } from "../expr/index.ts";
 import { commandResult } from "./output.ts";
 import { onHost } from "./errors.ts";
-import { compileEnv, compileText } from "./render.ts";
+import { compileCommand, compileEnv, compileText } from "./render.ts";
 import type { Action } from "./types.ts";
 
 type SshSpec = string | { command: string; env?: Record<string, string>; stdin?: string };
 interface SshRendered {
+  /** What runs: the values as shell variables the command references. */
   command: string;
+  /** What a person and the permission check read: the values quoted in place. */
+  shown: string;
   stdin?: string;
 }
 
@@ -16,7 +19,7 @@ export const sshAction: Action<SshSpec, SshRendered> = {
   kind: "ssh",
   async compile(spec, context) {
     const full = typeof spec === "string" ? { command: spec } : spec;
-    const command = await compileText(full.command, "ssh", "shell", context);
+    const command = await compileCommand(full.command, "ssh", context);
     const env = await compileEnv(full.env ?? {}, "ssh.env", context);
     const stdin = full.stdin === undefined ? undefined : await compileText(full.stdin, "ssh.stdin", "raw", context);
     return (variables) => {
@@ -27,12 +30,14 @@ export const sshAction: Action<SshSpec, SshRendered> = {
         }
         return `${name}=${shellQuote(value)} `;
       });
-      const rendered: SshRendered = { command: exports.length > 0 ? `export ${exports.join("")}; ${command(variables)}` : command(variables) };
+      const { command: body, shown } = command(variables);
+      const prefix = exports.length > 0 ? `export ${exports.join("")}; ` : "";
+      const rendered: SshRendered = { command: `${prefix}${body}`, shown: `${prefix}${shown}` };
       if (stdin) rendered.stdin = stdin(variables);
       return rendered;
     };
   },
-  describe: (rendered) => `ssh: ${rendered.command}`,
+  describe: (rendered) => `ssh: ${rendered.shown}`,
   run: (rendered, context) =>
     onHost(context, async (host) =>
       commandResult(

@@ -292,7 +292,7 @@ export class Healer {
   #describePlan(incident: IncidentRecord, rule: CompiledRule): string {
     try {
       const scope = ruleScope(alertOfIncident(incident), incident);
-      const narrowing = rule.targets?.render(scope, "raw");
+      const narrowing = rule.targets?.render(scope, "selector");
       const vars = Object.fromEntries(rule.vars.map(([name, template]) => [name, template.render(scope, "raw")]));
       const workflow = this.options.loaded.config.workflows[rule.rule.run]!;
       return `workflow ${rule.rule.run} on ${JSON.stringify(workflow.targets)}${narrowing ? ` narrowed to ${JSON.stringify(narrowing)}` : ""} with vars ${JSON.stringify(vars)}`;

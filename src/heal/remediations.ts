@@ -96,7 +96,7 @@ export class Remediations {
     const scope = ruleScope(alertOfIncident(incident), incident);
     let plan;
     try {
-      const narrowing = rule.targets?.render(scope, "raw");
+      const narrowing = rule.targets?.render(scope, "selector");
       const vars = Object.fromEntries(rule.vars.map(([name, template]) => [name, template.render(scope, "raw")]));
       plan = await planWorkflowRun(this.deps.loaded, rule.rule.run, narrowing, vars, `rule ${rule.name}`);
     } catch (error) {
