@@ -87,3 +87,30 @@ describe("opskit serve: a restart resumes only what was owed", () => {
     expect(lines(join(marks, "log"))).toHaveLength(2);
   }, 30_000);
 });
+
+describe("opskit serve: the journal deleted under a running server", () => {
+  test("/healthz turns 503 and the webhooks refuse with 503 naming the journal, rather than acknowledge what cannot be kept", async () => {
+    const { server } = await serveWith("cooldown: 1m", (m) => `- exec: "echo ran >> ${m}/log"`);
+    const health = async () => {
+      const response = await fetch(`${server.url}/healthz`);
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    expect((await health()).status).toBe(200);
+    expect((await fire(server, "a")).status).toBe(200);
+    for (const suffix of ["", "-wal", "-shm"]) Bun.spawnSync(["rm", "-f", `${server.journal}${suffix}`]);
+    const after = await health();
+    expect(after.status).toBe(503);
+    expect(after.body.status).toBe("unavailable");
+    expect(after.body.error.code).toBe("E_JOURNAL_GONE");
+    expect(after.body.error.message).toContain(`the journal at ${server.journal} is gone`);
+    for (let i = 0; i < 3; i++) {
+      const refused = await fire(server, `b${i}`);
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.code).toBe("E_JOURNAL_GONE");
+      expect(refused.body.error.message).toContain(server.journal);
+      expect(refused.body.error.hint).toContain("restart opskit serve");
+    }
+    const generic = await server.post("/api/v1/alerts", { labels: { alertname: "Broken", service: "c" } });
+    expect(generic.status).toBe(503);
+  }, 30_000);
+});

@@ -90,7 +90,18 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
   };
 
   const routes: Route[] = [
-    { method: "GET", pattern: /^\/healthz$/, endpoint: "healthz", access: "open", handle: () => json({ status: "ok", version: options.version, paused: healer.paused, dryRun: options.dryRun }) },
+    {
+      method: "GET",
+      pattern: /^\/healthz$/,
+      endpoint: "healthz",
+      access: "open",
+      // Healthy only while the journal can keep what the webhooks acknowledge: its file is the one opened, and it answers.
+      handle: () => {
+        const trouble = journal.health();
+        if (trouble) return json({ status: "unavailable", version: options.version, dryRun: options.dryRun, error: trouble.toJSON() }, 503);
+        return json({ status: "ok", version: options.version, paused: healer.paused, dryRun: options.dryRun });
+      },
+    },
     {
       method: "GET",
       pattern: /^\/metrics$/,

@@ -23,7 +23,7 @@ export function internalProblem(): Response {
  */
 export function problemFrom(error: unknown, log?: (error: unknown) => void): Response {
   if (isOpsError(error)) {
-    const status = error.code === "E_NOT_FOUND" ? 404 : error.code === "E_STOPPING" ? 503 : error.exitCode === 64 || error.exitCode === 65 ? (error.code === "E_NOTHING_TO_APPROVE" ? 409 : 400) : 500;
+    const status = error.code === "E_NOT_FOUND" ? 404 : error.code === "E_STOPPING" || error.code.startsWith("E_JOURNAL_") ? 503 : error.exitCode === 64 || error.exitCode === 65 ? (error.code === "E_NOTHING_TO_APPROVE" ? 409 : 400) : 500;
     if (status === 500) {
       log?.(error);
       return internalProblem();
