@@ -144,7 +144,7 @@ describe("hostile values through the real shells", () => {
         const { command } = compiled.get(context.name)!.renderShell({ vars: { v: value } });
         const result = runShell(shell, command, cwd);
         expect(new TextDecoder().decode(result.stdout)).toBe(new TextDecoder().decode(encode(context.expected(value))));
-        expect(result.code).toBe(0);
+        expect(result.exitCode).toBe(0);
       }),
       { numRuns: 300 },
     );
