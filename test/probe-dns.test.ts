@@ -47,7 +47,7 @@ describe("dns probe against dnsmasq", () => {
     const { code, result } = await probeJson([target(dnsRecords.a.name), "--expect", expr]);
     expect(code).toBe(2);
     expect(result.verdict).toBe("unhealthy");
-    expect(result.reason).toBe(`expectation failed: ${expr}`);
+    expect(result.reason).toBe(`expected ${expr}, got dns.answers = ${JSON.stringify([{ name: dnsRecords.a.name, type: "A", ttl: dnsRecords.ttl, data: dnsRecords.a.ipv4 }])}`);
   });
 
   test("an expectation can check the phase timing", async () => {

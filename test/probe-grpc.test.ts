@@ -90,7 +90,7 @@ describe("grpc probe against grpc-js's health service", () => {
     ]);
     const failed = await probeJson([`${base}/db`, "--expect", 'grpc.status == "SERVING"']);
     expect(failed.code).toBe(2);
-    expect(failed.result.reason).toBe('expectation failed: grpc.status == "SERVING"');
+    expect(failed.result.reason).toBe('expected grpc.status == "SERVING", got grpc.status = "NOT_SERVING"');
   });
 
   test("--header is sent as gRPC metadata without breaking the call", async () => {

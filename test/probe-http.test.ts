@@ -85,7 +85,31 @@ describe("http probe", () => {
 
     const bad = await probeJson([`${base}/ok`, "--expect", 'body.text.contains("nope")']);
     expect(bad.code).toBe(2);
-    expect(bad.result.reason).toBe('expectation failed: body.text.contains("nope")');
+    expect(bad.result.reason).toBe('expected body.text.contains("nope"), got body.text = "ok\\n"');
+  });
+
+  test("a type mismatch in an expectation is a usage error (64) before anything is probed, with a hint", async () => {
+    const before = await startCountingHttpServer();
+    try {
+      const wrongStatus = await runOpskit(["probe", `http://127.0.0.1:${before.port}/`, "--expect", 'status == "200"']);
+      expect(wrongStatus.code).toBe(64);
+      expect(wrongStatus.stderr).toBe('opskit: --expect #1: status == "200" compares an int with a string\n  hint: status is an int: compare with 200, not "200"\n');
+      const wrongDuration = await runOpskit(["probe", `http://127.0.0.1:${before.port}/`, "--expect", 'status == 200 && duration < "300ms"']);
+      expect(wrongDuration.code).toBe(64);
+      expect(wrongDuration.stderr).toContain('  hint: duration is a duration: write duration("300ms"), not "300ms"');
+      expect(before.connections()).toBe(0);
+    } finally {
+      await before.stop();
+    }
+  });
+
+  test("a failed expectation shows the values of the names it read, as hurl does", async () => {
+    const text = await runOpskit(["probe", `${base}/status/503`, "--expect", "status == 200"]);
+    expect(text.code).toBe(2);
+    expect(text.stdout).toContain("expected status == 200, got status = 503");
+    const json = await probeJson([`${base}/json`, "--expect", 'body.json.status == "DOWN"']);
+    expect(json.result.reason).toBe('expected body.json.status == "DOWN", got body.json.status = "UP"');
+    expect(json.result.expectations).toEqual([{ expr: 'body.json.status == "DOWN"', passed: false, actual: 'body.json.status = "UP"' }]);
   });
 
   test("an expectation replaces the default status check", async () => {

@@ -25,7 +25,7 @@ describe("CEL expectations", () => {
     ]) {
       expect({ source, outcome: (await compile(source)).test(values) }).toEqual({ source, outcome: { passed: true } });
     }
-    expect((await compile('duration > duration("1s")')).test(values)).toEqual({ passed: false });
+    expect((await compile('duration > duration("1s")')).test(values)).toEqual({ passed: false, actual: "duration = 120.5ms" });
   });
 
   test("a syntax error is a usage error that points at the column", async () => {
@@ -45,5 +45,41 @@ describe("CEL expectations", () => {
 
   test("a non-boolean result is an error, not a pass", async () => {
     expect((await compile("status + 1")).test({ status: 200n })).toEqual({ passed: false, error: "expression gave an int, not true or false" });
+  });
+});
+
+describe("CEL types checked at compile time", () => {
+  const typed = { status: "int", duration: "duration", body: { fields: { text: "string", json: "dyn" } }, headers: { map: "string" }, answers: { list: "dyn" } } as const;
+  const compileTyped = async (source: string) => (await compileExpectations([source], () => "--expect #1", typed))[0]!;
+  const failure = (source: string) => compileTyped(source).then(
+    () => undefined,
+    (error: { code: string; exitCode: number; message: string; hint: string }) => ({ code: error.code, exitCode: error.exitCode, message: error.message, hint: error.hint }),
+  );
+
+  test("a mismatched comparison is a usage error (64) with a hint that writes it in the variable's type", async () => {
+    expect(await failure('status == "200"')).toEqual({ code: "E_EXPR_TYPE", exitCode: 64, message: '--expect #1: status == "200" compares an int with a string', hint: 'status is an int: compare with 200, not "200"' });
+    expect(await failure('duration < "300ms"')).toMatchObject({ code: "E_EXPR_TYPE", exitCode: 64, hint: 'duration is a duration: write duration("300ms"), not "300ms"' });
+    expect(await failure("duration < 300")).toMatchObject({ hint: 'duration is a duration: write duration("300ms"), not 300' });
+    expect(await failure('status == 200 && headers["x-ok"] == 1')).toEqual({
+      code: "E_EXPR_TYPE",
+      exitCode: 64,
+      message: '--expect #1: headers["x-ok"] == 1 compares a string with an int in expression: status == 200 && headers["x-ok"] == 1',
+      hint: 'headers["x-ok"] is a string: compare with "1", not 1',
+    });
+    expect(await failure("status")).toMatchObject({ code: "E_EXPR_TYPE", message: "--expect #1: status is an int, not true or false", hint: "an expectation must be a condition, e.g. status == 200" });
+  });
+
+  test("what the declared types allow compiles: numbers of any kind, conversions, dyn fields, macros", async () => {
+    for (const source of ["status == 200", "status >= 200.0", 'duration < duration("1s") && duration + duration("1s") > duration("0s")', 'body.json.status == "UP" || body.json.n == 3', 'string(status) == "200"', 'body.text.size() > 0 && body.text.contains("ok")', "answers.exists(a, a.ttl > 5)", 'headers["content-type"].startsWith("text/")']) {
+      expect({ source, problem: await failure(source) }).toEqual({ source, problem: undefined });
+    }
+  });
+
+  test("a false expectation reports the values of the names it read", async () => {
+    const expectation = await compileTyped('status == 200 && body.text.contains("ok") && headers["x-env"] == "prod"');
+    expect(expectation.test({ status: 503n, body: { text: "unavailable" }, headers: { "x-env": "prod" } })).toEqual({
+      passed: false,
+      actual: 'status = 503, body.text = "unavailable", headers["x-env"] = "prod"',
+    });
   });
 });

@@ -3,12 +3,15 @@ import { strings } from "@bufbuild/cel/ext";
 import { create, isMessage } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { usageError } from "../errors.ts";
+import { checkTypes, describeActual, readPaths, variableNames, type Variables } from "./cel-check.ts";
 import { DurationValue, TimestampValue } from "./values.ts";
 
 export interface ExpectationOutcome {
   passed: boolean;
   /** Why the expression could not be evaluated (a missing field, a type error). */
   error?: string;
+  /** When it is false: the values of the names it read, e.g. `status = 503`. */
+  actual?: string;
 }
 
 export interface Expectation {
@@ -21,10 +24,13 @@ const env = celEnv({ funcs: strings });
 /** A compiled CEL expression of any result type. */
 export interface Expression {
   readonly source: string;
+  /** The names and field paths it reads. */
+  readonly reads: ReturnType<typeof readPaths>;
   evaluate(variables: Record<string, unknown>): { ok: true; value: unknown } | { ok: false; error: string };
 }
 
-export function compileExpression(source: string, where: string, variables: readonly string[]): Expression {
+export function compileExpression(source: string, where: string, declared: Variables, expectBool = false): Expression {
+  const variables = variableNames(declared);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(source);
@@ -40,9 +46,12 @@ export function compileExpression(source: string, where: string, variables: read
       `available: ${variables.join(", ")}`,
     );
   }
+  const mismatch = checkTypes(parsed.expr, declared, expectBool);
+  if (mismatch) throw usageError("E_EXPR_TYPE", `${where}: ${mismatch.message}${mismatch.message.startsWith(`${source} `) ? "" : ` in expression: ${source}`}`, mismatch.hint);
   const program = plan(env, parsed);
   return {
     source,
+    reads: readPaths(parsed.expr),
     evaluate(values) {
       // CEL would say only "unresolved attribute"; name the variable instead.
       const absent = used.filter((name) => values[name] === undefined);
@@ -54,15 +63,15 @@ export function compileExpression(source: string, where: string, variables: read
   };
 }
 
-export function compileExpectation(source: string, where: string, variables: readonly string[]): Expectation {
-  const expression = compileExpression(source, where, variables);
+export function compileExpectation(source: string, where: string, variables: Variables): Expectation {
+  const expression = compileExpression(source, where, variables, true);
   return {
     source,
     test(values) {
       const result = expression.evaluate(values);
       if (!result.ok) return { passed: false, error: result.error };
       if (typeof result.value !== "boolean") return { passed: false, error: `expression gave ${typeof result.value === "bigint" ? "an int" : typeof result.value}, not true or false` };
-      return { passed: result.value };
+      return result.value ? { passed: true } : { passed: false, actual: describeActual(expression.reads, values) };
     },
   };
 }

@@ -6,20 +6,24 @@ export type { Expectation, ExpectationOutcome, Expression, FieldReference } from
 export { compileTemplate, escapeSelectorValue, shellQuote, splitTemplate, stringify, type Escape, type ShellRendering, type Template } from "./template.ts";
 
 import type { Expectation } from "./cel.ts";
+import type { Variables } from "./cel-check.ts";
+
+export type { ExprType, VariableTypes, Variables } from "./cel-check.ts";
 
 /**
  * Compiles expressions that must evaluate to a bool. `where` names their source
  * for error messages (`--expect`, `targets.yaml:4:7`); `variables` are the
- * names the expression may use, so a typo fails at compile time.
+ * names the expression may use, so a typo fails at compile time; with their
+ * types (a VariableTypes record), a comparison of mismatched types does too.
  */
-export async function compileExpectations(sources: string[], where: (index: number) => string, variables: readonly string[]): Promise<Expectation[]> {
+export async function compileExpectations(sources: string[], where: (index: number) => string, variables: Variables): Promise<Expectation[]> {
   if (sources.length === 0) return [];
   const { compileExpectation } = await import("./cel.ts");
   return sources.map((source, index) => compileExpectation(source, where(index), variables));
 }
 
 /** Compiles an expression of any type (a `when`, an `until`); loads CEL on first use. */
-export async function compileExpression(source: string, where: string, variables: readonly string[]): Promise<import("./cel.ts").Expression> {
+export async function compileExpression(source: string, where: string, variables: Variables): Promise<import("./cel.ts").Expression> {
   const cel = await import("./cel.ts");
   return cel.compileExpression(source, where, variables);
 }

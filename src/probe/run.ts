@@ -1,5 +1,5 @@
 import { ExitCode, OpsError } from "../errors.ts";
-import { celDuration, celTimestamp, type Expectation } from "../expr/index.ts";
+import { celDuration, celTimestamp, type Expectation, type VariableTypes } from "../expr/index.ts";
 import { PhaseClock, PhaseError, type Phase } from "../transport/index.ts";
 import { formatMs, sleep } from "../ui/index.ts";
 import type { ParsedTarget } from "./target.ts";
@@ -22,10 +22,26 @@ export interface ProbeSettings {
   maxBodyBytes: number;
 }
 
-/** Names an expectation may use; compile-time checked so a typo fails before probing. */
-export const expectationVariables = [
-  "status", "duration", "timing", "tls", "body", "headers", "http", "dns", "grpc", "ssh", "ip", "target", "labels",
-] as const;
+/**
+ * Names an expectation may use, with their types as expectationScope builds
+ * them: compile-time checked, so a typo or `status == "200"` fails before
+ * probing. Fields not listed are dyn (checked at run time).
+ */
+export const expectationVariables: VariableTypes = {
+  status: "int",
+  duration: "duration",
+  timing: { map: "duration" },
+  tls: { fields: { version: "string", cipher: "string", subject: "string", issuer: "string", altNames: { list: "string" }, notBefore: "timestamp", notAfter: "timestamp", expiresIn: "duration", fingerprint256: "string", chainError: "string" } },
+  body: { fields: { text: "string", bytes: "int", json: "dyn" } },
+  headers: { map: "string" },
+  http: { fields: { version: "string", reason: "string", headers: { map: "string" } } },
+  dns: { fields: { server: "string", rcode: "string", question: { fields: { name: "string", type: "string" } }, answers: { list: { fields: { name: "string", type: "string", ttl: "int", data: "string" } } } } },
+  grpc: { fields: { service: "string", status: "string", message: "string" } },
+  ssh: { fields: { banner: "string", protoVersion: "string", software: "string" } },
+  ip: "string",
+  target: { fields: { url: "string", kind: "string", name: "string" } },
+  labels: { map: "string" },
+};
 
 const exitFor: Record<Verdict, number> = { healthy: ExitCode.ok, down: ExitCode.transport, unhealthy: ExitCode.check, interrupted: ExitCode.interrupted };
 
@@ -104,11 +120,13 @@ async function attemptProbe(plan: ProbePlan, settings: ProbeSettings, outer: Abo
     const variables = expectationScope(plan, observation, { ...clock.timings, total });
     const results = plan.expectations.map((expectation): ExpectationResult => {
       const outcome = expectation.test(variables);
-      return outcome.error ? { expr: expectation.source, passed: false, error: outcome.error } : { expr: expectation.source, passed: outcome.passed };
+      if (outcome.error) return { expr: expectation.source, passed: false, error: outcome.error };
+      return { expr: expectation.source, passed: outcome.passed, ...(outcome.actual ? { actual: outcome.actual } : {}) };
     });
     const failed = results.find((r) => !r.passed);
     if (!failed) return finish("healthy", observation, results, {});
-    const reason = failed.error ? `expectation ${failed.expr}: ${failed.error}` : `expectation failed: ${failed.expr}`;
+    // As hurl reports an assert: what was expected, then what the names it read held.
+    const reason = failed.error ? `expectation ${failed.expr}: ${failed.error}` : failed.actual ? `expected ${failed.expr}, got ${failed.actual}` : `expectation failed: ${failed.expr}`;
     return finish("unhealthy", observation, results, { phase: "check", reason });
   } catch (error) {
     const failure = asPhaseError(error, clock.phase);

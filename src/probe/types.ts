@@ -73,6 +73,8 @@ export interface ExpectationResult {
   expr: string;
   passed: boolean;
   error?: string;
+  /** A false expectation: the values of the names it read, e.g. `status = 503`. */
+  actual?: string;
 }
 
 export interface Attempt {
