@@ -92,7 +92,9 @@ async function drive(url: string, kind: BodyKind, bodies: string[], concurrency:
   let firstFailure: string | undefined;
   let firstRejection: string | undefined;
   let next = 0;
-  const headers = { "content-type": "application/json" };
+  // The server's token, when the storm targets one that requires it (opskit serve always does).
+  const token = process.env.OPSKIT_STORM_TOKEN;
+  const headers = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
   const worker = async () => {
     for (let i = next++; i < bodies.length; i = next++) {
       const sent = performance.now();

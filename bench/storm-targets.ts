@@ -4,6 +4,7 @@
 // (test/harness/prometheus.ts) routing to a blackhole webhook receiver. Also
 // what the storm leaves behind: the journal's counts, read after the server
 // has stopped.
+import { randomBytes } from "node:crypto";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,6 +35,7 @@ export interface StormTarget {
  * the default is what is measured.
  */
 const stormConfig = (fsync: boolean) => `server:
+  token: env:OPSKIT_STORM_TOKEN
   maxConcurrentRemediations: 4${fsync ? "\n  fsync: true" : ""}
 workflows:
   fix:
@@ -50,6 +52,8 @@ rules:
 
 export interface OpskitServe extends StormTarget {
   readonly url: string;
+  /** The API token the server was started with: the load sends it as every client must. */
+  readonly token: string;
   readonly journal: string;
   output(): string;
   /** SIGTERM, then the exit code (SIGKILL after 40 s: the exit is then reported as null). */
@@ -72,10 +76,11 @@ export async function startOpskitServe(options: { fsync: boolean }): Promise<Ops
   const dir = mkdtempSync(join(tmpdir(), "opskit-storm-"));
   writeFileSync(join(dir, "opskit.yaml"), stormConfig(options.fsync));
   const journal = join(dir, "journal.db");
+  const token = randomBytes(32).toString("base64url");
   const child = track(
     Bun.spawn([opskitBin, "serve", "-c", dir, "--listen", "127.0.0.1:0", "--journal", journal], {
       cwd: root,
-      env: { ...process.env, NO_COLOR: "1" },
+      env: { ...process.env, NO_COLOR: "1", OPSKIT_STORM_TOKEN: token },
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -107,6 +112,7 @@ export async function startOpskitServe(options: { fsync: boolean }): Promise<Ops
   return {
     pid: child.pid,
     url,
+    token,
     alertsUrl: `${url}/api/v1/alerts/alertmanager`,
     journal,
     cpuSeconds: () => cpuSecondsOf(child.pid),

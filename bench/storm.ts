@@ -105,9 +105,15 @@ interface Load {
 }
 
 /** Starts the load generator and waits for its warm-up to finish. */
-async function startLoad(url: string, kind: BodyKind, concurrency: number): Promise<Load> {
+async function startLoad(url: string, kind: BodyKind, concurrency: number, token?: string): Promise<Load> {
   const child: Subprocess<"pipe", "pipe", "pipe"> = track(
-    Bun.spawn([bun, "bench/storm-load.ts", url, kind, String(ALERTS), String(concurrency), String(WARMUP)], { cwd: root, stdin: "pipe", stdout: "pipe", stderr: "pipe" }),
+    Bun.spawn([bun, "bench/storm-load.ts", url, kind, String(ALERTS), String(concurrency), String(WARMUP)], {
+      cwd: root,
+      env: { ...process.env, ...(token ? { OPSKIT_STORM_TOKEN: token } : {}) },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
   );
   let stderr = "";
   void (async () => {
@@ -138,7 +144,7 @@ async function startLoad(url: string, kind: BodyKind, concurrency: number): Prom
 
 /** The part both sides share: warm-up, a quiet second, the measured storm, its figures. */
 async function measure(side: Side, target: StormTarget, concurrency: number, round: number, afterWarmup: (load: Load) => Promise<void>): Promise<{ storm: Storm; load: Load; report: StormReport }> {
-  const load = await startLoad(target.alertsUrl, side === "alertmanager" ? "v2" : "webhook", concurrency);
+  const load = await startLoad(target.alertsUrl, side === "alertmanager" ? "v2" : "webhook", concurrency, "token" in target ? (target.token as string) : undefined);
   try {
     await afterWarmup(load);
     const busy = await awaitQuiet(QUIET_WAIT_MS);
