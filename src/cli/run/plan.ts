@@ -17,7 +17,8 @@ import type { PreparedRun } from "./index.ts";
 export async function checkBeforeRun(prepared: PreparedRun, options: ParsedOptions, full: boolean): Promise<void> {
   const { checkSteps, checkTargetsAllowed, stepsOf, PreflightFailed } = await loadPreflight();
   const { workflow } = prepared.compiled;
-  const path = ["workflows", prepared.name];
+  // An ad-hoc command is not in the config: its one step is named by the command line.
+  const path = prepared.kind === "workflow" ? ["workflows", prepared.name] : [];
   const where = prepared.kind === "workflow" ? (at: (string | number)[]) => prepared.loaded.where(at) : () => "command";
   const given = new Set(Object.keys(prepared.kind === "workflow" ? parseVarOptions(options) : {}));
   const values = Object.entries(prepared.vars);

@@ -37,7 +37,7 @@ export const execSpec: CommandSpec = {
     ...configOptions,
     { key: "concurrency", long: "concurrency", value: "n", description: "targets in flight at once (default: defaults.concurrency, else 32)" },
     { key: "timeout", long: "timeout", value: "duration", default: "5m", description: "command timeout" },
-    { key: "dryRun", long: "dry-run", description: "print the targets and the command and touch nothing" },
+    { key: "dryRun", long: "dry-run", description: "print the targets and the command and touch nothing; with --json one JSON line per target" },
     policyOption,
     ...outputOptions,
   ],
