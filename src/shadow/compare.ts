@@ -1,6 +1,7 @@
 import { configError, usageError } from "../errors.ts";
 import type { ShadowAspect, ShadowComparisonRecord } from "../journal/index.ts";
 import { unifiedDiff } from "./diff.ts";
+import { secrets } from "../observe/index.ts";
 
 /** What one side printed and how it ended; `error` when it could not run at all. */
 export interface SideOutcome {
@@ -156,7 +157,8 @@ export function comparisonRecord(
   comparison: ComparisonOutcome,
   where: Pick<ShadowComparisonRecord, "name" | "at" | "source"> & { runId?: string | undefined; target?: string },
 ): Omit<ShadowComparisonRecord, "id"> {
-  return {
+  // Written to the journal directly, not through the event stream: masked here.
+  return secrets.redactValue({
     name: where.name,
     at: where.at,
     source: where.source,
@@ -170,5 +172,5 @@ export function comparisonRecord(
     ...(candidate.error !== undefined ? { candidateError: candidate.error } : {}),
     candidateFailed: candidateFailed(legacy, candidate),
     ...comparison,
-  };
+  });
 }
