@@ -2,7 +2,7 @@ import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, configError, describeError } from "../errors.ts";
 import type { CheckScheduler, HealEvent, HealSink } from "../heal/index.ts";
 import { journalLocation, openJournal, type Journal } from "../journal/index.ts";
-import { registerSecret } from "../observe/index.ts";
+import { redact, registerSecret } from "../observe/index.ts";
 import { formatMs, jsonLine, LineWriter, parseDuration } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
 import type { ParsedOptions } from "./options.ts";
@@ -66,7 +66,8 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const settings = { ...serverDefaults, ...loaded.config.server };
   const defaultTimeoutMs = parseDuration(loaded.config.defaults.stepTimeout ?? "5m", "defaults.stepTimeout");
   const rules = await compileRules(loaded, defaultTimeoutMs, options.policy);
-  const notice = options.notice ?? ((line: string) => console.error(line));
+  // Lines about the server itself (an internal error's stack among them) pass the redactor like every other output.
+  const notice = options.notice ?? ((line: string) => console.error(redact(line)));
   const auth = await resolveServerAuth(settings, options.journal, notice);
   // The generated token too, not only those resolved from references: no step output, event or log line shows it.
   for (const token of [auth.token, auth.webhookToken]) if (token) registerSecret(token);
