@@ -127,3 +127,30 @@ describe("workflow files on disk", () => {
     expect(report.findings.map((f) => `${f.file}:${f.rule}`)).toEqual(["opskit.d/10-web.yaml:OPS-WF-005"]);
   });
 });
+
+describe("OPS-WF-007 template value where the shell would parse it again", () => {
+  test("arithmetic, eval and sh -c scripts are found at the command; a quoted or here-document value is not", async () => {
+    const yaml = [
+      "workflows:",
+      "  w:",
+      permitted.trimEnd(),
+      "    steps:",
+      "      - exec: echo $(( {{ vars.n }} + 1 ))",
+      "        timeout: 5s",
+      `      - ssh: sh -c "systemctl restart {{ vars.unit }}"`,
+      "        timeout: 5s",
+      `      - ssh: systemctl restart "{{ vars.unit }}"`,
+      "        timeout: 5s",
+      "      - exec: |",
+      "          cat <<EOF",
+      "          {{ vars.unit }}",
+      "          EOF",
+      "        timeout: 5s",
+      "",
+    ].join("\n");
+    const hits = await check(yaml);
+    expect(at(hits, "OPS-WF-007")).toEqual(["5:15", "7:14"]);
+    expect(hits.find((h) => h.rule === "OPS-WF-007")!.message).toContain("arithmetic");
+    expect(hits.filter((h) => h.rule === "OPS-WF-007")[1]!.message).toContain("sh -c");
+  });
+});

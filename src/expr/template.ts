@@ -151,26 +151,56 @@ function positionOf(source: string, offset: number): { line: number; column: num
   return { line: before.split("\n").length, column: offset - lineStart + 1, text: source.slice(lineStart, lineEnd < 0 ? undefined : lineEnd) };
 }
 
-/** Where each {{ }} of a shell command sits; a place that cannot hold a value safely fails with its line and column. */
-function placeShell(source: string, where: string, parts: readonly Part[]): ShellContext[] {
+export interface UnsafeShellPlace {
+  /** The {{ }}'s expression as written. */
+  code: string;
+  /** Offset of its "{{" in the command. */
+  offset: number;
+  line: number;
+  column: number;
+  reason: string;
+  hint: string;
+}
+
+/** Where each {{ }} of a shell command sits, and the places that cannot hold a value safely. */
+function scanShellTemplate(source: string, pieces: readonly ({ literal: string } | { code: string; column: number })[]): { contexts: ShellContext[]; unsafe: UnsafeShellPlace[] } {
   const items: ShellItem[] = [];
-  const expressions: Extract<Part, { expression: Expression }>[] = [];
-  for (const part of parts) {
-    if ("literal" in part) items.push(...part.literal.split(""));
-    else items.push(expressions.push(part) - 1);
+  const interpolations: { code: string; column: number }[] = [];
+  for (const piece of pieces) {
+    if ("literal" in piece) items.push(...piece.literal.split(""));
+    else items.push(interpolations.push(piece) - 1);
   }
-  const placement = placeShellValues(items, expressions.length);
-  const refusal = placement.refusals[0];
-  if (refusal) {
-    const part = expressions[refusal.index]!;
-    const at = positionOf(source, part.column - 1);
+  const placement = placeShellValues(items, interpolations.length);
+  const unsafe = placement.refusals.map((refusal) => {
+    const { code, column } = interpolations[refusal.index]!;
+    const at = positionOf(source, column - 1);
+    return { code, offset: column - 1, line: at.line, column: at.column, reason: refusal.reason, hint: refusal.hint };
+  });
+  return { contexts: placement.contexts, unsafe };
+}
+
+/**
+ * The {{ }} of a shell command that no quoting can make safe (arithmetic, a
+ * quoted here-document, eval, `sh -c` scripts, ...): what `opskit validate`
+ * refuses and `opskit audit` reports. No CEL is compiled.
+ */
+export function unsafeShellPlaces(source: string): UnsafeShellPlace[] {
+  return scanShellTemplate(source, splitTemplate(source, "command")).unsafe;
+}
+
+/** Where each {{ }} of a shell command sits; a place that cannot hold a value safely fails with its line and column. */
+function placeShell(source: string, where: string, pieces: readonly ({ literal: string } | { code: string; column: number })[]): ShellContext[] {
+  const { contexts, unsafe } = scanShellTemplate(source, pieces);
+  const first = unsafe[0];
+  if (first) {
+    const text = positionOf(source, first.offset).text;
     throw configError(
       "E_TEMPLATE_UNSAFE",
-      `${where}: {{ ${part.expression.source} }} at line ${at.line}, column ${at.column} of the command cannot hold a value safely: ${refusal.reason}\n  ${at.text}\n  ${" ".repeat(at.column - 1)}^`,
-      refusal.hint,
+      `${where}: {{ ${first.code} }} at line ${first.line}, column ${first.column} of the command cannot hold a value safely: ${first.reason}\n  ${text}\n  ${" ".repeat(first.column - 1)}^`,
+      first.hint,
     );
   }
-  return placement.contexts;
+  return contexts;
 }
 
 /**
@@ -195,7 +225,7 @@ export async function compileTemplate(source: string, where: string, variables: 
     }
     return { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column, urlPart, inJsonString };
   });
-  let contexts = escape === "shell" ? placeShell(source, where, parts) : undefined;
+  let contexts = escape === "shell" ? placeShell(source, where, pieces) : undefined;
   const evaluate = (part: Extract<Part, { expression: Expression }>, values: Record<string, unknown>): unknown => {
     const result = part.expression.evaluate(values);
     if (!result.ok) {
@@ -235,7 +265,7 @@ export async function compileTemplate(source: string, where: string, variables: 
       return out;
     },
     renderShell(values) {
-      contexts ??= placeShell(source, where, parts);
+      contexts ??= placeShell(source, where, pieces);
       let command = "";
       let shown = "";
       const assignments: string[] = [];

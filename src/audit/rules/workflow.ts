@@ -1,4 +1,5 @@
 import { formatPath, type ConfigPath } from "../../config/index.ts";
+import { unsafeShellPlaces } from "../../expr/index.ts";
 import type { AuditContext, Hit, Rule, RuleSet, SourceFile } from "../types.ts";
 import { commandOf, isMap, readWorkflowFile, stepsOf, urlsOf, workflowsOf, type WorkflowFile } from "../workflow-file.ts";
 import { isPasswordName, isSecretName, scanSecretPatterns, secretRules } from "./secrets.ts";
@@ -52,6 +53,13 @@ export const rules: readonly Rule[] = [
     why: "A config the YAML parser rejects cannot be audited, and opskit will refuse to run it.",
     fix: "Fix the YAML syntax at the position given; `opskit validate` explains schema errors.",
   },
+  {
+    id: "OPS-WF-007",
+    severity: "error",
+    title: "template value where the shell would parse it again",
+    why: "opskit hands each {{ }} value to the command as a shell variable, which no quoting turns into code; but arithmetic, a quoted here-document, eval, an `sh -c` script or a remote ssh command parse that variable's text again, so an alert label or a --var would run. opskit refuses such a workflow at load.",
+    fix: "Pass the value where it stays data: as a positional parameter (sh -c 'echo \"$1\"' sh {{ vars.x }}), on stdin, or computed in the template ({{ int(vars.n) + 1 }}).",
+  },
   ...secretRules.filter((r) => r.id === "OPS-SEC-001" || r.id === "OPS-SEC-002"),
 ];
 
@@ -89,6 +97,7 @@ function check(source: SourceFile, context: AuditContext): Hit[] {
   for (const { name, workflow, path } of workflowsOf(file)) {
     if (workflow.permissions === undefined) report("OPS-WF-005", path, `workflow ${name} declares no permissions`, "key");
     checkDestructive(name, workflow, report);
+    checkTemplatePlaces(name, workflow, report);
     if (stepTimeout === undefined) {
       for (const { step, path: stepPath, label } of stepsOf(name, workflow)) {
         // A wait is bounded by its own timeout (60s by default).
@@ -137,6 +146,23 @@ function checkDestructive(name: string, workflow: Record<string, unknown>, repor
     const command = commandOf(step, path);
     const verb = command && destructiveVerb(command.command);
     if (command && verb) report("OPS-WF-002", command.path, `step ${label} runs ${verb} ${how} (targets: ${targets})`);
+  }
+}
+
+/** Each {{ }} of a command in a place that no quoting makes safe: what `opskit validate` refuses. */
+function checkTemplatePlaces(name: string, workflow: Record<string, unknown>, report: Report): void {
+  for (const { step, path, label } of stepsOf(name, workflow)) {
+    const command = commandOf(step, path);
+    if (!command || step.script !== undefined || !command.command.includes("{{")) continue;
+    let unsafe;
+    try {
+      unsafe = unsafeShellPlaces(command.command);
+    } catch {
+      continue; // an unclosed {{ is opskit validate's to report
+    }
+    for (const place of unsafe) {
+      report("OPS-WF-007", command.path, `step ${label}: {{ ${place.code} }} at line ${place.line}, column ${place.column} of the command: ${place.reason}`);
+    }
   }
 }
 
