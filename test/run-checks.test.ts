@@ -213,7 +213,7 @@ describe("permissions that deny every target", () => {
     });
     const run = await opskit(["validate"], at);
     expect(run.code).toBe(65);
-    expect(run.stderr).toMatch(/\/policy\.yaml:3:10: workflow deploy may not act on all 3 of its targets: target web-1 denied by policy\.yaml deny\.hosts 'role=web'/);
+    expect(run.stderr).toMatch(/\n  policy\.yaml:3:10: workflow deploy may not act on all 3 of its targets: target web-1 denied by policy\.yaml deny\.hosts 'role=web'/);
     expect(run.stderr).toContain("fix: the policy's deny.hosts wins over any workflow");
     const dry = await opskit(["run", "deploy", "--dry-run"], at);
     expect(dry.code).toBe(65);

@@ -214,9 +214,15 @@ export async function checkTargetsAllowed(options: {
   return [
     {
       code: "E_POLICY_NO_TARGET",
-      where: policy?.where ? policy.where(key) : (policy?.source ?? "policy"),
+      where: policy?.where ? relativeToCwd(policy.where(key)) : (policy?.source ?? "policy"),
       message,
       hint: kind === "require" ? `declare permissions: under workflows.${options.name}` : `the policy's deny.${key[1]} wins over any workflow: change the workflow's targets, or ask whoever owns ${policy?.source ?? "the policy"}`,
     },
   ];
+}
+
+/** The config's policy file is read by its absolute path; under the working directory, show it relative, as config files are. */
+function relativeToCwd(where: string): string {
+  const cwd = `${process.cwd()}/`;
+  return where.startsWith(cwd) ? where.slice(cwd.length) : where;
 }
