@@ -72,14 +72,19 @@ const retries = z
   .object({ attempts: z.number().int().min(1).max(100), backoff: duration.default("1s") })
   .strict();
 
+/** A command's environment; on this machine the only variables it gets besides a minimal base (src/actions/environment.ts). */
+const commandEnv = z
+  .record(z.string(), z.string())
+  .describe('variables for the command; on this machine it gets only these besides PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TZ, TERM and TMPDIR. A value "env:NAME" or "file:/path" is a secret: read when the step runs, shown as *** in output, the journal and errors');
+
 const commandAction = z.union([
   z.string().min(1),
-  z.object({ command: z.string().min(1), env: z.record(z.string(), z.string()).optional(), stdin: z.string().optional() }).strict(),
+  z.object({ command: z.string().min(1), env: commandEnv.optional(), stdin: z.string().optional() }).strict(),
 ]);
 
 const execAction = z.union([
   z.string().min(1),
-  z.object({ command: z.string().min(1), cwd: z.string().optional(), env: z.record(z.string(), z.string()).optional() }).strict(),
+  z.object({ command: z.string().min(1), cwd: z.string().optional(), env: commandEnv.optional() }).strict(),
 ]);
 
 /** "24=ok,1=failed" or { 24: ok, 1: failed }: how a legacy script's exit codes read; codes not listed: 0 ok, others failed. */
@@ -96,7 +101,7 @@ const scriptAction = z.union([
       interpreter: z.string().optional().describe("default: the script's #! line, else /bin/sh"),
       args: z.array(z.string()).default([]),
       exitMap: exitMapSchema.optional().describe('how exit codes read, e.g. "24=ok,1=failed"'),
-      env: z.record(z.string(), z.string()).optional(),
+      env: commandEnv.optional(),
     })
     .strict(),
 ]);
