@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runPool } from "../src/engine/index.ts";
 import { OpsError } from "../src/errors.ts";
-import { SshPool, type ExecOptions, type SshEndpoint, type SshPoolOptions } from "../src/transport/ssh/index.ts";
+import { CommandStoppedError, SshPool, type ExecOptions, type SshEndpoint, type SshPoolOptions } from "../src/transport/ssh/index.ts";
 import { startFleet, type Fleet, type FleetHost } from "./harness/fleet.ts";
 import { startHangServer } from "./harness/net.ts";
 
@@ -138,7 +138,7 @@ describe("exec", () => {
     const error = await failure(session.exec("sleep 37.101 & sleep 37.102; echo never", run({ timeoutMs: 300 })));
     expect(error.code).toBe("E_SSH_COMMAND_TIMEOUT");
     expect(error.exitCode).toBe(2);
-    expect(error.message).toContain("command timed out after 0.3s");
+    expect(error.message).toContain("command timed out after 300ms");
     expect(error.message).toContain(fleet.hosts[2]!.name);
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(await waitUntil(() => !processRunning("sleep 37.10[12]"))).toBe(true);
@@ -277,7 +277,7 @@ describe("connecting", () => {
       expect(error.code).toBe("E_SSH_TIMEOUT");
       expect(error.exitCode).toBe(1);
       expect(error.message).toContain("connecting (TCP and SSH key exchange)");
-      expect(error.message).toContain("0.3s");
+      expect(error.message).toContain("timed out after 300ms");
       expect(performance.now() - started).toBeLessThan(2_000);
     } finally {
       await pool.close();
@@ -297,7 +297,7 @@ describe("connecting", () => {
       const error = await failure(pool.session({ ...endpoint(slow.hosts[0]!), identityFiles: [unknownKey] }, never));
       expect(error.code).toBe("E_SSH_TIMEOUT");
       expect(error.message).toContain("authentication to");
-      expect(error.message).toContain("0.3s");
+      expect(error.message).toContain("timed out after 300ms");
       expect(performance.now() - started).toBeLessThan(2_000);
     } finally {
       await pool.close();
@@ -525,7 +525,7 @@ describe("RemoteShell", () => {
       const error = await failure(shell.run("sleep 39.301 & sleep 39.302", run({ timeoutMs: 300 })));
       expect(error.code).toBe("E_SSH_COMMAND_TIMEOUT");
       expect(error.exitCode).toBe(2);
-      expect(error.message).toContain("command timed out after 0.3s");
+      expect(error.message).toContain("command timed out after 300ms");
       expect(performance.now() - started).toBeLessThan(2_000);
       expect(await waitUntil(() => !processRunning("sleep 39.30[12]"))).toBe(true);
       const after = await shell.run("echo $$", run());
@@ -542,6 +542,129 @@ describe("RemoteShell", () => {
     } finally {
       shell.close();
     }
+  });
+});
+
+describe("stopping commands where sshd refuses signal requests", () => {
+  // sshd refuses signal requests for ForceCommand sessions (a common audit
+  // wrapper), as other servers ignore them: a timed-out or aborted command is
+  // stopped through its process group, by kill on a second channel.
+  let forced: Fleet;
+  let pool: SshPool;
+  beforeAll(async () => {
+    forced = await startFleet({ size: 1, sshdConfig: ['ForceCommand eval "$SSH_ORIGINAL_COMMAND"'] });
+    pool = new SshPool({ knownHostsFile: forced.knownHostsFile, hostKeyChecking: "strict", connectTimeoutMs: 5_000, authTimeoutMs: 5_000, agentSocket: "" });
+  }, 60_000);
+  afterAll(async () => {
+    await pool?.close();
+    await forced?.stop();
+  });
+
+  const session = () => pool.session({ ...endpoint(forced.hosts[0]!), identityFiles: [forced.identityFile] }, never);
+  /** A sleep duration no other test or run uses, so pgrep-style checks find only this run's processes. */
+  const uniqueSleep = () => `30.${String(Math.floor(Math.random() * 1e9)).padStart(9, "0")}`;
+
+  test("exec: a timed-out command and its background child are gone, the timeout is reported within a second of the deadline with the output so far", async () => {
+    const s = await session();
+    const sleep = uniqueSleep();
+    const started = performance.now();
+    const error = await failure(s.exec(`echo before; echo warn >&2; sleep ${sleep}1 & sleep ${sleep}2`, run({ timeoutMs: 1_000 })));
+    const lateMs = performance.now() - started - 1_000;
+    expect(error.code).toBe("E_SSH_COMMAND_TIMEOUT");
+    expect(error.message).toContain("command timed out after 1.00s");
+    expect(lateMs).toBeLessThan(1_000);
+    expect(error).toBeInstanceOf(CommandStoppedError);
+    expect((error as CommandStoppedError).output).toMatchObject({ stdout: "before\n", stderr: "warn\n", exitCode: null });
+    // TERM reached the whole group before the failure was reported.
+    expect(await waitUntil(() => !processRunning(`sleep ${sleep}[12]`), 500)).toBe(true);
+    // The connection is still good for the next command.
+    expect((await s.exec("echo next", run())).stdout).toBe("next\n");
+  });
+
+  test("RemoteShell: a timed-out run and its background child are gone, reported within a second of the deadline, and the next run gets a new shell", async () => {
+    const shell = await (await session()).shell();
+    try {
+      const before = (await shell.run("echo $$", run())).stdout;
+      const sleep = uniqueSleep();
+      const started = performance.now();
+      const error = await failure(shell.run(`echo before; sleep ${sleep}1 & sleep ${sleep}2`, run({ timeoutMs: 1_000 })));
+      const lateMs = performance.now() - started - 1_000;
+      expect(error.code).toBe("E_SSH_COMMAND_TIMEOUT");
+      expect(lateMs).toBeLessThan(1_000);
+      expect((error as CommandStoppedError).output.stdout).toBe("before\n");
+      expect(await waitUntil(() => !processRunning(`sleep ${sleep}[12]`), 500)).toBe(true);
+      const after = await shell.run("echo $$", run());
+      expect(after.exitCode).toBe(0);
+      expect(after.stdout).not.toBe(before);
+    } finally {
+      shell.close();
+    }
+  });
+
+  test("aborting mid-command stops its process group over exec and over RemoteShell (E_INTERRUPTED)", async () => {
+    const s = await session();
+    for (const runner of [(command: string, options: ExecOptions) => s.exec(command, options), async (command: string, options: ExecOptions) => (await s.shell()).run(command, options)]) {
+      const sleep = uniqueSleep();
+      const controller = new AbortController();
+      const seen: string[] = [];
+      const pending = runner(`echo started; sleep ${sleep}`, run({ signal: controller.signal, onStdout: (chunk) => seen.push(chunk) }));
+      expect(await waitUntil(() => seen.join("").includes("started"))).toBe(true);
+      const started = performance.now();
+      controller.abort();
+      const error = await failure(pending);
+      expect(error.code).toBe("E_INTERRUPTED");
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(await waitUntil(() => !processRunning(`sleep ${sleep}`), 500)).toBe(true);
+    }
+  });
+
+  test("a command that ignores TERM is reported at once and killed after the grace period", async () => {
+    const s = await session();
+    const sleep = uniqueSleep();
+    const started = performance.now();
+    const error = await failure(s.exec(`trap '' TERM; sleep ${sleep}`, run({ timeoutMs: 300 })));
+    expect(error.code).toBe("E_SSH_COMMAND_TIMEOUT");
+    expect(performance.now() - started).toBeLessThan(1_000);
+    // Reporting does not wait for the cleanup: the sleep outlives TERM, then KILL ends it.
+    expect(processRunning(`sleep ${sleep}`)).toBe(true);
+    expect(await waitUntil(() => !processRunning(`sleep ${sleep}`), 3_000)).toBe(true);
+  });
+
+  test("the group report never shows in a command's output", async () => {
+    const s = await session();
+    const result = await s.exec("echo err >&2; echo out; printf 'no newline' >&2", run());
+    expect(result).toMatchObject({ exitCode: 0, stdout: "out\n", stderr: "err\nno newline" });
+    const shell = await s.shell();
+    try {
+      expect(await shell.run("echo out; echo err >&2", run())).toMatchObject({ exitCode: 0, stdout: "out\n", stderr: "err\n" });
+    } finally {
+      shell.close();
+    }
+  });
+
+  test("timeout report lateness over 10 runs each (reported; asserted only below a second)", async () => {
+    const s = await session();
+    const shell = await s.shell();
+    const lateness: Record<string, number[]> = { exec: [], shell: [] };
+    try {
+      for (let i = 0; i < 10; i++) {
+        for (const path of ["exec", "shell"] as const) {
+          const sleep = uniqueSleep();
+          const started = performance.now();
+          await failure(path === "exec" ? s.exec(`sleep ${sleep}`, run({ timeoutMs: 200 })) : shell.run(`sleep ${sleep}`, run({ timeoutMs: 200 })));
+          lateness[path]!.push(performance.now() - started - 200);
+          expect(await waitUntil(() => !processRunning(`sleep ${sleep}`), 500)).toBe(true);
+        }
+      }
+    } finally {
+      shell.close();
+    }
+    const summary = (ms: number[]) => {
+      const sorted = [...ms].sort((a, b) => a - b);
+      return `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)}ms, max ${sorted[sorted.length - 1]!.toFixed(1)}ms`;
+    };
+    console.log(`  timeout reported after the deadline, sshd refusing signals, ${navigator.hardwareConcurrency} cores: exec ${summary(lateness.exec!)}; RemoteShell ${summary(lateness.shell!)}`);
+    for (const ms of [...lateness.exec!, ...lateness.shell!]) expect(ms).toBeLessThan(1_000);
   });
 });
 

@@ -1,16 +1,21 @@
 import { ExitCode, OpsError } from "../errors.ts";
+import { CommandStoppedError } from "../transport/ssh/index.ts";
 import type { ActionContext, ActionResult, RemoteHost } from "./types.ts";
 
-/** An action that could not run turns into a failed (or unreachable) result, never an exception. */
+/**
+ * An action that could not run turns into a failed (or unreachable) result,
+ * never an exception. A command stopped by its timeout keeps what it printed.
+ */
 export function failedResult(error: unknown, startedAt: number, unreachable = false): ActionResult {
   const ops =
     error instanceof OpsError ? error : new OpsError({ code: "E_ACTION", message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.check, cause: error });
+  const output = error instanceof CommandStoppedError ? error.output : undefined;
   return {
     ok: false,
     changed: false,
     exitCode: null,
-    stdout: "",
-    stderr: "",
+    stdout: output?.stdout ?? "",
+    stderr: output?.stderr ?? "",
     durationMs: performance.now() - startedAt,
     ...(unreachable ? { unreachable: true } : {}),
     error: ops.toJSON(),

@@ -1,5 +1,6 @@
 import { ExitCode, OpsError } from "../errors.ts";
 import { secrets } from "../observe/index.ts";
+import { formatMs } from "../ui/index.ts";
 import { commandEnvironment, type EnvironmentBase } from "./environment.ts";
 import { TailBuffer } from "./output.ts";
 import type { CommandOutput, RunOptions } from "./types.ts";
@@ -42,7 +43,7 @@ export async function spawnLocal(command: string, options: RunOptions & { cwd: s
     } catch {}
   };
   const timer = setTimeout(
-    () => kill(new OpsError({ code: "E_COMMAND_TIMEOUT", message: `command timed out after ${options.timeoutMs / 1000}s`, exitCode: ExitCode.check })),
+    () => kill(new OpsError({ code: "E_COMMAND_TIMEOUT", message: `command timed out after ${formatMs(options.timeoutMs)}`, exitCode: ExitCode.check })),
     options.timeoutMs,
   );
   const onAbort = () => kill(new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted }));

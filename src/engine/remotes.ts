@@ -4,7 +4,7 @@ import { spawnLocal, type CommandOutput, type EnvironmentBase, type RemoteHost, 
 import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import type { Target } from "../inventory/index.ts";
-import type { RemoteShell, SshEndpoint, SshPool, SshSession } from "../transport/ssh/index.ts";
+import { CommandStoppedError, type RemoteShell, type SshEndpoint, type SshPool, type SshSession } from "../transport/ssh/index.ts";
 import { parseDuration } from "../ui/index.ts";
 
 export interface Remotes {
@@ -42,7 +42,8 @@ function localHost(environment: EnvironmentBase): RemoteHost {
     local: true,
     async run(command, options) {
       const { output, stopped } = await spawnLocal(command, { ...options, cwd: process.cwd(), environment });
-      if (stopped) throw stopped;
+      // As over SSH: a stopped command fails, and what it printed until then is kept.
+      if (stopped) throw new CommandStoppedError(stopped, output);
       return output;
     },
     async upload(content, remotePath, mode) {

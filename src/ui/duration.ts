@@ -26,15 +26,18 @@ export function parseDuration(text: string, what = "duration"): number {
   return total;
 }
 
-/** Formats milliseconds compactly for people: 0.4ms, 12ms, 1.25s, 3m05s. */
+/**
+ * Formats milliseconds compactly for people: 0.4ms, 12ms, 1.25s, 3m05s.
+ * The unit is picked after rounding, so 999.7 reads 1.00s, not 1000ms.
+ */
 export function formatMs(ms: number): string {
-  if (ms < 1) return `${ms.toFixed(2)}ms`;
-  if (ms < 10) return `${ms.toFixed(1)}ms`;
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(2)}s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
-  return `${minutes}m${String(seconds).padStart(2, "0")}s`;
+  if (ms < 0.995) return `${ms.toFixed(2)}ms`;
+  if (ms < 9.95) return `${ms.toFixed(1)}ms`;
+  if (ms < 999.5) return `${Math.round(ms)}ms`;
+  if (ms < 59_995) return `${(ms / 1000).toFixed(2)}s`;
+  const totalSeconds = Math.round(ms / 1000);
+  const minutes = Math.floor(totalSeconds / 60);
+  return `${minutes}m${String(totalSeconds % 60).padStart(2, "0")}s`;
 }
 
 /** Waits `ms`, or less if `signal` aborts; true when the full time passed. */

@@ -54,9 +54,27 @@ class ChannelSlots {
   }
 }
 
+/** Hooks into opening an exec channel. */
+export interface ExecHooks {
+  /**
+   * Runs as the channel opens, before any await: ssh2 emits `exit` and
+   * `close` as plain events, and a fast command's would be lost to
+   * listeners attached later. It also runs for a channel that opens after
+   * its caller gave up.
+   */
+  prepare?(channel: ClientChannel): void;
+  /**
+   * The open request went out: from here on the command may start even if
+   * the caller gives up. `opening` settles when the server answered.
+   */
+  requested?(opening: Promise<ClientChannel>): void;
+}
+
 /** One authenticated SSH connection in the pool. */
 export class SshConnection {
   private readonly slots: ChannelSlots;
+  /** Kept for stopping commands (stop.ts): with every other slot busy, a timed-out command can still be killed. */
+  private readonly controlSlots = new ChannelSlots(1);
   private sftpSession: Promise<SFTPWrapper> | undefined;
   private lostBecause: string | undefined;
   private isClosed = false;
@@ -68,7 +86,7 @@ export class SshConnection {
     maxChannels: number,
     onClosed: (connection: SshConnection) => void,
   ) {
-    this.slots = new ChannelSlots(maxChannels);
+    this.slots = new ChannelSlots(Math.max(1, maxChannels - 1));
     client.on("error", (error: Error) => {
       this.lostBecause ??= error.message;
     });
@@ -91,14 +109,14 @@ export class SshConnection {
     return disconnectedError(this.endpoint, this.lostBecause);
   }
 
-  /**
-   * Opens a session channel running `command`, waiting for a free slot first.
-   * `prepare` runs as the channel opens, before any await: ssh2 emits `exit`
-   * and `close` as plain events, and a fast command's would be lost to
-   * listeners attached later.
-   */
-  exec(command: string, signal: AbortSignal, prepare?: (channel: ClientChannel) => void): Promise<ChannelLease<ClientChannel>> {
-    return this.openSession<ClientChannel>("an exec channel", signal, (done) => this.client.exec(command, done), prepare);
+  /** Opens a session channel running `command`, waiting for a free slot first. */
+  exec(command: string, signal: AbortSignal, hooks: ExecHooks = {}): Promise<ChannelLease<ClientChannel>> {
+    return this.openSession<ClientChannel>("an exec channel", this.slots, signal, (done) => this.client.exec(command, done), hooks);
+  }
+
+  /** Like exec, on the slot kept for stopping commands, so it never waits behind the work it stops. */
+  control(command: string, signal: AbortSignal, prepare?: (channel: ClientChannel) => void): Promise<ChannelLease<ClientChannel>> {
+    return this.openSession<ClientChannel>("a control channel", this.controlSlots, signal, (done) => this.client.exec(command, done), prepare ? { prepare } : {});
   }
 
   /** A direct-tcpip channel to host:port through this connection (a ProxyJump hop). */
@@ -125,7 +143,7 @@ export class SshConnection {
     if (this.isClosed) throw this.lostError();
     let session = this.sftpSession;
     if (!session) {
-      const opening = this.openSession<SFTPWrapper>("an SFTP channel", signal, (done) => this.client.sftp(done)).then(({ channel, release }) => {
+      const opening = this.openSession<SFTPWrapper>("an SFTP channel", this.slots, signal, (done) => this.client.sftp(done)).then(({ channel, release }) => {
         channel.once("close", () => {
           release();
           if (this.sftpSession === opening) this.sftpSession = undefined;
@@ -159,12 +177,13 @@ export class SshConnection {
 
   private async openSession<T extends { once(event: "close", listener: () => void): unknown; end(): unknown }>(
     what: string,
+    slots: ChannelSlots,
     signal: AbortSignal,
     open: (done: (error: Error | undefined, channel: T) => void) => void,
-    prepare?: (channel: T) => void,
+    hooks: { prepare?(channel: T): void; requested?(opening: Promise<T>): void } = {},
   ): Promise<ChannelLease<T>> {
     if (this.isClosed) throw this.lostError();
-    const release = await this.slots.acquire(signal);
+    const release = await slots.acquire(signal);
     if (signal.aborted) {
       release();
       throw reasonOf(signal);
@@ -178,13 +197,14 @@ export class SshConnection {
         if (!error) {
           // Attached here, not after an await: a fast command's channel may close at once.
           channel.once("close", release);
-          prepare?.(channel);
+          hooks.prepare?.(channel);
           return resolve(channel);
         }
         reject(this.isClosed ? this.lostError() : channelError(this.endpoint, what, error.message));
       });
     });
-    // A channel that opens after its caller gave up is closed at once.
+    hooks.requested?.(opened);
+    // A channel that opens after its caller gave up gets EOF at once (exec.ts also stops its command).
     opened.then(
       (channel) => {
         if (signal.aborted) channel.end();

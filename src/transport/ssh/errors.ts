@@ -1,5 +1,6 @@
 import { ExitCode, OpsError } from "../../errors.ts";
-import type { SshEndpoint } from "./types.ts";
+import { formatMs } from "../../ui/index.ts";
+import type { ExecResult, SshEndpoint } from "./types.ts";
 
 /** "web-1 (deploy@10.0.0.5:22)": the name people know and the address that was dialled. */
 export function describeEndpoint(endpoint: SshEndpoint): string {
@@ -10,10 +11,6 @@ export function describeEndpoint(endpoint: SshEndpoint): string {
 
 export function hostPort(endpoint: { host: string; port: number }): string {
   return endpoint.host.includes(":") ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
-}
-
-export function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))}s`;
 }
 
 export function connectError(endpoint: SshEndpoint, why: string, cause?: unknown): OpsError {
@@ -32,7 +29,7 @@ export function connectTimeoutError(endpoint: SshEndpoint, phase: "connect" | "a
   const what = phase === "connect" ? "connecting (TCP and SSH key exchange)" : "authentication";
   return new OpsError({
     code: "E_SSH_TIMEOUT",
-    message: `${what} to ${describeEndpoint(endpoint)} timed out after ${formatSeconds(timeoutMs)}`,
+    message: `${what} to ${describeEndpoint(endpoint)} timed out after ${formatMs(timeoutMs)}`,
     hint:
       phase === "connect"
         ? "check that the host is up and reachable, or raise the connect timeout"
@@ -108,7 +105,7 @@ export function knownHostsWriteError(file: string, cause: unknown): OpsError {
 export function commandTimeoutError(endpoint: SshEndpoint, command: string, timeoutMs: number): OpsError {
   return new OpsError({
     code: "E_SSH_COMMAND_TIMEOUT",
-    message: `command timed out after ${formatSeconds(timeoutMs)} on ${describeEndpoint(endpoint)}: ${abbreviate(command)}`,
+    message: `command timed out after ${formatMs(timeoutMs)} on ${describeEndpoint(endpoint)}: ${abbreviate(command)}`,
     hint: "the command was killed; raise the step's timeout, or find out why it hangs",
     exitCode: ExitCode.check,
   });
@@ -117,10 +114,23 @@ export function commandTimeoutError(endpoint: SshEndpoint, command: string, time
 export function uploadTimeoutError(endpoint: SshEndpoint, remotePath: string, timeoutMs: number): OpsError {
   return new OpsError({
     code: "E_SSH_COMMAND_TIMEOUT",
-    message: `upload of ${remotePath} to ${describeEndpoint(endpoint)} timed out after ${formatSeconds(timeoutMs)}`,
+    message: `upload of ${remotePath} to ${describeEndpoint(endpoint)} timed out after ${formatMs(timeoutMs)}`,
     hint: "raise the step's timeout, or check the link and the remote disk",
     exitCode: ExitCode.check,
   });
+}
+
+/**
+ * A command stopped by its timeout or an interruption: the reason, and what
+ * the command printed until then (a failure's explanation is often there).
+ */
+export class CommandStoppedError extends OpsError {
+  constructor(
+    reason: OpsError,
+    readonly output: ExecResult,
+  ) {
+    super({ code: reason.code, message: reason.message, ...(reason.hint !== undefined ? { hint: reason.hint } : {}), exitCode: reason.exitCode, cause: reason });
+  }
 }
 
 /** The signal's reason when it is an OpsError (a run deadline, say); otherwise E_INTERRUPTED. */

@@ -1,37 +1,71 @@
 import type { ClientChannel } from "ssh2";
 import type { SshConnection } from "./connection.ts";
 import { reasonOf, sleep, startDeadline } from "./deadline.ts";
-import { commandTimeoutError } from "./errors.ts";
+import { CommandStoppedError, commandTimeoutError } from "./errors.ts";
 import { StreamCapture } from "./output.ts";
+import { commandReportingGroup, GroupReportScanner, killGraceMs, newGroupMarker, stopRemoteCommand } from "./stop.ts";
 import type { ExecOptions, ExecResult } from "./types.ts";
-
-/** How long a killed command gets between TERM and KILL, and KILL and closing the channel. */
-export const killGraceMs = 1_000;
 
 /**
  * Runs `command` on its own channel of the pooled connection; sshd gives it
  * to the user's login shell (`$SHELL -c`). stdin is sent and closed at once,
- * so a command that reads stdin never waits for more.
+ * so a command that reads stdin never waits for more. A command stopped by
+ * the timeout or the caller's signal has its process group killed (see
+ * stop.ts); the failure is a CommandStoppedError with the output so far,
+ * raised as soon as the group was sent TERM.
  */
 export async function execCommand(connection: SshConnection, command: string, options: ExecOptions): Promise<ExecResult> {
   const startedAt = performance.now();
   const deadline = startDeadline(options.signal, options.timeoutMs, () => commandTimeoutError(connection.endpoint, command, options.timeoutMs));
+  // Once the run is reported, late output (a dying command's last words) goes nowhere.
+  let reported = false;
+  const stdout = new StreamCapture(options.maxOutputBytes, options.onStdout);
+  const stderr = new StreamCapture(options.maxOutputBytes, options.onStderr);
+  const marker = newGroupMarker();
+  let reportGroup!: (pgid: number) => void;
+  const group = new Promise<number>((resolve) => (reportGroup = resolve));
+  const stderrScan = new GroupReportScanner(marker, (chunk) => reported || stderr.push(chunk), (pgid) => reportGroup(pgid));
+  let exit: { code: number | null; signal: string | null } | undefined;
+  let markClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  let opening: Promise<ClientChannel | undefined> | undefined;
+  const outputSoFar = (): ExecResult => {
+    stderrScan.end();
+    reported = true;
+    return {
+      exitCode: null,
+      signal: null,
+      stdout: stdout.finish(),
+      stderr: stderr.finish(),
+      truncated: stdout.truncated || stderr.truncated,
+      durationMs: performance.now() - startedAt,
+    };
+  };
   try {
-    const stdout = new StreamCapture(options.maxOutputBytes, options.onStdout);
-    const stderr = new StreamCapture(options.maxOutputBytes, options.onStderr);
-    let exit: { code: number | null; signal: string | null } | undefined;
-    let markClosed: () => void = () => undefined;
-    const closed = new Promise<void>((resolve) => (markClosed = resolve));
-    const { channel } = await connection.exec(command, deadline.signal, (opened) => {
-      opened.on("data", (chunk: Buffer) => stdout.push(chunk));
-      opened.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-      opened.on("exit", (code: number | null, signal?: string) => {
-        exit = typeof code === "number" ? { code, signal: null } : { code: null, signal: signal ?? null };
-      });
-      // Writing stdin to a command that already exited is not our failure.
-      opened.on("error", () => undefined);
-      opened.once("close", () => markClosed());
-    });
+    let channel: ClientChannel;
+    try {
+      ({ channel } = await connection.exec(commandReportingGroup(command, marker), deadline.signal, {
+        requested: (pending) => {
+          opening = pending.catch(() => undefined);
+        },
+        prepare: (opened) => {
+          opened.on("data", (chunk: Buffer) => reported || stdout.push(chunk));
+          opened.stderr.on("data", (chunk: Buffer) => stderrScan.push(chunk));
+          opened.on("exit", (code: number | null, signal?: string) => {
+            exit = typeof code === "number" ? { code, signal: null } : { code: null, signal: signal ?? null };
+          });
+          // Writing stdin to a command that already exited is not our failure.
+          opened.on("error", () => undefined);
+          opened.once("close", () => markClosed());
+        },
+      }));
+    } catch (error) {
+      if (!deadline.signal.aborted || !opening) throw error;
+      // The open request was out when the caller gave up: a command that starts now is stopped too.
+      const late = await Promise.race([opening, sleep(killGraceMs).then(() => undefined)]);
+      if (late) await stopRemoteCommand({ connection, channel: late, group, closed });
+      throw new CommandStoppedError(reasonOf(deadline.signal), outputSoFar());
+    }
     if (options.stdin !== undefined) channel.end(typeof options.stdin === "string" ? Buffer.from(options.stdin) : Buffer.from(options.stdin));
     else channel.end();
 
@@ -41,11 +75,12 @@ export async function execCommand(connection: SshConnection, command: string, op
     });
     const outcome = await Promise.race([closed.then(() => "closed" as const), aborted.then(() => "aborted" as const)]);
     if (outcome === "aborted") {
-      await killChannel(channel, closed);
-      throw reasonOf(deadline.signal);
+      await stopRemoteCommand({ connection, channel, group, closed });
+      throw new CommandStoppedError(reasonOf(deadline.signal), outputSoFar());
     }
     // A channel that closes without an exit status lost its connection.
     if (!exit && connection.closed) throw connection.lostError();
+    stderrScan.end();
     return {
       exitCode: exit?.code ?? null,
       signal: exit?.signal ?? null,
@@ -56,53 +91,5 @@ export async function execCommand(connection: SshConnection, command: string, op
     };
   } finally {
     deadline.dispose();
-  }
-}
-
-/**
- * Stops a command: TERM, then KILL, then closing the channel. OpenSSH (7.9
- * and later) delivers a channel signal to the whole process group of the
- * session (killpg), so the command's children die with it. A server that
- * ignores signal requests only sees the channel close; the command then runs
- * on until it writes to the closed pipe.
- */
-export async function killChannel(channel: ClientChannel, closed: Promise<void>): Promise<void> {
-  const grace = new AbortController();
-  const gone = closed.then(() => grace.abort());
-  for (const signal of ["TERM", "KILL"]) {
-    if (grace.signal.aborted) break;
-    if (!sendSignal(channel, signal)) break;
-    await sleep(killGraceMs, grace.signal);
-  }
-  if (!grace.signal.aborted) channel.close();
-  await Promise.race([gone, sleep(killGraceMs, grace.signal)]);
-}
-
-interface ChannelInternals {
-  _client?: { _protocol?: { signal?(channelId: number, signalName: string): void } };
-  outgoing?: { id?: number; state?: string };
-}
-
-/**
- * Sends a signal request for `channel`. ssh2's channel.signal() silently
- * does nothing once stdin was closed (it wants a writable stream), yet SSH
- * allows the request after EOF (RFC 4254 6.9) and we always close stdin; so
- * the request goes to ssh2's protocol layer. This reads ssh2 internals,
- * checked against the pinned ssh2 version by the timeout tests.
- */
-export function sendSignal(channel: ClientChannel, signal: string): boolean {
-  const internals = channel as unknown as ChannelInternals;
-  const protocol = internals._client?._protocol;
-  const id = internals.outgoing?.id;
-  const state = internals.outgoing?.state;
-  try {
-    if (protocol?.signal && typeof id === "number" && (state === "open" || state === "eof")) {
-      protocol.signal(id, signal);
-      return true;
-    }
-    channel.signal(signal);
-    return state === "open";
-  } catch {
-    return false;
   }
 }

@@ -15,10 +15,11 @@ import { shellQuote } from "../../expr/index.ts";
 // Each command runs as `( eval '<command>' )`: a forked subshell of the
 // driver, no exec and no shell start-up, where `exit`, `cd` or a syntax
 // error end only that run. The trade-off: the command shares the driver's
-// process group, so stopping it (timeout, abort) means signalling the whole
-// group through sshd, which ends the driver too; the next run starts a new
-// shell. A separate group per command would need setsid(1) and two execs per
-// run, which measured as costly as a new exec channel.
+// process group, so stopping it (timeout, abort) means killing the whole
+// group (stop.ts; the driver reported the group's id when it started), which
+// ends the driver too; the next run starts a new shell. A separate group per
+// command would need setsid(1) and two execs per run, which measured as
+// costly as a new exec channel.
 
 export interface RunMarkers {
   start: string;
@@ -62,10 +63,24 @@ export function runScript(markers: RunMarkers, command: string, stdin: Uint8Arra
 const dot = 0x2e;
 
 /**
+ * How many bytes at the end of `data` could be the start of `marker`: those
+ * are held back until the next chunk, the rest can be passed on at once.
+ */
+export function markerPrefixAtEnd(data: Uint8Array, marker: Uint8Array): number {
+  for (let length = Math.min(data.length, marker.length - 1); length > 0; length--) {
+    let matches = true;
+    for (let i = 0; i < length && matches; i++) matches = data[data.length - length + i] === marker[i];
+    if (matches) return length;
+  }
+  return 0;
+}
+
+/**
  * Cuts one run's bytes out of one stream of the shell channel: drops what
  * precedes the start marker, passes on what follows it up to the end marker,
  * then (on stdout) reads the exit status. A marker split across chunks is
- * found: up to a marker's length of bytes is held back until the next chunk.
+ * found: the bytes at a chunk's end that could begin a marker are held back
+ * until the next chunk; the rest passes on at once, for live output.
  */
 export class RunFrame {
   private state: "before" | "inside" | "status" | "done" = "before";
@@ -88,6 +103,12 @@ export class RunFrame {
     return this.state === "done";
   }
 
+  /** The run was cut short: the bytes held back in case they began the end marker are output after all. */
+  flush(): void {
+    if (this.state === "inside" && this.pending.length > 0) this.sink(this.pending);
+    this.pending = Buffer.alloc(0);
+  }
+
   push(chunk: Buffer): void {
     if (this.state === "done") return;
     let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -104,9 +125,9 @@ export class RunFrame {
     if (this.state === "inside") {
       const at = data.indexOf(this.endBytes);
       if (at < 0) {
-        const safe = data.length - this.endBytes.length + 1;
+        const safe = data.length - markerPrefixAtEnd(data, this.endBytes);
         if (safe > 0) this.sink(data.subarray(0, safe));
-        this.pending = Buffer.from(data.subarray(Math.max(0, safe)));
+        this.pending = Buffer.from(data.subarray(safe));
         return;
       }
       if (at > 0) this.sink(data.subarray(0, at));

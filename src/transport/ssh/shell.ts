@@ -2,10 +2,10 @@ import type { ClientChannel } from "ssh2";
 import type { OpsError } from "../../errors.ts";
 import type { SshConnection } from "./connection.ts";
 import { raceSignal, reasonOf, startDeadline, type Deadline } from "./deadline.ts";
-import { killChannel } from "./exec.ts";
-import { commandTimeoutError, shellError } from "./errors.ts";
+import { CommandStoppedError, commandTimeoutError, shellError } from "./errors.ts";
 import { StreamCapture } from "./output.ts";
 import { newMarkers, RunFrame, runScript } from "./shell-protocol.ts";
+import { GroupReportScanner, newGroupMarker, reportGroup, stopRemoteCommand } from "./stop.ts";
 import type { ExecOptions, ExecResult, RemoteShell } from "./types.ts";
 
 interface ActiveRun {
@@ -22,12 +22,19 @@ class ShellDriver {
   private active: ActiveRun | undefined;
   private isDead = false;
   private readonly closed: Promise<void>;
+  private readonly stdoutScan: GroupReportScanner;
+  /** The shell's process group, which its runs share (see shell-protocol.ts). */
+  private readonly group: Promise<number>;
 
   private constructor(
     private readonly connection: SshConnection,
     private readonly channel: ClientChannel,
+    marker: string,
   ) {
-    channel.on("data", (chunk: Buffer) => this.active?.stdout.push(chunk));
+    let reportGroupId!: (pgid: number) => void;
+    this.group = new Promise((resolve) => (reportGroupId = resolve));
+    this.stdoutScan = new GroupReportScanner(marker, (chunk) => this.active?.stdout.push(chunk), (pgid) => reportGroupId(pgid));
+    channel.on("data", (chunk: Buffer) => this.stdoutScan.push(chunk));
     channel.stderr.on("data", (chunk: Buffer) => this.active?.stderr.push(chunk));
     channel.on("error", () => undefined);
     this.closed = new Promise((resolve) => {
@@ -45,16 +52,21 @@ class ShellDriver {
     return this.isDead;
   }
 
-  /** Opens the channel; the shell reads its first script as soon as it runs. */
+  /**
+   * Opens the channel; the login shell reports its pid, the group's id,
+   * and becomes the /bin/sh that reads the runs' scripts.
+   */
   static async start(connection: SshConnection, signal: AbortSignal): Promise<ShellDriver> {
-    const { channel } = await connection.exec("exec /bin/sh -s", signal);
-    return new ShellDriver(connection, channel);
+    const marker = newGroupMarker();
+    const { channel } = await connection.exec(`${reportGroup(marker, 1)}; exec /bin/sh -s`, signal);
+    return new ShellDriver(connection, channel, marker);
   }
 
   /**
    * Writes one framed run and resolves once both streams closed its frame.
    * When the deadline fires first, the shell's process group is killed (see
-   * shell-protocol.ts) and the driver is dead.
+   * shell-protocol.ts and stop.ts), the driver is dead, and the run fails
+   * with a CommandStoppedError as soon as the group was sent TERM.
    */
   async run(command: string, options: ExecOptions, deadline: Deadline, startedAt: number): Promise<ExecResult> {
     if (this.isDead) throw shellError(this.connection.endpoint, "is closed", "open a new one with session.shell()");
@@ -87,9 +99,20 @@ class ShellDriver {
     } catch (error) {
       if (!deadline.signal.aborted || this.isDead) throw error;
       this.isDead = true;
+      const run = this.active;
       this.active = undefined;
-      await killChannel(this.channel, this.closed);
-      throw reasonOf(deadline.signal);
+      run?.stdout.flush();
+      run?.stderr.flush();
+      const output: ExecResult = {
+        exitCode: null,
+        signal: null,
+        stdout: stdout.finish(),
+        stderr: stderr.finish(),
+        truncated: stdout.truncated || stderr.truncated,
+        durationMs: performance.now() - startedAt,
+      };
+      await stopRemoteCommand({ connection: this.connection, channel: this.channel, group: this.group, closed: this.closed });
+      throw new CommandStoppedError(reasonOf(deadline.signal), output);
     }
     return {
       exitCode,

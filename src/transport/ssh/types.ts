@@ -11,6 +11,10 @@ export interface SshEndpoint {
   useAgent: boolean;
   /** Reach `host` through this one first, like OpenSSH's ProxyJump. */
   proxyJump?: SshEndpoint;
+  /** known_hosts files for this host instead of the pool's knownHostsFile (ssh_config's UserKnownHostsFile). */
+  knownHostsFiles?: string[];
+  /** Settings that asked for less host key checking and were not followed; a refused key's hint repeats them. */
+  hostKeyNotes?: string[];
 }
 
 export type HostKeyChecking = "strict" | "accept-new" | "off";
@@ -30,7 +34,8 @@ export interface SshPoolOptions {
   authTimeoutMs: number;
   /**
    * Channels (exec, shell, SFTP) open at once on one connection; more wait.
-   * OpenSSH refuses more than MaxSessions (default 10) per connection.
+   * OpenSSH refuses more than MaxSessions (default 10) per connection. One
+   * of them is kept for stopping timed-out or interrupted commands.
    */
   maxChannelsPerConnection?: number;
   /** ssh-agent socket for endpoints with useAgent; defaults to SSH_AUTH_SOCK. */
