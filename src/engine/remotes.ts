@@ -72,6 +72,8 @@ function endpointFor(target: Target, byName: Map<string, Target>, seen: Set<stri
     user: target.user,
     identityFiles: target.keys,
     useAgent: Boolean(process.env.SSH_AUTH_SOCK),
+    ...(target.knownHostsFiles ? { knownHostsFiles: target.knownHostsFiles } : {}),
+    ...(target.hostKeyNotes ? { hostKeyNotes: target.hostKeyNotes } : {}),
   };
   if (target.proxyJump) {
     if (seen.has(target.name)) throw new OpsError({ code: "E_SSH_PROXY_LOOP", message: `ProxyJump loop through ${[...seen].join(" -> ")}`, hint: "fix proxyJump in the inventory", exitCode: ExitCode.config });

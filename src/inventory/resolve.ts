@@ -58,6 +58,8 @@ export async function resolveInventory(loaded: LoadedConfig, options: ResolveOpt
       groups: [...new Set([...record.groups, ...groups])].sort(),
       keys: keys.map((key) => expandPath(key, baseDir, home)),
       ...(record.proxyJump !== undefined ? { proxyJump: record.proxyJump } : {}),
+      ...(record.knownHostsFiles ? { knownHostsFiles: record.knownHostsFiles.map((file) => expandPath(file, baseDir, home)) } : {}),
+      ...(record.hostKeyNotes ? { hostKeyNotes: record.hostKeyNotes } : {}),
       source: record.source,
     };
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { HostRecord } from "./types.ts";
 import { sshConfigSource } from "./ssh-config.ts";
 
@@ -16,11 +16,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function load(text: string, files: Record<string, string> = {}): Promise<Map<string, HostRecord>> {
-  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+/** `files` are written relative to `homeDir` (default: the test directory). */
+async function load(text: string, files: Record<string, string> = {}, homeDir = "/home/u"): Promise<Map<string, HostRecord>> {
+  const base = homeDir === "/home/u" ? dir : homeDir;
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(dirname(join(base, name)), { recursive: true });
+    await writeFile(join(base, name), content);
+  }
   const file = join(dir, "config");
   await writeFile(file, text);
-  const hosts = await sshConfigSource.load(text, { file, display: "config", homeDir: "/home/u", env: { USER: "me" }, readText: (path) => Bun.file(path).text() });
+  const hosts = await sshConfigSource.load(text, { file, display: "config", homeDir, env: { USER: "me" }, readText: (path) => Bun.file(path).text() });
   return new Map(hosts.map((h) => [h.name, h]));
 }
 
@@ -78,17 +83,37 @@ describe("ssh_config source", () => {
     expect(hosts.get("web-1")).toMatchObject({ address: "10.0.0.9", port: 2022, keys: ["/keys/my key"] });
   });
 
-  test("Include reads other files (globs, relative to the config's directory); inside a Host block it applies only there", async () => {
+  test("Include reads other files (globs, relative to ~/.ssh as ssh reads them); inside a Host block it applies only there", async () => {
+    const home = join(dir, "home");
     const hosts = await load(["Include conf.d/*.conf", "Host web-1", "  Include web-extra", "Host *", "  User fallback"].join("\n"), {
-      "conf.d/10-db.conf": "Host db-1\n  HostName 10.0.2.1\n  User postgres\n",
-      "conf.d/20-cache.conf": "Host cache-1\n  Port 6000\n",
-      "web-extra": "User webuser\nPort 2201\n",
-    });
+      ".ssh/conf.d/10-db.conf": "Host db-1\n  HostName 10.0.2.1\n  User postgres\n",
+      ".ssh/conf.d/20-cache.conf": "Host cache-1\n  Port 6000\n",
+      ".ssh/web-extra": "User webuser\nPort 2201\n",
+    }, home);
     expect([...hosts.keys()].sort()).toEqual(["cache-1", "db-1", "web-1"]);
     expect(hosts.get("db-1")).toMatchObject({ address: "10.0.2.1", user: "postgres" });
     expect(hosts.get("web-1")).toMatchObject({ user: "webuser", port: 2201 });
     expect(hosts.get("cache-1")).toMatchObject({ user: "fallback", port: 6000 });
-    expect(hosts.get("db-1")!.source).toBe(`${join(dir, "conf.d/10-db.conf")}:1`);
+    expect(hosts.get("db-1")!.source).toBe(`${join(home, ".ssh/conf.d/10-db.conf")}:1`);
+  });
+
+  test("an Include whose pattern matches nothing, or whose directory is missing, is skipped as ssh skips it", async () => {
+    const hosts = await load(["Include conf.d/*.none", "Include /nonexistent-dir/*.conf", "Include ~/missing/*", "Host web-1", "  Port 2022"].join("\n"));
+    expect(hosts.get("web-1")).toMatchObject({ port: 2022 });
+  });
+
+  test("UserKnownHostsFile gives the host its known_hosts files; /dev/null and StrictHostKeyChecking no are noted, not followed", async () => {
+    const hosts = await load(
+      ["Host app", "  UserKnownHostsFile ~/.ssh/known_%h /etc/ssh/fleet_hosts", "Host lab", "  UserKnownHostsFile /dev/null", "  StrictHostKeyChecking accept-new", "Host plain", "  StrictHostKeyChecking yes"].join("\n"),
+    );
+    expect(hosts.get("app")).toMatchObject({ knownHostsFiles: ["~/.ssh/known_app", "/etc/ssh/fleet_hosts"] });
+    expect(hosts.get("app")!.hostKeyNotes).toBeUndefined();
+    expect(hosts.get("lab")!.knownHostsFiles).toBeUndefined();
+    expect(hosts.get("lab")!.hostKeyNotes).toEqual([
+      "config:5: StrictHostKeyChecking accept-new is not followed (opskit's defaults.hostKeyChecking decides)",
+      "config:4: UserKnownHostsFile /dev/null is not followed (it would accept any host key)",
+    ]);
+    expect(hosts.get("plain")!.hostKeyNotes).toBeUndefined();
   });
 
   test("Match all and Match host apply; Match criteria that need a connection (exec, user) do not", async () => {

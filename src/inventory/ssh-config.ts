@@ -8,10 +8,21 @@ import type { HostRecord, InventorySource, SourceContext } from "./types.ts";
  * line naming a concrete host (no *, ?, !) yields a target; its settings are
  * those of every block that matches it, in file order, the first value of
  * each keyword winning (IdentityFile accumulates). Include is followed
- * (globs, ~, relative to the top file's directory) and, as in ssh, an
- * Include inside a block applies only where that block does. Of Match, only
- * `all`, `host` and `originalhost` can be judged without a connection; a
- * Match block using any other criterion is treated as not matching.
+ * (globs, ~, relative paths against ~/.ssh as ssh does for a user's config;
+ * a pattern that matches nothing is skipped) and, as in ssh, an Include
+ * inside a block applies only where that block does. Of Match, only `all`,
+ * `host` and `originalhost` can be judged without a connection; a Match
+ * block using any other criterion is treated as not matching.
+ *
+ * UserKnownHostsFile is followed (several files, ~ and %-tokens expanded):
+ * host keys are checked against those files instead of the default one. What
+ * would turn checking off is not followed: `UserKnownHostsFile /dev/null`
+ * (or none) and `StrictHostKeyChecking no`, `off` or `accept-new` are noted on
+ * the host, host keys are still checked as opskit's own hostKeyChecking
+ * says, and a refused key's error says why. A config written for interactive
+ * use often carries these for lab hosts; refusing the whole import would
+ * leave every other host unusable, and following them would let a man in the
+ * middle take the session and its credentials.
  */
 
 type Pattern = { glob: RegExp; negated: boolean };
@@ -37,7 +48,7 @@ export const sshConfigSource: InventorySource = {
   kind: "ssh_config",
   async load(text, context) {
     const parsed: Parsed = { entries: [], hosts: new Map() };
-    await parseConfig(text, context.display, context, [], 0, parsed, dirname(context.file));
+    await parseConfig(text, context.display, context, [], 0, parsed, join(context.homeDir, ".ssh"));
     return [...parsed.hosts].map(([name, where]) => resolveHost(name, where, parsed.entries, context));
   },
 };
@@ -140,6 +151,7 @@ function matchesList(name: string, patterns: Pattern[]): boolean {
   return matched;
 }
 
+/** The files an Include names; as in ssh (glob(3) with GLOB_NOCHECK off), a pattern that matches nothing, or a missing directory, names none. */
 async function expandInclude(arg: string, dir: string, home: string): Promise<string[]> {
   const expanded = arg.replace(/^~(?=\/|$)/, home);
   const path = isAbsolute(expanded) ? expanded : join(dir, expanded);
@@ -147,7 +159,12 @@ async function expandInclude(arg: string, dir: string, home: string): Promise<st
   const base = dirname(path);
   const glob = new Bun.Glob(path.slice(base.length + 1));
   const found: string[] = [];
-  for await (const name of glob.scan({ cwd: base, onlyFiles: true })) found.push(join(base, name));
+  try {
+    for await (const name of glob.scan({ cwd: base, onlyFiles: true })) found.push(join(base, name));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
+  }
   return found.sort();
 }
 
@@ -186,7 +203,9 @@ function resolveHost(name: string, where: string, entries: Entry[], context: Sou
     L: localHostname().split(".")[0]!,
     i: String(process.getuid?.() ?? ""),
   };
-  const keys = [...new Set(identityFiles.map((file) => file.replace(/%([%dhnprulLi])/g, (_, t: string) => tokens[t]!)))];
+  const expand = (file: string) => file.replace(/%([%dhnprulLi])/g, (_, t: string) => tokens[t]!);
+  const keys = [...new Set(identityFiles.map(expand))];
+  const hostKeys = hostKeySettings(settings, expand);
   return {
     name,
     ...(hostName !== undefined && hostName !== name ? { address: hostName } : {}),
@@ -194,11 +213,37 @@ function resolveHost(name: string, where: string, entries: Entry[], context: Sou
     ...(user !== undefined ? { user } : {}),
     ...(keys.length > 0 ? { keys } : {}),
     ...(proxyJump !== undefined && proxyJump.toLowerCase() !== "none" ? { proxyJump } : {}),
+    ...hostKeys,
     labels: {},
     vars: {},
     groups: [],
     source: where,
   };
+}
+
+/** Files that discard what is written to them or name no file: a known_hosts "file" that turns checking off. */
+const discardingFiles = new Set(["/dev/null", "none"]);
+
+/**
+ * UserKnownHostsFile and StrictHostKeyChecking as far as opskit follows them:
+ * the known_hosts files, and a note for each setting that would have turned
+ * host key checking off (see the comment at the top).
+ */
+function hostKeySettings(settings: Map<string, { value: string; where: string }>, expand: (file: string) => string): Pick<HostRecord, "knownHostsFiles" | "hostKeyNotes"> {
+  const notes: string[] = [];
+  const files: string[] = [];
+  const strict = settings.get("stricthostkeychecking");
+  if (strict && ["no", "off", "accept-new"].includes(strict.value.toLowerCase())) {
+    notes.push(`${strict.where}: StrictHostKeyChecking ${strict.value} is not followed (opskit's defaults.hostKeyChecking decides)`);
+  }
+  const known = settings.get("userknownhostsfile");
+  if (known) {
+    for (const file of known.value.split(/\s+/).filter(Boolean)) {
+      if (discardingFiles.has(file.toLowerCase())) notes.push(`${known.where}: UserKnownHostsFile ${file} is not followed (it would accept any host key)`);
+      else files.push(expand(file));
+    }
+  }
+  return { ...(files.length > 0 ? { knownHostsFiles: [...new Set(files)] } : {}), ...(notes.length > 0 ? { hostKeyNotes: notes } : {}) };
 }
 
 function matchCriteria(condition: Extract<Condition, { kind: "match" }>, original: string, hostName: string | undefined): boolean {

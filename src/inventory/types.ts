@@ -10,6 +10,10 @@ export interface Target {
   /** Identity files: ~ expanded, relative paths against the config directory. */
   keys: string[];
   proxyJump?: string;
+  /** known_hosts files for this host instead of defaults.knownHosts (ssh_config's UserKnownHostsFile); ~ expanded. */
+  knownHostsFiles?: string[];
+  /** Settings of its source that would have turned host key checking off and were not followed, each with file:line. */
+  hostKeyNotes?: string[];
   /** Where it was defined, e.g. "opskit.yaml:12:5" or "/home/u/.ssh/config:14"; several joined by ", ". */
   source: string;
 }
@@ -22,6 +26,9 @@ export interface HostRecord {
   user?: string;
   keys?: string[];
   proxyJump?: string;
+  /** ssh_config's UserKnownHostsFile, as written (~ not yet expanded). */
+  knownHostsFiles?: string[];
+  hostKeyNotes?: string[];
   labels: Record<string, string>;
   vars: Record<string, unknown>;
   /** Groups the source itself puts the host in (Ansible groups). */

@@ -10,7 +10,8 @@ import type { SshEndpoint, SshPoolOptions } from "./types.ts";
 export interface DialContext {
   ssh2: Ssh2;
   options: SshPoolOptions;
-  knownHosts: KnownHosts;
+  /** The known_hosts files an endpoint is checked against, read once per set. */
+  knownHostsFor(endpoint: SshEndpoint): Promise<KnownHosts>;
   identities: IdentityCache;
 }
 
@@ -39,10 +40,12 @@ interface HostKeyOutcome {
  * exchange (host key check included); the auth timer starts when the key
  * exchange ends. Any failure destroys the client and `sock`.
  */
-export async function openClient(endpoint: SshEndpoint, context: DialContext, sock: Duplex | undefined, signal: AbortSignal): Promise<{ client: Client; learnedHostKey: boolean }> {
+export async function openClient(endpoint: SshEndpoint, context: DialContext, sock: Duplex | undefined, signal: AbortSignal): Promise<{ client: Client; learnedHostKey: boolean; knownHosts: KnownHosts }> {
   let auth: AuthPlan;
+  let knownHosts: KnownHosts;
   try {
     if (signal.aborted) throw interruptedError(signal);
+    knownHosts = await context.knownHostsFor(endpoint);
     auth = await planAuth(endpoint, context.identities, context.options.agentSocket ?? process.env.SSH_AUTH_SOCK);
   } catch (error) {
     sock?.destroy();
@@ -70,7 +73,7 @@ export async function openClient(endpoint: SshEndpoint, context: DialContext, so
         sock?.destroy();
         reject(error);
       } else {
-        resolve({ client, learnedHostKey: hostKey.learned });
+        resolve({ client, learnedHostKey: hostKey.learned, knownHosts });
       }
     }
     function onHandshake() {
@@ -100,15 +103,15 @@ export async function openClient(endpoint: SshEndpoint, context: DialContext, so
     client.on("handshake", onHandshake).on("ready", onReady).on("close", onClose);
 
     try {
-      client.connect(connectConfig(endpoint, context, sock, auth, hostKey));
+      client.connect(connectConfig(endpoint, context, knownHosts, sock, auth, hostKey));
     } catch (error) {
       finish(connectError(endpoint, error instanceof Error ? error.message : String(error), error));
     }
   });
 }
 
-function connectConfig(endpoint: SshEndpoint, context: DialContext, sock: Duplex | undefined, auth: AuthPlan, hostKey: HostKeyOutcome): ConnectConfig {
-  const { options, knownHosts } = context;
+function connectConfig(endpoint: SshEndpoint, context: DialContext, knownHosts: KnownHosts, sock: Duplex | undefined, auth: AuthPlan, hostKey: HostKeyOutcome): ConnectConfig {
+  const { options } = context;
   return {
     host: endpoint.host,
     port: endpoint.port,

@@ -18,22 +18,33 @@ export interface Dialer {
   session(connection: SshConnection): SshSession;
 }
 
-/** Loads ssh2 and reads the known_hosts file, once for a pool's life. */
+/** Loads ssh2; each set of known_hosts files is read once for a pool's life, when a host first needs it. */
 export async function createDialer(options: SshPoolOptions): Promise<Dialer> {
   const ssh2 = await loadSsh2();
-  const knownHosts = await KnownHosts.load(options.knownHostsFile).catch((error: unknown) => {
-    throw new OpsError({
-      code: "E_SSH_KNOWN_HOSTS",
-      message: `cannot read ${options.knownHostsFile}: ${error instanceof Error ? error.message : String(error)}`,
-      hint: "check the known_hosts path and its permissions",
-      exitCode: ExitCode.config,
-      cause: error,
-    });
-  });
-  const context: DialContext = { ssh2, options, knownHosts, identities: new IdentityCache(ssh2) };
+  const loaded = new Map<string, Promise<KnownHosts>>();
+  const knownHostsFor = (endpoint: SshEndpoint): Promise<KnownHosts> => {
+    const files = endpoint.knownHostsFiles && endpoint.knownHostsFiles.length > 0 ? endpoint.knownHostsFiles : [options.knownHostsFile];
+    const key = files.join("\n");
+    let known = loaded.get(key);
+    if (!known) {
+      known = KnownHosts.load(files).catch((error: unknown) => {
+        const file = (error as { file?: string }).file ?? files.join(", ");
+        throw new OpsError({
+          code: "E_SSH_KNOWN_HOSTS",
+          message: `cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
+          hint: "check the known_hosts path and its permissions",
+          exitCode: ExitCode.config,
+          cause: error,
+        });
+      });
+      loaded.set(key, known);
+    }
+    return known;
+  };
+  const context: DialContext = { ssh2, options, knownHostsFor, identities: new IdentityCache(ssh2) };
   return {
     async connect(endpoint, sock, signal, onClosed) {
-      const { client, learnedHostKey } = await openClient(endpoint, context, sock, signal);
+      const { client, learnedHostKey, knownHosts } = await openClient(endpoint, context, sock, signal);
       if (learnedHostKey) {
         try {
           await raceSignal(knownHosts.flush(), signal);

@@ -107,4 +107,19 @@ describe("known_hosts", () => {
     expect(known.preferredAlgorithms("10.0.0.5", 2222).slice(0, 3)).toEqual(["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]);
     expect(known.preferredAlgorithms("10.0.0.6", 2222)[0]).toBe("ssh-ed25519");
   });
+
+  test("several files are one list: a key in the second is known, and a learned key goes to the first", async () => {
+    const blob = ed25519Blob();
+    const first = join(dir, `first-${randomBytes(4).toString("hex")}`);
+    const second = join(dir, `second-${randomBytes(4).toString("hex")}`);
+    await writeFile(second, `# other\n${line("[10.0.0.5]:2222", blob)}\n`);
+    const known = await KnownHosts.load([first, second]);
+    expect(known.verify(web, blob, "strict")).toEqual({ ok: true, learned: false });
+    const changed = known.verify(web, ed25519Blob(), "strict");
+    expect(changed.ok || changed.error.message).toContain(`${second}:2`);
+    const other = { ...web, host: "10.0.0.6" };
+    expect(known.verify(other, blob, "accept-new")).toEqual({ ok: true, learned: true });
+    await known.flush();
+    expect(await readFile(first, "utf8")).toBe(`[10.0.0.6]:2222 ssh-ed25519 ${blob.toString("base64")}\n`);
+  });
 });

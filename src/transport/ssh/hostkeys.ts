@@ -1,7 +1,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { OpsError } from "../../errors.ts";
+import { OpsError } from "../../errors.ts";
 import { hostKeyChangedError, hostKeyRevokedError, hostKeyUnknownError, knownHostsWriteError } from "./errors.ts";
 import type { HostKeyChecking, SshEndpoint } from "./types.ts";
 
@@ -94,34 +94,53 @@ const hostKeyAlgorithms: Record<string, string[]> = {
   "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
 };
 
+/** An entry with the file it was read from. */
+type FiledEntry = KnownHostEntry & { file: string };
+
 /**
- * The known_hosts file of one pool: read once, consulted for every
- * connection, and appended to (one write at a time) when accept-new
- * learns a key.
+ * The known_hosts files of one pool (or of the hosts that name their own,
+ * as ssh_config's UserKnownHostsFile does): read once, consulted for every
+ * connection, all of them as one list as OpenSSH does, and the first
+ * appended to (one write at a time) when accept-new learns a key.
  */
 export class KnownHosts {
   private writes: Promise<void> = Promise.resolve();
   private writeError: OpsError | undefined;
 
   private constructor(
-    readonly file: string,
-    private readonly entries: KnownHostEntry[],
+    readonly files: readonly string[],
+    private readonly entries: FiledEntry[],
     private lineCount: number,
     private endsWithNewline: boolean,
   ) {}
 
-  static async load(file: string): Promise<KnownHosts> {
-    let text = "";
-    try {
-      text = await readFile(file, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
-    const lines = text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
-    return new KnownHosts(file, parseKnownHosts(text), lines, text === "" || text.endsWith("\n"));
+  /** The file a learned key is written to. */
+  get file(): string {
+    return this.files[0]!;
   }
 
-  lookup(host: string, port: number): KnownHostEntry[] {
+  static async load(files: string | readonly string[]): Promise<KnownHosts> {
+    const list = typeof files === "string" ? [files] : files;
+    const entries: FiledEntry[] = [];
+    let firstLines = 0;
+    let firstEndsWithNewline = true;
+    for (const [index, file] of list.entries()) {
+      let text = "";
+      try {
+        text = await readFile(file, "utf8");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw Object.assign(error as Error, { file });
+      }
+      entries.push(...parseKnownHosts(text).map((entry) => ({ ...entry, file })));
+      if (index === 0) {
+        firstLines = text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+        firstEndsWithNewline = text === "" || text.endsWith("\n");
+      }
+    }
+    return new KnownHosts(list, entries, firstLines, firstEndsWithNewline);
+  }
+
+  lookup(host: string, port: number): FiledEntry[] {
     const name = knownHostName(host, port);
     return this.entries.filter((entry) => entry.marker !== "@cert-authority" && entryMatches(entry, name));
   }
@@ -144,6 +163,11 @@ export class KnownHosts {
    * connection to the host sees it) and written to the file in the background.
    */
   verify(endpoint: SshEndpoint, blob: Buffer, mode: HostKeyChecking): HostKeyVerdict {
+    const verdict = this.decide(endpoint, blob, mode);
+    return verdict.ok || !endpoint.hostKeyNotes?.length ? verdict : { ok: false, error: withNotes(verdict.error, endpoint.hostKeyNotes) };
+  }
+
+  private decide(endpoint: SshEndpoint, blob: Buffer, mode: HostKeyChecking): HostKeyVerdict {
     if (mode === "off") return { ok: true, learned: false };
     const offeredType = keyTypeOf(blob);
     const offered = fingerprintOf(blob);
@@ -157,7 +181,7 @@ export class KnownHosts {
     const recorded = plain.find((e) => e.keyType === offeredType) ?? plain[0];
     const name = knownHostName(endpoint.host, endpoint.port);
     if (recorded) return { ok: false, error: hostKeyChangedError(endpoint, name, this.describe(recorded), offeredType, offered) };
-    if (mode === "strict") return { ok: false, error: hostKeyUnknownError(endpoint, this.file, offeredType, offered) };
+    if (mode === "strict") return { ok: false, error: hostKeyUnknownError(endpoint, this.files.join(", "), offeredType, offered) };
     this.learn(name, offeredType, blob);
     return { ok: true, learned: true };
   }
@@ -170,7 +194,7 @@ export class KnownHosts {
 
   private learn(name: string, keyType: string, blob: Buffer): void {
     this.lineCount += 1;
-    this.entries.push({ line: this.lineCount, marker: "", patterns: [name], keyType, blob });
+    this.entries.push({ line: this.lineCount, marker: "", patterns: [name], keyType, blob, file: this.file });
     // Plain names, not hashed: the file stays readable and `ssh-keygen -R` finds either form.
     const prefix = this.endsWithNewline ? "" : "\n";
     this.endsWithNewline = true;
@@ -185,7 +209,16 @@ export class KnownHosts {
     });
   }
 
-  private describe(entry: KnownHostEntry) {
-    return { file: this.file, line: entry.line, keyType: entry.keyType, fingerprint: fingerprintOf(entry.blob) };
+  private describe(entry: FiledEntry) {
+    return { file: entry.file, line: entry.line, keyType: entry.keyType, fingerprint: fingerprintOf(entry.blob) };
   }
+}
+
+/**
+ * A refusal for a host whose config asked for less checking says, in the
+ * message (run output shows messages), which settings were not followed.
+ */
+function withNotes(error: OpsError, notes: readonly string[]): OpsError {
+  const message = `${error.message}; host key checking stays on for this host: ${notes.join("; ")}`;
+  return new OpsError({ code: error.code, message, ...(error.hint !== undefined ? { hint: error.hint } : {}), exitCode: error.exitCode });
 }
