@@ -88,6 +88,33 @@ describe("opskit serve: a restart resumes only what was owed", () => {
   }, 30_000);
 });
 
+describe("opskit serve: a run cut off by SIGKILL continues from its first unfinished step", () => {
+  test("onInterrupted: retry reruns only the step that was under way; the step that finished runs once", async () => {
+    const { server, marks, dir } = await serveWith("cooldown: 10m\nmaxAttempts: 3\nonInterrupted: retry", (m) =>
+      [
+        "- name: first",
+        `  exec: "echo first >> ${m}/first"`,
+        "- name: second",
+        `  exec: "if [ -e ${m}/second ]; then echo again >> ${m}/second; exit 0; fi; echo once > ${m}/second; sleep 30"`,
+      ].join("\n"),
+    );
+    expect((await fire(server, "api")).status).toBe(200);
+    for (let i = 0; i < 200 && lines(join(marks, "second")).length === 0; i++) await Bun.sleep(50);
+    expect(lines(join(marks, "second"))).toEqual(["once"]);
+    await server.kill();
+    const again = await serve(dir);
+    const view = await settle(again, 1, (v) => v.attempts[1]?.status === "succeeded", 20_000);
+    expect(view.attempts.map((a: any) => a.status)).toEqual(["interrupted", "succeeded"]);
+    expect(lines(join(marks, "first"))).toEqual(["first"]);
+    expect(lines(join(marks, "second"))).toEqual(["once", "again"]);
+    const [cut, retry] = view.attempts.map((a: any) => a.runId);
+    expect(view.events.map((e: any) => e.message).join("\n")).toContain(`continues run ${cut}: steps that finished there do not run again, second on local (cut off there) runs again`);
+    const record = await again.get(`/api/v1/runs/${retry}`);
+    expect(record.run.resumedFrom).toBe(cut);
+    expect(record.steps.map((s: any) => [s.name, s.status])).toEqual([["first", "changed"], ["second", "changed"]]);
+  }, 60_000);
+});
+
 describe("opskit serve: the journal deleted under a running server", () => {
   test("/healthz turns 503 and the webhooks refuse with 503 naming the journal, rather than acknowledge what cannot be kept", async () => {
     const { server } = await serveWith("cooldown: 1m", (m) => `- exec: "echo ran >> ${m}/log"`);

@@ -26,6 +26,8 @@ export type RunEvent =
       attempts: number;
       result: ActionResult;
       startedAt: string;
+      /** Not run here: the step finished in this earlier run, which this one continues (a retry or a resume). */
+      resumedFrom?: string;
     }
   | { type: "target.finished"; runId: string; target: string; batch: number; status: TargetStatus; changed: boolean; durationMs: number; error?: string; startedAt: string }
   | { type: "run.stopping"; runId: string; reason: "budget" | "interrupted"; detail: string }

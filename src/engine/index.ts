@@ -6,6 +6,7 @@ export { failureBudget, planBatches, resolveCount } from "./plan.ts";
 export type { CompiledStep, CompiledWorkflow, CompileOptions, RunOutcome, RunRequest, RunTarget } from "./workflow.ts";
 export { journalSink } from "./journal-sink.ts";
 export { toRunTarget } from "./targets.ts";
+export { priorProgress, type PriorProgress } from "./progress.ts";
 export { celVars } from "./scope.ts";
 export type { KnownVars, Problem } from "./preflight.ts";
 export type { Remotes } from "./remotes.ts";

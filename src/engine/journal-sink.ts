@@ -4,7 +4,8 @@ import type { EventSink, RunEvent } from "./events.ts";
 /**
  * Writes the run's events to the journal: every event as printed by --json
  * (step output excepted: it is kept in the step results, bounded), plus the
- * per-target and per-step records that `opskit runs show` and resume read.
+ * per-target and per-step records that `opskit runs show` and resume read,
+ * and each step's progress (started, finished) that a retry continues from.
  */
 export function journalSink(journal: Journal): EventSink {
   const targets = new Map<string, TargetRecord>();
@@ -25,6 +26,10 @@ export function journalSink(journal: Journal): EventSink {
       case "target.started":
         put({ runId: event.runId, target: event.target, batch: event.batch, status: "running", changed: false, rollbackOwed: false, startedAt: new Date().toISOString() });
         return;
+      case "step.started":
+        // Written before the action runs: after a crash, the journal shows the step was under way.
+        journal.startStep({ runId: event.runId, target: event.target, phase: event.phase, index: event.index, name: event.name, startedAt: new Date().toISOString() });
+        return;
       case "step.finished":
         journal.putStep({
           runId: event.runId,
@@ -41,6 +46,8 @@ export function journalSink(journal: Journal): EventSink {
           attempts: event.attempts,
           ...(event.result.error ? { error: event.result.error.message } : {}),
           startedAt: event.startedAt,
+          ...(event.result.data ? { data: event.result.data } : {}),
+          ...(event.resumedFrom ? { resumedFrom: event.resumedFrom } : {}),
         });
         return;
       case "target.finished":

@@ -7,6 +7,7 @@ import { parseDuration, sleep } from "../ui/index.ts";
 import { maskedOutput, type EventSink, type RunCounts } from "./events.ts";
 import { compilePermissions, PermissionDenied, type Guard, type Policy } from "./permissions.ts";
 import { failureBudget, planBatches } from "./plan.ts";
+import type { PriorProgress } from "./progress.ts";
 import { runPool } from "./pool.ts";
 import { celVars } from "./scope.ts";
 
@@ -124,6 +125,13 @@ export interface RunRequest {
   emit: EventSink;
   /** Targets owing a rollback from an earlier, interrupted run (resume). */
   owedRollback?: RunTarget[];
+  /**
+   * What an earlier run of this workflow finished (a retry after it was cut
+   * off, or a resume): on each target, steps and post hooks up to the first
+   * one not finished there are not run again; their recorded results stand
+   * (and are registered for later steps). From that step on, everything runs.
+   */
+  progress?: PriorProgress;
 }
 
 export interface RunOutcome {
@@ -246,9 +254,9 @@ async function runTarget(request: RunRequest, target: RunTarget, batch: number):
   const started = performance.now();
   emit({ type: "target.started", runId, target: target.name, batch });
   const registered: Record<string, unknown> = {};
-  let result = await runPhase(request, target, [...compiled.hooks.pre, ...compiled.steps], registered, request.signal, batch);
+  let result = await runPhase(request, target, [...compiled.hooks.pre, ...compiled.steps], registered, request.signal, batch, true);
   if (result.status === "ok" || result.status === "changed") {
-    const post = await runPhase(request, target, compiled.hooks.post, registered, request.signal, batch);
+    const post = await runPhase(request, target, compiled.hooks.post, registered, request.signal, batch, true);
     result = { ...post, changed: result.changed || post.changed, status: post.status === "ok" && result.changed ? "changed" : post.status };
   } else if (result.status === "failed" && compiled.hooks.on_failure.length > 0) {
     await runPhase(request, target, compiled.hooks.on_failure, registered, request.hardSignal, batch);
@@ -266,6 +274,8 @@ async function runPhase(
   registered: Record<string, unknown>,
   signal: AbortSignal,
   batch: number,
+  /** Continue after what request.progress finished (steps and post hooks; never on_failure or rollback). */
+  resume = false,
 ): Promise<PhaseOutcome> {
   const { emit, runId } = request;
   const startedAt = new Date().toISOString();
@@ -275,8 +285,20 @@ async function runPhase(
   let skipped = 0;
   const vars = celVars(request.vars);
   const scope = () => ({ vars, target: targetScope(target), env: process.env, steps: registered });
+  let resuming = resume ? request.progress : undefined;
   for (const step of steps) {
     if (signal.aborted) return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: "interrupted" };
+    const prior = resuming?.finished(target.name, step.phase, step.index, step.name);
+    if (resuming && prior) {
+      if (prior.status === "skipped") skipped++;
+      else ran++;
+      registered[step.register] = resultScope(prior.result);
+      changed ||= prior.result.changed;
+      const description = `finished in run ${resuming.runId}`;
+      emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description, status: prior.status, attempts: 0, result: prior.result, startedAt: prior.startedAt, resumedFrom: resuming.runId });
+      continue;
+    }
+    resuming = undefined;
     const stepStarted = new Date().toISOString();
     if (step.when) {
       const verdict = step.when.evaluate(scope());

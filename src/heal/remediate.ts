@@ -1,5 +1,5 @@
 import type { LoadedConfig } from "../config/index.ts";
-import { executeRun, fanOut, journalSink, openRemotes, toRunTarget, type CompiledWorkflow, type EventSink } from "../engine/index.ts";
+import { executeRun, fanOut, journalSink, openRemotes, toRunTarget, type CompiledWorkflow, type EventSink, type PriorProgress } from "../engine/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { resolveTargets, localTarget, type Target } from "../inventory/index.ts";
 import { newRunId, type IncidentRecord, type Journal } from "../journal/index.ts";
@@ -23,6 +23,8 @@ export interface RunRequestOptions {
   signal: AbortSignal;
   /** Extra sinks beside the journal (metrics). */
   sinks?: EventSink[];
+  /** An interrupted attempt's run this one continues: its finished steps are not run again. */
+  progress?: PriorProgress;
 }
 
 /** Resolves a rule's targets: the workflow's selector, narrowed by the rule's rendered one. */
@@ -45,6 +47,7 @@ export async function executeWorkflowRun(
     kind: "workflow",
     name: kind === "escalation" ? `escalate:${options.trigger.rule}` : plan.workflow,
     params: { configFiles: loaded.files, cwd: process.cwd(), workflow: plan.workflow, vars: plan.vars, dryRun: false, trigger: options.trigger },
+    ...(options.progress ? { resumedFrom: options.progress.runId } : {}),
   });
   // A remediation workflow that shadows a legacy script does so here too: the
   // comparison (or, after a fallback, the legacy script itself) as in `opskit run`.
@@ -69,6 +72,7 @@ export async function executeWorkflowRun(
       signal: options.signal,
       hardSignal: hard.signal,
       emit: fanOut([journalSink(journal), ...(options.sinks ?? [])]),
+      ...(options.progress ? { progress: options.progress } : {}),
     });
     const { counts } = outcome;
     const notes = [...(shadow?.notes ?? []), ...(shadow?.finish() ?? [])].map((note) => `; shadow: ${note.message}`).join("");

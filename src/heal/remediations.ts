@@ -1,5 +1,5 @@
 import type { LoadedConfig } from "../config/index.ts";
-import type { EventSink } from "../engine/index.ts";
+import { priorProgress, type EventSink, type PriorProgress } from "../engine/index.ts";
 import type { AttemptRecord, IncidentRecord, Journal } from "../journal/index.ts";
 import { formatMs } from "../ui/index.ts";
 import { countedAttempts } from "./gates.ts";
@@ -106,6 +106,8 @@ export class Remediations {
     }
     const startedAt = Date.now();
     const targets = plan.targets.map((t) => t.name);
+    const prior = this.#interruptedProgress(incidentId, attempt);
+    const continues = prior ? `; continues run ${prior.runId}: steps that finished there do not run again${prior.unfinished.length > 0 ? `, ${prior.unfinished.map((s) => `${s.name} on ${s.target}`).join(", ")} (cut off there) runs again` : ""}` : "";
     store.transaction(() => {
       store.updateAttempt(incidentId, attempt, { status: "running", runId: plan.runId, startedAt });
       progress("running");
@@ -114,14 +116,14 @@ export class Remediations {
       store.addIncidentEvent(incidentId, {
         at: startedAt,
         kind: "run",
-        message: `remediation started: attempt ${attempt} of ${rule.rule.maxAttempts}, workflow ${rule.rule.run} on ${targets.join(", ")} (run ${plan.runId})`,
+        message: `remediation started: attempt ${attempt} of ${rule.rule.maxAttempts}, workflow ${rule.rule.run} on ${targets.join(", ")} (run ${plan.runId})${continues}`,
         data: { runId: plan.runId, attempt },
       });
     });
     this.deps.ctx.emit({ type: "remediation.started", incidentId, rule: rule.name, attempt, runId: plan.runId, workflow: rule.rule.run, targets });
     let result: { ok: boolean; detail: string };
     try {
-      result = await executeWorkflowRun(plan, rule.workflow, { loaded: this.deps.loaded, journal: store, defaultTimeoutMs: this.deps.defaultTimeoutMs, trigger: { incident: incidentId, attempt, rule: rule.name }, signal, ...(this.deps.runSinks ? { sinks: this.deps.runSinks } : {}) }, "remediation");
+      result = await executeWorkflowRun(plan, rule.workflow, { loaded: this.deps.loaded, journal: store, defaultTimeoutMs: this.deps.defaultTimeoutMs, trigger: { incident: incidentId, attempt, rule: rule.name }, signal, ...(this.deps.runSinks ? { sinks: this.deps.runSinks } : {}), ...(prior ? { progress: prior } : {}) }, "remediation");
     } catch (error) {
       result = { ok: false, detail: describeFailure(error) };
     }
@@ -153,6 +155,23 @@ export class Remediations {
       return;
     }
     this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, `${result.detail}; verified`, plan.runId);
+  }
+
+  /**
+   * The progress of the run this attempt continues: the latest attempt before
+   * it that was cut off (the server stopped or died under it) and got as far
+   * as starting a step. A new attempt after a failed one runs the workflow
+   * whole: that is a retry of the runbook, not the continuation of a run.
+   */
+  #interruptedProgress(incidentId: number, attempt: number): PriorProgress | undefined {
+    const earlier = this.deps.journal.attempts(incidentId).filter((a) => a.attempt < attempt).reverse();
+    for (const previous of earlier) {
+      if (previous.status !== "interrupted") return undefined;
+      if (!previous.runId) continue;
+      const progress = priorProgress(this.deps.journal, previous.runId);
+      if (progress.started) return progress;
+    }
+    return undefined;
   }
 
   async #verify(incidentId: number, rule: CompiledRule, signal: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string }> {

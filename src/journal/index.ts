@@ -11,7 +11,7 @@ export type {
   Milestone, NotificationRecord, RuleStateRecord, HistoryStore, ImportedIncident, AnalyticsStore, MttrQuery, MttrResult, MttrPhase, MttrPhaseRow, MttrCountRow,
 } from "./types.ts";
 export type { ShadowAspect, ShadowComparisonRecord, ShadowSource, ShadowStateRecord, ShadowStats, ShadowStore } from "./types.ts";
-export type { Journal, JournalEvent, RunParams, RunRecord, RunStatus, StepPhase, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
+export type { Journal, JournalEvent, RunParams, RunRecord, RunStatus, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
 
 /**
  * Where the journal lives: --journal PATH, else $OPSKIT_JOURNAL, else

@@ -7,7 +7,7 @@ import { migrateHistory, sqliteHistoryStore } from "./sqlite-history.ts";
 import { sqliteAnalyticsStore } from "./sqlite-mttr.ts";
 import { incidentSchema, sqliteIncidentStore } from "./sqlite-incidents.ts";
 import { migrateShadow, sqliteShadowStore } from "./sqlite-shadow.ts";
-import type { Journal, JournalEvent, RunRecord, RunStatus, StepRecord, TargetRecord } from "./types.ts";
+import type { Journal, JournalEvent, RunRecord, RunStatus, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord } from "./types.ts";
 
 const schema = `
 PRAGMA journal_mode = WAL;
@@ -55,6 +55,22 @@ CREATE TABLE IF NOT EXISTS step_results (
   started_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS step_results_run ON step_results (run_id, target);
+-- Each step's progress on each target, written before the step's action starts and when it
+-- finishes: a run cut off (SIGKILL, a power loss) shows which steps finished, which one was under
+-- way, and a retry or resume starts from the first unfinished step.
+CREATE TABLE IF NOT EXISTS step_progress (
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  target TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  status TEXT,
+  data TEXT,
+  resumed_from TEXT,
+  PRIMARY KEY (run_id, target, phase, idx)
+);
 CREATE TABLE IF NOT EXISTS events (
   run_id TEXT NOT NULL REFERENCES runs (id),
   seq INTEGER NOT NULL,
@@ -170,6 +186,31 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
       duration_ms = excluded.duration_ms, error = excluded.error`);
   const insertStep = db.prepare(`INSERT INTO step_results (run_id, target, phase, idx, name, action, status, exit_code, stdout, stderr, duration_ms, attempts, error, started_at)
     VALUES ($runId, $target, $phase, $index, $name, $action, $status, $exitCode, $stdout, $stderr, $durationMs, $attempts, $error, $startedAt)`);
+  const startProgress = db.prepare(`INSERT INTO step_progress (run_id, target, phase, idx, name, started_at) VALUES ($runId, $target, $phase, $index, $name, $startedAt)
+    ON CONFLICT (run_id, target, phase, idx) DO UPDATE SET name = excluded.name, started_at = excluded.started_at, finished_at = NULL, status = NULL, data = NULL`);
+  const finishProgress = db.prepare(`INSERT INTO step_progress (run_id, target, phase, idx, name, started_at, finished_at, status, data, resumed_from)
+    VALUES ($runId, $target, $phase, $index, $name, $startedAt, $finishedAt, $status, $data, $resumedFrom)
+    ON CONFLICT (run_id, target, phase, idx) DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status, data = excluded.data, resumed_from = excluded.resumed_from`);
+  const recordStep = db.transaction((s: StepRecord) => {
+    insertStep.run({ runId: s.runId, target: s.target, phase: s.phase, index: s.index, name: s.name, action: s.action, status: s.status, exitCode: s.exitCode, stdout: s.stdout, stderr: s.stderr, durationMs: s.durationMs, attempts: s.attempts, error: s.error ?? null, startedAt: s.startedAt });
+    finishProgress.run({
+      runId: s.runId,
+      target: s.target,
+      phase: s.phase,
+      index: s.index,
+      name: s.name,
+      startedAt: s.startedAt,
+      finishedAt: new Date().toISOString(),
+      status: s.status,
+      data: s.data === undefined ? null : JSON.stringify(s.data),
+      resumedFrom: s.resumedFrom ?? null,
+    });
+  });
+  const selectProgress = db.prepare<Record<string, unknown>, { runId: string }>(`SELECT p.target, p.phase, p.idx, p.name, p.started_at, p.finished_at, p.status, p.data, p.resumed_from,
+      r.action, r.exit_code, r.stdout, r.stderr, r.duration_ms, r.attempts, r.error
+    FROM step_progress p LEFT JOIN step_results r
+      ON r.rowid = (SELECT MAX(rowid) FROM step_results WHERE run_id = p.run_id AND target = p.target AND phase = p.phase AND idx = p.idx)
+    WHERE p.run_id = $runId ORDER BY p.target, p.phase, p.idx`);
   const insertEvent = db.prepare("INSERT INTO events (run_id, seq, type, at, payload) VALUES ($runId, $seq, $type, $at, $payload)");
   const maxSeq = db.prepare<{ seq: number | null }, { runId: string }>("SELECT MAX(seq) AS seq FROM events WHERE run_id = $runId");
 
@@ -217,7 +258,38 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
       });
     },
     putStep(s) {
-      insertStep.run({ ...s, error: s.error ?? null, exitCode: s.exitCode });
+      recordStep(s);
+    },
+    startStep(s) {
+      startProgress.run(s);
+    },
+    stepProgress(runId) {
+      return selectProgress.all({ runId }).map((r): StepProgressRecord => {
+        const base = { runId, target: r.target as string, phase: r.phase as StepPhase, index: r.idx as number, name: r.name as string, startedAt: r.started_at as string };
+        if (r.finished_at === null || r.status === null) return base;
+        return {
+          ...base,
+          finishedAt: r.finished_at as string,
+          ...(r.resumed_from ? { resumedFrom: r.resumed_from as string } : {}),
+          result: {
+            runId,
+            target: base.target,
+            phase: base.phase,
+            index: base.index,
+            name: base.name,
+            action: (r.action as string | null) ?? "",
+            status: r.status as StepStatus,
+            exitCode: (r.exit_code as number | null) ?? null,
+            stdout: (r.stdout as string | null) ?? "",
+            stderr: (r.stderr as string | null) ?? "",
+            durationMs: (r.duration_ms as number | null) ?? 0,
+            attempts: (r.attempts as number | null) ?? 0,
+            ...(r.error ? { error: r.error as string } : {}),
+            startedAt: base.startedAt,
+            ...(r.data ? { data: JSON.parse(r.data as string) as Record<string, unknown> } : {}),
+          },
+        };
+      });
     },
     appendEvent(runId, type, payload) {
       const seq = (sequence.get(runId) ?? maxSeq.get({ runId })?.seq ?? 0) + 1;

@@ -68,6 +68,28 @@ export interface StepRecord {
   attempts: number;
   error?: string;
   startedAt: string;
+  /** What the action returned beside its output (an HTTP status and body, …): a resumed run's later steps may read it. */
+  data?: Record<string, unknown>;
+  /** Not run here: it finished in this earlier run, which a resume or a retry continued. */
+  resumedFrom?: string;
+}
+
+/**
+ * A step's progress on one target: recorded when the step starts (before its
+ * action runs) and when it finishes, so that after a run is cut off a retry or
+ * resume knows which steps finished (not run again) and which one was under way.
+ */
+export interface StepProgressRecord {
+  runId: string;
+  target: string;
+  phase: StepPhase;
+  index: number;
+  name: string;
+  startedAt: string;
+  /** Absent: the step started and never finished (the process died under it). */
+  finishedAt?: string;
+  resumedFrom?: string;
+  result?: StepRecord;
 }
 
 export interface JournalEvent {
@@ -83,7 +105,12 @@ export interface Journal extends IncidentStore, HistoryStore, AnalyticsStore, Sh
   startRun(run: Omit<RunRecord, "status" | "startedAt"> & { startedAt?: string }): RunRecord;
   finishRun(runId: string, status: RunStatus, summary: Record<string, unknown>): void;
   putTarget(record: TargetRecord): void;
+  /** Records a step's result, and its progress as finished. */
   putStep(record: StepRecord): void;
+  /** Records that a step is starting on a target, before its action runs. */
+  startStep(record: { runId: string; target: string; phase: StepPhase; index: number; name: string; startedAt: string }): void;
+  /** Every step that started in a run, per target, finished or not. */
+  stepProgress(runId: string): StepProgressRecord[];
   appendEvent(runId: string, type: string, payload: Record<string, unknown>): void;
   listRuns(options?: { limit?: number }): RunRecord[];
   getRun(id: string): { run: RunRecord; targets: TargetRecord[]; steps: StepRecord[] } | undefined;

@@ -1,0 +1,55 @@
+import type { ActionResult } from "../actions/index.ts";
+import type { Journal, StepPhase, StepStatus } from "../journal/index.ts";
+
+/**
+ * What an earlier run of the same workflow got done, per target and step, as
+ * the journal recorded it: a retry (onInterrupted: retry) or `opskit runs
+ * resume` continues from each target's first unfinished step instead of
+ * running finished ones again.
+ */
+export interface PriorProgress {
+  runId: string;
+  /** The step's result if it finished there (ok, changed or skipped) under the same name. */
+  finished(target: string, phase: StepPhase, index: number, name: string): { status: StepStatus; result: ActionResult; startedAt: string } | undefined;
+  /** Steps that started there and never finished (the process died under them): they run again. */
+  unfinished: { target: string; phase: StepPhase; index: number; name: string }[];
+  /** Whether any step started there at all. */
+  started: boolean;
+}
+
+const done: ReadonlySet<StepStatus> = new Set(["ok", "changed", "skipped"]);
+const key = (target: string, phase: StepPhase, index: number) => `${target}\u0000${phase}\u0000${index}`;
+
+export function priorProgress(journal: Pick<Journal, "stepProgress">, runId: string): PriorProgress {
+  const finished = new Map<string, { name: string; status: StepStatus; result: ActionResult; startedAt: string }>();
+  const unfinished: PriorProgress["unfinished"] = [];
+  const steps = journal.stepProgress(runId);
+  for (const step of steps) {
+    const record = step.result;
+    if (!record) {
+      unfinished.push({ target: step.target, phase: step.phase, index: step.index, name: step.name });
+      continue;
+    }
+    if (!done.has(record.status)) continue;
+    const result: ActionResult = {
+      ok: true,
+      changed: record.status === "changed",
+      exitCode: record.exitCode,
+      stdout: record.stdout,
+      stderr: record.stderr,
+      durationMs: record.durationMs,
+      ...(record.data ? { data: record.data } : {}),
+    };
+    finished.set(key(step.target, step.phase, step.index), { name: step.name, status: record.status, result, startedAt: record.startedAt });
+  }
+  return {
+    runId,
+    finished(target, phase, index, name) {
+      const found = finished.get(key(target, phase, index));
+      // A step renamed or moved since is not the same step: from there on, everything runs.
+      return found && found.name === name ? found : undefined;
+    },
+    unfinished,
+    started: steps.length > 0,
+  };
+}
