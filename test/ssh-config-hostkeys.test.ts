@@ -79,7 +79,7 @@ describe("ssh_config import", () => {
     expect(await readFile(join(home, "empty_known_hosts"), "utf8")).toBe("");
   });
 
-  test("StrictHostKeyChecking no and UserKnownHostsFile /dev/null do not turn checking off: the unknown key is refused, and the hint says why", async () => {
+  test("StrictHostKeyChecking no and UserKnownHostsFile /dev/null do not turn checking off: the unknown key is refused, and the message says why", async () => {
     const run = await opskit(["exec", "-c", config, "name=lab", "--", "echo", "reached"]);
     expect(run.code).toBe(1);
     const output = run.stdout + run.stderr;
