@@ -136,7 +136,7 @@ describe("startChecks", () => {
       fingerprint: alertFingerprint(labels),
       status: "firing",
       labels,
-      annotations: { summary: `api-health: ${service.url("/seq/fire")} failed 3 times in a row: expectation failed: status == 200`, runbook: "https://wiki/api" },
+      annotations: { summary: `api-health: ${service.url("/seq/fire")} failed 3 times in a row: expected status == 200, got status = 503`, runbook: "https://wiki/api" },
       startsAt: probeTimes[0]!,
     });
     // Probes 5 and 7 pass; 5 alone is below the threshold, 7 and 8 resolve.
