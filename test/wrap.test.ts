@@ -123,6 +123,18 @@ describe("opskit wrap on this machine", () => {
     expect(left).toEqual([]);
   });
 
+  test("a timeout shows what the script printed before it, and reads 300ms", async () => {
+    const script = join(dir, "prints-then-sleeps.sh");
+    await writeFile(script, "#!/bin/sh\necho 'got this far'\necho 'warned' >&2\nexec sleep 30\n");
+    await chmod(script, 0o755);
+    const run = await wrap(["--timeout", "300ms", "--", "./prints-then-sleeps.sh"]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain("command timed out after 300ms");
+    expect(run.stdout).toContain("    got this far");
+    const json = await wrap(["--timeout", "300ms", "--json", "--", "./prints-then-sleeps.sh"]);
+    expect(stepOf(json).result).toMatchObject({ stdout: "got this far\n", stderr: "warned\n", error: { code: "E_COMMAND_TIMEOUT", message: "command timed out after 300ms" } });
+  });
+
   test("200 MB of output finishes with the captured output capped and memory bounded", async () => {
     const run = await wrapWithOpenStdin(["--json", "--", "./flood.sh", String(200 * 1024 * 1024)], 60_000);
     expect(run.code).toBe(0);
@@ -259,6 +271,17 @@ describe("opskit wrap --on", () => {
     } finally {
       await rm(shared, { recursive: true, force: true });
     }
+  });
+
+  test("a timeout on a host keeps what the script printed there before it", async () => {
+    const config = await writeConfig();
+    const script = join(dir, "prints-then-sleeps-remote.sh");
+    await writeFile(script, "#!/bin/sh\necho 'got this far'\nsleep 30\n");
+    await chmod(script, 0o755);
+    const run = await wrap(["-c", config, "--on", `name=${fleet.hosts[2]!.name}`, "--timeout", "1s", "--json", "--", "./prints-then-sleeps-remote.sh"]);
+    expect(run.code).toBe(2);
+    expect(stepOf(run).result).toMatchObject({ stdout: "got this far\n", error: { code: "E_SSH_COMMAND_TIMEOUT" } });
+    expect(stepOf(run).result.error.message).toContain("timed out after");
   });
 
   test("a host that is down is unreachable (exit 1) and the others run", async () => {
