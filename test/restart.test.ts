@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { repoRoot, runOpskit } from "./harness/cli.ts";
 import { alertmanagerNotification, startServe, writeConfig, type ServeProcess } from "./harness/serve.ts";
 
 // Restarts of opskit serve resume exactly the work that was owed: nothing that
@@ -112,6 +113,47 @@ describe("opskit serve: a run cut off by SIGKILL continues from its first unfini
     const record = await again.get(`/api/v1/runs/${retry}`);
     expect(record.run.resumedFrom).toBe(cut);
     expect(record.steps.map((s: any) => [s.name, s.status])).toEqual([["first", "changed"], ["second", "changed"]]);
+  }, 60_000);
+});
+
+describe("opskit runs resume: a run killed by SIGKILL", () => {
+  test("resumes from the step it was cut off in; the step that finished does not run again", async () => {
+    const dir = writeConfig("");
+    const marks = join(dir, "marks");
+    mkdirSync(marks);
+    writeConfig(
+      [
+        "workflows:",
+        "  fix:",
+        "    targets: local",
+        "    steps:",
+        "      - name: first",
+        `        exec: "echo first >> ${marks}/first"`,
+        "      - name: second",
+        `        exec: "if [ -e ${marks}/second ]; then echo again >> ${marks}/second; exit 0; fi; echo once > ${marks}/second; sleep 30"`,
+        "",
+      ].join("\n"),
+      dir,
+    );
+    const journal = join(dir, "journal.db");
+    const child = Bun.spawn([process.execPath, `${repoRoot}src/cli/main.ts`, "run", "fix", "--journal", journal], { cwd: dir, env: { ...process.env, NO_COLOR: "1" }, stdout: "ignore", stderr: "ignore" });
+    for (let i = 0; i < 200 && lines(join(marks, "second")).length === 0; i++) await Bun.sleep(50);
+    child.kill("SIGKILL");
+    await child.exited;
+    const listed = await runOpskit(["runs", "--json", "--journal", journal], { cwd: dir });
+    const [cut] = listed.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(cut.status).toBe("running");
+    const resumed = await runOpskit(["runs", "resume", cut.id, "--journal", journal], { cwd: dir });
+    expect(resumed.stderr).toContain(`step second on local started in ${cut.id} and did not finish: it runs again`);
+    expect(resumed.code).toBe(0);
+    expect(lines(join(marks, "first"))).toEqual(["first"]);
+    expect(lines(join(marks, "second"))).toEqual(["once", "again"]);
+    const runs = (await runOpskit(["runs", "--json", "--journal", journal], { cwd: dir })).stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(runs.find((r: any) => r.id === cut.id).status).toBe("interrupted");
+    const next = runs.find((r: any) => r.resumedFrom === cut.id);
+    expect(next.status).toBe("succeeded");
+    const shown = JSON.parse((await runOpskit(["runs", "show", next.id, "--json", "--journal", journal], { cwd: dir })).stdout);
+    expect(shown.steps.map((s: any) => [s.name, s.status])).toEqual([["first", "changed"], ["second", "changed"]]);
   }, 60_000);
 });
 

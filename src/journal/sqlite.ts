@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync, statSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { configError, type OpsError } from "../errors.ts";
 import { deletedFileDescriptor, guardJournal, journalFailure } from "./sqlite-errors.ts";
@@ -91,6 +92,8 @@ interface RunRow {
   finished_at: string | null;
   summary: string | null;
   resumed_from: string | null;
+  owner_pid?: number | null;
+  owner_host?: string | null;
 }
 
 function toRun(row: RunRow): RunRecord {
@@ -104,6 +107,7 @@ function toRun(row: RunRow): RunRecord {
     ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
     ...(row.summary ? { summary: JSON.parse(row.summary) } : {}),
     ...(row.resumed_from ? { resumedFrom: row.resumed_from } : {}),
+    ...(row.owner_pid != null && row.owner_host ? { owner: { pid: row.owner_pid, host: row.owner_host } } : {}),
   };
 }
 
@@ -114,6 +118,21 @@ function toRun(row: RunRow): RunRecord {
  * E_JOURNAL_CORRUPT with the path, through guardJournal.
  */
 export const QUICK_CHECK_MAX_BYTES = 1024 ** 3;
+
+/**
+ * Which process runs a run (owner_pid on owner_host): a run its process left
+ * "running" when it was killed can then be told from one still under way.
+ * A journal written before the columns existed gains them in place, under the write lock.
+ */
+function migrateRunOwner(db: Database): void {
+  const missing = () => !db.query<{ name: string }, []>("PRAGMA table_info(runs)").all().some((c) => c.name === "owner_pid");
+  if (!missing()) return;
+  db.transaction(() => {
+    if (!missing()) return;
+    db.exec("ALTER TABLE runs ADD COLUMN owner_pid INTEGER");
+    db.exec("ALTER TABLE runs ADD COLUMN owner_host TEXT");
+  }).immediate();
+}
 
 /** The file's identity: a journal deleted or replaced under a running server has another (or none). */
 function fileIdentity(path: string): string | undefined {
@@ -150,6 +169,7 @@ function openDatabase(location: string, options: { durable?: boolean; check?: bo
     db.exec(incidentSchema);
     migrateHistory(db);
     migrateShadow(db);
+    migrateRunOwner(db);
     // SQLite opens a file it may not write read-only without a word; the first write would fail mid-command.
     if (options.check) db.exec("BEGIN IMMEDIATE; PRAGMA user_version = 0; ROLLBACK;");
     return db;
@@ -176,7 +196,7 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
   const touch = db.prepare<{ n: number }, []>("SELECT COUNT(*) AS n FROM sqlite_master");
   const sequence = new Map<string, number>();
   const insertRun = db.prepare(
-    "INSERT INTO runs (id, kind, name, status, params, started_at, resumed_from) VALUES ($id, $kind, $name, 'running', $params, $startedAt, $resumedFrom)",
+    "INSERT INTO runs (id, kind, name, status, params, started_at, resumed_from, owner_pid, owner_host) VALUES ($id, $kind, $name, 'running', $params, $startedAt, $resumedFrom, $ownerPid, $ownerHost)",
   );
   const updateRun = db.prepare("UPDATE runs SET status = $status, finished_at = $finishedAt, summary = $summary WHERE id = $id");
   const upsertTarget = db.prepare(`INSERT INTO run_targets (run_id, target, batch, status, changed, rollback_owed, started_at, finished_at, duration_ms, error)
@@ -237,8 +257,9 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
     ...sqliteShadowStore(db),
     startRun(run) {
       const startedAt = run.startedAt ?? new Date().toISOString();
-      insertRun.run({ id: run.id, kind: run.kind, name: run.name, params: JSON.stringify(run.params), startedAt, resumedFrom: run.resumedFrom ?? null });
-      return { ...run, status: "running", startedAt };
+      const owner = { pid: process.pid, host: hostname() };
+      insertRun.run({ id: run.id, kind: run.kind, name: run.name, params: JSON.stringify(run.params), startedAt, resumedFrom: run.resumedFrom ?? null, ownerPid: owner.pid, ownerHost: owner.host });
+      return { ...run, status: "running", startedAt, owner };
     },
     finishRun(runId, status, summary) {
       updateRun.run({ id: runId, status, finishedAt: new Date().toISOString(), summary: JSON.stringify(summary) });

@@ -37,6 +37,8 @@ export interface RunRecord {
   finishedAt?: string;
   summary?: Record<string, unknown>;
   resumedFrom?: string;
+  /** The process that started the run, on which host: a "running" run whose process is gone was cut off. */
+  owner?: { pid: number; host: string };
 }
 
 export interface TargetRecord {
@@ -102,7 +104,7 @@ export interface JournalEvent {
 /** The journal's contract; SQLite is the embedded implementation, PostgreSQL comes later. */
 export interface Journal extends IncidentStore, HistoryStore, AnalyticsStore, ShadowStore {
   readonly location: string;
-  startRun(run: Omit<RunRecord, "status" | "startedAt"> & { startedAt?: string }): RunRecord;
+  startRun(run: Omit<RunRecord, "status" | "startedAt" | "owner"> & { startedAt?: string }): RunRecord;
   finishRun(runId: string, status: RunStatus, summary: Record<string, unknown>): void;
   putTarget(record: TargetRecord): void;
   /** Records a step's result, and its progress as finished. */

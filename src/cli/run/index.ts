@@ -2,7 +2,7 @@ import { resolve as resolvePath } from "node:path";
 import type { EnvironmentBase } from "../../actions/index.ts";
 import type { LoadedConfig, Workflow } from "../../config/index.ts";
 import { loadConfigFromOptions } from "../config-options.ts";
-import { compileWorkflow, configuredPolicy, executeRun, fanOut, journalSink, openRemotes, toRunTarget, type CompiledWorkflow, type EventSink, type Policy } from "../../engine/index.ts";
+import { compileWorkflow, configuredPolicy, executeRun, fanOut, journalSink, openRemotes, toRunTarget, type CompiledWorkflow, type EventSink, type Policy, type PriorProgress } from "../../engine/index.ts";
 import { ExitCode, OpsError, usageError } from "../../errors.ts";
 import { resolveTargets, type Target } from "../../inventory/index.ts";
 import { journalLocation, newRunId, openJournal, type RunParams } from "../../journal/index.ts";
@@ -121,7 +121,7 @@ function exitFor(counts: { failed: number; unreachable: number; notStarted: numb
 }
 
 /** Runs a prepared run with its sinks, journal, SSH pool and Ctrl-C handling. */
-export async function startRun(prepared: PreparedRun, options: ParsedOptions, extra: { resumedFrom?: string; owedRollback?: Target[] } = {}): Promise<number> {
+export async function startRun(prepared: PreparedRun, options: ParsedOptions, extra: { resumedFrom?: string; owedRollback?: Target[]; progress?: PriorProgress } = {}): Promise<number> {
   const out = new LineWriter();
   if (prepared.params.dryRun) {
     await checkBeforeRun(prepared, options, true);
@@ -192,6 +192,7 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
       hardSignal: hard.signal,
       emit: fanOut([journalSink(journal), display]),
       ...(extra.owedRollback ? { owedRollback: extra.owedRollback.map(toRunTarget) } : {}),
+      ...(extra.progress ? { progress: extra.progress } : {}),
     });
     shadow?.finish().forEach(shadowNote);
     if (!options.json) out.line(palette.dim(`journal: ${journal.location} (opskit runs show ${runId})`));

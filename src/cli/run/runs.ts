@@ -1,5 +1,6 @@
+import { hostname } from "node:os";
 import { loadConfig } from "../../config/index.ts";
-import { compileWorkflow, configuredPolicy } from "../../engine/index.ts";
+import { compileWorkflow, configuredPolicy, priorProgress } from "../../engine/index.ts";
 import { usageError } from "../../errors.ts";
 import { resolveInventory } from "../../inventory/index.ts";
 import { journalLocation, openJournal, type Journal, type RunRecord } from "../../journal/index.ts";
@@ -61,16 +62,39 @@ function showRun(journal: Journal, id: string, options: ParsedOptions, out: Line
   return 0;
 }
 
+/** A run left "running" by a process of this host that no longer exists (a remediation's is opskit serve's to decide). */
+function processGone(run: RunRecord): boolean {
+  if (!run.owner || run.owner.host !== hostname() || run.params.trigger) return false;
+  try {
+    process.kill(run.owner.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as { code?: string }).code === "ESRCH";
+  }
+}
+
 /**
  * Continues a failed or interrupted run: exactly the targets that failed,
  * were unreachable or never started, with the same vars, plus rollbacks
- * still owed. The config is loaded again from where the run found it.
+ * still owed. On each of them, the steps that finished in the run (its
+ * journaled step progress) do not run again: the run continues from the
+ * first unfinished one, and a step the run was cut off in runs again (so its
+ * command must be safe to repeat). The config is loaded again from where the
+ * run found it.
  */
 async function resumeRun(journal: Journal, id: string, options: ParsedOptions): Promise<number> {
   const found = journal.getRun(id);
   if (!found) throw usageError("E_NO_RUN", `no run ${id} in ${journal.location}`, "opskit runs lists the runs in the journal");
   const { run, targets } = found;
-  if (run.status === "running") throw usageError("E_RUN_ACTIVE", `run ${id} is still marked running`, "wait for it to finish, or if its process died, resume it again after checking nothing runs");
+  if (run.status === "running") {
+    if (!processGone(run)) {
+      const owner = run.owner ? ` by process ${run.owner.pid} on ${run.owner.host}` : "";
+      const hint = run.params.trigger ? "a remediation run belongs to opskit serve: after a restart it decides by the rule's onInterrupted" : `wait for it to finish; opskit runs show ${id} shows how far it got`;
+      throw usageError("E_RUN_ACTIVE", `run ${id} is still running${owner}`, hint);
+    }
+    // Killed (SIGKILL, a crash) before it could record its end: it was cut off where its step progress stops.
+    journal.finishRun(id, "interrupted", { cutOff: `process ${run.owner!.pid} on ${run.owner!.host} is gone` });
+  }
   // A wrapped legacy script is not replayed from the journal: its command line is the script's own.
   if (run.name.startsWith("wrap:")) throw usageError("E_RESUME_WRAP", `run ${id} wrapped a script (${run.name.slice(5)}); wrapped runs are not resumed`, "run the same opskit wrap command again");
   const owedNames = new Set(targets.filter((t) => t.rollbackOwed).map((t) => t.target));
@@ -111,8 +135,12 @@ async function resumeRun(journal: Journal, id: string, options: ParsedOptions): 
   prepared.targets = pick(redo);
   prepared.vars = params.vars;
   prepared.params = { ...prepared.params, vars: params.vars, dryRun: false };
-  console.error(`resuming ${id}: ${redo.size} target${redo.size === 1 ? "" : "s"} to run${redo.size ? ` (${foldHostNames([...redo])})` : ""}${owedNames.size ? `, ${owedNames.size} rollback${owedNames.size === 1 ? "" : "s"} owed (${foldHostNames([...owedNames])})` : ""}`);
-  return startRun(prepared, options, { resumedFrom: id, owedRollback: pick(owedNames) });
+  console.error(`resuming ${id}: ${redo.size} target${redo.size === 1 ? "" : "s"} to run${redo.size ? ` (${foldHostNames([...redo])})` : ""}${owedNames.size ? `, ${owedNames.size} rollback${owedNames.size === 1 ? "" : "s"} owed (${foldHostNames([...owedNames])})` : ""}; steps that finished in ${id} do not run again`);
+  const progress = priorProgress(journal, id);
+  for (const step of progress.unfinished.filter((s) => redo.has(s.target))) {
+    console.error(`step ${step.name} on ${step.target} started in ${id} and did not finish: it runs again`);
+  }
+  return startRun(prepared, options, { resumedFrom: id, owedRollback: pick(owedNames), progress });
 }
 
 export async function runsCommand(args: string[], options: ParsedOptions): Promise<number> {
