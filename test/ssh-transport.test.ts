@@ -618,6 +618,20 @@ describe("stopping commands where sshd refuses signal requests", () => {
     }
   });
 
+  test("a command whose channel was still opening when the caller gave up is stopped too", async () => {
+    const s = await session();
+    const sleep = uniqueSleep();
+    const controller = new AbortController();
+    const pending = s.exec(`sleep ${sleep}`, run({ signal: controller.signal }));
+    // The open request is out (the slot is taken on the next tick) but the channel is not open yet.
+    await Bun.sleep(0);
+    controller.abort();
+    expect((await failure(pending)).code).toBe("E_INTERRUPTED");
+    // Long enough for a command that was left running to have started.
+    await Bun.sleep(300);
+    expect(processRunning(`sleep ${sleep}`)).toBe(false);
+  });
+
   test("a command that ignores TERM is reported at once and killed after the grace period", async () => {
     const s = await session();
     const sleep = uniqueSleep();

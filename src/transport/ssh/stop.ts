@@ -216,8 +216,9 @@ interface ChannelInternals {
  * Sends a signal request for `channel`. ssh2's channel.signal() silently
  * does nothing once stdin was closed (it wants a writable stream), yet SSH
  * allows the request after EOF (RFC 4254 6.9) and we always close stdin; so
- * the request goes to ssh2's protocol layer. This reads ssh2 internals,
- * checked against the pinned ssh2 version by the timeout tests.
+ * the request goes to ssh2's protocol layer. This reads ssh2 internals of
+ * the pinned version; it is a first, free attempt beside the kill channel,
+ * which does not depend on it.
  */
 export function sendSignal(channel: ClientChannel, signal: string): boolean {
   const internals = channel as unknown as ChannelInternals;

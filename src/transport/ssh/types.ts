@@ -78,7 +78,12 @@ export interface UploadResult {
 /** One host's pooled connection, as the engine sees it. */
 export interface SshSession {
   readonly endpoint: SshEndpoint;
-  /** Runs a command on a new channel of the pooled connection. A non-zero exit is a result. */
+  /**
+   * Runs a command on a new channel of the pooled connection. A non-zero exit
+   * is a result. Past the timeout or on the signal, the command's process
+   * group is killed and the call fails with a CommandStoppedError (the
+   * output so far) once the group was sent TERM.
+   */
   exec(command: string, options: ExecOptions): Promise<ExecResult>;
   /** A long-lived /bin/sh on its own channel for many commands in sequence; it starts on its first run. */
   shell(): Promise<RemoteShell>;
@@ -96,7 +101,7 @@ export interface SshSession {
  * so `cd`, `export` or `exit` in one run does not carry over. Commands are
  * run by /bin/sh, not the login shell that exec uses. A run that times out
  * or is aborted is killed together with the remote shell (one process
- * group); the next run starts a new shell. A command killed by a signal
+ * group) and fails as exec's do; the next run starts a new shell. A command killed by a signal
  * reports exit code 128+N and signal null (sh cannot tell them apart).
  * stdin travels escaped inside the script: send large inputs with exec.
  */
