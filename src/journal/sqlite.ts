@@ -3,6 +3,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import { configError, type OpsError } from "../errors.ts";
+import { jsonLine } from "../ui/index.ts";
 import { deletedFileDescriptor, guardJournal, journalFailure } from "./sqlite-errors.ts";
 import { migrateHistory, sqliteHistoryStore } from "./sqlite-history.ts";
 import { sqliteAnalyticsStore } from "./sqlite-mttr.ts";
@@ -315,7 +316,8 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
     appendEvent(runId, type, payload) {
       const seq = (sequence.get(runId) ?? maxSeq.get({ runId })?.seq ?? 0) + 1;
       sequence.set(runId, seq);
-      insertEvent.run({ runId, seq, type, at: new Date().toISOString(), payload: JSON.stringify(payload) });
+      // Stored exactly as --json prints it (durations rounded the same way).
+      insertEvent.run({ runId, seq, type, at: new Date().toISOString(), payload: jsonLine(payload) });
     },
     listRuns(options = {}) {
       const rows = db.query<RunRow, { limit: number }>("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT $limit").all({ limit: options.limit ?? 20 });
