@@ -37,12 +37,21 @@ export function readTokenFile(path: string): string {
  * A file others may read is refused, as ssh refuses a readable key.
  */
 export function loadOrCreateToken(path: string): { token: string; created: boolean } {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const token = randomBytes(32).toString("base64url");
   // Written aside, then linked into place: link fails when the file exists, so
   // two servers starting at once end up with one token and no half-written file.
   const aside = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
-  writeFileSync(aside, `${token}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(aside, `${token}\n`, { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw configError(
+      "E_TOKEN_FILE",
+      `cannot create the token file ${path}: ${code}`,
+      `make ${dirname(path)} writable for the user opskit serve runs as, choose another --journal directory, or set server.token (e.g. env:OPSKIT_TOKEN)`,
+    );
+  }
   try {
     chmodSync(aside, 0o600);
     linkSync(aside, path);
