@@ -46,7 +46,11 @@ export async function spawnLocal(command: string, options: RunOptions & { cwd: s
     () => kill(new OpsError({ code: "E_COMMAND_TIMEOUT", message: `command timed out after ${formatMs(options.timeoutMs)}`, exitCode: ExitCode.check })),
     options.timeoutMs,
   );
-  const onAbort = () => kill(new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted }));
+  // An abort carrying an OpsError (a step's deadline) is reported as that; any other is an interrupt.
+  const onAbort = () => {
+    const reason: unknown = options.signal.reason;
+    kill(reason instanceof OpsError ? reason : new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted }));
+  };
   options.signal.addEventListener("abort", onAbort, { once: true });
   // Aborted before it started: stopped at once, not left to its timeout.
   if (options.signal.aborted) onAbort();

@@ -122,8 +122,9 @@ describe("running", () => {
   test("a timed-out script fails, says so, and its copy is removed", async () => {
     const started = performance.now();
     const { result, uploads } = await runScript("#!/bin/sh\nsleep 30\n", {}, 300);
+    // A copied script is a remote one: its timeout is the SSH command timeout, for the whole step.
     expect(performance.now() - started).toBeLessThan(5_000);
-    expect([result.ok, result.error?.code, result.data?.exitClass]).toEqual([false, "E_COMMAND_TIMEOUT", "failed"]);
+    expect([result.ok, result.error?.code, result.data?.exitClass]).toEqual([false, "E_SSH_COMMAND_TIMEOUT", "failed"]);
     expect(await Bun.file(uploads[0]!).exists()).toBe(false);
   });
 

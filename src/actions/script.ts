@@ -1,5 +1,6 @@
 import { basename } from "node:path";
-import { configError } from "../errors.ts";
+import { configError, ExitCode, OpsError } from "../errors.ts";
+import { formatMs } from "../ui/index.ts";
 import { shellQuote } from "../expr/index.ts";
 import { failedResult, onHost } from "./errors.ts";
 import { compileEnv, compileText } from "./render.ts";
@@ -129,11 +130,19 @@ export const scriptAction: Action<ScriptSpec, ScriptRendered> = {
       const content = host.local ? undefined : new Uint8Array(await Bun.file(rendered.path).arrayBuffer());
       const remotePath = content ? remotePathFor(rendered.path, content) : rendered.path;
       const command = scriptCommand(rendered.interpreter, remotePath, rendered.args, rendered.env);
+      // One deadline for the copy and the run, reported as the step's timeout
+      // ("timed out after 1.00s"), not as whatever was left after the copy.
+      const stepDeadline = new AbortController();
+      const timer = setTimeout(() => {
+        const code = host.local ? "E_COMMAND_TIMEOUT" : "E_SSH_COMMAND_TIMEOUT";
+        stepDeadline.abort(new OpsError({ code, message: `command timed out after ${formatMs(context.timeoutMs)}`, hint: "raise the step's timeout (--timeout), or make the script finish sooner", exitCode: ExitCode.check }));
+      }, Math.max(1, deadline - performance.now()));
+      const signal = AbortSignal.any([context.signal, stepDeadline.signal]);
       try {
-        if (content) await host.upload(content, remotePath, 0o700, { timeoutMs: context.timeoutMs, signal: context.signal });
+        if (content) await host.upload(content, remotePath, 0o700, { timeoutMs: context.timeoutMs, signal });
         const output = await host.run(command, {
-          timeoutMs: Math.max(1, deadline - performance.now()),
-          signal: context.signal,
+          timeoutMs: context.timeoutMs,
+          signal,
           maxOutputBytes: context.maxOutputBytes,
           onStdout: (text) => context.onOutput?.("stdout", text),
           onStderr: (text) => context.onOutput?.("stderr", text),
@@ -144,6 +153,7 @@ export const scriptAction: Action<ScriptSpec, ScriptRendered> = {
         const failed = failedResult(error, startedAt);
         return { ...failed, data: { exitClass: "failed", exitCode: null } };
       } finally {
+        clearTimeout(timer);
         if (content) await removeCopy(host, remotePath);
       }
     }),
