@@ -1,4 +1,4 @@
-import type { parse } from "@bufbuild/cel";
+import { visitChildren, type CelNode } from "./cel-walk.ts";
 import { DurationValue, TimestampValue } from "./values.ts";
 
 /*
@@ -29,7 +29,7 @@ function isNameList(variables: Variables): variables is readonly string[] {
   return Array.isArray(variables);
 }
 
-type Node = ReturnType<typeof parse>["expr"];
+type Node = CelNode;
 
 export interface TypeProblem {
   message: string;
@@ -340,33 +340,7 @@ export function readPaths(root: Node): { text: string; path: (string | number)[]
       found.set(formatPath(path), path);
       return;
     }
-    const kind = node.exprKind;
-    switch (kind.case) {
-      case "selectExpr":
-        return visit(kind.value.operand, bound);
-      case "callExpr":
-        visit(kind.value.target, bound);
-        for (const arg of kind.value.args) visit(arg, bound);
-        return;
-      case "listExpr":
-        for (const element of kind.value.elements) visit(element, bound);
-        return;
-      case "structExpr":
-        for (const entry of kind.value.entries) {
-          if (entry.keyKind.case === "mapKey") visit(entry.keyKind.value, bound);
-          visit(entry.value, bound);
-        }
-        return;
-      case "comprehensionExpr": {
-        const c = kind.value;
-        visit(c.iterRange, bound);
-        const inner = new Set([...bound, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean));
-        for (const part of [c.accuInit, c.loopCondition, c.loopStep, c.result]) visit(part, inner);
-        return;
-      }
-      default:
-        return;
-    }
+    visitChildren(node, bound, visit);
   };
   visit(root, new Set());
   return [...found].map(([text, path]) => ({ text, path }));

@@ -4,6 +4,7 @@ import { create, isMessage } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { usageError } from "../errors.ts";
 import { checkTypes, describeActual, readPaths, variableNames, type Variables } from "./cel-check.ts";
+import { visitChildren, type CelNode } from "./cel-walk.ts";
 import { DurationValue, TimestampValue } from "./values.ts";
 
 export interface ExpectationOutcome {
@@ -94,46 +95,18 @@ function pointAt(source: string, message: string): string {
   return `  ${line}\n  ${" ".repeat(Math.max(0, column - 1))}^ ${match[3]} (column ${column})`;
 }
 
-type Node = ReturnType<typeof parse>["expr"];
+type Node = CelNode;
 
 /** Names the expression reads that are not bound by a macro such as exists(). */
 function freeIdentifiers(root: Node): Set<string> {
   const names = new Set<string>();
   const visit = (node: Node | undefined, bound: ReadonlySet<string>): void => {
     if (!node) return;
-    const kind = node.exprKind;
-    switch (kind.case) {
-      case "identExpr":
-        if (!bound.has(kind.value.name)) names.add(kind.value.name);
-        return;
-      case "selectExpr":
-        return visit(kind.value.operand, bound);
-      case "callExpr":
-        visit(kind.value.target, bound);
-        for (const arg of kind.value.args) visit(arg, bound);
-        return;
-      case "listExpr":
-        for (const element of kind.value.elements) visit(element, bound);
-        return;
-      case "structExpr":
-        for (const entry of kind.value.entries) {
-          if (entry.keyKind.case === "mapKey") visit(entry.keyKind.value, bound);
-          visit(entry.value, bound);
-        }
-        return;
-      case "comprehensionExpr": {
-        const c = kind.value;
-        visit(c.iterRange, bound);
-        const inner = new Set([...bound, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean));
-        visit(c.accuInit, inner);
-        visit(c.loopCondition, inner);
-        visit(c.loopStep, inner);
-        visit(c.result, inner);
-        return;
-      }
-      default:
-        return;
+    if (node.exprKind.case === "identExpr") {
+      if (!bound.has(node.exprKind.value.name)) names.add(node.exprKind.value.name);
+      return;
     }
+    visitChildren(node, bound, visit);
   };
   visit(root, new Set());
   return names;
@@ -195,28 +168,10 @@ export function referencedFields(source: string, roots: readonly string[]): Fiel
         const tested = kind.value.function === "@in" ? { root: rootOf(second, bound), field: constantText(first), guarded: true } : undefined;
         const reference = indexed ?? tested;
         if (reference?.root && reference.field !== undefined) return add(reference.root, reference.field, reference.guarded);
-        visit(kind.value.target, bound);
-        for (const arg of kind.value.args) visit(arg, bound);
-        return;
-      }
-      case "listExpr":
-        for (const element of kind.value.elements) visit(element, bound);
-        return;
-      case "structExpr":
-        for (const entry of kind.value.entries) {
-          if (entry.keyKind.case === "mapKey") visit(entry.keyKind.value, bound);
-          visit(entry.value, bound);
-        }
-        return;
-      case "comprehensionExpr": {
-        const c = kind.value;
-        visit(c.iterRange, bound);
-        const inner = new Set([...bound, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean));
-        for (const part of [c.accuInit, c.loopCondition, c.loopStep, c.result]) visit(part, inner);
-        return;
+        return visitChildren(node, bound, visit);
       }
       default:
-        return;
+        return visitChildren(node, bound, visit);
     }
   };
   visit(parse(source).expr, new Set());
