@@ -2,7 +2,7 @@ import type { ClientChannel } from "ssh2";
 import type { SshConnection } from "./connection.ts";
 import { reasonOf, sleep, startDeadline } from "./deadline.ts";
 import { CommandStoppedError, commandTimeoutError } from "./errors.ts";
-import { StreamCapture } from "./output.ts";
+import { commandOutput, StreamCapture } from "./output.ts";
 import { commandReportingGroup, GroupReportScanner, killGraceMs, newGroupMarker, stopRemoteCommand } from "./stop.ts";
 import type { ExecOptions, ExecResult } from "./types.ts";
 
@@ -32,14 +32,7 @@ export async function execCommand(connection: SshConnection, command: string, op
   const outputSoFar = (): ExecResult => {
     stderrScan.end();
     reported = true;
-    return {
-      exitCode: null,
-      signal: null,
-      stdout: stdout.finish(),
-      stderr: stderr.finish(),
-      truncated: stdout.truncated || stderr.truncated,
-      durationMs: performance.now() - startedAt,
-    };
+    return commandOutput(stdout, stderr, { code: null, signal: null }, startedAt);
   };
   try {
     let channel: ClientChannel;
@@ -81,14 +74,7 @@ export async function execCommand(connection: SshConnection, command: string, op
     // A channel that closes without an exit status lost its connection.
     if (!exit && connection.closed) throw connection.lostError();
     stderrScan.end();
-    return {
-      exitCode: exit?.code ?? null,
-      signal: exit?.signal ?? null,
-      stdout: stdout.finish(),
-      stderr: stderr.finish(),
-      truncated: stdout.truncated || stderr.truncated,
-      durationMs: performance.now() - startedAt,
-    };
+    return commandOutput(stdout, stderr, exit ?? { code: null, signal: null }, startedAt);
   } finally {
     deadline.dispose();
   }

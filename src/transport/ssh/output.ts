@@ -1,3 +1,5 @@
+import type { ExecResult } from "./types.ts";
+
 /**
  * Collects one output stream of a remote command: the last `maxBytes` bytes
  * (the end of the output is what explains a failure), and live text for a
@@ -54,4 +56,16 @@ export class StreamCapture {
     }
     return new TextDecoder("utf-8").decode(bytes);
   }
+}
+
+/** A command's result from its captured streams: its exit (null when it was stopped) and the output kept. */
+export function commandOutput(stdout: StreamCapture, stderr: StreamCapture, exit: { code: number | null; signal: string | null }, startedAt: number): ExecResult {
+  return {
+    exitCode: exit.code,
+    signal: exit.signal,
+    stdout: stdout.finish(),
+    stderr: stderr.finish(),
+    truncated: stdout.truncated || stderr.truncated,
+    durationMs: performance.now() - startedAt,
+  };
 }

@@ -3,7 +3,7 @@ import type { OpsError } from "../../errors.ts";
 import type { SshConnection } from "./connection.ts";
 import { raceSignal, reasonOf, startDeadline, type Deadline } from "./deadline.ts";
 import { CommandStoppedError, commandTimeoutError, shellError } from "./errors.ts";
-import { StreamCapture } from "./output.ts";
+import { commandOutput, StreamCapture } from "./output.ts";
 import { newMarkers, RunFrame, runScript } from "./shell-protocol.ts";
 import { GroupReportScanner, newGroupMarker, reportGroup, stopRemoteCommand } from "./stop.ts";
 import type { ExecOptions, ExecResult, RemoteShell } from "./types.ts";
@@ -103,26 +103,12 @@ class ShellDriver {
       this.active = undefined;
       run?.stdout.flush();
       run?.stderr.flush();
-      const output: ExecResult = {
-        exitCode: null,
-        signal: null,
-        stdout: stdout.finish(),
-        stderr: stderr.finish(),
-        truncated: stdout.truncated || stderr.truncated,
-        durationMs: performance.now() - startedAt,
-      };
+      const output = commandOutput(stdout, stderr, { code: null, signal: null }, startedAt);
       await stopRemoteCommand({ connection: this.connection, channel: this.channel, group: this.group, closed: this.closed });
       throw new CommandStoppedError(reasonOf(deadline.signal), output);
     }
-    return {
-      exitCode,
-      // sh reports a command killed by signal N as status 128+N, which cannot be told apart from `exit 128+N`.
-      signal: null,
-      stdout: stdout.finish(),
-      stderr: stderr.finish(),
-      truncated: stdout.truncated || stderr.truncated,
-      durationMs: performance.now() - startedAt,
-    };
+    // sh reports a command killed by signal N as status 128+N, which cannot be told apart from `exit 128+N`.
+    return commandOutput(stdout, stderr, { code: exitCode, signal: null }, startedAt);
   }
 
   /** EOF ends the shell once any run in progress is over; the close request drops the channel now. */
