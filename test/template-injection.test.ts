@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { compileTemplate, type Template } from "../src/expr/index.ts";
+import { compileExpression, compileTemplate, type Template } from "../src/expr/index.ts";
 import { SshPool } from "../src/transport/ssh/index.ts";
 import { runOpskit } from "./harness/cli.ts";
 import { startFleet, type Fleet } from "./harness/fleet.ts";
@@ -156,6 +156,19 @@ describe("hostile values through the real shells", () => {
     for (const value of corpusFile.nul) {
       expect(() => template.renderShell({ vars: { v: value } })).toThrow(expect.objectContaining({ code: "E_TEMPLATE_VALUE", message: expect.stringContaining("NUL") }));
     }
+  });
+});
+
+describe("CEL: a value is a variable, never expression text", () => {
+  test("a label holding CEL code is compared as text, and a template that renders it renders the text", async () => {
+    const when = await compileExpression('alert.labels.service == "api"', "rules[0].when", ["alert"]);
+    for (const { value } of corpus) {
+      expect(when.evaluate({ alert: { labels: { service: value } } })).toEqual({ ok: true, value: value === "api" });
+    }
+    const hostile = '" || true || "';
+    expect(when.evaluate({ alert: { labels: { service: hostile } } })).toEqual({ ok: true, value: false });
+    const template = await compileTemplate("{{ alert.labels.service }}", "rules[0].vars.service", ["alert"]);
+    expect(template.render({ alert: { labels: { service: 'vars.x + "' } } }, "raw")).toBe('vars.x + "');
   });
 });
 
