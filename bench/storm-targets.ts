@@ -123,8 +123,8 @@ export async function startOpskitServe(options: { fsync: boolean }): Promise<Ops
   };
 }
 
-export async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+export async function getJson<T>(url: string, token?: string): Promise<T> {
+  const response = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${(await response.text()).slice(0, 300)}`);
   return (await response.json()) as T;
 }
@@ -157,8 +157,8 @@ export async function settleOpskit(server: OpskitServe, alerts: number, boundMs:
   let state = { incidents: 0, alertsApplied: 0, runs: 0 };
   while (performance.now() - started < boundMs) {
     const [listed, { runs }] = await Promise.all([
-      getJson<{ incidents: IncidentView[]; total: number }>(`${server.url}/api/v1/incidents?limit=10000`),
-      getJson<{ runs: { status: string }[] }>(`${server.url}/api/v1/runs?limit=1000`),
+      getJson<{ incidents: IncidentView[]; total: number }>(`${server.url}/api/v1/incidents?limit=10000`, server.token),
+      getJson<{ runs: { status: string }[] }>(`${server.url}/api/v1/runs?limit=1000`, server.token),
     ]);
     const now = performance.now();
     state = { incidents: listed.total, alertsApplied: listed.incidents.reduce((sum, i) => sum + i.notifications, 0), runs: runs.length };
