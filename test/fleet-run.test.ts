@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot, runOpskit } from "./harness/cli.ts";
-import { startFleet, type Fleet } from "./harness/fleet.ts";
+import { fleetConfigLines, startFleet, type Fleet } from "./harness/fleet.ts";
 
 // A fleet of real OpenSSH servers on 127.0.0.2..., driven through the CLI
 // exactly as users run it: opskit.yaml, opskit exec / run / runs.
@@ -11,23 +11,13 @@ let fleet: Fleet;
 let dir: string;
 let journal: string;
 
-const hostEntries = () =>
-  fleet.hosts.map((h, i) => `    ${h.name}: { address: ${h.address}, port: ${h.port}, labels: { role: ${i < 2 ? "db" : "web"}, zone: ${i % 2 === 0 ? "a" : "b"} } }`).join("\n");
 
 async function writeConfig(workflows: string, extra = ""): Promise<string> {
   const file = join(dir, `opskit-${crypto.randomUUID().slice(0, 8)}.yaml`);
   await writeFile(
     file,
     [
-      "defaults:",
-      `  user: ${fleet.user}`,
-      `  key: ${fleet.identityFile}`,
-      `  knownHosts: ${fleet.knownHostsFile}`,
-      "  hostKeyChecking: strict",
-      "  connectTimeout: 5s",
-      "inventory:",
-      "  hosts:",
-      hostEntries(),
+      ...fleetConfigLines(fleet, { labels: (_host, i) => ({ role: i < 2 ? "db" : "web", zone: i % 2 === 0 ? "a" : "b" }) }),
       extra,
       "workflows:",
       workflows,

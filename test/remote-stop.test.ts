@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot, runOpskit } from "./harness/cli.ts";
-import { startFleet, type Fleet } from "./harness/fleet.ts";
+import { fleetConfigLines, startFleet, type Fleet } from "./harness/fleet.ts";
 
 // Timeouts and Ctrl-C through the CLI, against real sshd that refuses signal
 // requests (ForceCommand sessions; other servers ignore them): the remote
@@ -25,22 +25,8 @@ afterAll(async () => {
 });
 
 async function writeConfig(workflows = ""): Promise<string> {
-  const host = fleet.hosts[0]!;
   const file = join(dir, `opskit-${crypto.randomUUID().slice(0, 8)}.yaml`);
-  await writeFile(
-    file,
-    [
-      "defaults:",
-      `  user: ${fleet.user}`,
-      `  key: ${fleet.identityFile}`,
-      `  knownHosts: ${fleet.knownHostsFile}`,
-      "inventory:",
-      "  hosts:",
-      `    ${host.name}: { address: ${host.address}, port: ${host.port} }`,
-      ...(workflows ? ["workflows:", workflows] : []),
-      "",
-    ].join("\n"),
-  );
+  await writeFile(file, [...fleetConfigLines(fleet), ...(workflows ? ["workflows:", workflows] : []), ""].join("\n"));
   return file;
 }
 

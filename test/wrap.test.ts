@@ -3,7 +3,7 @@ import { chmod, copyFile, mkdtemp, readdir, rm, symlink, writeFile } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot, runOpskit, type CliResult } from "./harness/cli.ts";
-import { startFleet, type Fleet } from "./harness/fleet.ts";
+import { fleetConfigLines, startFleet, type Fleet } from "./harness/fleet.ts";
 
 // `opskit wrap` runs legacy scripts (testdata/wrap/) as they are, in a
 // directory without opskit.yaml, and on hosts of a real sshd fleet.
@@ -218,11 +218,7 @@ describe("opskit wrap on this machine", () => {
 describe("opskit wrap --on", () => {
   async function writeConfig(): Promise<string> {
     const file = join(dir, `opskit-${crypto.randomUUID().slice(0, 8)}.yaml`);
-    const hosts = fleet.hosts.map((h) => `    ${h.name}: { address: ${h.address}, port: ${h.port}, labels: { role: web } }`);
-    await writeFile(
-      file,
-      ["defaults:", `  user: ${fleet.user}`, `  key: ${fleet.identityFile}`, `  knownHosts: ${fleet.knownHostsFile}`, "  connectTimeout: 5s", "inventory:", "  hosts:", ...hosts, ""].join("\n"),
-    );
+    await writeFile(file, [...fleetConfigLines(fleet, { labels: () => ({ role: "web" }) }), ""].join("\n"));
     return file;
   }
 

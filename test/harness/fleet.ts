@@ -313,3 +313,17 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     },
   };
 }
+
+/**
+ * The opening of an opskit.yaml that reaches the fleet: defaults to log in
+ * as the test user with its key and the pre-filled known_hosts, and an
+ * inventory with one line per host (`labels` gives each host's labels).
+ */
+export function fleetConfigLines(fleet: Fleet, options: { labels?: (host: FleetHost, index: number) => Record<string, string>; hosts?: FleetHost[] } = {}): string[] {
+  const hosts = (options.hosts ?? fleet.hosts).map((host, index) => {
+    const labels = options.labels?.(host, index);
+    const labelText = labels ? `, labels: { ${Object.entries(labels).map(([k, v]) => `${k}: ${v}`).join(", ")} }` : "";
+    return `    ${host.name}: { address: ${host.address}, port: ${host.port}${labelText} }`;
+  });
+  return ["defaults:", `  user: ${fleet.user}`, `  key: ${fleet.identityFile}`, `  knownHosts: ${fleet.knownHostsFile}`, "  hostKeyChecking: strict", "  connectTimeout: 5s", "inventory:", "  hosts:", ...hosts];
+}
