@@ -271,6 +271,18 @@ describe("through the CLI: --var values never run", () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  test("a local command gets its values in its environment, never on its command line (ps shows no value)", async () => {
+    const file = join(dir, "argv.yaml");
+    await writeFile(file, ["workflows:", "  argv:", "    targets: local", "    steps:", `      - exec: 'tr "\\0" " " < /proc/$$/cmdline; echo; printf "%s" {{ vars.v }}'`, ""].join("\n"));
+    const result = await runOpskit(["run", "argv", "-c", file, "--var", "v=value-only-in-env-7f3a", "--json"], { cwd: dir });
+    expect(result.code).toBe(0);
+    const stdout = JSON.parse(result.stdout.split("\n").find((line) => line.includes('"step.finished"'))!).result.stdout as string;
+    const [cmdline, printed] = stdout.split("\n");
+    expect(cmdline).toContain("/bin/sh -c");
+    expect(cmdline).not.toContain("value-only-in-env-7f3a");
+    expect(printed).toBe("value-only-in-env-7f3a");
+  });
+
   test("opskit validate refuses a template that cannot be made safe, with file:line:col and the fix", async () => {
     const file = join(dir, "unsafe.yaml");
     await writeFile(file, ["workflows:", "  add:", "    targets: local", "    steps:", "      - exec: echo $(( {{ vars.n }} + 1 ))", ""].join("\n"));

@@ -6,8 +6,11 @@ import type { Action, ActionContext, ActionResult } from "./types.ts";
 
 type ExecSpec = string | { command: string; cwd?: string; env?: Record<string, string> };
 interface ExecRendered {
-  /** What runs: the values as shell variables the command references. */
+  /** The command as one self-contained string: assignments of the values, then the command that references them. */
   command: string;
+  /** The command text with references only; it runs with `values` in its environment, so no value is on a command line. */
+  script: string;
+  values: Record<string, string>;
   /** What a person and the permission check read: the values quoted in place. */
   shown: string;
   cwd?: string;
@@ -19,9 +22,9 @@ export async function runLocal(rendered: ExecRendered, context: ActionContext): 
   const startedAt = performance.now();
   let run: LocalRun;
   try {
-    run = await spawnLocal(rendered.command, {
+    run = await spawnLocal(rendered.script, {
       cwd: rendered.cwd ? new URL(rendered.cwd, `file://${context.baseDir}/`).pathname : context.baseDir,
-      env: rendered.env,
+      env: { ...rendered.env, ...rendered.values },
       timeoutMs: context.timeoutMs,
       signal: context.signal,
       maxOutputBytes: context.maxOutputBytes,

@@ -27,9 +27,14 @@ type UrlPart = "authority" | "path" | "query";
 
 type Part = { literal: string } | { expression: Expression; column: number; urlPart: UrlPart; inJsonString: boolean };
 
-/** A shell command rendered: what runs (preamble and references) and what a person or a permission check reads (values quoted in place). */
+/** A shell command rendered: what runs, and what a person or a permission check reads (values quoted in place). */
 export interface ShellRendering {
+  /** One self-contained command: the preamble of assignments, then `script`. */
   command: string;
+  /** The command text alone, with references only; run it with `values` in its environment. */
+  script: string;
+  /** The variables `script` references and their values. */
+  values: Record<string, string>;
   shown: string;
 }
 
@@ -212,7 +217,7 @@ function placeShell(source: string, where: string, pieces: readonly ({ literal: 
 export async function compileTemplate(source: string, where: string, variables: readonly string[], escape?: Escape): Promise<Template> {
   const pieces = splitTemplate(source, where);
   if (pieces.every((p) => "literal" in p)) {
-    return { source, constant: true, render: () => source, renderShell: () => ({ command: source, shown: source }) };
+    return { source, constant: true, render: () => source, renderShell: () => ({ command: source, script: source, values: {}, shown: source }) };
   }
   const { compileExpression } = await import("./cel.ts");
   let urlPart: UrlPart = "authority";
@@ -269,6 +274,7 @@ export async function compileTemplate(source: string, where: string, variables: 
       let command = "";
       let shown = "";
       const assignments: string[] = [];
+      const assigned: Record<string, string> = {};
       // The same expression twice is one variable: a long value is carried once.
       const names = new Map<string, string>();
       let index = 0;
@@ -286,11 +292,12 @@ export async function compileTemplate(source: string, where: string, variables: 
           name = `OPSKIT_V${names.size + 1}`;
           names.set(part.expression.source, name);
           assignments.push(`${name}=${shellQuote(text)}`);
+          assigned[name] = text;
         }
         command += shellReferences[context](name);
         shown += shellShown[context](text);
       }
-      return { command: `${assignments.join(" ")}; ${command}`, shown };
+      return { command: `${assignments.join(" ")}; ${command}`, script: command, values: assigned, shown };
     },
   };
   return template;
