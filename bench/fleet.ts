@@ -82,7 +82,7 @@ function sshdCpuSeconds(fleet: Fleet): number {
 }
 
 /** Waits (at most 15 s) until no connection to the fleet is left: the previous run's sshd processes have ended. */
-async function awaitFleetIdle(fleet: Fleet): Promise<void> {
+export async function awaitFleetIdle(fleet: Fleet): Promise<void> {
   const deadline = performance.now() + 15_000;
   while (performance.now() < deadline) {
     const parents = new Set(listeners(fleet));

@@ -57,6 +57,9 @@ export function describeMachine(): Machine {
       OpenSSH: firstLine(["ssh", "-V"]).split(",")[0] ?? "",
       "parallel-ssh": `parallel-ssh ${firstLine(["parallel-ssh", "--version"])}`,
       ansible: firstLine(["ansible", "--version"]),
+      // The stop benchmark's script anchor, and what counts the remote processes left.
+      timeout: firstLine(["timeout", "--version"]),
+      pgrep: firstLine(["pgrep", "-V"]),
       shellcheck: firstLine(["sh", "-c", "shellcheck --version | sed -n 2p"]),
       sqlite3: `sqlite3 ${firstLine(["sqlite3", "--version"]).split(" ")[0]}`,
       // Debian's python3 and its pandas, which the MTTR benchmark runs.

@@ -2,7 +2,8 @@
 // a summary table and rewrites each suite's generated section of
 // bench/RESULTS.md whose benchmarks all ran and measured: the probe suite
 // (startup, throughput, memory), the fleet suite (fleet), the alert storm
-// against `opskit serve` (storm), incident history (mttr) and `opskit audit` (audit). Started by
+// against `opskit serve` (storm), incident history (mttr), `opskit audit` (audit)
+// and stopping remote commands past their deadline (stop). Started by
 // bench/run.sh, which installs the anchors, builds dist/opskit and raises
 // ulimit -n first.
 import { mkdirSync } from "node:fs";
@@ -14,6 +15,7 @@ import { benchAudit } from "./audit.ts";
 import { outDir, root } from "./process.ts";
 import { generatedSection, machineLines, rewriteResults, summaryTable, type BenchResult, type Suite } from "./report.ts";
 import { benchStartup } from "./startup.ts";
+import { benchStop } from "./stop.ts";
 import { benchStorm } from "./storm.ts";
 import { benchThroughput } from "./throughput.ts";
 
@@ -25,6 +27,7 @@ const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   storm: benchStorm,
   mttr: benchMttr,
   audit: benchAudit,
+  stop: benchStop,
 };
 
 const suites: Suite[] = [
@@ -38,6 +41,7 @@ const suites: Suite[] = [
   { name: "storm", benchmarks: ["storm"], heading: "Latest storm run", tools: ["opskit", "Alertmanager", "bun"] },
   { name: "mttr", benchmarks: ["mttr"], heading: "Latest mttr run", tools: ["opskit", "sqlite3", "pandas", "GNU time"] },
   { name: "audit", benchmarks: ["audit"], heading: "Latest audit run", tools: ["opskit", "shellcheck"] },
+  { name: "stop", benchmarks: ["stop"], heading: "Latest stop run", tools: ["opskit", "OpenSSH", "parallel-ssh", "timeout", "pgrep"] },
 ];
 
 const names = process.argv.slice(2);

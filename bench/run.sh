@@ -2,16 +2,18 @@
 # Runs opskit's benchmarks side by side with their anchors (curl,
 # prometheus-blackbox-exporter; parallel-ssh and Ansible for the fleet;
 # Alertmanager for the alert storm; the sqlite3 shell and pandas for incident
-# history) and rewrites the generated sections of bench/RESULTS.md.
+# history; timeout + ssh and parallel-ssh for stopping remote commands) and
+# rewrites the generated sections of bench/RESULTS.md.
 # Everything talks to loopback only: the probe benchmarks take 2-5 minutes,
 # the fleet about 11, the storm about 1.5, mttr about 4.
-#   npm run bench                                    all six
+#   npm run bench                                    all of them
 #   sh bench/run.sh startup|throughput|memory ...    only those (their section is
 #                                                    rewritten when all three ran)
 #   sh bench/run.sh fleet                            the fleet section only
 #   sh bench/run.sh storm                            the storm section only
 #   sh bench/run.sh mttr                             the mttr section only
 #   sh bench/run.sh audit                            the audit section only (about 2.5 minutes)
+#   sh bench/run.sh stop                             the stop section only (about 15 minutes)
 #   OPSKIT_BENCH_BIN=PATH sh bench/run.sh ...        measure another opskit build
 # Exit 0 when every benchmark measured (goals met or not; see the table),
 # 1 when one could not measure, 64 for an unknown benchmark name.

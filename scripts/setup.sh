@@ -19,6 +19,8 @@ if [ "${1:-}" = "bench" ]; then
   # the fleet benchmark's anchors.
   need="$need prometheus-blackbox-exporter:prometheus-blackbox-exporter hyperfine:hyperfine wrk:wrk"
   need="$need parallel-ssh:pssh ansible-playbook:ansible-core"
+  # The stop benchmark counts the remote processes a stopped command left with pgrep.
+  need="$need pgrep:procps"
   # The MTTR benchmark loads its CSV with the sqlite3 shell and computes the
   # same statistics with pandas (Debian's, for Debian's python3).
   need="$need sqlite3:sqlite3"
