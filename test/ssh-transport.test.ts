@@ -627,6 +627,9 @@ describe("stopping commands where sshd refuses signal requests", () => {
     await Bun.sleep(0);
     controller.abort();
     expect((await failure(pending)).code).toBe("E_INTERRUPTED");
+    // The next command on the host waits until the stop has signalled what it stops.
+    await s.exec("true", run());
+    expect(processRunning(`sleep ${sleep}`)).toBe(false);
     // Long enough for a command that was left running to have started.
     await Bun.sleep(300);
     expect(processRunning(`sleep ${sleep}`)).toBe(false);
@@ -640,7 +643,7 @@ describe("stopping commands where sshd refuses signal requests", () => {
     expect(error.code).toBe("E_SSH_COMMAND_TIMEOUT");
     expect(performance.now() - started).toBeLessThan(1_000);
     // Reporting does not wait for the cleanup: the sleep outlives TERM, then KILL ends it.
-    expect(processRunning(`sleep ${sleep}`)).toBe(true);
+    expect(await waitUntil(() => processRunning(`sleep ${sleep}`), 1_000)).toBe(true);
     expect(await waitUntil(() => !processRunning(`sleep ${sleep}`), 3_000)).toBe(true);
   });
 

@@ -79,6 +79,8 @@ export class SshConnection {
   private lostBecause: string | undefined;
   private isClosed = false;
   private readonly closedPromise: Promise<void>;
+  /** Stops under way (stop.ts), each until TERM reached its command's group. */
+  private readonly stops = new Set<Promise<void>>();
 
   constructor(
     readonly client: Client,
@@ -107,6 +109,22 @@ export class SshConnection {
   /** Why the connection went away, for results of work that was in flight. */
   lostError(): OpsError {
     return disconnectedError(this.endpoint, this.lostBecause);
+  }
+
+  /**
+   * A stop under way: the failure it answers is reported at once, while the
+   * next command on this connection (a hook, a retry) and the connection's
+   * end wait until its TERM was sent, so nothing runs beside the command it
+   * stops.
+   */
+  trackStop(stop: Promise<void>): void {
+    const tracked: Promise<void> = stop.catch(() => undefined).finally(() => this.stops.delete(tracked));
+    this.stops.add(tracked);
+  }
+
+  /** Resolves once every stop under way has sent its TERM (each is bounded by the kill grace period). */
+  async stopsSent(): Promise<void> {
+    while (this.stops.size > 0) await Promise.all([...this.stops]);
   }
 
   /** Opens a session channel running `command`, waiting for a free slot first. */
@@ -168,6 +186,7 @@ export class SshConnection {
   /** Ends the connection and waits (boundedly) for it to close. */
   async end(graceMs = 2_000): Promise<void> {
     if (this.isClosed) return;
+    await this.stopsSent();
     this.client.end();
     const timeout = new AbortController();
     await Promise.race([this.closedPromise, sleep(graceMs, timeout.signal)]);
@@ -183,6 +202,8 @@ export class SshConnection {
     hooks: { prepare?(channel: T): void; requested?(opening: Promise<T>): void } = {},
   ): Promise<ChannelLease<T>> {
     if (this.isClosed) throw this.lostError();
+    // Work waits for the stops under way; the stops themselves (the control slot) do not.
+    if (slots !== this.controlSlots) await raceSignal(this.stopsSent(), signal);
     const release = await slots.acquire(signal);
     if (signal.aborted) {
       release();

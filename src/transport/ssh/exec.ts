@@ -29,8 +29,8 @@ export async function execCommand(connection: SshConnection, command: string, op
   let markClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (markClosed = resolve));
   let opening: Promise<ClientChannel | undefined> | undefined;
+  // The scanner keeps reading after this: a stop still under way may need the group report it has not seen yet.
   const outputSoFar = (): ExecResult => {
-    stderrScan.end();
     reported = true;
     return commandOutput(stdout, stderr, { code: null, signal: null }, startedAt);
   };
@@ -55,8 +55,13 @@ export async function execCommand(connection: SshConnection, command: string, op
     } catch (error) {
       if (!deadline.signal.aborted || !opening) throw error;
       // The open request was out when the caller gave up: a command that starts now is stopped too.
-      const late = await Promise.race([opening, sleep(killGraceMs).then(() => undefined)]);
-      if (late) await stopRemoteCommand({ connection, channel: late, group, closed });
+      const pending = opening;
+      connection.trackStop(
+        (async () => {
+          const late = await Promise.race([pending, sleep(killGraceMs).then(() => undefined)]);
+          if (late) await stopRemoteCommand({ connection, channel: late, group, closed });
+        })(),
+      );
       throw new CommandStoppedError(reasonOf(deadline.signal), outputSoFar());
     }
     if (options.stdin !== undefined) channel.end(typeof options.stdin === "string" ? Buffer.from(options.stdin) : Buffer.from(options.stdin));
@@ -68,7 +73,7 @@ export async function execCommand(connection: SshConnection, command: string, op
     });
     const outcome = await Promise.race([closed.then(() => "closed" as const), aborted.then(() => "aborted" as const)]);
     if (outcome === "aborted") {
-      await stopRemoteCommand({ connection, channel, group, closed });
+      connection.trackStop(stopRemoteCommand({ connection, channel, group, closed }));
       throw new CommandStoppedError(reasonOf(deadline.signal), outputSoFar());
     }
     // A channel that closes without an exit status lost its connection.

@@ -104,7 +104,7 @@ class ShellDriver {
       run?.stdout.flush();
       run?.stderr.flush();
       const output = commandOutput(stdout, stderr, { code: null, signal: null }, startedAt);
-      await stopRemoteCommand({ connection: this.connection, channel: this.channel, group: this.group, closed: this.closed });
+      this.connection.trackStop(stopRemoteCommand({ connection: this.connection, channel: this.channel, group: this.group, closed: this.closed }));
       throw new CommandStoppedError(reasonOf(deadline.signal), output);
     }
     // sh reports a command killed by signal N as status 128+N, which cannot be told apart from `exit 128+N`.
