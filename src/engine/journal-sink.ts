@@ -13,7 +13,9 @@ export function journalSink(journal: Journal): EventSink {
     targets.set(record.target, record);
     journal.putTarget(record);
   };
-  return (event: RunEvent) => {
+  // One commit per event, its records with it: the event row and the step's progress land together or not at
+  // all, and with server.fsync a step costs one flush at its start and one at its end, not one per row.
+  const record = (event: RunEvent) => {
     if (event.type !== "step.output") journal.appendEvent(event.runId, event.type, event as unknown as Record<string, unknown>);
     switch (event.type) {
       case "run.started":
@@ -77,5 +79,9 @@ export function journalSink(journal: Journal): EventSink {
       default:
         return;
     }
+  };
+  return (event: RunEvent) => {
+    if (event.type === "step.output") return;
+    journal.transaction(() => record(event));
   };
 }
