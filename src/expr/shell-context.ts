@@ -31,8 +31,6 @@ export interface ShellPlacement {
 /** Template text as characters, with each {{ }} replaced by its index. */
 export type ShellItem = string | number;
 
-type Word = CommandWord;
-
 interface Heredoc {
   delimiter: string;
   quoted: boolean;
@@ -40,7 +38,6 @@ interface Heredoc {
 }
 
 const metaChars = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
-
 
 /** Decides, for each interpolation of a shell command template, how its reference is written, or why it cannot be. */
 export function placeShellValues(items: readonly ShellItem[], count: number): ShellPlacement {
@@ -84,8 +81,11 @@ class ShellScanner {
     if (!this.refusals.has(index)) this.refusals.set(index, { index, reason, hint });
   }
 
-  private place(index: number, context: ShellContext): void {
+  /** An interpolation found in `word` where `context` holds. */
+  private place(word: CommandWord, index: number, context: ShellContext): void {
     this.contexts[index] ??= context;
+    word.placeholders.push(index);
+    word.text += "\0";
   }
 
   /** Refuses every interpolation from `start` to the current position. */
@@ -98,9 +98,9 @@ class ShellScanner {
 
   /** Commands until `close` (")" of $(...), "`") or the end; the closing character is consumed. */
   command(close: ")" | "`" | undefined): void {
-    let words: Word[] = [];
-    let word: Word | undefined;
-    const cases: number[] = [];
+    let words: CommandWord[] = [];
+    let word: CommandWord | undefined;
+    let cases = 0;
     let pattern = false;
     const start = () => (word ??= { text: "", placeholders: [] });
     const endWord = () => {
@@ -109,11 +109,11 @@ class ShellScanner {
       word = undefined;
       const first = words[0]!.text;
       if (first === "case" && words.length === 3 && words[2]!.text === "in") {
-        cases.push(1);
+        cases++;
         pattern = true;
         words = [];
-      } else if (words.length === 1 && first === "esac" && cases.length > 0) {
-        cases.pop();
+      } else if (words.length === 1 && first === "esac" && cases > 0) {
+        cases--;
         pattern = false;
         words = [];
       }
@@ -127,9 +127,7 @@ class ShellScanner {
     while (!this.done) {
       const index = this.placeholder();
       if (index !== undefined) {
-        start().placeholders.push(index);
-        word!.text += "\0";
-        this.place(index, "word");
+        this.place(start(), index, "word");
         this.i++;
         continue;
       }
@@ -221,10 +219,10 @@ class ShellScanner {
           if (c === ";" && this.ch(1) === ";") {
             this.i++;
             if (this.ch(1) === "&") this.i++;
-            pattern = cases.length > 0;
+            pattern = cases > 0;
           } else if (c === ";" && this.ch(1) === "&") {
             this.i++;
-            pattern = cases.length > 0;
+            pattern = cases > 0;
           }
           this.i++;
           break;
@@ -252,14 +250,12 @@ class ShellScanner {
   }
 
   /** '...': everything literal up to the next quote. */
-  private single(word: Word): void {
+  private single(word: CommandWord): void {
     this.i++;
     while (!this.done && this.ch() !== "'") {
       const index = this.placeholder();
       if (index !== undefined) {
-        this.place(index, "single");
-        word.placeholders.push(index);
-        word.text += "\0";
+        this.place(word, index, "single");
       } else {
         word.text += this.ch();
       }
@@ -269,13 +265,11 @@ class ShellScanner {
   }
 
   /** The inside of "..." (ends at the closing quote) or of an unquoted here-document body (ends at `end`). */
-  private expandable(context: "double" | "heredoc", word: Word, end = Infinity): void {
+  private expandable(context: "double" | "heredoc", word: CommandWord, end = Infinity): void {
     while (!this.done && this.i < end) {
       const index = this.placeholder();
       if (index !== undefined) {
-        this.place(index, context);
-        word.placeholders.push(index);
-        word.text += "\0";
+        this.place(word, index, context);
         this.i++;
         continue;
       }
@@ -305,7 +299,7 @@ class ShellScanner {
   }
 
   /** What follows a $: a substitution, an expansion, arithmetic, $'...', or a plain $name. */
-  private dollar(word: Word, context: ShellContext): void {
+  private dollar(word: CommandWord, context: ShellContext): void {
     const from = this.i;
     const next = this.ch(1);
     const after = this.placeholder(1);
@@ -431,7 +425,7 @@ class ShellScanner {
   }
 
   /** One simple command's words: refuses interpolations that a command would parse again. */
-  private analyze(words: readonly Word[]): void {
+  private analyze(words: readonly CommandWord[]): void {
     for (const refusal of reparsedArguments(words, this.integers)) for (const index of refusal.placeholders) this.refuse(index, refusal.reason, refusal.hint);
   }
 }

@@ -273,9 +273,8 @@ export async function compileTemplate(source: string, where: string, variables: 
       contexts ??= placeShell(source, where, pieces);
       let command = "";
       let shown = "";
-      const assignments: string[] = [];
+      // One variable an expression: the same expression twice is evaluated once and a long value carried once.
       const assigned: Record<string, string> = {};
-      // The same expression twice is one variable: a long value is carried once.
       const names = new Map<string, string>();
       let index = 0;
       for (const part of parts) {
@@ -285,19 +284,19 @@ export async function compileTemplate(source: string, where: string, variables: 
           continue;
         }
         const context = contexts[index++]!;
-        const text = stringify(evaluate(part, values));
         let name = names.get(part.expression.source);
         if (name === undefined) {
+          const text = stringify(evaluate(part, values));
           if (text.includes("\0")) refuseValue(where, part, "holds a NUL byte, which no shell variable can hold", "remove the NUL from the value");
           name = `OPSKIT_V${names.size + 1}`;
           names.set(part.expression.source, name);
-          assignments.push(`${name}=${shellQuote(text)}`);
           assigned[name] = text;
         }
         command += shellReferences[context](name);
-        shown += shellShown[context](text);
+        shown += shellShown[context](assigned[name]!);
       }
-      return { command: `${assignments.join(" ")}; ${command}`, script: command, values: assigned, shown };
+      const preamble = Object.entries(assigned).map(([name, text]) => `${name}=${shellQuote(text)}`);
+      return { command: `${preamble.join(" ")}; ${command}`, script: command, values: assigned, shown };
     },
   };
   return template;
