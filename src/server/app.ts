@@ -1,6 +1,5 @@
 import type { Alert, CompiledRule, Healer } from "../heal/index.ts";
 import { parseAlertmanagerPayload, parseGenericPayload } from "../heal/index.ts";
-import { isOpsError } from "../errors.ts";
 import type { AlertSourceKind, IncidentFilter, Journal } from "../journal/index.ts";
 import { checkHost, checkJsonBody, checkOrigin, type HostRules } from "./guard.ts";
 import { bearerMatches, isLoopback, json, problem, problemFrom, readBody } from "./http.ts";
@@ -150,7 +149,6 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
             else if (verb === "approve") healer.approve(id);
             else healer.resolveByHand(id, by, typeof body.note === "string" ? body.note : undefined);
           } catch (error) {
-            if (isOpsError(error) && error.code === "E_INCIDENT_RESOLVED") return problem(409, error.code, error.message, error.hint);
             return problemFrom(error, options.logError);
           }
           return json(incidentView(id));

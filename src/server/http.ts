@@ -11,6 +11,9 @@ export function problem(status: number, code: string, message: string, hint?: st
   return json({ error: { code, message, ...(hint ? { hint } : {}) } }, status);
 }
 
+/** Requests that are well formed but clash with the incident's state: nothing waits for approval, it is already resolved. */
+const conflicts = new Set(["E_NOTHING_TO_APPROVE", "E_INCIDENT_RESOLVED"]);
+
 /** The answer to anything unexpected: a code and a sentence, never the error's text, stack or source. */
 export function internalProblem(): Response {
   return problem(500, "E_INTERNAL", "internal error", "the server's log has the detail");
@@ -23,7 +26,7 @@ export function internalProblem(): Response {
  */
 export function problemFrom(error: unknown, log?: (error: unknown) => void): Response {
   if (isOpsError(error)) {
-    const status = error.code === "E_NOT_FOUND" ? 404 : error.code === "E_STOPPING" || error.code.startsWith("E_JOURNAL_") ? 503 : error.exitCode === 64 || error.exitCode === 65 ? (error.code === "E_NOTHING_TO_APPROVE" ? 409 : 400) : 500;
+    const status = error.code === "E_NOT_FOUND" ? 404 : error.code === "E_STOPPING" || error.code.startsWith("E_JOURNAL_") ? 503 : error.exitCode === 64 || error.exitCode === 65 ? (conflicts.has(error.code) ? 409 : 400) : 500;
     if (status === 500) {
       log?.(error);
       return internalProblem();
