@@ -132,14 +132,12 @@ export async function demoCommand(_args: string[], options: ParsedOptions, versi
     victim.kill("SIGKILL");
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new OpsError({ code: "E_DEMO_TIMEOUT", message: "the incident did not close within 60s", hint: `see the journal in ${dir}`, exitCode: ExitCode.check })), 60_000).unref());
     const closedIncident = await Promise.race([closed, timeout]);
-    // Read back through the API with the token the server generated beside its journal, as
-    // `opskit incidents show` does; not $OPSKIT_TOKEN, which belongs to some other server.
-    const [{ callServer }, { readTokenFile, tokenFileFor }] = await Promise.all([import("./incidents.ts"), import("./server-token.ts")]);
-    const token = readTokenFile(tokenFileFor(journal));
-    const view = (await callServer({ server: handle.url }, "GET", `/api/v1/incidents/${closedIncident.id}`, undefined, token)) as { incident: IncidentRecord };
+    // Read back through the API, with this server's own token: not $OPSKIT_TOKEN, which belongs to some other server.
+    const { callServer } = await import("./incidents.ts");
+    const view = (await callServer({ server: handle.url }, "GET", `/api/v1/incidents/${closedIncident.id}`, undefined, handle.token)) as { incident: IncidentRecord };
     say("");
     summarize(view.incident, out, palette.bold);
-    say(`  journal: ${join(dir, "journal.db")}${keep ? "" : " (removed at exit; --keep keeps it)"}`);
+    say(`  journal: ${journal}${keep ? "" : " (removed at exit; --keep keeps it)"}`);
     return ExitCode.ok;
   } finally {
     await handle?.shutdown(2000);

@@ -10,6 +10,8 @@ import type { ParsedOptions } from "./options.ts";
 
 export interface ServeHandle {
   url: string;
+  /** The API token callers send (configured or generated); none under server.auth: none. */
+  token: string | undefined;
   journal: Journal;
   healer: import("../heal/index.ts").Healer;
   /** Drains and stops everything; resolves when it is safe to exit. */
@@ -119,6 +121,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     const drainMs = parseDuration(settings.drainTimeout, "server.drainTimeout");
     return {
       url: server.url,
+      token: auth.token,
       journal,
       healer,
       async shutdown(graceMs = drainMs) {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { configError } from "../errors.ts";
 
@@ -37,6 +37,8 @@ export function readTokenFile(path: string): string {
  * A file others may read is refused, as ssh refuses a readable key.
  */
 export function loadOrCreateToken(path: string): { token: string; created: boolean } {
+  // Every start but the first finds it: read it, with no file written aside.
+  if (existsSync(path)) return { token: readExistingToken(path), created: false };
   const token = randomBytes(32).toString("base64url");
   // Written aside, then linked into place: link fails when the file exists, so
   // two servers starting at once end up with one token and no half-written file.
@@ -61,9 +63,15 @@ export function loadOrCreateToken(path: string): { token: string; created: boole
   } finally {
     unlinkSync(aside);
   }
+  // Another server created it first.
+  return { token: readExistingToken(path), created: false };
+}
+
+/** The generated token, refused when others may read its file. */
+function readExistingToken(path: string): string {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw configError("E_TOKEN_FILE_MODE", `the token file ${path} may be read by others (mode ${mode.toString(8).padStart(4, "0")})`, `chmod 600 ${path}`);
   }
-  return { token: readTokenFile(path), created: false };
+  return readTokenFile(path);
 }
