@@ -1,4 +1,5 @@
-import { formatPath, resolveSecret, type ConfigPath, type Step, type Workflow } from "../config/index.ts";
+import { actions } from "../actions/index.ts";
+import { formatPath, isSecretReference, resolveSecret, type ConfigPath, type Step, type Workflow } from "../config/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { referencedFields, splitTemplate } from "../expr/index.ts";
 import type { Guard, GuardTarget, Policy } from "./permissions.ts";
@@ -63,8 +64,6 @@ export function stepsOf(path: ConfigPath, workflow: Workflow): { step: Step; pat
   return lists.flatMap(([at, steps]) => steps.map((step, i) => ({ step, path: [...at, i] })));
 }
 
-const ACTION_KEYS = ["exec", "ssh", "script", "copy", "http", "probe", "wait", "notify"] as const;
-
 /** A CEL expression or a {{ }} template in a step, with where it sits. */
 interface Source {
   path: ConfigPath;
@@ -83,7 +82,7 @@ function sourcesOf(step: Step, path: ConfigPath): { expressions: Source[]; secre
       // `expect` reads the result only; `until` is CEL over the result and the run's names.
       if (key === "until") return void expressions.push({ path: at, code: value });
       if ((key === "url" && parent === "notify") || (parent === "env" && typeof key === "string")) {
-        if (/^(env|file):./.test(value)) return void secrets.push({ path: at, reference: value });
+        if (isSecretReference(value)) return void secrets.push({ path: at, reference: value });
       }
       let parts: ReturnType<typeof splitTemplate>;
       try {
@@ -99,7 +98,8 @@ function sourcesOf(step: Step, path: ConfigPath): { expressions: Source[]; secre
       for (const [k, inner] of Object.entries(value)) if (k !== "expect") visit(inner, [...at, k], k, key);
     }
   };
-  for (const kind of ACTION_KEYS) {
+  // Every kind the registry knows: a new action is checked without a second list here.
+  for (const kind of Object.keys(actions)) {
     const spec = (step as Record<string, unknown>)[kind];
     if (spec !== undefined) visit(spec, [...path, kind], kind, undefined);
   }
