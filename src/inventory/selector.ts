@@ -1,4 +1,5 @@
 import { usageError } from "../errors.ts";
+import { compileGlob, type Glob } from "../glob/index.ts";
 import type { Target } from "./types.ts";
 
 /*
@@ -21,7 +22,7 @@ export interface Requirement {
   values: string[];
   /** Column (1-based) where the requirement starts, for messages. */
   column: number;
-  patterns: RegExp[];
+  patterns: Glob[];
 }
 
 export interface Selector {
@@ -85,7 +86,7 @@ class Scanner {
     if (!key) this.fail(next === undefined ? "expected a label key" : `expected a label key, found "${next}"`);
     this.skipSpace();
     const { operator, values } = negated ? this.absence(key) : this.operation(key);
-    return { key, operator, values, column, patterns: values.map(globToRegExp) };
+    return { key, operator, values, column, patterns: values.map((value) => compileGlob(value, { escapes: "all" })) };
   }
 
   private absence(key: string): { operator: SelectorOperator; values: string[] } {
@@ -143,21 +144,6 @@ class Scanner {
     return value;
   }
 }
-
-/** `*` any run, `?` one character, `\x` the character x itself. */
-function globToRegExp(glob: string): RegExp {
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === "\\" && i + 1 < glob.length) source += escapeRegExp(glob[++i]!);
-    else if (c === "*") source += ".*";
-    else if (c === "?") source += ".";
-    else source += escapeRegExp(c);
-  }
-  return new RegExp(`^${source}$`, "s");
-}
-
-const escapeRegExp = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 function valuesOf(target: Pick<Target, "name" | "labels" | "groups">, key: string): string[] {
   if (key === "name") return [target.name];

@@ -1,6 +1,7 @@
 import { hostname as localHostname } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { configError } from "../errors.ts";
+import { compilePatternList, type Matcher } from "../glob/index.ts";
 import type { HostRecord, InventorySource, SourceContext } from "./types.ts";
 
 /*
@@ -25,10 +26,10 @@ import type { HostRecord, InventorySource, SourceContext } from "./types.ts";
  * middle take the session and its credentials.
  */
 
-type Pattern = { glob: RegExp; negated: boolean };
+/** A Host line's or a Match host's patterns, read as ssh's match_pattern_list does. */
 type Condition =
-  | { kind: "host"; patterns: Pattern[] }
-  | { kind: "match"; criteria: { name: "all" | "host" | "originalhost" | "unsupported"; negated: boolean; patterns: Pattern[] }[] };
+  | { kind: "host"; patterns: Matcher }
+  | { kind: "match"; criteria: { name: "all" | "host" | "originalhost" | "unsupported"; negated: boolean; patterns: Matcher }[] };
 
 interface Entry {
   conditions: Condition[];
@@ -63,7 +64,7 @@ async function parseConfig(text: string, display: string, context: SourceContext
     const { keyword, args } = line;
     if (keyword === "host") {
       if (args.length === 0) throw configError("E_SSH_CONFIG", `${where}: Host needs at least one pattern`, "write e.g. Host web-1 web-2, or Host *.example.com");
-      conditions = [...outer, { kind: "host", patterns: args.map(toPattern) }];
+      conditions = [...outer, { kind: "host", patterns: compilePatternList(args) }];
       for (const name of args) if (!/[*?!]/.test(name) && !out.hosts.has(name)) out.hosts.set(name, where);
     } else if (keyword === "match") {
       conditions = [...outer, parseMatch(args, where)];
@@ -115,40 +116,21 @@ function splitLine(raw: string, where: string): { keyword: string; args: string[
   return { keyword: match[1]!.toLowerCase(), args };
 }
 
-function toPattern(text: string): Pattern {
-  const negated = text.startsWith("!");
-  const body = negated ? text.slice(1) : text;
-  const source = body.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return { glob: new RegExp(`^${source}$`, "i"), negated };
-}
-
 function parseMatch(args: string[], where: string): Condition {
   const criteria: Extract<Condition, { kind: "match" }>["criteria"] = [];
   for (let i = 0; i < args.length; i++) {
     const negated = args[i]!.startsWith("!");
     const name = args[i]!.slice(negated ? 1 : 0).toLowerCase();
     if (name === "all" || name === "canonical" || name === "final") {
-      criteria.push({ name: name === "all" ? "all" : "unsupported", negated, patterns: [] });
+      criteria.push({ name: name === "all" ? "all" : "unsupported", negated, patterns: compilePatternList([]) });
       continue;
     }
     const value = args[++i];
     if (value === undefined) throw configError("E_SSH_CONFIG", `${where}: Match ${name} needs a value`, "write e.g. Match host *.example.com");
     const kind = name === "host" || name === "originalhost" ? name : "unsupported";
-    criteria.push({ name: kind, negated, patterns: value.split(",").map(toPattern) });
+    criteria.push({ name: kind, negated, patterns: compilePatternList(value.split(",")) });
   }
   return { kind: "match", criteria };
-}
-
-/** ssh's match_pattern_list: some positive pattern matches and no negated one does. */
-function matchesList(name: string, patterns: Pattern[]): boolean {
-  let matched = false;
-  for (const pattern of patterns) {
-    if (pattern.glob.test(name)) {
-      if (pattern.negated) return false;
-      matched = true;
-    }
-  }
-  return matched;
 }
 
 /** The files an Include names; as in ssh (glob(3) with GLOB_NOCHECK off), a pattern that matches nothing, or a missing directory, names none. */
@@ -177,7 +159,7 @@ function resolveHost(name: string, where: string, entries: Entry[], context: Sou
     let result = judged.get(condition);
     if (result === undefined) {
       // Judged once, at the first entry of its block, as ssh judges a Match line.
-      result = condition.kind === "host" ? matchesList(name, condition.patterns) : matchCriteria(condition, name, settings.get("hostname")?.value);
+      result = condition.kind === "host" ? condition.patterns.test(name) : matchCriteria(condition, name, settings.get("hostname")?.value);
       judged.set(condition, result);
     }
     return result;
@@ -251,7 +233,7 @@ function matchCriteria(condition: Extract<Condition, { kind: "match" }>, origina
     let result: boolean;
     if (criterion.name === "all") result = true;
     else if (criterion.name === "unsupported") return false;
-    else result = matchesList(criterion.name === "host" ? (hostName ?? original) : original, criterion.patterns);
+    else result = criterion.patterns.test(criterion.name === "host" ? (hostName ?? original) : original);
     return criterion.negated ? !result : result;
   });
 }

@@ -2,6 +2,7 @@ import { createHash, createHmac } from "node:crypto";
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { OpsError } from "../../errors.ts";
+import { compilePatternList, sshPattern, type Matcher } from "../../glob/index.ts";
 import { hostKeyChangedError, hostKeyRevokedError, hostKeyUnknownError, knownHostsWriteError } from "./errors.ts";
 import type { HostKeyChecking, SshEndpoint } from "./types.ts";
 
@@ -55,32 +56,16 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   return entries;
 }
 
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".");
-  return new RegExp(`^${escaped}$`, "i");
-}
-
-function patternMatches(pattern: string, name: string): boolean {
-  if (pattern.startsWith("|1|")) {
-    const [, , salt, hash] = pattern.split("|");
-    if (!salt || !hash) return false;
-    const digest = createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
-    return digest === hash;
-  }
-  return globToRegExp(pattern).test(name);
+/** A name hashed with HashKnownHosts (`|1|salt|hmac`), or an OpenSSH glob. */
+function hostPattern(pattern: string): Matcher {
+  if (!pattern.startsWith("|1|")) return sshPattern(pattern);
+  const [, , salt, hash] = pattern.split("|");
+  return { test: (name) => Boolean(salt && hash) && createHmac("sha1", Buffer.from(salt!, "base64")).update(name).digest("base64") === hash };
 }
 
 /** OpenSSH's rule: a line matches when some pattern matches and no negated one does. */
 export function entryMatches(entry: KnownHostEntry, name: string): boolean {
-  let matched = false;
-  for (const pattern of entry.patterns) {
-    if (pattern.startsWith("!")) {
-      if (patternMatches(pattern.slice(1), name)) return false;
-    } else if (patternMatches(pattern, name)) {
-      matched = true;
-    }
-  }
-  return matched;
+  return compilePatternList(entry.patterns, hostPattern).test(name);
 }
 
 export type HostKeyVerdict = { ok: true; learned: boolean } | { ok: false; error: OpsError };
