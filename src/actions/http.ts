@@ -1,5 +1,5 @@
 import { compileExpectations } from "../expr/index.ts";
-import { expectationVariables, parseTarget, runProbe, type ProbeResult } from "../probe/index.ts";
+import { expectationVariables, parseTarget, runProbe, stepData, type ProbeResult } from "../probe/index.ts";
 import { bodyEscape, compileRecord, compileText } from "./render.ts";
 import type { Action, ActionContext, ActionResult } from "./types.ts";
 
@@ -28,17 +28,8 @@ export function probeActionResult(result: ProbeResult): ActionResult {
     stderr: "",
     durationMs: result.timings.total,
     ...(result.error || result.reason ? { error: result.error ?? { code: "E_UNHEALTHY", message: result.reason ?? result.verdict } } : {}),
-    data: {
-      verdict: result.verdict,
-      ...(result.status !== undefined ? { status: result.status } : {}),
-      ...(result.body ? { body: result.body } : {}),
-      ...(result.http ? { headers: result.http.headers } : {}),
-      ...(result.tls ? { tls: result.tls } : {}),
-      ...(result.dns ? { dns: result.dns } : {}),
-      ...(result.grpc ? { grpc: result.grpc } : {}),
-      ...(result.ssh ? { ssh: result.ssh } : {}),
-      timings: result.timings,
-    },
+    // What the result carries besides its verdict and timings is the protocol's to say (stepData).
+    data: { verdict: result.verdict, ...stepData(result), timings: result.timings },
   };
 }
 

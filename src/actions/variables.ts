@@ -1,11 +1,12 @@
 import { celDuration } from "../expr/index.ts";
+import { stepVariables } from "../probe/index.ts";
 import type { ActionResult } from "./types.ts";
 
 /** Names a `when`, `until` or template may use besides a result's own fields. */
 export const scopeVariables = ["vars", "target", "env", "steps"] as const;
 
-/** A result's fields as CEL sees them in `until` and in steps.<name>. */
-export const resultVariables = ["ok", "changed", "exitCode", "stdout", "stderr", "duration", "status", "body", "headers", "tls", "dns", "grpc", "ssh", "data", "error"] as const;
+/** A result's fields as CEL sees them in `until` and in steps.<name>; a probe's (status, body, tls, dns, ...) are named by its protocol. */
+export const resultVariables: readonly string[] = ["ok", "changed", "exitCode", "stdout", "stderr", "duration", ...stepVariables, "data", "error"];
 
 export function resultScope(result: ActionResult): Record<string, unknown> {
   const data = result.data ?? {};
@@ -16,13 +17,8 @@ export function resultScope(result: ActionResult): Record<string, unknown> {
     stdout: result.stdout,
     stderr: result.stderr,
     duration: celDuration(result.durationMs),
+    ...Object.fromEntries(stepVariables.map((name) => [name, data[name]])),
     status: typeof data.status === "number" ? BigInt(data.status) : undefined,
-    body: data.body,
-    headers: data.headers,
-    tls: data.tls,
-    dns: data.dns,
-    grpc: data.grpc,
-    ssh: data.ssh,
     data,
     error: result.error ?? null,
   };

@@ -1,7 +1,20 @@
 import type { Answer, DecodedPacket } from "dns-packet";
 import { usageError } from "../errors.ts";
 import { PhaseClock, PhaseError, abortError, ipFamily, openConnection } from "../transport/index.ts";
-import type { DnsAnswer, Observation, ProbeContext, Prober } from "./types.ts";
+import type { Observation, ProbeContext, Prober } from "./types.ts";
+
+export interface DnsAnswer {
+  name: string;
+  type: string;
+  ttl: number;
+  data: string;
+}
+
+declare module "./types.ts" {
+  interface Observation {
+    dns?: { server: string; rcode: string; question: { name: string; type: string }; answers: DnsAnswer[] };
+  }
+}
 
 const queryTypes = ["A", "AAAA", "CNAME", "MX", "TXT", "SRV", "NS", "PTR", "SOA"] as const;
 type QueryType = (typeof queryTypes)[number];
@@ -230,5 +243,12 @@ export const dnsProber: Prober<DnsSpec> = {
     if (dns.rcode !== "NOERROR") return dns.rcode;
     const type = dns.question.type;
     return dns.answers.some((answer) => answer.type === type) ? undefined : `no ${type} records`;
+  },
+  status: (result) => result.dns && `${result.dns.rcode}/${result.dns.answers.length}`,
+  scope: {
+    variables: {
+      dns: { fields: { server: "string", rcode: "string", question: { fields: { name: "string", type: "string" } }, answers: { list: { fields: { name: "string", type: "string", ttl: "int", data: "string" } } } } },
+    },
+    values: ({ dns }) => ({ dns: dns && { ...dns, answers: dns.answers.map((a) => ({ ...a, ttl: BigInt(a.ttl) })) } }),
   },
 };

@@ -14,7 +14,19 @@ import {
   type TlsInfo,
 } from "../transport/index.ts";
 import { bareHost, requirePort } from "./url.ts";
-import type { GrpcHealthStatus, Observation, ProbeContext, Prober, RequestOptions } from "./types.ts";
+import type { Observation, ProbeContext, Prober, RequestOptions } from "./types.ts";
+
+/**
+ * grpc.health.v1 ServingStatus. `code` and `message` are the call's
+ * grpc-status and grpc-message; a Check answered NOT_FOUND reads as SERVICE_UNKNOWN.
+ */
+export type GrpcHealthStatus = "UNKNOWN" | "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
+
+declare module "./types.ts" {
+  interface Observation {
+    grpc?: { service: string; status: GrpcHealthStatus; code: number; message: string };
+  }
+}
 
 export interface GrpcSpec {
   tls: boolean;
@@ -151,6 +163,11 @@ export const grpcProber: Prober<GrpcSpec> = {
     const name = grpcCodeNames[grpc.code];
     if (grpc.code !== 0) return `grpc-status ${grpc.code}${name ? ` ${name}` : ""}${grpc.message ? `: ${grpc.message}` : ""}`;
     return grpc.status === "SERVING" ? undefined : grpc.status;
+  },
+  status: (result) => result.grpc?.status,
+  scope: {
+    variables: { grpc: { fields: { service: "string", status: "string", message: "string" } } },
+    values: ({ grpc }) => ({ grpc }),
   },
 };
 

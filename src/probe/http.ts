@@ -3,6 +3,13 @@ import { exchange, openConnection, resolveHost } from "../transport/index.ts";
 import { bareHost } from "./url.ts";
 import type { Observation, ProbeContext, Prober, RequestOptions } from "./types.ts";
 
+declare module "./types.ts" {
+  interface Observation {
+    http?: { version: string; reason: string; headers: Record<string, string>; bodyBytes: number; truncated: boolean };
+    body?: { text: string; json?: unknown };
+  }
+}
+
 export interface HttpSpec {
   tls: boolean;
   host: string;
@@ -81,5 +88,27 @@ export const httpProber: Prober<HttpSpec> = {
     const status = observation.status ?? 0;
     if (status >= 200 && status <= 399) return undefined;
     return `status ${status}${observation.http?.reason ? ` ${observation.http.reason}` : ""}`;
+  },
+  status: (result) => (result.status === undefined ? undefined : String(result.status)),
+  scope: {
+    variables: {
+      body: { fields: { text: "string", bytes: "int", json: "dyn" } },
+      headers: { map: "string" },
+      http: { fields: { version: "string", reason: "string", headers: { map: "string" } } },
+    },
+    values: (observation) => ({
+      body: observation.body && { ...observation.body, bytes: BigInt(observation.http?.bodyBytes ?? observation.body.text.length) },
+      // Every target has headers, empty unless HTTP sent some, as CEL maps go.
+      headers: observation.http?.headers ?? {},
+      http: observation.http,
+    }),
+  },
+  // A step keeps the headers at the top, as its `headers`, and not the rest of `http`.
+  step: {
+    names: ["body", "headers"],
+    data: (observation) => ({
+      ...(observation.body ? { body: observation.body } : {}),
+      ...(observation.http ? { headers: observation.http.headers } : {}),
+    }),
   },
 };

@@ -2,7 +2,8 @@
 // and runProbe, which applies timeouts, retries, expectations and verdicts.
 export { probers } from "./registry.ts";
 export { parseTarget, type ParsedTarget } from "./target.ts";
-export { runProbe, expectationVariables, type ProbePlan, type ProbeSettings } from "./run.ts";
+export { runProbe } from "./run.ts";
+export { expectationVariables, statusText, stepData, stepVariables } from "./scope.ts";
 export type { TargetEntry } from "./file.ts";
 
 /** Reads a -f target file; loaded lazily because YAML and zod cost startup time. */
@@ -10,4 +11,4 @@ export async function readTargetFile(file: string): Promise<import("./file.ts").
   const { readTargetFile: read } = await import("./file.ts");
   return read(file);
 }
-export type { RequestOptions, ProbeResult, Verdict, Timings, Attempt, Observation, Prober } from "./types.ts";
+export type { RequestOptions, ProbeResult, ProbePlan, ProbeSettings, Verdict, Timings, Attempt, Observation, Prober, ScopePart, StepView } from "./types.ts";

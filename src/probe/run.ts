@@ -1,47 +1,8 @@
 import { ExitCode, OpsError } from "../errors.ts";
-import { celDuration, celTimestamp, type Expectation, type VariableTypes } from "../expr/index.ts";
 import { PhaseClock, PhaseError, type Phase } from "../transport/index.ts";
 import { formatMs, sleep } from "../ui/index.ts";
-import type { ParsedTarget } from "./target.ts";
-import type { Attempt, ExpectationResult, Observation, ProbeContext, ProbeResult, Timings, Verdict } from "./types.ts";
-
-/** One target to probe, with what it must satisfy. */
-export interface ProbePlan {
-  target: ParsedTarget;
-  name: string;
-  labels: Record<string, string>;
-  expectations: Expectation[];
-}
-
-export interface ProbeSettings {
-  timeoutMs: number;
-  retries: number;
-  retryDelayMs: number;
-  insecure: boolean;
-  ca: string | undefined;
-  maxBodyBytes: number;
-}
-
-/**
- * Names an expectation may use, with their types as expectationScope builds
- * them: compile-time checked, so a typo or `status == "200"` fails before
- * probing. Fields not listed are dyn (checked at run time).
- */
-export const expectationVariables: VariableTypes = {
-  status: "int",
-  duration: "duration",
-  timing: { map: "duration" },
-  tls: { fields: { version: "string", cipher: "string", subject: "string", issuer: "string", altNames: { list: "string" }, notBefore: "timestamp", notAfter: "timestamp", expiresIn: "duration", fingerprint256: "string", chainError: "string" } },
-  body: { fields: { text: "string", bytes: "int", json: "dyn" } },
-  headers: { map: "string" },
-  http: { fields: { version: "string", reason: "string", headers: { map: "string" } } },
-  dns: { fields: { server: "string", rcode: "string", question: { fields: { name: "string", type: "string" } }, answers: { list: { fields: { name: "string", type: "string", ttl: "int", data: "string" } } } } },
-  grpc: { fields: { service: "string", status: "string", message: "string" } },
-  ssh: { fields: { banner: "string", protoVersion: "string", software: "string" } },
-  ip: "string",
-  target: { fields: { url: "string", kind: "string", name: "string" } },
-  labels: { map: "string" },
-};
+import { expectationScope } from "./scope.ts";
+import type { Attempt, ExpectationResult, Observation, ProbeContext, ProbePlan, ProbeResult, ProbeSettings, Timings, Verdict } from "./types.ts";
 
 const exitFor: Record<Verdict, number> = { healthy: ExitCode.ok, down: ExitCode.transport, unhealthy: ExitCode.check, interrupted: ExitCode.interrupted };
 
@@ -143,31 +104,4 @@ function asPhaseError(error: unknown, phase: Phase): PhaseError {
   if (error instanceof OpsError) return new PhaseError(phase, error.code, error.message, { hint: error.hint, exitCode: error.exitCode });
   const message = error instanceof Error ? error.message : String(error);
   return new PhaseError(phase, "E_PROBE", message, { cause: error });
-}
-
-/** The CEL variables an expectation sees; durations are CEL durations. */
-export function expectationScope(plan: ProbePlan, observation: Observation, timings: Timings): Record<string, unknown> {
-  const timing: Record<string, unknown> = {};
-  for (const [phase, ms] of Object.entries(timings)) if (ms !== undefined) timing[phase] = celDuration(ms);
-  const tls = observation.tls;
-  return {
-    status: observation.status === undefined ? undefined : BigInt(observation.status),
-    duration: celDuration(timings.total),
-    timing,
-    tls: tls && {
-      ...tls,
-      expiresIn: celDuration(tls.expiresInMs),
-      notAfter: tls.notAfter ? celTimestamp(new Date(tls.notAfter)) : undefined,
-      notBefore: tls.notBefore ? celTimestamp(new Date(tls.notBefore)) : undefined,
-    },
-    body: observation.body && { ...observation.body, bytes: BigInt(observation.http?.bodyBytes ?? observation.body.text.length) },
-    headers: observation.http?.headers ?? {},
-    http: observation.http,
-    dns: observation.dns && { ...observation.dns, answers: observation.dns.answers.map((a) => ({ ...a, ttl: BigInt(a.ttl) })) },
-    grpc: observation.grpc,
-    ssh: observation.ssh,
-    ip: observation.ip ?? "",
-    target: { url: plan.target.raw, kind: plan.target.prober.kind, name: plan.name },
-    labels: plan.labels,
-  };
 }

@@ -3,6 +3,12 @@ import { openConnection, PhaseError, resolveHost } from "../transport/index.ts";
 import { bareHost } from "./url.ts";
 import type { Observation, ProbeContext, Prober } from "./types.ts";
 
+declare module "./types.ts" {
+  interface Observation {
+    ssh?: { banner: string; protoVersion: string; software: string };
+  }
+}
+
 interface SshSpec {
   host: string;
   port: number;
@@ -55,5 +61,9 @@ export const sshProber: Prober<SshSpec> = {
     } finally {
       conn.close();
     }
+  },  status: (result) => result.ssh && (result.ssh.software || result.ssh.protoVersion),
+  scope: {
+    variables: { ssh: { fields: { banner: "string", protoVersion: "string", software: "string" } } },
+    values: ({ ssh }) => ({ ssh }),
   },
 };

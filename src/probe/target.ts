@@ -1,12 +1,8 @@
 import { usageError } from "../errors.ts";
 import { probers } from "./registry.ts";
-import type { Prober, RequestOptions } from "./types.ts";
+import type { ParsedTarget, RequestOptions } from "./types.ts";
 
-export interface ParsedTarget {
-  raw: string;
-  prober: Prober;
-  spec: unknown;
-}
+export type { ParsedTarget } from "./types.ts";
 
 const schemeList = () => [...new Set(probers.flatMap((p) => p.schemes))].map((s) => `${s}://`).join(", ");
 

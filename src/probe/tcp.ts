@@ -34,4 +34,6 @@ export const tcpProber: Prober<SocketSpec> = {
   schemes: ["tcp"],
   parse: parseSocketTarget,
   run: (spec, context) => connectOnce(spec, context, false),
+  // Only a healthy result says the port is open: a failed expectation leaves the column empty.
+  status: (result) => (result.verdict === "healthy" ? "open" : undefined),
 };

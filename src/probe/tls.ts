@@ -7,4 +7,5 @@ export const tlsProber: Prober<SocketSpec> = {
   schemes: ["tls"],
   parse: parseSocketTarget,
   run: (spec, context) => connectOnce(spec, context, true),
+  status: (result) => result.tls?.version,
 };

@@ -1,4 +1,5 @@
 import type { OpsError } from "../errors.ts";
+import type { Expectation, VariableTypes } from "../expr/index.ts";
 import type { Phase, PhaseClock, TlsInfo } from "../transport/index.ts";
 
 /** Request details a target may carry; protocols without requests ignore them. */
@@ -6,6 +7,30 @@ export interface RequestOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: string;
+}
+
+/** A target as parseTarget made it: its protocol and that protocol's parsed spec. */
+export interface ParsedTarget {
+  raw: string;
+  prober: Prober;
+  spec: unknown;
+}
+
+/** One target to probe, with what it must satisfy. */
+export interface ProbePlan {
+  target: ParsedTarget;
+  name: string;
+  labels: Record<string, string>;
+  expectations: Expectation[];
+}
+
+export interface ProbeSettings {
+  timeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+  insecure: boolean;
+  ca: string | undefined;
+  maxBodyBytes: number;
 }
 
 /** What every probe attempt is given. */
@@ -19,36 +44,48 @@ export interface ProbeContext {
   maxBodyBytes: number;
 }
 
-/** What a probe saw; the CEL variables are built from it. */
+/**
+ * What a probe saw. These fields are shared by several protocols (the
+ * transport's TLS details, a numeric status); each prober adds its own field
+ * to this interface from its own file (`declare module "./types.ts"`), so the
+ * type stays exact without this file knowing every protocol.
+ */
 export interface Observation {
   ip?: string;
+  /** The protocol's numeric status, where it has one (HTTP). */
   status?: number;
   tls?: TlsInfo;
-  http?: { version: string; reason: string; headers: Record<string, string>; bodyBytes: number; truncated: boolean };
-  body?: { text: string; json?: unknown };
-  dns?: { server: string; rcode: string; question: { name: string; type: string }; answers: DnsAnswer[] };
-  grpc?: { service: string; status: GrpcHealthStatus; code: number; message: string };
-  ssh?: { banner: string; protoVersion: string; software: string };
 }
 
 /**
- * grpc.health.v1 ServingStatus. `code` and `message` are the call's
- * grpc-status and grpc-message; a Check answered NOT_FOUND reads as SERVICE_UNKNOWN.
+ * A protocol's part of the CEL scope an expectation sees. Expectations are
+ * compiled once for every kind of target, so every prober's names are
+ * declared, and `values` is called with whatever observation a probe made:
+ * it reads only its own fields, and a name of another protocol is absent.
  */
-export type GrpcHealthStatus = "UNKNOWN" | "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
+export interface ScopePart {
+  variables: VariableTypes;
+  values(observation: Observation): Record<string, unknown>;
+}
 
-export interface DnsAnswer {
-  name: string;
-  type: string;
-  ttl: number;
-  data: string;
+/**
+ * What a workflow step (the http and probe actions) keeps of an
+ * observation, in its result's data and as steps.<name>.<field>: JSON
+ * values, unlike the scope. `names` lists the fields `data` may return.
+ */
+export interface StepView {
+  names: readonly string[];
+  data(observation: Observation): Record<string, unknown>;
 }
 
 /**
  * One protocol. `parse` validates a target URL up front (a bad target is a
  * usage error before anything runs); `run` performs one attempt and throws a
  * PhaseError naming the phase it stopped in. `judge` applies the protocol's
- * own notion of healthy when the user gave no expectations.
+ * own notion of healthy when the user gave no expectations. The rest is how
+ * its results read: `status` is the short answer in the terminal's status
+ * column ("-" when it gives none), `scope` its CEL names, `step` what a
+ * workflow step keeps (by default the observation's fields named in `scope`).
  */
 export interface Prober<T = unknown> {
   readonly kind: string;
@@ -56,6 +93,9 @@ export interface Prober<T = unknown> {
   parse(url: URL, raw: string, request: RequestOptions): T;
   run(target: T, context: ProbeContext): Promise<Observation>;
   judge?(observation: Observation): string | undefined;
+  status?(result: ProbeResult): string | undefined;
+  readonly scope?: ScopePart;
+  readonly step?: StepView;
 }
 
 export type Verdict = "healthy" | "unhealthy" | "down" | "interrupted";

@@ -1,18 +1,7 @@
-import type { ProbeResult, Verdict } from "../../probe/index.ts";
+import { statusText, type ProbeResult, type Verdict } from "../../probe/index.ts";
 import { formatMs, jsonLine, type Palette } from "../../ui/index.ts";
 
 const verdictWord: Record<Verdict, string> = { healthy: "HEALTHY", unhealthy: "UNHEALTHY", down: "DOWN", interrupted: "INTERRUPTED" };
-
-/** The protocol's short answer: HTTP status, gRPC serving status, DNS rcode, TLS version, SSH software. */
-export function statusOf(result: ProbeResult): string {
-  if (result.status !== undefined) return String(result.status);
-  if (result.grpc) return result.grpc.status;
-  if (result.dns) return `${result.dns.rcode}/${result.dns.answers.length}`;
-  if (result.ssh) return result.ssh.software || result.ssh.protoVersion;
-  if (result.tls) return result.tls.version;
-  if (result.verdict === "healthy" && result.kind === "tcp") return "open";
-  return "-";
-}
 
 export function slowestPhase(result: ProbeResult): string {
   let name = "";
@@ -33,7 +22,7 @@ export function formatResultLine(result: ProbeResult, nameWidth: number, palette
   const columns = [
     paint(verdictWord[result.verdict].padEnd(11)),
     result.name.padEnd(nameWidth),
-    statusOf(result).padEnd(9),
+    statusText(result).padEnd(9),
     formatMs(result.timings.total).padStart(8),
     palette.dim(slowestPhase(result).padEnd(18)),
   ];
