@@ -1,13 +1,18 @@
+import type { SchemaKit } from "../config/index.ts";
 import { configError } from "../errors.ts";
 import { onHost } from "./errors.ts";
 import { compileText } from "./render.ts";
-import type { Action } from "./types.ts";
+import type { Action, SpecOf } from "./types.ts";
 
-interface CopySpec {
-  src: string;
-  dest: string;
-  mode: string | number;
-}
+const schema = ({ z }: SchemaKit) =>
+  z
+    .object({
+      src: z.string().min(1).describe("local file, relative to the config file"),
+      dest: z.string().min(1).describe("remote path"),
+      mode: z.union([z.string().regex(/^0?[0-7]{3,4}$/), z.number().int()]).default("0644"),
+    })
+    .strict();
+type CopySpec = SpecOf<typeof schema>;
 interface CopyRendered {
   src: string;
   dest: string;
@@ -17,6 +22,7 @@ interface CopyRendered {
 /** Uploads a local file over SFTP; unchanged (and not rewritten) when the remote copy has the same SHA-256. */
 export const copyAction: Action<CopySpec, CopyRendered> = {
   kind: "copy",
+  schema,
   async compile(spec, context) {
     const src = spec.src.startsWith("/") ? spec.src : `${context.baseDir}/${spec.src}`;
     if (!(await Bun.file(src).exists())) throw configError("E_COPY_SRC", `${context.where}.copy.src: ${src} not found`, "paths are relative to the config file's directory");

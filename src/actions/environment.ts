@@ -1,3 +1,4 @@
+import type { SchemaKit } from "../config/index.ts";
 import { secrets } from "../observe/index.ts";
 
 /**
@@ -35,3 +36,9 @@ export function commandEnvironment(declared: Record<string, string> = {}, base: 
   out.PATH ??= DEFAULT_PATH;
   return { ...out, ...declared };
 }
+
+/** A step's `env:` for a command (exec, ssh, script), as opskit.yaml writes it. */
+export const commandEnvSchema = ({ z }: SchemaKit) =>
+  z
+    .record(z.string(), z.string())
+    .describe('variables for the command; on this machine it gets only these besides PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TZ, TERM and TMPDIR. A value "env:NAME" or "file:/path" is a secret: read when the step runs, shown as *** in output, the journal and errors');

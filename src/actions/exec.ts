@@ -1,10 +1,19 @@
+import type { SchemaKit } from "../config/index.ts";
+import { commandEnvSchema } from "./environment.ts";
 import { failedResult } from "./errors.ts";
 import { spawnLocal, type LocalRun } from "./local.ts";
 import { commandResult } from "./output.ts";
 import { compileCommand, compileEnv } from "./render.ts";
-import type { Action, ActionContext, ActionResult } from "./types.ts";
+import type { Action, ActionContext, ActionResult, SpecOf } from "./types.ts";
 
-type ExecSpec = string | { command: string; cwd?: string; env?: Record<string, string> };
+const schema = (kit: SchemaKit) => {
+  const { z } = kit;
+  return z.union([
+    z.string().min(1),
+    z.object({ command: z.string().min(1), cwd: z.string().optional(), env: commandEnvSchema(kit).optional() }).strict(),
+  ]);
+};
+type ExecSpec = SpecOf<typeof schema>;
 interface ExecRendered {
   /** The command as one self-contained string: assignments of the values, then the command that references them. */
   command: string;
@@ -40,6 +49,8 @@ export async function runLocal(rendered: ExecRendered, context: ActionContext): 
 
 export const execAction: Action<ExecSpec, ExecRendered> = {
   kind: "exec",
+  schema,
+  pollable: true,
   async compile(spec, context) {
     const full = typeof spec === "string" ? { command: spec } : spec;
     const command = await compileCommand(full.command, "exec", context);

@@ -1,15 +1,20 @@
+import type { SchemaKit } from "../config/index.ts";
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables, parseTarget, runProbe, stepData, type ProbeResult } from "../probe/index.ts";
 import { bodyEscape, compileRecord, compileText } from "./render.ts";
-import type { Action, ActionContext, ActionResult } from "./types.ts";
+import type { Action, ActionContext, ActionResult, SpecOf } from "./types.ts";
 
-interface HttpSpec {
-  url: string;
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string;
-  expect?: string | string[];
-}
+const schema = ({ z }: SchemaKit) =>
+  z
+    .object({
+      url: z.string().min(1),
+      method: z.string().default("GET"),
+      headers: z.record(z.string(), z.string()).default({}),
+      body: z.string().optional(),
+      expect: z.union([z.string(), z.array(z.string())]).optional().describe("CEL over the response, as in opskit probe"),
+    })
+    .strict();
+type HttpSpec = SpecOf<typeof schema>;
 interface HttpRendered {
   url: string;
   method: string;
@@ -50,6 +55,8 @@ const list = (value: string | string[] | undefined) => (value === undefined ? []
 /** An HTTP request with CEL assertions, e.g. to a deploy API or a load balancer. */
 export const httpAction: Action<HttpSpec, HttpRendered> = {
   kind: "http",
+  schema,
+  pollable: true,
   async compile(spec, context) {
     const url = await compileText(spec.url, "http.url", "url", context);
     const headers = await compileRecord(spec.headers ?? {}, "http.headers", "header", context);

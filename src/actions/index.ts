@@ -1,7 +1,7 @@
 // Actions: one typed unit of work per file (exec, ssh, script, copy, http,
 // probe, wait, notify) behind one contract, and the registry that maps a
-// step's action key to its implementation.
-import type { ActionKind } from "../config/index.ts";
+// step's action key to its implementation. Each action carries its part of
+// the config schema: a new action is its file and a line here.
 import { copyAction } from "./copy.ts";
 import { execAction } from "./exec.ts";
 import { httpAction } from "./http.ts";
@@ -9,24 +9,29 @@ import { notifyAction } from "./notify.ts";
 import { probeAction } from "./probe.ts";
 import { scriptAction } from "./script.ts";
 import { sshAction } from "./ssh.ts";
-import type { Action } from "./types.ts";
+import type { Action, SpecOf } from "./types.ts";
 import { waitAction } from "./wait.ts";
 
-export const actions: Record<ActionKind, Action<any, any>> = {
+/** Every action a step can take, by its key in the step; the order is the one `opskit schema` and messages list them in. */
+const registry = {
   exec: execAction,
   ssh: sshAction,
   script: scriptAction,
   copy: copyAction,
   http: httpAction,
   probe: probeAction,
-  wait: waitAction,
+  wait: waitAction((): Readonly<Record<string, Action<any, any>>> => actions),
   notify: notifyAction,
 };
 
-/** Actions that need a connection to the target; the others run from this machine. */
-export const remoteActions: ReadonlySet<ActionKind> = new Set(["ssh", "script", "copy"]);
+export type ActionKind = keyof typeof registry;
+export const actions: Readonly<Record<ActionKind, Action<any, any>>> = registry;
+
+type Specs = { [K in ActionKind]: SpecOf<(typeof registry)[K]["schema"]> };
+/** Each action's spec as a step holds it; a wait's names the polled action's spec under its key (the schema admits the pollable ones). */
+export type ActionSpecs = Omit<Specs, "wait"> & { wait: Specs["wait"] & Partial<Omit<Specs, "wait">> };
 
 export { spawnLocal, type LocalRun } from "./local.ts";
 export { BASE_ENVIRONMENT, commandEnvironment, type EnvironmentBase } from "./environment.ts";
 export { resultScope, resultVariables, scopeVariables } from "./variables.ts";
-export type { Action, ActionContext, ActionResult, ActionTarget, CommandOutput, CompileContext, RemoteHost, Renderer, RunOptions } from "./types.ts";
+export type { Action, ActionContext, ActionResult, ActionSchema, ActionTarget, CommandOutput, CompileContext, RemoteHost, Renderer, RunOptions, SpecOf } from "./types.ts";

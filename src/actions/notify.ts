@@ -1,14 +1,18 @@
-import { resolveSecret } from "../config/index.ts";
+import { resolveSecret, type SchemaKit } from "../config/index.ts";
 import { registerSecret } from "../observe/index.ts";
 import { failedResult } from "./errors.ts";
 import { compileRecord } from "./render.ts";
-import type { Action } from "./types.ts";
+import type { Action, SpecOf } from "./types.ts";
 
-interface NotifySpec {
-  url: string;
-  body?: Record<string, unknown>;
-  headers?: Record<string, string>;
-}
+const schema = ({ z, secretRef }: SchemaKit) =>
+  z
+    .object({
+      url: z.union([z.string().url(), secretRef]).describe("webhook URL, or env:NAME / file:PATH holding it"),
+      body: z.record(z.string(), z.unknown()).optional().describe("JSON body; default: run, workflow, target and step results"),
+      headers: z.record(z.string(), z.string()).default({}),
+    })
+    .strict();
+type NotifySpec = SpecOf<typeof schema>;
 interface NotifyRendered {
   url: string;
   body: Record<string, unknown>;
@@ -18,6 +22,7 @@ interface NotifyRendered {
 /** POSTs JSON to a webhook (chat, pager, ticketing). The URL may be a secret reference (env:NAME). */
 export const notifyAction: Action<NotifySpec, NotifyRendered> = {
   kind: "notify",
+  schema,
   async compile(spec, context) {
     const body = spec.body ? await compileRecord(spec.body, "notify.body", "raw", context) : undefined;
     const headers = await compileRecord(spec.headers ?? {}, "notify.headers", "header", context);

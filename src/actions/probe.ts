@@ -1,10 +1,13 @@
+import type { SchemaKit } from "../config/index.ts";
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables } from "../probe/index.ts";
 import { probeOnce } from "./http.ts";
 import { compileText } from "./render.ts";
-import type { Action } from "./types.ts";
+import type { Action, SpecOf } from "./types.ts";
 
-type ProbeSpec = string | { url: string; expect?: string | string[] };
+const schema = ({ z }: SchemaKit) =>
+  z.union([z.string().min(1), z.object({ url: z.string().min(1), expect: z.union([z.string(), z.array(z.string())]).optional() }).strict()]);
+type ProbeSpec = SpecOf<typeof schema>;
 interface ProbeRendered {
   url: string;
   method: string;
@@ -15,6 +18,8 @@ interface ProbeRendered {
 /** Any opskit probe target (http, tcp, tls, dns, grpc, ssh) as a step. */
 export const probeAction: Action<ProbeSpec, ProbeRendered> = {
   kind: "probe",
+  schema,
+  pollable: true,
   async compile(spec, context) {
     const full = typeof spec === "string" ? { url: spec } : spec;
     const url = await compileText(full.url, "probe.url", "url", context);

@@ -1,14 +1,38 @@
 import { basename } from "node:path";
+import type { SchemaKit } from "../config/index.ts";
 import { configError, ExitCode, OpsError } from "../errors.ts";
 import { formatMs } from "../ui/index.ts";
 import { shellQuote } from "../expr/index.ts";
+import { commandEnvSchema } from "./environment.ts";
 import { failedResult, onHost } from "./errors.ts";
 import { compileEnv, compileText } from "./render.ts";
-import type { Action, ActionResult, CommandOutput, RemoteHost } from "./types.ts";
+import type { Action, ActionResult, CommandOutput, RemoteHost, SpecOf } from "./types.ts";
 
+/** "24=ok,1=failed" or { 24: ok, 1: failed }: how a legacy script's exit codes read; codes not listed: 0 ok, others failed. */
+const exitMapSchema = ({ z }: SchemaKit) =>
+  z.union([
+    z.string().regex(/^\s*\d+\s*=\s*(ok|warning|failed)\s*(,\s*\d+\s*=\s*(ok|warning|failed)\s*)*$/, 'pairs such as "24=ok,1=failed" (ok, warning or failed)'),
+    z.record(z.string().regex(/^\d+$/, "an exit code"), z.enum(["ok", "warning", "failed"])),
+  ]);
+
+const schema = (kit: SchemaKit) => {
+  const { z } = kit;
+  return z.union([
+    z.string().min(1),
+    z
+      .object({
+        path: z.string().min(1),
+        interpreter: z.string().optional().describe("default: the script's #! line, else /bin/sh"),
+        args: z.array(z.string()).default([]),
+        exitMap: exitMapSchema(kit).optional().describe('how exit codes read, e.g. "24=ok,1=failed"'),
+        env: commandEnvSchema(kit).optional(),
+      })
+      .strict(),
+  ]);
+};
+type ScriptSpec = SpecOf<typeof schema>;
+type ExitMapSpec = SpecOf<typeof exitMapSchema>;
 export type ExitClass = "ok" | "warning" | "failed";
-type ExitMapSpec = string | Record<string, ExitClass>;
-type ScriptSpec = string | { path: string; interpreter?: string; args?: string[]; exitMap?: ExitMapSpec; env?: Record<string, string> };
 interface ScriptRendered {
   path: string;
   /** The step's, else the script's #! line when the workflow was compiled (what plans and permission checks see is what runs). */
@@ -107,8 +131,9 @@ async function removeCopy(host: RemoteHost, remotePath: string): Promise<void> {
  */
 export const scriptAction: Action<ScriptSpec, ScriptRendered> = {
   kind: "script",
+  schema,
   async compile(spec, context) {
-    const full = typeof spec === "string" ? { path: spec } : spec;
+    const full: Exclude<ScriptSpec, string> = typeof spec === "string" ? { path: spec, args: [] } : spec;
     const path = full.path.startsWith("/") ? full.path : `${context.baseDir}/${full.path}`;
     const file = Bun.file(path);
     if (!(await file.exists())) throw configError("E_SCRIPT_MISSING", `${context.where}.script: ${path} not found`, "paths are relative to the config file's directory");

@@ -1,11 +1,20 @@
+import type { SchemaKit } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import { shellQuote } from "../expr/index.ts";
 import { commandResult } from "./output.ts";
+import { commandEnvSchema } from "./environment.ts";
 import { onHost } from "./errors.ts";
 import { compileCommand, compileEnv, compileText } from "./render.ts";
-import type { Action } from "./types.ts";
+import type { Action, SpecOf } from "./types.ts";
 
-type SshSpec = string | { command: string; env?: Record<string, string>; stdin?: string };
+const schema = (kit: SchemaKit) => {
+  const { z } = kit;
+  return z.union([
+    z.string().min(1),
+    z.object({ command: z.string().min(1), env: commandEnvSchema(kit).optional(), stdin: z.string().optional() }).strict(),
+  ]);
+};
+type SshSpec = SpecOf<typeof schema>;
 interface SshRendered {
   /** What runs: the values as shell variables the command references. */
   command: string;
@@ -17,6 +26,8 @@ interface SshRendered {
 /** A remote command over the target's pooled SSH connection. */
 export const sshAction: Action<SshSpec, SshRendered> = {
   kind: "ssh",
+  schema,
+  pollable: true,
   async compile(spec, context) {
     const full = typeof spec === "string" ? { command: spec } : spec;
     const command = await compileCommand(full.command, "ssh", context);

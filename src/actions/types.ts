@@ -1,4 +1,5 @@
-import type { ActionKind } from "../config/index.ts";
+import type { z } from "zod";
+import type { SchemaKit } from "../config/index.ts";
 import type { Escape, Template } from "../expr/index.ts";
 import type { OpsError } from "../errors.ts";
 import type { ExecOptions, ExecResult } from "../transport/ssh/index.ts";
@@ -63,11 +64,27 @@ export interface CompileContext {
 }
 
 /**
+ * An action's part of opskit.yaml: the value a step writes under its key.
+ * It is built from the config's kit (zod and the shared field types) when the
+ * config loads, so an action module does not load zod for a run that reads
+ * no config.
+ */
+export type ActionSchema<Spec> = (kit: SchemaKit) => z.ZodType<Spec>;
+
+/** The spec a schema validates, as the action's compile receives it (defaults filled in). */
+export type SpecOf<S extends (kit: SchemaKit) => z.ZodType> = z.output<ReturnType<S>>;
+
+/**
  * One kind of work. `compile` runs once per workflow (templates and CEL
  * checked before anything runs), `run` once per target with the rendered spec.
  */
 export interface Action<Spec = unknown, Rendered = unknown> {
-  readonly kind: ActionKind;
+  /** The key that names it in a step. */
+  readonly kind: string;
+  /** Its part of the config: validation, errors at file:line:col and `opskit schema` all come from it. */
+  readonly schema: ActionSchema<Spec>;
+  /** Whether a `wait` may poll it: it reads state and changes nothing. */
+  readonly pollable?: boolean;
   compile(spec: Spec, context: CompileContext): Promise<Renderer<Rendered>>;
   /** One line for plans, progress and the journal, e.g. the rendered command. */
   describe(rendered: Rendered): string;

@@ -3,7 +3,7 @@
 // file:line:col and says how to fix it. zod is loaded only when needed.
 export { loadYamlFile, parseYaml, readYamlDocument, validateYaml, formatPath, type Located, type YamlDocument, type ConfigPath } from "./yaml.ts";
 export type { LoadOptions, LoadedConfig } from "./load.ts";
-export type { Config, Workflow, Step, Strategy, HostEntry, Defaults, Overlay, ActionKind, Check, Rule, ServerConfig, Permissions, Shadow } from "./schema.ts";
+export type { Config, Workflow, Step, Strategy, HostEntry, Defaults, Overlay, ActionKind, Check, Rule, ServerConfig, Permissions, Shadow, SchemaKit } from "./schema.ts";
 export { isSecretReference, resolveSecret, resolveSecretNow, SECRET_REFERENCE } from "./secret.ts";
 export { serverDefaults } from "./server-defaults.ts";
 

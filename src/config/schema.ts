@@ -1,5 +1,8 @@
 import { z } from "zod";
+import { actions, type ActionKind, type ActionSpecs } from "../actions/index.ts";
 import { markSecretField, SECRET_REFERENCE } from "./secret.ts";
+
+export type { ActionKind };
 
 /**
  * opskit.yaml, as a zod schema: the single source of truth for the config's
@@ -72,102 +75,19 @@ const retries = z
   .object({ attempts: z.number().int().min(1).max(100), backoff: duration.default("1s") })
   .strict();
 
-/** A command's environment; on this machine the only variables it gets besides a minimal base (src/actions/environment.ts). */
-const commandEnv = z
-  .record(z.string(), z.string())
-  .describe('variables for the command; on this machine it gets only these besides PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TZ, TERM and TMPDIR. A value "env:NAME" or "file:/path" is a secret: read when the step runs, shown as *** in output, the journal and errors');
+/**
+ * What a kind's part of the config is built from: zod and the field types
+ * that every part of opskit.yaml shares. Kinds (actions, inventory sources)
+ * take it as an argument rather than importing zod, so that loading an action
+ * to run it does not load zod.
+ */
+export const schemaKit = { z, duration, secretRef, labels };
+export type SchemaKit = typeof schemaKit;
 
-const commandAction = z.union([
-  z.string().min(1),
-  z.object({ command: z.string().min(1), env: commandEnv.optional(), stdin: z.string().optional() }).strict(),
-]);
-
-const execAction = z.union([
-  z.string().min(1),
-  z.object({ command: z.string().min(1), cwd: z.string().optional(), env: commandEnv.optional() }).strict(),
-]);
-
-/** "24=ok,1=failed" or { 24: ok, 1: failed }: how a legacy script's exit codes read; codes not listed: 0 ok, others failed. */
-export const exitMapSchema = z.union([
-  z.string().regex(/^\s*\d+\s*=\s*(ok|warning|failed)\s*(,\s*\d+\s*=\s*(ok|warning|failed)\s*)*$/, 'pairs such as "24=ok,1=failed" (ok, warning or failed)'),
-  z.record(z.string().regex(/^\d+$/, "an exit code"), z.enum(["ok", "warning", "failed"])),
-]);
-
-const scriptAction = z.union([
-  z.string().min(1),
-  z
-    .object({
-      path: z.string().min(1),
-      interpreter: z.string().optional().describe("default: the script's #! line, else /bin/sh"),
-      args: z.array(z.string()).default([]),
-      exitMap: exitMapSchema.optional().describe('how exit codes read, e.g. "24=ok,1=failed"'),
-      env: commandEnv.optional(),
-    })
-    .strict(),
-]);
-
-const copyAction = z
-  .object({
-    src: z.string().min(1).describe("local file, relative to the config file"),
-    dest: z.string().min(1).describe("remote path"),
-    mode: z.union([z.string().regex(/^0?[0-7]{3,4}$/), z.number().int()]).default("0644"),
-  })
-  .strict();
-
-const httpAction = z
-  .object({
-    url: z.string().min(1),
-    method: z.string().default("GET"),
-    headers: z.record(z.string(), z.string()).default({}),
-    body: z.string().optional(),
-    expect: z.union([z.string(), z.array(z.string())]).optional().describe("CEL over the response, as in opskit probe"),
-  })
-  .strict();
-
-const probeAction = z.union([
-  z.string().min(1),
-  z.object({ url: z.string().min(1), expect: z.union([z.string(), z.array(z.string())]).optional() }).strict(),
-]);
-
-const notifyAction = z
-  .object({
-    url: z.union([z.string().url(), secretRef]).describe("webhook URL, or env:NAME / file:PATH holding it"),
-    body: z.record(z.string(), z.unknown()).optional().describe("JSON body; default: run, workflow, target and step results"),
-    headers: z.record(z.string(), z.string()).default({}),
-  })
-  .strict();
-
-/** The actions a `wait` can poll. */
-const pollable = {
-  ssh: commandAction.optional(),
-  exec: execAction.optional(),
-  http: httpAction.optional(),
-  probe: probeAction.optional(),
-};
-
-const waitAction = z
-  .object({
-    ...pollable,
-    until: z.string().min(1).describe("CEL over the polled result, e.g. status == 200 or exitCode == 0"),
-    timeout: duration.default("60s"),
-    interval: duration.default("2s"),
-  })
-  .strict()
-  .refine((w) => Object.keys(pollable).filter((k) => w[k as keyof typeof pollable] !== undefined).length === 1, "wait polls exactly one of ssh, exec, http or probe");
-
-/** Every action a step can take; a step names exactly one. */
-export const actionSchemas = {
-  exec: execAction,
-  ssh: commandAction,
-  script: scriptAction,
-  copy: copyAction,
-  http: httpAction,
-  probe: probeAction,
-  wait: waitAction,
-  notify: notifyAction,
-} as const;
-export type ActionKind = keyof typeof actionSchemas;
-export const actionKinds = Object.keys(actionSchemas) as ActionKind[];
+/** The step keys the actions own, each the action's own schema: `{ exec?: ..., ssh?: ..., ... }`. */
+type ActionFields = { [K in ActionKind]: z.ZodOptional<z.ZodType<ActionSpecs[K]>> };
+const actionKinds = Object.keys(actions) as ActionKind[];
+const actionFields = Object.fromEntries(actionKinds.map((kind) => [kind, actions[kind].schema(schemaKit).optional()])) as ActionFields;
 
 export const stepSchema = z
   .object({
@@ -178,14 +98,7 @@ export const stepSchema = z
     register: z.string().optional().describe("name for steps.<name> (default: the step name)"),
     continueOnError: z.boolean().default(false),
     changed: z.boolean().optional().describe("override whether the step reports a change"),
-    exec: execAction.optional(),
-    ssh: commandAction.optional(),
-    script: scriptAction.optional(),
-    copy: copyAction.optional(),
-    http: httpAction.optional(),
-    probe: probeAction.optional(),
-    wait: waitAction.optional(),
-    notify: notifyAction.optional(),
+    ...actionFields,
   })
   .strict()
   .superRefine((step, ctx) => {
@@ -277,7 +190,7 @@ export const checkSchema = z
 const verifySchema = z
   .object({
     alertResolved: z.boolean().optional().describe("wait for the alert's resolved notification"),
-    probe: probeAction.optional().describe("poll a probe until it passes; success resolves the incident"),
+    probe: actions.probe.schema(schemaKit).optional().describe("poll a probe until it passes; success resolves the incident"),
     timeout: duration.default("5m"),
     interval: duration.default("5s").describe("between verify probes"),
   })
