@@ -1,6 +1,7 @@
 // The journal: the durable record of runs, targets, step results and events.
-// Embedded SQLite by default (one file); the interface is what PostgreSQL
-// will implement when several servers share work.
+// Embedded SQLite by default (one file); the interface (asynchronous, every
+// method a promise) is what PostgreSQL will implement when several servers
+// share work, and contract.ts is the suite both must pass.
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Journal } from "./types.ts";
@@ -11,7 +12,7 @@ export type {
   Milestone, NotificationRecord, RuleStateRecord, HistoryStore, ImportedIncident, AnalyticsStore, MttrQuery, MttrResult, MttrPhase, MttrPhaseRow, MttrCountRow,
 } from "./types.ts";
 export type { ShadowAspect, ShadowComparisonRecord, ShadowSource, ShadowStateRecord, ShadowStats, ShadowStore } from "./types.ts";
-export type { Journal, JournalEvent, RunParams, RunRecord, RunStatus, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
+export type { Journal, JournalEvent, JournalTx, RunParams, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
 
 /**
  * Where the journal lives: --journal PATH, else $OPSKIT_JOURNAL, else

@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import type { Synchronous } from "./sqlite-async.ts";
 import type { HistoryStore, ImportedIncident } from "./types.ts";
 
 /** Columns that imported history adds to `incidents`: which tool's export a row came from, and that tool's id for it. */
@@ -68,7 +69,7 @@ function importValues(row: ImportedIncident): Params {
  * indexes: about 9 µs a row inserted, 7 µs updated; named parameters bound
  * slightly faster than positional ones, and a larger page cache did not help.
  */
-export function sqliteHistoryStore(db: Database): HistoryStore {
+export function sqliteHistoryStore(db: Database): Synchronous<HistoryStore> {
   const upsert = db.prepare<unknown, Params>(`INSERT INTO incidents (fingerprint, status, title, source, labels, annotations, service, severity, alertname,
       started_at, detected_at, acknowledged_at, remediation_started_at, resolved_at, escalated, escalated_at, automated, attempts, notifications,
       last_notified_at, resolution, origin, external_id)

@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { ExitCode, OpsError } from "../errors.ts";
+import type { Synchronous } from "./sqlite-async.ts";
 import { milestones } from "./types.ts";
 import type {
   AlertSourceKind, AlertStateRecord, AttemptRecord, IncidentEventKind, IncidentEventRecord, IncidentFilter, IncidentRecord,
@@ -171,11 +172,12 @@ const toNotification = (row: Row): NotificationRecord => ({ ...record<Notificati
 /**
  * The incident half of the SQLite journal, on a database that already has
  * the runs schema and `incidentSchema`. Every method is one statement or one
- * transaction; `transaction` takes the write lock up front (BEGIN IMMEDIATE)
- * so a read-then-write never fails on lock upgrade when another opskit
- * process shares the file, and nests as a savepoint.
+ * transaction (nesting as a savepoint in the journal's transaction, which
+ * takes the write lock up front). `rolledBack` is called when a transaction
+ * of the journal rolls back: the timeline's remembered latest lines may be
+ * undone with it.
  */
-export function sqliteIncidentStore(db: Database): IncidentStore {
+export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<IncidentStore, "transaction">>; rolledBack: () => void } {
   const insertNotification = db.prepare("INSERT INTO notifications (source, received_at, body) VALUES ($source, $receivedAt, $body)");
   const acceptBatch = db.transaction((batch: readonly { source: AlertSourceKind; receivedAt: number; body: string }[]) =>
     batch.map((n) => Number(insertNotification.run(n).lastInsertRowid)),
@@ -270,11 +272,7 @@ export function sqliteIncidentStore(db: Database): IncidentStore {
     "UPDATE runs SET status = 'interrupted', finished_at = $finishedAt WHERE status = 'running' AND json_extract(params, '$.trigger') IS NOT NULL RETURNING id",
   );
 
-  return {
-    transaction(fn) {
-      return forgetOnRollback(() => db.transaction(fn).immediate());
-    },
-
+  const store: Synchronous<Omit<IncidentStore, "transaction">> = {
     acceptNotifications(batch) {
       return acceptBatch.immediate(batch);
     },
@@ -404,4 +402,5 @@ export function sqliteIncidentStore(db: Database): IncidentStore {
       return interruptRuns.all({ finishedAt: new Date().toISOString() }).map((r) => r.id);
     },
   };
+  return { store, rolledBack: () => latestLines.clear() };
 }

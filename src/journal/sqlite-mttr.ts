@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import type { Synchronous } from "./sqlite-async.ts";
 import type { AnalyticsStore, MttrPhase, MttrPhaseRow, MttrQuery, MttrResult } from "./types.ts";
 
 const WEEK_MS = 7 * 86_400_000;
@@ -117,7 +118,7 @@ function phaseRow(row: PhaseAggregate): MttrPhaseRow {
  * window functions per group, cohort and phase; only the few rows at the
  * percentile ranks come back, so the work stays in SQLite, not in a loop here.
  */
-export function sqliteAnalyticsStore(db: Database, options: { percentileCont?: boolean } = {}): AnalyticsStore {
+export function sqliteAnalyticsStore(db: Database, options: { percentileCont?: boolean } = {}): Synchronous<AnalyticsStore> {
   // SQLite's percentile_cont (3.47+, built with ENABLE_PERCENTILE, as Bun's
   // own SQLite is) interpolates exactly as the ranks below do and measured
   // about 3.5x faster on a million incidents; a system SQLite without it

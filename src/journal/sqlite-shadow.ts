@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import type { Synchronous } from "./sqlite-async.ts";
 import type { ShadowAspect, ShadowComparisonRecord, ShadowStateRecord, ShadowStats, ShadowStore } from "./types.ts";
 
 /**
@@ -100,7 +101,7 @@ function toState(row: StateRow): ShadowStateRecord {
 
 type Params = Record<string, string | number | null>;
 
-export function sqliteShadowStore(db: Database): ShadowStore {
+export function sqliteShadowStore(db: Database): Synchronous<ShadowStore> {
   const insert = db.prepare<unknown, Params>(`INSERT INTO shadow_comparisons (name, at, source, run_id, target, legacy_exit, legacy_duration_ms, legacy_error,
       candidate_exit, candidate_duration_ms, candidate_error, candidate_failed, equal, differs, diff)
     VALUES ($name, $at, $source, $runId, $target, $legacyExit, $legacyDurationMs, $legacyError,

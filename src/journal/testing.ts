@@ -17,5 +17,7 @@ export function useFreshJournal(prefix: string, use: (journal: Journal, location
     current = openSqliteJournal(location);
     use(current, location);
   });
-  afterEach(() => current?.close());
+  afterEach(async () => {
+    await current?.close();
+  });
 }

@@ -101,30 +101,57 @@ export interface JournalEvent {
   payload: Record<string, unknown>;
 }
 
-/** The journal's contract; SQLite is the embedded implementation, PostgreSQL comes later. */
-export interface Journal extends IncidentStore, HistoryStore, AnalyticsStore, ShadowStore {
-  readonly location: string;
-  startRun(run: Omit<RunRecord, "status" | "startedAt" | "owner"> & { startedAt?: string }): RunRecord;
-  finishRun(runId: string, status: RunStatus, summary: Record<string, unknown>): void;
-  putTarget(record: TargetRecord): void;
+/**
+ * Runs and what they did: the run, its targets, every step result and its
+ * progress, and the event stream `--json` printed.
+ */
+export interface RunStore {
+  /** Groups several writes into one commit (see Journal.transaction). */
+  transaction<T>(fn: (tx: RunStore) => Promise<T>): Promise<T>;
+  startRun(run: Omit<RunRecord, "status" | "startedAt" | "owner"> & { startedAt?: string }): Promise<RunRecord>;
+  finishRun(runId: string, status: RunStatus, summary: Record<string, unknown>): Promise<void>;
+  putTarget(record: TargetRecord): Promise<void>;
   /** Records a step's result, and its progress as finished. */
-  putStep(record: StepRecord): void;
+  putStep(record: StepRecord): Promise<void>;
   /** Records that a step is starting on a target, before its action runs. */
-  startStep(record: { runId: string; target: string; phase: StepPhase; index: number; name: string; startedAt: string }): void;
+  startStep(record: { runId: string; target: string; phase: StepPhase; index: number; name: string; startedAt: string }): Promise<void>;
   /** Every step that started in a run, per target, finished or not. */
-  stepProgress(runId: string): StepProgressRecord[];
-  appendEvent(runId: string, type: string, payload: Record<string, unknown>): void;
-  listRuns(options?: { limit?: number }): RunRecord[];
-  getRun(id: string): { run: RunRecord; targets: TargetRecord[]; steps: StepRecord[] } | undefined;
-  events(runId: string): JournalEvent[];
+  stepProgress(runId: string): Promise<StepProgressRecord[]>;
+  appendEvent(runId: string, type: string, payload: Record<string, unknown>): Promise<void>;
+  listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
+  getRun(id: string): Promise<{ run: RunRecord; targets: TargetRecord[]; steps: StepRecord[] } | undefined>;
+  events(runId: string): Promise<JournalEvent[]>;
+}
+
+/**
+ * The journal's contract; SQLite is the embedded implementation, PostgreSQL
+ * comes later, and both pass the one suite in contract.ts. Every method
+ * returns a promise; each is atomic on its own.
+ */
+export interface Journal extends RunStore, IncidentStore, HistoryStore, AnalyticsStore, ShadowStore {
+  readonly location: string;
+  /**
+   * Runs `fn` as one transaction: what it does through `tx` commits together
+   * once its promise resolves, or not at all when it rejects (the rejection
+   * is passed on). `tx.transaction` nests as a savepoint: its failure undoes
+   * only its own work. Inside `fn` use `tx` only, and await a nested
+   * transaction before the next operation: work on the journal itself waits
+   * until the transaction has ended (SQLite refuses it from inside `fn`
+   * rather than wait forever).
+   */
+  transaction<T>(fn: (tx: JournalTx) => Promise<T>): Promise<T>;
   /**
    * Whether the journal can still keep what it is given: its file is the one
    * opened (not deleted or replaced since) and answers a query. Undefined when
    * it can; otherwise the error that says why and what to do.
    */
-  health(): OpsError | undefined;
-  close(): void;
+  health(): Promise<OpsError | undefined>;
+  /** Waits for the work under way, then closes; later calls reject. */
+  close(): Promise<void>;
 }
+
+/** The journal inside a transaction: every store, bound to that transaction. */
+export type JournalTx = Omit<Journal, "location" | "health" | "close">;
 
 // ---------------------------------------------------------------------------
 // Incidents: what `opskit serve` records. Times are epoch milliseconds
@@ -134,7 +161,8 @@ export type Milestone = "started" | "detected" | "remediation_started" | "remedi
 export const milestones: readonly Milestone[] = ["started", "detected", "remediation_started", "remediated", "verified", "resolved", "escalated", "acknowledged"];
 
 /** Where an incident came from; "import" is history from another tool (`opskit incidents import`). */
-export type AlertSourceKind = "alertmanager" | "generic" | "check" | "import";
+// Open: heal/sources/ registers the senders (alertmanager, generic, grafana, check, …); a new one needs no edit here.
+export type AlertSourceKind = string;
 export type IncidentStatus = "open" | "resolved";
 
 export interface IncidentRecord {
@@ -229,50 +257,51 @@ export interface IncidentFilter {
   limit?: number;
 }
 
-/** Incident storage; every method is synchronous and atomic on its own, `transaction` groups several. */
+/** Incident storage; every method is atomic on its own, `transaction` groups several (see Journal.transaction). */
 export interface IncidentStore {
-  transaction<T>(fn: () => T): T;
+  transaction<T>(fn: (tx: IncidentStore) => Promise<T>): Promise<T>;
 
   /** Commits raw notifications in one transaction and returns their ids, in order; refuses (E_JOURNAL_GONE) once the file was deleted or replaced. */
-  acceptNotifications(batch: { source: AlertSourceKind; receivedAt: number; body: string }[]): number[];
-  pendingNotifications(limit: number): NotificationRecord[];
-  markNotificationsProcessed(ids: readonly number[]): void;
-  countNotifications(): number;
+  acceptNotifications(batch: { source: AlertSourceKind; receivedAt: number; body: string }[]): Promise<number[]>;
+  pendingNotifications(limit: number): Promise<NotificationRecord[]>;
+  markNotificationsProcessed(ids: readonly number[]): Promise<void>;
+  countNotifications(): Promise<number>;
 
-  getAlertState(fingerprint: string): AlertStateRecord | undefined;
-  putAlertState(state: AlertStateRecord): void;
+  getAlertState(fingerprint: string): Promise<AlertStateRecord | undefined>;
+  putAlertState(state: AlertStateRecord): Promise<void>;
 
-  openIncident(incident: Omit<IncidentRecord, "id" | "status" | "attempts" | "escalated" | "automated" | "notifications">): IncidentRecord;
-  updateIncident(id: number, patch: Partial<Pick<IncidentRecord, "status" | "attempts" | "escalated" | "automated" | "resolution" | "notifications" | "lastNotifiedAt" | "labels" | "annotations" | "rule">>): void;
+  /** At most one open incident per fingerprint, whatever races the callers run: opening a second rejects. */
+  openIncident(incident: Omit<IncidentRecord, "id" | "status" | "attempts" | "escalated" | "automated" | "notifications">): Promise<IncidentRecord>;
+  updateIncident(id: number, patch: Partial<Pick<IncidentRecord, "status" | "attempts" | "escalated" | "automated" | "resolution" | "notifications" | "lastNotifiedAt" | "labels" | "annotations" | "rule">>): Promise<void>;
   /** Sets a milestone if it is not set yet (the first occurrence wins); returns whether it was set. */
-  setMilestone(id: number, milestone: Milestone, at: number): boolean;
-  getIncident(id: number): IncidentRecord | undefined;
-  findOpenIncident(fingerprint: string): IncidentRecord | undefined;
-  listIncidents(filter?: IncidentFilter): IncidentRecord[];
-  countIncidents(filter?: IncidentFilter): number;
+  setMilestone(id: number, milestone: Milestone, at: number): Promise<boolean>;
+  getIncident(id: number): Promise<IncidentRecord | undefined>;
+  findOpenIncident(fingerprint: string): Promise<IncidentRecord | undefined>;
+  listIncidents(filter?: IncidentFilter): Promise<IncidentRecord[]>;
+  countIncidents(filter?: IncidentFilter): Promise<number>;
 
-  addIncidentEvent(incidentId: number, event: { at: number; kind: IncidentEventKind; message: string; data?: Record<string, unknown> }): void;
-  incidentEvents(incidentId: number): IncidentEventRecord[];
+  addIncidentEvent(incidentId: number, event: { at: number; kind: IncidentEventKind; message: string; data?: Record<string, unknown> }): Promise<void>;
+  incidentEvents(incidentId: number): Promise<IncidentEventRecord[]>;
 
-  /** Inserts attempt N of an incident; throws if that attempt already exists. */
-  createAttempt(attempt: AttemptRecord): void;
-  updateAttempt(incidentId: number, attempt: number, patch: Partial<Pick<AttemptRecord, "status" | "runId" | "startedAt" | "finishedAt" | "detail">>): void;
-  attempts(incidentId: number): AttemptRecord[];
+  /** Inserts attempt N of an incident; rejects (E_ATTEMPT_EXISTS) if that attempt exists: the unique key that keeps an attempt from running twice. */
+  createAttempt(attempt: AttemptRecord): Promise<void>;
+  updateAttempt(incidentId: number, attempt: number, patch: Partial<Pick<AttemptRecord, "status" | "runId" | "startedAt" | "finishedAt" | "detail">>): Promise<void>;
+  attempts(incidentId: number): Promise<AttemptRecord[]>;
   /** Attempts in any of these states, across incidents (restart recovery, approval queue). */
-  attemptsIn(statuses: readonly AttemptStatus[]): AttemptRecord[];
+  attemptsIn(statuses: readonly AttemptStatus[]): Promise<AttemptRecord[]>;
   /** When a remediation last started for this fingerprint (any incident), for cooldowns; an interrupted attempt does not hold a retry back. */
-  lastAttemptStart(fingerprint: string): number | undefined;
+  lastAttemptStart(fingerprint: string): Promise<number | undefined>;
   /** Attempts of a rule started at or after `since`, for rate limits. */
-  countRuleAttemptsSince(rule: string, since: number): number;
+  countRuleAttemptsSince(rule: string, since: number): Promise<number>;
 
-  getRuleState(rule: string): RuleStateRecord | undefined;
-  putRuleState(state: RuleStateRecord): void;
+  getRuleState(rule: string): Promise<RuleStateRecord | undefined>;
+  putRuleState(state: RuleStateRecord): Promise<void>;
 
-  getSetting(key: string): string | undefined;
-  putSetting(key: string, value: string | undefined): void;
+  getSetting(key: string): Promise<string | undefined>;
+  putSetting(key: string, value: string | undefined): Promise<void>;
 
   /** Marks remediation runs (those with a trigger) still "running" as interrupted: the server died under them. Returns their ids. */
-  interruptRunningRuns(): string[];
+  interruptRunningRuns(): Promise<string[]>;
 }
 
 // ---------------------------------------------------------------------------
@@ -296,7 +325,7 @@ export interface ImportedIncident {
 
 export interface HistoryStore {
   /** Inserts or updates (by origin and externalId) every row in ONE transaction: all or nothing. */
-  importIncidents(rows: readonly ImportedIncident[]): { inserted: number; updated: number };
+  importIncidents(rows: readonly ImportedIncident[]): Promise<{ inserted: number; updated: number }>;
 }
 
 export type MttrPhase = "detect" | "isolate" | "recover" | "resolve";
@@ -347,7 +376,7 @@ export interface MttrResult {
 
 export interface AnalyticsStore {
   /** Phase statistics computed in SQL over indexed columns (percentiles interpolated linearly between ranks). */
-  mttr(query: MttrQuery): MttrResult;
+  mttr(query: MttrQuery): Promise<MttrResult>;
 }
 
 // ---------------------------------------------------------------------------
@@ -409,15 +438,15 @@ export interface ShadowStateRecord {
 
 export interface ShadowStore {
   /** Records one comparison; returns its id. */
-  recordShadowComparison(comparison: Omit<ShadowComparisonRecord, "id">): number;
+  recordShadowComparison(comparison: Omit<ShadowComparisonRecord, "id">): Promise<number>;
   /** Newest first. */
-  shadowComparisons(name: string, options?: { limit?: number; mismatchesOnly?: boolean }): ShadowComparisonRecord[];
+  shadowComparisons(name: string, options?: { limit?: number; mismatchesOnly?: boolean }): Promise<ShadowComparisonRecord[]>;
   /** Counts per name, computed in SQL; `afterId` and `source` narrow to a fallback window. */
-  shadowStats(filter?: { name?: string; source?: ShadowSource; afterId?: number }): ShadowStats[];
-  getShadowState(name: string): ShadowStateRecord | undefined;
-  listShadowStates(): ShadowStateRecord[];
+  shadowStats(filter?: { name?: string; source?: ShadowSource; afterId?: number }): Promise<ShadowStats[]>;
+  getShadowState(name: string): Promise<ShadowStateRecord | undefined>;
+  listShadowStates(): Promise<ShadowStateRecord[]>;
   /** Marks a workflow fallen back unless it already is (the first decision wins); returns whether this call set it. */
-  fallBackShadow(name: string, at: number, reason: string): boolean;
+  fallBackShadow(name: string, at: number, reason: string): Promise<boolean>;
   /** Clears a fallback and starts a new window after the latest comparison; returns the state before. */
-  resetShadow(name: string, at: number): ShadowStateRecord | undefined;
+  resetShadow(name: string, at: number): Promise<ShadowStateRecord | undefined>;
 }

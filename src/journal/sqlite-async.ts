@@ -1,0 +1,162 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Database } from "bun:sqlite";
+import { journalFailure } from "./sqlite-errors.ts";
+import type { Journal, JournalTx } from "./types.ts";
+
+/** A store as the SQLite code implements it: the same methods, returning their values instead of promises. */
+export type Synchronous<S> = { [K in keyof S]: S[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : S[K] };
+
+/** Everything the journal does but transactions, written synchronously on bun:sqlite. */
+export type SyncJournal = Synchronous<Omit<Journal, "transaction" | "location">>;
+
+type Method = (...args: unknown[]) => unknown;
+
+/**
+ * The journal's asynchronous face on the synchronous SQLite stores. One
+ * connection serves the process, so a transaction, which may wait between
+ * its statements, holds the connection's turn: work asked of the journal
+ * meanwhile waits for it, in the order asked (FIFO), and a second
+ * transaction waits too. Work asked while nobody holds the turn runs at once,
+ * inside the call, as it did when the journal was synchronous: a run's
+ * journal sink still writes a step's start before the step's action runs.
+ * Failures SQLite reports about the file (read-only, damaged, full) become
+ * OpsErrors naming it (journalFailure), wherever they are met.
+ */
+export function asyncSqliteJournal(db: Database, sync: SyncJournal, options: { location: string; rolledBack: () => void }): Journal {
+  const { location, rolledBack } = options;
+  const queue: (() => void)[] = [];
+  let busy = false;
+  // The transaction holding the turn, and the async context of its callback: work on the journal itself
+  // from inside the callback would wait for the transaction forever, so it is refused with a reason.
+  const context = new AsyncLocalStorage<symbol>();
+  let holder: symbol | undefined;
+  let closed = false;
+
+  const waitTurn = () => new Promise<void>((resolve) => queue.push(resolve));
+  const release = () => {
+    const next = queue.shift();
+    if (next) next();
+    else busy = false;
+  };
+  const call = (method: Method, args: unknown[]): unknown => {
+    try {
+      return method(...args);
+    } catch (error) {
+      throw journalFailure(error, location) ?? error;
+    }
+  };
+  /** Work asked of the journal itself; once it is closed, everything but another close is refused. */
+  const perform = (name: string, method: Method, args: unknown[]): unknown => {
+    if (closed) {
+      if (name === "close") return undefined;
+      throw new Error(`journal.${name} called after the journal at ${location} was closed`);
+    }
+    const value = call(method, args);
+    if (name === "close") closed = true;
+    return value;
+  };
+  const refuseInside = (name: string): Error | undefined =>
+    holder !== undefined && context.getStore() === holder
+      ? new Error(`journal.${name} called inside a transaction: use the transaction's tx, the journal waits until the transaction ends`)
+      : undefined;
+
+  const outer = (name: string, method: Method) => (...args: unknown[]): Promise<unknown> => {
+    if (!busy) {
+      try {
+        return Promise.resolve(perform(name, method, args));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const refused = refuseInside(name);
+    if (refused) return Promise.reject(refused);
+    return waitTurn().then(() => {
+      try {
+        return perform(name, method, args);
+      } finally {
+        release();
+      }
+    });
+  };
+
+  /** Runs fn at one depth: 0 is the transaction (BEGIN IMMEDIATE, taken before), above 0 a savepoint. */
+  async function scope<T>(fn: (tx: JournalTx) => Promise<T>, depth: number): Promise<T> {
+    const state = { open: true, nested: false };
+    try {
+      const value = await fn(transactionView(state, depth));
+      call(() => db.exec(depth === 0 ? "COMMIT" : `RELEASE s${depth}`), []);
+      return value;
+    } catch (error) {
+      try {
+        if (depth > 0) db.exec(`ROLLBACK TO s${depth}; RELEASE s${depth}`);
+        else if (db.inTransaction) db.exec("ROLLBACK");
+      } catch {
+        // A failing file may refuse the rollback too; SQLite rolls back on its own then, and the first error is the one to report.
+      }
+      rolledBack();
+      throw error;
+    } finally {
+      state.open = false;
+    }
+  }
+
+  /** The stores bound to one transaction (or savepoint): usable while it is open and no savepoint of it is under way. */
+  function transactionView(state: { open: boolean; nested: boolean }, depth: number): JournalTx {
+    const misuse = (name: string): Error | undefined => {
+      if (!state.open) return new Error(`journal: ${name} called through a transaction that has ended`);
+      if (state.nested) return new Error(`journal: ${name} called while a nested transaction is under way: await it first`);
+      return undefined;
+    };
+    const view: Record<string, unknown> = {};
+    for (const [name, method] of Object.entries(sync)) {
+      if (typeof method !== "function" || name === "close" || name === "health") continue;
+      view[name] = (...args: unknown[]): Promise<unknown> => {
+        const refused = misuse(name);
+        if (refused) return Promise.reject(refused);
+        try {
+          return Promise.resolve(call(method as Method, args));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      };
+    }
+    view.transaction = async <T>(fn: (tx: JournalTx) => Promise<T>): Promise<T> => {
+      const refused = misuse("transaction");
+      if (refused) throw refused;
+      state.nested = true;
+      try {
+        call(() => db.exec(`SAVEPOINT s${depth + 1}`), []);
+        return await scope(fn, depth + 1);
+      } finally {
+        state.nested = false;
+      }
+    };
+    return view as unknown as JournalTx;
+  }
+
+  const journal: Record<string, unknown> = { location };
+  for (const [name, method] of Object.entries(sync)) {
+    if (typeof method === "function") journal[name] = outer(name, method as Method);
+  }
+  journal.transaction = async <T>(fn: (tx: JournalTx) => Promise<T>): Promise<T> => {
+    if (busy) {
+      const refused = refuseInside("transaction");
+      if (refused) throw refused;
+      await waitTurn();
+    } else {
+      busy = true;
+    }
+    const token = Symbol("transaction");
+    holder = token;
+    try {
+      if (closed) throw new Error(`journal.transaction called after the journal at ${location} was closed`);
+      // The write lock up front: a read-then-write never fails on lock upgrade when another process shares the file.
+      call(() => db.exec("BEGIN IMMEDIATE"), []);
+      return await context.run(token, () => scope(fn, 0));
+    } finally {
+      holder = undefined;
+      release();
+    }
+  };
+  return journal as unknown as Journal;
+}
