@@ -1,3 +1,5 @@
+import { shells, wrappedCommandAt, wrapperOf } from "./shell-wrappers.ts";
+
 /*
  * The commands that parse a value again, whatever the shell did with it:
  * `eval` and friends, a shell's `-c` script, `ssh HOST CMD`, interpreters'
@@ -18,9 +20,6 @@ export interface CommandRefusal {
 }
 
 const reservedWords = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "in"]);
-/** Commands that run the rest of their arguments as another command: `sudo -u x sh -c ...`. */
-const wrappers = new Set(["sudo", "doas", "env", "nice", "nohup", "timeout", "setsid", "stdbuf", "ionice", "chroot", "command", "exec", "builtin", "time", "xargs", "busybox", "run0", "pkexec"]);
-const shells = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh"]);
 /** Interpreters whose program is an argument: after -c (python) or -e (perl, ruby, node), or the first operand (awk, sed, jq). */
 const programAfterFlag: Record<string, string> = { python: "c", python2: "c", python3: "c", perl: "e", ruby: "e", node: "e", bun: "e", php: "r", lua: "e" };
 const programOperand = new Set(["awk", "gawk", "mawk", "nawk", "sed", "jq", "yq"]);
@@ -62,16 +61,9 @@ export function reparsedArguments(words: readonly CommandWord[], integers: Set<s
   let k = 0;
   const name = (at: number) => words[at]?.text.split("/").at(-1) ?? "";
   while (k < words.length && (reservedWords.has(words[k]!.text) || /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(words[k]!.text))) k++;
-  while (k < words.length && wrappers.has(name(k))) {
-    const wrapper = name(k);
-    k++;
-    while (k < words.length && (words[k]!.text.startsWith("-") || (wrapper === "env" && words[k]!.text.includes("=")))) {
-      // Options that take a value: sudo -u USER, nice -n N, timeout -s SIG.
-      if (/^-[ugCDhprtT]$|^-n$|^-s$|^-k$/.test(words[k]!.text) && wrapper !== "env") k++;
-      k++;
-    }
-    if ((wrapper === "timeout" || wrapper === "chroot") && k < words.length) k++;
-  }
+  // Behind wrappers: `sudo -u x env A=1 timeout 5 eval ...` runs eval.
+  const texts = words.map((word) => word.text);
+  while (k < words.length && wrapperOf(texts[k]!)) k = wrappedCommandAt(texts, k);
   const command = name(k);
   const rest = words.slice(k + 1);
   if (reparsers.has(command)) refuseIn(rest, `${command} parses its arguments as code again`, hints.reparse);
