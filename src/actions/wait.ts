@@ -23,22 +23,18 @@ interface WaitRendered {
 
 type Registry = () => Readonly<Record<string, Action<any, any>>>;
 
-/** "a, b or c" */
-const either = (names: readonly string[]) => (names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`);
-
 /** A wait's schema: one of the actions that say they can be polled, under its key, and when to stop. */
 function waitSchema(kit: SchemaKit, pollable: readonly Action<any, any>[]) {
-  const { z, duration } = kit;
-  const kinds = pollable.map((action) => action.kind);
-  return z
+  const { z, duration, exactlyOneOf } = kit;
+  const polled = z
     .object({
       ...Object.fromEntries(pollable.map((action) => [action.kind, action.schema(kit).optional()])),
       until: z.string().min(1).describe("CEL over the polled result, e.g. status == 200 or exitCode == 0"),
       timeout: duration.default("60s"),
       interval: duration.default("2s"),
     })
-    .strict()
-    .refine((w) => kinds.filter((kind) => (w as Record<string, unknown>)[kind] !== undefined).length === 1, `wait polls exactly one of ${either(kinds)}`) as unknown as ReturnType<Action<WaitSpec>["schema"]>;
+    .strict();
+  return exactlyOneOf(polled, pollable.map((action) => action.kind), "wait polls") as unknown as ReturnType<Action<WaitSpec>["schema"]>;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { actions, type ActionKind, type ActionSpecs } from "../actions/index.ts";
+import { inventorySources, type SourceKind } from "../inventory/index.ts";
 import { markSecretField, SECRET_REFERENCE } from "./secret.ts";
 
 export type { ActionKind };
@@ -39,15 +40,35 @@ const groupSchema = z
   })
   .strict();
 
-const sourceSchema = z
-  .object({
-    ssh_config: z.string().optional().describe("an OpenSSH client config file (Host, HostName, Port, User, IdentityFile, ProxyJump)"),
-    ansible: z.string().optional().describe("an Ansible inventory, INI or YAML (groups, children, host vars)"),
-    hosts: z.string().optional().describe("a plain host list: one [user@]host[:port] per line"),
-    labels: labels.default({}).describe("labels given to every host from this source"),
-  })
-  .strict()
-  .refine((s) => [s.ssh_config, s.ansible, s.hosts].filter(Boolean).length === 1, "give exactly one of ssh_config, ansible or hosts");
+/** "a, b or c" */
+const either = (names: readonly string[]) => (names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`);
+
+/** Refines an object whose keys name kinds (a wait's polled action, an inventory source) to hold exactly one of them. */
+function exactlyOneOf<T extends z.ZodType>(schema: T, keys: readonly string[], lead: string) {
+  return schema.refine((value) => keys.filter((key) => Boolean((value as Record<string, unknown>)[key])).length === 1, `${lead} exactly one of ${either(keys)}`);
+}
+
+/**
+ * What a kind's part of the config is built from: zod and the field types
+ * that every part of opskit.yaml shares. Kinds (actions, inventory sources)
+ * take it as an argument rather than importing zod, so that loading an action
+ * to run it does not load zod.
+ */
+export const schemaKit = { z, duration, secretRef, labels, exactlyOneOf };
+export type SchemaKit = typeof schemaKit;
+
+const sourceKinds = Object.keys(inventorySources) as SourceKind[];
+const sourceFields = Object.fromEntries(sourceKinds.map((kind) => [kind, inventorySources[kind].schema(schemaKit).optional()])) as { [K in SourceKind]: z.ZodOptional<z.ZodType<string>> };
+const sourceSchema = exactlyOneOf(
+  z
+    .object({
+      ...sourceFields,
+      labels: labels.default({}).describe("labels given to every host from this source"),
+    })
+    .strict(),
+  sourceKinds,
+  "give",
+);
 
 export const inventorySchema = z
   .object({
@@ -74,15 +95,6 @@ export const defaultsSchema = z
 const retries = z
   .object({ attempts: z.number().int().min(1).max(100), backoff: duration.default("1s") })
   .strict();
-
-/**
- * What a kind's part of the config is built from: zod and the field types
- * that every part of opskit.yaml shares. Kinds (actions, inventory sources)
- * take it as an argument rather than importing zod, so that loading an action
- * to run it does not load zod.
- */
-export const schemaKit = { z, duration, secretRef, labels };
-export type SchemaKit = typeof schemaKit;
 
 /** The step keys the actions own, each the action's own schema: `{ exec?: ..., ssh?: ..., ... }`. */
 type ActionFields = { [K in ActionKind]: z.ZodOptional<z.ZodType<ActionSpecs[K]>> };

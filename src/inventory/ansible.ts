@@ -13,6 +13,7 @@ import type { HostRecord, InventorySource } from "./types.ts";
  */
 export const ansibleSource: InventorySource = {
   kind: "ansible",
+  schema: ({ z }) => z.string().describe("an Ansible inventory, INI or YAML (groups, children, host vars)"),
   async load(text, { file, display }) {
     const inventory = looksLikeYaml(file, text) ? parseAnsibleYaml(text, display) : parseAnsibleIni(text, display);
     return flatten(inventory);

@@ -6,6 +6,7 @@ const entry = /^(?:([^@\s]+)@)?(\[[0-9A-Fa-f:.]+\]|[^\s:@[\]]+)(?::(\d+))?$/;
 /** A plain host list: one `[user@]host[:port]` per line, `#` comments; IPv6 in brackets. */
 export const hostListSource: InventorySource = {
   kind: "hosts",
+  schema: ({ z }) => z.string().describe("a plain host list: one [user@]host[:port] per line"),
   async load(text, { display }) {
     const hosts: HostRecord[] = [];
     text.split("\n").forEach((raw, index) => {

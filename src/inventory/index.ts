@@ -3,6 +3,6 @@
 // Kubernetes-style label selectors (role=web,zone in (a,b),name=web-*).
 export { resolveInventory, expandPath, compareNames, type ResolveOptions } from "./resolve.ts";
 export { parseSelector, matches, selectTargets, selectorHint, type Selector, type Requirement, type SelectorOperator } from "./selector.ts";
-export { inventorySources } from "./registry.ts";
+export { inventorySources, type SourceKind } from "./registry.ts";
 export type { Target, HostRecord, InventorySource, SourceContext } from "./types.ts";
 export { localTarget, resolveTargets } from "./targets.ts";

@@ -3,9 +3,12 @@ import { hostListSource } from "./hostlist.ts";
 import { sshConfigSource } from "./ssh-config.ts";
 import type { InventorySource } from "./types.ts";
 
-/** Every inventory source kind, by its key under inventory.sources. Adding one is a new file and a line here. */
-export const inventorySources: Record<InventorySource["kind"], InventorySource> = {
+/** Every inventory source kind, by its key under inventory.sources (the order `opskit schema` lists them in). Adding one is a new file and a line here. */
+const registry = {
   ssh_config: sshConfigSource,
   ansible: ansibleSource,
   hosts: hostListSource,
 };
+
+export type SourceKind = keyof typeof registry;
+export const inventorySources: Readonly<Record<SourceKind, InventorySource>> = registry;

@@ -2,8 +2,8 @@ import { homedir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import type { Config, HostEntry, LoadedConfig } from "../config/index.ts";
 import { configError } from "../errors.ts";
-import { inventorySources } from "./registry.ts";
-import type { HostRecord, InventorySource, Target } from "./types.ts";
+import { inventorySources, type SourceKind } from "./registry.ts";
+import type { HostRecord, Target } from "./types.ts";
 
 export interface ResolveOptions {
   /** Environment for $USER and ~ (default: process.env). */
@@ -70,7 +70,7 @@ export async function resolveInventory(loaded: LoadedConfig, options: ResolveOpt
 async function readSources(loaded: LoadedConfig, { env, home, cwd }: { env: Record<string, string | undefined>; home: string; cwd: string }): Promise<HostRecord[]> {
   const records: HostRecord[] = [];
   for (const [index, entry] of loaded.config.inventory.sources.entries()) {
-    const kind = (Object.keys(inventorySources) as InventorySource["kind"][]).find((k) => entry[k] !== undefined)!;
+    const kind = (Object.keys(inventorySources) as SourceKind[]).find((k) => entry[k] !== undefined)!;
     const file = expandPath(entry[kind]!, loaded.baseDir, home);
     const display = displayPath(file, cwd);
     const text = await Bun.file(file).text().catch((error: Error) => {

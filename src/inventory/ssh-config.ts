@@ -47,6 +47,7 @@ const maxIncludeDepth = 16;
 
 export const sshConfigSource: InventorySource = {
   kind: "ssh_config",
+  schema: ({ z }) => z.string().describe("an OpenSSH client config file (Host, HostName, Port, User, IdentityFile, ProxyJump)"),
   async load(text, context) {
     const parsed: Parsed = { entries: [], hosts: new Map() };
     await parseConfig(text, context.display, context, [], 0, parsed, join(context.homeDir, ".ssh"));

@@ -1,3 +1,6 @@
+import type { z } from "zod";
+import type { SchemaKit } from "../config/index.ts";
+
 /** A host opskit can act on, with everything resolved: defaults, groups, sources. */
 export interface Target {
   name: string;
@@ -50,6 +53,8 @@ export interface SourceContext {
 /** One kind of inventory source: a file format that yields hosts. */
 export interface InventorySource {
   /** The key that names it under inventory.sources (ssh_config, ansible, hosts). */
-  readonly kind: "ssh_config" | "ansible" | "hosts";
+  readonly kind: string;
+  /** Its value under that key, as opskit.yaml writes it: the path of the file it reads, described for `opskit schema`. */
+  readonly schema: (kit: SchemaKit) => z.ZodType<string>;
   load(text: string, context: SourceContext): Promise<HostRecord[]>;
 }
