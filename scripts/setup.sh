@@ -13,6 +13,8 @@ need="sshd:openssh-server ssh-keygen:openssh-client dnsmasq:dnsmasq openssl:open
 need="$need prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager"
 # opskit audit merges ShellCheck's findings into its own.
 need="$need shellcheck:shellcheck"
+# The smtp:// probe tests talk to aiosmtpd, a real RFC 5321 server.
+need="$need aiosmtpd:python3-aiosmtpd"
 if [ "${1:-}" = "bench" ]; then
   # wrk drives blackbox_exporter; GNU time measures peak RSS; parallel-ssh
   # (pssh) and Ansible (ansible-core: raw and command modules, playbooks) are

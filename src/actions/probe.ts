@@ -15,7 +15,7 @@ interface ProbeRendered {
   expect: string[];
 }
 
-/** Any opskit probe target (http, tcp, tls, dns, grpc, ssh) as a step. */
+/** Any target opskit probe takes (http, tcp, tls, dns, grpc, ssh, smtp: every registered prober) as a step. */
 export const probeAction: Action<ProbeSpec, ProbeRendered> = {
   kind: "probe",
   schema,

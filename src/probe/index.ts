@@ -1,6 +1,6 @@
 // Health probes: one file per protocol behind one Prober contract, a registry,
 // and runProbe, which applies timeouts, retries, expectations and verdicts.
-export { probers } from "./registry.ts";
+export { probers } from "./probers.ts";
 export { parseTarget, type ParsedTarget } from "./target.ts";
 export { runProbe } from "./run.ts";
 export { expectationVariables, statusText, stepData, stepVariables } from "./scope.ts";

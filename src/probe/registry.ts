@@ -1,10 +1,9 @@
-import { dnsProber } from "./dns.ts";
-import { grpcProber } from "./grpc.ts";
-import { httpProber } from "./http.ts";
-import { sshProber } from "./ssh.ts";
-import { tcpProber } from "./tcp.ts";
-import { tlsProber } from "./tls.ts";
-import type { Prober } from "./types.ts";
-
-/** Every protocol opskit can probe. Adding one is a new file and a line here. */
-export const probers: readonly Prober[] = [httpProber, tcpProber, tlsProber, sshProber, dnsProber, grpcProber];
+// Every protocol opskit can probe, one line each: adding one is a new file
+// and a line here. Export only probers from this file (see probers.ts).
+export { dnsProber } from "./dns.ts";
+export { grpcProber } from "./grpc.ts";
+export { httpProber } from "./http.ts";
+export { smtpProber } from "./smtp.ts";
+export { sshProber } from "./ssh.ts";
+export { tcpProber } from "./tcp.ts";
+export { tlsProber } from "./tls.ts";

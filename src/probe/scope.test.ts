@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { probers } from "./registry.ts";
+import { probers } from "./probers.ts";
 import { expectationScope, expectationVariables, statusText, stepData, stepVariables } from "./scope.ts";
 import { parseTarget } from "./target.ts";
 import type { Observation, ProbeResult, Verdict } from "./types.ts";

@@ -1,5 +1,5 @@
 import { celDuration, celTimestamp, type VariableTypes } from "../expr/index.ts";
-import { probers } from "./registry.ts";
+import { probers } from "./probers.ts";
 import type { Observation, ProbePlan, ProbeResult, Prober, StepView, Timings } from "./types.ts";
 
 /**

@@ -1,5 +1,5 @@
 import { usageError } from "../errors.ts";
-import { probers } from "./registry.ts";
+import { probers } from "./probers.ts";
 import type { ParsedTarget, RequestOptions } from "./types.ts";
 
 export type { ParsedTarget } from "./types.ts";
