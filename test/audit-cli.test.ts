@@ -7,8 +7,9 @@ import addFormats from "ajv-formats";
 // The SARIF 2.1.0 JSON schema (draft-04) as Microsoft's SARIF SDK ships it: 2.1.0-rtm.5.
 import sarifSchema from "@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json" with { type: "json" };
 import { renderText, runAudit } from "../src/audit/index.ts";
+import { auditSpec } from "../src/cli/audit-spec.ts";
 import { auditCommand } from "../src/cli/audit.ts";
-import type { ParsedOptions } from "../src/cli/options.ts";
+import { resolveOptions, type RawOptions } from "../src/cli/options.ts";
 import { isOpsError } from "../src/errors.ts";
 import { paletteFor } from "../src/ui/index.ts";
 import { repoRoot, runOpskit } from "./harness/cli.ts";
@@ -24,14 +25,14 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs `opskit audit` in-process from the repository root, capturing what it prints. */
-async function audit(args: string[], options: ParsedOptions = {}): Promise<{ code: number; out: string }> {
+/** Runs `opskit audit` in-process from the repository root, its options read as the command line's are, capturing what it prints. */
+async function audit(args: string[], options: RawOptions = {}): Promise<{ code: number; out: string }> {
   let out = "";
-  const code = await auditCommand(args, { noShellcheck: true, ...options }, { cwd: repoRoot, write: (text) => (out += text) });
+  const code = await auditCommand(args, resolveOptions(auditSpec.options, { noShellcheck: true, ...options }), { cwd: repoRoot, write: (text) => (out += text) });
   return { code, out };
 }
 
-async function usage(args: string[], options: ParsedOptions): Promise<{ exitCode: number; message: string }> {
+async function usage(args: string[], options: RawOptions): Promise<{ exitCode: number; message: string }> {
   try {
     await audit(args, options);
   } catch (error) {
@@ -105,7 +106,7 @@ describe("opskit audit exit codes", () => {
   test("a clean tree exits 0 with a summary of what was read", async () => {
     writeFileSync(join(dir, "ok.sh"), "#!/bin/sh\nset -eu\necho hello\n");
     let out = "";
-    expect(await auditCommand([dir], { noShellcheck: true }, { write: (t) => (out += t) })).toBe(0);
+    expect(await auditCommand([dir], resolveOptions(auditSpec.options, { noShellcheck: true }), { write: (t) => (out += t) })).toBe(0);
     expect(out).toBe("0 findings: 0 errors, 0 warnings, 0 notes; 0 suppressed; 1 file, 3 lines\n");
   });
 

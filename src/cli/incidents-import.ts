@@ -3,13 +3,13 @@ import { ExitCode, usageError } from "../errors.ts";
 import { defaultMapping, importIncidents, mappedFields, readMapping, type FieldMapping, type ImportOptions, type ImportReport, type MappedField } from "../incidents/index.ts";
 import { journalLocation, openJournal } from "../journal/index.ts";
 import { LineWriter } from "../ui/index.ts";
-import type { ParsedOptions } from "./options.ts";
+import type { incidentsSpec } from "./incidents-spec.ts";
+import type { OptionsOf } from "./options.ts";
 
 /** The skipped rows printed before the summary; --json has them all. */
 const shownSkipped = 100;
 
-const list = (value: ParsedOptions[string]): string[] => (Array.isArray(value) ? value : typeof value === "string" ? [value] : []);
-const text = (value: ParsedOptions[string]): string | undefined => (typeof value === "string" ? value : undefined);
+type ImportCliOptions = OptionsOf<typeof incidentsSpec>;
 
 /** `NAME=COLUMN` pairs from a repeated option; the column may hold spaces and `=`. */
 function pairs(values: string[], option: string, example: string): [string, string][] {
@@ -36,17 +36,17 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
 }
 
 /** Flags win over the mapping file, which wins over the defaults; --source defaults to the file's name. */
-async function importOptions(file: string, options: ParsedOptions): Promise<ImportOptions> {
-  const format = oneOf(text(options.format), ["csv", "json"] as const, "format");
-  const onError = oneOf(text(options.onError), ["fail", "skip"] as const, "on-error");
-  const fromFile = typeof options.mapping === "string" ? await readMapping(options.mapping) : undefined;
-  const labels = Object.fromEntries(pairs(list(options.label), "label", "team=Team"));
+async function importOptions(file: string, options: ImportCliOptions): Promise<ImportOptions> {
+  const format = oneOf(options.format, ["csv", "json"] as const, "format");
+  const onError = oneOf(options.onError, ["fail", "skip"] as const, "on-error");
+  const fromFile = options.mapping !== undefined ? await readMapping(options.mapping) : undefined;
+  const labels = Object.fromEntries(pairs(options.label, "label", "team=Team"));
   return {
     file,
     format: format ?? fromFile?.format,
-    mapping: { ...defaultMapping, ...fromFile?.mapping, ...fieldMaps(list(options.map)), labels: { ...fromFile?.mapping.labels, ...labels } },
-    origin: text(options.source) ?? fromFile?.origin ?? basename(file, extname(file)),
-    timezone: text(options.timezone) ?? fromFile?.timezone ?? "UTC",
+    mapping: { ...defaultMapping, ...fromFile?.mapping, ...fieldMaps(options.map), labels: { ...fromFile?.mapping.labels, ...labels } },
+    origin: options.source ?? fromFile?.origin ?? basename(file, extname(file)),
+    timezone: options.timezone ?? fromFile?.timezone ?? "UTC",
     onError: onError ?? fromFile?.onError ?? "fail",
   };
 }
@@ -61,13 +61,13 @@ function printReport(report: ImportReport, file: string, out: LineWriter): void 
 }
 
 /** `opskit incidents import FILE`: works on the journal file itself, with or without a server running. */
-export async function incidentsImportCommand(args: string[], options: ParsedOptions): Promise<number> {
+export async function incidentsImportCommand(args: string[], options: ImportCliOptions): Promise<number> {
   const [file, ...extra] = args;
   if (!file || extra.length > 0) {
     throw usageError("E_USAGE_IMPORT", file ? `incidents import takes one file, got ${args.length}` : "incidents import needs a file", 'e.g. opskit incidents import pagerduty.csv --map id="Incident Number" --map started="Created On"');
   }
   const importing = await importOptions(file, options);
-  const journal = await openJournal(journalLocation(text(options.journal)));
+  const journal = await openJournal(journalLocation(options.journal));
   let report: ImportReport;
   try {
     report = await importIncidents(journal, importing);

@@ -2,7 +2,11 @@ import { ExitCode, OpsError, usageError } from "../errors.ts";
 import type { AttemptRecord, IncidentEventRecord, IncidentRecord } from "../journal/index.ts";
 import { milestones } from "../journal/index.ts";
 import { formatMs, LineWriter } from "../ui/index.ts";
-import type { ParsedOptions } from "./options.ts";
+import type { ClientOptions, incidentsSpec } from "./incidents-spec.ts";
+import type { OptionsOf } from "./options.ts";
+
+/** Where the server is and what its token may be read from: the client options a caller without a command line (the demo) can give too. */
+type ServerOptions = Partial<Pick<ClientOptions, "server" | "journal" | "config" | "env">>;
 
 interface IncidentView {
   incident: IncidentRecord;
@@ -15,9 +19,9 @@ interface IncidentView {
  * Token: $OPSKIT_TOKEN, server.token, then the token opskit serve generated
  * beside the journal (--journal, $OPSKIT_JOURNAL, the state directory).
  */
-async function serverUrl(options: ParsedOptions, explicitToken?: string): Promise<{ url: string; token: string | undefined }> {
+async function serverUrl(options: ServerOptions, explicitToken?: string): Promise<{ url: string; token: string | undefined }> {
   const { readTokenFile, requireNonEmptyToken, tokenFileFor } = await import("./server-token.ts");
-  let url = typeof options.server === "string" ? options.server : process.env.OPSKIT_SERVER;
+  let url = options.server ?? process.env.OPSKIT_SERVER;
   const env = process.env.OPSKIT_TOKEN;
   let token = explicitToken ?? (env === undefined ? undefined : requireNonEmptyToken(env, "OPSKIT_TOKEN", "env:OPSKIT_TOKEN"));
   if (!url || !token) {
@@ -34,14 +38,14 @@ async function serverUrl(options: ParsedOptions, explicitToken?: string): Promis
   }
   if (!token) {
     const { journalLocation } = await import("../journal/index.ts");
-    const file = tokenFileFor(journalLocation(typeof options.journal === "string" ? options.journal : undefined));
+    const file = tokenFileFor(journalLocation(options.journal));
     if (await Bun.file(file).exists()) token = readTokenFile(file);
   }
   return { url: (url ?? "http://127.0.0.1:9797").replace(/\/$/, ""), token };
 }
 
 /** Calls the server's API; its error bodies become OpsErrors with the server's hint. */
-export async function callServer(options: ParsedOptions, method: "GET" | "POST", path: string, body?: unknown, explicitToken?: string): Promise<unknown> {
+export async function callServer(options: ServerOptions, method: "GET" | "POST", path: string, body?: unknown, explicitToken?: string): Promise<unknown> {
   const { url, token } = await serverUrl(options, explicitToken);
   let response: Response;
   try {
@@ -90,13 +94,13 @@ function incidentArg(args: string[], verb: string): number {
   return id;
 }
 
-export async function incidentsCommand(args: string[], options: ParsedOptions): Promise<number> {
+export async function incidentsCommand(args: string[], options: OptionsOf<typeof incidentsSpec>): Promise<number> {
   const verb = args[0] ?? "list";
   if (verb === "import") return (await import("./incidents-import.ts")).incidentsImportCommand(args.slice(1), options);
   const out = new LineWriter();
   try {
     if (verb === "list") {
-      const query = new URLSearchParams({ limit: String(options.limit ?? 50), ...(typeof options.status === "string" ? { status: options.status } : {}) });
+      const query = new URLSearchParams({ limit: String(options.limit), ...(options.status !== undefined ? { status: options.status } : {}) });
       const value = (await callServer(options, "GET", `/api/v1/incidents?${query}`)) as { incidents: IncidentRecord[]; total: number };
       if (options.json) {
         for (const incident of value.incidents) out.line(JSON.stringify(incident));
@@ -115,7 +119,7 @@ export async function incidentsCommand(args: string[], options: ParsedOptions): 
       const id = incidentArg(args, verb);
       const view = (verb === "show"
         ? await callServer(options, "GET", `/api/v1/incidents/${id}`)
-        : await callServer(options, "POST", `/api/v1/incidents/${id}/${verb}`, { by: process.env.USER ?? "cli", ...(typeof options.note === "string" ? { note: options.note } : {}) })) as IncidentView;
+        : await callServer(options, "POST", `/api/v1/incidents/${id}/${verb}`, { by: process.env.USER ?? "cli", ...(options.note !== undefined ? { note: options.note } : {}) })) as IncidentView;
       if (options.json) out.line(JSON.stringify(view));
       else printIncident(view, out);
       return ExitCode.ok;
@@ -126,7 +130,7 @@ export async function incidentsCommand(args: string[], options: ParsedOptions): 
   }
 }
 
-export async function pauseCommand(paused: boolean, options: ParsedOptions): Promise<number> {
+export async function pauseCommand(paused: boolean, options: ClientOptions): Promise<number> {
   const value = (await callServer(options, "POST", paused ? "/api/v1/pause" : "/api/v1/resume")) as { paused: boolean };
   console.log(options.json ? JSON.stringify(value) : value.paused ? "automatic remediation paused: alerts are recorded, nothing runs (opskit resume)" : "automatic remediation resumed");
   return ExitCode.ok;

@@ -1,24 +1,24 @@
 import { ExitCode } from "../errors.ts";
 import type { Target } from "../inventory/index.ts";
 import { configOptions, loadConfigFromOptions } from "./config-options.ts";
-import type { CommandSpec, ParsedOptions } from "./options.ts";
+import { defineCommand, type OptionsOf } from "./options.ts";
 
-export const inventorySpec: CommandSpec = {
+export const inventorySpec = defineCommand({
   name: "inventory",
   description: "list the targets the inventory resolves to, optionally narrowed by a selector",
   argument: { name: "[selector...]", description: "label selector, e.g. 'role=web,zone in (a,b)', 'name=web-*', 'group=db', '!canary'" },
-  options: [...configOptions, { key: "json", long: "json", description: "one JSON object per target per line" }],
-};
+  options: { ...configOptions, json: { kind: "boolean", description: "one JSON object per target per line" } },
+});
 
 /** `opskit inventory [SELECTOR] [--json]`: an aligned table sorted by name, then a count. */
-export async function inventoryCommand(positionals: string[], options: ParsedOptions): Promise<number> {
+export async function inventoryCommand(positionals: string[], options: OptionsOf<typeof inventorySpec>): Promise<number> {
   const { parseSelector, matches, resolveInventory } = await import("../inventory/index.ts");
   const selectorText = positionals.join(" ").trim();
   // A malformed selector is a usage error before any file is read.
   const selector = parseSelector(selectorText);
   const targets = await resolveInventory(await loadConfigFromOptions(options));
   const chosen = targets.filter((target) => matches(target, selector));
-  if (options.json === true) {
+  if (options.json) {
     if (chosen.length > 0) console.log(chosen.map((target) => JSON.stringify({ type: "target", ...target })).join("\n"));
     return ExitCode.ok;
   }

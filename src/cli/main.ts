@@ -1,10 +1,11 @@
-// opskit's entry point. A well-formed `opskit probe` command line is parsed
-// from the option tables without loading commander, so probing starts about
-// as fast as curl; help, usage errors and other commands go through commander.
+// opskit's entry point. A well-formed `opskit probe` or `opskit exec` command
+// line is parsed from its option table without loading commander, so probing
+// starts about as fast as curl; help, usage errors and other commands go
+// through commander. Both read options through the same table and resolver.
 import pkg from "../../package.json" with { type: "json" };
 import { describeError, ExitCode, isOpsError } from "../errors.ts";
 import { secrets } from "../observe/index.ts";
-import { parseFast, type ParsedOptions } from "./options.ts";
+import { parseCommandLine, type CommandSpec, type OptionTable, type OptionValues } from "./options.ts";
 import { probeCommand } from "./probe/index.ts";
 import { probeSpec } from "./probe/spec.ts";
 
@@ -25,15 +26,29 @@ export function versionLine(): string {
   return `opskit ${pkg.version} (${commit()}) bun ${Bun.version} ${process.platform}-${process.arch}`;
 }
 
-async function probe(positionals: string[], options: ParsedOptions): Promise<number> {
-  return probeCommand(positionals, options as never);
+type Handler<T extends OptionTable> = (positionals: string[], options: OptionValues<T>) => Promise<number>;
+
+function runParsed<T extends OptionTable>(argv: string[], spec: CommandSpec<T>, handler: Handler<T>): Promise<number> | undefined {
+  const parsed = parseCommandLine(argv.slice(1), spec);
+  return parsed && handler(parsed.positionals, parsed.options);
+}
+
+/** The fast path: undefined when the command line is for commander (another command, help, an unusual form). */
+async function runFast(argv: string[]): Promise<number | undefined> {
+  if (argv[0] === probeSpec.name) return runParsed(argv, probeSpec, probeCommand);
+  if (argv[0] === "exec") {
+    // The table only: its module imports no more than the tables it is built from.
+    const { execSpec } = await import("./run/spec.ts");
+    return runParsed(argv, execSpec, async (args, options) => (await import("./run/index.ts")).execCommand(args, options));
+  }
+  return undefined;
 }
 
 async function runCommander(argv: string[]): Promise<number> {
   const { CommanderError } = await import("commander");
   const { buildProgram } = await import("./program.ts");
   try {
-    await buildProgram(versionLine, { probe }).parseAsync(argv, { from: "user" });
+    await buildProgram(versionLine, { probe: probeCommand }).parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
@@ -47,11 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(versionLine());
       return ExitCode.ok;
     }
-    if (argv[0] === probeSpec.name) {
-      const fast = parseFast(argv.slice(1), probeSpec);
-      if (fast) return await probe(fast.positionals, fast.options);
-    }
-    return await runCommander(argv);
+    return (await runFast(argv)) ?? (await runCommander(argv));
   } catch (error) {
     const json = argv.includes("--json");
     // console.error, not process.stderr: the latter's first use costs startup time.

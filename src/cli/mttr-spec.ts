@@ -1,16 +1,16 @@
-import type { CommandSpec } from "./options.ts";
+import { defineCommand } from "./options.ts";
 
-export const mttrSpec: CommandSpec = {
+export const mttrSpec = defineCommand({
   name: "mttr",
   description: "time to detect, isolate, recover and resolve from the incident journal, and what automation changed",
   argument: { name: "[args...]", description: "(none)" },
-  options: [
-    { key: "since", long: "since", value: "30d|DATE", description: "incidents started since then (default 30d; all history with --compare before:)" },
-    { key: "until", long: "until", value: "DATE", description: "and before this date (default now); dates are UTC" },
-    { key: "by", long: "by", value: "key", description: "group by service, alertname, rule, severity or label:NAME" },
-    { key: "compare", long: "compare", value: "how", description: "automated (vs manual), before:DATE (vs from it) or window:30d (vs the window before)" },
-    { key: "format", long: "format", value: "table|json|markdown|html", default: "table", description: "output format" },
-    { key: "output", long: "output", short: "o", value: "file", description: "write to this file instead of stdout" },
-    { key: "journal", long: "journal", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
-  ],
-};
+  options: {
+    since: { kind: "string", value: "30d|DATE", description: "incidents started since then (default 30d; all history with --compare before:)" },
+    until: { kind: "string", value: "DATE", description: "and before this date (default now); dates are UTC" },
+    by: { kind: "string", value: "key", description: "group by service, alertname, rule, severity or label:NAME" },
+    compare: { kind: "string", value: "how", description: "automated (vs manual), before:DATE (vs from it) or window:30d (vs the window before)" },
+    format: { kind: "choice", choices: ["table", "json", "markdown", "html"], default: "table", hint: "e.g. --format html -o mttr.html", description: "output format" },
+    output: { kind: "string", short: "o", value: "file", description: "write to this file instead of stdout" },
+    journal: { kind: "string", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+  },
+});

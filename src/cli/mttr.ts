@@ -1,15 +1,13 @@
 import { existsSync } from "node:fs";
 import { ExitCode, usageError } from "../errors.ts";
 import { journalLocation, openJournal } from "../journal/index.ts";
-import type { ParsedOptions } from "./options.ts";
-
-const formats = ["table", "json", "markdown", "html"] as const;
+import type { mttrSpec } from "./mttr-spec.ts";
+import type { OptionsOf } from "./options.ts";
 
 /** `opskit mttr`: statistics from the journal, rendered for a terminal, a tool, a wiki or a browser. */
-export async function mttrCommand(_args: string[], options: ParsedOptions): Promise<number> {
-  const format = String(options.format ?? "table");
-  if (!(formats as readonly string[]).includes(format)) throw usageError("E_USAGE_FORMAT", `--format "${format}" is not one of ${formats.join(", ")}`, "e.g. --format html -o mttr.html");
-  const location = journalLocation(typeof options.journal === "string" ? options.journal : undefined);
+export async function mttrCommand(_args: string[], options: OptionsOf<typeof mttrSpec>): Promise<number> {
+  const { format, output } = options;
+  const location = journalLocation(options.journal);
   if (!existsSync(location)) {
     throw usageError("E_NO_JOURNAL", `no journal at ${location}`, "run opskit serve first, import history with opskit incidents import FILE, or pass --journal PATH");
   }
@@ -17,20 +15,15 @@ export async function mttrCommand(_args: string[], options: ParsedOptions): Prom
   const journal = await openJournal(location);
   let text: string;
   try {
-    const report = computeMttr(journal, {
-      ...(typeof options.since === "string" ? { since: options.since } : {}),
-      ...(typeof options.until === "string" ? { until: options.until } : {}),
-      ...(typeof options.by === "string" ? { by: options.by } : {}),
-      ...(typeof options.compare === "string" ? { compare: options.compare } : {}),
-    });
+    const report = await computeMttr(journal, { since: options.since, until: options.until, by: options.by, compare: options.compare });
     const render = await import("../incidents/index.ts");
     text = format === "json" ? `${JSON.stringify(report, null, 2)}\n` : format === "markdown" ? render.renderMarkdown(report) : format === "html" ? render.renderHtml(report) : render.renderTable(report);
   } finally {
     journal.close();
   }
-  if (typeof options.output === "string") {
-    await Bun.write(options.output, text);
-    console.error(`opskit mttr: wrote ${options.output}`);
+  if (output !== undefined) {
+    await Bun.write(output, text);
+    console.error(`opskit mttr: wrote ${output}`);
   } else {
     process.stdout.write(text);
   }

@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import type { CommandSpec, ParsedOptions } from "./options.ts";
+import { flagName, placeholder, resolveOptions, type CommandSpec, type OptionSpec, type OptionTable, type OptionValues, type RawOptions } from "./options.ts";
 import { probeSpec } from "./probe/spec.ts";
 import { execSpec, runSpec, runsSpec } from "./run/spec.ts";
 import { inventoryCommand, inventorySpec } from "./inventory.ts";
@@ -12,28 +12,50 @@ import { shadowSpec } from "./shadow-spec.ts";
 import { auditSpec } from "./audit-spec.ts";
 import { incidentsSpec, pauseSpec, resumeSpec } from "./incidents-spec.ts";
 
-export type Handler = (positionals: string[], options: ParsedOptions) => Promise<number>;
+export type Handler<T extends OptionTable = OptionTable> = (positionals: string[], options: OptionValues<T>) => Promise<number>;
 
-function addCommand(program: Command, spec: CommandSpec, handler: Handler): void {
+/** Sees each command's table and handler as it is added, and may stand in for the handler (tests compare parsers with it). */
+export type Route = <T extends OptionTable>(spec: CommandSpec<T>, handler: Handler<T>) => Handler<T>;
+
+/** One row of a table as commander's Option: the same flags, placeholder and help, the default shown in help. */
+function commanderOption(key: string, option: OptionSpec): Option {
+  const value = placeholder(option);
+  const built = new Option(`${option.short ? `-${option.short}, ` : ""}--${flagName(key)}${value ? ` <${value}>` : ""}`, option.description);
+  if (option.kind === "list") built.argParser((item: string, previous: string[] = []) => [...previous, item]).default([]);
+  else if (option.kind !== "boolean" && option.default !== undefined) built.default(option.default);
+  if (option.hidden) built.hideHelp();
+  return built;
+}
+
+/** What commander read from the command line, by the table's keys; resolveOptions applies the defaults, as for the fast path. */
+function givenOptions(command: Command, attributes: ReadonlyMap<string, string>): RawOptions {
+  const raw: Record<string, RawOptions[string]> = {};
+  for (const [key, attribute] of attributes) {
+    if (command.getOptionValueSource(attribute) !== "cli") continue;
+    const value = command.getOptionValue(attribute);
+    // A negatable --no-x sets its attribute to false: given, like any flag.
+    raw[key] = typeof value === "boolean" ? true : value;
+  }
+  return raw;
+}
+
+function addCommand<T extends OptionTable>(program: Command, spec: CommandSpec<T>, handler: Handler<T>): void {
   const command = program.command(spec.name).description(spec.description).argument(spec.argument.name, spec.argument.description);
-  for (const option of spec.options) {
-    const flags = `${option.short ? `-${option.short}, ` : ""}--${option.long}${option.value ? ` <${option.value}>` : ""}`;
-    const built = new Option(flags, option.description);
-    if (option.repeatable) built.argParser((value: string, previous: string[] = []) => [...previous, value]).default([]);
-    else if (option.default !== undefined) built.default(option.default);
-    if (option.hidden) built.hideHelp();
+  const attributes = new Map<string, string>();
+  for (const [key, option] of Object.entries(spec.options)) {
+    const built = commanderOption(key, option);
+    attributes.set(key, built.attributeName());
     command.addOption(built);
   }
   // commander passes each declared argument, then the options and the command.
   command.action(async (...args: unknown[]) => {
-    const options = args[args.length - 2] as ParsedOptions;
     const positionals = args.slice(0, -2).flat().filter((a): a is string => typeof a === "string");
-    process.exitCode = await handler(positionals, options);
+    process.exitCode = await handler(positionals, resolveOptions(spec.options, givenOptions(command, attributes)));
   });
 }
 
-/** The full CLI, for help, usage errors and commands without a fast path. */
-export function buildProgram(version: () => string, handlers: { probe: Handler }): Command {
+/** The full CLI, for help, usage errors and command lines the fast path leaves to commander. */
+export function buildProgram(version: () => string, handlers: { probe: Handler<typeof probeSpec.options> }, route?: Route): Command {
   const program = new Command("opskit")
     .description("Health probes, fleet execution and alert-driven remediation in one binary.")
     .option("--version", "print version and git commit")
@@ -44,23 +66,24 @@ export function buildProgram(version: () => string, handlers: { probe: Handler }
     process.stdout.write(`${version()}\n`);
     process.exit(0);
   });
-  addCommand(program, probeSpec, handlers.probe);
+  const add = <T extends OptionTable>(spec: CommandSpec<T>, handler: Handler<T>) => addCommand(program, spec, route ? route(spec, handler) : handler);
+  add(probeSpec, handlers.probe);
   // Fleet commands load the engine, SSH and the journal only when they run.
-  addCommand(program, runSpec, async (args, options) => (await import("./run/index.ts")).runCommand(args, options));
-  addCommand(program, execSpec, async (args, options) => (await import("./run/index.ts")).execCommand(args, options));
-  addCommand(program, wrapSpec, async (args, options) => (await import("./wrap.ts")).wrapCommand(args, options));
-  addCommand(program, shadowSpec, async (args, options) => (await import("./shadow.ts")).shadowCommand(args, options));
-  addCommand(program, auditSpec, async (args, options) => (await import("./audit.ts")).auditCommand(args, options));
-  addCommand(program, runsSpec, async (args, options) => (await import("./run/runs.ts")).runsCommand(args, options));
-  addCommand(program, inventorySpec, inventoryCommand);
-  addCommand(program, validateSpec, validateCommand);
-  addCommand(program, schemaSpec, schemaCommand);
-  addCommand(program, serveSpec, async (args, options) => (await import("./serve.ts")).serveCommand(args, options, version()));
-  addCommand(program, demoSpec, async (args, options) => (await import("./demo.ts")).demoCommand(args, options, version()));
-  addCommand(program, mttrSpec, async (args, options) => (await import("./mttr.ts")).mttrCommand(args, options));
-  addCommand(program, incidentsSpec, async (args, options) => (await import("./incidents.ts")).incidentsCommand(args, options));
-  addCommand(program, pauseSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(true, options));
-  addCommand(program, resumeSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(false, options));
+  add(runSpec, async (args, options) => (await import("./run/index.ts")).runCommand(args, options));
+  add(execSpec, async (args, options) => (await import("./run/index.ts")).execCommand(args, options));
+  add(wrapSpec, async (args, options) => (await import("./wrap.ts")).wrapCommand(args, options));
+  add(shadowSpec, async (args, options) => (await import("./shadow.ts")).shadowCommand(args, options));
+  add(auditSpec, async (args, options) => (await import("./audit.ts")).auditCommand(args, options));
+  add(runsSpec, async (args, options) => (await import("./run/runs.ts")).runsCommand(args, options));
+  add(inventorySpec, inventoryCommand);
+  add(validateSpec, validateCommand);
+  add(schemaSpec, schemaCommand);
+  add(serveSpec, async (args, options) => (await import("./serve.ts")).serveCommand(args, options, version()));
+  add(demoSpec, async (args, options) => (await import("./demo.ts")).demoCommand(args, options, version()));
+  add(mttrSpec, async (args, options) => (await import("./mttr.ts")).mttrCommand(args, options));
+  add(incidentsSpec, async (args, options) => (await import("./incidents.ts")).incidentsCommand(args, options));
+  add(pauseSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(true, options));
+  add(resumeSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(false, options));
   // The demo service that `opskit demo` and the alert tests run as a child process.
   program
     .command("demo-service", { hidden: true })

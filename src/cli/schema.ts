@@ -1,15 +1,15 @@
 import { ExitCode, usageError } from "../errors.ts";
-import type { CommandSpec, ParsedOptions } from "./options.ts";
+import { defineCommand, type OptionsOf } from "./options.ts";
 
-export const schemaSpec: CommandSpec = {
+export const schemaSpec = defineCommand({
   name: "schema",
   description: "print the JSON Schema of opskit.yaml, for editor completion and checks (e.g. # yaml-language-server: $schema=...)",
   argument: { name: "[file]", description: "write the schema to this file instead of stdout" },
-  options: [],
-};
+  options: {},
+});
 
 /** `opskit schema [FILE]`: the JSON Schema generated from the zod schema, the config's single source of truth. */
-export async function schemaCommand(positionals: string[], _options: ParsedOptions): Promise<number> {
+export async function schemaCommand(positionals: string[], _options: OptionsOf<typeof schemaSpec>): Promise<number> {
   const { configJsonSchema } = await import("../config/index.ts");
   const text = `${JSON.stringify(await configJsonSchema(), null, 2)}\n`;
   const [file] = positionals;

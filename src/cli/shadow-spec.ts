@@ -1,23 +1,27 @@
 import { configOptions } from "./config-options.ts";
-import type { CommandSpec } from "./options.ts";
+import { defineCommand, describedAs } from "./options.ts";
 import { varOptions } from "./vars.ts";
 
-export const shadowSpec: CommandSpec = {
+export const shadowSpec = defineCommand({
   name: "shadow",
   description:
     "prove a replacement behaves like the legacy script: shadow NAME --legacy CMD --candidate CMD|workflow:NAME (exit 0 all agreed, 2 a mismatch, 1 a side could not run); shadow report [NAME]; shadow reset NAME",
   argument: { name: "<args...>", description: "NAME to compare and record under, or report [NAME], or reset NAME" },
-  options: [
+  options: {
     ...configOptions,
-    { key: "legacy", long: "legacy", value: "cmd", description: "the legacy command, run with /bin/sh in the current directory" },
-    { key: "candidate", long: "candidate", value: "cmd|workflow:NAME", description: "the replacement: a command, or a workflow whose compared step (shadow.step, else the last) runs on its first target" },
-    { key: "normalize", long: "normalize", value: "regex=>repl", repeatable: true, description: "replace matches in both outputs before comparing (repeatable), e.g. '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z=>TS'" },
-    { key: "compare", long: "compare", value: "aspects", default: "stdout,exit", description: "what must agree: stdout (text, trailing whitespace ignored), exit, json (parsed, key order ignored)" },
-    { key: "runs", long: "runs", value: "n", default: "1", description: "compare this many times, one run after the other" },
-    { key: "timeout", long: "timeout", value: "duration", default: "5m", description: "each side's timeout; its process group is killed" },
-    { key: "limit", long: "limit", short: "l", value: "selector", description: "workflow candidate: narrow its targets (the first one is compared)" },
-    ...varOptions.map((option) => ({ ...option, description: `workflow candidate: ${option.description}` })),
-    { key: "json", long: "json", description: "one JSON line per comparison, then a summary (report: one line per name)" },
-    { key: "journal", long: "journal", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
-  ],
-};
+    legacy: { kind: "string", value: "cmd", description: "the legacy command, run with /bin/sh in the current directory" },
+    candidate: { kind: "string", value: "cmd|workflow:NAME", description: "the replacement: a command, or a workflow whose compared step (shadow.step, else the last) runs on its first target" },
+    normalize: {
+      kind: "list",
+      value: "regex=>repl",
+      description: "replace matches in both outputs before comparing (repeatable), e.g. '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z=>TS'",
+    },
+    compare: { kind: "string", value: "aspects", default: "stdout,exit", description: "what must agree: stdout (text, trailing whitespace ignored), exit, json (parsed, key order ignored)" },
+    runs: { kind: "string", value: "n", default: "1", description: "compare this many times, one run after the other" },
+    timeout: { kind: "string", value: "duration", default: "5m", description: "each side's timeout; its process group is killed" },
+    limit: { kind: "string", short: "l", value: "selector", description: "workflow candidate: narrow its targets (the first one is compared)" },
+    ...describedAs(varOptions, "workflow candidate: "),
+    json: { kind: "boolean", description: "one JSON line per comparison, then a summary (report: one line per name)" },
+    journal: { kind: "string", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+  },
+});

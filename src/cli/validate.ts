@@ -4,17 +4,17 @@ import type { CompiledWorkflow, Policy, Problem } from "../engine/index.ts";
 import type { Target } from "../inventory/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { configOptions, loadConfigFromOptions } from "./config-options.ts";
-import type { CommandSpec, ParsedOptions } from "./options.ts";
+import { defineCommand, type OptionsOf } from "./options.ts";
 
 /** The run-time checks; the engine is loaded only when validate runs. */
 const loadPreflight = async () => (await import("../engine/index.ts")).loadPreflight();
 
-export const validateSpec: CommandSpec = {
+export const validateSpec = defineCommand({
   name: "validate",
   description: "check opskit.yaml, its inventory sources, selectors and every expression, and what would fail only at run time (vars nothing gives, unset environment variables and secrets, permissions that deny every target); exit 0 valid, 65 invalid",
   argument: { name: "[workflows...]", description: "check only these workflows (default: all)" },
   options: configOptions,
-};
+});
 
 /**
  * Loads everything a run would load and compiles everything a run would
@@ -22,7 +22,7 @@ export const validateSpec: CommandSpec = {
  * reason visible in the files. The first problem is printed with its
  * file:line:col and exits 65.
  */
-export async function validateCommand(positionals: string[], options: ParsedOptions): Promise<number> {
+export async function validateCommand(positionals: string[], options: OptionsOf<typeof validateSpec>): Promise<number> {
   const loaded = await loadConfigFromOptions(options);
   const { resolveInventory } = await import("../inventory/index.ts");
   const targets = await resolveInventory(loaded);

@@ -1,5 +1,5 @@
 import { usageError } from "../errors.ts";
-import type { OptionSpec, ParsedOptions } from "./options.ts";
+import { defineOptions, type ParsedOptions } from "./options.ts";
 
 /**
  * Vars from the command line. `--var k=v` is always text: a version 1.10
@@ -7,16 +7,14 @@ import type { OptionSpec, ParsedOptions } from "./options.ts";
  * for typed values (numbers, booleans, lists, objects, null). Every command
  * that takes vars reads them here.
  */
-export const varOptions: readonly OptionSpec[] = [
-  { key: "var", long: "var", value: "k=v", repeatable: true, description: "set a var to this text, exactly as written (repeatable), e.g. --var version=1.10" },
-  {
-    key: "varJson",
-    long: "var-json",
+export const varOptions = defineOptions({
+  var: { kind: "list", value: "k=v", description: "set a var to this text, exactly as written (repeatable), e.g. --var version=1.10" },
+  varJson: {
+    kind: "list",
     value: "k=json",
-    repeatable: true,
     description: "set a var to a JSON value: number, boolean, list, object (repeatable), e.g. --var-json replicas=3 --var-json 'zones=[\"a\",\"b\"]'",
   },
-];
+});
 
 const list = (value: ParsedOptions[string]) => (Array.isArray(value) ? value : typeof value === "string" ? [value] : []);
 

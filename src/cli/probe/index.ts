@@ -2,7 +2,7 @@ import { ExitCode, OpsError } from "../../errors.ts";
 import { runPool } from "../../engine/index.ts";
 import { runProbe, type ProbeResult } from "../../probe/index.ts";
 import { LineWriter, stdoutIsTerminal } from "../../ui/index.ts";
-import { gatherEntries, integerOption, planEntries, type ProbeOptions } from "./plan.ts";
+import { gatherEntries, planEntries, type ProbeOptions } from "./plan.ts";
 import type { Tally } from "./render.ts";
 import { runSharded, shardCount } from "./shard.ts";
 import { jsonSink, junitSink, terminalSink, type ProbeSink } from "./sinks.ts";
@@ -17,8 +17,7 @@ function worse(a: number, b: number): number {
 }
 
 export async function probeCommand(targets: string[], options: ProbeOptions): Promise<number> {
-  const concurrency = integerOption(options.concurrency, "--concurrency", 1, 100_000);
-  const requestedWorkers = (options.workers ?? "auto") === "auto" ? "auto" : integerOption(options.workers, "--workers", 1, 64);
+  const { concurrency, workers: requestedWorkers } = options;
   const entries = await gatherEntries(targets, options);
   // Planned here even when workers run the probes: every error surfaces before anything runs.
   const planned = await planEntries(entries, options);
@@ -27,7 +26,7 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
     options.json
       ? jsonSink(out)
       : terminalSink(out, {
-          quiet: options.quiet === true,
+          quiet: options.quiet,
           nameWidth: Math.min(48, Math.max(...planned.map((p) => p.plan.name.length))),
           terminal: stdoutIsTerminal(),
         }),

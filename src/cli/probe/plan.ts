@@ -2,36 +2,13 @@ import { usageError } from "../../errors.ts";
 import { compileExpectations } from "../../expr/index.ts";
 import { expectationVariables, parseTarget, readTargetFile, type ProbePlan, type ProbeSettings, type TargetEntry } from "../../probe/index.ts";
 import { parseDuration } from "../../ui/index.ts";
+import type { ProbeOptions } from "./spec.ts";
 
-export interface ProbeOptions {
-  file?: string;
-  timeout: string;
-  retries: string;
-  retryDelay: string;
-  expect: string[];
-  concurrency: string;
-  workers: string;
-  method: string;
-  header: string[];
-  json?: boolean;
-  junit?: string;
-  quiet?: boolean;
-  insecure?: boolean;
-  ca?: string;
-  maxBody: string;
-}
+export type { ProbeOptions };
 
 export interface PlannedProbe {
   plan: ProbePlan;
   settings: ProbeSettings;
-}
-
-export function integerOption(text: string, name: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw usageError("E_USAGE_OPTION", `invalid ${name} "${text}"`, `use a whole number from ${min} to ${max}`);
-  }
-  return value;
 }
 
 function parseHeaders(lines: string[]): Record<string, string> {
@@ -64,12 +41,12 @@ export async function gatherEntries(targets: string[], options: ProbeOptions): P
 /** Turns target entries into plans; every error surfaces before any probe runs. */
 export async function planEntries(entries: TargetEntry[], options: ProbeOptions): Promise<PlannedProbe[]> {
   const base: ProbeSettings = {
-    timeoutMs: parseDuration(options.timeout, "--timeout"),
-    retries: integerOption(options.retries, "--retries", 0, 100),
-    retryDelayMs: parseDuration(options.retryDelay, "--retry-delay"),
-    insecure: options.insecure === true,
+    timeoutMs: options.timeout.ms,
+    retries: options.retries,
+    retryDelayMs: options.retryDelay.ms,
+    insecure: options.insecure,
     ca: await readCa(options.ca),
-    maxBodyBytes: integerOption(options.maxBody, "--max-body", 0, 1 << 30),
+    maxBodyBytes: options.maxBody,
   };
   const headers = parseHeaders(options.header);
 
