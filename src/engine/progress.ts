@@ -1,5 +1,5 @@
 import type { ActionResult } from "../actions/index.ts";
-import type { Journal, StepPhase, StepStatus } from "../journal/index.ts";
+import type { RunStore, StepPhase, StepStatus } from "../journal/index.ts";
 
 /**
  * What an earlier run of the same workflow got done, per target and step, as
@@ -20,10 +20,10 @@ export interface PriorProgress {
 const done: ReadonlySet<StepStatus> = new Set(["ok", "changed", "skipped"]);
 const key = (target: string, phase: StepPhase, index: number) => `${target}\u0000${phase}\u0000${index}`;
 
-export function priorProgress(journal: Pick<Journal, "stepProgress">, runId: string): PriorProgress {
+export async function priorProgress(journal: Pick<RunStore, "stepProgress">, runId: string): Promise<PriorProgress> {
   const finished = new Map<string, { name: string; status: StepStatus; result: ActionResult; startedAt: string }>();
   const unfinished: PriorProgress["unfinished"] = [];
-  const steps = journal.stepProgress(runId);
+  const steps = await journal.stepProgress(runId);
   for (const step of steps) {
     const record = step.result;
     if (!record) {

@@ -117,6 +117,35 @@ export function describeRunContract(journal: CurrentJournal): void {
     });
   });
 
+  describe("run events with their records", () => {
+    test("an event and the records it changes commit together", async () => {
+      const j = journal();
+      await j.startRun({ id: "run-1", kind: "workflow", name: "deploy", params });
+      const at = "2026-11-25T12:00:00.000Z";
+      await j.recordRunEvent({ event: { runId: "run-1", type: "run.started", payload: { type: "run.started" } }, targets: [{ runId: "run-1", target: "web-1", batch: 1, status: "pending", changed: false, rollbackOwed: false }] });
+      await j.recordRunEvent({ event: { runId: "run-1", type: "step.started", payload: { type: "step.started" } }, stepStarted: { runId: "run-1", target: "web-1", phase: "main", index: 0, name: "step-0", startedAt: at } });
+      await j.recordRunEvent({ event: { runId: "run-1", type: "step.finished", payload: { type: "step.finished" } }, step: step("run-1", 0) });
+      await j.recordRunEvent({ event: { runId: "run-1", type: "run.finished", payload: { type: "run.finished" } }, finished: { runId: "run-1", status: "succeeded", summary: { counts: { ok: 1 } } } });
+      const found = (await j.getRun("run-1"))!;
+      expect(found.run).toMatchObject({ status: "succeeded", summary: { counts: { ok: 1 } } });
+      expect(found.targets.map((t) => [t.target, t.status])).toEqual([["web-1", "pending"]]);
+      expect(found.steps).toHaveLength(1);
+      expect((await j.stepProgress("run-1"))[0]!.result?.status).toBe("ok");
+      expect((await j.events("run-1")).map((e) => [e.seq, e.type])).toEqual([[1, "run.started"], [2, "step.started"], [3, "step.finished"], [4, "run.finished"]]);
+    });
+
+    test("an event whose records cannot all be written leaves none of them, its line in the stream included", async () => {
+      const j = journal();
+      await j.startRun({ id: "run-1", kind: "workflow", name: "deploy", params });
+      const broken = { ...step("run-1", 0), stdout: null } as unknown as StepRecord;
+      await expect(
+        j.recordRunEvent({ event: { runId: "run-1", type: "step.finished", payload: {} }, targets: [{ runId: "run-1", target: "web-1", batch: 1, status: "ok", changed: false, rollbackOwed: false }], step: broken }),
+      ).rejects.toThrow();
+      const found = (await j.getRun("run-1"))!;
+      expect([found.targets, found.steps, await j.events("run-1"), await j.stepProgress("run-1")]).toEqual([[], [], [], []]);
+    });
+  });
+
   describe("transactions", () => {
     test("a transaction commits together, rolls back together, returns its value, and nests as a savepoint", async () => {
       const j = journal();

@@ -12,7 +12,7 @@ export type {
   Milestone, NotificationRecord, RuleStateRecord, HistoryStore, ImportedIncident, AnalyticsStore, MttrQuery, MttrResult, MttrPhase, MttrPhaseRow, MttrCountRow,
 } from "./types.ts";
 export type { ShadowAspect, ShadowComparisonRecord, ShadowSource, ShadowStateRecord, ShadowStats, ShadowStore } from "./types.ts";
-export type { Journal, JournalEvent, JournalTx, RunParams, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
+export type { Journal, JournalEvent, JournalTx, RunEventRecords, RunParams, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
 
 /**
  * Where the journal lives: --journal PATH, else $OPSKIT_JOURNAL, else

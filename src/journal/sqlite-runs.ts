@@ -2,7 +2,7 @@ import type { Database } from "bun:sqlite";
 import { hostname } from "node:os";
 import { jsonLine } from "../ui/index.ts";
 import type { Synchronous } from "./sqlite-async.ts";
-import type { JournalEvent, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord } from "./types.ts";
+import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord } from "./types.ts";
 
 /** Runs, their targets, step results and progress, and the event stream. */
 export const runSchema = `
@@ -123,7 +123,7 @@ export function migrateRunOwner(db: Database): void {
  * synchronous, each method one statement or one transaction; sqlite-async.ts
  * puts the journal's asynchronous face on it.
  */
-export function sqliteRunStore(db: Database): Synchronous<Omit<RunStore, "transaction">> {
+export function sqliteRunStore(db: Database): Synchronous<RunStore> {
   const sequence = new Map<string, number>();
   const insertRun = db.prepare(
     "INSERT INTO runs (id, kind, name, status, params, started_at, resumed_from, owner_pid, owner_host) VALUES ($id, $kind, $name, 'running', $params, $startedAt, $resumedFrom, $ownerPid, $ownerHost)",
@@ -165,7 +165,7 @@ export function sqliteRunStore(db: Database): Synchronous<Omit<RunStore, "transa
   const maxSeq = db.prepare<{ seq: number | null }, { runId: string }>("SELECT MAX(seq) AS seq FROM events WHERE run_id = $runId");
 
 
-  return {
+  const store: Synchronous<Omit<RunStore, "recordRunEvent">> = {
     startRun(run) {
       const startedAt = run.startedAt ?? new Date().toISOString();
       const owner = { pid: process.pid, host: hostname() };
@@ -283,4 +283,14 @@ export function sqliteRunStore(db: Database): Synchronous<Omit<RunStore, "transa
         .map((r): JournalEvent => ({ seq: r.seq, type: r.type, at: r.at, payload: JSON.parse(r.payload) }));
     },
   };
+  // One commit for all an event changes (BEGIN IMMEDIATE, as the journal's transactions): with server.fsync,
+  // a step costs one flush at its start and one at its end, not one per row.
+  const recordEvent = db.transaction((r: RunEventRecords) => {
+    if (r.event) store.appendEvent(r.event.runId, r.event.type, r.event.payload);
+    for (const target of r.targets ?? []) store.putTarget(target);
+    if (r.stepStarted) store.startStep(r.stepStarted);
+    if (r.step) store.putStep(r.step);
+    if (r.finished) store.finishRun(r.finished.runId, r.finished.status, r.finished.summary);
+  });
+  return { ...store, recordRunEvent: (records) => recordEvent.immediate(records) };
 }

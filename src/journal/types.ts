@@ -101,13 +101,20 @@ export interface JournalEvent {
   payload: Record<string, unknown>;
 }
 
+/** What one run event changes, written in that order: any of them may be absent. */
+export interface RunEventRecords {
+  event?: { runId: string; type: string; payload: Record<string, unknown> };
+  targets?: TargetRecord[];
+  stepStarted?: Parameters<RunStore["startStep"]>[0];
+  step?: StepRecord;
+  finished?: { runId: string; status: RunStatus; summary: Record<string, unknown> };
+}
+
 /**
  * Runs and what they did: the run, its targets, every step result and its
  * progress, and the event stream `--json` printed.
  */
 export interface RunStore {
-  /** Groups several writes into one commit (see Journal.transaction). */
-  transaction<T>(fn: (tx: RunStore) => Promise<T>): Promise<T>;
   startRun(run: Omit<RunRecord, "status" | "startedAt" | "owner"> & { startedAt?: string }): Promise<RunRecord>;
   finishRun(runId: string, status: RunStatus, summary: Record<string, unknown>): Promise<void>;
   putTarget(record: TargetRecord): Promise<void>;
@@ -118,6 +125,11 @@ export interface RunStore {
   /** Every step that started in a run, per target, finished or not. */
   stepProgress(runId: string): Promise<StepProgressRecord[]>;
   appendEvent(runId: string, type: string, payload: Record<string, unknown>): Promise<void>;
+  /**
+   * Everything one run event changes, in one commit: its line in the event
+   * stream and the records it updates (the journal sink's write), all or none.
+   */
+  recordRunEvent(records: RunEventRecords): Promise<void>;
   listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
   getRun(id: string): Promise<{ run: RunRecord; targets: TargetRecord[]; steps: StepRecord[] } | undefined>;
   events(runId: string): Promise<JournalEvent[]>;
@@ -286,6 +298,11 @@ export interface IncidentStore {
   /** Inserts attempt N of an incident; rejects (E_ATTEMPT_EXISTS) if that attempt exists: the unique key that keeps an attempt from running twice. */
   createAttempt(attempt: AttemptRecord): Promise<void>;
   updateAttempt(incidentId: number, attempt: number, patch: Partial<Pick<AttemptRecord, "status" | "runId" | "startedAt" | "finishedAt" | "detail">>): Promise<void>;
+  /**
+   * Compare and set: applies the patch only while the attempt is still in status `from`; resolves whether this call
+   * moved it. Of two callers racing to approve, start or reject one attempt, exactly one wins (heal/healer.ts).
+   */
+  claimAttempt(incidentId: number, attempt: number, from: AttemptStatus, patch: Partial<Pick<AttemptRecord, "status" | "runId" | "startedAt" | "finishedAt" | "detail">>): Promise<boolean>;
   attempts(incidentId: number): Promise<AttemptRecord[]>;
   /** Attempts in any of these states, across incidents (restart recovery, approval queue). */
   attemptsIn(statuses: readonly AttemptStatus[]): Promise<AttemptRecord[]>;
