@@ -1,8 +1,10 @@
 // Health probes: one file per protocol behind one Prober contract, a registry,
-// and runProbe, which applies timeouts, retries, expectations and verdicts.
+// runProbe, which applies timeouts, retries, expectations and verdicts, and
+// the events (ProbeEvent) and tally a run of many probes reports.
 export { probers } from "./probers.ts";
 export { parseTarget, type ParsedTarget } from "./target.ts";
 export { runProbe } from "./run.ts";
+export { ProbeCounter, worseExit, type ProbeEvent, type ProbeTally } from "./events.ts";
 export { expectationVariables, statusText, stepData, stepVariables } from "./scope.ts";
 export type { TargetEntry } from "./file.ts";
 

@@ -1,28 +1,20 @@
 import { ExitCode, OpsError } from "../../errors.ts";
-import { runPool } from "../../engine/index.ts";
-import { runProbe, type ProbeResult } from "../../probe/index.ts";
+import { fanOut, type Sink } from "../../observe/index.ts";
+import type { ProbeEvent } from "../../probe/index.ts";
 import { LineWriter, stdoutIsTerminal } from "../../ui/index.ts";
+import { probeAll } from "./loop.ts";
 import { gatherEntries, planEntries, type ProbeOptions } from "./plan.ts";
-import type { Tally } from "./render.ts";
-import { runSharded, shardCount } from "./shard.ts";
-import { jsonSink, junitSink, terminalSink, type ProbeSink } from "./sinks.ts";
+import { jsonSink, junitSink, terminalSink } from "./sinks.ts";
 
 export type { ProbeOptions } from "./plan.ts";
 
-const exitSeverity = [ExitCode.interrupted, ExitCode.transport, ExitCode.check, ExitCode.ok];
-
-/** The worst exit code wins: interrupted, then unreachable, then unhealthy. */
-function worse(a: number, b: number): number {
-  return exitSeverity.indexOf(a as never) <= exitSeverity.indexOf(b as never) ? a : b;
-}
-
 export async function probeCommand(targets: string[], options: ProbeOptions): Promise<number> {
-  const { concurrency, workers: requestedWorkers } = options;
   const entries = await gatherEntries(targets, options);
   // Planned here even when workers run the probes: every error surfaces before anything runs.
   const planned = await planEntries(entries, options);
   const out = new LineWriter();
-  const sinks: ProbeSink[] = [
+  const junit = options.junit ? junitSink(options.junit) : undefined;
+  const sinks: Sink<ProbeEvent>[] = [
     options.json
       ? jsonSink(out)
       : terminalSink(out, {
@@ -30,10 +22,8 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
           nameWidth: Math.min(48, Math.max(...planned.map((p) => p.plan.name.length))),
           terminal: stdoutIsTerminal(),
         }),
-    ...(options.junit ? [junitSink(options.junit)] : []),
+    ...(junit ? [junit] : []),
   ];
-  const started = performance.now();
-  const tally: Tally = { targets: planned.length, healthy: 0, unhealthy: 0, down: 0, interrupted: 0, notStarted: 0, durationMs: 0, exitCode: ExitCode.ok };
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -44,33 +34,13 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-
-  let seen = 0;
-  const deliver = async (result: ProbeResult) => {
-    seen++;
-    tally[result.verdict]++;
-    tally.exitCode = worse(tally.exitCode, result.exitCode);
-    for (const sink of sinks) await sink.result(result);
-  };
   try {
-    const workers = shardCount(planned.length, concurrency, requestedWorkers);
-    if (workers > 1) {
-      await runSharded(entries, options, workers, concurrency, deliver, controller.signal);
-    } else {
-      for await (const outcome of runPool(planned, (p, signal) => runProbe(p.plan, p.settings, signal), { concurrency, signal: controller.signal })) {
-        if ("error" in outcome) throw outcome.error;
-        await deliver(outcome.value);
-      }
-    }
+    const tally = await probeAll({ entries, planned, options, signal: controller.signal, emit: fanOut(sinks) });
+    await junit?.drained();
+    return tally.exitCode;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    out.flush();
   }
-
-  tally.notStarted = planned.length - seen;
-  if (tally.notStarted > 0 || controller.signal.aborted) tally.exitCode = ExitCode.interrupted;
-  tally.durationMs = performance.now() - started;
-  for (const sink of sinks) await sink.end(tally);
-  out.flush();
-  return tally.exitCode;
 }

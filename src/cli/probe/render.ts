@@ -1,5 +1,5 @@
-import { statusText, type ProbeResult, type Verdict } from "../../probe/index.ts";
-import { formatMs, jsonLine, type Palette } from "../../ui/index.ts";
+import { statusText, type ProbeResult, type ProbeTally, type Verdict } from "../../probe/index.ts";
+import { formatMs, type Palette } from "../../ui/index.ts";
 
 const verdictWord: Record<Verdict, string> = { healthy: "HEALTHY", unhealthy: "UNHEALTHY", down: "DOWN", interrupted: "INTERRUPTED" };
 
@@ -30,26 +30,10 @@ export function formatResultLine(result: ProbeResult, nameWidth: number, palette
   return `${columns.join(" ")}${tail ? ` ${tail}` : ""}`.trimEnd();
 }
 
-export interface Tally {
-  targets: number;
-  healthy: number;
-  unhealthy: number;
-  down: number;
-  interrupted: number;
-  notStarted: number;
-  durationMs: number;
-  exitCode: number;
-}
-
-export function formatSummary(tally: Tally, palette: Palette): string {
+export function formatSummary(tally: ProbeTally, palette: Palette): string {
   const parts = [palette.green(`${tally.healthy} healthy`), palette.yellow(`${tally.unhealthy} unhealthy`), palette.red(`${tally.down} down`)];
   if (tally.interrupted > 0) parts.push(`${tally.interrupted} interrupted`);
   if (tally.notStarted > 0) parts.push(`${tally.notStarted} not started`);
   const noun = tally.targets === 1 ? "target" : "targets";
   return `${tally.targets} ${noun}: ${parts.join(", ")} in ${formatMs(tally.durationMs)}`;
-}
-
-/** One result as a JSON line; timings are rounded as in all JSON output (jsonLine). */
-export function resultJson(result: ProbeResult): string {
-  return jsonLine({ type: "result", ...result });
 }
