@@ -13,7 +13,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** A journal that records what it was asked to write. */
 let written: ImportedIncident[][];
 const journal: HistoryStore = {
-  importIncidents(rows) {
+  async importIncidents(rows) {
     written.push([...rows]);
     return { inserted: rows.length, updated: 0 };
   },

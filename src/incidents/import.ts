@@ -342,7 +342,7 @@ export async function importIncidents(journal: HistoryStore, options: ImportOpti
   await (format === "csv" ? readCsv : readJson)(file, collector);
   const { skipped } = collector;
   if (skipped.length > 0 && options.onError !== "skip") throw rowsError(file, format, collector.rows(), skipped);
-  const { inserted, updated } = journal.importIncidents(collector.incidents);
+  const { inserted, updated } = await journal.importIncidents(collector.incidents);
   return { format, rows: collector.rows(), inserted, updated, skipped };
 }
 

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Journal, Milestone } from "../journal/index.ts";
+import type { AnalyticsStore, Journal, Milestone } from "../journal/index.ts";
+import type { Synchronous } from "../journal/sqlite-async.ts";
 import { Database } from "bun:sqlite";
 import { openSqliteJournal } from "../journal/sqlite.ts";
 import { sqliteAnalyticsStore } from "../journal/sqlite-mttr.ts";
@@ -23,18 +24,21 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "opskit-mttr-"));
   journal = openSqliteJournal(join(dir, "journal.db"));
 });
-afterEach(() => {
-  journal.close();
+afterEach(async () => {
+  await journal.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The synchronous SQLite store behind the journal's asynchronous face, for comparing two of them on one file. */
+const asynchronous = (store: Synchronous<AnalyticsStore>): AnalyticsStore => ({ mttr: async (query) => store.mttr(query) });
+
 /** An incident with milestones given in minutes after `start`. */
-function incident(labels: Record<string, string>, start: number, at: Partial<Record<Milestone, number>>, extra: { escalated?: boolean; attempts?: number; rule?: string } = {}): number {
+async function incident(labels: Record<string, string>, start: number, at: Partial<Record<Milestone, number>>, extra: { escalated?: boolean; attempts?: number; rule?: string } = {}): Promise<number> {
   const milestones = Object.fromEntries(Object.entries(at).map(([k, v]) => [k, start + v! * MIN]));
-  const record = journal.openIncident({ fingerprint: `fp-${++seq}`, title: labels.alertname ?? "Alert", source: "generic", labels, annotations: {}, ...(extra.rule ? { rule: extra.rule } : {}), milestones: { started: start, ...milestones }, lastNotifiedAt: start });
-  for (const [name, value] of Object.entries(milestones)) journal.setMilestone(record.id, name as Milestone, value);
-  journal.setMilestone(record.id, "started", start);
-  journal.updateIncident(record.id, {
+  const record = await journal.openIncident({ fingerprint: `fp-${++seq}`, title: labels.alertname ?? "Alert", source: "generic", labels, annotations: {}, ...(extra.rule ? { rule: extra.rule } : {}), milestones: { started: start, ...milestones }, lastNotifiedAt: start });
+  for (const [name, value] of Object.entries(milestones)) await journal.setMilestone(record.id, name as Milestone, value);
+  await journal.setMilestone(record.id, "started", start);
+  await journal.updateIncident(record.id, {
     ...(at.resolved !== undefined ? { status: "resolved" as const, automated: at.remediated !== undefined } : {}),
     ...(extra.escalated ? { escalated: true } : {}),
     ...(extra.attempts ? { attempts: extra.attempts } : {}),
@@ -43,18 +47,18 @@ function incident(labels: Record<string, string>, start: number, at: Partial<Rec
 }
 
 /** The five incidents of the worked example. */
-function example(): void {
-  incident({ alertname: "ApiDown", service: "api", severity: "critical" }, T0, { detected: 1, acknowledged: 5, resolved: 30 });
-  incident({ alertname: "ApiDown", service: "api", severity: "critical" }, T0, { detected: 2, remediation_started: 3, remediated: 4, resolved: 10 }, { attempts: 1, rule: "restart-api" });
-  incident({ alertname: "ApiSlow", service: "api", severity: "warning" }, T0, { detected: 2, acknowledged: 2, remediation_started: 2.5, remediated: 3, resolved: 20 }, { attempts: 2, escalated: true, rule: "restart-api" });
-  incident({ alertname: "ApiDown", service: "api", severity: "critical" }, T0, { detected: 1 });
-  incident({ alertname: "DbDown", service: "db", severity: "critical" }, T0, { acknowledged: 10, resolved: 60 });
+async function example(): Promise<void> {
+  await incident({ alertname: "ApiDown", service: "api", severity: "critical" }, T0, { detected: 1, acknowledged: 5, resolved: 30 });
+  await incident({ alertname: "ApiDown", service: "api", severity: "critical" }, T0, { detected: 2, remediation_started: 3, remediated: 4, resolved: 10 }, { attempts: 1, rule: "restart-api" });
+  await incident({ alertname: "ApiSlow", service: "api", severity: "warning" }, T0, { detected: 2, acknowledged: 2, remediation_started: 2.5, remediated: 3, resolved: 20 }, { attempts: 2, escalated: true, rule: "restart-api" });
+  await incident({ alertname: "ApiDown", service: "api", severity: "critical" }, T0, { detected: 1 });
+  await incident({ alertname: "DbDown", service: "db", severity: "critical" }, T0, { acknowledged: 10, resolved: 60 });
 }
 
 describe("opskit mttr statistics", () => {
-  test("every phase's count, mean, median, p90, p99, min and max match the worked example; the open incident is apart", () => {
-    example();
-    const report = computeMttr(journal, { now: NOW });
+  test("every phase's count, mean, median, p90, p99, min and max match the worked example; the open incident is apart", async () => {
+    await example();
+    const report = await computeMttr(journal, { now: NOW });
     const [all] = report.overall;
     expect(all).toMatchObject({ label: "all", incidents: 5, resolved: 4, open: 1, automated: 2, manual: 3, escalated: 1, attempts: 3 });
     // detect: 1, 2, 2, 1 (the db incident has no detected milestone) → 1, 1, 2, 2
@@ -77,33 +81,33 @@ describe("opskit mttr statistics", () => {
     expect(all!.phases.resolve.p99).toBeCloseTo(59.1 * MIN, 6);
   });
 
-  test("a single incident: every statistic is its own duration", () => {
-    incident({ alertname: "X" }, T0, { detected: 3, resolved: 9 });
-    const { resolve, detect, isolate } = computeMttr(journal, { now: NOW }).overall[0]!.phases;
+  test("a single incident: every statistic is its own duration", async () => {
+    await incident({ alertname: "X" }, T0, { detected: 3, resolved: 9 });
+    const { resolve, detect, isolate } = (await computeMttr(journal, { now: NOW })).overall[0]!.phases;
     expect(resolve).toEqual({ count: 1, mean: 9 * MIN, median: 9 * MIN, p90: 9 * MIN, p99: 9 * MIN, min: 9 * MIN, max: 9 * MIN });
     expect(detect.median).toBe(3 * MIN);
     expect(isolate).toEqual({ count: 0 });
   });
 
-  test("ties and an even count interpolate between the middle ranks", () => {
-    for (const minutes of [5, 5, 5, 15]) incident({ alertname: "X" }, T0, { detected: 0, resolved: minutes });
-    const resolve = computeMttr(journal, { now: NOW }).overall[0]!.phases.resolve;
+  test("ties and an even count interpolate between the middle ranks", async () => {
+    for (const minutes of [5, 5, 5, 15]) await incident({ alertname: "X" }, T0, { detected: 0, resolved: minutes });
+    const resolve = (await computeMttr(journal, { now: NOW })).overall[0]!.phases.resolve;
     expect(resolve).toMatchObject({ count: 4, median: 5 * MIN, min: 5 * MIN, max: 15 * MIN, mean: 7.5 * MIN });
     // p90 at position 2.7: 5 + 0.7 × (15 − 5)
     expect(resolve.p90).toBeCloseTo(12 * MIN, 6);
   });
 
-  test("only open incidents: no time to resolve, and the open count says why", () => {
-    incident({ alertname: "X" }, T0, { detected: 1 });
-    const report = computeMttr(journal, { now: NOW });
+  test("only open incidents: no time to resolve, and the open count says why", async () => {
+    await incident({ alertname: "X" }, T0, { detected: 1 });
+    const report = await computeMttr(journal, { now: NOW });
     expect(report.overall[0]!.phases.resolve).toEqual({ count: 0 });
     expect(report.overall[0]!.open).toBe(1);
     expect(renderTable(report)).toContain("No resolved incidents in this range (1 still open).");
   });
 
-  test("--compare automated: manual is the baseline, automated the current, with the relative change", () => {
-    example();
-    const report = computeMttr(journal, { now: NOW, compare: "automated" });
+  test("--compare automated: manual is the baseline, automated the current, with the relative change", async () => {
+    await example();
+    const report = await computeMttr(journal, { now: NOW, compare: "automated" });
     const [manual, automated] = report.overall;
     expect(manual).toMatchObject({ label: "manual", incidents: 3, resolved: 2, open: 1 });
     expect(automated).toMatchObject({ label: "automated", incidents: 2, resolved: 2, open: 0 });
@@ -113,11 +117,11 @@ describe("opskit mttr statistics", () => {
     expect(renderTable(report)).toContain("Median time to resolve down 67% (45m → 15m), automated vs manual, over 2 and 2 resolved incidents (1 still open).");
   });
 
-  test("--compare before:DATE splits by start time; the default range is all history", () => {
-    incident({ alertname: "X" }, Date.parse("2026-06-10T00:00:00Z"), { detected: 1, resolved: 120 });
-    incident({ alertname: "X" }, Date.parse("2026-09-30T23:59:59.999Z"), { detected: 1, resolved: 60 });
-    incident({ alertname: "X" }, Date.parse("2026-10-01T00:00:00Z"), { detected: 1, resolved: 30 });
-    const report = computeMttr(journal, { now: NOW, compare: "before:2026-10-01" });
+  test("--compare before:DATE splits by start time; the default range is all history", async () => {
+    await incident({ alertname: "X" }, Date.parse("2026-06-10T00:00:00Z"), { detected: 1, resolved: 120 });
+    await incident({ alertname: "X" }, Date.parse("2026-09-30T23:59:59.999Z"), { detected: 1, resolved: 60 });
+    await incident({ alertname: "X" }, Date.parse("2026-10-01T00:00:00Z"), { detected: 1, resolved: 30 });
+    const report = await computeMttr(journal, { now: NOW, compare: "before:2026-10-01" });
     const [before, after] = report.overall;
     expect(report.range.since).toBeUndefined();
     expect(before).toMatchObject({ label: "before 2026-10-01", incidents: 2 });
@@ -126,12 +130,12 @@ describe("opskit mttr statistics", () => {
     expect(report.changes!.resolve.median).toBeCloseTo(-2 / 3, 9);
   });
 
-  test("--compare window:7d compares the last 7 days with the 7 before, and ignores older incidents", () => {
-    incident({ alertname: "X" }, NOW - 20 * 86_400_000, { resolved: 500 });
-    incident({ alertname: "X" }, NOW - 10 * 86_400_000, { resolved: 40 });
-    incident({ alertname: "X" }, NOW - 8 * 86_400_000, { resolved: 60 });
-    incident({ alertname: "X" }, NOW - 2 * 86_400_000, { resolved: 25 });
-    const report = computeMttr(journal, { now: NOW, compare: "window:7d" });
+  test("--compare window:7d compares the last 7 days with the 7 before, and ignores older incidents", async () => {
+    await incident({ alertname: "X" }, NOW - 20 * 86_400_000, { resolved: 500 });
+    await incident({ alertname: "X" }, NOW - 10 * 86_400_000, { resolved: 40 });
+    await incident({ alertname: "X" }, NOW - 8 * 86_400_000, { resolved: 60 });
+    await incident({ alertname: "X" }, NOW - 2 * 86_400_000, { resolved: 25 });
+    const report = await computeMttr(journal, { now: NOW, compare: "window:7d" });
     const [previous, current] = report.overall;
     expect(previous).toMatchObject({ label: "2026-11-11 to 2026-11-18", incidents: 2 });
     expect(previous!.phases.resolve.median).toBe(50 * MIN);
@@ -139,12 +143,12 @@ describe("opskit mttr statistics", () => {
     expect(report.changes!.resolve.median).toBeCloseTo(-0.5, 9);
   });
 
-  test("--by groups by a column or a label; overall percentiles come from all incidents, not from the groups", () => {
-    example();
-    const bySeverity = computeMttr(journal, { now: NOW, by: "severity" });
+  test("--by groups by a column or a label; overall percentiles come from all incidents, not from the groups", async () => {
+    await example();
+    const bySeverity = await computeMttr(journal, { now: NOW, by: "severity" });
     expect(bySeverity.groups.map((g) => [g.group, g.cohorts[0]!.incidents])).toEqual([["critical", 4], ["warning", 1]]);
     expect(bySeverity.overall[0]!.phases.resolve.median).toBe(25 * MIN);
-    const byService = computeMttr(journal, { now: NOW, by: "label:service", compare: "automated" });
+    const byService = await computeMttr(journal, { now: NOW, by: "label:service", compare: "automated" });
     const api = byService.groups.find((g) => g.group === "api")!;
     expect(api.cohorts.map((c) => c.incidents)).toEqual([2, 2]);
     expect(api.changes!.resolve.median).toBeCloseTo((15 - 30) / 30, 9);
@@ -153,18 +157,18 @@ describe("opskit mttr statistics", () => {
     expect(db.changes!.resolve).toEqual({});
   });
 
-  test("a label with no value groups as (none); an odd label name is bound, not interpolated", () => {
-    incident({ alertname: "X", team: "core" }, T0, { resolved: 5 });
-    incident({ alertname: "X" }, T0, { resolved: 7 });
-    const report = computeMttr(journal, { now: NOW, by: "label:team" });
+  test("a label with no value groups as (none); an odd label name is bound, not interpolated", async () => {
+    await incident({ alertname: "X", team: "core" }, T0, { resolved: 5 });
+    await incident({ alertname: "X" }, T0, { resolved: 7 });
+    const report = await computeMttr(journal, { now: NOW, by: "label:team" });
     expect(report.groups.map((g) => g.group).sort()).toEqual(["(none)", "core"]);
     expect(() => planMttr({ by: "label:x') OR 1=1 --" })).toThrow(/not a grouping/);
   });
 
-  test("weekly trend and distribution cover resolved incidents by week of start", () => {
-    example();
-    incident({ alertname: "X" }, Date.parse("2026-11-10T12:00:00Z"), { resolved: 3 * 60 });
-    const report = computeMttr(journal, { now: NOW });
+  test("weekly trend and distribution cover resolved incidents by week of start", async () => {
+    await example();
+    await incident({ alertname: "X" }, Date.parse("2026-11-10T12:00:00Z"), { resolved: 3 * 60 });
+    const report = await computeMttr(journal, { now: NOW });
     // 2026-11-01 is a Sunday: its week starts Monday 2026-10-26.
     expect(report.weekly).toEqual([
       { week: "2026-10-26", count: 4, median: 25 * MIN, p90: 51 * MIN },
@@ -175,31 +179,31 @@ describe("opskit mttr statistics", () => {
     expect(report.distribution.at(-1)).toEqual({ le: null, count: 0 });
   });
 
-  test("the window-function ranks (for a SQLite without percentile_cont) give the same report", () => {
-    example();
-    incident({ alertname: "X", service: "web" }, Date.parse("2026-11-10T12:00:00Z"), { detected: 2, acknowledged: 7, resolved: 3 * 60 });
+  test("the window-function ranks (for a SQLite without percentile_cont) give the same report", async () => {
+    await example();
+    await incident({ alertname: "X", service: "web" }, Date.parse("2026-11-10T12:00:00Z"), { detected: 2, acknowledged: 7, resolved: 3 * 60 });
     const db = new Database(join(dir, "journal.db"), { readonly: true, strict: true });
     try {
       const ranks = sqliteAnalyticsStore(db, { percentileCont: false });
       const aggregate = sqliteAnalyticsStore(db, { percentileCont: true });
       for (const options of [{}, { by: "service", compare: "automated" }, { compare: "window:14d" }]) {
-        expect(computeMttr(ranks, { now: NOW, ...options })).toEqual(computeMttr(aggregate, { now: NOW, ...options }));
+        expect(await computeMttr(asynchronous(ranks), { now: NOW, ...options })).toEqual(await computeMttr(asynchronous(aggregate), { now: NOW, ...options }));
       }
     } finally {
       db.close();
     }
   });
 
-  test("bad options are usage errors that say what to write", () => {
+  test("bad options are usage errors that say what to write", async () => {
     expect(() => planMttr({ compare: "manual" })).toThrow(/not a comparison/);
     expect(() => planMttr({ since: "yesterday" })).toThrow(/not a date/);
     expect(() => planMttr({ compare: "window:30d", since: "7d" })).toThrow(/--since does not apply/);
     expect(() => planMttr({ compare: "before:2026-10-01", since: "2026-10-02", now: NOW })).toThrow(/nothing to compare/);
   });
 
-  test("markdown carries the same figures and the definitions", () => {
-    example();
-    const md = renderMarkdown(computeMttr(journal, { now: NOW, compare: "automated" }));
+  test("markdown carries the same figures and the definitions", async () => {
+    await example();
+    const md = renderMarkdown(await computeMttr(journal, { now: NOW, compare: "automated" }));
     expect(md).toContain("| time to resolve | 2 | 45m | ");
     expect(md).toContain("down 67%");
     expect(md).toContain("time to detect = detected − started");

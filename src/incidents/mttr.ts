@@ -139,11 +139,11 @@ export function changesBetween(baseline: Cohort, current: Cohort): Record<Phase,
  * one, overall counts are summed from the groups, and overall percentiles
  * come from a second, ungrouped query (percentiles do not add up).
  */
-export function computeMttr(store: AnalyticsStore, options: MttrOptions): MttrReport {
+export async function computeMttr(store: AnalyticsStore, options: MttrOptions): Promise<MttrReport> {
   const plan = planMttr(options);
-  const grouped = store.mttr(plan.query);
+  const grouped = await store.mttr(plan.query);
   const { groupBy, ...ungrouped } = plan.query;
-  const overallResult = groupBy ? store.mttr({ ...ungrouped, trends: false }) : grouped;
+  const overallResult = groupBy ? await store.mttr({ ...ungrouped, trends: false }) : grouped;
   const cohortsFrom = (counts: MttrCountRow[], rows: MttrPhaseRow[]) =>
     plan.labels.map((label, i) =>
       cohortOf(

@@ -27,19 +27,20 @@ export interface ShadowReportEntry {
 const iso = (ms: number | undefined | null) => (ms === undefined || ms === null ? null : new Date(ms).toISOString());
 
 /** Every name in the journal (or one), with its latest `mismatches` disagreements. */
-export function buildShadowReport(journal: ShadowStore, name?: string, mismatches = name ? 3 : 1): ShadowReportEntry[] {
+export async function buildShadowReport(journal: ShadowStore, name?: string, mismatches = name ? 3 : 1): Promise<ShadowReportEntry[]> {
   const filter = name === undefined ? {} : { name };
-  const stats = new Map(journal.shadowStats(filter).map((s) => [s.name, s]));
-  const count = (source: "cli" | "workflow") => new Map(journal.shadowStats({ ...filter, source }).map((s) => [s.name, s.comparisons]));
-  const cli = count("cli");
-  const workflow = count("workflow");
-  const states = new Map(journal.listShadowStates().filter((s) => name === undefined || s.name === name).map((s) => [s.name, s]));
+  const stats = new Map((await journal.shadowStats(filter)).map((s) => [s.name, s]));
+  const count = async (source: "cli" | "workflow") => new Map((await journal.shadowStats({ ...filter, source })).map((s) => [s.name, s.comparisons]));
+  const cli = await count("cli");
+  const workflow = await count("workflow");
+  const states = new Map((await journal.listShadowStates()).filter((s) => name === undefined || s.name === name).map((s) => [s.name, s]));
   const names = [...new Set([...stats.keys(), ...states.keys()])].sort();
-  return names.map((n): ShadowReportEntry => {
+  const entries: ShadowReportEntry[] = [];
+  for (const n of names) {
     const s = stats.get(n);
     const state = states.get(n);
     const rate = s ? agreementRate(s) : undefined;
-    return {
+    entries.push({
       type: "shadow",
       name: n,
       comparisons: s?.comparisons ?? 0,
@@ -55,9 +56,10 @@ export function buildShadowReport(journal: ShadowStore, name?: string, mismatche
       fallenBackAt: iso(state?.fallenBackAt),
       fallbackReason: state?.reason ?? null,
       resetAt: iso(state?.resetAt),
-      latestMismatches: s && s.comparisons > s.agreed ? journal.shadowComparisons(n, { limit: mismatches, mismatchesOnly: true }) : [],
-    };
-  });
+      latestMismatches: s && s.comparisons > s.agreed ? await journal.shadowComparisons(n, { limit: mismatches, mismatchesOnly: true }) : [],
+    });
+  }
+  return entries;
 }
 
 const when = (text: string | null) => (text ? text.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");

@@ -44,7 +44,7 @@ export async function runTrials(options: TrialOptions): Promise<TrialComparison[
     if (options.signal.aborted) break;
     const comparison = compareOutcomes(legacy, candidate, options.aspects, options.normalizers);
     const record = comparisonRecord(legacy, candidate, comparison, { name: options.name, at: now(), source: "cli", runId: candidate.runId });
-    const id = options.journal.recordShadowComparison(record);
+    const id = await options.journal.recordShadowComparison(record);
     const result: TrialComparison = { run, id, legacy, candidate, ...comparison, candidateFailed: record.candidateFailed };
     done.push(result);
     options.onComparison?.(result);

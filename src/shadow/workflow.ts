@@ -87,7 +87,7 @@ interface Shadowing {
  * the step's timeout and OPSKIT_TARGET / OPSKIT_TARGET_ADDRESS naming the
  * target it stands in for.
  */
-export function shadowRun(compiled: CompiledWorkflow, options: ShadowRunOptions): ShadowedRun {
+export async function shadowRun(compiled: CompiledWorkflow, options: ShadowRunOptions): Promise<ShadowedRun> {
   const declaration = compiled.workflow.shadow;
   if (!declaration) return { compiled, mode: "off", notes: [], finish: () => [] };
   const index = comparedStepIndex(compiled, options.name, options.loaded);
@@ -112,7 +112,7 @@ export function shadowRun(compiled: CompiledWorkflow, options: ShadowRunOptions)
       });
     },
   };
-  const state = options.journal.getShadowState(options.name);
+  const state = await options.journal.getShadowState(options.name);
   if (state?.fallenBackAt !== undefined) return fallenBack(compiled, shadowing, state.fallenBackAt, state.reason);
   if (!inShare(options.runId, parsePercent(declaration.share))) return { compiled, mode: "skip", notes: [], finish: () => [] };
   return comparing(compiled, shadowing);
@@ -147,19 +147,19 @@ interface Tally {
 }
 
 /** Records one comparison, then decides over the window whether the workflow falls back. */
-function recordComparison(shadowing: Shadowing, tally: Tally, target: string, legacy: SideOutcome, candidate: SideOutcome): void {
+async function recordComparison(shadowing: Shadowing, tally: Tally, target: string, legacy: SideOutcome, candidate: SideOutcome): Promise<void> {
   const { declaration, options, now } = shadowing;
   const { journal, name } = options;
   const comparison = compareOutcomes(legacy, candidate, declaration.compare, shadowing.normalizers);
   const record = comparisonRecord(legacy, candidate, comparison, { name, at: now(), source: "workflow", runId: options.runId, target });
-  journal.recordShadowComparison(record);
+  await journal.recordShadowComparison(record);
   tally.compared++;
   if (comparison.equal) tally.agreed++;
-  const current = journal.getShadowState(name);
+  const current = await journal.getShadowState(name);
   if (current?.fallenBackAt !== undefined) return;
-  const [stats] = journal.shadowStats({ name, source: "workflow", afterId: current?.windowStart ?? 0 });
+  const [stats] = await journal.shadowStats({ name, source: "workflow", afterId: current?.windowStart ?? 0 });
   const reason = fallbackReason(stats, { maxMismatchPercent: parsePercent(declaration.maxMismatch), minComparisons: declaration.minComparisons });
-  if (reason && journal.fallBackShadow(name, now(), reason)) tally.fellBack = reason;
+  if (reason && (await journal.fallBackShadow(name, now(), reason))) tally.fellBack = reason;
 }
 
 /** The compared step wrapped: the legacy command runs beside it, once per target, and the two are compared. */
@@ -183,7 +183,7 @@ function comparing(compiled: CompiledWorkflow, shadowing: Shadowing): ShadowedRu
       const result = await step.action.run(rendered, context);
       // The engine retries this failure: compare only the attempt whose result the step keeps.
       if (!result.ok && !result.unreachable && attempt < step.attempts && !context.signal.aborted) return result;
-      recordComparison(shadowing, tally, target, await legacy, outcomeFromResult(result));
+      await recordComparison(shadowing, tally, target, await legacy, outcomeFromResult(result));
       return result;
     },
   };
