@@ -134,6 +134,18 @@ describe("environments", () => {
     expect(loaded.where(["inventory", "sources", 1, "hosts"])).toBe("opskit.yaml:16:26");
   });
 
+  test("the loaded config carries its effective defaults, after opskit.d/ merging and the --env overlay", async () => {
+    const dir = await project({
+      "opskit.d/a.yaml": ["defaults: { stepTimeout: 1m30s }"],
+      "opskit.d/b.yaml": ["environments:", "  fast: { defaults: { stepTimeout: 20s, concurrency: 4 } }", "  same: {}"],
+    });
+    expect((await loadConfig({ cwd: dir })).defaults).toEqual({ stepTimeoutMs: 90_000, concurrency: 32 });
+    expect((await loadConfig({ cwd: dir, env: "fast" })).defaults).toEqual({ stepTimeoutMs: 20_000, concurrency: 4 });
+    expect((await loadConfig({ cwd: dir, env: "same" })).defaults).toEqual({ stepTimeoutMs: 90_000, concurrency: 32 });
+    const bare = await project({ "opskit.yaml": ["vars: {}"] });
+    expect((await loadConfig({ cwd: bare })).defaults).toEqual({ stepTimeoutMs: 300_000, concurrency: 32 });
+  });
+
   test("an unknown --env is a usage error listing the defined environments", async () => {
     const dir = await project(files);
     const run = await runOpskit(["validate", "--env", "qa"], { cwd: dir });

@@ -66,7 +66,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const { serverMetrics, startServer } = await import("../server/index.ts");
   const { serverDefaults } = await import("../config/index.ts");
   const settings = { ...serverDefaults, ...loaded.config.server };
-  const defaultTimeoutMs = parseDuration(loaded.config.defaults.stepTimeout ?? "5m", "defaults.stepTimeout");
+  const defaultTimeoutMs = loaded.defaults.stepTimeoutMs;
   const rules = await compileRules(loaded, defaultTimeoutMs, options.policy);
   // Lines about the server itself (an internal error's stack among them) pass the redactor like every other output.
   const notice = options.notice ?? ((line: string) => console.error(redact(line)));

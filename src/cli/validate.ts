@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import type { ConfigPath, LoadedConfig, Workflow } from "../config/index.ts";
-import type { CompiledWorkflow, Policy, Problem } from "../engine/index.ts";
+import type { CompiledWorkflow, Problem } from "../engine/index.ts";
+import type { Policy } from "../policy/index.ts";
 import type { Target } from "../inventory/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { configOptions, loadConfigFromOptions } from "./config-options.ts";
@@ -46,9 +47,8 @@ export async function validateCommand(positionals: string[], options: OptionsOf<
   problems.push(...(await checkOutsideWorkflows(loaded, positionals.length === 0)));
   // Rules and checks compile as `opskit serve` compiles them at start.
   const { compileChecks, compileRules } = await import("../heal/index.ts");
-  const { parseDuration } = await import("../ui/index.ts");
   await asConfigError(async () => {
-    await compileRules(loaded, parseDuration(loaded.config.defaults.stepTimeout ?? "5m", "defaults.stepTimeout"));
+    await compileRules(loaded, loaded.defaults.stepTimeoutMs);
     await compileChecks(loaded.config.checks, (path) => `${loaded.where(path)}: ${path.join(".")}`);
   });
   if (warnings.length > 0) console.error(warnings.join("\n"));
@@ -127,12 +127,12 @@ async function checkExpressions(loaded: LoadedConfig, name: string, workflow: Wo
 
 /** What `opskit run` compiles before it touches a host: templates, actions, timeouts. */
 async function compileLikeRun(loaded: LoadedConfig, name: string, workflow: Workflow): Promise<{ compiled: CompiledWorkflow; policy: Policy | undefined }> {
-  const [{ compileWorkflow, configuredPolicy }, { parseDuration }] = await Promise.all([import("../engine/index.ts"), import("../ui/index.ts")]);
+  const [{ compileWorkflow }, { configuredPolicy }] = await Promise.all([import("../engine/index.ts"), import("../policy/index.ts")]);
   const policy = await configuredPolicy(loaded);
   const compiled = await compileWorkflow(workflow, {
     name,
     baseDir: loaded.baseDir,
-    defaultTimeoutMs: parseDuration(loaded.config.defaults.stepTimeout ?? "5m", "defaults.stepTimeout"),
+    defaultTimeoutMs: loaded.defaults.stepTimeoutMs,
     where: (path) => loaded.where(path),
     ...(policy ? { policy } : {}),
   });

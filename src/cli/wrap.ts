@@ -1,6 +1,6 @@
 import { rename, stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import type { Config, LoadedConfig, Step, Workflow } from "../config/index.ts";
+import { effectiveDefaults, type Config, type LoadedConfig, type Step, type Workflow } from "../config/index.ts";
 import { compileWorkflow, configuredPolicy, type CompiledWorkflow } from "../engine/index.ts";
 import { isOpsError, usageError } from "../errors.ts";
 import { localTarget, resolveTargets, type Target } from "../inventory/index.ts";
@@ -53,7 +53,7 @@ function localConfig(cwd: string): LoadedConfig {
     checks: [],
     rules: [],
   };
-  return { config, files: [], baseDir: cwd, where: () => "opskit wrap" };
+  return { config, defaults: effectiveDefaults(config.defaults), files: [], baseDir: cwd, where: () => "opskit wrap" };
 }
 
 function retriesFrom(options: ParsedOptions): number {

@@ -6,6 +6,7 @@ export type { LoadOptions, LoadedConfig } from "./load.ts";
 export type { Config, Workflow, Step, Strategy, HostEntry, Defaults, Overlay, ActionKind, Check, Rule, ServerConfig, Permissions, Shadow, SchemaKit } from "./schema.ts";
 export { isSecretReference, resolveSecret, resolveSecretNow, SECRET_REFERENCE } from "./secret.ts";
 export { serverDefaults } from "./server-defaults.ts";
+export { effectiveDefaults, type EffectiveDefaults } from "./defaults.ts";
 
 import type { LoadOptions, LoadedConfig } from "./load.ts";
 

@@ -1,6 +1,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { configError, usageError } from "../errors.ts";
+import { effectiveDefaults, type EffectiveDefaults } from "./defaults.ts";
 import { configSchema, type Config } from "./schema.ts";
 import { readYamlDocument, validateYaml, type ConfigPath, type YamlDocument } from "./yaml.ts";
 
@@ -15,6 +16,8 @@ export interface LoadOptions {
 export interface LoadedConfig {
   /** The validated config, after the environment overlay. */
   config: Config;
+  /** `config.defaults` with what it leaves unset filled in: read these, not config.defaults with a fallback. */
+  defaults: EffectiveDefaults;
   /** Absolute paths of the files read, in merge order. */
   files: string[];
   /** Directory that relative paths in the config are resolved against. */
@@ -48,11 +51,17 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     docs.push({ ...doc, value });
   }
   const merged = mergeFragments(fragments, docs);
-  const base = { config: merged.config, files, baseDir };
-  if (options.env === undefined) return { ...base, where: wherein(docs, merged.sourceOrigins, merged.listOrigins) };
+  const base = { files, baseDir };
+  if (options.env === undefined) return { ...base, config: merged.config, defaults: effectiveDefaults(merged.config.defaults), where: wherein(docs, merged.sourceOrigins, merged.listOrigins) };
   const overlaid = applyEnvironment(merged.config, options.env, display(files[0]!));
   const origins = [...merged.sourceOrigins, ...overlaid.addedSources.map((_, i) => ({ doc: -1, path: ["environments", options.env!, "inventory", "sources", i] }))];
-  return { ...base, config: overlaid.config, environment: options.env, where: wherein(docs, origins, merged.listOrigins, overlaid.config.environments[options.env], options.env) };
+  return {
+    ...base,
+    config: overlaid.config,
+    defaults: effectiveDefaults(overlaid.config.defaults),
+    environment: options.env,
+    where: wherein(docs, origins, merged.listOrigins, overlaid.config.environments[options.env], options.env),
+  };
 }
 
 async function kindOf(path: string): Promise<"file" | "dir" | undefined> {

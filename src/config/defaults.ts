@@ -1,0 +1,21 @@
+import { parseDuration } from "../ui/index.ts";
+import type { Defaults } from "./schema.ts";
+
+/** What `defaults:` leaves unset, filled in once when the config loads, so that no caller writes its own `?? "5m"`. */
+export interface EffectiveDefaults {
+  /** defaults.stepTimeout, else 5m: the timeout of a workflow step that names none. */
+  stepTimeoutMs: number;
+  /** defaults.concurrency, else 32: targets in flight at once unless a strategy or --concurrency says otherwise. */
+  concurrency: number;
+}
+
+const DEFAULT_STEP_TIMEOUT = "5m";
+const DEFAULT_CONCURRENCY = 32;
+
+/** The effective defaults of a config's `defaults:` (after opskit.d/ merging and the --env overlay). */
+export function effectiveDefaults(defaults: Defaults): EffectiveDefaults {
+  return {
+    stepTimeoutMs: parseDuration(defaults.stepTimeout ?? DEFAULT_STEP_TIMEOUT, "defaults.stepTimeout"),
+    concurrency: defaults.concurrency ?? DEFAULT_CONCURRENCY,
+  };
+}
