@@ -11,25 +11,25 @@ const DAY = 86_400_000;
 let dir: string;
 let journalPath: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "opskit-mttr-cli-"));
   journalPath = join(dir, "journal.db");
   const journal = openSqliteJournal(journalPath);
   const now = Date.now();
   let n = 0;
-  const add = (labels: Record<string, string>, startedAgoDays: number, at: Partial<Record<Milestone, number>>) => {
+  const add = async (labels: Record<string, string>, startedAgoDays: number, at: Partial<Record<Milestone, number>>) => {
     const started = now - startedAgoDays * DAY;
-    const record = journal.openIncident({ fingerprint: `fp-${++n}`, title: labels.alertname!, source: "alertmanager", labels, annotations: {}, milestones: {}, lastNotifiedAt: started });
-    journal.setMilestone(record.id, "started", started);
-    for (const [name, minutes] of Object.entries(at)) journal.setMilestone(record.id, name as Milestone, started + minutes! * MIN);
-    if (at.resolved !== undefined) journal.updateIncident(record.id, { status: "resolved", automated: at.remediated !== undefined });
+    const record = await journal.openIncident({ fingerprint: `fp-${++n}`, title: labels.alertname!, source: "alertmanager", labels, annotations: {}, milestones: {}, lastNotifiedAt: started });
+    await journal.setMilestone(record.id, "started", started);
+    for (const [name, minutes] of Object.entries(at)) await journal.setMilestone(record.id, name as Milestone, started + minutes! * MIN);
+    if (at.resolved !== undefined) await journal.updateIncident(record.id, { status: "resolved", automated: at.remediated !== undefined });
   };
   // Manual incidents 40 to 50 days ago: resolve 60, 80, 100 minutes.
-  for (const [i, minutes] of [60, 80, 100].entries()) add({ alertname: "ApiDown", service: "api" }, 40 + i, { detected: 2, acknowledged: 10, resolved: minutes });
+  for (const [i, minutes] of [60, 80, 100].entries()) await add({ alertname: "ApiDown", service: "api" }, 40 + i, { detected: 2, acknowledged: 10, resolved: minutes });
   // Automated ones in the last 10 days: resolve 10, 20, 30 minutes.
-  for (const [i, minutes] of [10, 20, 30].entries()) add({ alertname: "ApiDown", service: i === 2 ? "db" : "api" }, 2 + i, { detected: 1, remediation_started: 2, remediated: 5, resolved: minutes });
-  add({ alertname: "DbDown", service: "db" }, 1, { detected: 1 });
-  journal.close();
+  for (const [i, minutes] of [10, 20, 30].entries()) await add({ alertname: "ApiDown", service: i === 2 ? "db" : "api" }, 2 + i, { detected: 1, remediation_started: 2, remediated: 5, resolved: minutes });
+  await add({ alertname: "DbDown", service: "db" }, 1, { detected: 1 });
+  await journal.close();
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -134,14 +134,14 @@ describe("opskit mttr over imported history", () => {
     const { openSqliteJournal: open } = await import("../src/journal/sqlite.ts");
     const live = open(journal);
     const started = Date.parse("2026-06-01T00:00:00Z");
-    const record = live.openIncident({ fingerprint: "fp-live", title: "ApiDown", source: "alertmanager", labels: { service: "api" }, annotations: {}, milestones: {}, lastNotifiedAt: started });
-    live.setMilestone(record.id, "started", started);
-    live.setMilestone(record.id, "detected", started + MIN);
-    live.setMilestone(record.id, "remediation_started", started + 2 * MIN);
-    live.setMilestone(record.id, "remediated", started + 4 * MIN);
-    live.setMilestone(record.id, "resolved", started + 30 * MIN);
-    live.updateIncident(record.id, { status: "resolved", automated: true });
-    live.close();
+    const record = await live.openIncident({ fingerprint: "fp-live", title: "ApiDown", source: "alertmanager", labels: { service: "api" }, annotations: {}, milestones: {}, lastNotifiedAt: started });
+    await live.setMilestone(record.id, "started", started);
+    await live.setMilestone(record.id, "detected", started + MIN);
+    await live.setMilestone(record.id, "remediation_started", started + 2 * MIN);
+    await live.setMilestone(record.id, "remediated", started + 4 * MIN);
+    await live.setMilestone(record.id, "resolved", started + 30 * MIN);
+    await live.updateIncident(record.id, { status: "resolved", automated: true });
+    await live.close();
     const run = await runOpskit(["mttr", "--journal", journal, "--compare", "before:2026-05-01", "--until", "2026-07-01", "--format", "json"]);
     const report = JSON.parse(run.stdout);
     expect(report.overall.map((c: any) => [c.label, c.resolved])).toEqual([["before 2026-05-01", 2], ["from 2026-05-01", 1]]);

@@ -72,7 +72,7 @@ export async function incidentsImportCommand(args: string[], options: ImportCliO
   try {
     report = await importIncidents(journal, importing);
   } finally {
-    journal.close();
+    await journal.close();
   }
   const out = new LineWriter();
   if (options.json) out.line(JSON.stringify(report));

@@ -19,7 +19,7 @@ export async function mttrCommand(_args: string[], options: OptionsOf<typeof mtt
     const render = await import("../incidents/index.ts");
     text = format === "json" ? `${JSON.stringify(report, null, 2)}\n` : format === "markdown" ? render.renderMarkdown(report) : format === "html" ? render.renderHtml(report) : render.renderTable(report);
   } finally {
-    journal.close();
+    await journal.close();
   }
   if (output !== undefined) {
     await Bun.write(output, text);
