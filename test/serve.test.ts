@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { alertmanagerNotification, startServe, writeConfig, type ServeProcess } from "./harness/serve.ts";
 import { runOpskit } from "./harness/cli.ts";
+import { grafanaNotification } from "../src/heal/sources/testing.ts";
 
 const running: ServeProcess[] = [];
 afterEach(async () => {
@@ -144,6 +145,39 @@ describe("opskit serve: the Alertmanager webhook", () => {
     await settle(server, 1, (v) => v.incident.status === "resolved");
     const missing = await server.post("/api/v1/alerts", { labels: { service: "gen" } });
     expect(missing.status).toBe(400);
+  });
+});
+
+describe("opskit serve: a Grafana Alerting webhook (an alert source added as one file and one registry line)", () => {
+  test("a Grafana notification opens an incident whose rule runs, and its resolve closes it", async () => {
+    const server = await serveWith("cooldown: 1m");
+    const startsAt = new Date(Date.now() - 5000).toISOString();
+    const alert = (status: "firing" | "resolved") => ({
+      status,
+      labels: { alertname: "Broken", service: "grafana-fed", grafana_folder: "ops" },
+      annotations: { summary: "broken" },
+      startsAt,
+      endsAt: status === "resolved" ? new Date().toISOString() : "0001-01-01T00:00:00Z",
+      fingerprint: "4f1c2b7d9e0a3c55",
+      values: { B: 3 },
+    });
+    const answer = await server.post("/api/v1/alerts/grafana", grafanaNotification([alert("firing")]));
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ status: "accepted", alerts: 1 });
+    const view = await settle(server, 1, (v) => v.attempts[0]?.status === "succeeded");
+    expect(view.incident).toMatchObject({ source: "grafana", fingerprint: "4f1c2b7d9e0a3c55", title: "Broken", rule: "fix-it" });
+    expect(view.incident.milestones.started).toBe(Date.parse(startsAt));
+    expect(timeline(view)).toContain('firing: Broken {service="grafana-fed", grafana_folder="ops"} (grafana)');
+    expect(readdirSync(server.marks)).toEqual(["grafana-fed-0"]);
+    expect((await server.post("/api/v1/alerts/grafana", grafanaNotification([alert("resolved")]))).status).toBe(200);
+    await settle(server, 1, (v) => v.incident.status === "resolved" && v.incident.resolution === "alert resolved");
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/opskit_alerts_received_total\{source="grafana",status="firing",outcome="opened"\} 1/);
+    expect(metrics).toMatch(/opskit_http_requests_total\{endpoint="grafana",code="200"\} 2/);
+    // An Alertmanager body posted to Grafana's route is refused with the reason, and journals nothing.
+    const wrong = await server.post("/api/v1/alerts/grafana", alertmanagerNotification([{ labels: { alertname: "Broken" } }]));
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.message).toContain('Grafana Alerting webhook version "4" is not supported');
   });
 });
 

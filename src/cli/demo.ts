@@ -6,7 +6,8 @@ import { shellQuote } from "../expr/index.ts";
 import type { HealEvent } from "../heal/index.ts";
 import type { IncidentRecord } from "../journal/index.ts";
 import { formatMs, LineWriter, paletteFor, stdoutIsTerminal } from "../ui/index.ts";
-import type { ParsedOptions } from "./options.ts";
+import type { OptionsOf } from "./options.ts";
+import type { demoSpec } from "./serve-spec.ts";
 import { describeHealEvent, startServe } from "./serve.ts";
 
 const SERVICES = ["api", "web", "worker"] as const;
@@ -88,7 +89,7 @@ function summarize(incident: IncidentRecord, out: LineWriter, bold: (s: string) 
  * verification and the closed incident are shown as they happen. Nothing
  * but opskit and its embedded journal; everything is stopped at the end.
  */
-export async function demoCommand(_args: string[], options: ParsedOptions, version: string): Promise<number> {
+export async function demoCommand(_args: string[], options: OptionsOf<typeof demoSpec>, version: string): Promise<number> {
   const out = new LineWriter();
   const palette = paletteFor({ isTTY: stdoutIsTerminal() });
   const say = (line: string) => {
@@ -96,7 +97,7 @@ export async function demoCommand(_args: string[], options: ParsedOptions, versi
     out.flush();
   };
   const dir = mkdtempSync(join(tmpdir(), "opskit-demo-"));
-  const keep = options.keep === true;
+  const { keep } = options;
   const services = new Map<string, ReturnType<typeof Bun.spawn>>();
   const ports: Record<string, number> = {};
   for (const name of SERVICES) ports[name] = await freePort();
@@ -114,12 +115,13 @@ export async function demoCommand(_args: string[], options: ParsedOptions, versi
     say(palette.bold(`opskit demo: services ${SERVICES.map((n) => `${n} (:${ports[n]})`).join(", ")}; config and journal in ${dir}`));
     const { loadConfig } = await import("../config/index.ts");
     const loaded = await loadConfig({ cwd: dir, path: dir });
-    let resolvedIncident: ((incident: IncidentRecord) => void) | undefined;
-    const closed = new Promise<IncidentRecord>((resolve) => (resolvedIncident = resolve));
+    let resolvedIncident: ((incidentId: number) => void) | undefined;
+    const closed = new Promise<number>((resolve) => (resolvedIncident = resolve));
     const onEvent = (event: HealEvent) => {
       const text = describeHealEvent(event);
       if (text) say(`${formatMs(Date.now() - started).padStart(7)}  ${text}`);
-      if (event.type === "incident.resolved") resolvedIncident?.(handle!.journal.getIncident(event.incidentId)!);
+      // The incident is read back through the API once it closed, not from inside the sink.
+      if (event.type === "incident.resolved") resolvedIncident?.(event.incidentId);
     };
     const journal = join(dir, "journal.db");
     handle = await startServe(loaded, { listen: "127.0.0.1:0", journal, dryRun: false, version, onEvent, notice: (line) => say(`${formatMs(Date.now() - started).padStart(7)}  ${line}`) });
@@ -134,7 +136,7 @@ export async function demoCommand(_args: string[], options: ParsedOptions, versi
     const closedIncident = await Promise.race([closed, timeout]);
     // Read back through the API, with this server's own token: not $OPSKIT_TOKEN, which belongs to some other server.
     const { callServer } = await import("./incidents.ts");
-    const view = (await callServer({ server: handle.url }, "GET", `/api/v1/incidents/${closedIncident.id}`, undefined, handle.token)) as { incident: IncidentRecord };
+    const view = (await callServer({ server: handle.url }, "GET", `/api/v1/incidents/${closedIncident}`, undefined, handle.token)) as { incident: IncidentRecord };
     say("");
     summarize(view.incident, out, palette.bold);
     say(`  journal: ${journal}${keep ? "" : " (removed at exit; --keep keeps it)"}`);

@@ -2,10 +2,11 @@ import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, configError, describeError } from "../errors.ts";
 import type { CheckScheduler, HealEvent, HealSink } from "../heal/index.ts";
 import { journalLocation, openJournal, type Journal } from "../journal/index.ts";
-import { redact, registerSecret } from "../observe/index.ts";
-import { formatMs, jsonLine, LineWriter, parseDuration } from "../ui/index.ts";
+import { eventJsonLine, jsonLinesSink, redact, registerSecret } from "../observe/index.ts";
+import { formatMs, LineWriter, parseDuration } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
-import type { ParsedOptions } from "./options.ts";
+import type { OptionsOf } from "./options.ts";
+import type { serveSpec } from "./serve-spec.ts";
 
 
 export interface ServeHandle {
@@ -80,7 +81,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const metrics = serverMetrics({
     openIncidents: () => journal.countIncidents({ status: "open" }),
     runningRemediations: () => healerRef?.runningRemediations ?? 0,
-    paused: () => healerRef?.paused ?? false,
+    paused: async () => (await healerRef?.isPaused()) ?? false,
     checks: () => checks?.states() ?? [],
   });
   const healer = new Healer({
@@ -91,10 +92,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     maxConcurrentRemediations: settings.maxConcurrentRemediations,
     staleAfterMs: parseDuration(settings.staleAfter, "server.staleAfter"),
     defaultTimeoutMs,
-    emit: (event) => {
-      metrics.heal(event);
-      options.onEvent?.(event);
-    },
+    sinks: [metrics.heal, ...(options.onEvent ? [options.onEvent] : [])],
     runSinks: [metrics.run],
   });
   healerRef = healer;
@@ -128,14 +126,14 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
         await server.stop();
         await checks?.stop();
         const outcome = await healer.drain(graceMs);
-        journal.close();
+        await journal.close();
         return outcome;
       },
     };
   } catch (error) {
     await checks?.stop();
     await healer.drain(0);
-    journal.close();
+    await journal.close();
     throw error;
   }
 }
@@ -143,12 +141,18 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
 const clock = (at: number) => new Date(at).toISOString().slice(11, 23);
 
 /**
- * One heal event as a JSON line. `at` is always ISO 8601: the time of the
- * fact when the event carries one (a milestone's epoch ms), else now.
+ * The operator's view of the heal events: one line each for people (what the
+ * core could not do on stderr, as `opskit serve: …`), or with --json one JSON
+ * line each (observe's jsonLinesSink: `at` first, ISO 8601, the time of the
+ * fact when the event carries one).
  */
-export function healEventJson(event: HealEvent): string {
-  const { at, ...rest } = event as HealEvent & { at?: number };
-  return jsonLine({ at: new Date(at ?? Date.now()).toISOString(), ...rest });
+export function serveEventSink(json: boolean, log: (line: string) => void, warn: (line: string) => void = (line) => console.error(line)): HealSink {
+  if (json) return jsonLinesSink<HealEvent>(log);
+  return (event) => {
+    if (event.type === "heal.error") return warn(`opskit serve: ${event.message}`);
+    const text = describeHealEvent(event);
+    if (text) log(`${clock(Date.now())} ${text}`);
+  };
 }
 
 /** One line per event, for people watching the server. */
@@ -176,34 +180,39 @@ export function describeHealEvent(event: HealEvent): string | undefined {
       return `rule ${event.rule} disabled by its circuit breaker: ${event.reason}`;
     case "alert.received":
       return event.outcome === "orphan" ? `resolved notification for ${event.alertname} with nothing open: recorded` : undefined;
+    case "heal.error":
+      return `error: ${event.message}`;
+    // On the incident's timeline (opskit incidents show), not worth a line here.
+    case "incident.unmatched":
+    case "rule.missing":
+    case "remediation.approved":
+    case "remediation.interrupted":
+    case "escalation.skipped":
+    case "escalation.finished":
     case "notifications.processed":
       return undefined;
   }
 }
 
 /** `opskit serve`: runs until SIGTERM or Ctrl-C, then drains and exits 0. */
-export async function serveCommand(_args: string[], options: ParsedOptions, version: string): Promise<number> {
+export async function serveCommand(_args: string[], options: OptionsOf<typeof serveSpec>, version: string): Promise<number> {
   const loaded = await loadConfigFromOptions(options);
   const out = new LineWriter();
-  const json = options.json === true;
+  const { json } = options;
   const log = (line: string) => {
     out.line(line);
     out.flush();
   };
   const handle = await startServe(loaded, {
-    ...(typeof options.listen === "string" ? { listen: options.listen } : {}),
-    journal: journalLocation(typeof options.journal === "string" ? options.journal : undefined),
-    dryRun: options.dryRun === true,
+    ...(options.listen !== undefined ? { listen: options.listen } : {}),
+    journal: journalLocation(options.journal),
+    dryRun: options.dryRun,
     version,
-    ...(typeof options.policy === "string" ? { policy: options.policy } : {}),
-    onEvent: (event) => {
-      if (json) return log(healEventJson(event));
-      const text = describeHealEvent(event);
-      if (text) log(`${clock(Date.now())} ${text}`);
-    },
+    ...(options.policy !== undefined ? { policy: options.policy } : {}),
+    onEvent: serveEventSink(json, log),
   });
-  const summary = `opskit serve on ${handle.url} · ${loaded.config.rules.length} rules · ${loaded.config.checks.length} checks · journal ${handle.journal.location}${options.dryRun ? " · DRY RUN: nothing will run" : ""}${handle.healer.paused ? " · PAUSED (opskit resume)" : ""}`;
-  log(json ? jsonLine({ at: new Date().toISOString(), type: "server.started", url: handle.url, journal: handle.journal.location }) : summary);
+  const summary = `opskit serve on ${handle.url} · ${loaded.config.rules.length} rules · ${loaded.config.checks.length} checks · journal ${handle.journal.location}${options.dryRun ? " · DRY RUN: nothing will run" : ""}${(await handle.healer.isPaused()) ? " · PAUSED (opskit resume)" : ""}`;
+  log(json ? eventJsonLine({ type: "server.started", url: handle.url, journal: handle.journal.location }) : summary);
 
   return new Promise((resolve) => {
     let stopping = false;
@@ -213,10 +222,10 @@ export async function serveCommand(_args: string[], options: ParsedOptions, vers
         process.exit(ExitCode.interrupted);
       }
       stopping = true;
-      log(json ? jsonLine({ at: new Date().toISOString(), type: "server.stopping", signal }) : `${clock(Date.now())} ${signal}: draining (no new alerts; in-flight runs finish or are cancelled)`);
+      log(json ? eventJsonLine({ type: "server.stopping", signal }) : `${clock(Date.now())} ${signal}: draining (no new alerts; in-flight runs finish or are cancelled)`);
       try {
         const outcome = await handle.shutdown();
-        log(json ? jsonLine({ at: new Date().toISOString(), type: "server.stopped", ...outcome }) : `${clock(Date.now())} stopped: ${outcome.finished} runs finished, ${outcome.cancelled} cancelled`);
+        log(json ? eventJsonLine({ type: "server.stopped", ...outcome }) : `${clock(Date.now())} stopped: ${outcome.finished} runs finished, ${outcome.cancelled} cancelled`);
         resolve(ExitCode.ok);
       } catch (error) {
         console.error(`opskit serve: ${describeError(error)}`);

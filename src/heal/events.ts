@@ -1,19 +1,48 @@
 import type { AlertSourceKind, AttemptStatus, Milestone } from "../journal/index.ts";
+import type { Sink } from "../observe/index.ts";
 
 /**
- * What the self-healing core reports. Like the run engine, it never prints:
- * the serve command's terminal, the metrics and the demo subscribe here.
+ * What the self-healing core reports. Like the run engine, it never prints
+ * and never writes a timeline line itself: the incident timeline
+ * (timeline.ts), the serve command's terminal and --json, the metrics and
+ * the demo are sinks of these. Times are epoch ms; `at`, where an event has
+ * one, is when its fact happened (--json prints it as ISO 8601).
+ * Field names are a contract for users' scripts: add, never rename.
  */
 export type HealEvent =
-  | { type: "alert.received"; source: AlertSourceKind; fingerprint: string; status: "firing" | "resolved"; alertname: string; incidentId?: number; outcome: "opened" | "repeat" | "resolved" | "stale" | "orphan" }
-  | { type: "incident.opened"; incidentId: number; title: string; fingerprint: string; rule?: string; labels: Record<string, string> }
-  | { type: "incident.milestone"; incidentId: number; milestone: Milestone; at: number }
+  | { type: "alert.received"; source: AlertSourceKind; fingerprint: string; status: "firing" | "resolved"; alertname: string; incidentId?: number; outcome: "opened" | "repeat" | "resolved" | "stale" | "orphan"; receivedAt: number }
+  | { type: "incident.opened"; incidentId: number; title: string; fingerprint: string; rule?: string; labels: Record<string, string>; source: AlertSourceKind; receivedAt: number }
+  /** No rule matches the incident's alert: it waits for a person. */
+  | { type: "incident.unmatched"; incidentId: number; at: number }
+  | { type: "incident.milestone"; incidentId: number; milestone: Milestone; at: number; note?: string }
   | { type: "incident.gate"; incidentId: number; rule: string; gate: string; reason: string }
-  | { type: "remediation.started"; incidentId: number; rule: string; attempt: number; runId: string; workflow: string; targets: string[] }
-  | { type: "remediation.finished"; incidentId: number; rule: string; attempt: number; runId?: string; status: AttemptStatus; durationMs: number; detail?: string }
-  | { type: "incident.escalated"; incidentId: number; rule?: string; reason: string }
+  /** An incident's rule is gone from the config: nothing runs for it. */
+  | { type: "rule.missing"; incidentId: number; rule: string; at: number }
+  | { type: "remediation.approved"; incidentId: number; rule: string; attempt: number; at: number }
+  | {
+      type: "remediation.started";
+      incidentId: number;
+      rule: string;
+      attempt: number;
+      maxAttempts: number;
+      runId: string;
+      workflow: string;
+      targets: string[];
+      /** The interrupted run this one continues, and the steps cut off there that run again. */
+      continues?: { runId: string; rerun: string[] };
+      at: number;
+    }
+  | { type: "remediation.finished"; incidentId: number; rule: string; attempt: number; runId?: string; status: AttemptStatus; durationMs: number; detail?: string; at: number }
+  /** Found at start: the last server stopped during this attempt; the rule's onInterrupted decides what follows. */
+  | { type: "remediation.interrupted"; incidentId: number; rule: string; attempt: number; onInterrupted: "retry" | "escalate"; at: number }
+  | { type: "incident.escalated"; incidentId: number; rule?: string; reason: string; at: number }
+  /** A further reason to escalate an incident that already is. */
+  | { type: "escalation.skipped"; incidentId: number; reason: string; at: number }
+  | { type: "escalation.finished"; incidentId: number; rule: string; runId: string; ok: boolean; detail: string; at: number }
   | { type: "incident.resolved"; incidentId: number; title: string; resolution: string; milestones: Partial<Record<Milestone, number>> }
   | { type: "rule.disabled"; rule: string; reason: string }
-  | { type: "notifications.processed"; count: number; lagMs: number };
+  | { type: "notifications.processed"; count: number; lagMs: number }
+  /** Something the core could not do (a notification it cannot apply, a journal that fails); it goes on with the rest. */
+  | { type: "heal.error"; message: string; incidentId?: number; notificationId?: number };
 
-export type HealSink = (event: HealEvent) => void;
+export type HealSink = Sink<HealEvent>;

@@ -1,16 +1,17 @@
 import type { LoadedConfig } from "../config/index.ts";
 import type { EventSink } from "../engine/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
-import type { AlertSourceKind, AttemptRecord, IncidentRecord, Journal } from "../journal/index.ts";
+import type { AttemptRecord, IncidentRecord, IncidentStore, Journal, NotificationRecord } from "../journal/index.ts";
 import { formatMs } from "../ui/index.ts";
-import { parseAlertmanagerPayload, parseGenericPayload, type Alert } from "./alert.ts";
+import type { Alert } from "./alert.ts";
 import type { HealSink } from "./events.ts";
 import { activeAttemptStatuses, decide } from "./gates.ts";
 import { NotificationIntake } from "./intake.ts";
-import { applyAlert, recordGate, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
+import { applyAlert, lifecycleContext, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
 import { describeFailure } from "./remediate.ts";
 import { alertOfIncident, ruleScope, type CompiledRule } from "./rules.ts";
-import { Remediations } from "./remediations.ts";
+import { Remediations, type Followup } from "./remediations.ts";
+import { alertsOf, checkNotificationBody } from "./sources/index.ts";
 
 export interface HealerOptions {
   loaded: LoadedConfig;
@@ -21,7 +22,8 @@ export interface HealerOptions {
   maxConcurrentRemediations: number;
   staleAfterMs: number;
   defaultTimeoutMs: number;
-  emit: HealSink;
+  /** Where heal events go beside the incident timeline: metrics, the terminal, --json. */
+  sinks: HealSink[];
   /** Sinks for the remediation runs' own events (metrics), beside the journal. */
   runSinks?: EventSink[];
 }
@@ -32,23 +34,43 @@ function notFound(id: number): OpsError {
   return new OpsError({ code: "E_NOT_FOUND", message: `no incident ${id}`, hint: "opskit incidents lists them", exitCode: ExitCode.usage });
 }
 
-/** Parses a stored notification back into its alerts. */
-export function alertsOf(source: AlertSourceKind, body: string, receivedAt: number): Alert[] {
-  const value = JSON.parse(body) as unknown;
-  if (source === "alertmanager") return parseAlertmanagerPayload(value).alerts;
-  return parseGenericPayload(value, receivedAt).map((alert) => ({ ...alert, source }));
+function nothingToApprove(id: number): OpsError {
+  return new OpsError({ code: "E_NOTHING_TO_APPROVE", message: `incident ${id} has no remediation waiting for approval`, hint: `opskit incidents show ${id} shows its timeline`, exitCode: ExitCode.usage });
+}
+
+/**
+ * Creates attempt N of an incident, or reports that a concurrent decision
+ * created it first. The journal's (incident, attempt) key is the dedupe
+ * guarantee: two decisions that read the same attempts (a repeat
+ * notification, a cooldown's timer, a failure reconsidered) pick the same N,
+ * and only one of them can create it. In a savepoint, so losing undoes nothing else.
+ */
+async function createAttempt(store: IncidentStore, attempt: AttemptRecord): Promise<boolean> {
+  try {
+    await store.transaction((tx) => tx.createAttempt(attempt));
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "E_ATTEMPT_EXISTS") return false;
+    throw error;
+  }
 }
 
 /**
  * The self-healing core: alerts in, incidents and remediation runs out.
  * Every notification is journaled before it is acknowledged; processing and
- * remediation happen after, so a sender never waits on a runbook. Decisions
- * are synchronous against the journal, so two notifications for one
- * fingerprint can never both start a run.
+ * remediation happen after, so a sender never waits on a runbook.
+ *
+ * Two notifications for one fingerprint never both open an incident or start
+ * a run, however their journal calls interleave: the journal keeps one open
+ * incident per fingerprint and one row per (incident, attempt), and a
+ * decision that loses either race records a repeat or a dedupe instead;
+ * approving, starting and escalating an attempt are compare-and-set moves
+ * (claimAttempt, the escalated milestone) that exactly one caller wins.
  */
 export class Healer {
   readonly intake: NotificationIntake;
   readonly #ctx: LifecycleContext;
+  readonly #sinks: HealSink[];
   readonly #rules: Map<string, CompiledRule>;
   readonly #remediations: Remediations;
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
@@ -58,22 +80,24 @@ export class Healer {
   #again = false;
   #stopping = false;
   #sweep: ReturnType<typeof setInterval> | undefined;
+  #sweeping = false;
 
   constructor(private readonly options: HealerOptions) {
-    const emit: HealSink = (event) => {
+    // Verifications waiting for an alert to resolve hear it here, like any other sink.
+    const wakeVerifications: HealSink = (event) => {
       if (event.type === "incident.resolved") this.#remediations.resolved(event.incidentId);
-      options.emit(event);
     };
-    this.#ctx = { store: options.journal, rules: options.rules, emit };
+    this.#sinks = [wakeVerifications, ...options.sinks];
+    this.#ctx = this.#context(options.journal);
     this.#rules = new Map(options.rules.map((r) => [r.name, r]));
     this.#remediations = new Remediations({
       loaded: options.loaded,
       journal: options.journal,
-      ctx: this.#ctx,
+      context: (store) => this.#context(store),
       maxConcurrent: options.maxConcurrentRemediations,
-      defaultTimeoutMs: options.defaultTimeoutMs,
       ...(options.runSinks ? { runSinks: options.runSinks } : {}),
       reconsider: (incidentId) => this.evaluate(incidentId),
+      report: (message, incidentId) => this.#report(message, incidentId === undefined ? {} : { incidentId }),
     });
     this.intake = new NotificationIntake(options.journal, (batch) => {
       for (const { id, alerts } of batch) if (alerts) this.#parsed.set(id, alerts);
@@ -81,8 +105,18 @@ export class Healer {
     });
   }
 
-  get paused(): boolean {
-    return this.options.journal.getSetting("paused") === "true";
+  #context(store: IncidentStore): LifecycleContext {
+    return lifecycleContext(store, this.options.rules, this.#sinks);
+  }
+
+  /** The core never prints: what it could not do is an event (serve renders it on stderr or as a JSON line). */
+  #report(message: string, about: { incidentId?: number; notificationId?: number } = {}): void {
+    this.#ctx.emit({ type: "heal.error", message, ...about }).catch(() => undefined);
+  }
+
+  /** The global kill switch, read from `store` (the journal, or the transaction deciding). */
+  async isPaused(store: IncidentStore = this.options.journal): Promise<boolean> {
+    return (await store.getSetting("paused")) === "true";
   }
 
   get runningRemediations(): number {
@@ -98,23 +132,23 @@ export class Healer {
   async start(): Promise<void> {
     const store = this.options.journal;
     const now = Date.now();
-    store.interruptRunningRuns();
-    for (const attempt of store.attemptsIn(["running", "verifying"])) {
-      store.updateAttempt(attempt.incidentId, attempt.attempt, { status: "interrupted", finishedAt: now, detail: "the server stopped during this attempt" });
+    await store.interruptRunningRuns();
+    for (const attempt of await store.attemptsIn(["running", "verifying"])) {
+      await store.updateAttempt(attempt.incidentId, attempt.attempt, { status: "interrupted", finishedAt: now, detail: "the server stopped during this attempt" });
       const rule = this.#rules.get(attempt.rule);
-      const then = rule?.rule.onInterrupted === "escalate" ? "escalating (onInterrupted: escalate)" : "a new attempt may run (onInterrupted: retry)";
-      store.addIncidentEvent(attempt.incidentId, { at: now, kind: "run", message: `attempt ${attempt.attempt} interrupted: the server stopped during it; ${then}` });
-      const incident = store.getIncident(attempt.incidentId);
-      if (incident && rule?.rule.onInterrupted === "escalate") this.#remediations.escalate(incident, rule, `escalated: attempt ${attempt.attempt} was interrupted by a restart`);
+      const onInterrupted = rule?.rule.onInterrupted === "escalate" ? "escalate" : "retry";
+      await this.#ctx.emit({ type: "remediation.interrupted", incidentId: attempt.incidentId, rule: attempt.rule, attempt: attempt.attempt, onInterrupted, at: now });
+      const incident = await store.getIncident(attempt.incidentId);
+      if (incident && rule && onInterrupted === "escalate") (await this.#remediations.escalate(this.#ctx, incident, rule, `escalated: attempt ${attempt.attempt} was interrupted by a restart`))?.();
     }
-    for (const attempt of store.attemptsIn(["queued"])) {
+    for (const attempt of await store.attemptsIn(["queued"])) {
       const rule = this.#rules.get(attempt.rule);
       if (rule) this.#remediations.launch(attempt.incidentId, rule, attempt.attempt);
     }
     await this.processPending();
-    for (const incident of store.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule && this.#owesWork(incident.id)) this.evaluate(incident.id);
+    for (const incident of await store.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule && (await this.#owesWork(incident.id))) await this.evaluate(incident.id);
     const every = Math.max(1000, Math.min(this.options.staleAfterMs / 4, 60_000));
-    this.#sweep = setInterval(() => this.#closeStale(), every);
+    this.#sweep = setInterval(() => void this.#closeStale(), every);
   }
 
   /**
@@ -124,28 +158,20 @@ export class Healer {
    * that succeeded (or a dry run recorded) owes nothing: without a restart
    * nothing would run until the next notification, so nothing runs after one.
    */
-  #owesWork(incidentId: number): boolean {
-    const last = this.options.journal.attempts(incidentId).at(-1);
+  async #owesWork(incidentId: number): Promise<boolean> {
+    const last = (await this.options.journal.attempts(incidentId)).at(-1);
     return last === undefined || (last.status !== "succeeded" && last.status !== "dry_run");
   }
 
   /** Journals a notification (and the alerts the caller parsed from it); resolves once it is durable. */
-  accept(source: AlertSourceKind, body: string, alerts?: Alert[]): Promise<number> {
+  accept(source: string, body: string, alerts?: Alert[]): Promise<number> {
     if (this.#stopping) return Promise.reject(new OpsError({ code: "E_STOPPING", message: "the server is shutting down", exitCode: ExitCode.interrupted }));
     return this.intake.accept(source, body, alerts);
   }
 
   /** Journals an alert raised by a check, through the same path as a webhook's. */
   acceptCheckAlert(alert: Alert): Promise<number> {
-    const body = {
-      fingerprint: alert.fingerprint,
-      status: alert.status,
-      labels: alert.labels,
-      annotations: alert.annotations,
-      startsAt: new Date(alert.startsAt).toISOString(),
-      ...(alert.endsAt !== undefined ? { endsAt: new Date(alert.endsAt).toISOString() } : {}),
-    };
-    return this.accept("check", JSON.stringify(body), [alert]);
+    return this.accept("check", checkNotificationBody(alert), [alert]);
   }
 
   #wake(): void {
@@ -154,7 +180,7 @@ export class Healer {
       return;
     }
     this.#processing = this.#processLoop()
-      .catch((error) => console.error(`opskit serve: processing notifications: ${describeFailure(error)}`))
+      .catch((error) => this.#report(`processing notifications: ${describeFailure(error)}`))
       .finally(() => {
         this.#processing = undefined;
       });
@@ -171,121 +197,140 @@ export class Healer {
     do {
       this.#again = false;
       for (;;) {
-        const batch = store.pendingNotifications(PROCESS_BATCH);
+        const batch = await store.pendingNotifications(PROCESS_BATCH);
         if (batch.length === 0) break;
-        const evaluate = new Set<number>();
-        store.transaction(() => {
-          for (const notification of batch) {
-            try {
-              // A savepoint per notification: one that cannot be applied (a body an
-              // older version accepted, a bug) is kept as received and skipped whole.
-              store.transaction(() => {
-                const parsed = this.#parsed.get(notification.id);
-                this.#parsed.delete(notification.id);
-                for (const alert of parsed ?? alertsOf(notification.source, notification.body, notification.receivedAt)) {
-                  const id = applyAlert(this.#ctx, alert, notification.receivedAt);
-                  if (id !== undefined) evaluate.add(id);
-                }
-              });
-            } catch (error) {
-              console.error(`opskit serve: notification ${notification.id} not applied: ${describeFailure(error)}`);
-            }
-          }
-          store.markNotificationsProcessed(batch.map((n) => n.id));
-          // The gates' decisions (and the attempts they create) commit with the batch: one flush, not one per incident.
-          for (const id of evaluate) this.evaluate(id);
-        });
-        this.#ctx.emit({ type: "notifications.processed", count: batch.length, lagMs: Date.now() - batch[0]!.receivedAt });
+        // The gates' decisions (and the attempts they create) commit with the batch: one flush, not one per incident.
+        const followups = await store.transaction((tx) => this.#applyBatch(tx, batch));
+        for (const followup of followups) followup();
+        await this.#ctx.emit({ type: "notifications.processed", count: batch.length, lagMs: Date.now() - batch[0]!.receivedAt });
         // Let requests in between batches: processing must not starve the webhook.
         await new Promise((resolve) => setImmediate(resolve));
       }
     } while (this.#again);
   }
 
-  #gate(incident: IncidentRecord, rule: CompiledRule, gate: string, reason: string): void {
+  /** Applies a batch of notifications inside `tx`, then decides for every incident they touched; returns what starts after the commit. */
+  async #applyBatch(tx: IncidentStore, batch: NotificationRecord[]): Promise<Followup[]> {
+    const evaluate = new Set<number>();
+    for (const notification of batch) {
+      const parsed = this.#parsed.get(notification.id);
+      this.#parsed.delete(notification.id);
+      try {
+        // A savepoint per notification: one that cannot be applied (a body an
+        // older version accepted, a bug) is kept as received and skipped whole.
+        await tx.transaction(async (savepoint) => {
+          const ctx = this.#context(savepoint);
+          for (const alert of parsed ?? alertsOf(notification.source, notification.body, notification.receivedAt)) {
+            const id = await applyAlert(ctx, alert, notification.receivedAt);
+            if (id !== undefined) evaluate.add(id);
+          }
+        });
+      } catch (error) {
+        this.#report(`notification ${notification.id} not applied: ${describeFailure(error)}`, { notificationId: notification.id });
+      }
+    }
+    await tx.markNotificationsProcessed(batch.map((n) => n.id));
+    const ctx = this.#context(tx);
+    const followups: Followup[] = [];
+    for (const id of evaluate) {
+      const followup = await this.#evaluateIn(ctx, id);
+      if (followup) followups.push(followup);
+    }
+    return followups;
+  }
+
+  async #gate(ctx: LifecycleContext, incidentId: number, rule: string, gate: string, reason: string): Promise<void> {
     // A wait already on the timeline (with its timer set) is not re-recorded on every repeat notification.
-    if ((gate === "cooldown" || gate === "rateLimit") && this.#timers.has(incident.id)) return;
-    recordGate(this.#ctx, incident, rule.name, gate, reason);
+    if ((gate === "cooldown" || gate === "rateLimit") && this.#timers.has(incidentId)) return;
+    await ctx.emit({ type: "incident.gate", incidentId, rule, gate, reason });
   }
 
   #retryAt(incidentId: number, at: number): void {
     if (this.#timers.has(incidentId) || this.#stopping) return;
     const timer = setTimeout(() => {
       this.#timers.delete(incidentId);
-      this.evaluate(incidentId);
+      void this.evaluate(incidentId);
     }, Math.max(0, at - Date.now()) + 5);
     this.#timers.set(incidentId, timer);
   }
 
   /**
    * Decides, through every safety gate, whether the incident's rule runs now,
-   * and records the decision with its reason. Synchronous on purpose: the
-   * decision and the attempt it creates cannot interleave with another.
+   * records the decision with its reason, and starts what it decided.
    */
-  evaluate(incidentId: number): void {
-    if (this.#stopping) return;
+  async evaluate(incidentId: number): Promise<void> {
+    (await this.#evaluateIn(this.#ctx, incidentId))?.();
+  }
+
+  /** A decision inside `ctx` (the journal, or a batch's transaction); what it starts is returned, to run once that commits. */
+  async #evaluateIn(ctx: LifecycleContext, incidentId: number): Promise<Followup | undefined> {
+    if (this.#stopping) return undefined;
     try {
-      this.#evaluate(incidentId);
+      return await this.#decide(ctx, incidentId);
     } catch (error) {
-      console.error(`opskit serve: incident ${incidentId}: ${describeFailure(error)}`);
+      this.#report(`incident ${incidentId}: ${describeFailure(error)}`, { incidentId });
+      return undefined;
     }
   }
 
-  #evaluate(incidentId: number): void {
+  async #decide(ctx: LifecycleContext, incidentId: number): Promise<Followup | undefined> {
     // Decisions that cannot change until something else happens are kept in
     // memory: a repeat notification then costs no reads (an alert storm is
     // mostly repeats). A wait's timer re-evaluates when it ends.
-    if (this.#timers.has(incidentId)) return;
-    const store = this.options.journal;
-    const incident = store.getIncident(incidentId);
-    if (!incident || incident.status !== "open" || !incident.rule || incident.escalated) return;
+    if (this.#timers.has(incidentId)) return undefined;
+    const { store } = ctx;
+    const incident = await store.getIncident(incidentId);
+    if (!incident || incident.status !== "open" || !incident.rule || incident.escalated) return undefined;
     const active = this.#remediations.active(incidentId);
     if (active) {
-      this.#gate(incident, this.#rules.get(incident.rule)!, "dedupe", `deduplicated: attempt ${active.attempt} is ${active.status}`);
-      return;
+      await this.#gate(ctx, incidentId, incident.rule, "dedupe", `deduplicated: attempt ${active.attempt} is ${active.status}`);
+      return undefined;
     }
     const rule = this.#rules.get(incident.rule);
     if (!rule) {
-      store.addIncidentEvent(incidentId, { at: Date.now(), kind: "note", message: `rule ${incident.rule} is no longer in the config: nothing runs` });
-      return;
+      await ctx.emit({ type: "rule.missing", incidentId, rule: incident.rule, at: Date.now() });
+      return undefined;
     }
     const now = Date.now();
-    const attempts = store.attempts(incidentId);
+    const attempts = await store.attempts(incidentId);
     const decision = decide({
       now,
-      paused: this.paused,
+      paused: await this.isPaused(store),
       dryRun: this.options.dryRun,
       ruleName: rule.name,
-      ruleState: store.getRuleState(rule.name),
+      ruleState: await store.getRuleState(rule.name),
       attempts,
       maxAttempts: rule.rule.maxAttempts,
       approval: rule.rule.approval,
-      lastStart: store.lastAttemptStart(incident.fingerprint),
+      lastStart: await store.lastAttemptStart(incident.fingerprint),
       cooldownMs: rule.cooldownMs,
-      ...(rule.rateLimit ? { rateLimit: { ...rule.rateLimit, used: store.countRuleAttemptsSince(rule.name, now - rule.rateLimit.perMs) } } : {}),
+      ...(rule.rateLimit ? { rateLimit: { ...rule.rateLimit, used: await store.countRuleAttemptsSince(rule.name, now - rule.rateLimit.perMs) } } : {}),
     });
     const next = Math.max(0, ...attempts.map((a) => a.attempt)) + 1;
+    const attempt = (status: AttemptRecord["status"], detail?: string): AttemptRecord => ({ incidentId, attempt: next, rule: rule.name, fingerprint: incident.fingerprint, status, createdAt: now, ...(detail ? { detail } : {}) });
+    const created = async (record: AttemptRecord) => {
+      if (await createAttempt(store, record)) return true;
+      await this.#gate(ctx, incidentId, rule.name, "dedupe", `deduplicated: attempt ${next} was created by a concurrent decision`);
+      return false;
+    };
     switch (decision.action) {
-      case "hold":
-        this.#gate(incident, rule, decision.gate, decision.reason);
-        if (decision.retryAt !== undefined) this.#retryAt(incidentId, decision.retryAt);
-        return;
+      case "hold": {
+        await this.#gate(ctx, incidentId, rule.name, decision.gate, decision.reason);
+        const { retryAt } = decision;
+        return retryAt === undefined ? undefined : () => this.#retryAt(incidentId, retryAt);
+      }
       case "escalate":
-        this.#remediations.escalate(incident, rule, decision.reason);
-        return;
+        return this.#remediations.escalate(ctx, incident, rule, decision.reason);
       case "dry_run": {
         const detail = this.#describePlan(incident, rule);
-        store.createAttempt({ incidentId, attempt: next, rule: rule.name, fingerprint: incident.fingerprint, status: "dry_run", createdAt: now, detail });
-        this.#gate(incident, rule, "dryRun", `dry-run: would run ${detail}`);
-        return;
+        if (await created(attempt("dry_run", detail))) await this.#gate(ctx, incidentId, rule.name, "dryRun", `dry-run: would run ${detail}`);
+        return undefined;
       }
       case "await_approval":
-        store.createAttempt({ incidentId, attempt: next, rule: rule.name, fingerprint: incident.fingerprint, status: "awaiting_approval", createdAt: now });
-        this.#gate(incident, rule, "approval", `waiting: approval required for attempt ${next} (opskit incidents approve ${incidentId})`);
-        return;
+        if (await created(attempt("awaiting_approval"))) await this.#gate(ctx, incidentId, rule.name, "approval", `waiting: approval required for attempt ${next} (opskit incidents approve ${incidentId})`);
+        return undefined;
       case "run":
-        store.createAttempt({ incidentId, attempt: next, rule: rule.name, fingerprint: incident.fingerprint, status: "queued", createdAt: now });
-        this.#remediations.launch(incidentId, rule, next);
+        return (await created(attempt("queued"))) ? () => this.#remediations.launch(incidentId, rule, next) : undefined;
     }
   }
 
@@ -302,23 +347,21 @@ export class Healer {
   }
 
   /** `opskit incidents approve`: the attempt waiting for approval starts. */
-  approve(incidentId: number): AttemptRecord {
+  async approve(incidentId: number): Promise<AttemptRecord> {
     const store = this.options.journal;
-    const incident = store.getIncident(incidentId);
+    const incident = await store.getIncident(incidentId);
     if (!incident) throw notFound(incidentId);
-    const waiting = store.attempts(incidentId).find((a) => a.status === "awaiting_approval");
-    if (!waiting) {
-      throw new OpsError({ code: "E_NOTHING_TO_APPROVE", message: `incident ${incidentId} has no remediation waiting for approval`, hint: `opskit incidents show ${incidentId} shows its timeline`, exitCode: ExitCode.usage });
-    }
-    store.updateAttempt(incidentId, waiting.attempt, { status: "queued" });
-    store.addIncidentEvent(incidentId, { at: Date.now(), kind: "gate", message: `approved: attempt ${waiting.attempt}` });
+    const waiting = (await store.attempts(incidentId)).find((a) => a.status === "awaiting_approval");
+    // Compare and set: of two approvals (or an approval and a resolve by hand) of one attempt, one wins.
+    if (!waiting || !(await store.claimAttempt(incidentId, waiting.attempt, "awaiting_approval", { status: "queued" }))) throw nothingToApprove(incidentId);
+    await this.#ctx.emit({ type: "remediation.approved", incidentId, rule: waiting.rule, attempt: waiting.attempt, at: Date.now() });
     this.#remediations.launch(incidentId, this.#rules.get(waiting.rule)!, waiting.attempt);
     return { ...waiting, status: "queued" };
   }
 
-  acknowledge(incidentId: number, by: string): IncidentRecord {
+  async acknowledge(incidentId: number, by: string): Promise<IncidentRecord> {
     const store = this.options.journal;
-    const incident = store.getIncident(incidentId);
+    const incident = await store.getIncident(incidentId);
     if (!incident) throw notFound(incidentId);
     // An acknowledgement after the end would put a milestone past resolved and skew time-to-acknowledge.
     if (incident.status === "resolved") {
@@ -329,34 +372,42 @@ export class Healer {
         exitCode: ExitCode.usage,
       });
     }
-    recordMilestone(this.#ctx, incidentId, "acknowledged", Date.now(), `by ${by}`);
-    return store.getIncident(incidentId)!;
+    await recordMilestone(this.#ctx, incidentId, "acknowledged", Date.now(), `by ${by}`);
+    return (await store.getIncident(incidentId))!;
   }
 
-  resolveByHand(incidentId: number, by: string, note?: string): IncidentRecord {
+  async resolveByHand(incidentId: number, by: string, note?: string): Promise<IncidentRecord> {
     const store = this.options.journal;
-    const incident = store.getIncident(incidentId);
+    const incident = await store.getIncident(incidentId);
     if (!incident) throw notFound(incidentId);
-    resolveIncident(this.#ctx, incident, Date.now(), `resolved by hand (${by})${note ? `: ${note}` : ""}`);
-    for (const attempt of store.attempts(incidentId).filter((a) => a.status === "awaiting_approval")) {
-      store.updateAttempt(incidentId, attempt.attempt, { status: "rejected", finishedAt: Date.now(), detail: "the incident was resolved by hand" });
+    await resolveIncident(this.#ctx, incident, Date.now(), `resolved by hand (${by})${note ? `: ${note}` : ""}`);
+    for (const attempt of (await store.attempts(incidentId)).filter((a) => a.status === "awaiting_approval")) {
+      await store.claimAttempt(incidentId, attempt.attempt, "awaiting_approval", { status: "rejected", finishedAt: Date.now(), detail: "the incident was resolved by hand" });
     }
-    return store.getIncident(incidentId)!;
+    return (await store.getIncident(incidentId))!;
   }
 
   /** The global kill switch; it survives restarts. */
-  setPaused(paused: boolean): void {
-    this.options.journal.putSetting("paused", paused ? "true" : undefined);
-    if (!paused) for (const incident of this.options.journal.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule) this.evaluate(incident.id);
+  async setPaused(paused: boolean): Promise<void> {
+    await this.options.journal.putSetting("paused", paused ? "true" : undefined);
+    if (!paused) for (const incident of await this.options.journal.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule) await this.evaluate(incident.id);
   }
 
-  #closeStale(): void {
-    const store = this.options.journal;
-    const now = Date.now();
-    for (const incident of store.listIncidents({ status: "open", limit: 100_000 })) {
-      if (now - incident.lastNotifiedAt < this.options.staleAfterMs) continue;
-      if (store.attempts(incident.id).some((a) => activeAttemptStatuses.includes(a.status))) continue;
-      resolveIncident(this.#ctx, incident, now, `stale: no notification for ${formatMs(this.options.staleAfterMs)}`);
+  async #closeStale(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const store = this.options.journal;
+      const now = Date.now();
+      for (const incident of await store.listIncidents({ status: "open", limit: 100_000 })) {
+        if (now - incident.lastNotifiedAt < this.options.staleAfterMs) continue;
+        if ((await store.attempts(incident.id)).some((a) => activeAttemptStatuses.includes(a.status))) continue;
+        await resolveIncident(this.#ctx, incident, now, `stale: no notification for ${formatMs(this.options.staleAfterMs)}`);
+      }
+    } catch (error) {
+      this.#report(`closing stale incidents: ${describeFailure(error)}`);
+    } finally {
+      this.#sweeping = false;
     }
   }
 

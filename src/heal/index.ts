@@ -1,9 +1,12 @@
-// Self-healing: alerts from Alertmanager, generic webhooks and opskit's own
-// checks become incidents; rules run remediation workflows behind safety
-// gates, verify recovery and escalate; every decision lands on the incident.
-export { parseAlertmanagerPayload, parseGenericPayload, alertFingerprint, type Alert } from "./alert.ts";
+// Self-healing: alerts from the sources in sources/ (Alertmanager, generic
+// webhooks, Grafana, opskit's own checks) become incidents; rules run
+// remediation workflows behind safety gates, verify recovery and escalate;
+// every decision is a heal event, and the incident timeline is one of its sinks.
+export { alertFingerprint, type Alert } from "./alert.ts";
+export { alertSource, alertSources, alertsOf, parseAlertmanagerPayload, parseGenericPayload, parseGrafanaPayload, type AlertSource } from "./sources/index.ts";
 export { compileChecks, startChecks, type CheckScheduler, type CheckState } from "./checks.ts";
 export type { HealEvent, HealSink } from "./events.ts";
 export { decide, type GateDecision, type GateInput } from "./gates.ts";
-export { Healer, alertsOf, type HealerOptions } from "./healer.ts";
+export { Healer, type HealerOptions } from "./healer.ts";
 export { compileRules, matchRule, ruleVariables, type CompiledRule } from "./rules.ts";
+export { lineOf, timelineSink, type Timeline } from "./timeline.ts";

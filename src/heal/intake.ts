@@ -33,7 +33,7 @@ export class NotificationIntake {
       this.#waiting.push({ source, receivedAt, body, alerts, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(() => this.#flush());
+        setImmediate(() => void this.#flush());
       }
     });
   }
@@ -43,14 +43,14 @@ export class NotificationIntake {
     return this.#accepted;
   }
 
-  #flush(): void {
+  async #flush(): Promise<void> {
     const batch = this.#waiting;
     this.#waiting = [];
     this.#scheduled = false;
     if (batch.length === 0) return;
     let ids: number[];
     try {
-      ids = this.store.acceptNotifications(batch.map(({ source, receivedAt, body }) => ({ source, receivedAt, body })));
+      ids = await this.store.acceptNotifications(batch.map(({ source, receivedAt, body }) => ({ source, receivedAt, body })));
     } catch (error) {
       for (const waiting of batch) waiting.reject(error);
       return;

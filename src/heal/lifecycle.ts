@@ -1,43 +1,54 @@
 import type { IncidentRecord, IncidentStore, Milestone } from "../journal/index.ts";
+import { fanOut, type Sink } from "../observe/index.ts";
 import type { Alert } from "./alert.ts";
-import type { HealSink } from "./events.ts";
+import type { HealEvent } from "./events.ts";
 import { matchRule, type CompiledRule } from "./rules.ts";
+import { timelineSink } from "./timeline.ts";
 
+/**
+ * What a decision works with: the store it reads and writes (the journal, or
+ * the transaction under way) and where its events go. State that later
+ * decisions read (incidents, milestones, attempts) is written to `store`
+ * first; the timeline is one of the sinks of `emit`, which resolves once the
+ * event's line is written through that same store.
+ */
 export interface LifecycleContext {
   store: IncidentStore;
   rules: readonly CompiledRule[];
-  emit: HealSink;
+  emit(event: HealEvent): Promise<void>;
 }
 
-/** Sets a milestone once (the first occurrence wins) and puts it on the timeline. */
-export function recordMilestone(ctx: LifecycleContext, incidentId: number, milestone: Milestone, at: number, note?: string): void {
-  if (!ctx.store.setMilestone(incidentId, milestone, at)) return;
-  ctx.store.addIncidentEvent(incidentId, { at, kind: "milestone", message: note ? `${milestone}: ${note}` : milestone });
-  ctx.emit({ type: "incident.milestone", incidentId, milestone, at });
+/** A context over `store` whose events go to the incident timeline (through `store`) and then to `sinks`. */
+export function lifecycleContext(store: IncidentStore, rules: readonly CompiledRule[], sinks: readonly Sink<HealEvent>[]): LifecycleContext {
+  const timeline = timelineSink(store);
+  const fan = fanOut([timeline.sink, ...sinks]);
+  return {
+    store,
+    rules,
+    emit(event) {
+      fan(event);
+      return timeline.written();
+    },
+  };
 }
 
-/** Puts a gate decision on the incident's timeline (identical repeats fold) and reports it. */
-export function recordGate(ctx: LifecycleContext, incident: IncidentRecord, rule: string, gate: string, reason: string): void {
-  ctx.store.addIncidentEvent(incident.id, { at: Date.now(), kind: "gate", message: reason, data: { gate, rule } });
-  ctx.emit({ type: "incident.gate", incidentId: incident.id, rule, gate, reason });
+/** Sets a milestone once (the first occurrence wins) and reports it. */
+export async function recordMilestone(ctx: LifecycleContext, incidentId: number, milestone: Milestone, at: number, note?: string): Promise<void> {
+  if (!(await ctx.store.setMilestone(incidentId, milestone, at))) return;
+  await ctx.emit({ type: "incident.milestone", incidentId, milestone, at, ...(note ? { note } : {}) });
 }
 
 /** Closes an incident: resolved milestone, how it closed, whether automation did it. */
-export function resolveIncident(ctx: LifecycleContext, incident: IncidentRecord, at: number, resolution: string): void {
+export async function resolveIncident(ctx: LifecycleContext, incident: IncidentRecord, at: number, resolution: string): Promise<void> {
   if (incident.status !== "open") return;
-  recordMilestone(ctx, incident.id, "resolved", at, resolution);
-  const current = ctx.store.getIncident(incident.id)!;
+  await recordMilestone(ctx, incident.id, "resolved", at, resolution);
+  const current = (await ctx.store.getIncident(incident.id))!;
   const automated = current.milestones.remediated !== undefined;
-  ctx.store.updateIncident(incident.id, { status: "resolved", resolution, automated });
-  ctx.emit({ type: "incident.resolved", incidentId: incident.id, title: incident.title, resolution, milestones: current.milestones });
+  await ctx.store.updateIncident(incident.id, { status: "resolved", resolution, automated });
+  await ctx.emit({ type: "incident.resolved", incidentId: incident.id, title: incident.title, resolution, milestones: current.milestones });
 }
 
-function describeLabels(labels: Record<string, string>): string {
-  return Object.entries(labels)
-    .filter(([name]) => name !== "alertname")
-    .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
-    .join(", ");
-}
+type Outcome = Extract<HealEvent, { type: "alert.received" }>["outcome"];
 
 /**
  * Applies one alert to the incidents, by its own fingerprint. Handles repeats
@@ -46,70 +57,96 @@ function describeLabels(labels: Record<string, string>): string {
  * resolve (out of order). Returns the incident whose remediation should be
  * (re)considered, if any. Runs inside the caller's transaction.
  */
-export function applyAlert(ctx: LifecycleContext, alert: Alert, receivedAt: number): number | undefined {
-  const { store } = ctx;
-  const state = store.getAlertState(alert.fingerprint);
+export async function applyAlert(ctx: LifecycleContext, alert: Alert, receivedAt: number): Promise<number | undefined> {
   const alertname = alert.labels.alertname ?? alert.labels.check ?? "alert";
-  const received = (outcome: "opened" | "repeat" | "resolved" | "stale" | "orphan", incidentId?: number) =>
-    ctx.emit({ type: "alert.received", source: alert.source, fingerprint: alert.fingerprint, status: alert.status, alertname, outcome, ...(incidentId !== undefined ? { incidentId } : {}) });
+  const received = (outcome: Outcome, incidentId?: number) =>
+    ctx.emit({ type: "alert.received", source: alert.source, fingerprint: alert.fingerprint, status: alert.status, alertname, outcome, receivedAt, ...(incidentId !== undefined ? { incidentId } : {}) });
+  return alert.status === "firing" ? applyFiring(ctx, alert, receivedAt, alertname, received) : applyResolved(ctx, alert, receivedAt, received);
+}
 
-  if (alert.status === "firing") {
-    // The same episode (same startsAt) already resolved: this firing is late.
-    if (state?.status === "resolved" && state.startsAt === alert.startsAt) {
-      if (state.incidentId !== undefined) store.addIncidentEvent(state.incidentId, { at: receivedAt, kind: "alert", message: "ignored: firing notification delivered after its resolve (out of order)" });
-      received("stale", state.incidentId);
-      return undefined;
-    }
-    const open = store.findOpenIncident(alert.fingerprint);
-    if (open) {
-      // Repeats are counted on the incident, not written on its timeline: a storm would bury it.
-      store.updateIncident(open.id, { notifications: open.notifications + 1, lastNotifiedAt: receivedAt });
-      store.putAlertState({ fingerprint: alert.fingerprint, status: "firing", startsAt: alert.startsAt, incidentId: open.id, updatedAt: receivedAt });
-      received("repeat", open.id);
-      return open.rule ? open.id : undefined;
-    }
-    const rule = matchRule(ctx.rules, alert);
-    // A notification can reach us before its own startsAt on a skewed clock; started is never after detected.
-    const started = Math.min(alert.startsAt, receivedAt);
-    const incident = store.openIncident({
-      fingerprint: alert.fingerprint,
-      title: alertname,
-      source: alert.source,
-      labels: alert.labels,
-      annotations: alert.annotations,
-      ...(rule ? { rule: rule.name } : {}),
-      milestones: {},
-      lastNotifiedAt: receivedAt,
-    });
-    store.addIncidentEvent(incident.id, { at: receivedAt, kind: "alert", message: `firing: ${alertname}${describeLabels(alert.labels) ? ` {${describeLabels(alert.labels)}}` : ""} (${alert.source})` });
-    ctx.emit({ type: "incident.opened", incidentId: incident.id, title: alertname, fingerprint: alert.fingerprint, labels: alert.labels, ...(rule ? { rule: rule.name } : {}) });
-    recordMilestone(ctx, incident.id, "started", started);
-    recordMilestone(ctx, incident.id, "detected", receivedAt);
-    if (!rule) store.addIncidentEvent(incident.id, { at: receivedAt, kind: "note", message: "no rule matches this alert: it waits for a person (opskit incidents ack)" });
-    store.putAlertState({ fingerprint: alert.fingerprint, status: "firing", startsAt: alert.startsAt, incidentId: incident.id, updatedAt: receivedAt });
-    received("opened", incident.id);
-    return rule ? incident.id : undefined;
+type Received = (outcome: Outcome, incidentId?: number) => Promise<void>;
+
+async function applyFiring(ctx: LifecycleContext, alert: Alert, receivedAt: number, alertname: string, received: Received): Promise<number | undefined> {
+  const { store } = ctx;
+  const state = await store.getAlertState(alert.fingerprint);
+  // The same episode (same startsAt) already resolved: this firing is late.
+  if (state?.status === "resolved" && state.startsAt === alert.startsAt) {
+    await received("stale", state.incidentId);
+    return undefined;
   }
+  const found = await store.findOpenIncident(alert.fingerprint);
+  const open = found ? { repeat: true as const, incident: found } : await openIncident(ctx, alert, receivedAt, alertname);
+  if ("repeat" in open) {
+    // Repeats are counted on the incident, not written on its timeline: a storm would bury it.
+    const { incident } = open;
+    await store.updateIncident(incident.id, { notifications: incident.notifications + 1, lastNotifiedAt: receivedAt });
+    await store.putAlertState({ fingerprint: alert.fingerprint, status: "firing", startsAt: alert.startsAt, incidentId: incident.id, updatedAt: receivedAt });
+    await received("repeat", incident.id);
+    return incident.rule ? incident.id : undefined;
+  }
+  const { incident, rule } = open;
+  await store.putAlertState({ fingerprint: alert.fingerprint, status: "firing", startsAt: alert.startsAt, incidentId: incident.id, updatedAt: receivedAt });
+  await received("opened", incident.id);
+  return rule ? incident.id : undefined;
+}
 
-  // Resolved.
-  const open = store.findOpenIncident(alert.fingerprint);
+/**
+ * Opens the incident for a firing alert, or finds the one a concurrent
+ * notification for the same fingerprint opened first: the journal keeps at
+ * most one open incident per fingerprint (a unique key), and the loser of
+ * that race counts as a repeat. The insert runs in a savepoint, so losing
+ * undoes nothing else.
+ */
+async function openIncident(ctx: LifecycleContext, alert: Alert, receivedAt: number, alertname: string): Promise<{ repeat: true; incident: IncidentRecord } | { incident: IncidentRecord; rule?: CompiledRule }> {
+  const { store } = ctx;
+  const rule = matchRule(ctx.rules, alert);
+  let incident: IncidentRecord;
+  try {
+    incident = await store.transaction((tx) =>
+      tx.openIncident({
+        fingerprint: alert.fingerprint,
+        title: alertname,
+        source: alert.source,
+        labels: alert.labels,
+        annotations: alert.annotations,
+        ...(rule ? { rule: rule.name } : {}),
+        milestones: {},
+        lastNotifiedAt: receivedAt,
+      }),
+    );
+  } catch (error) {
+    const winner = await store.findOpenIncident(alert.fingerprint);
+    if (!winner) throw error;
+    return { repeat: true, incident: winner };
+  }
+  // A notification can reach us before its own startsAt on a skewed clock; started is never after detected.
+  const started = Math.min(alert.startsAt, receivedAt);
+  await ctx.emit({ type: "incident.opened", incidentId: incident.id, title: alertname, fingerprint: alert.fingerprint, labels: alert.labels, source: alert.source, receivedAt, ...(rule ? { rule: rule.name } : {}) });
+  await recordMilestone(ctx, incident.id, "started", started);
+  await recordMilestone(ctx, incident.id, "detected", receivedAt);
+  if (!rule) await ctx.emit({ type: "incident.unmatched", incidentId: incident.id, at: receivedAt });
+  return { incident, ...(rule ? { rule } : {}) };
+}
+
+async function applyResolved(ctx: LifecycleContext, alert: Alert, receivedAt: number, received: Received): Promise<number | undefined> {
+  const { store } = ctx;
+  const state = await store.getAlertState(alert.fingerprint);
+  const open = await store.findOpenIncident(alert.fingerprint);
   const endsAt = alert.endsAt !== undefined && alert.endsAt <= receivedAt ? alert.endsAt : receivedAt;
   if (!open || (open.milestones.started !== undefined && alert.startsAt < open.milestones.started && state?.startsAt !== alert.startsAt)) {
     // Nothing open for it (or only a newer episode): accepted and remembered, so
     // that a firing of the same episode delivered late is recognised.
     const duplicate = state?.status === "resolved" && state.startsAt === alert.startsAt;
-    if (duplicate && state.incidentId !== undefined) store.addIncidentEvent(state.incidentId, { at: receivedAt, kind: "alert", message: "resolved notification repeated" });
-    if (!open) store.putAlertState({ fingerprint: alert.fingerprint, status: "resolved", startsAt: alert.startsAt, endsAt, ...(state?.incidentId !== undefined && duplicate ? { incidentId: state.incidentId } : {}), updatedAt: receivedAt });
-    received(duplicate ? "repeat" : "orphan", duplicate ? state.incidentId : undefined);
+    if (!open) await store.putAlertState({ fingerprint: alert.fingerprint, status: "resolved", startsAt: alert.startsAt, endsAt, ...(state?.incidentId !== undefined && duplicate ? { incidentId: state.incidentId } : {}), updatedAt: receivedAt });
+    await received(duplicate ? "repeat" : "orphan", duplicate ? state.incidentId : undefined);
     return undefined;
   }
-  store.updateIncident(open.id, { notifications: open.notifications + 1, lastNotifiedAt: receivedAt });
-  store.addIncidentEvent(open.id, { at: receivedAt, kind: "alert", message: `resolved (${alert.source})` });
+  await store.updateIncident(open.id, { notifications: open.notifications + 1, lastNotifiedAt: receivedAt });
+  await received("resolved", open.id);
   // An attempt waiting for exactly this is verified by it.
-  const verifying = store.attempts(open.id).find((a) => a.status === "verifying");
-  if (verifying) recordMilestone(ctx, open.id, "verified", endsAt, "the alert resolved");
-  resolveIncident(ctx, open, endsAt, "alert resolved");
-  store.putAlertState({ fingerprint: alert.fingerprint, status: "resolved", startsAt: alert.startsAt, endsAt, incidentId: open.id, updatedAt: receivedAt });
-  received("resolved", open.id);
+  const verifying = (await store.attempts(open.id)).find((a) => a.status === "verifying");
+  if (verifying) await recordMilestone(ctx, open.id, "verified", endsAt, "the alert resolved");
+  await resolveIncident(ctx, open, endsAt, "alert resolved");
+  await store.putAlertState({ fingerprint: alert.fingerprint, status: "resolved", startsAt: alert.startsAt, endsAt, incidentId: open.id, updatedAt: receivedAt });
   return verifying ? open.id : undefined;
 }

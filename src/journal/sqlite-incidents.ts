@@ -369,6 +369,12 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
       const sets = setList(attemptPatchColumns, patch, values);
       if (sets.length > 0) db.query(`UPDATE remediation_attempts SET ${sets.join(", ")} WHERE incident_id = $incidentId AND attempt = $attempt`).run(values);
     },
+    claimAttempt(incidentId, attempt, from, patch) {
+      const values: Params = { incidentId, attempt, from };
+      const sets = setList(attemptPatchColumns, patch, values);
+      if (sets.length === 0) return false;
+      return db.query(`UPDATE remediation_attempts SET ${sets.join(", ")} WHERE incident_id = $incidentId AND attempt = $attempt AND status = $from`).run(values).changes > 0;
+    },
     attempts(incidentId) {
       return selectAttempts.all({ incidentId }).map(toAttempt);
     },

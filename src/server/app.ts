@@ -1,6 +1,6 @@
-import type { Alert, CompiledRule, Healer } from "../heal/index.ts";
-import { parseAlertmanagerPayload, parseGenericPayload } from "../heal/index.ts";
-import type { AlertSourceKind, IncidentFilter, Journal } from "../journal/index.ts";
+import type { Alert, AlertSource, CompiledRule, Healer } from "../heal/index.ts";
+import { alertSources } from "../heal/index.ts";
+import type { IncidentFilter, Journal } from "../journal/index.ts";
 import { checkHost, checkJsonBody, checkOrigin, type HostRules } from "./guard.ts";
 import { bearerMatches, isLoopback, json, problem, problemFrom, readBody } from "./http.ts";
 import type { ServerMetrics } from "./metrics.ts";
@@ -40,9 +40,10 @@ interface Route {
 }
 
 const incidentId = (params: string[]) => Number(params[0]);
+const exactPath = (path: string) => new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`);
 
 /**
- * The HTTP API: Alertmanager's webhook, a generic alert webhook, incidents,
+ * The HTTP API: a webhook per alert source (heal/sources/), incidents,
  * runs, the pause switch, health and metrics. Every request must name this
  * server in Host and come from no foreign Origin; bodies are JSON only. The
  * API needs the bearer token and the webhooks theirs (see AppOptions.auth);
@@ -51,7 +52,7 @@ const incidentId = (params: string[]) => Number(params[0]);
 export function createApp(options: AppOptions, host: () => HostRules): (request: Request, peer: Peer) => Promise<Response> {
   const { healer, journal } = options;
 
-  const acceptAlerts = (source: AlertSourceKind): Handler => async (request) => {
+  const acceptAlerts = (source: AlertSource): Handler => async (request) => {
     const body = await readBody(request, options.maxBodyBytes);
     if (body === undefined) return problem(413, "E_BODY_TOO_LARGE", `the body is over ${options.maxBodyBytes} bytes`, "send fewer alerts per notification, or raise server.maxBodyBytes");
     let value: unknown;
@@ -62,12 +63,12 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     }
     let alerts: Alert[];
     try {
-      alerts = source === "alertmanager" ? parseAlertmanagerPayload(value).alerts : parseGenericPayload(value, Date.now());
+      alerts = source.parse(value, Date.now());
     } catch (error) {
       return problemFrom(error, options.logError);
     }
     // Durable before the 2xx; the work happens after the response.
-    const id = await healer.accept(source, body, alerts);
+    const id = await healer.accept(source.kind, body, alerts);
     return json({ status: "accepted", notification: id, alerts: alerts.length });
   };
 
@@ -82,10 +83,10 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     }
   };
 
-  const incidentView = (id: number) => {
-    const incident = journal.getIncident(id);
+  const incidentView = async (id: number) => {
+    const incident = await journal.getIncident(id);
     if (!incident) return undefined;
-    return { incident, attempts: journal.attempts(id), events: journal.incidentEvents(id) };
+    return { incident, attempts: await journal.attempts(id), events: await journal.incidentEvents(id) };
   };
 
   const routes: Route[] = [
@@ -95,10 +96,10 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
       endpoint: "healthz",
       access: "open",
       // Healthy only while the journal can keep what the webhooks acknowledge: its file is the one opened, and it answers.
-      handle: () => {
-        const trouble = journal.health();
+      handle: async () => {
+        const trouble = await journal.health();
         if (trouble) return json({ status: "unavailable", version: options.version, dryRun: options.dryRun, error: trouble.toJSON() }, 503);
-        return json({ status: "ok", version: options.version, paused: healer.paused, dryRun: options.dryRun });
+        return json({ status: "ok", version: options.version, paused: await healer.isPaused(), dryRun: options.dryRun });
       },
     },
     {
@@ -108,20 +109,21 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
       access: "open",
       handle: async () => new Response(await options.metrics.registry.metrics(), { headers: { "content-type": options.metrics.registry.contentType } }),
     },
-    { method: "POST", pattern: /^\/api\/v1\/alerts\/alertmanager$/, endpoint: "alertmanager", access: "webhook", handle: acceptAlerts("alertmanager") },
-    { method: "POST", pattern: /^\/api\/v1\/alerts$/, endpoint: "alerts", access: "webhook", handle: acceptAlerts("generic") },
+    ...alertSources.flatMap((source): Route[] =>
+      source.route ? [{ method: "POST", pattern: exactPath(source.route.path), endpoint: source.route.endpoint, access: "webhook", handle: acceptAlerts(source) }] : [],
+    ),
     {
       method: "GET",
       pattern: /^\/api\/v1\/incidents$/,
       endpoint: "incidents",
       access: "api",
-      handle: (request) => {
+      handle: async (request) => {
         const url = new URL(request.url);
         const raw = url.searchParams.get("status");
         const status: IncidentFilter = raw === "open" || raw === "resolved" ? { status: raw } : {};
         const limit = Number(url.searchParams.get("limit") ?? 50);
         const filter = { ...status, limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 10_000) : 50 };
-        return json({ incidents: journal.listIncidents(filter), total: journal.countIncidents(status) });
+        return json({ incidents: await journal.listIncidents(filter), total: await journal.countIncidents(status) });
       },
     },
     {
@@ -129,8 +131,8 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
       pattern: /^\/api\/v1\/incidents\/(\d+)$/,
       endpoint: "incident",
       access: "api",
-      handle: (_request, params) => {
-        const view = incidentView(incidentId(params));
+      handle: async (_request, params) => {
+        const view = await incidentView(incidentId(params));
         return view ? json(view) : problem(404, "E_NOT_FOUND", `no incident ${params[0]}`, "GET /api/v1/incidents lists them");
       },
     },
@@ -145,13 +147,13 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
           const by = typeof body.by === "string" && body.by ? body.by : "api";
           const id = incidentId(params);
           try {
-            if (verb === "ack") healer.acknowledge(id, by);
-            else if (verb === "approve") healer.approve(id);
-            else healer.resolveByHand(id, by, typeof body.note === "string" ? body.note : undefined);
+            if (verb === "ack") await healer.acknowledge(id, by);
+            else if (verb === "approve") await healer.approve(id);
+            else await healer.resolveByHand(id, by, typeof body.note === "string" ? body.note : undefined);
           } catch (error) {
             return problemFrom(error, options.logError);
           }
-          return json(incidentView(id));
+          return json(await incidentView(id));
         },
       }),
     ),
@@ -160,15 +162,15 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
       pattern: /^\/api\/v1\/runs$/,
       endpoint: "runs",
       access: "api",
-      handle: (request) => json({ runs: journal.listRuns({ limit: Math.min(Number(new URL(request.url).searchParams.get("limit") ?? 20) || 20, 1000) }) }),
+      handle: async (request) => json({ runs: await journal.listRuns({ limit: Math.min(Number(new URL(request.url).searchParams.get("limit") ?? 20) || 20, 1000) }) }),
     },
     {
       method: "GET",
       pattern: /^\/api\/v1\/runs\/([\w-]+)$/,
       endpoint: "run",
       access: "api",
-      handle: (_request, params) => {
-        const run = journal.getRun(params[0]!);
+      handle: async (_request, params) => {
+        const run = await journal.getRun(params[0]!);
         return run ? json(run) : problem(404, "E_NOT_FOUND", `no run ${params[0]}`, "GET /api/v1/runs lists them");
       },
     },
@@ -178,18 +180,22 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
       pattern: /^\/api\/v1\/rules$/,
       endpoint: "rules",
       access: "api",
-      handle: () => json({ rules: options.rules.map((r) => ({ name: r.name, run: r.rule.run, match: r.rule.match, state: journal.getRuleState(r.name) ?? { rule: r.name, consecutiveFailures: 0 } })) }),
+      handle: async () => {
+        const rules = [];
+        for (const r of options.rules) rules.push({ name: r.name, run: r.rule.run, match: r.rule.match, state: (await journal.getRuleState(r.name)) ?? { rule: r.name, consecutiveFailures: 0 } });
+        return json({ rules });
+      },
     },
     {
       method: "POST",
       pattern: /^\/api\/v1\/rules\/([\w.-]+)\/reset$/,
       endpoint: "rule_reset",
       access: "api",
-      handle: (_request, params) => {
+      handle: async (_request, params) => {
         const rule = options.rules.find((r) => r.name === params[0]);
         if (!rule) return problem(404, "E_NOT_FOUND", `no rule ${params[0]}`, "GET /api/v1/rules lists them");
-        journal.putRuleState({ rule: rule.name, consecutiveFailures: 0 });
-        return json({ rule: rule.name, state: journal.getRuleState(rule.name) });
+        await journal.putRuleState({ rule: rule.name, consecutiveFailures: 0 });
+        return json({ rule: rule.name, state: await journal.getRuleState(rule.name) });
       },
     },
     ...(["pause", "resume"] as const).map(
@@ -198,9 +204,9 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
         pattern: new RegExp(`^/api/v1/${verb}$`),
         endpoint: verb,
         access: "api",
-        handle: () => {
-          healer.setPaused(verb === "pause");
-          return json({ paused: healer.paused });
+        handle: async () => {
+          await healer.setPaused(verb === "pause");
+          return json({ paused: await healer.isPaused() });
         },
       }),
     ),

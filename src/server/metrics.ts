@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Denial, RunEvent } from "../engine/index.ts";
+import type { RunEvent } from "../engine/index.ts";
+import type { Denial } from "../policy/index.ts";
 import type { HealEvent } from "../heal/index.ts";
 
 export interface ServerMetrics {
@@ -13,7 +14,15 @@ export interface ServerMetrics {
  * The server's Prometheus metrics. Counters follow the events, so what
  * /metrics says and what the journal records come from the same stream.
  */
-export function serverMetrics(live: { openIncidents(): number; runningRemediations(): number; paused(): boolean; checks(): { name: string; status: string }[] }): ServerMetrics {
+/** What the gauges read at scrape time; the journal answers asynchronously. */
+export interface LiveState {
+  openIncidents(): number | Promise<number>;
+  runningRemediations(): number;
+  paused(): boolean | Promise<boolean>;
+  checks(): { name: string; status: string }[];
+}
+
+export function serverMetrics(live: LiveState): ServerMetrics {
   const registry = new Registry();
   // prom-client's standard names under the opskit_ prefix: opskit_process_cpu_seconds_total, opskit_nodejs_heap_size_used_bytes.
   collectDefaultMetrics({ register: registry, prefix: "opskit_" });
@@ -41,9 +50,9 @@ export function serverMetrics(live: { openIncidents(): number; runningRemediatio
     registers: [registry],
   });
   const lag = new Gauge({ name: "opskit_notification_processing_lag_seconds", help: "Age of the oldest notification in the last processed batch.", registers: [registry] });
-  new Gauge({ name: "opskit_incidents_open", help: "Incidents open now.", registers: [registry], collect() { this.set(live.openIncidents()); } });
+  new Gauge({ name: "opskit_incidents_open", help: "Incidents open now.", registers: [registry], async collect() { this.set(await live.openIncidents()); } });
   new Gauge({ name: "opskit_remediations_running", help: "Remediations running now.", registers: [registry], collect() { this.set(live.runningRemediations()); } });
-  new Gauge({ name: "opskit_paused", help: "1 while automatic remediation is paused.", registers: [registry], collect() { this.set(live.paused() ? 1 : 0); } });
+  new Gauge({ name: "opskit_paused", help: "1 while automatic remediation is paused.", registers: [registry], async collect() { this.set((await live.paused()) ? 1 : 0); } });
   new Gauge({
     name: "opskit_check_up",
     help: "1 while a check passes, 0 while it fails or fires.",

@@ -1,0 +1,125 @@
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../config/index.ts";
+import { openJournal, type Journal } from "../journal/index.ts";
+import type { HealEvent } from "./events.ts";
+import { Healer } from "./healer.ts";
+import { applyAlert, lifecycleContext } from "./lifecycle.ts";
+import { compileRules, type CompiledRule } from "./rules.ts";
+
+// The dedupe guarantee must not rest on the event loop: with a journal whose
+// every call yields to other work first (as a database over the network
+// does), two decisions about one fingerprint interleave step by step, and
+// still only one incident opens and one attempt starts.
+
+const root = mkdtempSync(join(tmpdir(), "opskit-healer-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const stops: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop();
+});
+
+/** The journal, each call (a transaction's start too) answered only after a turn of the event loop. */
+function interleaving(journal: Journal): Journal {
+  return new Proxy(journal, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver) as unknown;
+      if (typeof value !== "function" || name === "close") return value;
+      return async (...args: unknown[]) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+async function setup(rule: string): Promise<{ journal: Journal; healer: Healer; rules: CompiledRule[]; events: HealEvent[] }> {
+  const dir = mkdtempSync(join(root, "case-"));
+  writeFileSync(
+    join(dir, "opskit.yaml"),
+    `workflows:
+  fix:
+    targets: local
+    steps:
+      - name: fix
+        exec: "true"
+rules:
+  - name: fix-it
+    match: { alertname: Broken }
+    run: fix
+    cooldown: 0s
+${rule}
+`,
+  );
+  const loaded = await loadConfig({ cwd: dir, path: dir });
+  const real = await openJournal(join(dir, "journal.db"));
+  const journal = interleaving(real);
+  const events: HealEvent[] = [];
+  const rules = await compileRules(loaded, 60_000);
+  const healer = new Healer({ loaded, journal, rules, dryRun: false, maxConcurrentRemediations: 4, staleAfterMs: 3_600_000, defaultTimeoutMs: 60_000, sinks: [(event) => events.push(event)] });
+  stops.push(() => real.close(), () => healer.drain(5_000));
+  return { journal, healer, rules, events };
+}
+
+const firing = (startsAt: number) => ({ source: "generic", fingerprint: "fp-broken", status: "firing" as const, labels: { alertname: "Broken" }, annotations: {}, startsAt });
+const ofType = <T extends HealEvent["type"]>(events: HealEvent[], type: T) => events.filter((e): e is Extract<HealEvent, { type: T }> => e.type === type);
+
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+describe("two concurrent decisions about one fingerprint", () => {
+  test("two firing notifications applied at once open one incident; the other counts as a repeat", async () => {
+    const { journal, rules, events } = await setup("");
+    const ctx = lifecycleContext(journal, rules, [(event) => events.push(event)]);
+    const now = Date.now();
+    const applied = await Promise.all([applyAlert(ctx, firing(now), now), applyAlert(ctx, firing(now), now + 1)]);
+    const open = await journal.listIncidents({ status: "open" });
+    expect(open).toHaveLength(1);
+    expect(open[0]!.notifications).toBe(2);
+    // Both name the incident for a decision (it has a rule); the decision itself dedupes.
+    expect(applied).toEqual([open[0]!.id, open[0]!.id]);
+    expect(ofType(events, "alert.received").map((e) => e.outcome).sort()).toEqual(["opened", "repeat"]);
+    expect(ofType(events, "incident.opened")).toHaveLength(1);
+  });
+
+  test("two evaluations at once create one attempt and start one run", async () => {
+    const { journal, healer, events } = await setup("");
+    await healer.setPaused(true);
+    await healer.accept("generic", JSON.stringify({ labels: { alertname: "Broken" } }));
+    await healer.processPending();
+    const [incident] = await journal.listIncidents({ status: "open" });
+    expect(await journal.attempts(incident!.id)).toEqual([]);
+    await journal.putSetting("paused", undefined);
+    await Promise.all([healer.evaluate(incident!.id), healer.evaluate(incident!.id)]);
+    await until(async () => (await journal.attempts(incident!.id))[0]?.status === "succeeded", "the attempt to succeed");
+    expect(await journal.attempts(incident!.id)).toHaveLength(1);
+    expect(ofType(events, "remediation.started")).toHaveLength(1);
+    expect(ofType(events, "heal.error")).toEqual([]);
+  });
+
+  test("two approvals at once start the attempt once; the second is told there is nothing to approve", async () => {
+    const { journal, healer, events } = await setup("    approval: true");
+    await healer.accept("generic", JSON.stringify({ labels: { alertname: "Broken" } }));
+    await healer.processPending();
+    const [incident] = await journal.listIncidents({ status: "open" });
+    const id = incident!.id;
+    await Promise.all([healer.evaluate(id), healer.evaluate(id)]);
+    expect((await journal.attempts(id)).map((a) => a.status)).toEqual(["awaiting_approval"]);
+    const outcomes = await Promise.allSettled([healer.approve(id), healer.approve(id)]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect((outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult).reason.code).toBe("E_NOTHING_TO_APPROVE");
+    await until(async () => (await journal.attempts(id))[0]?.status === "succeeded", "the approved attempt to succeed");
+    expect(await journal.attempts(id)).toHaveLength(1);
+    expect(ofType(events, "remediation.started")).toHaveLength(1);
+    expect(ofType(events, "remediation.approved")).toHaveLength(1);
+    expect(ofType(events, "heal.error")).toEqual([]);
+  });
+});
