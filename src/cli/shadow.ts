@@ -1,14 +1,17 @@
 import { existsSync } from "node:fs";
 import { ExitCode, usageError } from "../errors.ts";
-import { journalLocation, newRunId, openJournal, type Journal } from "../journal/index.ts";
-import { executeRun, fanOut, journalSink, openRemotes, toRunTarget } from "../engine/index.ts";
+import type { EventSink } from "../engine/index.ts";
+import { journalLocation, openJournal, type Journal } from "../journal/index.ts";
+import { openRunRemotes, prepareWorkflow, startJournaledRun } from "../runs/index.ts";
 import {
   buildShadowReport, comparedStepIndex, compileNormalizers, describeSide, outcomeFromResult, parseAspects, parseNormalizeOption, renderShadowReport, runLocalSide, runTrials,
   type SideOutcome, type TrialComparison,
 } from "../shadow/index.ts";
 import { formatMs, LineWriter, paletteFor, parseDuration, stdoutIsTerminal, type Palette } from "../ui/index.ts";
+import { loadConfigFromOptions } from "./config-options.ts";
 import type { ParsedOptions } from "./options.ts";
-import { prepareWorkflow } from "./run/index.ts";
+import { runOrigin } from "./run/index.ts";
+import { parseVarOptions } from "./vars.ts";
 
 const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 const WORKFLOW_PREFIX = "workflow:";
@@ -34,45 +37,26 @@ interface Side {
   close(): Promise<void>;
 }
 
-/** A workflow from the config as the candidate: one engine run per comparison, journaled, on its first target. */
+/** A workflow from the config as the candidate: one journaled run per comparison, on its first target. */
 async function workflowSide(name: string, options: ParsedOptions, journal: Journal, timeoutMs: number, signal: AbortSignal): Promise<Side> {
-  const prepared = await prepareWorkflow(name, { ...options, dryRun: false });
+  const limit = options.limit ? String(options.limit) : undefined;
+  const prepared = await prepareWorkflow(await loadConfigFromOptions(options), { ...runOrigin(options), dryRun: false, name, ...(limit ? { limit } : {}), vars: parseVarOptions(options) });
   const { compiled } = prepared;
   const step = compiled.steps[comparedStepIndex(compiled, name, prepared.loaded)]!;
   const target = prepared.targets[0];
   if (!target) throw usageError("E_SHADOW_TARGETS", `workflow ${name} has no targets to run on`, "check its targets: selector, or --limit");
-  const remotes = await openRemotes(prepared.loaded, [target]);
+  const first = { ...prepared, targets: [target] };
+  // One set of connections for every comparison.
+  const remotes = await openRunRemotes(first);
   const run = async (): Promise<SideOutcome> => {
-    const runId = newRunId();
     const startedAt = performance.now();
-    journal.startRun({ id: runId, kind: "workflow", name, params: prepared.params });
     let result: SideOutcome | undefined;
-    let status = "";
     const deadline = AbortSignal.timeout(timeoutMs);
-    await executeRun({
-      runId,
-      kind: "workflow",
-      name,
-      // The workflow's own shadow declaration does not apply: this command is the comparison.
-      compiled,
-      targets: [toRunTarget(target)],
-      vars: prepared.vars,
-      connect: (t, s) => remotes.connect(t.name, s),
-      baseDir: prepared.loaded.baseDir,
-      maxOutputBytes: MAX_OUTPUT_BYTES,
-      stream: false,
-      signal: AbortSignal.any([signal, deadline]),
-      hardSignal: signal,
-      emit: fanOut([
-        journalSink(journal),
-        (event) => {
-          if (event.type === "step.finished" && event.phase === "main" && event.index === step.index && event.target === target.name) {
-            result = outcomeFromResult(event.result);
-          }
-          if (event.type === "run.finished") status = event.status;
-        },
-      ]),
-    });
+    const capture: EventSink = (event) => {
+      if (event.type === "step.finished" && event.phase === "main" && event.index === step.index && event.target === target.name) result = outcomeFromResult(event.result);
+    };
+    // No shadow: the workflow's own shadow declaration does not apply, this command is the comparison.
+    const { runId, status } = await startJournaledRun(first, { journal, remotes, sinks: [capture], maxOutputBytes: MAX_OUTPUT_BYTES, signal: AbortSignal.any([signal, deadline]), hardSignal: signal });
     const durationMs = performance.now() - startedAt;
     if (deadline.aborted && !signal.aborted) return { exitCode: null, stdout: "", stderr: "", durationMs, runId, error: `workflow ${name} timed out after ${formatMs(timeoutMs)}` };
     // The workflow's whole run is the candidate's duration: it is what replaces the legacy script.
@@ -171,7 +155,7 @@ async function compareCommand(name: string, options: ParsedOptions): Promise<num
     process.off("SIGTERM", onSignal);
     out.flush();
     for (const side of sides) await side.close();
-    journal.close();
+    await journal.close();
   }
 }
 
@@ -192,9 +176,9 @@ async function reportCommand(args: string[], options: ParsedOptions): Promise<nu
 async function readReport(location: string, name: string | undefined) {
   const journal = await openJournal(location);
   try {
-    return buildShadowReport(journal, name);
+    return await buildShadowReport(journal, name);
   } finally {
-    journal.close();
+    await journal.close();
   }
 }
 
@@ -204,14 +188,14 @@ async function resetCommand(args: string[], options: ParsedOptions): Promise<num
   const journal = await openJournal(journalLocation(text(options.journal)));
   const out = new LineWriter();
   try {
-    const before = journal.resetShadow(name, Date.now());
+    const before = await journal.resetShadow(name, Date.now());
     const wasFallenBack = before?.fallenBackAt !== undefined;
     if (options.json) out.line(JSON.stringify({ type: "reset", name, wasFallenBack, ...(wasFallenBack ? { fallenBackAt: new Date(before!.fallenBackAt!).toISOString(), reason: before!.reason ?? null } : {}) }));
     else if (wasFallenBack) out.line(`shadow ${name}: fallback cleared (${before!.reason ?? "no reason recorded"}); runs use the workflow again, and only comparisons from now on count toward a fallback`);
     else out.line(`shadow ${name}: had not fallen back; only comparisons from now on count toward a fallback`);
   } finally {
     out.flush();
-    journal.close();
+    await journal.close();
   }
   return ExitCode.ok;
 }

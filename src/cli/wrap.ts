@@ -1,13 +1,12 @@
 import { rename, stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import { effectiveDefaults, type Config, type LoadedConfig, type Step, type Workflow } from "../config/index.ts";
-import { compileWorkflow, configuredPolicy, type CompiledWorkflow } from "../engine/index.ts";
+import { effectiveDefaults, type Config, type LoadedConfig, type Step } from "../config/index.ts";
 import { isOpsError, usageError } from "../errors.ts";
-import { localTarget, resolveTargets, type Target } from "../inventory/index.ts";
+import { prepareAdHoc, type PreparedRun } from "../runs/index.ts";
 import { parseDuration } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
 import type { ParsedOptions } from "./options.ts";
-import { startRun, type PreparedRun } from "./run/index.ts";
+import { runOrigin, startRun } from "./run/index.ts";
 
 /** `opskit wrap -- python3 job.py`: a first word naming one of these, followed by a file, is the interpreter. */
 const INTERPRETER = /^(sh|bash|dash|zsh|ksh|python[\d.]*|perl|ruby|node)$/;
@@ -88,9 +87,9 @@ function wrapStep(script: WrappedScript, options: ParsedOptions): { step: Step; 
 }
 
 /**
- * `opskit wrap`: a legacy script as a one-step run, built like `opskit exec`
- * builds one, so it gets the same timeout, retries, output, journal and
- * Ctrl-C handling. Without --on it runs on this machine and needs no config.
+ * `opskit wrap`: a legacy script as a one-step run, prepared like `opskit
+ * exec`'s, so it gets the same timeout, retries, output, journal and Ctrl-C
+ * handling. Without --on it runs on this machine and needs no config.
  */
 export async function prepareWrap(words: string[], options: ParsedOptions): Promise<PreparedRun> {
   const cwd = process.cwd();
@@ -98,49 +97,32 @@ export async function prepareWrap(words: string[], options: ParsedOptions): Prom
   const { step, timeoutMs } = wrapStep(script, options);
   const selector = typeof options.on === "string" && options.on !== "local" ? options.on : undefined;
   const loaded = selector ? await loadConfigFromOptions(options) : localConfig(cwd);
-  const targets: Target[] = selector ? await resolveTargets(loaded, selector, undefined, "opskit wrap --on") : [localTarget];
-  const concurrency = loaded.config.defaults.concurrency ?? 32;
-  const workflow: Workflow = {
-    targets: selector ?? "local",
-    vars: {},
-    strategy: { parallel: { concurrency } },
-    hooks: { pre: [], post: [], on_failure: [], rollback: [] },
-    steps: [step],
-  };
-  let compiled: CompiledWorkflow;
+  const name = typeof options.name === "string" && options.name ? options.name : basename(script.path);
+  const { configPath, env, policyPath } = runOrigin(options);
   try {
-    // A wrapped script is ad hoc: the org policy's denials apply, not its require.
-    const policy = await configuredPolicy(loaded, typeof options.policy === "string" ? options.policy : undefined);
-    compiled = await compileWorkflow(workflow, { name: "wrap", baseDir: cwd, defaultTimeoutMs: timeoutMs, where: () => "opskit wrap", adHoc: true, ...(policy ? { policy } : {}) });
+    return await prepareAdHoc(loaded, {
+      // Without --on no config is read, so none is recorded.
+      ...(selector && configPath ? { configPath } : {}),
+      ...(selector && env ? { env } : {}),
+      ...(policyPath ? { policyPath } : {}),
+      name: `wrap:${name}`,
+      command: words.join(" "),
+      steps: [step],
+      ...(selector ? { on: { selector, where: "opskit wrap --on" } } : {}),
+      // `opskit runs resume` must not replay a wrapped script as an ad-hoc exec command.
+      replayable: false,
+      timeoutMs,
+      compiledAs: { name: "wrap", where: "opskit wrap" },
+      baseDir: cwd,
+      vars: { args: script.args },
+      // The script runs in place of `./backup.sh` from the caller's shell or crontab, so it keeps
+      // that environment (AWS_PROFILE, PGPASSWORD, …), minus opskit's own tokens and secrets.
+      localEnvironment: "inherit",
+    });
   } catch (error) {
     if (isOpsError(error) && error.code === "E_SCRIPT_EXIT_MAP") throw usageError("E_USAGE_EXIT_MAP", `invalid --exit-map ${JSON.stringify(options.exitMap)}`, error.hint);
     throw error;
   }
-  const vars = { ...loaded.config.vars, args: script.args };
-  const name = typeof options.name === "string" && options.name ? options.name : basename(script.path);
-  return {
-    kind: "exec",
-    name: `wrap:${name}`,
-    loaded,
-    compiled,
-    targets,
-    vars,
-    // The script runs in place of `./backup.sh` from the caller's shell or crontab, so it keeps
-    // that environment (AWS_PROFILE, PGPASSWORD, …), minus opskit's own tokens and secrets.
-    localEnvironment: "inherit",
-    // No selector: `opskit runs resume` must not replay a wrapped script as an ad-hoc exec command.
-    params: {
-      configFiles: loaded.files,
-      ...(selector && typeof options.config === "string" ? { configPath: options.config } : {}),
-      ...(selector && typeof options.env === "string" ? { env: options.env } : {}),
-      cwd,
-      command: words.join(" "),
-      vars,
-      dryRun: false,
-      concurrency,
-      ...(typeof options.policy === "string" ? { policy: resolve(cwd, options.policy) } : {}),
-    },
-  };
 }
 
 /**

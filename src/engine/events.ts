@@ -1,6 +1,6 @@
 import type { ActionResult } from "../actions/index.ts";
 import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
-import { secrets } from "../observe/index.ts";
+import { secrets, type Sink } from "../observe/index.ts";
 
 /**
  * The engine's only output: a typed stream of events. Sinks (terminal,
@@ -36,19 +36,8 @@ export type RunEvent =
 
 export type RunCounts = Record<"ok" | "changed" | "failed" | "unreachable" | "skipped" | "notStarted" | "rolledBack", number> & { targets: number };
 
-export type EventSink = (event: RunEvent) => void;
-
-/**
- * Fans each event out to every sink, in order, with the registered secrets
- * masked once for all of them: the terminal, --json, the journal (and so the
- * API) see the same redacted event.
- */
-export function fanOut(sinks: readonly EventSink[]): EventSink {
-  return (event) => {
-    const redacted = secrets.redactValue(event);
-    for (const sink of sinks) sink(redacted);
-  };
-}
+/** Where a run's events go (observe's fanOut combines several, secrets masked once for all). */
+export type EventSink = Sink<RunEvent>;
 
 /**
  * A step's streamed output (step.output events), masked per stream across

@@ -1,25 +1,19 @@
 import type { LoadedConfig } from "../config/index.ts";
-import { executeRun, fanOut, journalSink, openRemotes, toRunTarget, type CompiledWorkflow, type EventSink, type PriorProgress } from "../engine/index.ts";
+import type { CompiledWorkflow, EventSink, PriorProgress } from "../engine/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
-import { resolveTargets, localTarget, type Target } from "../inventory/index.ts";
-import { newRunId, type IncidentRecord, type Journal } from "../journal/index.ts";
+import { localTarget } from "../inventory/index.ts";
+import { newRunId, type IncidentRecord, type Journal, type RunParams } from "../journal/index.ts";
+import { prepareCompiled, prepareWorkflow, startJournaledRun, type ApplyShadow, type PreparedRun } from "../runs/index.ts";
 import { sleep } from "../ui/index.ts";
-import type { VerifyPlan } from "./rules.ts";
+import type { CompiledRule, VerifyPlan } from "./rules.ts";
 
-const MAX_OUTPUT_BYTES = 64 * 1024;
+type RunTrigger = NonNullable<RunParams["trigger"]>;
 
-export interface WorkflowRun {
-  runId: string;
-  workflow: string;
-  targets: Target[];
-  vars: Record<string, unknown>;
-}
+/** A remediation's or an escalation's run, prepared, with the run id its attempt records before it starts. */
+export type WorkflowRun = PreparedRun & { runId: string };
 
 export interface RunRequestOptions {
-  loaded: LoadedConfig;
   journal: Journal;
-  defaultTimeoutMs: number;
-  trigger: { incident: number; attempt: number; rule: string };
   signal: AbortSignal;
   /** Extra sinks beside the journal (metrics). */
   sinks?: EventSink[];
@@ -27,74 +21,39 @@ export interface RunRequestOptions {
   progress?: PriorProgress;
 }
 
-/** Resolves a rule's targets: the workflow's selector, narrowed by the rule's rendered one. */
-export async function planWorkflowRun(loaded: LoadedConfig, workflowName: string, narrowing: string | undefined, vars: Record<string, unknown>, where: string): Promise<WorkflowRun> {
-  const workflow = loaded.config.workflows[workflowName]!;
-  const targets = await resolveTargets(loaded, workflow.targets, narrowing || undefined, where);
-  return { runId: newRunId(), workflow: workflowName, targets, vars: { ...loaded.config.vars, ...workflow.vars, ...vars } };
-}
+/** A workflow's shadow: declaration applies to remediations as to `opskit run`; shadow/ loads only for a workflow that has one. */
+const applyShadow: ApplyShadow = async (compiled, options) => (await import("../shadow/index.ts")).shadowRun(compiled, options);
 
-/** Runs a compiled workflow as one journaled run; resolves with whether it succeeded. */
-export async function executeWorkflowRun(
-  plan: WorkflowRun,
-  compiled: CompiledWorkflow,
-  options: RunRequestOptions,
-  kind: "remediation" | "escalation",
-): Promise<{ ok: boolean; status: string; detail: string }> {
-  const { journal, loaded } = options;
-  journal.startRun({
-    id: plan.runId,
-    kind: "workflow",
-    name: kind === "escalation" ? `escalate:${options.trigger.rule}` : plan.workflow,
-    params: { configFiles: loaded.files, cwd: process.cwd(), workflow: plan.workflow, vars: plan.vars, dryRun: false, trigger: options.trigger },
-    ...(options.progress ? { resumedFrom: options.progress.runId } : {}),
-  });
-  // A remediation workflow that shadows a legacy script does so here too: the
-  // comparison (or, after a fallback, the legacy script itself) as in `opskit run`.
-  const shadow =
-    kind === "remediation" && compiled.workflow.shadow
-      ? (await import("../shadow/index.ts")).shadowRun(compiled, { name: plan.workflow, runId: plan.runId, journal, loaded, maxOutputBytes: MAX_OUTPUT_BYTES })
-      : undefined;
-  const remotes = await openRemotes(loaded, plan.targets);
-  const hard = new AbortController();
-  try {
-    const outcome = await executeRun({
-      runId: plan.runId,
-      kind: "workflow",
-      name: plan.workflow,
-      compiled: shadow?.compiled ?? compiled,
-      targets: plan.targets.map(toRunTarget),
-      vars: plan.vars,
-      connect: (target, signal) => remotes.connect(target.name, signal),
-      baseDir: loaded.baseDir,
-      maxOutputBytes: MAX_OUTPUT_BYTES,
-      stream: false,
-      signal: options.signal,
-      hardSignal: hard.signal,
-      emit: fanOut([journalSink(journal), ...(options.sinks ?? [])]),
-      ...(options.progress ? { progress: options.progress } : {}),
-    });
-    const { counts } = outcome;
-    const notes = [...(shadow?.notes ?? []), ...(shadow?.finish() ?? [])].map((note) => `; shadow: ${note.message}`).join("");
-    const detail = `run ${plan.runId} ${outcome.status}: ok=${counts.ok} changed=${counts.changed} failed=${counts.failed} unreachable=${counts.unreachable}${notes}`;
-    return { ok: outcome.status === "succeeded", status: outcome.status, detail };
-  } finally {
-    await remotes.close();
-  }
+/** A rule's workflow (compiled at start) on its targets, narrowed by the rule's rendered selector, with the rule's vars. */
+export async function planWorkflowRun(loaded: LoadedConfig, rule: CompiledRule, narrowing: string | undefined, vars: Record<string, unknown>, trigger: RunTrigger): Promise<WorkflowRun> {
+  const prepared = await prepareWorkflow(loaded, { name: rule.rule.run, compiled: rule.workflow, ...(narrowing ? { limit: narrowing } : {}), targetsWhere: `rule ${rule.name}`, vars, trigger });
+  return { ...prepared, runId: newRunId() };
 }
 
 /** An escalation runs its steps on this machine with the incident and the reason as vars. */
-export function escalationRun(incident: IncidentRecord, reason: string): WorkflowRun {
-  return {
-    runId: newRunId(),
-    workflow: `escalate:${incident.rule ?? "none"}`,
-    targets: [localTarget],
-    vars: {
-      reason,
-      incident: { id: incident.id, title: incident.title, fingerprint: incident.fingerprint, attempts: incident.attempts, milestones: incident.milestones },
-      alert: { labels: incident.labels, annotations: incident.annotations },
-    },
+export function escalationRun(loaded: LoadedConfig, escalation: CompiledWorkflow, incident: IncidentRecord, reason: string, trigger: RunTrigger): WorkflowRun {
+  const vars = {
+    reason,
+    incident: { id: incident.id, title: incident.title, fingerprint: incident.fingerprint, attempts: incident.attempts, milestones: incident.milestones },
+    alert: { labels: incident.labels, annotations: incident.annotations },
   };
+  return { ...prepareCompiled(loaded, { name: `escalate:${trigger.rule}`, compiled: escalation, targets: [localTarget], vars, trigger }), runId: newRunId() };
+}
+
+/** Runs a prepared remediation or escalation as one journaled run; resolves with whether it succeeded. */
+export async function executeWorkflowRun(plan: WorkflowRun, options: RunRequestOptions): Promise<{ ok: boolean; status: string; detail: string }> {
+  const notes: string[] = [];
+  const { counts, status } = await startJournaledRun(plan, {
+    journal: options.journal,
+    runId: plan.runId,
+    signal: options.signal,
+    ...(options.sinks ? { sinks: options.sinks } : {}),
+    ...(options.progress ? { progress: options.progress } : {}),
+    shadow: applyShadow,
+    onNote: (note) => notes.push(`; shadow: ${note.message}`),
+  });
+  const detail = `run ${plan.runId} ${status}: ok=${counts.ok} changed=${counts.changed} failed=${counts.failed} unreachable=${counts.unreachable}${notes.join("")}`;
+  return { ok: status === "succeeded", status, detail };
 }
 
 /**

@@ -4,6 +4,7 @@ import { configError } from "../errors.ts";
 import { celTimestamp, compileExpectations, compileExpression, compileTemplate, type Expectation, type Expression, type Template } from "../expr/index.ts";
 import type { IncidentRecord } from "../journal/index.ts";
 import { expectationVariables } from "../probe/index.ts";
+import { adHocWorkflow } from "../runs/index.ts";
 import { parseDuration } from "../ui/index.ts";
 import type { Alert } from "./alert.ts";
 
@@ -100,7 +101,7 @@ async function compileRule(rule: Rule, index: number, loaded: LoadedConfig, defa
   }
   if (rule.escalate.length > 0) {
     compiled.escalation = await compileWorkflow(
-      { targets: "local", vars: {}, strategy: { parallel: { concurrency: 1 } }, hooks: { pre: [], post: [], on_failure: [], rollback: [] }, steps: rule.escalate },
+      adHocWorkflow(rule.escalate, { targets: "local", concurrency: 1 }),
       { name: `escalate-${rule.name}`, baseDir: loaded.baseDir, defaultTimeoutMs, where: (path) => at("escalate", ...path.slice(3)), adHoc: true, ...(policy ? { policy } : {}) },
     );
   }

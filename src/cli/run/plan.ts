@@ -2,7 +2,7 @@ import { celVars, loadPreflight, planBatches, toRunTarget, type CompiledStep } f
 import { foldHostNames, type LineWriter } from "../../ui/index.ts";
 import type { ParsedOptions } from "../options.ts";
 import { parseVarOptions } from "../vars.ts";
-import type { PreparedRun } from "./index.ts";
+import type { PreparedRun } from "../../runs/index.ts";
 
 /**
  * What a run would do, found before it starts: the checks that catch a run

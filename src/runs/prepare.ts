@@ -1,0 +1,180 @@
+import { resolve } from "node:path";
+import type { EnvironmentBase } from "../actions/index.ts";
+import type { LoadedConfig, Step, Workflow } from "../config/index.ts";
+import { compileWorkflow, configuredPolicy, type CompiledWorkflow } from "../engine/index.ts";
+import { usageError } from "../errors.ts";
+import { localTarget, resolveTargets, type Target } from "../inventory/index.ts";
+import type { RunParams } from "../journal/index.ts";
+import { parseDuration } from "../ui/index.ts";
+import type { PreparedRun, RunOrigin } from "./types.ts";
+
+/** `opskit exec --timeout` unless given. */
+const DEFAULT_EXEC_TIMEOUT = "5m";
+
+/** What the journal records of a run: where it came from, and what it runs (`what`, in the record's order). */
+function recordedParams(loaded: LoadedConfig, origin: RunOrigin, what: Omit<RunParams, "configFiles" | "cwd" | "dryRun">): RunParams {
+  const cwd = process.cwd();
+  const { vars, ...rest } = what;
+  return {
+    configFiles: loaded.files,
+    ...(origin.configPath ? { configPath: origin.configPath } : {}),
+    cwd,
+    ...rest,
+    ...(origin.env ? { env: origin.env } : {}),
+    vars,
+    dryRun: origin.dryRun === true,
+    // Absolute, so that a resume from another directory applies the same file.
+    ...(origin.policyPath ? { policy: resolve(cwd, origin.policyPath) } : {}),
+    ...(origin.trigger ? { trigger: origin.trigger } : {}),
+  };
+}
+
+/**
+ * The one-step (or few-step) workflow an ad-hoc command is: `opskit exec`,
+ * `opskit wrap`, a rule's escalation. Same engine, same output, same journal.
+ */
+export function adHocWorkflow(steps: Step[], on: { targets: string; concurrency: number }): Workflow {
+  return {
+    targets: on.targets,
+    vars: {},
+    strategy: { parallel: { concurrency: on.concurrency } },
+    hooks: { pre: [], post: [], on_failure: [], rollback: [] },
+    steps,
+  };
+}
+
+export interface WorkflowRequest extends RunOrigin {
+  /** The workflow's name under workflows: in the config. */
+  name: string;
+  /** Narrows the workflow's targets (--limit, a rule's rendered targets:). */
+  limit?: string;
+  /** What a selector error points at (default: the workflow's targets: in the config). */
+  targetsWhere?: string;
+  /** Targets the caller chose (a resume's): the selector is not resolved again. */
+  targets?: Target[];
+  /** Given vars (--var, a rule's vars), over the workflow's and the config's. */
+  vars?: Record<string, unknown>;
+  /** Compiled ahead (opskit serve compiles its rules at start, so a bad one fails before it serves). */
+  compiled?: CompiledWorkflow;
+}
+
+/** A workflow from the config: its targets, its vars, the org policy and the compiled steps. */
+export async function prepareWorkflow(loaded: LoadedConfig, request: WorkflowRequest): Promise<PreparedRun> {
+  const { name } = request;
+  const workflow = loaded.config.workflows[name];
+  if (!workflow) {
+    const names = Object.keys(loaded.config.workflows);
+    throw usageError("E_NO_WORKFLOW", `no workflow "${name}" in ${loaded.files.join(", ")}`, names.length > 0 ? `defined workflows: ${names.join(", ")}` : "define one under workflows: in opskit.yaml");
+  }
+  const limit = request.limit || undefined;
+  const targets = request.targets ?? (await resolveTargets(loaded, workflow.targets, limit, request.targetsWhere ?? loaded.where(["workflows", name, "targets"])));
+  const vars = { ...loaded.config.vars, ...workflow.vars, ...request.vars };
+  const policy = request.compiled ? undefined : await configuredPolicy(loaded, request.policyPath);
+  const compiled =
+    request.compiled ??
+    (await compileWorkflow(workflow, {
+      name,
+      baseDir: loaded.baseDir,
+      defaultTimeoutMs: loaded.defaults.stepTimeoutMs,
+      where: (path) => loaded.where(path),
+      ...(policy ? { policy } : {}),
+    }));
+  return {
+    kind: "workflow",
+    name,
+    loaded,
+    compiled,
+    targets,
+    vars,
+    ...(policy ? { policy } : {}),
+    params: recordedParams(loaded, request, { workflow: name, ...(limit ? { limit } : {}), vars }),
+  };
+}
+
+export interface AdHocRequest extends RunOrigin {
+  /** The run's name in the journal: the command (exec), `wrap:NAME`. */
+  name: string;
+  /** The command line as given, recorded for `opskit runs`. */
+  command: string;
+  steps: Step[];
+  /** A selector and what its errors point at; without one, this machine. */
+  on?: { selector: string; where: string };
+  /** Record the selector, so that `opskit runs resume` can run the command again there (a wrapped script is not replayed). */
+  replayable: boolean;
+  /** Targets in flight at once (default: defaults.concurrency, else 32). */
+  concurrency?: number;
+  /** The steps' timeout unless they name one. */
+  timeoutMs: number;
+  /** Compiled under this name, its config errors pointing at `where`: exec and "command", wrap and "opskit wrap". */
+  compiledAs: { name: string; where: string };
+  /** Where relative paths start from (default: the config's directory; wrap: the caller's). */
+  baseDir?: string;
+  /** Vars over the config's. */
+  vars?: Record<string, unknown>;
+  localEnvironment?: EnvironmentBase;
+}
+
+/**
+ * An ad-hoc command as a run. It is not a workflow of the config: the org
+ * policy's denials apply, its `require` does not.
+ */
+export async function prepareAdHoc(loaded: LoadedConfig, request: AdHocRequest): Promise<PreparedRun> {
+  const { on } = request;
+  const targets = on ? await resolveTargets(loaded, on.selector, undefined, on.where) : [localTarget];
+  const concurrency = request.concurrency ?? loaded.defaults.concurrency;
+  const workflow = adHocWorkflow(request.steps, { targets: on?.selector ?? "local", concurrency });
+  const policy = await configuredPolicy(loaded, request.policyPath);
+  const { name, where } = request.compiledAs;
+  const compiled = await compileWorkflow(workflow, { name, baseDir: request.baseDir ?? loaded.baseDir, defaultTimeoutMs: request.timeoutMs, where: () => where, adHoc: true, ...(policy ? { policy } : {}) });
+  const vars = { ...loaded.config.vars, ...request.vars };
+  const selector = request.replayable && on ? { selector: on.selector } : {};
+  return {
+    kind: "exec",
+    name: request.name,
+    loaded,
+    compiled,
+    targets,
+    vars,
+    ...(policy ? { policy } : {}),
+    ...(request.localEnvironment ? { localEnvironment: request.localEnvironment } : {}),
+    params: recordedParams(loaded, request, { command: request.command, ...selector, vars, concurrency }),
+  };
+}
+
+export interface ExecRequest extends RunOrigin {
+  selector: string;
+  command: string;
+  /** --concurrency (default: defaults.concurrency, else 32). */
+  concurrency?: number;
+  /** --timeout (default 5m). */
+  timeout?: string;
+}
+
+/** `opskit exec SELECTOR -- COMMAND`: the command as one ssh step on every target the selector matches. */
+export async function prepareExec(loaded: LoadedConfig, request: ExecRequest): Promise<PreparedRun> {
+  const { selector, command } = request;
+  if (!selector || !command) throw usageError("E_USAGE_EXEC", "exec needs a selector and a command", "e.g. opskit exec 'role=web' -- systemctl is-active nginx");
+  const timeout = request.timeout ?? DEFAULT_EXEC_TIMEOUT;
+  return prepareAdHoc(loaded, {
+    ...request,
+    name: command,
+    steps: [{ name: "command", ssh: command, timeout, continueOnError: false }],
+    on: { selector, where: "opskit exec" },
+    replayable: true,
+    timeoutMs: parseDuration(timeout, "--timeout"),
+    compiledAs: { name: "exec", where: "command" },
+  });
+}
+
+export interface CompiledRequest extends RunOrigin {
+  name: string;
+  compiled: CompiledWorkflow;
+  targets: Target[];
+  vars: Record<string, unknown>;
+}
+
+/** A workflow compiled ahead on targets already chosen: a rule's escalation, on this machine. */
+export function prepareCompiled(loaded: LoadedConfig, request: CompiledRequest): PreparedRun {
+  const { name, compiled, targets, vars } = request;
+  return { kind: "workflow", name, loaded, compiled, targets, vars, params: recordedParams(loaded, request, { workflow: name, vars }) };
+}
