@@ -1,22 +1,27 @@
 import type { LoadedConfig } from "../config/index.ts";
 import { priorProgress, type EventSink, type PriorProgress } from "../engine/index.ts";
-import type { AttemptRecord, IncidentRecord, Journal } from "../journal/index.ts";
+import type { AttemptRecord, IncidentRecord, IncidentStore, Journal } from "../journal/index.ts";
 import { formatMs } from "../ui/index.ts";
 import { countedAttempts } from "./gates.ts";
-import { recordGate, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
+import { recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
 import { describeFailure, escalationRun, executeWorkflowRun, planWorkflowRun, verifyByProbe } from "./remediate.ts";
 import { alertOfIncident, ruleScope, type CompiledRule } from "./rules.ts";
 import { Slots } from "./slots.ts";
 
+/** Work a decision starts once the transaction that recorded it has committed. */
+export type Followup = () => void;
+
 export interface RemediationDeps {
   loaded: LoadedConfig;
   journal: Journal;
-  ctx: LifecycleContext;
+  /** Decisions read and write through a context: the journal's, or a transaction's (its timeline lines commit with it). */
+  context(store: IncidentStore): LifecycleContext;
   maxConcurrent: number;
-  defaultTimeoutMs: number;
   runSinks?: EventSink[];
   /** After a failed attempt the gates decide what comes next (retry after the cooldown, or escalate). */
-  reconsider(incidentId: number): void;
+  reconsider(incidentId: number): Promise<void>;
+  /** What failed outside any request: reported as an event, never printed here. */
+  report(message: string, incidentId?: number): void;
 }
 
 /**
@@ -26,6 +31,7 @@ export interface RemediationDeps {
  */
 export class Remediations {
   readonly #slots: Slots;
+  readonly #ctx: LifecycleContext;
   readonly #running = new Set<{ controller: AbortController; task: Promise<void> }>();
   readonly #resolvedWaiters = new Map<number, Set<() => void>>();
   /** The attempt each incident has in flight (queued, running, verifying). */
@@ -33,6 +39,7 @@ export class Remediations {
 
   constructor(private readonly deps: RemediationDeps) {
     this.#slots = new Slots(deps.maxConcurrent);
+    this.#ctx = deps.context(deps.journal);
   }
 
   get running(): number {
@@ -52,7 +59,7 @@ export class Remediations {
     const controller = new AbortController();
     const entry = { controller, task: Promise.resolve() };
     entry.task = work(controller.signal)
-      .catch((error) => console.error(`opskit serve: ${describeFailure(error)}`))
+      .catch((error) => this.deps.report(describeFailure(error)))
       .finally(() => {
         this.#running.delete(entry);
         done?.();
@@ -65,10 +72,10 @@ export class Remediations {
     const state = { attempt, status: "queued" as "queued" | "running" | "verifying" };
     this.#active.set(incidentId, state);
     this.#track(async (signal) => {
-      const store = this.deps.journal;
-      const incident0 = store.getIncident(incidentId)!;
+      // Slots are taken in launch order: tryAcquire runs before this function's first await.
       if (!this.#slots.tryAcquire()) {
-        recordGate(this.deps.ctx, incident0, rule.name, "concurrency", `queued: ${this.#slots.inUse} remediations running (server.maxConcurrentRemediations ${this.#slots.size})`);
+        const reason = `queued: ${this.#slots.inUse} remediations running (server.maxConcurrentRemediations ${this.#slots.size})`;
+        await this.#ctx.emit({ type: "incident.gate", incidentId, rule: rule.name, gate: "concurrency", reason });
         try {
           await this.#slots.acquire(signal);
         } catch {
@@ -87,10 +94,10 @@ export class Remediations {
 
   async #remediate(incidentId: number, rule: CompiledRule, attempt: number, signal: AbortSignal, progress: (status: "running" | "verifying") => void): Promise<void> {
     const store = this.deps.journal;
-    const incident = store.getIncident(incidentId)!;
+    const incident = (await store.getIncident(incidentId))!;
     if (incident.status !== "open") {
       this.#active.delete(incidentId);
-      store.updateAttempt(incidentId, attempt, { status: "rejected", finishedAt: Date.now(), detail: `the incident was ${incident.resolution ?? "resolved"} before the run started` });
+      await store.claimAttempt(incidentId, attempt, "queued", { status: "rejected", finishedAt: Date.now(), detail: `the incident was ${incident.resolution ?? "resolved"} before the run started` });
       return;
     }
     const scope = ruleScope(alertOfIncident(incident), incident);
@@ -100,61 +107,45 @@ export class Remediations {
       const vars = Object.fromEntries(rule.vars.map(([name, template]) => [name, template.render(scope, "raw")]));
       plan = await planWorkflowRun(this.deps.loaded, rule, narrowing, vars, { incident: incidentId, attempt, rule: rule.name });
     } catch (error) {
-      store.updateAttempt(incidentId, attempt, { status: "running", startedAt: Date.now() });
-      this.#failed(incidentId, rule, attempt, `could not plan the run: ${describeFailure(error)}`);
+      if (await store.claimAttempt(incidentId, attempt, "queued", { status: "running", startedAt: Date.now() })) await this.#failed(incidentId, rule, attempt, `could not plan the run: ${describeFailure(error)}`);
       return;
     }
     const startedAt = Date.now();
-    const targets = plan.targets.map((t) => t.name);
-    const prior = this.#interruptedProgress(incidentId, attempt);
-    const continues = prior ? `; continues run ${prior.runId}: steps that finished there do not run again${prior.unfinished.length > 0 ? `, ${prior.unfinished.map((s) => `${s.name} on ${s.target}`).join(", ")} (cut off there) runs again` : ""}` : "";
-    store.transaction(() => {
-      store.updateAttempt(incidentId, attempt, { status: "running", runId: plan.runId, startedAt });
+    const prior = await this.#interruptedProgress(incidentId, attempt);
+    const runId = plan.runId;
+    const claimed = await store.transaction(async (tx) => {
+      // Compare and set: exactly one executor moves an attempt from queued to running.
+      if (!(await tx.claimAttempt(incidentId, attempt, "queued", { status: "running", runId, startedAt }))) return false;
       progress("running");
-      store.updateIncident(incidentId, { attempts: countedAttempts(store.attempts(incidentId)) });
-      recordMilestone(this.deps.ctx, incidentId, "remediation_started", startedAt);
-      store.addIncidentEvent(incidentId, {
-        at: startedAt,
-        kind: "run",
-        message: `remediation started: attempt ${attempt} of ${rule.rule.maxAttempts}, workflow ${rule.rule.run} on ${targets.join(", ")} (run ${plan.runId})${continues}`,
-        data: { runId: plan.runId, attempt },
-      });
+      const ctx = this.deps.context(tx);
+      await tx.updateIncident(incidentId, { attempts: countedAttempts(await tx.attempts(incidentId)) });
+      await recordMilestone(ctx, incidentId, "remediation_started", startedAt);
+      const continues = prior ? { continues: { runId: prior.runId, rerun: prior.unfinished.map((s) => `${s.name} on ${s.target}`) } } : {};
+      const targets = plan.targets.map((t) => t.name);
+      await ctx.emit({ type: "remediation.started", incidentId, rule: rule.name, attempt, maxAttempts: rule.rule.maxAttempts, runId, workflow: rule.rule.run, targets, at: startedAt, ...continues });
+      return true;
     });
-    this.deps.ctx.emit({ type: "remediation.started", incidentId, rule: rule.name, attempt, runId: plan.runId, workflow: rule.rule.run, targets });
+    if (!claimed) return;
     let result: { ok: boolean; detail: string };
     try {
       result = await executeWorkflowRun(plan, { journal: store, signal, ...(this.deps.runSinks ? { sinks: this.deps.runSinks } : {}), ...(prior ? { progress: prior } : {}) });
     } catch (error) {
       result = { ok: false, detail: describeFailure(error) };
     }
-    if (signal.aborted) {
-      this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, `cancelled: the server stopped (${result.detail})`);
-      return;
-    }
-    if (!result.ok) {
-      this.#failed(incidentId, rule, attempt, result.detail, plan.runId);
-      return;
-    }
-    const remediatedAt = Date.now();
-    recordMilestone(this.deps.ctx, incidentId, "remediated", remediatedAt, `run ${plan.runId}`);
-    const state = store.getRuleState(rule.name);
-    if (state && state.consecutiveFailures > 0 && state.disabledAt === undefined) store.putRuleState({ ...state, consecutiveFailures: 0 });
-    if (!rule.verify) {
-      this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, result.detail, plan.runId);
-      return;
-    }
-    store.updateAttempt(incidentId, attempt, { status: "verifying" });
+    if (signal.aborted) return this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, `cancelled: the server stopped (${result.detail})`);
+    if (!result.ok) return this.#failed(incidentId, rule, attempt, result.detail, runId);
+    await recordMilestone(this.#ctx, incidentId, "remediated", Date.now(), `run ${runId}`);
+    await store.transaction(async (tx) => {
+      const state = await tx.getRuleState(rule.name);
+      if (state && state.consecutiveFailures > 0 && state.disabledAt === undefined) await tx.putRuleState({ ...state, consecutiveFailures: 0 });
+    });
+    if (!rule.verify) return this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, result.detail, runId);
+    await store.updateAttempt(incidentId, attempt, { status: "verifying" });
     progress("verifying");
     const verified = await this.#verify(incidentId, rule, signal);
-    if (signal.aborted) {
-      this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, "cancelled during verification: the server stopped");
-      return;
-    }
-    if (!verified.ok) {
-      this.#failed(incidentId, rule, attempt, verified.reason, plan.runId);
-      return;
-    }
-    this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, `${result.detail}; verified`, plan.runId);
+    if (signal.aborted) return this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, "cancelled during verification: the server stopped");
+    if (!verified.ok) return this.#failed(incidentId, rule, attempt, verified.reason, runId);
+    await this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, `${result.detail}; verified`, runId);
   }
 
   /**
@@ -163,12 +154,12 @@ export class Remediations {
    * as starting a step. A new attempt after a failed one runs the workflow
    * whole: that is a retry of the runbook, not the continuation of a run.
    */
-  #interruptedProgress(incidentId: number, attempt: number): PriorProgress | undefined {
-    const earlier = this.deps.journal.attempts(incidentId).filter((a) => a.attempt < attempt).reverse();
+  async #interruptedProgress(incidentId: number, attempt: number): Promise<PriorProgress | undefined> {
+    const earlier = (await this.deps.journal.attempts(incidentId)).filter((a) => a.attempt < attempt).reverse();
     for (const previous of earlier) {
       if (previous.status !== "interrupted") return undefined;
       if (!previous.runId) continue;
-      const progress = priorProgress(this.deps.journal, previous.runId);
+      const progress = await priorProgress(this.deps.journal, previous.runId);
       if (progress.started) return progress;
     }
     return undefined;
@@ -181,89 +172,106 @@ export class Remediations {
       const resolved = await this.#waitResolved(incidentId, verify.timeoutMs, signal);
       if (!resolved) return { ok: false, reason: `verify: the alert still fires ${formatMs(verify.timeoutMs)} after the remediation` };
       // The resolve is the verification, and it is timed when the alert resolved (possibly during the run).
-      recordMilestone(this.deps.ctx, incidentId, "verified", store.getIncident(incidentId)?.milestones.resolved ?? Date.now(), "the alert resolved");
+      await recordMilestone(this.#ctx, incidentId, "verified", (await store.getIncident(incidentId))?.milestones.resolved ?? Date.now(), "the alert resolved");
       return { ok: true };
     }
     const outcome = await verifyByProbe(verify, signal);
     if (!outcome.ok) return { ok: false, reason: outcome.reason };
-    recordMilestone(this.deps.ctx, incidentId, "verified", outcome.at, `probe ${verify.url} passes`);
-    const incident = store.getIncident(incidentId)!;
+    await recordMilestone(this.#ctx, incidentId, "verified", outcome.at, `probe ${verify.url} passes`);
+    const incident = (await store.getIncident(incidentId))!;
     // The probe confirms recovery: the incident does not wait on a resolve that may never come.
-    resolveIncident(this.deps.ctx, incident, outcome.at, "verified by probe");
+    await resolveIncident(this.#ctx, incident, outcome.at, "verified by probe");
     return { ok: true };
   }
 
-  #waitResolved(incidentId: number, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-    if (this.deps.journal.getIncident(incidentId)?.status !== "open") return Promise.resolve(true);
-    return new Promise((resolve) => {
+  async #waitResolved(incidentId: number, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    let settle: (value: boolean) => void = () => undefined;
+    const outcome = new Promise<boolean>((resolve) => {
       const waiters = this.#resolvedWaiters.get(incidentId) ?? new Set();
-      const done = (value: boolean) => {
+      settle = (value: boolean) => {
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
         waiters.delete(wake);
         if (waiters.size === 0) this.#resolvedWaiters.delete(incidentId);
         resolve(value);
       };
-      const wake = () => done(true);
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const wake = () => settle(true);
+      const onAbort = () => settle(false);
+      const timer = setTimeout(() => settle(false), timeoutMs);
       signal.addEventListener("abort", onAbort, { once: true });
       waiters.add(wake);
       this.#resolvedWaiters.set(incidentId, waiters);
     });
+    // Listening before reading: a resolve that lands while the journal answers is not missed.
+    if ((await this.deps.journal.getIncident(incidentId))?.status !== "open") settle(true);
+    return outcome;
   }
 
-  #finishAttempt(incidentId: number, rule: CompiledRule, attempt: number, status: AttemptRecord["status"], startedAt: number, detail: string, runId?: string): void {
+  async #finishAttempt(incidentId: number, rule: CompiledRule, attempt: number, status: AttemptRecord["status"], startedAt: number, detail: string, runId?: string): Promise<void> {
     // Finished: the gates may decide anew (a failure reconsiders at once).
     this.#active.delete(incidentId);
-    const store = this.deps.journal;
     const finishedAt = Date.now();
-    store.updateAttempt(incidentId, attempt, { status, finishedAt, detail });
-    store.addIncidentEvent(incidentId, { at: finishedAt, kind: "run", message: `attempt ${attempt} ${status}: ${detail}`, data: { attempt, ...(runId ? { runId } : {}) } });
-    this.deps.ctx.emit({ type: "remediation.finished", incidentId, rule: rule.name, attempt, status, durationMs: finishedAt - startedAt, detail, ...(runId ? { runId } : {}) });
+    await this.deps.journal.updateAttempt(incidentId, attempt, { status, finishedAt, detail });
+    await this.#ctx.emit({ type: "remediation.finished", incidentId, rule: rule.name, attempt, status, durationMs: finishedAt - startedAt, detail, at: finishedAt, ...(runId ? { runId } : {}) });
   }
 
   /** A failed attempt: counts toward the circuit breaker, then escalates or waits out the cooldown. */
-  #failed(incidentId: number, rule: CompiledRule, attempt: number, detail: string, runId?: string): void {
+  async #failed(incidentId: number, rule: CompiledRule, attempt: number, detail: string, runId?: string): Promise<void> {
     const store = this.deps.journal;
-    const record = store.attempts(incidentId).find((a) => a.attempt === attempt);
-    this.#finishAttempt(incidentId, rule, attempt, "failed", record?.startedAt ?? Date.now(), detail, runId);
-    const state = store.getRuleState(rule.name) ?? { rule: rule.name, consecutiveFailures: 0 };
-    const failures = state.consecutiveFailures + 1;
-    const incident = store.getIncident(incidentId)!;
-    if (failures >= rule.rule.circuitBreaker && state.disabledAt === undefined) {
-      const reason = `${failures} consecutive failed remediations`;
-      store.putRuleState({ rule: rule.name, consecutiveFailures: failures, disabledAt: Date.now(), disabledReason: reason });
-      this.deps.ctx.emit({ type: "rule.disabled", rule: rule.name, reason });
-      this.escalate(incident, rule, `escalated: circuit breaker opened, rule ${rule.name} disabled after ${reason}`);
+    const record = (await store.attempts(incidentId)).find((a) => a.attempt === attempt);
+    await this.#finishAttempt(incidentId, rule, attempt, "failed", record?.startedAt ?? Date.now(), detail, runId);
+    // Read and written in one transaction: failures of two incidents under one rule both count.
+    const opened = await store.transaction(async (tx) => {
+      const state = (await tx.getRuleState(rule.name)) ?? { rule: rule.name, consecutiveFailures: 0 };
+      const failures = state.consecutiveFailures + 1;
+      if (failures >= rule.rule.circuitBreaker && state.disabledAt === undefined) {
+        const reason = `${failures} consecutive failed remediations`;
+        await tx.putRuleState({ rule: rule.name, consecutiveFailures: failures, disabledAt: Date.now(), disabledReason: reason });
+        return reason;
+      }
+      await tx.putRuleState({ ...state, consecutiveFailures: failures });
+      return undefined;
+    });
+    if (opened) {
+      await this.#ctx.emit({ type: "rule.disabled", rule: rule.name, reason: opened });
+      const incident = (await store.getIncident(incidentId))!;
+      (await this.escalate(this.#ctx, incident, rule, `escalated: circuit breaker opened, rule ${rule.name} disabled after ${opened}`))?.();
       return;
     }
-    store.putRuleState({ ...state, consecutiveFailures: failures });
     // The gates decide what comes next: maxAttempts escalates, cooldown waits.
-    this.deps.reconsider(incidentId);
+    await this.deps.reconsider(incidentId);
   }
 
-  escalate(incident: IncidentRecord, rule: CompiledRule | undefined, reason: string): void {
-    const store = this.deps.journal;
-    const now = Date.now();
-    if (incident.escalated) {
-      store.addIncidentEvent(incident.id, { at: now, kind: "gate", message: `already escalated; ${reason.replace(/^escalated: /, "")}` });
-      return;
+  /**
+   * Marks an incident escalated (once: the escalated milestone is set by
+   * whichever escalation comes first, so a page is sent once) and returns
+   * the rule's escalation steps, to run after `ctx`'s transaction commits.
+   */
+  async escalate(ctx: LifecycleContext, incident: IncidentRecord, rule: CompiledRule | undefined, reason: string): Promise<Followup | undefined> {
+    const at = Date.now();
+    const first = !incident.escalated && (await ctx.store.transaction(async (tx) => {
+      if (!(await tx.setMilestone(incident.id, "escalated", at))) return false;
+      const txCtx = this.deps.context(tx);
+      await tx.updateIncident(incident.id, { escalated: true });
+      await txCtx.emit({ type: "incident.milestone", incidentId: incident.id, milestone: "escalated", at, note: reason.replace(/^escalated: /, "") });
+      await txCtx.emit({ type: "incident.escalated", incidentId: incident.id, reason, at, ...(rule ? { rule: rule.name } : {}) });
+      return true;
+    }));
+    if (!first) {
+      await ctx.emit({ type: "escalation.skipped", incidentId: incident.id, reason, at });
+      return undefined;
     }
-    store.transaction(() => {
-      store.updateIncident(incident.id, { escalated: true });
-      recordMilestone(this.deps.ctx, incident.id, "escalated", now, reason.replace(/^escalated: /, ""));
-      store.addIncidentEvent(incident.id, { at: now, kind: "escalation", message: reason });
-    });
-    this.deps.ctx.emit({ type: "incident.escalated", incidentId: incident.id, reason, ...(rule ? { rule: rule.name } : {}) });
-    if (!rule?.escalation) return;
-    const plan = escalationRun(this.deps.loaded, rule.escalation, store.getIncident(incident.id)!, reason, { incident: incident.id, attempt: 0, rule: rule.name });
+    const escalation = rule?.escalation;
+    if (!rule || !escalation) return undefined;
+    const current = (await ctx.store.getIncident(incident.id))!;
+    return () => this.#runEscalation(current, rule, escalation, reason);
+  }
+
+  #runEscalation(incident: IncidentRecord, rule: CompiledRule, escalation: NonNullable<CompiledRule["escalation"]>, reason: string): void {
+    const plan = escalationRun(this.deps.loaded, escalation, incident, reason, { incident: incident.id, attempt: 0, rule: rule.name });
     this.#track(async (signal) => {
-      const result = await executeWorkflowRun(plan, { journal: store, signal }).catch((error) => ({
-        ok: false,
-        detail: describeFailure(error),
-      }));
-      store.addIncidentEvent(incident.id, { at: Date.now(), kind: "escalation", message: `escalation ${result.ok ? "sent" : "failed"}: ${result.detail}`, data: { runId: plan.runId } });
+      const result = await executeWorkflowRun(plan, { journal: this.deps.journal, signal }).catch((error) => ({ ok: false, detail: describeFailure(error) }));
+      await this.#ctx.emit({ type: "escalation.finished", incidentId: incident.id, rule: rule.name, runId: plan.runId, ok: result.ok, detail: result.detail, at: Date.now() });
     });
   }
 
