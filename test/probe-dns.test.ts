@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { parseJsonLines, runOpskit } from "./harness/cli.ts";
+import { probeJson, runOpskit } from "./harness/cli.ts";
 import { closedUdpPort, dnsRecords, hasIpv6Loopback, startDnsmasq, startSilentUdpServer, type TestDnsmasq } from "./harness/dns.ts";
 
 const ipv6 = await hasIpv6Loopback();
@@ -18,10 +18,6 @@ afterAll(async () => {
 
 const target = (name: string, type = "A", server = dnsmasq.server) => `dns://${name}?type=${type}&server=${server}`;
 
-async function probeJson(args: string[]) {
-  const run = await runOpskit(["probe", "--json", ...args]);
-  return { ...run, result: parseJsonLines(run.stdout).results[0]! };
-}
 
 describe("dns probe against dnsmasq", () => {
   test("an A record is healthy, with the answer, the server, NOERROR and a dns timing", async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { makeTestPki, type TestPki } from "./harness/certs.ts";
-import { parseJsonLines, runOpskit } from "./harness/cli.ts";
+import { probeJson, runOpskit } from "./harness/cli.ts";
 import { startGrpcHealthServer, type TestGrpcServer } from "./harness/grpc.ts";
 import { startHttpServer } from "./harness/http.ts";
 import { refusedPort, startHangServer } from "./harness/net.ts";
@@ -26,11 +26,6 @@ afterAll(async () => {
   await Promise.all([health?.stop(), bare?.stop(), secure?.stop()]);
 });
 
-async function probeJson(args: string[]) {
-  const run = await runOpskit(["probe", "--json", ...args]);
-  const parsed = parseJsonLines(run.stdout);
-  return { ...run, ...parsed, result: parsed.results[0]! };
-}
 
 describe("grpc probe against grpc-js's health service", () => {
   test("the server as a whole (empty service) is SERVING: exit 0 with connect, firstByte and transfer timed", async () => {

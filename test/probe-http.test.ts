@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { makeTestPki, type TestPki } from "./harness/certs.ts";
-import { parseJsonLines, runOpskit } from "./harness/cli.ts";
+import { probeJson, runOpskit } from "./harness/cli.ts";
 import { startHttpServer } from "./harness/http.ts";
 import { refusedPort, startCountingHttpServer, startHangServer } from "./harness/net.ts";
 
@@ -33,11 +33,6 @@ afterAll(async () => {
   await hang.stop();
 });
 
-async function probeJson(args: string[]) {
-  const run = await runOpskit(["probe", "--json", ...args]);
-  const parsed = parseJsonLines(run.stdout);
-  return { ...run, ...parsed, result: parsed.results[0]! };
-}
 
 describe("http probe", () => {
   test("a 200 is healthy with status, resolved IP and connect/firstByte/transfer timings", async () => {

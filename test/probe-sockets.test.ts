@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { makeTestPki, type TestPki } from "./harness/certs.ts";
-import { parseJsonLines, runOpskit } from "./harness/cli.ts";
+import { probeJson, runOpskit } from "./harness/cli.ts";
 import { startHttpServer } from "./harness/http.ts";
 import { refusedPort, startClosingServer, startHangServer } from "./harness/net.ts";
 import { startSshd, type TestSshd } from "./harness/sshd.ts";
@@ -24,10 +24,6 @@ afterAll(async () => {
   await sshd.stop();
 });
 
-async function probeJson(args: string[]) {
-  const run = await runOpskit(["probe", "--json", ...args]);
-  return { ...run, result: parseJsonLines(run.stdout).results[0]! };
-}
 
 describe("tcp probe", () => {
   test("an open port is healthy with a connect timing", async () => {

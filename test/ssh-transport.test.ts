@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runPool } from "../src/engine/index.ts";
 import { OpsError } from "../src/errors.ts";
-import { CommandStoppedError, SshPool, type ExecOptions, type SshEndpoint, type SshPoolOptions } from "../src/transport/ssh/index.ts";
+import { CommandStoppedError, type ExecOptions, type SshEndpoint, type SshPool } from "../src/transport/ssh/index.ts";
 import { startFleet, type Fleet, type FleetHost } from "./harness/fleet.ts";
 import { startHangServer } from "./harness/net.ts";
+import { fleetEndpoint, fleetPool } from "./harness/ssh-pool.ts";
 
 // The SSH transport against real OpenSSH servers: a fleet of sshd processes
 // on 127.0.0.2... (test/harness/fleet.ts), logging in as the test user.
@@ -26,13 +27,7 @@ afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-function endpoint(host: FleetHost, overrides: Partial<SshEndpoint> = {}): SshEndpoint {
-  return { name: host.name, host: host.address, port: host.port, user: fleet.user, identityFiles: [fleet.identityFile], useAgent: false, ...overrides };
-}
-
-function newPool(options: Partial<SshPoolOptions> = {}): SshPool {
-  return new SshPool({ knownHostsFile: fleet.knownHostsFile, hostKeyChecking: "strict", connectTimeoutMs: 5_000, authTimeoutMs: 5_000, agentSocket: "", ...options });
-}
+const endpoint = (host: FleetHost, overrides: Partial<SshEndpoint> = {}) => fleetEndpoint(fleet, host, overrides);
 
 const run = (overrides: Partial<ExecOptions> = {}): ExecOptions => ({ timeoutMs: 10_000, signal: never, maxOutputBytes: 64 * 1024, ...overrides });
 
@@ -81,7 +76,7 @@ async function waitUntil(condition: () => boolean, timeoutMs = 3_000): Promise<b
 describe("exec", () => {
   let pool: SshPool;
   beforeAll(() => {
-    pool = newPool();
+    pool = fleetPool(fleet);
   });
   afterAll(async () => {
     await pool.close();
@@ -180,7 +175,7 @@ describe("exec", () => {
   });
 
   test("many execs share one connection per host", async () => {
-    const own = newPool();
+    const own = fleetPool(fleet);
     try {
       const hosts = fleet.hosts.slice(0, 3);
       const jobs = hosts.flatMap((host) => Array.from({ length: 12 }, () => host));
@@ -202,7 +197,7 @@ describe("exec", () => {
   });
 
   test("a dropped connection fails in-flight work with E_SSH_DISCONNECTED and the pool dials again", async () => {
-    const own = newPool();
+    const own = fleetPool(fleet);
     try {
       const host = fleet.hosts[9]!;
       const session = await own.session(endpoint(host), never);
@@ -226,10 +221,10 @@ describe("exec", () => {
 
   test("channels past maxChannelsPerConnection wait for a free one instead of being refused by MaxSessions", async () => {
     const small = await startFleet({ size: 1, sshdConfig: ["MaxSessions 2"] });
-    const own = new SshPool({ knownHostsFile: small.knownHostsFile, hostKeyChecking: "strict", connectTimeoutMs: 5_000, authTimeoutMs: 5_000, maxChannelsPerConnection: 2 });
+    const own = fleetPool(small, { maxChannelsPerConnection: 2 });
     try {
       const host = small.hosts[0]!;
-      const target = { ...endpoint(host), identityFiles: [small.identityFile] };
+      const target = fleetEndpoint(small, host);
       const outcomes = await acrossFleet(Array.from({ length: 6 }, () => host), async () => {
         const session = await own.session(target, never);
         return session.exec("sleep 0.2; echo ok", run());
@@ -244,7 +239,7 @@ describe("exec", () => {
 
 describe("connecting", () => {
   test("a host that is down fails with E_SSH_CONNECT naming host:port while the others succeed", async () => {
-    const pool = newPool();
+    const pool = fleetPool(fleet);
     const down = fleet.hosts[6]!;
     await fleet.stopHost(down.name);
     try {
@@ -270,7 +265,7 @@ describe("connecting", () => {
 
   test("a server that never answers fails with E_SSH_TIMEOUT for the connect phase", async () => {
     const hang = await startHangServer();
-    const pool = newPool({ connectTimeoutMs: 300 });
+    const pool = fleetPool(fleet, { connectTimeoutMs: 300 });
     try {
       const started = performance.now();
       const error = await failure(pool.session({ ...endpoint(fleet.hosts[0]!), name: "silent", host: "127.0.0.1", port: hang.port }, never));
@@ -289,12 +284,12 @@ describe("connecting", () => {
     // sshd runs the command for a key its AuthorizedKeysFile lacks: authentication
     // hangs after a complete key exchange.
     const slow = await startFleet({ size: 1, sshdConfig: ["AuthorizedKeysCommand /bin/sleep 5", "AuthorizedKeysCommandUser nobody"] });
-    const pool = new SshPool({ knownHostsFile: slow.knownHostsFile, hostKeyChecking: "strict", connectTimeoutMs: 5_000, authTimeoutMs: 300 });
+    const pool = fleetPool(slow, { authTimeoutMs: 300 });
     const unknownKey = join(scratch, "unlisted_ed25519");
     Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", unknownKey]);
     try {
       const started = performance.now();
-      const error = await failure(pool.session({ ...endpoint(slow.hosts[0]!), identityFiles: [unknownKey] }, never));
+      const error = await failure(pool.session(fleetEndpoint(slow, slow.hosts[0]!, { identityFiles: [unknownKey] }), never));
       expect(error.code).toBe("E_SSH_TIMEOUT");
       expect(error.message).toContain("authentication to");
       expect(error.message).toContain("timed out after 300ms");
@@ -307,7 +302,7 @@ describe("connecting", () => {
 
   test("aborting while connecting fails with E_INTERRUPTED", async () => {
     const hang = await startHangServer();
-    const pool = newPool();
+    const pool = fleetPool(fleet);
     try {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 100);
@@ -323,7 +318,7 @@ describe("connecting", () => {
   test("a key the host does not accept fails with E_SSH_AUTH naming the user and the keys tried", async () => {
     const wrongKey = join(scratch, "wrong_ed25519");
     Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", wrongKey]);
-    const pool = newPool();
+    const pool = fleetPool(fleet);
     try {
       const error = await failure(pool.session(endpoint(fleet.hosts[0]!, { identityFiles: [wrongKey] }), never));
       expect(error.code).toBe("E_SSH_AUTH");
@@ -339,7 +334,7 @@ describe("connecting", () => {
   test("a missing or passphrase-protected key file is a clear E_SSH_KEY error", async () => {
     const encrypted = join(scratch, "encrypted_ed25519");
     Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-f", encrypted]);
-    const pool = newPool();
+    const pool = fleetPool(fleet);
     try {
       const missing = await failure(pool.session(endpoint(fleet.hosts[0]!, { identityFiles: [join(scratch, "nope")] }), never));
       expect(missing.code).toBe("E_SSH_KEY");
@@ -363,7 +358,7 @@ describe("connecting", () => {
       // The agent gets the fleet's key; the encrypted file is offered to no one.
       const added = Bun.spawnSync(["ssh-add", fleet.identityFile], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stderr: "pipe" });
       expect(added.success).toBe(true);
-      const pool = newPool({ agentSocket: socket });
+      const pool = fleetPool(fleet, { agentSocket: socket });
       try {
         const viaAgent = await pool.session(endpoint(fleet.hosts[0]!, { identityFiles: [encrypted], useAgent: true }), never);
         expect((await viaAgent.exec("echo agent", run())).stdout).toBe("agent\n");
@@ -384,7 +379,7 @@ describe("host keys", () => {
     const before = await readFile(fleet.knownHostsFile, "utf8");
     try {
       for (const mode of ["accept-new", "strict"] as const) {
-        const pool = newPool({ hostKeyChecking: mode });
+        const pool = fleetPool(fleet, { hostKeyChecking: mode });
         try {
           const error = await failure(pool.session(endpoint(victim), never));
           expect(error.code).toBe("E_SSH_HOSTKEY_CHANGED");
@@ -407,7 +402,7 @@ describe("host keys", () => {
     const knownHostsFile = join(scratch, "learned_known_hosts");
     await writeFile(knownHostsFile, "# kept\n");
     const host = fleet.hosts[8]!;
-    const learning = newPool({ knownHostsFile, hostKeyChecking: "accept-new" });
+    const learning = fleetPool(fleet, { knownHostsFile, hostKeyChecking: "accept-new" });
     try {
       const session = await learning.session(endpoint(host), never);
       expect((await session.exec("echo hi", run())).stdout).toBe("hi\n");
@@ -416,7 +411,7 @@ describe("host keys", () => {
     }
     expect(await readFile(knownHostsFile, "utf8")).toBe(`# kept\n[${host.address}]:${host.port} ${fleet.hostPublicKey}\n`);
     // What was learned is now trusted strictly.
-    const strict = newPool({ knownHostsFile, hostKeyChecking: "strict" });
+    const strict = fleetPool(fleet, { knownHostsFile, hostKeyChecking: "strict" });
     try {
       await strict.session(endpoint(host), never);
     } finally {
@@ -427,7 +422,7 @@ describe("host keys", () => {
   test("an unknown host is refused with E_SSH_HOSTKEY_UNKNOWN in strict mode", async () => {
     const knownHostsFile = join(scratch, "empty_known_hosts");
     await writeFile(knownHostsFile, "");
-    const pool = newPool({ knownHostsFile, hostKeyChecking: "strict" });
+    const pool = fleetPool(fleet, { knownHostsFile, hostKeyChecking: "strict" });
     try {
       const error = await failure(pool.session(endpoint(fleet.hosts[0]!), never));
       expect(error.code).toBe("E_SSH_HOSTKEY_UNKNOWN");
@@ -444,7 +439,7 @@ describe("host keys", () => {
     await copyFile(fleet.knownHostsFile, knownHostsFile);
     expect(Bun.spawnSync(["ssh-keygen", "-q", "-H", "-f", knownHostsFile]).success).toBe(true);
     expect(await readFile(knownHostsFile, "utf8")).toStartWith("|1|");
-    const pool = newPool({ knownHostsFile, hostKeyChecking: "strict" });
+    const pool = fleetPool(fleet, { knownHostsFile, hostKeyChecking: "strict" });
     try {
       await pool.session(endpoint(fleet.hosts[9]!), never);
     } finally {
@@ -456,7 +451,7 @@ describe("host keys", () => {
 describe("RemoteShell", () => {
   let pool: SshPool;
   beforeAll(() => {
-    pool = newPool();
+    pool = fleetPool(fleet);
   });
   afterAll(async () => {
     await pool.close();
@@ -553,14 +548,14 @@ describe("stopping commands where sshd refuses signal requests", () => {
   let pool: SshPool;
   beforeAll(async () => {
     forced = await startFleet({ size: 1, sshdConfig: ['ForceCommand eval "$SSH_ORIGINAL_COMMAND"'] });
-    pool = new SshPool({ knownHostsFile: forced.knownHostsFile, hostKeyChecking: "strict", connectTimeoutMs: 5_000, authTimeoutMs: 5_000, agentSocket: "" });
+    pool = fleetPool(forced);
   }, 60_000);
   afterAll(async () => {
     await pool?.close();
     await forced?.stop();
   });
 
-  const session = () => pool.session({ ...endpoint(forced.hosts[0]!), identityFiles: [forced.identityFile] }, never);
+  const session = () => pool.session(fleetEndpoint(forced, forced.hosts[0]!), never);
   /** A sleep duration no other test or run uses, so pgrep-style checks find only this run's processes. */
   const uniqueSleep = () => `30.${String(Math.floor(Math.random() * 1e9)).padStart(9, "0")}`;
 
@@ -687,7 +682,7 @@ describe("stopping commands where sshd refuses signal requests", () => {
 
 describe("upload", () => {
   test("creates the file with its mode, reports changed:false for the same content, and applies a new mode or content", async () => {
-    const pool = newPool();
+    const pool = fleetPool(fleet);
     try {
       const session = await pool.session(endpoint(fleet.hosts[4]!), never);
       const dir = (await session.exec("mktemp -d", run())).stdout.trim();
@@ -715,7 +710,7 @@ describe("upload", () => {
 
 describe("ProxyJump", () => {
   test("reaches a host through another fleet host, sharing the jump connection", async () => {
-    const pool = newPool();
+    const pool = fleetPool(fleet);
     try {
       const jump = endpoint(fleet.hosts[0]!);
       const targets = fleet.hosts.slice(1, 4).map((host) => endpoint(host, { proxyJump: jump }));
@@ -738,8 +733,8 @@ describe("ProxyJump", () => {
 describe("timings (reported, not asserted)", () => {
   test("hostname on a 50-host fleet, and 5 commands per host over exec channels vs RemoteShell", async () => {
     const big = await startFleet({ size: 50 });
-    const pool = new SshPool({ knownHostsFile: big.knownHostsFile, hostKeyChecking: "strict", connectTimeoutMs: 20_000, authTimeoutMs: 20_000 });
-    const target = (host: FleetHost) => ({ ...endpoint(host), identityFiles: [big.identityFile] });
+    const pool = fleetPool(big, { connectTimeoutMs: 20_000, authTimeoutMs: 20_000 });
+    const target = (host: FleetHost) => fleetEndpoint(big, host);
     const timed = async (label: string, work: () => Promise<unknown>) => {
       const started = performance.now();
       await work();

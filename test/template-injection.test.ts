@@ -5,10 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { compileExpression, compileTemplate, type Template } from "../src/expr/index.ts";
-import { SshPool } from "../src/transport/ssh/index.ts";
+import type { SshPool } from "../src/transport/ssh/index.ts";
 import { runOpskit } from "./harness/cli.ts";
 import { startFleet, type Fleet } from "./harness/fleet.ts";
 import { alertmanagerNotification, startServe, writeConfig } from "./harness/serve.ts";
+import { fleetEndpoint, fleetPool } from "./harness/ssh-pool.ts";
 
 // Hostile values (testdata/hostile/values.json) through every shell context a
 // template can put them in, run by the real bash, dash and, over SSH, the
@@ -199,7 +200,7 @@ describe("over SSH: the remote /bin/sh", () => {
   let pool: SshPool;
   beforeAll(async () => {
     fleet = await startFleet({ size: 1 });
-    pool = new SshPool({ knownHostsFile: fleet.knownHostsFile, hostKeyChecking: "strict", connectTimeoutMs: 10_000, authTimeoutMs: 10_000, agentSocket: "" });
+    pool = fleetPool(fleet, { connectTimeoutMs: 10_000, authTimeoutMs: 10_000 });
   });
   afterAll(async () => {
     await pool?.close();
@@ -207,10 +208,8 @@ describe("over SSH: the remote /bin/sh", () => {
   });
 
   test.each(["an exec channel", "the persistent remote shell"])("every context prints every value byte for byte and runs none, on %s", async (path) => {
-    const host = fleet.hosts[0]!;
-    const endpoint = { name: host.name, host: host.address, port: host.port, user: fleet.user, identityFiles: [fleet.identityFile], useAgent: false };
     const signal = new AbortController().signal;
-    const session = await pool.session(endpoint, signal);
+    const session = await pool.session(fleetEndpoint(fleet, fleet.hosts[0]!), signal);
     const shell = path === "an exec channel" ? undefined : await session.shell();
     const failures: string[] = [];
     for (const context of contexts) {

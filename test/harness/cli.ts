@@ -33,4 +33,11 @@ export function parseJsonLines(stdout: string): { results: Record<string, any>[]
   return { results: lines.filter((l) => l.type === "result"), summary: lines.find((l) => l.type === "summary") };
 }
 
+/** Runs `opskit probe --json` with `args`: the exit code and output, the parsed lines, and the first result. */
+export async function probeJson(args: string[]): Promise<CliResult & ReturnType<typeof parseJsonLines> & { result: Record<string, any> }> {
+  const run = await runOpskit(["probe", "--json", ...args]);
+  const parsed = parseJsonLines(run.stdout);
+  return { ...run, ...parsed, result: parsed.results[0]! };
+}
+
 export const repoRoot = root;

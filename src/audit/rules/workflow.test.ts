@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { registry, runAudit, type AuditContext, type Hit } from "../src/audit/index.ts";
-import { repoRoot } from "./harness/cli.ts";
+import { registry, runAudit, type AuditContext, type Hit } from "../index.ts";
+
+const repoRoot = new URL("../../..", import.meta.url).pathname;
 
 const context: AuditContext = { stepTimeoutOf: () => undefined };
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { registry, shannonEntropy, type AuditContext, type Hit } from "../src/audit/index.ts";
+import { registry, shannonEntropy, type AuditContext, type Hit } from "../index.ts";
 
 const context: AuditContext = { stepTimeoutOf: () => undefined };
 

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runAudit, type AuditReport } from "../src/audit/index.ts";
-import { repoRoot } from "./harness/cli.ts";
+import { runAudit, type AuditReport } from "./index.ts";
+
+const repoRoot = new URL("../..", import.meta.url).pathname;
 
 let dir: string;
 beforeAll(() => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { registry, type AuditContext } from "../src/audit/index.ts";
+import { registry, type AuditContext } from "../index.ts";
 
 const context: AuditContext = { stepTimeoutOf: () => undefined };
 
