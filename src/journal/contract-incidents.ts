@@ -230,6 +230,18 @@ export function describeIncidentContract(journal: CurrentJournal): void {
       expect(await j.attempts(id)).toEqual([{ ...attempt(id, 1), status: "succeeded", runId: "20261125T120102-3fa9", startedAt: t0 + 10, finishedAt: t0 + 20, detail: "verified" }]);
     });
 
+    test("a claim moves an attempt only from the status it names: of two racing claims, one wins", async () => {
+      const j = journal();
+      const { id } = await open(j, "fp-1");
+      await j.createAttempt(attempt(id, 1, { status: "awaiting_approval" }));
+      const raced = await Promise.all([j.claimAttempt(id, 1, "awaiting_approval", { status: "queued" }), j.claimAttempt(id, 1, "awaiting_approval", { status: "rejected", detail: "resolved by hand" })]);
+      expect([...raced].sort()).toEqual([false, true]);
+      const winner = raced[0] ? attempt(id, 1, { status: "queued" }) : attempt(id, 1, { status: "rejected", detail: "resolved by hand" });
+      expect(await j.attempts(id)).toEqual([winner]);
+      expect(await j.claimAttempt(id, 1, "running", { status: "failed" })).toBe(false);
+      expect(await j.claimAttempt(id, 9, "queued", { status: "running" })).toBe(false);
+    });
+
     test("the last start of a fingerprint spans its incidents and ignores dry runs, interrupted attempts and attempts not started", async () => {
       const j = journal();
       const first = await open(j, "fp-1");
