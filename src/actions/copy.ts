@@ -31,6 +31,8 @@ export const copyAction: Action<CopySpec, CopyRendered> = {
     return (variables) => ({ src, dest: dest(variables), mode });
   },
   describe: (rendered) => `copy: ${rendered.src} -> ${rendered.dest} (mode ${rendered.mode.toString(8).padStart(4, "0")})`,
+  // What it writes is a file, not a command or a URL.
+  subjects: () => [],
   run: (rendered, context) =>
     onHost(context, async (host) => {
       const startedAt = performance.now();

@@ -58,5 +58,7 @@ export const execAction: Action<ExecSpec, ExecRendered> = {
     return (variables) => ({ ...command(variables), env: env(variables), ...(full.cwd ? { cwd: full.cwd } : {}) });
   },
   describe: (rendered) => `exec: ${rendered.shown}`,
+  // `shown` reads with the values in place; `command` only references them.
+  subjects: (rendered) => [{ category: "commands", label: "exec command", command: rendered.shown ?? rendered.command }],
   run: runLocal,
 };

@@ -72,5 +72,6 @@ export const httpAction: Action<HttpSpec, HttpRendered> = {
     });
   },
   describe: (rendered) => `http: ${rendered.method} ${rendered.url}`,
+  subjects: (rendered) => [{ category: "http", label: "http URL", url: rendered.url }],
   run: probeOnce,
 };

@@ -34,4 +34,4 @@ export type ActionSpecs = Omit<Specs, "wait"> & { wait: Specs["wait"] & Partial<
 export { spawnLocal, type LocalRun } from "./local.ts";
 export { BASE_ENVIRONMENT, commandEnvironment, type EnvironmentBase } from "./environment.ts";
 export { resultScope, resultVariables, scopeVariables } from "./variables.ts";
-export type { Action, ActionContext, ActionResult, ActionSchema, ActionTarget, CommandOutput, CompileContext, RemoteHost, Renderer, RunOptions, SpecOf } from "./types.ts";
+export type { Action, ActionContext, ActionResult, ActionSchema, ActionTarget, CommandOutput, CompileContext, PermissionSubject, SubjectContext, RemoteHost, Renderer, RunOptions, SpecOf } from "./types.ts";

@@ -19,6 +19,16 @@ interface NotifyRendered {
   headers: Record<string, string>;
 }
 
+/** A webhook URL often carries its token: the origin only. */
+function originOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.pathname === "/" && !parsed.search ? parsed.origin : `${parsed.origin}/…`;
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
 /** POSTs JSON to a webhook (chat, pager, ticketing). The URL may be a secret reference (env:NAME). */
 export const notifyAction: Action<NotifySpec, NotifyRendered> = {
   kind: "notify",
@@ -34,6 +44,13 @@ export const notifyAction: Action<NotifySpec, NotifyRendered> = {
   },
   // The URL is not printed: it often carries a token.
   describe: (rendered) => `notify: POST ${rendered.url.startsWith("env:") || rendered.url.startsWith("file:") ? rendered.url : new URL(rendered.url).origin}`,
+  // Judged resolved, shown without its path; an unset secret fails the step on its own, before anything is sent.
+  async subjects(rendered) {
+    const reference = /^(env|file):/.test(rendered.url);
+    const url = reference ? await resolveSecret(rendered.url, "notify.url").catch(() => undefined) : rendered.url;
+    if (url === undefined) return [];
+    return [{ category: "http", label: "notify URL", url, shown: reference ? `${rendered.url} (${originOf(url)})` : originOf(url) }];
+  },
   async run(rendered, context) {
     const startedAt = performance.now();
     try {

@@ -28,5 +28,6 @@ export const probeAction: Action<ProbeSpec, ProbeRendered> = {
     return (variables) => ({ url: url(variables), method: "GET", headers: {}, expect });
   },
   describe: (rendered) => `probe: ${rendered.url}`,
+  subjects: (rendered) => [{ category: "http", label: "probe URL", url: rendered.url }],
   run: probeOnce,
 };

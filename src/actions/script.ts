@@ -1,4 +1,4 @@
-import { basename } from "node:path";
+import { basename, isAbsolute, relative } from "node:path";
 import type { SchemaKit } from "../config/index.ts";
 import { configError, ExitCode, OpsError } from "../errors.ts";
 import { formatMs } from "../ui/index.ts";
@@ -146,6 +146,12 @@ export const scriptAction: Action<ScriptSpec, ScriptRendered> = {
     return (variables) => ({ path, interpreter, args: args.map((render) => render(variables)), env: env(variables), exitMap });
   },
   describe: (rendered) => `script: ${rendered.path}${rendered.args.length ? ` ${rendered.args.map(shellQuote).join(" ")}` : ""} (via ${rendered.interpreter})`,
+  // Judged as the line a person would type in the config's directory: interpreter, path relative to it, quoted args.
+  subjects(rendered, { baseDir }) {
+    const shown = relative(baseDir, rendered.path);
+    const path = shown && !shown.startsWith("..") && !isAbsolute(shown) ? shown : rendered.path;
+    return [{ category: "commands", label: "script command", command: [rendered.interpreter, path, ...rendered.args.map(shellQuote)].join(" ") }];
+  },
   run: (rendered, context) =>
     onHost(context, async (host) => {
       const startedAt = performance.now();

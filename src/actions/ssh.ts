@@ -49,6 +49,8 @@ export const sshAction: Action<SshSpec, SshRendered> = {
     };
   },
   describe: (rendered) => `ssh: ${rendered.shown}`,
+  // `shown` reads with the values in place; `command` only references them.
+  subjects: (rendered) => [{ category: "commands", label: "ssh command", command: rendered.shown ?? rendered.command }],
   run: (rendered, context) =>
     onHost(context, async (host) =>
       commandResult(

@@ -75,6 +75,18 @@ export type ActionSchema<Spec> = (kit: SchemaKit) => z.ZodType<Spec>;
 export type SpecOf<S extends (kit: SchemaKit) => z.ZodType> = z.output<ReturnType<S>>;
 
 /**
+ * What a rendered action touches that permissions and the org policy judge:
+ * a command line it runs, or a URL it requests (`shown` when the URL must not
+ * be printed as it is, e.g. a webhook's token).
+ */
+export type PermissionSubject = { category: "commands"; label: string; command: string } | { category: "http"; label: string; url: string; shown?: string };
+
+export interface SubjectContext {
+  /** Directory of the config: script paths are shown relative to it. */
+  baseDir: string;
+}
+
+/**
  * One kind of work. `compile` runs once per workflow (templates and CEL
  * checked before anything runs), `run` once per target with the rendered spec.
  */
@@ -88,5 +100,7 @@ export interface Action<Spec = unknown, Rendered = unknown> {
   compile(spec: Spec, context: CompileContext): Promise<Renderer<Rendered>>;
   /** One line for plans, progress and the journal, e.g. the rendered command. */
   describe(rendered: Rendered): string;
+  /** The commands and URLs it will use, checked against permissions and the org policy before it runs; [] when it uses neither. */
+  subjects(rendered: Rendered, context: SubjectContext): PermissionSubject[] | Promise<PermissionSubject[]>;
   run(rendered: Rendered, context: ActionContext): Promise<ActionResult>;
 }

@@ -58,6 +58,11 @@ export const waitAction = (registry: Registry): Action<WaitSpec, WaitRendered> =
       return (variables) => ({ action, inner: inner(variables), until, scope: variables, timeoutMs, intervalMs });
     },
     describe: (rendered) => `wait until ${rendered.until.source} (${rendered.action.describe(rendered.inner)})`,
+    // What the polled action touches, found by its kind in the registry.
+    async subjects(rendered, context) {
+      const polled = registry()[rendered.action.kind];
+      return polled ? (await polled.subjects(rendered.inner, context)).map((subject) => ({ ...subject, label: `wait ${subject.label}` })) : [];
+    },
     run: pollUntil,
   };
 };
