@@ -23,7 +23,7 @@ export function runAudit(options: AuditOptions): Promise<AuditReport> {
 export { failsAt, countLines, type AuditOptions, type AuditReport, type AuditSummary } from "./run.ts";
 export { renderText, renderJson, summaryLine } from "./render.ts";
 export { renderSarif, sarifSchemaUri } from "./sarif.ts";
-export { loadPolicy, matchGlob, couldMatch, globsOverlap, type AuditPolicy, type Policy } from "./policy.ts";
+export { loadAuditPolicy as loadPolicy, matchGlob, couldMatch, globsOverlap, type AuditPolicy, type Policy } from "../policy/index.ts";
 export { classify, interpreterOf } from "./discover.ts";
 export { entropyThreshold, shannonEntropy } from "./rules/secrets.ts";
 export type { Finding, Hit, Language, Rule, RuleSet, Severity, SourceFile, AuditContext } from "./types.ts";

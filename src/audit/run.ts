@@ -2,7 +2,7 @@ import { readdirSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { readYamlDocument } from "../config/index.ts";
 import { discoverFiles, readBounded } from "./discover.ts";
-import type { AuditPolicy } from "./policy.ts";
+import type { AuditPolicy } from "../policy/index.ts";
 import { runShellCheck, type ShellCheckOutcome } from "./shellcheck.ts";
 import { readSuppressions, suppressionFor, suppressionRules } from "./suppress.ts";
 import { severityRank, type AuditContext, type Finding, type Hit, type Language, type Rule, type RuleSet, type Severity, type SourceFile } from "./types.ts";

@@ -1,4 +1,4 @@
-import type { AuditPolicy } from "./policy.ts";
+import type { AuditPolicy } from "../policy/index.ts";
 
 /** How bad a finding is; `--fail-on` compares against this order. */
 export type Severity = "error" | "warning" | "note";

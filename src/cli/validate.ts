@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import type { ConfigPath, LoadedConfig, Workflow } from "../config/index.ts";
-import type { CompiledWorkflow, Policy, Problem } from "../engine/index.ts";
+import type { CompiledWorkflow, Problem } from "../engine/index.ts";
+import type { Policy } from "../policy/index.ts";
 import type { Target } from "../inventory/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { configOptions, loadConfigFromOptions } from "./config-options.ts";
@@ -126,7 +127,7 @@ async function checkExpressions(loaded: LoadedConfig, name: string, workflow: Wo
 
 /** What `opskit run` compiles before it touches a host: templates, actions, timeouts. */
 async function compileLikeRun(loaded: LoadedConfig, name: string, workflow: Workflow): Promise<{ compiled: CompiledWorkflow; policy: Policy | undefined }> {
-  const { compileWorkflow, configuredPolicy } = await import("../engine/index.ts");
+  const [{ compileWorkflow }, { configuredPolicy }] = await Promise.all([import("../engine/index.ts"), import("../policy/index.ts")]);
   const policy = await configuredPolicy(loaded);
   const compiled = await compileWorkflow(workflow, {
     name,

@@ -10,24 +10,6 @@ export { priorProgress, type PriorProgress } from "./progress.ts";
 export { celVars } from "./scope.ts";
 export type { KnownVars, Problem } from "./preflight.ts";
 export type { Remotes } from "./remotes.ts";
-// Light at load (its heavy imports are lazy): the glob matcher, the shell scan and the policy file are shared with audit/.
-export {
-  compilePermissions,
-  configuredPolicy,
-  loadPolicy,
-  matchGlob,
-  PermissionDenied,
-  scanCommand,
-  sudoIn,
-  type Denial,
-  type DenialKind,
-  type Guard,
-  type GuardTarget,
-  type PermissionOptions,
-  type Policy,
-  type PolicyRules,
-  type ScannedCommand,
-} from "./permissions.ts";
 
 // The workflow engine pulls in every action; it is loaded on first use so
 // that `opskit probe`, which needs only the pool, starts fast.

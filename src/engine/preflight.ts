@@ -2,7 +2,7 @@ import { actions } from "../actions/index.ts";
 import { formatPath, isSecretReference, resolveSecret, type ConfigPath, type Step, type Workflow } from "../config/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { referencedFields, splitTemplate } from "../expr/index.ts";
-import type { Guard, GuardTarget, Policy } from "./permissions.ts";
+import type { Guard, GuardTarget, Policy } from "../policy/index.ts";
 
 /*
  * Checks a workflow for what would fail, or go wrong quietly, only once it

@@ -5,7 +5,7 @@ import { compileExpression, compileTemplate, type Expression } from "../expr/ind
 import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
 import { parseDuration, sleep } from "../ui/index.ts";
 import { maskedOutput, type EventSink, type RunCounts } from "./events.ts";
-import { compilePermissions, PermissionDenied, type Guard, type Policy } from "./permissions.ts";
+import { compilePermissions, PermissionDenied, type Guard, type Policy } from "../policy/index.ts";
 import { failureBudget, planBatches } from "./plan.ts";
 import type { PriorProgress } from "./progress.ts";
 import { runPool } from "./pool.ts";

@@ -1,5 +1,6 @@
 import type { LoadedConfig, Rule } from "../config/index.ts";
-import { compileWorkflow, configuredPolicy, type CompiledWorkflow, type Policy } from "../engine/index.ts";
+import { compileWorkflow, type CompiledWorkflow } from "../engine/index.ts";
+import { configuredPolicy, type Policy } from "../policy/index.ts";
 import { configError } from "../errors.ts";
 import { celTimestamp, compileExpectations, compileExpression, compileTemplate, type Expectation, type Expression, type Template } from "../expr/index.ts";
 import type { IncidentRecord } from "../journal/index.ts";

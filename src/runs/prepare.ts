@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
 import type { EnvironmentBase } from "../actions/index.ts";
 import type { LoadedConfig, Step, Workflow } from "../config/index.ts";
-import { compileWorkflow, configuredPolicy, type CompiledWorkflow } from "../engine/index.ts";
+import { compileWorkflow, type CompiledWorkflow } from "../engine/index.ts";
+import { configuredPolicy } from "../policy/index.ts";
 import { usageError } from "../errors.ts";
 import { localTarget, resolveTargets, type Target } from "../inventory/index.ts";
 import type { RunParams } from "../journal/index.ts";

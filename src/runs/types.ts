@@ -1,6 +1,7 @@
 import type { EnvironmentBase } from "../actions/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
-import type { CompiledWorkflow, EventSink, Policy, PriorProgress, Remotes, RunOutcome } from "../engine/index.ts";
+import type { CompiledWorkflow, EventSink, PriorProgress, Remotes, RunOutcome } from "../engine/index.ts";
+import type { Policy } from "../policy/index.ts";
 import type { Target } from "../inventory/index.ts";
 import type { Journal, RunParams, ShadowStore } from "../journal/index.ts";
 

@@ -2,7 +2,7 @@ import { basename, dirname, resolve } from "node:path";
 import { loadConfig, type ConfigPath } from "../../config/index.ts";
 import { describeError } from "../../errors.ts";
 import { matches, resolveInventory, selectTargets, type Target } from "../../inventory/index.ts";
-import { deniedCommand, deniedGlob, deniedUrl, loadPolicy, type AuditPolicy, type PolicyHit } from "../policy.ts";
+import { deniedCommand, deniedGlob, deniedUrl, loadAuditPolicy as loadPolicy, type AuditPolicy, type PolicyHit } from "../../policy/index.ts";
 import type { AuditContext, Hit, Rule, RuleSet, SourceFile } from "../types.ts";
 import { commandOf, isMap, readWorkflowFile, stepsOf, urlsOf, workflowsOf, type WorkflowFile } from "../workflow-file.ts";
 

@@ -1,75 +1,18 @@
-// Globs over command lines and URLs, and a scan of shell command lines for the
-// commands they run (and whether one runs as root): what permissions, the
-// org policy and `opskit audit --policy` match against.
+import { isShell, wrapperArguments, wrapperOf } from "../expr/index.ts";
 
-// ---------------------------------------------------------------------------
-// Globs
+// A scan of shell command lines for the commands they run, behind which
+// wrappers (and so whether one runs as root): what permissions, the org
+// policy and `opskit audit --policy` match against. The wrappers are the
+// template scanner's and the audit's table (expr/shell-wrappers.ts).
 
-type GlobToken = { any: true } | { one: true } | { char: string };
-
-function globTokens(pattern: string): GlobToken[] {
-  const chars = Array.from(pattern);
-  const tokens: GlobToken[] = [];
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars[i]!;
-    const next = chars[i + 1];
-    // Only \*, \? and \\ are escapes: any other backslash (grep 'a\|b') is itself.
-    if (c === "\\" && (next === "*" || next === "?" || next === "\\")) {
-      tokens.push({ char: next });
-      i++;
-    } else if (c === "*") {
-      if (!("any" in (tokens.at(-1) ?? {}))) tokens.push({ any: true });
-    } else if (c === "?") tokens.push({ one: true });
-    else tokens.push({ char: c });
-  }
-  return tokens;
-}
-
-/**
- * Whether a glob matches the whole text, both trimmed: `*` is any run of
- * characters (spaces and slashes included), `?` one character, `\*` and
- * `\?` themselves. Greedy with one backtrack point, so a long command
- * against many stars stays linear-ish, with no regular expression to blow up.
- */
-export function matchGlob(pattern: string, text: string): boolean {
-  const p = globTokens(pattern.trim());
-  const t = Array.from(text.trim());
-  let pi = 0;
-  let ti = 0;
-  let star = -1;
-  let starText = 0;
-  while (ti < t.length) {
-    const token = p[pi];
-    if (token && ("one" in token || ("char" in token && token.char === t[ti]))) {
-      pi++;
-      ti++;
-    } else if (token && "any" in token) {
-      star = pi++;
-      starText = ti;
-    } else if (star >= 0) {
-      pi = star + 1;
-      ti = ++starText;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.length && "any" in p[pi]!) pi++;
-  return pi === p.length;
-}
-
-// ---------------------------------------------------------------------------
-// Shell commands
-
-/** Words that leave the next word in command position (`if sudo …`, `env X=1 sudo …`, `xargs sudo …`). */
+/** Words that leave the next word in command position (`if sudo …`, `! sudo …`). */
 const keywords = new Set(["!", "{", "if", "then", "else", "elif", "do", "while", "until"]);
-const wrappers = new Set(["time", "exec", "command", "builtin", "env", "nohup", "nice", "ionice", "xargs", "timeout", "setsid", "stdbuf"]);
-const shells = new Set(["sh", "bash", "dash", "zsh", "ksh", "ash"]);
-/** Commands that run what follows as root: all of them count as sudo. */
-const rootCommands = new Set(["sudo", "doas", "pkexec", "run0"]);
 
 export interface ScannedCommand {
-  /** The first word of every simple command, unquoted, in order: `a; b | c $(d)` gives a, b, c, d. */
+  /** The command every simple command runs, unquoted, in order, behind its wrappers: `a; sudo -u x b | c $(d)` gives a, b, c, d. */
   commands: string[];
+  /** The wrappers in front of them, unquoted as written: `sudo -u x nice b` gives sudo, nice. */
+  wrappers: string[];
   /** The command with its quoting removed and blanks collapsed (`systemctl  restart 'api'` reads systemctl restart api). */
   unquoted: string;
 }
@@ -78,7 +21,8 @@ interface ScanState {
   word: string;
   inWord: boolean;
   atCommand: boolean;
-  afterWrapper: boolean;
+  /** After a wrapper: whether a word is still its own (an option, a value, an operand). */
+  wrapper: ((word: string) => boolean) | undefined;
   redirect: boolean;
   /** sh -c: "shell" after a shell, "script" after its -c. */
   shell: "none" | "shell" | "script";
@@ -91,14 +35,16 @@ interface ScanState {
  * Reads a POSIX shell command the way the shell splits it, far enough to
  * know which command each simple command runs: after the start, `;`, `&`,
  * `&&`, `|`, `||`, a newline, `(`, `$(` and backticks, past assignments,
- * keywords and wrappers such as env or xargs, and into `sh -c '…'`.
+ * keywords and wrappers such as sudo, env or xargs (with their options), and
+ * into `sh -c '…'`.
  * A tripwire, not a sandbox: a script or an allowed binary can still reach
  * root, which is why `commands` is an allow-list.
  */
 export function scanCommand(command: string, depth = 0): ScannedCommand {
   const commands: string[] = [];
+  const wrappers: string[] = [];
   let unquoted = "";
-  const fresh = (): ScanState => ({ word: "", inWord: false, atCommand: true, afterWrapper: false, redirect: false, shell: "none", quote: null, parens: 0 });
+  const fresh = (): ScanState => ({ word: "", inWord: false, atCommand: true, wrapper: undefined, redirect: false, shell: "none", quote: null, parens: 0 });
   let s = fresh();
   const frames: { state: ScanState; close: ")" | "`" }[] = [];
 
@@ -113,19 +59,23 @@ export function scanCommand(command: string, depth = 0): ScannedCommand {
     }
     if (s.atCommand) {
       if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(word) || keywords.has(word)) return;
-      if (s.afterWrapper && /^-|^\d/.test(word)) return;
-      if (wrappers.has(word)) {
-        s.afterWrapper = true;
+      if (s.wrapper?.(word)) return;
+      const wrapper = wrapperOf(word);
+      if (wrapper) {
+        wrappers.push(word);
+        s.wrapper = wrapperArguments(wrapper);
         return;
       }
       commands.push(word);
       s.atCommand = false;
-      s.afterWrapper = false;
-      s.shell = shells.has(word.split("/").at(-1)!) ? "shell" : "none";
+      s.wrapper = undefined;
+      s.shell = isShell(word) ? "shell" : "none";
       return;
     }
     if (s.shell === "script" && depth < 4) {
-      commands.push(...scanCommand(word, depth + 1).commands);
+      const inner = scanCommand(word, depth + 1);
+      commands.push(...inner.commands);
+      wrappers.push(...inner.wrappers);
       s.shell = "none";
     } else if (s.shell === "shell" && /^-[A-Za-z]*c[A-Za-z]*$/.test(word)) {
       s.shell = "script";
@@ -134,7 +84,7 @@ export function scanCommand(command: string, depth = 0): ScannedCommand {
   const startCommand = () => {
     endWord();
     s.atCommand = true;
-    s.afterWrapper = false;
+    s.wrapper = undefined;
     s.redirect = false;
     s.shell = "none";
   };
@@ -239,12 +189,12 @@ export function scanCommand(command: string, depth = 0): ScannedCommand {
   endWord();
   while (frames.length > 0) close();
   endWord();
-  return { commands, unquoted };
+  return { commands, wrappers, unquoted };
 }
 
-/** The root-running command (sudo, doas, …) a shell command calls, if any. */
+/** The root-running wrapper (sudo, doas, …) a shell command calls, if any. */
 export function sudoIn(command: string): string | undefined {
-  return scanCommand(command).commands.map((word) => word.split("/").at(-1)!).find((name) => rootCommands.has(name));
+  return scanCommand(command).wrappers.find((word) => wrapperOf(word)?.root)?.split("/").at(-1);
 }
 
 /** The ssh action puts `env:` on the command line (`export A='x' ; cmd`); permissions are about the cmd. */

@@ -1,0 +1,77 @@
+/*
+ * The org policy, as the static audit reads it: the same file, globs and
+ * shell scan as the run-time check (guard.ts), so the audit reports what a
+ * run would deny. What this adds is what only a static check needs: where
+ * each rule sits in its file, and matching before `{{ }}` templates render
+ * (a template may render to anything, so it matches like `*`).
+ *
+ *   deny:
+ *     commands: ["rm -rf *", "curl * | sh"]  # globs over a whole command
+ *     hosts: "env=prod,role=db"              # targets no workflow may act on
+ *     http: ["http://*"]                     # globs over a URL
+ *     sudo: true                             # no command may use sudo
+ *   require:
+ *     permissions: true                      # every workflow declares permissions
+ */
+import type { ConfigPath } from "../config/index.ts";
+import type { Selector } from "../inventory/index.ts";
+import { scanCommand, sudoIn } from "./command-scan.ts";
+import { readPolicyFile } from "./file.ts";
+import { couldMatch, globsOverlap } from "./globs.ts";
+import type { Policy } from "./types.ts";
+
+/** A policy as the run-time check loads it, plus the positions of its rules' values and its parsed deny.hosts. */
+export interface AuditPolicy extends Policy {
+  /** "file:line:col" of a key's value, e.g. where(["deny", "commands", 0]). */
+  where(path: ConfigPath): string;
+  hostSelector?: Selector;
+}
+
+/**
+ * Loads a policy file as the run-time check does (validation errors name
+ * file:line:col and exit 65); a path that does not exist exits 64.
+ */
+export async function loadAuditPolicy(path: string, cwd = process.cwd()): Promise<AuditPolicy> {
+  const [{ resolve }, { usageError }, { parseSelector }] = await Promise.all([import("node:path"), import("../errors.ts"), import("../inventory/index.ts")]);
+  if (!(await Bun.file(resolve(cwd, path)).exists())) throw usageError("E_POLICY_NOT_FOUND", `policy file not found: ${path}`, "pass --policy an existing YAML file with deny: and require: keys");
+  const { policy, doc } = await readPolicyFile(path, cwd);
+  return { ...policy, where: (at) => doc.where(at, "value"), ...(policy.deny.hosts !== undefined ? { hostSelector: parseSelector(policy.deny.hosts) } : {}) };
+}
+
+/** A policy rule that applies: its name, glob and position in the policy file. */
+export interface PolicyHit {
+  rule: string;
+  pattern: string;
+  at: string;
+}
+
+const hitAt = (policy: AuditPolicy, kind: "commands" | "http", index: number): PolicyHit => ({
+  rule: `deny.${kind}[${index}]`,
+  pattern: policy.deny[kind]![index]!,
+  at: policy.where(["deny", kind, index]),
+});
+
+/**
+ * The deny.commands glob (or deny.sudo) an unrendered command could hit. The
+ * forms matched are the run-time check's: the command as written and with its
+ * quoting removed and blanks collapsed.
+ */
+export function deniedCommand(policy: AuditPolicy, command: string): PolicyHit | undefined {
+  const forms = [command.trim(), scanCommand(command.trim()).unquoted.trim()];
+  const index = (policy.deny.commands ?? []).findIndex((glob) => forms.some((form) => couldMatch(glob, form)));
+  if (index >= 0) return hitAt(policy, "commands", index);
+  const root = policy.deny.sudo === true ? sudoIn(command) : undefined;
+  return root ? { rule: "deny.sudo", pattern: root, at: policy.where(["deny", "sudo"]) } : undefined;
+}
+
+/** The deny.http glob an unrendered URL could hit. */
+export function deniedUrl(policy: AuditPolicy, url: string): PolicyHit | undefined {
+  const index = (policy.deny.http ?? []).findIndex((glob) => couldMatch(glob, url));
+  return index >= 0 ? hitAt(policy, "http", index) : undefined;
+}
+
+/** The deny glob that a permissions glob overlaps: the workflow claims something the policy forbids. */
+export function deniedGlob(policy: AuditPolicy, kind: "commands" | "http", allowed: string): PolicyHit | undefined {
+  const index = (policy.deny[kind] ?? []).findIndex((glob) => globsOverlap(glob, allowed));
+  return index >= 0 ? hitAt(policy, kind, index) : undefined;
+}
