@@ -10,6 +10,8 @@ export interface PoolOptions {
 
 export type PoolOutcome<T, R> = { item: T; index: number; value: R } | { item: T; index: number; error: unknown };
 
+import { Slots } from "./slots.ts";
+
 export async function* runPool<T, R>(
   items: Iterable<T>,
   work: (item: T, signal: AbortSignal, index: number) => Promise<R>,
@@ -27,26 +29,27 @@ export async function* runPool<T, R>(
   const iterator = items[Symbol.iterator]();
   const done: PoolOutcome<T, R>[] = [];
   let wake: (() => void) | undefined;
-  let inFlight = 0;
+  // Items in flight hold a slot each: the bound is the semaphore's, not a second count.
+  const slots = new Slots(options.concurrency);
   let exhausted = false;
   let next = 0;
 
   const settle = (outcome: PoolOutcome<T, R>) => {
-    inFlight--;
+    slots.release();
     done.push(outcome);
     wake?.();
   };
 
   const fill = () => {
-    while (!exhausted && inFlight < options.concurrency && !controller.signal.aborted) {
+    while (!exhausted && !controller.signal.aborted && slots.tryAcquire()) {
       const step = iterator.next();
       if (step.done) {
+        slots.release();
         exhausted = true;
         break;
       }
       const item = step.value;
       const index = next++;
-      inFlight++;
       let started: Promise<R>;
       try {
         started = work(item, controller.signal, index);
@@ -62,7 +65,7 @@ export async function* runPool<T, R>(
 
   try {
     fill();
-    while (inFlight > 0 || done.length > 0) {
+    while (slots.inUse > 0 || done.length > 0) {
       if (done.length === 0) {
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
@@ -77,7 +80,7 @@ export async function* runPool<T, R>(
     }
   } finally {
     // Consumer stopped early (break/throw): cancel what is still running.
-    if (inFlight > 0) controller.abort(new Error("pool closed"));
+    if (slots.inUse > 0) controller.abort(new Error("pool closed"));
     outer?.removeEventListener("abort", onAbort);
   }
 }

@@ -1,10 +1,10 @@
 import type { Check } from "../config/index.ts";
 import { ExitCode, OpsError, configError, isOpsError } from "../errors.ts";
+import { Slots } from "../engine/index.ts";
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables, parseTarget, runProbe, type ProbePlan, type ProbeResult, type ProbeSettings } from "../probe/index.ts";
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration } from "../time/index.ts";
 import { alertFingerprint, type Alert } from "./alert.ts";
-import { Slots } from "./slots.ts";
 
 /** What a check looks like right now: for the API, the metrics and the dashboard. */
 export interface CheckState {

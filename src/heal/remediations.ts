@@ -1,12 +1,11 @@
 import type { LoadedConfig } from "../config/index.ts";
-import { priorProgress, type EventSink, type PriorProgress } from "../engine/index.ts";
+import { priorProgress, Slots, type EventSink, type PriorProgress } from "../engine/index.ts";
 import type { AttemptRecord, IncidentRecord, IncidentStore, Journal } from "../journal/index.ts";
 import { formatMs } from "../ui/index.ts";
 import { countedAttempts } from "./gates.ts";
 import { recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
 import { describeFailure, escalationRun, executeWorkflowRun, planWorkflowRun, verifyByProbe } from "./remediate.ts";
 import { alertOfIncident, ruleScope, type CompiledRule } from "./rules.ts";
-import { Slots } from "./slots.ts";
 
 /** Work a decision starts once the transaction that recorded it has committed. */
 export type Followup = () => void;

@@ -1,9 +1,17 @@
-/** A counting semaphore for long-lived work (remediations) that arrives one item at a time. */
+/**
+ * The one concurrency primitive: a counting semaphore. runPool (pool.ts)
+ * admits a batch's items through it (tryAcquire while the batch has items,
+ * release as each settles); work that arrives one item at a time over hours
+ * (remediations, a check's probe on its timer) waits for a slot with
+ * `acquire`, abortably. One bound, counted in one place, whatever the shape
+ * of the work.
+ */
 export class Slots {
   #free: number;
   #waiting: { resolve(): void; reject(error: unknown): void }[] = [];
 
   constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`slots must be a positive integer, got ${size}`);
     this.#free = size;
   }
 
