@@ -1,3 +1,4 @@
+import { wrappedCommandAt, wrapperOf } from "../expr/index.ts";
 import { isReserved, type Word } from "./shell-syntax.ts";
 
 /*
@@ -39,23 +40,6 @@ export function isAssignment(raw: string): boolean {
   return assignment.test(raw);
 }
 
-/** Wrappers that run the command after them, and which of their options take a value. */
-const wrappers: Record<string, { valued: RegExp; positional?: number }> = {
-  sudo: { valued: /^-[ugCDhpRrtTU]$/ },
-  doas: { valued: /^-[uC]$/ },
-  env: { valued: /^-[uCS]$|^--(unset|chdir)$/ },
-  nice: { valued: /^-n$/ },
-  ionice: { valued: /^-[cnpPu]$/ },
-  nohup: { valued: /^$/ },
-  time: { valued: /^$/ },
-  exec: { valued: /^-a$/ },
-  builtin: { valued: /^$/ },
-  stdbuf: { valued: /^-[ioe]$/ },
-  timeout: { valued: /^-[sk]$|^--(signal|kill-after)$/, positional: 1 },
-  chronic: { valued: /^$/ },
-  setsid: { valued: /^$/ },
-};
-
 export interface CommandCore {
   /** The command name after assignments, reserved words and wrappers (sudo, env, timeout...), or "" when there is none. */
   name: string;
@@ -65,7 +49,7 @@ export interface CommandCore {
   wrappers: { name: string; words: Word[] }[];
 }
 
-/** Finds the command a simple command really runs: `sudo -u x env A=1 timeout 5 ssh ...` runs ssh. */
+/** Finds the command a simple command really runs: `sudo -u x env A=1 timeout 5 ssh ...` runs ssh (the wrappers are expr's one table). */
 export function commandCore(words: readonly Word[]): CommandCore {
   const found: CommandCore = { name: "", index: -1, wrappers: [] };
   const first = words[0]?.raw;
@@ -73,38 +57,16 @@ export function commandCore(words: readonly Word[]): CommandCore {
   if (first === "for" || first === "select" || first === "case" || first === "function") return found;
   let i = 0;
   while (i < words.length && (isReserved(words[i]!.raw) || isAssignment(words[i]!.raw))) i++;
+  const texts = words.map((word) => unquote(word.raw));
   while (i < words.length) {
-    const name = unquote(words[i]!.raw);
-    const base = name.slice(name.lastIndexOf("/") + 1);
-    const wrapper = wrappers[base];
-    if (!wrapper) {
+    const base = texts[i]!.slice(texts[i]!.lastIndexOf("/") + 1);
+    if (!wrapperOf(texts[i]!)) {
       found.name = base;
       found.index = i;
       return found;
     }
-    const start = i++;
-    let positional = wrapper.positional ?? 0;
-    while (i < words.length) {
-      const word = unquote(words[i]!.raw);
-      if (word === "--") {
-        i++;
-        break;
-      }
-      if (word.startsWith("-") && word.length > 1) {
-        i += wrapper.valued.test(word) ? 2 : 1;
-        continue;
-      }
-      if (base === "env" && isAssignment(word)) {
-        i++;
-        continue;
-      }
-      if (positional > 0) {
-        positional--;
-        i++;
-        continue;
-      }
-      break;
-    }
+    const start = i;
+    i = wrappedCommandAt(texts, i);
     found.wrappers.push({ name: base, words: words.slice(start, i) });
   }
   return found;

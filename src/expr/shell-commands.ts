@@ -19,7 +19,8 @@ export interface CommandRefusal {
   hint: string;
 }
 
-const reservedWords = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "in"]);
+// `time` is bash's reserved word and /usr/bin/time: read as a wrapper, so `time -p eval ...` is seen through.
+const reservedWords = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "in"]);
 /** Interpreters whose program is an argument: after -c (python) or -e (perl, ruby, node), or the first operand (awk, sed, jq). */
 const programAfterFlag: Record<string, string> = { python: "c", python2: "c", python3: "c", perl: "e", ruby: "e", node: "e", bun: "e", php: "r", lua: "e" };
 const programOperand = new Set(["awk", "gawk", "mawk", "nawk", "sed", "jq", "yq"]);

@@ -38,7 +38,7 @@ describe("command wrappers", () => {
   });
 
   test("the template scanner sees eval behind every wrapper", () => {
-    for (const line of ["chronic eval", "sudo -n eval", "stdbuf -o L eval", "env -u HOME eval", "exec -a name eval", "xargs -t eval", "ionice -c 3 eval"]) {
+    for (const line of ["time -p eval", "chronic eval", "sudo -n eval", "stdbuf -o L eval", "env -u HOME eval", "exec -a name eval", "xargs -t eval", "ionice -c 3 eval"]) {
       const list: CommandWord[] = [...words(line), "\0"].map((text, i, all) => ({ text, placeholders: i === all.length - 1 ? [0] : [] }));
       expect({ line, refused: reparsedArguments(list, new Set()).length }).toEqual({ line, refused: 1 });
     }
