@@ -1,7 +1,7 @@
 import type { SchemaKit } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import { compileExpression, type Expression } from "../expr/index.ts";
-import { parseDuration, sleep } from "../ui/index.ts";
+import { parseDuration, sleep } from "../time/index.ts";
 import type { Action, ActionContext, ActionResult } from "./types.ts";
 import { resultScope, resultVariables, scopeVariables } from "./variables.ts";
 

@@ -6,7 +6,7 @@
  * resolveOptions, so a value means the same whichever of them read it.
  */
 import { usageError } from "../errors.ts";
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration } from "../time/index.ts";
 
 interface Described {
   short?: string;

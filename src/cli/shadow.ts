@@ -7,7 +7,8 @@ import {
   buildShadowReport, comparedStepIndex, compileNormalizers, describeSide, outcomeFromResult, parseAspects, parseNormalizeOption, renderShadowReport, runLocalSide, runTrials,
   type SideOutcome, type TrialComparison,
 } from "../shadow/index.ts";
-import { formatMs, LineWriter, paletteFor, parseDuration, stdoutIsTerminal, type Palette } from "../ui/index.ts";
+import { parseDuration } from "../time/index.ts";
+import { formatMs, LineWriter, paletteFor, stdoutIsTerminal, type Palette } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
 import type { ParsedOptions } from "./options.ts";
 import { runOrigin } from "./run/index.ts";

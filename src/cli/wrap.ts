@@ -3,7 +3,7 @@ import { basename, resolve } from "node:path";
 import { effectiveDefaults, type Config, type LoadedConfig, type Step } from "../config/index.ts";
 import { isOpsError, usageError } from "../errors.ts";
 import { prepareAdHoc, type PreparedRun } from "../runs/index.ts";
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration } from "../time/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
 import type { ParsedOptions } from "./options.ts";
 import { runOrigin, startRun } from "./run/index.ts";

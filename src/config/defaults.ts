@@ -1,4 +1,4 @@
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration } from "../time/index.ts";
 import type { Defaults } from "./schema.ts";
 
 /** What `defaults:` leaves unset, filled in once when the config loads, so that no caller writes its own `?? "5m"`. */

@@ -5,7 +5,7 @@ import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import type { Target } from "../inventory/index.ts";
 import { CommandStoppedError, type RemoteShell, type SshEndpoint, type SshPool, type SshSession } from "../transport/ssh/index.ts";
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration } from "../time/index.ts";
 
 export interface Remotes {
   connect(target: string, signal: AbortSignal): Promise<RemoteHost>;

@@ -3,7 +3,7 @@ import type { ActionKind, Step, Workflow } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import { compileExpression, compileTemplate, type Expression } from "../expr/index.ts";
 import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
-import { parseDuration, sleep } from "../ui/index.ts";
+import { parseDuration, sleep } from "../time/index.ts";
 import { maskedOutput, type EventSink, type RunCounts } from "./events.ts";
 import { compilePermissions, PermissionDenied, type Guard, type Policy } from "../policy/index.ts";
 import { failureBudget, planBatches } from "./plan.ts";

@@ -4,7 +4,7 @@ import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { localTarget } from "../inventory/index.ts";
 import { newRunId, type IncidentRecord, type Journal, type RunParams } from "../journal/index.ts";
 import { prepareCompiled, prepareWorkflow, startJournaledRun, type ApplyShadow, type PreparedRun } from "../runs/index.ts";
-import { sleep } from "../ui/index.ts";
+import { sleep } from "../time/index.ts";
 import type { CompiledRule, VerifyPlan } from "./rules.ts";
 
 type RunTrigger = NonNullable<RunParams["trigger"]>;

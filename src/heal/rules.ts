@@ -6,7 +6,7 @@ import { celTimestamp, compileExpectations, compileExpression, compileTemplate, 
 import type { IncidentRecord } from "../journal/index.ts";
 import { expectationVariables } from "../probe/index.ts";
 import { adHocWorkflow } from "../runs/index.ts";
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration } from "../time/index.ts";
 import type { Alert } from "./alert.ts";
 
 /** Names a rule's `when`, `targets` and `vars` may use. */

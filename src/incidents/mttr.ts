@@ -1,6 +1,6 @@
 import { usageError } from "../errors.ts";
 import type { AnalyticsStore, MttrCountRow, MttrPhaseRow, MttrQuery } from "../journal/index.ts";
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration } from "../time/index.ts";
 import { phases, type Cohort, type MttrReport, type Phase, type PhaseChange, type PhaseStats } from "./types.ts";
 
 export interface MttrOptions {

@@ -1,6 +1,7 @@
 import { ExitCode, OpsError } from "../errors.ts";
 import { PhaseClock, PhaseError, type Phase } from "../transport/index.ts";
-import { formatMs, sleep } from "../ui/index.ts";
+import { sleep } from "../time/index.ts";
+import { formatMs } from "../ui/index.ts";
 import { expectationScope } from "./scope.ts";
 import type { Attempt, ExpectationResult, Observation, ProbeContext, ProbePlan, ProbeResult, ProbeSettings, Timings, Verdict } from "./types.ts";
 

@@ -6,7 +6,7 @@ import { configuredPolicy } from "../policy/index.ts";
 import { usageError } from "../errors.ts";
 import { localTarget, resolveTargets, type Target } from "../inventory/index.ts";
 import type { RunParams } from "../journal/index.ts";
-import { parseDuration } from "../ui/index.ts";
+import { parseDuration } from "../time/index.ts";
 import type { PreparedRun, RunOrigin } from "./types.ts";
 
 /** `opskit exec --timeout` unless given. */

@@ -1,7 +1,7 @@
 // Terminal output: colour only on a TTY and never when NO_COLOR is set;
 // colour never carries meaning alone (verdict words are always printed).
 
-export { formatMs, parseDuration, sleep } from "./duration.ts";
+export { formatMs } from "./duration.ts";
 export { foldHostNames } from "./hostset.ts";
 export { LineWriter } from "./writer.ts";
 export { jsonLine, roundMs } from "./json.ts";

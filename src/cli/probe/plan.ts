@@ -1,7 +1,7 @@
 import { usageError } from "../../errors.ts";
 import { compileExpectations } from "../../expr/index.ts";
 import { expectationVariables, parseTarget, readTargetFile, type ProbePlan, type ProbeSettings, type TargetEntry } from "../../probe/index.ts";
-import { parseDuration } from "../../ui/index.ts";
+import { parseDuration } from "../../time/index.ts";
 import type { ProbeOptions } from "./spec.ts";
 
 export type { ProbeOptions };
