@@ -148,8 +148,9 @@ export interface Journal extends RunStore, IncidentStore, HistoryStore, Analytic
    * is passed on). `tx.transaction` nests as a savepoint: its failure undoes
    * only its own work. Inside `fn` use `tx` only, and await a nested
    * transaction before the next operation: work on the journal itself waits
-   * until the transaction has ended (SQLite refuses it from inside `fn`
-   * rather than wait forever).
+   * until the transaction has ended, so from inside `fn` it never finishes.
+   * Transactions do not interleave: one that reads and then writes sees no
+   * other's writes in between.
    */
   transaction<T>(fn: (tx: JournalTx) => Promise<T>): Promise<T>;
   /**
