@@ -1,10 +1,11 @@
 // The execution engine: the bounded pool everything concurrent goes through,
 // batch plans and failure budgets, and the workflow executor that emits events.
 export { runPool, type PoolOptions, type PoolOutcome } from "./pool.ts";
+export { Slots } from "./slots.ts";
 export type { EventSink, RunCounts, RunEvent } from "./events.ts";
 export { failureBudget, planBatches, resolveCount } from "./plan.ts";
 export type { CompiledStep, CompiledWorkflow, CompileOptions, RunOutcome, RunRequest, RunTarget } from "./workflow.ts";
-export { journalSink } from "./journal-sink.ts";
+export { journalSink, type JournalSink } from "./journal-sink.ts";
 export { toRunTarget } from "./targets.ts";
 export { priorProgress, type PriorProgress } from "./progress.ts";
 export { celVars } from "./scope.ts";
