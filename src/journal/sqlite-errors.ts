@@ -35,29 +35,6 @@ export function journalFailure(error: unknown, location: string): OpsError | und
   return undefined;
 }
 
-/**
- * Wraps every method of a journal so that the failures journalFailure knows
- * surface as OpsErrors naming the file, wherever they are met (a page found
- * damaged long after the open, a write refused by a read-only file).
- */
-export function guardJournal<T extends object>(journal: T, location: string): T {
-  const guarded: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(journal)) {
-    if (typeof value !== "function") {
-      guarded[name] = value;
-      continue;
-    }
-    guarded[name] = (...args: unknown[]) => {
-      try {
-        return (value as (...a: unknown[]) => unknown)(...args);
-      } catch (error) {
-        throw journalFailure(error, location) ?? error;
-      }
-    };
-  }
-  return guarded as T;
-}
-
 /** The open descriptor of a deleted file, on Linux: where its data can still be copied from while this process lives. */
 export function deletedFileDescriptor(location: string): string | undefined {
   try {
