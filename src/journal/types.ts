@@ -150,7 +150,8 @@ export interface Journal extends RunStore, IncidentStore, HistoryStore, Analytic
    * transaction before the next operation: work on the journal itself waits
    * until the transaction has ended, so from inside `fn` it never finishes.
    * Transactions do not interleave: one that reads and then writes sees no
-   * other's writes in between.
+   * other's writes in between. Keep `fn` to journal work (no network, no
+   * timers): SQLite's one connection is held for the whole of it.
    */
   transaction<T>(fn: (tx: JournalTx) => Promise<T>): Promise<T>;
   /**
