@@ -16,7 +16,6 @@
 import type { ConfigPath } from "../config/index.ts";
 import type { Selector } from "../inventory/index.ts";
 import { scanCommand, sudoIn } from "./command-scan.ts";
-import { readPolicyFile } from "./file.ts";
 import { couldMatch, globsOverlap } from "./globs.ts";
 import type { Policy } from "./types.ts";
 
@@ -34,7 +33,7 @@ export interface AuditPolicy extends Policy {
 export async function loadAuditPolicy(path: string, cwd = process.cwd()): Promise<AuditPolicy> {
   const [{ resolve }, { usageError }, { parseSelector }] = await Promise.all([import("node:path"), import("../errors.ts"), import("../inventory/index.ts")]);
   if (!(await Bun.file(resolve(cwd, path)).exists())) throw usageError("E_POLICY_NOT_FOUND", `policy file not found: ${path}`, "pass --policy an existing YAML file with deny: and require: keys");
-  const { policy, doc } = await readPolicyFile(path, cwd);
+  const { policy, doc } = await (await import("./file.ts")).readPolicyFile(path, cwd);
   return { ...policy, where: (at) => doc.where(at, "value"), ...(policy.deny.hosts !== undefined ? { hostSelector: parseSelector(policy.deny.hosts) } : {}) };
 }
 
