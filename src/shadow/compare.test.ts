@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { canonicalJson, compareOutcomes, compileNormalizers, parseAspects, parseNormalizeOption, type SideOutcome } from "./compare.ts";
-import { fallbackReason, inShare } from "./policy.ts";
+import { fallbackReason } from "./fallback.ts";
+import { inShare } from "./share.ts";
 
 const side = (stdout: string, exitCode: number | null = 0, error?: string): SideOutcome => ({ stdout, exitCode, stderr: "", durationMs: 1, ...(error ? { error } : {}) });
 const timestamps = compileNormalizers([parseNormalizeOption("\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z=>TS")], () => "test");

@@ -5,8 +5,9 @@
 export { canonicalJson, compareOutcomes, compileNormalizers, normalizeOutput, parseAspects, parseNormalizeOption, shadowAspects } from "./compare.ts";
 export type { ComparisonOutcome, Normalizer, SideOutcome } from "./compare.ts";
 export { diffLines, unifiedDiff, type LineEdit, type UnifiedDiffOptions } from "./diff.ts";
-export { agreementRate, fallbackReason, inShare, parsePercent, type FallbackPolicy } from "./policy.ts";
+export { agreementRate, fallbackReason, type FallbackThresholds } from "./fallback.ts";
 export { buildShadowReport, describeSide, renderMismatch, renderShadowReport, type ShadowReportEntry } from "./report.ts";
 export { outcomeFromResult, runLocalSide, type LocalSideOptions } from "./side.ts";
+export { inShare, parsePercent } from "./share.ts";
 export { runTrials, type TrialComparison, type TrialOptions } from "./trial.ts";
 export { comparedStepIndex, shadowRun, type ShadowedRun, type ShadowNote, type ShadowRunOptions } from "./workflow.ts";

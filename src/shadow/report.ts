@@ -1,6 +1,6 @@
 import type { ShadowComparisonRecord, ShadowStore } from "../journal/index.ts";
 import { formatMs, type Palette } from "../ui/index.ts";
-import { agreementRate } from "./policy.ts";
+import { agreementRate } from "./fallback.ts";
 
 /** One name's standing, as `opskit shadow report` shows it; `--json` prints it as one line. */
 export interface ShadowReportEntry {

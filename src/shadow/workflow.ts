@@ -4,7 +4,8 @@ import type { CompiledStep, CompiledWorkflow } from "../engine/index.ts";
 import { configError } from "../errors.ts";
 import type { ShadowStore } from "../journal/index.ts";
 import { compareOutcomes, comparisonRecord, compileNormalizers, type Normalizer, type SideOutcome } from "./compare.ts";
-import { fallbackReason, inShare, parsePercent } from "./policy.ts";
+import { fallbackReason } from "./fallback.ts";
+import { inShare, parsePercent } from "./share.ts";
 import { outcomeFromResult, resultFromOutcome, runLocalSide } from "./side.ts";
 
 export interface ShadowRunOptions {
