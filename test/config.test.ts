@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { actions } from "../src/actions/index.ts";
 import { loadConfig, type Config } from "../src/config/index.ts";
 import { resolveInventory } from "../src/inventory/index.ts";
 import { repoRoot, runOpskit } from "./harness/cli.ts";
@@ -295,8 +296,8 @@ describe("examples/opskit.yaml", () => {
     expect(targets.length).toBeGreaterThan(5);
     const config: Config = loaded.config;
     const steps = Object.values(config.workflows).flatMap((w) => [...w.steps, ...Object.values(w.hooks).flat()]);
-    const kinds = new Set(steps.flatMap((s) => ["exec", "ssh", "script", "copy", "http", "probe", "wait", "notify"].filter((k) => (s as Record<string, unknown>)[k] !== undefined)));
-    expect([...kinds].sort()).toEqual(["copy", "exec", "http", "notify", "probe", "script", "ssh", "wait"]);
+    const kinds = new Set(steps.flatMap((s) => Object.keys(actions).filter((k) => (s as Record<string, unknown>)[k] !== undefined)));
+    expect([...kinds].sort()).toEqual(Object.keys(actions).sort());
     expect(Object.values(config.workflows).map((w) => Object.keys(w.strategy)[0]).sort()).toEqual(["parallel", "rolling"]);
     expect(Object.values(config.workflows).some((w) => Object.values(w.hooks).every((h) => h.length > 0))).toBe(true);
     expect(Object.keys(config.environments).length).toBeGreaterThan(0);

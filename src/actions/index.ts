@@ -9,6 +9,7 @@ import { notifyAction } from "./notify.ts";
 import { probeAction } from "./probe.ts";
 import { scriptAction } from "./script.ts";
 import { sshAction } from "./ssh.ts";
+import { systemdAction } from "./systemd.ts";
 import type { Action, SpecOf } from "./types.ts";
 import { waitAction } from "./wait.ts";
 
@@ -22,6 +23,7 @@ const registry = {
   probe: probeAction,
   wait: waitAction((): Readonly<Record<string, Action<any, any>>> => actions),
   notify: notifyAction,
+  systemd: systemdAction,
 };
 
 export type ActionKind = keyof typeof registry;
