@@ -1,6 +1,6 @@
 import { basename, extname } from "node:path";
 import { ExitCode, usageError } from "../errors.ts";
-import { defaultMapping, importIncidents, mappedFields, readMapping, type FieldMapping, type ImportOptions, type ImportReport, type MappedField } from "../incidents/index.ts";
+import { defaultMapping, importIncidents, mappedFields, readMapping, type FieldMapping, type ImportOptions, type ImportReport, type MappedField } from "../mttr/index.ts";
 import { journalLocation, openJournal } from "../journal/index.ts";
 import { LineWriter } from "../ui/index.ts";
 import type { incidentsSpec } from "./incidents-spec.ts";

@@ -11,12 +11,12 @@ export async function mttrCommand(_args: string[], options: OptionsOf<typeof mtt
   if (!existsSync(location)) {
     throw usageError("E_NO_JOURNAL", `no journal at ${location}`, "run opskit serve first, import history with opskit incidents import FILE, or pass --journal PATH");
   }
-  const { computeMttr } = await import("../incidents/index.ts");
+  const { computeMttr } = await import("../mttr/index.ts");
   const journal = await openJournal(location);
   let text: string;
   try {
     const report = await computeMttr(journal, { since: options.since, until: options.until, by: options.by, compare: options.compare });
-    const render = await import("../incidents/index.ts");
+    const render = await import("../mttr/index.ts");
     text = format === "json" ? `${JSON.stringify(report, null, 2)}\n` : format === "markdown" ? render.renderMarkdown(report) : format === "html" ? render.renderHtml(report) : render.renderTable(report);
   } finally {
     await journal.close();

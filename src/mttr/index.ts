@@ -1,6 +1,7 @@
-// Incident analytics and history: MTTR and its phases computed in SQL from
-// the incident milestones, rendered as a table, markdown, JSON or one HTML
-// page; and incidents imported from other tools' exports.
+// MTTR: time to detect, isolate, recover and resolve, computed in SQL from
+// the incident milestones the journal keeps, rendered as a table, markdown,
+// JSON or one HTML page; and the history it is computed over, imported from
+// other tools' exports. Incidents themselves live in heal/ and journal/.
 export { computeMttr, planMttr, parseDate, changesBetween, type MttrOptions } from "./mttr.ts";
 export { renderTable, renderMarkdown, phaseNames } from "./text.ts";
 export { headline } from "./headline.ts";
