@@ -127,15 +127,9 @@ async function checkExpressions(loaded: LoadedConfig, name: string, workflow: Wo
 
 /** What `opskit run` compiles before it touches a host: templates, actions, timeouts. */
 async function compileLikeRun(loaded: LoadedConfig, name: string, workflow: Workflow): Promise<{ compiled: CompiledWorkflow; policy: Policy | undefined }> {
-  const [{ compileWorkflow }, { configuredPolicy }] = await Promise.all([import("../engine/index.ts"), import("../policy/index.ts")]);
+  const [{ compileConfigWorkflow }, { configuredPolicy }] = await Promise.all([import("../runs/index.ts"), import("../policy/index.ts")]);
   const policy = await configuredPolicy(loaded);
-  const compiled = await compileWorkflow(workflow, {
-    name,
-    baseDir: loaded.baseDir,
-    defaultTimeoutMs: loaded.defaults.stepTimeoutMs,
-    where: (path) => loaded.where(path),
-    ...(policy ? { policy } : {}),
-  });
+  const compiled = await compileConfigWorkflow(loaded, name, policy);
   if (workflow.shadow) {
     // The compared step and the normalize patterns, as a shadowed run reads them.
     const { comparedStepIndex, compileNormalizers } = await import("../shadow/index.ts");

@@ -5,7 +5,7 @@ import { configError } from "../errors.ts";
 import { celTimestamp, compileExpectations, compileExpression, compileTemplate, type Expectation, type Expression, type Template } from "../expr/index.ts";
 import type { IncidentRecord } from "../journal/index.ts";
 import { expectationVariables } from "../probe/index.ts";
-import { adHocWorkflow } from "../runs/index.ts";
+import { adHocWorkflow, compileConfigWorkflow } from "../runs/index.ts";
 import { parseDuration } from "../time/index.ts";
 import type { Alert } from "./alert.ts";
 
@@ -79,7 +79,7 @@ async function compileRule(rule: Rule, index: number, loaded: LoadedConfig, defa
       return result.ok && result.value === true;
     },
     vars: await Promise.all(Object.entries(rule.vars).map(async ([name, text]) => [name, await compileTemplate(text, at("vars", name), ruleVariables)] as [string, Template])),
-    workflow: await compileWorkflow(workflow, { name: rule.run, baseDir: loaded.baseDir, defaultTimeoutMs, where: (path) => loaded.where(path), ...(policy ? { policy } : {}) }),
+    workflow: await compileConfigWorkflow(loaded, rule.run, policy),
     cooldownMs: parseDuration(rule.cooldown, at("cooldown")),
   };
   if (rule.targets) compiled.targets = await compileTemplate(rule.targets, at("targets"), ruleVariables);

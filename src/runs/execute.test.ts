@@ -1,22 +1,19 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig, type LoadedConfig } from "../config/index.ts";
+import { loadTestConfig } from "../../test/harness/config.ts";
+import type { LoadedConfig } from "../config/index.ts";
 import type { RunEvent } from "../engine/index.ts";
 import { newRunId, openJournal, type Journal } from "../journal/index.ts";
 import { registerSecret } from "../observe/index.ts";
 import { prepareWorkflow, startJournaledRun, type ApplyShadow, type RunNote } from "./index.ts";
 
-let dir: string;
 let loaded: LoadedConfig;
 let journal: Journal;
+let remove: () => void;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "opskit-runs-"));
-  writeFileSync(
-    join(dir, "opskit.yaml"),
-    `workflows:
+  let dir: string;
+  ({ dir, loaded, remove } = await loadTestConfig(`workflows:
   hello:
     targets: local
     vars: { who: world }
@@ -29,15 +26,13 @@ beforeAll(async () => {
     steps:
       - name: greet
         exec: echo new
-`,
-  );
-  loaded = await loadConfig({ cwd: dir });
+`));
   journal = await openJournal(join(dir, "journal.db"));
 });
 
 afterAll(async () => {
   await journal.close();
-  rmSync(dir, { recursive: true, force: true });
+  remove();
 });
 
 describe("startJournaledRun", () => {

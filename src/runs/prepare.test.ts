@@ -1,18 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig, type LoadedConfig } from "../config/index.ts";
+import { loadTestConfig } from "../../test/harness/config.ts";
+import type { LoadedConfig } from "../config/index.ts";
 import { localTarget } from "../inventory/index.ts";
 import { adHocWorkflow, prepareAdHoc, prepareCompiled, prepareExec, prepareWorkflow } from "./index.ts";
 
 let dir: string;
 let loaded: LoadedConfig;
+let remove: () => void;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "opskit-runs-"));
-  writeFileSync(
-    join(dir, "opskit.yaml"),
+  ({ dir, loaded, remove } = await loadTestConfig(
     `vars: { who: config, region: eu }
 defaults: { concurrency: 7, stepTimeout: 40s }
 inventory:
@@ -28,12 +26,11 @@ workflows:
       - name: restart
         ssh: systemctl restart app-{{ vars.version }}
 `,
-  );
-  writeFileSync(join(dir, "policy.yaml"), "deny:\n  commands: ['rm -rf /*']\n");
-  loaded = await loadConfig({ cwd: dir });
+    { "policy.yaml": "deny:\n  commands: ['rm -rf /*']\n" },
+  ));
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => remove());
 
 describe("prepareWorkflow", () => {
   test("given vars win over the workflow's, which win over the config's; --limit narrows the targets and is recorded", async () => {

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import type { EnvironmentBase } from "../actions/index.ts";
 import type { LoadedConfig, Step, Workflow } from "../config/index.ts";
 import { compileWorkflow, type CompiledWorkflow } from "../engine/index.ts";
-import { configuredPolicy } from "../policy/index.ts";
+import { configuredPolicy, type Policy } from "../policy/index.ts";
 import { usageError } from "../errors.ts";
 import { localTarget, resolveTargets, type Target } from "../inventory/index.ts";
 import type { RunParams } from "../journal/index.ts";
@@ -59,6 +59,16 @@ export interface WorkflowRequest extends RunOrigin {
   compiled?: CompiledWorkflow;
 }
 
+/**
+ * A workflow of the config compiled as every run of it is (opskit run, a
+ * rule's remediation, opskit validate): the org policy over its permissions,
+ * defaults.stepTimeout for steps that name none, errors at file:line:col.
+ */
+export async function compileConfigWorkflow(loaded: LoadedConfig, name: string, policy: Policy | undefined): Promise<CompiledWorkflow> {
+  const workflow = loaded.config.workflows[name]!;
+  return compileWorkflow(workflow, { name, baseDir: loaded.baseDir, defaultTimeoutMs: loaded.defaults.stepTimeoutMs, where: (path) => loaded.where(path), ...(policy ? { policy } : {}) });
+}
+
 /** A workflow from the config: its targets, its vars, the org policy and the compiled steps. */
 export async function prepareWorkflow(loaded: LoadedConfig, request: WorkflowRequest): Promise<PreparedRun> {
   const { name } = request;
@@ -71,15 +81,7 @@ export async function prepareWorkflow(loaded: LoadedConfig, request: WorkflowReq
   const targets = request.targets ?? (await resolveTargets(loaded, workflow.targets, limit, request.targetsWhere ?? loaded.where(["workflows", name, "targets"])));
   const vars = { ...loaded.config.vars, ...workflow.vars, ...request.vars };
   const policy = request.compiled ? undefined : await configuredPolicy(loaded, request.policyPath);
-  const compiled =
-    request.compiled ??
-    (await compileWorkflow(workflow, {
-      name,
-      baseDir: loaded.baseDir,
-      defaultTimeoutMs: loaded.defaults.stepTimeoutMs,
-      where: (path) => loaded.where(path),
-      ...(policy ? { policy } : {}),
-    }));
+  const compiled = request.compiled ?? (await compileConfigWorkflow(loaded, name, policy));
   return {
     kind: "workflow",
     name,
