@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { couldMatch, globsOverlap, loadPolicy, matchGlob, runAudit } from "../src/audit/index.ts";
-import { isOpsError } from "../src/errors.ts";
-import { repoRoot } from "./harness/cli.ts";
+import { couldMatch, globsOverlap, loadPolicy, matchGlob, runAudit } from "../index.ts";
+import { isOpsError } from "../../errors.ts";
+
+const repoRoot = new URL("../../..", import.meta.url).pathname;
 
 const fixtures = join(repoRoot, "testdata/audit");
 let dir: string;
