@@ -100,7 +100,7 @@ export async function incidentsCommand(args: string[], options: OptionsOf<typeof
   const out = new LineWriter();
   try {
     if (verb === "list") {
-      const query = new URLSearchParams({ limit: String(options.limit), ...(options.status !== undefined ? { status: options.status } : {}) });
+      const query = new URLSearchParams({ limit: options.limit.toString(), ...(options.status !== undefined ? { status: options.status } : {}) });
       const value = (await callServer(options, "GET", `/api/v1/incidents?${query}`)) as { incidents: IncidentRecord[]; total: number };
       if (options.json) {
         for (const incident of value.incidents) out.line(JSON.stringify(incident));

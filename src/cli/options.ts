@@ -126,9 +126,6 @@ export function placeholder(option: OptionSpec): string | undefined {
   return option.kind === "choice" ? option.choices.join("|") : option.value;
 }
 
-/** Until every command reads its typed options: the untyped shape they read before. */
-export type ParsedOptions = Record<string, string | string[] | boolean | undefined>;
-
 /** What a parser read from the command line, by key: only options given there (defaults come from the table). */
 export type RawOptions = Readonly<Record<string, string | readonly string[] | boolean | undefined>>;
 

@@ -7,24 +7,24 @@ import {
   buildShadowReport, comparedStepIndex, compileNormalizers, describeSide, outcomeFromResult, parseAspects, parseNormalizeOption, renderShadowReport, runLocalSide, runTrials,
   type SideOutcome, type TrialComparison,
 } from "../shadow/index.ts";
-import { parseDuration } from "../time/index.ts";
 import { formatMs, LineWriter, paletteFor, stdoutIsTerminal, type Palette } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
-import type { ParsedOptions } from "./options.ts";
+import type { OptionsOf } from "./options.ts";
 import { runOrigin } from "./run/index.ts";
+import type { shadowSpec } from "./shadow-spec.ts";
 import { parseVarOptions } from "./vars.ts";
 
 const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 const WORKFLOW_PREFIX = "workflow:";
 
-const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+type ShadowOptions = OptionsOf<typeof shadowSpec>;
 
 /**
  * `opskit shadow NAME --legacy CMD --candidate CMD|workflow:NAME`, `opskit
  * shadow report [NAME]` and `opskit shadow reset NAME`. The words report and
  * reset are subcommands, so they cannot name a comparison.
  */
-export async function shadowCommand(args: string[], options: ParsedOptions): Promise<number> {
+export async function shadowCommand(args: string[], options: ShadowOptions): Promise<number> {
   const [first, ...rest] = args;
   if (first === "report") return reportCommand(rest, options);
   if (first === "reset") return resetCommand(rest, options);
@@ -39,8 +39,8 @@ interface Side {
 }
 
 /** A workflow from the config as the candidate: one journaled run per comparison, on its first target. */
-async function workflowSide(name: string, options: ParsedOptions, journal: Journal, timeoutMs: number, signal: AbortSignal): Promise<Side> {
-  const limit = options.limit ? String(options.limit) : undefined;
+async function workflowSide(name: string, options: ShadowOptions, journal: Journal, timeoutMs: number, signal: AbortSignal): Promise<Side> {
+  const { limit } = options;
   const prepared = await prepareWorkflow(await loadConfigFromOptions(options), { ...runOrigin(options), dryRun: false, name, ...(limit ? { limit } : {}), vars: parseVarOptions(options) });
   const { compiled } = prepared;
   const step = compiled.steps[comparedStepIndex(compiled, name, prepared.loaded)]!;
@@ -100,19 +100,16 @@ interface CompareSettings {
   timeoutMs: number;
 }
 
-function readSettings(options: ParsedOptions): CompareSettings {
-  const legacy = text(options.legacy);
-  const candidate = text(options.candidate);
+function readSettings(options: ShadowOptions): CompareSettings {
+  const { legacy, candidate, runs, timeout } = options;
   if (!legacy || !candidate) throw usageError("E_USAGE_SHADOW", "shadow needs --legacy and --candidate", "e.g. opskit shadow report-disk --legacy ./disk.sh --candidate 'bin/disk --format text'");
-  const runs = Number(options.runs ?? 1);
-  if (!Number.isInteger(runs) || runs < 1) throw usageError("E_USAGE_OPTION", `invalid --runs "${options.runs}"`, "use a whole number of 1 or more");
-  return { legacy, candidate, runs, timeoutMs: parseDuration(text(options.timeout) ?? "5m", "--timeout") };
+  return { legacy, candidate, runs, timeoutMs: timeout.ms };
 }
 
-async function compareCommand(name: string, options: ParsedOptions): Promise<number> {
+async function compareCommand(name: string, options: ShadowOptions): Promise<number> {
   const settings = readSettings(options);
-  const aspects = parseAspects(text(options.compare) ?? "stdout,exit");
-  const rules = ((options.normalize as string[] | undefined) ?? []).map(parseNormalizeOption);
+  const aspects = parseAspects(options.compare);
+  const rules = options.normalize.map(parseNormalizeOption);
   const normalizers = compileNormalizers(rules, (i) => `--normalize ${i + 1}`);
   const out = new LineWriter();
   const palette = paletteFor({ isTTY: !options.json && stdoutIsTerminal() });
@@ -120,7 +117,7 @@ async function compareCommand(name: string, options: ParsedOptions): Promise<num
   const onSignal = () => controller.abort();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const journal = await openJournal(journalLocation(text(options.journal)));
+  const journal = await openJournal(journalLocation(options.journal));
   const sides: Side[] = [];
   try {
     sides.push(localSide(settings.legacy, settings.timeoutMs, controller.signal));
@@ -160,10 +157,10 @@ async function compareCommand(name: string, options: ParsedOptions): Promise<num
   }
 }
 
-async function reportCommand(args: string[], options: ParsedOptions): Promise<number> {
+async function reportCommand(args: string[], options: ShadowOptions): Promise<number> {
   const [name, extra] = args;
   if (extra !== undefined) throw usageError("E_USAGE_SHADOW", `unexpected argument "${extra}"`, "opskit shadow report [NAME]");
-  const location = journalLocation(text(options.journal));
+  const location = journalLocation(options.journal);
   const out = new LineWriter();
   // Nothing recorded yet is an empty report, not an error; the journal is not created for it.
   const entries = existsSync(location) ? await readReport(location, name) : [];
@@ -183,10 +180,10 @@ async function readReport(location: string, name: string | undefined) {
   }
 }
 
-async function resetCommand(args: string[], options: ParsedOptions): Promise<number> {
+async function resetCommand(args: string[], options: ShadowOptions): Promise<number> {
   const [name, extra] = args;
   if (!name || extra !== undefined) throw usageError("E_USAGE_SHADOW", "shadow reset takes one name", "opskit shadow reset NAME (opskit shadow report lists the names)");
-  const journal = await openJournal(journalLocation(text(options.journal)));
+  const journal = await openJournal(journalLocation(options.journal));
   const out = new LineWriter();
   try {
     const before = await journal.resetShadow(name, Date.now());

@@ -1,5 +1,5 @@
 import { usageError } from "../errors.ts";
-import { defineOptions, type ParsedOptions } from "./options.ts";
+import { defineOptions, type OptionValues } from "./options.ts";
 
 /**
  * Vars from the command line. `--var k=v` is always text: a version 1.10
@@ -16,10 +16,11 @@ export const varOptions = defineOptions({
   },
 });
 
-const list = (value: ParsedOptions[string]) => (Array.isArray(value) ? value : typeof value === "string" ? [value] : []);
+/** --var and --var-json as read; absent for a command that takes none (the vars are then none). */
+export type VarOptions = Partial<OptionValues<typeof varOptions>>;
 
 /** The vars that --var and --var-json set, in that order of precedence: a name set by both is a usage error. */
-export function parseVarOptions(options: ParsedOptions): Record<string, unknown> {
+export function parseVarOptions(options: VarOptions): Record<string, unknown> {
   const vars: Record<string, unknown> = {};
   const from = new Map<string, string>();
   const set = (flag: string, pair: string, value: (raw: string, at: number) => unknown) => {
@@ -31,8 +32,8 @@ export function parseVarOptions(options: ParsedOptions): Record<string, unknown>
     from.set(name, flag);
     vars[name] = value(pair.slice(eq + 1), eq + 1);
   };
-  for (const pair of list(options.var)) set("--var", pair, (raw) => raw);
-  for (const pair of list(options.varJson)) set("--var-json", pair, (raw, at) => parseJsonValue(raw, pair, at));
+  for (const pair of options.var ?? []) set("--var", pair, (raw) => raw);
+  for (const pair of options.varJson ?? []) set("--var-json", pair, (raw, at) => parseJsonValue(raw, pair, at));
   return vars;
 }
 

@@ -8,9 +8,9 @@ export const wrapSpec = defineCommand({
   argument: { name: "<args...>", description: "-- then the script (or an interpreter and the script) and its arguments" },
   options: {
     name: { kind: "string", value: "name", description: "the run's name in the journal, as wrap:NAME (default: the script's file name)" },
-    timeout: { kind: "string", value: "duration", default: "1h", description: "per attempt; the script and everything it started are killed" },
-    retries: { kind: "string", value: "n", default: "0", description: "attempts after a failed one" },
-    retryDelay: { kind: "string", value: "duration", default: "5s", description: "pause before the first retry, doubling after each" },
+    timeout: { kind: "duration", value: "duration", default: "1h", description: "per attempt; the script and everything it started are killed" },
+    retries: { kind: "integer", value: "n", default: "0", min: 0, max: 99, description: "attempts after a failed one" },
+    retryDelay: { kind: "duration", value: "duration", default: "5s", description: "pause before the first retry, doubling after each" },
     exitMap: { kind: "string", value: "map", description: 'how exit codes read, e.g. "24=ok,3=warning,1=failed" (unlisted: 0 ok, others failed)' },
     on: { kind: "string", value: "selector", description: "copy the script to the inventory's hosts this selector matches and run it there (default: this machine, no config needed)" },
     metricsFile: {

@@ -3,14 +3,15 @@ import { basename, resolve } from "node:path";
 import { effectiveDefaults, type Config, type LoadedConfig, type Step } from "../config/index.ts";
 import { isOpsError, usageError } from "../errors.ts";
 import { prepareAdHoc, type PreparedRun } from "../runs/index.ts";
-import { parseDuration } from "../time/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
-import type { ParsedOptions } from "./options.ts";
+import type { OptionsOf } from "./options.ts";
 import { runOrigin, startRun } from "./run/index.ts";
+import type { wrapSpec } from "./wrap-spec.ts";
+
+type WrapOptions = OptionsOf<typeof wrapSpec>;
 
 /** `opskit wrap -- python3 job.py`: a first word naming one of these, followed by a file, is the interpreter. */
 const INTERPRETER = /^(sh|bash|dash|zsh|ksh|python[\d.]*|perl|ruby|node)$/;
-const MAX_RETRIES = 99;
 
 interface WrappedScript {
   path: string;
@@ -55,21 +56,10 @@ function localConfig(cwd: string): LoadedConfig {
   return { config, defaults: effectiveDefaults(config.defaults), files: [], baseDir: cwd, where: () => "opskit wrap" };
 }
 
-function retriesFrom(options: ParsedOptions): number {
-  const text = String(options.retries ?? "0");
-  const retries = Number(text);
-  if (!/^\d+$/.test(text) || retries > MAX_RETRIES) throw usageError("E_USAGE_OPTION", `invalid --retries "${text}"`, `use a whole number from 0 to ${MAX_RETRIES}`);
-  return retries;
-}
-
-/** The one step: the script, its arguments through vars, the timeout per attempt and the retries. */
-function wrapStep(script: WrappedScript, options: ParsedOptions): { step: Step; timeoutMs: number } {
-  const timeout = String(options.timeout ?? "1h");
-  const timeoutMs = parseDuration(timeout, "--timeout");
-  if (timeoutMs <= 0) throw usageError("E_USAGE_OPTION", `invalid --timeout "${timeout}"`, "give a duration above zero, e.g. 10m");
-  const retries = retriesFrom(options);
-  const retryDelay = String(options.retryDelay ?? "5s");
-  parseDuration(retryDelay, "--retry-delay");
+/** The one step: the script, its arguments through vars, the timeout per attempt and the retries (at most 99, wrap-spec.ts). */
+function wrapStep(script: WrappedScript, options: WrapOptions): { step: Step; timeoutMs: number } {
+  const { timeout, retries, retryDelay } = options;
+  if (timeout.ms <= 0) throw usageError("E_USAGE_OPTION", `invalid --timeout "${timeout.text}"`, "give a duration above zero, e.g. 10m");
   const step: Step = {
     name: "script",
     script: {
@@ -77,13 +67,13 @@ function wrapStep(script: WrappedScript, options: ParsedOptions): { step: Step; 
       // Arguments reach the script through vars.args, so text such as '{{.Names}}' is passed as it is, not read as a template.
       args: script.args.map((_, i) => `{{ vars.args[${i}] }}`),
       ...(script.interpreter ? { interpreter: script.interpreter } : {}),
-      ...(typeof options.exitMap === "string" ? { exitMap: options.exitMap } : {}),
+      ...(options.exitMap !== undefined ? { exitMap: options.exitMap } : {}),
     },
-    timeout,
-    ...(retries > 0 ? { retries: { attempts: retries + 1, backoff: retryDelay } } : {}),
+    timeout: timeout.text,
+    ...(retries > 0 ? { retries: { attempts: retries + 1, backoff: retryDelay.text } } : {}),
     continueOnError: false,
   };
-  return { step, timeoutMs };
+  return { step, timeoutMs: timeout.ms };
 }
 
 /**
@@ -91,13 +81,13 @@ function wrapStep(script: WrappedScript, options: ParsedOptions): { step: Step; 
  * exec`'s, so it gets the same timeout, retries, output, journal and Ctrl-C
  * handling. Without --on it runs on this machine and needs no config.
  */
-export async function prepareWrap(words: string[], options: ParsedOptions): Promise<PreparedRun> {
+export async function prepareWrap(words: string[], options: WrapOptions): Promise<PreparedRun> {
   const cwd = process.cwd();
   const script = await locateScript(words, cwd);
   const { step, timeoutMs } = wrapStep(script, options);
-  const selector = typeof options.on === "string" && options.on !== "local" ? options.on : undefined;
+  const selector = options.on !== undefined && options.on !== "local" ? options.on : undefined;
   const loaded = selector ? await loadConfigFromOptions(options) : localConfig(cwd);
-  const name = typeof options.name === "string" && options.name ? options.name : basename(script.path);
+  const name = options.name || basename(script.path);
   const { configPath, env, policyPath } = runOrigin(options);
   try {
     return await prepareAdHoc(loaded, {
@@ -152,10 +142,10 @@ export async function writeWrapMetrics(file: string, name: string, exitCode: num
   await rename(temporary, file);
 }
 
-export async function wrapCommand(args: string[], options: ParsedOptions): Promise<number> {
+export async function wrapCommand(args: string[], options: WrapOptions): Promise<number> {
   const prepared = await prepareWrap(args, options);
   const startedMs = Date.now();
   const code = await startRun(prepared, options);
-  if (typeof options.metricsFile === "string") await writeWrapMetrics(options.metricsFile, prepared.name.slice("wrap:".length), code, startedMs, Date.now());
+  if (options.metricsFile !== undefined) await writeWrapMetrics(options.metricsFile, prepared.name.slice("wrap:".length), code, startedMs, Date.now());
   return code;
 }

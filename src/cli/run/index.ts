@@ -5,18 +5,22 @@ import { journalLocation, openJournal } from "../../journal/index.ts";
 import { prepareExec, prepareWorkflow, startJournaledRun, type ApplyShadow, type PreparedRun, type RunNote, type RunOrigin } from "../../runs/index.ts";
 import { jsonLine, LineWriter, paletteFor, stdoutIsTerminal } from "../../ui/index.ts";
 import { loadConfigFromOptions } from "../config-options.ts";
-import type { ParsedOptions } from "../options.ts";
-import { parseVarOptions } from "../vars.ts";
+import type { OptionsOf, OptionValues } from "../options.ts";
+import { parseVarOptions, type VarOptions } from "../vars.ts";
 import { checkBeforeRun, printPlan } from "./plan.ts";
+import type { execSpec, outputOptions, runSpec } from "./spec.ts";
 import { terminalRunSink } from "./terminal.ts";
 
+/** What startRun reads: how the run is shown and recorded, and for a dry run the vars given. */
+export type StartOptions = OptionValues<typeof outputOptions> & VarOptions;
+
 /** -c, --env, --policy and --dry-run: recorded with the run, so that a resume finds the same config and policy. */
-export function runOrigin(options: ParsedOptions): RunOrigin {
+export function runOrigin(options: { config?: string | undefined; env?: string | undefined; policy?: string | undefined; dryRun?: boolean }): RunOrigin {
   return {
-    ...(options.config ? { configPath: String(options.config) } : {}),
-    ...(options.env ? { env: String(options.env) } : {}),
-    ...(typeof options.policy === "string" ? { policyPath: options.policy } : {}),
-    dryRun: options.dryRun === true,
+    ...(options.config ? { configPath: options.config } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.policy !== undefined ? { policyPath: options.policy } : {}),
+    dryRun: options.dryRun ?? false,
   };
 }
 
@@ -32,7 +36,7 @@ function exitFor(counts: { failed: number; unreachable: number; notStarted: numb
 }
 
 /** What the run prints: the terminal's view, or --json lines (step output only with --stream). */
-function displaySink(prepared: PreparedRun, options: ParsedOptions, out: LineWriter, journalAt: string): { display: EventSink; note: (note: RunNote) => void; dim: (text: string) => string } {
+function displaySink(prepared: PreparedRun, options: StartOptions, out: LineWriter, journalAt: string): { display: EventSink; note: (note: RunNote) => void; dim: (text: string) => string } {
   const terminal = options.json ? false : stdoutIsTerminal();
   const palette = paletteFor({ isTTY: terminal });
   const display: EventSink = options.json
@@ -41,7 +45,7 @@ function displaySink(prepared: PreparedRun, options: ParsedOptions, out: LineWri
       }
     : terminalRunSink(out, {
         palette,
-        stream: options.stream === true,
+        stream: options.stream,
         foldOutput: prepared.kind === "exec",
         journalLocation: journalAt,
         ...(terminal ? { progress: (text: string) => process.stderr.write(text) } : {}),
@@ -76,19 +80,19 @@ function interruptible(out: LineWriter) {
 }
 
 /** Runs a prepared run through the run service, with its output, the journal and Ctrl-C handling. */
-export async function startRun(prepared: PreparedRun, options: ParsedOptions, extra: { owedRollback?: Target[]; progress?: PriorProgress } = {}): Promise<number> {
+export async function startRun(prepared: PreparedRun, options: StartOptions, extra: { owedRollback?: Target[]; progress?: PriorProgress } = {}): Promise<number> {
   const out = new LineWriter();
   if (prepared.params.dryRun) {
     await checkBeforeRun(prepared, options, true);
-    printPlan(prepared, out, options.json === true);
+    printPlan(prepared, out, options.json);
     out.flush();
     return ExitCode.ok;
   }
-  const journal = await openJournal(journalLocation(options.journal ? String(options.journal) : undefined));
+  const journal = await openJournal(journalLocation(options.journal));
   const { display, note, dim } = displaySink(prepared, options, out, journal.location);
   const { signal, hardSignal, release } = interruptible(out);
   try {
-    const run = await startJournaledRun(prepared, { journal, sinks: [display], signal, hardSignal, stream: options.stream === true, shadow: applyShadow, onNote: note, ...extra });
+    const run = await startJournaledRun(prepared, { journal, sinks: [display], signal, hardSignal, stream: options.stream, shadow: applyShadow, onNote: note, ...extra });
     if (!options.json) out.line(dim(`journal: ${journal.location} (opskit runs show ${run.runId})`));
     return exitFor(run.counts, run.status);
   } finally {
@@ -98,27 +102,23 @@ export async function startRun(prepared: PreparedRun, options: ParsedOptions, ex
   }
 }
 
-export async function runCommand(args: string[], options: ParsedOptions): Promise<number> {
+export async function runCommand(args: string[], options: OptionsOf<typeof runSpec>): Promise<number> {
   const name = args[0];
   if (!name) throw usageError("E_USAGE_RUN", "run needs a workflow name", "e.g. opskit run deploy-api; opskit validate lists problems in the config");
-  const limit = options.limit ? String(options.limit) : undefined;
+  const limit = options.limit || undefined;
   const prepared = await prepareWorkflow(await loadConfigFromOptions(options), { ...runOrigin(options), name, ...(limit ? { limit } : {}), vars: parseVarOptions(options) });
   // Vars are checked before every run: a var nothing gives would fail a step, or make a `when` skip it, halfway through.
   if (!prepared.params.dryRun) await checkBeforeRun(prepared, options, false);
   return startRun(prepared, options);
 }
 
-export async function execCommand(args: string[], options: ParsedOptions): Promise<number> {
+export async function execCommand(args: string[], options: OptionsOf<typeof execSpec>): Promise<number> {
   const [selector, ...words] = args;
   if (!selector || words.length === 0) throw usageError("E_USAGE_EXEC", "exec needs a selector and a command", "e.g. opskit exec 'role=web' -- systemctl is-active nginx");
   const loaded = await loadConfigFromOptions(options);
-  let concurrency: number | undefined;
-  if (options.concurrency !== undefined) {
-    concurrency = Number(options.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw usageError("E_USAGE_OPTION", `invalid --concurrency "${options.concurrency}"`, "use a whole number of 1 or more");
-  }
+  const { concurrency } = options;
   return startRun(
-    await prepareExec(loaded, { ...runOrigin(options), selector, command: words.join(" "), ...(concurrency ? { concurrency } : {}), timeout: String(options.timeout ?? "5m") }),
+    await prepareExec(loaded, { ...runOrigin(options), selector, command: words.join(" "), ...(concurrency !== undefined ? { concurrency } : {}), timeout: options.timeout.text }),
     options,
   );
 }

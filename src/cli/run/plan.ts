@@ -1,7 +1,6 @@
 import { celVars, loadPreflight, planBatches, toRunTarget, type CompiledStep } from "../../engine/index.ts";
 import { foldHostNames, type LineWriter } from "../../ui/index.ts";
-import type { ParsedOptions } from "../options.ts";
-import { parseVarOptions } from "../vars.ts";
+import { parseVarOptions, type VarOptions } from "../vars.ts";
 import type { PreparedRun } from "../../runs/index.ts";
 
 /**
@@ -14,7 +13,7 @@ import type { PreparedRun } from "../../runs/index.ts";
  * environment variables and secrets and permissions that deny every target.
  * Every problem is reported at once, with file:line:col; exit 65.
  */
-export async function checkBeforeRun(prepared: PreparedRun, options: ParsedOptions, full: boolean): Promise<void> {
+export async function checkBeforeRun(prepared: PreparedRun, options: VarOptions, full: boolean): Promise<void> {
   const { checkSteps, checkTargetsAllowed, stepsOf, PreflightFailed } = await loadPreflight();
   const { workflow } = prepared.compiled;
   // An ad-hoc command is not in the config: its one step is named by the command line.

@@ -2,8 +2,11 @@ import { usageError } from "../../errors.ts";
 import { journalLocation, openJournal, type Journal, type RunRecord } from "../../journal/index.ts";
 import { prepareResume } from "../../runs/index.ts";
 import { foldHostNames, formatMs, LineWriter } from "../../ui/index.ts";
-import type { ParsedOptions } from "../options.ts";
+import type { OptionsOf } from "../options.ts";
 import { startRun } from "./index.ts";
+import type { runsSpec } from "./spec.ts";
+
+type RunsOptions = OptionsOf<typeof runsSpec>;
 
 const when = (iso: string | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
 
@@ -12,9 +15,8 @@ function duration(run: RunRecord): string {
   return formatMs(new Date(run.finishedAt).getTime() - new Date(run.startedAt).getTime());
 }
 
-async function listRuns(journal: Journal, options: ParsedOptions, out: LineWriter): Promise<number> {
-  const limit = Number(options.limit ?? 20);
-  const runs = await journal.listRuns({ limit: Number.isInteger(limit) && limit > 0 ? limit : 20 });
+async function listRuns(journal: Journal, options: RunsOptions, out: LineWriter): Promise<number> {
+  const runs = await journal.listRuns({ limit: options.limit });
   if (options.json) {
     for (const run of runs) out.line(JSON.stringify(run));
     return 0;
@@ -31,7 +33,7 @@ async function listRuns(journal: Journal, options: ParsedOptions, out: LineWrite
   return 0;
 }
 
-async function showRun(journal: Journal, id: string, options: ParsedOptions, out: LineWriter): Promise<number> {
+async function showRun(journal: Journal, id: string, options: RunsOptions, out: LineWriter): Promise<number> {
   const found = await journal.getRun(id);
   if (!found) throw usageError("E_NO_RUN", `no run ${id} in ${journal.location}`, "opskit runs lists the runs in the journal");
   if (options.json) {
@@ -62,7 +64,7 @@ async function showRun(journal: Journal, id: string, options: ParsedOptions, out
  * `opskit runs resume ID`: continues a failed or interrupted run where it
  * stopped (see prepareResume), saying what runs again.
  */
-async function resumeRun(journal: Journal, id: string, options: ParsedOptions): Promise<number> {
+async function resumeRun(journal: Journal, id: string, options: RunsOptions): Promise<number> {
   const resumption = await prepareResume(journal, id);
   const { prepared, redo, owed, progress } = resumption;
   if (!prepared) {
@@ -76,18 +78,18 @@ async function resumeRun(journal: Journal, id: string, options: ParsedOptions): 
   return startRun(prepared, options, { owedRollback: resumption.owedRollback, ...(progress ? { progress } : {}) });
 }
 
-export async function runsCommand(args: string[], options: ParsedOptions): Promise<number> {
+export async function runsCommand(args: string[], options: RunsOptions): Promise<number> {
   const [action = "list", id] = args;
   if (action === "resume") {
     if (!id) throw usageError("E_USAGE_RUNS", "runs resume needs a run id", "opskit runs lists them");
-    const journal = await openJournal(journalLocation(options.journal ? String(options.journal) : undefined));
+    const journal = await openJournal(journalLocation(options.journal));
     try {
       return await resumeRun(journal, id, options);
     } finally {
       await journal.close();
     }
   }
-  const journal = await openJournal(journalLocation(options.journal ? String(options.journal) : undefined));
+  const journal = await openJournal(journalLocation(options.journal));
   const out = new LineWriter();
   try {
     if (action === "list") return await listRuns(journal, options, out);

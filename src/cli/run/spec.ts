@@ -37,8 +37,8 @@ export const execSpec = defineCommand({
   argument: { name: "<args...>", description: "a selector, then -- and the command" },
   options: {
     ...configOptions,
-    concurrency: { kind: "string", value: "n", description: "targets in flight at once (default: defaults.concurrency, else 32)" },
-    timeout: { kind: "string", value: "duration", default: "5m", description: "command timeout" },
+    concurrency: { kind: "integer", value: "n", min: 1, description: "targets in flight at once (default: defaults.concurrency, else 32)" },
+    timeout: { kind: "duration", value: "duration", default: "5m", description: "command timeout" },
     dryRun: { kind: "boolean", description: "print the targets and the command and touch nothing; with --json one JSON line per target" },
     ...policyOption,
     ...outputOptions,
@@ -50,7 +50,7 @@ export const runsSpec = defineCommand({
   description: "runs in the journal: opskit runs [list] | runs show ID | runs resume ID",
   argument: { name: "[args...]", description: "list (default), show ID or resume ID" },
   options: {
-    limit: { kind: "string", value: "n", default: "20", description: "how many runs to list" },
+    limit: { kind: "integer", value: "n", default: "20", min: 1, description: "how many runs to list" },
     json: { kind: "boolean", description: "JSON output" },
     stream: { kind: "boolean", description: "resume: print remote output live" },
     journal: { kind: "string", value: "path", description: "journal file" },
