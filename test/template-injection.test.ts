@@ -9,6 +9,7 @@ import type { SshPool } from "../src/transport/ssh/index.ts";
 import { runOpskit } from "./harness/cli.ts";
 import { startFleet, type Fleet } from "./harness/fleet.ts";
 import { alertmanagerNotification, startServe, writeConfig } from "./harness/serve.ts";
+import { hostileNulValues, hostileValues, pwnedMarker } from "./harness/hostile.ts";
 import { fleetEndpoint, fleetPool } from "./harness/ssh-pool.ts";
 
 // Hostile values (testdata/hostile/values.json) through every shell context a
@@ -17,23 +18,8 @@ import { fleetEndpoint, fleetPool } from "./harness/ssh-pool.ts";
 // nothing of it. The contexts that cannot hold a value safely must be refused
 // when the template compiles.
 
-interface CorpusEntry {
-  name: string;
-  value?: string;
-  utf8Base64?: string;
-  repeat?: { text: string; times: number };
-}
-
-const corpusFile = JSON.parse(readFileSync(join(import.meta.dir, "../testdata/hostile/values.json"), "utf8")) as { values: CorpusEntry[]; nul: string[] };
-const marker = "/tmp/opskit-pwned";
-
-/** Each value as opskit would hold it: invalid UTF-8 arrives decoded with U+FFFD, as from a JSON body or argv. */
-const corpus: { name: string; value: string }[] = corpusFile.values.map((entry) => ({
-  name: entry.name,
-  value:
-    entry.value ??
-    (entry.repeat ? entry.repeat.text.repeat(entry.repeat.times) : new TextDecoder().decode(Buffer.from(entry.utf8Base64!, "base64"))),
-}));
+const corpus = hostileValues;
+const marker = pwnedMarker;
 
 /** A context, and what the command prints for a value v. `bashOnly` contexts are not POSIX. */
 interface Context {
@@ -154,7 +140,7 @@ describe("hostile values through the real shells", () => {
 
   test("a value holding NUL is refused at render time: no shell variable can hold it", async () => {
     const template = compiled.get("bare word")!;
-    for (const value of corpusFile.nul) {
+    for (const value of hostileNulValues) {
       expect(() => template.renderShell({ vars: { v: value } })).toThrow(expect.objectContaining({ code: "E_TEMPLATE_VALUE", message: expect.stringContaining("NUL") }));
     }
   });
