@@ -7,11 +7,10 @@ import type { Alert } from "./alert.ts";
 import type { HealSink } from "./events.ts";
 import { activeAttemptStatuses, decide } from "./gates.ts";
 import { NotificationIntake } from "./intake.ts";
-import { applyAlert, lifecycleContext, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
-import { describeFailure } from "./remediate.ts";
-import { alertOfIncident, ruleScope, type CompiledRule } from "./rules.ts";
-import { Remediations, type Followup } from "./remediations.ts";
-import { alertsOf, checkNotificationBody } from "./sources/index.ts";
+import { applyAlert, createAttempt, lifecycleContext, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
+import type { CompiledRule } from "./rules.ts";
+import { describeFailure, describePlan, Remediations, type Followup } from "./remediations.ts";
+import { alertsOf, checkNotificationBody, checkSource } from "./sources/index.ts";
 
 export interface HealerOptions {
   loaded: LoadedConfig;
@@ -36,23 +35,6 @@ function notFound(id: number): OpsError {
 
 function nothingToApprove(id: number): OpsError {
   return new OpsError({ code: "E_NOTHING_TO_APPROVE", message: `incident ${id} has no remediation waiting for approval`, hint: `opskit incidents show ${id} shows its timeline`, exitCode: ExitCode.usage });
-}
-
-/**
- * Creates attempt N of an incident, or reports that a concurrent decision
- * created it first. The journal's (incident, attempt) key is the dedupe
- * guarantee: two decisions that read the same attempts (a repeat
- * notification, a cooldown's timer, a failure reconsidered) pick the same N,
- * and only one of them can create it. In a savepoint, so losing undoes nothing else.
- */
-async function createAttempt(store: IncidentStore, attempt: AttemptRecord): Promise<boolean> {
-  try {
-    await store.transaction((tx) => tx.createAttempt(attempt));
-    return true;
-  } catch (error) {
-    if ((error as { code?: unknown }).code === "E_ATTEMPT_EXISTS") return false;
-    throw error;
-  }
 }
 
 /**
@@ -171,7 +153,7 @@ export class Healer {
 
   /** Journals an alert raised by a check, through the same path as a webhook's. */
   acceptCheckAlert(alert: Alert): Promise<number> {
-    return this.accept("check", checkNotificationBody(alert), [alert]);
+    return this.accept(checkSource.kind, checkNotificationBody(alert), [alert]);
   }
 
   #wake(): void {
@@ -322,7 +304,7 @@ export class Healer {
       case "escalate":
         return this.#remediations.escalate(ctx, incident, rule, decision.reason);
       case "dry_run": {
-        const detail = this.#describePlan(incident, rule);
+        const detail = describePlan(this.options.loaded, incident, rule);
         if (await created(attempt("dry_run", detail))) await this.#gate(ctx, incidentId, rule.name, "dryRun", `dry-run: would run ${detail}`);
         return undefined;
       }
@@ -331,18 +313,6 @@ export class Healer {
         return undefined;
       case "run":
         return (await created(attempt("queued"))) ? () => this.#remediations.launch(incidentId, rule, next) : undefined;
-    }
-  }
-
-  #describePlan(incident: IncidentRecord, rule: CompiledRule): string {
-    try {
-      const scope = ruleScope(alertOfIncident(incident), incident);
-      const narrowing = rule.targets?.render(scope, "selector");
-      const vars = Object.fromEntries(rule.vars.map(([name, template]) => [name, template.render(scope, "raw")]));
-      const workflow = this.options.loaded.config.workflows[rule.rule.run]!;
-      return `workflow ${rule.rule.run} on ${JSON.stringify(workflow.targets)}${narrowing ? ` narrowed to ${JSON.stringify(narrowing)}` : ""} with vars ${JSON.stringify(vars)}`;
-    } catch (error) {
-      return `workflow ${rule.rule.run} (its templates fail: ${describeFailure(error)})`;
     }
   }
 

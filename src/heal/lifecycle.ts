@@ -1,4 +1,4 @@
-import type { IncidentRecord, IncidentStore, Milestone } from "../journal/index.ts";
+import type { AttemptRecord, IncidentRecord, IncidentStore, Milestone } from "../journal/index.ts";
 import { fanOut, type Sink } from "../observe/index.ts";
 import type { Alert } from "./alert.ts";
 import type { HealEvent } from "./events.ts";
@@ -149,4 +149,21 @@ async function applyResolved(ctx: LifecycleContext, alert: Alert, receivedAt: nu
   await resolveIncident(ctx, open, endsAt, "alert resolved");
   await store.putAlertState({ fingerprint: alert.fingerprint, status: "resolved", startsAt: alert.startsAt, endsAt, incidentId: open.id, updatedAt: receivedAt });
   return verifying ? open.id : undefined;
+}
+
+/**
+ * Creates attempt N of an incident, or reports that a concurrent decision
+ * created it first. The journal's (incident, attempt) key is the dedupe
+ * guarantee: two decisions that read the same attempts (a repeat
+ * notification, a cooldown's timer, a failure reconsidered) pick the same N,
+ * and only one of them can create it. In a savepoint, so losing undoes nothing else.
+ */
+export async function createAttempt(store: IncidentStore, attempt: AttemptRecord): Promise<boolean> {
+  try {
+    await store.transaction((tx) => tx.createAttempt(attempt));
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "E_ATTEMPT_EXISTS") return false;
+    throw error;
+  }
 }

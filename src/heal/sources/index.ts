@@ -23,7 +23,7 @@ export function alertsOf(kind: string, body: string, receivedAt: number): Alert[
   return source.parse(JSON.parse(body) as unknown, receivedAt);
 }
 
-export { checkNotificationBody } from "./check.ts";
+export { checkNotificationBody, checkSource } from "./check.ts";
 export { parseAlertmanagerPayload } from "./alertmanager.ts";
 export { parseGenericPayload } from "./generic.ts";
 export { parseGrafanaPayload } from "./grafana.ts";
