@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runOpskit } from "./harness/cli.ts";
@@ -125,5 +125,33 @@ describe("opskit inventory", () => {
   test("a malformed selector fails before the config is read", async () => {
     const run = await runOpskit(["inventory", "role in"], { cwd: tmpdir() });
     expect(run.code).toBe(64);
+  });
+});
+
+describe("a CSV source", () => {
+  test("its rows are targets: groups select, other columns are labels, the entry's labels apply, and opskit.yaml's host wins", async () => {
+    const project = join(dir, "csv");
+    await mkdir(project, { recursive: true });
+    await writeFile(
+      join(project, "opskit.yaml"),
+      ["inventory:", "  hosts:", "    web-2: { port: 2200 }", "  sources:", "    - csv: cmdb.csv", "      labels: { dc: fra }", ""].join("\n"),
+    );
+    await writeFile(join(project, "cmdb.csv"), ["name,address,user,groups,role,owner", "web-1,10.0.1.1,deploy,frontends,web,team-a", 'web-2,10.0.1.2,,frontends prod,web,"team b, on call"', "db-1,10.0.2.1,postgres,prod,db,", ""].join("\n"));
+    const run = await runOpskit(["inventory", "--json", "group=prod"], { cwd: project });
+    expect([run.code, run.stderr]).toEqual([0, ""]);
+    const targets = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(targets.map(({ name, address, port, user, groups, labels, source }) => ({ name, address, port, user, groups, labels, source }))).toEqual([
+      { name: "db-1", address: "10.0.2.1", port: 22, user: "postgres", groups: ["prod"], labels: { dc: "fra", role: "db" }, source: "cmdb.csv:4" },
+      { name: "web-2", address: "10.0.1.2", port: 2200, user: expect.any(String), groups: ["frontends", "prod"], labels: { dc: "fra", role: "web", owner: "team b, on call" }, source: "cmdb.csv:3, opskit.yaml:3:5" },
+    ]);
+  });
+
+  test("a source entry names one kind, and the message lists every registered one", async () => {
+    const project = join(dir, "csv-two");
+    await mkdir(project, { recursive: true });
+    await writeFile(join(project, "opskit.yaml"), ["inventory:", "  sources:", "    - { csv: a.csv, hosts: b.txt }", ""].join("\n"));
+    const run = await runOpskit(["validate"], { cwd: project });
+    expect(run.code).toBe(65);
+    expect(run.stderr).toContain("opskit.yaml:3:7: inventory.sources[0]: give exactly one of ssh_config, ansible, hosts or csv");
   });
 });

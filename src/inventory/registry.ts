@@ -1,4 +1,5 @@
 import { ansibleSource } from "./ansible.ts";
+import { csvSource } from "./csv.ts";
 import { hostListSource } from "./hostlist.ts";
 import { sshConfigSource } from "./ssh-config.ts";
 import type { InventorySource } from "./types.ts";
@@ -8,6 +9,7 @@ const registry = {
   ssh_config: sshConfigSource,
   ansible: ansibleSource,
   hosts: hostListSource,
+  csv: csvSource,
 };
 
 export type SourceKind = keyof typeof registry;
