@@ -141,6 +141,23 @@ describe("the fast path and commander read a command line the same way", () => {
   });
 });
 
+describe("a bad number or duration is the usage error each command gave when it checked the value itself", () => {
+  const named = (name: string) => specs.find((spec) => spec.name === name)!;
+  test.each([
+    ["exec", ["--concurrency", "0", "role=web", "--", "true"], "E_USAGE_OPTION", 'invalid --concurrency "0"', "use a whole number of 1 or more"],
+    ["exec", ["--timeout", "soon", "role=web", "--", "true"], "E_DURATION", 'invalid --timeout "soon"', 'use a number with a unit, e.g. "500ms", "5s", "1m30s" or "2h"'],
+    ["wrap", ["--retries", "100", "--", "./job.sh"], "E_USAGE_OPTION", 'invalid --retries "100"', "use a whole number from 0 to 99"],
+    ["wrap", ["--retry-delay", "later", "--", "./job.sh"], "E_DURATION", 'invalid --retry-delay "later"', 'use a number with a unit, e.g. "500ms", "5s", "1m30s" or "2h"'],
+    ["shadow", ["nightly", "--runs", "0"], "E_USAGE_OPTION", 'invalid --runs "0"', "use a whole number of 1 or more"],
+    ["probe", ["u", "--max-body", "-1"], "E_USAGE_OPTION", 'invalid --max-body "-1"', "use a whole number from 0 to 1073741824"],
+    ["audit", ["--fail-on", "info"], "E_USAGE_FAIL_ON", '--fail-on "info" is not one of error, warning, never', "e.g. --fail-on warning"],
+  ])("%s %p", async (name, argv, code, message, hint) => {
+    const fast = viaFastPath(named(name), argv);
+    expect(fast).toEqual({ error: { code, message, hint } });
+    expect(await viaCommander(named(name), argv)).toEqual(fast);
+  });
+});
+
 /** A token the fast path leaves to commander although commander reads it: grouped or attached short flags, a negative number as an operand. */
 const commanderOnlyForm = (token: string) => /^-[^-]./.test(token) || /^-\d/.test(token);
 
