@@ -28,7 +28,7 @@ function waitSchema(kit: SchemaKit, pollable: readonly Action<any, any>[]) {
   const { z, duration, exactlyOneOf } = kit;
   const polled = z
     .object({
-      ...Object.fromEntries(pollable.map((action) => [action.kind, action.schema(kit).optional()])),
+      ...Object.fromEntries(pollable.map((action) => [action.kind, kit.schemaOf(action.schema).optional()])),
       until: z.string().min(1).describe("CEL over the polled result, e.g. status == 200 or exitCode == 0"),
       timeout: duration.default("60s"),
       interval: duration.default("2s"),

@@ -54,11 +54,31 @@ function exactlyOneOf<T extends z.ZodType>(schema: T, keys: readonly string[], l
  * take it as an argument rather than importing zod, so that loading an action
  * to run it does not load zod.
  */
-export const schemaKit = { z, duration, secretRef, labels, exactlyOneOf };
-export type SchemaKit = typeof schemaKit;
+export interface SchemaKit {
+  z: typeof z;
+  duration: typeof duration;
+  secretRef: typeof secretRef;
+  labels: typeof labels;
+  exactlyOneOf: typeof exactlyOneOf;
+  /** A kind's schema, built once however many places hold it (a step and a wait's polled action, a rule's verify probe): zod objects are costly to build at every start. */
+  schemaOf<S extends z.ZodType>(declare: (kit: SchemaKit) => S): S;
+}
+
+const built = new Map<(kit: SchemaKit) => z.ZodType, z.ZodType>();
+export const schemaKit: SchemaKit = {
+  z,
+  duration,
+  secretRef,
+  labels,
+  exactlyOneOf,
+  schemaOf<S extends z.ZodType>(declare: (kit: SchemaKit) => S): S {
+    if (!built.has(declare)) built.set(declare, declare(schemaKit));
+    return built.get(declare) as S;
+  },
+};
 
 const sourceKinds = Object.keys(inventorySources) as SourceKind[];
-const sourceFields = Object.fromEntries(sourceKinds.map((kind) => [kind, inventorySources[kind].schema(schemaKit).optional()])) as { [K in SourceKind]: z.ZodOptional<z.ZodType<string>> };
+const sourceFields = Object.fromEntries(sourceKinds.map((kind) => [kind, schemaKit.schemaOf(inventorySources[kind].schema).optional()])) as { [K in SourceKind]: z.ZodOptional<z.ZodType<string>> };
 const sourceSchema = exactlyOneOf(
   z
     .object({
@@ -99,7 +119,7 @@ const retries = z
 /** The step keys the actions own, each the action's own schema: `{ exec?: ..., ssh?: ..., ... }`. */
 type ActionFields = { [K in ActionKind]: z.ZodOptional<z.ZodType<ActionSpecs[K]>> };
 const actionKinds = Object.keys(actions) as ActionKind[];
-const actionFields = Object.fromEntries(actionKinds.map((kind) => [kind, actions[kind].schema(schemaKit).optional()])) as ActionFields;
+const actionFields = Object.fromEntries(actionKinds.map((kind) => [kind, schemaKit.schemaOf(actions[kind].schema).optional()])) as ActionFields;
 
 export const stepSchema = z
   .object({
@@ -202,7 +222,7 @@ export const checkSchema = z
 const verifySchema = z
   .object({
     alertResolved: z.boolean().optional().describe("wait for the alert's resolved notification"),
-    probe: actions.probe.schema(schemaKit).optional().describe("poll a probe until it passes; success resolves the incident"),
+    probe: schemaKit.schemaOf(actions.probe.schema).optional().describe("poll a probe until it passes; success resolves the incident"),
     timeout: duration.default("5m"),
     interval: duration.default("5s").describe("between verify probes"),
   })
