@@ -188,9 +188,14 @@ describe("opskit run", () => {
     const runId = printed[0]!.runId as string;
     const { Database } = await import("bun:sqlite");
     const db = new Database(journal, { readonly: true });
-    const stored = db.query<{ payload: string }, [string]>("SELECT payload FROM events WHERE run_id = ? ORDER BY seq").all(runId).map((r) => JSON.parse(r.payload));
+    const rows = db.query<{ payload: string; at: string }, [string]>("SELECT payload, at FROM events WHERE run_id = ? ORDER BY seq").all(runId);
     db.close();
-    expect(stored).toEqual(printed);
+    // Each printed line is the stored event with the time it happened stamped first.
+    expect(rows.map((r) => JSON.parse(r.payload))).toEqual(printed.map(({ at: _at, ...event }) => event));
+    printed.forEach((event, i) => {
+      expect(Object.keys(event)[0]).toBe("at");
+      expect(Math.abs(Date.parse(event.at as string) - Date.parse(rows[i]!.at))).toBeLessThan(1000);
+    });
     const show = await opskit(["runs", "show", runId]);
     expect(show.code).toBe(0);
     expect(show.stdout).toContain(`run ${runId}: workflow two · succeeded`);

@@ -2,4 +2,4 @@
 // redactor that command output, events, the journal, errors and CLI lines
 // pass through.
 export { MASK, MIN_SECRET_LENGTH, OutputRedactor, Redactor, redact, registerSecret, secrets } from "./redact.ts";
-export { eventJsonLine, fanOut, jsonLinesSink, type Sink } from "./sink.ts";
+export { fanOut, type Sink } from "./sink.ts";

@@ -4,7 +4,7 @@
 export { formatMs } from "./duration.ts";
 export { foldHostNames } from "./hostset.ts";
 export { LineWriter } from "./writer.ts";
-export { jsonLine, roundMs } from "./json.ts";
+export { eventJsonLine, jsonLine, jsonLinesSink, roundMs } from "./json.ts";
 
 export interface Palette {
   green(text: string): string;

@@ -1,6 +1,6 @@
-import { jsonLinesSink, type Sink } from "../../observe/index.ts";
+import type { Sink } from "../../observe/index.ts";
 import type { ProbeEvent, ProbeResult } from "../../probe/index.ts";
-import { paletteFor, type LineWriter, type Palette } from "../../ui/index.ts";
+import { jsonLinesSink, paletteFor, type LineWriter, type Palette } from "../../ui/index.ts";
 import { junitReport } from "./junit.ts";
 import { formatResultLine, formatSummary } from "./render.ts";
 

@@ -1,9 +1,9 @@
-import type { EventSink, PriorProgress } from "../../engine/index.ts";
+import type { EventSink, PriorProgress, RunEvent } from "../../engine/index.ts";
 import { ExitCode, OpsError, usageError } from "../../errors.ts";
 import type { Target } from "../../inventory/index.ts";
 import { journalLocation, openJournal } from "../../journal/index.ts";
 import { prepareExec, prepareWorkflow, startJournaledRun, type ApplyShadow, type PreparedRun, type RunNote, type RunOrigin } from "../../runs/index.ts";
-import { jsonLine, LineWriter, paletteFor, stdoutIsTerminal } from "../../ui/index.ts";
+import { jsonLinesSink, LineWriter, paletteFor, stdoutIsTerminal } from "../../ui/index.ts";
 import { loadConfigFromOptions } from "../config-options.ts";
 import type { OptionsOf, OptionValues } from "../options.ts";
 import { parseVarOptions, type VarOptions } from "../vars.ts";
@@ -40,9 +40,7 @@ function displaySink(prepared: PreparedRun, options: StartOptions, out: LineWrit
   const terminal = options.json ? false : stdoutIsTerminal();
   const palette = paletteFor({ isTTY: terminal });
   const display: EventSink = options.json
-    ? (event) => {
-        if (event.type !== "step.output" || options.stream) out.line(jsonLine(event));
-      }
+    ? jsonLinesSink<RunEvent>((line) => out.line(line), { accept: (event) => event.type !== "step.output" || options.stream })
     : terminalRunSink(out, {
         palette,
         stream: options.stream,
