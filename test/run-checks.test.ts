@@ -289,8 +289,12 @@ describe("--dry-run --json", () => {
     const run = await opskit(["run", "deploy", "--dry-run", "--json"], at);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
-    const lines = events(run.stdout);
-    expect(lines.length).toBe(run.stdout.trim().split("\n").length);
+    const stamped = events(run.stdout);
+    expect(stamped.length).toBe(run.stdout.trim().split("\n").length);
+    // Every line opens with when it was written, as every opskit JSON line does.
+    for (const line of stamped) expect(Object.keys(line)[0]).toBe("at");
+    expect(stamped.every((line) => !Number.isNaN(Date.parse(line.at as string)))).toBe(true);
+    const lines = stamped.map(({ at: _at, ...rest }) => rest);
     expect(lines[0]).toEqual({ type: "plan.started", kind: "workflow", name: "deploy", targets: ["web-1", "web-2", "web-3"], batches: [["web-1"], ["web-2", "web-3"]], vars: { version: "1.10" }, dryRun: true });
     const steps = lines.filter((l) => l.type === "plan.step");
     expect(steps.map((s) => `${s.batch}:${s.target}:${s.phase}:${s.index}:${s.name}`)).toEqual([

@@ -1,5 +1,5 @@
 import { celVars, loadPreflight, planBatches, toRunTarget, type CompiledStep } from "../../engine/index.ts";
-import { foldHostNames, type LineWriter } from "../../ui/index.ts";
+import { eventJsonLine, foldHostNames, type LineWriter } from "../../ui/index.ts";
 import { parseVarOptions, type VarOptions } from "../vars.ts";
 import type { PreparedRun } from "../../runs/index.ts";
 
@@ -100,10 +100,10 @@ export function printPlan(prepared: PreparedRun, out: LineWriter, json: boolean)
   const planned = planSteps(prepared, batches);
   if (json) {
     const names = batches.map((batch) => batch.map((t) => t.name));
-    out.line(JSON.stringify({ type: "plan.started", kind: prepared.kind, name: prepared.name, targets: names.flat(), batches: names, vars: prepared.vars, dryRun: true }));
+    out.line(eventJsonLine({ type: "plan.started", kind: prepared.kind, name: prepared.name, targets: names.flat(), batches: names, vars: prepared.vars, dryRun: true }));
     for (const p of planned) {
       out.line(
-        JSON.stringify({
+        eventJsonLine({
           type: "plan.step",
           target: p.target,
           batch: p.batch,
@@ -117,7 +117,7 @@ export function printPlan(prepared: PreparedRun, out: LineWriter, json: boolean)
         }),
       );
     }
-    out.line(JSON.stringify({ type: "plan.finished", kind: prepared.kind, name: prepared.name, targets: prepared.targets.length, batches: batches.length, steps: planned.length }));
+    out.line(eventJsonLine({ type: "plan.finished", kind: prepared.kind, name: prepared.name, targets: prepared.targets.length, batches: batches.length, steps: planned.length }));
     return;
   }
   out.line(`plan: ${prepared.kind} ${prepared.name} · ${prepared.targets.length} targets in ${batches.length} batch${batches.length === 1 ? "" : "es"} (dry run: nothing is touched)`);
