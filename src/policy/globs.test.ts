@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { matchGlob } from "./index.ts";
+import { couldMatch, globsOverlap, matchGlob } from "./globs.ts";
 
 describe("matchGlob", () => {
   test("* is any run of characters, spaces and slashes included; ? is one character", () => {
@@ -30,5 +30,21 @@ describe("matchGlob", () => {
     const started = performance.now();
     expect(matchGlob("*a*a*a*a*a*a*a*a*a*b", "a".repeat(5000))).toBe(false);
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe("policy globs against templates and each other", () => {
+  test("an unrendered {{ }} template may render to anything", () => {
+    expect(couldMatch("rm -rf *", "rm -rf {{ vars.dir }}/*")).toBe(true);
+    expect(couldMatch("http://*", "{{ vars.base_url }}/health")).toBe(true);
+    expect(couldMatch("systemctl restart *", "systemctl stop {{ vars.unit }}")).toBe(false);
+    expect(couldMatch("rm -rf *", "echo {{ vars.x }}")).toBe(false);
+  });
+
+  test("two globs overlap when some text matches both", () => {
+    expect(globsOverlap("psql *", "*DROP TABLE*")).toBe(true);
+    expect(globsOverlap("*", "rm -rf *")).toBe(true);
+    expect(globsOverlap("systemctl restart shop", "rm -rf *")).toBe(false);
+    expect(globsOverlap("https://*", "http://*")).toBe(false);
   });
 });
