@@ -1,4 +1,4 @@
-import type { SchemaKit } from "../config/index.ts";
+import type { SchemaKit } from "../schema/index.ts";
 import { configError } from "../errors.ts";
 import { onHost } from "./errors.ts";
 import { compileText } from "./render.ts";

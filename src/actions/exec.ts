@@ -1,4 +1,4 @@
-import type { SchemaKit } from "../config/index.ts";
+import type { SchemaKit } from "../schema/index.ts";
 import { commandEnvSchema } from "./environment.ts";
 import { failedResult } from "./errors.ts";
 import { spawnLocal, type LocalRun } from "./local.ts";

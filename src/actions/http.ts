@@ -1,4 +1,4 @@
-import type { SchemaKit } from "../config/index.ts";
+import type { SchemaKit } from "../schema/index.ts";
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables, parseTarget, runProbe, stepData, type ProbeResult } from "../probe/index.ts";
 import { bodyEscape, compileRecord, compileText } from "./render.ts";

@@ -1,4 +1,4 @@
-import { resolveSecret, type SchemaKit } from "../config/index.ts";
+import { resolveSecret, type SchemaKit } from "../schema/index.ts";
 import { registerSecret } from "../observe/index.ts";
 import { failedResult } from "./errors.ts";
 import { compileRecord } from "./render.ts";

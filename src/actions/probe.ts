@@ -1,4 +1,4 @@
-import type { SchemaKit } from "../config/index.ts";
+import type { SchemaKit } from "../schema/index.ts";
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables } from "../probe/index.ts";
 import { probeOnce } from "./http.ts";

@@ -1,4 +1,4 @@
-import { isSecretReference, resolveSecretNow } from "../config/index.ts";
+import { isSecretReference, resolveSecretNow } from "../schema/index.ts";
 import type { Escape, ShellRendering } from "../expr/index.ts";
 import type { CompileContext, Renderer } from "./types.ts";
 

@@ -1,5 +1,5 @@
 import { basename, isAbsolute, relative } from "node:path";
-import type { SchemaKit } from "../config/index.ts";
+import type { SchemaKit } from "../schema/index.ts";
 import { configError, ExitCode, OpsError } from "../errors.ts";
 import { formatMs } from "../ui/index.ts";
 import { shellQuote } from "../expr/index.ts";

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { SchemaKit } from "../config/index.ts";
+import type { SchemaKit } from "../schema/index.ts";
 import type { Escape, Template } from "../expr/index.ts";
 import type { OpsError } from "../errors.ts";
 import type { ExecOptions, ExecResult } from "../transport/ssh/index.ts";

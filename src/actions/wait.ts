@@ -1,4 +1,4 @@
-import type { SchemaKit } from "../config/index.ts";
+import type { SchemaKit } from "../schema/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import { compileExpression, type Expression } from "../expr/index.ts";
 import { parseDuration, sleep } from "../time/index.ts";

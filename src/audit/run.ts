@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
-import { readYamlDocument } from "../config/index.ts";
+import { readYamlDocument } from "../schema/index.ts";
 import { discoverFiles, readBounded } from "./discover.ts";
 import type { AuditPolicy } from "../policy/index.ts";
 import { runShellCheck, type ShellCheckOutcome } from "./shellcheck.ts";

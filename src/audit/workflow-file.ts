@@ -1,4 +1,4 @@
-import { readYamlDocument, type ConfigPath } from "../config/index.ts";
+import { readYamlDocument, type ConfigPath } from "../schema/index.ts";
 import { describeError } from "../errors.ts";
 import type { SourceFile } from "./types.ts";
 

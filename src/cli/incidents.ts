@@ -32,7 +32,7 @@ async function serverUrl(options: ServerOptions, explicitToken?: string): Promis
     if (!token && server?.token) {
       const reference = server.token;
       // A reference this host cannot resolve (another host's env or file) leaves the generated token to try.
-      const value = await import("../config/index.ts").then((m) => m.resolveSecret(reference, "server.token")).catch(() => undefined);
+      const value = await import("../schema/index.ts").then((m) => m.resolveSecret(reference, "server.token")).catch(() => undefined);
       if (value !== undefined) token = requireNonEmptyToken(value, "server.token", reference);
     }
   }

@@ -45,7 +45,7 @@ interface ServerAuth {
  * server.webhookToken if set, else the same token.
  */
 async function resolveServerAuth(settings: { auth?: "token" | "none"; token?: string; webhookToken?: string }, journal: string, notice: (line: string) => void): Promise<ServerAuth> {
-  const { resolveSecret } = await import("../config/index.ts");
+  const { resolveSecret } = await import("../schema/index.ts");
   const { loadOrCreateToken, requireNonEmptyToken, tokenFileFor } = await import("./server-token.ts");
   const resolve = async (reference: string, where: string) => requireNonEmptyToken(await resolveSecret(reference, where), where, reference);
   const webhookToken = settings.webhookToken ? await resolve(settings.webhookToken, "server.webhookToken") : undefined;

@@ -1,5 +1,6 @@
 import { relative } from "node:path";
-import type { ConfigPath, LoadedConfig, Workflow } from "../config/index.ts";
+import type { LoadedConfig, Workflow } from "../config/index.ts";
+import type { ConfigPath } from "../schema/index.ts";
 import type { CompiledWorkflow, Problem } from "../engine/index.ts";
 import type { Policy } from "../policy/index.ts";
 import type { Target } from "../inventory/index.ts";
@@ -101,7 +102,7 @@ const list = (value: string | string[] | undefined) => (value === undefined ? []
  */
 async function checkExpressions(loaded: LoadedConfig, name: string, workflow: Workflow): Promise<void> {
   const [{ formatPath }, { compileExpectations, compileExpression }, { scopeVariables, resultVariables }, { expectationVariables }] = await Promise.all([
-    import("../config/index.ts"),
+    import("../schema/index.ts"),
     import("../expr/index.ts"),
     import("../actions/index.ts"),
     import("../probe/index.ts"),
@@ -171,7 +172,7 @@ async function checkOutsideWorkflows(loaded: LoadedConfig, whole: boolean): Prom
   const steps = config.rules.flatMap((rule, r) => rule.escalate.map((step, i) => ({ step, path: ["rules", r, "escalate", i] as (string | number)[] })));
   const problems = await checkSteps({ steps, where: (at) => loaded.where(at), env: process.env });
   if (!whole) return problems;
-  const { resolveSecret } = await import("../config/index.ts");
+  const { resolveSecret } = await import("../schema/index.ts");
   for (const key of ["token", "webhookToken"] as const) {
     const reference = config.server[key];
     if (reference === undefined) continue;

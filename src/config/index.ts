@@ -1,10 +1,9 @@
 // opskit.yaml: found, parsed with source positions, validated by the zod
-// schema and merged (opskit.d/, --env), so every config error names
-// file:line:col and says how to fix it. zod is loaded only when needed.
-export { loadYamlFile, parseYaml, readYamlDocument, validateYaml, formatPath, type Located, type YamlDocument, type ConfigPath } from "./yaml.ts";
+// schema composed of every kind's part and merged (opskit.d/, --env), so every
+// config error names file:line:col and says how to fix it. zod is loaded only
+// when needed. YAML reading and secret references live in schema/, below.
 export type { LoadOptions, LoadedConfig } from "./load.ts";
-export type { Config, Workflow, Step, Strategy, HostEntry, Defaults, Overlay, ActionKind, Check, Rule, ServerConfig, Permissions, Shadow, SchemaKit } from "./schema.ts";
-export { isSecretReference, resolveSecret, resolveSecretNow, SECRET_REFERENCE } from "./secret.ts";
+export type { Config, Workflow, Step, Strategy, Defaults, Overlay, ActionKind, Check, Rule, ServerConfig, Permissions, Shadow } from "./schema.ts";
 export { serverDefaults } from "./server-defaults.ts";
 export { effectiveDefaults, type EffectiveDefaults } from "./defaults.ts";
 

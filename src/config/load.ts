@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { configError, usageError } from "../errors.ts";
 import { effectiveDefaults, type EffectiveDefaults } from "./defaults.ts";
 import { configSchema, type Config } from "./schema.ts";
-import { readYamlDocument, validateYaml, type ConfigPath, type YamlDocument } from "./yaml.ts";
+import { readYamlDocument, validateYaml, type ConfigPath, type YamlDocument } from "../schema/index.ts";
 
 export interface LoadOptions {
   /** `-c PATH`: a file, or a directory holding opskit.yaml or opskit.d/. */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { actions, type ActionKind, type ActionSpecs } from "../actions/index.ts";
-import { inventorySources, type SourceKind } from "../inventory/index.ts";
-import { markSecretField, SECRET_REFERENCE } from "./secret.ts";
+import { inventorySchema as inventoryPart } from "../inventory/index.ts";
+import { createSchemaKit } from "../schema/index.ts";
 
 export type { ActionKind };
 
@@ -11,92 +11,14 @@ export type { ActionKind };
  * Durations are strings ("5s", "1m30s") parsed once where they are used.
  */
 
-const duration = z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h|d))+$|^\d+$/, 'a duration such as "500ms", "5s", "1m30s" or "2h"');
-const labels = z.record(z.string(), z.coerce.string());
+const kit = createSchemaKit(z);
+const { duration, labels, secretRef } = kit;
 const vars = z.record(z.string(), z.unknown());
 /** A count ("3") or a share of all targets ("10%"). */
 const budget = z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, 'a count such as 2 or a percentage such as "10%"')]);
-/** A secret reference: the value itself never sits in the file, and a validation error does not echo what does. */
-export const secretRef = markSecretField(z.string().regex(SECRET_REFERENCE, 'a reference such as "env:NAME" or "file:/path"'));
 
-export const hostSchema = z
-  .object({
-    address: z.string().min(1).optional().describe("host name or IP to connect to; defaults to the host's name"),
-    port: z.number().int().min(1).max(65535).optional().describe("SSH port (default: defaults.port, then 22)"),
-    user: z.string().min(1).optional().describe("SSH user (default: defaults.user)"),
-    key: z.union([z.string(), z.array(z.string())]).optional().describe("private key file(s)"),
-    proxyJump: z.string().optional().describe("bastion host name (from the inventory) or [user@]host[:port]"),
-    labels: labels.default({}).describe("labels for selectors, e.g. { role: web, zone: a }"),
-    vars: vars.default({}).describe("variables visible as target.vars"),
-  })
-  .strict();
-
-const groupSchema = z
-  .object({
-    hosts: z.array(z.string()).default([]).describe("member host names"),
-    children: z.array(z.string()).default([]).describe("member groups"),
-    labels: labels.default({}).describe("labels given to every member"),
-    vars: vars.default({}).describe("variables given to every member (host vars win)"),
-  })
-  .strict();
-
-/** "a, b or c" */
-const either = (names: readonly string[]) => (names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`);
-
-/** Refines an object whose keys name kinds (a wait's polled action, an inventory source) to hold exactly one of them. */
-function exactlyOneOf<T extends z.ZodType>(schema: T, keys: readonly string[], lead: string) {
-  return schema.refine((value) => keys.filter((key) => Boolean((value as Record<string, unknown>)[key])).length === 1, `${lead} exactly one of ${either(keys)}`);
-}
-
-/**
- * What a kind's part of the config is built from: zod and the field types
- * that every part of opskit.yaml shares. Kinds (actions, inventory sources)
- * take it as an argument rather than importing zod, so that loading an action
- * to run it does not load zod.
- */
-export interface SchemaKit {
-  z: typeof z;
-  duration: typeof duration;
-  secretRef: typeof secretRef;
-  labels: typeof labels;
-  exactlyOneOf: typeof exactlyOneOf;
-  /** A kind's schema, built once however many places hold it (a step and a wait's polled action, a rule's verify probe): zod objects are costly to build at every start. */
-  schemaOf<S extends z.ZodType>(declare: (kit: SchemaKit) => S): S;
-}
-
-const built = new Map<(kit: SchemaKit) => z.ZodType, z.ZodType>();
-export const schemaKit: SchemaKit = {
-  z,
-  duration,
-  secretRef,
-  labels,
-  exactlyOneOf,
-  schemaOf<S extends z.ZodType>(declare: (kit: SchemaKit) => S): S {
-    if (!built.has(declare)) built.set(declare, declare(schemaKit));
-    return built.get(declare) as S;
-  },
-};
-
-const sourceKinds = Object.keys(inventorySources) as SourceKind[];
-const sourceFields = Object.fromEntries(sourceKinds.map((kind) => [kind, schemaKit.schemaOf(inventorySources[kind].schema).optional()])) as { [K in SourceKind]: z.ZodOptional<z.ZodType<string>> };
-const sourceSchema = exactlyOneOf(
-  z
-    .object({
-      ...sourceFields,
-      labels: labels.default({}).describe("labels given to every host from this source"),
-    })
-    .strict(),
-  sourceKinds,
-  "give",
-);
-
-export const inventorySchema = z
-  .object({
-    hosts: z.record(z.string(), hostSchema.nullable().transform((h) => h ?? hostSchema.parse({}))).default({}),
-    groups: z.record(z.string(), groupSchema).default({}),
-    sources: z.array(sourceSchema).default([]),
-  })
-  .strict();
+/** `inventory:` is the inventory's own part. */
+export const inventorySchema = kit.schemaOf(inventoryPart);
 
 export const defaultsSchema = z
   .object({
@@ -119,7 +41,7 @@ const retries = z
 /** The step keys the actions own, each the action's own schema: `{ exec?: ..., ssh?: ..., ... }`. */
 type ActionFields = { [K in ActionKind]: z.ZodOptional<z.ZodType<ActionSpecs[K]>> };
 const actionKinds = Object.keys(actions) as ActionKind[];
-const actionFields = Object.fromEntries(actionKinds.map((kind) => [kind, schemaKit.schemaOf(actions[kind].schema).optional()])) as ActionFields;
+const actionFields = Object.fromEntries(actionKinds.map((kind) => [kind, kit.schemaOf(actions[kind].schema).optional()])) as ActionFields;
 
 export const stepSchema = z
   .object({
@@ -222,7 +144,7 @@ export const checkSchema = z
 const verifySchema = z
   .object({
     alertResolved: z.boolean().optional().describe("wait for the alert's resolved notification"),
-    probe: schemaKit.schemaOf(actions.probe.schema).optional().describe("poll a probe until it passes; success resolves the incident"),
+    probe: kit.schemaOf(actions.probe.schema).optional().describe("poll a probe until it passes; success resolves the incident"),
     timeout: duration.default("5m"),
     interval: duration.default("5s").describe("between verify probes"),
   })
@@ -298,7 +220,6 @@ export type Config = z.infer<typeof configSchema>;
 export type Workflow = z.infer<typeof workflowSchema>;
 export type Step = z.infer<typeof stepSchema>;
 export type Strategy = z.infer<typeof strategySchema>;
-export type HostEntry = z.infer<typeof hostSchema>;
 export type Defaults = z.infer<typeof defaultsSchema>;
 export type Overlay = z.infer<typeof overlaySchema>;
 export type Check = z.infer<typeof checkSchema>;

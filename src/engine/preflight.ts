@@ -1,5 +1,6 @@
 import { actions } from "../actions/index.ts";
-import { formatPath, isSecretReference, resolveSecret, type ConfigPath, type Step, type Workflow } from "../config/index.ts";
+import type { Step, Workflow } from "../config/index.ts";
+import { formatPath, isSecretReference, resolveSecret, type ConfigPath } from "../schema/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { referencedFields, splitTemplate } from "../expr/index.ts";
 import type { Guard, GuardTarget, Policy } from "../policy/index.ts";

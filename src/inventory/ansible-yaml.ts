@@ -1,4 +1,4 @@
-import { readYamlDocument, type ConfigPath, type YamlDocument } from "../config/index.ts";
+import { readYamlDocument, type ConfigPath, type YamlDocument } from "../schema/index.ts";
 import { configError } from "../errors.ts";
 import { emptyInventory, expandHostPattern, groupIn, type AnsibleInventory } from "./ansible-model.ts";
 

@@ -1,9 +1,9 @@
 import { homedir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
-import type { Config, HostEntry, LoadedConfig } from "../config/index.ts";
 import { configError } from "../errors.ts";
 import { inventorySources, type SourceKind } from "./registry.ts";
-import type { HostRecord, Target } from "./types.ts";
+import type { HostEntry } from "./schema.ts";
+import type { HostRecord, InventoryInput, Target } from "./types.ts";
 
 export interface ResolveOptions {
   /** Environment for $USER and ~ (default: process.env). */
@@ -12,7 +12,7 @@ export interface ResolveOptions {
   cwd?: string;
 }
 
-type Groups = Config["inventory"]["groups"];
+type Groups = InventoryInput["config"]["inventory"]["groups"];
 
 /**
  * Turns the config's inventory into targets, sorted by name.
@@ -24,7 +24,7 @@ type Groups = Config["inventory"]["groups"];
  * sources in the order listed, then inventory.hosts last, because what is
  * written in opskit.yaml is the most specific.
  */
-export async function resolveInventory(loaded: LoadedConfig, options: ResolveOptions = {}): Promise<Target[]> {
+export async function resolveInventory(loaded: InventoryInput, options: ResolveOptions = {}): Promise<Target[]> {
   const { config, baseDir, where } = loaded;
   const env = options.env ?? process.env;
   const home = env.HOME || homedir();
@@ -67,7 +67,7 @@ export async function resolveInventory(loaded: LoadedConfig, options: ResolveOpt
 }
 
 /** Every host every source yields, in the order the sources are listed, with each source's labels. */
-async function readSources(loaded: LoadedConfig, { env, home, cwd }: { env: Record<string, string | undefined>; home: string; cwd: string }): Promise<HostRecord[]> {
+async function readSources(loaded: InventoryInput, { env, home, cwd }: { env: Record<string, string | undefined>; home: string; cwd: string }): Promise<HostRecord[]> {
   const records: HostRecord[] = [];
   for (const [index, entry] of loaded.config.inventory.sources.entries()) {
     const kind = (Object.keys(inventorySources) as SourceKind[]).find((k) => entry[k] !== undefined)!;
@@ -125,7 +125,7 @@ function mergeRecords(earlier: HostRecord, later: HostRecord): HostRecord {
  * name a group that a source defined (an Ansible group): its members are the
  * hosts that source put in it.
  */
-function resolveGroups(groups: Groups, records: Map<string, HostRecord>, where: LoadedConfig["where"]): Map<string, string[]> {
+function resolveGroups(groups: Groups, records: Map<string, HostRecord>, where: InventoryInput["where"]): Map<string, string[]> {
   const sourceGroups = new Set([...records.values()].flatMap((r) => r.groups));
   const depth = new Map<string, number>();
   const members = new Map<string, Set<string>>();

@@ -1,5 +1,6 @@
 import type { z } from "zod";
-import type { SchemaKit } from "../config/index.ts";
+import type { ConfigPath, SchemaKit } from "../schema/index.ts";
+import type { InventoryConfig } from "./schema.ts";
 
 /** A host opskit can act on, with everything resolved: defaults, groups, sources. */
 export interface Target {
@@ -57,4 +58,18 @@ export interface InventorySource {
   /** Its value under that key, as opskit.yaml writes it: the path of the file it reads, described for `opskit schema`. */
   readonly schema: (kit: SchemaKit) => z.ZodType<string>;
   load(text: string, context: SourceContext): Promise<HostRecord[]>;
+}
+
+/**
+ * What the inventory reads of a loaded config: `inventory:`, the connection
+ * defaults, the directory relative paths start from, and where each key was
+ * written (for errors). A loaded config is one.
+ */
+export interface InventoryInput {
+  config: {
+    inventory: InventoryConfig;
+    defaults: { user?: string | undefined; port?: number | undefined; key?: string | string[] | undefined };
+  };
+  baseDir: string;
+  where(path: ConfigPath): string;
 }

@@ -352,7 +352,7 @@ export async function importIncidents(journal: HistoryStore, options: ImportOpti
  * their default columns.
  */
 export async function readMapping(path: string): Promise<Partial<ImportOptions> & { mapping: FieldMapping }> {
-  const [{ z }, { loadYamlFile }] = await Promise.all([import("zod"), import("../config/index.ts")]);
+  const [{ z }, { loadYamlFile }] = await Promise.all([import("zod"), import("../schema/index.ts")]);
   const column = z.string().min(1).optional();
   const knownZone = (zone: string) => {
     try {

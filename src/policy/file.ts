@@ -1,5 +1,6 @@
 import { normalize, resolve } from "node:path";
-import type { LoadedConfig, YamlDocument } from "../config/index.ts";
+import type { LoadedConfig } from "../config/index.ts";
+import type { YamlDocument } from "../schema/index.ts";
 import { configError, type OpsError } from "../errors.ts";
 import type { Policy } from "./types.ts";
 
@@ -11,7 +12,7 @@ import type { Policy } from "./types.ts";
 
 /** Reads and validates a policy file; errors point at file:line:col. The document is kept for positions. */
 export async function readPolicyFile(path: string, cwd = process.cwd()): Promise<{ policy: Policy; doc: YamlDocument }> {
-  const [{ z }, { readYamlDocument, validateYaml }, { parseSelector }] = await Promise.all([import("zod"), import("../config/index.ts"), import("../inventory/index.ts")]);
+  const [{ z }, { readYamlDocument, validateYaml }, { parseSelector }] = await Promise.all([import("zod"), import("../schema/index.ts"), import("../inventory/index.ts")]);
   const source = normalize(path);
   let text: string;
   try {

@@ -13,7 +13,7 @@
  *   require:
  *     permissions: true                      # every workflow declares permissions
  */
-import type { ConfigPath } from "../config/index.ts";
+import type { ConfigPath } from "../schema/index.ts";
 import type { Selector } from "../inventory/index.ts";
 import { scanCommand, sudoIn } from "./command-scan.ts";
 import { couldMatch, globsOverlap } from "./globs.ts";

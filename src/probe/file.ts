@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseYaml } from "../config/index.ts";
+import { parseYaml } from "../schema/index.ts";
 import { configError } from "../errors.ts";
 
 /** A target as written in a -f file, before its URL is parsed. */

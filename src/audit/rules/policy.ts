@@ -1,5 +1,6 @@
 import { basename, dirname, resolve } from "node:path";
-import { loadConfig, type ConfigPath } from "../../config/index.ts";
+import { loadConfig } from "../../config/index.ts";
+import type { ConfigPath } from "../../schema/index.ts";
 import { describeError } from "../../errors.ts";
 import { matches, resolveInventory, selectTargets, type Target } from "../../inventory/index.ts";
 import { deniedCommand, deniedGlob, deniedUrl, loadAuditPolicy as loadPolicy, type AuditPolicy, type PolicyHit } from "../../policy/index.ts";

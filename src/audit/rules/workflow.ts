@@ -1,4 +1,4 @@
-import { formatPath, type ConfigPath } from "../../config/index.ts";
+import { formatPath, type ConfigPath } from "../../schema/index.ts";
 import { unsafeShellPlaces } from "../../expr/index.ts";
 import type { AuditContext, Hit, Rule, RuleSet, SourceFile } from "../types.ts";
 import { commandOf, isMap, readWorkflowFile, stepsOf, urlsOf, workflowsOf, type WorkflowFile } from "../workflow-file.ts";
