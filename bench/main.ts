@@ -12,6 +12,7 @@ import { awaitQuiet, describeMachine } from "./machine.ts";
 import { benchMemory } from "./memory.ts";
 import { benchMttr } from "./mttr.ts";
 import { benchAudit } from "./audit.ts";
+import { benchBuilds } from "./builds.ts";
 import { outDir, root } from "./process.ts";
 import { generatedSection, machineLines, rewriteResults, summaryTable, type BenchResult, type Suite } from "./report.ts";
 import { benchStartup } from "./startup.ts";
@@ -28,7 +29,10 @@ const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   mttr: benchMttr,
   audit: benchAudit,
   stop: benchStop,
+  builds: benchBuilds,
 };
+/** Run only when named: it needs an earlier build to compare (OPSKIT_BENCH_BEFORE). */
+const onRequest = new Set(["builds"]);
 
 const suites: Suite[] = [
   {
@@ -42,6 +46,7 @@ const suites: Suite[] = [
   { name: "mttr", benchmarks: ["mttr"], heading: "Latest mttr run", tools: ["opskit", "sqlite3", "pandas", "GNU time"] },
   { name: "audit", benchmarks: ["audit"], heading: "Latest audit run", tools: ["opskit", "shellcheck"] },
   { name: "stop", benchmarks: ["stop"], heading: "Latest stop run", tools: ["opskit", "OpenSSH", "parallel-ssh", "timeout", "pgrep"] },
+  { name: "builds", benchmarks: ["builds"], heading: "Latest startup comparison of two builds", tools: ["opskit", "curl", "hyperfine"] },
 ];
 
 const names = process.argv.slice(2);
@@ -50,7 +55,7 @@ if (unknown.length > 0) {
   console.error(`bench: unknown benchmark ${unknown.join(", ")}; known: ${Object.keys(benchmarks).join(", ")}`);
   process.exit(64);
 }
-const chosen = names.length > 0 ? [...new Set(names)] : Object.keys(benchmarks);
+const chosen = names.length > 0 ? [...new Set(names)] : Object.keys(benchmarks).filter((name) => !onRequest.has(name));
 
 mkdirSync(outDir, { recursive: true });
 const machine = describeMachine();

@@ -14,6 +14,9 @@
 #   sh bench/run.sh mttr                             the mttr section only
 #   sh bench/run.sh audit                            the audit section only (about 2.5 minutes)
 #   sh bench/run.sh stop                             the stop section only (about 15 minutes)
+#   OPSKIT_BENCH_BEFORE=REV sh bench/run.sh builds   startup of this build against an earlier one
+#                                                    (a git revision it builds, or an executable);
+#                                                    only when named, about 3 minutes
 #   OPSKIT_BENCH_BIN=PATH sh bench/run.sh ...        measure another opskit build
 # Exit 0 when every benchmark measured (goals met or not; see the table),
 # 1 when one could not measure, 64 for an unknown benchmark name.

@@ -15,7 +15,7 @@ const WARMUP = 3;
 const RUNS = 10;
 const GOAL_RATIO = 1.3;
 
-interface HyperfineResult {
+export interface HyperfineResult {
   command: string;
   median: number;
   user: number;
@@ -31,7 +31,8 @@ interface Side {
 
 const ms = (seconds: number) => `${(seconds * 1000).toFixed(1)} ms`;
 
-async function round(n: number, commands: Record<string, string>): Promise<HyperfineResult[]> {
+/** One hyperfine invocation of every command, the order reversed on even rounds. */
+export async function round(n: number, commands: Record<string, string>): Promise<HyperfineResult[]> {
   const names = Object.keys(commands);
   if (n % 2 === 0) names.reverse();
   const exported = `${outDir}/startup-hyperfine.json`;
