@@ -138,13 +138,14 @@ describe("environments", () => {
   test("the loaded config carries its effective defaults, after opskit.d/ merging and the --env overlay", async () => {
     const dir = await project({
       "opskit.d/a.yaml": ["defaults: { stepTimeout: 1m30s }"],
-      "opskit.d/b.yaml": ["environments:", "  fast: { defaults: { stepTimeout: 20s, concurrency: 4 } }", "  same: {}"],
+      "opskit.d/b.yaml": ["environments:", "  fast: { defaults: { stepTimeout: 20s, concurrency: 4, connectTimeout: 2s, hostKeyChecking: accept-new } }", "  same: {}"],
     });
-    expect((await loadConfig({ cwd: dir })).defaults).toEqual({ stepTimeoutMs: 90_000, concurrency: 32 });
-    expect((await loadConfig({ cwd: dir, env: "fast" })).defaults).toEqual({ stepTimeoutMs: 20_000, concurrency: 4 });
-    expect((await loadConfig({ cwd: dir, env: "same" })).defaults).toEqual({ stepTimeoutMs: 90_000, concurrency: 32 });
+    const connection = { connectTimeoutMs: 10_000, authTimeoutMs: 10_000, hostKeyChecking: "strict" as const };
+    expect((await loadConfig({ cwd: dir })).defaults).toEqual({ stepTimeoutMs: 90_000, concurrency: 32, ...connection });
+    expect((await loadConfig({ cwd: dir, env: "fast" })).defaults).toEqual({ stepTimeoutMs: 20_000, concurrency: 4, ...connection, connectTimeoutMs: 2_000, hostKeyChecking: "accept-new" });
+    expect((await loadConfig({ cwd: dir, env: "same" })).defaults).toEqual({ stepTimeoutMs: 90_000, concurrency: 32, ...connection });
     const bare = await project({ "opskit.yaml": ["vars: {}"] });
-    expect((await loadConfig({ cwd: bare })).defaults).toEqual({ stepTimeoutMs: 300_000, concurrency: 32 });
+    expect((await loadConfig({ cwd: bare })).defaults).toEqual({ stepTimeoutMs: 300_000, concurrency: 32, ...connection });
   });
 
   test("an unknown --env is a usage error listing the defined environments", async () => {

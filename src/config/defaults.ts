@@ -7,15 +7,24 @@ export interface EffectiveDefaults {
   stepTimeoutMs: number;
   /** defaults.concurrency, else 32: targets in flight at once unless a strategy or --concurrency says otherwise. */
   concurrency: number;
+  /** defaults.connectTimeout and authTimeout, else 10s each: an SSH connection's two waits. */
+  connectTimeoutMs: number;
+  authTimeoutMs: number;
+  /** defaults.hostKeyChecking, else strict. */
+  hostKeyChecking: NonNullable<Defaults["hostKeyChecking"]>;
 }
 
 const DEFAULT_STEP_TIMEOUT = "5m";
 const DEFAULT_CONCURRENCY = 32;
+const DEFAULT_CONNECTION_TIMEOUT = "10s";
 
 /** The effective defaults of a config's `defaults:` (after opskit.d/ merging and the --env overlay). */
 export function effectiveDefaults(defaults: Defaults): EffectiveDefaults {
   return {
     stepTimeoutMs: parseDuration(defaults.stepTimeout ?? DEFAULT_STEP_TIMEOUT, "defaults.stepTimeout"),
     concurrency: defaults.concurrency ?? DEFAULT_CONCURRENCY,
+    connectTimeoutMs: parseDuration(defaults.connectTimeout ?? DEFAULT_CONNECTION_TIMEOUT, "defaults.connectTimeout"),
+    authTimeoutMs: parseDuration(defaults.authTimeout ?? DEFAULT_CONNECTION_TIMEOUT, "defaults.authTimeout"),
+    hostKeyChecking: defaults.hostKeyChecking ?? "strict",
   };
 }

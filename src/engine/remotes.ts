@@ -5,7 +5,6 @@ import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import type { Target } from "../inventory/index.ts";
 import { CommandStoppedError, type RemoteShell, type SshEndpoint, type SshPool, type SshSession } from "../transport/ssh/index.ts";
-import { parseDuration } from "../time/index.ts";
 
 export interface Remotes {
   connect(target: string, signal: AbortSignal): Promise<RemoteHost>;
@@ -100,13 +99,13 @@ export async function openRemotes(loaded: LoadedConfig, targets: Target[], remot
   const needsSsh = targets.some((t) => t.source !== "local");
   let pool: SshPool | undefined;
   if (needsSsh) {
-    const defaults = loaded.config.defaults;
+    const { hostKeyChecking, connectTimeoutMs, authTimeoutMs } = loaded.defaults;
     const { SshPool: Pool } = await import("../transport/ssh/index.ts");
     pool = new Pool({
-      knownHostsFile: defaults.knownHosts ?? join(process.env.HOME || homedir(), ".ssh", "known_hosts"),
-      hostKeyChecking: defaults.hostKeyChecking ?? "strict",
-      connectTimeoutMs: parseDuration(defaults.connectTimeout ?? "10s", "defaults.connectTimeout"),
-      authTimeoutMs: parseDuration(defaults.authTimeout ?? "10s", "defaults.authTimeout"),
+      knownHostsFile: loaded.config.defaults.knownHosts ?? join(process.env.HOME || homedir(), ".ssh", "known_hosts"),
+      hostKeyChecking,
+      connectTimeoutMs,
+      authTimeoutMs,
     });
   }
   const hosts = new Map<string, Promise<RemoteHost>>();
