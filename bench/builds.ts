@@ -45,7 +45,7 @@ function resultOf(c: Case, times: Record<string, number[]>, anchor: string): Ben
     goal: `<= ${GOAL_RATIO}x earlier build`,
     met: ratio <= GOAL_RATIO,
     details: [
-      ...Object.entries(c.commands).map(([name, command]) => `- ${name} (\`${command.replace(outDir, "OUT")}\`): median ${ms(m(name))}, min ${ms(Math.min(...times[name]!))}`),
+      ...Object.entries(c.commands).map(([name, command]) => `- ${name} (\`${command.replaceAll(outDir, "bench/out").replaceAll(root, ".")}\`): median ${ms(m(name))}, min ${ms(Math.min(...times[name]!))}`),
       `- this build / earlier build: **${ratio.toFixed(2)}x** (goal <= ${GOAL_RATIO}x): ${ratio <= GOAL_RATIO ? "met" : "NOT met"}; this build / ${anchor}: ${(m("this build") / m(anchor)).toFixed(2)}x`,
       `- ${ROUNDS} hyperfine rounds (\`-N\`, 3 warmup + 10 runs of each command, the order alternating), ${ROUNDS * 10} runs of each`,
     ],
