@@ -3,9 +3,11 @@ import { isOpsError } from "../errors.ts";
 import type { CurrentJournal } from "./contract.ts";
 import type { AttemptRecord, IncidentRecord, Journal } from "./types.ts";
 
-const t0 = 1764072000123;
+/** The time the sample incidents start at (epoch ms). */
+export const t0 = 1764072000123;
 
-function open(journal: Journal, fingerprint: string, overrides: Partial<Parameters<Journal["openIncident"]>[0]> = {}): Promise<IncidentRecord> {
+/** Opens a sample incident (a firing HighErrorRate on checkout, rule restart-checkout), for the contract and an implementation's own tests. */
+export function openSampleIncident(journal: Journal, fingerprint: string, overrides: Partial<Parameters<Journal["openIncident"]>[0]> = {}): Promise<IncidentRecord> {
   return journal.openIncident({
     fingerprint,
     title: "HighErrorRate",
@@ -18,6 +20,8 @@ function open(journal: Journal, fingerprint: string, overrides: Partial<Paramete
     ...overrides,
   });
 }
+
+const open = openSampleIncident;
 
 function attempt(incidentId: number, n: number, overrides: Partial<AttemptRecord> = {}): AttemptRecord {
   return { incidentId, attempt: n, rule: "restart-checkout", fingerprint: "fp-1", status: "queued", createdAt: t0 + n, ...overrides };

@@ -3,6 +3,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { openSqliteJournal } from "./sqlite.ts";
+import { openSampleIncident, t0 } from "./contract-incidents.ts";
 import { useFreshJournal } from "./testing.ts";
 import type { AttemptRecord, IncidentRecord, Journal } from "./types.ts";
 
@@ -13,21 +14,7 @@ useFreshJournal("opskit-incidents-", (fresh, file) => {
   location = file;
 });
 
-const t0 = 1764072000123;
-
-function open(fingerprint: string, overrides: Partial<Parameters<Journal["openIncident"]>[0]> = {}): Promise<IncidentRecord> {
-  return journal.openIncident({
-    fingerprint,
-    title: "HighErrorRate",
-    source: "alertmanager",
-    labels: { alertname: "HighErrorRate", service: "checkout", severity: "critical" },
-    annotations: { summary: "5xx above 5%" },
-    rule: "restart-checkout",
-    milestones: { started: t0, detected: t0 + 50 },
-    lastNotifiedAt: t0 + 50,
-    ...overrides,
-  });
-}
+const open = (fingerprint: string, overrides: Parameters<typeof openSampleIncident>[2] = {}) => openSampleIncident(journal, fingerprint, overrides);
 
 /** The columns copied out of the labels for SQL reports, read the way a report would. */
 function reportColumns(id: number): Record<string, unknown> | null {
