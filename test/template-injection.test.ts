@@ -78,6 +78,9 @@ const refused: { name: string; template: string; reason: RegExp }[] = [
   { name: "after a $", template: "echo ${{ vars.v }}", reason: /follows a \$/ },
   { name: "kubectl exec -- sh -c", template: "kubectl exec pod -- sh -c 'echo {{ vars.v }}'", reason: /sh -c/ },
   { name: "here-document delimiter", template: "cat <<{{ vars.v }}\nx\n", reason: /delimiter/ },
+  { name: "env -S string", template: 'env -S "printf %s\\n {{ vars.v }}"', reason: /env -S/ },
+  { name: "env --split-string=", template: "env --split-string='echo {{ vars.v }}'", reason: /env -S/ },
+  { name: "sudo env -iS", template: "sudo env -iS'echo {{ vars.v }}'", reason: /env -S/ },
 ];
 
 const compiled = new Map<string, Template>();
@@ -173,6 +176,12 @@ describe("contexts that cannot hold a value are refused at compile time", () => 
       expect((error as { hint?: string }).hint).toBeTruthy();
     });
   }
+
+  test("env -S is refused because the real env splits a value there into more words, quoted or not", () => {
+    // What the refusal prevents: "${V}" reaches env as one word, and env -S makes it several.
+    const run = Bun.spawnSync(["/bin/sh", "-c", 'env -S "printf %s\\n ${V}"'], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", V: "a 'b c' d" }, stdout: "pipe" });
+    expect(run.stdout.toString()).toBe("a\nb c\nd\n");
+  });
 
   test("the position points at the {{ }} on its own line of a multi-line command", async () => {
     const error = (await compileTemplate("set -e\necho start\necho $(( {{ vars.v }} ))", "w.yaml:1:1.exec", ["vars"], "shell").catch((e: unknown) => e)) as Error;

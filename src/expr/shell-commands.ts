@@ -62,6 +62,8 @@ export function reparsedArguments(words: readonly CommandWord[], integers: Set<s
   let k = 0;
   const name = (at: number) => words[at]?.text.split("/").at(-1) ?? "";
   while (k < words.length && (reservedWords.has(words[k]!.text) || /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(words[k]!.text))) k++;
+  // env is a wrapper too, but its -S string is split again wherever it stands (sudo env -S '...').
+  for (let j = k; j < words.length; j++) if (name(j) === "env") refuseSplitString(words, j, refuseIn);
   // Behind wrappers: `sudo -u x env A=1 timeout 5 eval ...` runs eval.
   const texts = words.map((word) => word.text);
   while (k < words.length && wrapperOf(texts[k]!)) k = wrappedCommandAt(texts, k);
@@ -101,4 +103,18 @@ export function reparsedArguments(words: readonly CommandWord[], integers: Set<s
     }
   }
   return refusals;
+}
+
+/**
+ * `env -S STRING` (--split-string) splits its string into a command line
+ * with quoting and ${VAR} expansion of its own: a value there becomes
+ * arguments, or the command.
+ */
+function refuseSplitString(words: readonly CommandWord[], at: number, refuseIn: (list: readonly CommandWord[], reason: string, hint: string) => void): void {
+  for (let m = at + 1; m < words.length && words[m]!.text.startsWith("-") && words[m]!.text !== "--"; m++) {
+    const option = words[m]!.text;
+    const reason = "env -S splits its string into a command line again";
+    if ((option === "-S" || option === "--split-string") && words[m + 1]) refuseIn([words[m + 1]!], reason, hints.reparse);
+    else if (/^-[^-]*S/.test(option) || option.startsWith("--split-string=")) refuseIn([words[m]!], reason, hints.reparse);
+  }
 }
