@@ -20,6 +20,9 @@ if [ "${1:-}" = "bench" ]; then
   # (pssh) and Ansible (ansible-core: raw and command modules, playbooks) are
   # the fleet benchmark's anchors.
   need="$need prometheus-blackbox-exporter:prometheus-blackbox-exporter hyperfine:hyperfine wrk:wrk"
+  # The probe throughput benchmark's endpoints are one nginx (bench/nginx.ts
+  # writes its config; the package's own service is never started).
+  need="$need nginx:nginx"
   need="$need parallel-ssh:pssh ansible-playbook:ansible-core"
   # The stop benchmark counts the remote processes a stopped command left with pgrep.
   need="$need pgrep:procps"
