@@ -3,7 +3,7 @@ import { createHmac, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fingerprintOf, KnownHosts, keyTypeOf, knownHostName, parseKnownHosts } from "./hostkeys.ts";
+import { entryMatches, fingerprintOf, KnownHosts, keyTypeOf, knownHostName, parseKnownHosts } from "./hostkeys.ts";
 import type { SshEndpoint } from "./types.ts";
 
 /** An ssh-ed25519 public key in SSH wire format, as a server offers it. */
@@ -63,6 +63,36 @@ describe("known_hosts", () => {
     expect(known.lookup("10.0.1.7", 2222).map((e) => e.blob)).toEqual([c]);
     expect(known.lookup("10.0.1.9", 2222)).toEqual([]);
     expect(known.lookup("10.0.0.5", 22).map((e) => e.blob)).toEqual([d]);
+  });
+
+  test("a lookup finds what testing every line would, in file order, in a file of many kinds of lines", async () => {
+    const blob = ed25519Blob();
+    const lines: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const name = `[10.0.${i >> 8}.${i & 255}]:2222`;
+      if (i % 7 === 0) lines.push(line(hashed(name), blob));
+      else if (i % 11 === 0) lines.push(line(`${name.toUpperCase()},Host-${i}.Example`, blob));
+      else if (i % 13 === 0) lines.push(`@revoked ${line(name, blob)}`, `@cert-authority ${line(name, blob)}`);
+      else lines.push(line(name, blob));
+      if (i % 17 === 0) lines.push(line(`${name},${name}`, blob));
+    }
+    lines.push(line("[10.0.0.*]:2222,![10.0.0.3]:2222", blob), line("HOST-2?.example", blob), line("[10.0.0.9]:2222", blob));
+    const known = await knownHosts(lines);
+    const every = parseKnownHosts(lines.join("\n")).filter((e) => e.marker !== "@cert-authority");
+    const queries = [
+      ...Array.from({ length: 210 }, (_, i) => [`10.0.${i >> 8}.${i & 255}`, 2222] as const),
+      ["host-22.example", 22],
+      ["HOST-22.EXAMPLE", 22],
+      ["host-55.example", 22],
+      ["10.0.0.3", 22],
+    ] as const;
+    let matched = 0;
+    for (const [host, port] of queries) {
+      const expected = every.filter((e) => entryMatches(e, knownHostName(host, port))).map((e) => e.line);
+      expect(known.lookup(host, port).map((e) => e.line)).toEqual(expected);
+      matched += expected.length;
+    }
+    expect(matched).toBeGreaterThan(400);
   });
 
   test("accepts the recorded key and refuses another one in every checking mode but off", async () => {

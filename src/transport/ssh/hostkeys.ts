@@ -82,6 +82,47 @@ const hostKeyAlgorithms: Record<string, string[]> = {
 /** An entry with the file it was read from. */
 type FiledEntry = KnownHostEntry & { file: string };
 
+/** A name as OpenSSH's case-insensitive match compares it: code point by code point, each folded. */
+const foldedKey = (name: string) => JSON.stringify(Array.from(name, (c) => c.toLowerCase()));
+
+/** A pattern that matches one name only: no `*` or `?`, not negated, not hashed. */
+const isPlainName = (pattern: string) => !/[*?]/.test(pattern) && !pattern.startsWith("!") && !pattern.startsWith("|1|");
+
+/**
+ * The entries of a KnownHosts, indexed for lookup: an entry of plain names
+ * (the common case, and what accept-new writes) under each of its names, any
+ * other (globs, negations, hashed names) with its pattern list compiled once
+ * and tested on each lookup. A fleet of N hosts then costs N lookups of
+ * about constant time, not N scans of an N-line file. Lookups return entries
+ * in file order, as a scan would.
+ */
+class EntryIndex {
+  private readonly byName = new Map<string, number[]>();
+  private readonly patterned: Array<{ at: number; matcher: Matcher }> = [];
+  private readonly entries: FiledEntry[] = [];
+
+  add(entry: FiledEntry): void {
+    const at = this.entries.push(entry) - 1;
+    if (entry.marker === "@cert-authority") return;
+    if (!entry.patterns.every(isPlainName)) {
+      this.patterned.push({ at, matcher: compilePatternList(entry.patterns, hostPattern) });
+      return;
+    }
+    for (const key of new Set(entry.patterns.map(foldedKey))) {
+      const list = this.byName.get(key);
+      if (list) list.push(at);
+      else this.byName.set(key, [at]);
+    }
+  }
+
+  /** The entries (no @cert-authority line) whose patterns match `name`, in file order. */
+  lookup(name: string): FiledEntry[] {
+    const found = [...(this.byName.get(foldedKey(name)) ?? [])];
+    for (const { at, matcher } of this.patterned) if (matcher.test(name)) found.push(at);
+    return found.sort((a, b) => a - b).map((at) => this.entries[at]!);
+  }
+}
+
 /**
  * The known_hosts files of one pool (or of the hosts that name their own,
  * as ssh_config's UserKnownHostsFile does): read once, consulted for every
@@ -91,13 +132,16 @@ type FiledEntry = KnownHostEntry & { file: string };
 export class KnownHosts {
   private writes: Promise<void> = Promise.resolve();
   private writeError: OpsError | undefined;
+  private readonly index = new EntryIndex();
 
   private constructor(
     readonly files: readonly string[],
-    private readonly entries: FiledEntry[],
+    entries: FiledEntry[],
     private lineCount: number,
     private endsWithNewline: boolean,
-  ) {}
+  ) {
+    for (const entry of entries) this.index.add(entry);
+  }
 
   /** The file a learned key is written to. */
   get file(): string {
@@ -125,9 +169,9 @@ export class KnownHosts {
     return new KnownHosts(list, entries, firstLines, firstEndsWithNewline);
   }
 
+  /** The entries recorded for host:port (@cert-authority lines aside), in file order. */
   lookup(host: string, port: number): FiledEntry[] {
-    const name = knownHostName(host, port);
-    return this.entries.filter((entry) => entry.marker !== "@cert-authority" && entryMatches(entry, name));
+    return this.index.lookup(knownHostName(host, port));
   }
 
   /**
@@ -179,7 +223,7 @@ export class KnownHosts {
 
   private learn(name: string, keyType: string, blob: Buffer): void {
     this.lineCount += 1;
-    this.entries.push({ line: this.lineCount, marker: "", patterns: [name], keyType, blob, file: this.file });
+    this.index.add({ line: this.lineCount, marker: "", patterns: [name], keyType, blob, file: this.file });
     // Plain names, not hashed: the file stays readable and `ssh-keygen -R` finds either form.
     const prefix = this.endsWithNewline ? "" : "\n";
     this.endsWithNewline = true;
