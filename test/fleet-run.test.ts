@@ -70,6 +70,24 @@ describe("opskit exec", () => {
     expect(failed[0]!.result.exitCode).toBe(3);
   });
 
+  test("a target's connection ends with it: a later target on the same address dials anew, targets beside it share it", async () => {
+    const host = fleet.hosts[3]!;
+    const twins = ["twin-1", "twin-2", "twin-3"].map((name) => `    ${name}: { address: ${host.address}, port: ${host.port} }`).join("\n");
+    const config = await writeConfig("  noop: { steps: [ { exec: 'true' } ] }", twins);
+    // $PPID of a remote command is the sshd process that serves its connection.
+    const parents = async (concurrency: number) => {
+      const run = await opskit(["exec", "-c", config, "name=twin-*", "--concurrency", String(concurrency), "--json", "--", "echo $PPID"]);
+      expect(run.code).toBe(0);
+      return events(run.stdout).filter((e) => e.type === "step.finished").map((e) => e.result.stdout.trim());
+    };
+    const oneByOne = await parents(1);
+    expect(oneByOne).toHaveLength(3);
+    expect(new Set(oneByOne).size).toBe(3);
+    const together = await parents(3);
+    expect(together).toHaveLength(3);
+    expect(new Set(together).size).toBe(1);
+  });
+
   test("a command that runs too long is stopped by the timeout", async () => {
     const config = await writeConfig("  noop: { steps: [ { exec: 'true' } ] }");
     const started = performance.now();

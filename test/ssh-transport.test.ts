@@ -64,6 +64,15 @@ function processRunning(pattern: string): boolean {
   return false;
 }
 
+/** Whether process `pid` is still there (not yet reaped). */
+function existsPid(pid: string): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+  } catch {
+    return false;
+  }
+}
+
 async function waitUntil(condition: () => boolean, timeoutMs = 3_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -194,6 +203,30 @@ describe("exec", () => {
     }
     expect(own.openCount()).toBe(0);
     expect((await failure(own.session(endpoint(fleet.hosts[0]!), never))).code).toBe("E_SSH_POOL_CLOSED");
+  });
+
+  test("a connection ends once every session on it was released, and a later session dials again", async () => {
+    const own = fleetPool(fleet);
+    try {
+      const host = fleet.hosts[8]!;
+      const first = await own.session(endpoint(host), never);
+      const second = await own.session(endpoint(host), never);
+      // $PPID of a command is the sshd process that serves this one connection.
+      const server = (await first.exec("echo $PPID", run())).stdout.trim();
+      first.release();
+      first.release();
+      expect(own.openCount()).toBe(1);
+      expect((await second.exec("echo $PPID", run())).stdout.trim()).toBe(server);
+      second.release();
+      expect(own.openCount()).toBe(0);
+      expect(await waitUntil(() => !existsPid(server))).toBe(true);
+      const again = await own.session(endpoint(host), never);
+      const next = (await again.exec("echo $PPID", run())).stdout.trim();
+      expect(next).not.toBe(server);
+      expect(own.openCount()).toBe(1);
+    } finally {
+      await own.close();
+    }
   });
 
   test("a dropped connection fails in-flight work with E_SSH_DISCONNECTED and the pool dials again", async () => {
@@ -721,6 +754,12 @@ describe("ProxyJump", () => {
       expect(outcomes.map((o) => ("value" in o ? o.value : String((o as { error: unknown }).error)))).toEqual(fleet.hosts.slice(1, 4).map((h) => h.address));
       // One connection to the jump host and one per target.
       expect(pool.openCount()).toBe(4);
+      // The jump host as a target of its own, released: its connection stays for the hosts behind it.
+      (await pool.session(jump, never)).release();
+      expect(pool.openCount()).toBe(4);
+      const behind = await pool.session(endpoint(fleet.hosts[4]!, { proxyJump: jump }), never);
+      expect((await behind.exec("echo $SSH_CONNECTION", run())).stdout.split(" ")[2]).toBe(fleet.hosts[4]!.address);
+      expect(pool.openCount()).toBe(5);
       const refused = await failure(pool.session(endpoint(fleet.hosts[5]!, { port: 1, proxyJump: jump }), never));
       expect(refused.code).toBe("E_SSH_CONNECT");
       expect(refused.message).toContain(`via ${jump.name}`);

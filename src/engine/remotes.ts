@@ -8,7 +8,19 @@ import { CommandStoppedError, type RemoteShell, type SshEndpoint, type SshPool, 
 
 export interface Remotes {
   connect(target: string, signal: AbortSignal): Promise<RemoteHost>;
+  /**
+   * Nothing more runs on the target: its remote shell and its hold on the
+   * pooled connection end (the connection too, unless other targets share
+   * it). A later connect dials again.
+   */
+  release(target: string): void;
   close(): Promise<void>;
+}
+
+/** A remote target as the run holds it: what actions use, and how to let go of it. */
+interface HeldHost {
+  host: RemoteHost;
+  release(): void;
 }
 
 /**
@@ -16,9 +28,14 @@ export interface Remotes {
  * SSH connection (no new process per step, as Ansible pipelining and mitogen
  * do); a shell that died (a timed-out command kills it) is replaced.
  */
-function sshHost(session: SshSession, singleCommand: boolean): RemoteHost {
+function sshHost(session: SshSession, singleCommand: boolean): HeldHost {
   let shell: RemoteShell | undefined;
-  return {
+  const release = () => {
+    shell?.close();
+    shell = undefined;
+    session.release();
+  };
+  const host: RemoteHost = {
     async run(command: string, options: RunOptions): Promise<CommandOutput> {
       // One remote command per host (opskit exec): a plain exec channel is cheaper than starting a shell for it.
       if (singleCommand) return session.exec(command, options);
@@ -33,6 +50,7 @@ function sshHost(session: SshSession, singleCommand: boolean): RemoteHost {
     },
     upload: (content, remotePath, mode, options) => session.upload(content, remotePath, mode, options),
   };
+  return { host, release };
 }
 
 /** `targets: local`: remote actions run on this machine, in the environment `environment` starts from. */
@@ -108,20 +126,26 @@ export async function openRemotes(loaded: LoadedConfig, targets: Target[], remot
       authTimeoutMs,
     });
   }
-  const hosts = new Map<string, Promise<RemoteHost>>();
+  const hosts = new Map<string, Promise<HeldHost>>();
   return {
-    connect(name, signal) {
+    async connect(name, signal) {
       const target = byName.get(name);
-      if (!target) return Promise.reject(new OpsError({ code: "E_UNKNOWN_TARGET", message: `unknown target ${name}`, exitCode: ExitCode.internal }));
-      if (target.source === "local") return Promise.resolve(localHost(localEnvironment));
-      let host = hosts.get(name);
-      if (!host) {
-        host = pool!.session(endpointFor(target, byName), signal).then((session) => sshHost(session, remoteCommands <= 1));
+      if (!target) throw new OpsError({ code: "E_UNKNOWN_TARGET", message: `unknown target ${name}`, exitCode: ExitCode.internal });
+      if (target.source === "local") return localHost(localEnvironment);
+      let held = hosts.get(name);
+      if (!held) {
+        held = pool!.session(endpointFor(target, byName), signal).then((session) => sshHost(session, remoteCommands <= 1));
         // A failed connect is not cached: a retry or a later step may reach the host.
-        host.catch(() => hosts.delete(name));
-        hosts.set(name, host);
+        held.catch(() => hosts.get(name) === held && hosts.delete(name));
+        hosts.set(name, held);
       }
-      return host;
+      return (await held).host;
+    },
+    release(name) {
+      const held = hosts.get(name);
+      if (!held) return;
+      hosts.delete(name);
+      held.then((h) => h.release(), () => undefined);
     },
     async close() {
       await pool?.close();

@@ -14,7 +14,7 @@ const targets: RunTarget[] = Array.from({ length: 6 }, (_, i) => ({
   groups: [],
 }));
 
-async function run(definition: z.input<typeof workflowSchema>, options: { vars?: Record<string, unknown>; abortAfterMs?: number } = {}) {
+async function run(definition: z.input<typeof workflowSchema>, options: { vars?: Record<string, unknown>; abortAfterMs?: number; released?: string[] } = {}) {
   const workflow = workflowSchema.parse(definition);
   const compiled = await compileWorkflow(workflow, { name: "t", baseDir: process.cwd(), defaultTimeoutMs: 10_000, where: (p) => p.join(".") });
   const events: RunEvent[] = [];
@@ -34,6 +34,7 @@ async function run(definition: z.input<typeof workflowSchema>, options: { vars?:
     signal: controller.signal,
     hardSignal: new AbortController().signal,
     emit: (event) => events.push(event),
+    ...(options.released ? { release: (target: RunTarget) => options.released!.push(target.name) } : {}),
   });
   const steps = events.filter((e): e is Extract<RunEvent, { type: "step.finished" }> => e.type === "step.finished");
   return { outcome, events, steps };
@@ -67,6 +68,28 @@ describe("executeRun", () => {
     const undone = steps.filter((s) => s.phase === "rollback").map((s) => s.target).sort();
     expect(undone).toEqual(["h1", "h2"]);
     expect(outcome.targets.get("h4")?.status).toBe("pending");
+  });
+
+  test("each target's connection is released once after its steps and hooks, never before a rollback it may owe", async () => {
+    const plain: string[] = [];
+    const { events } = await run({ hooks: { post: [{ name: "after", exec: "true" }] }, steps: [{ name: "one", exec: "true" }] }, { released: plain });
+    expect(plain.sort()).toEqual(targets.map((t) => t.name));
+    const finished = events.filter((e) => e.type === "target.finished");
+    expect(finished).toHaveLength(6);
+
+    const released: string[] = [];
+    const { steps } = await run(
+      {
+        strategy: { rolling: { batch: [1, 2, 3], maxFailures: 0 } },
+        hooks: { rollback: [{ name: "undo", exec: "true" }] },
+        steps: [{ name: "change", exec: 'test "{{ target.name }}" != h3' }],
+      },
+      { released },
+    );
+    // h3 failed without changing: released at once. h1 and h2 changed: kept for the rollback, released after it. h4-h6 never started.
+    expect(released.slice(0, 1)).toEqual(["h3"]);
+    expect(released.slice(1).sort()).toEqual(["h1", "h2"]);
+    expect(steps.filter((s) => s.phase === "rollback")).toHaveLength(2);
   });
 
   test("when skips a step; continueOnError keeps going; on_failure runs for the failed target only", async () => {

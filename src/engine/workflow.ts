@@ -114,6 +114,12 @@ export interface RunRequest {
   vars: Record<string, unknown>;
   /** Opens (or reuses) the pooled connection to a target. */
   connect(target: RunTarget, signal: AbortSignal): Promise<RemoteHost>;
+  /**
+   * Nothing more of the run needs the target's connection: its steps and
+   * hooks are over and no rollback can come to it. A fleet run then holds
+   * about as many connections as targets in flight, not one per host.
+   */
+  release?(target: RunTarget): void;
   baseDir: string;
   maxOutputBytes: number;
   /** Stream remote output as step.output events. */
@@ -163,6 +169,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   const outcome = new Map<string, { status: TargetStatus; changed: boolean }>();
   const changedTargets: RunTarget[] = [];
   let stopReason: "budget" | "interrupted" | undefined;
+  // Rollback hooks run at the end on targets that changed (when the run stops) and on those an earlier run owes.
+  const owedNames = new Set((request.owedRollback ?? []).map((t) => t.name));
+  const mayRollBack = (target: RunTarget, changed: boolean) => compiled.hooks.rollback.length > 0 && (changed || owedNames.has(target.name));
 
   emit({
     type: "run.started",
@@ -195,7 +204,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
       async (target) => {
         // Once the budget is spent, targets not yet started are left alone.
         if (stopReason) return { target, status: "pending" as TargetStatus, changed: false };
-        return { target, ...(await runTarget(request, target, b + 1)) };
+        const finished = await runTarget(request, target, b + 1);
+        if (!mayRollBack(target, finished.changed)) request.release?.(target);
+        return { target, ...finished };
       },
       { concurrency: Math.min(concurrencyCap, batch.length) },
     );
@@ -220,9 +231,15 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   const rollbackTargets = [...owed, ...(request.owedRollback ?? [])];
   if (rollbackTargets.length > 0 && compiled.hooks.rollback.length > 0) {
     emit({ type: "rollback.started", runId, targets: rollbackTargets.map((t) => t.name) });
-    const pool = runPool(rollbackTargets, (target) => runPhase(request, target, compiled.hooks.rollback, {}, request.hardSignal, 0), {
-      concurrency: Math.min(concurrencyCap, rollbackTargets.length),
-    });
+    const pool = runPool(
+      rollbackTargets,
+      async (target) => {
+        const rolledBack = await runPhase(request, target, compiled.hooks.rollback, {}, request.hardSignal, 0);
+        request.release?.(target);
+        return rolledBack;
+      },
+      { concurrency: Math.min(concurrencyCap, rollbackTargets.length) },
+    );
     for await (const done of pool) {
       if ("error" in done) throw done.error;
       if (done.value.status !== "failed" && done.value.status !== "unreachable") {

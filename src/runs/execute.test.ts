@@ -93,12 +93,16 @@ describe("startJournaledRun", () => {
     const prepared = await prepareWorkflow(loaded, { name: "hello" });
     let closed = 0;
     let connected = 0;
+    let released = 0;
     const { openRunRemotes } = await import("./index.ts");
     const real = await openRunRemotes(prepared);
     const remotes = {
       connect: (target: string, signal: AbortSignal) => {
         connected++;
         return real.connect(target, signal);
+      },
+      release: () => {
+        released++;
       },
       close: async () => {
         closed++;
@@ -108,5 +112,6 @@ describe("startJournaledRun", () => {
     await startJournaledRun(prepared, { journal, remotes });
     expect(connected).toBe(2);
     expect(closed).toBe(0);
+    expect(released).toBe(0);
   });
 });

@@ -48,6 +48,8 @@ export async function startJournaledRun(prepared: PreparedRun, options: Journale
       targets: prepared.targets.map(toRunTarget),
       vars: prepared.vars,
       connect: (target, signal) => remotes.connect(target.name, signal),
+      // Connections the caller handed in are the caller's to keep for its next run.
+      ...(options.remotes ? {} : { release: (target) => remotes.release(target.name) }),
       baseDir: prepared.loaded.baseDir,
       maxOutputBytes,
       stream: options.stream === true,

@@ -15,7 +15,8 @@ import type { SshEndpoint, SshPoolOptions, SshSession } from "./types.ts";
 export interface Dialer {
   /** An authenticated connection to `endpoint`, over `sock` when a ProxyJump hop supplies it. */
   connect(endpoint: SshEndpoint, sock: Duplex | undefined, signal: AbortSignal, onClosed: (connection: SshConnection) => void): Promise<SshConnection>;
-  session(connection: SshConnection): SshSession;
+  /** A session holding `connection`; `release` is the pool's, called when the session is released. */
+  session(connection: SshConnection, release: () => void): SshSession;
 }
 
 /** Loads ssh2; each set of known_hosts files is read once for a pool's life, when a host first needs it. */
@@ -55,6 +56,6 @@ export async function createDialer(options: SshPoolOptions): Promise<Dialer> {
       }
       return new SshConnection(client, endpoint, options.maxChannelsPerConnection ?? 10, onClosed);
     },
-    session: (connection) => new PooledSession(connection),
+    session: (connection, release) => new PooledSession(connection, release),
   };
 }

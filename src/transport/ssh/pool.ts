@@ -12,6 +12,8 @@ interface PoolEntry {
   /** Callers waiting for the connect; when all of them gave up, it is abandoned. */
   waiters: number;
   controller: AbortController;
+  /** Sessions handed out on the connection and not yet released. */
+  holders: number;
 }
 
 function poolClosedError(): OpsError {
@@ -26,21 +28,56 @@ function endpointKey(endpoint: SshEndpoint): string {
 }
 
 /**
- * One SSH connection per host for a whole run. Concurrent callers for the
- * same host share one connect; a connection that drops is forgotten, so the
- * next caller dials again. A ProxyJump hop is itself a pooled connection,
- * shared by every host behind it.
+ * One SSH connection per host, shared by every session on it. Concurrent
+ * callers for the same host share one connect; a connection that drops is
+ * forgotten, so the next caller dials again. A connection ends once every
+ * session on it was released (a fleet run then holds about as many
+ * connections as targets in flight, not one per host it went through), or
+ * when the pool closes. A ProxyJump hop is itself a pooled connection,
+ * shared by every host behind it and kept until the pool closes.
  */
 export class SshPool {
   private readonly entries = new Map<string, PoolEntry>();
+  /** Connections released by all their sessions and still closing: close() waits for them too. */
+  private readonly ending = new Set<Promise<void>>();
   private dialer: Promise<Dialer> | undefined;
   private isClosed = false;
 
   constructor(readonly options: SshPoolOptions) {}
 
+  /** A session on the endpoint's pooled connection (dialled if none is open); release it when done with the host. */
   async session(endpoint: SshEndpoint, signal: AbortSignal): Promise<SshSession> {
-    const connection = await this.connect(endpoint, signal);
-    return (await this.loadDialer()).session(connection);
+    const dialer = await raceSignal(this.loadDialer(), signal);
+    const { connection, release } = await this.hold(endpoint, signal);
+    return dialer.session(connection, release);
+  }
+
+  /**
+   * The endpoint's connection with one more holder, counted in the same turn
+   * as it is found open, so that no release in between can end it under the
+   * caller. The release it returns counts once, however often it is called.
+   */
+  private async hold(endpoint: SshEndpoint, signal: AbortSignal): Promise<{ connection: SshConnection; release: () => void }> {
+    const key = endpointKey(endpoint);
+    for (;;) {
+      const connection = await this.connect(endpoint, signal);
+      const entry = this.entries.get(key);
+      if (connection.closed) throw connection.lostError();
+      // Released by its last holder meanwhile and ending: dial again.
+      if (entry?.connection !== connection) continue;
+      entry.holders += 1;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        entry.holders -= 1;
+        if (entry.holders > 0 || this.entries.get(key) !== entry) return;
+        this.entries.delete(key);
+        const ending = connection.end().finally(() => this.ending.delete(ending));
+        this.ending.add(ending);
+      };
+      return { connection, release };
+    }
   }
 
   /** Connections established and not yet closed, ProxyJump hops included. */
@@ -57,12 +94,13 @@ export class SshPool {
     this.entries.clear();
     for (const entry of entries) entry.controller.abort(poolClosedError());
     // Ending is one message per connection and a bounded wait: no pool needed.
-    await Promise.all(
-      entries.map(async (entry) => {
+    await Promise.all([
+      ...entries.map(async (entry) => {
         const connection = entry.connection ?? (await entry.connecting.catch(() => undefined));
         await connection?.end();
       }),
-    );
+      ...this.ending,
+    ]);
   }
 
   private async connect(endpoint: SshEndpoint, signal: AbortSignal): Promise<SshConnection> {
@@ -90,7 +128,7 @@ export class SshPool {
 
   private startConnect(endpoint: SshEndpoint, key: string): PoolEntry {
     const controller = new AbortController();
-    const entry: PoolEntry = { connecting: Promise.resolve(undefined as never), connection: undefined, waiters: 0, controller };
+    const entry: PoolEntry = { connecting: Promise.resolve(undefined as never), connection: undefined, waiters: 0, controller, holders: 0 };
     entry.connecting = this.dial(endpoint, key, controller.signal).then(
       (connection) => {
         if (controller.signal.aborted || this.entries.get(key) !== entry) {
@@ -114,7 +152,8 @@ export class SshPool {
     const dialer = await raceSignal(this.loadDialer(), signal);
     let sock: Duplex | undefined;
     if (endpoint.proxyJump) {
-      const jump = await this.connect(endpoint.proxyJump, signal);
+      // Held and never released: the hop stays up for every host behind it until the pool closes.
+      const { connection: jump } = await this.hold(endpoint.proxyJump, signal);
       const hop = startDeadline(signal, this.options.connectTimeoutMs, () => connectTimeoutError(endpoint, "connect", this.options.connectTimeoutMs));
       try {
         sock = await jump.forwardOut(endpoint.host, endpoint.port, endpoint, hop.signal);

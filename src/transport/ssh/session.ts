@@ -4,9 +4,12 @@ import { PooledShell } from "./shell.ts";
 import type { ExecOptions, ExecResult, RemoteShell, SshEndpoint, SshSession, UploadOptions, UploadResult } from "./types.ts";
 import { uploadFile } from "./upload.ts";
 
-/** An SshSession over one pooled connection; cheap to make, nothing of its own to close. */
+/** An SshSession over one pooled connection; cheap to make, it holds the connection until released. */
 export class PooledSession implements SshSession {
-  constructor(private readonly connection: SshConnection) {}
+  constructor(
+    private readonly connection: SshConnection,
+    readonly release: () => void,
+  ) {}
 
   get endpoint(): SshEndpoint {
     return this.connection.endpoint;

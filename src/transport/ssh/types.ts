@@ -92,6 +92,12 @@ export interface SshSession {
    * (changed: false) when the file already has this content and mode.
    */
   upload(content: Uint8Array, remotePath: string, mode: number, options: UploadOptions): Promise<UploadResult>;
+  /**
+   * The caller is done with the host: once no session on the connection is
+   * held, the pool ends it (a later session dials again). Work still running
+   * on it is not waited for; release after it settled. Only the first call counts.
+   */
+  release(): void;
 }
 
 /**
