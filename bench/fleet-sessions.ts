@@ -9,7 +9,7 @@
 // parallel-ssh's processes (pssh plus one ssh client per session).
 import { chmodSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import type { Fleet } from "../test/harness/fleet.ts";
-import type { FleetSetup } from "./fleet-tools.ts";
+import { establishedTo, type FleetSetup } from "./fleet-tools.ts";
 import { opskitBin, peakRssBytesOf, processTable, track, treeMemoryOf, type TreeMemory } from "./process.ts";
 
 export const SESSIONS = 500;
@@ -61,18 +61,6 @@ export function makeBarrier(fleet: Fleet): Barrier {
       for (const name of readdirSync(dir)) if (name.startsWith("ready.")) rmSync(`${dir}/${name}`);
     },
   };
-}
-
-/** Client-side sockets established to `port`, from /proc/net/tcp (loopback IPv4). */
-function establishedTo(port: number): number {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
-  return readFileSync("/proc/net/tcp", "utf8")
-    .split("\n")
-    .slice(1)
-    .filter((line) => {
-      const fields = line.trim().split(/\s+/);
-      return fields[2]?.endsWith(`:${hexPort}`) && fields[3] === "01";
-    }).length;
 }
 
 function remoteCounts(user: string): { shells: number; sshd: number } {

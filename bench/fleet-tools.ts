@@ -5,10 +5,11 @@
 // inventory and an ansible.cfg (forks 50, pipelining, ControlPersist). Every
 // run is checked: a run in which any host did not answer as expected is no
 // measurement and fails the benchmark.
+import { readFileSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { hostname, release } from "node:os";
 import type { Fleet } from "../test/harness/fleet.ts";
-import { opskitBin, outDir, runToEnd, type Finished } from "./process.ts";
+import { opskitBin, outDir, root, runToEnd, track, type Finished } from "./process.ts";
 
 /** The five cheap commands of the workflow benchmark, in order, with the step names opskit gives them. */
 export const FIVE_STEPS = [
@@ -43,7 +44,20 @@ export interface ToolRun {
   seconds: number;
   /** user+sys of the tool and the children it waited for (ssh clients, Ansible's forks). */
   cpuSeconds: number;
+  /** getrusage's ru_maxrss (what GNU time's %M reads): the largest single process, the tool or a child it waited for. */
   maxRssBytes: number;
+  /** The tool's whole process tree, sampled while it ran (hostname runs only). */
+  tree?: TreePeak;
+}
+
+/** The most the tool's process tree held at any sample: PSS and RSS summed over its processes, and how many there were. */
+export interface TreePeak {
+  pssBytes: number;
+  rssBytes: number;
+  processes: number;
+  samples: number;
+  /** The most TCP connections to the fleet's port established at one sample (client side; only the tool connects during its run). */
+  connections: number;
 }
 
 /** opskit's per-host timings from `opskit run --json` events. */
@@ -110,9 +124,8 @@ function playbook(module: "command" | "raw"): string {
   return [`- name: five ${module} tasks`, "  hosts: all", "  gather_facts: false", "  tasks:", ...tasks, ""].join("\n");
 }
 
-/** Writes each tool's files for `fleet` into bench/out/fleet/. */
-export async function prepareFleetTools(fleet: Fleet): Promise<FleetSetup> {
-  const dir = `${outDir}/fleet`;
+/** Writes each tool's files for `fleet` into `dir` (bench/out/fleet/ for the 50 hosts). */
+export async function prepareFleetTools(fleet: Fleet, dir = `${outDir}/fleet`): Promise<FleetSetup> {
   await rm(dir, { recursive: true, force: true });
   const controlDir = `${dir}/ansible-cp`;
   await mkdir(controlDir, { recursive: true });
@@ -146,7 +159,86 @@ export async function prepareFleetTools(fleet: Fleet): Promise<FleetSetup> {
   };
 }
 
-const toolRun = (run: Finished): ToolRun => ({ seconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, maxRssBytes: run.maxRssBytes });
+const toolRun = (run: Finished & { tree?: TreePeak }): ToolRun => ({
+  seconds: run.wallSeconds,
+  cpuSeconds: run.cpuSeconds,
+  maxRssBytes: run.maxRssBytes,
+  ...(run.tree ? { tree: run.tree } : {}),
+});
+
+/** A hostname run is allowed 0.6 s a host, two minutes at least: parallel-ssh takes about 0.1 s a host here. */
+const hostnameTimeoutMs = (hosts: number) => Math.max(120_000, hosts * 600);
+
+/** Children of `pid` from /proc (every thread's list), and theirs. */
+function treeOf(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    try {
+      for (const task of readFileSync(`/proc/${tree[i]}/task/${tree[i]}/children`, "utf8").trim().split(/\s+/)) if (task) tree.push(Number(task));
+    } catch {
+      // Ended while we looked.
+    }
+  }
+  return tree;
+}
+
+const SAMPLE_EVERY_MS = 250;
+
+/** Client-side sockets established to `port`, from /proc/net/tcp (loopback IPv4). */
+export function establishedTo(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  return readFileSync("/proc/net/tcp", "utf8")
+    .split("\n")
+    .slice(1)
+    .filter((line) => {
+      const fields = line.trim().split(/\s+/);
+      return fields[2]?.endsWith(`:${hexPort}`) && fields[3] === "01";
+    }).length;
+}
+
+/**
+ * runToEnd, sampling the tool's process tree every 250 ms: PSS and RSS
+ * summed over its processes (parallel-ssh runs one ssh client per host in
+ * flight), and the connections established to the fleet's `port`. Reads the
+ * tree's own /proc files, a few dozen a sample, and /proc/net/tcp.
+ */
+async function runSampled(cmd: string[], timeoutMs: number, env: Record<string, string | undefined>, port: number): Promise<Finished & { tree: TreePeak }> {
+  const started = performance.now();
+  const child = track(Bun.spawn(cmd, { cwd: root, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs, killSignal: "SIGKILL", env }));
+  const peak: TreePeak = { pssBytes: 0, rssBytes: 0, processes: 0, samples: 0, connections: 0 };
+  const sample = () => {
+    let pss = 0;
+    let rss = 0;
+    let processes = 0;
+    for (const pid of treeOf(child.pid)) {
+      try {
+        const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+        pss += Number(/^Pss:\s+(\d+) kB$/m.exec(rollup)?.[1] ?? 0) * 1024;
+        rss += Number(/^Rss:\s+(\d+) kB$/m.exec(rollup)?.[1] ?? 0) * 1024;
+        processes += 1;
+      } catch {
+        // Ended while we looked.
+      }
+    }
+    peak.samples += 1;
+    peak.connections = Math.max(peak.connections, establishedTo(port));
+    if (pss > peak.pssBytes) Object.assign(peak, { pssBytes: pss, rssBytes: rss, processes });
+  };
+  const sampler = setInterval(sample, SAMPLE_EVERY_MS);
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  await child.exited;
+  clearInterval(sampler);
+  const usage = child.resourceUsage();
+  return {
+    exitCode: child.exitCode,
+    stdout,
+    stderr,
+    wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: usage ? Number(usage.cpuTime.total) / 1e6 : NaN,
+    maxRssBytes: usage?.maxRSS ?? NaN,
+    tree: peak,
+  };
+}
 
 function fail(tool: string, why: string, run: Finished): never {
   throw new Error(`${tool}: ${why} (exit ${run.exitCode})\n${run.stdout.slice(-1500)}${run.stderr.slice(-1500)}`);
@@ -183,10 +275,11 @@ function checkOpskit(run: Finished, expected: string[], hosts: number): OpskitEv
 
 /** `opskit exec 'name=*' --concurrency 50 --json -- COMMAND`, expecting `expected` from every host. */
 export async function opskitExec(setup: FleetSetup, command: string, expected: string): Promise<ToolRun> {
-  const run = await runToEnd(
+  const run = await runSampled(
     [opskitBin, "exec", "name=*", "--concurrency", String(CONCURRENCY), "--json", "-c", setup.opskitConfig, "--journal", setup.journal, "--", command],
-    120_000,
+    hostnameTimeoutMs(setup.fleet.hosts.length),
     setup.env,
+    setup.fleet.hosts[0]!.port,
   );
   checkOpskit(run, [expected], setup.fleet.hosts.length);
   return toolRun(run);
@@ -209,7 +302,7 @@ export async function opskitFive(setup: FleetSetup): Promise<ToolRun & { timings
 
 /** One parallel-ssh run of `command` on every host (-i prints each host's output after its status line). */
 export async function psshCommand(setup: FleetSetup, command: string, expected: string): Promise<ToolRun> {
-  const run = await runToEnd(["parallel-ssh", ...setup.psshArgs, command], 120_000, setup.env);
+  const run = await runSampled(["parallel-ssh", ...setup.psshArgs, command], hostnameTimeoutMs(setup.fleet.hosts.length), setup.env, setup.fleet.hosts[0]!.port);
   const lines = run.stdout.split("\n");
   const ok = lines.filter((l) => / \[SUCCESS\] /.test(l)).length;
   const hosts = setup.fleet.hosts.length;

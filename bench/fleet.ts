@@ -1,28 +1,28 @@
 // Benchmark "fleet": opskit exec and run against parallel-ssh and Ansible on
 // a fleet of 50 OpenSSH sshd hosts on loopback (test/harness/fleet.ts), all
 // three tools with the same hosts, user, key and known_hosts and strict host
-// key checking (bench/fleet-tools.ts); then opskit's peak RSS with 500
-// sessions open at once, over those 50 hosts and over a fleet of 500
-// (bench/fleet-sessions.ts).
-//
-// Every connection costs sshd here over 0.1 s of CPU on a 2-core machine
-// that the hosts share with the tools and other work comes to in bursts, so:
-// rounds alternate the order of the tools, each run starts after the
-// previous run's connections have ended and (where one comes within a few
-// seconds) in a quiet second, and medians are compared. Ansible takes 15-150
-// s a run, so it runs in fewer rounds than opskit and parallel-ssh; the whole
-// benchmark takes about eleven minutes.
-import { readFileSync } from "node:fs";
+// key checking (bench/fleet-tools.ts); the same hostname run against
+// parallel-ssh on fleets of 200 and 500 hosts, with opskit's peak RSS: the
+// cost-growth table (bench/fleet-growth.ts); then opskit's peak RSS with 500
+// sessions open at once, over the 50 hosts and over the fleet of 500
+// (bench/fleet-sessions.ts). How runs are timed and rounds alternate:
+// bench/fleet-rounds.ts. Ansible takes 15-150 s a run, so it runs in fewer
+// rounds than opskit and parallel-ssh, and only on the 50 hosts; the whole
+// benchmark takes about 17 minutes.
 import { startFleet, type Fleet } from "../test/harness/fleet.ts";
 import {
   ansibleAdhoc, ansiblePlaybook, ansibleWarmup, CONCURRENCY, FIVE_STEPS, opskitExec, opskitFive, prepareFleetTools, psshCommand, psshFive,
-  type FleetSetup, type StepTimings, type ToolRun,
+  type FleetSetup,
 } from "./fleet-tools.ts";
+import { GROWTH_SIZES, growthResults, measureGrowth, type GrowthPoint } from "./fleet-growth.ts";
 import { measureOpskitSessions, measurePsshSessions, SESSIONS, type HeldSessions, type OpskitSessions } from "./fleet-sessions.ts";
-import { awaitQuiet, busyCpuSeconds } from "./machine.ts";
-import { outDir, processTable } from "./process.ts";
+import { awaitFleetIdle, busyLine, cpu, machine, mb, ms, QUIET_WAIT_MS, roundRatios, rounds, sec, times, wall, type Sample, type Samples } from "./fleet-rounds.ts";
+import { awaitQuiet } from "./machine.ts";
+import { outDir } from "./process.ts";
 import type { BenchResult } from "./report.ts";
 import { median } from "./stats.ts";
+
+export { awaitFleetIdle } from "./fleet-rounds.ts";
 
 const FLEET_SIZE = 50;
 const HOSTNAME_ROUNDS = 5;
@@ -30,116 +30,8 @@ const HOSTNAME_ROUNDS = 5;
 const HOSTNAME_ANSIBLE_ROUNDS = 3;
 const FIVE_ROUNDS = 3;
 const FIVE_ANSIBLE_ROUNDS = 1;
-const QUIET_WAIT_MS = 3_000;
 const GOALS = { pssh: 1.8, raw: 4, command: 8, psshFive: 6, playbook: 15 };
-const clockTicksPerSecond = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-
-interface Sample extends ToolRun {
-  /** How busy the cores were (other work) in the second before the run. */
-  busy: number;
-  /** CPU that the listening sshds' per-connection processes used during the run (see sshdCpuSeconds). */
-  sshdCpu: number;
-  /** CPU seconds the whole machine spent busy during the run: the tool, sshd, the remote commands, any other work. */
-  machineCpu: number;
-  timings?: StepTimings;
-  masters?: number;
-}
-
-type Samples = Record<string, Sample[]>;
-
-const sec = (s: number) => `${s.toFixed(2)} s`;
-const ms = (s: number) => `${Math.round(s * 1000)} ms`;
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
-const times = (runs: Sample[]) => runs.map((r) => r.seconds.toFixed(2)).join(", ");
-const wall = (runs: Sample[]) => median(runs.map((r) => r.seconds));
-const cpu = (runs: Sample[]) => median(runs.map((r) => r.cpuSeconds));
-const machine = (runs: Sample[]) => median(runs.map((r) => r.machineCpu));
 const verdict = (ratio: number, goal: number) => `**${ratio.toFixed(2)}x** (goal >= ${goal}x): ${ratio >= goal ? "met" : "NOT met"}`;
-
-/** The fleet's listening sshd processes: their cmdline names the fleet's config files. */
-function listeners(fleet: Fleet): number[] {
-  return [...processTable()].filter(([, p]) => p.cmdline.includes(`-f ${fleet.dir}/sshd-`)).map(([pid]) => pid);
-}
-
-/**
- * CPU (user+sys) of the fleet's listening sshds and of the per-connection
- * processes they reaped: process start, key exchange, authentication and
- * session setup. The remote commands are not in it (sshd does not wait for
- * them in a way that adds their time).
- */
-function sshdCpuSeconds(fleet: Fleet): number {
-  let total = 0;
-  for (const pid of listeners(fleet)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      total += fields.slice(11, 15).reduce((sum, field) => sum + Number(field), 0);
-    } catch {
-      // A group's sshd may re-exec; its figure is lost, never double counted.
-    }
-  }
-  return total / clockTicksPerSecond;
-}
-
-/** Waits (at most 15 s) until no connection to the fleet is left: the previous run's sshd processes have ended. */
-export async function awaitFleetIdle(fleet: Fleet): Promise<void> {
-  const deadline = performance.now() + 15_000;
-  while (performance.now() < deadline) {
-    const parents = new Set(listeners(fleet));
-    if (![...processTable().values()].some((p) => parents.has(p.ppid))) return;
-    await Bun.sleep(100);
-  }
-  console.log("fleet: connections of the previous run were still open after 15 s");
-}
-
-async function measure(fleet: Fleet, run: () => Promise<ToolRun & { timings?: StepTimings; masters?: number }>): Promise<Sample> {
-  await awaitFleetIdle(fleet);
-  const busy = await awaitQuiet(QUIET_WAIT_MS);
-  const before = sshdCpuSeconds(fleet);
-  const machineBefore = busyCpuSeconds();
-  const result = await run();
-  const machineCpu = busyCpuSeconds() - machineBefore;
-  await awaitFleetIdle(fleet);
-  return { ...result, busy, sshdCpu: sshdCpuSeconds(fleet) - before, machineCpu };
-}
-
-/**
- * Runs `rounds` rounds of the tools, the order reversed every other round;
- * a tool listed in `fewer` takes part in only that many first rounds.
- */
-async function rounds(
-  fleet: Fleet,
-  label: string,
-  tools: Record<string, () => Promise<ToolRun & { timings?: StepTimings; masters?: number }>>,
-  count: number,
-  fewer: Record<string, number>,
-): Promise<Samples> {
-  const samples: Samples = Object.fromEntries(Object.keys(tools).map((name) => [name, []]));
-  for (let round = 1; round <= count; round++) {
-    const names = Object.keys(tools).filter((name) => round <= (fewer[name] ?? count));
-    if (round % 2 === 0) names.reverse();
-    const line: string[] = [];
-    for (const name of names) {
-      const sample = await measure(fleet, tools[name]!);
-      samples[name]!.push(sample);
-      line.push(`${name} ${sec(sample.seconds)}`);
-    }
-    const opskit = samples.opskit!.at(-1)!.seconds;
-    const ratios = names.filter((n) => n !== "opskit").map((n) => `${n}/opskit ${(samples[n]!.at(-1)!.seconds / opskit).toFixed(2)}x`);
-    console.log(`fleet: ${label} round ${round}/${count}: ${line.join(", ")}; ${ratios.join(", ")}`);
-  }
-  return samples;
-}
-
-/** Per-round ratios of `anchor` to opskit, over the rounds both ran in. */
-function roundRatios(samples: Samples, anchor: string): string {
-  return samples[anchor]!.map((s, i) => (s.seconds / samples.opskit![i]!.seconds).toFixed(2)).join(", ");
-}
-
-function busyLine(samples: Samples): string {
-  const all = Object.values(samples).flat().map((s) => s.busy);
-  return `- cores busy with other work in the second before each run: median ${median(all)}%, max ${Math.max(...all)}% (each run waits up to ${QUIET_WAIT_MS / 1000} s for a second under 15%)`;
-}
 
 function hostnameResults(h: Samples): BenchResult[] {
   const o = wall(h.opskit!);
@@ -262,61 +154,77 @@ function sessionsResults(pooled: OpskitSessions, separate: OpskitSessions, pssh:
 
 export async function benchFleet(): Promise<BenchResult[]> {
   const fleet = await startFleet({ size: FLEET_SIZE });
+  let measured: { h: Samples; f: Samples; pooled: OpskitSessions; pssh: HeldSessions };
   try {
-    const setup: FleetSetup = await prepareFleetTools(fleet);
-    const [host] = setup.expected;
-    console.log(`fleet: ${FLEET_SIZE} sshd hosts on 127.0.0.2-${fleet.hosts.at(-1)!.address}:${fleet.hosts[0]!.port}; tool files in ${setup.dir}`);
-    // Untimed warmup (page cache, Python's bytecode, Ansible's module cache); Ansible on one host, as it is slow.
-    await opskitExec(setup, "hostname", host!);
-    await psshCommand(setup, "hostname", host!);
-    await ansibleWarmup(setup);
-
-    const h = await rounds(
-      fleet,
-      "hostname",
-      {
-        opskit: () => opskitExec(setup, "hostname", host!),
-        pssh: () => psshCommand(setup, "hostname", host!),
-        raw: () => ansibleAdhoc(setup, "raw", "hostname", host!),
-        command: () => ansibleAdhoc(setup, "command", "hostname", host!),
-      },
-      HOSTNAME_ROUNDS,
-      { raw: HOSTNAME_ANSIBLE_ROUNDS, command: HOSTNAME_ANSIBLE_ROUNDS },
-    );
-    const f = await rounds(
-      fleet,
-      "five steps",
-      {
-        opskit: () => opskitFive(setup),
-        pssh: () => psshFive(setup),
-        playbook: () => ansiblePlaybook(setup, "command"),
-        playbookRaw: () => ansiblePlaybook(setup, "raw"),
-      },
-      FIVE_ROUNDS,
-      { playbook: FIVE_ANSIBLE_ROUNDS, playbookRaw: FIVE_ANSIBLE_ROUNDS },
-    );
-    await awaitFleetIdle(fleet);
-    console.log(`fleet: opskit with ${SESSIONS} sessions open at once over the ${FLEET_SIZE} hosts`);
-    const pooled = await measureOpskitSessions(fleet, setup.dir, setup.env);
-    console.log(`fleet: parallel-ssh with ${FLEET_SIZE} sessions open at once`);
-    const pssh = await measurePsshSessions(setup);
-    await fleet.stop();
-    const separate = await sessionsOnOwnConnections(setup);
-    await Bun.write(`${outDir}/fleet-samples.json`, `${JSON.stringify({ hostname: h, five: f, sessions: { pooled, separate, pssh } }, null, 2)}\n`);
-    return [...hostnameResults(h), ...fiveResults(f, h), ...sessionsResults(pooled, separate, pssh)];
+    measured = await onFiftyHosts(fleet);
   } finally {
     await fleet.stop();
   }
+  const { h, f, pooled, pssh } = measured;
+  const growth: GrowthPoint[] = [{ hosts: FLEET_SIZE, samples: { opskit: h.opskit!, pssh: h.pssh! } }];
+  let separate: OpskitSessions | undefined;
+  for (const size of GROWTH_SIZES) {
+    const wide = await startFleet({ size });
+    try {
+      const setup = await prepareFleetTools(wide, `${outDir}/fleet-${size}`);
+      console.log(`fleet: ${size} sshd hosts on 127.0.0.2-${wide.hosts.at(-1)!.address}:${wide.hosts[0]!.port}`);
+      growth.push(await measureGrowth(wide, setup));
+      if (size === SESSIONS) separate = await sessionsOnOwnConnections(wide, setup);
+    } finally {
+      await wide.stop();
+    }
+  }
+  if (!separate) throw new Error(`no fleet of ${SESSIONS} hosts among ${GROWTH_SIZES.join(", ")}`);
+  await Bun.write(`${outDir}/fleet-samples.json`, `${JSON.stringify({ hostname: h, five: f, growth, sessions: { pooled, separate, pssh } }, null, 2)}\n`);
+  return [...hostnameResults(h), ...fiveResults(f, h), ...growthResults(growth), ...sessionsResults(pooled, separate, pssh)];
+}
+
+/** F1-F6 on the fleet of 50. */
+async function onFiftyHosts(fleet: Fleet): Promise<{ h: Samples; f: Samples; pooled: OpskitSessions; pssh: HeldSessions }> {
+  const setup: FleetSetup = await prepareFleetTools(fleet);
+  const [host] = setup.expected;
+  console.log(`fleet: ${FLEET_SIZE} sshd hosts on 127.0.0.2-${fleet.hosts.at(-1)!.address}:${fleet.hosts[0]!.port}; tool files in ${setup.dir}`);
+  // Untimed warmup (page cache, Python's bytecode, Ansible's module cache); Ansible on one host, as it is slow.
+  await opskitExec(setup, "hostname", host!);
+  await psshCommand(setup, "hostname", host!);
+  await ansibleWarmup(setup);
+
+  const h = await rounds(
+    fleet,
+    "hostname",
+    {
+      opskit: () => opskitExec(setup, "hostname", host!),
+      pssh: () => psshCommand(setup, "hostname", host!),
+      raw: () => ansibleAdhoc(setup, "raw", "hostname", host!),
+      command: () => ansibleAdhoc(setup, "command", "hostname", host!),
+    },
+    HOSTNAME_ROUNDS,
+    { raw: HOSTNAME_ANSIBLE_ROUNDS, command: HOSTNAME_ANSIBLE_ROUNDS },
+  );
+  const f = await rounds(
+    fleet,
+    "five steps",
+    {
+      opskit: () => opskitFive(setup),
+      pssh: () => psshFive(setup),
+      playbook: () => ansiblePlaybook(setup, "command"),
+      playbookRaw: () => ansiblePlaybook(setup, "raw"),
+    },
+    FIVE_ROUNDS,
+    { playbook: FIVE_ANSIBLE_ROUNDS, playbookRaw: FIVE_ANSIBLE_ROUNDS },
+  );
+  await awaitFleetIdle(fleet);
+  console.log(`fleet: opskit with ${SESSIONS} sessions open at once over the ${FLEET_SIZE} hosts`);
+  const pooled = await measureOpskitSessions(fleet, setup.dir, setup.env);
+  console.log(`fleet: parallel-ssh with ${FLEET_SIZE} sessions open at once`);
+  const pssh = await measurePsshSessions(setup);
+  return { h, f, pooled, pssh };
 }
 
 /** opskit with 500 sessions on a fleet of 500 hosts: one connection each. */
-async function sessionsOnOwnConnections(setup: FleetSetup): Promise<OpskitSessions> {
-  const wide = await startFleet({ size: SESSIONS });
-  try {
-    console.log(`fleet: opskit with ${SESSIONS} sessions open at once over ${SESSIONS} hosts (127.0.0.2-${wide.hosts.at(-1)!.address})`);
-    await awaitQuiet(QUIET_WAIT_MS);
-    return await measureOpskitSessions(wide, setup.dir, setup.env);
-  } finally {
-    await wide.stop();
-  }
+async function sessionsOnOwnConnections(wide: Fleet, setup: FleetSetup): Promise<OpskitSessions> {
+  await awaitFleetIdle(wide);
+  console.log(`fleet: opskit with ${SESSIONS} sessions open at once over ${SESSIONS} hosts (127.0.0.2-${wide.hosts.at(-1)!.address})`);
+  await awaitQuiet(QUIET_WAIT_MS);
+  return measureOpskitSessions(wide, setup.dir, setup.env);
 }
