@@ -34,6 +34,12 @@ export interface MttrQuery {
   split?: { kind: "automated" } | { kind: "at"; at: number };
   /** Weekly time-to-resolve series and the distribution, over the whole range and all groups. */
   trends?: boolean;
+  /**
+   * With groupBy, also the phases and counts over all groups together (in
+   * `overall`), from the same reading of the incidents: percentiles do not
+   * add up from the groups' (GROUPING SETS, in SQL terms).
+   */
+  overall?: boolean;
 }
 
 export interface MttrPhaseRow {
@@ -66,9 +72,11 @@ export interface MttrResult {
   weekly: { weekStart: number; count: number; median: number | null; p90: number | null }[];
   /** Time to resolve histogram: upper bounds in ms (the last null = beyond). */
   distribution: { le: number | null; count: number }[];
+  /** When the query asked for it: the rows an ungrouped query gives (group null). */
+  overall?: { phases: MttrPhaseRow[]; counts: MttrCountRow[] };
 }
 
 export interface AnalyticsStore {
-  /** Phase statistics computed in SQL over indexed columns (percentiles interpolated linearly between ranks). */
+  /** Phase statistics over the incidents that started in the range (percentiles interpolated linearly between ranks, as percentile_cont). */
   mttr(query: MttrQuery): Promise<MttrResult>;
 }

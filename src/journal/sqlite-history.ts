@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Synchronous } from "./sqlite-async.ts";
+import { analyticsIndex } from "./sqlite-mttr.ts";
 import type { HistoryStore, ImportedIncident } from "./types.ts";
 
 /** Columns that imported history adds to `incidents`: which tool's export a row came from, and that tool's id for it. */
@@ -9,27 +10,30 @@ const historyColumns = [
 ] as const;
 const historyIndex = "incidents_origin_external";
 
-function missingHistory(db: Database): { columns: (typeof historyColumns)[number][]; index: boolean } {
+function missingHistory(db: Database): { columns: (typeof historyColumns)[number][]; index: boolean; analytics: boolean } {
   const present = new Set(db.query<{ name: string }, []>("PRAGMA table_info(incidents)").all().map((c) => c.name));
-  const index = db.query<{ name: string }, { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND name = $name").get({ name: historyIndex });
-  return { columns: historyColumns.filter(([name]) => !present.has(name)), index: !index };
+  const indexes = new Set(db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'incidents'").all().map((i) => i.name));
+  return { columns: historyColumns.filter(([name]) => !present.has(name)), index: !indexes.has(historyIndex), analytics: !indexes.has("incidents_mttr") };
 }
 
 /**
- * Adds what imported history needs to the incidents table (run after the
- * incident schema). A journal written before imports existed upgrades in
- * place; the check repeats under the write lock, so two processes opening
- * the same old journal do not both add the columns.
+ * Adds what imported history and its analytics need to the incidents table
+ * (run after the incident schema): the import's columns and unique key, and
+ * the index MTTR reads (sqlite-mttr.ts; built once when a journal written
+ * before it opens, about 2 s for a million incidents). The check repeats
+ * under the write lock, so two processes opening the same old journal do
+ * not both add the columns.
  */
 export function migrateHistory(db: Database): void {
   const first = missingHistory(db);
-  if (first.columns.length === 0 && !first.index) return;
+  if (first.columns.length === 0 && !first.index && !first.analytics) return;
   db.transaction(() => {
     const missing = missingHistory(db);
     // Names and types come from the constant list above, never from input.
     for (const [name, type] of missing.columns) db.exec(`ALTER TABLE incidents ADD COLUMN ${name} ${type}`);
     // One row per incident of the other tool: a re-import updates instead of duplicating.
     if (missing.index) db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS ${historyIndex} ON incidents (origin, external_id) WHERE external_id IS NOT NULL`);
+    if (missing.analytics) db.exec(analyticsIndex);
   }).immediate();
 }
 

@@ -1,71 +1,26 @@
 import type { Database } from "bun:sqlite";
+import { MttrCollector, STATUS } from "./mttr-stats.ts";
 import type { Synchronous } from "./sqlite-async.ts";
-import type { AnalyticsStore, MttrPhase, MttrPhaseRow, MttrQuery, MttrResult } from "./types.ts";
-
-const WEEK_MS = 7 * 86_400_000;
-/** 1970-01-05, the first Monday after the epoch: weeks start on Monday 00:00 UTC. */
-const MONDAY_MS = 4 * 86_400_000;
-/** Time-to-resolve histogram bounds: 5m, 15m, 30m, 1h, 2h, 4h, 8h, 1d, beyond. */
-const BUCKETS_MS = [5, 15, 30, 60, 120, 240, 480, 1440].map((m) => m * 60_000);
-const PERCENTILES = { median: 0.5, p90: 0.9, p99: 0.99 } as const;
-/** Rank arithmetic in SQL and here must agree: p·(n−1) nudged up past float error, then floored. */
-const EPSILON = 1e-9;
+import type { AnalyticsStore, MttrQuery } from "./types.ts";
 
 /**
- * The start of recovery: a rule's remediation for an automated incident,
- * a person's acknowledgement (else a remediation) for a human-handled one.
+ * Every column MTTR reads, after (service, started_at): reading one service's
+ * incidents in a range is one range of this index, and no table row is
+ * visited. It serves what an index on (service, started_at) would.
  */
-const RECOVER_FROM = "CASE WHEN remediated_at IS NOT NULL THEN remediation_started_at ELSE COALESCE(acknowledged_at, remediation_started_at) END";
+export const analyticsIndex =
+  "CREATE INDEX IF NOT EXISTS incidents_mttr ON incidents (service, started_at, detected_at, acknowledged_at, remediation_started_at, remediated_at, resolved_at, status, escalated, attempts)";
 
-/**
- * One row per incident and phase, with its duration; a phase whose milestones
- * are missing is left out. Isolation runs from detection, or from the start
- * for imported history that never knew when monitoring noticed.
- */
-const DURATIONS = `
-  SELECT grp, cohort, 'detect' AS phase, detected_at - started_at AS ms FROM base
-    WHERE detected_at IS NOT NULL
-  UNION ALL
-  SELECT grp, cohort, 'isolate', MIN(COALESCE(remediation_started_at, acknowledged_at), COALESCE(acknowledged_at, remediation_started_at)) - COALESCE(detected_at, started_at) FROM base
-    WHERE remediation_started_at IS NOT NULL OR acknowledged_at IS NOT NULL
-  UNION ALL
-  SELECT grp, cohort, 'recover', resolved_at - (${RECOVER_FROM}) FROM base
-    WHERE +status = 'resolved' AND resolved_at IS NOT NULL AND (remediation_started_at IS NOT NULL OR acknowledged_at IS NOT NULL)
-  UNION ALL
-  SELECT grp, cohort, 'resolve', resolved_at - started_at FROM base
-    WHERE +status = 'resolved' AND resolved_at IS NOT NULL`;
+/** What each incident hands to the collector, in MttrCollector.add's order; the status as a number, so no string is made per row. */
+const INCIDENT = `started_at, detected_at, acknowledged_at, remediation_started_at, remediated_at, resolved_at,
+  CASE status WHEN 'resolved' THEN ${STATUS.resolved} WHEN 'open' THEN ${STATUS.open} ELSE ${STATUS.other} END, escalated, attempts`;
 
-/** For each percentile, the values at the two ranks it falls between; interpolated in `interpolate`. */
-function percentileColumns(): string {
-  return Object.entries(PERCENTILES)
-    .map(
-      ([name, p]) =>
-        `MAX(CASE WHEN rn - 1 = CAST(${p} * (n - 1) + ${EPSILON} AS INTEGER) THEN ms END) AS ${name}_lo, ` +
-        `MAX(CASE WHEN rn - 1 = CAST(${p} * (n - 1) + ${EPSILON} AS INTEGER) + 1 THEN ms END) AS ${name}_hi`,
-    )
-    .join(",\n      ");
-}
+type Params = Record<string, string | number | null>;
 
-/**
- * Linear interpolation between ranks (as numpy's default and Excel's
- * PERCENTILE.INC), rounded to the microsecond so float noise does not show.
- */
-function interpolate(p: number, n: number, lo: number | null, hi: number | null): number | null {
-  if (lo === null) return null;
-  const position = Math.round(p * (n - 1) * 1e6) / 1e6;
-  const fraction = position - Math.floor(position);
-  if (hi === null || fraction === 0) return lo;
-  return Math.round((lo + fraction * (hi - lo)) * 1000) / 1000;
-}
-
-interface Bound {
-  sql: string;
-  params: Record<string, string | number>;
-}
-
-function baseQuery(query: MttrQuery): Bound {
-  const params: Record<string, string | number> = {};
-  const where: string[] = ["started_at IS NOT NULL"];
+/** Incidents that started in the query's range (epoch ms, until excluded). */
+function range(query: MttrQuery): { where: string; params: Params } {
+  const where: string[] = [];
+  const params: Params = {};
   if (query.since !== undefined) {
     where.push("started_at >= $since");
     params.since = query.since;
@@ -74,136 +29,82 @@ function baseQuery(query: MttrQuery): Bound {
     where.push("started_at < $until");
     params.until = query.until;
   }
-  let group = "NULL";
-  if (query.groupBy && "column" in query.groupBy) {
-    // A fixed set of column names, never text from the caller.
-    group = ({ service: "service", alertname: "alertname", rule: "rule", severity: "severity" } as const)[query.groupBy.column];
-  } else if (query.groupBy) {
-    group = "json_extract(labels, $labelPath)";
-    params.labelPath = `$."${query.groupBy.label.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
-  }
-  let cohort = "0";
-  if (query.split?.kind === "automated") cohort = "(remediated_at IS NOT NULL)";
-  else if (query.split?.kind === "at") {
-    cohort = "(started_at >= $splitAt)";
-    params.splitAt = query.split.at;
-  }
-  return {
-    sql: `SELECT ${group} AS grp, ${cohort} AS cohort, * FROM incidents WHERE ${where.join(" AND ")}`,
-    params,
-  };
+  if (where.length === 0) where.push("started_at IS NOT NULL");
+  return { where: where.join(" AND "), params };
 }
 
-/** A phase row as SQL returns it: the percentile ranks' values still apart (`median_lo`, `median_hi`, …). */
-type PhaseAggregate = Omit<MttrPhaseRow, "group" | "median" | "p90" | "p99"> & { grp: string | null } & Record<string, unknown>;
-
-/** Whether this SQLite has percentile_cont. */
-export function supportsPercentileCont(db: Database): boolean {
-  try {
-    db.query("SELECT percentile_cont(1, 0.5)").get();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const micro = (value: unknown): number | null => (typeof value === "number" ? Math.round(value * 1000) / 1000 : null);
-
-function phaseRow(row: PhaseAggregate): MttrPhaseRow {
-  return { group: row.grp === null ? null : String(row.grp), cohort: Number(row.cohort), phase: row.phase, count: row.count, mean: row.mean, min: row.min, max: row.max, median: null, p90: null, p99: null };
+/** The grouping as SQL: a fixed set of column names, never text from the caller; a label's name is bound. */
+function groupExpression(groupBy: NonNullable<MttrQuery["groupBy"]>, params: Params): string {
+  if ("column" in groupBy) return ({ service: "service", alertname: "alertname", rule: "rule", severity: "severity" } as const)[groupBy.column];
+  params.labelPath = `$."${groupBy.label.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  return "json_extract(labels, $labelPath)";
 }
 
 /**
- * MTTR in SQL: durations per phase from the milestone columns, ranked with
- * window functions per group, cohort and phase; only the few rows at the
- * percentile ranks come back, so the work stays in SQLite, not in a loop here.
+ * MTTR over SQLite: the incidents in the range are read once, each handed
+ * to an MttrCollector by a function SQLite calls per row (cheaper than
+ * making a row object for each), which computes every statistic in one pass
+ * over typed arrays. SQLite's percentile_cont per group and phase, which
+ * this replaces, sorted each group's durations once per percentile: 45 s
+ * for a year of a million incidents by service, where the reading alone is
+ * under a second.
+ *
+ * Ungrouped and by service, the incidents are read service by service from
+ * incidents_mttr (no string is made per row); by another column or a
+ * label, the group's value comes with each row.
  */
-export function sqliteAnalyticsStore(db: Database, options: { percentileCont?: boolean } = {}): Synchronous<AnalyticsStore> {
-  // SQLite's percentile_cont (3.47+, built with ENABLE_PERCENTILE, as Bun's
-  // own SQLite is) interpolates exactly as the ranks below do and measured
-  // about 3.5x faster on a million incidents; a system SQLite without it
-  // (Bun on macOS uses the system's) gets the window-function ranks.
-  const percentiles = options.percentileCont ?? supportsPercentileCont(db);
-  return {
-    mttr(query: MttrQuery): MttrResult {
-      const base = baseQuery(query);
-      const phases: MttrPhaseRow[] = percentiles
-        ? db
-            .query<PhaseAggregate, Record<string, string | number>>(
-              `WITH base AS (${base.sql}), durations AS (${DURATIONS})
-               SELECT grp, cohort, phase, COUNT(*) AS count, AVG(ms) AS mean, MIN(ms) AS min, MAX(ms) AS max,
-                 ${Object.entries(PERCENTILES).map(([name, p]) => `percentile_cont(ms, ${p}) AS ${name}`).join(", ")}
-               FROM durations WHERE ms >= 0 GROUP BY grp, cohort, phase`,
-            )
-            .all(base.params)
-            .map((row) => ({ ...phaseRow(row), median: micro(row.median), p90: micro(row.p90), p99: micro(row.p99) }))
-        : db
-            .query<PhaseAggregate, Record<string, string | number>>(
-              `WITH base AS (${base.sql}),
-               durations AS (${DURATIONS}),
-               ranked AS (
-                 SELECT grp, cohort, phase, ms,
-                   ROW_NUMBER() OVER (PARTITION BY grp, cohort, phase ORDER BY ms) AS rn,
-                   COUNT(*) OVER (PARTITION BY grp, cohort, phase) AS n
-                 FROM durations WHERE ms >= 0)
-               SELECT grp, cohort, phase, MAX(n) AS count, AVG(ms) AS mean, MIN(ms) AS min, MAX(ms) AS max,
-                 ${percentileColumns()}
-               FROM ranked GROUP BY grp, cohort, phase`,
-            )
-            .all(base.params)
-            .map((row) => {
-              const out = phaseRow(row);
-              for (const [name, p] of Object.entries(PERCENTILES) as [keyof typeof PERCENTILES, number][]) {
-                out[name] = interpolate(p, row.count, row[`${name}_lo`] as number | null, row[`${name}_hi`] as number | null);
-              }
-              return out;
-            });
-      const counts = db
-        .query<{ grp: string | null; cohort: number; incidents: number; resolved: number; open: number; automated: number; escalated: number; attempts: number }, Record<string, string | number>>(
-          `WITH base AS (${base.sql})
-           SELECT grp, cohort, COUNT(*) AS incidents, SUM(status = 'resolved') AS resolved, SUM(status = 'open') AS open,
-             SUM(remediated_at IS NOT NULL) AS automated, SUM(escalated) AS escalated, SUM(attempts) AS attempts
-           FROM base GROUP BY grp, cohort`,
-        )
-        .all(base.params)
-        .map((r) => ({ group: r.grp === null ? null : String(r.grp), cohort: Number(r.cohort), incidents: r.incidents, resolved: r.resolved, open: r.open, automated: r.automated, escalated: r.escalated, attempts: r.attempts }));
-      const result: MttrResult = { phases, counts, weekly: [], distribution: [] };
-      if (!query.trends) return result;
+export function sqliteAnalyticsStore(db: Database): Synchronous<AnalyticsStore> {
+  let collector: MttrCollector | undefined;
+  let group = 0;
+  db.function("opskit_mttr_incident", (started, detected, acknowledged, remediationStarted, remediated, resolved, status, escalated, attempts) => {
+    collector!.add(group, started, detected, acknowledged, remediationStarted, remediated, resolved, status, escalated, attempts);
+  });
+  db.function("opskit_mttr_grouped", (key, started, detected, acknowledged, remediationStarted, remediated, resolved, status, escalated, attempts) => {
+    collector!.add(collector!.groupOf(key), started, detected, acknowledged, remediationStarted, remediated, resolved, status, escalated, attempts);
+  });
+  const firstService = db.prepare<{ service: string }, []>("SELECT service FROM incidents INDEXED BY incidents_mttr WHERE service IS NOT NULL ORDER BY service LIMIT 1");
+  const nextService = db.prepare<{ service: string }, Params>("SELECT service FROM incidents INDEXED BY incidents_mttr WHERE service > $after ORDER BY service LIMIT 1");
+  const rowsIn = db.prepare<{ n: number }, []>("SELECT COALESCE(MAX(id) - MIN(id) + 1, 0) AS n FROM incidents");
 
-      const { sql, params } = baseQuery({ ...(query.since !== undefined ? { since: query.since } : {}), ...(query.until !== undefined ? { until: query.until } : {}) });
-      const resolvedByWeek = `WITH base AS (${sql}),
-           resolved AS (SELECT CAST((started_at - ${MONDAY_MS}) / ${WEEK_MS} AS INTEGER) AS week, resolved_at - started_at AS ms FROM base WHERE +status = 'resolved' AND resolved_at >= started_at)`;
-      result.weekly = percentiles
-        ? db
-            .query<{ week: number; n: number; median: number | null; p90: number | null }, Record<string, string | number>>(
-              `${resolvedByWeek} SELECT week, COUNT(*) AS n, percentile_cont(ms, 0.5) AS median, percentile_cont(ms, 0.9) AS p90 FROM resolved GROUP BY week ORDER BY week`,
-            )
-            .all(params)
-            .map((r) => ({ weekStart: r.week * WEEK_MS + MONDAY_MS, count: r.n, median: micro(r.median), p90: micro(r.p90) }))
-        : db
-            .query<{ week: number; n: number; median_lo: number | null; median_hi: number | null; p90_lo: number | null; p90_hi: number | null }, Record<string, string | number>>(
-              `${resolvedByWeek},
-               ranked AS (SELECT week, ms, ROW_NUMBER() OVER (PARTITION BY week ORDER BY ms) AS rn, COUNT(*) OVER (PARTITION BY week) AS n FROM resolved)
-               SELECT week, MAX(n) AS n,
-                 MAX(CASE WHEN rn - 1 = CAST(0.5 * (n - 1) + ${EPSILON} AS INTEGER) THEN ms END) AS median_lo,
-                 MAX(CASE WHEN rn - 1 = CAST(0.5 * (n - 1) + ${EPSILON} AS INTEGER) + 1 THEN ms END) AS median_hi,
-                 MAX(CASE WHEN rn - 1 = CAST(0.9 * (n - 1) + ${EPSILON} AS INTEGER) THEN ms END) AS p90_lo,
-                 MAX(CASE WHEN rn - 1 = CAST(0.9 * (n - 1) + ${EPSILON} AS INTEGER) + 1 THEN ms END) AS p90_hi
-               FROM ranked GROUP BY week ORDER BY week`,
-            )
-            .all(params)
-            .map((r) => ({ weekStart: r.week * WEEK_MS + MONDAY_MS, count: r.n, median: interpolate(0.5, r.n, r.median_lo, r.median_hi), p90: interpolate(0.9, r.n, r.p90_lo, r.p90_hi) }));
-      const bucketCase = `CASE ${BUCKETS_MS.map((le, i) => `WHEN ms <= ${le} THEN ${i}`).join(" ")} ELSE ${BUCKETS_MS.length} END`;
-      const histogram = new Map(
-        db
-          .query<{ bucket: number; n: number }, Record<string, string | number>>(
-            `WITH base AS (${sql}) SELECT ${bucketCase} AS bucket, COUNT(*) AS n FROM (SELECT resolved_at - started_at AS ms FROM base WHERE +status = 'resolved' AND resolved_at >= started_at) GROUP BY bucket`,
-          )
-          .all(params)
-          .map((r) => [r.bucket, r.n]),
-      );
-      result.distribution = [...BUCKETS_MS, null].map((le, i) => ({ le, count: histogram.get(i) ?? 0 }));
-      return result;
+  /** Every service that has incidents, in the index's order: one seek each. */
+  function services(): (string | null)[] {
+    const found: (string | null)[] = [null];
+    for (let row = firstService.get(); row; row = nextService.get({ after: row.service })) found.push(row.service);
+    return found;
+  }
+
+  function readByService(query: MttrQuery, into: MttrCollector): void {
+    const { where, params } = range(query);
+    const named = db.prepare<unknown, Params>(`SELECT count(opskit_mttr_incident(${INCIDENT})) FROM incidents INDEXED BY incidents_mttr WHERE service = $service AND ${where}`);
+    const none = db.prepare<unknown, Params>(`SELECT count(opskit_mttr_incident(${INCIDENT})) FROM incidents INDEXED BY incidents_mttr WHERE service IS NULL AND ${where}`);
+    const grouped = query.groupBy !== undefined;
+    for (const service of services()) {
+      group = into.groupOf(grouped ? service : null);
+      if (service === null) none.get(params);
+      else named.get({ ...params, service });
+    }
+  }
+
+  function readWithGroup(query: MttrQuery, into: MttrCollector): void {
+    const { where, params } = range(query);
+    const key = groupExpression(query.groupBy!, params);
+    // Through the start-time index for a narrow range; for most of the table, reading the table itself is cheaper than a lookup per row.
+    const count = db.query<{ n: number }, Params>(`SELECT count(*) AS n FROM incidents INDEXED BY incidents_started WHERE ${where}`).get(range(query).params)!.n;
+    const scan = count > rowsIn.get()!.n / 8 ? where.replaceAll("started_at", "+started_at") : where;
+    db.query<unknown, Params>(`SELECT count(opskit_mttr_grouped(${key}, ${INCIDENT})) FROM incidents WHERE ${scan}`).get(params);
+  }
+
+  return {
+    mttr(query) {
+      const into = new MttrCollector(query);
+      collector = into;
+      try {
+        const byService = query.groupBy === undefined || ("column" in query.groupBy && query.groupBy.column === "service");
+        (byService ? readByService : readWithGroup)(query, into);
+      } finally {
+        collector = undefined;
+      }
+      return into.result({ overall: query.overall === true && query.groupBy !== undefined });
     },
   };
 }

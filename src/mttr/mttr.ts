@@ -134,16 +134,15 @@ export function changesBetween(baseline: Cohort, current: Cohort): Record<Phase,
 }
 
 /**
- * `opskit mttr`: one SQL query's statistics shaped into cohorts, groups and
+ * `opskit mttr`: one query's statistics shaped into cohorts, groups and
  * changes. With no grouping, the overall cohorts are the query's rows; with
- * one, overall counts are summed from the groups, and overall percentiles
- * come from a second, ungrouped query (percentiles do not add up).
+ * one, the store computes the overall rows from the same reading of the
+ * incidents (percentiles do not add up from the groups').
  */
 export async function computeMttr(store: AnalyticsStore, options: MttrOptions): Promise<MttrReport> {
   const plan = planMttr(options);
-  const grouped = await store.mttr(plan.query);
-  const { groupBy, ...ungrouped } = plan.query;
-  const overallResult = groupBy ? await store.mttr({ ...ungrouped, trends: false }) : grouped;
+  const grouped = await store.mttr({ ...plan.query, overall: plan.query.groupBy !== undefined });
+  const overallResult = grouped.overall ?? grouped;
   const cohortsFrom = (counts: MttrCountRow[], rows: MttrPhaseRow[]) =>
     plan.labels.map((label, i) =>
       cohortOf(
