@@ -4,8 +4,9 @@
 // phase's count, mean, min, max and percentiles, the weekly trend and the
 // histogram come from the typed arrays it fills. The figures are the ones
 // SQL computed before: AVG over integer milliseconds, and percentile_cont's
-// interpolation between ranks (see percentile below).
+// interpolation between ranks (quantiles.ts).
 import type { MttrCountRow, MttrPhase, MttrPhaseRow, MttrQuery, MttrResult } from "./history-types.ts";
+import { rangeStatistics } from "./quantiles.ts";
 
 const WEEK_MS = 7 * 86_400_000;
 /** 1970-01-05, the first Monday after the epoch: weeks start on Monday 00:00 UTC. */
@@ -18,69 +19,6 @@ const COUNTS = ["incidents", "resolved", "open", "automated", "escalated", "atte
 
 /** An incident's status as the statistics read it. */
 export const STATUS = { other: 0, resolved: 1, open: 2 } as const;
-
-/**
- * The values at fractions ps (ascending) of the n values from `from`, each
- * interpolated between the two ranks around p·(n−1) exactly as SQLite's
- * percentile_cont does (the same double arithmetic), then rounded to the
- * microsecond as the SQL path rounded its result. The ranks are selected in
- * place (quickselect), each search starting past the rank before it: the
- * range is reordered, never sorted whole.
- */
-export function percentiles(values: Float64Array, from: number, n: number, ps: readonly number[]): number[] {
-  const to = from + n;
-  let lo = from;
-  return ps.map((p) => {
-    const ix = p * (n - 1);
-    const i1 = Math.floor(ix);
-    const i2 = ix === i1 || i1 === n - 1 ? i1 : i1 + 1;
-    select(values, lo, to, from + i1);
-    lo = from + i1;
-    const v1 = values[lo]!;
-    // Everything after rank i1 is no smaller than it: rank i1 + 1 is their minimum.
-    let v2 = v1;
-    if (i2 !== i1) {
-      v2 = values[lo + 1]!;
-      for (let i = lo + 2; i < to; i++) if (values[i]! < v2) v2 = values[i]!;
-    }
-    return Math.round((v1 + (v2 - v1) * (ix - i1)) * 1000) / 1000;
-  });
-}
-
-/**
- * Puts the k-th smallest of values[lo, hi) at k, smaller ones before it and
- * larger ones after (Hoare partitions around a median of three). Small
- * ranges, and a range that keeps partitioning badly, are sorted instead, so
- * the cost stays linear on average and n·log n at worst.
- */
-export function select(values: Float64Array, lo: number, hi: number, k: number): void {
-  let left = lo;
-  let right = hi - 1;
-  let budget = 2 * Math.ceil(Math.log2(hi - lo + 1)) + 8;
-  while (right > left) {
-    if (right - left < 24 || --budget < 0) {
-      values.subarray(left, right + 1).sort();
-      return;
-    }
-    const mid = (left + right) >>> 1;
-    const [a, b, c] = [values[left]!, values[mid]!, values[right]!];
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (values[i]! < pivot) i++;
-      while (values[j]! > pivot) j--;
-      if (i <= j) {
-        const swap = values[i]!;
-        values[i++] = values[j]!;
-        values[j--] = swap;
-      }
-    }
-    if (k <= j) right = j;
-    else if (k >= i) left = i;
-    else return;
-  }
-}
 
 /** SQLite's order of GROUP BY values (BINARY collation): NULL, then numbers, then text by code point. */
 export function sqliteOrder(a: unknown, b: unknown): number {
@@ -99,159 +37,242 @@ export function sqliteOrder(a: unknown, b: unknown): number {
   return [...x].length - [...y].length;
 }
 
-/** A growable Float64Array and a parallel Int32Array. */
-class Tagged {
-  values = new Float64Array(1 << 12);
-  tags = new Int32Array(1 << 12);
-  length = 0;
+/** Incidents as columns, one slot per incident in each; NaN stands for a missing milestone. */
+export interface IncidentColumns {
+  length: number;
+  started: Float64Array;
+  detected: Float64Array;
+  acknowledged: Float64Array;
+  remediationStarted: Float64Array;
+  resolved: Float64Array;
+  escalated: Float64Array;
+  attempts: Float64Array;
+  /** The status (STATUS), plus 4 when a rule remediated the incident. */
+  flags: Int32Array;
+}
 
-  push(value: number, tag: number): void {
-    if (this.length === this.values.length) {
-      const values = new Float64Array(this.length * 2);
-      values.set(this.values);
-      const tags = new Int32Array(this.length * 2);
-      tags.set(this.tags);
-      [this.values, this.tags] = [values, tags];
-    }
-    this.values[this.length] = value;
-    this.tags[this.length++] = tag;
+/** The incidents as handed over. */
+class Incidents implements IncidentColumns {
+  length = 0;
+  started = new Float64Array(1 << 12);
+  detected = new Float64Array(1 << 12);
+  acknowledged = new Float64Array(1 << 12);
+  remediationStarted = new Float64Array(1 << 12);
+  resolved = new Float64Array(1 << 12);
+  escalated = new Float64Array(1 << 12);
+  attempts = new Float64Array(1 << 12);
+  flags = new Int32Array(1 << 12);
+  /** Each incident's group, unless the reader hands them over group after group. */
+  groups: Int32Array | undefined;
+
+  constructor(grouped: boolean) {
+    if (grouped) this.groups = new Int32Array(1 << 12);
   }
 
-  /** The values ordered by tag (a counting sort; order within a tag is kept), with where each tag starts. */
-  byTag(tagCount: number, tagOf: (tag: number) => number = (t) => t): { values: Float64Array; starts: Int32Array } {
-    const starts = new Int32Array(tagCount + 1);
-    const keys = new Int32Array(this.length);
-    for (let i = 0; i < this.length; i++) starts[(keys[i] = tagOf(this.tags[i]!)) + 1]!++;
-    for (let t = 0; t < tagCount; t++) starts[t + 1]! += starts[t]!;
-    const next = starts.slice(0, tagCount);
-    const values = new Float64Array(this.length);
-    for (let i = 0; i < this.length; i++) values[next[keys[i]!]!++] = this.values[i]!;
-    return { values, starts };
+  grow(): void {
+    const size = this.started.length * 2;
+    const wider = <T extends Float64Array | Int32Array>(column: T): T => {
+      const grown = new (column.constructor as new (n: number) => T)(size);
+      grown.set(column);
+      return grown;
+    };
+    this.started = wider(this.started);
+    this.detected = wider(this.detected);
+    this.acknowledged = wider(this.acknowledged);
+    this.remediationStarted = wider(this.remediationStarted);
+    this.resolved = wider(this.resolved);
+    this.escalated = wider(this.escalated);
+    this.attempts = wider(this.attempts);
+    this.flags = wider(this.flags);
+    if (this.groups) this.groups = wider(this.groups);
   }
 }
 
-/** count, mean, min and max of values[from, to), with the mean as SQL's AVG gives it. */
-function summary(values: Float64Array, from: number, to: number): { count: number; mean: number; min: number; max: number } {
-  let [sum, min, max, whole] = [0, Infinity, -Infinity, true];
-  for (let i = from; i < to; i++) {
-    const v = values[i]!;
-    sum += v;
-    if (v < min) min = v;
-    if (v > max) max = v;
-    if (whole && !Number.isInteger(v)) whole = false;
-  }
-  // SQLite sums integers exactly in 64 bits; a double does too below 2^53, and BigInt past it.
-  if (whole && Math.abs(sum) >= 2 ** 53) {
-    let exact = 0n;
-    for (let i = from; i < to; i++) exact += BigInt(values[i]!);
-    sum = Number(exact);
-  }
-  return { count: to - from, mean: sum / (to - from), min, max };
+/** Every cohort's phase (cohort · 4 + phase) as one array of durations, each group's durations one range of it. */
+interface Durations {
+  values: Float64Array[];
+  lengths: Int32Array;
+  /** Per group · 8 + cohort · 4 + phase: where its range starts and ends. */
+  ranges: Int32Array;
+  counts: Float64Array;
+  /** Times to resolve and the week each incident started in. */
+  weekly: { values: Float64Array; weeks: Int32Array; length: number };
+  histogram: Float64Array;
 }
 
 /**
  * Collects incidents (`add`, one call each, with the group index from
- * `groupOf`) and computes the result for the query they were read for.
+ * `groupOf`) and computes the result for the query they were read for. A
+ * reader that hands over the incidents group after group (`contiguous`,
+ * each group registered just before its incidents) saves the sort by group.
+ * `add` only stores the milestones: the phases are computed in one loop
+ * over the columns when the result is asked for.
  */
 export class MttrCollector {
   private readonly splitAt: number | undefined;
   private readonly splitAutomated: boolean;
   private readonly trends: boolean;
+  private readonly contiguous: boolean;
   private readonly groups = new Map<unknown, number>();
   private readonly keys: unknown[] = [];
-  /** Per group and cohort, the COUNTS. */
-  private counts = new Float64Array(COUNTS.length * 2 * 64);
-  /** Durations tagged group · 8 + cohort · 4 + phase. */
-  private readonly durations = new Tagged();
-  /** Times to resolve tagged with their week. */
-  private readonly weekly = new Tagged();
-  private readonly histogram = new Float64Array(BUCKETS_MS.length + 1);
+  /** Contiguous: how many incidents had been handed over when each group was registered. */
+  private readonly firstRows: number[] = [];
+  private readonly rows: Incidents;
 
-  constructor(query: MttrQuery) {
+  constructor(query: MttrQuery, options: { contiguous?: boolean } = {}) {
     this.splitAutomated = query.split?.kind === "automated";
     this.splitAt = query.split?.kind === "at" ? query.split.at : undefined;
     this.trends = query.trends === true;
+    this.contiguous = options.contiguous === true;
+    this.rows = new Incidents(!this.contiguous);
   }
 
   /** The index of a group value (null for none), registered on first sight. */
   groupOf(key: unknown): number {
     let index = this.groups.get(key);
-    if (index === undefined) {
-      index = this.keys.length;
-      this.groups.set(key, index);
-      this.keys.push(key);
-      if ((index + 1) * COUNTS.length * 2 > this.counts.length) {
-        const counts = new Float64Array(this.counts.length * 2);
-        counts.set(this.counts);
-        this.counts = counts;
-      }
-    }
+    if (index !== undefined) return index;
+    index = this.keys.length;
+    this.groups.set(key, index);
+    this.keys.push(key);
+    this.firstRows.push(this.rows.length);
     return index;
   }
 
-  /**
-   * One incident that started at `started` (never null). Milestones are
-   * epoch ms or null; a phase whose milestones are missing, or whose
-   * duration is negative, is left out of that phase.
-   */
+  /** One incident that started at `started` (never null); milestones are epoch ms or null. */
   add(group: number, started: number, detected: number | null, acknowledged: number | null, remediationStarted: number | null, remediated: number | null, resolved: number | null, status: number, escalated: number, attempts: number): void {
-    const cohort = this.splitAutomated ? (remediated !== null ? 1 : 0) : this.splitAt !== undefined && started >= this.splitAt ? 1 : 0;
-    const at = (group * 2 + cohort) * COUNTS.length;
-    const counts = this.counts;
-    counts[at]!++;
-    if (status === STATUS.resolved) counts[at + 1]!++;
-    else if (status === STATUS.open) counts[at + 2]!++;
-    if (remediated !== null) counts[at + 3]!++;
-    counts[at + 4]! += escalated;
-    counts[at + 5]! += attempts;
+    const rows = this.rows;
+    if (rows.length === rows.started.length) rows.grow();
+    const i = rows.length++;
+    rows.started[i] = started;
+    rows.detected[i] = detected ?? NaN;
+    rows.acknowledged[i] = acknowledged ?? NaN;
+    rows.remediationStarted[i] = remediationStarted ?? NaN;
+    rows.resolved[i] = resolved ?? NaN;
+    rows.escalated[i] = escalated;
+    rows.attempts[i] = attempts;
+    rows.flags[i] = remediated === null ? status : status | 4;
+    if (rows.groups) rows.groups[i] = group;
+    else if (group !== this.keys.length - 1) throw new Error("MttrCollector: a contiguous reader went back to an earlier group");
+  }
 
-    const tag = group * 8 + cohort * 4;
-    const durations = this.durations;
-    if (detected !== null && detected - started >= 0) durations.push(detected - started, tag);
-    if (remediationStarted !== null || acknowledged !== null) {
-      // Isolation ends at whichever came first; it runs from detection, or from the start when detection is unknown.
-      const first = remediationStarted === null ? acknowledged! : acknowledged === null || remediationStarted < acknowledged ? remediationStarted : acknowledged;
-      const ms = first - (detected ?? started);
-      if (ms >= 0) durations.push(ms, tag + 1);
+  /**
+   * Incidents read elsewhere (another thread), already in columns: those
+   * from `from` to `to`, all of the group last registered.
+   */
+  addColumns(group: number, columns: IncidentColumns, from: number, to: number): void {
+    if (this.rows.groups || group !== this.keys.length - 1) throw new Error("MttrCollector: columns are added to the group registered last, on a contiguous collector");
+    const rows = this.rows;
+    while (rows.length + (to - from) > rows.started.length) rows.grow();
+    for (const name of ["started", "detected", "acknowledged", "remediationStarted", "resolved", "escalated", "attempts", "flags"] as const) {
+      (rows[name] as Float64Array | Int32Array).set(columns[name].subarray(from, to), rows.length);
     }
-    if (status !== STATUS.resolved || resolved === null) return;
-    // Recovery starts at a rule's remediation for an automated incident, at a person's acknowledgement (else a remediation) otherwise.
-    const from = remediated !== null ? remediationStarted : acknowledged ?? remediationStarted;
-    if (from !== null && resolved - from >= 0) durations.push(resolved - from, tag + 2);
-    const ms = resolved - started;
-    if (ms < 0) return;
-    durations.push(ms, tag + 3);
-    if (!this.trends) return;
-    this.weekly.push(ms, Math.trunc((started - MONDAY_MS) / WEEK_MS));
-    let bucket = 0;
-    while (bucket < BUCKETS_MS.length && ms > BUCKETS_MS[bucket]!) bucket++;
-    this.histogram[bucket]!++;
+    rows.length += to - from;
+  }
+
+  /** The incidents' indexes group after group, and where each group's start. */
+  private rowsByGroup(): { order: Int32Array | undefined; firsts: Int32Array } {
+    const groupCount = this.keys.length;
+    const firsts = new Int32Array(groupCount + 1);
+    const groups = this.rows.groups;
+    if (!groups) {
+      firsts.set(this.firstRows);
+      firsts[groupCount] = this.rows.length;
+      return { order: undefined, firsts };
+    }
+    for (let i = 0; i < this.rows.length; i++) firsts[groups[i]! + 1]!++;
+    for (let g = 0; g < groupCount; g++) firsts[g + 1]! += firsts[g]!;
+    const next = firsts.slice(0, groupCount);
+    const order = new Int32Array(this.rows.length);
+    for (let i = 0; i < this.rows.length; i++) order[next[groups[i]!]!++] = i;
+    return { order, firsts };
+  }
+
+  /**
+   * Each incident's cohort, counts and phase durations, group after group.
+   * A phase whose milestones are missing, or whose duration is negative, is
+   * left out of that phase.
+   */
+  private durations(): Durations {
+    const { order, firsts } = this.rowsByGroup();
+    const rows = this.rows;
+    const n = rows.length;
+    const groupCount = this.keys.length;
+    const { started, detected, acknowledged, remediationStarted, resolved, flags, escalated, attempts } = rows;
+    // Each holds at most one duration per incident; pages never written are never touched.
+    const values = Array.from({ length: 8 }, () => new Float64Array(n));
+    const lengths = new Int32Array(8);
+    const ranges = new Int32Array(groupCount * 16);
+    const counts = new Float64Array(groupCount * 2 * COUNTS.length);
+    const weekly = { values: new Float64Array(this.trends ? n : 0), weeks: new Int32Array(this.trends ? n : 0), length: 0 };
+    const histogram = new Float64Array(BUCKETS_MS.length + 1);
+    const splitAt = this.splitAt ?? Infinity;
+    const splitAutomated = this.splitAutomated;
+    const trends = this.trends;
+    for (let g = 0; g < groupCount; g++) {
+      for (let cp = 0; cp < 8; cp++) ranges[(g * 8 + cp) * 2] = lengths[cp]!;
+      for (let k = firsts[g]!; k < firsts[g + 1]!; k++) {
+        const i = order ? order[k]! : k;
+        const s = started[i]!;
+        const d = detected[i]!;
+        const a = acknowledged[i]!;
+        const r = remediationStarted[i]!;
+        const f = flags[i]!;
+        const remediated = (f & 4) !== 0;
+        const cohort = splitAutomated ? (remediated ? 1 : 0) : s >= splitAt ? 1 : 0;
+        const at = (g * 2 + cohort) * COUNTS.length;
+        counts[at]!++;
+        if ((f & 3) === STATUS.resolved) counts[at + 1]!++;
+        else if ((f & 3) === STATUS.open) counts[at + 2]!++;
+        if (remediated) counts[at + 3]!++;
+        counts[at + 4]! += escalated[i]!;
+        counts[at + 5]! += attempts[i]!;
+        const cp = cohort * 4;
+        // Comparisons with NaN (a missing milestone) are false: the phase is left out.
+        if (d - s >= 0) values[cp]![lengths[cp]!++] = d - s;
+        // Isolation ends at whichever came first; it runs from detection, or from the start when detection is unknown.
+        const isolate = (r !== r ? a : a !== a || r < a ? r : a) - (d === d ? d : s);
+        if (isolate >= 0) values[cp + 1]![lengths[cp + 1]!++] = isolate;
+        if ((f & 3) !== STATUS.resolved) continue;
+        // Recovery starts at a rule's remediation for an automated incident, at a person's acknowledgement (else a remediation) otherwise.
+        const z = resolved[i]!;
+        const recover = z - (remediated ? r : a === a ? a : r);
+        if (recover >= 0) values[cp + 2]![lengths[cp + 2]!++] = recover;
+        const resolve = z - s;
+        if (!(resolve >= 0)) continue;
+        values[cp + 3]![lengths[cp + 3]!++] = resolve;
+        if (!trends) continue;
+        weekly.values[weekly.length] = resolve;
+        weekly.weeks[weekly.length++] = Math.trunc((s - MONDAY_MS) / WEEK_MS);
+        let bucket = 0;
+        while (bucket < BUCKETS_MS.length && resolve > BUCKETS_MS[bucket]!) bucket++;
+        histogram[bucket]!++;
+      }
+      for (let cp = 0; cp < 8; cp++) ranges[(g * 8 + cp) * 2 + 1] = lengths[cp]!;
+    }
+    return { values, lengths, ranges, counts, weekly, histogram };
   }
 
   /** The statistics, groups in SQL's order; with `overall`, also the same over all groups together. */
   result(options: { overall?: boolean } = {}): MttrResult {
     const order = this.keys.map((_, i) => i).sort((a, b) => sqliteOrder(this.keys[a], this.keys[b]));
-    const groupCount = this.keys.length;
-    // Ordered by cohort and phase, then group: one cohort's phase over all groups is one range.
-    const { values, starts } = this.durations.byTag(groupCount * 8, (tag) => (tag & 7) * groupCount + (tag >> 3));
+    const all = this.durations();
     const phases: MttrPhaseRow[] = [];
     for (const g of order) {
       for (let cp = 0; cp < 8; cp++) {
-        const [from, to] = [starts[cp * groupCount + g]!, starts[cp * groupCount + g + 1]!];
-        if (to > from) phases.push(this.phaseRow(this.keys[g], cp, values, from, to));
+        const [from, to] = [all.ranges[(g * 8 + cp) * 2]!, all.ranges[(g * 8 + cp) * 2 + 1]!];
+        if (to > from) phases.push(phaseRow(this.keys[g], cp, all.values[cp]!, from, to));
       }
     }
-    const counts = order.flatMap((g) => [0, 1].flatMap((cohort) => this.countRow(this.keys[g], g, cohort)));
-    const result: MttrResult = { phases, counts, weekly: this.trends ? this.weeks() : [], distribution: [] };
-    if (this.trends) result.distribution = [...BUCKETS_MS, null].map((le, i) => ({ le, count: this.histogram[i]! }));
+    const counts = order.flatMap((g) => [0, 1].flatMap((cohort) => countRow(this.keys[g], all.counts, g, cohort)));
+    const result: MttrResult = { phases, counts, weekly: [], distribution: [] };
+    if (this.trends) {
+      result.weekly = weekPoints(all.weekly);
+      result.distribution = [...BUCKETS_MS, null].map((le, i) => ({ le, count: all.histogram[i]! }));
+    }
     if (options.overall) {
-      const overallPhases: MttrPhaseRow[] = [];
-      for (let cp = 0; cp < 8; cp++) {
-        const [from, to] = [starts[cp * groupCount]!, starts[(cp + 1) * groupCount]!];
-        if (to > from) overallPhases.push(this.phaseRow(null, cp, values, from, to));
-      }
+      const overallPhases = all.values.flatMap((values, cp) => (all.lengths[cp]! > 0 ? [phaseRow(null, cp, values, 0, all.lengths[cp]!)] : []));
       const overallCounts = [0, 1].flatMap((cohort) => {
-        const rows = this.keys.flatMap((_, g) => this.countRow(null, g, cohort));
+        const rows = this.keys.flatMap((_, g) => countRow(null, all.counts, g, cohort));
         if (rows.length === 0) return [];
         const sum = rows.reduce((total, row) => { for (const key of COUNTS) total[key] += row[key]; return total; });
         return [sum];
@@ -260,37 +281,44 @@ export class MttrCollector {
     }
     return result;
   }
+}
 
-  private phaseRow(group: unknown, cp: number, values: Float64Array, from: number, to: number): MttrPhaseRow {
-    const { count, mean, min, max } = summary(values, from, to);
-    const [median, p90, p99] = percentiles(values, from, to - from, [0.5, 0.9, 0.99]);
-    return { group: group === null || group === undefined ? null : String(group), cohort: cp >> 2, phase: PHASES[cp & 3]!, count, mean, min, max, median: median!, p90: p90!, p99: p99! };
-  }
+function phaseRow(group: unknown, cp: number, values: Float64Array, from: number, to: number): MttrPhaseRow {
+  const { count, mean, min, max, percentiles } = rangeStatistics(values, from, to, [0.5, 0.9, 0.99]);
+  const [median, p90, p99] = percentiles;
+  return { group: group === null || group === undefined ? null : String(group), cohort: cp >> 2, phase: PHASES[cp & 3]!, count, mean, min, max, median: median!, p90: p90!, p99: p99! };
+}
 
-  private countRow(group: unknown, g: number, cohort: number): MttrCountRow[] {
-    const at = (g * 2 + cohort) * COUNTS.length;
-    if (this.counts[at] === 0) return [];
-    const row = { group: group === null || group === undefined ? null : String(group), cohort } as MttrCountRow;
-    COUNTS.forEach((key, i) => (row[key] = this.counts[at + i]!));
-    return [row];
-  }
+function countRow(group: unknown, counts: Float64Array, g: number, cohort: number): MttrCountRow[] {
+  const at = (g * 2 + cohort) * COUNTS.length;
+  if (counts[at] === 0) return [];
+  const row = { group: group === null || group === undefined ? null : String(group), cohort } as MttrCountRow;
+  COUNTS.forEach((key, i) => (row[key] = counts[at + i]!));
+  return [row];
+}
 
-  private weeks(): MttrResult["weekly"] {
-    if (this.weekly.length === 0) return [];
-    let [first, last] = [Infinity, -Infinity];
-    for (let i = 0; i < this.weekly.length; i++) {
-      const week = this.weekly.tags[i]!;
-      if (week < first) first = week;
-      if (week > last) last = week;
-    }
-    const { values, starts } = this.weekly.byTag(last - first + 1, (week) => week - first);
-    const out: MttrResult["weekly"] = [];
-    for (let w = 0; w <= last - first; w++) {
-      const [from, n] = [starts[w]!, starts[w + 1]! - starts[w]!];
-      if (n === 0) continue;
-      const [median, p90] = percentiles(values, from, n, [0.5, 0.9]);
-      out.push({ weekStart: (first + w) * WEEK_MS + MONDAY_MS, count: n, median: median!, p90: p90! });
-    }
-    return out;
+/** Median and p90 of time to resolve per week of start. */
+function weekPoints(weekly: Durations["weekly"]): MttrResult["weekly"] {
+  if (weekly.length === 0) return [];
+  let [first, last] = [Infinity, -Infinity];
+  for (let i = 0; i < weekly.length; i++) {
+    const week = weekly.weeks[i]!;
+    if (week < first) first = week;
+    if (week > last) last = week;
   }
+  const span = last - first + 1;
+  const starts = new Int32Array(span + 1);
+  for (let i = 0; i < weekly.length; i++) starts[weekly.weeks[i]! - first + 1]!++;
+  for (let w = 0; w < span; w++) starts[w + 1]! += starts[w]!;
+  const next = starts.slice(0, span);
+  const values = new Float64Array(weekly.length);
+  for (let i = 0; i < weekly.length; i++) values[next[weekly.weeks[i]! - first]!++] = weekly.values[i]!;
+  const out: MttrResult["weekly"] = [];
+  for (let w = 0; w < span; w++) {
+    const [from, to] = [starts[w]!, starts[w + 1]!];
+    if (to === from) continue;
+    const [median, p90] = rangeStatistics(values, from, to, [0.5, 0.9]).percentiles;
+    out.push({ weekStart: (first + w) * WEEK_MS + MONDAY_MS, count: to - from, median: median!, p90: p90! });
+  }
+  return out;
 }

@@ -4,7 +4,8 @@ import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { percentiles, select, sqliteOrder } from "./mttr-stats.ts";
+import { sqliteOrder } from "./mttr-stats.ts";
+import { rangeStatistics } from "./quantiles.ts";
 import { migrateHistory } from "./sqlite-history.ts";
 import { incidentSchema } from "./sqlite-incidents.ts";
 import { sqliteAnalyticsStore } from "./sqlite-mttr.ts";
@@ -150,6 +151,8 @@ describe("MTTR over SQLite", () => {
   test("the same rows, in the same order, as SQL with percentile_cont, on generated incidents and queries", () => {
     const db = journalDb("oracle");
     const store = sqliteAnalyticsStore(db);
+    // The same reading shared with a second thread, as large journals are read.
+    const threaded = sqliteAnalyticsStore(db, { secondThreadFrom: 0 });
     try {
       fc.assert(
         fc.property(fc.array(incidentArb, { maxLength: 80 }), fc.array(queryArb, { minLength: 1, maxLength: 4 }), (incidents, queries) => {
@@ -164,6 +167,7 @@ describe("MTTR over SQLite", () => {
               expected.overall = { phases: all.phases, counts: all.counts };
             }
             expect(got).toEqual(expected);
+            expect(threaded.mttr({ ...query, overall: query.groupBy !== undefined })).toEqual(expected);
           }
         }),
         { numRuns: 150 },
@@ -173,13 +177,14 @@ describe("MTTR over SQLite", () => {
     }
   });
 
-  test("a million-row-sized group: many ties, and ranks at both ends", () => {
+  test("large groups: many ties, and ranks at both ends", () => {
     const db = journalDb("ties");
     const rows = Array.from({ length: 5000 }, (_, n) => ({ service: n % 3 === 0 ? "a" : "b", severity: null, team: undefined, started: (n % 500) * MIN, detected: (n % 7) * MIN, acknowledged: null, remediationStarted: null, remediated: null, resolved: ((n * 7919) % 97) * MIN, status: "resolved", escalated: 0, attempts: 0 }));
     insert(db, rows);
     try {
       for (const query of [{ groupBy: { column: "service" as const }, trends: true }, { trends: true }, { since: T0 + 100 * MIN, until: T0 + 200 * MIN }]) {
         expect(sqliteAnalyticsStore(db).mttr(query)).toEqual(oracle(db, query));
+        expect(sqliteAnalyticsStore(db, { secondThreadFrom: 0 }).mttr(query)).toEqual(oracle(db, query));
       }
     } finally {
       db.close();
@@ -188,23 +193,26 @@ describe("MTTR over SQLite", () => {
 });
 
 describe("selection", () => {
-  test("percentiles interpolate as percentile_cont and select leaves every rank in its place", () => {
+  test("count, mean, min, max and percentiles of a range match a sort of it, ties, wide spreads and large ranges included", () => {
+    const value = fc.oneof(fc.integer({ min: -5, max: 5 }).map((v) => v * 1000), fc.integer({ min: 0, max: 2_000_000_000 }), fc.double({ min: -1e6, max: 1e6, noNaN: true }));
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: -5, max: 5 }).map((v) => v * 1000), { minLength: 1, maxLength: 300 }), fc.nat(), (list, at) => {
+      fc.property(fc.array(value, { minLength: 1, maxLength: 3000 }), fc.nat(5), fc.nat(5), (list, before, after) => {
         const sorted = [...list].sort((a, b) => a - b);
-        const values = Float64Array.from(list);
-        const k = at % list.length;
-        select(values, 0, values.length, k);
-        expect(values[k]).toBe(sorted[k]!);
-        for (let i = 0; i < values.length; i++) expect(i < k ? values[i]! <= values[k]! : values[i]! >= values[k]!).toBe(true);
-        const expected = [0.5, 0.9, 0.99].map((p) => {
+        const ps = [0, 0.5, 0.9, 0.99, 1];
+        const expected = ps.map((p) => {
           const ix = p * (list.length - 1);
           const i1 = Math.floor(ix);
-          const v2 = sorted[Math.min(i1 + 1, list.length - 1)]!;
-          return Math.round((sorted[i1]! + (ix === i1 ? 0 : (v2 - sorted[i1]!) * (ix - i1))) * 1000) / 1000;
+          const [v1, v2] = [sorted[i1]!, sorted[ix === i1 || i1 === list.length - 1 ? i1 : i1 + 1]!];
+          return Math.round((v1 + (v2 - v1) * (ix - i1)) * 1000) / 1000;
         });
-        expect(percentiles(Float64Array.from(list), 0, list.length, [0.5, 0.9, 0.99])).toEqual(expected);
+        // The range sits inside a larger array whose other values must not count.
+        const values = Float64Array.from([...Array(before).fill(-1e9), ...list, ...Array(after).fill(1e9)]);
+        const got = rangeStatistics(values, before, before + list.length, ps);
+        expect(got.percentiles).toEqual(expected);
+        expect([got.count, got.min, got.max]).toEqual([list.length, sorted[0]!, sorted.at(-1)!]);
+        expect(values.subarray(before, before + list.length)).toEqual(Float64Array.from(list));
       }),
+      { numRuns: 300 },
     );
   });
 
