@@ -25,7 +25,8 @@ export async function mttrCommand(_args: string[], options: OptionsOf<typeof mtt
     await Bun.write(output, text);
     console.error(`opskit mttr: wrote ${output}`);
   } else {
-    process.stdout.write(text);
+    // main exits the process as soon as the command returns: a pipe must have taken every byte first (a report past 64 kB was cut short).
+    await Bun.write(Bun.stdout, text);
   }
   return ExitCode.ok;
 }
