@@ -7,8 +7,8 @@
 // - starts over the 365 days before the anchor hour, more on weekdays and in
 //   working hours (UTC), volume growing 30% over the year, and a few bad days
 //   with two to four times the usual count;
-// - 40 services with a Zipf-like share (1/k^1.1: the first about 27% of all, 13x the tenth), each a
-//   few alert names, 2% of titles with a comma or quotes (quoted in the CSV);
+// - 200 services with a Zipf-like share (1/k^1.1: the first about 21% of all, 13x the tenth, about
+//   0.06% the last), each a few alert names, 2% of titles with a comma or quotes (quoted in the CSV);
 // - severities critical 6%, high 19%, warning 50%, low 25%;
 // - a share remediated automatically that grows from 5% to 45% over the year:
 //   the importer maps no remediation_started column, so their remediation's
@@ -29,12 +29,17 @@ const HOUR_MS = 3_600_000;
 const DAYS = 365;
 const MAX_RESOLVE_MS = 21 * DAY_MS;
 
-export const SERVICES = [
+const NAMED_SERVICES = [
   "checkout", "payments", "api-gateway", "search", "auth", "cart", "catalog", "orders", "inventory", "shipping",
   "notifications", "recommendations", "user-profile", "billing", "pricing", "reviews", "media", "cdn-edge", "ledger", "fraud",
   "loyalty", "email", "sms", "webhooks", "reporting", "etl", "kafka", "postgres-main", "redis-cache", "elasticsearch",
   "k8s-ingress", "dns", "vault", "ci-runners", "feature-flags", "geo", "tax", "returns", "support-portal", "admin",
-] as const;
+];
+/** 200 services: the 40 named ones, then each of them again as its worker, api, db and cache. */
+export const SERVICES: readonly string[] = [
+  ...NAMED_SERVICES,
+  ...["worker", "api", "db", "cache"].flatMap((part) => NAMED_SERVICES.map((name) => `${name}-${part}`)),
+];
 const SEVERITIES = [["critical", 0.06], ["high", 0.19], ["warning", 0.5], ["low", 0.25]] as const;
 const ALERTS = [
   "HighErrorRate", "HighLatency", "EndpointDown", "PodCrashLooping", "DiskFull", "CertificateExpiring", "QueueBacklog",

@@ -9,26 +9,29 @@
 // two sides alternate in rounds that each start in a quiet second where one
 // comes. The figures of both analyses are compared (bench/mttr-check.ts)
 // before their times count. Goals, judged on the median runs: the import
-// under 30 s, `opskit mttr` under 2 s.
+// within 3x of sqlite3's (≤ 6 s), `opskit mttr` under 2 s; the goals over the
+// whole year, with DuckDB as the anchor and the cost-growth table, are
+// bench/mttr-scale.ts's (M5-M7).
 import { Database } from "bun:sqlite";
 import { mkdirSync, rmSync, statSync } from "node:fs";
-import { awaitQuiet } from "./machine.ts";
 import { compareReports, type Agreement, type OpskitReport, type PandasReport, type Undetected } from "./mttr-check.ts";
 import { generateIncidentsCsv, SERVICES, type Dataset } from "./mttr-data.ts";
-import { opskitBin, outDir, runToEnd } from "./process.ts";
+import { benchMttrScale } from "./mttr-scale.ts";
+import { best, busyLine, count, cpu, dir, list, mb, peak, sec, timed, wall, type Run } from "./mttr-runs.ts";
+import { opskitBin, outDir } from "./process.ts";
 import type { BenchResult } from "./report.ts";
-import { median } from "./stats.ts";
 
 const ROWS = 1_000_000;
 const SEED = 20261125;
 const IMPORT_ROUNDS = 3;
 const MTTR_ROUNDS = 5;
 const CONTEXT_RUNS = 3;
-const GOAL_IMPORT_SECONDS = 30;
+/** Within 3x of the sqlite3 shell's .import of the same file (2.0 s here). */
+const GOAL_IMPORT_SECONDS = 6;
+/** The goal before the whole year's (M5, bench/mttr-scale.ts) was set. */
 const GOAL_MTTR_SECONDS = 2;
 /** `--compare window:30d`: the last 30 days against the 30 before them. */
 const WINDOW_DAYS = 30;
-const QUIET_WAIT_MS = 10_000;
 /** Bounds: a run that takes longer has failed to measure. */
 const IMPORT_BOUND_MS = 300_000;
 const ANALYSIS_BOUND_MS = 300_000;
@@ -36,39 +39,10 @@ const ANALYSIS_BOUND_MS = 300_000;
 const PYTHON = "/usr/bin/python3";
 const SOURCE = "pager";
 
-const dir = `${outDir}/mttr`;
 const csv = `${dir}/incidents.csv`;
 const journal = `${dir}/journal.db`;
 const plain = `${dir}/sqlite3-import.db`;
 const html = `${dir}/mttr.html`;
-
-interface Run {
-  seconds: number;
-  cpuSeconds: number;
-  peakRssBytes: number;
-  /** How busy the cores were (other work) in the second before the run. */
-  busy: number;
-  stdout: string;
-}
-
-const sec = (seconds: number) => `${seconds.toFixed(2)} s`;
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
-const list = (runs: Run[]) => runs.map((r) => r.seconds.toFixed(2)).join(", ");
-const wall = (runs: Run[]) => median(runs.map((r) => r.seconds));
-const best = (runs: Run[]) => Math.min(...runs.map((r) => r.seconds));
-const cpu = (runs: Run[]) => median(runs.map((r) => r.cpuSeconds));
-const peak = (runs: Run[]) => Math.max(...runs.map((r) => r.peakRssBytes));
-const count = (n: number) => n.toLocaleString("en-US");
-
-/** Runs a command under GNU time after a quiet second; a non-zero exit is no measurement. */
-async function timed(label: string, cmd: string[], boundMs: number): Promise<Run> {
-  const busy = await awaitQuiet(QUIET_WAIT_MS);
-  const timeFile = `${dir}/time.txt`;
-  const run = await runToEnd(["/usr/bin/time", "-f", "%M %U %S", "-o", timeFile, ...cmd], boundMs);
-  if (run.exitCode !== 0) throw new Error(`${label} failed (exit ${run.exitCode}): ${(run.stderr || run.stdout).slice(-2000)}`);
-  const [maxRssKiB, user, sys] = (await Bun.file(timeFile).text()).trim().split("\n").at(-1)!.split(" ").map(Number) as [number, number, number];
-  return { seconds: run.wallSeconds, cpuSeconds: user + sys, peakRssBytes: maxRssKiB * 1024, busy, stdout: run.stdout };
-}
 
 function removeDatabase(path: string): void {
   for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(`${path}${suffix}`, { force: true });
@@ -225,15 +199,10 @@ function datasetLine(d: Samples["dataset"]): string {
   return `- data: ${count(d.rows)} rows, ${mb(d.bytes)} of CSV made in ${sec(d.seconds)} (\`bench/mttr-data.ts\`, seed ${d.seed}), starts over the 365 days to ${new Date(d.anchorMs).toISOString().slice(0, 16)}Z; ${d.topServices.length} services (most rows: ${top![0]} ${pct(top![1])}, fewest: ${d.topServices.at(-1)![0]} ${pct(d.topServices.at(-1)![1])}); remediated automatically ${pct(d.automated)}; open ${pct(d.open)}; without detected ${pct(d.withoutDetected)}, without acknowledged ${pct(d.withoutAcknowledged)}; escalated ${pct(d.escalated)}`;
 }
 
-function busyLine(runs: Run[]): string {
-  const all = runs.map((r) => r.busy);
-  return `- cores busy with other work in the second before each run: median ${median(all)}%, max ${Math.max(...all)}% (each run waits up to ${QUIET_WAIT_MS / 1000} s for a second under 15%)`;
-}
-
 function results(s: Samples, agreement: Agreement): BenchResult[] {
   const { opskit: oi, sqlite3: si } = s.imports;
   const importRatio = wall(oi) / wall(si);
-  const importMet = wall(oi) < GOAL_IMPORT_SECONDS;
+  const importMet = wall(oi) <= GOAL_IMPORT_SECONDS;
   const { opskit: om, pandas: pm } = s.mttr;
   const mttrRatio = wall(om) / wall(pm);
   const mttrMet = wall(om) < GOAL_MTTR_SECONDS;
@@ -245,10 +214,10 @@ function results(s: Samples, agreement: Agreement): BenchResult[] {
       opskit: `${sec(wall(oi))} median`,
       anchor: `sqlite3 .import ${sec(wall(si))} median`,
       ratio: `${importRatio.toFixed(2)}x sqlite3's time`,
-      goal: `< ${GOAL_IMPORT_SECONDS} s`,
+      goal: `≤ ${GOAL_IMPORT_SECONDS} s`,
       met: importMet,
       details: [
-        `- opskit (\`opskit incidents import incidents.csv --journal J --source ${SOURCE}\`, a fresh journal each run): median **${sec(wall(oi))}**, best ${sec(best(oi))} over ${oi.length} runs (${list(oi)} s) = ${count(Math.round(ROWS / wall(oi)))} rows/s; CPU (user+sys) ${sec(cpu(oi))}; peak RSS **${mb(peak(oi))}**; goal < ${GOAL_IMPORT_SECONDS} s: ${importMet ? "met" : "NOT met"}`,
+        `- opskit (\`opskit incidents import incidents.csv --journal J --source ${SOURCE}\`, a fresh journal each run): median **${sec(wall(oi))}**, best ${sec(best(oi))} over ${oi.length} runs (${list(oi)} s) = ${count(Math.round(ROWS / wall(oi)))} rows/s; CPU (user+sys) ${sec(cpu(oi))}; peak RSS **${mb(peak(oi))}**; goal ≤ ${GOAL_IMPORT_SECONDS} s (3x sqlite3's ${sec(wall(si))}): ${importMet ? "met" : "NOT met"}`,
         `- sqlite3 shell (\`sqlite3 DB '.mode csv' '.import incidents.csv incidents'\`, a fresh database each run: one plain table of TEXT columns, no validation, no index): median **${sec(wall(si))}**, best ${sec(best(si))} (${list(si)} s); CPU ${sec(cpu(si))}; peak RSS ${mb(peak(si))}`,
         `- ratio of medians **${importRatio.toFixed(2)}x** sqlite3's time (of the best runs ${(best(oi) / best(si)).toFixed(2)}x): opskit parses and checks every row (RFC 3339 times, milestones not before the start, duplicate ids) before one transaction writes them, as incidents with their labels as JSON, under the journal's ${s.journal.indexes} indexes on incidents`,
         `- checks: opskit printed "imported ${count(ROWS)} incidents … (${count(ROWS)} new, 0 updated, 0 rows skipped)" every run, and the journal holds ${count(s.journal.incidents)} incidents, ${count(s.journal.open)} open as in the file; sqlite3's table holds ${count(s.plainRows)} rows`,
@@ -307,8 +276,9 @@ function results(s: Samples, agreement: Agreement): BenchResult[] {
 export async function benchMttr(): Promise<BenchResult[]> {
   const samples = await measure();
   const agreement = compareReports(samples.compared.opskit, samples.compared.pandas, samples.compared.undetected);
+  const scale = await benchMttrScale({ csv, journal, importRuns: samples.imports.opskit, rows: ROWS, seed: SEED, anchorMs: samples.dataset.anchorMs });
   // The runs' output (reports of a few hundred kB each) stays out of the samples file.
   const replacer = (key: string, value: unknown) => (key === "stdout" && typeof value === "string" ? `${value.length} bytes` : value);
-  await Bun.write(`${outDir}/mttr-samples.json`, `${JSON.stringify(samples, replacer, 2)}\n`);
-  return results(samples, agreement);
+  await Bun.write(`${outDir}/mttr-samples.json`, `${JSON.stringify({ ...samples, scale }, replacer, 2)}\n`);
+  return [...results(samples, agreement), ...scale];
 }
