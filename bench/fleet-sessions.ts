@@ -122,6 +122,8 @@ export function onlyChildOf(pid: number): number {
 }
 
 export interface OpskitSessions extends HeldSessions {
+  /** Sessions held at the barrier at once. */
+  sessions: number;
   /** GNU time's %M: the most the opskit process held at any time of the run. */
   peakRssBytes: number;
   wallSeconds: number;
@@ -154,27 +156,27 @@ function targetsYaml(fleet: Fleet, count: number): string {
 }
 
 /**
- * `opskit exec 'name=*' --concurrency 500` over 500 targets spread over
- * `fleet`'s addresses, under GNU time, held at the barrier; every session
+ * `opskit exec 'name=*' --concurrency N` over N targets (500 by default)
+ * spread over `fleet`'s addresses, under GNU time, held at the barrier; every session
  * must be waiting there together, and every step must then exit 0.
  */
-export async function measureOpskitSessions(fleet: Fleet, dir: string, env: Record<string, string | undefined>): Promise<OpskitSessions> {
+export async function measureOpskitSessions(fleet: Fleet, dir: string, env: Record<string, string | undefined>, sessions = SESSIONS): Promise<OpskitSessions> {
   const barrier = makeBarrier(fleet);
-  const config = `${dir}/opskit-${SESSIONS}-over-${fleet.hosts.length}.yaml`;
-  await Bun.write(config, targetsYaml(fleet, SESSIONS));
+  const config = `${dir}/opskit-${sessions}-over-${fleet.hosts.length}.yaml`;
+  await Bun.write(config, targetsYaml(fleet, sessions));
   const timeFile = `${dir}/sessions-time.txt`;
   const cmd = [
     "/usr/bin/time", "-f", "%M %e %U %S", "-o", timeFile,
-    opskitBin, "exec", "name=*", "--concurrency", String(SESSIONS), "--timeout", "180s", "--json",
+    opskitBin, "exec", "name=*", "--concurrency", String(sessions), "--timeout", "180s", "--json",
     "-c", config, "--journal", `${dir}/journal-sessions.db`, "--", barrier.command,
   ];
-  const run = await holdSessions(fleet, barrier, cmd, SESSIONS, env, onlyChildOf);
+  const run = await holdSessions(fleet, barrier, cmd, sessions, env, onlyChildOf);
   const steps = run.stdout.split("\n").filter((l) => l.includes('"type":"step.finished"')).map((l) => JSON.parse(l) as { result: { exitCode: number | null } });
   const ok = steps.filter((s) => s.result.exitCode === 0).length;
-  if (run.exitCode !== 0 || ok !== SESSIONS) throw new Error(`opskit, ${SESSIONS} sessions: ${ok} steps exited 0 (exit ${run.exitCode}): ${run.stdout.slice(-1500)}${run.stderr.slice(-1500)}`);
-  if (run.held.remoteShells < SESSIONS) throw new Error(`only ${run.held.remoteShells} remote shells were open at the barrier, expected ${SESSIONS}`);
+  if (run.exitCode !== 0 || ok !== sessions) throw new Error(`opskit, ${sessions} sessions: ${ok} steps exited 0 (exit ${run.exitCode}): ${run.stdout.slice(-1500)}${run.stderr.slice(-1500)}`);
+  if (run.held.remoteShells < sessions) throw new Error(`only ${run.held.remoteShells} remote shells were open at the barrier, expected ${sessions}`);
   const [maxRssKiB, wall, user, sys] = readFileSync(timeFile, "utf8").trim().split("\n").at(-1)!.split(" ").map(Number) as [number, number, number, number];
-  return { ...run.held, peakRssBytes: maxRssKiB * 1024, wallSeconds: wall, cpuSeconds: user + sys };
+  return { ...run.held, sessions, peakRssBytes: maxRssKiB * 1024, wallSeconds: wall, cpuSeconds: user + sys };
 }
 
 /** parallel-ssh holding one session on each of the fleet's hosts at the barrier: pssh and one ssh client per session. */
