@@ -1,5 +1,5 @@
 import { usageError } from "../errors.ts";
-import { exchange, openConnection, resolveHost } from "../transport/index.ts";
+import { exchange, literalAddress, openConnection, resolveHost } from "../transport/index.ts";
 import { bareHost } from "./url.ts";
 import type { Observation, ProbeContext, Prober, RequestOptions } from "./types.ts";
 
@@ -28,10 +28,12 @@ export function parseHttp(url: URL, raw: string, request: RequestOptions): HttpS
   }
   const method = (request.method ?? "GET").toUpperCase();
   if (!/^[A-Z]+$/.test(method)) throw usageError("E_HTTP_METHOD", `invalid HTTP method "${request.method}"`, "use GET, HEAD, POST, ...");
+  // Each getter of a URL builds a new string: read each once (planning 20,000 targets shows it).
+  const port = url.port;
   return {
     tls,
     host: bareHost(url),
-    port: url.port ? Number(url.port) : tls ? 443 : 80,
+    port: port ? Number(port) : tls ? 443 : 80,
     path: `${url.pathname || "/"}${url.search}`,
     hostHeader: url.host,
     method,
@@ -58,7 +60,7 @@ export const httpProber: Prober<HttpSpec> = {
   async run(spec: HttpSpec, context: ProbeContext): Promise<Observation> {
     const { clock, signal } = context;
     clock.enter("dns");
-    const resolved = await resolveHost(spec.host, signal);
+    const resolved = literalAddress(spec.host) ?? (await resolveHost(spec.host, signal));
     if (resolved.dnsMs !== undefined) clock.timings.dns = resolved.dnsMs;
     const conn = await openConnection({
       address: resolved.address,

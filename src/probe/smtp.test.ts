@@ -6,7 +6,7 @@ import { replyReader, type Reply } from "./smtp.ts";
 /** A connection that hands out the given chunks, then reports the peer closed. */
 function scriptedConnection(chunks: string[]): Connection {
   const queue = chunks.map((chunk) => Buffer.from(chunk, "latin1"));
-  return { tls: undefined, write() {}, close() {}, read: async () => queue.shift() ?? null };
+  return { tls: undefined, write() {}, close() {}, read: async () => queue.shift() ?? null, frame: () => Promise.reject(new Error("SMTP reads replies line by line")) };
 }
 
 async function readAll(chunks: string[], count: number): Promise<Reply[]> {

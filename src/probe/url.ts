@@ -8,5 +8,6 @@ export function requirePort(url: URL, raw: string): number {
 
 /** Host as the resolver and SNI want it: without IPv6 brackets. */
 export function bareHost(url: URL): string {
-  return url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const hostname = url.hostname;
+  return hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
 }

@@ -24,7 +24,28 @@ export interface Connection {
   write(data: string | Uint8Array): void;
   /** The next chunk the peer sent, or null once it closed its side. */
   read(): Promise<Uint8Array | null>;
+  /**
+   * Hands every chunk to `framer` as it arrives, in the socket's own data
+   * handler, until the framer has the whole reply: one promise for a reply
+   * rather than one per chunk. Rejects with the framer's error or the
+   * connection's failure. Chunks not read yet go to the framer first.
+   */
+  frame<T>(framer: Framer<T>): Promise<T>;
   close(): void;
+}
+
+/** Cuts one reply out of a stream of chunks (an HTTP response, for one). */
+export interface Framer<T> {
+  /** Takes the next chunk; the reply once it is complete. Throws for a malformed reply. */
+  push(chunk: Uint8Array): T | undefined;
+  /** The peer closed its side: the reply as far as it goes, or an error. */
+  end(): T;
+}
+
+interface Framing {
+  framer: Framer<unknown>;
+  resolve(reply: unknown): void;
+  reject(error: unknown): void;
 }
 
 /**
@@ -45,6 +66,8 @@ interface ConnState {
   handshake: { ok: boolean; error: Error | null } | undefined;
   /** Bytes the kernel did not take yet; Bun's write() does not buffer them for us. */
   unsent: Uint8Array | undefined;
+  /** Set while Connection.frame() waits for a reply. */
+  framing: Framing | undefined;
 }
 
 const connectCodes: Record<string, [string, string]> = {
@@ -71,7 +94,23 @@ function wake(state: ConnState): void {
 
 function fail(state: ConnState, failure: PhaseError): void {
   state.failure ??= failure;
+  const framing = state.framing;
+  state.framing = undefined;
+  framing?.reject(state.failure);
   wake(state);
+}
+
+/** Feeds a chunk, or the end of the stream (null), to the framer; settles once it has the reply or fails. */
+function feed(state: ConnState, framing: Framing, chunk: Uint8Array | null): void {
+  try {
+    const reply = chunk === null ? framing.framer.end() : framing.framer.push(chunk);
+    if (reply === undefined) return;
+    state.framing = undefined;
+    framing.resolve(reply);
+  } catch (error) {
+    state.framing = undefined;
+    framing.reject(error);
+  }
 }
 
 /** Waits until something happens on the connection (data, end, failure, handshake). */
@@ -102,18 +141,23 @@ const handlers: SocketHandler<ConnState> = {
     if (state.unsent) state.unsent = writeSome(socket, state.unsent);
   },
   data(socket, chunk) {
-    socket.data.chunks.push(chunk);
-    wake(socket.data);
+    const state = socket.data;
+    if (state.framing) return feed(state, state.framing, chunk);
+    state.chunks.push(chunk);
+    wake(state);
   },
   end(socket) {
-    socket.data.ended = true;
-    wake(socket.data);
+    const state = socket.data;
+    state.ended = true;
+    if (state.framing) feed(state, state.framing, null);
+    wake(state);
   },
   close(socket, error) {
     const state = socket.data;
     if (error) fail(state, socketFailure(state.clock, error));
     state.ended = true;
     state.handshake ??= { ok: false, error: null };
+    if (state.framing) feed(state, state.framing, null);
     wake(state);
   },
   error(socket, error) {
@@ -133,12 +177,13 @@ export async function openConnection(options: ConnectOptions): Promise<Connectio
   const { clock, signal } = options;
   clock.enter("connect");
   if (signal.aborted) throw abortError(signal, "connect");
-  const state: ConnState = { clock, tls: options.tls !== undefined, socket: undefined, chunks: [], ended: false, failure: undefined, waiter: undefined, handshake: undefined, unsent: undefined };
+  const state: ConnState = { clock, tls: options.tls !== undefined, socket: undefined, chunks: [], ended: false, failure: undefined, waiter: undefined, handshake: undefined, unsent: undefined, framing: undefined };
   const onAbort = () => {
     fail(state, abortError(signal, clock.phase));
     state.socket?.end();
   };
-  signal.addEventListener("abort", onAbort, { once: true });
+  // Removed by cleanup, always: { once } would only cost more to add.
+  signal.addEventListener("abort", onAbort);
   const cleanup = () => signal.removeEventListener("abort", onAbort);
 
   const tlsOptions = options.tls;
@@ -173,9 +218,13 @@ function connectionOf(state: ConnState, socket: Socket<ConnState>, tls: TlsInfo 
   return {
     tls,
     write(data) {
-      const bytes = typeof data === "string" ? Buffer.from(data) : data;
-      if (state.unsent) state.unsent = Buffer.concat([state.unsent, bytes]);
-      else state.unsent = writeSome(socket, bytes);
+      if (state.unsent) state.unsent = Buffer.concat([state.unsent, typeof data === "string" ? Buffer.from(data) : data]);
+      else if (typeof data !== "string") state.unsent = writeSome(socket, data);
+      else {
+        // Most requests fit the socket buffer whole: write the text as it is, encode only a remainder.
+        const written = socket.write(data);
+        if (written < Buffer.byteLength(data)) state.unsent = Buffer.from(data).subarray(Math.max(0, written));
+      }
     },
     async read() {
       while (true) {
@@ -185,6 +234,16 @@ function connectionOf(state: ConnState, socket: Socket<ConnState>, tls: TlsInfo 
         if (state.ended) return null;
         await nextEvent(state);
       }
+    },
+    frame<T>(framer: Framer<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const framing: Framing = { framer, resolve: resolve as (reply: unknown) => void, reject };
+        state.framing = framing;
+        while (state.framing && state.chunks.length > 0) feed(state, framing, state.chunks.shift()!);
+        if (!state.framing) return;
+        if (state.failure) fail(state, state.failure);
+        else if (state.ended) feed(state, framing, null);
+      });
     },
     close() {
       cleanup();

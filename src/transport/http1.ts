@@ -1,9 +1,9 @@
-import type { Connection } from "./connect.ts";
+import type { Connection, Framer } from "./connect.ts";
 import { PhaseClock, PhaseError } from "./phase.ts";
 
 /**
  * A minimal HTTP/1.1 exchange over a connection opened by openConnection:
- * one request, `Connection: close`, response read to its framed end. Written
+ * one request, `Connection: close`, response framed to its end. Written
  * for probing rather than general use: it keeps phase timings exact and caps
  * how much of the body it keeps.
  */
@@ -29,7 +29,9 @@ export interface HttpResponse {
   truncated: boolean;
 }
 
+const CRLF = Buffer.from("\r\n");
 const CRLF2 = Buffer.from("\r\n\r\n");
+const EMPTY = Buffer.alloc(0);
 const MAX_HEAD_BYTES = 64 * 1024;
 
 export function serializeRequest(request: HttpRequest): string {
@@ -47,47 +49,163 @@ function lowerKeys(headers: Record<string, string>): Record<string, string> {
   return out;
 }
 
-class Reader {
-  private buffer: Buffer = Buffer.alloc(0);
-  eof = false;
-  constructor(private readonly conn: Connection) {}
+/**
+ * Frames one HTTP/1.1 response from a connection's chunks as they arrive,
+ * called from the socket's data handler (Connection.frame): no promise or
+ * copy per chunk. The first chunk ends the firstByte phase; the framed end
+ * of the response ends transfer.
+ */
+export class ResponseParser implements Framer<HttpResponse> {
+  /** Bytes received and not consumed yet: buffer[offset..]. */
+  private buffer: Buffer = EMPTY;
+  private offset = 0;
+  private started = false;
+  private head: Head | undefined;
+  private readonly body: BodySink;
+  private framing: "none" | "length" | "chunked" | "close" = "none";
+  /** content-length: the bytes announced; chunked: what is left of the current chunk, -1 before its size line. */
+  private expected = 0;
 
-  get available(): Buffer {
-    return this.buffer;
+  constructor(
+    private readonly request: HttpRequest,
+    private readonly clock: PhaseClock,
+  ) {
+    this.body = new BodySink(request.maxBodyBytes);
   }
 
-  /** Reads more data; false at end of stream. */
-  async fill(): Promise<boolean> {
-    const chunk = await this.conn.read();
-    if (chunk === null) {
-      this.eof = true;
-      return false;
+  push(chunk: Uint8Array): HttpResponse | undefined {
+    if (!this.started) {
+      this.started = true;
+      this.clock.finish();
+      this.clock.enter("transfer");
     }
-    this.buffer = this.buffer.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.buffer, chunk]);
-    return true;
+    // Bun hands sockets' chunks over as Buffers; reading .buffer of one would cost more than the parse.
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.buffer = this.offset === this.buffer.length ? bytes : Buffer.concat([this.buffer.subarray(this.offset), bytes]);
+    this.offset = 0;
+    return this.advance(false);
   }
 
-  take(length: number): Buffer {
-    const out = this.buffer.subarray(0, length);
-    this.buffer = this.buffer.subarray(length);
+  end(): HttpResponse {
+    if (!this.started) throw new PhaseError("firstByte", "E_EMPTY_REPLY", "server closed the connection without a response");
+    return this.advance(true)!;
+  }
+
+  private get available(): number {
+    return this.buffer.length - this.offset;
+  }
+
+  private take(length: number): Buffer {
+    const out = this.buffer.subarray(this.offset, this.offset + length);
+    this.offset += length;
     return out;
+  }
+
+  /** Consumes what the buffer holds; the response once complete, undefined while more must come. At eof, never undefined. */
+  private advance(eof: boolean): HttpResponse | undefined {
+    while (!this.head) {
+      const end = this.buffer.indexOf(CRLF2, this.offset);
+      if (end < 0) {
+        if (eof) throw new PhaseError("transfer", "E_HTTP_PARSE", "connection closed inside the response headers");
+        if (this.available > MAX_HEAD_BYTES) throw new PhaseError("transfer", "E_HTTP_PARSE", `response headers exceed ${MAX_HEAD_BYTES} bytes`);
+        return undefined;
+      }
+      const head = parseHead(this.buffer.toString("latin1", this.offset, end));
+      this.offset = end + 4;
+      // Interim responses (100 Continue, 103 Early Hints) precede the real one; 101 is final.
+      if (head.status < 100 || head.status >= 200 || head.status === 101) this.startBody(head);
+    }
+    switch (this.framing) {
+      case "none":
+        return this.finish();
+      case "length":
+        this.body.add(this.take(Math.min(this.expected - this.body.bytes, this.available)));
+        if (this.body.bytes >= this.expected) return this.finish();
+        if (eof) throw new PhaseError("transfer", "E_HTTP_TRUNCATED", `body ended after ${this.body.bytes} of ${this.expected} bytes`);
+        return undefined;
+      case "close":
+        this.body.add(this.take(this.available));
+        return eof ? this.finish() : undefined;
+      case "chunked":
+        return this.advanceChunked(eof);
+    }
+  }
+
+  private startBody(head: Head): void {
+    this.head = head;
+    const noBody = this.request.method === "HEAD" || head.status === 204 || head.status === 304;
+    const length = head.headers["content-length"];
+    if (noBody) this.framing = "none";
+    else if (/\bchunked\b/i.test(head.headers["transfer-encoding"] ?? "")) {
+      this.framing = "chunked";
+      this.expected = -1;
+    } else if (length !== undefined) {
+      const expected = Number(length);
+      if (!Number.isSafeInteger(expected) || expected < 0) throw new PhaseError("transfer", "E_HTTP_PARSE", `bad content-length "${length}"`);
+      this.framing = "length";
+      this.expected = expected;
+    } else this.framing = "close";
+  }
+
+  private advanceChunked(eof: boolean): HttpResponse | undefined {
+    const early = () => (eof ? new PhaseError("transfer", "E_HTTP_TRUNCATED", "chunked body ended early") : undefined);
+    while (true) {
+      if (this.expected < 0) {
+        const lineEnd = this.buffer.indexOf(CRLF, this.offset);
+        if (lineEnd < 0) {
+          const error = early();
+          if (error) throw error;
+          return undefined;
+        }
+        const size = parseInt(this.buffer.toString("latin1", this.offset, lineEnd), 16);
+        this.offset = lineEnd + 2;
+        if (Number.isNaN(size)) throw new PhaseError("transfer", "E_HTTP_PARSE", "bad chunk size in chunked body");
+        if (size === 0) return this.finish(); // trailers are ignored; the connection closes after this response
+        this.expected = size;
+      }
+      if (this.expected > 0) {
+        const piece = this.take(Math.min(this.expected, this.available));
+        this.body.add(piece);
+        this.expected -= piece.length;
+        if (this.expected > 0) {
+          const error = early();
+          if (error) throw error;
+          return undefined;
+        }
+      }
+      // The CRLF after the chunk's data.
+      if (this.available < 2) {
+        const error = early();
+        if (error) throw error;
+        return undefined;
+      }
+      this.offset += 2;
+      this.expected = -1;
+    }
+  }
+
+  private finish(): HttpResponse {
+    this.clock.finish();
+    const { head, body } = this;
+    const { parts } = body;
+    return {
+      httpVersion: head!.httpVersion,
+      status: head!.status,
+      reason: head!.reason,
+      headers: head!.headers,
+      // A body in one piece is a view of the chunk it came in; copying it would change nothing.
+      body: parts.length === 1 ? parts[0]! : Buffer.concat(parts),
+      bodyBytes: body.bytes,
+      truncated: body.bytes > body.kept,
+    };
   }
 }
 
-export async function exchange(conn: Connection, request: HttpRequest, clock: PhaseClock): Promise<HttpResponse> {
+/** Sends the request and frames the response; the connection is the caller's to close. */
+export function exchange(conn: Connection, request: HttpRequest, clock: PhaseClock): Promise<HttpResponse> {
   clock.enter("firstByte");
   conn.write(serializeRequest(request));
-  const reader = new Reader(conn);
-  if (!(await reader.fill())) {
-    throw new PhaseError("firstByte", "E_EMPTY_REPLY", "server closed the connection without a response");
-  }
-  clock.finish();
-  clock.enter("transfer");
-  let head = await readHead(reader);
-  while (head.status >= 100 && head.status < 200 && head.status !== 101) head = await readHead(reader);
-  const response = await readBody(reader, head, request);
-  clock.finish();
-  return response;
+  return conn.frame(new ResponseParser(request, clock));
 }
 
 interface Head {
@@ -97,29 +215,28 @@ interface Head {
   headers: Record<string, string>;
 }
 
-async function readHead(reader: Reader): Promise<Head> {
-  let end = reader.available.indexOf(CRLF2);
-  while (end < 0) {
-    if (reader.available.length > MAX_HEAD_BYTES) {
-      throw new PhaseError("transfer", "E_HTTP_PARSE", `response headers exceed ${MAX_HEAD_BYTES} bytes`);
-    }
-    if (!(await reader.fill())) throw new PhaseError("transfer", "E_HTTP_PARSE", "connection closed inside the response headers");
-    end = reader.available.indexOf(CRLF2);
-  }
-  const lines = reader.take(end + 4).toString("latin1", 0, end).split("\r\n");
-  const statusLine = /^HTTP\/(\d\.\d) (\d{3})(?: (.*))?$/.exec(lines[0] ?? "");
+function parseHead(text: string): Head {
+  const firstEnd = text.indexOf("\r\n");
+  const first = firstEnd < 0 ? text : text.slice(0, firstEnd);
+  const statusLine = /^HTTP\/(\d\.\d) (\d{3})(?: (.*))?$/.exec(first);
   if (!statusLine) {
-    throw new PhaseError("transfer", "E_HTTP_PARSE", `not an HTTP response: ${JSON.stringify((lines[0] ?? "").slice(0, 60))}`, {
+    throw new PhaseError("transfer", "E_HTTP_PARSE", `not an HTTP response: ${JSON.stringify(first.slice(0, 60))}`, {
       hint: "check that the port serves HTTP (an https:// URL for TLS)",
     });
   }
   const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  let start = firstEnd < 0 ? text.length : firstEnd + 2;
+  while (start < text.length) {
+    let end = text.indexOf("\r\n", start);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(":", start);
+    if (colon > start && colon < end) {
+      const name = text.slice(start, colon).trim().toLowerCase();
+      const value = text.slice(colon + 1, end).trim();
+      const seen = headers[name];
+      headers[name] = seen === undefined ? value : `${seen}, ${value}`;
+    }
+    start = end + 2;
   }
   return { httpVersion: statusLine[1]!, status: Number(statusLine[2]), reason: statusLine[3] ?? "", headers };
 }
@@ -135,59 +252,5 @@ class BodySink {
     const slice = chunk.length + this.kept > this.max ? chunk.subarray(0, this.max - this.kept) : chunk;
     this.parts.push(slice);
     this.kept += slice.length;
-  }
-}
-
-async function readBody(reader: Reader, head: Head, request: HttpRequest): Promise<HttpResponse> {
-  const sink = new BodySink(request.maxBodyBytes);
-  const noBody = request.method === "HEAD" || head.status === 204 || head.status === 304;
-  const length = head.headers["content-length"];
-  const chunked = /\bchunked\b/i.test(head.headers["transfer-encoding"] ?? "");
-  if (noBody) {
-    // nothing to read
-  } else if (chunked) {
-    await readChunked(reader, sink);
-  } else if (length !== undefined) {
-    const expected = Number(length);
-    if (!Number.isSafeInteger(expected) || expected < 0) throw new PhaseError("transfer", "E_HTTP_PARSE", `bad content-length "${length}"`);
-    while (sink.bytes < expected) {
-      if (reader.available.length === 0 && !(await reader.fill())) {
-        throw new PhaseError("transfer", "E_HTTP_TRUNCATED", `body ended after ${sink.bytes} of ${expected} bytes`);
-      }
-      sink.add(reader.take(Math.min(expected - sink.bytes, reader.available.length)));
-    }
-  } else {
-    do sink.add(reader.take(reader.available.length));
-    while (await reader.fill());
-  }
-  return {
-    ...head,
-    body: Buffer.concat(sink.parts),
-    bodyBytes: sink.bytes,
-    truncated: sink.bytes > sink.kept,
-  };
-}
-
-async function readChunked(reader: Reader, sink: BodySink): Promise<void> {
-  while (true) {
-    let lineEnd = reader.available.indexOf("\r\n");
-    while (lineEnd < 0) {
-      if (!(await reader.fill())) throw new PhaseError("transfer", "E_HTTP_TRUNCATED", "chunked body ended early");
-      lineEnd = reader.available.indexOf("\r\n");
-    }
-    const size = parseInt(reader.take(lineEnd + 2).toString("latin1", 0, lineEnd), 16);
-    if (Number.isNaN(size)) throw new PhaseError("transfer", "E_HTTP_PARSE", "bad chunk size in chunked body");
-    if (size === 0) return; // trailers are ignored; the connection closes after this response
-    let remaining = size;
-    while (remaining > 0) {
-      if (reader.available.length === 0 && !(await reader.fill())) throw new PhaseError("transfer", "E_HTTP_TRUNCATED", "chunked body ended early");
-      const piece = reader.take(Math.min(remaining, reader.available.length));
-      sink.add(piece);
-      remaining -= piece.length;
-    }
-    while (reader.available.length < 2) {
-      if (!(await reader.fill())) throw new PhaseError("transfer", "E_HTTP_TRUNCATED", "chunked body ended early");
-    }
-    reader.take(2);
   }
 }

@@ -1,7 +1,7 @@
 // Connections: timed DNS resolution, fresh TCP/TLS sockets with phase timings,
 // and a one-shot HTTP/1.1 exchange. Protocol probes build on these.
 export { PhaseClock, PhaseError, abortError, type Phase } from "./phase.ts";
-export { ipFamily, resolveHost, type Resolved } from "./resolve.ts";
+export { ipFamily, literalAddress, resolveHost, type Resolved } from "./resolve.ts";
 export { openConnection, type Connection, type ConnectOptions, type TlsOptions } from "./connect.ts";
 export { exchange, serializeRequest, type HttpRequest, type HttpResponse } from "./http1.ts";
 export { certificateProblem, describeCertificate, type CertificateSource, type TlsInfo } from "./tls-info.ts";

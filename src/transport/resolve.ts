@@ -7,11 +7,21 @@ export interface Resolved {
   dnsMs: number | undefined;
 }
 
+/**
+ * An IP literal as resolveHost would return it, without a promise: most
+ * probes name an address, and an await per probe shows in their cost.
+ */
+export function literalAddress(host: string): Resolved | undefined {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  const family = ipFamily(bare);
+  return family === undefined ? undefined : { address: bare, family, dnsMs: undefined };
+}
+
 /** Resolves a host name through the system resolver (getaddrinfo, /etc/hosts). */
 export async function resolveHost(host: string, signal: AbortSignal): Promise<Resolved> {
+  const literal = literalAddress(host);
+  if (literal) return literal;
   const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-  const literal = ipFamily(bare);
-  if (literal !== undefined) return { address: bare, family: literal, dnsMs: undefined };
   if (signal.aborted) throw abortError(signal, "dns");
   const started = performance.now();
   let onAbort: (() => void) | undefined;
