@@ -1,6 +1,7 @@
 -- wrk script that drives blackbox_exporter's /probe endpoint:
 --   wrk -t1 -c64 -d120s --timeout 30s -s bench/blackbox-driver.lua URL -- LIMIT PATH...
--- It cycles through the PATHs (one /probe?target=... per endpoint), checks that
+--   wrk ... -s bench/blackbox-driver.lua URL -- LIMIT @FILE    (the PATHs one a line)
+-- It cycles through the PATHs (one /probe?target=... per target), checks that
 -- every response is a 200 whose body reports "probe_success 1", and exits as
 -- soon as LIMIT responses are in, printing one JSON line. wrk itself would run
 -- for the whole -d; that bound only stops a run that never reaches LIMIT.
@@ -29,7 +30,13 @@ local started
 function init(args)
   limit = tonumber(args[1])
   for i = 2, #args do
-    requests[#requests + 1] = wrk.format("GET", args[i])
+    if string.sub(args[i], 1, 1) == "@" then
+      for path in io.lines(string.sub(args[i], 2)) do
+        requests[#requests + 1] = wrk.format("GET", path)
+      end
+    else
+      requests[#requests + 1] = wrk.format("GET", args[i])
+    end
   end
 end
 

@@ -50,6 +50,8 @@ export function describeMachine(): Machine {
       hyperfine: firstLine(["hyperfine", "--version"]),
       blackbox_exporter: firstLine(["prometheus-blackbox-exporter", "--version"]).replace(/\s*\(branch.*$/, ""),
       wrk: firstLine(["wrk", "-v"]).split(" [")[0] ?? "",
+      // The probe throughput benchmark's endpoints; nginx -v prints on stderr.
+      nginx: firstLine(["sh", "-c", "PATH=$PATH:/usr/sbin nginx -v"]),
       Alertmanager: firstLine(["prometheus-alertmanager", "--version"]).replace(/\s*\(branch.*$/, ""),
       // The runtime of the storm's load generator.
       bun: `bun ${Bun.version}`,

@@ -39,7 +39,7 @@ const suites: Suite[] = [
     name: "probe",
     benchmarks: ["startup", "throughput", "memory"],
     heading: "Latest run",
-    tools: ["opskit", "curl", "hyperfine", "blackbox_exporter", "wrk", "GNU time"],
+    tools: ["opskit", "curl", "hyperfine", "blackbox_exporter", "wrk", "nginx", "GNU time"],
   },
   { name: "fleet", benchmarks: ["fleet"], heading: "Latest fleet run", tools: ["opskit", "OpenSSH", "parallel-ssh", "ansible", "GNU time"] },
   { name: "storm", benchmarks: ["storm"], heading: "Latest storm run", tools: ["opskit", "Alertmanager", "bun"] },

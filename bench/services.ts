@@ -113,16 +113,24 @@ export interface DriverReport {
 
 /**
  * Sends `limit` /probe requests for `targets` (cycled) to blackbox with wrk at
- * `connections` keep-alive connections, checking every response.
+ * `connections` keep-alive connections, checking every response. Many
+ * targets travel to wrk in a file: 20,000 paths would pass the kernel's
+ * limit on a command line.
  */
 export async function driveBlackbox(
   blackbox: Blackbox,
   options: { targets: string[]; limit: number; connections: number; boundSeconds: number },
 ): Promise<{ report: DriverReport; run: Finished }> {
+  let paths = options.targets.map(probePath);
+  if (paths.length > 64) {
+    const file = `${outDir}/blackbox-paths.txt`;
+    await Bun.write(file, `${paths.join("\n")}\n`);
+    paths = [`@${file}`];
+  }
   const cmd = [
     "wrk", "-t1", `-c${options.connections}`, `-d${options.boundSeconds}s`, "--timeout", "30s",
     "-s", "bench/blackbox-driver.lua", `http://127.0.0.1:${blackbox.port}`,
-    "--", String(options.limit), ...options.targets.map(probePath),
+    "--", String(options.limit), ...paths,
   ];
   const run = await runToEnd(cmd, (options.boundSeconds + 15) * 1000);
   const line = run.stdout.split("\n").find((l) => l.startsWith("{"));
