@@ -76,7 +76,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   // The generated token too, not only those resolved from references: no step output, event or log line shows it.
   for (const token of [auth.token, auth.webhookToken]) if (token) registerSecret(token);
   // check: a damaged or read-only journal fails here, with its path and the fix, not on the first alert.
-  const journal = await openJournal(options.journal, { durable: settings.fsync, check: true });
+  const journal = await openJournal(options.journal, { durable: settings.fsync, check: true, backgroundCheckpoints: true });
   let checks: CheckScheduler | undefined;
   let healerRef: import("../heal/index.ts").Healer | undefined;
   const metrics = serverMetrics({

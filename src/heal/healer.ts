@@ -1,16 +1,18 @@
 import type { LoadedConfig } from "../config/index.ts";
 import type { EventSink } from "../engine/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
-import type { AttemptRecord, IncidentRecord, IncidentStore, Journal, NotificationRecord } from "../journal/index.ts";
+import type { AttemptRecord, IncidentRecord, IncidentStore, Journal } from "../journal/index.ts";
 import { formatMs } from "../ui/index.ts";
 import type { Alert } from "./alert.ts";
 import type { HealSink } from "./events.ts";
+import { NotificationBacklog, type PendingNotification } from "./backlog.ts";
+import { applyNotifications } from "./batch.ts";
 import { activeAttemptStatuses, decide } from "./gates.ts";
 import { NotificationIntake } from "./intake.ts";
-import { applyAlert, createAttempt, lifecycleContext, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
+import { createAttempt, lifecycleContext, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
 import type { CompiledRule } from "./rules.ts";
 import { describeFailure, describePlan, Remediations, type Followup } from "./remediations.ts";
-import { alertsOf, checkNotificationBody, checkSource } from "./sources/index.ts";
+import { checkNotificationBody, checkSource } from "./sources/index.ts";
 
 export interface HealerOptions {
   loaded: LoadedConfig;
@@ -56,8 +58,7 @@ export class Healer {
   readonly #rules: Map<string, CompiledRule>;
   readonly #remediations: Remediations;
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
-  /** Alerts the webhook parsed already, by notification id, until processed. */
-  readonly #parsed = new Map<number, Alert[]>();
+  readonly #backlog: NotificationBacklog;
   #processing: Promise<void> | undefined;
   #again = false;
   #stopping = false;
@@ -81,8 +82,9 @@ export class Healer {
       reconsider: (incidentId) => this.evaluate(incidentId),
       report: (message, incidentId) => this.#report(message, incidentId === undefined ? {} : { incidentId }),
     });
+    this.#backlog = new NotificationBacklog(options.journal, PROCESS_BATCH);
     this.intake = new NotificationIntake(options.journal, (batch) => {
-      for (const { id, alerts } of batch) if (alerts) this.#parsed.set(id, alerts);
+      this.#backlog.add(batch);
       this.#wake();
     });
   }
@@ -179,10 +181,17 @@ export class Healer {
     do {
       this.#again = false;
       for (;;) {
-        const batch = await store.pendingNotifications(PROCESS_BATCH);
+        const batch = await this.#backlog.next();
         if (batch.length === 0) break;
         // The gates' decisions (and the attempts they create) commit with the batch: one flush, not one per incident.
-        const followups = await store.transaction((tx) => this.#applyBatch(tx, batch));
+        let followups: Followup[];
+        try {
+          followups = await store.transaction((tx) => this.#applyBatch(tx, batch));
+        } catch (error) {
+          this.#backlog.failed();
+          throw error;
+        }
+        this.#backlog.processed(batch);
         for (const followup of followups) followup();
         await this.#ctx.emit({ type: "notifications.processed", count: batch.length, lagMs: Date.now() - batch[0]!.receivedAt });
         // Let requests in between batches: processing must not starve the webhook.
@@ -192,27 +201,12 @@ export class Healer {
   }
 
   /** Applies a batch of notifications inside `tx`, then decides for every incident they touched; returns what starts after the commit. */
-  async #applyBatch(tx: IncidentStore, batch: NotificationRecord[]): Promise<Followup[]> {
-    const evaluate = new Set<number>();
-    for (const notification of batch) {
-      const parsed = this.#parsed.get(notification.id);
-      this.#parsed.delete(notification.id);
-      try {
-        // A savepoint per notification: one that cannot be applied (a body an
-        // older version accepted, a bug) is kept as received and skipped whole.
-        await tx.transaction(async (savepoint) => {
-          const ctx = this.#context(savepoint);
-          for (const alert of parsed ?? alertsOf(notification.source, notification.body, notification.receivedAt)) {
-            const id = await applyAlert(ctx, alert, notification.receivedAt);
-            if (id !== undefined) evaluate.add(id);
-          }
-        });
-      } catch (error) {
-        this.#report(`notification ${notification.id} not applied: ${describeFailure(error)}`, { notificationId: notification.id });
-      }
-    }
-    await tx.markNotificationsProcessed(batch.map((n) => n.id));
+  async #applyBatch(tx: IncidentStore, batch: PendingNotification[]): Promise<Followup[]> {
     const ctx = this.#context(tx);
+    const evaluate = await applyNotifications(ctx, batch, (store) => this.#context(store), (notification, error) =>
+      this.#report(`notification ${notification.id} not applied: ${describeFailure(error)}`, { notificationId: notification.id }),
+    );
+    await tx.markNotificationsProcessed(batch.map((n) => n.id));
     const followups: Followup[] = [];
     for (const id of evaluate) {
       const followup = await this.#evaluateIn(ctx, id);

@@ -1,5 +1,6 @@
 import type { AlertSourceKind, IncidentStore } from "../journal/index.ts";
 import type { Alert } from "./alert.ts";
+import type { PendingNotification } from "./backlog.ts";
 
 interface Waiting {
   source: AlertSourceKind;
@@ -23,8 +24,8 @@ export class NotificationIntake {
 
   constructor(
     private readonly store: IncidentStore,
-    /** Called after each commit with the ids and the alerts already parsed, so processing can start. */
-    private readonly committed: (batch: { id: number; alerts: Alert[] | undefined }[]) => void,
+    /** Called after each commit with what it committed (and the alerts already parsed), so processing can start. */
+    private readonly committed: (batch: PendingNotification[]) => void,
   ) {}
 
   /** Resolves with the notification's id once it is durable. `alerts`, when the caller parsed them already, spares processing a second parse. */
@@ -56,7 +57,7 @@ export class NotificationIntake {
       return;
     }
     this.#accepted += batch.length;
-    this.committed(batch.map((waiting, i) => ({ id: ids[i]!, alerts: waiting.alerts })));
+    this.committed(batch.map(({ source, receivedAt, body, alerts }, i) => ({ id: ids[i]!, source, receivedAt, body, ...(alerts ? { alerts } : {}) })));
     batch.forEach((waiting, i) => waiting.resolve(ids[i]!));
   }
 }

@@ -39,6 +39,11 @@ export interface JournalOptions {
    * with the path and the fix rather than on the first alert.
    */
   check?: boolean;
+  /**
+   * Copy the WAL into the database file on a thread of its own (opskit
+   * serve), so no commit waits for a checkpoint's fsyncs (sqlite-checkpoint.ts).
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 export async function openJournal(location: string, options: JournalOptions = {}): Promise<Journal> {

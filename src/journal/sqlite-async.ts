@@ -1,4 +1,4 @@
-import type { Database } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import { journalFailure } from "./sqlite-errors.ts";
 import type { Journal, JournalTx } from "./types.ts";
 
@@ -73,60 +73,78 @@ export function asyncSqliteJournal(db: Database, sync: SyncJournal, options: { l
     });
   };
 
+  /** SAVEPOINT, RELEASE and ROLLBACK TO at each depth, prepared once: a batch takes hundreds of savepoints. */
+  const savepoints: { open: Statement; release: Statement; undo: Statement }[] = [];
+  const savepointAt = (depth: number) =>
+    (savepoints[depth] ??= { open: db.prepare(`SAVEPOINT s${depth}`), release: db.prepare(`RELEASE s${depth}`), undo: db.prepare(`ROLLBACK TO s${depth}`) });
+
   /** Runs fn at one depth: 0 is the transaction (BEGIN IMMEDIATE, taken before), above 0 a savepoint. */
   async function scope<T>(fn: (tx: JournalTx) => Promise<T>, depth: number): Promise<T> {
-    const state = { open: true, nested: false };
+    const view = Object.create(transactionFace) as TransactionView;
+    view.open = true;
+    view.nested = false;
+    view.depth = depth;
     try {
-      const value = await fn(transactionView(state, depth));
-      call(() => db.exec(depth === 0 ? "COMMIT" : `RELEASE s${depth}`), []);
+      const value = await fn(view as unknown as JournalTx);
+      call(() => (depth === 0 ? db.exec("COMMIT") : savepointAt(depth).release.run()), []);
       return value;
     } catch (error) {
       try {
-        if (depth > 0) db.exec(`ROLLBACK TO s${depth}; RELEASE s${depth}`);
-        else if (db.inTransaction) db.exec("ROLLBACK");
+        if (depth > 0) {
+          savepointAt(depth).undo.run();
+          savepointAt(depth).release.run();
+        } else if (db.inTransaction) db.exec("ROLLBACK");
       } catch {
         // A failing file may refuse the rollback too; SQLite rolls back on its own then, and the first error is the one to report.
       }
       rolledBack();
       throw error;
     } finally {
-      state.open = false;
+      view.open = false;
     }
   }
 
-  /** The stores bound to one transaction (or savepoint): usable while it is open and no savepoint of it is under way. */
-  function transactionView(state: { open: boolean; nested: boolean }, depth: number): JournalTx {
-    const misuse = (name: string): Error | undefined => {
-      if (!state.open) return new Error(`journal: ${name} called through a transaction that has ended`);
-      if (state.nested) return new Error(`journal: ${name} called while a nested transaction is under way: await it first`);
-      return undefined;
-    };
-    const view: Record<string, unknown> = {};
-    for (const [name, method] of Object.entries(sync)) {
-      if (typeof method !== "function" || name === "close" || name === "health") continue;
-      view[name] = (...args: unknown[]): Promise<unknown> => {
-        const refused = misuse(name);
-        if (refused) return Promise.reject(refused);
-        try {
-          return Promise.resolve(call(method as Method, args));
-        } catch (error) {
-          return Promise.reject(error);
-        }
-      };
-    }
-    view.transaction = async <T>(fn: (tx: JournalTx) => Promise<T>): Promise<T> => {
-      const refused = misuse("transaction");
-      if (refused) throw refused;
-      state.nested = true;
+  /**
+   * The stores bound to one transaction (or savepoint), usable while it is
+   * open and no savepoint of it is under way. Every scope is an object of
+   * three fields over one prototype that holds the methods, built once: a
+   * view of its own per savepoint (some 70 closures) measured at about a
+   * third of the healer's cost per notification.
+   */
+  interface TransactionView {
+    open: boolean;
+    nested: boolean;
+    depth: number;
+  }
+  const misuse = (view: TransactionView, name: string): Error | undefined => {
+    if (!view.open) return new Error(`journal: ${name} called through a transaction that has ended`);
+    if (view.nested) return new Error(`journal: ${name} called while a nested transaction is under way: await it first`);
+    return undefined;
+  };
+  const transactionFace: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(sync)) {
+    if (typeof method !== "function" || name === "close" || name === "health") continue;
+    transactionFace[name] = function (this: TransactionView, ...args: unknown[]): Promise<unknown> {
+      const refused = misuse(this, name);
+      if (refused) return Promise.reject(refused);
       try {
-        call(() => db.exec(`SAVEPOINT s${depth + 1}`), []);
-        return await scope(fn, depth + 1);
-      } finally {
-        state.nested = false;
+        return Promise.resolve(call(method as Method, args));
+      } catch (error) {
+        return Promise.reject(error);
       }
     };
-    return view as unknown as JournalTx;
   }
+  transactionFace.transaction = async function <T>(this: TransactionView, fn: (tx: JournalTx) => Promise<T>): Promise<T> {
+    const refused = misuse(this, "transaction");
+    if (refused) throw refused;
+    this.nested = true;
+    try {
+      call(() => savepointAt(this.depth + 1).open.run(), []);
+      return await scope(fn, this.depth + 1);
+    } finally {
+      this.nested = false;
+    }
+  };
 
   const journal: Record<string, unknown> = { location };
   for (const [name, method] of Object.entries(sync)) {

@@ -3,6 +3,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { configError, type OpsError } from "../errors.ts";
 import { asyncSqliteJournal } from "./sqlite-async.ts";
+import { checkpointInBackground } from "./sqlite-checkpoint.ts";
 import { deletedFileDescriptor, journalFailure } from "./sqlite-errors.ts";
 import { migrateHistory, sqliteHistoryStore } from "./sqlite-history.ts";
 import { sqliteAnalyticsStore } from "./sqlite-mttr.ts";
@@ -81,8 +82,9 @@ function openDatabase(location: string, options: { durable?: boolean; check?: bo
  * `check` (opskit serve) verifies the file at open: its pages (PRAGMA
  * quick_check, up to QUICK_CHECK_MAX_BYTES) and that it can be written.
  */
-export function openSqliteJournal(location: string, options: { durable?: boolean; check?: boolean } = {}): Journal {
+export function openSqliteJournal(location: string, options: { durable?: boolean; check?: boolean; backgroundCheckpoints?: boolean } = {}): Journal {
   const db = openDatabase(location, options);
+  const checkpointer = options.backgroundCheckpoints ? checkpointInBackground(db, location, { durable: options.durable ?? false }) : undefined;
   const absolute = resolve(location);
   const identity = fileIdentity(absolute);
   const gone = () => fileIdentity(absolute) !== identity;
@@ -108,7 +110,9 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
     ...sqliteHistoryStore(db),
     ...sqliteAnalyticsStore(db),
     ...sqliteShadowStore(db),
-    close() {
+    // The checkpoint thread's connection closes first, so this one closes last, as it would without the thread.
+    async close() {
+      await checkpointer?.close();
       db.close();
     },
   }, { location, rolledBack: incidents.rolledBack });

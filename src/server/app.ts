@@ -2,7 +2,7 @@ import type { Alert, AlertSource, CompiledRule, Healer } from "../heal/index.ts"
 import { alertSources } from "../heal/index.ts";
 import type { IncidentFilter, Journal } from "../journal/index.ts";
 import { checkHost, checkJsonBody, checkOrigin, type HostRules } from "./guard.ts";
-import { bearerMatches, isLoopback, json, problem, problemFrom, readBody } from "./http.ts";
+import { bearerMatches, isLoopback, json, pathOf, problem, problemFrom, readBody } from "./http.ts";
 import type { ServerMetrics } from "./metrics.ts";
 
 export interface AppOptions {
@@ -231,11 +231,19 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     return problem(403, "E_FORBIDDEN", "only loopback callers may use this endpoint without a token", "remove server.auth: none");
   };
 
+  // One rules object while they hold, so the guard's memory of allowed Host values (keyed by it) serves every request.
+  let rules: HostRules | undefined;
+  const currentRules = (): HostRules => {
+    const now = host();
+    if (!rules || rules.port !== now.port || rules.listenHost !== now.listenHost || rules.publicUrl !== now.publicUrl) rules = now;
+    return rules;
+  };
+
   const respond = async (request: Request, peer: Peer): Promise<{ endpoint: string; response: Response }> => {
-    const rules = host();
+    const rules = currentRules();
     const refused = checkHost(request, rules) ?? checkOrigin(request, rules);
     if (refused) return { endpoint: "unknown", response: refused };
-    const path = new URL(request.url).pathname;
+    const path = pathOf(request.url);
     const candidates = routes.filter((r) => r.pattern.test(path));
     const route = candidates.find((r) => r.method === request.method);
     if (!route) {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { checkJsonBody, hostAllowed, parseHostHeader } from "./guard.ts";
+import { checkHost, checkJsonBody, hostAllowed, parseHostHeader } from "./guard.ts";
 
 const rules = { listenHost: "127.0.0.1", port: 9797 };
 const allowed = (host: string, r: Parameters<typeof hostAllowed>[1] = rules) => {
@@ -33,6 +33,25 @@ describe("Host", () => {
   });
 });
 
+describe("checkHost", () => {
+  const get = (host?: string) => new Request("http://127.0.0.1/", { headers: host === undefined ? {} : { host } });
+
+  test("a Host it allowed before is allowed again; what it refuses stays refused, under the same rules or others", () => {
+    const own = { listenHost: "127.0.0.1", port: 9797 };
+    const other = { listenHost: "127.0.0.1", port: 9798 };
+    for (let i = 0; i < 3; i++) {
+      expect(checkHost(get("127.0.0.1:9797"), own)).toBeUndefined();
+      expect(checkHost(get("evil.example:9797"), own)?.status).toBe(421);
+      expect(checkHost(get("127.0.0.1:9797"), other)?.status).toBe(421);
+      expect(checkHost(get(), own)?.status).toBe(400);
+      expect(checkHost(get("x:0"), own)?.status).toBe(400);
+    }
+    // Beyond the values it keeps, each is still judged.
+    for (let n = 0; n < 40; n++) expect(checkHost(get(`127.0.0.${n + 1}:9797`), own)).toBeUndefined();
+    expect(checkHost(get("127.0.0.1.nip.io:9797"), own)?.status).toBe(421);
+  });
+});
+
 describe("JSON bodies", () => {
   const post = (headers: Record<string, string>, body?: string) => new Request("http://127.0.0.1/", { method: "POST", headers, ...(body === undefined ? {} : { body }) });
 
@@ -40,6 +59,11 @@ describe("JSON bodies", () => {
     expect(checkJsonBody(post({ "content-type": "application/json" }, "{}"))).toBeUndefined();
     expect(checkJsonBody(post({ "content-type": "Application/JSON; charset=UTF-8" }, "{}"))).toBeUndefined();
     expect(checkJsonBody(post({}))).toBeUndefined();
+    // Asked again, a type judged JSON before still is, and one refused still is.
+    for (let i = 0; i < 2; i++) {
+      expect(checkJsonBody(post({ "content-type": "application/json" }, "{}"))).toBeUndefined();
+      expect(checkJsonBody(post({ "content-type": "text/plain" }, "{}"))?.status).toBe(415);
+    }
     for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=utf-16", "application/jsonx", "text/json"]) {
       expect({ type, status: checkJsonBody(post({ "content-type": type }, "{}"))?.status }).toEqual({ type, status: 415 });
     }

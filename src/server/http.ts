@@ -1,10 +1,23 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { BlockList, isIP } from "node:net";
 import { isOpsError } from "../errors.ts";
 
-/** A JSON response; bigint values (from CEL) become numbers. */
+const bigintAsNumber = (_key: string, v: unknown) => (typeof v === "bigint" ? Number(v) : v);
+
+/**
+ * A JSON response; bigint values (from CEL) become numbers. Written without
+ * the replacer first (a replacer makes JSON.stringify call back for every
+ * value), and with it only when a bigint makes that throw.
+ */
 export function json(value: unknown, status = 200): Response {
-  return new Response(JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? Number(v) : v)), { status, headers: { "content-type": "application/json" } });
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    text = JSON.stringify(value, bigintAsNumber);
+  }
+  return new Response(text, { status, headers: { "content-type": "application/json" } });
 }
 
 export function problem(status: number, code: string, message: string, hint?: string): Response {
@@ -35,6 +48,20 @@ export function problemFrom(error: unknown, log?: (error: unknown) => void): Res
   }
   log?.(error);
   return internalProblem();
+}
+
+/** Paths that URL parsing leaves as they are: no dot segments, escapes or characters it would encode. */
+const plainPath = /^\/[\w/-]*$/;
+
+/** The path of an absolute request URL, as URL's pathname gives it; a plain one without building a URL. */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start > 0) {
+    const query = url.indexOf("?", start);
+    const path = query < 0 ? url.slice(start) : url.slice(start, query);
+    if (plainPath.test(path)) return path;
+  }
+  return new URL(url).pathname;
 }
 
 /** Reads a body up to `limit` bytes; undefined when it is larger (the caller answers 413). */
@@ -69,6 +96,10 @@ export function isLoopback(address: string | undefined): boolean {
   return loopback.check(address, family === 6 ? "ipv6" : "ipv4");
 }
 
+const digest = (value: string) => Bun.SHA256.hash(value) as Uint8Array;
+/** The server's token's digest, computed once per token rather than once per request. */
+let tokenDigest: { token: string; digest: Uint8Array } | undefined;
+
 /**
  * Compares a bearer token in constant time: SHA-256 digests of both sides
  * are compared, so neither the content nor the length of the token leaks.
@@ -76,8 +107,8 @@ export function isLoopback(address: string | undefined): boolean {
 export function bearerMatches(request: Request, token: string): boolean {
   const header = request.headers.get("authorization") ?? "";
   const given = /^Bearer[ \t]+(.*?)[ \t]*$/i.exec(header)?.[1];
-  const digest = (value: string) => createHash("sha256").update(value).digest();
+  if (tokenDigest?.token !== token) tokenDigest = { token, digest: digest(token) };
   // Hash something even without a header, so a missing one costs the same as a wrong one.
-  const same = timingSafeEqual(digest(given ?? ""), digest(token));
+  const same = timingSafeEqual(digest(given ?? ""), tokenDigest.digest);
   return same && given !== undefined && given !== "";
 }

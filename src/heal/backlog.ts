@@ -1,0 +1,61 @@
+import type { AlertSourceKind, IncidentStore } from "../journal/index.ts";
+import type { Alert } from "./alert.ts";
+
+/** A committed notification waiting to be applied; `alerts` when whoever accepted it parsed them already. */
+export interface PendingNotification {
+  id: number;
+  source: AlertSourceKind;
+  receivedAt: number;
+  body: string;
+  alerts?: Alert[];
+}
+
+/**
+ * The notifications committed and not yet processed, in id order. The
+ * intake hands each commit's notifications over in memory, with the alerts
+ * the webhook parsed, so processing neither reads their bodies back from the
+ * journal nor parses them again. The journal keeps the last word: it is read
+ * at start (what an earlier server left), after a batch that failed (its
+ * notifications are still pending there), and whenever memory runs dry; and
+ * whatever memory holds at or below the last id processed is dropped, so no
+ * notification is applied twice, however the reads and the hand-overs
+ * interleave.
+ */
+export class NotificationBacklog {
+  #memory: PendingNotification[] = [];
+  /** The highest id processed: ids grow with each commit, and batches go in id order. */
+  #through = 0;
+  #fromJournal = true;
+
+  constructor(
+    private readonly store: IncidentStore,
+    private readonly limit: number,
+  ) {}
+
+  /** Notifications just committed, in id order. */
+  add(committed: readonly PendingNotification[]): void {
+    for (const notification of committed) this.#memory.push(notification);
+  }
+
+  /** The next batch to process, oldest first; empty when none is left. */
+  async next(): Promise<PendingNotification[]> {
+    if (!this.#fromJournal) {
+      const stale = this.#memory.findIndex((n) => n.id > this.#through);
+      if (stale !== 0) this.#memory.splice(0, stale < 0 ? this.#memory.length : stale);
+      if (this.#memory.length > 0) return this.#memory.splice(0, this.limit);
+    }
+    const pending = await this.store.pendingNotifications(this.limit);
+    if (pending.length === 0) this.#fromJournal = false;
+    return pending;
+  }
+
+  /** The batch was committed as processed. */
+  processed(batch: readonly PendingNotification[]): void {
+    this.#through = Math.max(this.#through, batch.at(-1)?.id ?? 0);
+  }
+
+  /** The batch was rolled back: its notifications are still pending in the journal, which is read until it has none. */
+  failed(): void {
+    this.#fromJournal = true;
+  }
+}
