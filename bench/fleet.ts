@@ -8,7 +8,7 @@
 // (bench/fleet-sessions.ts). How runs are timed and rounds alternate:
 // bench/fleet-rounds.ts. Ansible takes 15-150 s a run, so it runs in fewer
 // rounds than opskit and parallel-ssh, and only on the 50 hosts; the whole
-// benchmark takes about 17 minutes.
+// benchmark takes about twelve minutes.
 import { startFleet, type Fleet } from "../test/harness/fleet.ts";
 import {
   ansibleAdhoc, ansiblePlaybook, ansibleWarmup, CONCURRENCY, FIVE_STEPS, opskitExec, opskitFive, prepareFleetTools, psshCommand, psshFive,
@@ -184,7 +184,7 @@ export async function benchFleet(): Promise<BenchResult[]> {
   }
   if (!separate) throw new Error(`no fleet of ${SESSIONS} hosts among ${GROWTH_SIZES.join(", ")}`);
   await Bun.write(`${outDir}/fleet-samples.json`, `${JSON.stringify({ hostname: h, five: f, growth, sessions: { pooled, separate, pssh } }, null, 2)}\n`);
-  return [...hostnameResults(h), ...fiveResults(f, h), ...growthResults(growth), ...sessionsResults(pooled, separate, pssh)];
+  return [...hostnameResults(h), ...fiveResults(f, h), ...sessionsResults(pooled, separate, pssh), ...growthResults(growth)];
 }
 
 /** F1-F6 on the fleet of 50. */
