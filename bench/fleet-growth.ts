@@ -1,8 +1,8 @@
 // Cost growth of the fleet benchmark: F1's run (`opskit exec 'name=*'
 // --concurrency 50 -- hostname` against `parallel-ssh -p 50 ... hostname`)
 // on fleets of 200 and 500 hosts, beside F1's own 50, in the same run: the
-// same command, tools and options, more hosts. opskit's peak RSS is
-// getrusage's ru_maxrss (GNU time's %M); both tools' process trees are also
+// same command, tools and options, more hosts. opskit's peak RSS is GNU
+// time's %M (opskitExec says why not Bun's); both tools' process trees are also
 // sampled every 250 ms (PSS summed: parallel-ssh runs an ssh client per host
 // in flight), with the connections open to the fleet.
 import type { Fleet } from "../test/harness/fleet.ts";
@@ -112,9 +112,9 @@ export function growthResults(points: GrowthPoint[]): BenchResult[] {
       goal: `<= ${mb(RSS_GOAL_BYTES)}`,
       met: rss <= RSS_GOAL_BYTES,
       details: [
-        `- opskit's peak RSS (getrusage ru_maxrss of the process, GNU time's %M), median over the runs: ${points.map((p) => `${mb(peakRss(o(p)))} at ${p.hosts} hosts (runs: ${o(p).map((r) => (r.maxRssBytes / 1e6).toFixed(1)).join(", ")})`).join("; ")}; **${mb(rss)}** at ${last.hosts} (goal <= ${mb(RSS_GOAL_BYTES)}: ${rss <= RSS_GOAL_BYTES ? "met" : "NOT met"})`,
+        `- opskit's peak RSS (GNU time's %M), median over the runs: ${points.map((p) => `${mb(peakRss(o(p)))} at ${p.hosts} hosts (runs: ${o(p).map((r) => (r.maxRssBytes / 1e6).toFixed(1)).join(", ")})`).join("; ")}; **${mb(rss)}** at ${last.hosts} (goal <= ${mb(RSS_GOAL_BYTES)}: ${rss <= RSS_GOAL_BYTES ? "met" : "NOT met"})`,
         `- growth from ${base.hosts} to ${last.hosts} hosts: ${mb(rss - peakRss(o(base)))} for ${last.hosts - base.hosts} more hosts, ${((rss - peakRss(o(base))) / (last.hosts - base.hosts) / 1e3).toFixed(0)} kB a host, while the connections open at once stay near ${CONCURRENCY} (${points.map((p) => connections(o(p))).join(", ")} at most in a sample)`,
-        `- sampled every 250 ms, PSS summed over the process tree, median of the runs' peaks: opskit ${points.map((p) => mb(treePss(o(p)))).join(", ")}; parallel-ssh (pssh and its ssh clients, up to ${CONCURRENCY} at once) ${points.map((p) => mb(treePss(p.samples.pssh!))).join(", ")} at ${points.map((p) => p.hosts).join(", ")} hosts`,
+        `- sampled every 250 ms, PSS summed over the process tree, median of the runs' peaks: opskit (and GNU time) ${points.map((p) => mb(treePss(o(p)))).join(", ")}; parallel-ssh (pssh and its ssh clients, up to ${CONCURRENCY} at once) ${points.map((p) => mb(treePss(p.samples.pssh!))).join(", ")} at ${points.map((p) => p.hosts).join(", ")} hosts`,
       ],
     },
   ];

@@ -44,7 +44,7 @@ export interface ToolRun {
   seconds: number;
   /** user+sys of the tool and the children it waited for (ssh clients, Ansible's forks). */
   cpuSeconds: number;
-  /** getrusage's ru_maxrss (what GNU time's %M reads): the largest single process, the tool or a child it waited for. */
+  /** Peak RSS of the tool's process: GNU time's %M for opskit exec; elsewhere Bun's ru_maxrss, which may read the runner's own (see opskitExec). */
   maxRssBytes: number;
   /** The tool's whole process tree, sampled while it ran (hostname runs only). */
   tree?: TreePeak;
@@ -274,15 +274,27 @@ function checkOpskit(run: Finished, expected: string[], hosts: number): OpskitEv
 }
 
 /** `opskit exec 'name=*' --concurrency 50 --json -- COMMAND`, expecting `expected` from every host. */
+/**
+ * `opskit exec 'name=*' --concurrency 50 --json -- COMMAND` under GNU time,
+ * expecting `expected` from every host. Its peak RSS is GNU time's %M: the
+ * ru_maxrss Bun reports for a child it spawned also counts the child's image
+ * before exec, a copy of the runner's own (Linux keeps the larger), and read
+ * the runner's 154 MB for every tool in one run.
+ */
 export async function opskitExec(setup: FleetSetup, command: string, expected: string): Promise<ToolRun> {
+  const timeFile = `${setup.dir}/exec-time.txt`;
   const run = await runSampled(
-    [opskitBin, "exec", "name=*", "--concurrency", String(CONCURRENCY), "--json", "-c", setup.opskitConfig, "--journal", setup.journal, "--", command],
+    [
+      "/usr/bin/time", "-f", "%M", "-o", timeFile,
+      opskitBin, "exec", "name=*", "--concurrency", String(CONCURRENCY), "--json", "-c", setup.opskitConfig, "--journal", setup.journal, "--", command,
+    ],
     hostnameTimeoutMs(setup.fleet.hosts.length),
     setup.env,
     setup.fleet.hosts[0]!.port,
   );
   checkOpskit(run, [expected], setup.fleet.hosts.length);
-  return toolRun(run);
+  const maxRssKiB = Number(readFileSync(timeFile, "utf8").trim().split("\n").at(-1));
+  return { ...toolRun(run), maxRssBytes: maxRssKiB * 1024 };
 }
 
 /** `opskit run five --json`: the five steps on every host, with opskit's own per-step timings. */
