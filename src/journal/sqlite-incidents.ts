@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { ExitCode, OpsError } from "../errors.ts";
 import type { Synchronous } from "./sqlite-async.ts";
+import { fingerprintMemory } from "./sqlite-fingerprints.ts";
 import { milestones } from "./types.ts";
 import type {
   AlertSourceKind, AlertStateRecord, AttemptRecord, IncidentEventKind, IncidentEventRecord, IncidentFilter, IncidentRecord,
@@ -177,7 +178,8 @@ const toNotification = (row: Row): NotificationRecord => ({ ...record<Notificati
  * of the journal rolls back: the timeline's remembered latest lines may be
  * undone with it.
  */
-export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<IncidentStore, "transaction">>; rolledBack: () => void } {
+export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<IncidentStore, "transaction">>; rolledBack: () => void; forget: () => void } {
+  const remembered = fingerprintMemory(db);
   const insertNotification = db.prepare("INSERT INTO notifications (source, received_at, body) VALUES ($source, $receivedAt, $body)");
   const acceptBatch = db.transaction((batch: readonly { source: AlertSourceKind; receivedAt: number; body: string }[]) =>
     batch.map((n) => Number(insertNotification.run(n).lastInsertRowid)),
@@ -287,18 +289,23 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
     },
 
     getAlertState(fingerprint) {
-      const row = selectAlertState.get({ fingerprint });
-      return row ? record<AlertStateRecord>(row) : undefined;
+      return remembered.getAlertState(fingerprint, () => {
+        const row = selectAlertState.get({ fingerprint });
+        return row ? record<AlertStateRecord>(row) : undefined;
+      });
     },
     putAlertState(s) {
       upsertAlertState.run({ ...s, endsAt: s.endsAt ?? null, incidentId: s.incidentId ?? null });
+      remembered.wroteAlertState(s);
     },
 
     // Opened by a notification (the one at lastNotifiedAt), so the count starts at 1.
     // Throws (UNIQUE constraint) when the fingerprint already has an open incident.
     openIncident(incident) {
       const times = Object.fromEntries(milestones.map((m) => [column(m), incident.milestones[m] ?? null]));
-      const { lastInsertRowid } = insertIncident.run({
+      let inserted;
+      try {
+        inserted = insertIncident.run({
         fingerprint: incident.fingerprint,
         title: incident.title,
         source: incident.source,
@@ -308,8 +315,14 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
         ...labelColumns(incident.labels),
         ...times,
         lastNotifiedAt: incident.lastNotifiedAt,
-      });
-      return toIncident(selectIncident.get({ id: Number(lastInsertRowid) })!);
+        });
+      } catch (error) {
+        remembered.failedToOpen(incident.fingerprint);
+        throw error;
+      }
+      const opened = toIncident(selectIncident.get({ id: Number(inserted.lastInsertRowid) })!);
+      remembered.wroteIncident(opened);
+      return opened;
     },
     updateIncident(id, patch) {
       const values: Params = { id };
@@ -320,19 +333,26 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
       }
       // db.query caches the statement per SET list, so each shape is compiled once.
       if (sets.length > 0) db.query(`UPDATE incidents SET ${sets.join(", ")} WHERE id = $id`).run(values);
+      remembered.patchedIncident(id, patch);
     },
     setMilestone(id, milestone, at) {
       const statement = setMilestoneStatements.get(milestone);
       if (!statement) throw new Error(`unknown milestone ${JSON.stringify(milestone)}`);
-      return statement.run({ id, at }).changes > 0;
+      const set = statement.run({ id, at }).changes > 0;
+      if (set) remembered.setMilestone(id, milestone, at);
+      return set;
     },
     getIncident(id) {
-      const row = selectIncident.get({ id });
-      return row ? toIncident(row) : undefined;
+      return remembered.getIncident(id, () => {
+        const row = selectIncident.get({ id });
+        return row ? toIncident(row) : undefined;
+      });
     },
     findOpenIncident(fingerprint) {
-      const row = selectOpenIncident.get({ fingerprint });
-      return row ? toIncident(row) : undefined;
+      return remembered.findOpenIncident(fingerprint, () => {
+        const row = selectOpenIncident.get({ fingerprint });
+        return row ? toIncident(row) : undefined;
+      });
     },
     listIncidents(filter = {}) {
       const { where, values } = incidentWhere(filter);
@@ -408,5 +428,9 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
       return interruptRuns.all({ finishedAt: new Date().toISOString() }).map((r) => r.id);
     },
   };
-  return { store, rolledBack: () => latestLines.clear() };
+  const rolledBack = () => {
+    latestLines.clear();
+    remembered.forget();
+  };
+  return { store, rolledBack, forget: remembered.forget };
 }

@@ -76,6 +76,20 @@ function openDatabase(location: string, options: { durable?: boolean; check?: bo
   }
 }
 
+/** The history store, whose imports write incidents behind the incident store's memory of them: it forgets after each. */
+function withHistory<H extends { importIncidents(...args: never[]): unknown }>(history: H, forget: () => void): H {
+  return {
+    ...history,
+    importIncidents(...args: Parameters<H["importIncidents"]>) {
+      try {
+        return history.importIncidents(...args);
+      } finally {
+        forget();
+      }
+    },
+  };
+}
+
 /**
  * The embedded journal: one SQLite file in WAL mode, written synchronously as
  * events happen, behind the journal's asynchronous interface (sqlite-async.ts).
@@ -107,7 +121,7 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
       }
     },
     ...sqliteRunStore(db),
-    ...sqliteHistoryStore(db),
+    ...withHistory(sqliteHistoryStore(db), incidents.forget),
     ...sqliteAnalyticsStore(db),
     ...sqliteShadowStore(db),
     // The checkpoint thread's connection closes first, so this one closes last, as it would without the thread.
