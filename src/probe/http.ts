@@ -1,5 +1,5 @@
 import { usageError } from "../errors.ts";
-import { exchange, literalAddress, openConnection, resolveHost } from "../transport/index.ts";
+import { exchange, headerRecord, headerValue, literalAddress, openConnection, resolveHost, type HttpResponse } from "../transport/index.ts";
 import { bareHost } from "./url.ts";
 import type { Observation, ProbeContext, Prober, RequestOptions } from "./types.ts";
 
@@ -53,6 +53,27 @@ function decodeBody(body: Buffer, contentType: string | undefined): { text: stri
   }
 }
 
+/**
+ * The observation's `http`. Its headers become a record when first read (by
+ * an expectation, --json, a step), then stay one: most probes of a long list
+ * are judged on their status alone, and building the record of every
+ * response's headers would cost more than parsing the response did.
+ */
+function httpView(response: HttpResponse): NonNullable<Observation["http"]> {
+  const fields = response.fields;
+  return {
+    version: response.httpVersion,
+    reason: response.reason,
+    get headers(): Record<string, string> {
+      const headers = headerRecord(fields);
+      Object.defineProperty(this, "headers", { value: headers, enumerable: true, writable: true, configurable: true });
+      return headers;
+    },
+    bodyBytes: response.bodyBytes,
+    truncated: response.truncated,
+  };
+}
+
 export const httpProber: Prober<HttpSpec> = {
   kind: "http",
   schemes: ["http", "https"],
@@ -79,8 +100,8 @@ export const httpProber: Prober<HttpSpec> = {
         ip: resolved.address,
         status: response.status,
         tls: conn.tls,
-        http: { version: response.httpVersion, reason: response.reason, headers: response.headers, bodyBytes: response.bodyBytes, truncated: response.truncated },
-        body: decodeBody(response.body, response.headers["content-type"]),
+        http: httpView(response),
+        body: decodeBody(response.body, headerValue(response.fields, "content-type")),
       };
     } finally {
       conn.close();

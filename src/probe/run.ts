@@ -58,29 +58,48 @@ function resultOf(plan: ProbePlan, final: AttemptOutcome, attempts: Attempt[]): 
   return result;
 }
 
+/**
+ * One attempt's abort controller: aborted by its timer or by the run's
+ * signal (it is that signal's listener, handleEvent). A class with shared
+ * functions rather than closures per attempt: at thousands of probes a
+ * second, allocating them is a measurable share of a probe.
+ */
+class AttemptControl extends AbortController implements EventListenerObject {
+  constructor(private readonly outer: AbortSignal) {
+    super();
+  }
+
+  handleEvent(): void {
+    this.abort(this.outer.reason);
+  }
+}
+
+// The error is built only when the timer fires: most probes never need it.
+function abortOnTimeout(control: AttemptControl, timeoutMs: number): void {
+  control.abort(new OpsError({ code: "E_TIMEOUT", message: `timed out after ${formatMs(timeoutMs)}`, hint: "raise --timeout, or find out why the service is slow", exitCode: ExitCode.transport }));
+}
+
+/** The attempt's record: its phases (not check, which is not the probe's time) and its total. */
+function attemptOf(n: number, startedAt: string, clock: PhaseClock, verdict: Verdict, phase?: Phase, reason?: string): Attempt {
+  const timings = {} as Record<string, number | undefined>;
+  const phases = clock.timings;
+  for (const key in phases) if (key !== "check" && key !== "request") timings[key] = phases[key as Phase];
+  timings.total = clock.elapsed();
+  const attempt: Attempt = { attempt: n, startedAt, verdict, exitCode: exitFor[verdict], timings: timings as unknown as Timings };
+  if (phase) attempt.phase = phase;
+  if (reason) attempt.reason = reason;
+  return attempt;
+}
+
 async function attemptProbe(plan: ProbePlan, settings: ProbeSettings, outer: AbortSignal, n: number): Promise<AttemptOutcome> {
   const startedAt = new Date().toISOString();
   const clock = new PhaseClock();
-  const controller = new AbortController();
-  // The error is built only when the timer fires: most probes never need it.
-  const timer = setTimeout(
-    () => controller.abort(new OpsError({ code: "E_TIMEOUT", message: `timed out after ${formatMs(settings.timeoutMs)}`, hint: "raise --timeout, or find out why the service is slow", exitCode: ExitCode.transport })),
-    settings.timeoutMs,
-  );
-  const onOuterAbort = () => controller.abort(outer.reason);
+  const control = new AttemptControl(outer);
+  const timer = setTimeout(abortOnTimeout, settings.timeoutMs, control, settings.timeoutMs);
   // Removed in the finally below: no { once } needed, and it costs more to add.
-  if (outer.aborted) onOuterAbort();
-  else outer.addEventListener("abort", onOuterAbort);
-  const context: ProbeContext = { clock, signal: controller.signal, timeoutMs: settings.timeoutMs, insecure: settings.insecure, ca: settings.ca, maxBodyBytes: settings.maxBodyBytes };
-
-  const finish = (verdict: Verdict, observation: Observation, expectations: ExpectationResult[], extra: { phase?: Phase; reason?: string; error?: OpsError }): AttemptOutcome => {
-    const { check: _check, request: _request, ...phases } = clock.timings;
-    const timings: Timings = { ...phases, total: clock.elapsed() };
-    const attempt: Attempt = { attempt: n, startedAt, verdict, exitCode: exitFor[verdict], timings };
-    if (extra.phase) attempt.phase = extra.phase;
-    if (extra.reason) attempt.reason = extra.reason;
-    return { attempt, observation, expectations, error: extra.error };
-  };
+  if (outer.aborted) control.handleEvent();
+  else outer.addEventListener("abort", control);
+  const context: ProbeContext = { clock, signal: control.signal, timeoutMs: settings.timeoutMs, insecure: settings.insecure, ca: settings.ca, maxBodyBytes: settings.maxBodyBytes };
 
   try {
     const observation = await plan.target.prober.run(plan.target.spec, context);
@@ -89,7 +108,8 @@ async function attemptProbe(plan: ProbePlan, settings: ProbeSettings, outer: Abo
     const total = clock.elapsed();
     if (plan.expectations.length === 0) {
       const problem = plan.target.prober.judge?.(observation);
-      return finish(problem ? "unhealthy" : "healthy", observation, [], problem ? { phase: "check", reason: problem } : {});
+      const attempt = problem ? attemptOf(n, startedAt, clock, "unhealthy", "check", problem) : attemptOf(n, startedAt, clock, "healthy");
+      return { attempt, observation, expectations: [], error: undefined };
     }
     const variables = expectationScope(plan, observation, { ...clock.timings, total });
     const results = plan.expectations.map((expectation): ExpectationResult => {
@@ -98,17 +118,17 @@ async function attemptProbe(plan: ProbePlan, settings: ProbeSettings, outer: Abo
       return { expr: expectation.source, passed: outcome.passed, ...(outcome.actual ? { actual: outcome.actual } : {}) };
     });
     const failed = results.find((r) => !r.passed);
-    if (!failed) return finish("healthy", observation, results, {});
+    if (!failed) return { attempt: attemptOf(n, startedAt, clock, "healthy"), observation, expectations: results, error: undefined };
     // As hurl reports an assert: what was expected, then what the names it read held.
     const reason = failed.error ? `expectation ${failed.expr}: ${failed.error}` : failed.actual ? `expected ${failed.expr}, got ${failed.actual}` : `expectation failed: ${failed.expr}`;
-    return finish("unhealthy", observation, results, { phase: "check", reason });
+    return { attempt: attemptOf(n, startedAt, clock, "unhealthy", "check", reason), observation, expectations: results, error: undefined };
   } catch (error) {
     const failure = asPhaseError(error, clock.phase);
     const verdict: Verdict = failure.exitCode === ExitCode.interrupted ? "interrupted" : failure.exitCode === ExitCode.check ? "unhealthy" : "down";
-    return finish(verdict, {}, [], { phase: failure.phase, reason: `failed in ${failure.phase}: ${failure.message}`, error: failure });
+    return { attempt: attemptOf(n, startedAt, clock, verdict, failure.phase, `failed in ${failure.phase}: ${failure.message}`), observation: {}, expectations: [], error: failure };
   } finally {
     clearTimeout(timer);
-    outer.removeEventListener("abort", onOuterAbort);
+    outer.removeEventListener("abort", control);
   }
 }
 

@@ -22,7 +22,8 @@ export interface HttpResponse {
   httpVersion: string;
   status: number;
   reason: string;
-  headers: Record<string, string>;
+  /** The header fields as received (see headerValue, headerRecord). */
+  fields: HeaderFields;
   body: Buffer;
   /** Bytes received in the body, including any past maxBodyBytes. */
   bodyBytes: number;
@@ -36,8 +37,17 @@ const MAX_HEAD_BYTES = 64 * 1024;
 
 export function serializeRequest(request: HttpRequest): string {
   let head = `${request.method} ${request.path} HTTP/1.1\r\nHost: ${request.host}\r\n`;
-  const headers = { "user-agent": "opskit", accept: "*/*", ...lowerKeys(request.headers) };
-  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  // Without headers of its own (most probes), the defaults alone, with no object built.
+  let custom = false;
+  for (const _ in request.headers) {
+    custom = true;
+    break;
+  }
+  if (!custom) head += "user-agent: opskit\r\naccept: */*\r\n";
+  else {
+    const headers = { "user-agent": "opskit", accept: "*/*", ...lowerKeys(request.headers) };
+    for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  }
   if (request.body !== undefined) head += `content-length: ${Buffer.byteLength(request.body)}\r\n`;
   head += "connection: close\r\n\r\n";
   return request.body === undefined ? head : head + request.body;
@@ -134,9 +144,9 @@ export class ResponseParser implements Framer<HttpResponse> {
   private startBody(head: Head): void {
     this.head = head;
     const noBody = this.request.method === "HEAD" || head.status === 204 || head.status === 304;
-    const length = head.headers["content-length"];
+    const length = headerValue(head.fields, "content-length");
     if (noBody) this.framing = "none";
-    else if (/\bchunked\b/i.test(head.headers["transfer-encoding"] ?? "")) {
+    else if (/\bchunked\b/i.test(headerValue(head.fields, "transfer-encoding") ?? "")) {
       this.framing = "chunked";
       this.expected = -1;
     } else if (length !== undefined) {
@@ -192,7 +202,7 @@ export class ResponseParser implements Framer<HttpResponse> {
       httpVersion: head!.httpVersion,
       status: head!.status,
       reason: head!.reason,
-      headers: head!.headers,
+      fields: head!.fields,
       // A body in one piece is a view of the chunk it came in; copying it would change nothing.
       body: parts.length === 1 ? parts[0]! : Buffer.concat(parts),
       bodyBytes: body.bytes,
@@ -212,7 +222,35 @@ interface Head {
   httpVersion: string;
   status: number;
   reason: string;
-  headers: Record<string, string>;
+  fields: HeaderFields;
+}
+
+/**
+ * Header fields in the order received: lower-case name, value, name, value...
+ * Kept as they came rather than as a record: building a record of a
+ * response's headers costs more than the rest of its parse, and a probe
+ * whose headers nobody reads should not pay it (headerRecord builds it).
+ */
+export type HeaderFields = readonly string[];
+
+/** A header's value; a repeated header's values joined with ", ", as a record holds it. */
+export function headerValue(fields: HeaderFields, name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === name) value = value === undefined ? fields[i + 1]! : `${value}, ${fields[i + 1]}`;
+  }
+  return value;
+}
+
+/** The headers as a record of lower-case names, repeated headers' values joined with ", ". */
+export function headerRecord(fields: HeaderFields): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const seen = headers[name];
+    headers[name] = seen === undefined ? fields[i + 1]! : `${seen}, ${fields[i + 1]}`;
+  }
+  return headers;
 }
 
 function parseHead(text: string): Head {
@@ -224,21 +262,18 @@ function parseHead(text: string): Head {
       hint: "check that the port serves HTTP (an https:// URL for TLS)",
     });
   }
-  const headers: Record<string, string> = {};
+  const fields: string[] = [];
   let start = firstEnd < 0 ? text.length : firstEnd + 2;
   while (start < text.length) {
     let end = text.indexOf("\r\n", start);
     if (end < 0) end = text.length;
     const colon = text.indexOf(":", start);
     if (colon > start && colon < end) {
-      const name = text.slice(start, colon).trim().toLowerCase();
-      const value = text.slice(colon + 1, end).trim();
-      const seen = headers[name];
-      headers[name] = seen === undefined ? value : `${seen}, ${value}`;
+      fields.push(text.slice(start, colon).trim().toLowerCase(), text.slice(colon + 1, end).trim());
     }
     start = end + 2;
   }
-  return { httpVersion: statusLine[1]!, status: Number(statusLine[2]), reason: statusLine[3] ?? "", headers };
+  return { httpVersion: statusLine[1]!, status: Number(statusLine[2]), reason: statusLine[3] ?? "", fields };
 }
 
 class BodySink {
