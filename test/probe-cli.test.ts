@@ -225,6 +225,27 @@ describe("fleets", () => {
     expect((await Bun.file(junit).text()).match(/<testcase /g)).toHaveLength(450);
   });
 
+  test("a result is the same line, field for field and in order, whichever thread probed it", async () => {
+    const lines = [`${base}/ok`, `${base}/json`, `${base}/status/503`, `tcp://127.0.0.1:${refused}`].flatMap((url) => Array.from({ length: 3 }, (_, i) => `${url}${url.startsWith("tcp") ? "?" : url.includes("?") ? "&" : "?"}t=${i}`));
+    const file = join(dir, "threads.txt");
+    await writeFile(file, lines.join("\n"));
+    // What differs from one probe to the next: times, and the Date header.
+    const stable = (stdout: string) =>
+      parseJsonLines(stdout)
+        .results.map((r) => {
+          const { at: _at, startedAt: _started, timings: _timings, attempts, ...rest } = r;
+          if (rest.http) delete rest.http.headers.date;
+          return JSON.stringify({ ...rest, attempts: attempts.map(({ startedAt: _s, timings: _t, ...a }: Record<string, unknown>) => a) });
+        })
+        .sort();
+    const [one, two] = await Promise.all([
+      runOpskit(["probe", "--json", "-f", file, "--workers", "1"]),
+      runOpskit(["probe", "--json", "-f", file, "--workers", "2"]),
+    ]);
+    expect(stable(one.stdout)).toHaveLength(12);
+    expect(stable(two.stdout)).toEqual(stable(one.stdout));
+  });
+
   test.each([["in one thread", []], ["over two worker threads", ["--workers", "2"]]])("Ctrl-C stops cleanly %s: finished results stay, the rest is counted, exit 130", async (_how, extra) => {
     const file = join(dir, "slow.txt");
     const lines = [`${base}/ok`];

@@ -14,7 +14,7 @@ export interface ProbeRun {
 }
 
 /**
- * Probes every planned target, on worker threads for large lists, emitting
+ * Probes every planned target, on several threads for large lists, emitting
  * each result as it arrives and then the tally, which it also returns.
  * Aborting `signal` stops new probes; those never started are counted.
  */
@@ -25,14 +25,17 @@ export async function probeAll(run: ProbeRun): Promise<ProbeTally> {
     counter.count(result);
     emit({ type: "probe.result", at: Date.now(), result });
   };
-  const workers = shardCount(planned.length, options.concurrency, options.workers);
-  if (workers > 1) {
-    await runSharded(entries, options, workers, options.concurrency, deliver, signal);
-  } else {
-    for await (const outcome of runPool(planned, (p, probeSignal) => runProbe(p.plan, p.settings, probeSignal), { concurrency: options.concurrency, signal })) {
+  const probeHere = async (share: readonly PlannedProbe[], concurrency: number) => {
+    for await (const outcome of runPool(share, (p, probeSignal) => runProbe(p.plan, p.settings, probeSignal), { concurrency, signal })) {
       if ("error" in outcome) throw outcome.error;
       deliver(outcome.value);
     }
+  };
+  const threads = shardCount(planned.length, options.concurrency, options.workers);
+  if (threads > 1) {
+    await runSharded(entries, options, threads, (mine, concurrency) => probeHere(planned.filter((_, i) => mine(i)), concurrency), deliver, signal);
+  } else {
+    await probeHere(planned, options.concurrency);
   }
   const tally = counter.finish(signal.aborted);
   emit({ type: "probe.finished", at: Date.now(), tally });

@@ -5,22 +5,24 @@ import type { FromWorker, ToWorker } from "./worker.ts";
 
 /**
  * One JS thread tops out well below what the kernel can do with many short
- * connections; large target lists are split round-robin over worker
- * threads, each with its share of the concurrency. Automatically that is one
- * per core but one, left to the main thread and the system: on 2 cores,
- * where measured against endpoints on the same machine two threads only
- * competed with the endpoints for CPU (3.2 s against 2.8 s for 20,000
- * probes), it stays in one thread. Below these sizes a worker's start-up
- * costs more than it saves.
+ * connections; large target lists are split round-robin over threads, each
+ * with its share of the concurrency: the main thread probes one share itself
+ * and worker threads the others, posting their results back in batches.
+ * Automatically that is one thread per core (at most 8). On 2 cores, 20,000
+ * probes of one local nginx took 2.77-2.99 s over three threads (two workers
+ * and a main thread that only received) against 2.98-3.13 s in one, for 25%
+ * more CPU: the main thread copying every result out of the workers ate most
+ * of the gain, so the main thread now probes too. Below these sizes a
+ * worker's start-up costs more than it saves.
  */
 export const SHARD_MIN_TARGETS = 2000;
-export const SHARD_MIN_CONCURRENCY_PER_WORKER = 8;
+export const SHARD_MIN_CONCURRENCY_PER_THREAD = 8;
 
 /** How many threads to use: `--workers N` as asked (at most one per target), else one per core for large lists. */
 export function shardCount(targets: number, concurrency: number, requested: number | "auto", cores = navigator.hardwareConcurrency): number {
   if (requested !== "auto") return Math.max(1, Math.min(requested, targets, concurrency));
-  if (targets < SHARD_MIN_TARGETS || cores < 3) return 1;
-  return Math.max(1, Math.min(cores - 1, 8, Math.floor(concurrency / SHARD_MIN_CONCURRENCY_PER_WORKER)));
+  if (targets < SHARD_MIN_TARGETS) return 1;
+  return Math.max(1, Math.min(cores, 8, Math.floor(concurrency / SHARD_MIN_CONCURRENCY_PER_THREAD)));
 }
 
 /**
@@ -31,47 +33,48 @@ function workerUrl(): string {
   return import.meta.url.includes("$bunfs") ? "./probe/worker.ts" : new URL("./worker.ts", import.meta.url).href;
 }
 
-/** Runs entries on `workers` threads; results stream to onResult as batches arrive. */
+/** Each thread's share of the concurrency: as even as it goes, at least one. */
+function concurrencyShare(concurrency: number, threads: number, i: number): number {
+  return Math.max(1, Math.floor(concurrency / threads) + (i < concurrency % threads ? 1 : 0));
+}
+
+/**
+ * Runs the targets on `threads` threads: share 0 (every threads-th target,
+ * from the first) here through `probeHere`, the others on worker threads,
+ * which plan their share again. Results go to onResult as they arrive.
+ */
 export async function runSharded(
   entries: TargetEntry[],
   options: ProbeOptions,
-  workers: number,
-  concurrency: number,
-  onResult: (result: ProbeResult) => Promise<void> | void,
+  threads: number,
+  probeHere: (share: (index: number) => boolean, concurrency: number) => Promise<void>,
+  onResult: (result: ProbeResult) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  const shares: TargetEntry[][] = Array.from({ length: workers }, () => []);
-  entries.forEach((entry, i) => shares[i % workers]!.push(entry));
-  const threads = shares.map(() => new Worker(workerUrl()));
+  const shares: TargetEntry[][] = Array.from({ length: threads }, () => []);
+  entries.forEach((entry, i) => shares[i % threads]!.push(entry));
+  const workers = shares.slice(1).map(() => new Worker(workerUrl()));
   const onAbort = () => {
-    for (const thread of threads) thread.postMessage({ type: "abort" } satisfies ToWorker);
+    for (const worker of workers) worker.postMessage({ type: "abort" } satisfies ToWorker);
   };
   signal.addEventListener("abort", onAbort, { once: true });
-  // Results are handed on in arrival order; a sink may be async (JUnit is not, but keep the order anyway).
-  let delivery = Promise.resolve();
   try {
-    await Promise.all(
-      threads.map(
-        (thread, i) =>
-          new Promise<void>((resolve, reject) => {
-            thread.onmessage = (event: MessageEvent<FromWorker>) => {
-              const message = event.data;
-              if (message.type === "results") {
-                delivery = delivery.then(async () => {
-                  for (const result of message.results) await onResult(result);
-                });
-              } else if (message.type === "done") resolve();
-              else reject(new OpsError({ code: "E_PROBE_WORKER", message: `probe worker failed: ${message.message}`, exitCode: ExitCode.internal }));
-            };
-            thread.onerror = (event) => reject(new OpsError({ code: "E_PROBE_WORKER", message: `probe worker failed: ${event.message}`, exitCode: ExitCode.internal }));
-            const share = Math.max(1, Math.floor(concurrency / workers) + (i < concurrency % workers ? 1 : 0));
-            thread.postMessage({ type: "start", entries: shares[i]!, options, concurrency: share } satisfies ToWorker);
-          }),
-      ),
+    const remote = workers.map(
+      (worker, i) =>
+        new Promise<void>((resolve, reject) => {
+          worker.onmessage = (event: MessageEvent<FromWorker>) => {
+            const message = event.data;
+            if (message.type === "results") for (const result of message.results) onResult(result);
+            else if (message.type === "done") resolve();
+            else reject(new OpsError({ code: "E_PROBE_WORKER", message: `probe worker failed: ${message.message}`, exitCode: ExitCode.internal }));
+          };
+          worker.onerror = (event) => reject(new OpsError({ code: "E_PROBE_WORKER", message: `probe worker failed: ${event.message}`, exitCode: ExitCode.internal }));
+          worker.postMessage({ type: "start", entries: shares[i + 1]!, options, concurrency: concurrencyShare(options.concurrency, threads, i + 1) } satisfies ToWorker);
+        }),
     );
-    await delivery;
+    await Promise.all([probeHere((index) => index % threads === 0, concurrencyShare(options.concurrency, threads, 0)), ...remote]);
   } finally {
     signal.removeEventListener("abort", onAbort);
-    for (const thread of threads) thread.terminate();
+    for (const worker of workers) worker.terminate();
   }
 }

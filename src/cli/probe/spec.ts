@@ -14,7 +14,7 @@ export const probeSpec = defineCommand({
     retryDelay: { kind: "duration", value: "duration", default: "1s", description: "pause between attempts" },
     expect: { kind: "list", short: "e", value: "expr", description: "CEL expression that must hold, e.g. 'status == 200' (repeatable)" },
     concurrency: { kind: "integer", value: "n", default: "64", min: 1, max: 100_000, description: "probes in flight at once" },
-    workers: { kind: "integer", value: "n|auto", default: "auto", min: 1, max: 64, or: "auto", description: "threads that share the probes (auto: one per core but one, from 2,000 targets)" },
+    workers: { kind: "integer", value: "n|auto", default: "auto", min: 1, max: 64, or: "auto", description: "threads that share the probes, this one included (auto: one per core, from 2,000 targets)" },
     method: { kind: "string", short: "X", value: "method", default: "GET", description: "HTTP method" },
     header: { kind: "list", short: "H", value: "header", description: "HTTP request header 'Name: value' (repeatable)" },
     json: { kind: "boolean", description: "one JSON object per target, then a summary object" },

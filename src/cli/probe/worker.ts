@@ -1,6 +1,6 @@
 // A probe worker thread: plans its share of the targets and runs them through
 // its own bounded pool, posting results back in batches. Large target lists
-// are split over one worker per core (see shard.ts).
+// are split over one thread per core, the main thread's among them (see shard.ts).
 import { runPool } from "../../engine/index.ts";
 import { runProbe, type ProbeResult, type TargetEntry } from "../../probe/index.ts";
 import { planEntries, type ProbeOptions } from "./plan.ts";
