@@ -36,7 +36,7 @@ function interleaving(journal: Journal): Journal {
   });
 }
 
-async function setup(rule: string): Promise<{ journal: Journal; healer: Healer; rules: CompiledRule[]; events: HealEvent[] }> {
+async function setup(rule: string, command = "true"): Promise<{ journal: Journal; healer: Healer; rules: CompiledRule[]; events: HealEvent[] }> {
   const dir = mkdtempSync(join(root, "case-"));
   writeFileSync(
     join(dir, "opskit.yaml"),
@@ -45,7 +45,7 @@ async function setup(rule: string): Promise<{ journal: Journal; healer: Healer; 
     targets: local
     steps:
       - name: fix
-        exec: "true"
+        exec: "${command}"
 rules:
   - name: fix-it
     match: { alertname: Broken }
@@ -121,5 +121,23 @@ describe("two concurrent decisions about one fingerprint", () => {
     expect(ofType(events, "remediation.started")).toHaveLength(1);
     expect(ofType(events, "remediation.approved")).toHaveLength(1);
     expect(ofType(events, "heal.error")).toEqual([]);
+  });
+});
+
+describe("repeats while an attempt is under way", () => {
+  test("record its dedupe once for each status of the attempt, not once per notification", async () => {
+    const { journal, healer, events } = await setup("", "sleep 1");
+    const notify = async () => {
+      await healer.accept("generic", JSON.stringify({ labels: { alertname: "Broken" } }));
+      await healer.processPending();
+    };
+    await notify();
+    const [incident] = await journal.listIncidents({ status: "open" });
+    await until(async () => (await journal.attempts(incident!.id))[0]?.status === "running", "the attempt to run");
+    for (let i = 0; i < 5; i++) await notify();
+    const dedupes = ofType(events, "incident.gate").filter((e) => e.gate === "dedupe");
+    expect(dedupes.map((e) => e.reason)).toEqual(["deduplicated: attempt 1 is running"]);
+    expect((await journal.getIncident(incident!.id))!.notifications).toBe(6);
+    await until(async () => (await journal.attempts(incident!.id))[0]?.status === "succeeded", "the attempt to succeed");
   });
 });

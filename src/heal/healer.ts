@@ -58,6 +58,13 @@ export class Healer {
   readonly #rules: Map<string, CompiledRule>;
   readonly #remediations: Remediations;
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
+  /**
+   * The dedupe each incident's decisions last recorded: while its attempt
+   * keeps the same status, a repeat notification changes nothing, so the
+   * same wait is not recorded again (as a timer's wait is not), which in a
+   * storm was a timeline write and an event per incident per batch.
+   */
+  readonly #deduped = new Map<number, string>();
   readonly #backlog: NotificationBacklog;
   #processing: Promise<void> | undefined;
   #again = false;
@@ -189,6 +196,8 @@ export class Healer {
           followups = await store.transaction((tx) => this.#applyBatch(tx, batch));
         } catch (error) {
           this.#backlog.failed();
+          // What the batch recorded is undone with it: its dedupes are recorded again.
+          this.#deduped.clear();
           throw error;
         }
         this.#backlog.processed(batch);
@@ -259,9 +268,13 @@ export class Healer {
     if (!incident || incident.status !== "open" || !incident.rule || incident.escalated) return undefined;
     const active = this.#remediations.active(incidentId);
     if (active) {
-      await this.#gate(ctx, incidentId, incident.rule, "dedupe", `deduplicated: attempt ${active.attempt} is ${active.status}`);
+      const reason = `deduplicated: attempt ${active.attempt} is ${active.status}`;
+      if (this.#deduped.get(incidentId) === reason) return undefined;
+      this.#deduped.set(incidentId, reason);
+      await this.#gate(ctx, incidentId, incident.rule, "dedupe", reason);
       return undefined;
     }
+    this.#deduped.delete(incidentId);
     const rule = this.#rules.get(incident.rule);
     if (!rule) {
       await ctx.emit({ type: "rule.missing", incidentId, rule: incident.rule, at: Date.now() });
