@@ -54,6 +54,11 @@ export class NotificationBacklog {
     this.#through = Math.max(this.#through, batch.at(-1)?.id ?? 0);
   }
 
+  /** What a batch left unapplied, to come first in the next (from memory; the journal holds them anyway). */
+  requeue(rest: readonly PendingNotification[]): void {
+    if (rest.length > 0 && !this.#fromJournal) this.#memory.unshift(...rest);
+  }
+
   /** The batch was rolled back: its notifications are still pending in the journal, which is read until it has none. */
   failed(): void {
     this.#fromJournal = true;

@@ -97,7 +97,7 @@ test("folding firing repeats gives the rows, timelines, events and decisions of 
       return reconsider;
     });
   const folded = (journal: Journal, batch: PendingNotification[], sinks: ((e: HealEvent) => void)[], skipped: (n: PendingNotification) => void) =>
-    journal.transaction((tx) => applyNotifications(lifecycleContext(tx, compiled, sinks), batch, (store) => lifecycleContext(store, compiled, sinks), skipped));
+    journal.transaction(async (tx) => (await applyNotifications(lifecycleContext(tx, compiled, sinks), batch, (store) => lifecycleContext(store, compiled, sinks), skipped)).reconsider);
   for (const failAt of [undefined, 2, 7, 9]) {
     const expected = await run(oneByOne, failAt);
     const actual = await run(folded, failAt);

@@ -7,7 +7,9 @@ import { alertsOf } from "./sources/index.ts";
 
 /**
  * Applies a batch of notifications inside the batch's transaction, in id
- * order, and returns the incidents whose remediation should be reconsidered.
+ * order, until `deadline` (performance.now(); at least one is applied), and
+ * returns how many it applied and the incidents whose remediation should be
+ * reconsidered.
  * Firing repeats fold in memory (repeats.ts); every other notification takes
  * a savepoint of its own, so one that cannot be applied (a body an older
  * version accepted, a bug) is kept as received and skipped whole, and
@@ -19,10 +21,14 @@ export async function applyNotifications(
   batch: readonly PendingNotification[],
   context: (store: IncidentStore) => LifecycleContext,
   skipped: (notification: PendingNotification, error: unknown) => void,
-): Promise<Set<number>> {
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<{ applied: number; reconsider: Set<number> }> {
   const reconsider = new Set<number>();
   const repeats = new RepeatFold(ctx);
+  let applied = 0;
   for (const notification of batch) {
+    if (applied > 0 && performance.now() > deadline) break;
+    applied++;
     let alerts: Alert[];
     try {
       alerts = notification.alerts ?? alertsOf(notification.source, notification.body, notification.receivedAt);
@@ -49,5 +55,5 @@ export async function applyNotifications(
     }
   }
   await repeats.write();
-  return reconsider;
+  return { applied, reconsider };
 }

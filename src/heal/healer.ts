@@ -5,10 +5,9 @@ import type { AttemptRecord, IncidentRecord, IncidentStore, Journal } from "../j
 import { formatMs } from "../ui/index.ts";
 import type { Alert } from "./alert.ts";
 import type { HealSink } from "./events.ts";
-import { NotificationBacklog, type PendingNotification } from "./backlog.ts";
-import { applyNotifications } from "./batch.ts";
 import { activeAttemptStatuses, decide } from "./gates.ts";
 import { NotificationIntake } from "./intake.ts";
+import { NotificationProcessing } from "./processing.ts";
 import { createAttempt, lifecycleContext, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
 import type { CompiledRule } from "./rules.ts";
 import { describeFailure, describePlan, Remediations, type Followup } from "./remediations.ts";
@@ -28,8 +27,6 @@ export interface HealerOptions {
   /** Sinks for the remediation runs' own events (metrics), beside the journal. */
   runSinks?: EventSink[];
 }
-
-const PROCESS_BATCH = 200;
 
 function notFound(id: number): OpsError {
   return new OpsError({ code: "E_NOT_FOUND", message: `no incident ${id}`, hint: "opskit incidents lists them", exitCode: ExitCode.usage });
@@ -65,9 +62,7 @@ export class Healer {
    * storm was a timeline write and an event per incident per batch.
    */
   readonly #deduped = new Map<number, string>();
-  readonly #backlog: NotificationBacklog;
-  #processing: Promise<void> | undefined;
-  #again = false;
+  readonly #processing: NotificationProcessing;
   #stopping = false;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #sweeping = false;
@@ -89,9 +84,17 @@ export class Healer {
       reconsider: (incidentId) => this.evaluate(incidentId),
       report: (message, incidentId) => this.#report(message, incidentId === undefined ? {} : { incidentId }),
     });
-    this.#backlog = new NotificationBacklog(options.journal, PROCESS_BATCH);
+    this.#processing = new NotificationProcessing({
+      journal: options.journal,
+      context: (store) => this.#context(store),
+      decide: (ctx, incidentId) => this.#evaluateIn(ctx, incidentId),
+      processed: (count, oldest) => this.#ctx.emit({ type: "notifications.processed", count, lagMs: Date.now() - oldest }),
+      // What the batch recorded is undone with it: its dedupes are recorded again.
+      rolledBack: () => this.#deduped.clear(),
+      skipped: (notification, error) => this.#report(`notification ${notification.id} not applied: ${describeFailure(error)}`, { notificationId: notification.id }),
+    });
     this.intake = new NotificationIntake(options.journal, (batch) => {
-      this.#backlog.add(batch);
+      this.#processing.backlog.add(batch);
       this.#wake();
     });
   }
@@ -166,62 +169,13 @@ export class Healer {
   }
 
   #wake(): void {
-    if (this.#processing) {
-      this.#again = true;
-      return;
-    }
-    this.#processing = this.#processLoop()
-      .catch((error) => this.#report(`processing notifications: ${describeFailure(error)}`))
-      .finally(() => {
-        this.#processing = undefined;
-      });
+    this.#processing.wake((error) => this.#report(`processing notifications: ${describeFailure(error)}`));
   }
 
   /** Processes every committed, unprocessed notification; resolves when none is left. */
   async processPending(): Promise<void> {
     this.#wake();
-    while (this.#processing) await this.#processing;
-  }
-
-  async #processLoop(): Promise<void> {
-    const store = this.options.journal;
-    do {
-      this.#again = false;
-      for (;;) {
-        const batch = await this.#backlog.next();
-        if (batch.length === 0) break;
-        // The gates' decisions (and the attempts they create) commit with the batch: one flush, not one per incident.
-        let followups: Followup[];
-        try {
-          followups = await store.transaction((tx) => this.#applyBatch(tx, batch));
-        } catch (error) {
-          this.#backlog.failed();
-          // What the batch recorded is undone with it: its dedupes are recorded again.
-          this.#deduped.clear();
-          throw error;
-        }
-        this.#backlog.processed(batch);
-        for (const followup of followups) followup();
-        await this.#ctx.emit({ type: "notifications.processed", count: batch.length, lagMs: Date.now() - batch[0]!.receivedAt });
-        // Let requests in between batches: processing must not starve the webhook.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    } while (this.#again);
-  }
-
-  /** Applies a batch of notifications inside `tx`, then decides for every incident they touched; returns what starts after the commit. */
-  async #applyBatch(tx: IncidentStore, batch: PendingNotification[]): Promise<Followup[]> {
-    const ctx = this.#context(tx);
-    const evaluate = await applyNotifications(ctx, batch, (store) => this.#context(store), (notification, error) =>
-      this.#report(`notification ${notification.id} not applied: ${describeFailure(error)}`, { notificationId: notification.id }),
-    );
-    await tx.markNotificationsProcessed(batch.map((n) => n.id));
-    const followups: Followup[] = [];
-    for (const id of evaluate) {
-      const followup = await this.#evaluateIn(ctx, id);
-      if (followup) followups.push(followup);
-    }
-    return followups;
+    await this.#processing.idle();
   }
 
   async #gate(ctx: LifecycleContext, incidentId: number, rule: string, gate: string, reason: string): Promise<void> {
@@ -398,7 +352,7 @@ export class Healer {
     clearInterval(this.#sweep);
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
-    while (this.#processing) await this.#processing;
+    await this.#processing.idle();
     return this.#remediations.drain(graceMs);
   }
 }

@@ -1,0 +1,109 @@
+import type { IncidentStore, Journal } from "../journal/index.ts";
+import { NotificationBacklog, type PendingNotification } from "./backlog.ts";
+import { applyNotifications } from "./batch.ts";
+import type { LifecycleContext } from "./lifecycle.ts";
+import type { Followup } from "./remediations.ts";
+
+const PROCESS_BATCH = 200;
+/**
+ * The work one batch's transaction does before it commits. The journal is
+ * synchronous, so a batch holds the event loop from start to commit: no
+ * request is answered meanwhile. Opening a hundred incidents at a storm's
+ * start took 25-40 ms in one batch; sliced, requests get in every few ms.
+ */
+const SLICE_MS = 3;
+
+export interface ProcessingDeps {
+  journal: Journal;
+  context(store: IncidentStore): LifecycleContext;
+  /** Decides for an incident inside `ctx`; what it starts is returned, to run once that commits. */
+  decide(ctx: LifecycleContext, incidentId: number): Promise<Followup | undefined>;
+  /** After each committed batch (the notifications.processed event). */
+  processed(count: number, oldestReceivedAt: number): Promise<void>;
+  /** A batch's transaction rolled back: what it recorded is undone. */
+  rolledBack(): void;
+  skipped(notification: PendingNotification, error: unknown): void;
+  /** The slice's length; SLICE_MS unless a test wants another. */
+  sliceMs?: number;
+}
+
+/**
+ * Turns committed notifications into incidents and decisions, after their
+ * 2xx: batch by batch, each batch one transaction that applies notifications
+ * in id order and then decides for the incidents they touched, within a
+ * slice of time; what a slice leaves (notifications, decisions owed) goes
+ * first into the next.
+ */
+export class NotificationProcessing {
+  readonly backlog: NotificationBacklog;
+  /** Incidents touched by applied notifications and not yet decided for. */
+  readonly #reconsider = new Set<number>();
+  #running: Promise<void> | undefined;
+  #again = false;
+
+  constructor(private readonly deps: ProcessingDeps) {
+    this.backlog = new NotificationBacklog(deps.journal, PROCESS_BATCH);
+  }
+
+  /** Starts processing, or has the run under way look again when it is done. */
+  wake(onError: (error: unknown) => void): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#loop()
+      .catch(onError)
+      .finally(() => {
+        this.#running = undefined;
+      });
+  }
+
+  /** Resolves once nothing is being processed. */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      for (;;) {
+        const batch = await this.backlog.next();
+        if (batch.length === 0 && this.#reconsider.size === 0) break;
+        let outcome: { applied: number; decided: number[]; followups: Followup[] };
+        try {
+          outcome = await this.deps.journal.transaction((tx) => this.#slice(tx, batch));
+        } catch (error) {
+          this.backlog.failed();
+          this.deps.rolledBack();
+          throw error;
+        }
+        const applied = batch.slice(0, outcome.applied);
+        this.backlog.processed(applied);
+        this.backlog.requeue(batch.slice(outcome.applied));
+        for (const id of outcome.decided) this.#reconsider.delete(id);
+        for (const followup of outcome.followups) followup();
+        if (applied.length > 0) await this.deps.processed(applied.length, applied[0]!.receivedAt);
+        // Let requests in between batches: processing must not starve the webhook.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } while (this.#again);
+  }
+
+  /** One transaction's work: notifications, then decisions, each at least one and then as many as the slice allows. */
+  async #slice(tx: IncidentStore, batch: PendingNotification[]): Promise<{ applied: number; decided: number[]; followups: Followup[] }> {
+    const deadline = performance.now() + (this.deps.sliceMs ?? SLICE_MS);
+    const ctx = this.deps.context(tx);
+    const { applied, reconsider } = await applyNotifications(ctx, batch, this.deps.context, this.deps.skipped, deadline);
+    await tx.markNotificationsProcessed(batch.slice(0, applied).map((n) => n.id));
+    for (const id of reconsider) this.#reconsider.add(id);
+    const decided: number[] = [];
+    const followups: Followup[] = [];
+    for (const id of this.#reconsider) {
+      if (decided.length > 0 && performance.now() > deadline) break;
+      decided.push(id);
+      const followup = await this.deps.decide(ctx, id);
+      if (followup) followups.push(followup);
+    }
+    return { applied, decided, followups };
+  }
+}
