@@ -115,9 +115,15 @@ export function describedAs<T extends OptionTable>(table: T, prefix: string): T 
   return Object.fromEntries(Object.entries(table).map(([key, option]) => [key, { ...option, description: `${prefix}${option.description}` }])) as T;
 }
 
-/** `retryDelay` → `retry-delay`. */
+/**
+ * `retryDelay` → `retry-delay`. Scans rather than replace(/[A-Z]/g, fn), as
+ * parseInteger does rather than test a pattern: these run on the fast path,
+ * where compiling a pattern or a callback builtin costs startup more.
+ */
 export function flagName(key: string): string {
-  return key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+  let flag = "";
+  for (const c of key) flag += c >= "A" && c <= "Z" ? `-${c.toLowerCase()}` : c;
+  return flag;
 }
 
 /** The placeholder help shows after the flag; none for a flag. */
@@ -158,9 +164,17 @@ function resolveOption(flag: string, option: OptionSpec, given: RawOptions[strin
   }
 }
 
+/** /^-?\d+$/ */
+function isWholeNumber(text: string): boolean {
+  const start = text.startsWith("-") ? 1 : 0;
+  if (text.length === start) return false;
+  for (let i = start; i < text.length; i++) if (text[i]! < "0" || text[i]! > "9") return false;
+  return true;
+}
+
 function parseInteger(text: string, flag: string, option: IntegerSpec): number {
   const value = Number(text);
-  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value) || value < option.min || (option.max !== undefined && value > option.max)) {
+  if (!isWholeNumber(text) || !Number.isSafeInteger(value) || value < option.min || (option.max !== undefined && value > option.max)) {
     const range = option.max === undefined ? `of ${option.min} or more` : `from ${option.min} to ${option.max}`;
     throw usageError("E_USAGE_OPTION", `invalid ${flag} "${text}"`, `use a whole number ${range}`);
   }

@@ -2,8 +2,10 @@ import { ExitCode, OpsError } from "../errors.ts";
 import { PhaseClock, PhaseError, type Phase } from "../transport/index.ts";
 import { sleep } from "../time/index.ts";
 import { formatMs } from "../ui/index.ts";
-import { expectationScope } from "./scope.ts";
 import type { Attempt, ExpectationResult, Observation, ProbeContext, ProbePlan, ProbeResult, ProbeSettings, Timings, Verdict } from "./types.ts";
+
+/** Loaded with the first expectation checked (see cel-scope.ts). */
+let celScope: typeof import("./cel-scope.ts") | undefined;
 
 const exitFor: Record<Verdict, number> = { healthy: ExitCode.ok, down: ExitCode.transport, unhealthy: ExitCode.check, interrupted: ExitCode.interrupted };
 
@@ -111,7 +113,8 @@ async function attemptProbe(plan: ProbePlan, settings: ProbeSettings, outer: Abo
       const attempt = problem ? attemptOf(n, startedAt, clock, "unhealthy", "check", problem) : attemptOf(n, startedAt, clock, "healthy");
       return { attempt, observation, expectations: [], error: undefined };
     }
-    const variables = expectationScope(plan, observation, { ...clock.timings, total });
+    celScope ??= await import("./cel-scope.ts");
+    const variables = celScope.expectationScope(plan, observation, { ...clock.timings, total });
     const results = plan.expectations.map((expectation): ExpectationResult => {
       const outcome = expectation.test(variables);
       if (outcome.error) return { expr: expectation.source, passed: false, error: outcome.error };

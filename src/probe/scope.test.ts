@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { probers } from "./probers.ts";
-import { expectationScope, expectationVariables, statusText, stepData, stepVariables } from "./scope.ts";
+import { expectationScope } from "./cel-scope.ts";
+import { expectationVariables, statusText, stepData, stepVariables } from "./scope.ts";
 import { parseTarget } from "./target.ts";
 import type { Observation, ProbeResult, Verdict } from "./types.ts";
 

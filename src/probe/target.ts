@@ -1,6 +1,6 @@
 import { usageError } from "../errors.ts";
 import { probers } from "./probers.ts";
-import type { ParsedTarget, RequestOptions } from "./types.ts";
+import type { ParsedTarget, Prober, RequestOptions } from "./types.ts";
 
 export type { ParsedTarget } from "./types.ts";
 
@@ -9,12 +9,12 @@ const schemeList = () => [...new Set(probers.flatMap((p) => p.schemes))].map((s)
 /** Parses a target such as "https://api:8443/health" or "tcp://db:5432"; bad input is a usage error. */
 export function parseTarget(raw: string, where = "target", request: RequestOptions = {}): ParsedTarget {
   const text = raw.trim();
-  const schemeMatch = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
-  if (!schemeMatch) {
+  const scheme = schemeOf(text);
+  if (scheme === undefined) {
     throw usageError("E_TARGET_SCHEME", `${where} "${raw}" has no scheme`, `write it as a URL, e.g. http://${text || "host"}/ or tcp://${text || "host"}:port; known schemes: ${schemeList()}`);
   }
-  const scheme = schemeMatch[1]!.toLowerCase();
-  const prober = probers.find((p) => p.schemes.includes(scheme));
+  let prober: Prober | undefined;
+  for (const candidate of probers) if (!prober && candidate.schemes.includes(scheme)) prober = candidate;
   if (!prober) {
     throw usageError("E_TARGET_SCHEME", `${where} "${raw}": unknown scheme "${scheme}://"`, `known schemes: ${schemeList()}`);
   }
@@ -26,4 +26,21 @@ export function parseTarget(raw: string, where = "target", request: RequestOptio
   }
   if (!url.hostname) throw usageError("E_TARGET_URL", `${where} "${raw}" has no host`, `e.g. ${scheme}://127.0.0.1:8080`);
   return { raw: text, prober, spec: prober.parse(url, text, request) };
+}
+
+const isLetter = (c: string) => (c >= "a" && c <= "z") || (c >= "A" && c <= "Z");
+
+/**
+ * The scheme of `scheme://...` in lower case, as /^([a-z][a-z0-9+.-]*):\/\//i
+ * reads it; undefined when there is none. A scan rather than the pattern:
+ * compiling a regular expression costs a probe's startup more than this.
+ */
+function schemeOf(text: string): string | undefined {
+  const end = text.indexOf("://");
+  if (end < 1 || !isLetter(text[0]!)) return undefined;
+  for (let i = 1; i < end; i++) {
+    const c = text[i]!;
+    if (!isLetter(c) && !(c >= "0" && c <= "9") && c !== "+" && c !== "." && c !== "-") return undefined;
+  }
+  return text.slice(0, end).toLowerCase();
 }

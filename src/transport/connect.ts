@@ -110,14 +110,15 @@ class ConnState implements Connection, EventListenerObject {
   }
 
   frame<T>(framer: Framer<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const framing: Framing = { framer, resolve: resolve as (reply: unknown) => void, reject };
-      this.framing = framing;
-      while (this.framing && this.chunks.length > 0) feed(this, framing, this.chunks.shift()!);
-      if (!this.framing) return;
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const framing: Framing = { framer, resolve: resolve as (reply: unknown) => void, reject };
+    this.framing = framing;
+    while (this.framing && this.chunks.length > 0) feed(this, framing, this.chunks.shift()!);
+    if (this.framing) {
       if (this.failure) fail(this, this.failure);
       else if (this.ended) feed(this, framing, null);
-    });
+    }
+    return promise;
   }
 
   close(): void {
@@ -171,9 +172,15 @@ function feed(state: ConnState, framing: Framing, chunk: Uint8Array | null): voi
   }
 }
 
-/** Waits until something happens on the connection (data, end, failure, handshake). */
+/**
+ * Waits until something happens on the connection (data, end, failure,
+ * handshake). Promise.withResolvers rather than new Promise(executor): the
+ * latter's first call costs a probe's startup a tenth of a millisecond.
+ */
 function nextEvent(state: ConnState): Promise<void> {
-  return new Promise((resolve) => (state.waiter = resolve));
+  const { promise, resolve } = Promise.withResolvers<void>();
+  state.waiter = resolve;
+  return promise;
 }
 
 /** Writes what the socket takes now and returns the rest, for the drain handler. */

@@ -47,11 +47,25 @@ export async function resolveHost(host: string, signal: AbortSignal): Promise<Re
   }
 }
 
-const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/**
+ * Dotted-quad IPv4 as /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(...)){3}$/ reads
+ * it: four numbers 0-255 without leading zeros. A scan, not the pattern:
+ * compiling it costs `opskit probe URL` more than the whole check.
+ */
+function isIpv4(host: string): boolean {
+  const parts = host.split(".");
+  if (parts.length !== 4) return false;
+  for (const part of parts) {
+    if (part.length < 1 || part.length > 3 || (part.length > 1 && part[0] === "0")) return false;
+    for (let i = 0; i < part.length; i++) if (part[i]! < "0" || part[i]! > "9") return false;
+    if (Number(part) > 255) return false;
+  }
+  return true;
+}
 
 /** 4 or 6 for an IP literal, undefined for a name. URL parsing has already validated IPv6 literals. */
 export function ipFamily(host: string): 4 | 6 | undefined {
-  if (ipv4.test(host)) return 4;
+  if (isIpv4(host)) return 4;
   if (host.includes(":")) return 6;
   return undefined;
 }

@@ -13,13 +13,16 @@ export async function probeCommand(targets: string[], options: ProbeOptions): Pr
   // Planned here even when workers run the probes: every error surfaces before anything runs.
   const planned = await planEntries(entries, options);
   const out = new LineWriter();
+  // A loop, not Math.max(...planned.map()): see plan.ts on builtins at startup.
+  let nameWidth = 0;
+  for (const p of planned) nameWidth = Math.max(nameWidth, p.plan.name.length);
   const junit = options.junit ? junitSink(options.junit) : undefined;
   const sinks: Sink<ProbeEvent>[] = [
     options.json
       ? jsonSink(out)
       : terminalSink(out, {
           quiet: options.quiet,
-          nameWidth: Math.min(48, Math.max(...planned.map((p) => p.plan.name.length))),
+          nameWidth: Math.min(48, nameWidth),
           terminal: stdoutIsTerminal(),
         }),
     ...(junit ? [junit] : []),

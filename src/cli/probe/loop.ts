@@ -1,4 +1,3 @@
-import { runPool } from "../../engine/index.ts";
 import type { Sink } from "../../observe/index.ts";
 import { ProbeCounter, runProbe, type ProbeEvent, type ProbeResult, type ProbeTally, type TargetEntry } from "../../probe/index.ts";
 import type { PlannedProbe, ProbeOptions } from "./plan.ts";
@@ -26,6 +25,11 @@ export async function probeAll(run: ProbeRun): Promise<ProbeTally> {
     emit({ type: "probe.result", at: Date.now(), result });
   };
   const probeHere = async (share: readonly PlannedProbe[], concurrency: number) => {
+    // One target (`opskit probe URL`, the command that must start as fast as
+    // curl) needs no pool: it is probed at once, and the engine is never loaded.
+    // (Not started once interrupted, as the pool would not start it.)
+    if (share.length === 1) return signal.aborted ? undefined : deliver(await runProbe(share[0]!.plan, share[0]!.settings, signal));
+    const { runPool } = await import("../../engine/index.ts");
     for await (const outcome of runPool(share, (p, probeSignal) => runProbe(p.plan, p.settings, probeSignal), { concurrency, signal })) {
       if ("error" in outcome) throw outcome.error;
       deliver(outcome.value);

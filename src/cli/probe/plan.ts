@@ -1,5 +1,5 @@
 import { usageError } from "../../errors.ts";
-import { compileExpectations } from "../../expr/index.ts";
+import type { Expectation } from "../../expr/index.ts";
 import { expectationVariables, parseTarget, readTargetFile, type ProbePlan, type ProbeSettings, type TargetEntry } from "../../probe/index.ts";
 import { parseDuration } from "../../time/index.ts";
 import type { ProbeOptions } from "./spec.ts";
@@ -30,9 +30,14 @@ async function readCa(file: string | undefined): Promise<string | undefined> {
   return text;
 }
 
+// Loops rather than map/forEach/find on the way to the first probe: the engine
+// compiles each such builtin on its first call (0.1-0.3 ms apiece), which
+// `opskit probe URL`, measured against curl, cannot afford.
+
 /** The targets named on the command line and in -f FILE, in that order. */
 export async function gatherEntries(targets: string[], options: ProbeOptions): Promise<TargetEntry[]> {
-  const entries: TargetEntry[] = targets.map((url, i) => ({ url, labels: {}, expect: [], where: `argument ${i + 1}` }));
+  const entries: TargetEntry[] = [];
+  for (let i = 0; i < targets.length; i++) entries.push({ url: targets[i]!, labels: {}, expect: [], where: `argument ${i + 1}` });
   if (options.file) entries.push(...(await readTargetFile(options.file)));
   if (entries.length === 0) throw usageError("E_USAGE_NO_TARGETS", "no targets given", "pass URLs as arguments or -f FILE, e.g. opskit probe http://127.0.0.1:8080/health");
   return entries;
@@ -53,17 +58,25 @@ export async function planEntries(entries: TargetEntry[], options: ProbeOptions)
   // Expressions are compiled once per distinct text, however many targets share them;
   // an error names where the text first appeared.
   const firstSeen = new Map<string, string>();
-  options.expect.forEach((source, i) => firstSeen.has(source) || firstSeen.set(source, `--expect #${i + 1}`));
+  for (let i = 0; i < options.expect.length; i++) if (!firstSeen.has(options.expect[i]!)) firstSeen.set(options.expect[i]!, `--expect #${i + 1}`);
   for (const entry of entries) for (const source of entry.expect) if (!firstSeen.has(source)) firstSeen.set(source, `${entry.where}: expect`);
-  const sources = [...firstSeen.keys()];
-  const list = await compileExpectations(sources, (i) => firstSeen.get(sources[i]!)!, expectationVariables);
-  const compiled = new Map(sources.map((source, i) => [source, list[i]!]));
-
-  const expectationsOf = (sources: string[]) => [...new Set(sources)].map((s) => compiled.get(s)!);
+  const compiled = new Map<string, Expectation>();
+  if (firstSeen.size > 0) {
+    // CEL is loaded only for expressions: most probes have none, and startup counts.
+    const sources = [...firstSeen.keys()];
+    const list = await (await import("../../expr/index.ts")).compileExpectations(sources, (i) => firstSeen.get(sources[i]!)!, expectationVariables);
+    sources.forEach((source, i) => compiled.set(source, list[i]!));
+  }
+  const expectationsOf = (sources: string[]) => {
+    const list: Expectation[] = [];
+    for (const source of new Set(sources)) list.push(compiled.get(source)!);
+    return list;
+  };
   // What most targets of a long list share is built once, not per target
   // (plans are read-only): planning 20,000 targets is part of the run's time.
   const shared = { expectations: expectationsOf(options.expect) };
-  return entries.map((entry) => {
+  const planned: PlannedProbe[] = [];
+  for (const entry of entries) {
     const request = { method: entry.method ?? options.method, headers: entry.headers ? { ...headers, ...entry.headers } : headers, body: entry.body };
     const target = parseTarget(entry.url, entry.where.startsWith("argument") ? "target" : `${entry.where}: target`, request);
     const settings =
@@ -75,6 +88,7 @@ export async function planEntries(entries: TargetEntry[], options: ProbeOptions)
           }
         : base;
     const expectations = entry.expect.length === 0 ? shared.expectations : expectationsOf([...options.expect, ...entry.expect]);
-    return { plan: { target, name: entry.name ?? target.raw, labels: entry.labels, expectations }, settings };
-  });
+    planned.push({ plan: { target, name: entry.name ?? target.raw, labels: entry.labels, expectations }, settings });
+  }
+  return planned;
 }
