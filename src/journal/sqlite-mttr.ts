@@ -79,7 +79,8 @@ export function sqliteAnalyticsStore(db: Database, options: { secondThreadFrom?:
   });
   const firstService = db.prepare<{ service: string }, []>("SELECT service FROM incidents INDEXED BY incidents_mttr WHERE service IS NOT NULL ORDER BY service LIMIT 1");
   const nextService = db.prepare<{ service: string }, Params>("SELECT service FROM incidents INDEXED BY incidents_mttr WHERE service > $after ORDER BY service LIMIT 1");
-  const rowsIn = db.prepare<{ n: number }, []>("SELECT COALESCE(MAX(id) - MIN(id) + 1, 0) AS n FROM incidents");
+  // Two subqueries, each one seek at an end of the rowid: MAX and MIN in one SELECT read the whole table (65-100 ms for a million incidents).
+  const rowsIn = db.prepare<{ n: number }, []>("SELECT COALESCE((SELECT MAX(id) FROM incidents) - (SELECT MIN(id) FROM incidents) + 1, 0) AS n");
 
   /** Every service that has incidents, in the index's order: one seek each. */
   function services(): (string | null)[] {
