@@ -9,6 +9,8 @@ import { rangeStatistics } from "./quantiles.ts";
 import { migrateHistory } from "./sqlite-history.ts";
 import { incidentSchema } from "./sqlite-incidents.ts";
 import { sqliteAnalyticsStore } from "./sqlite-mttr.ts";
+import { startSecondReader } from "./sqlite-mttr-thread.ts";
+import { phaseOptions } from "./mttr-stats.ts";
 import type { MttrQuery, MttrResult } from "./types.ts";
 
 // The oracle: MTTR as SQL computed it before the one-pass collector, with
@@ -189,6 +191,32 @@ describe("MTTR over SQLite", () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe("the second reader", () => {
+  test("runs its own copy of the collector: it reads the services it takes and hands back their incidents and statistics", () => {
+    const db = journalDb("thread");
+    const rows = Array.from({ length: 300 }, (_, n) => ({ service: ["a", "b", null][n % 3]!, severity: null, team: undefined, started: n * MIN, detected: MIN, acknowledged: 2 * MIN, remediationStarted: null, remediated: null, resolved: (n % 10) * MIN, status: "resolved", escalated: n % 2, attempts: 1 }));
+    insert(db, rows);
+    db.close();
+    const columns = "started_at, detected_at, acknowledged_at, remediation_started_at, CASE status WHEN 'resolved' THEN 1 ELSE 0 END, resolved_at, escalated, attempts";
+    const sql = {
+      named: `SELECT count(collect(${columns})) FROM incidents WHERE service = $service AND started_at IS NOT NULL`,
+      none: `SELECT count(collect(${columns})) FROM incidents WHERE service IS NULL AND started_at IS NOT NULL`,
+      collect: "collect",
+    };
+    // The caller takes no service: the thread reads all three.
+    const reader = startSecondReader(join(dir, "thread.db"), [null, "a", "b"], sql, {}, { phases: phaseOptions({ trends: true }, true), grouped: true });
+    const read = reader.finish();
+    expect(read).toBeDefined();
+    expect(read!.groupCount).toBe(3);
+    // Per group and cohort: incidents, resolved, open, automated, escalated, attempts.
+    expect([...read!.counts.subarray(0, 6)]).toEqual([100, 100, 0, 0, 50, 100]);
+    expect(read!.resolvedCount).toBe(300);
+    // Group 1 ("a"), cohort 0, resolve: its count and its median, 4.5 minutes.
+    const at = (1 * 8 + 3) * 7;
+    expect([read!.statistics![at], read!.statistics![at + 4]]).toEqual([100, 4.5 * MIN]);
   });
 });
 
