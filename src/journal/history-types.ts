@@ -18,8 +18,11 @@ export interface ImportedIncident {
 }
 
 export interface HistoryStore {
-  /** Inserts or updates (by origin and externalId) every row in ONE transaction: all or nothing. */
-  importIncidents(rows: readonly ImportedIncident[]): Promise<{ inserted: number; updated: number }>;
+  /**
+   * Inserts or updates (by origin and externalId) every row in ONE transaction: all or nothing. The rows
+   * may come lazily (read as they are written); an error thrown while they are read rolls it back.
+   */
+  importIncidents(rows: Iterable<ImportedIncident>): Promise<{ inserted: number; updated: number }>;
 }
 
 export type MttrPhase = "detect" | "isolate" | "recover" | "resolve";

@@ -149,6 +149,92 @@ describe("importIncidents", async () => {
     expect(rows()).toEqual([]);
   });
 
+  /** Every index of incidents with its definition and its root page: a re-created index has a new root page. */
+  function indexes(): { name: string; sql: string; rootpage: number }[] {
+    const db = new Database(location, { readonly: true, strict: true });
+    try {
+      return db.query("SELECT name, sql, rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'incidents' ORDER BY name").all() as { name: string; sql: string; rootpage: number }[];
+    } finally {
+      db.close();
+    }
+  }
+  const definitions = (list: { name: string; sql: string }[]) => list.map(({ name, sql }) => ({ name, sql }));
+  function integrity(): string {
+    const db = new Database(location, { readonly: true, strict: true });
+    try {
+      return (db.query("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check;
+    } finally {
+      db.close();
+    }
+  }
+  const many = (count: number, prefix = "B", open = 7) =>
+    Array.from({ length: count }, (_, i) => imported(`${prefix}${i}`, { started: t0 + i * minute, resolved: i % open === 0 ? undefined : t0 + (i + 30) * minute }));
+
+  test("a bulk load into a fresh journal re-creates every other index as it was, and a re-import of the same rows updates them all", async () => {
+    const before = indexes();
+    const batch = many(50_000);
+    // Lazily, as the CSV importer hands them over.
+    expect(await journal.importIncidents(batch.values())).toEqual({ inserted: 50_000, updated: 0 });
+    const after = indexes();
+    expect(definitions(after)).toEqual(definitions(before));
+    // The upsert's key stays; the others were dropped and built again.
+    for (const index of after) {
+      const old = before.find((b) => b.name === index.name)!;
+      if (index.name === "incidents_origin_external") expect(index.rootpage).toBe(old.rootpage);
+      else expect(index.rootpage).not.toBe(old.rootpage);
+    }
+    expect(integrity()).toBe("ok");
+    const first = rows();
+    expect(first).toHaveLength(50_000);
+    expect(first[7]).toMatchObject({ external_id: "B7", status: "open", started_at: t0 + 7 * minute, resolved_at: null, fingerprint: "import:pagerduty:B7" });
+    expect(await journal.countIncidents({ status: "open" })).toBe(Math.ceil(50_000 / 7));
+    expect(await journal.findOpenIncident("import:pagerduty:B49994")).toMatchObject({ externalId: "B49994" });
+
+    expect(await journal.importIncidents(batch.values())).toEqual({ inserted: 0, updated: 50_000 });
+    expect(rows()).toEqual(first);
+    expect(integrity()).toBe("ok");
+  });
+
+  test("an import into a journal that already holds more incidents keeps its indexes and adds to them", async () => {
+    await journal.openIncident({ fingerprint: "fp-live", title: "Disk full", source: "alertmanager", labels: {}, annotations: {}, milestones: { started: t0 }, lastNotifiedAt: t0 });
+    expect(await journal.importIncidents(many(30_000, "A"))).toEqual({ inserted: 30_000, updated: 0 });
+    const before = indexes();
+    // 25,000 rows: fewer than the 30,001 already there, so no bulk load.
+    const batch = [...many(24_990, "C"), ...many(10, "A")];
+    expect(await journal.importIncidents(batch)).toEqual({ inserted: 24_990, updated: 10 });
+    expect(indexes()).toEqual(before);
+    expect(integrity()).toBe("ok");
+    expect(await journal.countIncidents()).toBe(54_991);
+    expect(await journal.findOpenIncident("fp-live")).toMatchObject({ title: "Disk full" });
+  });
+
+  test("a bulk load into a journal with incidents keeps them, open ones included, behind the re-created indexes", async () => {
+    await journal.openIncident({ fingerprint: "fp-live", title: "Disk full", source: "alertmanager", labels: {}, annotations: {}, milestones: { started: t0 }, lastNotifiedAt: t0 });
+    await journal.importIncidents(many(100, "A"));
+    expect(await journal.importIncidents(many(40_000, "B"))).toEqual({ inserted: 40_000, updated: 0 });
+    expect(integrity()).toBe("ok");
+    expect(await journal.countIncidents()).toBe(40_101);
+    expect(await journal.findOpenIncident("fp-live")).toMatchObject({ title: "Disk full" });
+    expect(await journal.findOpenIncident("import:pagerduty:A7")).toMatchObject({ externalId: "A7" });
+  });
+
+  test("a failure late in a bulk load, from the rows or from SQLite, leaves the journal as it was, indexes included", async () => {
+    await journal.importIncidents(many(100, "A"));
+    const before = indexes();
+    const first = rows();
+    function* failingLate(): Generator<ImportedIncident> {
+      yield* many(45_000, "B");
+      throw new Error("row 45,001 is bad");
+    }
+    await expect(journal.importIncidents(failingLate())).rejects.toThrow("row 45,001 is bad");
+    const broken = { ...imported("B44999"), title: null } as unknown as ImportedIncident;
+    await expect(journal.importIncidents([...many(44_999, "B"), broken])).rejects.toThrow(/NOT NULL/);
+    expect(indexes()).toEqual(before);
+    expect(rows()).toEqual(first);
+    expect(integrity()).toBe("ok");
+    expect(await journal.importIncidents(many(3, "B"))).toEqual({ inserted: 3, updated: 0 });
+  });
+
   test("100,000 rows import in one transaction in a few seconds, and again as updates", async () => {
     const batch = Array.from({ length: 100_000 }, (_, i) => imported(`P${i}`, { started: t0 + i * minute, resolved: i % 10 === 0 ? undefined : t0 + (i + 30) * minute }));
     let started = performance.now();

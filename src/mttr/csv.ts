@@ -63,38 +63,55 @@ function regularQuotes(text: string): boolean {
 }
 
 /**
- * Calls onRecord for every record of text (which decodeRegularCsv
- * returned). A line without a quote is split at its commas (String#split);
- * a record with a quote is read character by character. Empty lines are
+ * The records of text (which decodeRegularCsv returned), one at a time, so
+ * that an import can write each row as it is read instead of holding them
+ * all. A line without a quote is split at its commas (String#split); a
+ * record with a quote is read character by character. Empty lines are
  * records of one empty field, as csv-parse gives them.
  */
-export function readCsvText(text: string, onRecord: OnRecord): void {
-  const end = text.length;
-  // The next of each character at or after the current position (end when none is left).
-  const next = new Map<string, number>();
-  const nextOf = (char: string, from: number) => {
-    let at = next.get(char) ?? -1;
-    if (at < from) {
-      const found = text.indexOf(char, from);
-      at = found < 0 ? end : found;
-      next.set(char, at);
-    }
-    return at;
-  };
-  let i = 0;
-  let line = 1;
-  while (i < end) {
-    const lineEnd = Math.min(nextOf("\n", i), nextOf("\r", i));
-    if (nextOf('"', i) > lineEnd) {
-      onRecord(text.slice(i, lineEnd).split(","), line++);
-      i = lineEnd + (text.charCodeAt(lineEnd) === CR && text.charCodeAt(lineEnd + 1) === LF ? 2 : 1);
-      continue;
-    }
-    const start = line;
-    const record: string[] = [];
-    [i, line] = quotedRecord(text, i, line, record);
-    onRecord(record, start);
+export class CsvReader {
+  /** The physical line where the record next() returned last starts (the first line is 1). */
+  line = 0;
+  private at = 0;
+  private nextLine = 1;
+  // The next LF, CR and quote at or after `at` (the text's length when none is left).
+  private lf = -1;
+  private cr = -1;
+  private quote = -1;
+
+  constructor(private readonly text: string) {}
+
+  private nextOf(char: string, known: number): number {
+    if (known >= this.at) return known;
+    const found = this.text.indexOf(char, this.at);
+    return found < 0 ? this.text.length : found;
   }
+
+  /** The next record, or undefined after the last. */
+  next(): string[] | undefined {
+    const { text } = this;
+    const i = this.at;
+    if (i >= text.length) return undefined;
+    this.line = this.nextLine;
+    this.lf = this.nextOf("\n", this.lf);
+    this.cr = this.nextOf("\r", this.cr);
+    this.quote = this.nextOf('"', this.quote);
+    const lineEnd = this.lf < this.cr ? this.lf : this.cr;
+    if (this.quote > lineEnd) {
+      this.nextLine++;
+      this.at = lineEnd + (text.charCodeAt(lineEnd) === CR && text.charCodeAt(lineEnd + 1) === LF ? 2 : 1);
+      return text.slice(i, lineEnd).split(",");
+    }
+    const record: string[] = [];
+    [this.at, this.nextLine] = quotedRecord(text, i, this.nextLine, record);
+    return record;
+  }
+}
+
+/** Calls onRecord for every record of text (which decodeRegularCsv returned), with the line it starts on. */
+export function readCsvText(text: string, onRecord: OnRecord): void {
+  const reader = new CsvReader(text);
+  for (let record = reader.next(); record !== undefined; record = reader.next()) onRecord(record, reader.line);
 }
 
 /** One record with quotes in it, from i: where the next record starts, and its line. */

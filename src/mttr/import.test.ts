@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isOpsError, type OpsError } from "../errors.ts";
-import type { HistoryStore, ImportedIncident } from "../journal/index.ts";
+import { openJournal, type HistoryStore, type ImportedIncident } from "../journal/index.ts";
 import { defaultMapping, importIncidents, readMapping, type ImportOptions } from "./import.ts";
 import { timestampReader } from "./timestamps.ts";
 
@@ -15,8 +15,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let written: ImportedIncident[][];
 const journal: HistoryStore = {
   async importIncidents(rows) {
-    written.push([...rows]);
-    return { inserted: rows.length, updated: 0 };
+    // Reading the rows is where a lazy import fails: nothing is recorded then, as a rolled-back transaction writes nothing.
+    const all = [...rows];
+    written.push(all);
+    return { inserted: all.length, updated: 0 };
   },
 };
 beforeEach(() => {
@@ -63,6 +65,21 @@ describe("timestamps", () => {
       { numRuns: 2000 },
     );
     expect(read("0050-01-01T00:00:00Z")).toBe(Date.UTC(50, 0, 1));
+  });
+
+  test("the common shape YYYY-MM-DDTHH:MM:SSZ reads as Date.parse reads it, and a day or time that does not exist is still no timestamp", () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date("0100-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }), (date) => {
+        const text = `${date.toISOString().slice(0, 19)}Z`;
+        expect(read(text)).toBe(Date.parse(text));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(read("1969-12-31T23:59:59Z")).toBe(-1000);
+    expect(read("2024-02-29T12:00:00Z")).toBe(utc("2024-02-29T12:00:00Z"));
+    for (const text of ["2026-02-29T12:00:00Z", "2100-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-00-10T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T23:60:00Z", "2026-01-01T23:59:60Z", "2026-01-0xT00:00:00Z", "2026-01-01T00:00:00X"]) {
+      expect(read(text)).toBe(`${JSON.stringify(text)} is not a timestamp`);
+    }
   });
 
   test("digits are epoch seconds, or milliseconds from 10^11 on", () => {
@@ -193,6 +210,19 @@ describe("CSV", () => {
     expect(written[0]!.map((r) => r.externalId)).toEqual(["B1", "B3"]);
   });
 
+  test("duplicate ids are found whether the file is in id order or not", async () => {
+    const ids = ["9", "10", "11", "10", "100", "50", "50", "101", "9", "x", "a", "a"];
+    const path = file("dupes.csv", ["id,started", ...ids.map((id) => `${id},2026-01-01T00:00:00Z`)].join("\n"));
+    const report = await run(path, { onError: "skip" });
+    expect(report.skipped).toEqual([
+      { line: 5, reason: 'duplicate id "10" (first at line 3)' },
+      { line: 8, reason: 'duplicate id "50" (first at line 7)' },
+      { line: 10, reason: 'duplicate id "9" (first at line 2)' },
+      { line: 13, reason: 'duplicate id "a" (first at line 12)' },
+    ]);
+    expect(written[0]!.map((r) => r.externalId)).toEqual(["9", "10", "11", "100", "50", "101", "x", "a"]);
+  });
+
   test("a row with several problems lists them all; past 20 bad rows the error counts the rest", async () => {
     const rows = Array.from({ length: 25 }, (_, i) => `C${i},2026-01-01T10:00:00Z,2026-01-01T09:00:00Z,maybe`);
     const error = await failure(run(file("many.csv", ["id,started,resolved,escalated", ...rows].join("\n"))));
@@ -229,6 +259,50 @@ describe("CSV", () => {
     expect(xlsx).toMatchObject({ code: "E_IMPORT_FORMAT", exitCode: 65 });
     expect(xlsx.hint).toContain("--format csv");
     expect(await run(file("export.txt", "id,started\nF1,0\n"), { format: "csv" })).toMatchObject({ rows: 1, inserted: 1 });
+  });
+});
+
+describe("CSV into the SQLite journal", () => {
+  const header = "id,title,service,severity,started,resolved";
+  const csvRow = (n: number, started = "2026-01-05T10:00:00Z") => `INC-${String(n).padStart(6, "0")},Disk full,db,critical,${started},2026-01-05T11:00:00Z`;
+  let journals = 0;
+  const openFresh = () => openJournal(join(dir, `journal-${journals++}.db`));
+
+  test("a large file imports once as new rows and again as updates, rows read as the journal writes them", async () => {
+    const journal = await openFresh();
+    try {
+      const path = file("large.csv", [header, ...Array.from({ length: 30_000 }, (_, i) => csvRow(i + 1)), ""].join("\n"));
+      const options = { file: path, mapping: defaultMapping, origin: "pager", timezone: "UTC", onError: "fail" } as const;
+      expect(await importIncidents(journal, options)).toEqual({ format: "csv", rows: 30_000, inserted: 30_000, updated: 0, skipped: [] });
+      expect(await importIncidents(journal, options)).toEqual({ format: "csv", rows: 30_000, inserted: 0, updated: 30_000, skipped: [] });
+      expect(await journal.countIncidents()).toBe(30_000);
+      expect(await journal.countIncidents({ status: "resolved" })).toBe(30_000);
+    } finally {
+      await journal.close();
+    }
+  });
+
+  test("a bad row late in a large file leaves a journal that already has incidents untouched", async () => {
+    const journal = await openFresh();
+    try {
+      const small = file("small.csv", [header, csvRow(1), csvRow(2), ""].join("\n"));
+      const options = { mapping: defaultMapping, origin: "pager", timezone: "UTC", onError: "fail" } as const;
+      await importIncidents(journal, { ...options, file: small });
+      const before = await journal.listIncidents({ limit: 10 });
+      const rows = Array.from({ length: 50_000 }, (_, i) => csvRow(i + 1));
+      rows[47_000] = csvRow(47_001, "2026-01-05T12:00:00Z");
+      const path = file("late.csv", [header, ...rows, ""].join("\n"));
+      const error = await failure(importIncidents(journal, { ...options, file: path }));
+      expect(error.code).toBe("E_IMPORT_ROWS");
+      expect(error.message).toBe([
+        `${path}: 1 of 50000 rows are invalid, nothing was imported:`,
+        "  line 47002: resolved 2026-01-05T11:00:00.000Z is before started 2026-01-05T12:00:00.000Z",
+      ].join("\n"));
+      expect(await journal.countIncidents()).toBe(2);
+      expect(await journal.listIncidents({ limit: 10 })).toEqual(before);
+    } finally {
+      await journal.close();
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { configError, OpsError } from "../errors.ts";
 import type { HistoryStore, ImportedIncident } from "../journal/index.ts";
-import { decodeRegularCsv, readCsvText } from "./csv.ts";
+import { CsvReader, decodeRegularCsv } from "./csv.ts";
 import { timestampReader } from "./timestamps.ts";
 
 export interface ImportOptions {
@@ -147,80 +147,134 @@ function sharedStrings(limit = 50_000): (text: string) => string {
   };
 }
 
-/** One row to an ImportedIncident, or every problem it has. */
+/** A field's text in a row, when the file has its column and the cell is not blank. */
+const fieldText = (cells: Cells, key: Key | undefined): string | undefined => (key === undefined ? undefined : cellText(valueAt(cells, key)));
+
+/**
+ * One row to an ImportedIncident, or every problem it has. Written for a
+ * million calls: no closure or array is made for a row that has no problem.
+ */
 function mapRow(cells: Cells, { columns, origin, readTime, shared }: RowContext): ImportedIncident | string[] {
-  const problems: string[] = [];
+  let problems: string[] | undefined;
   const { fields, names } = columns;
-  const cell = (field: MappedField) => (fields[field] === undefined ? undefined : cellText(valueAt(cells, fields[field])));
-  const time = (field: MappedField): number | undefined => {
-    const text = cell(field);
-    if (text === undefined) return undefined;
-    const at = readTime(text);
-    if (typeof at === "string") problems.push(`${field}: ${at}`);
-    return typeof at === "number" ? at : undefined;
-  };
-  const externalId = cell("id");
-  if (externalId === undefined) problems.push(`missing id (column ${JSON.stringify(names.id)})`);
-  const startedText = cell("started");
-  const started = time("started");
-  if (startedText === undefined) problems.push(`missing started (column ${JSON.stringify(names.started)})`);
-  // Without a title the id stands in, so that reports still name the incident.
-  const incident: ImportedIncident = { origin, externalId: externalId!, title: shared(cell("title") ?? externalId!), labels: {}, started: started! };
-  for (const field of milestoneFields) {
-    const at = time(field);
-    if (at === undefined) continue;
-    incident[milestoneKeys[field]] = at;
-    if (started !== undefined && at < started) problems.push(`${field} ${new Date(at).toISOString()} is before started ${new Date(started).toISOString()}`);
+  const externalId = fieldText(cells, fields.id);
+  if (externalId === undefined) (problems ??= []).push(`missing id (column ${JSON.stringify(names.id)})`);
+  const startedText = fieldText(cells, fields.started);
+  let started: number | undefined;
+  if (startedText !== undefined) {
+    const at = readTime(startedText);
+    if (typeof at === "string") (problems ??= []).push(`started: ${at}`);
+    else started = at;
   }
-  const escalated = cell("escalated")?.toLowerCase();
+  if (startedText === undefined) (problems ??= []).push(`missing started (column ${JSON.stringify(names.started)})`);
+  // Without a title the id stands in, so that reports still name the incident.
+  const incident: ImportedIncident = { origin, externalId: externalId!, title: shared(fieldText(cells, fields.title) ?? externalId!), labels: {}, started: started! };
+  for (const field of milestoneFields) {
+    const text = fieldText(cells, fields[field]);
+    if (text === undefined) continue;
+    const at = readTime(text);
+    if (typeof at === "string") {
+      (problems ??= []).push(`${field}: ${at}`);
+      continue;
+    }
+    incident[milestoneKeys[field]] = at;
+    if (started !== undefined && at < started) (problems ??= []).push(`${field} ${new Date(at).toISOString()} is before started ${new Date(started).toISOString()}`);
+  }
+  const escalated = fieldText(cells, fields.escalated)?.toLowerCase();
   if (escalated !== undefined) {
     if (yes.has(escalated)) incident.escalated = true;
-    else if (!no.has(escalated)) problems.push(`escalated: ${JSON.stringify(escalated)} is not true/false, yes/no or 1/0`);
+    else if (!no.has(escalated)) (problems ??= []).push(`escalated: ${JSON.stringify(escalated)} is not true/false, yes/no or 1/0`);
   }
   for (const [label, key] of columns.labels) {
     const value = cellText(valueAt(cells, key));
     if (value !== undefined) incident.labels[label] = shared(value);
   }
-  for (const field of ["service", "severity"] as const) {
-    const value = cell(field);
-    if (value !== undefined) incident.labels[field] = shared(value);
-  }
-  return problems.length > 0 ? problems : incident;
+  const service = fieldText(cells, fields.service);
+  if (service !== undefined) incident.labels.service = shared(service);
+  const severity = fieldText(cells, fields.severity);
+  if (severity !== undefined) incident.labels.severity = shared(severity);
+  return problems ?? incident;
+}
+
+/** Whether id comes after last when ids are ordered by length, then by text: numbered ids ("999" before "1000") are. */
+const follows = (id: string, last: string) => id.length > last.length || (id.length === last.length && id > last);
+
+/**
+ * The ids of a file's rows and where each was first seen. Exports are mostly
+ * in id order, and an id that follows every one before it is new without a
+ * look-up: it is appended to an ordered list (which a binary search reads),
+ * and only ids out of order go into a Map. On a million ordered ids this is
+ * about 15 ms, where a Map of them all took 0.5 s alone and more than a
+ * second in the import (its growth slowed the collector on every row).
+ */
+function seenIds() {
+  const ordered: string[] = [];
+  const orderedLines: number[] = [];
+  const others = new Map<string, number>();
+  return {
+    /** Where id was first seen, or undefined after recording it at line. */
+    firstSeen(id: string, line: number): number | undefined {
+      const count = ordered.length;
+      if (count === 0 || follows(id, ordered[count - 1]!)) {
+        ordered.push(id);
+        orderedLines.push(line);
+        return undefined;
+      }
+      // Ids out of order are below the last ordered one, so an id that follows it is in neither place.
+      let low = 0;
+      let high = count - 1;
+      while (low <= high) {
+        const middle = (low + high) >>> 1;
+        const at = ordered[middle]!;
+        if (at === id) return orderedLines[middle];
+        if (follows(id, at)) low = middle + 1;
+        else high = middle - 1;
+      }
+      const first = others.get(id);
+      if (first === undefined) others.set(id, line);
+      return first;
+    },
+  };
 }
 
 const position = (format: ImportReport["format"], line: number) => (format === "csv" ? `line ${line}` : `item ${line}`);
 
-/** Collects mapped rows, and the bad ones with where they are; an id seen before makes a row bad. */
+/**
+ * Maps and checks rows one at a time, and keeps the bad ones with where they
+ * are; an id seen before makes a row bad. `row` gives the incident to write,
+ * or nothing for a bad row, and nothing either after a bad row when onError
+ * is "fail" (nothing will be written then). `finish` throws that failure.
+ */
 function rowCollector(options: ImportOptions, format: ImportReport["format"]) {
   const readTime = timestampReader(options.timezone || "UTC");
-  const shared = sharedStrings();
   const keepGoing = options.onError === "skip";
-  const incidents: ImportedIncident[] = [];
   const skipped: ImportReport["skipped"] = [];
-  const seen = new Map<string, number>();
+  const seen = seenIds();
   let context: RowContext | undefined;
   let rows = 0;
   return {
-    incidents,
     skipped,
     rows: () => rows,
-    header(names: readonly string[], keyOf?: (index: number) => Key) {
+    /** `streaming`: each row is written before the next is read, so repeated strings need no sharing. */
+    header(names: readonly string[], keyOf?: (index: number) => Key, streaming = false) {
+      const shared = streaming ? (text: string) => text : sharedStrings();
       context = { columns: resolveColumns(names, options.mapping, options.file, keyOf), origin: options.origin, readTime, shared };
     },
-    row(cells: Cells, line: number, problem?: string) {
+    row(cells: Cells, line: number, problem?: string): ImportedIncident | undefined {
       rows++;
       let mapped = problem ? [problem] : mapRow(cells, context!);
       if (!Array.isArray(mapped)) {
-        const first = seen.get(mapped.externalId);
+        const first = seen.firstSeen(mapped.externalId, line);
         if (first === undefined) {
-          seen.set(mapped.externalId, line);
-          // After a bad row in "fail" mode nothing will be written: stop holding rows.
-          if (keepGoing || skipped.length === 0) incidents.push(mapped);
-          return;
+          return keepGoing || skipped.length === 0 ? mapped : undefined;
         }
         mapped = [`duplicate id ${JSON.stringify(mapped.externalId)} (first at ${position(format, first)})`];
       }
       skipped.push({ line, reason: mapped.join("; ") });
+      return undefined;
+    },
+    finish() {
+      if (skipped.length > 0 && !keepGoing) throw rowsError(options.file, format, rows, skipped);
     },
   };
 }
@@ -240,39 +294,56 @@ function lineBreaks(record: readonly string[]): number {
   return breaks;
 }
 
-/** Hands each CSV record to the collector: the first is the header; empty lines count as lines, not rows. */
-function csvRecords(collector: RowCollector): { onRecord: (record: string[], line: number) => void; width: () => number } {
-  let width = 0;
-  return {
-    onRecord(record, line) {
-      if (record.length === 1 && record[0]!.trim() === "") return;
-      if (width === 0) {
-        width = record.length;
-        collector.header(record);
-      } else {
-        collector.row(record, line, record.length === width ? undefined : `${record.length} fields where the header has ${width}`);
-      }
-    },
-    width: () => width,
-  };
+const isBlank = (record: readonly string[]) => record.length === 1 && record[0]!.trim() === "";
+const widthProblem = (record: readonly string[], width: number) => (record.length === width ? undefined : `${record.length} fields where the header has ${width}`);
+const noHeader = (file: string) => configError("E_IMPORT_COLUMN", `${file} is empty: there is no header row`, "export the incidents with a header row naming the columns");
+
+/** The rows of a CSV file's text after its header, mapped and checked as they are read; the failure, if any, after the last. */
+function* csvRows(reader: CsvReader, collector: RowCollector, width: number): Generator<ImportedIncident, void, undefined> {
+  for (let record = reader.next(); record !== undefined; record = reader.next()) {
+    if (isBlank(record)) continue;
+    const incident = collector.row(record, reader.line, widthProblem(record, width));
+    if (incident !== undefined) yield incident;
+  }
+  collector.finish();
 }
 
 /**
- * Reads a CSV file with a header row. Most files are read whole and split in
- * one pass (csv.ts, measured at about 0.4 s for a million rows where
- * csv-parse took 9 s); a file with quotes only csv-parse reads or reports
- * its own way, or with bytes that are not UTF-8, is streamed through
- * csv-parse as before.
+ * Reads a CSV file with a header row. Most files are read whole and split
+ * (csv.ts, measured at about 0.4 s for a million rows where csv-parse took
+ * 9 s) as the journal writes them: the rows come lazily, each row mapped
+ * and checked just before it is written, so a million of them are never
+ * held at once. A file with quotes only csv-parse reads or reports its own
+ * way, or with bytes that are not UTF-8, is streamed through csv-parse into
+ * a list, as before.
  */
-async function readCsv(file: string, collector: RowCollector): Promise<void> {
+async function readCsv(file: string, collector: RowCollector): Promise<Iterable<ImportedIncident>> {
   const bytes = await Bun.file(file).bytes().catch((error: unknown) => {
     throw readError(file, error);
   });
   const text = decodeRegularCsv(bytes);
-  const records = csvRecords(collector);
-  if (text !== undefined) readCsvText(text, records.onRecord);
-  else await parseCsv(file, records.onRecord);
-  if (records.width() === 0) throw configError("E_IMPORT_COLUMN", `${file} is empty: there is no header row`, "export the incidents with a header row naming the columns");
+  if (text !== undefined) {
+    const reader = new CsvReader(text);
+    let header = reader.next();
+    while (header !== undefined && isBlank(header)) header = reader.next();
+    if (header === undefined) throw noHeader(file);
+    collector.header(header, undefined, true);
+    return csvRows(reader, collector, header.length);
+  }
+  const incidents: ImportedIncident[] = [];
+  let width = 0;
+  await parseCsv(file, (record, line) => {
+    if (isBlank(record)) return;
+    if (width === 0) {
+      width = record.length;
+      collector.header(record);
+      return;
+    }
+    const incident = collector.row(record, line, widthProblem(record, width));
+    if (incident !== undefined) incidents.push(incident);
+  });
+  if (width === 0) throw noHeader(file);
+  return incidents;
 }
 
 /**
@@ -314,7 +385,7 @@ async function parseCsv(file: string, onRecord: (record: string[], line: number)
 const isItem = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
 
 /** A JSON array of objects, or { "incidents": [...] }; the columns are every key any item has. */
-async function readJson(file: string, collector: RowCollector): Promise<void> {
+async function readJson(file: string, collector: RowCollector): Promise<ImportedIncident[]> {
   let value: unknown;
   try {
     value = JSON.parse(await Bun.file(file).text());
@@ -328,12 +399,15 @@ async function readJson(file: string, collector: RowCollector): Promise<void> {
   for (const item of items) if (isItem(item)) for (const key in item) keys.add(key);
   const header = [...keys];
   collector.header(header, (index) => header[index]!);
+  const incidents: ImportedIncident[] = [];
   for (let index = 0; index < items.length; index++) {
     const item: unknown = items[index];
-    collector.row(isItem(item) ? item : {}, index, isItem(item) ? undefined : `expected an object, got ${JSON.stringify(item)?.slice(0, 40)}`);
+    const incident = collector.row(isItem(item) ? item : {}, index, isItem(item) ? undefined : `expected an object, got ${JSON.stringify(item)?.slice(0, 40)}`);
+    if (incident !== undefined) incidents.push(incident);
     // Each parsed item is garbage once mapped; a million of them need not outlive the loop.
     items[index] = undefined;
   }
+  return incidents;
 }
 
 function importFormat(file: string, given: string | undefined): ImportReport["format"] {
@@ -355,8 +429,10 @@ function rowsError(file: string, format: ImportReport["format"], rows: number, s
 }
 
 /**
- * Reads, maps and checks every row, then writes them with one call (one
- * transaction): with onError "fail" a single bad row imports nothing.
+ * Reads, maps and checks every row, and writes them with one call (one
+ * transaction): with onError "fail" a single bad row imports nothing. A CSV
+ * file's rows are checked as the journal writes them, and the failure comes
+ * after the last row, inside the transaction, which it rolls back.
  */
 export async function importIncidents(journal: HistoryStore, options: ImportOptions): Promise<ImportReport> {
   const { file } = options;
@@ -366,11 +442,11 @@ export async function importIncidents(journal: HistoryStore, options: ImportOpti
     throw readError(file, error);
   });
   if (!info.isFile()) throw readError(file, new Error("not a file"));
-  await (format === "csv" ? readCsv : readJson)(file, collector);
-  const { skipped } = collector;
-  if (skipped.length > 0 && options.onError !== "skip") throw rowsError(file, format, collector.rows(), skipped);
-  const { inserted, updated } = await journal.importIncidents(collector.incidents);
-  return { format, rows: collector.rows(), inserted, updated, skipped };
+  const rows = await (format === "csv" ? readCsv : readJson)(file, collector);
+  // A list is read whole: its failure comes before the journal is touched.
+  if (Array.isArray(rows)) collector.finish();
+  const { inserted, updated } = await journal.importIncidents(rows);
+  return { format, rows: collector.rows(), inserted, updated, skipped: collector.skipped };
 }
 
 /**

@@ -34,6 +34,36 @@ function digits(text: string, from: number, count: number): number {
   return value;
 }
 
+/** Two digits at `from` as a number, or -1. */
+function twoDigits(text: string, from: number): number {
+  const high = text.charCodeAt(from) - 48;
+  const low = text.charCodeAt(from + 1) - 48;
+  return high >= 0 && high <= 9 && low >= 0 && low <= 9 ? high * 10 + low : -1;
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SSZ` exactly, the shape most exports write, in epoch ms;
+ * -1 for any other text and for a date or time that does not exist, which
+ * readIsoTime then reads or reports. It allocates nothing, where
+ * readIsoTime returns an object for each timestamp.
+ */
+function readUtcSeconds(text: string): number {
+  if (text.length !== 20 || text.charCodeAt(19) !== 90 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return -1;
+  const century = twoDigits(text, 0);
+  const yearOfCentury = twoDigits(text, 2);
+  const month = twoDigits(text, 5);
+  const day = twoDigits(text, 8);
+  const hour = twoDigits(text, 11);
+  const minute = twoDigits(text, 14);
+  const second = twoDigits(text, 17);
+  // Years before 100 go through Date.UTC in readIsoTime.
+  if (century < 1 || yearOfCentury < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return -1;
+  const year = century * 100 + yearOfCentury;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > daysIn[month - 1]! + (leap ? 1 : 0)) return -1;
+  return utcMs(year, month, day) + ((hour * 60 + minute) * 60 + second) * 1000;
+}
+
 /**
  * Reads `YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]]][ ](Z|±HH[[:]MM])`: the wall
  * time as if it were UTC, and the offset when one is written. By hand rather
@@ -136,6 +166,8 @@ export function timestampReader(zone: string): (text: string) => number | string
     throw configError("E_IMPORT_TIMEZONE", `unknown time zone ${JSON.stringify(zone)}`, "use an IANA zone name such as UTC, Europe/Berlin or America/New_York");
   }
   return (text) => {
+    const utc = readUtcSeconds(text);
+    if (utc >= 0) return utc;
     // A date has its dash at 4; only other text can be epoch digits.
     if (text.charCodeAt(4) !== 45 && epochPattern.test(text)) {
       const value = Number(text);
@@ -148,8 +180,3 @@ export function timestampReader(zone: string): (text: string) => number | string
     return Number.isNaN(instant) ? `${JSON.stringify(text)} does not exist in ${zone} (the clocks skip it)` : instant;
   };
 }
-
-// ---------------------------------------------------------------------------
-// Rows
-
-/** A CSV record (by index) or a JSON item (by key). */
