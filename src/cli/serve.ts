@@ -200,7 +200,11 @@ export async function serveCommand(_args: string[], options: OptionsOf<typeof se
   const loaded = await loadConfigFromOptions(options);
   const out = new LineWriter();
   const { json } = options;
-  const log = (line: string) => {
+  // Event lines go out once per turn of the event loop (LineWriter), not a
+  // write each: an alert storm's opening makes hundreds a second. The
+  // server's own lines (started, stopping, stopped) go out at once.
+  const log = (line: string) => out.line(line);
+  const logNow = (line: string) => {
     out.line(line);
     out.flush();
   };
@@ -213,22 +217,24 @@ export async function serveCommand(_args: string[], options: OptionsOf<typeof se
     onEvent: serveEventSink(json, log),
   });
   const summary = `opskit serve on ${handle.url} · ${loaded.config.rules.length} rules · ${loaded.config.checks.length} checks · journal ${handle.journal.location}${options.dryRun ? " · DRY RUN: nothing will run" : ""}${(await handle.healer.isPaused()) ? " · PAUSED (opskit resume)" : ""}`;
-  log(json ? eventJsonLine({ type: "server.started", url: handle.url, journal: handle.journal.location }) : summary);
+  logNow(json ? eventJsonLine({ type: "server.started", url: handle.url, journal: handle.journal.location }) : summary);
 
   return new Promise((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) {
+        out.flush();
         console.error("opskit serve: second signal, exiting now; in-flight runs are marked interrupted at the next start");
         process.exit(ExitCode.interrupted);
       }
       stopping = true;
-      log(json ? eventJsonLine({ type: "server.stopping", signal }) : `${clock(Date.now())} ${signal}: draining (no new alerts; in-flight runs finish or are cancelled)`);
+      logNow(json ? eventJsonLine({ type: "server.stopping", signal }) : `${clock(Date.now())} ${signal}: draining (no new alerts; in-flight runs finish or are cancelled)`);
       try {
         const outcome = await handle.shutdown();
-        log(json ? eventJsonLine({ type: "server.stopped", ...outcome }) : `${clock(Date.now())} stopped: ${outcome.finished} runs finished, ${outcome.cancelled} cancelled`);
+        logNow(json ? eventJsonLine({ type: "server.stopped", ...outcome }) : `${clock(Date.now())} stopped: ${outcome.finished} runs finished, ${outcome.cancelled} cancelled`);
         resolve(ExitCode.ok);
       } catch (error) {
+        out.flush();
         console.error(`opskit serve: ${describeError(error)}`);
         resolve(ExitCode.internal);
       }
