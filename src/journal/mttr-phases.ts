@@ -3,7 +3,8 @@
 // group in typed arrays; then, if asked, each group's statistics. A thread
 // that read some of the incidents hands back what this collected
 // (PhaseData), and mttr-stats.ts puts the parts together.
-import type { Quantiles } from "./quantiles.ts";
+import type { MttrResult } from "./history-types.ts";
+import type { KnownExtent, Quantiles, RangeStatistics, ValueRange } from "./quantiles.ts";
 
 /** Counts kept per group and cohort, in this order (mttr-stats.ts names them). */
 export const COUNT_FIELDS = 6;
@@ -30,6 +31,10 @@ export interface PhaseData {
   groupCount: number;
   /** Per (group·8 + cohort·4 + phase)·2: where the group's range of durations starts and ends. */
   ranges: Int32Array;
+  /** Per group·8 + cohort·4 + phase: the sum, the least and the greatest of its durations, kept as they came (a pass fewer for the statistics). */
+  sums: Float64Array;
+  mins: Float64Array;
+  maxs: Float64Array;
   /** Per (group·2 + cohort)·COUNT_FIELDS: incidents, resolved, open, automated, escalated, attempts. */
   counts: Float64Array;
   /** Times to resolve, and the week each incident started in (trends). */
@@ -51,11 +56,45 @@ export interface PhaseCollector {
 }
 
 /**
+ * What is computed over every thread's incidents together: the statistics
+ * of whole cohorts·4 + phases (overall, or the one group's), and the weekly
+ * trend. Two threads may share it.
+ */
+export interface WideWork {
+  cps: number[];
+  weekly: boolean;
+}
+
+export interface WideResults {
+  statistics: [number, RangeStatistics][];
+  weekly?: MttrResult["weekly"];
+}
+
+/** The collector, and what is computed over the data of every thread's collector together. */
+export interface PhaseCollectorClass {
+  new (options: PhaseOptions): PhaseCollector;
+  /** The statistics of one cohort·4 + phase over all the parts' durations (some not empty). */
+  wideStatistics(parts: readonly PhaseData[], cp: number): RangeStatistics;
+  /** Median and p90 of time to resolve per week of start, over all the parts. */
+  weekPoints(parts: readonly PhaseData[]): MttrResult["weekly"];
+  /** The sum, least and greatest over the given slots (group·8 + cohort·4 + phase) of each part, from what the collectors kept. */
+  extent(parts: readonly PhaseData[], slots: (part: PhaseData) => number[]): KnownExtent;
+  /** `work` over all the parts (cohorts·4 + phases that have no durations are left out). */
+  computeWide(parts: readonly PhaseData[], work: WideWork): WideResults;
+  /**
+   * The data to post to another thread that does `theirs` (the durations
+   * and trend values it needs; the rest stays empty), and the buffers to
+   * transfer: they move without a copy, and are gone from `data`.
+   */
+  handOver(data: PhaseData, theirs: WideWork): { message: PhaseData; transfer: ArrayBuffer[] };
+}
+
+/**
  * The collector, made by a function that refers to nothing outside itself
  * but its argument: its source (toString) is part of the MTTR reader
  * thread's code, which travels as text (sqlite-mttr-thread.ts).
  */
-export function definePhaseCollector(quantiles: Quantiles): new (options: PhaseOptions) => PhaseCollector {
+export function definePhaseCollector(quantiles: Quantiles): PhaseCollectorClass {
   const WEEK_MS = 7 * 86_400_000;
   /** 1970-01-05, the first Monday after the epoch: weeks start on Monday 00:00 UTC. */
   const MONDAY_MS = 4 * 86_400_000;
@@ -92,6 +131,9 @@ export function definePhaseCollector(quantiles: Quantiles): new (options: PhaseO
     private groupCount = 0;
     private counts = new Float64Array(0);
     private ranges = new Int32Array(0);
+    private sums = new Float64Array(0);
+    private mins = new Float64Array(0);
+    private maxs = new Float64Array(0);
     private current = -1;
     private readonly begun = new Set<number>();
 
@@ -101,6 +143,78 @@ export function definePhaseCollector(quantiles: Quantiles): new (options: PhaseO
       this.trends = options.trends;
       this.contiguous = options.contiguous;
       if (!this.contiguous) this.owners = Array.from({ length: 8 }, () => new Int32Array(1 << 12));
+    }
+
+    static computeWide(parts: readonly PhaseData[], work: WideWork): WideResults {
+      const cps = work.cps.filter((cp) => parts.some((part) => part.lengths[cp]! > 0));
+      const statistics = cps.map((cp): [number, RangeStatistics] => [cp, Collector.wideStatistics(parts, cp)]);
+      return work.weekly ? { statistics, weekly: Collector.weekPoints(parts) } : { statistics };
+    }
+
+    static handOver(data: PhaseData, theirs: WideWork): { message: PhaseData; transfer: ArrayBuffer[] } {
+      const transfer: ArrayBuffer[] = [];
+      const give = <T extends Float64Array | Int32Array>(array: T, wanted: boolean): T => {
+        if (!wanted) return new (array.constructor as new (n: number) => T)(0);
+        transfer.push(array.buffer as ArrayBuffer);
+        return array;
+      };
+      const message = {
+        ...data,
+        values: data.values.map((values, cp) => give(values, theirs.cps.includes(cp))),
+        resolves: give(data.resolves, theirs.weekly),
+        weeks: give(data.weeks, theirs.weekly),
+      };
+      return { message, transfer };
+    }
+
+    static wideStatistics(parts: readonly PhaseData[], cp: number): RangeStatistics {
+      const ranges: ValueRange[] = [];
+      for (const part of parts) if (part.lengths[cp]! > 0) ranges.push({ values: part.values[cp]!, from: 0, to: part.lengths[cp]! });
+      if (ranges.some((range) => range.values.length < range.to)) throw new Error("PhaseCollector: durations handed over to another thread are gone from this one");
+      return quantiles.partsStatistics(ranges, [0.5, 0.9, 0.99], Collector.extent(parts, (part) => Array.from({ length: part.groupCount }, (_, g) => g * 8 + cp)));
+    }
+
+    /** The sum, least and greatest over the given slots (group·8 + cp) of each part, from what add kept. */
+    static extent(parts: readonly PhaseData[], slots: (part: PhaseData) => number[]): KnownExtent {
+      const known = { sum: 0, min: Infinity, max: -Infinity };
+      for (const part of parts) {
+        for (const gcp of slots(part)) {
+          known.sum += part.sums[gcp]!;
+          if (part.mins[gcp]! < known.min) known.min = part.mins[gcp]!;
+          if (part.maxs[gcp]! > known.max) known.max = part.maxs[gcp]!;
+        }
+      }
+      return known;
+    }
+
+    static weekPoints(parts: readonly PhaseData[]): MttrResult["weekly"] {
+      let [first, last, total] = [Infinity, -Infinity, 0];
+      if (parts.some((part) => part.weeks.length < part.resolvedCount)) throw new Error("PhaseCollector: trend values handed over to another thread are gone from this one");
+      for (const { weeks, resolvedCount } of parts) {
+        total += resolvedCount;
+        for (let i = 0; i < resolvedCount; i++) {
+          const week = weeks[i]!;
+          if (week < first) first = week;
+          if (week > last) last = week;
+        }
+      }
+      if (total === 0) return [];
+      // The values week after week (a counting sort), then each week's percentiles.
+      const span = last - first + 1;
+      const starts = new Int32Array(span + 1);
+      for (const { weeks, resolvedCount } of parts) for (let i = 0; i < resolvedCount; i++) starts[weeks[i]! - first + 1]!++;
+      for (let w = 0; w < span; w++) starts[w + 1]! += starts[w]!;
+      const next = starts.slice(0, span);
+      const values = new Float64Array(total);
+      for (const { weeks, resolves, resolvedCount } of parts) for (let i = 0; i < resolvedCount; i++) values[next[weeks[i]! - first]!++] = resolves[i]!;
+      const out: MttrResult["weekly"] = [];
+      for (let w = 0; w < span; w++) {
+        const [from, to] = [starts[w]!, starts[w + 1]!];
+        if (to === from) continue;
+        const [median, p90] = quantiles.rangeStatistics(values, from, to, [0.5, 0.9]).percentiles;
+        out.push({ weekStart: (first + w) * WEEK_MS + MONDAY_MS, count: to - from, median: median!, p90: p90! });
+      }
+      return out;
     }
 
     begin(group: number): void {
@@ -157,6 +271,9 @@ export function definePhaseCollector(quantiles: Quantiles): new (options: PhaseO
         lengths: this.lengths,
         groupCount: this.groupCount,
         ranges: this.ranges.slice(0, this.groupCount * 16),
+        sums: this.sums.slice(0, this.groupCount * 8),
+        mins: this.mins.slice(0, this.groupCount * 8),
+        maxs: this.maxs.slice(0, this.groupCount * 8),
         counts: this.counts.slice(0, this.groupCount * 2 * COUNTS),
         resolves: this.resolves,
         weeks: this.weeks,
@@ -171,6 +288,10 @@ export function definePhaseCollector(quantiles: Quantiles): new (options: PhaseO
       const at = this.lengths[cp]!++;
       this.values[cp]![at] = value;
       if (this.owners) this.owners[cp]![at] = group;
+      const gcp = group * 8 + cp;
+      this.sums[gcp]! += value;
+      if (value < this.mins[gcp]!) this.mins[gcp] = value;
+      if (value > this.maxs[gcp]!) this.maxs[gcp] = value;
     }
 
     /** The open group's ranges end where the values are now. */
@@ -196,6 +317,9 @@ export function definePhaseCollector(quantiles: Quantiles): new (options: PhaseO
       const size = Math.max(16, this.groupCapacity * 2, group + 1);
       this.counts = wider(this.counts, size * 2 * COUNTS, this.counts.length);
       this.ranges = wider(this.ranges, size * 16, this.ranges.length);
+      this.sums = wider(this.sums, size * 8, this.sums.length);
+      this.mins = wider(this.mins, size * 8, this.mins.length).fill(Infinity, this.mins.length);
+      this.maxs = wider(this.maxs, size * 8, this.maxs.length).fill(-Infinity, this.maxs.length);
       this.groupCapacity = size;
     }
 
@@ -222,7 +346,8 @@ export function definePhaseCollector(quantiles: Quantiles): new (options: PhaseO
       for (let gcp = 0; gcp < data.groupCount * 8; gcp++) {
         const [from, to] = [data.ranges[gcp * 2]!, data.ranges[gcp * 2 + 1]!];
         if (to <= from) continue;
-        const { count, mean, min, max, percentiles } = quantiles.rangeStatistics(data.values[gcp & 7]!, from, to, [0.5, 0.9, 0.99]);
+        const known = { sum: data.sums[gcp]!, min: data.mins[gcp]!, max: data.maxs[gcp]! };
+        const { count, mean, min, max, percentiles } = quantiles.partsStatistics([{ values: data.values[gcp & 7]!, from, to }], [0.5, 0.9, 0.99], known);
         out.set([count, mean, min, max, percentiles[0]!, percentiles[1]!, percentiles[2]!], gcp * STATS);
       }
       return out;

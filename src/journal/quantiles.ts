@@ -18,11 +18,18 @@ export interface ValueRange {
   to: number;
 }
 
+/** The sum, the least and the greatest of a set of values, summed in the order the values came. */
+export interface KnownExtent {
+  sum: number;
+  min: number;
+  max: number;
+}
+
 export interface Quantiles {
   /** Statistics of values[from, to) (not empty). */
   rangeStatistics(values: Float64Array, from: number, to: number, ps: readonly number[]): RangeStatistics;
-  /** Statistics of the values of all the ranges together (not all empty). */
-  partsStatistics(parts: readonly ValueRange[], ps: readonly number[]): RangeStatistics;
+  /** Statistics of the values of all the ranges together (not all empty); `known`: their sum, least and greatest, if kept as they came. */
+  partsStatistics(parts: readonly ValueRange[], ps: readonly number[], known?: KnownExtent): RangeStatistics;
   /** The values at the given ranks (ascending) of the ranges' values together. */
   orderStatistics(parts: readonly ValueRange[], min: number, max: number, ranks: readonly number[]): number[];
 }
@@ -44,13 +51,14 @@ export function defineQuantiles(): Quantiles {
    * own double arithmetic, and is rounded to the microsecond as the SQL path
    * rounded its result.
    */
-  function partsStatistics(parts: readonly ValueRange[], ps: readonly number[]): RangeStatistics {
+  function partsStatistics(parts: readonly ValueRange[], ps: readonly number[], known?: KnownExtent): RangeStatistics {
     let n = 0;
-    let sum = 0;
-    let min = Infinity;
-    let max = -Infinity;
+    let sum = known ? known.sum : 0;
+    let min = known ? known.min : Infinity;
+    let max = known ? known.max : -Infinity;
     for (const { values, from, to } of parts) {
       n += to - from;
+      if (known) continue;
       for (let i = from; i < to; i++) {
         const v = values[i]!;
         sum += v;

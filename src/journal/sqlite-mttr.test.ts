@@ -4,13 +4,12 @@ import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sqliteOrder } from "./mttr-stats.ts";
 import { rangeStatistics } from "./quantiles.ts";
 import { migrateHistory } from "./sqlite-history.ts";
 import { incidentSchema } from "./sqlite-incidents.ts";
 import { sqliteAnalyticsStore } from "./sqlite-mttr.ts";
 import { startSecondReader } from "./sqlite-mttr-thread.ts";
-import { phaseOptions } from "./mttr-stats.ts";
+import { MttrCollector, phaseOptions, sqliteOrder } from "./mttr-stats.ts";
 import type { MttrQuery, MttrResult } from "./types.ts";
 
 // The oracle: MTTR as SQL computed it before the one-pass collector, with
@@ -207,8 +206,12 @@ describe("the second reader", () => {
       collect: "collect",
     };
     // The caller takes no service: the thread reads all three.
-    const reader = startSecondReader(join(dir, "thread.db"), [null, "a", "b"], sql, {}, { phases: phaseOptions({ trends: true }, true), grouped: true });
-    const read = reader.finish();
+    const reader = startSecondReader(join(dir, "thread.db"), [null, "a", "b"], sql, {}, {
+      phases: phaseOptions({ trends: true }, true),
+      grouped: true,
+      work: { caller: { cps: [0], weekly: false }, thread: { cps: [3], weekly: true } },
+    });
+    const read = reader.collected();
     expect(read).toBeDefined();
     expect(read!.groupCount).toBe(3);
     // Per group and cohort: incidents, resolved, open, automated, escalated, attempts.
@@ -217,6 +220,14 @@ describe("the second reader", () => {
     // Group 1 ("a"), cohort 0, resolve: its count and its median, 4.5 minutes.
     const at = (1 * 8 + 3) * 7;
     expect([read!.statistics![at], read!.statistics![at + 4]]).toEqual([100, 4.5 * MIN]);
+    // It handed over the detections (the caller's share) and kept the resolutions (its own).
+    expect([read!.values[0]!.length > 0, read!.values[3]!.length]).toEqual([true, 0]);
+    // Then its share of the work over both threads' incidents: here, the caller read none.
+    const none = new MttrCollector({ trends: true }, { keys: [null, "a", "b"] });
+    reader.share(none.allParts()[0]!);
+    const wide = reader.finish();
+    expect(wide!.statistics.map(([cp, stats]) => [cp, stats.count, stats.percentiles[0]])).toEqual([[3, 300, 4.5 * MIN]]);
+    expect(wide!.weekly!.reduce((n, week) => n + week.count, 0)).toBe(300);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { MttrCollector, phaseOptions, REMEDIATED, STATUS } from "./mttr-stats.ts";
+import { computeWide, MttrCollector, phaseOptions, REMEDIATED, STATUS } from "./mttr-stats.ts";
 import { startSecondReader } from "./sqlite-mttr-thread.ts";
 import type { Synchronous } from "./sqlite-async.ts";
 import type { AnalyticsStore, MttrQuery } from "./types.ts";
@@ -107,7 +107,7 @@ export function sqliteAnalyticsStore(db: Database, options: { secondThreadFrom?:
       none: `SELECT count(${INCIDENT}) FROM incidents INDEXED BY incidents_mttr WHERE service IS NULL AND ${where}`,
     };
     const [named, none] = [db.prepare<unknown, Params>(sql.named), db.prepare<unknown, Params>(sql.none)];
-    const second = threads ? startSecondReader(db.filename, list, { ...sql, collect: `opskit_mttr_incident_${suffix}` }, params, { phases: phaseOptions(query, true), grouped }) : undefined;
+    const second = threads ? startSecondReader(db.filename, list, { ...sql, collect: `opskit_mttr_incident_${suffix}` }, params, { phases: phaseOptions(query, true), grouped, work: { caller: into.wideWork().here, thread: into.wideWork().there } }) : undefined;
     let next = 0;
     for (let index = second ? second.take() : next++; index < list.length; index = second ? second.take() : next++) {
       const service = list[index]!;
@@ -119,10 +119,17 @@ export function sqliteAnalyticsStore(db: Database, options: { secondThreadFrom?:
     if (!second) return into;
     // By service, each group was read by one thread: each computes its groups' statistics while the other may still read.
     into.finishReading({ statistics: grouped });
-    const read = second.finish();
+    const read = second.collected();
     // The thread failed (a file it may not open, say): read everything here instead.
     if (!read) return readByService(query, false);
     into.addPart(read);
+    // What needs every incident (overall, the weekly trend), shared between the threads.
+    second.share(into.allParts()[0]!);
+    into.acceptWide(computeWide(into.allParts(), into.wideWork().here));
+    const theirs = second.finish();
+    // The thread failed: the durations its share needed went with it, so everything is read again here.
+    if (!theirs) return readByService(query, false);
+    into.acceptWide(theirs);
     return into;
   }
 
@@ -144,7 +151,7 @@ export function sqliteAnalyticsStore(db: Database, options: { secondThreadFrom?:
       try {
         const threads = secondThreadFrom !== undefined && db.filename !== ":memory:" && db.filename !== "" && rowsIn.get()!.n >= secondThreadFrom;
         const read = byService ? readByService(query, threads) : readWithGroup(query);
-        return read.result({ overall: query.overall === true && query.groupBy !== undefined });
+        return read.result();
       } finally {
         collector = undefined;
       }

@@ -153,15 +153,17 @@ export async function computeMttr(store: AnalyticsStore, options: MttrOptions): 
       ),
     );
   const overall = cohortsFrom(overallResult.counts, overallResult.phases);
-  const groupNames = [...new Set(grouped.counts.map((c) => c.group))];
-  const totals = new Map(groupNames.map((g) => [g, grouped.counts.filter((c) => c.group === g).reduce((n, c) => n + c.incidents, 0)]));
+  // Each group's rows gathered in one pass (filtering the rows once per group was quadratic in the groups).
+  const byGroup = new Map<string | null, { counts: MttrCountRow[]; phases: MttrPhaseRow[] }>();
+  const rowsOf = (group: string | null) => byGroup.get(group) ?? byGroup.set(group, { counts: [], phases: [] }).get(group)!;
+  for (const c of grouped.counts) rowsOf(c.group).counts.push(c);
+  for (const r of grouped.phases) if (byGroup.has(r.group)) rowsOf(r.group).phases.push(r);
+  const groupNames = [...byGroup.keys()];
+  const totals = new Map(groupNames.map((g) => [g, rowsOf(g).counts.reduce((n, c) => n + c.incidents, 0)]));
   groupNames.sort((a, b) => totals.get(b)! - totals.get(a)! || String(a).localeCompare(String(b)));
   const groups = plan.query.groupBy
     ? groupNames.map((group) => {
-        const cohorts = cohortsFrom(
-          grouped.counts.filter((c) => c.group === group),
-          grouped.phases.filter((r) => r.group === group),
-        );
+        const cohorts = cohortsFrom(rowsOf(group).counts, rowsOf(group).phases);
         return { group: group ?? "(none)", cohorts, ...(cohorts.length === 2 ? { changes: changesBetween(cohorts[0]!, cohorts[1]!) } : {}) };
       })
     : [];
