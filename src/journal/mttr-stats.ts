@@ -40,12 +40,13 @@ export function sqliteOrder(a: unknown, b: unknown): number {
 }
 
 /** How a query's incidents fall into cohorts and what it keeps, for a PhaseCollector in any thread. */
-export function phaseOptions(query: MttrQuery, contiguous: boolean): PhaseOptions {
+export function phaseOptions(query: MttrQuery, contiguous: boolean, expected?: number): PhaseOptions {
   return {
     splitAt: query.split?.kind === "at" ? query.split.at : Infinity,
     splitAutomated: query.split?.kind === "automated",
     trends: query.trends === true,
     contiguous,
+    ...(expected !== undefined ? { expected } : {}),
   };
 }
 
@@ -80,11 +81,12 @@ export class MttrCollector {
   private readonly wide = new Map<number, RangeStatistics>();
   private weekly: MttrResult["weekly"] | undefined;
 
-  constructor(query: MttrQuery, options: { keys?: readonly unknown[] } = {}) {
+  /** `expected`: how many incidents there can be at most (PhaseOptions). */
+  constructor(query: MttrQuery, options: { keys?: readonly unknown[]; expected?: number } = {}) {
     this.trends = query.trends === true;
     this.overall = query.overall === true && query.groupBy !== undefined;
     this.keys = options.keys ? [...options.keys] : [];
-    this.phases = new Collector(phaseOptions(query, options.keys !== undefined));
+    this.phases = new Collector(phaseOptions(query, options.keys !== undefined, options.expected));
   }
 
   /** The index of a group value (null for none), registered on first sight. */

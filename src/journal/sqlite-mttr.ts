@@ -95,11 +95,11 @@ export function sqliteAnalyticsStore(db: Database, options: { secondThreadFrom?:
     return found;
   }
 
-  function readByService(query: MttrQuery, threads: boolean): MttrCollector {
+  function readByService(query: MttrQuery, threads: boolean, expected: number): MttrCollector {
     const grouped = query.groupBy !== undefined;
     const list = services();
     // Grouped, group i is list[i]; ungrouped, every service is group 0.
-    const into = new MttrCollector(query, { keys: grouped ? list : [null] });
+    const into = new MttrCollector(query, { keys: grouped ? list : [null], expected });
     collector = into;
     const { where, params } = range(query);
     const sql = {
@@ -107,7 +107,7 @@ export function sqliteAnalyticsStore(db: Database, options: { secondThreadFrom?:
       none: `SELECT count(${INCIDENT}) FROM incidents INDEXED BY incidents_mttr WHERE service IS NULL AND ${where}`,
     };
     const [named, none] = [db.prepare<unknown, Params>(sql.named), db.prepare<unknown, Params>(sql.none)];
-    const second = threads ? startSecondReader(db.filename, list, { ...sql, collect: `opskit_mttr_incident_${suffix}` }, params, { phases: phaseOptions(query, true), grouped, work: { caller: into.wideWork().here, thread: into.wideWork().there } }) : undefined;
+    const second = threads ? startSecondReader(db.filename, list, { ...sql, collect: `opskit_mttr_incident_${suffix}` }, params, { phases: phaseOptions(query, true, expected), grouped, work: { caller: into.wideWork().here, thread: into.wideWork().there } }) : undefined;
     let next = 0;
     for (let index = second ? second.take() : next++; index < list.length; index = second ? second.take() : next++) {
       const service = list[index]!;
@@ -121,26 +121,26 @@ export function sqliteAnalyticsStore(db: Database, options: { secondThreadFrom?:
     into.finishReading({ statistics: grouped });
     const read = second.collected();
     // The thread failed (a file it may not open, say): read everything here instead.
-    if (!read) return readByService(query, false);
+    if (!read) return readByService(query, false, expected);
     into.addPart(read);
     // What needs every incident (overall, the weekly trend), shared between the threads.
     second.share(into.allParts()[0]!);
     into.acceptWide(computeWide(into.allParts(), into.wideWork().here));
     const theirs = second.finish();
     // The thread failed: the durations its share needed went with it, so everything is read again here.
-    if (!theirs) return readByService(query, false);
+    if (!theirs) return readByService(query, false, expected);
     into.acceptWide(theirs);
     return into;
   }
 
-  function readWithGroup(query: MttrQuery): MttrCollector {
-    const into = new MttrCollector(query);
-    collector = into;
+  function readWithGroup(query: MttrQuery, rows: number): MttrCollector {
     const { where, params } = range(query);
     const key = groupExpression(query.groupBy!, params);
     // Through the start-time index for a narrow range; for most of the table, reading the table itself is cheaper than a lookup per row.
     const count = db.query<{ n: number }, Params>(`SELECT count(*) AS n FROM incidents INDEXED BY incidents_started WHERE ${where}`).get(range(query).params)!.n;
-    const scan = count > rowsIn.get()!.n / 8 ? where.replaceAll("started_at", "+started_at") : where;
+    const scan = count > rows / 8 ? where.replaceAll("started_at", "+started_at") : where;
+    const into = new MttrCollector(query, { expected: count });
+    collector = into;
     db.query<unknown, Params>(`SELECT count(${GROUPED}(${key}, ${INCIDENT_COLUMNS})) FROM incidents WHERE ${scan}`).get(params);
     return into;
   }
@@ -149,8 +149,9 @@ export function sqliteAnalyticsStore(db: Database, options: { secondThreadFrom?:
     mttr(query) {
       const byService = query.groupBy === undefined || ("column" in query.groupBy && query.groupBy.column === "service");
       try {
-        const threads = secondThreadFrom !== undefined && db.filename !== ":memory:" && db.filename !== "" && rowsIn.get()!.n >= secondThreadFrom;
-        const read = byService ? readByService(query, threads) : readWithGroup(query);
+        const rows = rowsIn.get()!.n;
+        const threads = secondThreadFrom !== undefined && db.filename !== ":memory:" && db.filename !== "" && rows >= secondThreadFrom;
+        const read = byService ? readByService(query, threads, rows) : readWithGroup(query, rows);
         return read.result();
       } finally {
         collector = undefined;
