@@ -235,6 +235,37 @@ describe("importIncidents", async () => {
     expect(await journal.importIncidents(many(3, "B"))).toEqual({ inserted: 3, updated: 0 });
   });
 
+  test("an import written by its own thread fails all or nothing too: a bad row late, or SQLite refusing one", async () => {
+    await journal.importIncidents(many(100, "A"));
+    const before = indexes();
+    const first = rows();
+    function* failingLate(): Generator<ImportedIncident> {
+      yield* many(130_000, "B");
+      throw new Error("row 130,001 is bad");
+    }
+    await expect(journal.importIncidents(failingLate())).rejects.toThrow("row 130,001 is bad");
+    const broken = { ...imported("B119999"), title: null } as unknown as ImportedIncident;
+    const refused = await journal.importIncidents([...many(119_999, "B"), broken]).then(() => undefined, (error: unknown) => error);
+    expect(refused).toMatchObject({ code: "SQLITE_CONSTRAINT_NOTNULL", message: expect.stringContaining("NOT NULL") });
+    expect(indexes()).toEqual(before);
+    expect(rows()).toEqual(first);
+    expect(integrity()).toBe("ok");
+    // The thread's writes are seen by this connection, and a re-import of the same rows updates them.
+    const batch = many(120_000, "B");
+    expect(await journal.importIncidents(batch.values())).toEqual({ inserted: 120_000, updated: 0 });
+    expect(await journal.countIncidents()).toBe(120_100);
+    expect(await journal.findOpenIncident("import:pagerduty:B119994")).toMatchObject({ externalId: "B119994" });
+    expect(await journal.importIncidents(batch.values())).toEqual({ inserted: 0, updated: 120_000 });
+    expect(definitions(indexes())).toEqual(definitions(before));
+    expect(integrity()).toBe("ok");
+  });
+
+  test("an import inside a transaction of the journal is written by its connection, not a thread", async () => {
+    const result = await journal.transaction((tx) => tx.importIncidents(many(100_500, "T")));
+    expect(result).toEqual({ inserted: 100_500, updated: 0 });
+    expect(await journal.countIncidents()).toBe(100_500);
+  });
+
   test("100,000 rows import in one transaction in a few seconds, and again as updates", async () => {
     const batch = Array.from({ length: 100_000 }, (_, i) => imported(`P${i}`, { started: t0 + i * minute, resolved: i % 10 === 0 ? undefined : t0 + (i + 30) * minute }));
     let started = performance.now();

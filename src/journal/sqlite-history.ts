@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Synchronous } from "./sqlite-async.ts";
+import { writeInThread, type WriterPlan } from "./sqlite-history-thread.ts";
 import { analyticsIndex } from "./sqlite-mttr.ts";
 import type { HistoryStore, ImportedIncident } from "./types.ts";
 
@@ -43,6 +44,14 @@ const ROWS_PER_STATEMENT = 64;
 const VALUES_PER_ROW = 17;
 /** Rows an import writes under the full set of indexes before it considers dropping them (see bulkLoad). */
 const BULK_MIN_ROWS = 20_000;
+/**
+ * Rows from which an import is written by a thread of its own while this one
+ * reads them (sqlite-history-thread.ts); the first are held until then.
+ * Measured on two cores: a million rows in 5.3-5.7 s instead of 6.1-6.2 s
+ * (three runs each, interleaved); 100,000 and 300,000 rows about the same
+ * either way.
+ */
+const THREAD_MIN_ROWS = 100_000;
 
 const columns = `fingerprint, status, title, source, labels, annotations, service, severity, alertname,
   started_at, detected_at, acknowledged_at, remediation_started_at, resolved_at, escalated, escalated_at, automated, attempts, notifications,
@@ -60,7 +69,7 @@ const upsertSql = (rows: number) => `INSERT INTO incidents (${columns}) VALUES $
 type Value = string | number | null;
 
 /** The upsert's parameters for the incident an import row stands for, written into `values` from `at` (in rowValues' order). */
-function putValues(values: Value[], at: number, row: ImportedIncident): void {
+function putValues(values: unknown[], at: number, row: ImportedIncident): void {
   const { labels } = row;
   const resolved = row.resolved ?? null;
   values[at] = `import:${row.origin}:${row.externalId}`;
@@ -130,6 +139,10 @@ function recreateIndexes(db: Database, statements: readonly string[]): void {
  * after), the other indexes are dropped and re-created after the last row,
  * in the same transaction. Measured on a million rows into a fresh journal:
  * about 5 s for the writes instead of 8.4 s.
+ *
+ * From THREAD_MIN_ROWS rows on, outside a transaction of this connection,
+ * a thread with its own connection writes (the same statements, the same
+ * bulk load) while this one reads the rows.
  */
 export function sqliteHistoryStore(db: Database): Synchronous<HistoryStore> {
   // Prepared at the first import, not at every open of the journal.
@@ -138,8 +151,31 @@ export function sqliteHistoryStore(db: Database): Synchronous<HistoryStore> {
     importIncidents(rows) {
       if (Array.isArray(rows) && rows.length === 0) return { inserted: 0, updated: 0 };
       statements ??= prepareImport(db);
-      return statements.importAll.immediate(rows);
+      // Inside a transaction of this connection, or without a file, another connection could not write.
+      if (db.inTransaction || db.filename === "" || db.filename === ":memory:") return statements.importAll.immediate(rows);
+      const iterator = rows[Symbol.iterator]();
+      const first: ImportedIncident[] = [];
+      for (let next = iterator.next(); !next.done; next = iterator.next()) {
+        first.push(next.value);
+        if (first.length === THREAD_MIN_ROWS) return writeInThread(writerPlan(db), first, iterator, putValues);
+      }
+      return statements.importAll.immediate(first);
     },
+  };
+}
+
+/** What the writer thread needs: this connection's file and settings, and the same statements. */
+function writerPlan(db: Database): WriterPlan {
+  return {
+    location: db.filename,
+    synchronous: db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous,
+    busyTimeoutMs: db.query<{ timeout: number }, []>("PRAGMA busy_timeout").get()!.timeout,
+    valuesPerRow: VALUES_PER_ROW,
+    rowsPerStatement: ROWS_PER_STATEMENT,
+    upsertOne: upsertSql(1),
+    upsertMany: upsertSql(ROWS_PER_STATEMENT),
+    bulkMinRows: BULK_MIN_ROWS,
+    historyIndex,
   };
 }
 
