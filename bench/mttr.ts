@@ -26,7 +26,8 @@ const SEED = 20261125;
 const IMPORT_ROUNDS = 3;
 const MTTR_ROUNDS = 5;
 const CONTEXT_RUNS = 3;
-/** Within 3x of the sqlite3 shell's .import of the same file (2.0 s here). */
+/** Within 3x of the sqlite3 shell's .import of the same file in the same run, and at most 6 s (3x the 2.0 s it took when the goal was set). */
+const GOAL_IMPORT_RATIO = 3;
 const GOAL_IMPORT_SECONDS = 6;
 /** The goal before the whole year's (M5, bench/mttr-scale.ts) was set. */
 const GOAL_MTTR_SECONDS = 2;
@@ -202,7 +203,7 @@ function datasetLine(d: Samples["dataset"]): string {
 function results(s: Samples, agreement: Agreement): BenchResult[] {
   const { opskit: oi, sqlite3: si } = s.imports;
   const importRatio = wall(oi) / wall(si);
-  const importMet = wall(oi) <= GOAL_IMPORT_SECONDS;
+  const importMet = importRatio <= GOAL_IMPORT_RATIO && wall(oi) <= GOAL_IMPORT_SECONDS;
   const { opskit: om, pandas: pm } = s.mttr;
   const mttrRatio = wall(om) / wall(pm);
   const mttrMet = wall(om) < GOAL_MTTR_SECONDS;
@@ -214,12 +215,12 @@ function results(s: Samples, agreement: Agreement): BenchResult[] {
       opskit: `${sec(wall(oi))} median`,
       anchor: `sqlite3 .import ${sec(wall(si))} median`,
       ratio: `${importRatio.toFixed(2)}x sqlite3's time`,
-      goal: `≤ ${GOAL_IMPORT_SECONDS} s`,
+      goal: `≤ ${GOAL_IMPORT_RATIO}x sqlite3, ≤ ${GOAL_IMPORT_SECONDS} s`,
       met: importMet,
       details: [
-        `- opskit (\`opskit incidents import incidents.csv --journal J --source ${SOURCE}\`, a fresh journal each run): median **${sec(wall(oi))}**, best ${sec(best(oi))} over ${oi.length} runs (${list(oi)} s) = ${count(Math.round(ROWS / wall(oi)))} rows/s; CPU (user+sys) ${sec(cpu(oi))}; peak RSS **${mb(peak(oi))}**; goal ≤ ${GOAL_IMPORT_SECONDS} s (3x sqlite3's ${sec(wall(si))}): ${importMet ? "met" : "NOT met"}`,
+        `- opskit (\`opskit incidents import incidents.csv --journal J --source ${SOURCE}\`, a fresh journal each run): median **${sec(wall(oi))}**, best ${sec(best(oi))} over ${oi.length} runs (${list(oi)} s) = ${count(Math.round(ROWS / wall(oi)))} rows/s; CPU (user+sys) ${sec(cpu(oi))}; peak RSS **${mb(peak(oi))}**; goal within ${GOAL_IMPORT_RATIO}x sqlite3's time in the same run and ≤ ${GOAL_IMPORT_SECONDS} s: ${importMet ? "met" : "NOT met"}`,
         `- sqlite3 shell (\`sqlite3 DB '.mode csv' '.import incidents.csv incidents'\`, a fresh database each run: one plain table of TEXT columns, no validation, no index): median **${sec(wall(si))}**, best ${sec(best(si))} (${list(si)} s); CPU ${sec(cpu(si))}; peak RSS ${mb(peak(si))}`,
-        `- ratio of medians **${importRatio.toFixed(2)}x** sqlite3's time (of the best runs ${(best(oi) / best(si)).toFixed(2)}x): opskit parses and checks every row (RFC 3339 times, milestones not before the start, duplicate ids) before one transaction writes them, as incidents with their labels as JSON, under the journal's ${s.journal.indexes} indexes on incidents`,
+        `- ratio of medians **${importRatio.toFixed(2)}x** sqlite3's time (of the best runs ${(best(oi) / best(si)).toFixed(2)}x): opskit parses and checks every row (RFC 3339 times, milestones not before the start, duplicate ids) as one transaction writes them (all or nothing), as incidents with their labels as JSON, and keeps the journal's ${s.journal.indexes} indexes on incidents (a bulk load re-creates them at the end)`,
         `- checks: opskit printed "imported ${count(ROWS)} incidents … (${count(ROWS)} new, 0 updated, 0 rows skipped)" every run, and the journal holds ${count(s.journal.incidents)} incidents, ${count(s.journal.open)} open as in the file; sqlite3's table holds ${count(s.plainRows)} rows`,
         `- on disk: the journal ${mb(s.journal.bytes)}, sqlite3's table ${mb(s.plainBytes)}; both in bench/out/mttr/ on ${s.fileSystem}, the CSV read from the page cache`,
         datasetLine(s.dataset),
