@@ -36,37 +36,51 @@ async function blackboxPeak(server: TargetServer, endpoints: string[], inFlight:
   }
 }
 
+/** The cost growth: peak RSS with 100, 1,000 and 10,000 probes in flight. */
+const GROWTH_IN_FLIGHT = [100, 1_000, IN_FLIGHT];
+
+/** opskit's peak RSS (GNU time) holding `inFlight` probes of the slow endpoints at once. */
+async function opskitPeak(server: TargetServer, endpoints: string[], inFlight: number): Promise<{ peak: number; wall: number; user: number; sys: number; summary: string; maxInFlight: number }> {
+  const file = `${outDir}/memory-targets-${inFlight}.txt`;
+  await Bun.write(file, Array.from({ length: inFlight }, (_, i) => `${endpoints[i % PORTS]}\n`).join(""));
+  console.log(`memory: opskit, ${inFlight} probes in flight, endpoints answer after ${DELAY_MS} ms`);
+  await server.reset();
+  const timeFile = `${outDir}/memory-opskit-time.txt`;
+  const run = await runToEnd(
+    ["/usr/bin/time", "-f", "%M %e %U %S", "-o", timeFile,
+      opskitBin, "probe", "-f", file, "--concurrency", String(inFlight), "--quiet", "--timeout", "30s"],
+    90_000,
+  );
+  const summary = run.stdout.trim().split("\n").at(-1) ?? "";
+  if (run.exitCode !== 0 || !summary.startsWith(`${inFlight} targets: ${inFlight} healthy`)) {
+    throw new Error(`opskit run failed (exit ${run.exitCode}): ${run.stdout.slice(-2000)}${run.stderr.slice(-2000)}`);
+  }
+  const [maxRssKiB, wall, user, sys] = (await Bun.file(timeFile).text()).trim().split("\n").at(-1)!.split(" ").map(Number) as [number, number, number, number];
+  const { maxInFlight } = await server.stats();
+  const together = maxInFlight >= inFlight && wall < (2 * DELAY_MS) / 1000;
+  if (!together) throw new Error(`the probes were not all in flight together: the endpoints held at most ${maxInFlight} at once; wall ${wall} s for a ${DELAY_MS} ms delay`);
+  return { peak: maxRssKiB * 1024, wall, user, sys, summary, maxInFlight };
+}
+
 export async function benchMemory(): Promise<BenchResult> {
   const limit = openFilesLimit();
   if (limit < IN_FLIGHT + 100) throw new Error(`ulimit -n is ${limit}: 10,000 probes in flight need more descriptors (bench/run.sh raises it)`);
   const server = await startTargetServer(PORTS, DELAY_MS);
   try {
     const endpoints = server.ports.map((port) => `http://127.0.0.1:${port}/slow`);
-    const file = `${outDir}/memory-targets.txt`;
-    await Bun.write(file, Array.from({ length: IN_FLIGHT }, (_, i) => `${endpoints[i % PORTS]}\n`).join(""));
-
-    console.log(`memory: opskit, ${IN_FLIGHT} probes in flight, endpoints answer after ${DELAY_MS} ms`);
-    await server.reset();
-    const timeFile = `${outDir}/memory-opskit-time.txt`;
-    const run = await runToEnd(
-      ["/usr/bin/time", "-f", "%M %e %U %S", "-o", timeFile,
-        opskitBin, "probe", "-f", file, "--concurrency", String(IN_FLIGHT), "--quiet", "--timeout", "30s"],
-      90_000,
-    );
-    const summary = run.stdout.trim().split("\n").at(-1) ?? "";
-    if (run.exitCode !== 0 || !summary.startsWith(`${IN_FLIGHT} targets: ${IN_FLIGHT} healthy`)) {
-      throw new Error(`opskit run failed (exit ${run.exitCode}): ${run.stdout.slice(-2000)}${run.stderr.slice(-2000)}`);
-    }
-    const [maxRssKiB, wall, user, sys] = (await Bun.file(timeFile).text()).trim().split("\n").at(-1)!.split(" ").map(Number) as [number, number, number, number];
-    const peak = maxRssKiB * 1024;
-    const { maxInFlight } = await server.stats();
-    const together = maxInFlight >= IN_FLIGHT && wall < (2 * DELAY_MS) / 1000;
-    if (!together) throw new Error(`the probes were not all in flight together: the endpoints held at most ${maxInFlight} at once; wall ${wall} s for a ${DELAY_MS} ms delay`);
-
     // blackbox needs two sockets per probe; keep within this machine's descriptor limit.
     const bbInFlight = Math.min(IN_FLIGHT, Math.floor((limit - 200) / 2));
+    const growth: { inFlight: number; opskit: number; blackbox: number; blackboxInFlight: number }[] = [];
+    for (const inFlight of GROWTH_IN_FLIGHT.slice(0, -1)) {
+      const o = await opskitPeak(server, endpoints, inFlight);
+      console.log(`memory: blackbox_exporter, ${inFlight} probes in flight`);
+      const b = await blackboxPeak(server, endpoints, inFlight);
+      growth.push({ inFlight, opskit: o.peak, blackbox: b.peak, blackboxInFlight: inFlight });
+    }
+    const { peak, wall, user, sys, summary, maxInFlight } = await opskitPeak(server, endpoints, IN_FLIGHT);
     console.log(`memory: blackbox_exporter, ${bbInFlight} probes in flight`);
     const bb = await blackboxPeak(server, endpoints, bbInFlight);
+    growth.push({ inFlight: IN_FLIGHT, opskit: peak, blackbox: bb.peak, blackboxInFlight: bbInFlight });
 
     const ratio = peak / GOAL_BYTES;
     return {
@@ -82,6 +96,12 @@ export async function benchMemory(): Promise<BenchResult> {
         `- all in flight together: the endpoints held ${maxInFlight.toLocaleString("en-US")} requests at once; opskit took ${wall.toFixed(2)} s wall for a ${DELAY_MS / 1000} s answer delay (CPU user ${user.toFixed(2)} s + sys ${sys.toFixed(2)} s); summary "${summary}"`,
         `- blackbox_exporter for comparison: peak RSS (VmHWM) **${mb(bb.peak)}** with ${bbInFlight.toLocaleString("en-US")} /probe requests in flight (wrk, one connection each; the endpoints held ${bb.held.toLocaleString("en-US")} at once; ${bb.succeeded} reported probe_success 1, last after ${bb.seconds.toFixed(2)} s)${bbInFlight < IN_FLIGHT ? `; fewer than 10,000 because it needs two descriptors per probe and \`ulimit -n\` is capped at ${limit} here` : ""}; opskit/blackbox ${(peak / bb.peak).toFixed(2)}x`,
         `- setup: ${PORTS} ports of one Bun.serve process whose GET /slow answers after ${DELAY_MS} ms; \`opskit probe -f FILE --concurrency ${IN_FLIGHT} --quiet --timeout 30s\`; \`ulimit -n\` ${limit}`,
+        "- cost growth: the same run with 100, 1,000 and 10,000 probes in flight (the concurrency equal to the targets), each side's peak RSS; × is against the size before:",
+        "",
+        "| in flight | opskit peak RSS | × | blackbox peak RSS | × |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        ...growth.map((g, i) => `| ${g.inFlight.toLocaleString("en-US")} | ${mb(g.opskit)} | ${i === 0 ? "-" : `${(g.opskit / growth[i - 1]!.opskit).toFixed(2)}x`} | ${mb(g.blackbox)}${g.blackboxInFlight !== g.inFlight ? ` (at ${g.blackboxInFlight.toLocaleString("en-US")})` : ""} | ${i === 0 ? "-" : `${(g.blackbox / growth[i - 1]!.blackbox).toFixed(2)}x`} |`),
+        "",
       ],
     };
   } finally {

@@ -14,6 +14,9 @@ const ROUNDS = 30;
 const WARMUP = 3;
 const RUNS = 10;
 const GOAL_RATIO = 1.2;
+/** The cost growth: the same command with 1, 10 and 100 target URLs (curl fetches them one after another, as it does). */
+const GROWTH_TARGETS = [1, 10, 100];
+const GROWTH_ROUNDS = 6;
 
 export interface HyperfineResult {
   command: string;
@@ -49,6 +52,20 @@ export async function round(n: number, commands: Record<string, string>): Promis
   return ((await Bun.file(exported).json()) as { results: HyperfineResult[] }).results;
 }
 
+/** Medians of both commands with 1, 10 and 100 URLs. */
+async function measureGrowth(url: string): Promise<{ targets: number; opskit: number; curl: number }[]> {
+  const rows: { targets: number; opskit: number; curl: number }[] = [];
+  for (const targets of GROWTH_TARGETS) {
+    const urls = Array.from({ length: targets }, () => url).join(" ");
+    const commands = { opskit: `${opskitBin} probe ${urls}`, curl: `curl -fsS ${urls}` };
+    console.log(`startup: cost growth, ${targets} URLs, ${GROWTH_ROUNDS} rounds`);
+    const times: Record<string, number[]> = { opskit: [], curl: [] };
+    for (let n = 1; n <= GROWTH_ROUNDS; n++) for (const r of await round(n, commands)) times[r.command]!.push(...r.times);
+    rows.push({ targets, opskit: median(times.opskit!), curl: median(times.curl!) });
+  }
+  return rows;
+}
+
 export async function benchStartup(): Promise<BenchResult> {
   const server = await startTargetServer(1);
   try {
@@ -68,6 +85,7 @@ export async function benchStartup(): Promise<BenchResult> {
       roundRatios.push(byName.opskit!.median / byName.curl!.median);
     }
     await Bun.write(`${outDir}/startup-times.json`, `${JSON.stringify(sides)}\n`);
+    const growth = await measureGrowth(url);
     const opskit = sides.opskit!;
     const curl = sides.curl!;
     const ratio = median(opskit.times) / median(curl.times);
@@ -89,6 +107,12 @@ export async function benchStartup(): Promise<BenchResult> {
         `- curl (\`curl -fsS URL\`): ${describe(curl)}`,
         `- ratio of medians: **${ratio.toFixed(2)}x** (goal <= ${GOAL_RATIO}x): ${ratio <= GOAL_RATIO ? "met" : "NOT met"}; ratio of minimums ${(Math.min(...opskit.times) / Math.min(...curl.times)).toFixed(2)}x; per-round ratios of medians: median ${median(roundRatios).toFixed(2)}x, range ${Math.min(...roundRatios).toFixed(2)}-${Math.max(...roundRatios).toFixed(2)}x`,
         `- ${ROUNDS} hyperfine rounds (\`-N\`, ${WARMUP} warmup + ${RUNS} runs of each command, the order alternating), ${ROUNDS * RUNS} runs of each in all; every run exited 0`,
+        `- cost growth: the same URL given 1, 10 and 100 times (\`opskit probe URL URL ...\`, which probes them concurrently, against \`curl -fsS URL URL ...\`, which fetches them one after another over one connection when it can); ${GROWTH_ROUNDS} hyperfine rounds of ${WARMUP} warmup + ${RUNS} runs at each size, medians over all runs; × is the time against the size before:`,
+        "",
+        "| URLs | opskit | × | curl | × | opskit/curl |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        ...growth.map((g, i) => `| ${g.targets} | ${ms(g.opskit)} | ${i === 0 ? "-" : `${(g.opskit / growth[i - 1]!.opskit).toFixed(2)}x`} | ${ms(g.curl)} | ${i === 0 ? "-" : `${(g.curl / growth[i - 1]!.curl).toFixed(2)}x`} | ${(g.opskit / g.curl).toFixed(2)}x |`),
+        "",
       ],
     };
   } finally {
