@@ -114,6 +114,31 @@ export async function benchAudit(runs = 5): Promise<BenchResult> {
         `- ShellCheck alone (shellcheck -f json1): ${seconds(aloneOneMs)} in one process; ${seconds(aloneBatchedMs)} in batches of 100, ${concurrency} at a time`,
         `- ratios: audit with ShellCheck / ShellCheck alone ${(withMs / aloneBatchedMs).toFixed(2)} (batched), ${(withMs / aloneOneMs).toFixed(2)} (one process); audit without ShellCheck / ShellCheck alone in one process ${(withoutMs / aloneOneMs).toFixed(3)}`,
       );
+      // 4. Cost growth: the first 1% and 10% of the corpus beside the whole, the same three measurements.
+      const rows: { files: number; lines: number; without: number; withSc: number; alone: number }[] = [];
+      for (const share of [100, 10]) {
+        const subset = sources.slice(0, Math.max(1, Math.round(sources.length / share)));
+        const subsetShell = new Set(shellFiles);
+        const subsetPaths = subset.map((s) => s.path);
+        const subsetShellFiles = subsetPaths.filter((path) => subsetShell.has(path));
+        rows.push({
+          files: subset.length,
+          lines: subset.reduce((n, s) => n + countLines(s.text), 0),
+          without: await timed(() => runAudit({ paths: subsetPaths, root: dir, shellcheck: false }), runs),
+          withSc: await timed(() => runAudit({ paths: subsetPaths, root: dir }), shellcheckRuns),
+          alone: await timed(() => shellcheckAlone(subsetShellFiles, 100, concurrency), shellcheckRuns),
+        });
+      }
+      rows.push({ files: sources.length, lines, without: withoutMs, withSc: withMs, alone: aloneBatchedMs });
+      const times = (ms: number, before: number | undefined) => `${seconds(ms)} | ${before === undefined ? "-" : `${(ms / before).toFixed(2)}x`}`;
+      details.push(
+        "- cost growth: the first 1% and 10% of the corpus's files beside the whole (one run of `opskit audit` given the files); × is the time against the size before, for about 10x the lines:",
+        "",
+        "| files | lines | audit without ShellCheck | × | audit with ShellCheck | × | ShellCheck alone, batched | × |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ...rows.map((r, i) => `| ${r.files} | ${thousands(r.lines)} | ${times(r.without, rows[i - 1]?.without)} | ${times(r.withSc, rows[i - 1]?.withSc)} | ${times(r.alone, rows[i - 1]?.alone)} |`),
+        "",
+      );
     } else {
       details.push("- ShellCheck is not installed: no audit with it and no anchor (apt-get install shellcheck)");
     }
