@@ -48,6 +48,9 @@ export interface PhaseData {
   resolves: Float64Array;
   weeks: Int32Array;
   resolvedCount: number;
+  /** The earliest and latest of the weeks (Infinity and -Infinity when there are none). */
+  firstWeek: number;
+  lastWeek: number;
   histogram: Float64Array;
   /** Per (group·8 + cohort·4 + phase)·STAT_FIELDS, when asked for: the statistics of the group's own durations (a count of 0: none). */
   statistics?: Float64Array;
@@ -135,6 +138,8 @@ export function definePhaseCollector(quantiles: Quantiles): PhaseCollectorClass 
     private resolves: Float64Array;
     private weeks: Int32Array;
     private resolvedCount = 0;
+    private firstWeek = Infinity;
+    private lastWeek = -Infinity;
     private histogram = new Float64Array(BUCKETS_MS.length + 1);
     private groupCapacity = 0;
     private groupCount = 0;
@@ -203,13 +208,10 @@ export function definePhaseCollector(quantiles: Quantiles): PhaseCollectorClass 
     static weekPoints(parts: readonly PhaseData[]): MttrResult["weekly"] {
       let [first, last, total] = [Infinity, -Infinity, 0];
       if (parts.some((part) => part.weeks.length < part.resolvedCount)) throw new Error("PhaseCollector: trend values handed over to another thread are gone from this one");
-      for (const { weeks, resolvedCount } of parts) {
-        total += resolvedCount;
-        for (let i = 0; i < resolvedCount; i++) {
-          const week = weeks[i]!;
-          if (week < first) first = week;
-          if (week > last) last = week;
-        }
+      for (const part of parts) {
+        total += part.resolvedCount;
+        first = Math.min(first, part.firstWeek);
+        last = Math.max(last, part.lastWeek);
       }
       if (total === 0) return [];
       // The values week after week (a counting sort), then each week's percentiles.
@@ -219,12 +221,24 @@ export function definePhaseCollector(quantiles: Quantiles): PhaseCollectorClass 
       for (let w = 0; w < span; w++) starts[w + 1]! += starts[w]!;
       const next = starts.slice(0, span);
       const values = new Float64Array(total);
-      for (const { weeks, resolves, resolvedCount } of parts) for (let i = 0; i < resolvedCount; i++) values[next[weeks[i]! - first]!++] = resolves[i]!;
+      // Each week's least and greatest come with the scatter (a pass fewer for its percentiles).
+      const mins = new Float64Array(span).fill(Infinity);
+      const maxs = new Float64Array(span).fill(-Infinity);
+      for (const { weeks, resolves, resolvedCount } of parts) {
+        for (let i = 0; i < resolvedCount; i++) {
+          const w = weeks[i]! - first;
+          const v = resolves[i]!;
+          values[next[w]!++] = v;
+          if (v < mins[w]!) mins[w] = v;
+          if (v > maxs[w]!) maxs[w] = v;
+        }
+      }
       const out: MttrResult["weekly"] = [];
       for (let w = 0; w < span; w++) {
         const [from, to] = [starts[w]!, starts[w + 1]!];
         if (to === from) continue;
-        const [median, p90] = quantiles.rangeStatistics(values, from, to, [0.5, 0.9]).percentiles;
+        // Only the percentiles are read: the sum (and so the mean) is left out.
+        const [median, p90] = quantiles.partsStatistics([{ values, from, to }], [0.5, 0.9], { sum: 0, min: mins[w]!, max: maxs[w]! }).percentiles;
         out.push({ weekStart: (first + w) * WEEK_MS + MONDAY_MS, count: to - from, median: median!, p90: p90! });
       }
       return out;
@@ -269,7 +283,10 @@ export function definePhaseCollector(quantiles: Quantiles): PhaseCollectorClass 
       this.push(cp + 3, group, resolve);
       if (!this.trends) return;
       this.resolves[this.resolvedCount] = resolve;
-      this.weeks[this.resolvedCount++] = Math.trunc((s - MONDAY_MS) / WEEK_MS);
+      const week = Math.trunc((s - MONDAY_MS) / WEEK_MS);
+      this.weeks[this.resolvedCount++] = week;
+      if (week < this.firstWeek) this.firstWeek = week;
+      if (week > this.lastWeek) this.lastWeek = week;
       let bucket = 0;
       while (bucket < BUCKETS_MS.length && resolve > BUCKETS_MS[bucket]!) bucket++;
       this.histogram[bucket]!++;
@@ -291,6 +308,8 @@ export function definePhaseCollector(quantiles: Quantiles): PhaseCollectorClass 
         resolves: this.resolves,
         weeks: this.weeks,
         resolvedCount: this.resolvedCount,
+        firstWeek: this.firstWeek,
+        lastWeek: this.lastWeek,
         histogram: this.histogram,
       };
       if (options.statistics) data.statistics = this.statistics(data);
