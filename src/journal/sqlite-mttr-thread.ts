@@ -81,8 +81,10 @@ export interface SecondReader {
   collected(): PhaseData | undefined;
   /** Hands the thread what of the caller's data its share of the wide work needs (moved: gone from `own`). */
   share(own: PhaseData): void;
-  /** Waits for the thread's share: its results, or undefined when it failed (then the caller does that share too). */
+  /** Waits for the thread's share: its results, or undefined when it failed. */
   finish(): WideResults | undefined;
+  /** Stops the thread, whatever it is doing (a no-op once finished). */
+  close(): void;
 }
 
 /**
@@ -137,5 +139,6 @@ export function startSecondReader(
       stop(port1);
       return results;
     },
+    close: () => stop(port1),
   };
 }

@@ -108,29 +108,34 @@ export function sqliteAnalyticsStore(db: Database, options: { secondThreadFrom?:
     };
     const [named, none] = [db.prepare<unknown, Params>(sql.named), db.prepare<unknown, Params>(sql.none)];
     const second = threads ? startSecondReader(db.filename, list, { ...sql, collect: `opskit_mttr_incident_${suffix}` }, params, { phases: phaseOptions(query, true, expected), grouped, work: { caller: into.wideWork().here, thread: into.wideWork().there } }) : undefined;
-    let next = 0;
-    for (let index = second ? second.take() : next++; index < list.length; index = second ? second.take() : next++) {
-      const service = list[index]!;
-      group = grouped ? index : 0;
-      into.phases.begin(group);
-      if (service === null) none.get(params);
-      else named.get({ ...params, service });
+    try {
+      let next = 0;
+      for (let index = second ? second.take() : next++; index < list.length; index = second ? second.take() : next++) {
+        const service = list[index]!;
+        group = grouped ? index : 0;
+        into.phases.begin(group);
+        if (service === null) none.get(params);
+        else named.get({ ...params, service });
+      }
+      if (!second) return into;
+      // By service, each group was read by one thread: each computes its groups' statistics while the other may still read.
+      into.finishReading({ statistics: grouped });
+      const read = second.collected();
+      // The thread failed (a file it may not open, say): read everything here instead.
+      if (!read) return readByService(query, false, expected);
+      into.addPart(read);
+      // What needs every incident (overall, the weekly trend), shared between the threads.
+      second.share(into.allParts()[0]!);
+      into.acceptWide(computeWide(into.allParts(), into.wideWork().here));
+      const theirs = second.finish();
+      // The thread failed: the durations its share needed went with it, so everything is read again here.
+      if (!theirs) return readByService(query, false, expected);
+      into.acceptWide(theirs);
+      return into;
+    } finally {
+      // Whatever went wrong here, the thread does not wait for a share that will not come.
+      second?.close();
     }
-    if (!second) return into;
-    // By service, each group was read by one thread: each computes its groups' statistics while the other may still read.
-    into.finishReading({ statistics: grouped });
-    const read = second.collected();
-    // The thread failed (a file it may not open, say): read everything here instead.
-    if (!read) return readByService(query, false, expected);
-    into.addPart(read);
-    // What needs every incident (overall, the weekly trend), shared between the threads.
-    second.share(into.allParts()[0]!);
-    into.acceptWide(computeWide(into.allParts(), into.wideWork().here));
-    const theirs = second.finish();
-    // The thread failed: the durations its share needed went with it, so everything is read again here.
-    if (!theirs) return readByService(query, false, expected);
-    into.acceptWide(theirs);
-    return into;
   }
 
   function readWithGroup(query: MttrQuery, rows: number): MttrCollector {
