@@ -63,19 +63,45 @@ test("with SQLite, a step's start is committed inside the emit, before the engin
   }
 });
 
+test("events emitted together share one commit: a step's start with those before it, the run's end with drained()", async () => {
+  const journal = openSqliteJournal(freshLocation());
+  try {
+    await journal.startRun({ id: runId, kind: "workflow", name: "hello", params: { configFiles: [], cwd: "/", vars: {}, dryRun: false } });
+    const commits: string[][] = [];
+    const counting = {
+      ...journal,
+      recordRunEvent(given: RunEventRecords | readonly RunEventRecords[]) {
+        commits.push((Array.isArray(given) ? (given as readonly RunEventRecords[]) : [given as RunEventRecords]).map((r) => r.event!.type));
+        return journal.recordRunEvent(given);
+      },
+    } as RunStore;
+    const sink = journalSink(counting);
+    for (const event of events) sink(event);
+    await sink.drained();
+    expect(commits).toEqual([
+      ["run.started", "target.started", "step.started"],
+      ["step.finished", "target.finished", "run.finished"],
+    ]);
+    expect((await journal.getRun(runId))!.run.status).toBe("succeeded");
+  } finally {
+    await journal.close();
+  }
+});
+
 /** A run store whose writes settle when the test says, the latest first, and whose nth write fails. */
 function slowStore(failAt?: number): { store: RunStore; written: string[]; settle: () => void } {
   const written: string[] = [];
   const waiting: (() => void)[] = [];
   let calls = 0;
   const store = {
-    recordRunEvent(records: RunEventRecords): Promise<void> {
+    recordRunEvent(given: RunEventRecords | readonly RunEventRecords[]): Promise<void> {
       const n = ++calls;
+      const records = Array.isArray(given) ? (given as readonly RunEventRecords[]) : [given as RunEventRecords];
       return new Promise<void>((resolve, reject) => {
         waiting.push(() => {
           if (n === failAt) reject(configError("E_JOURNAL_FULL", "the disk holding the journal at /j is full", "free space"));
           else {
-            written.push(records.event!.type);
+            for (const r of records) written.push(r.event!.type);
             resolve();
           }
         });
@@ -106,6 +132,8 @@ test("a failed write is no unhandled rejection: the next event throws it into th
     const { store, written, settle } = slowStore(2);
     const sink = journalSink(store);
     sink(events[0]!);
+    // A turn of the event loop: run.started is written alone, then the next two share the write that fails.
+    await new Promise((resolve) => setImmediate(resolve));
     sink(events[1]!);
     sink(events[2]!);
     for (let i = 0; i < 5; i++) {

@@ -285,12 +285,16 @@ export function sqliteRunStore(db: Database): Synchronous<RunStore> {
   };
   // One commit for all an event changes (BEGIN IMMEDIATE, as the journal's transactions): with server.fsync,
   // a step costs one flush at its start and one at its end, not one per row.
-  const recordEvent = db.transaction((r: RunEventRecords) => {
+  const recordOne = (r: RunEventRecords) => {
     if (r.event) store.appendEvent(r.event.runId, r.event.type, r.event.payload);
     for (const target of r.targets ?? []) store.putTarget(target);
     if (r.stepStarted) store.startStep(r.stepStarted);
     if (r.step) store.putStep(r.step);
     if (r.finished) store.finishRun(r.finished.runId, r.finished.status, r.finished.summary);
+  };
+  const recordEvent = db.transaction((records: RunEventRecords | readonly RunEventRecords[]) => {
+    if (Array.isArray(records)) for (const r of records as readonly RunEventRecords[]) recordOne(r);
+    else recordOne(records as RunEventRecords);
   });
   return { ...store, recordRunEvent: (records) => recordEvent.immediate(records) };
 }

@@ -132,9 +132,10 @@ export interface RunStore {
   appendEvent(runId: string, type: string, payload: Record<string, unknown>): Promise<void>;
   /**
    * Everything one run event changes, in one commit: its line in the event
-   * stream and the records it updates (the journal sink's write), all or none.
+   * stream and the records it updates (the journal sink's write), all or none;
+   * given a list, every event of it in order, in one commit.
    */
-  recordRunEvent(records: RunEventRecords): Promise<void>;
+  recordRunEvent(records: RunEventRecords | readonly RunEventRecords[]): Promise<void>;
   listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
   getRun(id: string): Promise<{ run: RunRecord; targets: TargetRecord[]; steps: StepRecord[] } | undefined>;
   events(runId: string): Promise<JournalEvent[]>;
