@@ -44,6 +44,8 @@ async function opskitPeak(server: TargetServer, endpoints: string[], inFlight: n
   const file = `${outDir}/memory-targets-${inFlight}.txt`;
   await Bun.write(file, Array.from({ length: inFlight }, (_, i) => `${endpoints[i % PORTS]}\n`).join(""));
   console.log(`memory: opskit, ${inFlight} probes in flight, endpoints answer after ${DELAY_MS} ms`);
+  // What an earlier run left in flight (blackbox's probes outlive wrk's stop) ends first.
+  await server.settle();
   await server.reset();
   const timeFile = `${outDir}/memory-opskit-time.txt`;
   const run = await runToEnd(
