@@ -137,12 +137,15 @@ export class Remediations {
     }
     if (signal.aborted) return this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, `cancelled: the server stopped (${result.detail})`);
     if (!result.ok) return this.#failed(incidentId, rule, attempt, result.detail, runId);
-    await recordMilestone(this.#ctx, incidentId, "remediated", Date.now(), `run ${runId}`);
+    // One commit for the run's outcome: the milestone, the rule's failure count, and (without verification) the attempt's end.
     await store.transaction(async (tx) => {
+      const ctx = this.deps.context(tx);
+      await recordMilestone(ctx, incidentId, "remediated", Date.now(), `run ${runId}`);
       const state = await tx.getRuleState(rule.name);
       if (state && state.consecutiveFailures > 0 && state.disabledAt === undefined) await tx.putRuleState({ ...state, consecutiveFailures: 0 });
+      if (!rule.verify) await this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, result.detail, runId, ctx);
     });
-    if (!rule.verify) return this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, result.detail, runId);
+    if (!rule.verify) return;
     await store.updateAttempt(incidentId, attempt, { status: "verifying" });
     progress("verifying");
     const verified = await this.#verify(incidentId, rule, signal);
@@ -158,6 +161,7 @@ export class Remediations {
    * whole: that is a retry of the runbook, not the continuation of a run.
    */
   async #interruptedProgress(incidentId: number, attempt: number): Promise<PriorProgress | undefined> {
+    if (attempt === 1) return undefined;
     const earlier = (await this.deps.journal.attempts(incidentId)).filter((a) => a.attempt < attempt).reverse();
     for (const previous of earlier) {
       if (previous.status !== "interrupted") return undefined;
@@ -210,12 +214,12 @@ export class Remediations {
     return outcome;
   }
 
-  async #finishAttempt(incidentId: number, rule: CompiledRule, attempt: number, status: AttemptRecord["status"], startedAt: number, detail: string, runId?: string): Promise<void> {
+  async #finishAttempt(incidentId: number, rule: CompiledRule, attempt: number, status: AttemptRecord["status"], startedAt: number, detail: string, runId?: string, ctx = this.#ctx): Promise<void> {
     // Finished: the gates may decide anew (a failure reconsiders at once).
     this.#active.delete(incidentId);
     const finishedAt = Date.now();
-    await this.deps.journal.updateAttempt(incidentId, attempt, { status, finishedAt, detail });
-    await this.#ctx.emit({ type: "remediation.finished", incidentId, rule: rule.name, attempt, status, durationMs: finishedAt - startedAt, detail, at: finishedAt, ...(runId ? { runId } : {}) });
+    await ctx.store.updateAttempt(incidentId, attempt, { status, finishedAt, detail });
+    await ctx.emit({ type: "remediation.finished", incidentId, rule: rule.name, attempt, status, durationMs: finishedAt - startedAt, detail, at: finishedAt, ...(runId ? { runId } : {}) });
   }
 
   /** A failed attempt: counts toward the circuit breaker, then escalates or waits out the cooldown. */
