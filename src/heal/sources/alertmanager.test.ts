@@ -1,7 +1,10 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { z } from "zod";
 import { ExitCode } from "../../errors.ts";
 import { alertFingerprint } from "../alert.ts";
 import { parseAlertmanagerPayload } from "./alertmanager.ts";
+import { fromNotifier, notifierAlert, notifierAlertsOf } from "./payload.ts";
 import { amAlert, notification, thrown } from "./testing.ts";
 
 describe("parseAlertmanagerPayload", () => {
@@ -113,5 +116,50 @@ describe("parseAlertmanagerPayload", () => {
   test("rejects the zero time as a start", () => {
     const error = thrown(() => parseAlertmanagerPayload(notification([amAlert("web-1", { startsAt: "0001-01-01T00:00:00Z" })])));
     expect(error.message).toStartWith("alerts[0].startsAt:");
+  });
+});
+
+describe("the hand check of a notifier's alerts", () => {
+  const schema = z.array(notifierAlert);
+  const texts = fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("__proto__", "constructor", "alertname")), fc.string(), { maxKeys: 4 });
+  const field = <T>(valid: fc.Arbitrary<T>) => fc.option(fc.oneof({ weight: 4, arbitrary: valid as fc.Arbitrary<unknown> }, fc.jsonValue({ maxDepth: 2 })), { nil: undefined });
+  const time = fc.constantFrom("2026-03-29T00:30:00.5Z", "0001-01-01T00:00:00Z", "2026-03-29T02:30:00+02:00", "yesterday");
+  const alert = fc.record(
+    {
+      status: field(fc.constantFrom("firing", "resolved")),
+      labels: field(texts),
+      annotations: field(texts),
+      startsAt: field(time),
+      endsAt: field(time),
+      generatorURL: field(fc.string()),
+      fingerprint: field(fc.string()),
+      extra: fc.jsonValue({ maxDepth: 1 }),
+    },
+    { requiredKeys: [] },
+  );
+  const read = (alerts: readonly z.output<typeof notifierAlert>[]) => {
+    try {
+      return { alerts: fromNotifier(alerts, "alertmanager", "hint") };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  };
+
+  test("accepts what the schema accepts (__proto__ keys aside, left to the schema) and reads the same alerts from it", () => {
+    fc.assert(
+      fc.property(fc.oneof({ weight: 5, arbitrary: fc.array(alert, { maxLength: 3 }) }, fc.jsonValue({ maxDepth: 2 })), (generated) => {
+        // As a webhook body holds it: JSON, parsed.
+        const value = JSON.parse(JSON.stringify(generated ?? null)) as unknown;
+        const checked = notifierAlertsOf(value);
+        const parsed = schema.safeParse(value);
+        if (checked) {
+          expect(parsed.success).toBe(true);
+          expect(read(checked)).toEqual(read(parsed.data!));
+        } else if (parsed.success) {
+          expect(JSON.stringify(value)).toContain('"__proto__"');
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

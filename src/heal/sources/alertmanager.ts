@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Alert } from "../alert.ts";
-import { fromNotifier, notifierAlert, payloadError, refuseTooMany, text, validate } from "./payload.ts";
+import { fromNotifier, notifierAlert, notifierAlertsOf, payloadError, refuseTooMany, text, validate } from "./payload.ts";
 import type { AlertSource } from "./types.ts";
 
 const HINT = "send Alertmanager's webhook (webhook_configs, version 4) unchanged; other senders post to /api/v1/alerts";
@@ -13,6 +13,15 @@ const payload = z.object(
   },
   { error: "expected a JSON object" },
 );
+
+/** The payload as the schema reads it, checked by hand (see notifierAlertsOf); undefined for the schema to decide. */
+function wellFormed(body: unknown): z.output<typeof payload> | undefined {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return undefined;
+  const { groupKey, receiver, alerts } = body as Record<string, unknown>;
+  if (typeof groupKey !== "string" || typeof receiver !== "string") return undefined;
+  const checked = notifierAlertsOf(alerts);
+  return checked && { groupKey, receiver, alerts: checked };
+}
 
 /**
  * Reads Alertmanager's webhook notification (version 4). Every alert of the
@@ -31,7 +40,7 @@ export function parseAlertmanagerPayload(body: unknown): { groupKey: string; rec
     }
     refuseTooMany(body, "set max_alerts in Alertmanager's webhook_configs, or group alerts more finely (group_by)");
   }
-  const notification = validate(payload, body, [], HINT);
+  const notification = wellFormed(body) ?? validate(payload, body, [], HINT);
   return { groupKey: notification.groupKey, receiver: notification.receiver, alerts: fromNotifier(notification.alerts, "alertmanager", HINT) };
 }
 
