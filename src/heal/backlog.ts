@@ -32,6 +32,11 @@ export class NotificationBacklog {
     private readonly limit: number,
   ) {}
 
+  /** How many notifications memory holds (what the journal holds besides is not counted). */
+  get size(): number {
+    return this.#memory.length;
+  }
+
   /** Notifications just committed, in id order. */
   add(committed: readonly PendingNotification[]): void {
     for (const notification of committed) this.#memory.push(notification);

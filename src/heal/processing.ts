@@ -4,7 +4,22 @@ import { applyNotifications } from "./batch.ts";
 import type { LifecycleContext } from "./lifecycle.ts";
 import type { Followup } from "./remediations.ts";
 
-const PROCESS_BATCH = 200;
+const PROCESS_BATCH = 1000;
+/**
+ * Under a storm, a batch of ~40 notifications over 100 fingerprints folds
+ * almost no repeat (repeats.ts folds within a batch) and pays a batch's fixed
+ * cost for few alerts. When a batch follows, within STORM_GAP_MS, one that
+ * applied STORM_BATCH notifications or more, processing lets the backlog
+ * gather: it waits for the next commit of notifications, at most
+ * GATHER_WAIT_MS each, until it holds GATHER or GATHER_MS have passed. A
+ * notification after a quiet spell, or after a few others, is processed at
+ * once.
+ */
+const STORM_GAP_MS = 10;
+const STORM_BATCH = 32;
+const GATHER = 400;
+const GATHER_WAIT_MS = 3;
+const GATHER_MS = 8;
 /**
  * The work one batch's transaction does before it commits. The journal is
  * synchronous, so a batch holds the event loop from start to commit: no
@@ -40,6 +55,11 @@ export class NotificationProcessing {
   readonly #reconsider = new Set<number>();
   #running: Promise<void> | undefined;
   #again = false;
+  /** When the last batch committed (performance.now()), and how many notifications it applied. */
+  #lastBatch = Number.NEGATIVE_INFINITY;
+  #lastApplied = 0;
+  /** Resolves the gathering's wait for the next commit. */
+  #arrived: (() => void) | undefined;
 
   constructor(private readonly deps: ProcessingDeps) {
     this.backlog = new NotificationBacklog(deps.journal, PROCESS_BATCH);
@@ -47,6 +67,7 @@ export class NotificationProcessing {
 
   /** Starts processing, or has the run under way look again when it is done. */
   wake(onError: (error: unknown) => void): void {
+    this.#arrived?.();
     if (this.#running) {
       this.#again = true;
       return;
@@ -67,6 +88,7 @@ export class NotificationProcessing {
     do {
       this.#again = false;
       for (;;) {
+        await this.#gather();
         const batch = await this.backlog.next();
         if (batch.length === 0 && this.#reconsider.size === 0) break;
         let outcome: { applied: number; decided: number[]; followups: Followup[] };
@@ -81,12 +103,30 @@ export class NotificationProcessing {
         this.backlog.processed(applied);
         this.backlog.requeue(batch.slice(outcome.applied));
         for (const id of outcome.decided) this.#reconsider.delete(id);
+        this.#lastBatch = performance.now();
+        this.#lastApplied = applied.length;
         for (const followup of outcome.followups) followup();
         if (applied.length > 0) await this.deps.processed(applied.length, applied[0]!.receivedAt);
         // Let requests in between batches: processing must not starve the webhook.
         await new Promise((resolve) => setImmediate(resolve));
       }
     } while (this.#again);
+  }
+
+  /** Under a storm, waits for the backlog to gather (see GATHER). */
+  async #gather(): Promise<void> {
+    const start = performance.now();
+    if (this.#lastApplied < STORM_BATCH || start - this.#lastBatch > STORM_GAP_MS) return;
+    while (this.backlog.size > 0 && this.backlog.size < GATHER && performance.now() - start < GATHER_MS) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const arrived = await new Promise<boolean>((resolve) => {
+        this.#arrived = () => resolve(true);
+        timer = setTimeout(() => resolve(false), GATHER_WAIT_MS);
+      });
+      clearTimeout(timer);
+      this.#arrived = undefined;
+      if (!arrived) return;
+    }
   }
 
   /** One transaction's work: notifications, then decisions, each at least one and then as many as the slice allows. */
