@@ -66,10 +66,20 @@ export function describeMachine(): Machine {
       sqlite3: `sqlite3 ${firstLine(["sqlite3", "--version"]).split(" ")[0]}`,
       // Debian's python3 and its pandas, which the MTTR benchmark runs.
       pandas: firstLine(["/usr/bin/python3", "-c", "import sys, pandas, numpy; print(f'pandas {pandas.__version__}, numpy {numpy.__version__}, Python {sys.version.split()[0]}')"]),
+      // The MTTR benchmark's analytic anchor, a dev dependency run under Node.
+      DuckDB: `@duckdb/node-api ${duckdbVersion()} under Node ${firstLine(["node", "--version"])}`,
       // Debian's GNU time calls itself version UNKNOWN; its package knows.
       "GNU time": `time ${firstLine(["dpkg-query", "-W", "-f", "${Version}", "time"])}`,
     },
   };
+}
+
+function duckdbVersion(): string {
+  try {
+    return (JSON.parse(readFileSync("node_modules/@duckdb/node-api/package.json", "utf8")) as { version: string }).version;
+  } catch {
+    return "not installed";
+  }
 }
 
 const clockTicksPerSecond = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;

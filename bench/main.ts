@@ -43,7 +43,7 @@ const suites: Suite[] = [
   },
   { name: "fleet", benchmarks: ["fleet"], heading: "Latest fleet run", tools: ["opskit", "OpenSSH", "parallel-ssh", "ansible", "GNU time"] },
   { name: "storm", benchmarks: ["storm"], heading: "Latest storm run", tools: ["opskit", "Alertmanager", "bun"] },
-  { name: "mttr", benchmarks: ["mttr"], heading: "Latest mttr run", tools: ["opskit", "sqlite3", "pandas", "GNU time"] },
+  { name: "mttr", benchmarks: ["mttr"], heading: "Latest mttr run", tools: ["opskit", "sqlite3", "pandas", "DuckDB", "GNU time"] },
   { name: "audit", benchmarks: ["audit"], heading: "Latest audit run", tools: ["opskit", "shellcheck"] },
   { name: "stop", benchmarks: ["stop"], heading: "Latest stop run", tools: ["opskit", "OpenSSH", "parallel-ssh", "timeout", "pgrep"] },
   { name: "builds", benchmarks: ["builds"], heading: "Latest startup comparison of two builds", tools: ["opskit", "curl", "hyperfine"] },
