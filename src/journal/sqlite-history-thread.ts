@@ -1,4 +1,5 @@
 import { MessageChannel, receiveMessageOnPort } from "node:worker_threads";
+import { importWriter, type ImportStatements } from "./sqlite-import-writer.ts";
 
 /**
  * A writer thread for a large import. SQLite writes in the thread that asks,
@@ -35,17 +36,14 @@ export interface WriterPlan {
   /** The caller's PRAGMA synchronous, kept for the thread's commit (FULL for a durable journal). */
   synchronous: number;
   busyTimeoutMs: number;
-  valuesPerRow: number;
-  rowsPerStatement: number;
-  upsertOne: string;
-  upsertMany: string;
-  bulkMinRows: number;
-  historyIndex: string;
+  statements: ImportStatements;
 }
 
 // The thread's code travels as text (a Blob URL): a compiled opskit carries it without a second entry point.
+// It writes with the same importWriter as the caller's connection (which refers to nothing outside itself).
 const threadSource = () => `
 import { Database } from "bun:sqlite";
+const importWriter = ${importWriter.toString()};
 self.onmessage = (event) => {
   const { plan, state, port } = event.data;
   const shared = new Int32Array(state);
@@ -56,8 +54,7 @@ self.onmessage = (event) => {
     port.close();
   };
   let db;
-  let one, many, countSince, countAll;
-  let before = 0, written = 0, nextCheck = plan.bulkMinRows, tableBefore, recreate;
+  let writer;
   const fail = (error) => {
     try { if (db?.inTransaction) db.exec("ROLLBACK"); } catch {}
     try { db?.close(); } catch {}
@@ -66,16 +63,13 @@ self.onmessage = (event) => {
   try {
     db = new Database(plan.location);
     db.exec("PRAGMA busy_timeout = " + Number(plan.busyTimeoutMs) + "; PRAGMA synchronous = " + Number(plan.synchronous));
-    one = db.prepare(plan.upsertOne);
-    many = db.prepare(plan.upsertMany);
-    countSince = db.prepare("SELECT COUNT(*) AS n FROM incidents WHERE id > ?");
-    countAll = db.prepare("SELECT COUNT(*) AS n FROM incidents");
     db.exec("BEGIN IMMEDIATE");
-    before = db.query("SELECT COALESCE(MAX(id), 0) AS id FROM incidents").get().id;
+    writer = importWriter(db, plan.statements);
   } catch (error) {
     return fail(error);
   }
-  const perStatement = plan.valuesPerRow * plan.rowsPerStatement;
+  const { valuesPerRow, rowsPerStatement } = plan.statements;
+  const perStatement = valuesPerRow * rowsPerStatement;
   port.onmessage = ({ data }) => {
     if (db === undefined) return;
     try {
@@ -88,38 +82,17 @@ self.onmessage = (event) => {
       if (data.json) {
         const values = JSON.parse(data.json);
         let at = 0;
-        for (; at + perStatement <= values.length; at += perStatement) {
-          many.run(...values.slice(at, at + perStatement));
-          written += plan.rowsPerStatement;
-          if (recreate === undefined && written >= nextCheck) {
-            nextCheck *= 2;
-            tableBefore ??= countAll.get().n - countSince.get(before).n;
-            if (written > tableBefore) {
-              const indexes = db.query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'incidents' AND sql IS NOT NULL AND name <> ?").all(plan.historyIndex);
-              for (const { name } of indexes) db.exec('DROP INDEX "' + name.replaceAll('"', '""') + '"');
-              recreate = indexes.map((index) => index.sql);
-            }
-          }
-        }
-        for (; at < values.length; at += plan.valuesPerRow) {
-          one.run(...values.slice(at, at + plan.valuesPerRow));
-          written++;
-        }
+        for (; at + perStatement <= values.length; at += perStatement) writer.many(values.slice(at, at + perStatement));
+        for (; at < values.length; at += valuesPerRow) writer.one(values.slice(at, at + valuesPerRow));
         Atomics.add(shared, ${WRITTEN}, 1);
         Atomics.notify(shared, ${WRITTEN});
         return;
       }
-      if (recreate !== undefined) {
-        const { threads } = db.query("PRAGMA threads").get();
-        db.exec("PRAGMA threads = 2");
-        for (const sql of recreate) db.exec(sql);
-        db.exec("PRAGMA threads = " + Number(threads));
-      }
-      const inserted = countSince.get(before).n;
+      const answer = writer.finish();
       db.exec("COMMIT");
       db.close();
       db = undefined;
-      finish({ inserted, updated: written - inserted });
+      finish(answer);
     } catch (error) {
       fail(error);
       db = undefined;
@@ -144,7 +117,8 @@ export function writeInThread<Row>(plan: WriterPlan, first: readonly Row[], rest
   const finished = () => Atomics.load(shared, STAGE) === FINISHED;
   let posted = 0;
   // Sent as text at once, so one array serves every batch.
-  const values: unknown[] = new Array(ROWS_PER_BATCH * plan.valuesPerRow);
+  const { valuesPerRow } = plan.statements;
+  const values: unknown[] = new Array(ROWS_PER_BATCH * valuesPerRow);
   let count = 0;
   const post = (length: number) => {
     port1.postMessage({ json: JSON.stringify(length === values.length ? values : values.slice(0, length)) });
@@ -157,14 +131,14 @@ export function writeInThread<Row>(plan: WriterPlan, first: readonly Row[], rest
   try {
     try {
       for (const row of first) {
-        put(values, count++ * plan.valuesPerRow, row);
+        put(values, count++ * valuesPerRow, row);
         if (count === ROWS_PER_BATCH) post(values.length);
       }
       for (let next = rest.next(); !next.done && !finished(); next = rest.next()) {
-        put(values, count++ * plan.valuesPerRow, next.value);
+        put(values, count++ * valuesPerRow, next.value);
         if (count === ROWS_PER_BATCH) post(values.length);
       }
-      if (count > 0 && !finished()) post(count * plan.valuesPerRow);
+      if (count > 0 && !finished()) post(count * valuesPerRow);
       port1.postMessage({ end: true });
     } catch (error) {
       readError = { error };

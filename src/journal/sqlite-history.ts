@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import type { Synchronous } from "./sqlite-async.ts";
 import { writeInThread, type WriterPlan } from "./sqlite-history-thread.ts";
+import { importWriter, type ImportStatements } from "./sqlite-import-writer.ts";
 import { analyticsIndex } from "./sqlite-mttr.ts";
 import type { HistoryStore, ImportedIncident } from "./types.ts";
 
@@ -93,76 +94,64 @@ function putValues(values: unknown[], at: number, row: ImportedIncident): void {
 }
 
 /**
- * Drops the incidents table's indexes but the upsert's key, inside the
- * import's transaction, and gives back the statements that re-create them as
- * they are (read from sqlite_master, so any index added later is kept too).
- * Building an index once over the loaded table (a sort) is much cheaper than
- * keeping it up to date row by row: measured on a million imported rows,
- * about 1.5 s to build the five against about 3 s to maintain them. A
- * failure before the commit rolls the drop back with the rows.
- */
-function dropSecondaryIndexes(db: Database): string[] {
-  const indexes = db.query<{ name: string; sql: string }, { key: string }>(
-    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'incidents' AND sql IS NOT NULL AND name <> $key",
-  ).all({ key: historyIndex });
-  // The names come from sqlite_master, quoted as identifiers.
-  for (const { name } of indexes) db.exec(`DROP INDEX "${name.replaceAll('"', '""')}"`);
-  return indexes.map((index) => index.sql);
-}
-
-/**
- * Builds the dropped indexes again, letting SQLite's sorter use a second
- * thread (PRAGMA threads, this connection only, restored after): measured
- * 1.35 s instead of 1.7 s for the five over a million imported rows.
- */
-function recreateIndexes(db: Database, statements: readonly string[]): void {
-  const { threads } = db.query<{ threads: number }, []>("PRAGMA threads").get()!;
-  db.exec("PRAGMA threads = 2");
-  try {
-    for (const sql of statements) db.exec(sql);
-  } finally {
-    db.exec(`PRAGMA threads = ${Number(threads)}`);
-  }
-}
-
-/**
  * Imported history in the SQLite journal. The whole import is one
  * transaction of upserts, ROWS_PER_STATEMENT rows a statement, with no reads
- * per row: new rows are counted once at the end by id, since AUTOINCREMENT
- * hands out ids above every id the table has had. Rows may come lazily (the
- * importer maps each CSV row as it is asked for the next), so a large file
- * is never held whole.
+ * per row (sqlite-import-writer.ts). Rows may come lazily (the importer maps
+ * each CSV row as it is asked for the next), so a large file is never held
+ * whole.
  *
  * A large import into a table that holds few rows besides (a fresh journal,
- * a first import) is a bulk load: once it has written more rows than the
- * table held before it (checked at BULK_MIN_ROWS rows and each doubling
- * after), the other indexes are dropped and re-created after the last row,
- * in the same transaction. Measured on a million rows into a fresh journal:
- * about 5 s for the writes instead of 8.4 s.
+ * a first import) is a bulk load: the other indexes are dropped and
+ * re-created after the last row, in the same transaction. Measured on a
+ * million rows into a fresh journal: about 5 s for the writes instead of
+ * 8.4 s.
  *
  * From THREAD_MIN_ROWS rows on, outside a transaction of this connection,
  * a thread with its own connection writes (the same statements, the same
  * bulk load) while this one reads the rows.
  */
 export function sqliteHistoryStore(db: Database): Synchronous<HistoryStore> {
-  // Prepared at the first import, not at every open of the journal.
-  let statements: ReturnType<typeof prepareImport> | undefined;
+  const writeAll = (rows: Iterable<ImportedIncident>) => {
+    const writer = importWriter(db, importStatements);
+    const values: Value[] = new Array<Value>(ROWS_PER_STATEMENT * VALUES_PER_ROW).fill(null);
+    let pending = 0;
+    for (const row of rows) {
+      putValues(values, pending * VALUES_PER_ROW, row);
+      if (++pending < ROWS_PER_STATEMENT) continue;
+      writer.many(values);
+      pending = 0;
+    }
+    for (let k = 0; k < pending; k++) writer.one(values.slice(k * VALUES_PER_ROW, (k + 1) * VALUES_PER_ROW));
+    return writer.finish();
+  };
+  // Made at the first import, not at every open of the journal.
+  let importAll: { immediate: typeof writeAll } | undefined;
   return {
     importIncidents(rows) {
       if (Array.isArray(rows) && rows.length === 0) return { inserted: 0, updated: 0 };
-      statements ??= prepareImport(db);
       // Inside a transaction of this connection, or without a file, another connection could not write.
-      if (db.inTransaction || db.filename === "" || db.filename === ":memory:") return statements.importAll.immediate(rows);
+      importAll ??= db.transaction(writeAll);
+      if (db.inTransaction || db.filename === "" || db.filename === ":memory:") return importAll.immediate(rows);
       const iterator = rows[Symbol.iterator]();
       const first: ImportedIncident[] = [];
       for (let next = iterator.next(); !next.done; next = iterator.next()) {
         first.push(next.value);
         if (first.length === THREAD_MIN_ROWS) return writeInThread(writerPlan(db), first, iterator, putValues);
       }
-      return statements.importAll.immediate(first);
+      return importAll.immediate(first);
     },
   };
 }
+
+/** The statements an import writes with, on this connection or the writer thread's. */
+const importStatements: ImportStatements = {
+  valuesPerRow: VALUES_PER_ROW,
+  rowsPerStatement: ROWS_PER_STATEMENT,
+  upsertOne: upsertSql(1),
+  upsertMany: upsertSql(ROWS_PER_STATEMENT),
+  bulkMinRows: BULK_MIN_ROWS,
+  historyIndex,
+};
 
 /** What the writer thread needs: this connection's file and settings, and the same statements. */
 function writerPlan(db: Database): WriterPlan {
@@ -170,52 +159,6 @@ function writerPlan(db: Database): WriterPlan {
     location: db.filename,
     synchronous: db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous,
     busyTimeoutMs: db.query<{ timeout: number }, []>("PRAGMA busy_timeout").get()!.timeout,
-    valuesPerRow: VALUES_PER_ROW,
-    rowsPerStatement: ROWS_PER_STATEMENT,
-    upsertOne: upsertSql(1),
-    upsertMany: upsertSql(ROWS_PER_STATEMENT),
-    bulkMinRows: BULK_MIN_ROWS,
-    historyIndex,
+    statements: importStatements,
   };
-}
-
-function prepareImport(db: Database) {
-  const upsertOne = db.prepare<unknown, Value[]>(upsertSql(1));
-  const upsertMany = db.prepare<unknown, Value[]>(upsertSql(ROWS_PER_STATEMENT));
-  const highestId = db.prepare<{ id: number }, []>("SELECT COALESCE(MAX(id), 0) AS id FROM incidents");
-  const countSince = db.prepare<{ n: number }, { id: number }>("SELECT COUNT(*) AS n FROM incidents WHERE id > $id");
-  const countAll = db.prepare<{ n: number }, []>("SELECT COUNT(*) AS n FROM incidents");
-
-  const importAll = db.transaction((rows: Iterable<ImportedIncident>) => {
-    const before = highestId.get()!.id;
-    const values: Value[] = new Array<Value>(ROWS_PER_STATEMENT * VALUES_PER_ROW).fill(null);
-    const one: Value[] = new Array<Value>(VALUES_PER_ROW).fill(null);
-    let pending = 0;
-    let written = 0;
-    let nextCheck = BULK_MIN_ROWS;
-    let tableBefore: number | undefined;
-    let recreate: string[] | undefined;
-    for (const row of rows) {
-      putValues(values, pending * VALUES_PER_ROW, row);
-      if (++pending < ROWS_PER_STATEMENT) continue;
-      upsertMany.run(...values);
-      pending = 0;
-      written += ROWS_PER_STATEMENT;
-      if (recreate === undefined && written >= nextCheck) {
-        nextCheck *= 2;
-        // Rows the table held before this import: every row now less those it added.
-        tableBefore ??= countAll.get()!.n - countSince.get({ id: before })!.n;
-        if (written > tableBefore) recreate = dropSecondaryIndexes(db);
-      }
-    }
-    for (let k = 0; k < pending; k++) {
-      for (let v = 0; v < VALUES_PER_ROW; v++) one[v] = values[k * VALUES_PER_ROW + v]!;
-      upsertOne.run(...one);
-    }
-    written += pending;
-    if (recreate !== undefined) recreateIndexes(db, recreate);
-    const inserted = countSince.get({ id: before })!.n;
-    return { inserted, updated: written - inserted };
-  });
-  return { importAll };
 }
