@@ -99,7 +99,7 @@ function recordsOf(event: RunEvent, targets: Map<string, TargetRecord>): RunEven
  * barrier wait (at most until the next turn of the event loop) and share one
  * commit with the events after them (RunStore.recordRunEvent with a list): a
  * step's start is the barrier, written with everything emitted before it,
- * and `drained()` writes what waits. A remediation's `true` was 7 commits, now 2.
+ * and `drained()` writes what waits (a remediation's single `exec` step is two commits).
  * A write that fails is never an unhandled rejection: the next event emitted
  * throws that failure into the engine (which stops the run, as a synchronous
  * journal's throw did), nothing more is written, and `drained()` rejects
@@ -119,7 +119,7 @@ export function journalSink(journal: RunStore): JournalSink {
   const write = (records: RunEventRecords[]): Promise<void> => {
     if (failure) return Promise.resolve();
     try {
-      return journal.recordRunEvent(records.length === 1 ? records[0]! : records);
+      return journal.recordRunEvent(records);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -144,6 +144,22 @@ export function describeRunContract(journal: CurrentJournal): void {
       const found = (await j.getRun("run-1"))!;
       expect([found.targets, found.steps, await j.events("run-1"), await j.stepProgress("run-1")]).toEqual([[], [], [], []]);
     });
+
+    test("a list of events commits in order, all or none", async () => {
+      const j = journal();
+      await j.startRun({ id: "run-1", kind: "workflow", name: "deploy", params });
+      const target = { runId: "run-1", target: "web-1", batch: 1, status: "pending" as const, changed: false, rollbackOwed: false };
+      const started = { event: { runId: "run-1", type: "run.started", payload: {} }, targets: [target] };
+      const broken = { event: { runId: "run-1", type: "step.finished", payload: {} }, step: { ...step("run-1", 0), stdout: null } as unknown as StepRecord };
+      await expect(j.recordRunEvent([started, broken])).rejects.toThrow();
+      expect([(await j.getRun("run-1"))!.targets, await j.events("run-1")]).toEqual([[], []]);
+      await j.recordRunEvent([started, { event: { runId: "run-1", type: "step.finished", payload: {} }, step: step("run-1", 0) }]);
+      // In order; a failed write ends its run's writes (the journal sink), so its numbers are not reused.
+      const events = await j.events("run-1");
+      expect(events.map((e) => e.type)).toEqual(["run.started", "step.finished"]);
+      expect(events[0]!.seq).toBeLessThan(events[1]!.seq);
+      expect((await j.getRun("run-1"))!.steps).toHaveLength(1);
+    });
   });
 
   describe("transactions", () => {
