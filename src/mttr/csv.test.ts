@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parse } from "csv-parse/sync";
 import fc from "fast-check";
-import { decodeRegularCsv, readCsvText } from "./csv.ts";
+import { CsvReader, decodeRegularCsv } from "./csv.ts";
 
 // The oracle is csv-parse itself, with the options the importer gives it,
 // and the importer's own line count (a record starts on the line after the
@@ -21,7 +21,8 @@ function fast(bytes: Uint8Array): [string[], number][] | undefined {
   const text = decodeRegularCsv(bytes);
   if (text === undefined) return undefined;
   const records: [string[], number][] = [];
-  readCsvText(text, (record, line) => records.push([record, line]));
+  const reader = new CsvReader(text);
+  for (let record = reader.next(); record !== undefined; record = reader.next()) records.push([record, reader.line]);
   return records;
 }
 

@@ -14,9 +14,6 @@ const COMMA = 44;
 const CR = 13;
 const LF = 10;
 
-/** One record, and the physical line it starts on (the first line is 1). */
-export type OnRecord = (record: string[], line: number) => void;
-
 /**
  * The file's text when it is UTF-8 and every quote in it is one this reader
  * reads as csv-parse would; undefined otherwise.
@@ -106,12 +103,6 @@ export class CsvReader {
     [this.at, this.nextLine] = quotedRecord(text, i, this.nextLine, record);
     return record;
   }
-}
-
-/** Calls onRecord for every record of text (which decodeRegularCsv returned), with the line it starts on. */
-export function readCsvText(text: string, onRecord: OnRecord): void {
-  const reader = new CsvReader(text);
-  for (let record = reader.next(); record !== undefined; record = reader.next()) onRecord(record, reader.line);
 }
 
 /** One record with quotes in it, from i: where the next record starts, and its line. */
