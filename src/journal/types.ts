@@ -2,7 +2,11 @@
 import type { OpsError } from "../errors.ts";
 import type { AnalyticsStore, HistoryStore } from "./history-types.ts";
 import type { ShadowStore } from "./shadow-types.ts";
+import type { ClusterStore } from "./cluster-types.ts";
+import type { ScheduleStore } from "./schedule-types.ts";
 
+export type * from "./cluster-types.ts";
+export type * from "./schedule-types.ts";
 export type * from "./history-types.ts";
 export type * from "./shadow-types.ts";
 
@@ -146,7 +150,7 @@ export interface RunStore {
  * comes later, and both pass the one suite in contract.ts. Every method
  * returns a promise; each is atomic on its own.
  */
-export interface Journal extends RunStore, IncidentStore, HistoryStore, AnalyticsStore, ShadowStore {
+export interface Journal extends RunStore, IncidentStore, HistoryStore, AnalyticsStore, ShadowStore, ClusterStore, ScheduleStore {
   readonly location: string;
   /**
    * Runs `fn` as one transaction: what it does through `tx` commits together
@@ -240,6 +244,8 @@ export interface AttemptRecord {
   startedAt?: number;
   finishedAt?: number;
   detail?: string;
+  /** The replica (ReplicaRecord id) that moved it to running: when that replica dies, the attempt is taken over. */
+  owner?: string;
 }
 
 /** A notification as received (the raw body), committed before the 2xx. */
@@ -283,8 +289,16 @@ export interface IncidentStore {
 
   /** Commits raw notifications in one transaction and returns their ids, in order; refuses (E_JOURNAL_GONE) once the file was deleted or replaced. */
   acceptNotifications(batch: { source: AlertSourceKind; receivedAt: number; body: string }[]): Promise<number[]>;
-  pendingNotifications(limit: number): Promise<NotificationRecord[]>;
+  /** Unprocessed notifications in id order; `receivedBefore` (epoch ms) keeps to those received before it (orphans of a dead replica). */
+  pendingNotifications(limit: number, options?: { receivedBefore?: number }): Promise<NotificationRecord[]>;
   markNotificationsProcessed(ids: readonly number[]): Promise<void>;
+  /**
+   * Marks these notifications processed and resolves the ids it moved, in id
+   * order: those not processed yet. Inside the transaction that applies
+   * them, it keeps two replicas from applying one notification twice (the
+   * loser finds it processed and skips it); a rollback undoes the claim.
+   */
+  claimNotifications(ids: readonly number[]): Promise<number[]>;
   countNotifications(): Promise<number>;
 
   getAlertState(fingerprint: string): Promise<AlertStateRecord | undefined>;
@@ -305,12 +319,12 @@ export interface IncidentStore {
 
   /** Inserts attempt N of an incident; rejects (E_ATTEMPT_EXISTS) if that attempt exists: the unique key that keeps an attempt from running twice. */
   createAttempt(attempt: AttemptRecord): Promise<void>;
-  updateAttempt(incidentId: number, attempt: number, patch: Partial<Pick<AttemptRecord, "status" | "runId" | "startedAt" | "finishedAt" | "detail">>): Promise<void>;
+  updateAttempt(incidentId: number, attempt: number, patch: Partial<Pick<AttemptRecord, "status" | "runId" | "startedAt" | "finishedAt" | "detail" | "owner">>): Promise<void>;
   /**
    * Compare and set: applies the patch only while the attempt is still in status `from`; resolves whether this call
    * moved it. Of two callers racing to approve, start or reject one attempt, exactly one wins (heal/healer.ts).
    */
-  claimAttempt(incidentId: number, attempt: number, from: AttemptStatus, patch: Partial<Pick<AttemptRecord, "status" | "runId" | "startedAt" | "finishedAt" | "detail">>): Promise<boolean>;
+  claimAttempt(incidentId: number, attempt: number, from: AttemptStatus, patch: Partial<Pick<AttemptRecord, "status" | "runId" | "startedAt" | "finishedAt" | "detail" | "owner">>): Promise<boolean>;
   attempts(incidentId: number): Promise<AttemptRecord[]>;
   /** Attempts in any of these states, across incidents (restart recovery, approval queue). */
   attemptsIn(statuses: readonly AttemptStatus[]): Promise<AttemptRecord[]>;
@@ -325,6 +339,10 @@ export interface IncidentStore {
   getSetting(key: string): Promise<string | undefined>;
   putSetting(key: string, value: string | undefined): Promise<void>;
 
-  /** Marks remediation runs (those with a trigger) still "running" as interrupted: the server died under them. Returns their ids. */
-  interruptRunningRuns(): Promise<string[]>;
+  /**
+   * Marks remediation runs (those with a trigger) still "running" as
+   * interrupted: the server died under them. Runs owned by a process in
+   * `except` (live replicas, by pid and host) are kept. Returns their ids.
+   */
+  interruptRunningRuns(options?: { except?: readonly { pid: number; host: string }[] }): Promise<string[]>;
 }
