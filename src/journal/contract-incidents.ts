@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { hostname } from "node:os";
 import { isOpsError } from "../errors.ts";
 import type { CurrentJournal } from "./contract.ts";
 import type { AttemptRecord, IncidentRecord, Journal } from "./types.ts";
@@ -53,6 +54,52 @@ export function describeIncidentContract(journal: CurrentJournal): void {
       expect(await j.countNotifications()).toBe(4);
       await j.markNotificationsProcessed([]);
       expect(await j.pendingNotifications(10)).toHaveLength(2);
+    });
+
+    test("a claim marks processed the ids not processed yet and returns those, in id order; claiming them again returns none", async () => {
+      const j = journal();
+      const ids = await j.acceptNotifications([1, 2, 3, 4, 5].map((n) => ({ source: "generic" as const, receivedAt: t0 + n, body: String(n) })));
+      await j.markNotificationsProcessed([ids[1]!]);
+      expect(await j.claimNotifications([ids[4]!, ids[0]!, ids[1]!, ids[2]!, ids[4]! + 1000])).toEqual([ids[0]!, ids[2]!, ids[4]!]);
+      expect((await j.pendingNotifications(10)).map((n) => n.id)).toEqual([ids[3]!]);
+      expect(await j.claimNotifications([ids[0]!, ids[2]!, ids[4]!])).toEqual([]);
+      expect(await j.claimNotifications([])).toEqual([]);
+      expect(await j.countNotifications()).toBe(5);
+    });
+
+    test("of two claims racing for the same notifications each id goes to exactly one", async () => {
+      const j = journal();
+      const ids = await j.acceptNotifications(Array.from({ length: 20 }, (_, n) => ({ source: "generic" as const, receivedAt: t0 + n, body: String(n) })));
+      const [first, second] = await Promise.all([j.claimNotifications(ids), j.claimNotifications([...ids].reverse())]);
+      expect([...first!, ...second!].sort((a, b) => a - b)).toEqual(ids);
+      expect(first!.filter((id) => second!.includes(id))).toEqual([]);
+    });
+
+    test("a claim inside a rolled-back transaction is undone: the notifications are pending and can be claimed again", async () => {
+      const j = journal();
+      const ids = await j.acceptNotifications([1, 2].map((n) => ({ source: "generic" as const, receivedAt: t0 + n, body: String(n) })));
+      await expect(
+        j.transaction(async (tx) => {
+          expect(await tx.claimNotifications(ids)).toEqual(ids);
+          expect(await tx.claimNotifications(ids)).toEqual([]);
+          throw new Error("abort");
+        }),
+      ).rejects.toThrow("abort");
+      expect((await j.pendingNotifications(10)).map((n) => n.id)).toEqual(ids);
+      expect(await j.transaction((tx) => tx.claimNotifications(ids))).toEqual(ids);
+      expect(await j.pendingNotifications(10)).toEqual([]);
+    });
+
+    test("pending notifications received before a time are those of a replica that died with them", async () => {
+      const j = journal();
+      const ids = await j.acceptNotifications([0, 10, 20, 5].map((n) => ({ source: "generic" as const, receivedAt: t0 + n, body: String(n) })));
+      expect((await j.pendingNotifications(10, { receivedBefore: t0 + 10 })).map((n) => n.id)).toEqual([ids[0]!, ids[3]!]);
+      expect((await j.pendingNotifications(1, { receivedBefore: t0 + 10 })).map((n) => n.id)).toEqual([ids[0]!]);
+      expect((await j.pendingNotifications(10, { receivedBefore: t0 + 21 })).map((n) => n.id)).toEqual(ids);
+      expect(await j.pendingNotifications(10, { receivedBefore: t0 })).toEqual([]);
+      await j.markNotificationsProcessed([ids[0]!]);
+      expect((await j.pendingNotifications(10, { receivedBefore: t0 + 10 })).map((n) => n.id)).toEqual([ids[3]!]);
+      expect((await j.pendingNotifications(10, {})).map((n) => n.id)).toEqual(ids.slice(1));
     });
 
     test("10,000 notifications accepted in batches of 100 all come back pending with distinct ids", async () => {
@@ -234,6 +281,25 @@ export function describeIncidentContract(journal: CurrentJournal): void {
       expect(await j.attempts(id)).toEqual([{ ...attempt(id, 1), status: "succeeded", runId: "20261125T120102-3fa9", startedAt: t0 + 10, finishedAt: t0 + 20, detail: "verified" }]);
     });
 
+    test("an attempt's owner is kept at creation, set by an update or a claim, and read back", async () => {
+      const j = journal();
+      const { id } = await open(j, "fp-1");
+      await j.createAttempt(attempt(id, 1, { status: "running", startedAt: t0 + 1, owner: "replica-a" }));
+      await j.createAttempt(attempt(id, 2));
+      await j.createAttempt(attempt(id, 3));
+      expect(await j.claimAttempt(id, 2, "queued", { status: "running", startedAt: t0 + 2, owner: "replica-b" })).toBe(true);
+      expect(await j.claimAttempt(id, 2, "queued", { status: "running", owner: "replica-c" })).toBe(false);
+      // Taken over: the attempt of a dead replica gets its new owner, the rest of it unchanged.
+      expect(await j.claimAttempt(id, 1, "running", { owner: "replica-b" })).toBe(true);
+      await j.updateAttempt(id, 3, { owner: "replica-c" });
+      expect(await j.attempts(id)).toEqual([
+        attempt(id, 1, { status: "running", startedAt: t0 + 1, owner: "replica-b" }),
+        attempt(id, 2, { status: "running", startedAt: t0 + 2, owner: "replica-b" }),
+        attempt(id, 3, { owner: "replica-c" }),
+      ]);
+      expect((await j.attemptsIn(["running"])).map((a) => [a.attempt, a.owner])).toEqual([[1, "replica-b"], [2, "replica-b"]]);
+    });
+
     test("a claim moves an attempt only from the status it names: of two racing claims, one wins", async () => {
       const j = journal();
       const { id } = await open(j, "fp-1");
@@ -324,6 +390,19 @@ export function describeIncidentContract(journal: CurrentJournal): void {
       expect((await j.getRun("run-done"))!.run.status).toBe("succeeded");
       expect((await j.getRun("run-cli"))!.run.status).toBe("running");
       expect(await j.interruptRunningRuns()).toEqual([]);
+    });
+
+    test("remediation runs of a live process (by pid and host) are kept; those of any other are interrupted", async () => {
+      const j = journal();
+      const params = { configFiles: [], cwd: "/", vars: {}, dryRun: false, trigger: { incident: 1, attempt: 1, rule: "r" } };
+      // startRun records this process as the owner.
+      await j.startRun({ id: "run-mine", kind: "workflow", name: "restart", params });
+      const me = { pid: process.pid, host: hostname() };
+      expect(await j.interruptRunningRuns({ except: [{ pid: me.pid + 1, host: me.host }, { pid: me.pid, host: `${me.host}-other` }, me] })).toEqual([]);
+      expect(await j.interruptRunningRuns({ except: [] })).toEqual(["run-mine"]);
+      expect((await j.getRun("run-mine"))!.run.status).toBe("interrupted");
+      await j.startRun({ id: "run-next", kind: "workflow", name: "restart", params });
+      expect(await j.interruptRunningRuns({ except: [{ pid: me.pid, host: `${me.host}-other` }, { pid: me.pid + 1, host: me.host }] })).toEqual(["run-next"]);
     });
   });
 }

@@ -4,9 +4,11 @@
 // one implementation does beyond it is tested beside that implementation
 // (sqlite-*.test.ts).
 import { afterEach, beforeEach, describe } from "bun:test";
+import { describeClusterContract } from "./contract-cluster.ts";
 import { describeIncidentContract } from "./contract-incidents.ts";
 import { describeRecordsContract } from "./contract-records.ts";
 import { describeRunContract } from "./contract-runs.ts";
+import { describeScheduleContract } from "./contract-schedules.ts";
 import type { Journal } from "./types.ts";
 
 /** The journal under test; each test gets a fresh, empty one. */
@@ -34,5 +36,7 @@ export function describeJournalContract(name: string, open: () => Promise<Journa
     describeRunContract(journal);
     describeIncidentContract(journal);
     describeRecordsContract(journal);
+    describeClusterContract(journal);
+    describeScheduleContract(journal);
   });
 }

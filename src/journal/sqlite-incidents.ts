@@ -115,7 +115,7 @@ const incidentPatchColumns: Record<keyof IncidentPatch, string> = {
   status: "status", attempts: "attempts", escalated: "escalated", automated: "automated", resolution: "resolution",
   notifications: "notifications", lastNotifiedAt: "last_notified_at", labels: "labels", annotations: "annotations", rule: "rule",
 };
-const attemptPatchColumns: Record<keyof AttemptPatch, string> = { status: "status", runId: "run_id", startedAt: "started_at", finishedAt: "finished_at", detail: "detail" };
+const attemptPatchColumns: Record<keyof AttemptPatch, string> = { status: "status", runId: "run_id", startedAt: "started_at", finishedAt: "finished_at", detail: "detail", owner: "owner" };
 
 type Row = Record<string, unknown>;
 type Params = Record<string, string | number | null>;
@@ -166,13 +166,26 @@ function toIncident(row: Row): IncidentRecord {
   return record({ id, fingerprint, status, title, source, labels, annotations, rule, milestones: times, attempts, escalated, automated, resolution, notifications, lastNotifiedAt, origin, externalId });
 }
 
-const attemptFields = "incident_id AS incidentId, attempt, rule, fingerprint, status, run_id AS runId, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, detail";
+const attemptFields = "incident_id AS incidentId, attempt, rule, fingerprint, status, run_id AS runId, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, detail, owner";
 const toAttempt = (row: Row): AttemptRecord => record(row);
 const toNotification = (row: Row): NotificationRecord => ({ ...record<NotificationRecord>(row), processed: row.processed === 1 });
 
 /**
+ * Which replica moved an attempt to running (owner), so the attempts of one
+ * that died can be taken over. A journal written before the column existed
+ * gains it in place, under the write lock.
+ */
+export function migrateAttemptOwner(db: Database): void {
+  const missing = () => !db.query<{ name: string }, []>("PRAGMA table_info(remediation_attempts)").all().some((c) => c.name === "owner");
+  if (!missing()) return;
+  db.transaction(() => {
+    if (missing()) db.exec("ALTER TABLE remediation_attempts ADD COLUMN owner TEXT");
+  }).immediate();
+}
+
+/**
  * The incident half of the SQLite journal, on a database that already has
- * the runs schema and `incidentSchema`. Every method is one statement or one
+ * the runs schema and `incidentSchema` (migrateAttemptOwner applied). Every method is one statement or one
  * transaction (nesting as a savepoint in the journal's transaction, which
  * takes the write lock up front). `rolledBack` is called when a transaction
  * of the journal rolls back: the timeline's remembered latest lines may be
@@ -185,7 +198,11 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
     batch.map((n) => Number(insertNotification.run(n).lastInsertRowid)),
   );
   const selectPending = db.prepare<Row, { limit: number }>("SELECT id, source, received_at AS receivedAt, body, processed FROM notifications WHERE processed = 0 ORDER BY id LIMIT $limit");
+  const selectPendingBefore = db.prepare<Row, { limit: number; before: number }>(
+    "SELECT id, source, received_at AS receivedAt, body, processed FROM notifications WHERE processed = 0 AND received_at < $before ORDER BY id LIMIT $limit",
+  );
   const markProcessed = db.prepare("UPDATE notifications SET processed = 1 WHERE processed = 0 AND id IN (SELECT value FROM json_each($ids))");
+  const claimProcessed = db.prepare<{ id: number }, { ids: string }>("UPDATE notifications SET processed = 1 WHERE processed = 0 AND id IN (SELECT value FROM json_each($ids)) RETURNING id");
   const countAll = db.prepare<{ n: number }, []>("SELECT COUNT(*) AS n FROM notifications");
 
   const selectAlertState = db.prepare<Row, { fingerprint: string }>(`SELECT fingerprint, status, starts_at AS startsAt, ends_at AS endsAt, incident_id AS incidentId, updated_at AS updatedAt
@@ -247,8 +264,8 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
   // earlier than its arrival); seq keeps lines of the same instant in the order they were written.
   const selectEvents = db.prepare<Row, { incidentId: number }>("SELECT incident_id AS incidentId, seq, at, kind, message, data, count FROM incident_events WHERE incident_id = $incidentId ORDER BY at, seq");
 
-  const insertAttempt = db.prepare(`INSERT INTO remediation_attempts (incident_id, attempt, rule, fingerprint, status, run_id, created_at, started_at, finished_at, detail)
-    VALUES ($incidentId, $attempt, $rule, $fingerprint, $status, $runId, $createdAt, $startedAt, $finishedAt, $detail)`);
+  const insertAttempt = db.prepare(`INSERT INTO remediation_attempts (incident_id, attempt, rule, fingerprint, status, run_id, created_at, started_at, finished_at, detail, owner)
+    VALUES ($incidentId, $attempt, $rule, $fingerprint, $status, $runId, $createdAt, $startedAt, $finishedAt, $detail, $owner)`);
   const selectAttempts = db.prepare<Row, { incidentId: number }>(`SELECT ${attemptFields} FROM remediation_attempts WHERE incident_id = $incidentId ORDER BY attempt`);
   const selectAttemptsIn = db.prepare<Row, { statuses: string }>(
     `SELECT ${attemptFields} FROM remediation_attempts WHERE status IN (SELECT value FROM json_each($statuses)) ORDER BY created_at, incident_id, attempt`,
@@ -270,19 +287,26 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
   const upsertSetting = db.prepare("INSERT INTO settings (key, value) VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
   const deleteSetting = db.prepare("DELETE FROM settings WHERE key = $key");
 
-  const interruptRuns = db.prepare<{ id: string }, { finishedAt: string }>(
-    "UPDATE runs SET status = 'interrupted', finished_at = $finishedAt WHERE status = 'running' AND json_extract(params, '$.trigger') IS NOT NULL RETURNING id",
-  );
+  // A run whose owner (pid on host) is in $except, a JSON list of live processes, is kept.
+  const interruptRuns = db.prepare<{ id: string }, { finishedAt: string; except: string }>(`UPDATE runs SET status = 'interrupted', finished_at = $finishedAt
+    WHERE status = 'running' AND json_extract(params, '$.trigger') IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM json_each($except) e WHERE json_extract(e.value, '$.pid') = runs.owner_pid AND json_extract(e.value, '$.host') = runs.owner_host)
+    RETURNING id`);
 
   const store: Synchronous<Omit<IncidentStore, "transaction">> = {
     acceptNotifications(batch) {
       return acceptBatch.immediate(batch);
     },
-    pendingNotifications(limit) {
-      return selectPending.all({ limit }).map(toNotification);
+    pendingNotifications(limit, options = {}) {
+      const rows = options.receivedBefore === undefined ? selectPending.all({ limit }) : selectPendingBefore.all({ limit, before: options.receivedBefore });
+      return rows.map(toNotification);
     },
     markNotificationsProcessed(ids) {
       if (ids.length > 0) markProcessed.run({ ids: JSON.stringify(ids) });
+    },
+    claimNotifications(ids) {
+      if (ids.length === 0) return [];
+      return claimProcessed.all({ ids: JSON.stringify(ids) }).map((r) => r.id).sort((a, b) => a - b);
     },
     countNotifications() {
       return countAll.get()?.n ?? 0;
@@ -376,7 +400,7 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
 
     createAttempt(a) {
       try {
-        insertAttempt.run({ ...a, runId: a.runId ?? null, startedAt: a.startedAt ?? null, finishedAt: a.finishedAt ?? null, detail: a.detail ?? null });
+        insertAttempt.run({ ...a, runId: a.runId ?? null, startedAt: a.startedAt ?? null, finishedAt: a.finishedAt ?? null, detail: a.detail ?? null, owner: a.owner ?? null });
       } catch (error) {
         if ((error as { code?: string }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw error;
         const message = `attempt ${a.attempt} of incident ${a.incidentId} already exists`;
@@ -424,8 +448,9 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
       else upsertSetting.run({ key, value });
     },
 
-    interruptRunningRuns() {
-      return interruptRuns.all({ finishedAt: new Date().toISOString() }).map((r) => r.id);
+    interruptRunningRuns(options = {}) {
+      const except = JSON.stringify((options.except ?? []).map(({ pid, host }) => ({ pid, host })));
+      return interruptRuns.all({ finishedAt: new Date().toISOString(), except }).map((r) => r.id);
     },
   };
   const rolledBack = () => {

@@ -7,7 +7,9 @@ import { checkpointInBackground } from "./sqlite-checkpoint.ts";
 import { deletedFileDescriptor, journalFailure } from "./sqlite-errors.ts";
 import { migrateHistory, sqliteHistoryStore } from "./sqlite-history.ts";
 import { sqliteAnalyticsStore } from "./sqlite-mttr.ts";
-import { incidentSchema, sqliteIncidentStore } from "./sqlite-incidents.ts";
+import { incidentSchema, migrateAttemptOwner, sqliteIncidentStore } from "./sqlite-incidents.ts";
+import { migrateCluster, sqliteClusterStore } from "./sqlite-cluster.ts";
+import { migrateSchedules, sqliteScheduleStore } from "./sqlite-schedules.ts";
 import { migrateRunOwner, runSchema, sqliteRunStore } from "./sqlite-runs.ts";
 import { migrateShadow, sqliteShadowStore } from "./sqlite-shadow.ts";
 import type { Journal } from "./types.ts";
@@ -63,6 +65,9 @@ function openDatabase(location: string, options: { durable?: boolean; check?: bo
     migrateHistory(db);
     migrateShadow(db);
     migrateRunOwner(db);
+    migrateAttemptOwner(db);
+    migrateCluster(db);
+    migrateSchedules(db);
     // SQLite opens a file it may not write read-only without a word; the first write would fail mid-command.
     if (options.check) db.exec("BEGIN IMMEDIATE; PRAGMA user_version = 0; ROLLBACK;");
     return db;
@@ -124,6 +129,8 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
     ...withHistory(sqliteHistoryStore(db), incidents.forget),
     ...sqliteAnalyticsStore(db),
     ...sqliteShadowStore(db),
+    ...sqliteClusterStore(db),
+    ...sqliteScheduleStore(db),
     // The checkpoint thread's connection closes first, so this one closes last, as it would without the thread.
     async close() {
       await checkpointer?.close();
