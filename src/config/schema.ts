@@ -105,6 +105,56 @@ export const shadowSchema = z
   })
   .strict();
 
+/**
+ * Why a cron expression is no good, or undefined. croner is the parser the
+ * scheduler uses (src/schedule/); it is required here, synchronously and only
+ * when a workflow has a schedule, because zod's refinements are synchronous
+ * and commands that never see a schedule should not load it.
+ */
+function cronProblem(text: string): string | undefined {
+  const fields = text.trim().split(/\s+/).length;
+  const shape = 'five fields (minute hour day month weekday), or six with seconds first, e.g. "*/5 * * * *"';
+  if (!text.trim().startsWith("@") && fields !== 5 && fields !== 6) return `"${text}" has ${fields} field${fields === 1 ? "" : "s"}: a cron expression has ${shape}`;
+  const { Cron } = require("croner") as typeof import("croner");
+  try {
+    if (new Cron(text, { paused: true, mode: "5-or-6-parts", timezone: "UTC" }).nextRun() === null) return `"${text}" never matches a date`;
+    return undefined;
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^CronPattern: /, "").replace(/\.$/, "");
+    return `"${text}" is not a cron expression: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const cronExpression = z
+  .string()
+  .superRefine((text, ctx) => {
+    const problem = cronProblem(text);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+/** `schedule:` on a workflow: a cron expression, or the expression with its time zone, jitter, overlap and catch-up settings. */
+export const scheduleSchema = z.union([
+  cronExpression,
+  z
+    .object({
+      cron: cronExpression.describe('five fields (minute hour day month weekday), or six with seconds first, e.g. "*/5 * * * *"'),
+      timezone: z.string().refine(isTimeZone, 'an IANA time zone such as "UTC" or "Europe/Paris"').default("UTC").describe("the zone the cron fields are read in (default UTC, so every server computes the same times)"),
+      jitter: duration.optional().describe("start each run up to this much later (the same delay on every server), e.g. 30s"),
+      concurrency: z.enum(["forbid", "allow"]).default("forbid").describe("forbid: a time whose previous run is still running is recorded as skipped; allow: runs may overlap"),
+      missed: z.enum(["skip", "once"]).default("skip").describe("times that passed while no server was up: skip them, or run once for the latest"),
+    })
+    .strict(),
+]);
+
 export const workflowSchema = z
   .object({
     description: z.string().optional(),
@@ -120,6 +170,7 @@ export const workflowSchema = z
     steps: stepList.min(1, "a workflow needs at least one step"),
     permissions: permissionsSchema.optional().describe("what the workflow may do; every action is checked just before it runs"),
     shadow: shadowSchema.optional().describe("run a legacy script beside a share of runs and compare, falling back to it past a mismatch threshold"),
+    schedule: scheduleSchema.optional().describe('run on a schedule under opskit serve: "*/5 * * * *", or { cron, timezone, jitter, concurrency, missed }; each time runs once across servers'),
   })
   .strict();
 
@@ -225,5 +276,6 @@ export type Overlay = z.infer<typeof overlaySchema>;
 export type Check = z.infer<typeof checkSchema>;
 export type Permissions = z.infer<typeof permissionsSchema>;
 export type Shadow = z.infer<typeof shadowSchema>;
+export type Schedule = z.infer<typeof scheduleSchema>;
 export type Rule = z.infer<typeof ruleSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
