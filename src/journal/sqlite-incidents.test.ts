@@ -3,6 +3,8 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { openSqliteJournal } from "./sqlite.ts";
+import { incidentSchema } from "./sqlite-incidents.ts";
+import { runSchema } from "./sqlite-runs.ts";
 import { openSampleIncident, t0 } from "./contract-incidents.ts";
 import { useFreshJournal } from "./testing.ts";
 import type { AttemptRecord, IncidentRecord, Journal } from "./types.ts";
@@ -92,5 +94,28 @@ test("everything survives closing and reopening the journal file", async () => {
   expect(await journal.getSetting("schema")).toBe("1");
   await journal.addIncidentEvent(id, { at: t0 + 2, kind: "note", message: "closed by hand" });
   expect((await journal.incidentEvents(id)).map((e) => e.seq)).toEqual([1, 2]);
+  await journal.close();
+});
+
+test("a journal written before attempts had an owner gains the column in place and keeps its attempts", async () => {
+  await journal.close();
+  const old = `${location}.old`;
+  const db = new Database(old, { create: true, strict: true });
+  try {
+    db.exec(runSchema);
+    db.exec(incidentSchema);
+    expect(db.query<{ name: string }, []>("PRAGMA table_info(remediation_attempts)").all().some((c) => c.name === "owner")).toBe(false);
+    db.exec(`INSERT INTO incidents (fingerprint, status, title, source, labels, annotations, last_notified_at) VALUES ('fp-1', 'open', 'Down', 'generic', '{}', '{}', ${t0})`);
+    db.exec(`INSERT INTO remediation_attempts (incident_id, attempt, rule, fingerprint, status, created_at) VALUES (1, 1, 'restart-checkout', 'fp-1', 'queued', ${t0 + 1})`);
+  } finally {
+    db.close();
+  }
+  journal = openSqliteJournal(old);
+  expect(await journal.attempts(1)).toEqual([attempt(1, 1)]);
+  expect(await journal.claimAttempt(1, 1, "queued", { status: "running", owner: "replica-a" })).toBe(true);
+  await journal.close();
+  // Opening it again finds the column there and adds nothing.
+  journal = openSqliteJournal(old);
+  expect(await journal.attempts(1)).toEqual([attempt(1, 1, { status: "running", owner: "replica-a" })]);
   await journal.close();
 });
