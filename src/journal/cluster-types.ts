@@ -22,7 +22,12 @@ export interface ReplicaRecord {
 export interface LeaseRecord {
   name: string;
   holder: string;
-  /** Fencing token: 1 for the first holder, one more each time another replica takes the lease. A renewal keeps it. */
+  /**
+   * Fencing token: 1 for the first grant, one more on every grant but a
+   * renewal (the holder extending a lease it still holds): a holder whose
+   * lease expired or was released and who takes it again gets a new epoch,
+   * so what it decided under the old one cannot pass the fence.
+   */
   epoch: number;
   expiresAt: number;
 }
@@ -37,8 +42,8 @@ export interface ClusterStore {
   /**
    * Takes or renews the lease `name` for `holder` until now + ttlMs: granted
    * when nobody holds it, when it expired (expiresAt <= now), or when `holder`
-   * holds it already (a renewal, same epoch). Taking it from nobody or from
-   * an expired holder adds one to the epoch. Atomic: of replicas racing for
+   * holds it already and it has not expired (a renewal, same epoch). Every
+   * other grant adds one to the epoch. Atomic: of replicas racing for
    * one lease, exactly one is granted. Resolves the lease as it stands after
    * the call; the caller holds it when `holder` is its own.
    */
