@@ -23,8 +23,11 @@ export interface TestServer {
 }
 
 export interface AlertmanagerOptions {
-  /** Where the single webhook receiver posts; every alert routes there. */
-  webhookUrl: string;
+  /**
+   * Where the single receiver posts; every alert routes there. Several URLs
+   * make one webhook_config each: every notification goes to all of them.
+   */
+  webhookUrl: string | string[];
   bearerToken?: string;
   groupWaitSec?: number;
   groupIntervalSec?: number;
@@ -36,24 +39,53 @@ export interface AlertmanagerOptions {
    * always sends endsAt, so this matters only for alerts posted directly.
    */
   resolveTimeoutSec?: number;
+  /** Gossip with peers (Alertmanager's HA); without it clustering is off. */
+  cluster?: AlertmanagerClusterOptions;
+}
+
+export interface AlertmanagerClusterOptions {
+  /** This member's gossip address, 127.0.0.1:PORT. */
+  listenAddress: string;
+  /** The other members' gossip addresses. */
+  peers: string[];
+  /** How long a member waits per position for an earlier one to notify (Alertmanager's default 15s). */
+  peerTimeoutSec?: number;
 }
 
 export interface PrometheusOptions {
   scrapeTargets: { job: string; targets: string[] }[];
   /** A rule file's YAML text (groups: [...]). */
   rules: string;
-  alertmanagerUrl: string;
+  /** One Alertmanager, or every member of a cluster: Prometheus sends each alert to all of them. */
+  alertmanagerUrl: string | string[];
   scrapeIntervalSec?: number;
   evaluationIntervalSec?: number;
 }
 
 /**
  * Alertmanager on 127.0.0.1 and a free port, routing every alert to one
- * webhook with send_resolved and fast group timings, gossip off.
+ * receiver (a webhook per URL) with send_resolved and fast group timings;
+ * gossip off unless options.cluster says with whom.
  */
 export async function startAlertmanager(options: AlertmanagerOptions): Promise<TestServer> {
-  const webhook: Record<string, unknown> = { url: options.webhookUrl, send_resolved: true, max_alerts: 0 };
-  if (options.bearerToken !== undefined) webhook.http_config = { authorization: { type: "Bearer", credentials: options.bearerToken } };
+  const webhooks = [options.webhookUrl].flat().map((url) => {
+    const webhook: Record<string, unknown> = { url, send_resolved: true, max_alerts: 0 };
+    if (options.bearerToken !== undefined) webhook.http_config = { authorization: { type: "Bearer", credentials: options.bearerToken } };
+    return webhook;
+  });
+  const cluster = options.cluster;
+  const clusterArgs = cluster
+    ? [
+        `--cluster.listen-address=${cluster.listenAddress}`,
+        ...cluster.peers.map((peer) => `--cluster.peer=${peer}`),
+        `--cluster.peer-timeout=${cluster.peerTimeoutSec ?? 15}s`,
+        // Gossip and settle fast: loopback peers need no patience.
+        "--cluster.gossip-interval=50ms",
+        "--cluster.pushpull-interval=1s",
+        "--cluster.reconnect-interval=1s",
+      ]
+    : // Empty turns clustering off: no gossip port, no peer lookups, ready at once.
+      ["--cluster.listen-address="];
   const config = {
     global: { resolve_timeout: `${options.resolveTimeoutSec ?? 1}s` },
     route: {
@@ -63,7 +95,7 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<T
       group_interval: `${options.groupIntervalSec ?? 1}s`,
       repeat_interval: `${options.repeatIntervalSec ?? 60}s`,
     },
-    receivers: [{ name: "webhook", webhook_configs: [webhook] }],
+    receivers: [{ name: "webhook", webhook_configs: webhooks }],
   };
   return startServer("alertmanager", ALERTMANAGER, config, (dir, configFile, address) => [
     `--config.file=${configFile}`,
@@ -71,8 +103,7 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<T
     `--web.listen-address=${address}`,
     // Notifications carry externalURL; without it Alertmanager uses the machine's hostname.
     `--web.external-url=http://${address}`,
-    // Empty turns clustering off: no gossip port, no peer lookups, ready at once.
-    "--cluster.listen-address=",
+    ...clusterArgs,
     "--log.level=info",
   ]);
 }
@@ -84,7 +115,8 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<T
  */
 export async function startPrometheus(options: PrometheusOptions): Promise<TestServer> {
   const scrapeSec = options.scrapeIntervalSec ?? 1;
-  const alertmanager = new URL(options.alertmanagerUrl);
+  const alertmanagers = [options.alertmanagerUrl].flat().map((url) => new URL(url));
+  const alertmanager = alertmanagers[0]!;
   const config = {
     global: {
       scrape_interval: `${scrapeSec}s`,
@@ -98,7 +130,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestS
         {
           scheme: alertmanager.protocol.replace(":", ""),
           path_prefix: alertmanager.pathname,
-          static_configs: [{ targets: [alertmanager.host] }],
+          static_configs: [{ targets: alertmanagers.map((url) => url.host) }],
         },
       ],
     },
@@ -116,7 +148,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestS
     "--log.level=info",
   ], { "rules.yml": options.rules });
   try {
-    await waitForDiscovery(server.url, options.scrapeTargets);
+    await waitForDiscovery(server.url, options.scrapeTargets, alertmanagers.length);
   } catch (error) {
     await server.stop();
     throw error;
@@ -129,7 +161,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestS
  * loops and notifier at most every 5 s, static ones included, and that delay
  * has no flag. Until then an alert has nowhere to go, so wait it out here.
  */
-async function waitForDiscovery(url: string, scrapeTargets: PrometheusOptions["scrapeTargets"]): Promise<void> {
+async function waitForDiscovery(url: string, scrapeTargets: PrometheusOptions["scrapeTargets"], alertmanagerCount: number): Promise<void> {
   const expected = new Set(scrapeTargets.flatMap((job) => job.targets.map((target) => `${job.job} ${target}`)));
   const get = async <T>(path: string): Promise<T> => ((await (await fetch(`${url}${path}`, { signal: AbortSignal.timeout(1_000) })).json()) as { data: T }).data;
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -138,7 +170,7 @@ async function waitForDiscovery(url: string, scrapeTargets: PrometheusOptions["s
     const targets = await get<{ activeTargets: { labels: Record<string, string>; discoveredLabels: Record<string, string> }[] }>("/api/v1/targets?state=active");
     const alertmanagers = await get<{ activeAlertmanagers: unknown[] }>("/api/v1/alertmanagers");
     const active = new Set(targets.activeTargets.map((target) => `${target.labels.job} ${target.discoveredLabels.__address__}`));
-    if (alertmanagers.activeAlertmanagers.length > 0 && [...expected].every((target) => active.has(target))) return;
+    if (alertmanagers.activeAlertmanagers.length >= alertmanagerCount && [...expected].every((target) => active.has(target))) return;
     seen = `${active.size} of ${expected.size} scrape targets, ${alertmanagers.activeAlertmanagers.length} alertmanagers`;
     await Bun.sleep(100);
   }
