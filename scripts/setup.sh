@@ -15,6 +15,11 @@ need="$need prometheus:prometheus prometheus-alertmanager:prometheus-alertmanage
 need="$need shellcheck:shellcheck"
 # The smtp:// probe tests talk to aiosmtpd, a real RFC 5321 server.
 need="$need aiosmtpd:python3-aiosmtpd"
+# The PostgreSQL journal and the high-availability tests use PostgreSQL 15
+# (Debian 12's): the machine's server on 127.0.0.1:5432, and private servers
+# the tests start with its initdb and pg_ctl.
+PG_BIN=/usr/lib/postgresql/15/bin
+need="$need $PG_BIN/initdb:postgresql-15 pg_ctlcluster:postgresql-common psql:postgresql-client-15"
 if [ "${1:-}" = "bench" ]; then
   # wrk drives blackbox_exporter; GNU time measures peak RSS; parallel-ssh
   # (pssh) and Ansible (ansible-core: raw and command modules, playbooks) are
@@ -37,7 +42,7 @@ missing=""
 for pair in $need; do
   cmd=${pair%%:*}
   pkg=${pair#*:}
-  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ] && [ ! -x "$cmd" ]; then
     missing="$missing $pkg"
   fi
 done
@@ -62,6 +67,43 @@ if [ -n "$missing" ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $missing >&2
   rm -f /usr/sbin/policy-rc.d
+fi
+
+# PostgreSQL on 127.0.0.1:5432, user postgres without a password (trust), as
+# the tests connect. A missing or unreachable server fails here, with the fix:
+# in CI a missing prerequisite is a failure, never a skipped test.
+pg_fresh=""
+case "$missing" in *postgresql-15*) pg_fresh=1 ;; esac
+pg_ok() { PGCONNECT_TIMEOUT=5 psql -w -h 127.0.0.1 -p 5432 -U postgres -d postgres -Atc 'SELECT 1' >/dev/null 2>&1; }
+if ! pg_ok; then
+  pg_version=$(ls /etc/postgresql 2>/dev/null | head -n 1)
+  if [ -z "$pg_version" ]; then
+    echo "setup: PostgreSQL is installed but has no cluster (/etc/postgresql is empty): create one with pg_createcluster 15 main --start" >&2
+    exit 1
+  fi
+  if [ "$(id -u)" = "0" ]; then
+    if [ -n "$pg_fresh" ]; then
+      # Installed just now: let user postgres in from loopback without a password, as the tests connect.
+      hba="/etc/postgresql/$pg_version/main/pg_hba.conf"
+      { printf 'host all postgres 127.0.0.1/32 trust\n'; cat "$hba"; } > "$hba.new" && mv "$hba.new" "$hba"
+      chown postgres:postgres "$hba"
+      pg_ctlcluster --skip-systemctl-redirect "$pg_version" main reload >/dev/null 2>&1 || true
+    fi
+    if ! pg_lsclusters -h 2>/dev/null | grep -q "^$pg_version main .* online "; then
+      echo "setup: starting PostgreSQL $pg_version" >&2
+      pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start >&2 || true
+    fi
+  fi
+  tries=0
+  until pg_ok; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 10 ]; then
+      echo "setup: PostgreSQL is not reachable at 127.0.0.1:5432 as user postgres without a password" >&2
+      echo "setup: start it (as root: pg_ctlcluster --skip-systemctl-redirect $pg_version main start) and let user postgres in from loopback: the line 'host all postgres 127.0.0.1/32 trust' first in /etc/postgresql/$pg_version/main/pg_hba.conf" >&2
+      exit 1
+    fi
+    sleep 1
+  done
 fi
 
 # npm ci when node_modules is missing or older than the lockfile.
