@@ -12,7 +12,7 @@ const layers: readonly (readonly string[])[] = [
   ["config"],
   ["engine", "policy"],
   ["runs"],
-  ["heal", "mttr", "audit", "shadow", "demo"],
+  ["heal", "mttr", "audit", "shadow", "demo", "schedule"],
   ["cli", "server"],
 ];
 
