@@ -7,6 +7,7 @@ import { schemaCommand, schemaSpec } from "./schema.ts";
 import { validateCommand, validateSpec } from "./validate.ts";
 import { demoSpec, serveSpec } from "./serve-spec.ts";
 import { mttrSpec } from "./mttr-spec.ts";
+import { schedulesSpec } from "./schedules-spec.ts";
 import { wrapSpec } from "./wrap-spec.ts";
 import { shadowSpec } from "./shadow-spec.ts";
 import { auditSpec } from "./audit-spec.ts";
@@ -81,6 +82,7 @@ export function buildProgram(version: () => string, handlers: { probe: Handler<t
   add(serveSpec, async (args, options) => (await import("./serve.ts")).serveCommand(args, options, version()));
   add(demoSpec, async (args, options) => (await import("./demo.ts")).demoCommand(args, options, version()));
   add(mttrSpec, async (args, options) => (await import("./mttr.ts")).mttrCommand(args, options));
+  add(schedulesSpec, async (args, options) => (await import("./schedules.ts")).schedulesCommand(args, options));
   add(incidentsSpec, async (args, options) => (await import("./incidents.ts")).incidentsCommand(args, options));
   add(pauseSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(true, options));
   add(resumeSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(false, options));

@@ -1,0 +1,14 @@
+import { configOptions } from "./config-options.ts";
+import { defineCommand } from "./options.ts";
+
+export const schedulesSpec = defineCommand({
+  name: "schedules",
+  description: "scheduled workflows (schedule: in the config): each one's next times and its last fire from the journal, by whichever server ran it",
+  argument: { name: "[args...]", description: "(none)" },
+  options: {
+    ...configOptions,
+    count: { kind: "integer", value: "n", default: "3", min: 1, description: "next times to show per schedule" },
+    json: { kind: "boolean", description: "one JSON line per schedule" },
+    journal: { kind: "string", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+  },
+});
