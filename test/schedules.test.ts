@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openJournal } from "../src/journal/index.ts";
@@ -145,3 +145,47 @@ async function scheduleAcrossRestarts(journalLocation: (dir: string) => string):
 test("a schedule every 2 s across three processes on one SQLite journal, one killed and restarted: every time fires exactly once", async () => {
   await scheduleAcrossRestarts((dir) => join(dir, "journal.db"));
 }, 90_000);
+
+test("opskit schedules lists each schedule with its settings, next times and last fire; a journal not created yet holds none", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "opskit-schedules-cli-"));
+  roots.push(dir);
+  writeFileSync(
+    join(dir, "opskit.yaml"),
+    `workflows:
+  nightly:
+    schedule: { cron: "30 2 * * *", timezone: Europe/Paris, jitter: 5m, missed: once }
+    steps: [{ exec: "true" }]
+  quarterly:
+    schedule: "0 0 1 */3 *"
+    steps: [{ exec: "true" }]
+  manual:
+    steps: [{ exec: "true" }]
+`,
+  );
+  const location = join(dir, "journal.db");
+  const before = await runOpskit(["schedules", "-c", dir, "--journal", location]);
+  expect(before.code).toBe(0);
+  expect(before.stdout).toContain("nightly  30 2 * * *  (Europe/Paris, jitter 5m, concurrency: forbid, missed: once)");
+  expect(before.stdout).toContain("quarterly  0 0 1 */3 *  (UTC, concurrency: forbid, missed: skip)");
+  expect(before.stdout).not.toContain("manual");
+  expect(before.stdout.match(/last: never fired/g)).toHaveLength(2);
+  expect(before.stdout).toContain(`2 schedules; fires from ${location} (none yet)`);
+  expect(existsSync(location)).toBe(false);
+
+  const journal = await openJournal(location);
+  const at = Date.parse("2026-01-01T01:30:00Z");
+  await journal.claimScheduleFire({ schedule: "nightly", at, firedAt: at + 120_000, replica: "web-1:42", status: "running", runId: "20260101T013200-0000abcd" });
+  await journal.updateScheduleFire("nightly", at, { status: "failed", finishedAt: at + 130_000, detail: "run 20260101T013200-0000abcd failed: ok=0 changed=0 failed=1 unreachable=0" });
+  await journal.close();
+  const after = await runOpskit(["schedules", "-c", dir, "--journal", location, "--count", "2"]);
+  expect(after.code).toBe(0);
+  expect(after.stdout).toContain("  last: 2026-01-01 01:30:00Z (started 2026-01-01 01:32:00Z) failed · run 20260101T013200-0000abcd · web-1:42 · run 20260101T013200-0000abcd failed: ok=0 changed=0 failed=1 unreachable=0");
+  const nextLine = after.stdout.split("\n").find((l) => l.startsWith("  next:"))!;
+  expect(nextLine.split(", ")).toHaveLength(2);
+
+  const none = mkdtempSync(join(tmpdir(), "opskit-schedules-none-"));
+  roots.push(none);
+  writeFileSync(join(none, "opskit.yaml"), "workflows:\n  manual:\n    steps: [{ exec: \"true\" }]\n");
+  const empty = await runOpskit(["schedules", "-c", none, "--journal", join(none, "journal.db")]);
+  expect({ code: empty.code, out: empty.stdout.trim() }).toEqual({ code: 0, out: `no schedules in ${join(none, "opskit.yaml")} (a workflow runs on one with schedule: "*/5 * * * *")` });
+});

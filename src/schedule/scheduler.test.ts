@@ -264,10 +264,12 @@ describe("startSchedules", () => {
   });
 
   test("stop waits for a run that ends within the grace", async () => {
-    const s = await setup(`"*/10 * * * * *"`);
+    const s = await setup(`"*/10 * * * * *"`, "while [ ! -e release ]; do sleep 0.02; done");
     const handle = await s.start();
     await s.clock.advanceTo(sec(10));
+    await until("the run", async () => s.events.some((e) => e.type === "schedule.started"));
     const stopped = handle.stop(60_000);
+    writeFileSync(join(s.dir, "release"), "");
     expect(await stopped).toEqual({ finished: 1, cancelled: 0 });
     expect((await s.journal.scheduleFires("tick"))[0]!.status).toBe("succeeded");
   });
