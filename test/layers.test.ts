@@ -9,7 +9,7 @@ const layers: readonly (readonly string[])[] = [
   ["observe", "ui", "errors", "time", "glob"],
   ["probe", "transport", "expr", "schema"],
   ["actions", "inventory", "journal"],
-  ["config"],
+  ["config", "cluster"],
   ["engine", "policy"],
   ["runs"],
   ["heal", "mttr", "audit", "shadow", "demo", "schedule"],
