@@ -1,28 +1,44 @@
 // The journal: the durable record of runs, targets, step results and events.
-// Embedded SQLite by default (one file); the interface (asynchronous, every
-// method a promise) is what PostgreSQL will implement when several servers
-// share work, and contract.ts is the suite both must pass.
+// Embedded SQLite by default (one file), PostgreSQL when several servers share
+// work (a postgres:// URL); both implement one asynchronous interface and pass
+// the one suite in contract.ts. Each is loaded only when opened.
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Journal } from "./types.ts";
+import { isPostgresUrl, maskPostgresUrl } from "./postgres-url.ts";
+
+export { isPostgresUrl, maskPostgresUrl };
 
 export { milestones } from "./types.ts";
 export type {
   AlertSourceKind, AlertStateRecord, AttemptRecord, AttemptStatus, IncidentEventKind, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStatus, IncidentStore,
   Milestone, NotificationRecord, RuleStateRecord, HistoryStore, ImportedIncident, AnalyticsStore, MttrQuery, MttrResult, MttrPhase, MttrPhaseRow, MttrCountRow,
 } from "./types.ts";
+export type { ClusterStore, LeaseRecord, ReplicaRecord, ScheduleFireRecord, ScheduleFireStatus, ScheduleStore } from "./types.ts";
 export type { ShadowAspect, ShadowComparisonRecord, ShadowSource, ShadowStateRecord, ShadowStats, ShadowStore } from "./types.ts";
 export type { Journal, JournalEvent, JournalTx, RunEventRecords, RunParams, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
 
 /**
- * Where the journal lives: --journal PATH, else $OPSKIT_JOURNAL, else
+ * Where the journal lives: --journal (a file, or postgres://USER@HOST:PORT/DB),
+ * else $OPSKIT_JOURNAL, else the config's `journal:` (`configured`), else
  * $XDG_STATE_HOME/opskit/journal.db (~/.local/state/opskit/journal.db).
  */
-export function journalLocation(explicit?: string, env = process.env): string {
+export function journalLocation(explicit?: string, env: Record<string, string | undefined> = process.env, configured?: string): string {
   if (explicit) return explicit;
   if (env.OPSKIT_JOURNAL) return env.OPSKIT_JOURNAL;
+  if (configured) return configured;
+  return defaultJournalFile(env);
+}
+
+/** $XDG_STATE_HOME/opskit/journal.db (~/.local/state/opskit/journal.db): where the journal is when nothing names one. */
+export function defaultJournalFile(env: Record<string, string | undefined> = process.env): string {
   const state = env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state");
   return join(state, "opskit", "journal.db");
+}
+
+/** A journal location as it may be shown: a PostgreSQL URL with its password masked, a file path as it is. */
+export function displayJournalLocation(location: string): string {
+  return isPostgresUrl(location) ? maskPostgresUrl(location) : location;
 }
 
 export interface JournalOptions {
@@ -44,9 +60,22 @@ export interface JournalOptions {
    * serve), so no commit waits for a checkpoint's fsyncs (sqlite-checkpoint.ts).
    */
   backgroundCheckpoints?: boolean;
+  /** PostgreSQL: the connections the journal keeps at most (default 10). */
+  poolSize?: number;
 }
 
+/**
+ * Opens the journal at `location`: a postgres:// or postgresql:// URL opens
+ * the PostgreSQL journal (and loads pg), anything else is a SQLite file.
+ * `durable`, `check` and `backgroundCheckpoints` are SQLite's; PostgreSQL
+ * commits durably and its open checks the server (E_JOURNAL_UNAVAILABLE,
+ * E_JOURNAL_SCHEMA_NEWER, …).
+ */
 export async function openJournal(location: string, options: JournalOptions = {}): Promise<Journal> {
+  if (isPostgresUrl(location)) {
+    const { openPostgresJournal } = await import("./postgres.ts");
+    return openPostgresJournal(location, options.poolSize !== undefined ? { poolSize: options.poolSize } : {});
+  }
   const { openSqliteJournal } = await import("./sqlite.ts");
   return openSqliteJournal(location, options);
 }
