@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 const layers: readonly (readonly string[])[] = [
   ["observe", "ui", "errors", "time", "glob"],
   ["probe", "transport", "expr", "schema"],
-  ["actions", "inventory", "journal"],
+  ["actions", "inventory", "journal", "jobs"],
   ["config", "cluster"],
   ["engine", "policy"],
   ["runs"],
