@@ -1,7 +1,8 @@
 import { basename, extname } from "node:path";
 import { ExitCode, usageError } from "../errors.ts";
 import { defaultMapping, importIncidents, mappedFields, readMapping, type FieldMapping, type ImportOptions, type ImportReport, type MappedField } from "../mttr/index.ts";
-import { journalLocation, openJournal } from "../journal/index.ts";
+import { openJournal } from "../journal/index.ts";
+import { commandJournal } from "./journal-options.ts";
 import { LineWriter } from "../ui/index.ts";
 import type { incidentsSpec } from "./incidents-spec.ts";
 import type { OptionsOf } from "./options.ts";
@@ -67,7 +68,7 @@ export async function incidentsImportCommand(args: string[], options: ImportCliO
     throw usageError("E_USAGE_IMPORT", file ? `incidents import takes one file, got ${args.length}` : "incidents import needs a file", 'e.g. opskit incidents import pagerduty.csv --map id="Incident Number" --map started="Created On"');
   }
   const importing = await importOptions(file, options);
-  const journal = await openJournal(journalLocation(options.journal));
+  const journal = await openJournal(await commandJournal(options));
   let report: ImportReport;
   try {
     report = await importIncidents(journal, importing);

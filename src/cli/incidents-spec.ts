@@ -1,14 +1,11 @@
 import { configOptions } from "./config-options.ts";
+import { serverJournalOption } from "./journal-spec.ts";
 import { defineCommand, defineOptions, type OptionValues } from "./options.ts";
 
 const clientOptions = defineOptions({
   server: { kind: "string", value: "url", description: "the opskit server (default $OPSKIT_SERVER, else server.listen from the config, else http://127.0.0.1:9797)" },
   json: { kind: "boolean", description: "print JSON (the server's answer; import: the report)" },
-  journal: {
-    kind: "string",
-    value: "path",
-    description: "the journal file (default $OPSKIT_JOURNAL, else ~/.local/state/opskit/journal.db): import writes to it; without $OPSKIT_TOKEN or server.token, the token opskit serve generated beside it is sent",
-  },
+  ...serverJournalOption,
   ...configOptions,
 });
 

@@ -24,9 +24,10 @@ async function serverUrl(options: ServerOptions, explicitToken?: string): Promis
   let url = options.server ?? process.env.OPSKIT_SERVER;
   const env = process.env.OPSKIT_TOKEN;
   let token = explicitToken ?? (env === undefined ? undefined : requireNonEmptyToken(env, "OPSKIT_TOKEN", "env:OPSKIT_TOKEN"));
+  let loaded: Awaited<ReturnType<typeof import("./config-options.ts").loadConfigFromOptions>> | undefined;
   if (!url || !token) {
     // The config is optional here: it only supplies defaults.
-    const loaded = await import("./config-options.ts").then((m) => m.loadConfigFromOptions(options)).catch(() => undefined);
+    loaded = await import("./config-options.ts").then((m) => m.loadConfigFromOptions(options)).catch(() => undefined);
     const server = loaded?.config.server;
     if (!url && server?.listen) url = `http://${server.listen}`;
     if (!token && server?.token) {
@@ -38,7 +39,8 @@ async function serverUrl(options: ServerOptions, explicitToken?: string): Promis
   }
   if (!token) {
     const { journalLocation } = await import("../journal/index.ts");
-    const file = tokenFileFor(journalLocation(options.journal));
+    const { configuredJournal } = await import("./journal-options.ts");
+    const file = tokenFileFor(journalLocation(options.journal, process.env, configuredJournal(loaded)));
     if (await Bun.file(file).exists()) token = readTokenFile(file);
   }
   return { url: (url ?? "http://127.0.0.1:9797").replace(/\/$/, ""), token };

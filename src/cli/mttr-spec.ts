@@ -1,3 +1,5 @@
+import { configOptions } from "./config-options.ts";
+import { journalOption } from "./journal-spec.ts";
 import { defineCommand } from "./options.ts";
 
 export const mttrSpec = defineCommand({
@@ -11,6 +13,7 @@ export const mttrSpec = defineCommand({
     compare: { kind: "string", value: "how", description: "automated (vs manual), before:DATE (vs from it) or window:30d (vs the window before)" },
     format: { kind: "choice", choices: ["table", "json", "markdown", "html"], default: "table", hint: "e.g. --format html -o mttr.html", description: "output format" },
     output: { kind: "string", short: "o", value: "file", description: "write to this file instead of stdout" },
-    journal: { kind: "string", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+    ...journalOption,
+    config: { ...configOptions.config, description: "the config whose journal: names the journal (default: the current directory's, if any)" },
   },
 });

@@ -1,14 +1,15 @@
 import { existsSync } from "node:fs";
 import { ExitCode, usageError } from "../errors.ts";
-import { journalLocation, openJournal } from "../journal/index.ts";
+import { isPostgresUrl, openJournal } from "../journal/index.ts";
+import { commandJournal } from "./journal-options.ts";
 import type { mttrSpec } from "./mttr-spec.ts";
 import type { OptionsOf } from "./options.ts";
 
 /** `opskit mttr`: statistics from the journal, rendered for a terminal, a tool, a wiki or a browser. */
 export async function mttrCommand(_args: string[], options: OptionsOf<typeof mttrSpec>): Promise<number> {
   const { format, output } = options;
-  const location = journalLocation(options.journal);
-  if (!existsSync(location)) {
+  const location = await commandJournal(options);
+  if (!isPostgresUrl(location) && !existsSync(location)) {
     throw usageError("E_NO_JOURNAL", `no journal at ${location}`, "run opskit serve first, import history with opskit incidents import FILE, or pass --journal PATH");
   }
   const { computeMttr } = await import("../mttr/index.ts");

@@ -1,4 +1,5 @@
 import { configOptions } from "./config-options.ts";
+import { journalOption } from "./journal-spec.ts";
 import { defineCommand } from "./options.ts";
 
 export const schedulesSpec = defineCommand({
@@ -9,6 +10,6 @@ export const schedulesSpec = defineCommand({
     ...configOptions,
     count: { kind: "integer", value: "n", default: "3", min: 1, description: "next times to show per schedule" },
     json: { kind: "boolean", description: "one JSON line per schedule" },
-    journal: { kind: "string", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+    ...journalOption,
   },
 });

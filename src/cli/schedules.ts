@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
 import { ExitCode, usageError } from "../errors.ts";
-import { journalLocation, openJournal } from "../journal/index.ts";
+import { displayJournalLocation, isPostgresUrl, openJournal } from "../journal/index.ts";
 import type { ScheduleFireRecord, ScheduleStatus } from "../schedule/index.ts";
 import { LineWriter } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
+import { commandJournal } from "./journal-options.ts";
 import type { OptionsOf } from "./options.ts";
 import type { schedulesSpec } from "./schedules-spec.ts";
 
@@ -37,11 +38,10 @@ export async function schedulesCommand(args: string[], options: OptionsOf<typeof
   if (args.length > 0) throw usageError("E_USAGE_SCHEDULES", `unexpected argument "${args[0]}"`, "opskit schedules lists every schedule; opskit runs show RUN shows one run");
   const loaded = await loadConfigFromOptions(options);
   const { listSchedules } = await import("../schedule/index.ts");
-  const location = journalLocation(options.journal);
+  const location = await commandJournal(options, loaded);
   const now = Date.now();
   // A journal file that does not exist yet holds no fires: it is not created by looking.
-  const local = !/^[a-z][a-z0-9+.-]*:\/\//i.test(location);
-  const journal = local && !existsSync(location) ? undefined : await openJournal(location);
+  const journal = !isPostgresUrl(location) && !existsSync(location) ? undefined : await openJournal(location);
   let statuses: ScheduleStatus[];
   try {
     statuses = await listSchedules(loaded, journal ?? { lastScheduleFires: async () => [] }, now, options.count);
@@ -55,7 +55,7 @@ export async function schedulesCommand(args: string[], options: OptionsOf<typeof
     out.line(`no schedules in ${loaded.files.join(", ")} (a workflow runs on one with schedule: "*/5 * * * *")`);
   } else {
     for (const status of statuses) printStatus(status, out);
-    out.line(`${statuses.length} schedule${statuses.length === 1 ? "" : "s"}; fires from ${journal ? journal.location : `${location} (none yet)`}`);
+    out.line(`${statuses.length} schedule${statuses.length === 1 ? "" : "s"}; fires from ${journal ? journal.location : `${displayJournalLocation(location)} (none yet)`}`);
   }
   out.flush();
   return ExitCode.ok;

@@ -1,4 +1,5 @@
 import { configOptions } from "./config-options.ts";
+import { serverJournalOption } from "./journal-spec.ts";
 import { defineCommand } from "./options.ts";
 
 export const serveSpec = defineCommand({
@@ -8,7 +9,7 @@ export const serveSpec = defineCommand({
   options: {
     ...configOptions,
     listen: { kind: "string", value: "host:port", description: "address for the API and webhooks (default: server.listen, else 127.0.0.1:9797)" },
-    journal: { kind: "string", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db); without server.token, the API token opskit serve generates is kept beside it in server.token" },
+    ...serverJournalOption,
     dryRun: { kind: "boolean", description: "record what each rule would run, run nothing" },
     policy: { kind: "string", value: "file", description: "org policy file (YAML): denials no remediation can lift (default: policy: in the config)" },
     json: { kind: "boolean", description: "log one JSON event per line" },

@@ -1,11 +1,12 @@
 import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, configError, describeError } from "../errors.ts";
 import type { CheckScheduler, HealEvent, HealSink } from "../heal/index.ts";
-import { journalLocation, openJournal, type Journal } from "../journal/index.ts";
+import { openJournal, type Journal } from "../journal/index.ts";
 import { redact, registerSecret } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 import { eventJsonLine, formatMs, jsonLinesSink, LineWriter } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
+import { commandJournal } from "./journal-options.ts";
 import type { OptionsOf } from "./options.ts";
 import type { serveSpec } from "./serve-spec.ts";
 
@@ -210,7 +211,7 @@ export async function serveCommand(_args: string[], options: OptionsOf<typeof se
   };
   const handle = await startServe(loaded, {
     ...(options.listen !== undefined ? { listen: options.listen } : {}),
-    journal: journalLocation(options.journal),
+    journal: await commandJournal(options, loaded),
     dryRun: options.dryRun,
     version,
     ...(options.policy !== undefined ? { policy: options.policy } : {}),

@@ -2,14 +2,15 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { configError } from "../errors.ts";
+import { defaultJournalFile, isPostgresUrl } from "../journal/index.ts";
 
 // opskit serve always wants a token. Without server.token it makes one on
 // its first start and keeps it in the state directory beside the journal,
 // where the CLI on the same host finds it (as Jupyter does with its token).
 
-/** The generated token's file: server.token beside the journal. */
-export function tokenFileFor(journalPath: string): string {
-  return join(dirname(journalPath), "server.token");
+/** The generated token's file: server.token beside the journal file; for a PostgreSQL journal, in the state directory (where the default journal file is). */
+export function tokenFileFor(journal: string): string {
+  return join(dirname(isPostgresUrl(journal) ? defaultJournalFile() : journal), "server.token");
 }
 
 /** A configured token must not be empty: an empty one would mean no token at all. */

@@ -1,4 +1,5 @@
 import { configOptions } from "./config-options.ts";
+import { journalOption } from "./journal-spec.ts";
 import { defineCommand, describedAs } from "./options.ts";
 import { varOptions } from "./vars.ts";
 
@@ -22,6 +23,6 @@ export const shadowSpec = defineCommand({
     limit: { kind: "string", short: "l", value: "selector", description: "workflow candidate: narrow its targets (the first one is compared)" },
     ...describedAs(varOptions, "workflow candidate: "),
     json: { kind: "boolean", description: "one JSON line per comparison, then a summary (report: one line per name)" },
-    journal: { kind: "string", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+    ...journalOption,
   },
 });

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { ExitCode, usageError } from "../errors.ts";
 import type { EventSink } from "../engine/index.ts";
-import { journalLocation, openJournal, type Journal } from "../journal/index.ts";
+import { displayJournalLocation, isPostgresUrl, openJournal, type Journal } from "../journal/index.ts";
 import { openRunRemotes, prepareWorkflow, startJournaledRun } from "../runs/index.ts";
 import {
   buildShadowReport, comparedStepIndex, compileNormalizers, describeSide, outcomeFromResult, parseAspects, parseNormalizeOption, renderShadowReport, runLocalSide, runTrials,
@@ -9,6 +9,7 @@ import {
 } from "../shadow/index.ts";
 import { formatMs, LineWriter, paletteFor, stdoutIsTerminal, type Palette } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
+import { commandJournal } from "./journal-options.ts";
 import type { OptionsOf } from "./options.ts";
 import { runOrigin } from "./run/index.ts";
 import type { shadowSpec } from "./shadow-spec.ts";
@@ -117,7 +118,7 @@ async function compareCommand(name: string, options: ShadowOptions): Promise<num
   const onSignal = () => controller.abort();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const journal = await openJournal(journalLocation(options.journal));
+  const journal = await openJournal(await commandJournal(options));
   const sides: Side[] = [];
   try {
     sides.push(localSide(settings.legacy, settings.timeoutMs, controller.signal));
@@ -160,12 +161,12 @@ async function compareCommand(name: string, options: ShadowOptions): Promise<num
 async function reportCommand(args: string[], options: ShadowOptions): Promise<number> {
   const [name, extra] = args;
   if (extra !== undefined) throw usageError("E_USAGE_SHADOW", `unexpected argument "${extra}"`, "opskit shadow report [NAME]");
-  const location = journalLocation(options.journal);
+  const location = await commandJournal(options);
   const out = new LineWriter();
   // Nothing recorded yet is an empty report, not an error; the journal is not created for it.
-  const entries = existsSync(location) ? await readReport(location, name) : [];
+  const entries = isPostgresUrl(location) || existsSync(location) ? await readReport(location, name) : [];
   if (options.json) for (const entry of entries) out.line(JSON.stringify(entry));
-  else if (entries.length === 0) out.line(`no shadow comparisons${name ? ` for ${name}` : ""} in ${location}`);
+  else if (entries.length === 0) out.line(`no shadow comparisons${name ? ` for ${name}` : ""} in ${displayJournalLocation(location)}`);
   else out.line(renderShadowReport(entries, paletteFor({ isTTY: stdoutIsTerminal() })).join("\n"));
   out.flush();
   return ExitCode.ok;
@@ -183,7 +184,7 @@ async function readReport(location: string, name: string | undefined) {
 async function resetCommand(args: string[], options: ShadowOptions): Promise<number> {
   const [name, extra] = args;
   if (!name || extra !== undefined) throw usageError("E_USAGE_SHADOW", "shadow reset takes one name", "opskit shadow reset NAME (opskit shadow report lists the names)");
-  const journal = await openJournal(journalLocation(options.journal));
+  const journal = await openJournal(await commandJournal(options));
   const out = new LineWriter();
   try {
     const before = await journal.resetShadow(name, Date.now());

@@ -170,6 +170,12 @@ function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Co
       }
       config.policy = fragment.policy;
     }
+    if (fragment.journal !== undefined) {
+      if (config.journal !== undefined) {
+        throw configError("E_CONFIG_DUPLICATE", `${docs[index]!.where(["journal"], "key")}: journal is already set in another file`, "set journal: in one file only");
+      }
+      config.journal = fragment.journal;
+    }
   });
   return { config, sourceOrigins, listOrigins };
 }

@@ -264,6 +264,12 @@ export const configSchema = z
     checks: z.array(checkSchema).default([]),
     rules: z.array(ruleSchema).default([]),
     policy: z.string().min(1).optional().describe("org policy file (YAML, relative to the config): denials no workflow can lift; --policy overrides it"),
+    journal: z
+      .string()
+      .min(1)
+      .refine((location) => !/^postgres(ql)?:\/\/[^/?#@]*:[^/?#@]*@/i.test(location) && !/[?&][^=]*password=/i.test(location), "no password in the config: give it in PGPASSWORD or ~/.pgpass")
+      .optional()
+      .describe("where the journal is: a file (relative to the config), or postgres://USER@HOST:PORT/DB for several opskit serve replicas sharing one (the password in PGPASSWORD or ~/.pgpass); default ~/.local/state/opskit/journal.db; --journal and OPSKIT_JOURNAL override it"),
   })
   .strict();
 

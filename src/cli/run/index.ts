@@ -1,7 +1,8 @@
 import type { EventSink, PriorProgress, RunEvent } from "../../engine/index.ts";
 import { ExitCode, OpsError, usageError } from "../../errors.ts";
 import type { Target } from "../../inventory/index.ts";
-import { journalLocation, openJournal } from "../../journal/index.ts";
+import { openJournal } from "../../journal/index.ts";
+import { commandJournal } from "../journal-options.ts";
 import { prepareExec, prepareWorkflow, startJournaledRun, type ApplyShadow, type PreparedRun, type RunNote, type RunOrigin } from "../../runs/index.ts";
 import { jsonLinesSink, LineWriter, paletteFor, stdoutIsTerminal } from "../../ui/index.ts";
 import { loadConfigFromOptions } from "../config-options.ts";
@@ -86,7 +87,7 @@ export async function startRun(prepared: PreparedRun, options: StartOptions, ext
     out.flush();
     return ExitCode.ok;
   }
-  const journal = await openJournal(journalLocation(options.journal));
+  const journal = await openJournal(await commandJournal(options, prepared.loaded));
   const { display, note, dim } = displaySink(prepared, options, out, journal.location);
   const { signal, hardSignal, release } = interruptible(out);
   try {

@@ -1,5 +1,6 @@
 import { usageError } from "../../errors.ts";
-import { journalLocation, openJournal, type Journal, type RunRecord } from "../../journal/index.ts";
+import { openJournal, type Journal, type RunRecord } from "../../journal/index.ts";
+import { commandJournal } from "../journal-options.ts";
 import { prepareResume } from "../../runs/index.ts";
 import { foldHostNames, formatMs, LineWriter } from "../../ui/index.ts";
 import type { OptionsOf } from "../options.ts";
@@ -80,16 +81,18 @@ async function resumeRun(journal: Journal, id: string, options: RunsOptions): Pr
 
 export async function runsCommand(args: string[], options: RunsOptions): Promise<number> {
   const [action = "list", id] = args;
+  // Found once: a resumed run is recorded in the journal its run was read from, whatever config it loads.
+  const location = await commandJournal(options);
   if (action === "resume") {
     if (!id) throw usageError("E_USAGE_RUNS", "runs resume needs a run id", "opskit runs lists them");
-    const journal = await openJournal(journalLocation(options.journal));
+    const journal = await openJournal(location);
     try {
-      return await resumeRun(journal, id, options);
+      return await resumeRun(journal, id, { ...options, journal: location });
     } finally {
       await journal.close();
     }
   }
-  const journal = await openJournal(journalLocation(options.journal));
+  const journal = await openJournal(location);
   const out = new LineWriter();
   try {
     if (action === "list") return await listRuns(journal, options, out);

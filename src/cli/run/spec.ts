@@ -1,4 +1,5 @@
 import { configOptions } from "../config-options.ts";
+import { journalOption } from "../journal-spec.ts";
 import { defineCommand, defineOptions } from "../options.ts";
 import { varOptions } from "../vars.ts";
 
@@ -14,7 +15,7 @@ const policyOption = defineOptions({
 export const outputOptions = defineOptions({
   json: { kind: "boolean", description: "one JSON event per line" },
   stream: { kind: "boolean", description: "print remote output live, each line prefixed with its host" },
-  journal: { kind: "string", value: "path", description: "journal file (default $OPSKIT_JOURNAL or ~/.local/state/opskit/journal.db)" },
+  ...journalOption,
 });
 
 export const runSpec = defineCommand({
@@ -53,6 +54,7 @@ export const runsSpec = defineCommand({
     limit: { kind: "integer", value: "n", default: "20", min: 1, description: "how many runs to list" },
     json: { kind: "boolean", description: "JSON output" },
     stream: { kind: "boolean", description: "resume: print remote output live" },
-    journal: { kind: "string", value: "path", description: "journal file" },
+    ...journalOption,
+    config: { ...configOptions.config, description: "the config whose journal: names the journal (default: the current directory's, if any)" },
   },
 });
