@@ -5,6 +5,9 @@ import { applyAlert, type LifecycleContext } from "./lifecycle.ts";
 import { RepeatFold } from "./repeats.ts";
 import { alertsOf } from "./sources/index.ts";
 
+/** The most notifications one claim covers. */
+const CLAIM_CHUNK = 64;
+
 /**
  * Applies a batch of notifications inside the batch's transaction, in id
  * order, until `deadline` (performance.now(); at least one is applied), and
@@ -15,6 +18,13 @@ import { alertsOf } from "./sources/index.ts";
  * version accepted, a bug) is kept as received and skipped whole, and
  * reported through `skipped`. A write the fold owes that fails fails the
  * batch: what it holds belongs to notifications applied before.
+ *
+ * With `claim`, each notification is claimed (claimNotifications, inside the
+ * caller's transaction) before it is applied, and one another replica claimed
+ * first is passed over: of several replicas reading one journal, one applies
+ * each notification. Claims go in chunks that double from one (the deadline
+ * is looked at between chunks), so a transaction never claims what it has no
+ * time left to apply: what it claims it applies, and a rollback undoes both.
  */
 export async function applyNotifications(
   ctx: LifecycleContext,
@@ -22,13 +32,23 @@ export async function applyNotifications(
   context: (store: IncidentStore) => LifecycleContext,
   skipped: (notification: PendingNotification, error: unknown) => void,
   deadline = Number.POSITIVE_INFINITY,
+  claim = false,
 ): Promise<{ applied: number; reconsider: Set<number> }> {
   const reconsider = new Set<number>();
   const repeats = new RepeatFold(ctx);
   let applied = 0;
+  let claimed: ReadonlySet<number> | undefined;
+  let chunkEnd = 0;
   for (const notification of batch) {
-    if (applied > 0 && performance.now() > deadline) break;
+    if (applied === chunkEnd) {
+      if (applied > 0 && performance.now() > deadline) break;
+      const chunk = batch.slice(applied, applied + Math.min(CLAIM_CHUNK, Math.max(1, applied)));
+      chunkEnd = applied + chunk.length;
+      if (claim) claimed = new Set(await ctx.store.claimNotifications(chunk.map((n) => n.id)));
+    }
     applied++;
+    // Applied by another replica (both read it from the journal): passed over.
+    if (claimed && !claimed.has(notification.id)) continue;
     let alerts: Alert[];
     try {
       alerts = notification.alerts ?? alertsOf(notification.source, notification.body, notification.receivedAt);

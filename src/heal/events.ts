@@ -33,8 +33,12 @@ export type HealEvent =
       at: number;
     }
   | { type: "remediation.finished"; incidentId: number; rule: string; attempt: number; runId?: string; status: AttemptStatus; durationMs: number; detail?: string; at: number }
-  /** Found at start: the last server stopped during this attempt; the rule's onInterrupted decides what follows. */
-  | { type: "remediation.interrupted"; incidentId: number; rule: string; attempt: number; onInterrupted: "retry" | "escalate"; at: number }
+  /**
+   * The server running this attempt stopped during it (found at the next
+   * start), or the replica running it did (found by the leader: `replica`
+   * names it); the rule's onInterrupted decides what follows.
+   */
+  | { type: "remediation.interrupted"; incidentId: number; rule: string; attempt: number; onInterrupted: "retry" | "escalate"; replica?: string; at: number }
   | { type: "incident.escalated"; incidentId: number; rule?: string; reason: string; at: number }
   /** A further reason to escalate an incident that already is. */
   | { type: "escalation.skipped"; incidentId: number; reason: string; at: number }

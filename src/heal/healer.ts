@@ -1,17 +1,19 @@
+import { standaloneCluster, type Cluster } from "../cluster/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
 import type { EventSink } from "../engine/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
+import { localQueue, type JobQueue } from "../jobs/index.ts";
 import type { AttemptRecord, IncidentRecord, IncidentStore, Journal } from "../journal/index.ts";
-import { formatMs } from "../ui/index.ts";
 import type { Alert } from "./alert.ts";
 import type { HealSink } from "./events.ts";
-import { activeAttemptStatuses, decide } from "./gates.ts";
+import { decide } from "./gates.ts";
 import { NotificationIntake } from "./intake.ts";
 import { NotificationProcessing } from "./processing.ts";
 import { createAttempt, lifecycleContext, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
 import type { CompiledRule } from "./rules.ts";
-import { describeFailure, describePlan, Remediations, type Followup } from "./remediations.ts";
+import { describeFailure, describePlan, Remediations, type Followup, type RemediationJob } from "./remediations.ts";
 import { checkNotificationBody, checkSource } from "./sources/index.ts";
+import { interruptAttempt, LeaderSweeps } from "./sweeps.ts";
 
 export interface HealerOptions {
   loaded: LoadedConfig;
@@ -26,6 +28,10 @@ export interface HealerOptions {
   sinks: HealSink[];
   /** Sinks for the remediation runs' own events (metrics), beside the journal. */
   runSinks?: EventSink[];
+  /** The replicas sharing the journal (opskit serve joins one); default a cluster of this process alone. */
+  cluster?: Cluster;
+  /** Where attempts go to be run: pg-boss when replicas share PostgreSQL; default an in-process queue. */
+  queue?: JobQueue<RemediationJob>;
 }
 
 function notFound(id: number): OpsError {
@@ -42,30 +48,42 @@ function nothingToApprove(id: number): OpsError {
  * remediation happen after, so a sender never waits on a runbook.
  *
  * Two notifications for one fingerprint never both open an incident or start
- * a run, however their journal calls interleave: the journal keeps one open
- * incident per fingerprint and one row per (incident, attempt), and a
- * decision that loses either race records a repeat or a dedupe instead;
- * approving, starting and escalating an attempt are compare-and-set moves
- * (claimAttempt, the escalated milestone) that exactly one caller wins.
+ * a run, however their journal calls interleave and whichever replica makes
+ * them: the journal keeps one open incident per fingerprint, one row per
+ * (incident, attempt), and claims each notification for the transaction that
+ * applies it; a decision that loses either race records a repeat or a dedupe
+ * instead; approving, starting and escalating an attempt are compare-and-set
+ * moves (claimAttempt, the escalated milestone) that exactly one caller wins.
+ * What this class keeps in memory (timers, the dedupe it recorded last, the
+ * attempts it runs) only spares reads or repeated timeline lines: each says
+ * below why it cannot change a decision.
  */
 export class Healer {
   readonly intake: NotificationIntake;
+  readonly cluster: Cluster;
   readonly #ctx: LifecycleContext;
   readonly #sinks: HealSink[];
   readonly #rules: Map<string, CompiledRule>;
   readonly #remediations: Remediations;
+  /**
+   * A wait (cooldown, rate limit) this process set: until it ends, the gates
+   * would hold again whatever arrives, so a repeat is not decided anew. Its
+   * end decides again from the journal. It dies with the process: the leader
+   * decides again for incidents nobody waits on (sweeps.ts), and two
+   * replicas deciding at once create one attempt (the journal's key).
+   */
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
   /**
    * The dedupe each incident's decisions last recorded: while its attempt
    * keeps the same status, a repeat notification changes nothing, so the
    * same wait is not recorded again (as a timer's wait is not), which in a
-   * storm was a timeline write and an event per incident per batch.
+   * storm was a timeline write and an event per incident per batch. It
+   * decides only whether a line is written, never what runs.
    */
   readonly #deduped = new Map<number, string>();
   readonly #processing: NotificationProcessing;
+  readonly #sweeps: LeaderSweeps;
   #stopping = false;
-  #sweep: ReturnType<typeof setInterval> | undefined;
-  #sweeping = false;
 
   constructor(private readonly options: HealerOptions) {
     // Verifications waiting for an alert to resolve hear it here, like any other sink.
@@ -75,12 +93,16 @@ export class Healer {
     this.#sinks = [wakeVerifications, ...options.sinks];
     this.#ctx = this.#context(options.journal);
     this.#rules = new Map(options.rules.map((r) => [r.name, r]));
+    this.cluster = options.cluster ?? standaloneCluster();
     this.#remediations = new Remediations({
       loaded: options.loaded,
       journal: options.journal,
       context: (store) => this.#context(store),
       maxConcurrent: options.maxConcurrentRemediations,
       ...(options.runSinks ? { runSinks: options.runSinks } : {}),
+      queue: options.queue ?? localQueue<RemediationJob>(),
+      owner: this.cluster.id,
+      rule: (name) => this.#rules.get(name),
       reconsider: (incidentId) => this.evaluate(incidentId),
       report: (message, incidentId) => this.#report(message, incidentId === undefined ? {} : { incidentId }),
     });
@@ -96,6 +118,20 @@ export class Healer {
     this.intake = new NotificationIntake(options.journal, (batch) => {
       this.#processing.backlog.add(batch);
       this.#wake();
+    });
+    this.#sweeps = new LeaderSweeps({
+      journal: options.journal,
+      cluster: this.cluster,
+      rules: this.#rules,
+      remediations: this.#remediations,
+      staleAfterMs: options.staleAfterMs,
+      context: (store) => this.#context(store),
+      decideQuietly: (ctx, incidentId) => this.#evaluateIn(ctx, incidentId, true),
+      evaluate: (incidentId) => this.evaluate(incidentId),
+      waiting: (incidentId) => this.#timers.has(incidentId) || this.#remediations.active(incidentId) !== undefined,
+      paused: () => this.isPaused(),
+      wakeProcessing: () => this.#wake(),
+      report: (message) => this.#report(message),
     });
   }
 
@@ -118,22 +154,24 @@ export class Healer {
   }
 
   /**
-   * Recovers from whatever stopped the last server: runs it left "running"
-   * are interrupted, their attempts decided by the rule's onInterrupted,
-   * queued attempts start, unprocessed notifications are processed, and
-   * every open incident that still owes work is reconsidered (see #owesWork).
+   * Recovers from whatever stopped the last server, sparing the work of
+   * replicas that are live: runs of processes that are gone are interrupted,
+   * attempts they were running are decided by the rule's onInterrupted,
+   * queued attempts are sent to the queue, unprocessed notifications are
+   * processed, and every open incident that still owes work is reconsidered
+   * (see #owesWork). Then the leader's sweeps start (on every replica; they
+   * act only while it leads).
    */
   async start(): Promise<void> {
+    await this.#remediations.started();
     const store = this.options.journal;
-    const now = Date.now();
-    await store.interruptRunningRuns();
+    const others = (await this.cluster.liveIn(store)).filter((r) => r.id !== this.cluster.id);
+    // This process's own pid and host are not spared: a run recorded under them is its previous start's (a container's pid 1).
+    await store.interruptRunningRuns({ except: others.map(({ pid, host }) => ({ pid, host })) });
+    const live = new Set(others.map((r) => r.id));
     for (const attempt of await store.attemptsIn(["running", "verifying"])) {
-      await store.updateAttempt(attempt.incidentId, attempt.attempt, { status: "interrupted", finishedAt: now, detail: "the server stopped during this attempt" });
-      const rule = this.#rules.get(attempt.rule);
-      const onInterrupted = rule?.rule.onInterrupted === "escalate" ? "escalate" : "retry";
-      await this.#ctx.emit({ type: "remediation.interrupted", incidentId: attempt.incidentId, rule: attempt.rule, attempt: attempt.attempt, onInterrupted, at: now });
-      const incident = await store.getIncident(attempt.incidentId);
-      if (incident && rule && onInterrupted === "escalate") (await this.#remediations.escalate(this.#ctx, incident, rule, `escalated: attempt ${attempt.attempt} was interrupted by a restart`))?.();
+      if (attempt.owner !== undefined && live.has(attempt.owner)) continue;
+      await interruptAttempt(this.#sweepDeps(), attempt, { detail: "the server stopped during this attempt", escalation: `escalated: attempt ${attempt.attempt} was interrupted by a restart`, reconsider: false });
     }
     for (const attempt of await store.attemptsIn(["queued"])) {
       const rule = this.#rules.get(attempt.rule);
@@ -141,8 +179,16 @@ export class Healer {
     }
     await this.processPending();
     for (const incident of await store.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule && (await this.#owesWork(incident.id))) await this.evaluate(incident.id);
-    const every = Math.max(1000, Math.min(this.options.staleAfterMs / 4, 60_000));
-    this.#sweep = setInterval(() => void this.#closeStale(), every);
+    this.#sweeps.start();
+  }
+
+  #sweepDeps() {
+    return { journal: this.options.journal, rules: this.#rules, context: (store: IncidentStore) => this.#context(store), remediations: this.#remediations, evaluate: (id: number) => this.evaluate(id) };
+  }
+
+  /** One pass of the leader's sweeps now (tests; they also run every second). */
+  sweep(): Promise<void> {
+    return this.#sweeps.sweep();
   }
 
   /**
@@ -184,6 +230,14 @@ export class Healer {
     await ctx.emit({ type: "incident.gate", incidentId, rule, gate, reason });
   }
 
+  /** Records a dedupe unless it is the one this incident's decisions recorded last. */
+  async #dedupe(ctx: LifecycleContext, incidentId: number, rule: string, reason: string): Promise<undefined> {
+    if (this.#deduped.get(incidentId) === reason) return undefined;
+    this.#deduped.set(incidentId, reason);
+    await this.#gate(ctx, incidentId, rule, "dedupe", reason);
+    return undefined;
+  }
+
   #retryAt(incidentId: number, at: number): void {
     if (this.#timers.has(incidentId) || this.#stopping) return;
     const timer = setTimeout(() => {
@@ -201,18 +255,24 @@ export class Healer {
     (await this.#evaluateIn(this.#ctx, incidentId))?.();
   }
 
-  /** A decision inside `ctx` (the journal, or a batch's transaction); what it starts is returned, to run once that commits. */
-  async #evaluateIn(ctx: LifecycleContext, incidentId: number): Promise<Followup | undefined> {
+  /**
+   * A decision inside `ctx` (the journal, or a batch's transaction); what it
+   * starts is returned, to run once that commits. `quiet` (the leader waking
+   * an incident): a hold is not recorded again, its timer is set all the same.
+   */
+  async #evaluateIn(ctx: LifecycleContext, incidentId: number, quiet = false): Promise<Followup | undefined> {
     if (this.#stopping) return undefined;
     try {
-      return await this.#decide(ctx, incidentId);
+      return await this.#decide(ctx, incidentId, quiet);
     } catch (error) {
+      // The leader's fence refusing is the sweep's to handle.
+      if (quiet && (error as { code?: unknown }).code === "E_FENCED") throw error;
       this.#report(`incident ${incidentId}: ${describeFailure(error)}`, { incidentId });
       return undefined;
     }
   }
 
-  async #decide(ctx: LifecycleContext, incidentId: number): Promise<Followup | undefined> {
+  async #decide(ctx: LifecycleContext, incidentId: number, quiet: boolean): Promise<Followup | undefined> {
     // Decisions that cannot change until something else happens are kept in
     // memory: a repeat notification then costs no reads (an alert storm is
     // mostly repeats). A wait's timer re-evaluates when it ends.
@@ -220,17 +280,12 @@ export class Healer {
     const { store } = ctx;
     const incident = await store.getIncident(incidentId);
     if (!incident || incident.status !== "open" || !incident.rule || incident.escalated) return undefined;
+    // An attempt this process runs: the journal has it active too, and the gates would hold (see Remediations' #active).
     const active = this.#remediations.active(incidentId);
-    if (active) {
-      const reason = `deduplicated: attempt ${active.attempt} is ${active.status}`;
-      if (this.#deduped.get(incidentId) === reason) return undefined;
-      this.#deduped.set(incidentId, reason);
-      await this.#gate(ctx, incidentId, incident.rule, "dedupe", reason);
-      return undefined;
-    }
-    this.#deduped.delete(incidentId);
+    if (active) return this.#dedupe(ctx, incidentId, incident.rule, `deduplicated: attempt ${active.attempt} is ${active.status}`);
     const rule = this.#rules.get(incident.rule);
     if (!rule) {
+      if (quiet) return undefined;
       await ctx.emit({ type: "rule.missing", incidentId, rule: incident.rule, at: Date.now() });
       return undefined;
     }
@@ -256,9 +311,13 @@ export class Healer {
       await this.#gate(ctx, incidentId, rule.name, "dedupe", `deduplicated: attempt ${next} was created by a concurrent decision`);
       return false;
     };
+    if (decision.action !== "hold") this.#deduped.delete(incidentId);
     switch (decision.action) {
       case "hold": {
-        await this.#gate(ctx, incidentId, rule.name, decision.gate, decision.reason);
+        // An attempt under way elsewhere (another replica runs it, or it awaits approval): recorded once per status, like one run here.
+        if (decision.gate === "dedupe") return this.#dedupe(ctx, incidentId, rule.name, decision.reason);
+        this.#deduped.delete(incidentId);
+        if (!quiet) await this.#gate(ctx, incidentId, rule.name, decision.gate, decision.reason);
         const { retryAt } = decision;
         return retryAt === undefined ? undefined : () => this.#retryAt(incidentId, retryAt);
       }
@@ -324,24 +383,6 @@ export class Healer {
     if (!paused) for (const incident of await this.options.journal.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule) await this.evaluate(incident.id);
   }
 
-  async #closeStale(): Promise<void> {
-    if (this.#sweeping) return;
-    this.#sweeping = true;
-    try {
-      const store = this.options.journal;
-      const now = Date.now();
-      for (const incident of await store.listIncidents({ status: "open", limit: 100_000 })) {
-        if (now - incident.lastNotifiedAt < this.options.staleAfterMs) continue;
-        if ((await store.attempts(incident.id)).some((a) => activeAttemptStatuses.includes(a.status))) continue;
-        await resolveIncident(this.#ctx, incident, now, `stale: no notification for ${formatMs(this.options.staleAfterMs)}`);
-      }
-    } catch (error) {
-      this.#report(`closing stale incidents: ${describeFailure(error)}`);
-    } finally {
-      this.#sweeping = false;
-    }
-  }
-
   /**
    * SIGTERM: accept nothing new, process what was accepted, let in-flight
    * runs finish within the grace period, then cancel them (they are recorded
@@ -349,7 +390,7 @@ export class Healer {
    */
   async drain(graceMs: number): Promise<{ finished: number; cancelled: number }> {
     this.#stopping = true;
-    clearInterval(this.#sweep);
+    await this.#sweeps.stop();
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     await this.#processing.idle();

@@ -133,8 +133,8 @@ export class NotificationProcessing {
   async #slice(tx: IncidentStore, batch: PendingNotification[]): Promise<{ applied: number; decided: number[]; followups: Followup[] }> {
     const deadline = performance.now() + (this.deps.sliceMs ?? SLICE_MS);
     const ctx = this.deps.context(tx);
-    const { applied, reconsider } = await applyNotifications(ctx, batch, this.deps.context, this.deps.skipped, deadline);
-    await tx.markNotificationsProcessed(batch.slice(0, applied).map((n) => n.id));
+    // Claimed as they are applied: another replica reading the same journal may have applied some.
+    const { applied, reconsider } = await applyNotifications(ctx, batch, this.deps.context, this.deps.skipped, deadline, true);
     for (const id of reconsider) this.#reconsider.add(id);
     const decided: number[] = [];
     const followups: Followup[] = [];

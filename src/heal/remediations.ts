@@ -1,7 +1,8 @@
 import type { LoadedConfig } from "../config/index.ts";
 import { priorProgress, Slots, type CompiledWorkflow, type EventSink, type PriorProgress } from "../engine/index.ts";
-import { isOpsError } from "../errors.ts";
+import { ExitCode, isOpsError, OpsError } from "../errors.ts";
 import { localTarget } from "../inventory/index.ts";
+import type { JobQueue } from "../jobs/index.ts";
 import { newRunId, type AttemptRecord, type IncidentRecord, type IncidentStore, type Journal, type RunParams } from "../journal/index.ts";
 import { prepareCompiled, prepareWorkflow, startJournaledRun, type ApplyShadow, type PreparedRun } from "../runs/index.ts";
 import { sleep } from "../time/index.ts";
@@ -13,6 +14,23 @@ import { alertOfIncident, ruleScope, type CompiledRule, type VerifyPlan } from "
 /** Work a decision starts once the transaction that recorded it has committed. */
 export type Followup = () => void;
 
+/** What the job queue carries for attempt N of an incident: the attempt's key, (incident, attempt), is its idempotency key. */
+export interface RemediationJob {
+  incidentId: number;
+  attempt: number;
+  rule: string;
+}
+
+/** The job key of an attempt: a queue holds one job per key at a time. */
+export const remediationKey = (incidentId: number, attempt: number): string => `${incidentId}:${attempt}`;
+
+/**
+ * How many jobs the in-process queue starts at once: all of them. Locally
+ * the slots below are the cap, so a job waiting for one is recorded as
+ * queued behind the running ones (the concurrency gate) in launch order.
+ */
+const LOCAL_JOBS = 1_000_000;
+
 export interface RemediationDeps {
   loaded: LoadedConfig;
   journal: Journal;
@@ -20,29 +38,55 @@ export interface RemediationDeps {
   context(store: IncidentStore): LifecycleContext;
   maxConcurrent: number;
   runSinks?: EventSink[];
+  /** Where attempts go to be run, by this replica or another. */
+  queue: JobQueue<RemediationJob>;
+  /** This replica's id: an attempt it claims names it as its owner. */
+  owner: string;
+  rule(name: string): CompiledRule | undefined;
   /** After a failed attempt the gates decide what comes next (retry after the cooldown, or escalate). */
   reconsider(incidentId: number): Promise<void>;
   /** What failed outside any request: reported as an event, never printed here. */
   report(message: string, incidentId?: number): void;
 }
 
+type ActiveStatus = "queued" | "running" | "verifying";
+
 /**
- * Remediation, in one place: runs attempts and escalations (a slot under the
- * global cap, the workflow run through the run service, verification) and
- * records each outcome on the incident. Every task is tracked so that a
- * drain can wait for it or cancel it.
+ * Remediation, in one place: sends attempts to the job queue, and runs those
+ * the queue hands this replica (a slot under the global cap, the workflow run
+ * through the run service, verification), recording each outcome on the
+ * incident. An attempt runs once whatever the queue delivers: the handler
+ * claims it (queued -> running, compare and set) before anything runs, and
+ * records its end only while it still holds it. Every task is tracked so
+ * that a drain can wait for it or cancel it.
  */
 export class Remediations {
   readonly #slots: Slots;
   readonly #ctx: LifecycleContext;
+  readonly #queue: JobQueue<RemediationJob>;
   readonly #running = new Set<{ controller: AbortController; task: Promise<void> }>();
   readonly #resolvedWaiters = new Map<number, Set<() => void>>();
-  /** The attempt each incident has in flight (queued, running, verifying). */
-  readonly #active = new Map<number, { attempt: number; status: "queued" | "running" | "verifying" }>();
+  /**
+   * The attempt each incident has in flight in this process (queued here,
+   * running, verifying). A cache of the journal, never ahead of it: an entry
+   * exists only while this process holds the attempt (with the in-process
+   * queue, from its send, since the job can only run here; with a shared
+   * queue, from its claim) and goes when the attempt ends here, so while it
+   * exists the journal has the attempt active too and the gates would hold.
+   */
+  readonly #active = new Map<number, { attempt: number; status: ActiveStatus }>();
+  #stopping = false;
+  /** The queue's worker, registered at construction: an attempt launched before start() still runs. */
+  readonly #working: Promise<void>;
 
   constructor(private readonly deps: RemediationDeps) {
     this.#slots = new Slots(deps.maxConcurrent);
     this.#ctx = deps.context(deps.journal);
+    this.#queue = deps.queue;
+    const local = this.#queue.kind === "local";
+    this.#working = this.#queue.work((job, signal) => this.#handle(job, signal), { concurrency: local ? LOCAL_JOBS : deps.maxConcurrent });
+    // Awaited by start(); until then a failure is not unhandled.
+    this.#working.catch(() => undefined);
   }
 
   get running(): number {
@@ -58,48 +102,87 @@ export class Remediations {
     for (const wake of this.#resolvedWaiters.get(incidentId) ?? []) wake();
   }
 
-  #track(work: (signal: AbortSignal) => Promise<void>, done?: () => void): void {
+  /** Resolves once the queue takes attempts (rejects if it cannot). */
+  started(): Promise<void> {
+    return this.#working;
+  }
+
+  #track(work: (signal: AbortSignal) => Promise<void>, done?: () => void, outer?: AbortSignal): Promise<void> {
     const controller = new AbortController();
     const entry = { controller, task: Promise.resolve() };
-    entry.task = work(controller.signal)
+    const signal = outer ? AbortSignal.any([controller.signal, outer]) : controller.signal;
+    entry.task = work(signal)
       .catch((error) => this.deps.report(describeFailure(error)))
       .finally(() => {
         this.#running.delete(entry);
         done?.();
       });
     this.#running.add(entry);
+    return entry.task;
   }
 
-  /** Runs attempt N of an incident's remediation: waits for a slot, runs the workflow, verifies. */
+  /**
+   * Sends attempt N of an incident (queued in the journal already) to the
+   * queue; whichever replica the queue hands it to runs it. Sending twice is
+   * harmless: the queue holds one job per key, and a second delivery finds
+   * the attempt claimed.
+   */
   launch(incidentId: number, rule: CompiledRule, attempt: number): void {
-    const state = { attempt, status: "queued" as "queued" | "running" | "verifying" };
-    this.#active.set(incidentId, state);
-    this.#track(async (signal) => {
-      // Slots are taken in launch order: tryAcquire runs before this function's first await.
-      if (!this.#slots.tryAcquire()) {
-        const reason = `queued: ${this.#slots.inUse} remediations running (server.maxConcurrentRemediations ${this.#slots.size})`;
-        await this.#ctx.emit({ type: "incident.gate", incidentId, rule: rule.name, gate: "concurrency", reason });
-        try {
-          await this.#slots.acquire(signal);
-        } catch {
-          return; // stopping: the attempt stays queued and starts after the restart
+    this.#queue.send(remediationKey(incidentId, attempt), { incidentId, attempt, rule: rule.name }).catch((error: unknown) => this.deps.report(`attempt ${attempt} could not be queued: ${describeFailure(error)}`, incidentId));
+  }
+
+  /** The queue's handler: waits for a slot, claims the attempt, runs the workflow, verifies. */
+  #handle(job: { data: RemediationJob }, outer: AbortSignal): Promise<void> {
+    const { incidentId, attempt } = job.data;
+    if (this.#stopping) {
+      // A shared queue hands the job back (to another replica, or to this one after its restart); locally the journal keeps it queued.
+      if (this.#queue.kind === "local") return Promise.resolve();
+      return Promise.reject(new OpsError({ code: "E_STOPPING", message: "this replica is shutting down", exitCode: ExitCode.interrupted }));
+    }
+    const rule = this.deps.rule(job.data.rule);
+    if (!rule) {
+      this.deps.report(`attempt ${attempt} names rule ${job.data.rule}, which this server's config does not have: it stays queued for a replica that has it`, incidentId);
+      return Promise.resolve();
+    }
+    const state = { attempt, status: "queued" as ActiveStatus };
+    // In-process, a job runs here and nowhere else: held from its delivery. From a shared queue, held once claimed (a delivery may be a redelivery).
+    const hold = () => {
+      if (!this.#active.has(incidentId)) this.#active.set(incidentId, state);
+    };
+    if (this.#queue.kind === "local") hold();
+    return this.#track(
+      async (signal) => {
+        // A queue delivers at least once: a job for an attempt no longer queued (a redelivery, a resend) ends here.
+        if ((await this.deps.journal.attempts(incidentId)).find((a) => a.attempt === attempt)?.status !== "queued") return;
+        if (!this.#slots.tryAcquire()) {
+          const reason = `queued: ${this.#slots.inUse} remediations running (server.maxConcurrentRemediations ${this.#slots.size})`;
+          await this.#ctx.emit({ type: "incident.gate", incidentId, rule: rule.name, gate: "concurrency", reason });
+          try {
+            await this.#slots.acquire(signal);
+          } catch {
+            return; // stopping: the attempt stays queued and starts after the restart
+          }
         }
-      }
-      try {
-        await this.#remediate(incidentId, rule, attempt, signal, (status) => (state.status = status));
-      } finally {
-        this.#slots.release();
-      }
-    }, () => {
-      if (this.#active.get(incidentId) === state) this.#active.delete(incidentId);
-    });
+        try {
+          await this.#remediate(incidentId, rule, attempt, signal, (status) => {
+            state.status = status;
+            hold();
+          });
+        } finally {
+          this.#slots.release();
+        }
+      },
+      () => {
+        if (this.#active.get(incidentId) === state) this.#active.delete(incidentId);
+      },
+      outer,
+    );
   }
 
   async #remediate(incidentId: number, rule: CompiledRule, attempt: number, signal: AbortSignal, progress: (status: "running" | "verifying") => void): Promise<void> {
     const store = this.deps.journal;
     const incident = (await store.getIncident(incidentId))!;
     if (incident.status !== "open") {
-      this.#active.delete(incidentId);
       await store.claimAttempt(incidentId, attempt, "queued", { status: "rejected", finishedAt: Date.now(), detail: `the incident was ${incident.resolution ?? "resolved"} before the run started` });
       return;
     }
@@ -110,7 +193,7 @@ export class Remediations {
       const vars = Object.fromEntries(rule.vars.map(([name, template]) => [name, template.render(scope, "raw")]));
       plan = await planWorkflowRun(this.deps.loaded, rule, narrowing, vars, { incident: incidentId, attempt, rule: rule.name });
     } catch (error) {
-      if (await store.claimAttempt(incidentId, attempt, "queued", { status: "running", startedAt: Date.now() })) await this.#failed(incidentId, rule, attempt, `could not plan the run: ${describeFailure(error)}`);
+      if (await store.claimAttempt(incidentId, attempt, "queued", { status: "running", owner: this.deps.owner, startedAt: Date.now() })) await this.#failed(incidentId, rule, attempt, "running", `could not plan the run: ${describeFailure(error)}`);
       return;
     }
     const startedAt = Date.now();
@@ -118,7 +201,7 @@ export class Remediations {
     const runId = plan.runId;
     const claimed = await store.transaction(async (tx) => {
       // Compare and set: exactly one executor moves an attempt from queued to running.
-      if (!(await tx.claimAttempt(incidentId, attempt, "queued", { status: "running", runId, startedAt }))) return false;
+      if (!(await tx.claimAttempt(incidentId, attempt, "queued", { status: "running", owner: this.deps.owner, runId, startedAt }))) return false;
       progress("running");
       const ctx = this.deps.context(tx);
       await tx.updateIncident(incidentId, { attempts: countedAttempts(await tx.attempts(incidentId)) });
@@ -135,23 +218,33 @@ export class Remediations {
     } catch (error) {
       result = { ok: false, detail: describeFailure(error) };
     }
-    if (signal.aborted) return this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, `cancelled: the server stopped (${result.detail})`);
-    if (!result.ok) return this.#failed(incidentId, rule, attempt, result.detail, runId);
+    if (signal.aborted) return void (await this.#finishAttempt(incidentId, rule, attempt, "running", "interrupted", startedAt, `cancelled: the server stopped (${result.detail})`));
+    if (!result.ok) return this.#failed(incidentId, rule, attempt, "running", result.detail, runId);
     // One commit for the run's outcome: the milestone, the rule's failure count, and (without verification) the attempt's end.
     await store.transaction(async (tx) => {
       const ctx = this.deps.context(tx);
       await recordMilestone(ctx, incidentId, "remediated", Date.now(), `run ${runId}`);
       const state = await tx.getRuleState(rule.name);
       if (state && state.consecutiveFailures > 0 && state.disabledAt === undefined) await tx.putRuleState({ ...state, consecutiveFailures: 0 });
-      if (!rule.verify) await this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, result.detail, runId, ctx);
+      if (!rule.verify) await this.#finishAttempt(incidentId, rule, attempt, "running", "succeeded", startedAt, result.detail, runId, ctx);
     });
     if (!rule.verify) return;
-    await store.updateAttempt(incidentId, attempt, { status: "verifying" });
+    if (!(await store.claimAttempt(incidentId, attempt, "running", { status: "verifying" }))) return this.#lost(incidentId, attempt, "verifying");
     progress("verifying");
     const verified = await this.#verify(incidentId, rule, signal);
-    if (signal.aborted) return this.#finishAttempt(incidentId, rule, attempt, "interrupted", startedAt, "cancelled during verification: the server stopped");
-    if (!verified.ok) return this.#failed(incidentId, rule, attempt, verified.reason, runId);
-    await this.#finishAttempt(incidentId, rule, attempt, "succeeded", startedAt, `${result.detail}; verified`, runId);
+    if (signal.aborted) return void (await this.#finishAttempt(incidentId, rule, attempt, "verifying", "interrupted", startedAt, "cancelled during verification: the server stopped"));
+    if (!verified.ok) return this.#failed(incidentId, rule, attempt, "verifying", verified.reason, runId);
+    await this.#finishAttempt(incidentId, rule, attempt, "verifying", "succeeded", startedAt, `${result.detail}; verified`, runId);
+  }
+
+  /**
+   * The attempt is no longer this replica's: it was marked interrupted (the
+   * leader found this replica silent for longer than its heartbeat lease,
+   * and another may run its retry). What happened here is not recorded over it.
+   */
+  #lost(incidentId: number, attempt: number, outcome: string): void {
+    this.#active.delete(incidentId);
+    this.deps.report(`attempt ${attempt} was taken over while this replica ran it (it had been silent for longer than its lease); its outcome here (${outcome}) is not recorded`, incidentId);
   }
 
   /**
@@ -214,19 +307,24 @@ export class Remediations {
     return outcome;
   }
 
-  async #finishAttempt(incidentId: number, rule: CompiledRule, attempt: number, status: AttemptRecord["status"], startedAt: number, detail: string, runId?: string, ctx = this.#ctx): Promise<void> {
+  /** Records the attempt's end while it is still in status `from` (this replica's); false when it was taken over. */
+  async #finishAttempt(incidentId: number, rule: CompiledRule, attempt: number, from: "running" | "verifying", status: AttemptRecord["status"], startedAt: number, detail: string, runId?: string, ctx = this.#ctx): Promise<boolean> {
     // Finished: the gates may decide anew (a failure reconsiders at once).
     this.#active.delete(incidentId);
     const finishedAt = Date.now();
-    await ctx.store.updateAttempt(incidentId, attempt, { status, finishedAt, detail });
+    if (!(await ctx.store.claimAttempt(incidentId, attempt, from, { status, finishedAt, detail }))) {
+      this.#lost(incidentId, attempt, status);
+      return false;
+    }
     await ctx.emit({ type: "remediation.finished", incidentId, rule: rule.name, attempt, status, durationMs: finishedAt - startedAt, detail, at: finishedAt, ...(runId ? { runId } : {}) });
+    return true;
   }
 
   /** A failed attempt: counts toward the circuit breaker, then escalates or waits out the cooldown. */
-  async #failed(incidentId: number, rule: CompiledRule, attempt: number, detail: string, runId?: string): Promise<void> {
+  async #failed(incidentId: number, rule: CompiledRule, attempt: number, from: "running" | "verifying", detail: string, runId?: string): Promise<void> {
     const store = this.deps.journal;
     const record = (await store.attempts(incidentId)).find((a) => a.attempt === attempt);
-    await this.#finishAttempt(incidentId, rule, attempt, "failed", record?.startedAt ?? Date.now(), detail, runId);
+    if (!(await this.#finishAttempt(incidentId, rule, attempt, from, "failed", record?.startedAt ?? Date.now(), detail, runId))) return;
     // Read and written in one transaction: failures of two incidents under one rule both count.
     const opened = await store.transaction(async (tx) => {
       const state = (await tx.getRuleState(rule.name)) ?? { rule: rule.name, consecutiveFailures: 0 };
@@ -284,6 +382,8 @@ export class Remediations {
 
   /** Waits up to graceMs for tracked work, then cancels what is left. */
   async drain(graceMs: number): Promise<{ finished: number; cancelled: number }> {
+    // Jobs delivered from now on are not started (a shared queue gets them back).
+    this.#stopping = true;
     const inFlight = [...this.#running];
     const all = Promise.allSettled(inFlight.map((r) => r.task));
     const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref?.())]);
@@ -295,6 +395,7 @@ export class Remediations {
       }
       await Promise.allSettled([...this.#running].map((r) => r.task));
     }
+    await this.#queue.stop(0);
     return { finished: inFlight.length - cancelled, cancelled };
   }
 }

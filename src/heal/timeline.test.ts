@@ -25,6 +25,7 @@ describe("the incident timeline as a sink of heal events", () => {
       ],
       [{ type: "remediation.finished", incidentId: 1, rule: "fix-it", attempt: 2, runId: "r2", status: "failed", durationMs: 5, detail: "run r2 failed", at }, "attempt 2 failed: run r2 failed"],
       [{ type: "remediation.interrupted", incidentId: 1, rule: "fix-it", attempt: 1, onInterrupted: "retry", at }, "attempt 1 interrupted: the server stopped during it; a new attempt may run (onInterrupted: retry)"],
+      [{ type: "remediation.interrupted", incidentId: 1, rule: "fix-it", attempt: 2, onInterrupted: "escalate", replica: "r2", at }, "attempt 2 interrupted: replica r2 stopped during it; escalating (onInterrupted: escalate)"],
       [{ type: "escalation.skipped", incidentId: 1, reason: "escalated: maxAttempts 2 reached", at }, "already escalated; maxAttempts 2 reached"],
       [{ type: "escalation.finished", incidentId: 1, rule: "fix-it", runId: "r3", ok: true, detail: "run r3 succeeded", at }, "escalation sent: run r3 succeeded"],
       [{ type: "incident.resolved", incidentId: 1, title: "Broken", resolution: "alert resolved", milestones: {} }, undefined],

@@ -57,7 +57,7 @@ export function lineOf(event: HealEvent): Line | undefined {
       return { incidentId: event.incidentId, at: event.at, kind: "run", message: `attempt ${event.attempt} ${event.status}: ${event.detail ?? ""}`, data: { attempt: event.attempt, ...(event.runId ? { runId: event.runId } : {}) } };
     case "remediation.interrupted": {
       const then = event.onInterrupted === "escalate" ? "escalating (onInterrupted: escalate)" : "a new attempt may run (onInterrupted: retry)";
-      return { incidentId: event.incidentId, at: event.at, kind: "run", message: `attempt ${event.attempt} interrupted: the server stopped during it; ${then}` };
+      return { incidentId: event.incidentId, at: event.at, kind: "run", message: `attempt ${event.attempt} interrupted: ${event.replica ? `replica ${event.replica}` : "the server"} stopped during it; ${then}` };
     }
     case "incident.escalated":
       return { incidentId: event.incidentId, at: event.at, kind: "escalation", message: event.reason };
