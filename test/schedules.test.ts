@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openJournal } from "../src/journal/index.ts";
 import { repoRoot, runOpskit } from "./harness/cli.ts";
+import { createTestDatabase } from "./harness/postgres.ts";
 
 // A schedule every 2 seconds (six fields) run by three processes sharing one
-// journal, one of them killed with SIGKILL and started again halfway: every
+// journal (a SQLite file, then a PostgreSQL database), one of them killed with SIGKILL and started again halfway: every
 // scheduled time in the window fires exactly once, the journal holds one
 // fire per time, and the workflow's side effect (a line in a file) happens
 // once per time.
@@ -144,6 +145,15 @@ async function scheduleAcrossRestarts(journalLocation: (dir: string) => string):
 
 test("a schedule every 2 s across three processes on one SQLite journal, one killed and restarted: every time fires exactly once", async () => {
   await scheduleAcrossRestarts((dir) => join(dir, "journal.db"));
+}, 90_000);
+
+test("the same on one PostgreSQL journal: every time fires exactly once", async () => {
+  const database = await createTestDatabase();
+  try {
+    await scheduleAcrossRestarts(() => database.url);
+  } finally {
+    await database.drop();
+  }
 }, 90_000);
 
 test("opskit schedules lists each schedule with its settings, next times and last fire; a journal not created yet holds none", async () => {
