@@ -242,3 +242,52 @@ describe("startChecks", () => {
     expect(scheduler.states()[0]!.status).toBe("unknown");
   }, 10_000);
 });
+
+describe("checks shared by replicas", () => {
+  test("a check runs only while this replica owns it; one taken over resolves the alert its previous owner raised", async () => {
+    // Always failing until the switch, then passing.
+    let healthy = false;
+    const target = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(healthy ? "ok" : "down", { status: healthy ? 200 : 503 }) });
+    try {
+      const spec = check({ name: "shared", probe: `http://127.0.0.1:${target.port}/`, expect: "status == 200" });
+      let owner: "a" | "b" = "a";
+      const alerts: { replica: string; alert: Alert }[] = [];
+      const journalFiring = new Map<string, number>();
+      const start = (replica: "a" | "b") =>
+        startChecks([spec], {
+          concurrency: 2,
+          where,
+          owns: () => owner === replica,
+          // What the journal would say: the alert state the owner's alerts left.
+          resume: async (fingerprint) => journalFiring.get(fingerprint),
+          emit: (alert) => {
+            alerts.push({ replica, alert });
+            if (alert.status === "firing") journalFiring.set(alert.fingerprint, alert.startsAt);
+            else journalFiring.delete(alert.fingerprint);
+          },
+        });
+      const a = await start("a");
+      const b = await start("b");
+      running.push(a, b);
+      await until(() => alerts.length >= 1, 5000, "replica a to fire");
+      expect(alerts.map((x) => [x.replica, x.alert.status])).toEqual([["a", "firing"]]);
+      expect(a.states()[0]).toMatchObject({ status: "firing", owned: true });
+      expect(b.states()[0]).toMatchObject({ status: "unknown", owned: false });
+      const firedAt = alerts[0]!.alert.startsAt;
+      // Replica a dies (or hands the check over); b owns it now, and the service recovers.
+      owner = "b";
+      await a.stop();
+      healthy = true;
+      await until(() => alerts.length >= 2, 5000, "replica b to resolve");
+      expect(alerts.map((x) => [x.replica, x.alert.status])).toEqual([
+        ["a", "firing"],
+        ["b", "resolved"],
+      ]);
+      // The resolve is the same episode's: its startsAt is the first owner's.
+      expect(alerts[1]!.alert.startsAt).toBe(firedAt);
+      expect(b.states()[0]).toMatchObject({ status: "passing", owned: true });
+    } finally {
+      target.stop(true);
+    }
+  });
+});

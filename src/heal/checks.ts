@@ -19,6 +19,8 @@ export interface CheckState {
   lastDurationMs?: number;
   /** Epoch ms of the first failing probe of the streak that fired. */
   firingSince?: number;
+  /** Among replicas sharing the checks: whether this one runs it now (the others show it unknown). */
+  owned?: boolean;
 }
 
 export interface CheckScheduler {
@@ -35,6 +37,17 @@ export interface CheckOptions {
   where(path: (string | number)[]): string;
   /** Wall clock for alert times; scheduling uses the monotonic clock. */
   now?: () => number;
+  /**
+   * Whether this replica runs the check now (it holds the check's lease):
+   * several replicas share the checks, each run by one. Default: all here.
+   */
+  owns?: (check: string) => boolean;
+  /**
+   * When a check becomes this replica's: since when its alert has been
+   * firing, as the journal has it (raised by the replica that ran it before),
+   * so that its recovery resolves that episode instead of nobody's.
+   */
+  resume?: (fingerprint: string) => Promise<number | undefined>;
 }
 
 /**
@@ -122,6 +135,15 @@ class CheckTracker {
     this.state = { name: compiled.check.name, status: "unknown", consecutiveFailures: 0, consecutiveSuccesses: 0 };
   }
 
+  /** Takes over an alert another run of this check raised (firing since `since`): its failures repeat it, its recovery resolves it. */
+  adopt(since: number): void {
+    this.state.status = "firing";
+    this.state.firingSince = since;
+    this.#failingSince = since;
+    this.#failuresWhileFiring = 0;
+    this.#firingAnnotations = { ...this.compiled.check.annotations };
+  }
+
   /** Applies one probe result, whose probe started at `at`; returns the alert to emit, if any. */
   record(result: ProbeResult, at: number): Alert | undefined {
     this.state.lastRunAt = at;
@@ -181,6 +203,8 @@ class CheckTracker {
 interface Runner {
   compiled: CompiledCheck;
   tracker: CheckTracker;
+  /** Not this replica's to run (another holds it), or not yet run since it became so: the next run here starts afresh. */
+  dormant: boolean;
   /** Monotonic ms (performance.now) of the next run. */
   dueAt: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -216,6 +240,23 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
     }
   };
 
+  const mine = (runner: Runner) => options.owns?.(runner.compiled.check.name) ?? true;
+  /** Whether the check runs here now; one that just became this replica's starts afresh, from the journal's alert. */
+  const owned = async (runner: Runner): Promise<boolean> => {
+    if (!mine(runner)) {
+      if (!runner.dormant) runner.tracker = new CheckTracker(runner.compiled);
+      runner.dormant = true;
+      return false;
+    }
+    if (runner.dormant) {
+      runner.dormant = false;
+      runner.tracker = new CheckTracker(runner.compiled);
+      const since = await options.resume?.(runner.compiled.fingerprint).catch(() => undefined);
+      if (since !== undefined) runner.tracker.adopt(since);
+    }
+    return true;
+  };
+
   const probe = async (runner: Runner) => {
     try {
       await slots.acquire(signal);
@@ -223,10 +264,11 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
       return; // stopped while waiting for a slot
     }
     try {
-      if (signal.aborted) return;
+      if (signal.aborted || !(await owned(runner))) return;
       const startedAt = now();
       const result = await runProbe(runner.compiled.plan, runner.compiled.settings, signal);
-      if (signal.aborted || result.verdict === "interrupted") return;
+      // Lost while probing: the new owner reports from its own probes.
+      if (signal.aborted || result.verdict === "interrupted" || !mine(runner)) return;
       const alert = runner.tracker.record(result, startedAt);
       if (alert) deliver(alert);
     } catch (error) {
@@ -254,12 +296,13 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
   const runners: Runner[] = compiled.map((c, i) => ({
     compiled: c,
     tracker: new CheckTracker(c),
+    dormant: options.resume !== undefined,
     dueAt: origin + (c.intervalMs * i) / compiled.length,
   }));
   for (const runner of runners) arm(runner);
 
   return {
-    states: () => runners.map((r) => ({ ...r.tracker.state })),
+    states: () => runners.map((r) => ({ ...r.tracker.state, ...(options.owns ? { owned: mine(r) } : {}) })),
     async stop() {
       if (!signal.aborted) {
         controller.abort(new OpsError({ code: "E_INTERRUPTED", message: "checks stopped", exitCode: ExitCode.interrupted }));
