@@ -108,6 +108,7 @@ async function scheduleAcrossRestarts(journalLocation: (dir: string) => string):
         if (fire.status !== "succeeded") expect({ at: iso(fire.at), status: fire.status, replica: killed.includes(fire.replica) }).toEqual({ at: iso(fire.at), status: "interrupted", replica: true });
       }
       expect(await journal.runningScheduleFires()).toEqual([]);
+      expect((await journal.listRuns({ limit: 1000 })).filter((run) => run.status === "running").map((run) => run.id)).toEqual([]);
       // Each fire's run is in the journal with the time it is for.
       for (const fire of fires.filter((f) => f.status === "succeeded")) {
         const run = await journal.getRun(fire.runId!);

@@ -231,6 +231,7 @@ describe("startSchedules", () => {
     const s = await setup(`"*/10 * * * * *"`);
     await s.journal.claimScheduleFire({ schedule: "tick", at: sec(0) - 20_000, firedAt: sec(0) - 20_000, replica: "live", status: "running", runId: "R-live" });
     await s.journal.claimScheduleFire({ schedule: "tick", at: sec(0) - 10_000, firedAt: sec(0) - 10_000, replica: "dead", status: "running", runId: "R-dead" });
+    await s.journal.startRun({ id: "R-dead", kind: "workflow", name: "tick", params: { configFiles: [], cwd: s.dir, vars: {}, dryRun: false } });
     await s.start({ isAlive: (replica) => replica === "live" });
     const fires = await s.journal.scheduleFires("tick");
     expect(fires.map((f) => [f.replica, f.status])).toEqual([
@@ -238,6 +239,8 @@ describe("startSchedules", () => {
       ["live", "running"],
     ]);
     expect(fires[0]!.detail).toContain("dead");
+    // The dead server's run record ends interrupted with its fire.
+    expect((await s.journal.getRun("R-dead"))?.run.status).toBe("interrupted");
     expect(s.events).toEqual([{ type: "schedule.interrupted", schedule: "tick", scheduledFor: sec(0) - 10_000, replica: "dead", runId: "R-dead", at: T0 }]);
   });
 

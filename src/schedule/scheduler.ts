@@ -237,7 +237,10 @@ class Scheduler {
         continue;
       }
       const now = this.#clock.now();
-      await this.#journal.updateScheduleFire(fire.schedule, fire.at, { status: "interrupted", finishedAt: now, detail: `the server that ran it (${fire.replica}) stopped` });
+      const detail = `the server that ran it (${fire.replica}) stopped`;
+      await this.#journal.updateScheduleFire(fire.schedule, fire.at, { status: "interrupted", finishedAt: now, detail });
+      // Its run too: it was cut off with the server, and nothing else finishes a scheduled run's record.
+      if (fire.runId && (await this.#journal.getRun(fire.runId))?.run.status === "running") await this.#journal.finishRun(fire.runId, "interrupted", { interrupted: detail });
       this.#emit({ type: "schedule.interrupted", schedule: fire.schedule, scheduledFor: fire.at, replica: fire.replica, ...(fire.runId ? { runId: fire.runId } : {}), at: now });
     }
     return alive;
