@@ -24,8 +24,9 @@ export async function openGraphileQueue<T>(connectionString: string, name: strin
   // pool it made without waiting for it, so a database dropped right after a
   // stop would still see its connections.
   const pool = new pg.Pool({ connectionString, max: options.poolSize ?? queueDefaults.poolSize, application_name: `opskit-jobs:${name}` });
-  pool.on("error", () => undefined); // an idle connection lost; pg drops it
-  pool.on("connect", (client) => client.on("error", () => undefined)); // the next query reports it
+  const onError = options.onError ?? (() => undefined);
+  pool.on("error", onError); // an idle connection lost; pg drops it
+  pool.on("connect", (client) => client.on("error", onError)); // the next query reports it
   const shared = { pgPool: pool, schema: graphileSchema, logger };
   const utils: WorkerUtils = await makeWorkerUtils(shared);
   let runner: Runner | undefined;

@@ -59,11 +59,8 @@ export async function openBossQueue<T>(connectionString: string, name: string, o
   });
   // An unlistened `error` event would throw; pg-boss reports passing faults
   // (a lost connection, a heartbeat that could not run) and goes on.
-  const errors: unknown[] = [];
-  boss.on("error", (error) => {
-    errors.push(error);
-    if (errors.length > 20) errors.shift();
-  });
+  const onError = options.onError ?? (() => undefined);
+  boss.on("error", (error) => onError(error));
   await boss.start();
   // createQueue is idempotent; several replicas starting at once race harmlessly.
   await boss.createQueue(name, {

@@ -117,6 +117,29 @@ describe.each(["pg-boss", "graphile-worker"] as const)("%s queue on PostgreSQL",
     ]);
   });
 
+  test("the queue keeps its tables in a schema of its own and leaves public (opskit's) alone", async () => {
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      // Tables of opskit's own, with names a queue library might also choose.
+      await client.query("create table public.job (id int primary key); create table public.queue (name text primary key)");
+      const q = await track(open(db.url, "remediation"));
+      await q.work(async () => {}, { concurrency: 1 });
+      expect(await q.send("k", { n: 1 })).toBe(true);
+      const { rows } = await client.query<{ schema: string; tables: string[] }>(
+        `select table_schema as schema, array_agg(table_name::text order by table_name) as tables
+           from information_schema.tables
+          where table_schema not in ('pg_catalog', 'information_schema')
+          group by table_schema order by table_schema`,
+      );
+      expect(rows.map((r) => r.schema)).toEqual([library === "pg-boss" ? "opskit_jobs" : graphileSchema, "public"].sort());
+      expect(rows.find((r) => r.schema === "public")?.tables).toEqual(["job", "queue"]);
+    } finally {
+      await client.end();
+    }
+  });
+
   test("a rejected handler gets the job again with the next attempt number, and a job out of retries frees its key", async () => {
     const q = await track(open(db.url, "remediation", { retries: 2 }));
     const attempts: number[] = [];

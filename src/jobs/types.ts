@@ -52,8 +52,14 @@ export interface PgQueueOptions {
   maxRunMs?: number;
   /** Deliveries after the first when a handler rejects or its worker dies. Default 3. */
   retries?: number;
-  /** pg-boss only: connections in this process's pool for the queue. Default 4. */
+  /** Connections in this process's pool for the queue (pg-boss holds one more for LISTEN). Default 4. */
   poolSize?: number;
+  /**
+   * Faults the library reports and rides out on its own (a lost connection,
+   * a fetch or heartbeat that failed while PostgreSQL was away): for a log or
+   * a metric. Ignored by default.
+   */
+  onError?: (error: unknown) => void;
 }
 
 /** The defaults above, in one place for every adapter. */
