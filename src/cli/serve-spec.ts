@@ -10,6 +10,8 @@ export const serveSpec = defineCommand({
     ...configOptions,
     listen: { kind: "string", value: "host:port", description: "address for the API and webhooks (default: server.listen, else 127.0.0.1:9797)" },
     ...serverJournalOption,
+    replica: { kind: "string", value: "name", description: "this server's name among the replicas sharing a PostgreSQL journal (default host:port); shown by GET /api/v1/cluster" },
+    advertiseUrl: { kind: "string", value: "url", description: "where the other replicas and operators reach this one, for GET /api/v1/cluster (default server.publicUrl, else http://HOST:PORT)" },
     dryRun: { kind: "boolean", description: "record what each rule would run, run nothing" },
     policy: { kind: "string", value: "file", description: "org policy file (YAML): denials no remediation can lift (default: policy: in the config)" },
     json: { kind: "boolean", description: "log one JSON event per line" },

@@ -1,7 +1,8 @@
+import { hostname } from "node:os";
 import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, configError, describeError } from "../errors.ts";
 import type { CheckScheduler, HealEvent, HealSink } from "../heal/index.ts";
-import { openJournal, type Journal } from "../journal/index.ts";
+import { displayJournalLocation, isPostgresUrl, openJournal, type Journal } from "../journal/index.ts";
 import { redact, registerSecret } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 import { eventJsonLine, formatMs, jsonLinesSink, LineWriter } from "../ui/index.ts";
@@ -17,6 +18,8 @@ export interface ServeHandle {
   token: string | undefined;
   journal: Journal;
   healer: import("../heal/index.ts").Healer;
+  /** This replica among those sharing the journal (always one, if alone). */
+  cluster: import("../cluster/index.ts").Cluster;
   /** Drains and stops everything; resolves when it is safe to exit. */
   shutdown(graceMs?: number): Promise<{ finished: number; cancelled: number }>;
 }
@@ -28,6 +31,10 @@ export interface ServeOptions {
   version: string;
   /** --policy: an org policy file, over the config's policy:. */
   policy?: string;
+  /** --replica: this replica's name among those sharing the journal (default host:port). */
+  replica?: string;
+  /** --advertise-url: where the other replicas and operators reach it (default server.publicUrl, else http://HOST:PORT). */
+  advertiseUrl?: string;
   /** Receives every heal event (terminal, demo). */
   onEvent?: HealSink;
   /** Lines for the operator about the server itself (the token's file, warnings); default stderr. */
@@ -42,8 +49,10 @@ interface ServerAuth {
 
 /**
  * The server's tokens. server.token if set; else, unless server.auth is
- * none, the token generated beside the journal. The webhooks take
- * server.webhookToken if set, else the same token.
+ * none, the token generated beside the journal (a file journal), or
+ * $OPSKIT_TOKEN (a PostgreSQL journal: its replicas run on several hosts and
+ * must share one token, which no file of one host can give them). The
+ * webhooks take server.webhookToken if set, else the same token.
  */
 async function resolveServerAuth(settings: { auth?: "token" | "none"; token?: string; webhookToken?: string }, journal: string, notice: (line: string) => void): Promise<ServerAuth> {
   const { resolveSecret } = await import("../schema/index.ts");
@@ -57,6 +66,15 @@ async function resolveServerAuth(settings: { auth?: "token" | "none"; token?: st
     return { auth: "none", ...hook };
   }
   if (settings.token) return { auth: "token", token: await resolve(settings.token, "server.token"), ...hook };
+  if (isPostgresUrl(journal)) {
+    const env = process.env.OPSKIT_TOKEN;
+    if (env !== undefined) return { auth: "token", token: requireNonEmptyToken(env, "OPSKIT_TOKEN", "env:OPSKIT_TOKEN"), ...hook };
+    throw configError(
+      "E_CONFIG_TOKEN",
+      `server.token is not set, and a server on a PostgreSQL journal cannot generate its API token: every replica sharing ${displayJournalLocation(journal)} must accept the same token`,
+      "set server.token: env:OPSKIT_TOKEN in opskit.yaml (or server.token: file:/path) and give every replica the same secret, e.g. OPSKIT_TOKEN=$(openssl rand -base64 32)",
+    );
+  }
   const file = tokenFileFor(journal);
   const { token, created } = loadOrCreateToken(file);
   notice(`opskit serve: API token ${created ? "created in" : "read from"} ${file} (the opskit CLI on this host reads it there${webhookToken ? "" : "; Alertmanager sends it as http_config.authorization.credentials"})`);
@@ -78,6 +96,15 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   for (const token of [auth.token, auth.webhookToken]) if (token) registerSecret(token);
   // check: a damaged or read-only journal fails here, with its path and the fix, not on the first alert.
   const journal = await openJournal(options.journal, { durable: settings.fsync, check: true, backgroundCheckpoints: true });
+  const listen = options.listen ?? settings.listen;
+  let cluster: import("../cluster/index.ts").Cluster;
+  let queue: import("../jobs/index.ts").JobQueue<import("../heal/index.ts").RemediationJob>;
+  try {
+    ({ cluster, queue } = await joinCluster(loaded, journal, options, listen, settings.publicUrl));
+  } catch (error) {
+    await journal.close();
+    throw error;
+  }
   let checks: CheckScheduler | undefined;
   let healerRef: import("../heal/index.ts").Healer | undefined;
   const metrics = serverMetrics({
@@ -85,8 +112,11 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     runningRemediations: () => healerRef?.runningRemediations ?? 0,
     paused: async () => (await healerRef?.isPaused()) ?? false,
     checks: () => checks?.states() ?? [],
+    cluster: () => ({ replicas: cluster.live().length, leader: cluster.isLeader, epoch: cluster.epoch ?? 0, checksOwned: cluster.ownedChecks().length }),
   });
   const healer = new Healer({
+    cluster,
+    queue,
     loaded,
     journal,
     rules,
@@ -104,8 +134,14 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
       concurrency: settings.checkConcurrency,
       where: (path) => loaded.where(path),
       emit: (alert) => void healer.acceptCheckAlert(alert).catch(() => undefined),
+      // Each check runs on the one replica holding its lease, which picks up the alert its last owner raised.
+      owns: (check) => cluster.owns(check),
+      resume: async (fingerprint) => {
+        const state = await journal.getAlertState(fingerprint);
+        return state?.status === "firing" ? state.startsAt : undefined;
+      },
     });
-    const server = startServer(options.listen ?? settings.listen, {
+    const server = startServer(listen, {
       healer,
       journal,
       rules,
@@ -118,16 +154,21 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
       checks: () => checks?.states() ?? [],
       dryRun: options.dryRun,
     });
+    // Port 0 is known once bound: the name and the address others see follow it.
+    cluster.advertise({ ...(options.advertiseUrl || settings.publicUrl ? {} : { url: server.url }), ...(options.replica ? {} : { name: defaultReplicaName(server.url) }) });
     const drainMs = parseDuration(settings.drainTimeout, "server.drainTimeout");
     return {
       url: server.url,
       token: auth.token,
       journal,
       healer,
+      cluster,
       async shutdown(graceMs = drainMs) {
         await server.stop();
         await checks?.stop();
         const outcome = await healer.drain(graceMs);
+        // Leases given up: the others take this replica's checks at their next heartbeat, not a ttl later.
+        await cluster.stop().catch(() => undefined);
         await journal.close();
         return outcome;
       },
@@ -135,7 +176,37 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   } catch (error) {
     await checks?.stop();
     await healer.drain(0);
+    await cluster.stop().catch(() => undefined);
     await journal.close();
+    throw error;
+  }
+}
+
+/** host:port, the port as bound. */
+function defaultReplicaName(url: string): string {
+  return `${hostname()}:${new URL(url).port}`;
+}
+
+/**
+ * Joins the replicas sharing the journal (heartbeat, leader and check
+ * leases) and opens the queue attempts go through: pg-boss beside a
+ * PostgreSQL journal, so any replica may run any attempt; in-process beside
+ * a file.
+ */
+async function joinCluster(loaded: LoadedConfig, journal: Journal, options: ServeOptions, listen: string, publicUrl: string | undefined) {
+  const { startCluster } = await import("../cluster/index.ts");
+  const { localQueue, openPgQueue } = await import("../jobs/index.ts");
+  const { parseListen } = await import("../transport/index.ts");
+  const { hostname: listenHost, port } = parseListen(listen);
+  const shown = listenHost.includes(":") ? `[${listenHost}]` : listenHost;
+  const url = options.advertiseUrl ?? publicUrl ?? (port === 0 ? undefined : `http://${shown}:${port}`);
+  const cluster = await startCluster({ journal, name: options.replica ?? `${hostname()}:${port}`, ...(url ? { url } : {}), checks: loaded.config.checks.map((c) => c.name) });
+  try {
+    type Job = import("../heal/index.ts").RemediationJob;
+    const queue = isPostgresUrl(options.journal) ? await openPgQueue<Job>(options.journal, "remediation") : localQueue<Job>();
+    return { cluster, queue };
+  } catch (error) {
+    await cluster.stop().catch(() => undefined);
     throw error;
   }
 }
@@ -215,10 +286,16 @@ export async function serveCommand(_args: string[], options: OptionsOf<typeof se
     dryRun: options.dryRun,
     version,
     ...(options.policy !== undefined ? { policy: options.policy } : {}),
+    ...(options.replica !== undefined ? { replica: options.replica } : {}),
+    ...(options.advertiseUrl !== undefined ? { advertiseUrl: options.advertiseUrl } : {}),
     onEvent: serveEventSink(json, log),
   });
-  const summary = `opskit serve on ${handle.url} · ${loaded.config.rules.length} rules · ${loaded.config.checks.length} checks · journal ${handle.journal.location}${options.dryRun ? " · DRY RUN: nothing will run" : ""}${(await handle.healer.isPaused()) ? " · PAUSED (opskit resume)" : ""}`;
-  logNow(json ? eventJsonLine({ type: "server.started", url: handle.url, journal: handle.journal.location }) : summary);
+  const { cluster } = handle;
+  const journalShown = displayJournalLocation(handle.journal.location);
+  const live = cluster.live().length;
+  const role = `${cluster.isLeader ? "leader" : "follower"}${live > 1 ? `, ${live} replicas live` : ""}`;
+  const summary = `opskit serve on ${handle.url} · replica ${cluster.name} (${role}) · ${loaded.config.rules.length} rules · ${loaded.config.checks.length} checks · journal ${journalShown}${options.dryRun ? " · DRY RUN: nothing will run" : ""}${(await handle.healer.isPaused()) ? " · PAUSED (opskit resume)" : ""}`;
+  logNow(json ? eventJsonLine({ type: "server.started", url: handle.url, journal: journalShown, replica: cluster.name, replicaId: cluster.id, leader: cluster.isLeader }) : summary);
 
   return new Promise((resolve) => {
     let stopping = false;

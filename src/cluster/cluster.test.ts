@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { openJournal, type Journal } from "../journal/index.ts";
-import type { ClusterStore } from "../journal/types.ts";
+import type { ClusterStore } from "../journal/index.ts";
 import { checkLease, LEADER_LEASE, rendezvousOwner, startCluster, type Cluster, type ClusterOptions } from "./index.ts";
 
 const root = mkdtempSync(join(tmpdir(), "opskit-cluster-"));

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { ExitCode, OpsError } from "../errors.ts";
-import type { ClusterStore, LeaseRecord, ReplicaRecord } from "../journal/types.ts";
+import type { ClusterStore, LeaseRecord, ReplicaRecord } from "../journal/index.ts";
 import { rendezvousOwner } from "./rendezvous.ts";
 
 /** The lease the leader holds; sweeps and timers run only under it. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { ReplicaRecord } from "../journal/types.ts";
+import type { ReplicaRecord } from "../journal/index.ts";
 import type { Cluster } from "./cluster.ts";
 
 /**

@@ -8,5 +8,6 @@ export { compileChecks, startChecks, type CheckScheduler, type CheckState } from
 export type { HealEvent, HealSink } from "./events.ts";
 export { decide, type GateDecision, type GateInput } from "./gates.ts";
 export { Healer, type HealerOptions } from "./healer.ts";
+export { remediationKey, type RemediationJob } from "./remediations.ts";
 export { compileRules, matchRule, ruleVariables, type CompiledRule } from "./rules.ts";
 export { lineOf, timelineSink, type Timeline } from "./timeline.ts";

@@ -1,3 +1,4 @@
+import { checkLease, LEADER_LEASE, type Cluster } from "../cluster/index.ts";
 import type { Alert, AlertSource, CompiledRule, Healer } from "../heal/index.ts";
 import { alertSources } from "../heal/index.ts";
 import type { IncidentFilter, Journal } from "../journal/index.ts";
@@ -98,8 +99,9 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
       // Healthy only while the journal can keep what the webhooks acknowledge: its file is the one opened, and it answers.
       handle: async () => {
         const trouble = await journal.health();
-        if (trouble) return json({ status: "unavailable", version: options.version, dryRun: options.dryRun, error: trouble.toJSON() }, 503);
-        return json({ status: "ok", version: options.version, paused: await healer.isPaused(), dryRun: options.dryRun });
+        const replica = { replica: healer.cluster.name, leader: healer.cluster.isLeader };
+        if (trouble) return json({ status: "unavailable", version: options.version, dryRun: options.dryRun, ...replica, error: trouble.toJSON() }, 503);
+        return json({ status: "ok", version: options.version, paused: await healer.isPaused(), dryRun: options.dryRun, ...replica });
       },
     },
     {
@@ -175,6 +177,7 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
       },
     },
     { method: "GET", pattern: /^\/api\/v1\/checks$/, endpoint: "checks", access: "api", handle: () => json({ checks: options.checks() }) },
+    { method: "GET", pattern: /^\/api\/v1\/cluster$/, endpoint: "cluster", access: "api", handle: async () => json(await clusterView(healer.cluster, journal)) },
     {
       method: "GET",
       pattern: /^\/api\/v1\/rules$/,
@@ -265,5 +268,35 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     }
     options.metrics.request(endpoint, response.status, (performance.now() - started) / 1000);
     return response;
+  };
+}
+
+/**
+ * GET /api/v1/cluster: this replica, the leader, and the live replicas with
+ * the checks each holds, read from the journal now (not this replica's last
+ * heartbeat), so every replica answers alike.
+ */
+async function clusterView(cluster: Cluster, journal: Journal) {
+  const now = Date.now();
+  const [replicas, leases] = [await cluster.liveIn(journal), await journal.leases()];
+  const held = leases.filter((l) => l.expiresAt > now);
+  const leader = held.find((l) => l.name === LEADER_LEASE);
+  const checks = new Map<string, string[]>();
+  const prefix = checkLease("");
+  for (const lease of held) if (lease.name.startsWith(prefix)) checks.set(lease.holder, [...(checks.get(lease.holder) ?? []), lease.name.slice(prefix.length)]);
+  return {
+    replica: { id: cluster.id, name: cluster.name, url: cluster.url ?? null, startedAt: cluster.startedAt },
+    leader: leader ? { id: leader.holder, name: replicas.find((r) => r.id === leader.holder)?.name ?? null, epoch: leader.epoch } : null,
+    replicas: replicas.map((r) => ({
+      id: r.id,
+      name: r.name,
+      url: r.url ?? null,
+      host: r.host,
+      pid: r.pid,
+      startedAt: r.startedAt,
+      seenAt: r.seenAt,
+      leader: r.id === leader?.holder,
+      checks: checks.get(r.id) ?? [],
+    })),
   };
 }

@@ -21,6 +21,8 @@ export interface LiveState {
   runningRemediations(): number;
   paused(): boolean | Promise<boolean>;
   checks(): { name: string; status: string }[];
+  /** This replica's view of the cluster (opskit serve always has one). */
+  cluster?(): { replicas: number; leader: boolean; epoch: number; checksOwned: number };
 }
 
 export function serverMetrics(live: LiveState): ServerMetrics {
@@ -61,6 +63,14 @@ export function serverMetrics(live: LiveState): ServerMetrics {
       for (const check of live.checks()) if (check.status !== "unknown") this.set({ check: check.name }, check.status === "passing" ? 1 : 0);
     },
   });
+
+  const cluster = live.cluster;
+  if (cluster) {
+    new Gauge({ name: "opskit_cluster_replicas", help: "Replicas live now (heartbeat within the lease), this one included.", registers: [registry], collect() { this.set(cluster().replicas); } });
+    new Gauge({ name: "opskit_cluster_leader", help: "1 on the replica that holds the leader lease (sweeps and timers run there).", registers: [registry], collect() { this.set(cluster().leader ? 1 : 0); } });
+    new Gauge({ name: "opskit_cluster_epoch", help: "The leader lease's epoch while this replica leads (fencing token), else 0.", registers: [registry], collect() { this.set(cluster().epoch); } });
+    new Gauge({ name: "opskit_cluster_checks_owned", help: "Checks this replica runs now (it holds their leases).", registers: [registry], collect() { this.set(cluster().checksOwned); } });
+  }
 
   const howResolved = (resolution: string) => (resolution.startsWith("alert") ? "alert" : resolution.startsWith("verified") ? "probe" : resolution.startsWith("resolved by hand") ? "hand" : "stale");
 
