@@ -65,13 +65,14 @@ export function postgresFailure(error: unknown, location: string): OpsError | un
   if (isOpsError(error)) return undefined;
   const { code = "", message = String(error) } = (error ?? {}) as DriverError;
   const why = message.split("\n")[0] || code;
-  if (connectionBroken(error)) return journalUnavailable(location, why, error);
   if (code === "28P01" || code === "28000") {
     return journalError("E_JOURNAL_AUTH", `PostgreSQL refused the journal's login at ${location}: ${why}`, "give the password in the URL, in PGPASSWORD or in ~/.pgpass, and check pg_hba.conf allows this host and user", ExitCode.config, error);
   }
   if (code === "3D000") {
     return journalError("E_JOURNAL_OPEN", `the journal's database at ${location} does not exist: ${why}`, "create it (createdb, or CREATE DATABASE as its owner) or pass --journal another database; opskit creates its tables itself", ExitCode.config, error);
   }
+  // Refused logins and missing databases come as FATAL errors too: named before the rest of them.
+  if (connectionBroken(error)) return journalUnavailable(location, why, error);
   if (code === "25006") {
     return journalError("E_JOURNAL_READONLY", `the journal at ${location} is read-only: ${why}`, "point --journal at the primary server, not a standby (or a connection pooler that routes writes to it)", ExitCode.config, error);
   }

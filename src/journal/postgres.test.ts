@@ -1,0 +1,282 @@
+// What the PostgreSQL journal does beyond the contract: versioned migrations
+// (rolling restarts, a newer schema refused), transactions serialized across
+// processes, passwords kept out of every message, and its behaviour when
+// PostgreSQL goes away and comes back (a private server this file stops).
+import { afterAll, describe, expect, test } from "bun:test";
+import pg from "pg";
+import { refusedPort, startHangServer } from "../../test/harness/net.ts";
+import { createTestDatabase, queryDatabase, startPrivatePostgres, type TestDatabase } from "../../test/harness/postgres.ts";
+import { describeError, isOpsError } from "../errors.ts";
+import { redact } from "../observe/index.ts";
+import { openPostgresJournal } from "./postgres.ts";
+import { SCHEMA_VERSION } from "./postgres-schema.ts";
+import { maskPostgresUrl } from "./postgres-url.ts";
+import type { Journal } from "./types.ts";
+
+const databases: TestDatabase[] = [];
+const journals: Journal[] = [];
+afterAll(async () => {
+  for (const journal of journals) await journal.close();
+  for (const database of databases) await database.drop();
+});
+
+async function database(server?: { host: string; port: number }): Promise<TestDatabase> {
+  const created = await createTestDatabase(server);
+  databases.push(created);
+  return created;
+}
+
+async function open(url: string, options: Parameters<typeof openPostgresJournal>[1] = {}): Promise<Journal> {
+  const journal = await openPostgresJournal(url, options);
+  journals.push(journal);
+  return journal;
+}
+
+/** The rejection of a promise that must reject. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (error: unknown) => error,
+  );
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((res) => (resolve = res));
+  return { promise, resolve };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every 100 ms until it holds, at most `tries` times. */
+async function eventually(check: () => Promise<boolean>, tries = 100): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  throw new Error("the condition did not hold in time");
+}
+
+const params = { configFiles: [], cwd: "/", vars: {}, dryRun: false };
+const versions = async (url: string) => (await queryDatabase<{ version: number }>(url, "SELECT version FROM opskit_schema ORDER BY version")).map((r) => r.version);
+const hasIndex = async (url: string, name: string) => (await queryDatabase(url, "SELECT 1 FROM pg_indexes WHERE indexname = $1", [name])).length === 1;
+
+describe("schema migrations", () => {
+  test("an empty database gets every migration, each recorded once, even when two replicas open it at once", async () => {
+    const { url } = await database();
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    expect(await versions(url)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+    await a.putSetting("k", "from a");
+    expect(await b.getSetting("k")).toBe("from a");
+  });
+
+  test("a rolling restart across a migration: the newer build migrates while the older one goes on reading and writing", async () => {
+    const { url } = await database();
+    const older = await open(url, { schemaVersion: 1 });
+    expect(await versions(url)).toEqual([1]);
+    expect(await hasIndex(url, "runs_running")).toBe(false);
+    await older.startRun({ id: "run-old", kind: "workflow", name: "deploy", params });
+    const incident = await older.openIncident({ fingerprint: "fp-1", title: "Down", source: "generic", labels: {}, annotations: {}, milestones: { started: 1 }, lastNotifiedAt: 1 });
+
+    const newer = await open(url);
+    expect(await versions(url)).toEqual([1, 2]);
+    expect(await hasIndex(url, "runs_running")).toBe(true);
+    expect((await newer.getRun("run-old"))?.run.status).toBe("running");
+    expect((await newer.findOpenIncident("fp-1"))?.id).toBe(incident.id);
+
+    // The older process keeps working on the migrated database, and each sees the other's writes.
+    await older.finishRun("run-old", "succeeded", {});
+    await older.transaction(async (tx) => tx.addIncidentEvent(incident.id, { at: 2, kind: "note", message: "still here" }));
+    await newer.startRun({ id: "run-new", kind: "workflow", name: "deploy", params: { ...params, trigger: { incident: incident.id, attempt: 1, rule: "r" } } });
+    expect((await older.getRun("run-new"))?.run.status).toBe("running");
+    expect((await newer.getRun("run-old"))?.run.status).toBe("succeeded");
+    expect((await newer.incidentEvents(incident.id)).map((e) => e.message)).toEqual(["still here"]);
+    expect(await newer.interruptRunningRuns({ except: [] })).toEqual(["run-new"]);
+
+    // Another start of the older build is refused now: it would write a schema it does not know.
+    const refused = await rejection(openPostgresJournal(url, { schemaVersion: 1 }));
+    expect(isOpsError(refused) && refused.code).toBe("E_JOURNAL_SCHEMA_NEWER");
+  });
+
+  test("a database migrated by a newer opskit is refused at open, naming both versions and the fix", async () => {
+    const { url } = await database();
+    await (await open(url)).close();
+    await queryDatabase(url, "INSERT INTO opskit_schema (version, name, applied_at) VALUES ($1, 'from the future', 0)", [SCHEMA_VERSION + 1]);
+    const error = await rejection(openPostgresJournal(url));
+    expect(isOpsError(error) && error.code).toBe("E_JOURNAL_SCHEMA_NEWER");
+    expect((error as Error).message).toContain(`schema version ${SCHEMA_VERSION + 1}, newer than this opskit knows (${SCHEMA_VERSION})`);
+    expect((error as Error).message).toContain(url);
+    expect(isOpsError(error) && error.hint).toMatch(/upgrade opskit/);
+    // Nothing was changed by the refused open.
+    expect(await versions(url)).toEqual([...Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1), SCHEMA_VERSION + 1]);
+  });
+});
+
+describe("transactions across processes", () => {
+  test("two replicas' transactions that read and then write do not interleave: concurrent increments lose none", async () => {
+    const { url } = await database();
+    const replicas = [await open(url), await open(url)];
+    await replicas[0]!.putSetting("n", "0");
+    const increment = (journal: Journal) =>
+      journal.transaction(async (tx) => {
+        const n = Number(await tx.getSetting("n"));
+        await sleep(2);
+        await tx.putSetting("n", String(n + 1));
+      });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => increment(replicas[i % 2]!)));
+    expect(await replicas[1]!.getSetting("n")).toBe("20");
+  });
+
+  test("a replica's transaction starts only once another replica's has committed; work outside transactions goes on meanwhile", async () => {
+    const { url } = await database();
+    const [first, second] = [await open(url), await open(url)];
+    const hold = deferred();
+    const holding = deferred();
+    const holder = first.transaction(async (tx) => {
+      await tx.putSetting("owner", "first");
+      holding.resolve();
+      await hold.promise;
+    });
+    await holding.promise;
+    let entered = false;
+    const waiter = second.transaction(async (tx) => {
+      entered = true;
+      return tx.getSetting("owner");
+    });
+    // The second waits on the journal's advisory lock, in PostgreSQL.
+    await eventually(async () => (await queryDatabase(url, "SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()")).length > 0);
+    expect(entered).toBe(false);
+    // A notification is committed (the webhook's 2xx) while the lock is held.
+    expect(await second.acceptNotifications([{ source: "generic", receivedAt: 1, body: "{}" }])).toHaveLength(1);
+    hold.resolve();
+    await holder;
+    expect(await waiter).toBe("first");
+    expect(entered).toBe(true);
+  });
+
+  test("a write blocked by a lock held elsewhere fails with E_JOURNAL_BUSY after the lock timeout, and the journal goes on", async () => {
+    const { url } = await database();
+    const journal = await open(url, { lockTimeoutMs: 300 });
+    await journal.putSetting("k", "1");
+    const other = new pg.Client({ connectionString: url });
+    other.on("error", () => undefined);
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query("SELECT * FROM settings WHERE key = 'k' FOR UPDATE");
+      const error = await rejection(journal.putSetting("k", "2"));
+      expect(isOpsError(error) && error.code).toBe("E_JOURNAL_BUSY");
+      await other.query("ROLLBACK");
+    } finally {
+      await other.end();
+    }
+    await journal.putSetting("k", "3");
+    expect(await journal.getSetting("k")).toBe("3");
+  });
+});
+
+describe("passwords and addresses", () => {
+  test("a URL's password is masked in the location, and the URL in every form keeps its other parts", () => {
+    expect(maskPostgresUrl("postgres://opskit:s3cret-pw@db.example:5433/journal")).toBe("postgres://opskit:***@db.example:5433/journal");
+    expect(maskPostgresUrl("postgresql://opskit@db/journal?sslmode=require&password=s3cret-pw")).toBe("postgresql://opskit@db/journal?sslmode=require&password=***");
+    expect(maskPostgresUrl("postgres://opskit@db:5432/journal")).toBe("postgres://opskit@db:5432/journal");
+    expect(maskPostgresUrl("postgres://opskit:p%40ss-word@db/journal")).toBe("postgres://opskit:***@db/journal");
+  });
+
+  test("an open journal's location hides the password it connected with", async () => {
+    const { url, name } = await database();
+    // The shared server trusts the user; the password is sent all the same.
+    const journal = await open(url.replace("postgres@", "postgres:Open-Sesame-42@"));
+    expect(journal.location).toBe(`postgres://postgres:***@127.0.0.1:5432/${name}`);
+    expect(redact("connecting with Open-Sesame-42")).toBe("connecting with ***");
+  });
+
+  test("an unreachable server fails the open at once with E_JOURNAL_UNAVAILABLE, naming the masked URL and the fix", async () => {
+    const port = await refusedPort();
+    const error = await rejection(openPostgresJournal(`postgres://opskit:Refused-Pass-7@127.0.0.1:${port}/journal`));
+    expect(isOpsError(error) && error.code).toBe("E_JOURNAL_UNAVAILABLE");
+    expect(describeError(error)).toContain(`postgres://opskit:***@127.0.0.1:${port}/journal`);
+    expect(describeError(error)).toContain(`pg_isready -h 127.0.0.1 -p ${port}`);
+    expect(describeError(error)).not.toContain("Refused-Pass-7");
+  });
+
+  test("a server that accepts the connection and never answers fails the open after the connect timeout, not a hang", async () => {
+    const hang = await startHangServer();
+    try {
+      const error = await rejection(openPostgresJournal(`postgres://opskit@127.0.0.1:${hang.port}/journal`, { connectTimeoutMs: 300 }));
+      expect(isOpsError(error) && error.code).toBe("E_JOURNAL_UNAVAILABLE");
+    } finally {
+      await hang.stop();
+    }
+  });
+
+  test("a database that does not exist is E_JOURNAL_OPEN, saying to create it", async () => {
+    const error = await rejection(openPostgresJournal("postgres://postgres@127.0.0.1:5432/opskit_test_no_such_database"));
+    expect(isOpsError(error) && error.code).toBe("E_JOURNAL_OPEN");
+    expect(isOpsError(error) && error.hint).toMatch(/createdb/);
+  });
+});
+
+describe("connections lost and PostgreSQL gone", () => {
+  test("a connection lost inside a transaction fails it with E_JOURNAL_UNAVAILABLE, commits nothing, and the next transaction works", async () => {
+    const { url, name } = await database();
+    const journal = await open(url);
+    const inside = deferred();
+    const resume = deferred();
+    const failed = rejection(
+      journal.transaction(async (tx) => {
+        await tx.putSetting("half", "written");
+        inside.resolve();
+        await resume.promise;
+        await tx.putSetting("other", "half");
+      }),
+    );
+    await inside.promise;
+    await queryDatabase(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'", [name]);
+    resume.resolve();
+    const error = await failed;
+    expect(isOpsError(error) && error.code).toBe("E_JOURNAL_UNAVAILABLE");
+    expect(await journal.getSetting("half")).toBeUndefined();
+    await journal.transaction((tx) => tx.putSetting("after", "ok"));
+    expect(await journal.getSetting("after")).toBe("ok");
+  });
+
+  test("PostgreSQL stopped: every call fails with E_JOURNAL_UNAVAILABLE and health says why; started again, the pool reconnects by itself and nothing committed is lost", async () => {
+    const server = await startPrivatePostgres();
+    try {
+      const { url } = await createTestDatabase(server);
+      const journal = await openPostgresJournal(url, { connectTimeoutMs: 2_000 });
+      try {
+        const before = await journal.acceptNotifications([1, 2, 3].map((n) => ({ source: "generic", receivedAt: n, body: String(n) })));
+        // Several connections sit idle in the pool when the server goes: their errors must not end the process.
+        await Promise.all(Array.from({ length: 5 }, (_, i) => journal.putSetting(`k${i}`, "v")));
+        await server.stop("fast");
+
+        const health = await journal.health();
+        expect(health?.code).toBe("E_JOURNAL_UNAVAILABLE");
+        expect(health?.message).toContain(journal.location);
+        for (const call of [
+          () => journal.acceptNotifications([{ source: "generic", receivedAt: 4, body: "4" }]),
+          () => journal.getSetting("k0"),
+          () => journal.transaction((tx) => tx.putSetting("k", "v")),
+          () => journal.addIncidentEvent(1, { at: 1, kind: "note", message: "x" }),
+        ]) {
+          const error = await rejection(call());
+          expect(isOpsError(error) && error.code).toBe("E_JOURNAL_UNAVAILABLE");
+        }
+
+        await server.start();
+        await eventually(async () => (await journal.health()) === undefined);
+        const after = await journal.acceptNotifications([{ source: "generic", receivedAt: 5, body: "5" }]);
+        expect((await journal.pendingNotifications(10)).map((n) => n.id)).toEqual([...before, ...after]);
+        expect(await journal.transaction(async (tx) => tx.getSetting("k4"))).toBe("v");
+      } finally {
+        await journal.close();
+      }
+    } finally {
+      await server.destroy();
+    }
+  });
+});
