@@ -13,9 +13,12 @@ import { queueDefaults } from "./types.ts";
 
 export const graphileSchema = "graphile_worker";
 
-// Quiet: the library logs every job at info; warnings and errors still show.
+// Quiet: the library logs every job at info, and a handler's rejection
+// (which the queue retries) as an error; other warnings and errors show.
 const logger = new Logger(() => (level, message) => {
-  if (level === "error" || level === "warning") process.stderr.write(`graphile-worker ${level}: ${message}\n`);
+  if ((level === "error" || level === "warning") && !message.startsWith("Failed task")) {
+    process.stderr.write(`graphile-worker ${level}: ${message}\n`);
+  }
 });
 
 export async function openGraphileQueue<T>(connectionString: string, name: string, options: PgQueueOptions = {}): Promise<JobQueue<T>> {

@@ -5,6 +5,7 @@
 // touch PostgreSQL never load pg-boss or pg.
 import { PgBoss } from "pg-boss";
 import type { Job as BossJob } from "pg-boss";
+import { ExitCode, OpsError } from "../errors.ts";
 import type { Envelope, JobHandler, JobQueue, PgQueueOptions } from "./types.ts";
 import { queueDefaults } from "./types.ts";
 
@@ -16,9 +17,9 @@ export const bossSchema = "opskit_jobs";
 // the lease lapses `expireAfterMs` after it; some replica's supervisor
 // (every second, the queue's monitor claimed by one replica a second) fails
 // the job into `retry` within about a second; a worker polls it within half a
-// second (notifyPollingIntervalSeconds). About 9-12 s with the
-// 10 s lease, inside the 15 s in which a killed replica's attempts must be
-// taken over.
+// second while LISTEN/NOTIFY works (notifyPollingIntervalSeconds). 9.5-11.3 s
+// measured with the 10 s lease (bench/jobs-recovery.ts), inside the 15 s in
+// which a killed replica's attempts must be taken over.
 const superviseIntervalSeconds = 1;
 const monitorIntervalSeconds = 1;
 // New jobs wake workers through LISTEN/NOTIFY (one connection per process
@@ -36,6 +37,17 @@ const queueCacheIntervalSeconds = 1;
 // the journal is the record, not the queue.
 const deleteAfterSeconds = 3600;
 
+/** The URL with its password masked, for messages. */
+function masked(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "the journal's PostgreSQL";
+  }
+}
+
 export async function openBossQueue<T>(connectionString: string, name: string, options: PgQueueOptions = {}): Promise<JobQueue<T>> {
   const expireAfterMs = options.expireAfterMs ?? queueDefaults.expireAfterMs;
   const heartbeatSeconds = Math.max(10, Math.ceil(expireAfterMs / 1000));
@@ -47,6 +59,8 @@ export async function openBossQueue<T>(connectionString: string, name: string, o
     schema: bossSchema,
     application_name: `opskit-jobs:${name}`,
     max: options.poolSize ?? queueDefaults.poolSize,
+    // As the journal's: a server that does not answer fails the open, not hangs it.
+    connectionTimeoutMillis: 5000,
     supervise: true,
     superviseIntervalSeconds,
     monitorIntervalSeconds,
@@ -61,20 +75,43 @@ export async function openBossQueue<T>(connectionString: string, name: string, o
   // (a lost connection, a heartbeat that could not run) and goes on.
   const onError = options.onError ?? (() => undefined);
   boss.on("error", (error) => onError(error));
-  await boss.start();
-  // createQueue is idempotent; several replicas starting at once race harmlessly.
-  await boss.createQueue(name, {
-    policy: "exclusive",
-    notify: true,
-    heartbeatSeconds,
-    expireInSeconds,
-    retryLimit,
-    retryDelay: 0,
-    deleteAfterSeconds,
-  });
-  // A queue created by an earlier version with other settings keeps its own
-  // policy (pg-boss cannot change it), but takes the timings of this one.
-  await boss.updateQueue(name, { notify: true, heartbeatSeconds, expireInSeconds, retryLimit, retryDelay: 0, deleteAfterSeconds });
+  try {
+    // Installs or migrates the schema under an advisory lock: replicas may start together.
+    await boss.start();
+    // createQueue is idempotent; several replicas starting at once race harmlessly.
+    await boss.createQueue(name, {
+      policy: "exclusive",
+      notify: true,
+      heartbeatSeconds,
+      expireInSeconds,
+      retryLimit,
+      retryDelay: 0,
+      deleteAfterSeconds,
+    });
+    // Timings can change from one release to the next; the last replica to start sets them.
+    await boss.updateQueue(name, { notify: true, heartbeatSeconds, expireInSeconds, retryLimit, retryDelay: 0, deleteAfterSeconds });
+  } catch (error) {
+    await boss.stop({ graceful: false, close: true }).catch(() => undefined);
+    throw new OpsError({
+      code: "E_JOBS_OPEN",
+      message: `cannot open the job queue "${name}" at ${masked(connectionString)}: ${(error as Error).message}`,
+      hint: `check that PostgreSQL runs and answers there (pg_isready) and that the user may create the schema ${bossSchema}, or create it for them`,
+      exitCode: ExitCode.transport,
+      cause: error,
+    });
+  }
+  // The singleton rule is the exclusive policy's unique index; pg-boss never
+  // changes a queue's policy, so a queue made otherwise is refused, not used.
+  const queue = await boss.getQueue(name);
+  if (queue?.policy !== "exclusive") {
+    await boss.stop({ graceful: false, close: true }).catch(() => undefined);
+    throw new OpsError({
+      code: "E_JOBS_QUEUE_POLICY",
+      message: `the job queue "${name}" in schema ${bossSchema} has the policy "${queue?.policy}", not "exclusive": it cannot keep one job per key`,
+      hint: `stop every opskit serve replica and drop the queue's jobs (DROP SCHEMA ${bossSchema} CASCADE; the journal keeps every attempt), then start them again`,
+      exitCode: ExitCode.config,
+    });
+  }
 
   let working = false;
   let stopping: Promise<void> | undefined;

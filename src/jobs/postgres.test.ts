@@ -185,6 +185,24 @@ describe.each(["pg-boss", "graphile-worker"] as const)("%s queue on PostgreSQL",
   }, 60_000);
 
   if (library === "pg-boss") {
+    test("opening fails with E_JOBS_OPEN, the password masked, when PostgreSQL does not answer", async () => {
+      const error = await openPgQueue("postgres://opskit:s3cret-pw@127.0.0.1:1/none", "remediation").catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "E_JOBS_OPEN", exitCode: 1 });
+      expect((error as Error).message).toContain("postgres://opskit:***@127.0.0.1:1/none");
+      expect((error as Error).message).not.toContain("s3cret-pw");
+    });
+
+    test("a queue of the same name made with another policy is refused (E_JOBS_QUEUE_POLICY), not used", async () => {
+      const { PgBoss } = await import("pg-boss");
+      const other = new PgBoss({ connectionString: db.url, schema: "opskit_jobs", supervise: false, schedule: false });
+      other.on("error", () => undefined);
+      await other.start();
+      await other.createQueue("remediation", { policy: "standard" });
+      await other.stop({ graceful: false });
+      const error = await openPgQueue(db.url, "remediation").catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "E_JOBS_QUEUE_POLICY", exitCode: 65 });
+    });
+
     test("a job whose worker process was SIGKILLed is delivered again to another process, as attempt 2", async () => {
       const effects = join(dir, "effects");
       writeFileSync(effects, "");
