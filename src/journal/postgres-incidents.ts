@@ -52,11 +52,18 @@ const attemptFields = `incident_id AS "incidentId", attempt, rule, fingerprint, 
 const notificationFields = `id, source, received_at AS "receivedAt", body, processed`;
 
 const milestoneList = milestones.map(column);
+/**
+ * The columns an incident is read from, named: a statement prepared by a
+ * replica stays valid when a newer one adds a column (SELECT * would fail
+ * with "cached plan must not change result type" during a rolling restart).
+ */
+const incidentColumns = `id, fingerprint, status, title, source, labels, annotations, rule, ${milestoneList.join(", ")}, attempts, escalated, automated, resolution,
+  notifications, last_notified_at, origin, external_id`;
 const insertIncident = `INSERT INTO incidents (fingerprint, status, title, source, labels, annotations, rule, service, severity, alertname,
     ${milestoneList.join(", ")}, notifications, last_notified_at)
   VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, ${milestoneList.map((_, i) => `$${10 + i}`).join(", ")}, 1, $${10 + milestoneList.length})
   ON CONFLICT (fingerprint) WHERE status = 'open' DO NOTHING
-  RETURNING *`;
+  RETURNING ${incidentColumns}`;
 
 // The latest line of the timeline folds a repeat of itself (count + 1, the latest time); anything else is
 // appended after it. Read and write in one statement, run where no other journal transaction runs
@@ -141,17 +148,17 @@ export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> 
     return (await sql.changed(`UPDATE incidents SET ${column(milestone)} = $2 WHERE id = $1 AND ${column(milestone)} IS NULL`, [id, at])) > 0;
   },
   async getIncident(sql, id) {
-    const [row] = await sql.rows("SELECT * FROM incidents WHERE id = $1", [id]);
+    const [row] = await sql.rows(`SELECT ${incidentColumns} FROM incidents WHERE id = $1`, [id]);
     return row ? toIncident(row) : undefined;
   },
   async findOpenIncident(sql, fingerprint) {
-    const [row] = await sql.rows("SELECT * FROM incidents WHERE fingerprint = $1 AND status = 'open'", [fingerprint]);
+    const [row] = await sql.rows(`SELECT ${incidentColumns} FROM incidents WHERE fingerprint = $1 AND status = 'open'`, [fingerprint]);
     return row ? toIncident(row) : undefined;
   },
   async listIncidents(sql, filter = {}) {
     const values: unknown[] = [];
     const where = incidentWhere(filter, values);
-    const rows = await sql.rows(`SELECT * FROM incidents ${where} ORDER BY id DESC LIMIT $${values.push(filter.limit ?? 100)}`, values);
+    const rows = await sql.rows(`SELECT ${incidentColumns} FROM incidents ${where} ORDER BY id DESC LIMIT $${values.push(filter.limit ?? 100)}`, values);
     return rows.map(toIncident);
   },
   async countIncidents(sql, filter = {}) {

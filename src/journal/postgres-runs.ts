@@ -3,6 +3,11 @@ import { jsonLine } from "../ui/index.ts";
 import { BINARY, json, text, type Row, type Sql, type StoreOn } from "./postgres-sql.ts";
 import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord } from "./types.ts";
 
+// Columns named, never *: a statement prepared by one replica stays valid when a newer one adds a column.
+const runColumns = "id, kind, name, status, params, started_at, finished_at, summary, resumed_from, owner_pid, owner_host";
+const targetColumns = "target, batch, status, changed, rollback_owed, started_at, finished_at, duration_ms, error";
+const stepColumns = "target, phase, idx, name, action, status, exit_code, stdout, stderr, duration_ms, attempts, error, started_at";
+
 function toRun(row: Row): RunRecord {
   return {
     id: row.id as string,
@@ -162,16 +167,16 @@ const store: StoreOn<Omit<RunStore, "recordRunEvent">> = {
   },
   appendEvent,
   async listRuns(sql, options = {}) {
-    const rows = await sql.rows(`SELECT * FROM runs ORDER BY started_at ${BINARY} DESC, id ${BINARY} DESC LIMIT $1`, [options.limit ?? 20]);
+    const rows = await sql.rows(`SELECT ${runColumns} FROM runs ORDER BY started_at ${BINARY} DESC, id ${BINARY} DESC LIMIT $1`, [options.limit ?? 20]);
     return rows.map(toRun);
   },
   getRun(sql, id) {
     // One snapshot for the run, its targets and its steps.
     return sql.atomic(async (read) => {
-      const [row] = await read.rows("SELECT * FROM runs WHERE id = $1", [id]);
+      const [row] = await read.rows(`SELECT ${runColumns} FROM runs WHERE id = $1`, [id]);
       if (!row) return undefined;
-      const targets = (await read.rows(`SELECT * FROM run_targets WHERE run_id = $1 ORDER BY batch, target ${BINARY}`, [id])).map((r) => toTarget(id, r));
-      const steps = (await read.rows("SELECT * FROM step_results WHERE run_id = $1 ORDER BY id", [id])).map((r) => toStep(id, r));
+      const targets = (await read.rows(`SELECT ${targetColumns} FROM run_targets WHERE run_id = $1 ORDER BY batch, target ${BINARY}`, [id])).map((r) => toTarget(id, r));
+      const steps = (await read.rows(`SELECT ${stepColumns} FROM step_results WHERE run_id = $1 ORDER BY id`, [id])).map((r) => toStep(id, r));
       return { run: toRun(row), targets, steps };
     }, { isolation: "repeatable read" });
   },

@@ -22,6 +22,9 @@ function toComparison(row: Row): ShadowComparisonRecord {
   };
 }
 
+// Columns named, never *: a statement prepared by one replica stays valid when a newer one adds a column.
+const comparisonColumns = `id, name, at, source, run_id, target, legacy_exit, legacy_duration_ms, legacy_error, candidate_exit, candidate_duration_ms, candidate_error,
+  candidate_failed, equal, differs, diff`;
 const stateFields = `name, fallen_back_at AS "fallenBackAt", reason, reset_at AS "resetAt", window_start AS "windowStart"`;
 
 /** Shadow comparisons and each shadowed workflow's standing, on PostgreSQL (`differs` as in SQLite: aspects joined by commas). */
@@ -40,7 +43,7 @@ export const postgresShadowStore: StoreOn<ShadowStore> = {
   },
   async shadowComparisons(sql, name, options = {}) {
     const where = options.mismatchesOnly ? "AND NOT equal" : "";
-    return (await sql.rows(`SELECT * FROM shadow_comparisons WHERE name = $1 ${where} ORDER BY id DESC LIMIT $2`, [name, options.limit ?? 20])).map(toComparison);
+    return (await sql.rows(`SELECT ${comparisonColumns} FROM shadow_comparisons WHERE name = $1 ${where} ORDER BY id DESC LIMIT $2`, [name, options.limit ?? 20])).map(toComparison);
   },
   async shadowStats(sql, filter = {}) {
     return sql.rows<ShadowStats>(

@@ -100,6 +100,19 @@ describe("schema migrations", () => {
     expect(isOpsError(refused) && refused.code).toBe("E_JOURNAL_SCHEMA_NEWER");
   });
 
+  test("statements a replica prepared keep working when a newer build adds columns under it", async () => {
+    const { url } = await database();
+    // One connection: every statement is prepared on the one that runs it again after the change.
+    const older = await open(url, { poolSize: 1 });
+    const incident = await older.openIncident({ fingerprint: "fp-1", title: "Down", source: "generic", labels: {}, annotations: {}, milestones: { started: 1 }, lastNotifiedAt: 1 });
+    await older.startRun({ id: "run-1", kind: "workflow", name: "deploy", params });
+    await older.recordShadowComparison({ name: "s", at: 1, source: "cli", legacyExit: 0, legacyDurationMs: 1, candidateExit: 0, candidateDurationMs: 1, candidateFailed: false, equal: true, differs: [], diff: "" });
+    const reads = () => Promise.all([older.getIncident(incident.id), older.listIncidents(), older.getRun("run-1"), older.listRuns(), older.shadowComparisons("s")]);
+    const before = await reads();
+    for (const table of ["incidents", "runs", "run_targets", "step_results", "shadow_comparisons"]) await queryDatabase(url, `ALTER TABLE ${table} ADD COLUMN added_later text`);
+    expect(await reads()).toEqual(before);
+  });
+
   test("a database migrated by a newer opskit is refused at open, naming both versions and the fix", async () => {
     const { url } = await database();
     await (await open(url)).close();
@@ -174,6 +187,16 @@ describe("transactions across processes", () => {
     }
     await journal.putSetting("k", "3");
     expect(await journal.getSetting("k")).toBe("3");
+  });
+});
+
+describe("values SQLite keeps and PostgreSQL's text cannot", () => {
+  test("command output with NUL bytes is kept, each NUL as U+FFFD", async () => {
+    const { url } = await database();
+    const journal = await open(url);
+    await journal.startRun({ id: "run-1", kind: "exec", name: "cat", params });
+    await journal.putStep({ runId: "run-1", target: "web-1", phase: "main", index: 0, name: "cat", action: "exec", status: "ok", exitCode: 0, stdout: "a\0b", stderr: "\0", durationMs: 1, attempts: 1, startedAt: "2026-01-01T00:00:00.000Z" });
+    expect((await journal.getRun("run-1"))!.steps.map((s) => [s.stdout, s.stderr])).toEqual([["a\uFFFDb", "\uFFFD"]]);
   });
 });
 
