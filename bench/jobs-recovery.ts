@@ -1,8 +1,8 @@
 // Job queues on PostgreSQL compared on what a replica's death costs and on
 // throughput: pg-boss (what opskit serves) and graphile-worker.
 //   flock /tmp/bench.lock node_modules/.bin/bun bench/jobs-recovery.ts [--kills 5] [--jobs 1000]
-// Needs the local PostgreSQL (127.0.0.1:5432, user postgres; OPSKIT_TEST_PG
-// for another); each library runs in a database of its own, dropped after.
+// Needs the local PostgreSQL (127.0.0.1:5432, user postgres); each library
+// runs in a database of its own, dropped after.
 //
 // Recovery: a worker process takes a job and holds it; a second process is
 // started and ready; the first is SIGKILLed; the time from the kill to the
@@ -24,7 +24,8 @@ import pg from "pg";
 import { openGraphileQueue, graphileSchema } from "../src/jobs/graphile-worker.ts";
 import { openPgQueue } from "../src/jobs/index.ts";
 import type { JobQueue } from "../src/jobs/index.ts";
-import { createTestDatabase, spawnWorker } from "../src/jobs/testing.ts";
+import { spawnWorker } from "../src/jobs/testing.ts";
+import { createTestDatabase } from "../test/harness/postgres.ts";
 import type { WorkerProcess } from "../src/jobs/testing.ts";
 
 type Library = "pg-boss" | "graphile-worker";
@@ -168,7 +169,7 @@ const rows: string[] = [];
 const dir = mkdtempSync(join(tmpdir(), "opskit-jobs-bench-"));
 try {
   for (const library of ["pg-boss", "graphile-worker"] as const) {
-    const db = await createTestDatabase("opskit_jobs_bench");
+    const db = await createTestDatabase();
     try {
       const recovery = await measureRecovery(library, db.url, dir);
       const throughput = await measureThroughput(library, db.url, dir);
@@ -195,7 +196,7 @@ console.log("| --- | --- | --- | --- | --- |");
 for (const row of rows) console.log(row);
 
 async function serverVersion(): Promise<string> {
-  const db = await createTestDatabase("opskit_jobs_bench");
+  const db = await createTestDatabase();
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   try {

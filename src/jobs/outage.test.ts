@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { openPgQueue } from "./index.ts";
 import type { Job } from "./index.ts";
-import { startPrivatePostgres } from "./testing.ts";
-import type { PrivatePostgres } from "./testing.ts";
+import { startPrivatePostgres } from "../../test/harness/postgres.ts";
+import type { PrivatePostgres } from "../../test/harness/postgres.ts";
 
 let server: PrivatePostgres;
 

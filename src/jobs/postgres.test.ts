@@ -8,8 +8,10 @@ import { join } from "node:path";
 import { openGraphileQueue, graphileSchema } from "./graphile-worker.ts";
 import { openPgQueue } from "./index.ts";
 import type { Job, JobQueue, PgQueueOptions } from "./index.ts";
-import { createTestDatabase, spawnWorker } from "./testing.ts";
-import type { TestDatabase, WorkerProcess } from "./testing.ts";
+import { createTestDatabase } from "../../test/harness/postgres.ts";
+import type { TestDatabase } from "../../test/harness/postgres.ts";
+import { spawnWorker } from "./testing.ts";
+import type { WorkerProcess } from "./testing.ts";
 
 type Library = "pg-boss" | "graphile-worker";
 type Data = { n: number };

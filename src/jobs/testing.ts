@@ -1,37 +1,6 @@
-// For the queue's tests and benchmark: a database of its own on the local
-// PostgreSQL (127.0.0.1:5432, user postgres, or OPSKIT_TEST_PG as a base URL),
-// created empty and dropped with everything connected to it.
-import { randomBytes } from "node:crypto";
-
-export const testServerUrl = process.env.OPSKIT_TEST_PG ?? "postgres://postgres@127.0.0.1:5432";
-
-export interface TestDatabase {
-  name: string;
-  url: string;
-  drop(): Promise<void>;
-}
-
-async function admin<R>(use: (query: (text: string) => Promise<unknown>) => Promise<R>): Promise<R> {
-  const { default: pg } = await import("pg");
-  const client = new pg.Client({ connectionString: `${testServerUrl}/postgres`, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    return await use((text) => client.query(text));
-  } finally {
-    await client.end();
-  }
-}
-
-export async function createTestDatabase(prefix = "opskit_jobs_test"): Promise<TestDatabase> {
-  // The name is ours (hex), never a caller's value: safe to put in the statement.
-  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
-  await admin((query) => query(`CREATE DATABASE ${name}`));
-  return {
-    name,
-    url: `${testServerUrl}/${name}`,
-    drop: () => admin((query) => query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
-  };
-}
+// For the queue's tests and benchmark: worker processes (testdata/queue-worker.ts)
+// started in bun processes of their own, whose JSON lines are followed.
+// Databases come from test/harness/postgres.ts.
 
 export interface WorkerLine {
   event: "ready" | "start" | "done";
@@ -130,64 +99,6 @@ export function spawnWorker(spec: WorkerSpec): WorkerProcess {
           }, 100),
         );
       });
-    },
-  };
-}
-
-export interface PrivatePostgres {
-  url: string;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  destroy(): Promise<void>;
-}
-
-const pgBin = "/usr/lib/postgresql/15/bin";
-
-async function asPostgres(args: string[]): Promise<void> {
-  const child = Bun.spawn(["runuser", "-u", "postgres", "--", ...args], { stdout: "pipe", stderr: "pipe" });
-  const [code, err] = await Promise.all([child.exited, new Response(child.stderr).text()]);
-  if (code !== 0) throw new Error(`${args.join(" ")} exited with ${code}: ${err}`);
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-/**
- * A PostgreSQL server of the test's own (initdb in a temporary directory, on
- * a free loopback port, trust auth), for tests that stop the database: the
- * shared server is never stopped.
- */
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
-  const { mkdtempSync, chownSync, rmSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
-  const root = mkdtempSync(join(tmpdir(), "opskit-pg-"));
-  const ids = Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString().trim();
-  const gid = Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString().trim();
-  chownSync(root, Number(ids), Number(gid));
-  const data = join(root, "data");
-  const port = await freePort();
-  await asPostgres([`${pgBin}/initdb`, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
-  const options = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${root} -c fsync=off`;
-  const start = () => asPostgres([`${pgBin}/pg_ctl`, "-D", data, "-l", join(root, "log"), "-o", options, "-w", "-t", "30", "start"]);
-  await start();
-  const stop = () => asPostgres([`${pgBin}/pg_ctl`, "-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    start,
-    stop,
-    async destroy() {
-      await stop().catch(() => undefined);
-      rmSync(root, { recursive: true, force: true });
     },
   };
 }
