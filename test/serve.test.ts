@@ -505,3 +505,38 @@ rules:
     }
   });
 });
+
+describe("opskit serve: one server is a cluster of one", () => {
+  test("its startup line names the replica and the leader; GET /api/v1/cluster lists it as the leader holding its checks", async () => {
+    const server = await serve(
+      `
+checks:
+  - name: self
+    probe: tcp://127.0.0.1:1
+    interval: 1s
+`,
+      { args: ["--replica", "solo"] },
+    );
+    expect(server.output()).toMatch(/opskit serve on http:\/\/127\.0\.0\.1:\d+ · replica solo \(leader\) · /);
+    const view = await server.waitFor("/api/v1/cluster", (v) => v.replicas?.[0]?.checks.length === 1 && v.replicas[0].url && v);
+    expect(view.replica).toMatchObject({ name: "solo", url: server.url });
+    expect(view.leader).toMatchObject({ id: view.replica.id, name: "solo", epoch: expect.any(Number) });
+    expect(view.replicas).toEqual([expect.objectContaining({ id: view.replica.id, name: "solo", url: server.url, pid: server.child.pid, leader: true, checks: ["self"] })]);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^opskit_cluster_replicas 1$/m);
+    expect(metrics).toMatch(/^opskit_cluster_leader 1$/m);
+    expect(metrics).toMatch(/^opskit_cluster_checks_owned 1$/m);
+    const health = await server.get("/healthz");
+    expect(health).toMatchObject({ status: "ok", replica: "solo", leader: true });
+  });
+
+  test("a PostgreSQL journal without server.token or OPSKIT_TOKEN is refused before anything starts, saying how to share a token", async () => {
+    const dir = writeConfig("rules: []\n");
+    const env = { ...process.env };
+    delete env.OPSKIT_TOKEN;
+    const run = await runOpskit(["serve", "-c", dir, "--listen", "127.0.0.1:0", "--journal", "postgres://postgres@127.0.0.1:1/none"], { env: env as Record<string, string>, timeoutMs: 30_000 });
+    expect(run.code).toBe(65);
+    expect(run.stderr).toContain("server.token is not set, and a server on a PostgreSQL journal cannot generate its API token");
+    expect(run.stderr).toContain("server.token: env:OPSKIT_TOKEN");
+  });
+});

@@ -59,7 +59,7 @@ export interface Cluster {
    * paused leader whose lease another took cannot commit what it decided.
    */
   fence(tx: Pick<ClusterStore, "getLease">): Promise<void>;
-  /** Sets the address shown to others (the server's, once it listens); the next heartbeat records it. */
+  /** Sets the address shown to others (the server's, once it listens), and records it with a heartbeat. */
   advertise(address: { name?: string; url?: string }): void;
   /** One heartbeat now: replicas, the leader lease, the check leases. */
   beat(): Promise<void>;
@@ -206,6 +206,8 @@ class LeasedCluster implements Cluster {
   advertise(address: { name?: string; url?: string }): void {
     if (address.name !== undefined) this.name = address.name;
     if (address.url !== undefined) this.url = address.url;
+    // Recorded now rather than a heartbeat later (a heartbeat under way records it at the next).
+    if (this.#timer) void this.beat().catch(() => undefined);
   }
 
   run(): void {
