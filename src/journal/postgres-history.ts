@@ -1,4 +1,4 @@
-import { json, text, type Sql, type StoreOn } from "./postgres-sql.ts";
+import { json, type Sql, type StoreOn } from "./postgres-sql.ts";
 import type { HistoryStore, ImportedIncident } from "./types.ts";
 
 /**
@@ -44,7 +44,7 @@ class Columns {
     this.at.set(key, index);
     const { labels } = row;
     const values = [
-      text(row.origin), text(row.externalId), text(row.title), text(json(labels)), text(labels.service), text(labels.severity), text(labels.alertname ?? row.title),
+      row.origin, row.externalId, row.title, json(labels), labels.service, labels.severity, labels.alertname ?? row.title,
       // An export rarely knows when monitoring noticed: left empty, not set to the start (a 0s detection).
       row.started, row.detected ?? null, row.acknowledged ?? null, row.remediationStarted ?? null, row.resolved ?? null, row.escalated === true,
     ];

@@ -1,5 +1,5 @@
 import { ExitCode, OpsError } from "../errors.ts";
-import { json, present, setList, text, type Row, type StoreOn } from "./postgres-sql.ts";
+import { json, present, setList, type Row, type StoreOn } from "./postgres-sql.ts";
 import { milestones } from "./types.ts";
 import type { AlertStateRecord, AttemptRecord, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStore, Milestone, NotificationRecord, RuleStateRecord } from "./types.ts";
 
@@ -21,8 +21,6 @@ const attemptPatchColumns: Record<keyof AttemptPatch, string> = { status: "statu
 function encodePatch<P extends object>(patch: P): P {
   const out: Record<string, unknown> = { ...(patch as Record<string, unknown>) };
   for (const key in out) if (out[key] !== null && typeof out[key] === "object") out[key] = json(out[key]);
-  if (typeof out.resolution === "string") out.resolution = text(out.resolution);
-  if (typeof out.detail === "string") out.detail = text(out.detail);
   return out as P;
 }
 
@@ -90,7 +88,7 @@ export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> 
       `INSERT INTO notifications (source, received_at, body)
         SELECT source, received_at, body FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS n (source, received_at, body, position) ORDER BY position
         RETURNING id`,
-      [batch.map((n) => n.source), batch.map((n) => n.receivedAt), batch.map((n) => text(n.body))],
+      [batch.map((n) => n.source), batch.map((n) => n.receivedAt), batch.map((n) => n.body)],
     );
     // One statement takes its identities in the order it inserts its rows, which is the order given.
     return rows.map((r) => r.id).sort((a, b) => a - b);
@@ -168,7 +166,7 @@ export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> 
   },
 
   async addIncidentEvent(sql, incidentId, event) {
-    await sql.serialized((locked) => locked.changed(addEvent, [incidentId, event.at, event.kind, text(event.message), json(event.data ?? {})]));
+    await sql.serialized((locked) => locked.changed(addEvent, [incidentId, event.at, event.kind, event.message, json(event.data ?? {})]));
   },
   async incidentEvents(sql, incidentId) {
     // In time order: a milestone is written when it is learned, with the time it happened; seq keeps lines of the same instant in the order written.
@@ -181,7 +179,7 @@ export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> 
     const inserted = await sql.changed(
       `INSERT INTO remediation_attempts (incident_id, attempt, rule, fingerprint, status, run_id, created_at, started_at, finished_at, detail, owner)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (incident_id, attempt) DO NOTHING`,
-      [a.incidentId, a.attempt, a.rule, a.fingerprint, a.status, a.runId ?? null, a.createdAt, a.startedAt ?? null, a.finishedAt ?? null, text(a.detail), a.owner ?? null],
+      [a.incidentId, a.attempt, a.rule, a.fingerprint, a.status, a.runId ?? null, a.createdAt, a.startedAt ?? null, a.finishedAt ?? null, a.detail, a.owner ?? null],
     );
     if (inserted > 0) return;
     const message = `attempt ${a.attempt} of incident ${a.incidentId} already exists`;
@@ -226,7 +224,7 @@ export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> 
     await sql.changed(
       `INSERT INTO rule_states (rule, consecutive_failures, disabled_at, disabled_reason) VALUES ($1, $2, $3, $4)
         ON CONFLICT (rule) DO UPDATE SET consecutive_failures = excluded.consecutive_failures, disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason`,
-      [s.rule, s.consecutiveFailures, s.disabledAt ?? null, text(s.disabledReason)],
+      [s.rule, s.consecutiveFailures, s.disabledAt ?? null, s.disabledReason],
     );
   },
 
@@ -236,7 +234,7 @@ export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> 
   },
   async putSetting(sql, key, value) {
     if (value === undefined) await sql.changed("DELETE FROM settings WHERE key = $1", [key]);
-    else await sql.changed("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, text(value)]);
+    else await sql.changed("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value]);
   },
 
   // Remediation runs (their params have a trigger) still running, unless their owner (pid on host) is a live process.

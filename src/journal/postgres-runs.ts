@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { jsonLine } from "../ui/index.ts";
-import { BINARY, json, text, type Row, type Sql, type StoreOn } from "./postgres-sql.ts";
+import { BINARY, json, type Row, type Sql, type StoreOn } from "./postgres-sql.ts";
 import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord } from "./types.ts";
 
 // Columns named, never *: a statement prepared by one replica stays valid when a newer one adds a column.
@@ -151,11 +151,11 @@ const store: StoreOn<Omit<RunStore, "recordRunEvent">> = {
     await sql.changed("UPDATE runs SET status = $2, finished_at = $3, summary = $4 WHERE id = $1", [runId, status, new Date().toISOString(), json(summary)]);
   },
   async putTarget(sql, t) {
-    await sql.changed(upsertTarget, [t.runId, t.target, t.batch, t.status, t.changed, t.rollbackOwed, t.startedAt ?? null, t.finishedAt ?? null, t.durationMs ?? null, text(t.error)]);
+    await sql.changed(upsertTarget, [t.runId, t.target, t.batch, t.status, t.changed, t.rollbackOwed, t.startedAt ?? null, t.finishedAt ?? null, t.durationMs ?? null, t.error]);
   },
   async putStep(sql, s) {
     await sql.changed(recordStep, [
-      s.runId, s.target, s.phase, s.index, s.name, s.action, s.status, s.exitCode, text(s.stdout), text(s.stderr), s.durationMs, s.attempts, text(s.error), s.startedAt,
+      s.runId, s.target, s.phase, s.index, s.name, s.action, s.status, s.exitCode, s.stdout, s.stderr, s.durationMs, s.attempts, s.error, s.startedAt,
       new Date().toISOString(), s.data === undefined ? null : json(s.data), s.resumedFrom ?? null,
     ]);
   },

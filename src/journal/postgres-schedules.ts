@@ -1,4 +1,4 @@
-import { BINARY, present, text, type StoreOn } from "./postgres-sql.ts";
+import { BINARY, present, type StoreOn } from "./postgres-sql.ts";
 import type { ScheduleFireRecord, ScheduleStore } from "./types.ts";
 
 const fireFields = `schedule, at, fired_at AS "firedAt", replica, status, run_id AS "runId", finished_at AS "finishedAt", detail`;
@@ -9,7 +9,7 @@ export const postgresScheduleStore: StoreOn<ScheduleStore> = {
     const inserted = await sql.changed(
       `INSERT INTO schedule_fires (schedule, at, fired_at, replica, status, run_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (schedule, at) DO NOTHING`,
-      [fire.schedule, fire.at, fire.firedAt, fire.replica, fire.status, fire.runId ?? null, text(fire.detail)],
+      [fire.schedule, fire.at, fire.firedAt, fire.replica, fire.status, fire.runId ?? null, fire.detail],
     );
     return inserted > 0;
   },
@@ -18,7 +18,7 @@ export const postgresScheduleStore: StoreOn<ScheduleStore> = {
     await sql.changed(
       `UPDATE schedule_fires SET status = COALESCE($3, status), run_id = COALESCE($4, run_id), finished_at = COALESCE($5, finished_at), detail = COALESCE($6, detail)
         WHERE schedule = $1 AND at = $2`,
-      [schedule, at, patch.status ?? null, patch.runId ?? null, patch.finishedAt ?? null, text(patch.detail)],
+      [schedule, at, patch.status ?? null, patch.runId ?? null, patch.finishedAt ?? null, patch.detail],
     );
   },
   async scheduleFires(sql, schedule, options = {}) {

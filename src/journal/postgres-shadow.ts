@@ -1,4 +1,4 @@
-import { BINARY, present, text, type Row, type StoreOn } from "./postgres-sql.ts";
+import { BINARY, present, type Row, type StoreOn } from "./postgres-sql.ts";
 import type { ShadowAspect, ShadowComparisonRecord, ShadowStateRecord, ShadowStats, ShadowStore } from "./types.ts";
 
 function toComparison(row: Row): ShadowComparisonRecord {
@@ -35,8 +35,8 @@ export const postgresShadowStore: StoreOn<ShadowStore> = {
           candidate_exit, candidate_duration_ms, candidate_error, candidate_failed, equal, differs, diff)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
       [
-        c.name, c.at, c.source, c.runId ?? null, c.target ?? null, c.legacyExit, c.legacyDurationMs, text(c.legacyError),
-        c.candidateExit, c.candidateDurationMs, text(c.candidateError), c.candidateFailed, c.equal, c.differs.join(","), text(c.diff),
+        c.name, c.at, c.source, c.runId ?? null, c.target ?? null, c.legacyExit, c.legacyDurationMs, c.legacyError,
+        c.candidateExit, c.candidateDurationMs, c.candidateError, c.candidateFailed, c.equal, c.differs.join(","), c.diff,
       ],
     );
     return row!.id;
@@ -70,7 +70,7 @@ export const postgresShadowStore: StoreOn<ShadowStore> = {
     const changed = await sql.changed(
       `INSERT INTO shadow_state (name, fallen_back_at, reason) VALUES ($1, $2, $3)
         ON CONFLICT (name) DO UPDATE SET fallen_back_at = excluded.fallen_back_at, reason = excluded.reason WHERE shadow_state.fallen_back_at IS NULL`,
-      [name, at, text(reason)],
+      [name, at, reason],
     );
     return changed > 0;
   },

@@ -40,14 +40,17 @@ export interface JournalMemory {
 export type StoreOn<S> = { [K in keyof S]-?: S[K] extends (...args: infer A) => infer R ? (sql: Sql, ...args: A) => R : never };
 
 /**
- * PostgreSQL's text cannot hold NUL, which SQLite keeps: command output and
- * other free text keep every other character, a NUL becomes U+FFFD.
+ * A value as it is bound: undefined is NULL, and since PostgreSQL's text
+ * cannot hold NUL, which SQLite keeps (command output, a label from a
+ * webhook), a NUL in a string, or in a string of an array, becomes U+FFFD;
+ * every other character is kept. Lookups bind the same way, so a value
+ * written with a NUL is found again by itself.
  */
-export function text(value: string): string;
-export function text(value: string | null | undefined): string | null;
-export function text(value: string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  return value.includes("\0") ? value.replaceAll("\0", "\uFFFD") : value;
+export function bindable(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value === "string") return value.includes("\0") ? value.replaceAll("\0", "\uFFFD") : value;
+  if (Array.isArray(value) && value.some((item) => typeof item === "string" && item.includes("\0"))) return value.map(bindable);
+  return value;
 }
 
 /** A JSON value for a json column: its text as JSON.stringify writes it (json keeps the text as given, key order included). */

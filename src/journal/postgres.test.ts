@@ -198,6 +198,16 @@ describe("values SQLite keeps and PostgreSQL's text cannot", () => {
     await journal.putStep({ runId: "run-1", target: "web-1", phase: "main", index: 0, name: "cat", action: "exec", status: "ok", exitCode: 0, stdout: "a\0b", stderr: "\0", durationMs: 1, attempts: 1, startedAt: "2026-01-01T00:00:00.000Z" });
     expect((await journal.getRun("run-1"))!.steps.map((s) => [s.stdout, s.stderr])).toEqual([["a\uFFFDb", "\uFFFD"]]);
   });
+
+  test("an alert whose fingerprint and labels hold NUL opens its incident and is found again by the same fingerprint", async () => {
+    const { url } = await database();
+    const journal = await open(url);
+    const opened = await journal.openIncident({ fingerprint: "fp\0x", title: "Disk\0Full", source: "generic", labels: { alertname: "Disk\0Full" }, annotations: {}, milestones: { started: 1 }, lastNotifiedAt: 1 });
+    expect(opened).toMatchObject({ title: "Disk\uFFFDFull", labels: { alertname: "Disk\0Full" } });
+    expect((await journal.findOpenIncident("fp\0x"))?.id).toBe(opened.id);
+    await journal.putAlertState({ fingerprint: "fp\0x", status: "firing", startsAt: 1, updatedAt: 1 });
+    expect(await journal.getAlertState("fp\0x")).toMatchObject({ status: "firing" });
+  });
 });
 
 describe("passwords and addresses", () => {

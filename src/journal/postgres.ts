@@ -10,7 +10,7 @@ import { postgresRunStore } from "./postgres-runs.ts";
 import { LOCK_JOURNAL, LOCK_NAMESPACE, migrate, SCHEMA_VERSION } from "./postgres-schema.ts";
 import { postgresScheduleStore } from "./postgres-schedules.ts";
 import { postgresShadowStore } from "./postgres-shadow.ts";
-import type { JournalMemory, Sql } from "./postgres-sql.ts";
+import { bindable, type JournalMemory, type Sql } from "./postgres-sql.ts";
 import { maskPostgresUrl, registerPostgresSecrets } from "./postgres-url.ts";
 import type { Journal, JournalTx } from "./types.ts";
 
@@ -48,7 +48,7 @@ function statementName(text: string): string {
 }
 
 function query(client: PoolClient, text: string, values?: readonly unknown[]): Promise<QueryResult> {
-  return client.query({ name: statementName(text), text, values: values as unknown[] | undefined });
+  return client.query({ name: statementName(text), text, values: values?.map(bindable) });
 }
 
 const LOCK = "SELECT pg_advisory_xact_lock($1::int4, $2::int4)";
