@@ -20,6 +20,12 @@ export interface PendingNotification {
  * whatever memory holds at or below the last id processed is dropped, so no
  * notification is applied twice, however the reads and the hand-overs
  * interleave.
+ *
+ * Memory is a cache that decides nothing: the claim each batch makes
+ * (claimNotifications) is what keeps a notification from being applied twice
+ * by replicas sharing the journal, and one dropped from memory while still
+ * pending (ids of several replicas interleave) is read from the journal when
+ * memory runs dry, or by the leader's sweep if its replica died.
  */
 export class NotificationBacklog {
   #memory: PendingNotification[] = [];

@@ -14,7 +14,9 @@ interface Fingerprint {
  * An alert storm is mostly repeats: a firing alert whose incident is open
  * already, which applyAlert (lifecycle.ts) counts with two reads and two
  * writes, in a savepoint of its own. Within one batch's transaction, nothing
- * but the batch changes a fingerprint's alert state or open incident, so the
+ * but the batch changes a fingerprint's alert state or open incident (the
+ * journal's transactions do not interleave, whichever replica runs them:
+ * journal/types.ts), so the
  * fold reads them once, counts repeats in memory and writes each once
  * (write), with the rows and the events applying them one by one gives:
  * the same count, last notification time and alert state, the same
