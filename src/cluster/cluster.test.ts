@@ -223,6 +223,13 @@ describe("a journal that stops answering", () => {
     await cluster.beat();
     expect(cluster.isLeader).toBe(true);
     expect(cluster.ownedChecks()).toEqual(["a", "b"]);
+    // Back, but not steady: the others' heartbeats are as old as its own; none is taken for dead until a ttl of beats has passed.
+    expect(cluster.steady).toBe(false);
+    for (let i = 0; i < 5; i++) {
+      time.advance(1000);
+      await cluster.beat();
+    }
+    expect(cluster.steady).toBe(true);
   });
 });
 

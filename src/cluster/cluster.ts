@@ -42,6 +42,13 @@ export interface Cluster {
   readonly isLeader: boolean;
   /** The leader lease's epoch while this replica is leader. */
   readonly epoch: number | undefined;
+  /**
+   * Heartbeats without a miss for a ttl: every replica that is live has been
+   * heard since, so one that is silent is dead, not merely unheard by a
+   * replica that was itself cut off (after a journal outage every replica's
+   * heartbeat is old; none may be taken for dead until they had a ttl to beat).
+   */
+  readonly steady: boolean;
   /** The leader as of the last heartbeat (this replica or another), if any holds the lease. */
   leader(): { id: string; epoch: number } | undefined;
   /** Replicas whose last heartbeat is within ttl, this one included, oldest start first. */
@@ -125,6 +132,9 @@ class LeasedCluster implements Cluster {
   #beating: Promise<void> | undefined;
   #first = true;
   #stopped = false;
+  /** When the last heartbeat that went through started, and since when they have gone through without a miss. */
+  #lastBeat = 0;
+  #steadySince = 0;
   /** What listeners last heard, to call them only on a change. */
   #shown = "";
 
@@ -159,6 +169,11 @@ class LeasedCluster implements Cluster {
 
   get epoch(): number | undefined {
     return this.isLeader ? this.#leader!.epoch : undefined;
+  }
+
+  get steady(): boolean {
+    const now = this.#now();
+    return this.#lastBeat > now - this.ttlMs && now - this.#steadySince >= this.ttlMs;
   }
 
   leader(): { id: string; epoch: number } | undefined {
@@ -233,6 +248,9 @@ class LeasedCluster implements Cluster {
     const journal = this.#journal;
     const started = this.#now();
     await journal.heartbeat({ id: this.id, name: this.name, host: this.host, pid: this.pid, ...(this.url ? { url: this.url } : {}), startedAt: this.startedAt }, started);
+    // A heartbeat missed (or the first): steady again only a ttl from now.
+    if (started - this.#lastBeat > 1.5 * this.#heartbeatMs) this.#steadySince = started;
+    this.#lastBeat = started;
     let replicas = await journal.replicas();
     if (this.#first) {
       this.#first = false;

@@ -22,6 +22,7 @@ export function standaloneCluster(name = `${hostname()}:${process.pid}`): Cluste
     ttlMs: Number.POSITIVE_INFINITY,
     isLeader: true,
     epoch: 0,
+    steady: true,
     leader: () => ({ id: self.id, epoch: 0 }),
     live: () => [record()],
     liveIn: async () => [record()],

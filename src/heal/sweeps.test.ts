@@ -41,8 +41,8 @@ async function setup() {
     stops.push(() => healer.drain(5_000));
     return { healer, events };
   };
-  const join_ = async (name: string, now?: () => number) => {
-    const cluster = await startCluster({ journal, name, heartbeatMs: 1000, ttlMs: 5000, pid: pids++, pidAlive: () => true, ...(now ? { now } : {}) });
+  const join_ = async (name: string, now?: () => number, store: Journal = journal) => {
+    const cluster = await startCluster({ journal: store, name, heartbeatMs: 100, ttlMs: 500, pid: pids++, pidAlive: () => true, ...(now ? { now } : {}) });
     stops.push(() => cluster.stop());
     return cluster;
   };
@@ -59,7 +59,12 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
 
 test("the leader takes over an attempt whose replica is not live: interrupted, then retried through the gates", async () => {
   const { journal, incident, healerOn, join_ } = await setup();
-  const { healer, events } = healerOn(await join_("leader"));
+  const leader = await join_("leader");
+  const { healer, events } = healerOn(leader);
+  // A leader takes over only once it has heard every live replica (a ttl of heartbeats without a miss).
+  await healer.sweep();
+  expect((await journal.attempts(incident.id)).map((a) => a.status)).toEqual(["running"]);
+  await until(async () => leader.steady, "the leader to be steady");
   await healer.sweep();
   await until(async () => (await journal.attempts(incident.id)).at(-1)?.status === "succeeded", "the retry to succeed");
   const attempts = await journal.attempts(incident.id);
@@ -74,16 +79,28 @@ test("the leader takes over an attempt whose replica is not live: interrupted, t
 
 test("a replica that does not lead sweeps nothing, and a leader whose lease another took is fenced: the attempt stays as it was", async () => {
   const { journal, incident, healerOn, join_ } = await setup();
-  const paused = Date.now();
-  const old = await join_("old", () => paused);
-  // The other replica's clock is past the old leader's lease: it takes the lease (the old one was paused that long).
-  const next = await join_("next", () => Date.now() + 6_000);
+  // The old leader is paused: its clock stands still and its heartbeats stop reaching the journal.
+  let paused: number | undefined;
+  const cut = new Proxy(journal, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => (paused !== undefined ? Promise.reject(new Error("paused")) : (value as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  }) as Journal;
+  const old = await join_("old", () => paused ?? Date.now(), cut);
+  await until(async () => old.steady, "the old leader to be steady");
+  paused = Date.now();
+  // Another replica, its clock past the old leader's lease, takes the lease.
+  const next = await join_("next", () => Date.now() + 1_000);
   expect(next.isLeader).toBe(true);
   const follower = await join_("follower");
   expect(follower.isLeader).toBe(false);
   await healerOn(follower).healer.sweep();
-  // By its own clock the old leader still leads, so it tries; the fence refuses every write.
+  expect((await journal.attempts(incident.id)).map((a) => a.status)).toEqual(["running"]);
+  // By its own clock the old leader still leads, so it sweeps; the fence refuses its every write.
   expect(old.isLeader).toBe(true);
+  expect(old.steady).toBe(true);
   const { healer, events } = healerOn(old);
   await healer.sweep();
   expect((await journal.attempts(incident.id)).map((a) => a.status)).toEqual(["running"]);

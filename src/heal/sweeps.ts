@@ -90,6 +90,7 @@ export class LeaderSweeps {
   #lastFull = 0;
   #lastStale = 0;
   #failing = false;
+  #steady = false;
   readonly #resent = new Map<string, number>();
   readonly #staleEveryMs: number;
 
@@ -124,11 +125,14 @@ export class LeaderSweeps {
     const live = new Set(cluster.live().map((r) => r.id));
     const lost = [...this.#live].some((id) => !live.has(id));
     this.#live = live;
-    const full = !this.#led || lost || now - this.#lastFull >= FULL_EVERY_MS;
+    const full = !this.#led || lost || now - this.#lastFull >= FULL_EVERY_MS || (cluster.steady && !this.#steady);
+    this.#steady = cluster.steady;
     this.#led = true;
     try {
-      if (full) await this.#interruptRuns();
-      await this.#takeOver();
+      // Taking over needs a leader that has heard every live replica since its own last miss (Cluster.steady).
+      const steady = cluster.steady;
+      if (full && steady) await this.#interruptRuns();
+      if (steady) await this.#takeOver();
       await this.#resendQueued(now);
       await this.#adoptOrphans(now);
       if (now - this.#lastStale >= this.#staleEveryMs) {
