@@ -82,6 +82,9 @@ export function postgresFailure(error: unknown, location: string): OpsError | un
   if (code === "53100") {
     return journalError("E_JOURNAL_FULL", `the disk of the journal's PostgreSQL at ${location} is full: ${why}`, "free space on the database server's disk", ExitCode.config, error);
   }
+  if (code === "42P01") {
+    return journalError("E_JOURNAL_GONE", `the journal's tables are missing at ${location}: ${why}`, "the database was dropped or replaced while opskit ran: restart opskit to create them again (restore a backup into it first if you have one)", ExitCode.config, error);
+  }
   if (code === "55P03" || code === "57014") {
     return journalError("E_JOURNAL_BUSY", `the journal at ${location} did not answer in time: ${why}`, "another process holds the journal's lock or the server is overloaded; it is retried with the next request (pg_stat_activity shows what runs)", ExitCode.transport, error);
   }

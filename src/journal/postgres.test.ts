@@ -276,6 +276,15 @@ describe("connections lost and PostgreSQL gone", () => {
     expect(await journal.getSetting("after")).toBe("ok");
   });
 
+  test("tables dropped under a running journal: E_JOURNAL_GONE, which says to restart", async () => {
+    const { url } = await database();
+    const journal = await open(url);
+    await queryDatabase(url, "DROP TABLE settings");
+    const error = await rejection(journal.getSetting("k"));
+    expect(isOpsError(error) && error.code).toBe("E_JOURNAL_GONE");
+    expect(isOpsError(error) && error.hint).toMatch(/restart opskit/);
+  });
+
   test("PostgreSQL stopped: every call fails with E_JOURNAL_UNAVAILABLE and health says why; started again, the pool reconnects by itself and nothing committed is lost", async () => {
     const server = await startPrivatePostgres();
     try {
