@@ -169,6 +169,27 @@ describe("transactions across processes", () => {
     expect(entered).toBe(true);
   });
 
+  test("calls through a transaction made at once run one after the other, in the order made, without pg's warning", async () => {
+    const { url } = await database();
+    const journal = await open(url);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on("warning", onWarning);
+    try {
+      const read = await journal.transaction(async (tx) => {
+        const writes = [tx.putSetting("a", "1"), tx.putSetting("a", "2"), tx.putSetting("b", "3")];
+        const [, , , a] = await Promise.all([...writes, tx.getSetting("a")]);
+        return a;
+      });
+      expect(read).toBe("2");
+      expect([await journal.getSetting("a"), await journal.getSetting("b")]).toEqual(["2", "3"]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   test("a write blocked by a lock held elsewhere fails with E_JOURNAL_BUSY after the lock timeout, and the journal goes on", async () => {
     const { url } = await database();
     const journal = await open(url, { lockTimeoutMs: 300 });

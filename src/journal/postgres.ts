@@ -106,7 +106,9 @@ function connections(pool: pg.Pool, memory: JournalMemory) {
       await query(client, options.isolation === "repeatable read" ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN");
       try {
         if (options.lock) await query(client, LOCK, [LOCK_NAMESPACE, LOCK_JOURNAL]);
-        const value = await fn(new TransactionSql(client, memory, options.lock));
+        const sql = new TransactionSql(client, memory, options.lock);
+        const value = await fn(sql);
+        await sql.idle();
         await query(client, "COMMIT");
         return value;
       } catch (error) {
@@ -131,30 +133,44 @@ function connections(pool: pg.Pool, memory: JournalMemory) {
  */
 class TransactionSql implements Sql {
   #depth = 0;
+  /** The statement asked for last: the next one is sent when it has been answered. */
+  #last: Promise<unknown> = Promise.resolve();
   constructor(
     private readonly client: PoolClient,
     readonly memory: JournalMemory,
     private locked: boolean,
   ) {}
 
+  /**
+   * Statements asked for at once (calls through `tx` not awaited one by
+   * one) run one after the other in the order asked, as SQLite runs them:
+   * pg refuses to queue a second query on a busy connection in its next
+   * major version and warns about it now.
+   */
+  #inTurn(text: string, values?: readonly unknown[]): Promise<QueryResult> {
+    const next = this.#last.then(() => query(this.client, text, values));
+    this.#last = next.catch(() => undefined);
+    return next;
+  }
+
   async rows<R>(text: string, values?: readonly unknown[]): Promise<R[]> {
-    return (await query(this.client, text, values)).rows as R[];
+    return (await this.#inTurn(text, values)).rows as R[];
   }
 
   async changed(text: string, values?: readonly unknown[]): Promise<number> {
-    return (await query(this.client, text, values)).rowCount ?? 0;
+    return (await this.#inTurn(text, values)).rowCount ?? 0;
   }
 
   async atomic<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     const name = `s${++this.#depth}`;
     try {
-      await query(this.client, `SAVEPOINT ${name}`);
+      await this.#inTurn(`SAVEPOINT ${name}`);
       try {
         const value = await fn(this);
-        await query(this.client, `RELEASE SAVEPOINT ${name}`);
+        await this.#inTurn(`RELEASE SAVEPOINT ${name}`);
         return value;
       } catch (error) {
-        await this.client.query(`ROLLBACK TO SAVEPOINT ${name}`).then(() => this.client.query(`RELEASE SAVEPOINT ${name}`)).catch(() => undefined);
+        await this.#inTurn(`ROLLBACK TO SAVEPOINT ${name}`).then(() => this.#inTurn(`RELEASE SAVEPOINT ${name}`)).catch(() => undefined);
         throw error;
       }
     } finally {
@@ -164,10 +180,15 @@ class TransactionSql implements Sql {
 
   async serialized<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     if (!this.locked) {
-      await query(this.client, LOCK, [LOCK_NAMESPACE, LOCK_JOURNAL]);
       this.locked = true;
+      await this.#inTurn(LOCK, [LOCK_NAMESPACE, LOCK_JOURNAL]);
     }
     return fn(this);
+  }
+
+  /** Resolves once every statement asked for has been answered (before COMMIT). */
+  async idle(): Promise<void> {
+    await this.#last;
   }
 }
 
