@@ -104,15 +104,17 @@ function connections(pool: pg.Pool, memory: JournalMemory) {
   function transaction<T>(fn: (sql: Sql) => Promise<T>, options: { lock: boolean; isolation?: "repeatable read" }): Promise<T> {
     return onClient(async (client) => {
       await query(client, options.isolation === "repeatable read" ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN");
+      let sql: TransactionSql | undefined;
       try {
         if (options.lock) await query(client, LOCK, [LOCK_NAMESPACE, LOCK_JOURNAL]);
-        const sql = new TransactionSql(client, memory, options.lock);
+        sql = new TransactionSql(client, memory, options.lock);
         const value = await fn(sql);
         await sql.idle();
         await query(client, "COMMIT");
         return value;
       } catch (error) {
         try {
+          await sql?.idle();
           await client.query("ROLLBACK");
         } catch {
           // A connection that cannot roll back is gone, and its transaction with it: dropped, not reused.
