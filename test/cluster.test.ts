@@ -80,6 +80,12 @@ rules:
     maxAttempts: 3
     onInterrupted: retry
     vars: { incident: "{{ incident.id }}" }
+  - name: verified
+    match: { alertname: Verified }
+    run: once
+    cooldown: 10m
+    verify: { alertResolved: true, timeout: 40s }
+    vars: { incident: "{{ incident.id }}" }
 checks:
   - name: target-up
     probe: http://127.0.0.1:${target.port}/
@@ -144,6 +150,32 @@ describe("three replicas on one PostgreSQL journal", () => {
     expect(lines(join(marks, "once"))).toHaveLength(1);
     const { incidents } = await get(set!.replicas[2]!, "/api/v1/incidents?limit=100");
     expect(incidents.filter((i: any) => i.title === "Once")).toHaveLength(1);
+  }, 60_000);
+
+  test("a verification waits on one replica for a resolve that another replica applies", async () => {
+    const startsAt = new Date(Date.now() - 5_000).toISOString();
+    const r1 = set!.replicas[0]!;
+    expect((await post(r1, "Verified", startsAt)).status).toBe(200);
+    const verifying = await waitUntil("the attempt to verify", async () => {
+      const { incidents } = await get(r1, "/api/v1/incidents?limit=100");
+      const incident = incidents.find((i: any) => i.title === "Verified");
+      if (!incident) return undefined;
+      const v = await get(r1, `/api/v1/incidents/${incident.id}`);
+      return v.attempts[0]?.status === "verifying" && v;
+    });
+    const cluster = await get(r1, "/api/v1/cluster");
+    const runner = cluster.replicas.find((r: any) => r.id === verifying.attempts[0].owner).name as string;
+    // The resolve goes to the other two replicas only.
+    const others = set!.replicas.filter((r) => r.name !== runner);
+    const body = alertmanagerNotification([{ labels: { alertname: "Verified" }, status: "resolved", startsAt }]);
+    for (const other of others) expect((await other.process.post("/api/v1/alerts/alertmanager", body)).status).toBe(200);
+    const done = await waitUntil("the verification to succeed", async () => {
+      const v = await get(r1, `/api/v1/incidents/${verifying.incident.id}`);
+      return v.attempts[0]?.status !== "verifying" && v;
+    });
+    expect(done.attempts.map((a: any) => a.status)).toEqual(["succeeded"]);
+    expect(done.incident).toMatchObject({ status: "resolved", resolution: "alert resolved" });
+    expect(done.incident.milestones.verified).toBeDefined();
   }, 60_000);
 
   test("a replica SIGKILLed mid-remediation: its run and attempt are marked interrupted and another replica retries it", async () => {

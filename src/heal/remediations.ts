@@ -30,6 +30,8 @@ export const remediationKey = (incidentId: number, attempt: number): string => `
  * queued behind the running ones (the concurrency gate) in launch order.
  */
 const LOCAL_JOBS = 1_000_000;
+/** How often a verification waiting for the alert to resolve reads the journal (another replica may apply the resolve). */
+const RESOLVE_POLL_MS = 1000;
 
 export interface RemediationDeps {
   loaded: LoadedConfig;
@@ -284,12 +286,19 @@ export class Remediations {
     return { ok: true };
   }
 
+  /**
+   * Waits for the incident's alert to resolve: woken by this process's
+   * incident.resolved event at once, and, since the resolve may be applied by
+   * another replica sharing the journal, by reading the journal every
+   * RESOLVE_POLL_MS.
+   */
   async #waitResolved(incidentId: number, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
     let settle: (value: boolean) => void = () => undefined;
     const outcome = new Promise<boolean>((resolve) => {
       const waiters = this.#resolvedWaiters.get(incidentId) ?? new Set();
       settle = (value: boolean) => {
         clearTimeout(timer);
+        clearInterval(poll);
         signal.removeEventListener("abort", onAbort);
         waiters.delete(wake);
         if (waiters.size === 0) this.#resolvedWaiters.delete(incidentId);
@@ -298,6 +307,12 @@ export class Remediations {
       const wake = () => settle(true);
       const onAbort = () => settle(false);
       const timer = setTimeout(() => settle(false), timeoutMs);
+      const poll = setInterval(() => {
+        this.deps.journal.getIncident(incidentId).then(
+          (incident) => incident?.status !== "open" && settle(true),
+          () => undefined,
+        );
+      }, RESOLVE_POLL_MS);
       signal.addEventListener("abort", onAbort, { once: true });
       waiters.add(wake);
       this.#resolvedWaiters.set(incidentId, waiters);
