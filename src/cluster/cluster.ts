@@ -267,6 +267,8 @@ class LeasedCluster implements Cluster {
       if (this.#stopped) return;
       if (rendezvousOwner(check, ids) === this.id) {
         const at = this.#now();
+        // Renewed when half its time is gone, not every heartbeat: a write per check every few seconds.
+        if ((this.#owned.get(check) ?? 0) - at > this.ttlMs / 2) continue;
         const held = await journal.acquireLease(checkLease(check), this.id, at, this.ttlMs);
         if (held.holder === this.id) this.#owned.set(check, at + this.ttlMs - this.#margin);
         else this.#owned.delete(check);
