@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "./harness/postgres.ts";
 import { HA_TOKEN_ENV, startReplicas, type Replica, type ReplicaSet } from "./harness/replicas.ts";
-import { alertmanagerNotification, writeConfig } from "./harness/serve.ts";
+import { alertmanagerNotification, startServe, writeConfig } from "./harness/serve.ts";
 
 // Three `opskit serve` processes on one PostgreSQL journal act as one server:
 // a notification that reaches all three makes one incident and one
@@ -247,5 +247,52 @@ describe("three replicas on one PostgreSQL journal", () => {
     const owners = [];
     for (const replica of live()) if ((await get(replica, "/api/v1/checks")).checks.find((c: any) => c.name === "target-up").owned) owners.push(replica.name);
     expect(owners).toEqual([resumed.replica]);
+  }, 60_000);
+});
+
+describe("two replicas on one SQLite file", () => {
+  test("one notification sent to both makes one incident and one run; when one is killed the other leads", async () => {
+    const dir = writeConfig("");
+    const effects = join(dir, "effects");
+    writeConfig(
+      `
+server: { token: "env:${HA_TOKEN_ENV}" }
+workflows:
+  fix:
+    targets: local
+    steps:
+      - exec: "echo ran >> ${effects}"
+rules:
+  - name: fix
+    match: { alertname: Broken }
+    run: fix
+    cooldown: 10m
+`,
+      dir,
+    );
+    const token = "two-processes-one-file-token";
+    const start = (name: string) => startServe(dir, { env: { [HA_TOKEN_ENV]: token }, token, args: ["--replica", name] });
+    const a = await start("a");
+    const b = await start("b").catch(async (error: unknown) => {
+      await a.kill();
+      throw error;
+    });
+    try {
+      const body = alertmanagerNotification([{ labels: { alertname: "Broken" }, startsAt: new Date(Date.now() - 1000).toISOString() }]);
+      expect((await a.post("/api/v1/alerts/alertmanager", body)).status).toBe(200);
+      expect((await b.post("/api/v1/alerts/alertmanager", body)).status).toBe(200);
+      const view = await a.waitFor("/api/v1/incidents/1", (v) => v.incident?.notifications === 2 && v.attempts[0]?.status === "succeeded" && v);
+      expect(view.attempts).toHaveLength(1);
+      expect((await b.get("/api/v1/incidents")).total).toBe(1);
+      expect(lines(effects)).toEqual(["ran"]);
+      const both = await b.waitFor("/api/v1/cluster", (v) => v.replicas.length === 2 && v);
+      expect(both.replicas.filter((r: any) => r.leader)).toHaveLength(1);
+      await a.kill();
+      const alone = await b.waitFor("/api/v1/cluster", (v) => v.replicas.length === 1 && v.leader && v, 30_000);
+      expect(alone.leader.name).toBe("b");
+    } finally {
+      await a.kill();
+      await b.stop();
+    }
   }, 60_000);
 });
