@@ -16,6 +16,6 @@ export const serverJournalOption = defineOptions({
   journal: {
     kind: "string",
     value: "path|url",
-    description: `the journal: ${where} (${precedence}); without server.token, the API token opskit serve generates is kept beside the journal file (for a PostgreSQL journal, in ~/.local/state/opskit/)`,
+    description: `the journal: ${where} (${precedence}); without server.token, the API token opskit serve generates is kept beside the journal file (a PostgreSQL journal, shared by several servers, needs server.token or OPSKIT_TOKEN instead)`,
   },
 });

@@ -50,7 +50,12 @@ export interface ClusterStore {
   acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<LeaseRecord>;
   /** Gives the lease up if `holder` holds it (expiresAt = 0, the epoch kept); otherwise does nothing. */
   releaseLease(name: string, holder: string): Promise<void>;
-  /** The lease as it stands, expired or not; undefined if never taken. */
+  /**
+   * The lease as it stands, expired or not; undefined if never taken. Read
+   * inside a transaction, the lease cannot change hands until that
+   * transaction ends (a fence: what the holder writes after checking it
+   * commits before anyone else takes the lease).
+   */
   getLease(name: string): Promise<LeaseRecord | undefined>;
   /** Every lease whose name starts with `prefix` (all when absent), by name. */
   leases(prefix?: string): Promise<LeaseRecord[]>;

@@ -45,8 +45,11 @@ export const postgresClusterStore: StoreOn<ClusterStore> = {
   async releaseLease(sql, name, holder) {
     await sql.changed("UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2", [name, holder]);
   },
+  // FOR SHARE: read inside a transaction (the leader's fence), the row stays locked
+  // until that transaction ends, so another replica's takeover (an UPDATE of
+  // the row) waits for the fenced work to commit instead of slipping in between.
   async getLease(sql, name) {
-    const [row] = await sql.rows<LeaseRecord>(`SELECT ${leaseFields} FROM leases WHERE name = $1`, [name]);
+    const [row] = await sql.rows<LeaseRecord>(`SELECT ${leaseFields} FROM leases WHERE name = $1 FOR SHARE`, [name]);
     return row;
   },
   // starts_with, not LIKE: a prefix with % or _ in it means those characters.
