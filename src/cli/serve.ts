@@ -37,6 +37,8 @@ export interface ServeOptions {
   advertiseUrl?: string;
   /** Receives every heal event (terminal, demo). */
   onEvent?: HealSink;
+  /** Receives the scheduler's events (schedule.started, .finished, .skipped, …). */
+  onScheduleEvent?: (event: import("../schedule/index.ts").ScheduleEvent) => void;
   /** Lines for the operator about the server itself (the token's file, warnings); default stderr. */
   notice?: (line: string) => void;
 }
@@ -106,6 +108,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     throw error;
   }
   let checks: CheckScheduler | undefined;
+  let schedules: import("../schedule/index.ts").ScheduleHandle | undefined;
   let healerRef: import("../heal/index.ts").Healer | undefined;
   const metrics = serverMetrics({
     openIncidents: () => journal.countIncidents({ status: "open" }),
@@ -141,6 +144,20 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
         return state?.status === "firing" ? state.startsAt : undefined;
       },
     });
+    // After the healer's recovery and this replica's first heartbeat, so the
+    // others see it alive before it claims a fire; only when a workflow has a schedule.
+    if (Object.values(loaded.config.workflows ?? {}).some((w) => (w as { schedule?: unknown }).schedule !== undefined)) {
+      const { startSchedules } = await import("../schedule/index.ts");
+      schedules = await startSchedules({
+        loaded,
+        journal,
+        replicaId: cluster.id,
+        // Read from the journal, not the cached view: a replica that just joined may not be in it yet.
+        isAlive: async (replica) => (await cluster.liveIn(journal)).some((r) => r.id === replica),
+        sinks: [metrics.run],
+        ...(options.onScheduleEvent ? { events: options.onScheduleEvent } : {}),
+      });
+    }
     const server = startServer(listen, {
       healer,
       journal,
@@ -166,7 +183,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
       async shutdown(graceMs = drainMs) {
         await server.stop();
         await checks?.stop();
-        const outcome = await healer.drain(graceMs);
+        const [outcome] = await Promise.all([healer.drain(graceMs), schedules?.stop(graceMs)]);
         // Leases given up: the others take this replica's checks at their next heartbeat, not a ttl later.
         await cluster.stop().catch(() => undefined);
         await journal.close();
@@ -175,6 +192,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     };
   } catch (error) {
     await checks?.stop();
+    await schedules?.stop(0);
     await healer.drain(0);
     await cluster.stop().catch(() => undefined);
     await journal.close();
@@ -267,6 +285,26 @@ export function describeHealEvent(event: HealEvent): string | undefined {
   }
 }
 
+/** The scheduler's events on the terminal: a line each, or with --json one JSON line each. */
+function scheduleEventSink(json: boolean, log: (line: string) => void): (event: import("../schedule/index.ts").ScheduleEvent) => void {
+  if (json) return jsonLinesSink(log);
+  return (event) => {
+    const when = new Date(event.type === "schedule.error" ? event.at : event.scheduledFor).toISOString();
+    switch (event.type) {
+      case "schedule.started":
+        return log(`${clock(event.at)} schedule ${event.schedule} (${when}): run ${event.runId} started${event.missed ? " for a missed time" : ""}`);
+      case "schedule.finished":
+        return log(`${clock(event.at)} schedule ${event.schedule} (${when}): ${event.status} in ${formatMs(event.durationMs)}${event.detail ? `: ${event.detail}` : ""}`);
+      case "schedule.skipped":
+        return log(`${clock(event.at)} schedule ${event.schedule} (${when}): skipped: ${event.reason}`);
+      case "schedule.interrupted":
+        return log(`${clock(event.at)} schedule ${event.schedule} (${when}): interrupted (replica ${event.replica} is gone)`);
+      case "schedule.error":
+        return log(`${clock(event.at)} schedule${event.schedule ? ` ${event.schedule}` : "s"}: error: ${event.message}`);
+    }
+  };
+}
+
 /** `opskit serve`: runs until SIGTERM or Ctrl-C, then drains and exits 0. */
 export async function serveCommand(_args: string[], options: OptionsOf<typeof serveSpec>, version: string): Promise<number> {
   const loaded = await loadConfigFromOptions(options);
@@ -289,6 +327,7 @@ export async function serveCommand(_args: string[], options: OptionsOf<typeof se
     ...(options.replica !== undefined ? { replica: options.replica } : {}),
     ...(options.advertiseUrl !== undefined ? { advertiseUrl: options.advertiseUrl } : {}),
     onEvent: serveEventSink(json, log),
+    onScheduleEvent: scheduleEventSink(json, log),
   });
   const { cluster } = handle;
   const journalShown = displayJournalLocation(handle.journal.location);
