@@ -2,12 +2,14 @@
 // a summary table and rewrites each suite's generated section of
 // bench/RESULTS.md whose benchmarks all ran and measured: the probe suite
 // (startup, throughput, memory), the fleet suite (fleet), the alert storm
-// against `opskit serve` (storm), incident history (mttr), `opskit audit` (audit)
-// and stopping remote commands past their deadline (stop). Started by
+// against `opskit serve` (storm), several replicas on PostgreSQL (ha), incident
+// history (mttr), `opskit audit` (audit) and stopping remote commands past
+// their deadline (stop). Started by
 // bench/run.sh, which installs the anchors, builds dist/opskit and raises
 // ulimit -n first.
 import { mkdirSync } from "node:fs";
 import { benchFleet } from "./fleet.ts";
+import { benchHa } from "./ha.ts";
 import { awaitQuiet, describeMachine } from "./machine.ts";
 import { benchMemory } from "./memory.ts";
 import { benchMttr } from "./mttr.ts";
@@ -29,6 +31,7 @@ const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   mttr: benchMttr,
   audit: benchAudit,
   stop: benchStop,
+  ha: benchHa,
   builds: benchBuilds,
 };
 /** Run only when named: it needs an earlier build to compare (OPSKIT_BENCH_BEFORE). */
@@ -45,6 +48,7 @@ const suites: Suite[] = [
   { name: "storm", benchmarks: ["storm"], heading: "Latest storm run", tools: ["opskit", "Alertmanager", "bun"] },
   { name: "mttr", benchmarks: ["mttr"], heading: "Latest mttr run", tools: ["opskit", "sqlite3", "pandas", "DuckDB", "GNU time"] },
   { name: "audit", benchmarks: ["audit"], heading: "Latest audit run", tools: ["opskit", "shellcheck"] },
+  { name: "ha", benchmarks: ["ha"], heading: "Latest ha run", tools: ["opskit", "bun"] },
   { name: "stop", benchmarks: ["stop"], heading: "Latest stop run", tools: ["opskit", "OpenSSH", "parallel-ssh", "timeout", "pgrep"] },
   { name: "builds", benchmarks: ["builds"], heading: "Latest startup comparison of two builds", tools: ["opskit", "curl", "hyperfine"] },
 ];

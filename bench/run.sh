@@ -11,6 +11,9 @@
 #                                                    rewritten when all three ran)
 #   sh bench/run.sh fleet                            the fleet section only
 #   sh bench/run.sh storm                            the storm section only
+#   sh bench/run.sh ha                               the ha section only: the storm against one server on
+#                                                    SQLite, one and three replicas on PostgreSQL, and the
+#                                                    takeover after SIGKILL (about 10 minutes)
 #   sh bench/run.sh mttr                             the mttr section only
 #   sh bench/run.sh audit                            the audit section only (about 2.5 minutes)
 #   sh bench/run.sh stop                             the stop section only (about 15 minutes)

@@ -11,7 +11,9 @@
 // rule matches), then one line {"phase":"warmed",...}; then it waits for a
 // line on standard input before the measured ALERTS requests, and prints one
 // line with every request's status and latency. Exits if standard input
-// closes first, so a dying runner never leaves it behind.
+// closes first, so a dying runner never leaves it behind. URL may list several
+// servers, comma-separated: request i goes to the (i mod n)th (replicas
+// sharing the load).
 
 export const STORM_FINGERPRINTS = 100;
 export const WARMUP_FINGERPRINTS = 10;
@@ -84,7 +86,7 @@ function buildBodies(kind: BodyKind, alertname: string, count: number, fingerpri
 }
 
 /** Sends every body with `concurrency` workers, one request in flight each. */
-async function drive(url: string, kind: BodyKind, bodies: string[], concurrency: number): Promise<LoadReport> {
+async function drive(urls: string[], kind: BodyKind, bodies: string[], concurrency: number): Promise<LoadReport> {
   const latenciesMs = new Array<number>(bodies.length).fill(Number.NaN);
   const statuses: Record<string, number> = {};
   const notificationIds: number[] = [];
@@ -99,7 +101,7 @@ async function drive(url: string, kind: BodyKind, bodies: string[], concurrency:
     for (let i = next++; i < bodies.length; i = next++) {
       const sent = performance.now();
       try {
-        const response = await fetch(url, { method: "POST", headers, body: bodies[i], signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+        const response = await fetch(urls[i % urls.length]!, { method: "POST", headers, body: bodies[i], signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
         const text = await response.text();
         latenciesMs[i] = performance.now() - sent;
         statuses[response.status] = (statuses[response.status] ?? 0) + 1;
@@ -153,11 +155,12 @@ if (import.meta.main) {
   const endsAt = new Date(Date.now() + 3_600_000).toISOString();
   const warmupBodies = buildBodies(kind, "StormWarmup", warmup, WARMUP_FINGERPRINTS, startsAt, endsAt);
   const stormBodies = buildBodies(kind, "StormAlert", alerts, STORM_FINGERPRINTS, startsAt, endsAt);
-  const warm = warmup > 0 ? await drive(url, kind, warmupBodies, concurrency) : undefined;
+  const urls = url.split(",");
+  const warm = warmup > 0 ? await drive(urls, kind, warmupBodies, concurrency) : undefined;
   const { latenciesMs: _, ...warmSummary } = warm ?? { latenciesMs: [] };
   console.log(JSON.stringify({ phase: "warmed", ...warmSummary }));
   await awaitGo();
-  const report = await drive(url, kind, stormBodies, concurrency);
+  const report = await drive(urls, kind, stormBodies, concurrency);
   // JSON has no NaN: a request without a response is null.
   console.log(JSON.stringify({ phase: "done", ...report, latenciesMs: report.latenciesMs.map((ms) => (Number.isNaN(ms) ? null : Math.round(ms * 1000) / 1000)) }));
   process.exit(0);

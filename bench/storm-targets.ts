@@ -149,7 +149,7 @@ export interface Settled {
  * notifications the incidents count and the runs (none running) all hold for
  * a second.
  */
-export async function settleOpskit(server: OpskitServe, alerts: number, boundMs: number): Promise<Settled> {
+export async function settleOpskit(server: Pick<OpskitServe, "url" | "token">, alerts: number, boundMs: number): Promise<Settled> {
   const started = performance.now();
   let last = "";
   let stableSince = started;

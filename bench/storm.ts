@@ -88,9 +88,9 @@ interface Storm {
 }
 
 /** Nearest-rank percentile of sorted values. */
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
-const count2xx = (statuses: Record<string, number>) => Object.entries(statuses).reduce((sum, [code, n]) => sum + (code.startsWith("2") ? n : 0), 0);
-const msText = (ms: number) => (ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0));
+export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+export const count2xx = (statuses: Record<string, number>) => Object.entries(statuses).reduce((sum, [code, n]) => sum + (code.startsWith("2") ? n : 0), 0);
+export const msText = (ms: number) => (ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0));
 
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
@@ -105,9 +105,9 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
 }
 
 type WarmReport = Omit<LoadReport, "latenciesMs">;
-type StormReport = Omit<LoadReport, "latenciesMs"> & { latenciesMs: (number | null)[] };
+export type StormReport = Omit<LoadReport, "latenciesMs"> & { latenciesMs: (number | null)[] };
 
-interface Load {
+export interface Load {
   warm: WarmReport;
   /** Starts the measured storm and resolves with its report. */
   storm(): Promise<StormReport>;
@@ -115,7 +115,7 @@ interface Load {
 }
 
 /** Starts the load generator and waits for its warm-up to finish. */
-async function startLoad(url: string, kind: BodyKind, alerts: number, concurrency: number, token?: string): Promise<Load> {
+export async function startLoad(url: string, kind: BodyKind, alerts: number, concurrency: number, token?: string): Promise<Load> {
   const child: Subprocess<"pipe", "pipe", "pipe"> = track(
     Bun.spawn([bun, "bench/storm-load.ts", url, kind, String(alerts), String(concurrency), String(WARMUP)], {
       cwd: root,
