@@ -154,7 +154,8 @@ export function describeIncidentContract(journal: CurrentJournal): void {
       const [first, second] = await Promise.allSettled([open(j, "fp-1"), open(j, "fp-1")]);
       expect([first.status, second.status].sort()).toEqual(["fulfilled", "rejected"]);
       const opened = first.status === "fulfilled" ? first.value : (second as PromiseFulfilledResult<IncidentRecord>).value;
-      await expect(open(j, "fp-1")).rejects.toThrow();
+      const error = await open(j, "fp-1").catch((e: unknown) => e);
+      expect(isOpsError(error) && error.code).toBe("E_INCIDENT_OPEN");
       await j.updateIncident(opened.id, { status: "resolved", resolution: "alert resolved" });
       expect(await j.findOpenIncident("fp-1")).toBeUndefined();
       const next = await open(j, "fp-1");

@@ -1,4 +1,5 @@
 import { ExitCode, OpsError } from "../errors.ts";
+import { incidentAlreadyOpen } from "./errors.ts";
 import { json, present, setList, type Row, type StoreOn } from "./postgres-sql.ts";
 import { milestones } from "./types.ts";
 import type { AlertStateRecord, AttemptRecord, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStore, Milestone, NotificationRecord, RuleStateRecord } from "./types.ts";
@@ -74,11 +75,6 @@ const addEvent = `WITH last AS (SELECT seq, kind, message FROM incident_events W
   INSERT INTO incident_events (incident_id, seq, at, kind, message, data, count)
   SELECT $1, COALESCE((SELECT seq FROM last), 0) + 1, $2, $3, $4, $5, 1 WHERE NOT EXISTS (SELECT 1 FROM folded)`;
 
-/** What SQLite says when a second open incident for a fingerprint is refused: the same code from either journal. */
-function alreadyOpen(fingerprint: string): Error {
-  return Object.assign(new Error(`UNIQUE constraint failed: incidents.fingerprint (an incident for ${fingerprint} is open already)`), { code: "SQLITE_CONSTRAINT_UNIQUE" });
-}
-
 /** Incidents, their timelines and attempts, notifications, alert and rule states, settings, on PostgreSQL. */
 export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> = {
   // One statement per batch (group commit): the rows come in as arrays, and their ids in the order given.
@@ -132,7 +128,7 @@ export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> 
     const times = milestones.map((m) => incident.milestones[m] ?? null);
     const values = [incident.fingerprint, incident.title, incident.source, json(incident.labels), json(incident.annotations), incident.rule ?? null, ...labelColumns(incident.labels), ...times, incident.lastNotifiedAt];
     const [row] = await sql.rows(insertIncident, values);
-    if (!row) throw alreadyOpen(incident.fingerprint);
+    if (!row) throw incidentAlreadyOpen(incident.fingerprint);
     return toIncident(row);
   },
   async updateIncident(sql, id, patch) {

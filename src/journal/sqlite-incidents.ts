@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { ExitCode, OpsError } from "../errors.ts";
+import { incidentAlreadyOpen } from "./errors.ts";
 import type { Synchronous } from "./sqlite-async.ts";
 import { fingerprintMemory } from "./sqlite-fingerprints.ts";
 import { milestones } from "./types.ts";
@@ -342,6 +343,7 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
         });
       } catch (error) {
         remembered.failedToOpen(incident.fingerprint);
+        if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE" && String((error as Error).message).includes("incidents.fingerprint")) throw incidentAlreadyOpen(incident.fingerprint, error);
         throw error;
       }
       const opened = toIncident(selectIncident.get({ id: Number(inserted.lastInsertRowid) })!);
