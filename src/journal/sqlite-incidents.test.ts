@@ -35,7 +35,10 @@ function attempt(incidentId: number, n: number, overrides: Partial<AttemptRecord
 describe("SQLite incidents", () => {
   test("a second open incident for a fingerprint is refused by the unique index", async () => {
     await open("fp-1");
-    await expect(open("fp-1")).rejects.toThrow(/UNIQUE/);
+    const error = (await open("fp-1").catch((e: unknown) => e)) as { code?: string; cause?: { code?: string } };
+    expect(error.code).toBe("E_INCIDENT_OPEN");
+    // The index, not a check in code, refused it.
+    expect(error.cause?.code).toBe("SQLITE_CONSTRAINT_UNIQUE");
   });
 
   test("an update refreshes the columns copied from labels, which reports group by", async () => {
