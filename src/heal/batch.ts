@@ -8,16 +8,40 @@ import { alertsOf } from "./sources/index.ts";
 /** The most notifications one claim covers. */
 const CLAIM_CHUNK = 64;
 
+/** A notification applied without a savepoint failed: the batch's transaction must be rolled back, and the batch redone with a savepoint for it. */
+export class NotificationFailed extends Error {
+  constructor(
+    readonly notification: PendingNotification,
+    override readonly cause: unknown,
+  ) {
+    super(`notification ${notification.id} failed to apply: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+export interface ApplyOptions {
+  /** performance.now() after which no more notifications are taken (at least one is applied). */
+  deadline?: number;
+  /** Claim each notification (claimNotifications) before it is applied; see applyNotifications. */
+  claim?: boolean;
+  /**
+   * Whether a notification is applied in a savepoint of its own (the
+   * default: every one). One applied without that fails the whole batch
+   * with NotificationFailed: the caller rolls back and redoes the batch
+   * with a savepoint for that notification.
+   */
+  guarded?: (notification: PendingNotification) => boolean;
+}
+
 /**
  * Applies a batch of notifications inside the batch's transaction, in id
- * order, until `deadline` (performance.now(); at least one is applied), and
- * returns how many it applied and the incidents whose remediation should be
- * reconsidered.
- * Firing repeats fold in memory (repeats.ts); every other notification takes
- * a savepoint of its own, so one that cannot be applied (a body an older
- * version accepted, a bug) is kept as received and skipped whole, and
- * reported through `skipped`. A write the fold owes that fails fails the
- * batch: what it holds belongs to notifications applied before.
+ * order, until the deadline, and returns how many it applied and the
+ * incidents whose remediation should be reconsidered.
+ * Firing repeats fold in memory (repeats.ts); every other notification is
+ * applied in a savepoint of its own (or, not `guarded`, optimistically), so
+ * one that cannot be applied (a body an older version accepted, a bug) is
+ * kept as received and skipped whole, and reported through `skipped`. A write
+ * the fold owes that fails fails the batch: what it holds belongs to
+ * notifications applied before.
  *
  * With `claim`, each notification is claimed (claimNotifications, inside the
  * caller's transaction) before it is applied, and one another replica claimed
@@ -31,9 +55,9 @@ export async function applyNotifications(
   batch: readonly PendingNotification[],
   context: (store: IncidentStore) => LifecycleContext,
   skipped: (notification: PendingNotification, error: unknown) => void,
-  deadline = Number.POSITIVE_INFINITY,
-  claim = false,
+  options: ApplyOptions = {},
 ): Promise<{ applied: number; reconsider: Set<number> }> {
+  const { deadline = Number.POSITIVE_INFINITY, claim = false, guarded = () => true } = options;
   const reconsider = new Set<number>();
   const repeats = new RepeatFold(ctx);
   let applied = 0;
@@ -62,14 +86,20 @@ export async function applyNotifications(
       continue;
     }
     await repeats.release(alerts.map((alert) => alert.fingerprint));
-    try {
-      await ctx.store.transaction(async (savepoint) => {
-        const applying = context(savepoint);
-        for (const alert of alerts) {
-          const id = await applyAlert(applying, alert, notification.receivedAt);
-          if (id !== undefined) reconsider.add(id);
-        }
+    const apply = async (applying: LifecycleContext) => {
+      for (const alert of alerts) {
+        const id = await applyAlert(applying, alert, notification.receivedAt);
+        if (id !== undefined) reconsider.add(id);
+      }
+    };
+    if (!guarded(notification)) {
+      await apply(ctx).catch((error: unknown) => {
+        throw new NotificationFailed(notification, error);
       });
+      continue;
+    }
+    try {
+      await ctx.store.transaction((savepoint) => apply(context(savepoint)));
     } catch (error) {
       skipped(notification, error);
     }

@@ -1,6 +1,6 @@
 import type { IncidentStore, Journal } from "../journal/index.ts";
 import { NotificationBacklog, type PendingNotification } from "./backlog.ts";
-import { applyNotifications } from "./batch.ts";
+import { applyNotifications, NotificationFailed } from "./batch.ts";
 import type { LifecycleContext } from "./lifecycle.ts";
 import type { Followup } from "./remediations.ts";
 
@@ -21,10 +21,11 @@ const GATHER = 400;
 const GATHER_WAIT_MS = 3;
 const GATHER_MS = 8;
 /**
- * The work one batch's transaction does before it commits. The journal is
- * synchronous, so a batch holds the event loop from start to commit: no
- * request is answered meanwhile. Opening a hundred incidents at a storm's
- * start took 25-40 ms in one batch; sliced, requests get in every few ms.
+ * The work one batch's transaction does before it commits, unless the
+ * journal says otherwise (Journal.batching). SQLite is synchronous, so a
+ * batch holds the event loop from start to commit: no request is answered
+ * meanwhile. Opening a hundred incidents at a storm's start took 25-40 ms in
+ * one batch; sliced, requests get in every few ms.
  */
 const SLICE_MS = 3;
 
@@ -38,7 +39,7 @@ export interface ProcessingDeps {
   /** A batch's transaction rolled back: what it recorded is undone. */
   rolledBack(): void;
   skipped(notification: PendingNotification, error: unknown): void;
-  /** The slice's length; SLICE_MS unless a test wants another. */
+  /** The slice's length; the journal's (or SLICE_MS) unless a test wants another. */
   sliceMs?: number;
 }
 
@@ -60,6 +61,8 @@ export class NotificationProcessing {
   #lastApplied = 0;
   /** Resolves the gathering's wait for the next commit. */
   #arrived: (() => void) | undefined;
+  /** Notifications that failed when applied without a savepoint: applied in one of their own from then on. */
+  readonly #suspects = new Set<number>();
 
   constructor(private readonly deps: ProcessingDeps) {
     this.backlog = new NotificationBacklog(deps.journal, PROCESS_BATCH);
@@ -95,11 +98,18 @@ export class NotificationProcessing {
         try {
           outcome = await this.deps.journal.transaction((tx) => this.#slice(tx, batch));
         } catch (error) {
-          this.backlog.failed();
           this.deps.rolledBack();
-          throw error;
+          if (!(error instanceof NotificationFailed)) {
+            this.backlog.failed();
+            throw error;
+          }
+          // Rolled back whole: the batch is redone, that notification in a savepoint (skipped if it fails again).
+          this.#suspects.add(error.notification.id);
+          this.backlog.requeue(batch);
+          continue;
         }
         const applied = batch.slice(0, outcome.applied);
+        for (const notification of applied) this.#suspects.delete(notification.id);
         this.backlog.processed(applied);
         this.backlog.requeue(batch.slice(outcome.applied));
         for (const id of outcome.decided) this.#reconsider.delete(id);
@@ -131,10 +141,12 @@ export class NotificationProcessing {
 
   /** One transaction's work: notifications, then decisions, each at least one and then as many as the slice allows. */
   async #slice(tx: IncidentStore, batch: PendingNotification[]): Promise<{ applied: number; decided: number[]; followups: Followup[] }> {
-    const deadline = performance.now() + (this.deps.sliceMs ?? SLICE_MS);
+    const { batching } = this.deps.journal;
+    const deadline = performance.now() + (this.deps.sliceMs ?? batching?.sliceMs ?? SLICE_MS);
     const ctx = this.deps.context(tx);
+    const guarded = batching?.optimistic ? (n: PendingNotification) => this.#suspects.has(n.id) : undefined;
     // Claimed as they are applied: another replica reading the same journal may have applied some.
-    const { applied, reconsider } = await applyNotifications(ctx, batch, this.deps.context, this.deps.skipped, deadline, true);
+    const { applied, reconsider } = await applyNotifications(ctx, batch, this.deps.context, this.deps.skipped, { deadline, claim: true, ...(guarded ? { guarded } : {}) });
     for (const id of reconsider) this.#reconsider.add(id);
     const decided: number[] = [];
     const followups: Followup[] = [];

@@ -152,6 +152,8 @@ export interface RunStore {
  */
 export interface Journal extends RunStore, IncidentStore, HistoryStore, AnalyticsStore, ShadowStore, ClusterStore, ScheduleStore {
   readonly location: string;
+  /** How batch work on this journal is best cut (heal/processing.ts); absent: as SQLite wants it. */
+  readonly batching?: BatchHint;
   /**
    * Runs `fn` as one transaction: what it does through `tx` commits together
    * once its promise resolves, or not at all when it rejects (the rejection
@@ -175,7 +177,24 @@ export interface Journal extends RunStore, IncidentStore, HistoryStore, Analytic
 }
 
 /** The journal inside a transaction: every store, bound to that transaction. */
-export type JournalTx = Omit<Journal, "location" | "health" | "close">;
+export type JournalTx = Omit<Journal, "location" | "batching" | "health" | "close">;
+
+/**
+ * What costs what in a journal, for work done in batches. SQLite (the
+ * default): a transaction holds the event loop, so it is kept to a few ms,
+ * and a savepoint costs nothing. PostgreSQL: a transaction waits on the
+ * network and lets requests in, while each statement is a round trip.
+ */
+export interface BatchHint {
+  /** How long a batch's transaction may go on before it commits and lets others in, in ms. */
+  sliceMs: number;
+  /**
+   * Apply notifications without a savepoint each and, when one fails, redo
+   * the batch with a savepoint for that one: a savepoint is two round trips,
+   * and past 64 in one transaction every snapshot of the server slows.
+   */
+  optimistic: boolean;
+}
 
 // ---------------------------------------------------------------------------
 // Incidents: what `opskit serve` records. Times are epoch milliseconds
