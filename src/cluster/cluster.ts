@@ -49,6 +49,13 @@ export interface Cluster {
    * heartbeat is old; none may be taken for dead until they had a ttl to beat).
    */
   readonly steady: boolean;
+  /**
+   * Its own heartbeat went through within the ttl less a margin, so the
+   * others still count it live. A replica that is not (cut off from the
+   * journal, paused) must stop the work it runs: after the ttl the leader
+   * takes that work over, and both would run it.
+   */
+  readonly connected: boolean;
   /** The leader as of the last heartbeat (this replica or another), if any holds the lease. */
   leader(): { id: string; epoch: number } | undefined;
   /** Replicas whose last heartbeat is within ttl, this one included, oldest start first. */
@@ -169,6 +176,11 @@ class LeasedCluster implements Cluster {
 
   get epoch(): number | undefined {
     return this.isLeader ? this.#leader!.epoch : undefined;
+  }
+
+  /** Two margins short of the ttl: the check runs once a heartbeat, and the leader must not act first. */
+  get connected(): boolean {
+    return this.#lastBeat > this.#now() - (this.ttlMs - 2 * this.#margin);
   }
 
   get steady(): boolean {
@@ -310,7 +322,7 @@ class LeasedCluster implements Cluster {
   }
 
   #notify(): void {
-    const shown = `${this.isLeader}|${this.epoch}|${this.ownedChecks().join(",")}|${this.#live.map((r) => r.id).join(",")}`;
+    const shown = `${this.connected}|${this.isLeader}|${this.epoch}|${this.ownedChecks().join(",")}|${this.#live.map((r) => r.id).join(",")}`;
     if (shown === this.#shown) return;
     this.#shown = shown;
     for (const listener of this.#listeners) {

@@ -23,6 +23,7 @@ export function standaloneCluster(name = `${hostname()}:${process.pid}`): Cluste
     isLeader: true,
     epoch: 0,
     steady: true,
+    connected: true,
     leader: () => ({ id: self.id, epoch: 0 }),
     live: () => [record()],
     liveIn: async () => [record()],

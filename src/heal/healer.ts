@@ -83,6 +83,8 @@ export class Healer {
   readonly #deduped = new Map<number, string>();
   readonly #processing: NotificationProcessing;
   readonly #sweeps: LeaderSweeps;
+  /** Incidents whose attempt this replica cancelled when it was cut off from the journal, to close once it is back. */
+  readonly #cutOff = new Set<number>();
   #stopping = false;
 
   constructor(private readonly options: HealerOptions) {
@@ -119,6 +121,7 @@ export class Healer {
       this.#processing.backlog.add(batch);
       this.#wake();
     });
+    this.cluster.onChange(() => this.#connectionChanged());
     this.#sweeps = new LeaderSweeps({
       journal: options.journal,
       cluster: this.cluster,
@@ -180,6 +183,46 @@ export class Healer {
     await this.processPending();
     for (const incident of await store.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule && (await this.#owesWork(incident.id))) await this.evaluate(incident.id);
     this.#sweeps.start();
+  }
+
+  /**
+   * Cut off from the journal for nearly a ttl, the leader is about to count
+   * this replica dead and take its attempts over: it cancels them first (their
+   * commands stop where they run), so no runbook runs twice at once. Back,
+   * it closes what it could not record meanwhile: its attempts it no longer
+   * runs become interrupted (the rule's onInterrupted applies), their runs
+   * too, and the gates decide again for the incidents it cancelled.
+   */
+  #connectionChanged(): void {
+    if (!this.cluster.connected) {
+      if (this.#remediations.running === 0) return;
+      const incidents = this.#remediations.cancelRunning(`replica ${this.cluster.name} lost the journal for longer than its lease, and another replica takes the attempt over`);
+      for (const id of incidents) this.#cutOff.add(id);
+      if (incidents.length > 0) this.#report(`cut off from the journal: ${incidents.length} remediation${incidents.length === 1 ? "" : "s"} cancelled here before another replica takes ${incidents.length === 1 ? "it" : "them"} over`);
+      return;
+    }
+    if (this.#cutOff.size === 0) return;
+    const incidents = [...this.#cutOff];
+    this.#cutOff.clear();
+    void this.#closeCutOff(incidents).catch((error) => {
+      for (const id of incidents) this.#cutOff.add(id);
+      this.#report(`closing the attempts cancelled while cut off from the journal: ${describeFailure(error)}`);
+    });
+  }
+
+  async #closeCutOff(incidents: readonly number[]): Promise<void> {
+    const store = this.options.journal;
+    const mine = (await store.attemptsIn(["running", "verifying"])).filter((a) => a.owner === this.cluster.id && !this.#remediations.active(a.incidentId));
+    for (const attempt of mine) {
+      if (attempt.runId && (await store.getRun(attempt.runId))?.run.status === "running") await store.finishRun(attempt.runId, "interrupted", { reason: "cancelled: this replica lost the journal" });
+      await interruptAttempt(this.#sweepDeps(), attempt, {
+        detail: `replica ${this.cluster.name} lost the journal during this attempt and cancelled it`,
+        escalation: `escalated: attempt ${attempt.attempt} was interrupted: replica ${this.cluster.name} lost the journal`,
+        reconsider: true,
+      });
+    }
+    // An attempt whose own end was recorded (interrupted) before this: the gates decide what comes next.
+    for (const id of incidents) if (!mine.some((a) => a.incidentId === id)) await this.evaluate(id);
   }
 
   #sweepDeps() {

@@ -67,6 +67,8 @@ export class Remediations {
   readonly #ctx: LifecycleContext;
   readonly #queue: JobQueue<RemediationJob>;
   readonly #running = new Set<{ controller: AbortController; task: Promise<void> }>();
+  /** Why tracked work is cancelled: the server stops (drain), unless cancelRunning said otherwise. */
+  #cancelled = "the server stopped";
   readonly #resolvedWaiters = new Map<number, Set<() => void>>();
   /**
    * The attempt each incident has in flight in this process (queued here,
@@ -220,7 +222,7 @@ export class Remediations {
     } catch (error) {
       result = { ok: false, detail: describeFailure(error) };
     }
-    if (signal.aborted) return void (await this.#finishAttempt(incidentId, rule, attempt, "running", "interrupted", startedAt, `cancelled: the server stopped (${result.detail})`));
+    if (signal.aborted) return void (await this.#finishAttempt(incidentId, rule, attempt, "running", "interrupted", startedAt, `cancelled: ${this.#cancelled} (${result.detail})`));
     if (!result.ok) return this.#failed(incidentId, rule, attempt, "running", result.detail, runId);
     // One commit for the run's outcome: the milestone, the rule's failure count, and (without verification) the attempt's end.
     await store.transaction(async (tx) => {
@@ -234,7 +236,7 @@ export class Remediations {
     if (!(await store.claimAttempt(incidentId, attempt, "running", { status: "verifying" }))) return this.#lost(incidentId, attempt, "verifying");
     progress("verifying");
     const verified = await this.#verify(incidentId, rule, signal);
-    if (signal.aborted) return void (await this.#finishAttempt(incidentId, rule, attempt, "verifying", "interrupted", startedAt, "cancelled during verification: the server stopped"));
+    if (signal.aborted) return void (await this.#finishAttempt(incidentId, rule, attempt, "verifying", "interrupted", startedAt, `cancelled during verification: ${this.#cancelled}`));
     if (!verified.ok) return this.#failed(incidentId, rule, attempt, "verifying", verified.reason, runId);
     await this.#finishAttempt(incidentId, rule, attempt, "verifying", "succeeded", startedAt, `${result.detail}; verified`, runId);
   }
@@ -395,10 +397,24 @@ export class Remediations {
     });
   }
 
+  /**
+   * Cancels the attempts this replica runs, now, and says why on each: a
+   * replica cut off from the journal stops its remote commands before the
+   * leader, which counts it dead after the ttl, starts the next attempt
+   * elsewhere. Jobs still come from the queue once it is back.
+   */
+  cancelRunning(reason: string): number[] {
+    this.#cancelled = reason;
+    const incidents = [...this.#active.keys()];
+    for (const entry of this.#running) if (!entry.controller.signal.aborted) entry.controller.abort();
+    return incidents;
+  }
+
   /** Waits up to graceMs for tracked work, then cancels what is left. */
   async drain(graceMs: number): Promise<{ finished: number; cancelled: number }> {
     // Jobs delivered from now on are not started (a shared queue gets them back).
     this.#stopping = true;
+    this.#cancelled = "the server stopped";
     const inFlight = [...this.#running];
     const all = Promise.allSettled(inFlight.map((r) => r.task));
     const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref?.())]);
