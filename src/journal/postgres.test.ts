@@ -169,6 +169,21 @@ describe("transactions across processes", () => {
     expect(entered).toBe(true);
   });
 
+  test("a transaction in which a statement failed (its error caught) is not passed off as committed: it rejects with E_JOURNAL_ROLLED_BACK and keeps nothing", async () => {
+    const { url } = await database();
+    const journal = await open(url);
+    const error = await rejection(
+      journal.transaction(async (tx) => {
+        await tx.putSetting("written-before", "yes");
+        // A bigint column compared with a value PostgreSQL cannot read: the statement fails and aborts the transaction.
+        await tx.getIncident(Number.NaN).catch(() => undefined);
+      }),
+    );
+    expect((error as { code?: string }).code).toBe("E_JOURNAL_ROLLED_BACK");
+    expect(await journal.getSetting("written-before")).toBeUndefined();
+    await journal.close();
+  });
+
   test("calls through a transaction made at once run one after the other, in the order made, without pg's warning", async () => {
     const { url } = await database();
     const journal = await open(url);

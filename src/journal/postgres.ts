@@ -62,6 +62,15 @@ function query(client: PoolClient, text: string, values?: readonly unknown[]): P
 
 const LOCK = "SELECT pg_advisory_xact_lock($1::int4, $2::int4)";
 
+function rolledBackAtCommit(): OpsError {
+  return new OpsError({
+    code: "E_JOURNAL_ROLLED_BACK",
+    message: "the journal transaction was rolled back at its commit: a statement in it failed and its error was caught, so nothing it wrote was kept",
+    hint: "wrap work that may fail and go on inside tx.transaction (a savepoint), so its failure undoes only its own work",
+    exitCode: ExitCode.internal,
+  });
+}
+
 /** A FIFO turn: this process's journal transactions wait here, not on a connection each. */
 class Turn {
   #queue: (() => void)[] = [];
@@ -119,7 +128,11 @@ function connections(pool: pg.Pool, memory: JournalMemory) {
         sql = new TransactionSql(client, memory, options.lock);
         const value = await fn(sql);
         await sql.idle();
-        await query(client, "COMMIT");
+        // A statement that failed inside (its error caught by the caller) aborted the
+        // transaction, and PostgreSQL answers COMMIT with ROLLBACK: nothing was kept,
+        // which must not pass for a commit.
+        const committed = await query(client, "COMMIT");
+        if (committed.command === "ROLLBACK") throw rolledBackAtCommit();
         return value;
       } catch (error) {
         try {
