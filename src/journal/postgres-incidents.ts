@@ -1,22 +1,10 @@
 import { ExitCode, OpsError } from "../errors.ts";
+import { attemptPatchColumns, incidentPatchColumns, milestoneColumn as column } from "./columns.ts";
 import { incidentAlreadyOpen } from "./errors.ts";
 import { json, present, setList, type Row, type StoreOn } from "./postgres-sql.ts";
 import { milestones } from "./types.ts";
-import type { AlertStateRecord, AttemptRecord, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStore, Milestone, NotificationRecord, RuleStateRecord } from "./types.ts";
+import type { AlertStateRecord, AttemptRecord, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStore, NotificationRecord, RuleStateRecord } from "./types.ts";
 
-/** Each milestone's column, from the fixed list in types.ts: no caller's string ever reaches the SQL text. */
-const milestoneColumns = new Map(milestones.map((m) => [m, `${m}_at`] as const));
-const column = (m: Milestone): string => milestoneColumns.get(m)!;
-
-type IncidentPatch = Parameters<IncidentStore["updateIncident"]>[1];
-type AttemptPatch = Parameters<IncidentStore["updateAttempt"]>[2];
-
-/** The fields a patch may touch and their columns; the SET list is built only from these names. */
-const incidentPatchColumns: Record<keyof IncidentPatch, string> = {
-  status: "status", attempts: "attempts", escalated: "escalated", automated: "automated", resolution: "resolution",
-  notifications: "notifications", lastNotifiedAt: "last_notified_at", labels: "labels", annotations: "annotations", rule: "rule",
-};
-const attemptPatchColumns: Record<keyof AttemptPatch, string> = { status: "status", runId: "run_id", startedAt: "started_at", finishedAt: "finished_at", detail: "detail", owner: "owner" };
 
 /** Objects (labels, annotations) go to their json columns as JSON text. */
 function encodePatch<P extends object>(patch: P): P {
@@ -138,7 +126,6 @@ export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> 
     if (sets.length > 0) await sql.changed(`UPDATE incidents SET ${sets.join(", ")} WHERE id = $1`, values);
   },
   async setMilestone(sql, id, milestone, at) {
-    if (!milestoneColumns.has(milestone)) throw new Error(`unknown milestone ${JSON.stringify(milestone)}`);
     return (await sql.changed(`UPDATE incidents SET ${column(milestone)} = $2 WHERE id = $1 AND ${column(milestone)} IS NULL`, [id, at])) > 0;
   },
   async getIncident(sql, id) {

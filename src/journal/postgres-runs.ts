@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
 import { jsonLine } from "../ui/index.ts";
+import { stepProgressFromRow } from "./columns.ts";
 import { BINARY, json, type Row, type Sql, type StoreOn } from "./postgres-sql.ts";
-import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord } from "./types.ts";
+import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepProgressRecord, StepRecord, TargetRecord } from "./types.ts";
 
 // Columns named, never *: a statement prepared by one replica stays valid when a newer one adds a column.
 const runColumns = "id, kind, name, status, params, started_at, finished_at, summary, resumed_from, owner_pid, owner_host";
@@ -58,30 +59,8 @@ function toStep(runId: string, r: Row): StepRecord {
 }
 
 function toProgress(runId: string, r: Row): StepProgressRecord {
-  const base = { runId, target: r.target as string, phase: r.phase as StepPhase, index: r.idx as number, name: r.name as string, startedAt: r.started_at as string };
-  if (r.finished_at === null || r.status === null) return base;
-  return {
-    ...base,
-    finishedAt: r.finished_at as string,
-    ...(r.resumed_from ? { resumedFrom: r.resumed_from as string } : {}),
-    result: {
-      runId,
-      target: base.target,
-      phase: base.phase,
-      index: base.index,
-      name: base.name,
-      action: (r.action as string | null) ?? "",
-      status: r.status as StepStatus,
-      exitCode: (r.exit_code as number | null) ?? null,
-      stdout: (r.stdout as string | null) ?? "",
-      stderr: (r.stderr as string | null) ?? "",
-      durationMs: (r.duration_ms as number | null) ?? 0,
-      attempts: (r.attempts as number | null) ?? 0,
-      ...(r.error ? { error: r.error as string } : {}),
-      startedAt: base.startedAt,
-      ...(r.data ? { data: r.data as Record<string, unknown> } : {}),
-    },
-  };
+  // pg parses the json column already.
+  return stepProgressFromRow(runId, r, (data) => data as Record<string, unknown>);
 }
 
 const upsertTarget = `INSERT INTO run_targets (run_id, target, batch, status, changed, rollback_owed, started_at, finished_at, duration_ms, error)

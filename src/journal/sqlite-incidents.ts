@@ -1,12 +1,13 @@
 import type { Database } from "bun:sqlite";
 import { ExitCode, OpsError } from "../errors.ts";
+import { attemptPatchColumns, incidentPatchColumns, milestoneColumn as column } from "./columns.ts";
 import { incidentAlreadyOpen } from "./errors.ts";
 import type { Synchronous } from "./sqlite-async.ts";
 import { fingerprintMemory } from "./sqlite-fingerprints.ts";
 import { milestones } from "./types.ts";
 import type {
   AlertSourceKind, AlertStateRecord, AttemptRecord, IncidentEventKind, IncidentEventRecord, IncidentFilter, IncidentRecord,
-  IncidentStore, Milestone, NotificationRecord, RuleStateRecord,
+  IncidentStore, NotificationRecord, RuleStateRecord,
 } from "./types.ts";
 
 /**
@@ -104,19 +105,6 @@ CREATE TABLE IF NOT EXISTS settings (
 );
 `;
 
-/** Each milestone's column, from the fixed list in types.ts: no caller's string ever reaches the SQL text. */
-const milestoneColumns = new Map(milestones.map((m) => [m, `${m}_at`] as const));
-const column = (m: Milestone): string => milestoneColumns.get(m)!;
-
-type IncidentPatch = Parameters<IncidentStore["updateIncident"]>[1];
-type AttemptPatch = Parameters<IncidentStore["updateAttempt"]>[2];
-
-/** The fields a patch may touch and their columns; the SET list is built only from these names. */
-const incidentPatchColumns: Record<keyof IncidentPatch, string> = {
-  status: "status", attempts: "attempts", escalated: "escalated", automated: "automated", resolution: "resolution",
-  notifications: "notifications", lastNotifiedAt: "last_notified_at", labels: "labels", annotations: "annotations", rule: "rule",
-};
-const attemptPatchColumns: Record<keyof AttemptPatch, string> = { status: "status", runId: "run_id", startedAt: "started_at", finishedAt: "finished_at", detail: "detail", owner: "owner" };
 
 type Row = Record<string, unknown>;
 type Params = Record<string, string | number | null>;

@@ -1,8 +1,9 @@
 import type { Database } from "bun:sqlite";
 import { hostname } from "node:os";
 import { jsonLine } from "../ui/index.ts";
+import { stepProgressFromRow } from "./columns.ts";
 import type { Synchronous } from "./sqlite-async.ts";
-import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord } from "./types.ts";
+import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepRecord, TargetRecord } from "./types.ts";
 
 /** Runs, their targets, step results and progress, and the event stream. */
 export const runSchema = `
@@ -196,32 +197,7 @@ export function sqliteRunStore(db: Database): Synchronous<RunStore> {
       startProgress.run(s);
     },
     stepProgress(runId) {
-      return selectProgress.all({ runId }).map((r): StepProgressRecord => {
-        const base = { runId, target: r.target as string, phase: r.phase as StepPhase, index: r.idx as number, name: r.name as string, startedAt: r.started_at as string };
-        if (r.finished_at === null || r.status === null) return base;
-        return {
-          ...base,
-          finishedAt: r.finished_at as string,
-          ...(r.resumed_from ? { resumedFrom: r.resumed_from as string } : {}),
-          result: {
-            runId,
-            target: base.target,
-            phase: base.phase,
-            index: base.index,
-            name: base.name,
-            action: (r.action as string | null) ?? "",
-            status: r.status as StepStatus,
-            exitCode: (r.exit_code as number | null) ?? null,
-            stdout: (r.stdout as string | null) ?? "",
-            stderr: (r.stderr as string | null) ?? "",
-            durationMs: (r.duration_ms as number | null) ?? 0,
-            attempts: (r.attempts as number | null) ?? 0,
-            ...(r.error ? { error: r.error as string } : {}),
-            startedAt: base.startedAt,
-            ...(r.data ? { data: JSON.parse(r.data as string) as Record<string, unknown> } : {}),
-          },
-        };
-      });
+      return selectProgress.all({ runId }).map((r) => stepProgressFromRow(runId, r, (data) => JSON.parse(data as string) as Record<string, unknown>));
     },
     appendEvent(runId, type, payload) {
       const seq = (sequence.get(runId) ?? maxSeq.get({ runId })?.seq ?? 0) + 1;
