@@ -6,6 +6,8 @@
 import { PgBoss } from "pg-boss";
 import type { Job as BossJob } from "pg-boss";
 import { ExitCode, OpsError } from "../errors.ts";
+// The journal's own masking (a password, and secret query parameters such as sslpassword).
+import { displayJournalLocation } from "../journal/index.ts";
 import type { Envelope, JobHandler, JobQueue, PgQueueOptions } from "./types.ts";
 import { queueDefaults } from "./types.ts";
 
@@ -36,17 +38,6 @@ const queueCacheIntervalSeconds = 1;
 // Completed and failed jobs are kept an hour for inspection (`opskit_jobs.job`);
 // the journal is the record, not the queue.
 const deleteAfterSeconds = 3600;
-
-/** The URL with its password masked, for messages. */
-function masked(connectionString: string): string {
-  try {
-    const url = new URL(connectionString);
-    if (url.password) url.password = "***";
-    return url.toString();
-  } catch {
-    return "the journal's PostgreSQL";
-  }
-}
 
 export async function openBossQueue<T>(connectionString: string, name: string, options: PgQueueOptions = {}): Promise<JobQueue<T>> {
   const expireAfterMs = options.expireAfterMs ?? queueDefaults.expireAfterMs;
@@ -94,7 +85,7 @@ export async function openBossQueue<T>(connectionString: string, name: string, o
     await boss.stop({ graceful: false, close: true }).catch(() => undefined);
     throw new OpsError({
       code: "E_JOBS_OPEN",
-      message: `cannot open the job queue "${name}" at ${masked(connectionString)}: ${(error as Error).message}`,
+      message: `cannot open the job queue "${name}" at ${displayJournalLocation(connectionString)}: ${(error as Error).message}`,
       hint: `check that PostgreSQL runs and answers there (pg_isready) and that the user may create the schema ${bossSchema}, or create it for them`,
       exitCode: ExitCode.transport,
       cause: error,
