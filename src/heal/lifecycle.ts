@@ -94,27 +94,28 @@ async function applyFiring(ctx: LifecycleContext, alert: Alert, receivedAt: numb
  * Opens the incident for a firing alert, or finds the one a concurrent
  * notification for the same fingerprint opened first: the journal keeps at
  * most one open incident per fingerprint (a unique key), and the loser of
- * that race counts as a repeat. The insert runs in a savepoint, so losing
- * undoes nothing else.
+ * that race counts as a repeat. The refusal (E_INCIDENT_OPEN) leaves the
+ * transaction whole (the journal contract), so no savepoint is needed: a
+ * batch that opened a thousand incidents took a thousand, past the 64
+ * PostgreSQL keeps in memory per transaction.
  */
 async function openIncident(ctx: LifecycleContext, alert: Alert, receivedAt: number, alertname: string): Promise<{ repeat: true; incident: IncidentRecord } | { incident: IncidentRecord; rule?: CompiledRule }> {
   const { store } = ctx;
   const rule = matchRule(ctx.rules, alert);
   let incident: IncidentRecord;
   try {
-    incident = await store.transaction((tx) =>
-      tx.openIncident({
-        fingerprint: alert.fingerprint,
-        title: alertname,
-        source: alert.source,
-        labels: alert.labels,
-        annotations: alert.annotations,
-        ...(rule ? { rule: rule.name } : {}),
-        milestones: {},
-        lastNotifiedAt: receivedAt,
-      }),
-    );
+    incident = await store.openIncident({
+      fingerprint: alert.fingerprint,
+      title: alertname,
+      source: alert.source,
+      labels: alert.labels,
+      annotations: alert.annotations,
+      ...(rule ? { rule: rule.name } : {}),
+      milestones: {},
+      lastNotifiedAt: receivedAt,
+    });
   } catch (error) {
+    if ((error as { code?: unknown }).code !== "E_INCIDENT_OPEN") throw error;
     const winner = await store.findOpenIncident(alert.fingerprint);
     if (!winner) throw error;
     return { repeat: true, incident: winner };
@@ -156,11 +157,12 @@ async function applyResolved(ctx: LifecycleContext, alert: Alert, receivedAt: nu
  * created it first. The journal's (incident, attempt) key is the dedupe
  * guarantee: two decisions that read the same attempts (a repeat
  * notification, a cooldown's timer, a failure reconsidered) pick the same N,
- * and only one of them can create it. In a savepoint, so losing undoes nothing else.
+ * and only one of them can create it. Losing (E_ATTEMPT_EXISTS) leaves the
+ * transaction whole (the journal contract): no savepoint.
  */
 export async function createAttempt(store: IncidentStore, attempt: AttemptRecord): Promise<boolean> {
   try {
-    await store.transaction((tx) => tx.createAttempt(attempt));
+    await store.createAttempt(attempt);
     return true;
   } catch (error) {
     if ((error as { code?: unknown }).code === "E_ATTEMPT_EXISTS") return false;

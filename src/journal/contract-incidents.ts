@@ -262,6 +262,24 @@ export function describeIncidentContract(journal: CurrentJournal): void {
   });
 
   describe("remediation attempts", () => {
+    test("inside a transaction, a refused second open incident or existing attempt leaves the transaction whole: what it wrote before and after commits", async () => {
+      const j = journal();
+      const { id } = await open(j, "fp-1");
+      await j.createAttempt(attempt(id, 1));
+      await j.transaction(async (tx) => {
+        await tx.putSetting("before", "kept");
+        const opened = await open(tx as Journal, "fp-1").catch((e: unknown) => e);
+        expect(isOpsError(opened) && opened.code).toBe("E_INCIDENT_OPEN");
+        const created = await tx.createAttempt(attempt(id, 1)).catch((e: unknown) => e);
+        expect(isOpsError(created) && created.code).toBe("E_ATTEMPT_EXISTS");
+        await tx.putSetting("after", "kept");
+        await tx.createAttempt(attempt(id, 2));
+      });
+      expect([await j.getSetting("before"), await j.getSetting("after")]).toEqual(["kept", "kept"]);
+      expect((await j.attempts(id)).map((a) => a.attempt)).toEqual([1, 2]);
+      expect((await j.listIncidents()).length).toBe(1);
+    });
+
     test("the same attempt of an incident cannot be created twice, even by two callers at once", async () => {
       const j = journal();
       const { id } = await open(j, "fp-1");
