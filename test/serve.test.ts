@@ -530,6 +530,15 @@ checks:
     expect(health).toMatchObject({ status: "ok", replica: "solo", leader: true });
   });
 
+  test("a lease shorter than three heartbeats is refused at start with its place in the config, before any token or journal is made", async () => {
+    const dir = writeConfig("server:\n  heartbeat: 1s\n  leaseTtl: 2s\nrules: []\n");
+    const run = await runOpskit(["serve", "-c", dir, "--listen", "127.0.0.1:0", "--journal", join(dir, "journal.db")], { timeoutMs: 30_000 });
+    expect(run.code).toBe(65);
+    expect(run.stderr).toMatch(/opskit\.yaml:3:\d+: leaseTtl 2s with heartbeat 1s: a lease must last at least 3 heartbeats/);
+    expect(existsSync(join(dir, "journal.db"))).toBe(false);
+    expect(existsSync(join(dir, "server.token"))).toBe(false);
+  });
+
   test("a PostgreSQL journal without server.token or OPSKIT_TOKEN is refused before anything starts, saying how to share a token", async () => {
     const dir = writeConfig("rules: []\n");
     const env = { ...process.env };

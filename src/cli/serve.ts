@@ -93,6 +93,8 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const rules = await compileRules(loaded, defaultTimeoutMs, options.policy);
   // Lines about the server itself (an internal error's stack among them) pass the redactor like every other output.
   const notice = options.notice ?? ((line: string) => console.error(redact(line)));
+  // Checked before anything opens: a lease shorter than a few heartbeats would make replicas take each other's work.
+  const timings = leaseTimings(loaded, settings);
   const auth = await resolveServerAuth(settings, options.journal, notice);
   // The generated token too, not only those resolved from references: no step output, event or log line shows it.
   for (const token of [auth.token, auth.webhookToken]) if (token) registerSecret(token);
@@ -102,7 +104,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   let cluster: import("../cluster/index.ts").Cluster;
   let queue: import("../jobs/index.ts").JobQueue<import("../heal/index.ts").RemediationJob>;
   try {
-    ({ cluster, queue } = await joinCluster(loaded, journal, options, listen, settings.publicUrl));
+    ({ cluster, queue } = await joinCluster(loaded, journal, options, listen, settings.publicUrl, timings));
   } catch (error) {
     await journal.close();
     throw error;
@@ -205,20 +207,35 @@ function defaultReplicaName(url: string): string {
   return `${hostname()}:${new URL(url).port}`;
 }
 
+/** server.heartbeat and server.leaseTtl, checked against each other: a lease must outlive a few missed heartbeats. */
+function leaseTimings(loaded: LoadedConfig, settings: { heartbeat: string; leaseTtl: string }): { heartbeatMs: number; ttlMs: number } {
+  const heartbeatMs = parseDuration(settings.heartbeat, "server.heartbeat");
+  const ttlMs = parseDuration(settings.leaseTtl, "server.leaseTtl");
+  if (heartbeatMs < 100 || ttlMs < 3 * heartbeatMs) {
+    const where = loaded.config.server?.leaseTtl !== undefined ? loaded.where(["server", "leaseTtl"]) : loaded.config.server?.heartbeat !== undefined ? loaded.where(["server", "heartbeat"]) : "server";
+    throw configError(
+      "E_CONFIG",
+      `${where}: leaseTtl ${settings.leaseTtl} with heartbeat ${settings.heartbeat}: a lease must last at least 3 heartbeats, and a heartbeat at least 100ms`,
+      `raise server.leaseTtl (to ${Math.max(3 * heartbeatMs, 300)}ms or more) or shorten server.heartbeat`,
+    );
+  }
+  return { heartbeatMs, ttlMs };
+}
+
 /**
  * Joins the replicas sharing the journal (heartbeat, leader and check
  * leases) and opens the queue attempts go through: pg-boss beside a
  * PostgreSQL journal, so any replica may run any attempt; in-process beside
  * a file.
  */
-async function joinCluster(loaded: LoadedConfig, journal: Journal, options: ServeOptions, listen: string, publicUrl: string | undefined) {
+async function joinCluster(loaded: LoadedConfig, journal: Journal, options: ServeOptions, listen: string, publicUrl: string | undefined, timings: { heartbeatMs: number; ttlMs: number }) {
   const { startCluster } = await import("../cluster/index.ts");
   const { localQueue, openPgQueue } = await import("../jobs/index.ts");
   const { parseListen } = await import("../transport/index.ts");
   const { hostname: listenHost, port } = parseListen(listen);
   const shown = listenHost.includes(":") ? `[${listenHost}]` : listenHost;
   const url = options.advertiseUrl ?? publicUrl ?? (port === 0 ? undefined : `http://${shown}:${port}`);
-  const cluster = await startCluster({ journal, name: options.replica ?? `${hostname()}:${port}`, ...(url ? { url } : {}), checks: loaded.config.checks.map((c) => c.name) });
+  const cluster = await startCluster({ journal, name: options.replica ?? `${hostname()}:${port}`, ...(url ? { url } : {}), checks: loaded.config.checks.map((c) => c.name), ...timings });
   try {
     type Job = import("../heal/index.ts").RemediationJob;
     const queue = isPostgresUrl(options.journal) ? await openPgQueue<Job>(options.journal, "remediation") : localQueue<Job>();

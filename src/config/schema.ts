@@ -240,6 +240,8 @@ export const serverSchema = z
     checkConcurrency: z.number().int().min(1).optional().describe("default 16 probes at once"),
     drainTimeout: duration.optional().describe("default 30s: on SIGTERM, how long in-flight runs may finish before they are cancelled"),
     staleAfter: duration.optional().describe("default 24h: an open incident with no notification for this long closes as stale"),
+    heartbeat: duration.optional().describe("default 1s: how often a replica records that it is alive and renews its leases (leader, checks) in the journal"),
+    leaseTtl: duration.optional().describe("default 5s, at least 3 heartbeats: a replica silent this long is dead to the others (its attempts are taken over, its checks and the leader lease move); it cancels its own remediations two heartbeats before. Longer rides out longer database hiccups; shorter takes over sooner"),
     fsync: z.boolean().optional().describe("default false: commits survive a crash of opskit; true flushes each commit to disk so they survive a power loss too, at a measured cost of about a third of the alert throughput"),
   })
   .strict();

@@ -6,5 +6,7 @@ export const serverDefaults = {
   checkConcurrency: 16,
   drainTimeout: "30s",
   staleAfter: "24h",
+  heartbeat: "1s",
+  leaseTtl: "5s",
   fsync: false,
 } as const;
