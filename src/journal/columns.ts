@@ -3,7 +3,7 @@
 // no value ever reaches SQL text; only the row reading differs (SQLite keeps
 // JSON as text, PostgreSQL hands it back parsed).
 import { milestones } from "./types.ts";
-import type { IncidentStore, Milestone, StepPhase, StepProgressRecord, StepStatus } from "./types.ts";
+import type { IncidentStore, Milestone, StepPhase, StepProgressRecord, StepRecord, StepStatus } from "./types.ts";
 
 /** Each milestone's column, from the fixed list in types.ts; anything else is refused. */
 const milestoneColumns = new Map(milestones.map((m) => [m, `${m}_at`] as const));
@@ -22,6 +22,26 @@ export const incidentPatchColumns: Record<keyof IncidentPatch, string> = {
   notifications: "notifications", lastNotifiedAt: "last_notified_at", labels: "labels", annotations: "annotations", rule: "rule",
 };
 export const attemptPatchColumns: Record<keyof AttemptPatch, string> = { status: "status", runId: "run_id", startedAt: "started_at", finishedAt: "finished_at", detail: "detail", owner: "owner" };
+
+/** A step_results row as the record `getRun` lists. */
+export function stepFromRow(runId: string, r: Record<string, unknown>): StepRecord {
+  return {
+    runId,
+    target: r.target as string,
+    phase: r.phase as StepPhase,
+    index: r.idx as number,
+    name: r.name as string,
+    action: r.action as string,
+    status: r.status as StepStatus,
+    exitCode: r.exit_code as number | null,
+    stdout: r.stdout as string,
+    stderr: r.stderr as string,
+    durationMs: r.duration_ms as number,
+    attempts: r.attempts as number,
+    ...(r.error ? { error: r.error as string } : {}),
+    startedAt: r.started_at as string,
+  };
+}
 
 /**
  * A step_progress row joined with its step_results row (absent while the

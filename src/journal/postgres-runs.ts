@@ -1,8 +1,8 @@
 import { hostname } from "node:os";
 import { jsonLine } from "../ui/index.ts";
-import { stepProgressFromRow } from "./columns.ts";
+import { stepFromRow, stepProgressFromRow } from "./columns.ts";
 import { BINARY, json, type Row, type Sql, type StoreOn } from "./postgres-sql.ts";
-import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepProgressRecord, StepRecord, TargetRecord } from "./types.ts";
+import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepProgressRecord, TargetRecord } from "./types.ts";
 
 // Columns named, never *: a statement prepared by one replica stays valid when a newer one adds a column.
 const runColumns = "id, kind, name, status, params, started_at, finished_at, summary, resumed_from, owner_pid, owner_host";
@@ -36,25 +36,6 @@ function toTarget(runId: string, r: Row): TargetRecord {
     ...(r.finished_at ? { finishedAt: r.finished_at as string } : {}),
     ...(r.duration_ms !== null ? { durationMs: r.duration_ms as number } : {}),
     ...(r.error ? { error: r.error as string } : {}),
-  };
-}
-
-function toStep(runId: string, r: Row): StepRecord {
-  return {
-    runId,
-    target: r.target as string,
-    phase: r.phase as StepRecord["phase"],
-    index: r.idx as number,
-    name: r.name as string,
-    action: r.action as string,
-    status: r.status as StepRecord["status"],
-    exitCode: r.exit_code as number | null,
-    stdout: r.stdout as string,
-    stderr: r.stderr as string,
-    durationMs: r.duration_ms as number,
-    attempts: r.attempts as number,
-    ...(r.error ? { error: r.error as string } : {}),
-    startedAt: r.started_at as string,
   };
 }
 
@@ -155,7 +136,7 @@ const store: StoreOn<Omit<RunStore, "recordRunEvent">> = {
       const [row] = await read.rows(`SELECT ${runColumns} FROM runs WHERE id = $1`, [id]);
       if (!row) return undefined;
       const targets = (await read.rows(`SELECT ${targetColumns} FROM run_targets WHERE run_id = $1 ORDER BY batch, target ${BINARY}`, [id])).map((r) => toTarget(id, r));
-      const steps = (await read.rows(`SELECT ${stepColumns} FROM step_results WHERE run_id = $1 ORDER BY id`, [id])).map((r) => toStep(id, r));
+      const steps = (await read.rows(`SELECT ${stepColumns} FROM step_results WHERE run_id = $1 ORDER BY id`, [id])).map((r) => stepFromRow(id, r));
       return { run: toRun(row), targets, steps };
     }, { isolation: "repeatable read" });
   },

@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { hostname } from "node:os";
 import { jsonLine } from "../ui/index.ts";
-import { stepProgressFromRow } from "./columns.ts";
+import { stepFromRow, stepProgressFromRow } from "./columns.ts";
 import type { Synchronous } from "./sqlite-async.ts";
 import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepRecord, TargetRecord } from "./types.ts";
 
@@ -232,24 +232,7 @@ export function sqliteRunStore(db: Database): Synchronous<RunStore> {
       const steps = db
         .query<Record<string, unknown>, { id: string }>("SELECT * FROM step_results WHERE run_id = $id ORDER BY rowid")
         .all({ id })
-        .map(
-          (r): StepRecord => ({
-            runId: id,
-            target: r.target as string,
-            phase: r.phase as StepRecord["phase"],
-            index: r.idx as number,
-            name: r.name as string,
-            action: r.action as string,
-            status: r.status as StepRecord["status"],
-            exitCode: r.exit_code as number | null,
-            stdout: r.stdout as string,
-            stderr: r.stderr as string,
-            durationMs: r.duration_ms as number,
-            attempts: r.attempts as number,
-            ...(r.error ? { error: r.error as string } : {}),
-            startedAt: r.started_at as string,
-          }),
-        );
+        .map((r) => stepFromRow(id, r));
       return { run: toRun(row), targets, steps };
     },
     events(runId) {
