@@ -12,6 +12,7 @@ import { refusedPort } from "../test/harness/net.ts";
 import { createTestDatabase, queryDatabase, type TestDatabase } from "../test/harness/postgres.ts";
 import { collectOutput, waitForServeUrl } from "../test/harness/serve.ts";
 import { cpuSecondsOf, opskitBin, processTable, root, track } from "./process.ts";
+import type { JournalCounts } from "./storm-targets.ts";
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 40_000;
@@ -53,7 +54,7 @@ export interface Servers {
 
 async function spawnReplica(argv: string[], dir: string, token: string): Promise<{ child: Subprocess<"ignore", "pipe", "pipe">; text: () => string; drained: Promise<void> }> {
   const child = track(
-    Bun.spawn(argv, { cwd: root, env: { ...process.env, NO_COLOR: "1", OPSKIT_BENCH_TOKEN: token }, stdin: "ignore", stdout: "pipe", stderr: "pipe" }),
+    Bun.spawn(argv, { cwd: root, env: { ...process.env, NO_COLOR: "1", OPSKIT_STORM_TOKEN: token }, stdin: "ignore", stdout: "pipe", stderr: "pipe" }),
   ) as Subprocess<"ignore", "pipe", "pipe">;
   const { text, drained } = collectOutput(child);
   const url = await waitForServeUrl(child, text, READY_TIMEOUT_MS);
@@ -64,7 +65,7 @@ async function spawnReplica(argv: string[], dir: string, token: string): Promise
   return { child, text, drained };
 }
 
-/** Starts the servers of a setup with `config` (its server.token must be env:OPSKIT_BENCH_TOKEN). */
+/** Starts the servers of a setup with `config` (its server.token must be env:OPSKIT_STORM_TOKEN). */
 export async function startServers(setup: Setup, config: string): Promise<Servers> {
   const dir = mkdtempSync(join(tmpdir(), "opskit-ha-bench-"));
   writeFileSync(join(dir, "opskit.yaml"), config);
@@ -146,16 +147,8 @@ export async function startServers(setup: Setup, config: string): Promise<Server
   };
 }
 
-export interface PgJournalCounts {
-  notifications: number;
-  unprocessed: number;
-  /** Notification ids no 2xx answer named, and answered ids missing from the journal. */
-  unanswered: number;
-  missing: number;
-  incidents: Record<string, number>;
-  attempts: Record<string, number>;
-  runs: Record<string, number>;
-}
+/** The storm's journal counts (storm-targets.ts), read from PostgreSQL. */
+export type PgJournalCounts = Pick<JournalCounts, "notifications" | "unprocessed" | "unanswered" | "missing" | "incidents" | "attempts" | "runs">;
 
 const grouped = async (url: string, sql: string) => Object.fromEntries((await queryDatabase<{ k: string; n: number }>(url, sql)).map(({ k, n }) => [k, n]));
 

@@ -21,7 +21,7 @@ import type { BenchResult } from "./report.ts";
 import { median } from "./stats.ts";
 import { count2xx, msText, percentile, startLoad, type Load } from "./storm.ts";
 import { STORM_FINGERPRINTS } from "./storm-load.ts";
-import { committedNotifications, readJournal, settleOpskit, type Settled } from "./storm-targets.ts";
+import { committedNotifications, readJournal, settleOpskit, stormConfig, type Settled } from "./storm-targets.ts";
 
 const ALERTS = 10_000;
 const CONCURRENCY = 64;
@@ -35,22 +35,9 @@ const QUIET_WAIT_MS = 10_000;
 const SETTLE_BOUND_MS = 180_000;
 const TAKEOVER_BOUND_MS = 120_000;
 
-const token = "server:\n  token: env:OPSKIT_BENCH_TOKEN";
+const token = "server:\n  token: env:OPSKIT_STORM_TOKEN";
 /** bench/storm.ts's config: every StormAlert runs `true` once per incident, four at a time. */
-const STORM_CONFIG = `${token}
-  maxConcurrentRemediations: 4
-workflows:
-  fix:
-    targets: local
-    steps:
-      - exec: "true"
-rules:
-  - name: storm
-    match: { alertname: StormAlert }
-    run: fix
-    cooldown: 10m
-    maxAttempts: 1
-`;
+const STORM_CONFIG = stormConfig(false);
 /** A remediation that runs until it is killed; its interruption escalates (no second attempt to wait for). */
 const TAKEOVER_CONFIG = `${token}
 workflows:

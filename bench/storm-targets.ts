@@ -34,7 +34,7 @@ export interface StormTarget {
  * commit flushed to disk before the 2xx); without it the key is left out, so
  * the default is what is measured.
  */
-const stormConfig = (fsync: boolean) => `server:
+export const stormConfig = (fsync: boolean) => `server:
   token: env:OPSKIT_STORM_TOKEN
   maxConcurrentRemediations: 4${fsync ? "\n  fsync: true" : ""}
 workflows:

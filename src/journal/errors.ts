@@ -1,4 +1,4 @@
-// Errors both journals raise for the same refusal, so callers see one code whichever implementation answered.
+// Errors both journals raise for the same refusal or misuse, so callers see one answer whichever implementation answered.
 import { ExitCode, OpsError } from "../errors.ts";
 
 /** A second open incident for a fingerprint: the unique key (one open incident per fingerprint) refused it. */
@@ -10,4 +10,15 @@ export function incidentAlreadyOpen(fingerprint: string, cause?: unknown): OpsEr
     exitCode: ExitCode.internal,
     ...(cause !== undefined ? { cause } : {}),
   });
+}
+
+/**
+ * A store method called through a transaction's `tx` when it may not be: the
+ * transaction has ended, or a nested one (a savepoint) is under way and must
+ * be awaited first. Undefined when the call may go on.
+ */
+export function transactionMisuse(view: { open: boolean; nested: boolean }, name: string): Error | undefined {
+  if (!view.open) return new Error(`journal: ${name} called through a transaction that has ended`);
+  if (view.nested) return new Error(`journal: ${name} called while a nested transaction is under way: await it first`);
+  return undefined;
 }

@@ -1,6 +1,7 @@
 import pg from "pg";
 import type { PoolClient, QueryResult } from "pg";
 import { ExitCode, OpsError } from "../errors.ts";
+import { transactionMisuse as misuse } from "./errors.ts";
 import { connectionBroken, journalUnavailable, postgresFailure } from "./postgres-errors.ts";
 import { postgresClusterStore } from "./postgres-cluster.ts";
 import { postgresHistoryStore } from "./postgres-history.ts";
@@ -331,11 +332,6 @@ function postgresJournal(
     nested: boolean;
     sql: Sql;
   }
-  const misuse = (view: TransactionView, name: string): Error | undefined => {
-    if (!view.open) return new Error(`journal: ${name} called through a transaction that has ended`);
-    if (view.nested) return new Error(`journal: ${name} called while a nested transaction is under way: await it first`);
-    return undefined;
-  };
   const scope = async <T>(fn: (tx: JournalTx) => Promise<T>, sql: Sql): Promise<T> => {
     const view = Object.create(transactionFace) as TransactionView;
     view.open = true;

@@ -1,4 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
+import { transactionMisuse as misuse } from "./errors.ts";
 import { journalFailure } from "./sqlite-errors.ts";
 import type { Journal, JournalTx } from "./types.ts";
 
@@ -116,11 +117,6 @@ export function asyncSqliteJournal(db: Database, sync: SyncJournal, options: { l
     nested: boolean;
     depth: number;
   }
-  const misuse = (view: TransactionView, name: string): Error | undefined => {
-    if (!view.open) return new Error(`journal: ${name} called through a transaction that has ended`);
-    if (view.nested) return new Error(`journal: ${name} called while a nested transaction is under way: await it first`);
-    return undefined;
-  };
   const transactionFace: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(sync)) {
     if (typeof method !== "function" || name === "close" || name === "health") continue;
