@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
+import { hostileValues } from "../../test/harness/hostile.ts";
 import { isOpsError } from "../errors.ts";
 import type { CurrentJournal } from "./contract.ts";
 import type { AttemptRecord, IncidentRecord, Journal } from "./types.ts";
@@ -214,6 +215,35 @@ export function describeIncidentContract(journal: CurrentJournal): void {
       expect(listed).toHaveLength(100);
       expect(listed[0]!.fingerprint).toBe("fp-104");
       expect(await j.countIncidents()).toBe(105);
+    });
+  });
+
+  describe("hostile values", () => {
+    // Text both journals keep as UTF-8: a lone surrogate (not text in any encoding) arrives as U+FFFD, as through any JSON API.
+    const values = hostileValues.filter(({ value }) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value));
+    test("alert labels, names and fingerprints made of shell and SQL metacharacters are kept byte for byte, found again, and grouped by as data", async () => {
+      const j = journal();
+      for (const [i, { value }] of values.entries()) {
+        // The value as fingerprint, label value, label name and annotation, and a label named by it that MTTR groups by.
+        const labels = { alertname: value, service: value, [`k${i}${value}`]: value, team: value };
+        const opened = await open(j, value, { labels, annotations: { [value]: value }, title: value });
+        const found = await j.findOpenIncident(value);
+        expect(found?.id).toBe(opened.id);
+        expect(found).toMatchObject({ fingerprint: value, title: value, labels, annotations: { [value]: value } });
+        await j.addIncidentEvent(opened.id, { at: t0, kind: "alert", message: value, data: { [value]: value } });
+        expect((await j.incidentEvents(opened.id)).at(-1)).toMatchObject({ message: value, data: { [value]: value } });
+        await j.putAlertState({ fingerprint: value, status: "firing", startsAt: t0, incidentId: opened.id, updatedAt: t0 });
+        expect((await j.getAlertState(value))?.incidentId).toBe(opened.id);
+        expect((await j.listIncidents({ fingerprint: value })).map((r) => r.id)).toEqual([opened.id]);
+      }
+      const byTeam = await j.mttr({ groupBy: { label: "team" } });
+      expect(byTeam.counts.map((c) => c.group).sort()).toEqual(values.map((v) => v.value).sort());
+      const byService = await j.mttr({ groupBy: { column: "service" } });
+      expect(byService.counts.reduce((n, c) => n + c.incidents, 0)).toBe(values.length);
+      // A label name that is itself hostile is a value too: it groups, it is not spliced.
+      const odd = await j.mttr({ groupBy: { label: `k0${values[0]!.value}` } });
+      expect(odd.counts.find((c) => c.group === values[0]!.value)?.incidents).toBe(1);
+      expect(await j.countIncidents()).toBe(values.length);
     });
   });
 
