@@ -48,6 +48,7 @@ function localConfig(cwd: string): LoadedConfig {
     inventory: { hosts: {}, groups: {}, sources: [] },
     defaults: {},
     environments: {},
+    observability: {},
     workflows: {},
     server: {},
     checks: [],
