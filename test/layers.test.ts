@@ -13,7 +13,7 @@ const layers: readonly (readonly string[])[] = [
   ["engine", "policy"],
   ["runs"],
   ["heal", "mttr", "audit", "shadow", "demo", "schedule"],
-  ["cli", "server"],
+  ["cli", "server", "web"],
 ];
 
 const src = resolve(import.meta.dir, "../src");
