@@ -1,0 +1,2 @@
+const main = document.getElementById("main");
+if (main) main.textContent = "opskit dashboard";
