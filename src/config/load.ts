@@ -112,6 +112,7 @@ const mergedMaps = [
   { path: ["environments"], what: "environment" },
   { path: ["workflows"], what: "workflow" },
   { path: ["server"], what: "server setting" },
+  { path: ["observability"], what: "observability setting" },
 ] as const;
 
 /** Lists whose entries are named: appended across files, each name once. */
@@ -128,7 +129,7 @@ type ListKey = (typeof mergedLists)[number]["key"];
  * Inventory sources are appended in file order.
  */
 function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Config; sourceOrigins: SourceOrigin[]; listOrigins: Record<ListKey, SourceOrigin[]> } {
-  const config = { vars: {}, inventory: { hosts: {}, groups: {}, sources: [] }, defaults: {}, environments: {}, workflows: {}, server: {}, checks: [], rules: [] } as unknown as Config;
+  const config = { vars: {}, inventory: { hosts: {}, groups: {}, sources: [] }, defaults: {}, environments: {}, workflows: {}, server: {}, observability: {}, checks: [], rules: [] } as unknown as Config;
   const sourceOrigins: SourceOrigin[] = [];
   const listOrigins: Record<ListKey, SourceOrigin[]> = { checks: [], rules: [] };
   fragments.forEach((fragment, index) => {
