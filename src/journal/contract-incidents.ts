@@ -150,6 +150,20 @@ export function describeIncidentContract(journal: CurrentJournal): void {
       expect(await j.getIncident(incident.id + 1)).toBeUndefined();
     });
 
+    test("an incident's trace id is kept and read back by id, by fingerprint and in the list, and survives its updates", async () => {
+      const j = journal();
+      const traceId = "0af7651916cd43dd8448eb211c80319c";
+      const incident = await open(j, "fp-trace", { traceId });
+      expect(incident.traceId).toBe(traceId);
+      await j.updateIncident(incident.id, { status: "resolved", resolution: "alert resolved", attempts: 1 });
+      expect((await j.getIncident(incident.id))?.traceId).toBe(traceId);
+      const other = await open(j, "fp-plain");
+      expect("traceId" in other).toBe(false);
+      const listed = await j.listIncidents();
+      expect(listed.find((i) => i.id === incident.id)?.traceId).toBe(traceId);
+      expect(await j.findOpenIncident("fp-plain")).toEqual(other);
+    });
+
     test("a fingerprint has at most one open incident, even when two open it at once; a new one opens after it resolves", async () => {
       const j = journal();
       const [first, second] = await Promise.allSettled([open(j, "fp-1"), open(j, "fp-1")]);

@@ -47,6 +47,18 @@ export function describeRunContract(journal: CurrentJournal): void {
       expect(await j.events("nothing")).toEqual([]);
     });
 
+    test("a run's trace id is kept and read back by id and in the list; a run started without one has none", async () => {
+      const j = journal();
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+      const run = await j.startRun({ id: "run-t", kind: "workflow", name: "deploy", params, traceId, startedAt: "2026-11-25T12:00:01.000Z" });
+      expect(run.traceId).toBe(traceId);
+      expect((await j.getRun("run-t"))!.run).toEqual(run);
+      await j.startRun({ id: "run-u", kind: "workflow", name: "deploy", params, startedAt: "2026-11-25T12:00:00.000Z" });
+      const listed = await j.listRuns();
+      expect(listed.map((r) => [r.id, r.traceId])).toEqual([["run-t", traceId], ["run-u", undefined]]);
+      expect("traceId" in listed[1]!).toBe(false);
+    });
+
     test("runs are listed newest first, 20 unless a limit is given", async () => {
       const j = journal();
       for (let i = 0; i < 25; i++) await j.startRun({ id: `run-${String(i).padStart(2, "0")}`, kind: "workflow", name: "deploy", params, startedAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString() });

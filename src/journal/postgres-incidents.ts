@@ -31,7 +31,7 @@ function toIncident(row: Row): IncidentRecord {
   return present<IncidentRecord>({
     id: row.id, fingerprint: row.fingerprint, status: row.status, title: row.title, source: row.source, labels: row.labels, annotations: row.annotations,
     rule: row.rule, milestones: times, attempts: row.attempts, escalated: row.escalated, automated: row.automated, resolution: row.resolution,
-    notifications: row.notifications, lastNotifiedAt: row.last_notified_at, origin: row.origin, externalId: row.external_id,
+    notifications: row.notifications, lastNotifiedAt: row.last_notified_at, origin: row.origin, externalId: row.external_id, traceId: row.trace_id,
   });
 }
 
@@ -44,11 +44,11 @@ const milestoneList = milestones.map(column);
  * replica stays valid when a newer one adds a column (SELECT * would fail
  * with "cached plan must not change result type" during a rolling restart).
  */
-const incidentColumns = `id, fingerprint, status, title, source, labels, annotations, rule, ${milestoneList.join(", ")}, attempts, escalated, automated, resolution,
-  notifications, last_notified_at, origin, external_id`;
+export const incidentColumns = `id, fingerprint, status, title, source, labels, annotations, rule, ${milestoneList.join(", ")}, attempts, escalated, automated, resolution,
+  notifications, last_notified_at, origin, external_id, trace_id`;
 const insertIncident = `INSERT INTO incidents (fingerprint, status, title, source, labels, annotations, rule, service, severity, alertname,
-    ${milestoneList.join(", ")}, notifications, last_notified_at)
-  VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, ${milestoneList.map((_, i) => `$${10 + i}`).join(", ")}, 1, $${10 + milestoneList.length})
+    ${milestoneList.join(", ")}, notifications, last_notified_at, trace_id)
+  VALUES ($1, 'open', $2, $3, $4, $5, $6, $7, $8, $9, ${milestoneList.map((_, i) => `$${10 + i}`).join(", ")}, 1, $${10 + milestoneList.length}, $${11 + milestoneList.length})
   ON CONFLICT (fingerprint) WHERE status = 'open' DO NOTHING
   RETURNING ${incidentColumns}`;
 
@@ -114,7 +114,7 @@ export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> 
   // fingerprint is refused by the unique index, without an error that would abort the transaction around it.
   async openIncident(sql, incident) {
     const times = milestones.map((m) => incident.milestones[m] ?? null);
-    const values = [incident.fingerprint, incident.title, incident.source, json(incident.labels), json(incident.annotations), incident.rule ?? null, ...labelColumns(incident.labels), ...times, incident.lastNotifiedAt];
+    const values = [incident.fingerprint, incident.title, incident.source, json(incident.labels), json(incident.annotations), incident.rule ?? null, ...labelColumns(incident.labels), ...times, incident.lastNotifiedAt, incident.traceId ?? null];
     const [row] = await sql.rows(insertIncident, values);
     if (!row) throw incidentAlreadyOpen(incident.fingerprint);
     return toIncident(row);

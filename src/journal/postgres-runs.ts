@@ -5,8 +5,8 @@ import { BINARY, json, type Row, type Sql, type StoreOn } from "./postgres-sql.t
 import type { JournalEvent, RunEventRecords, RunRecord, RunStatus, RunStore, StepProgressRecord, TargetRecord } from "./types.ts";
 
 // Columns named, never *: a statement prepared by one replica stays valid when a newer one adds a column.
-const runColumns = "id, kind, name, status, params, started_at, finished_at, summary, resumed_from, owner_pid, owner_host";
-const targetColumns = "target, batch, status, changed, rollback_owed, started_at, finished_at, duration_ms, error";
+export const runColumns = "id, kind, name, status, params, started_at, finished_at, summary, resumed_from, owner_pid, owner_host, trace_id";
+export const targetColumns = "target, batch, status, changed, rollback_owed, started_at, finished_at, duration_ms, error";
 const stepColumns = "target, phase, idx, name, action, status, exit_code, stdout, stderr, duration_ms, attempts, error, started_at";
 
 function toRun(row: Row): RunRecord {
@@ -21,6 +21,7 @@ function toRun(row: Row): RunRecord {
     ...(row.summary ? { summary: row.summary as Record<string, unknown> } : {}),
     ...(row.resumed_from ? { resumedFrom: row.resumed_from as string } : {}),
     ...(row.owner_pid != null && row.owner_host ? { owner: { pid: row.owner_pid as number, host: row.owner_host as string } } : {}),
+    ...(row.trace_id ? { traceId: row.trace_id as string } : {}),
   };
 }
 
@@ -102,8 +103,8 @@ const store: StoreOn<Omit<RunStore, "recordRunEvent">> = {
     const startedAt = run.startedAt ?? new Date().toISOString();
     const owner = { pid: process.pid, host: hostname() };
     await sql.changed(
-      "INSERT INTO runs (id, kind, name, status, params, started_at, resumed_from, owner_pid, owner_host) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8)",
-      [run.id, run.kind, run.name, json(run.params), startedAt, run.resumedFrom ?? null, owner.pid, owner.host],
+      "INSERT INTO runs (id, kind, name, status, params, started_at, resumed_from, owner_pid, owner_host, trace_id) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9)",
+      [run.id, run.kind, run.name, json(run.params), startedAt, run.resumedFrom ?? null, owner.pid, owner.host, run.traceId ?? null],
     );
     return { ...run, status: "running", startedAt, owner };
   },

@@ -246,6 +246,11 @@ export const migrations: readonly Migration[] = [
     name: "runs still running, by owner: what a replica reads at its start and when it takes over a dead one's runs",
     sql: "CREATE INDEX runs_running ON runs (owner_host, owner_pid) WHERE status = 'running';",
   },
+  {
+    version: 3,
+    name: "each run's and each incident's W3C trace id: a trace in a collector leads back to them",
+    sql: "ALTER TABLE runs ADD COLUMN trace_id text; ALTER TABLE incidents ADD COLUMN trace_id text;",
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.at(-1)!.version;

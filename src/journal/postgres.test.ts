@@ -77,11 +77,13 @@ describe("schema migrations", () => {
     const older = await open(url, { schemaVersion: 1 });
     expect(await versions(url)).toEqual([1]);
     expect(await hasIndex(url, "runs_running")).toBe(false);
-    await older.startRun({ id: "run-old", kind: "workflow", name: "deploy", params });
-    const incident = await older.openIncident({ fingerprint: "fp-1", title: "Down", source: "generic", labels: {}, annotations: {}, milestones: { started: 1 }, lastNotifiedAt: 1 });
+    // Written as the older build writes them: this build's statements name columns (trace_id) a version-1 schema lacks.
+    await queryDatabase(url, "INSERT INTO runs (id, kind, name, status, params, started_at, owner_pid, owner_host) VALUES ('run-old', 'workflow', 'deploy', 'running', $1, $2, $3, 'elsewhere')", [JSON.stringify(params), new Date().toISOString(), process.pid]);
+    const [row] = await queryDatabase<{ id: string }>(url, "INSERT INTO incidents (fingerprint, status, title, source, labels, annotations, started_at, notifications, last_notified_at) VALUES ('fp-1', 'open', 'Down', 'generic', '{}', '{}', 1, 1, 1) RETURNING id");
+    const incident = { id: Number(row!.id) };
 
     const newer = await open(url);
-    expect(await versions(url)).toEqual([1, 2]);
+    expect(await versions(url)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     expect(await hasIndex(url, "runs_running")).toBe(true);
     expect((await newer.getRun("run-old"))?.run.status).toBe("running");
     expect((await newer.findOpenIncident("fp-1"))?.id).toBe(incident.id);

@@ -152,7 +152,8 @@ function toIncident(row: Row): IncidentRecord {
   const [escalated, automated] = [row.escalated === 1, row.automated === 1];
   // Imported history's columns (migrateHistory adds them); a row read without them has neither.
   const [origin, externalId] = [row.origin ?? null, row.external_id ?? null];
-  return record({ id, fingerprint, status, title, source, labels, annotations, rule, milestones: times, attempts, escalated, automated, resolution, notifications, lastNotifiedAt, origin, externalId });
+  const traceId = row.trace_id ?? null;
+  return record({ id, fingerprint, status, title, source, labels, annotations, rule, milestones: times, attempts, escalated, automated, resolution, notifications, lastNotifiedAt, origin, externalId, traceId });
 }
 
 const attemptFields = "incident_id AS incidentId, attempt, rule, fingerprint, status, run_id AS runId, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, detail, owner";
@@ -203,9 +204,9 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
 
   const milestoneList = milestones.map(column);
   const insertIncident = db.prepare(`INSERT INTO incidents (fingerprint, status, title, source, labels, annotations, rule, service, severity, alertname,
-      ${milestoneList.join(", ")}, notifications, last_notified_at)
+      ${milestoneList.join(", ")}, notifications, last_notified_at, trace_id)
     VALUES ($fingerprint, 'open', $title, $source, $labels, $annotations, $rule, $service, $severity, $alertname,
-      ${milestoneList.map((c) => `$${c}`).join(", ")}, 1, $lastNotifiedAt)`);
+      ${milestoneList.map((c) => `$${c}`).join(", ")}, 1, $lastNotifiedAt, $traceId)`);
   const setMilestoneStatements = new Map(milestones.map((m) => [m, db.prepare(`UPDATE incidents SET ${column(m)} = $at WHERE id = $id AND ${column(m)} IS NULL`)] as const));
   const selectIncident = db.prepare<Row, { id: number }>("SELECT * FROM incidents WHERE id = $id");
   const selectOpenIncident = db.prepare<Row, { fingerprint: string }>("SELECT * FROM incidents WHERE fingerprint = $fingerprint AND status = 'open'");
@@ -328,6 +329,7 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
         ...labelColumns(incident.labels),
         ...times,
         lastNotifiedAt: incident.lastNotifiedAt,
+        traceId: incident.traceId ?? null,
         });
       } catch (error) {
         remembered.failedToOpen(incident.fingerprint);

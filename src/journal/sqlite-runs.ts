@@ -87,6 +87,7 @@ interface RunRow {
   resumed_from: string | null;
   owner_pid?: number | null;
   owner_host?: string | null;
+  trace_id?: string | null;
 }
 
 function toRun(row: RunRow): RunRecord {
@@ -101,6 +102,7 @@ function toRun(row: RunRow): RunRecord {
     ...(row.summary ? { summary: JSON.parse(row.summary) } : {}),
     ...(row.resumed_from ? { resumedFrom: row.resumed_from } : {}),
     ...(row.owner_pid != null && row.owner_host ? { owner: { pid: row.owner_pid, host: row.owner_host } } : {}),
+    ...(row.trace_id ? { traceId: row.trace_id } : {}),
   };
 }
 
@@ -127,7 +129,7 @@ export function migrateRunOwner(db: Database): void {
 export function sqliteRunStore(db: Database): Synchronous<RunStore> {
   const sequence = new Map<string, number>();
   const insertRun = db.prepare(
-    "INSERT INTO runs (id, kind, name, status, params, started_at, resumed_from, owner_pid, owner_host) VALUES ($id, $kind, $name, 'running', $params, $startedAt, $resumedFrom, $ownerPid, $ownerHost)",
+    "INSERT INTO runs (id, kind, name, status, params, started_at, resumed_from, owner_pid, owner_host, trace_id) VALUES ($id, $kind, $name, 'running', $params, $startedAt, $resumedFrom, $ownerPid, $ownerHost, $traceId)",
   );
   const updateRun = db.prepare("UPDATE runs SET status = $status, finished_at = $finishedAt, summary = $summary WHERE id = $id");
   const upsertTarget = db.prepare(`INSERT INTO run_targets (run_id, target, batch, status, changed, rollback_owed, started_at, finished_at, duration_ms, error)
@@ -170,7 +172,7 @@ export function sqliteRunStore(db: Database): Synchronous<RunStore> {
     startRun(run) {
       const startedAt = run.startedAt ?? new Date().toISOString();
       const owner = { pid: process.pid, host: hostname() };
-      insertRun.run({ id: run.id, kind: run.kind, name: run.name, params: JSON.stringify(run.params), startedAt, resumedFrom: run.resumedFrom ?? null, ownerPid: owner.pid, ownerHost: owner.host });
+      insertRun.run({ id: run.id, kind: run.kind, name: run.name, params: JSON.stringify(run.params), startedAt, resumedFrom: run.resumedFrom ?? null, ownerPid: owner.pid, ownerHost: owner.host, traceId: run.traceId ?? null });
       return { ...run, status: "running", startedAt, owner };
     },
     finishRun(runId, status, summary) {

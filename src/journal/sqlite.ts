@@ -12,6 +12,7 @@ import { migrateCluster, sqliteClusterStore } from "./sqlite-cluster.ts";
 import { migrateSchedules, sqliteScheduleStore } from "./sqlite-schedules.ts";
 import { migrateRunOwner, runSchema, sqliteRunStore } from "./sqlite-runs.ts";
 import { migrateShadow, sqliteShadowStore } from "./sqlite-shadow.ts";
+import { migrateTraceIds } from "./sqlite-trace.ts";
 import type { Journal } from "./types.ts";
 
 const pragmas = `
@@ -68,6 +69,7 @@ function openDatabase(location: string, options: { durable?: boolean; check?: bo
     migrateAttemptOwner(db);
     migrateCluster(db);
     migrateSchedules(db);
+    migrateTraceIds(db);
     // SQLite opens a file it may not write read-only without a word; the first write would fail mid-command.
     if (options.check) db.exec("BEGIN IMMEDIATE; PRAGMA user_version = 0; ROLLBACK;");
     return db;

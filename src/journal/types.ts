@@ -48,6 +48,8 @@ export interface RunRecord {
   resumedFrom?: string;
   /** The process that started the run, on which host: a "running" run whose process is gone was cut off. */
   owner?: { pid: number; host: string };
+  /** Its W3C trace id (32 hex digits): the trace its spans are exported in; a remediation's is its incident's. */
+  traceId?: string;
 }
 
 export interface TargetRecord {
@@ -234,6 +236,8 @@ export interface IncidentRecord {
   /** For imported incidents: the exporting tool's name for this import (`--source`) and its own incident id. */
   origin?: string;
   externalId?: string;
+  /** Its W3C trace id (32 hex digits): its intake, gates, attempts and their runs share it. None for imported history. */
+  traceId?: string;
 }
 
 export type IncidentEventKind = "alert" | "milestone" | "gate" | "run" | "escalation" | "note";
