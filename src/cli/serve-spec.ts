@@ -15,6 +15,19 @@ export const serveSpec = defineCommand({
     dryRun: { kind: "boolean", description: "record what each rule would run, run nothing" },
     policy: { kind: "string", value: "file", description: "org policy file (YAML): denials no remediation can lift (default: policy: in the config)" },
     json: { kind: "boolean", description: "log one JSON event per line" },
+    logLevel: {
+      kind: "choice",
+      choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
+      hint: "e.g. --log-level warn",
+      description: "the least severe line the server log writes, in either format (default: observability.logLevel, else info); --json's events are not filtered",
+    },
+    logFormat: {
+      kind: "choice",
+      choices: ["text", "json"],
+      default: "text",
+      hint: "e.g. --log-format json",
+      description: "text: lines for people (events on stdout, notices on stderr); json: one JSON object a line on stderr (level, time, msg, trace_id; notices, warnings, errors with their stacks, and a line per event unless --json prints events on stdout)",
+    },
   },
 });
 

@@ -7,6 +7,7 @@ import { redact, registerSecret } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 import { eventJsonLine, formatMs, jsonLinesSink, LineWriter } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
+import { atInfo, eventFields, healLogSink, logInternalError, logNotice, openServeLog, scheduleLogSink } from "./serve-log.ts";
 import { commandJournal } from "./journal-options.ts";
 import type { OptionsOf } from "./options.ts";
 import type { serveSpec } from "./serve-spec.ts";
@@ -39,8 +40,10 @@ export interface ServeOptions {
   onEvent?: HealSink;
   /** Receives the scheduler's events (schedule.started, .finished, .skipped, …). */
   onScheduleEvent?: (event: import("../schedule/index.ts").ScheduleEvent) => void;
-  /** Lines for the operator about the server itself (the token's file, warnings); default stderr. */
-  notice?: (line: string) => void;
+  /** Lines for the operator about the server itself (the token's file, warnings); default the log, else stderr. */
+  notice?: (line: string, level?: import("./serve-log.ts").NoticeLevel) => void;
+  /** The server's log (--log-format, --log-level): notices and internal errors (with their stacks) go there. */
+  log?: import("../observe/index.ts").ServerLog;
 }
 
 interface ServerAuth {
@@ -56,7 +59,7 @@ interface ServerAuth {
  * must share one token, which no file of one host can give them). The
  * webhooks take server.webhookToken if set, else the same token.
  */
-async function resolveServerAuth(settings: { auth?: "token" | "none"; token?: string; webhookToken?: string }, journal: string, notice: (line: string) => void): Promise<ServerAuth> {
+async function resolveServerAuth(settings: { auth?: "token" | "none"; token?: string; webhookToken?: string }, journal: string, notice: (line: string, level?: "warn") => void): Promise<ServerAuth> {
   const { resolveSecret } = await import("../schema/index.ts");
   const { loadOrCreateToken, requireNonEmptyToken, tokenFileFor } = await import("./server-token.ts");
   const resolve = async (reference: string, where: string) => requireNonEmptyToken(await resolveSecret(reference, where), where, reference);
@@ -64,7 +67,7 @@ async function resolveServerAuth(settings: { auth?: "token" | "none"; token?: st
   const hook = webhookToken ? { webhookToken } : {};
   if (settings.auth === "none") {
     if (settings.token) throw configError("E_CONFIG_AUTH", "server.auth is none but server.token is set", "remove one of them: server.auth: none turns tokens off for loopback callers");
-    notice(`opskit serve: WARNING: server.auth is none: any process or web page on this host may call the API${webhookToken ? "" : " and post alerts"} without a token; remove server.auth: none to require one`);
+    notice(`opskit serve: WARNING: server.auth is none: any process or web page on this host may call the API${webhookToken ? "" : " and post alerts"} without a token; remove server.auth: none to require one`, "warn");
     return { auth: "none", ...hook };
   }
   if (settings.token) return { auth: "token", token: await resolve(settings.token, "server.token"), ...hook };
@@ -92,7 +95,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const defaultTimeoutMs = loaded.defaults.stepTimeoutMs;
   const rules = await compileRules(loaded, defaultTimeoutMs, options.policy);
   // Lines about the server itself (an internal error's stack among them) pass the redactor like every other output.
-  const notice = options.notice ?? ((line: string) => console.error(redact(line)));
+  const notice = options.notice ?? (options.log ? logNotice(options.log) : (line: string) => console.error(redact(line)));
   // Checked before anything opens: a lease shorter than a few heartbeats would make replicas take each other's work.
   const timings = leaseTimings(loaded, settings);
   const auth = await resolveServerAuth(settings, options.journal, notice);
@@ -167,7 +170,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
       metrics,
       ...auth,
       ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
-      logError: (error) => notice(`opskit serve: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+      logError: options.log ? logInternalError(options.log) : (error) => notice(`opskit serve: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
       maxBodyBytes: settings.maxBodyBytes,
       version: options.version,
       checks: () => checks?.states() ?? [],
@@ -294,6 +297,7 @@ export function describeHealEvent(event: HealEvent): string | undefined {
     case "incident.unmatched":
     case "rule.missing":
     case "remediation.approved":
+    case "remediation.denied":
     case "remediation.interrupted":
     case "escalation.skipped":
     case "escalation.finished":
@@ -335,6 +339,18 @@ export async function serveCommand(_args: string[], options: OptionsOf<typeof se
     out.line(line);
     out.flush();
   };
+  // The server's log (--log-format, --log-level): in text, lines on stdout
+  // and stderr as they always were, filtered by level; in json, everything
+  // on stderr, events too unless --json prints them on stdout.
+  const serverLog = await openServeLog(options, loaded);
+  const jsonLog = serverLog.format === "json";
+  const notice = logNotice(serverLog);
+  /** A line about the server itself: its event with --json, a log line in json, a text line at info. */
+  const own = (event: { type: string } & Record<string, unknown>, text: string, msg = text) => {
+    if (json) logNow(eventJsonLine(event));
+    if (jsonLog) serverLog.info(msg, eventFields(event));
+    else if (!json && serverLog.enabled("info")) logNow(text);
+  };
   const handle = await startServe(loaded, {
     ...(options.listen !== undefined ? { listen: options.listen } : {}),
     journal: await commandJournal(options, loaded),
@@ -343,33 +359,36 @@ export async function serveCommand(_args: string[], options: OptionsOf<typeof se
     ...(options.policy !== undefined ? { policy: options.policy } : {}),
     ...(options.replica !== undefined ? { replica: options.replica } : {}),
     ...(options.advertiseUrl !== undefined ? { advertiseUrl: options.advertiseUrl } : {}),
-    onEvent: serveEventSink(json, log),
-    onScheduleEvent: scheduleEventSink(json, log),
+    onEvent: json ? serveEventSink(true, log) : jsonLog ? healLogSink(serverLog, describeHealEvent) : serveEventSink(false, atInfo(serverLog, log), (line) => serverLog.error(line)),
+    onScheduleEvent: json ? scheduleEventSink(true, log) : jsonLog ? scheduleLogSink(serverLog) : scheduleEventSink(false, atInfo(serverLog, log)),
+    log: serverLog,
   });
   const { cluster } = handle;
   const journalShown = displayJournalLocation(handle.journal.location);
   const live = cluster.live().length;
   const role = `${cluster.isLeader ? "leader" : "follower"}${live > 1 ? `, ${live} replicas live` : ""}`;
   const summary = `opskit serve on ${handle.url} · replica ${cluster.name} (${role}) · ${loaded.config.rules.length} rules · ${loaded.config.checks.length} checks · journal ${journalShown}${options.dryRun ? " · DRY RUN: nothing will run" : ""}${(await handle.healer.isPaused()) ? " · PAUSED (opskit resume)" : ""}`;
-  logNow(json ? eventJsonLine({ type: "server.started", url: handle.url, journal: journalShown, replica: cluster.name, replicaId: cluster.id, leader: cluster.isLeader }) : summary);
+  own({ type: "server.started", url: handle.url, journal: journalShown, replica: cluster.name, replicaId: cluster.id, leader: cluster.isLeader }, summary);
 
   return new Promise((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) {
         out.flush();
-        console.error("opskit serve: second signal, exiting now; in-flight runs are marked interrupted at the next start");
+        notice("opskit serve: second signal, exiting now; in-flight runs are marked interrupted at the next start", "warn");
         process.exit(ExitCode.interrupted);
       }
       stopping = true;
-      logNow(json ? eventJsonLine({ type: "server.stopping", signal }) : `${clock(Date.now())} ${signal}: draining (no new alerts; in-flight runs finish or are cancelled)`);
+      const draining = `${signal}: draining (no new alerts; in-flight runs finish or are cancelled)`;
+      own({ type: "server.stopping", signal }, `${clock(Date.now())} ${draining}`, draining);
       try {
         const outcome = await handle.shutdown();
-        logNow(json ? eventJsonLine({ type: "server.stopped", ...outcome }) : `${clock(Date.now())} stopped: ${outcome.finished} runs finished, ${outcome.cancelled} cancelled`);
+        const stopped = `stopped: ${outcome.finished} runs finished, ${outcome.cancelled} cancelled`;
+        own({ type: "server.stopped", ...outcome }, `${clock(Date.now())} ${stopped}`, stopped);
         resolve(ExitCode.ok);
       } catch (error) {
         out.flush();
-        console.error(`opskit serve: ${describeError(error)}`);
+        notice(`opskit serve: ${describeError(error)}`, "error");
         resolve(ExitCode.internal);
       }
     };

@@ -11,3 +11,5 @@ export {
   setTracePropagation, tracePropagation, type TraceContext,
 } from "./trace-ids.ts";
 export { startTracing, type OpenSpan, type SpanAttributes, type SpanRecorder, type SpanStart, type Tracing, type TracingOptions } from "./trace.ts";
+// The server's own log, text or pino JSON (pino loads only for a json log).
+export { createServerLog, isLogLevel, LOG_LEVELS, type LogFields, type LogFormat, type LogLevel, type ServerLog } from "./log.ts";
