@@ -68,6 +68,8 @@ export function describeMachine(): Machine {
       pandas: firstLine(["/usr/bin/python3", "-c", "import sys, pandas, numpy; print(f'pandas {pandas.__version__}, numpy {numpy.__version__}, Python {sys.version.split()[0]}')"]),
       // The MTTR benchmark's analytic anchor, a dev dependency run under Node.
       DuckDB: `@duckdb/node-api ${duckdbVersion()} under Node ${firstLine(["node", "--version"])}`,
+      // The soak's browser (Debian's chromium, driven by playwright-core).
+      Chromium: firstLine(["chromium", "--version"]),
       // Debian's GNU time calls itself version UNKNOWN; its package knows.
       "GNU time": `time ${firstLine(["dpkg-query", "-W", "-f", "${Version}", "time"])}`,
     },

@@ -3,8 +3,9 @@
 // bench/RESULTS.md whose benchmarks all ran and measured: the probe suite
 // (startup, throughput, memory), the fleet suite (fleet), the alert storm
 // against `opskit serve` (storm), several replicas on PostgreSQL (ha), incident
-// history (mttr), `opskit audit` (audit) and stopping remote commands past
-// their deadline (stop). Started by
+// history (mttr), `opskit audit` (audit), stopping remote commands past
+// their deadline (stop) and `opskit serve` held under checks for 30 minutes
+// with the dashboard open (soak, only when named). Started by
 // bench/run.sh, which installs the anchors, builds dist/opskit and raises
 // ulimit -n first.
 import { mkdirSync } from "node:fs";
@@ -18,9 +19,15 @@ import { benchBuilds } from "./builds.ts";
 import { outDir, root } from "./process.ts";
 import { generatedSection, machineLines, rewriteResults, summaryTable, type BenchResult, type Suite } from "./report.ts";
 import { benchStartup } from "./startup.ts";
+import { benchSoak } from "./soak.ts";
 import { benchStop } from "./stop.ts";
 import { benchStorm } from "./storm.ts";
 import { benchThroughput } from "./throughput.ts";
+
+// Options for the soak follow the names, e.g. `soak --minutes 5 --growth`: everything from the first argument starting with --.
+const argv = process.argv.slice(2);
+const firstOption = argv.findIndex((arg) => arg.startsWith("--"));
+const soakOptions = firstOption >= 0 ? argv.slice(firstOption) : [];
 
 const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   startup: benchStartup,
@@ -33,9 +40,10 @@ const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   stop: benchStop,
   ha: benchHa,
   builds: benchBuilds,
+  soak: () => benchSoak(soakOptions),
 };
-/** Run only when named: it needs an earlier build to compare (OPSKIT_BENCH_BEFORE). */
-const onRequest = new Set(["builds"]);
+/** Run only when named: builds needs an earlier build to compare (OPSKIT_BENCH_BEFORE); soak takes 30 minutes (40 with --growth). */
+const onRequest = new Set(["builds", "soak"]);
 
 const suites: Suite[] = [
   {
@@ -51,12 +59,17 @@ const suites: Suite[] = [
   { name: "ha", benchmarks: ["ha"], heading: "Latest ha run", tools: ["opskit", "bun"] },
   { name: "stop", benchmarks: ["stop"], heading: "Latest stop run", tools: ["opskit", "OpenSSH", "parallel-ssh", "timeout", "pgrep"] },
   { name: "builds", benchmarks: ["builds"], heading: "Latest startup comparison of two builds", tools: ["opskit", "curl", "hyperfine"] },
+  { name: "soak", benchmarks: ["soak"], heading: "Latest soak run", tools: ["opskit", "Chromium", "bun"] },
 ];
 
-const names = process.argv.slice(2);
+const names = firstOption >= 0 ? argv.slice(0, firstOption) : argv;
 const unknown = names.filter((name) => !(name in benchmarks));
 if (unknown.length > 0) {
   console.error(`bench: unknown benchmark ${unknown.join(", ")}; known: ${Object.keys(benchmarks).join(", ")}`);
+  process.exit(64);
+}
+if (soakOptions.length > 0 && !names.includes("soak")) {
+  console.error(`bench: ${soakOptions.join(" ")}: options are the soak's; name it: sh bench/run.sh soak ${soakOptions.join(" ")}`);
   process.exit(64);
 }
 const chosen = names.length > 0 ? [...new Set(names)] : Object.keys(benchmarks).filter((name) => !onRequest.has(name));

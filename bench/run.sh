@@ -17,6 +17,11 @@
 #   sh bench/run.sh mttr                             the mttr section only
 #   sh bench/run.sh audit                            the audit section only (about 2.5 minutes)
 #   sh bench/run.sh stop                             the stop section only (about 15 minutes)
+#   sh bench/run.sh soak [--minutes N] [--checks N] [--growth]
+#                                                    the soak section only, when named: opskit serve
+#                                                    with 2,000 checks for 30 minutes, the dashboard
+#                                                    open in Chromium; --growth adds 3 minutes each
+#                                                    at 20, 200 and 2,000 checks (about 40 in all)
 #   OPSKIT_BENCH_BEFORE=REV sh bench/run.sh builds   startup of this build against an earlier one
 #                                                    (a git revision it builds, or an executable);
 #                                                    only when named, about 3 minutes

@@ -1,0 +1,107 @@
+// The dashboard held open through the soak: headless Chromium (Debian's, via
+// playwright-core) on the server's page, the token entered as a user pastes
+// it, the view switched between the Now page and the health grid, and the
+// page's own memory read through the DevTools protocol after a full garbage
+// collection: what is left is what the page holds on to.
+import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
+
+export const CHROMIUM = process.env.OPSKIT_CHROMIUM ?? "/usr/bin/chromium";
+const NAVIGATION_TIMEOUT_MS = 30_000;
+const ACTION_TIMEOUT_MS = 15_000;
+/** The grid builds its rows in batches per animation frame; 2,000 take a few frames. */
+const ROWS_TIMEOUT_MS = 30_000;
+
+export type View = "now" | "health";
+
+export interface PageSample {
+  /** JSHeapUsedSize after HeapProfiler.collectGarbage. */
+  heapBytes: number;
+  /** DOM nodes alive (Performance.getMetrics Nodes). */
+  nodes: number;
+  listeners: number;
+  view: View;
+}
+
+export interface Dashboard {
+  sample(): Promise<PageSample>;
+  show(view: View): Promise<void>;
+  readonly view: View;
+  /** Console errors, uncaught exceptions and failed requests of the page, as they came. */
+  readonly errors: string[];
+  close(): Promise<void>;
+}
+
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+/** Opens the dashboard at `url` in a fresh context, enters `token` in its token field and waits for the Now page; the health grid must show `checks` rows. */
+export async function openDashboard(browser: Browser, url: string, token: string, checks: number): Promise<Dashboard> {
+  const context: BrowserContext = await browser.newContext();
+  const page: Page = await context.newPage();
+  page.setDefaultTimeout(ACTION_TIMEOUT_MS);
+  const errors: string[] = [];
+  const note = (what: string) => {
+    if (errors.length < 1000) errors.push(what);
+  };
+  page.on("console", (message) => {
+    if (message.type() === "error") note(`console: ${message.text().slice(0, 300)}`);
+  });
+  page.on("pageerror", (error) => note(`uncaught: ${error.message.slice(0, 300)}`));
+  page.on("requestfailed", (request) => {
+    // Leaving a view aborts its requests; that is the page working, not failing.
+    const failure = request.failure()?.errorText ?? "failed";
+    if (!failure.includes("ERR_ABORTED")) note(`request: ${request.method()} ${new URL(request.url()).pathname} ${failure}`);
+  });
+  let view: View = "now";
+  try {
+    await page.goto(url, { timeout: NAVIGATION_TIMEOUT_MS });
+    await enterToken(page, token);
+    await showView(page, "now", checks);
+  } catch (error) {
+    await context.close();
+    throw error;
+  }
+  const cdp: CDPSession = await context.newCDPSession(page);
+  await cdp.send("Performance.enable");
+  return {
+    get view() {
+      return view;
+    },
+    errors,
+    async sample() {
+      await cdp.send("HeapProfiler.collectGarbage");
+      const { metrics } = await cdp.send("Performance.getMetrics");
+      const metric = (name: string) => metrics.find((m) => m.name === name)?.value ?? Number.NaN;
+      return { heapBytes: metric("JSHeapUsedSize"), nodes: metric("Nodes"), listeners: metric("JSEventListeners"), view };
+    },
+    async show(next) {
+      await showView(page, next, checks);
+      view = next;
+    },
+    close: () => context.close(),
+  };
+}
+
+/** Pastes the token into the page's token field and submits it, as a user does, then waits for the live stream. */
+async function enterToken(page: Page, token: string): Promise<void> {
+  await page.locator('input[name="token"]').fill(token);
+  await page.getByRole("button", { name: "Use token" }).click();
+  await page.getByText("Live", { exact: true }).first().waitFor();
+}
+
+/** Follows the page's own navigation link to a view and waits for its heading; the health grid, for a row per check. */
+async function showView(page: Page, view: View, checks: number): Promise<void> {
+  const name = view === "now" ? "Now" : "Health";
+  await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name, exact: true }).click();
+  await page.getByRole("heading", { level: 1, name, exact: true }).waitFor();
+  if (view === "health") {
+    // A string: the runner's TypeScript has no DOM; the page evaluates it.
+    await page.waitForFunction(`document.querySelectorAll("main tbody tr").length >= ${checks}`, undefined, { timeout: ROWS_TIMEOUT_MS, polling: 250 });
+  }
+}
