@@ -4,6 +4,7 @@ import { failedResult } from "./errors.ts";
 import { spawnLocal, type LocalRun } from "./local.ts";
 import { commandResult } from "./output.ts";
 import { compileCommand, compileEnv } from "./render.ts";
+import { traceEnvironment } from "./trace-context.ts";
 import type { Action, ActionContext, ActionResult, SpecOf } from "./types.ts";
 
 const schema = (kit: SchemaKit) => {
@@ -33,7 +34,7 @@ export async function runLocal(rendered: ExecRendered, context: ActionContext): 
   try {
     run = await spawnLocal(rendered.script, {
       cwd: rendered.cwd ? new URL(rendered.cwd, `file://${context.baseDir}/`).pathname : context.baseDir,
-      env: { ...rendered.env, ...rendered.values },
+      env: { ...traceEnvironment(context), ...rendered.env, ...rendered.values },
       timeoutMs: context.timeoutMs,
       signal: context.signal,
       maxOutputBytes: context.maxOutputBytes,

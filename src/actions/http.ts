@@ -2,6 +2,7 @@ import type { SchemaKit } from "../schema/index.ts";
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables, parseTarget, runProbe, stepData, type ProbeResult } from "../probe/index.ts";
 import { bodyEscape, compileRecord, compileText } from "./render.ts";
+import { withTraceHeader } from "./trace-context.ts";
 import type { Action, ActionContext, ActionResult, SpecOf } from "./types.ts";
 
 const schema = ({ z }: SchemaKit) =>
@@ -40,7 +41,8 @@ export function probeActionResult(result: ProbeResult): ActionResult {
 
 /** Probes `url` once through the probe engine (fresh connection, phase timings, CEL expectations). */
 export async function probeOnce(rendered: HttpRendered, context: ActionContext): Promise<ActionResult> {
-  const target = parseTarget(rendered.url, "url", { method: rendered.method, headers: rendered.headers, body: rendered.body });
+  // The step's span as a traceparent header (HTTP, and gRPC metadata); other probers send no headers.
+  const target = parseTarget(rendered.url, "url", { method: rendered.method, headers: withTraceHeader(rendered.headers, context), body: rendered.body });
   const expectations = await compileExpectations(rendered.expect, (i) => `expect #${i + 1}`, expectationVariables);
   const result = await runProbe(
     { target, name: context.target.name, labels: context.target.labels, expectations },

@@ -2,6 +2,7 @@ import { resolveSecret, type SchemaKit } from "../schema/index.ts";
 import { registerSecret } from "../observe/index.ts";
 import { failedResult } from "./errors.ts";
 import { compileRecord } from "./render.ts";
+import { withTraceHeader } from "./trace-context.ts";
 import type { Action, SpecOf } from "./types.ts";
 
 const schema = ({ z, secretRef }: SchemaKit) =>
@@ -60,7 +61,7 @@ export const notifyAction: Action<NotifySpec, NotifyRendered> = {
       const timeout = AbortSignal.timeout(context.timeoutMs);
       const response = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json", ...rendered.headers },
+        headers: { "content-type": "application/json", ...withTraceHeader(rendered.headers, context) },
         body: JSON.stringify(rendered.body, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v)),
         signal: AbortSignal.any([context.signal, timeout]),
       });

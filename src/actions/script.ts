@@ -6,6 +6,7 @@ import { shellQuote } from "../expr/index.ts";
 import { commandEnvSchema } from "./environment.ts";
 import { failedResult, onHost } from "./errors.ts";
 import { compileEnv, compileText } from "./render.ts";
+import { traceEnvironment } from "./trace-context.ts";
 import type { Action, ActionResult, CommandOutput, RemoteHost, SpecOf } from "./types.ts";
 
 /** "24=ok,1=failed" or { 24: ok, 1: failed }: how a legacy script's exit codes read; codes not listed: 0 ok, others failed. */
@@ -160,7 +161,7 @@ export const scriptAction: Action<ScriptSpec, ScriptRendered> = {
       // sources files beside itself ("$(dirname "$0")/lib.sh") keeps working.
       const content = host.local ? undefined : new Uint8Array(await Bun.file(rendered.path).arrayBuffer());
       const remotePath = content ? remotePathFor(rendered.path, content) : rendered.path;
-      const command = scriptCommand(rendered.interpreter, remotePath, rendered.args, rendered.env);
+      const command = scriptCommand(rendered.interpreter, remotePath, rendered.args, { ...traceEnvironment(context), ...rendered.env });
       // One deadline for the copy and the run, reported as the step's timeout
       // ("timed out after 1.00s"), not as whatever was left after the copy.
       const stepDeadline = new AbortController();

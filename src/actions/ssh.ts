@@ -5,6 +5,7 @@ import { commandResult } from "./output.ts";
 import { commandEnvSchema } from "./environment.ts";
 import { onHost } from "./errors.ts";
 import { compileCommand, compileEnv, compileText } from "./render.ts";
+import { traceEnvironment } from "./trace-context.ts";
 import type { Action, SpecOf } from "./types.ts";
 
 const schema = (kit: SchemaKit) => {
@@ -23,6 +24,22 @@ interface SshRendered {
   stdin?: string;
 }
 
+/**
+ * `export NAME='value' …; `: environment for a remote command goes on its
+ * command line, each value shell-quoted, since sshd drops most client-sent
+ * variables (AcceptEnv). Each command runs in a subshell of its own
+ * (transport/ssh's shell protocol), so nothing leaks into the next.
+ */
+function exportPrefix(env: Record<string, string>): string {
+  const exports = Object.entries(env).map(([name, value]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new OpsError({ code: "E_SSH_ENV", message: `invalid environment variable name "${name}"`, hint: "use letters, digits and _", exitCode: ExitCode.config });
+    }
+    return `${name}=${shellQuote(value)} `;
+  });
+  return exports.length > 0 ? `export ${exports.join("")}; ` : "";
+}
+
 /** A remote command over the target's pooled SSH connection. */
 export const sshAction: Action<SshSpec, SshRendered> = {
   kind: "ssh",
@@ -34,15 +51,8 @@ export const sshAction: Action<SshSpec, SshRendered> = {
     const env = await compileEnv(full.env ?? {}, "ssh.env", context);
     const stdin = full.stdin === undefined ? undefined : await compileText(full.stdin, "ssh.stdin", "raw", context);
     return (variables) => {
-      // Environment goes on the command line: sshd drops most client-sent variables (AcceptEnv).
-      const exports = Object.entries(env(variables)).map(([name, value]) => {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-          throw new OpsError({ code: "E_SSH_ENV", message: `invalid environment variable name "${name}"`, hint: "use letters, digits and _", exitCode: ExitCode.config });
-        }
-        return `${name}=${shellQuote(value)} `;
-      });
       const { command: body, shown } = command(variables);
-      const prefix = exports.length > 0 ? `export ${exports.join("")}; ` : "";
+      const prefix = exportPrefix(env(variables));
       const rendered: SshRendered = { command: `${prefix}${body}`, shown: `${prefix}${shown}` };
       if (stdin) rendered.stdin = stdin(variables);
       return rendered;
@@ -54,7 +64,8 @@ export const sshAction: Action<SshSpec, SshRendered> = {
   run: (rendered, context) =>
     onHost(context, async (host) =>
       commandResult(
-        await host.run(rendered.command, {
+        // The step's span before the step's own env, which may override it.
+        await host.run(`${exportPrefix(traceEnvironment(context))}${rendered.command}`, {
           timeoutMs: context.timeoutMs,
           signal: context.signal,
           maxOutputBytes: context.maxOutputBytes,

@@ -35,6 +35,12 @@ export interface ActionContext {
   baseDir: string;
   maxOutputBytes: number;
   onOutput?(stream: "stdout" | "stderr", text: string): void;
+  /**
+   * The step's span as a W3C traceparent (00-<trace id>-<span id>-01), while
+   * traces are exported: commands get it as TRACEPARENT in their environment,
+   * requests as a traceparent header, so what a step calls can join its trace.
+   */
+  traceparent?: string;
 }
 
 /** Every action returns this value; it is what `steps.<name>` and `until` see. */

@@ -8,10 +8,24 @@ import { secrets, type Sink } from "../observe/index.ts";
  * prints or writes the journal itself.
  */
 export type RunEvent =
-  | { type: "run.started"; runId: string; kind: "workflow" | "exec"; name: string; targets: string[]; batches: string[][]; vars: Record<string, unknown>; dryRun: boolean }
-  | { type: "batch.started"; runId: string; batch: number; of: number; targets: string[] }
-  | { type: "target.started"; runId: string; target: string; batch: number }
-  | { type: "step.started"; runId: string; target: string; phase: StepPhase; index: number; name: string; action: string; description: string }
+  | {
+      type: "run.started";
+      runId: string;
+      kind: "workflow" | "exec";
+      name: string;
+      targets: string[];
+      batches: string[][];
+      vars: Record<string, unknown>;
+      dryRun: boolean;
+      /** W3C trace id (32 hex) and the run's span (16 hex); a remediation's trace is its incident's, its parent the attempt's span. */
+      traceId: string;
+      spanId: string;
+      parentSpanId?: string;
+    }
+  | { type: "batch.started"; runId: string; batch: number; of: number; targets: string[]; spanId: string }
+  | { type: "target.started"; runId: string; target: string; batch: number; spanId: string; host: string; labels: Record<string, string> }
+  /** `spanId` is the step's span, named before its action runs: TRACEPARENT and traceparent headers carry it when traces are exported. */
+  | { type: "step.started"; runId: string; target: string; phase: StepPhase; index: number; name: string; action: string; description: string; spanId: string }
   | { type: "step.output"; runId: string; target: string; step: string; stream: "stdout" | "stderr"; text: string }
   | {
       type: "step.finished";

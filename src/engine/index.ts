@@ -6,6 +6,7 @@ export type { EventSink, RunCounts, RunEvent } from "./events.ts";
 export { failureBudget, planBatches, resolveCount } from "./plan.ts";
 export type { CompiledStep, CompiledWorkflow, CompileOptions, RunOutcome, RunRequest, RunTarget } from "./workflow.ts";
 export { journalSink, type JournalSink } from "./journal-sink.ts";
+export { runTraceSink } from "./trace-sink.ts";
 export { toRunTarget } from "./targets.ts";
 export { priorProgress, type PriorProgress } from "./progress.ts";
 export { celVars } from "./scope.ts";

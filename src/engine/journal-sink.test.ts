@@ -17,9 +17,9 @@ const freshLocation = () => join(mkdtempSync(join(root, `j${++count}-`)), "journ
 const runId = "run-1";
 const result = { ok: true, changed: false, exitCode: 0, stdout: "hi\n", stderr: "", durationMs: 3 };
 const events: RunEvent[] = [
-  { type: "run.started", runId, kind: "workflow", name: "hello", targets: ["web-1"], batches: [["web-1"]], vars: {}, dryRun: false },
-  { type: "target.started", runId, target: "web-1", batch: 1 },
-  { type: "step.started", runId, target: "web-1", phase: "main", index: 0, name: "greet", action: "exec", description: "echo hi" },
+  { type: "run.started", runId, kind: "workflow", name: "hello", targets: ["web-1"], batches: [["web-1"]], vars: {}, dryRun: false, traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" },
+  { type: "target.started", runId, target: "web-1", batch: 1, spanId: "00f067aa0ba902b8", host: "10.0.0.1", labels: { role: "web" } },
+  { type: "step.started", runId, target: "web-1", phase: "main", index: 0, name: "greet", action: "exec", description: "echo hi", spanId: "00f067aa0ba902b9" },
   { type: "step.output", runId, target: "web-1", step: "greet", stream: "stdout", text: "hi\n" },
   { type: "step.finished", runId, target: "web-1", phase: "main", index: 0, name: "greet", action: "exec", description: "echo hi", status: "ok", attempts: 1, result, startedAt: "2026-11-25T12:00:00.000Z" },
   { type: "target.finished", runId, target: "web-1", batch: 1, status: "ok", changed: false, durationMs: 5, startedAt: "2026-11-25T12:00:00.000Z" },

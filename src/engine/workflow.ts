@@ -5,6 +5,7 @@ import { compileExpression, compileTemplate, type Expression } from "../expr/ind
 import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
 import { parseDuration, sleep } from "../time/index.ts";
 import { maskedOutput, type EventSink, type RunCounts } from "./events.ts";
+import { formatTraceparent, newSpanId, newTraceId, tracePropagation, type TraceContext } from "../observe/index.ts";
 import { compilePermissions, PermissionDenied, type Guard, type Policy } from "../policy/index.ts";
 import { failureBudget, planBatches } from "./plan.ts";
 import type { PriorProgress } from "./progress.ts";
@@ -131,6 +132,8 @@ export interface RunRequest {
   emit: EventSink;
   /** Targets owing a rollback from an earlier, interrupted run (resume). */
   owedRollback?: RunTarget[];
+  /** The trace the run's spans belong to (and the span it runs under); a new trace when absent. */
+  trace?: TraceContext;
   /**
    * What an earlier run of this workflow finished (a retry after it was cut
    * off, or a resume): on each target, steps and post hooks up to the first
@@ -158,7 +161,9 @@ const stepStatus = (result: ActionResult): StepStatus => (result.unreachable ? "
  * spent or the run is interrupted no new target starts and rollback hooks
  * run on the targets that changed.
  */
-export async function executeRun(request: RunRequest): Promise<RunOutcome> {
+export async function executeRun(given: RunRequest): Promise<RunOutcome> {
+  const trace = { traceId: given.trace?.traceId ?? newTraceId(), ...(given.trace?.parentSpanId ? { parentSpanId: given.trace.parentSpanId } : {}) };
+  const request = { ...given, trace };
   const { compiled, emit, runId } = request;
   const startedAt = performance.now();
   const workflow = compiled.workflow;
@@ -182,6 +187,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
     batches: batches.map((b) => b.map((t) => t.name)),
     vars: request.vars,
     dryRun: false,
+    traceId: trace.traceId,
+    spanId: newSpanId(),
+    ...(trace.parentSpanId ? { parentSpanId: trace.parentSpanId } : {}),
   });
 
   const stop = (reason: "budget" | "interrupted", detail: string) => {
@@ -198,7 +206,7 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
       counts.notStarted += batch.length;
       continue;
     }
-    emit({ type: "batch.started", runId, batch: b + 1, of: batches.length, targets: batch.map((t) => t.name) });
+    emit({ type: "batch.started", runId, batch: b + 1, of: batches.length, targets: batch.map((t) => t.name), spanId: newSpanId() });
     const pool = runPool(
       batch,
       async (target) => {
@@ -269,7 +277,7 @@ async function runTarget(request: RunRequest, target: RunTarget, batch: number):
   const { compiled, emit, runId } = request;
   const startedAt = new Date().toISOString();
   const started = performance.now();
-  emit({ type: "target.started", runId, target: target.name, batch });
+  emit({ type: "target.started", runId, target: target.name, batch, spanId: newSpanId(), host: target.address, labels: target.labels });
   const registered: Record<string, unknown> = {};
   let result = await runPhase(request, target, [...compiled.hooks.pre, ...compiled.steps], registered, request.signal, batch, true);
   if (result.status === "ok" || result.status === "changed") {
@@ -354,7 +362,10 @@ async function runPhase(
       if (step.continueOnError) continue;
       return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: refusal.message };
     }
-    emit({ type: "step.started", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description });
+    const spanId = newSpanId();
+    // The step's span, for the commands and services it calls to join (only while traces are exported).
+    const traceparent = request.trace?.traceId && tracePropagation() ? formatTraceparent(request.trace.traceId, spanId) : undefined;
+    emit({ type: "step.started", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description, spanId });
     let result: ActionResult;
     let attempt = 0;
     while (true) {
@@ -368,6 +379,7 @@ async function runPhase(
         baseDir: request.baseDir,
         maxOutputBytes: request.maxOutputBytes,
         ...(output ? { onOutput: output.onOutput } : {}),
+        ...(traceparent ? { traceparent } : {}),
       });
       output?.flush();
       if (result.ok || result.unreachable || attempt >= step.attempts || signal.aborted) break;

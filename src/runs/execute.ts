@@ -1,6 +1,6 @@
 import { executeRun, journalSink, openRemotes, toRunTarget, type Remotes, type RunOutcome } from "../engine/index.ts";
 import { newRunId } from "../journal/index.ts";
-import { fanOut } from "../observe/index.ts";
+import { fanOut, newTraceId } from "../observe/index.ts";
 import type { JournaledRun, JournaledRunOptions, PreparedRun } from "./types.ts";
 
 const MAX_OUTPUT_BYTES = 64 * 1024;
@@ -28,13 +28,15 @@ export async function openRunRemotes(prepared: PreparedRun): Promise<Remotes> {
 export async function startJournaledRun(prepared: PreparedRun, options: JournaledRunOptions): Promise<JournaledRun> {
   const { journal, progress } = options;
   const runId = options.runId ?? newRunId();
+  // Every run is a trace, exported or not: its id is recorded, so a collector's trace and the journal's run find each other.
+  const trace = { traceId: options.trace?.traceId ?? newTraceId(), ...(options.trace?.parentSpanId ? { parentSpanId: options.trace.parentSpanId } : {}) };
   const maxOutputBytes = options.maxOutputBytes ?? MAX_OUTPUT_BYTES;
   // The legacy command beside a share of runs, or in place of the compared step once fallen back.
   const shadow =
     options.shadow && prepared.compiled.workflow.shadow
       ? await options.shadow(prepared.compiled, { name: prepared.name, runId, journal, loaded: prepared.loaded, maxOutputBytes })
       : undefined;
-  await journal.startRun({ id: runId, kind: prepared.kind, name: prepared.name, params: prepared.params, ...(progress ? { resumedFrom: progress.runId } : {}) });
+  await journal.startRun({ id: runId, kind: prepared.kind, name: prepared.name, params: prepared.params, traceId: trace.traceId, ...(progress ? { resumedFrom: progress.runId } : {}) });
   for (const note of shadow?.notes ?? []) options.onNote?.(note);
   const remotes = options.remotes ?? (await openRunRemotes(prepared));
   const record = journalSink(journal);
@@ -58,6 +60,7 @@ export async function startJournaledRun(prepared: PreparedRun, options: Journale
       emit: fanOut([record, ...(options.sinks ?? [])]),
       ...(options.owedRollback ? { owedRollback: options.owedRollback.map(toRunTarget) } : {}),
       ...(progress ? { progress } : {}),
+      trace,
     });
   } catch (error) {
     // What the journal was given is written before the caller closes it; the run's own failure is the one to report.
@@ -69,5 +72,5 @@ export async function startJournaledRun(prepared: PreparedRun, options: Journale
   for (const note of (await shadow?.finish()) ?? []) options.onNote?.(note);
   // Resolved only once the journal holds the whole run: a write that failed fails the run's caller here.
   await record.drained();
-  return { ...outcome, runId };
+  return { ...outcome, runId, traceId: trace.traceId };
 }

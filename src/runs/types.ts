@@ -4,6 +4,7 @@ import type { CompiledWorkflow, EventSink, PriorProgress, Remotes, RunOutcome } 
 import type { Policy } from "../policy/index.ts";
 import type { Target } from "../inventory/index.ts";
 import type { Journal, RunParams, ShadowStore } from "../journal/index.ts";
+import type { TraceContext } from "../observe/index.ts";
 
 /** A run about to start: everything resolved, nothing touched yet. */
 export interface PreparedRun {
@@ -80,8 +81,12 @@ export interface JournaledRunOptions {
   onNote?: (note: RunNote) => void;
   /** Connections the caller keeps across several runs (opskit shadow's trials); else opened and closed here. */
   remotes?: Remotes;
+  /** The trace the run joins (a remediation: its incident's, under the attempt's span); else a new one. */
+  trace?: TraceContext;
 }
 
 export interface JournaledRun extends RunOutcome {
   runId: string;
+  /** The run's W3C trace id, as the journal records it. */
+  traceId: string;
 }
