@@ -3,10 +3,11 @@ import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, configError, describeError } from "../errors.ts";
 import type { CheckScheduler, HealEvent, HealSink } from "../heal/index.ts";
 import { displayJournalLocation, isPostgresUrl, openJournal, type Journal } from "../journal/index.ts";
-import { redact, registerSecret } from "../observe/index.ts";
+import { redact, registerSecret, startOtlpMetrics } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 import { eventJsonLine, formatMs, jsonLinesSink, LineWriter } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
+import { metricsIntervalMs, resolveOtlpExport } from "./otlp-config.ts";
 import { atInfo, eventFields, healLogSink, logInternalError, logNotice, openServeLog, scheduleLogSink } from "./serve-log.ts";
 import { commandJournal } from "./journal-options.ts";
 import type { OptionsOf } from "./options.ts";
@@ -98,6 +99,9 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const notice = options.notice ?? (options.log ? logNotice(options.log) : (line: string) => console.error(redact(line)));
   // Checked before anything opens: a lease shorter than a few heartbeats would make replicas take each other's work.
   const timings = leaseTimings(loaded, settings);
+  // OTLP metrics, when a collector is configured: its settings and header secrets are read before anything opens.
+  const metricsExport = await resolveOtlpExport("metrics", loaded);
+  const metricsInterval = metricsExport ? metricsIntervalMs(loaded) : 0;
   const auth = await resolveServerAuth(settings, options.journal, notice);
   // The generated token too, not only those resolved from references: no step output, event or log line shows it.
   for (const token of [auth.token, auth.webhookToken]) if (token) registerSecret(token);
@@ -179,6 +183,10 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     // Port 0 is known once bound: the name and the address others see follow it.
     cluster.advertise({ ...(options.advertiseUrl || settings.publicUrl ? {} : { url: server.url }), ...(options.replica ? {} : { name: defaultReplicaName(server.url) }) });
     const drainMs = parseDuration(settings.drainTimeout, "server.drainTimeout");
+    // The registry /metrics serves, pushed every interval; an unreachable collector is one warning, never a wait.
+    const otlpMetrics = metricsExport
+      ? await startOtlpMetrics(metrics.registry, metricsExport, { intervalMs: metricsInterval, version: options.version, instanceId: cluster.id, warn: (line) => notice(line, "warn") })
+      : undefined;
     return {
       url: server.url,
       token: auth.token,
@@ -191,6 +199,8 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
         const [outcome] = await Promise.all([healer.drain(graceMs), schedules?.stop(graceMs)]);
         // Leases given up: the others take this replica's checks at their next heartbeat, not a ttl later.
         await cluster.stop().catch(() => undefined);
+        // The last counts leave before the journal the gauges read closes (bounded: a dead collector does not hold the exit).
+        await otlpMetrics?.shutdown();
         await journal.close();
         return outcome;
       },

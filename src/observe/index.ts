@@ -13,3 +13,5 @@ export {
 export { startTracing, type OpenSpan, type SpanAttributes, type SpanRecorder, type SpanStart, type Tracing, type TracingOptions } from "./trace.ts";
 // The server's own log, text or pino JSON (pino loads only for a json log).
 export { createServerLog, isLogLevel, LOG_LEVELS, type LogFields, type LogFormat, type LogLevel, type ServerLog } from "./log.ts";
+// The server's Prometheus registry pushed over OTLP/HTTP (the metrics SDK loads only then).
+export { startOtlpMetrics, type OtlpMetrics, type OtlpMetricsOptions, type PromMetricJson, type PromSource } from "./otlp-metrics.ts";

@@ -104,6 +104,8 @@ export interface OtlpReceiver {
   received(): ReceivedRequest[];
   /** Number of export requests accepted so far. */
   readonly requests: number;
+  /** Export requests answered with the status set by respondWith (not 200). */
+  readonly refused: number;
   /** Bodies that could not be decoded (answered 400), with the reason. */
   errors(): string[];
   /**
@@ -326,6 +328,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const errors: string[] = [];
   const waiters = new Set<() => void>();
   let status = 200;
+  let refused = 0;
 
   const server = Bun.serve({
     port: 0,
@@ -337,7 +340,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
       const contentType = type === "application/json" ? "json" : type === "application/x-protobuf" ? "protobuf" : undefined;
       if (!contentType) return new Response(`unsupported content type ${type}\n`, { status: 415 });
-      if (status !== 200) return new Response("refused by the test\n", { status });
+      if (status !== 200) {
+        refused++;
+        for (const wake of [...waiters]) wake();
+        return new Response("refused by the test\n", { status });
+      }
       let body: Json;
       let gzip: boolean;
       try {
@@ -371,6 +378,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     received: () => [...received],
     get requests() {
       return received.length;
+    },
+    get refused() {
+      return refused;
     },
     errors: () => [...errors],
     waitFor<T>(predicate: (r: OtlpReceiver) => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
