@@ -26,6 +26,7 @@ const MAX_LINE_CHARS = 4 * 1024 * 1024;
 /** Parses an event stream incrementally (https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream). */
 export class EventStreamParser {
   private buffer = "";
+  private afterCR = false;
   private event = "";
   private data: string[] = [];
   private id: string | undefined;
@@ -34,20 +35,24 @@ export class EventStreamParser {
   constructor(private readonly emit: (message: StreamMessage) => void) {}
 
   push(text: string): void {
-    this.buffer += text;
+    const buffer = this.buffer + text;
     let start = 0;
+    // The last chunk ended with \r: a \n starting this one is the rest of that line end.
+    if (this.afterCR && buffer.startsWith("\n")) start = 1;
+    this.afterCR = false;
     for (;;) {
-      const nl = this.buffer.indexOf("\n", start);
-      const cr = this.buffer.indexOf("\r", start);
-      let end = nl < 0 ? cr : cr < 0 ? nl : Math.min(nl, cr);
+      const nl = buffer.indexOf("\n", start);
+      const cr = buffer.indexOf("\r", start);
+      const end = nl < 0 ? cr : cr < 0 ? nl : Math.min(nl, cr);
       if (end < 0) break;
-      // A lone \r at the end may be the first half of \r\n: wait for the next chunk.
-      if (end === cr && cr === this.buffer.length - 1) break;
-      const line = this.buffer.slice(start, end);
-      start = end + (this.buffer[end] === "\r" && this.buffer[end + 1] === "\n" ? 2 : 1);
+      const line = buffer.slice(start, end);
+      if (buffer[end] === "\r" && end + 1 === buffer.length) {
+        start = end + 1;
+        this.afterCR = true;
+      } else start = end + (buffer[end] === "\r" && buffer[end + 1] === "\n" ? 2 : 1);
       this.line(line);
     }
-    this.buffer = this.buffer.slice(start);
+    this.buffer = buffer.slice(start);
     if (this.buffer.length > MAX_LINE_CHARS) throw new Error("event stream line too long");
   }
 

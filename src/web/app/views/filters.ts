@@ -9,23 +9,23 @@ export interface FilterField {
   options?: [value: string, label: string][];
 }
 
-/** Epoch ms from a datetime-local value (local time), for the API. */
-export function localToIso(value: string): string | undefined {
+/** Epoch ms (as the API takes times) from a datetime-local value, which is local time. */
+export function localToEpoch(value: string): string | undefined {
   if (!value) return undefined;
   const at = new Date(value).getTime();
-  return Number.isNaN(at) ? undefined : new Date(at).toISOString();
+  return Number.isNaN(at) ? undefined : String(at);
 }
 
-/** A datetime-local value (local time) from an ISO time. */
-export function isoToLocal(value: string | null): string {
-  if (!value) return "";
-  const at = new Date(value);
+/** A datetime-local value (local time) from epoch ms. */
+export function epochToLocal(value: string | null): string {
+  if (!value || !/^\d+$/.test(value)) return "";
+  const at = new Date(Number(value));
   if (Number.isNaN(at.getTime())) return "";
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`;
 }
 
-/** A form of filters; submitting it navigates to `route` with the filled fields (times as ISO) plus `fixed`. */
+/** A form of filters; submitting it navigates to `route` with the filled fields (times as epoch ms) plus `fixed`. */
 export function filterForm(route: string, fields: FilterField[], query: URLSearchParams, fixed: Record<string, string>, label: string, extra?: Child): HTMLFormElement {
   const controls = fields.map((field) => {
     const id = `filter-${field.name}`;
@@ -34,7 +34,7 @@ export function filterForm(route: string, fields: FilterField[], query: URLSearc
     if (field.type === "select") {
       control = h("select", { id, name: field.name }, (field.options ?? []).map(([value, text]) => h("option", { value, selected: value === current }, text)));
     } else if (field.type === "datetime") {
-      control = h("input", { id, name: field.name, type: "datetime-local", value: isoToLocal(current) });
+      control = h("input", { id, name: field.name, type: "datetime-local", value: epochToLocal(current) });
     } else {
       control = h("input", { id, name: field.name, type: "search", autocomplete: "off", value: current });
     }
@@ -46,7 +46,7 @@ export function filterForm(route: string, fields: FilterField[], query: URLSearc
     const params = new URLSearchParams(fixed);
     for (const { field, control } of controls) {
       const raw = control.value.trim();
-      const value = field.type === "datetime" ? localToIso(raw) : raw;
+      const value = field.type === "datetime" ? localToEpoch(raw) : raw;
       if (value) params.set(field.name, value);
     }
     const text = params.toString();
