@@ -52,21 +52,15 @@ function openSpan(span: Span): OpenSpan {
   };
 }
 
-/** An exporter that says once, in one line, that exports fail; the spans of a failed export are dropped, the run goes on. */
+/** An exporter that reports failed exports (the spans of one are dropped; the run goes on). */
 class WarningExporter implements SpanExporter {
-  #warned = false;
   constructor(
     private readonly inner: SpanExporter,
-    private readonly target: string,
-    private readonly warn: (line: string) => void,
+    private readonly failed: (why: string) => void,
   ) {}
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
     this.inner.export(spans, (result) => {
-      if (result.code !== ExportResultCode.SUCCESS && !this.#warned) {
-        this.#warned = true;
-        const why = result.error?.message ?? "export failed";
-        this.warn(redact(`opskit: traces could not be sent to ${this.target}: ${why} (the run goes on; spans are dropped until the collector answers; said once)`));
-      }
+      if (result.code !== ExportResultCode.SUCCESS) this.failed(result.error?.message ?? "export failed");
       done(result);
     });
   }
@@ -90,14 +84,14 @@ function shownUrl(text: string): string {
   }
 }
 
-/** Resolves when `work` does or after timeoutMs, whichever is first; never rejects. */
-function bounded(work: Promise<unknown>, timeoutMs: number): Promise<void> {
+/** Resolves true when `work` settles within timeoutMs, false when the time runs out first; never rejects. */
+function bounded(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs);
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
     (timer as { unref?: () => void }).unref?.();
   });
-  return Promise.race([work.then(() => undefined, () => undefined), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([work.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
 }
 
 export interface RecorderOptions {
@@ -107,6 +101,8 @@ export interface RecorderOptions {
   processor?: "batch" | "simple";
   /** Whether steps pass TRACEPARENT on while this recorder runs (default true). */
   propagate?: boolean;
+  /** A flush or shutdown that ran out of time (the collector does not answer). */
+  unfinished?: () => void;
 }
 
 /** A recorder over any SpanExporter: the OTLP one, or sdk-trace's InMemorySpanExporter in tests. */
@@ -146,10 +142,12 @@ export function startRecorder(exporter: SpanExporter, options: RecorderOptions):
   if (propagate) setTracePropagation(true);
   return {
     recorder,
-    flush: (timeoutMs = FLUSH_TIMEOUT_MS) => bounded(provider.forceFlush(), timeoutMs),
+    async flush(timeoutMs = FLUSH_TIMEOUT_MS) {
+      if (!(await bounded(provider.forceFlush(), timeoutMs))) options.unfinished?.();
+    },
     async shutdown(timeoutMs = FLUSH_TIMEOUT_MS) {
       if (propagate) setTracePropagation(false);
-      await bounded(provider.shutdown(), timeoutMs);
+      if (!(await bounded(provider.shutdown(), timeoutMs))) options.unfinished?.();
     },
   };
 }
@@ -158,5 +156,16 @@ export function startRecorder(exporter: SpanExporter, options: RecorderOptions):
 export function startOtlpTracing(settings: OtlpExport, options: TracingOptions = {}): Tracing {
   const exporter = new OTLPTraceExporter({ url: settings.url, headers: settings.headers, timeoutMillis: EXPORT_TIMEOUT_MS });
   const warn = options.warn ?? ((line: string) => console.error(line));
-  return startRecorder(new WarningExporter(exporter, shownUrl(settings.url), warn), { serviceName: settings.serviceName, ...(options.version ? { version: options.version } : {}) });
+  // One line, the first time, whatever the trouble: a collector that is down fails every export after.
+  let warned = false;
+  const warnOnce = (why: string) => {
+    if (warned) return;
+    warned = true;
+    warn(redact(`opskit: traces could not be sent to ${shownUrl(settings.url)}: ${why} (runs go on; their spans are dropped while the collector does not answer; said once)`));
+  };
+  return startRecorder(new WarningExporter(exporter, warnOnce), {
+    serviceName: settings.serviceName,
+    ...(options.version ? { version: options.version } : {}),
+    unfinished: () => warnOnce("no answer in time"),
+  });
 }
