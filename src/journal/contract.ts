@@ -4,6 +4,7 @@
 // one implementation does beyond it is tested beside that implementation
 // (sqlite-*.test.ts).
 import { afterEach, beforeEach, describe } from "bun:test";
+import { describeBrowseContract } from "./contract-browse.ts";
 import { describeClusterContract } from "./contract-cluster.ts";
 import { describeIncidentContract } from "./contract-incidents.ts";
 import { describeRecordsContract } from "./contract-records.ts";
@@ -38,5 +39,6 @@ export function describeJournalContract(name: string, open: () => Promise<Journa
     describeRecordsContract(journal);
     describeClusterContract(journal);
     describeScheduleContract(journal);
+    describeBrowseContract(journal);
   });
 }

@@ -10,10 +10,12 @@ import { isPostgresUrl, maskPostgresUrl } from "./postgres-url.ts";
 export { isPostgresUrl, maskPostgresUrl };
 
 export { milestones } from "./types.ts";
+export { runTriggers } from "./browse-types.ts";
 export type {
   AlertSourceKind, AlertStateRecord, AttemptRecord, AttemptStatus, IncidentEventKind, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStatus, IncidentStore,
   Milestone, NotificationRecord, RuleStateRecord, HistoryStore, ImportedIncident, AnalyticsStore, MttrQuery, MttrResult, MttrPhase, MttrPhaseRow, MttrCountRow,
 } from "./types.ts";
+export type { BrowseStore, GateFacts, IncidentPage, IncidentQuery, RunPage, RunQuery, RunTrigger, StepSummary } from "./types.ts";
 export type { ClusterStore, LeaseRecord, ReplicaRecord, ScheduleFireRecord, ScheduleFireStatus, ScheduleStore } from "./types.ts";
 export type { ShadowAspect, ShadowComparisonRecord, ShadowSource, ShadowStateRecord, ShadowStats, ShadowStore } from "./types.ts";
 export type { Journal, JournalEvent, JournalTx, RunEventRecords, RunParams, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
@@ -78,6 +80,14 @@ export async function openJournal(location: string, options: JournalOptions = {}
   }
   const { openSqliteJournal } = await import("./sqlite.ts");
   return openSqliteJournal(location, options);
+}
+
+/**
+ * One incident's MTTR phases in ms, by the definitions `opskit mttr` uses
+ * (mttr-stats.ts, loaded on first use).
+ */
+export async function incidentPhases(incident: Pick<import("./types.ts").IncidentRecord, "status" | "milestones" | "escalated" | "attempts">): Promise<Partial<Record<import("./types.ts").MttrPhase, number>>> {
+  return (await import("./mttr-stats.ts")).incidentPhases(incident);
 }
 
 /**

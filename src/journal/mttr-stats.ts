@@ -7,6 +7,7 @@
 // integer milliseconds, and percentile_cont's interpolation between ranks
 // (quantiles.ts).
 import type { MttrCountRow, MttrPhase, MttrPhaseRow, MttrQuery, MttrResult } from "./history-types.ts";
+import type { IncidentRecord } from "./types.ts";
 import { COUNT_FIELDS, definePhaseCollector, STAT_FIELDS, type PhaseCollector, type PhaseData, type PhaseOptions, type WideResults, type WideWork } from "./mttr-phases.ts";
 import { defineQuantiles, partsStatistics, type RangeStatistics, type ValueRange } from "./quantiles.ts";
 
@@ -208,4 +209,25 @@ function countRow(group: unknown, counts: Float64Array, g: number, cohort: numbe
   const row = { group: group === null || group === undefined ? null : String(group), cohort } as MttrCountRow;
   COUNTS.forEach((key, i) => (row[key] = counts[at + i]!));
   return [row];
+}
+
+/**
+ * One incident's phase durations in ms (absent where its milestones do not
+ * give one), measured by the same collector as MTTR over many: its
+ * definitions, not a copy of them.
+ */
+export function incidentPhases(incident: Pick<IncidentRecord, "status" | "milestones" | "escalated" | "attempts">): Partial<Record<MttrPhase, number>> {
+  const m = incident.milestones;
+  if (m.started === undefined) return {};
+  const collector = new Collector({ splitAt: Infinity, splitAutomated: false, trends: false, contiguous: true, expected: 1 });
+  collector.begin(0);
+  const status = incident.status === "resolved" ? STATUS.resolved : incident.status === "open" ? STATUS.open : STATUS.other;
+  const flags = status + (m.remediated !== undefined ? REMEDIATED : 0);
+  collector.add(0, m.started, m.detected ?? null, m.acknowledged ?? null, m.remediation_started ?? null, flags, m.resolved ?? null, incident.escalated ? 1 : 0, incident.attempts);
+  const data = collector.finish({ statistics: false });
+  const out: Partial<Record<MttrPhase, number>> = {};
+  PHASES.forEach((phase, cp) => {
+    if (data.lengths[cp]! > 0) out[phase] = data.values[cp]![0]!;
+  });
+  return out;
 }

@@ -26,7 +26,7 @@ function incidentWhere(filter: IncidentFilter, values: unknown[]): string {
   return where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
 }
 
-function toIncident(row: Row): IncidentRecord {
+export function toIncident(row: Row): IncidentRecord {
   const times = Object.fromEntries(milestones.filter((m) => row[column(m)] !== null).map((m) => [m, row[column(m)]]));
   return present<IncidentRecord>({
     id: row.id, fingerprint: row.fingerprint, status: row.status, title: row.title, source: row.source, labels: row.labels, annotations: row.annotations,
@@ -35,7 +35,7 @@ function toIncident(row: Row): IncidentRecord {
   });
 }
 
-const attemptFields = `incident_id AS "incidentId", attempt, rule, fingerprint, status, run_id AS "runId", created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt", detail, owner`;
+export const attemptFields = `incident_id AS "incidentId", attempt, rule, fingerprint, status, run_id AS "runId", created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt", detail, owner`;
 const notificationFields = `id, source, received_at AS "receivedAt", body, processed`;
 
 const milestoneList = milestones.map(column);

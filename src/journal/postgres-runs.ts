@@ -9,7 +9,7 @@ export const runColumns = "id, kind, name, status, params, started_at, finished_
 export const targetColumns = "target, batch, status, changed, rollback_owed, started_at, finished_at, duration_ms, error";
 const stepColumns = "target, phase, idx, name, action, status, exit_code, stdout, stderr, duration_ms, attempts, error, started_at";
 
-function toRun(row: Row): RunRecord {
+export function toRun(row: Row): RunRecord {
   return {
     id: row.id as string,
     kind: row.kind as RunRecord["kind"],
@@ -25,7 +25,7 @@ function toRun(row: Row): RunRecord {
   };
 }
 
-function toTarget(runId: string, r: Row): TargetRecord {
+export function toTarget(runId: string, r: Row): TargetRecord {
   return {
     runId,
     target: r.target as string,

@@ -251,6 +251,21 @@ export const migrations: readonly Migration[] = [
     name: "each run's and each incident's W3C trace id: a trace in a collector leads back to them",
     sql: "ALTER TABLE runs ADD COLUMN trace_id text; ALTER TABLE incidents ADD COLUMN trace_id text;",
   },
+  {
+    version: 4,
+    name: "the history's filters, each in the order of its pages: incidents by status and by rule newest first, attempts by run, runs by start, workflow, status and target, fires by run",
+    sql: `
+CREATE INDEX incidents_status_id ON incidents (status, id);
+DROP INDEX incidents_status;
+CREATE INDEX incidents_rule_id ON incidents (rule, id);
+CREATE INDEX attempts_run ON remediation_attempts (run_id);
+CREATE INDEX run_targets_target ON run_targets (target, run_id);
+CREATE INDEX runs_started_id ON runs (started_at COLLATE "C", id COLLATE "C");
+CREATE INDEX runs_name ON runs (name, started_at COLLATE "C", id COLLATE "C");
+CREATE INDEX runs_status ON runs (status, started_at COLLATE "C", id COLLATE "C");
+CREATE INDEX schedule_fires_run ON schedule_fires (run_id);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.at(-1)!.version;

@@ -3,6 +3,7 @@ import type { PoolClient, QueryResult } from "pg";
 import { ExitCode, OpsError } from "../errors.ts";
 import { transactionMisuse as misuse } from "./errors.ts";
 import { connectionBroken, journalUnavailable, postgresFailure } from "./postgres-errors.ts";
+import { postgresBrowseStore } from "./postgres-browse.ts";
 import { postgresClusterStore } from "./postgres-cluster.ts";
 import { postgresHistoryStore } from "./postgres-history.ts";
 import { postgresIncidentStore } from "./postgres-incidents.ts";
@@ -309,6 +310,7 @@ function postgresJournal(
     ...postgresShadowStore,
     ...postgresClusterStore,
     ...postgresScheduleStore,
+    ...postgresBrowseStore,
   } as unknown as Record<string, Method>;
 
   let closed = false;

@@ -140,12 +140,12 @@ function incidentWhere(filter: IncidentFilter): { where: string; values: Params 
 }
 
 /** A row selected with the record's field names as aliases becomes the record: NULL columns are absent optional fields. */
-function record<T>(row: Row): T {
+export function record<T>(row: Row): T {
   for (const key in row) if (row[key] === null) delete row[key];
   return row as T;
 }
 
-function toIncident(row: Row): IncidentRecord {
+export function toIncident(row: Row): IncidentRecord {
   const { id, fingerprint, status, title, source, rule, attempts, resolution, notifications, last_notified_at: lastNotifiedAt } = row;
   const times = Object.fromEntries(milestones.filter((m) => row[column(m)] !== null).map((m) => [m, row[column(m)]]));
   const [labels, annotations] = [JSON.parse(row.labels as string), JSON.parse(row.annotations as string)];
@@ -156,8 +156,8 @@ function toIncident(row: Row): IncidentRecord {
   return record({ id, fingerprint, status, title, source, labels, annotations, rule, milestones: times, attempts, escalated, automated, resolution, notifications, lastNotifiedAt, origin, externalId, traceId });
 }
 
-const attemptFields = "incident_id AS incidentId, attempt, rule, fingerprint, status, run_id AS runId, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, detail, owner";
-const toAttempt = (row: Row): AttemptRecord => record(row);
+export const attemptFields = "incident_id AS incidentId, attempt, rule, fingerprint, status, run_id AS runId, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, detail, owner";
+export const toAttempt = (row: Row): AttemptRecord => record(row);
 const toNotification = (row: Row): NotificationRecord => ({ ...record<NotificationRecord>(row), processed: row.processed === 1 });
 
 /**

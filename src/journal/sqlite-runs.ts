@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 `;
 
-interface RunRow {
+export interface RunRow {
   id: string;
   kind: string;
   name: string;
@@ -90,7 +90,7 @@ interface RunRow {
   trace_id?: string | null;
 }
 
-function toRun(row: RunRow): RunRecord {
+export function toRun(row: RunRow): RunRecord {
   return {
     id: row.id,
     kind: row.kind as RunRecord["kind"],
@@ -103,6 +103,22 @@ function toRun(row: RunRow): RunRecord {
     ...(row.resumed_from ? { resumedFrom: row.resumed_from } : {}),
     ...(row.owner_pid != null && row.owner_host ? { owner: { pid: row.owner_pid, host: row.owner_host } } : {}),
     ...(row.trace_id ? { traceId: row.trace_id } : {}),
+  };
+}
+
+/** A run_targets row as its record. */
+export function toTarget(runId: string, r: Record<string, unknown>): TargetRecord {
+  return {
+    runId,
+    target: r.target as string,
+    batch: r.batch as number,
+    status: r.status as TargetRecord["status"],
+    changed: r.changed === 1,
+    rollbackOwed: r.rollback_owed === 1,
+    ...(r.started_at ? { startedAt: r.started_at as string } : {}),
+    ...(r.finished_at ? { finishedAt: r.finished_at as string } : {}),
+    ...(r.duration_ms !== null ? { durationMs: r.duration_ms as number } : {}),
+    ...(r.error ? { error: r.error as string } : {}),
   };
 }
 
@@ -217,20 +233,7 @@ export function sqliteRunStore(db: Database): Synchronous<RunStore> {
       const targets = db
         .query<Record<string, unknown>, { id: string }>("SELECT * FROM run_targets WHERE run_id = $id ORDER BY batch, target")
         .all({ id })
-        .map(
-          (r): TargetRecord => ({
-            runId: id,
-            target: r.target as string,
-            batch: r.batch as number,
-            status: r.status as TargetRecord["status"],
-            changed: r.changed === 1,
-            rollbackOwed: r.rollback_owed === 1,
-            ...(r.started_at ? { startedAt: r.started_at as string } : {}),
-            ...(r.finished_at ? { finishedAt: r.finished_at as string } : {}),
-            ...(r.duration_ms !== null ? { durationMs: r.duration_ms as number } : {}),
-            ...(r.error ? { error: r.error as string } : {}),
-          }),
-        );
+        .map((r) => toTarget(id, r));
       const steps = db
         .query<Record<string, unknown>, { id: string }>("SELECT * FROM step_results WHERE run_id = $id ORDER BY rowid")
         .all({ id })

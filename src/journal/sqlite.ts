@@ -3,6 +3,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { configError, type OpsError } from "../errors.ts";
 import { asyncSqliteJournal } from "./sqlite-async.ts";
+import { migrateBrowse, sqliteBrowseStore } from "./sqlite-browse.ts";
 import { checkpointInBackground } from "./sqlite-checkpoint.ts";
 import { deletedFileDescriptor, journalFailure } from "./sqlite-errors.ts";
 import { migrateHistory, sqliteHistoryStore } from "./sqlite-history.ts";
@@ -69,6 +70,7 @@ function openDatabase(location: string, options: { durable?: boolean; check?: bo
     migrateAttemptOwner(db);
     migrateCluster(db);
     migrateSchedules(db);
+    migrateBrowse(db);
     migrateTraceIds(db);
     // SQLite opens a file it may not write read-only without a word; the first write would fail mid-command.
     if (options.check) db.exec("BEGIN IMMEDIATE; PRAGMA user_version = 0; ROLLBACK;");
@@ -133,6 +135,7 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
     ...sqliteShadowStore(db),
     ...sqliteClusterStore(db),
     ...sqliteScheduleStore(db),
+    ...sqliteBrowseStore(db),
     // The checkpoint thread's connection closes first, so this one closes last, as it would without the thread.
     async close() {
       await checkpointer?.close();
