@@ -1,9 +1,9 @@
 // observability.otlp as the exporters take it: header values resolved from
 // their secret references (and registered, so no line shows them), then the
-// standard OTEL_* variables over it (observe's otlpExport).
-import type { LoadedConfig } from "../config/index.ts";
+// standard OTEL_* variables over it (config's otlpExport).
+import { otlpExport, type LoadedConfig } from "../config/index.ts";
 import { configError } from "../errors.ts";
-import { otlpExport, registerSecret, type OtlpConfig, type OtlpExport, type OtlpSignal } from "../observe/index.ts";
+import { registerSecret, type OtlpConfig, type OtlpExport, type OtlpSignal } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 
 /** The export of one signal, or undefined when nothing asks for one; headers are resolved only then. */

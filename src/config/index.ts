@@ -6,6 +6,7 @@ export type { LoadOptions, LoadedConfig } from "./load.ts";
 export type { Config, Workflow, Step, Strategy, Defaults, Overlay, ActionKind, Check, Rule, ServerConfig, ObservabilityConfig, Permissions, Shadow } from "./schema.ts";
 export { serverDefaults } from "./server-defaults.ts";
 export { effectiveDefaults, type EffectiveDefaults } from "./defaults.ts";
+export { otlpExport, parseOtlpHeaders } from "./otlp.ts";
 
 import type { LoadOptions, LoadedConfig } from "./load.ts";
 

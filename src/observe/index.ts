@@ -5,7 +5,7 @@
 // itself loads only when tracing is configured).
 export { MASK, MIN_SECRET_LENGTH, OutputRedactor, Redactor, redact, registerSecret, secrets } from "./redact.ts";
 export { fanOut, type Sink } from "./sink.ts";
-export { otlpExport, parseOtlpHeaders, type OtlpConfig, type OtlpExport, type OtlpSignal } from "./otlp-settings.ts";
+export type { OtlpConfig, OtlpExport, OtlpSignal } from "./otlp-settings.ts";
 export {
   attemptSpanId, derivedSpanId, escalationSpanId, formatTraceparent, incidentSpanId, isSpanId, isTraceId, newSpanId, newTraceId, parseTraceparent,
   setTracePropagation, tracePropagation, type TraceContext,

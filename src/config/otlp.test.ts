@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { isOpsError } from "../errors.ts";
-import { otlpExport, parseOtlpHeaders } from "./otlp-settings.ts";
+import { otlpExport, parseOtlpHeaders } from "./otlp.ts";
 
 describe("otlpExport", () => {
   test("nothing configured: no export", () => {
