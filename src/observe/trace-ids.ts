@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-
 // W3C Trace Context ids (https://www.w3.org/TR/trace-context/#traceparent-header):
 // every run and incident gets a trace id where it is created, and the engine
 // names each span it will report (run, batch, target, step) up front, so a
@@ -37,7 +35,9 @@ export const isSpanId = (value: unknown): value is string => typeof value === "s
  * opened the incident, and a restart does not lose it.
  */
 export function derivedSpanId(traceId: string, name: string): string {
-  const id = createHash("sha256").update(`${traceId}/${name}`).digest("hex").slice(0, 16);
+  const hasher = new Bun.CryptoHasher("sha256");
+  hasher.update(`${traceId}/${name}`);
+  const id = hasher.digest("hex").slice(0, 16);
   return /^0+$/.test(id) ? "0000000000000001" : id;
 }
 
