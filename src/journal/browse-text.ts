@@ -2,13 +2,10 @@
 // both journals: ASCII letters match in either case (SQLite's lower() and
 // LIKE know no other), every other character matches exactly.
 
-/** ASCII upper case to lower case, nothing else: what SQLite's lower() does, and what PostgreSQL's translate() is told to do. */
+/** ASCII upper case to lower case, nothing else: what SQLite's LIKE and PostgreSQL's lower() under the C collation fold. */
 export function asciiLower(text: string): string {
   return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
-
-export const ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-export const ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz";
 
 /**
  * Whether a search for `needle` in the labels' JSON text (one index-free
@@ -25,4 +22,22 @@ export function searchableAsJsonText(needle: string): boolean {
   if (/^[{}:,]*$/.test(needle)) return false;
   // eslint-disable-next-line no-control-regex
   return !/["\\\u0000-\u001f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(needle);
+}
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The needle as it reads inside the labels' JSON text (its characters
+ * escaped as JSON.stringify escapes them): every label name or value that
+ * contains the needle has this in its JSON text, so it is a cheap first
+ * test before each label is read. Undefined for a needle with a lone
+ * surrogate, which is escaped alone but not within a pair.
+ */
+export function asJsonText(needle: string): string | undefined {
+  return loneSurrogate.test(needle) ? undefined : JSON.stringify(needle).slice(1, -1);
+}
+
+/** A LIKE pattern (ESCAPE '\\') for text containing `needle` anywhere. */
+export function containsPattern(needle: string): string {
+  return `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite";
-import { asciiLower, searchableAsJsonText } from "./browse-text.ts";
+import { asJsonText, containsPattern, searchableAsJsonText } from "./browse-text.ts";
 import type { BrowseStore, GateFacts, IncidentQuery, RunQuery, StepSummary } from "./browse-types.ts";
 import type { Synchronous } from "./sqlite-async.ts";
 import { attemptFields, record, toAttempt, toIncident } from "./sqlite-incidents.ts";
@@ -43,10 +43,15 @@ function incidentConditions(query: IncidentQuery, params: Params): string[] {
     bind("target", query.target, "id IN (SELECT a.incident_id FROM run_targets t JOIN remediation_attempts a ON a.run_id = t.run_id WHERE t.target = $target)");
   }
   if (query.text) {
+    // LIKE folds ASCII letters only, as the contract has it, and reads the column without a lowered copy of each.
+    params.text = containsPattern(query.text);
+    const json = asJsonText(query.text);
+    const inLabels = json === undefined ? "1" : "labels LIKE $json ESCAPE '\\'";
+    if (json !== undefined) params.json = containsPattern(json);
     const labels = searchableAsJsonText(query.text)
-      ? "instr(lower(labels), $text) > 0"
-      : "EXISTS (SELECT 1 FROM json_each(incidents.labels) l WHERE instr(lower(l.key), $text) > 0 OR instr(lower(l.value), $text) > 0)";
-    bind("text", asciiLower(query.text), `(instr(lower(title), $text) > 0 OR instr(lower(fingerprint), $text) > 0 OR ${labels})`);
+      ? inLabels
+      : `${inLabels} AND EXISTS (SELECT 1 FROM json_each(incidents.labels) l WHERE l.key LIKE $text ESCAPE '\\' OR l.value LIKE $text ESCAPE '\\')`;
+    where.push(`(title LIKE $text ESCAPE '\\' OR fingerprint LIKE $text ESCAPE '\\' OR (${labels}))`);
   }
   return where;
 }
