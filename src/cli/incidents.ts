@@ -75,6 +75,8 @@ function printIncident(view: IncidentView, out: LineWriter): void {
   out.line(`incident ${incident.id}: ${incident.title} · ${incident.status}${incident.resolution ? ` (${incident.resolution})` : ""}${incident.escalated ? " · escalated" : ""}`);
   out.line(`  fingerprint ${incident.fingerprint} · source ${incident.source} · rule ${incident.rule ?? "(none)"} · ${incident.notifications} notifications`);
   out.line(`  labels ${Object.entries(incident.labels).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  // The W3C trace its intake, decisions, attempts and runs share in a collector.
+  if (incident.traceId) out.line(`  trace ${incident.traceId}`);
   const started = incident.milestones.started;
   out.line("milestones:");
   for (const name of milestones) {

@@ -8,6 +8,7 @@ import { parseDuration } from "../time/index.ts";
 import { eventJsonLine, formatMs, jsonLinesSink, LineWriter } from "../ui/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
 import { metricsIntervalMs, resolveOtlpExport } from "./otlp-config.ts";
+import { serveTraceSinks, startTracingTo } from "./trace-options.ts";
 import { atInfo, eventFields, healLogSink, logInternalError, logNotice, openServeLog, scheduleLogSink } from "./serve-log.ts";
 import { commandJournal } from "./journal-options.ts";
 import type { OptionsOf } from "./options.ts";
@@ -102,6 +103,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   // OTLP metrics, when a collector is configured: its settings and header secrets are read before anything opens.
   const metricsExport = await resolveOtlpExport("metrics", loaded);
   const metricsInterval = metricsExport ? metricsIntervalMs(loaded) : 0;
+  const tracesExport = await resolveOtlpExport("traces", loaded);
   const auth = await resolveServerAuth(settings, options.journal, notice);
   // The generated token too, not only those resolved from references: no step output, event or log line shows it.
   for (const token of [auth.token, auth.webhookToken]) if (token) registerSecret(token);
@@ -126,6 +128,9 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     checks: () => checks?.states() ?? [],
     cluster: () => ({ replicas: cluster.live().length, leader: cluster.isLeader, epoch: cluster.epoch ?? 0, checksOwned: cluster.ownedChecks().length }),
   });
+  // Incidents and their runs as traces, when a collector is configured; spans leave in the background.
+  const tracing = tracesExport ? await startTracingTo(tracesExport, (line) => notice(line, "warn")) : undefined;
+  const traces = tracing ? await serveTraceSinks(tracing, journal) : undefined;
   const healer = new Healer({
     cluster,
     queue,
@@ -136,8 +141,8 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     maxConcurrentRemediations: settings.maxConcurrentRemediations,
     staleAfterMs: parseDuration(settings.staleAfter, "server.staleAfter"),
     defaultTimeoutMs,
-    sinks: [metrics.heal, ...(options.onEvent ? [options.onEvent] : [])],
-    runSinks: [metrics.run],
+    sinks: [metrics.heal, ...(traces ? [traces.heal] : []), ...(options.onEvent ? [options.onEvent] : [])],
+    runSinks: [metrics.run, ...(traces ? [traces.run] : [])],
   });
   healerRef = healer;
   try {
@@ -163,7 +168,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
         replicaId: cluster.id,
         // Read from the journal, not the cached view: a replica that just joined may not be in it yet.
         isAlive: async (replica) => (await cluster.liveIn(journal)).some((r) => r.id === replica),
-        sinks: [metrics.run],
+        sinks: [metrics.run, ...(traces ? [traces.run] : [])],
         ...(options.onScheduleEvent ? { events: options.onScheduleEvent } : {}),
       });
     }
@@ -201,6 +206,8 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
         await cluster.stop().catch(() => undefined);
         // The last counts leave before the journal the gauges read closes (bounded: a dead collector does not hold the exit).
         await otlpMetrics?.shutdown();
+        // The drained runs' and incidents' last spans (bounded: a dead collector does not hold the exit).
+        await tracing?.shutdown();
         await journal.close();
         return outcome;
       },
@@ -210,6 +217,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     await schedules?.stop(0);
     await healer.drain(0);
     await cluster.stop().catch(() => undefined);
+    await tracing?.shutdown(0);
     await journal.close();
     throw error;
   }

@@ -11,7 +11,8 @@ import type { Sink } from "../observe/index.ts";
  */
 export type HealEvent =
   | { type: "alert.received"; source: AlertSourceKind; fingerprint: string; status: "firing" | "resolved"; alertname: string; incidentId?: number; outcome: "opened" | "repeat" | "resolved" | "stale" | "orphan"; receivedAt: number }
-  | { type: "incident.opened"; incidentId: number; title: string; fingerprint: string; rule?: string; labels: Record<string, string>; source: AlertSourceKind; receivedAt: number }
+  /** `traceId`: the incident's W3C trace, which its intake, gates, attempts and their runs join. */
+  | { type: "incident.opened"; incidentId: number; title: string; fingerprint: string; rule?: string; labels: Record<string, string>; source: AlertSourceKind; receivedAt: number; traceId: string }
   /** No rule matches the incident's alert: it waits for a person. */
   | { type: "incident.unmatched"; incidentId: number; at: number }
   | { type: "incident.milestone"; incidentId: number; milestone: Milestone; at: number; note?: string }
@@ -31,6 +32,9 @@ export type HealEvent =
       /** The interrupted run this one continues, and the steps cut off there that run again. */
       continues?: { runId: string; rerun: string[] };
       at: number;
+      /** The incident's trace and the attempt's span, the parent of the run's (none for an incident opened before traces were kept). */
+      traceId?: string;
+      spanId?: string;
     }
   | { type: "remediation.finished"; incidentId: number; rule: string; attempt: number; runId?: string; status: AttemptStatus; durationMs: number; detail?: string; at: number }
   /**
@@ -39,11 +43,11 @@ export type HealEvent =
    * names it); the rule's onInterrupted decides what follows.
    */
   | { type: "remediation.interrupted"; incidentId: number; rule: string; attempt: number; onInterrupted: "retry" | "escalate"; replica?: string; at: number }
-  | { type: "incident.escalated"; incidentId: number; rule?: string; reason: string; at: number }
+  | { type: "incident.escalated"; incidentId: number; rule?: string; reason: string; at: number; traceId?: string }
   /** A further reason to escalate an incident that already is. */
   | { type: "escalation.skipped"; incidentId: number; reason: string; at: number }
   | { type: "escalation.finished"; incidentId: number; rule: string; runId: string; ok: boolean; detail: string; at: number }
-  | { type: "incident.resolved"; incidentId: number; title: string; resolution: string; milestones: Partial<Record<Milestone, number>> }
+  | { type: "incident.resolved"; incidentId: number; title: string; resolution: string; milestones: Partial<Record<Milestone, number>>; traceId?: string }
   | { type: "rule.disabled"; rule: string; reason: string }
   | { type: "notifications.processed"; count: number; lagMs: number }
   /** Something the core could not do (a notification it cannot apply, a journal that fails); it goes on with the rest. */

@@ -11,3 +11,4 @@ export { Healer, type HealerOptions } from "./healer.ts";
 export { remediationKey, type RemediationJob } from "./remediations.ts";
 export { compileRules, matchRule, ruleVariables, type CompiledRule } from "./rules.ts";
 export { lineOf, timelineSink, type Timeline } from "./timeline.ts";
+export { incidentTraceSink, type IncidentTraceOptions } from "./trace-sink.ts";

@@ -1,5 +1,5 @@
 import type { AttemptRecord, IncidentRecord, IncidentStore, Milestone } from "../journal/index.ts";
-import { fanOut, type Sink } from "../observe/index.ts";
+import { fanOut, newTraceId, type Sink } from "../observe/index.ts";
 import type { Alert } from "./alert.ts";
 import type { HealEvent } from "./events.ts";
 import { matchRule, type CompiledRule } from "./rules.ts";
@@ -45,7 +45,7 @@ export async function resolveIncident(ctx: LifecycleContext, incident: IncidentR
   const current = (await ctx.store.getIncident(incident.id))!;
   const automated = current.milestones.remediated !== undefined;
   await ctx.store.updateIncident(incident.id, { status: "resolved", resolution, automated });
-  await ctx.emit({ type: "incident.resolved", incidentId: incident.id, title: incident.title, resolution, milestones: current.milestones });
+  await ctx.emit({ type: "incident.resolved", incidentId: incident.id, title: incident.title, resolution, milestones: current.milestones, ...(incident.traceId ? { traceId: incident.traceId } : {}) });
 }
 
 type Outcome = Extract<HealEvent, { type: "alert.received" }>["outcome"];
@@ -103,6 +103,8 @@ async function openIncident(ctx: LifecycleContext, alert: Alert, receivedAt: num
   const { store } = ctx;
   const rule = matchRule(ctx.rules, alert);
   let incident: IncidentRecord;
+  // Assigned here, where the incident is made, and kept with it: every replica's spans for it join this trace.
+  const traceId = newTraceId();
   try {
     incident = await store.openIncident({
       fingerprint: alert.fingerprint,
@@ -113,6 +115,7 @@ async function openIncident(ctx: LifecycleContext, alert: Alert, receivedAt: num
       ...(rule ? { rule: rule.name } : {}),
       milestones: {},
       lastNotifiedAt: receivedAt,
+      traceId,
     });
   } catch (error) {
     if ((error as { code?: unknown }).code !== "E_INCIDENT_OPEN") throw error;
@@ -122,7 +125,7 @@ async function openIncident(ctx: LifecycleContext, alert: Alert, receivedAt: num
   }
   // A notification can reach us before its own startsAt on a skewed clock; started is never after detected.
   const started = Math.min(alert.startsAt, receivedAt);
-  await ctx.emit({ type: "incident.opened", incidentId: incident.id, title: alertname, fingerprint: alert.fingerprint, labels: alert.labels, source: alert.source, receivedAt, ...(rule ? { rule: rule.name } : {}) });
+  await ctx.emit({ type: "incident.opened", incidentId: incident.id, title: alertname, fingerprint: alert.fingerprint, labels: alert.labels, source: alert.source, receivedAt, traceId, ...(rule ? { rule: rule.name } : {}) });
   await recordMilestone(ctx, incident.id, "started", started);
   await recordMilestone(ctx, incident.id, "detected", receivedAt);
   if (!rule) await ctx.emit({ type: "incident.unmatched", incidentId: incident.id, at: receivedAt });

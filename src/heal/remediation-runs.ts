@@ -3,6 +3,7 @@
 import type { LoadedConfig } from "../config/index.ts";
 import type { CompiledWorkflow, EventSink, PriorProgress } from "../engine/index.ts";
 import { isOpsError } from "../errors.ts";
+import type { TraceContext } from "../observe/index.ts";
 import { localTarget } from "../inventory/index.ts";
 import { newRunId, type IncidentRecord, type Journal, type RunParams } from "../journal/index.ts";
 import { prepareCompiled, prepareWorkflow, startJournaledRun, type ApplyShadow, type PreparedRun } from "../runs/index.ts";
@@ -21,6 +22,8 @@ interface RunRequestOptions {
   sinks?: EventSink[];
   /** An interrupted attempt's run this one continues: its finished steps are not run again. */
   progress?: PriorProgress;
+  /** The incident's trace, and the span the run goes under (the attempt's, the escalation's). */
+  trace?: TraceContext;
 }
 
 /** A workflow's shadow: declaration applies to remediations as to `opskit run`; shadow/ loads only for a workflow that has one. */
@@ -64,6 +67,7 @@ export async function executeWorkflowRun(plan: WorkflowRun, options: RunRequestO
     signal: options.signal,
     ...(options.sinks ? { sinks: options.sinks } : {}),
     ...(options.progress ? { progress: options.progress } : {}),
+    ...(options.trace ? { trace: options.trace } : {}),
     shadow: applyShadow,
     onNote: (note) => notes.push(`; shadow: ${note.message}`),
   });

@@ -3,6 +3,7 @@ import { priorProgress, Slots, type EventSink, type PriorProgress } from "../eng
 import { ExitCode, OpsError } from "../errors.ts";
 import type { JobQueue } from "../jobs/index.ts";
 import type { AttemptRecord, IncidentRecord, IncidentStore, Journal } from "../journal/index.ts";
+import { attemptSpanId, escalationSpanId } from "../observe/index.ts";
 import { formatMs } from "../ui/index.ts";
 import { countedAttempts } from "./gates.ts";
 import { recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
@@ -201,6 +202,8 @@ export class Remediations {
       return;
     }
     const startedAt = Date.now();
+    // The run joins the incident's trace under the attempt's span (derived, so whichever replica runs it names it alike).
+    const trace = incident.traceId ? { traceId: incident.traceId, parentSpanId: attemptSpanId(incident.traceId, attempt) } : undefined;
     const prior = await this.#interruptedProgress(incidentId, attempt);
     const runId = plan.runId;
     const claimed = await store.transaction(async (tx) => {
@@ -212,13 +215,13 @@ export class Remediations {
       await recordMilestone(ctx, incidentId, "remediation_started", startedAt);
       const continues = prior ? { continues: { runId: prior.runId, rerun: prior.unfinished.map((s) => `${s.name} on ${s.target}`) } } : {};
       const targets = plan.targets.map((t) => t.name);
-      await ctx.emit({ type: "remediation.started", incidentId, rule: rule.name, attempt, maxAttempts: rule.rule.maxAttempts, runId, workflow: rule.rule.run, targets, at: startedAt, ...continues });
+      await ctx.emit({ type: "remediation.started", incidentId, rule: rule.name, attempt, maxAttempts: rule.rule.maxAttempts, runId, workflow: rule.rule.run, targets, at: startedAt, ...continues, ...(trace ? { traceId: trace.traceId, spanId: trace.parentSpanId } : {}) });
       return true;
     });
     if (!claimed) return;
     let result: { ok: boolean; detail: string };
     try {
-      result = await executeWorkflowRun(plan, { journal: store, signal, ...(this.deps.runSinks ? { sinks: this.deps.runSinks } : {}), ...(prior ? { progress: prior } : {}) });
+      result = await executeWorkflowRun(plan, { journal: store, signal, ...(this.deps.runSinks ? { sinks: this.deps.runSinks } : {}), ...(prior ? { progress: prior } : {}), ...(trace ? { trace } : {}) });
     } catch (error) {
       result = { ok: false, detail: describeFailure(error) };
     }
@@ -376,7 +379,7 @@ export class Remediations {
       const txCtx = this.deps.context(tx);
       await tx.updateIncident(incident.id, { escalated: true });
       await txCtx.emit({ type: "incident.milestone", incidentId: incident.id, milestone: "escalated", at, note: reason.replace(/^escalated: /, "") });
-      await txCtx.emit({ type: "incident.escalated", incidentId: incident.id, reason, at, ...(rule ? { rule: rule.name } : {}) });
+      await txCtx.emit({ type: "incident.escalated", incidentId: incident.id, reason, at, ...(rule ? { rule: rule.name } : {}), ...(incident.traceId ? { traceId: incident.traceId } : {}) });
       return true;
     }));
     if (!first) {
@@ -392,7 +395,8 @@ export class Remediations {
   #runEscalation(incident: IncidentRecord, rule: CompiledRule, escalation: NonNullable<CompiledRule["escalation"]>, reason: string): void {
     const plan = escalationRun(this.deps.loaded, escalation, incident, reason, { incident: incident.id, attempt: 0, rule: rule.name });
     this.#track(async (signal) => {
-      const result = await executeWorkflowRun(plan, { journal: this.deps.journal, signal }).catch((error) => ({ ok: false, detail: describeFailure(error) }));
+      const trace = incident.traceId ? { trace: { traceId: incident.traceId, parentSpanId: escalationSpanId(incident.traceId) } } : {};
+      const result = await executeWorkflowRun(plan, { journal: this.deps.journal, signal, ...(this.deps.runSinks ? { sinks: this.deps.runSinks } : {}), ...trace }).catch((error) => ({ ok: false, detail: describeFailure(error) }));
       await this.#ctx.emit({ type: "escalation.finished", incidentId: incident.id, rule: rule.name, runId: plan.runId, ok: result.ok, detail: result.detail, at: Date.now() });
     });
   }

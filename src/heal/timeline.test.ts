@@ -8,8 +8,8 @@ const at = Date.UTC(2026, 10, 25, 10, 0, 0);
 describe("the incident timeline as a sink of heal events", () => {
   test("each fact's line reads as it did when the core wrote it", () => {
     const lines: [HealEvent, string | undefined][] = [
-      [{ type: "incident.opened", incidentId: 1, title: "Broken", fingerprint: "f", labels: { alertname: "Broken", service: "api" }, source: "alertmanager", receivedAt: at }, 'firing: Broken {service="api"} (alertmanager)'],
-      [{ type: "incident.opened", incidentId: 1, title: "Broken", fingerprint: "f", labels: { alertname: "Broken" }, source: "grafana", receivedAt: at }, "firing: Broken (grafana)"],
+      [{ type: "incident.opened", incidentId: 1, title: "Broken", fingerprint: "f", labels: { alertname: "Broken", service: "api" }, source: "alertmanager", receivedAt: at, traceId: "4bf92f3577b34da6a3ce929d0e0e4736" }, 'firing: Broken {service="api"} (alertmanager)'],
+      [{ type: "incident.opened", incidentId: 1, title: "Broken", fingerprint: "f", labels: { alertname: "Broken" }, source: "grafana", receivedAt: at, traceId: "4bf92f3577b34da6a3ce929d0e0e4736" }, "firing: Broken (grafana)"],
       [{ type: "incident.unmatched", incidentId: 1, at }, "no rule matches this alert: it waits for a person (opskit incidents ack)"],
       [{ type: "incident.milestone", incidentId: 1, milestone: "acknowledged", at, note: "by ana" }, "acknowledged: by ana"],
       [{ type: "incident.milestone", incidentId: 1, milestone: "detected", at }, "detected"],

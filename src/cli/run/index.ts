@@ -11,6 +11,7 @@ import { parseVarOptions, type VarOptions } from "../vars.ts";
 import { checkBeforeRun, printPlan } from "./plan.ts";
 import type { execSpec, outputOptions, runSpec } from "./spec.ts";
 import { terminalRunSink } from "./terminal.ts";
+import { callerTrace, runTraceSinkOf, startCommandTracing } from "../trace-options.ts";
 
 /** What startRun reads: how the run is shown and recorded, and for a dry run the vars given. */
 export type StartOptions = OptionValues<typeof outputOptions> & VarOptions;
@@ -89,14 +90,26 @@ export async function startRun(prepared: PreparedRun, options: StartOptions, ext
   }
   const journal = await openJournal(await commandJournal(options, prepared.loaded));
   const { display, note, dim } = displaySink(prepared, options, out, journal.location);
+  // Spans are exported in the background while the run goes on, and flushed (bounded) before the command exits.
+  const tracing = await startCommandTracing(prepared.loaded, (line) => {
+    out.flush();
+    console.error(line);
+  }).catch(async (error: unknown) => {
+    await journal.close();
+    throw error;
+  });
+  const sinks = tracing ? [display, await runTraceSinkOf(tracing)] : [display];
+  const caller = callerTrace();
   const { signal, hardSignal, release } = interruptible(out);
   try {
-    const run = await startJournaledRun(prepared, { journal, sinks: [display], signal, hardSignal, stream: options.stream, shadow: applyShadow, onNote: note, ...extra });
+    const run = await startJournaledRun(prepared, { journal, sinks, signal, hardSignal, stream: options.stream, shadow: applyShadow, onNote: note, ...(caller ? { trace: caller } : {}), ...extra });
     if (!options.json) out.line(dim(`journal: ${journal.location} (opskit runs show ${run.runId})`));
     return exitFor(run.counts, run.status);
   } finally {
     release();
     out.flush();
+    // At most a second: a collector that is down delays the exit by that much, never the run.
+    await tracing?.shutdown(1000);
     await journal.close();
   }
 }

@@ -43,6 +43,8 @@ async function showRun(journal: Journal, id: string, options: RunsOptions, out: 
   }
   const { run, targets, steps } = found;
   out.line(`run ${run.id}: ${run.kind} ${run.name} · ${run.status} · started ${when(run.startedAt)} · took ${duration(run)}${run.resumedFrom ? ` · resumes ${run.resumedFrom}` : ""}`);
+  // The W3C trace id: the run's spans in a collector (a remediation's trace is its incident's).
+  if (run.traceId) out.line(`trace: ${run.traceId}`);
   if (Object.keys(run.params.vars).length > 0) out.line(`vars: ${JSON.stringify(run.params.vars)}`);
   const width = Math.max(6, ...targets.map((t) => t.target.length));
   out.line(`${"TARGET".padEnd(width)}  BATCH  STATUS       TOOK      STEPS`);
