@@ -64,6 +64,8 @@ export interface Run {
   finishedAt?: string;
   summary?: Record<string, unknown>;
   traceId?: string;
+  /** Whether it executes on this server now (its output can be followed). */
+  live?: boolean;
 }
 
 export interface RunTarget {
@@ -89,6 +91,9 @@ export interface RunStep {
   attempts?: number;
   error?: string;
   startedAt: string;
+  /** With ?steps=summary: the size of each stream (the output itself is read per step). */
+  stdoutBytes?: number;
+  stderrBytes?: number;
 }
 
 export interface Phases {
@@ -116,6 +121,7 @@ export interface IncidentView {
   runs?: Run[];
   gate?: Gate;
   phases?: Phases;
+  /** The targets of each run, by run id. */
   targets?: Record<string, RunTarget[]>;
 }
 
@@ -155,6 +161,9 @@ export interface Page<T> {
 
 /** An answer other than 2xx, or no answer: the status (0 for none), the server's code and hint. */
 export class ApiError extends Error {
+  /** The token the refused request carried (a 401 for an old token is no news once it changed). */
+  readonly token: string | undefined = getToken();
+
   constructor(
     readonly status: number,
     readonly code: string,
@@ -197,6 +206,7 @@ async function failure(response: Response): Promise<ApiError> {
 
 /** Sends a request to the API; rejects with ApiError for anything but 2xx. */
 export async function request(path: string, init: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<Response> {
+  const token = getToken();
   let response: Response;
   try {
     response = await fetch(path, {
@@ -212,7 +222,11 @@ export async function request(path: string, init: { method?: string; body?: unkn
     const timedOut = error instanceof DOMException && error.name === "TimeoutError";
     throw new ApiError(0, timedOut ? "E_TIMEOUT" : "E_NETWORK", timedOut ? "the server did not answer in time" : "the server cannot be reached", "check that opskit serve is running");
   }
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) {
+    const error = await failure(response);
+    (error as { token: string | undefined }).token = token;
+    throw error;
+  }
   return response;
 }
 

@@ -5,7 +5,7 @@ import { api, ApiError, type Overview } from "./api.ts";
 import { button, h, replaceContent, setText } from "./dom.ts";
 import { openEventStream, type StreamMessage, type StreamState } from "./stream.ts";
 import { getToken, onTokenChange, setToken } from "./token.ts";
-import { refresher, type ViewContext } from "./view.ts";
+import { refresher, type StepPlace, type ViewContext } from "./view.ts";
 import { errorText } from "./widgets.ts";
 
 const navItems: [route: string, name: string, label: string][] = [
@@ -92,6 +92,7 @@ export function createShell(root: HTMLElement): Shell {
       clearNotice();
     } catch (error) {
       reportError(error);
+      announce(`Could not ${pausing ? "pause" : "resume"} remediation: ${errorText(error).title}`);
     } finally {
       pauseButton.disabled = false;
       scheduleOverview();
@@ -120,6 +121,8 @@ export function createShell(root: HTMLElement): Shell {
   // --- errors ----------------------------------------------------------------
   const clearNotice = () => replaceContent(notice);
   const reportError = (error: unknown) => {
+    // A refusal of a request sent before the token changed says nothing about the token now.
+    if (error instanceof ApiError && error.unauthorized && error.token !== getToken()) return;
     const { title, detail } = errorText(error);
     const unauthorized = error instanceof ApiError && error.unauthorized;
     replaceContent(
@@ -141,7 +144,7 @@ export function createShell(root: HTMLElement): Shell {
       overview = await api.overview(life.signal);
       renderBanner();
       const replica = overview.replica ? `replica ${overview.replica.name}${overview.replica.leader ? " (leader)" : ""}` : "";
-      replaceContent(footer, h("p", {}, `opskit ${overview.version}`, replica ? ` · ${replica}` : ""));
+      replaceContent(footer, h("p", {}, overview.version, replica ? ` · ${replica}` : ""));
       for (const listener of overviewListeners) listener(overview);
     } catch (error) {
       if (!life.signal.aborted) reportError(error);
@@ -157,6 +160,30 @@ export function createShell(root: HTMLElement): Shell {
     streamLabel.dataset.state = state;
   };
   let stream: AbortController | undefined;
+  // The step each target of the runs under way is in, from the shared stream: a run's page opened later
+  // reads what a quiet step printed so far from here. Bounded: a few runs' worth, dropped when they finish.
+  const underWay = new Map<string, Map<string, StepPlace>>();
+  const noteRunEvent = (data: string) => {
+    if (!data.includes('"type":"step.started"') && !data.includes('"type":"run.finished"')) return;
+    let event: { type?: unknown; runId?: unknown; target?: unknown; phase?: unknown; index?: unknown };
+    try {
+      event = JSON.parse(data) as typeof event;
+    } catch {
+      return;
+    }
+    if (typeof event.runId !== "string") return;
+    if (event.type === "run.finished") {
+      underWay.delete(event.runId);
+      return;
+    }
+    if (typeof event.target !== "string") return;
+    const run = underWay.get(event.runId) ?? new Map<string, StepPlace>();
+    if (!underWay.has(event.runId)) {
+      underWay.set(event.runId, run);
+      if (underWay.size > 20) underWay.delete(underWay.keys().next().value!);
+    }
+    if (run.size < 1_000 || run.has(event.target)) run.set(event.target, { target: event.target, phase: String(event.phase), index: Number(event.index) || 0 });
+  };
   const shell: Shell = {
     main: h("main", { id: "main", tabindex: "-1" }),
     onMessage: undefined,
@@ -182,6 +209,7 @@ export function createShell(root: HTMLElement): Shell {
           overviewListeners.add(listener);
           signal.addEventListener("abort", () => overviewListeners.delete(listener), { once: true });
         },
+        stepsUnderWay: (runId) => [...(underWay.get(runId)?.values() ?? [])],
       };
     },
   };
@@ -197,7 +225,10 @@ export function createShell(root: HTMLElement): Shell {
       {
         onMessage(message) {
           if (message.event === "heal" || message.event === "pause") scheduleOverview();
-          else if (message.event === "run" && /"type":"run\.(started|finished)"/.test(message.data)) scheduleOverview();
+          else if (message.event === "run") {
+            if (/"type":"run\.(started|finished)"/.test(message.data)) scheduleOverview();
+            noteRunEvent(message.data);
+          }
           shell.onMessage?.(message);
         },
         onState(state) {

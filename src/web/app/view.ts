@@ -20,6 +20,14 @@ export interface ViewContext {
   refreshOverview(): void;
   /** Follows the overview the shell reads; the view's signal ends the subscription. */
   onOverview(listener: (overview: Overview) => void): void;
+  /** The step each target of a run is in, as the shared stream last said (runs under way while the page is open). */
+  stepsUnderWay(runId: string): StepPlace[];
+}
+
+export interface StepPlace {
+  target: string;
+  phase: string;
+  index: number;
 }
 
 export interface View {

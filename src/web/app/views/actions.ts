@@ -3,14 +3,15 @@
 import { api } from "../api.ts";
 import { button } from "../dom.ts";
 import type { ViewContext } from "../view.ts";
+import { errorText } from "../widgets.ts";
 
 export type IncidentVerb = "approve" | "deny" | "ack" | "resolve";
 
-const labels: Record<IncidentVerb, { text: string; done: string; className: string }> = {
-  approve: { text: "Approve", done: "approved: the remediation starts", className: "primary" },
-  deny: { text: "Deny", done: "denied: the remediation will not run", className: "danger" },
-  ack: { text: "Acknowledge", done: "acknowledged", className: "secondary" },
-  resolve: { text: "Resolve", done: "resolved by hand", className: "secondary" },
+const labels: Record<IncidentVerb, { text: string; verb: string; done: string; className: string }> = {
+  approve: { text: "Approve", verb: "approve", done: "approved: the remediation starts", className: "primary" },
+  deny: { text: "Deny", verb: "deny", done: "denied: the remediation will not run", className: "danger" },
+  ack: { text: "Acknowledge", verb: "acknowledge", done: "acknowledged", className: "secondary" },
+  resolve: { text: "Resolve", verb: "resolve", done: "resolved by hand", className: "secondary" },
 };
 
 /** A button that posts the action for one incident; `after` runs on success (read the page again). */
@@ -28,6 +29,7 @@ export function incidentAction(context: ViewContext, verb: IncidentVerb, id: num
         after();
       } catch (error) {
         context.reportError(error);
+        context.announce(`Could not ${label.verb} incident ${id}: ${errorText(error).title}`);
       } finally {
         b.disabled = false;
         b.removeAttribute("aria-busy");

@@ -7,7 +7,7 @@ import { api, type Check } from "../api.ts";
 import { uptimeBar, sparkline, type Sparkline, type UptimeBar } from "../charts.ts";
 import { h, replaceContent, setAttr, setText } from "../dom.ts";
 import { compareNames, formatAgo, formatCount, formatMs, formatPercent } from "../format.ts";
-import { every, refresher, type View, type ViewContext } from "../view.ts";
+import { eventData, every, refresher, type View, type ViewContext } from "../view.ts";
 import { toneOf } from "../widgets.ts";
 
 type SortKey = "name" | "status" | "uptime" | "latency";
@@ -89,7 +89,7 @@ export function checksView(context: ViewContext): View {
       h("summary", {}, h("span", { class: "group-name" }, name), " ", count),
       h(
         "div",
-        { class: "table-wrap" },
+        { class: "table-wrap", tabindex: "0", role: "region", "aria-label": `Checks in ${name}` },
         h(
           "table",
           { class: "checks-table" },
@@ -272,7 +272,14 @@ export function checksView(context: ViewContext): View {
     root,
     refresh: load,
     onEvent(message) {
-      if (message.event === "check") schedule();
+      if (message.event !== "check") return;
+      // A status change shows at once; the history behind the bars comes with the next read.
+      const state = eventData(message) as Partial<Check> | undefined;
+      const row = typeof state?.name === "string" ? rows.get(state.name) : undefined;
+      if (row && state) {
+        updateRow(row, { ...row.check, ...state, lastError: state.lastError, history: row.check.history ?? [] } as Check);
+      }
+      schedule();
     },
   };
 }

@@ -71,7 +71,7 @@ export function historyView(context: ViewContext): View {
   const runsTable = (runs: Run[]) =>
     h(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Runs" },
       h(
         "table",
         { class: "data-table" },
@@ -98,7 +98,7 @@ export function historyView(context: ViewContext): View {
   const incidentsTable = (incidents: Incident[]) =>
     h(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Incidents" },
       h(
         "table",
         { class: "data-table" },

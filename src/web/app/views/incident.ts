@@ -2,7 +2,7 @@
 // (milestones, gate decisions, attempts) in order with the whole timeline
 // expandable, the runs it caused with their per-target results, the MTTR
 // phases as a bar, and the actions a person can take.
-import { api, type Attempt, type IncidentView, type Run, type RunView, type TimelineEvent } from "../api.ts";
+import { api, type Attempt, type IncidentView, type Run, type RunTarget, type TimelineEvent } from "../api.ts";
 import { phaseBar } from "../charts.ts";
 import { h, replaceContent, routeLink, type Child } from "../dom.ts";
 import { compareNames, formatMs, formatTime, toEpoch } from "../format.ts";
@@ -12,7 +12,7 @@ import { annotationList, badge, emptyState, errorBox, gateLine, labelList, secti
 import { incidentAction } from "./actions.ts";
 
 const keyKinds = new Set(["milestone", "gate", "run", "escalation"]);
-/** Runs whose targets the page reads for the per-target table (the latest); the run page has the rest. */
+/** Runs whose targets the page lists (the latest); each run's page has the rest. */
 const RUNS_WITH_TARGETS = 3;
 const TARGETS_SHOWN = 50;
 
@@ -35,25 +35,25 @@ function durationOf(run: { startedAt?: string; finishedAt?: string }): string {
   return start !== undefined && end !== undefined ? formatMs(end - start) : "–";
 }
 
-function targetTable(view: RunView): HTMLElement {
+function targetTable(run: Run, list: readonly RunTarget[]): HTMLElement {
   const rank = (s: string) => (s === "failed" || s === "unreachable" ? 0 : s === "running" ? 1 : 2);
-  const targets = [...view.targets].sort((a, b) => rank(a.status) - rank(b.status) || compareNames(a.target, b.target));
+  const targets = [...list].sort((a, b) => rank(a.status) - rank(b.status) || compareNames(a.target, b.target));
   const shown = targets.slice(0, TARGETS_SHOWN);
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": `Targets of run ${run.name} ${run.id}` },
     h(
       "table",
       { class: "data-table" },
-      h("caption", {}, `Targets of run ${view.run.name}`, targets.length > shown.length ? ` (${shown.length} of ${targets.length}, failures first)` : ""),
+      h("caption", {}, `Targets of run ${run.name}`, targets.length > shown.length ? ` (${shown.length} of ${targets.length}, failures first)` : ""),
       h("thead", {}, h("tr", {}, ["Target", "Batch", "Status", "Duration", "Error"].map((t) => h("th", { scope: "col" }, t)))),
       h(
         "tbody",
         {},
-        shown.map((t) => h("tr", {}, h("th", { scope: "row" }, t.target), h("td", { class: "num" }, String(t.batch + 1)), h("td", {}, badge(t.status)), h("td", { class: "num" }, formatMs(t.durationMs)), h("td", { class: "wrap" }, t.error ?? ""))),
+        shown.map((t) => h("tr", {}, h("th", { scope: "row" }, t.target), h("td", { class: "num" }, String(t.batch)), h("td", {}, badge(t.status)), h("td", { class: "num" }, formatMs(t.durationMs)), h("td", { class: "wrap" }, t.error ?? ""))),
       ),
     ),
-    targets.length > shown.length ? h("p", {}, routeLink(runRoute(view.run.id), `All ${targets.length} targets on the run's page`)) : null,
+    targets.length > shown.length ? h("p", {}, routeLink(runRoute(run.id), `All ${targets.length} targets on the run's page`)) : null,
   );
 }
 
@@ -61,14 +61,13 @@ export function incidentView(context: ViewContext): View {
   const id = Number(context.params[0]);
   const root = h("div", { class: "view view-incident" }, h("h1", {}, `Incident #${id}`), h("p", { class: "muted" }, "Loading…"));
   let data: IncidentView | undefined;
-  const runDetails = new Map<string, RunView>();
 
   const attemptsTable = (attempts: Attempt[]): Child =>
     attempts.length === 0
       ? emptyState("No remediation attempt yet.")
       : h(
           "div",
-          { class: "table-wrap" },
+          { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Remediation attempts" },
           h(
             "table",
             { class: "data-table" },
@@ -114,8 +113,8 @@ export function incidentView(context: ViewContext): View {
             ),
           ),
           runs.slice(0, RUNS_WITH_TARGETS).map((run) => {
-            const detail = runDetails.get(run.id);
-            return detail && detail.targets.length > 0 ? targetTable(detail) : null;
+            const list = data?.targets?.[run.id] ?? [];
+            return list.length > 0 ? targetTable(run, list) : null;
           }),
         ];
 
@@ -183,19 +182,6 @@ export function incidentView(context: ViewContext): View {
   async function load(): Promise<void> {
     try {
       data = await api.incident(id, context.signal);
-      const runs = data.runs ?? [];
-      const wanted = runs.slice(0, RUNS_WITH_TARGETS);
-      for (const run of wanted) {
-        // A finished run's targets do not change: read them once.
-        const known = runDetails.get(run.id);
-        if (known && known.run.status !== "running" && known.run.status === run.status) continue;
-        try {
-          runDetails.set(run.id, await api.run(run.id, context.signal));
-        } catch (error) {
-          if (context.signal.aborted) return;
-        }
-      }
-      for (const key of runDetails.keys()) if (!wanted.some((r) => r.id === key)) runDetails.delete(key);
       render();
     } catch (error) {
       if (context.signal.aborted) return;

@@ -60,9 +60,11 @@ function model(answer: unknown): MttrModel {
   const weekly = (Array.isArray(report.weekly) ? report.weekly : Array.isArray(root.weekly) ? root.weekly : []).map((w: unknown) => {
     const o = obj(w);
     const resolve = obj(obj(o.phases).resolve);
-    const point: MttrModel["weekly"][number] = { week: String(o.week ?? o.weekStart ?? ""), count: num(o.count) ?? num(o.incidents) ?? 0 };
+    const start = num(o.weekStart);
+    const week = start !== undefined ? new Date(start).toISOString().slice(0, 10) : String(o.week ?? "");
+    const point: MttrModel["weekly"][number] = { week, count: num(o.resolved) ?? num(o.count) ?? 0 };
     const median = num(o.median) ?? num(o.mttrMs) ?? num(resolve.median);
-    const p90 = num(o.p90) ?? num(resolve.p90);
+    const p90 = num(o.p90) ?? num(o.p90Ms) ?? num(resolve.p90);
     if (median !== undefined) point.median = median;
     if (p90 !== undefined) point.p90 = p90;
     return point;
@@ -116,7 +118,7 @@ export function mttrView(context: ViewContext): View {
                 h("summary", {}, "The weekly numbers as a table"),
                 h(
                   "div",
-                  { class: "table-wrap" },
+                  { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Weekly time to resolve" },
                   h(
                     "table",
                     { class: "data-table" },
@@ -135,7 +137,7 @@ export function mttrView(context: ViewContext): View {
         phaseBar({ ...(medians.detect !== undefined ? { detect: medians.detect } : {}), ...(medians.isolate !== undefined ? { isolate: medians.isolate } : {}), ...(medians.recover !== undefined ? { recover: medians.recover } : {}) }, "Median of each phase"),
         h(
           "div",
-          { class: "table-wrap" },
+          { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Phases" },
           h(
             "table",
             { class: "data-table" },

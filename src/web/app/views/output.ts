@@ -56,20 +56,56 @@ export class LineRing {
   }
 }
 
+/** A finished step as the run's summary lists it, with how much each stream printed. */
+export interface StepWithOutput {
+  target: string;
+  phase: string;
+  index: number;
+  name: string;
+  startedAt: string;
+  stdoutBytes?: number;
+  stderrBytes?: number;
+}
+
+/** One chunk of a step's stream as the run's event stream sends it: `offset` is how many characters of that stream came before. */
+export interface OutputChunk {
+  target: string;
+  phase: string;
+  index: number;
+  stream: "stdout" | "stderr";
+  text: string;
+  offset: number;
+}
+
 export interface OutputPane {
   element: HTMLElement;
-  /** A chunk of a target's stream; may end mid-line. */
-  write(target: string, stream: "stdout" | "stderr", text: string): void;
+  /** A chunk from the event stream; a step first seen mid-way has its start read from the server first. */
+  live(chunk: OutputChunk): void;
   /** Ends the partial lines (a step or the run finished). */
   flush(target?: string): void;
-  /** Reads the output the server has kept so far (the tail), before live chunks. */
-  loadBacklog(signal: AbortSignal): Promise<void>;
+  /** The run's finished steps: the last of them with output are read for the tail, and all for the download. */
+  setSteps(steps: readonly StepWithOutput[]): Promise<void>;
+  /** Steps under way: their output so far is read, then followed live. */
+  follow(running: readonly { target: string; phase: string; index: number }[]): void;
   setTargets(targets: readonly string[]): void;
 }
 
-export function outputPane(options: { runId: string; outputPath: (target?: string) => string; signal: AbortSignal; announce(text: string): void; reportError(error: unknown): void }): OutputPane {
+/** Finished steps whose output is read when the page opens: the tail needs only the latest. */
+const BACKLOG_STEPS = 20;
+/** Step outputs read at once for the download. */
+const DOWNLOAD_CONCURRENCY = 4;
+
+const streamKey = (c: { target: string; phase: string; index: number; stream: string }) => `${c.target}\0${c.phase}\0${c.index}\0${c.stream}`;
+
+export function outputPane(options: { runId: string; outputPath: (params: Record<string, string | number>) => string; signal: AbortSignal; announce(text: string): void; reportError(error: unknown): void }): OutputPane {
   const ring = new LineRing(RING_LINES);
   const partial = new Map<string, string>();
+  /** Characters of each step's stream already shown, so a chunk read twice (backlog and live) is shown once. */
+  const seen = new Map<string, number>();
+  /** Streams whose start is being read: their live chunks wait here meanwhile. */
+  const waiting = new Map<string, OutputChunk[]>();
+  let steps: StepWithOutput[] = [];
+  const liveSteps = new Map<string, { target: string; phase: string; index: number }>();
   let multiTarget = false;
   let filter = "";
   /** Lines pushed since the last frame drew them. */
@@ -79,7 +115,7 @@ export function outputPane(options: { runId: string; outputPath: (target?: strin
   options.signal.addEventListener("abort", () => cancelAnimationFrame(frame), { once: true });
 
   const log = h("div", { class: "output-log", role: "log", "aria-live": "off", "aria-label": "Run output (latest lines)", tabindex: "0" });
-  const follow = h("input", { id: "output-follow", type: "checkbox", checked: true });
+  const followBox = h("input", { id: "output-follow", type: "checkbox", checked: true });
   const targetSelect = h("select", { id: "output-target" }, h("option", { value: "" }, "All targets"));
   const count = h("span", { class: "muted", role: "status" });
   const download = button("Download full output", () => void saveOutput(), { class: "secondary", "data-key": "download-output" });
@@ -89,8 +125,8 @@ export function outputPane(options: { runId: string; outputPath: (target?: strin
     h(
       "div",
       { class: "toolbar" },
-      h("div", { class: "field" }, h("label", { for: "output-target" }, "Target"), targetSelect),
-      h("div", { class: "field field-inline" }, follow, h("label", { for: "output-follow" }, "Follow output")),
+      h("div", { class: "field", hidden: true }, h("label", { for: "output-target" }, "Target"), targetSelect),
+      h("div", { class: "field field-inline" }, followBox, h("label", { for: "output-follow" }, "Follow output")),
       download,
       count,
     ),
@@ -118,8 +154,8 @@ export function outputPane(options: { runId: string; outputPath: (target?: strin
       }
     }
     fresh = [];
-    setText(count, ring.total === 0 ? "No output yet." : `Showing the last ${formatCount(log.childElementCount)} lines of ${formatCount(ring.total)}${ring.total > ring.size ? "; download for the whole" : ""}.`);
-    if (follow.checked) log.scrollTop = log.scrollHeight;
+    setText(count, ring.total === 0 ? "No output yet." : `Showing the last ${formatCount(log.childElementCount)} lines of ${formatCount(ring.total)}${ring.total > log.childElementCount ? "; the download has all of it" : ""}.`);
+    if (followBox.checked) log.scrollTop = log.scrollHeight;
   };
 
   const requestDraw = () => {
@@ -158,49 +194,133 @@ export function outputPane(options: { runId: string; outputPath: (target?: strin
     requestDraw();
   };
 
-  /** Streams the kept output and holds only its tail: a 20,000-line output never sits in memory whole. */
-  const loadBacklog = async (signal: AbortSignal) => {
-    const response = await fetch(options.outputPath(filter || undefined), { headers: authHeaders(), signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]), credentials: "omit", cache: "no-store" });
-    if (!response.ok || !response.body) return;
-    const target = filter || "";
-    const before = ring.total;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let rest = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      const parts = (rest + value).split(/\r?\n/);
-      rest = parts.pop() ?? "";
-      for (const text of parts) ring.push({ target, stream: "stdout", text });
-    }
-    if (rest) ring.push({ target, stream: "stdout", text: rest });
-    if (ring.total !== before) {
-      rebuild = true;
-      requestDraw();
+  /** Reads one stream of one step: its text and how many characters the server cut from its start. */
+  const readStream = async (step: { target: string; phase: string; index: number }, stream: "stdout" | "stderr", signal: AbortSignal): Promise<{ text: string; dropped: number } | undefined> => {
+    const response = await fetch(options.outputPath({ target: step.target, phase: step.phase, index: step.index, stream }), {
+      headers: authHeaders(),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]),
+      credentials: "omit",
+      cache: "no-store",
+    });
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw new ApiError(response.status, `HTTP_${response.status}`, response.status === 401 ? "missing or wrong bearer token" : `the output could not be read (HTTP ${response.status})`);
+    return { text: await response.text(), dropped: Number(response.headers.get("x-output-dropped") ?? 0) || 0 };
+  };
+
+  /** Shows a chunk once: what of it was shown already (read before, or sent twice) is skipped, a gap is marked. */
+  const deliver = (chunk: OutputChunk) => {
+    const key = streamKey(chunk);
+    const have = seen.get(key) ?? 0;
+    const end = chunk.offset + chunk.text.length;
+    if (end <= have) return;
+    if (chunk.offset > have) write(chunk.target, chunk.stream, `\n[… ${formatCount(chunk.offset - have)} characters not received …]\n`);
+    write(chunk.target, chunk.stream, chunk.offset < have ? chunk.text.slice(have - chunk.offset) : chunk.text);
+    seen.set(key, end);
+  };
+
+  /**
+   * Reads what a step's stream printed before the page was watching, then
+   * shows the live chunks that arrived meanwhile (held until then).
+   */
+  const catchUp = (step: { target: string; phase: string; index: number }, stream: "stdout" | "stderr", first?: OutputChunk) => {
+    const key = streamKey({ ...step, stream });
+    waiting.set(key, first ? [first] : []);
+    void readStream(step, stream, options.signal)
+      .then((start) => {
+        if (!start || seen.has(key)) return;
+        if (start.dropped > 0) write(step.target, stream, `[… the first ${formatCount(start.dropped)} characters are no longer kept …]\n`);
+        seen.set(key, start.dropped);
+        deliver({ ...step, stream, offset: start.dropped, text: start.text });
+      })
+      .catch((error: unknown) => {
+        if (!options.signal.aborted) options.reportError(error);
+      })
+      .finally(() => {
+        const queued = waiting.get(key) ?? [];
+        waiting.delete(key);
+        for (const c of queued) deliver(c);
+      });
+  };
+
+  const live = (chunk: OutputChunk) => {
+    const key = streamKey(chunk);
+    liveSteps.set(`${chunk.target}\0${chunk.phase}\0${chunk.index}`, { target: chunk.target, phase: chunk.phase, index: chunk.index });
+    const queue = waiting.get(key);
+    if (queue) queue.push(chunk);
+    else if (seen.has(key) || chunk.offset === 0) deliver(chunk);
+    // The page opened while this step was printing: read what came before, then go on live.
+    else catchUp(chunk, chunk.stream, chunk);
+  };
+
+  /** Steps under way when the page opened: what they printed so far (a quiet step sends no chunk to start from). */
+  const follow = (running: readonly { target: string; phase: string; index: number }[]) => {
+    for (const step of running) {
+      liveSteps.set(`${step.target}\0${step.phase}\0${step.index}`, step);
+      for (const stream of ["stdout", "stderr"] as const) {
+        const key = streamKey({ ...step, stream });
+        if (!seen.has(key) && !waiting.has(key)) catchUp(step, stream);
+      }
     }
   };
 
+  /** The latest finished steps' output, oldest first, before anything live. */
+  const setSteps = async (list: readonly StepWithOutput[]) => {
+    steps = [...list].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    const withOutput = steps.filter((s) => (s.stdoutBytes ?? 1) > 0 || (s.stderrBytes ?? 1) > 0);
+    for (const step of withOutput.slice(-BACKLOG_STEPS)) {
+      for (const stream of ["stdout", "stderr"] as const) {
+        const bytes = stream === "stdout" ? step.stdoutBytes : step.stderrBytes;
+        const key = streamKey({ ...step, stream });
+        if (bytes === 0 || seen.has(key) || waiting.has(key)) continue;
+        const read = await readStream(step, stream, options.signal);
+        if (!read || seen.has(key) || waiting.has(key)) continue;
+        seen.set(key, read.dropped);
+        deliver({ target: step.target, phase: step.phase, index: step.index, stream, text: read.text, offset: read.dropped });
+      }
+      flush(step.target);
+    }
+  };
+
+  /** Every step's output, read a few at a time, as one file: a section per step and stream. */
   const saveOutput = async () => {
     download.disabled = true;
     try {
-      const response = await fetch(options.outputPath(filter || undefined), { headers: authHeaders(), signal: AbortSignal.any([options.signal, AbortSignal.timeout(120_000)]), credentials: "omit" });
-      if (!response.ok) {
-        throw new ApiError(response.status, `HTTP_${response.status}`, response.status === 401 ? "missing or wrong bearer token" : `the output could not be read (HTTP ${response.status})`);
-      }
-      const blob = await response.blob();
+      const all = new Map<string, { target: string; phase: string; index: number; name?: string }>();
+      for (const s of steps) all.set(`${s.target}\0${s.phase}\0${s.index}`, s);
+      for (const [key, s] of liveSteps) if (!all.has(key)) all.set(key, s);
+      const list = [...all.values()].filter((s) => !filter || s.target === filter);
+      const parts: string[][] = list.map(() => []);
+      let next = 0;
+      let done = 0;
+      const worker = async () => {
+        while (next < list.length) {
+          const i = next++;
+          const step = list[i]!;
+          for (const stream of ["stdout", "stderr"] as const) {
+            const read = await readStream(step, stream, options.signal);
+            if (!read || read.text === "") continue;
+            parts[i]!.push(`==> ${step.target} · ${step.phase} ${step.index}${step.name ? ` ${step.name}` : ""} · ${stream}${read.dropped ? ` (first ${read.dropped} characters not kept)` : ""} <==\n`, read.text, read.text.endsWith("\n") ? "\n" : "\n\n");
+          }
+          done++;
+          if (list.length > 20 && done % 20 === 0) setText(download, `Downloading… ${done} of ${list.length} steps`);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(DOWNLOAD_CONCURRENCY, list.length) }, worker));
+      const blob = new Blob(parts.flat(), { type: "text/plain;charset=utf-8" });
       const url = URL.createObjectURL(blob);
       const a = document.createElement("a");
       a.href = url;
-      a.download = `opskit-run-${options.runId}${filter ? `-${filter.replace(/[^\w.-]+/g, "_")}` : ""}.log`;
+      a.download = `opskit-run-${options.runId.replace(/[^\w.-]+/g, "_")}${filter ? `-${filter.replace(/[^\w.-]+/g, "_")}` : ""}.log`;
       a.hidden = true;
       document.body.appendChild(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      options.announce(`Downloaded ${formatCount(blob.size)} bytes of output.`);
+      options.announce(`Downloaded the output of ${list.length} steps (${formatCount(blob.size)} bytes).`);
     } catch (error) {
       if (!options.signal.aborted) options.reportError(error);
     } finally {
+      setText(download, "Download full output");
       download.disabled = false;
     }
   };
@@ -208,10 +328,10 @@ export function outputPane(options: { runId: string; outputPath: (target?: strin
   // Scrolling up to read stops following; scrolling back to the end resumes it.
   log.addEventListener("scroll", () => {
     const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
-    if (follow.checked !== atEnd) follow.checked = atEnd;
+    if (followBox.checked !== atEnd) followBox.checked = atEnd;
   }, { passive: true });
-  follow.addEventListener("change", () => {
-    if (follow.checked) log.scrollTop = log.scrollHeight;
+  followBox.addEventListener("change", () => {
+    if (followBox.checked) log.scrollTop = log.scrollHeight;
   });
   targetSelect.addEventListener("change", () => {
     filter = targetSelect.value;
@@ -221,9 +341,10 @@ export function outputPane(options: { runId: string; outputPath: (target?: strin
 
   return {
     element,
-    write,
+    live,
     flush,
-    loadBacklog,
+    setSteps,
+    follow,
     setTargets(targets) {
       multiTarget = targets.length > 1;
       targetSelect.closest(".field")!.toggleAttribute("hidden", !multiTarget);

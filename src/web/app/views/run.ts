@@ -8,11 +8,13 @@ import { button, h, replaceContent, routeLink, s, setAttr, setText } from "../do
 import { compareNames, formatCount, formatMs, formatTime, toEpoch } from "../format.ts";
 import { incidentRoute } from "../router.ts";
 import { openEventStream, type StreamMessage } from "../stream.ts";
-import { eventData, refresher, type View, type ViewContext } from "../view.ts";
+import { eventData, refresher, type StepPlace, type View, type ViewContext } from "../view.ts";
 import { badge, errorBox, section, toneOf } from "../widgets.ts";
 import { outputPane } from "./output.ts";
 
 const PAGE_SIZE = 50;
+/** Running targets whose output so far is read when the page opens. */
+const FOLLOW_TARGETS = 20;
 const finishedTarget = new Set(["ok", "changed", "failed", "unreachable", "skipped", "rolled_back"]);
 
 interface TargetRow {
@@ -36,7 +38,7 @@ export function runView(context: ViewContext): View {
   const pageInfo = h("span", { class: "muted", role: "status" });
   const prev = button("Previous targets", () => turn(-1), { class: "secondary", "data-key": "targets-prev" });
   const next = button("Next targets", () => turn(1), { class: "secondary", "data-key": "targets-next" });
-  const output = outputPane({ runId: id, outputPath: (target) => api.runOutputPath(id, target ? { target } : {}), signal: context.signal, announce: context.announce, reportError: context.reportError });
+  const output = outputPane({ runId: id, outputPath: (params) => api.runOutputPath(id, params), signal: context.signal, announce: context.announce, reportError: context.reportError });
   const root = h(
     "div",
     { class: "view view-run" },
@@ -57,7 +59,7 @@ export function runView(context: ViewContext): View {
       ),
       h(
         "div",
-        { class: "table-wrap" },
+        { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Targets of this run" },
         h(
           "table",
           { class: "data-table" },
@@ -115,7 +117,7 @@ export function runView(context: ViewContext): View {
     const fragment = document.createDocumentFragment();
     for (const t of slice) {
       const row: TargetRow = { tr: h("tr", {}), status: h("span", {}), duration: h("span", {}), error: h("span", {}) };
-      row.tr.append(h("th", { scope: "row" }, t.target), h("td", { class: "num" }, String(t.batch + 1)), h("td", {}, row.status), h("td", { class: "num" }, row.duration), h("td", { class: "wrap" }, row.error));
+      row.tr.append(h("th", { scope: "row" }, t.target), h("td", { class: "num" }, String(t.batch)), h("td", {}, row.status), h("td", { class: "num" }, row.duration), h("td", { class: "wrap" }, row.error));
       updateRow(row, t);
       rows.set(t.target, row);
       fragment.appendChild(row.tr);
@@ -127,12 +129,13 @@ export function runView(context: ViewContext): View {
   };
 
   const renderBatches = () => {
+    // Batches count from 1, as the engine numbers them.
     const byBatch = new Map<number, RunTarget[]>();
     for (const t of targets.values()) byBatch.set(t.batch, [...(byBatch.get(t.batch) ?? []), t]);
-    const count = Math.max(batches.length, ...[...byBatch.keys()].map((b) => b + 1), 0);
+    const count = Math.max(batches.length, ...byBatch.keys(), 0);
     const items: HTMLElement[] = [];
-    for (let b = 0; b < count; b++) {
-      const list = byBatch.get(b) ?? (batches[b] ?? []).map((name) => ({ target: name, batch: b, status: "pending" }) as RunTarget);
+    for (let b = 1; b <= count; b++) {
+      const list = byBatch.get(b) ?? (batches[b - 1] ?? []).map((name) => ({ target: name, batch: b, status: "pending" }) as RunTarget);
       const tally = new Map<string, number>();
       for (const t of list) tally.set(t.status, (tally.get(t.status) ?? 0) + 1);
       const done = list.filter((t) => finishedTarget.has(t.status)).length;
@@ -152,7 +155,7 @@ export function runView(context: ViewContext): View {
         h(
           "li",
           { class: "batch" },
-          h("span", { class: "batch-name" }, `Batch ${b + 1} of ${count}`),
+          h("span", { class: "batch-name" }, `Batch ${b} of ${count}`),
           " ",
           badge(state),
           s("svg", { class: "batch-bar", viewBox: `0 0 ${width} 8`, preserveAspectRatio: "none", "aria-hidden": "true" }, rects),
@@ -218,7 +221,10 @@ export function runView(context: ViewContext): View {
     const event = eventData(message);
     if (!event) return;
     if (message.event === "output") {
-      if (typeof event.text === "string") output.write(String(event.target ?? ""), event.stream === "stderr" ? "stderr" : "stdout", event.text);
+      if (event.runId !== undefined && event.runId !== id) return;
+      if (typeof event.text === "string" && typeof event.target === "string") {
+        output.live({ target: event.target, phase: String(event.phase ?? "main"), index: Number(event.index) || 0, stream: event.stream === "stderr" ? "stderr" : "stdout", text: event.text, offset: Number(event.offset) || 0 });
+      }
       return;
     }
     if (message.event !== "run" || event.runId !== id) return;
@@ -226,16 +232,19 @@ export function runView(context: ViewContext): View {
     const target = typeof event.target === "string" ? event.target : undefined;
     if (type === "run.started" && Array.isArray(event.batches)) {
       batches = event.batches as string[][];
-      batches.forEach((names, b) => names.forEach((name) => targets.has(name) || targets.set(name, { target: name, batch: b, status: "pending" })));
+      batches.forEach((names, b) => names.forEach((name) => targets.has(name) || targets.set(name, { target: name, batch: b + 1, status: "pending" })));
       relayout = true;
     } else if (type === "target.started" && target) {
-      targets.set(target, { ...(targets.get(target) ?? { target, batch: Number(event.batch) || 0 }), status: "running" });
+      targets.set(target, { ...(targets.get(target) ?? { target, batch: Number(event.batch) || 1 }), status: "running" });
       dirtyTargets.add(target);
     } else if (type === "target.finished" && target) {
       const known = targets.get(target);
-      targets.set(target, { ...(known ?? { target, batch: Number(event.batch) || 0 }), status: String(event.status), durationMs: Number(event.durationMs), ...(typeof event.error === "string" ? { error: event.error } : {}) });
+      // A rollback's target.finished says batch 0: the target keeps the batch it ran in.
+      targets.set(target, { ...(known ?? { target, batch: Number(event.batch) || 1 }), status: String(event.status), durationMs: Number(event.durationMs), ...(typeof event.error === "string" ? { error: event.error } : {}) });
       dirtyTargets.add(target);
       output.flush(target);
+    } else if (type === "step.started" && target) {
+      current.set(target, { target, phase: String(event.phase), index: Number(event.index) || 0 });
     } else if (type === "step.finished" && target) {
       const result = (event.result ?? {}) as { durationMs?: number };
       steps.push({ target, phase: String(event.phase), index: Number(event.index), name: String(event.name), action: String(event.action), status: String(event.status), durationMs: Number(result.durationMs ?? 0), startedAt: String(event.startedAt) });
@@ -278,7 +287,6 @@ export function runView(context: ViewContext): View {
     if (!frame) frame = requestAnimationFrame(drawFrame);
   };
 
-  let backlogLoaded = false;
   async function load(): Promise<void> {
     if (streamStopped) startStream();
     try {
@@ -291,12 +299,10 @@ export function runView(context: ViewContext): View {
       relayout = true;
       renderWaterfall();
       requestFrame();
-      if (!backlogLoaded) {
-        backlogLoaded = true;
-        await output.loadBacklog(context.signal).catch((error: unknown) => {
-          if (!context.signal.aborted) context.reportError(error);
-        });
-      }
+      output.follow(stepsUnderWay());
+      await output.setSteps(steps).catch((error: unknown) => {
+        if (!context.signal.aborted) context.reportError(error);
+      });
     } catch (error) {
       if (context.signal.aborted) return;
       if (!view) replaceContent(errorArea, errorBox(error));
@@ -304,6 +310,29 @@ export function runView(context: ViewContext): View {
     }
   }
   const schedule = refresher(load, context.signal, { quietMs: 300, minIntervalMs: 2_000 });
+
+  /**
+   * The step each running target is in: as this page's stream or the shared
+   * one saw it start, else (it started before the page opened) the step
+   * after the target's last finished one. Only the first few targets: the
+   * output shows the tail anyway, and the rest arrives live.
+   */
+  const current = new Map<string, StepPlace>();
+  function stepsUnderWay(): StepPlace[] {
+    const known = new Map(context.stepsUnderWay(id).map((p) => [p.target, p]));
+    for (const [target, place] of current) known.set(target, place);
+    const places: StepPlace[] = [];
+    for (const t of targets.values()) {
+      if (t.status !== "running" || places.length >= FOLLOW_TARGETS) continue;
+      const place = known.get(t.target);
+      if (place) places.push(place);
+      else {
+        const done = steps.filter((st) => st.target === t.target && st.phase === "main").map((st) => st.index);
+        places.push({ target: t.target, phase: "main", index: done.length ? Math.max(...done) + 1 : 0 });
+      }
+    }
+    return places;
+  }
 
   // This run's own stream: its events and its output, followed live. Refused
   // without the token, it is opened again by the next refresh (a token given).
