@@ -91,7 +91,7 @@ async function resolveServerAuth(settings: { auth?: "token" | "none"; token?: st
 /** Starts the whole server: journal, rules, healer (with restart recovery), checks and HTTP. */
 export async function startServe(loaded: LoadedConfig, options: ServeOptions): Promise<ServeHandle> {
   const { Healer, compileRules, startChecks } = await import("../heal/index.ts");
-  const { serverMetrics, startServer } = await import("../server/index.ts");
+  const { EventHub, serverMetrics, startServer } = await import("../server/index.ts");
   const { serverDefaults } = await import("../config/index.ts");
   const settings = { ...serverDefaults, ...loaded.config.server };
   const defaultTimeoutMs = loaded.defaults.stepTimeoutMs;
@@ -128,6 +128,8 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     checks: () => checks?.states() ?? [],
     cluster: () => ({ replicas: cluster.live().length, leader: cluster.isLeader, epoch: cluster.epoch ?? 0, checksOwned: cluster.ownedChecks().length }),
   });
+  // The dashboard's live feed: a sink of the heal, run and check events like the metrics.
+  const hub = new EventHub();
   // Incidents and their runs as traces, when a collector is configured; spans leave in the background.
   const tracing = tracesExport ? await startTracingTo(tracesExport, (line) => notice(line, "warn")) : undefined;
   const traces = tracing ? await serveTraceSinks(tracing, journal) : undefined;
@@ -141,8 +143,9 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
     maxConcurrentRemediations: settings.maxConcurrentRemediations,
     staleAfterMs: parseDuration(settings.staleAfter, "server.staleAfter"),
     defaultTimeoutMs,
-    sinks: [metrics.heal, ...(traces ? [traces.heal] : []), ...(options.onEvent ? [options.onEvent] : [])],
-    runSinks: [metrics.run, ...(traces ? [traces.run] : [])],
+    sinks: [metrics.heal, hub.heal, ...(traces ? [traces.heal] : []), ...(options.onEvent ? [options.onEvent] : [])],
+    runSinks: [metrics.run, hub.run, ...(traces ? [traces.run] : [])],
+    streamOutput: true,
   });
   healerRef = healer;
   try {
@@ -157,6 +160,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
         const state = await journal.getAlertState(fingerprint);
         return state?.status === "firing" ? state.startsAt : undefined;
       },
+      onState: hub.check,
     });
     // After the healer's recovery and this replica's first heartbeat, so the
     // others see it alive before it claims a fire; only when a workflow has a schedule.
@@ -168,7 +172,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
         replicaId: cluster.id,
         // Read from the journal, not the cached view: a replica that just joined may not be in it yet.
         isAlive: async (replica) => (await cluster.liveIn(journal)).some((r) => r.id === replica),
-        sinks: [metrics.run, ...(traces ? [traces.run] : [])],
+        sinks: [metrics.run, hub.run, ...(traces ? [traces.run] : [])],
         ...(options.onScheduleEvent ? { events: options.onScheduleEvent } : {}),
       });
     }
@@ -182,8 +186,9 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
       logError: options.log ? logInternalError(options.log) : (error) => notice(`opskit serve: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
       maxBodyBytes: settings.maxBodyBytes,
       version: options.version,
-      checks: () => checks?.states() ?? [],
+      checks: () => checks?.details() ?? [],
       dryRun: options.dryRun,
+      hub,
     });
     // Port 0 is known once bound: the name and the address others see follow it.
     cluster.advertise({ ...(options.advertiseUrl || settings.publicUrl ? {} : { url: server.url }), ...(options.replica ? {} : { name: defaultReplicaName(server.url) }) });
@@ -213,6 +218,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
       },
     };
   } catch (error) {
+    hub.close();
     await checks?.stop();
     await schedules?.stop(0);
     await healer.drain(0);

@@ -2,8 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import type { Server } from "bun";
 import type { Check } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
+import { MASK, registerSecret } from "../observe/index.ts";
 import { alertFingerprint, type Alert } from "./alert.ts";
-import { startChecks, type CheckScheduler } from "./checks.ts";
+import { HISTORY_SIZE, shownTarget, startChecks, type CheckScheduler, type CheckState } from "./checks.ts";
 
 /**
  * A loopback service whose answers the test scripts per path: /seq/KEY answers
@@ -118,6 +119,43 @@ afterEach(async () => {
 });
 afterAll(() => {
   service.server.stop(true);
+});
+
+describe("check history", () => {
+  test("each check keeps its last results oldest first with the uptime over them, says what it probes, and reports each change of status", async () => {
+    const steps: ("ok" | "fail")[] = ["ok", "fail", "fail", "fail", ...Array<"ok">(HISTORY_SIZE + 5).fill("ok")];
+    service.script("history", steps);
+    const changes: CheckState[] = [];
+    const spec = check({ name: "api", probe: service.url("/seq/history"), interval: "5ms", labels: { group: "edge", team: "core" } });
+    const scheduler = await startChecks([spec], { concurrency: 2, where, emit: () => undefined, onState: (state) => changes.push(state) });
+    running.push(scheduler);
+    const [empty] = scheduler.details();
+    expect(empty).toMatchObject({ name: "api", kind: "http", target: service.url("/seq/history"), labels: { group: "edge", team: "core" }, group: "edge", intervalMs: 5, history: [] });
+    expect(empty!.uptime).toBeUndefined();
+    await until(() => (service.arrivals.get("/seq/history")?.length ?? 0) >= 8, 5000, "8 probes");
+    const early = scheduler.details()[0]!;
+    expect(early.history.slice(0, 4).map((r) => r.ok)).toEqual([true, false, false, false]);
+    expect(early.history.every((r, i) => r.durationMs >= 0 && (i === 0 || r.at >= early.history[i - 1]!.at))).toBe(true);
+    expect(early.uptime).toBe(early.history.filter((r) => r.ok).length / early.history.length);
+    await until(() => (service.arrivals.get("/seq/history")?.length ?? 0) >= steps.length, 10_000, "every scripted probe");
+    await scheduler.stop();
+    const late = scheduler.details()[0]!;
+    // The ring holds the last HISTORY_SIZE: the failures have gone out of it.
+    expect(late.history).toHaveLength(HISTORY_SIZE);
+    expect(late.uptime).toBe(1);
+    expect(late.history.at(-1)!.at).toBe(late.lastRunAt!);
+    expect(changes.map((c) => c.status)).toEqual(["passing", "failing", "firing", "passing"]);
+    expect(changes[2]).toMatchObject({ name: "api", consecutiveFailures: 3 });
+  }, 20_000);
+
+  test("a target is shown without the userinfo of its URL, and with registered secrets masked", () => {
+    expect(shownTarget("https://user:pa55@api.example:8443/health?x=1")).toBe("https://api.example:8443/health?x=1");
+    expect(shownTarget("http://a@b@host/")).toBe("http://host/");
+    expect(shownTarget("tcp://db.internal:5432")).toBe("tcp://db.internal:5432");
+    expect(shownTarget("http://host/path@x")).toBe("http://host/path@x");
+    registerSecret("check-query-secret-4711");
+    expect(shownTarget("https://host/health?key=check-query-secret-4711")).toBe(`https://host/health?key=${MASK}`);
+  });
 });
 
 describe("startChecks", () => {

@@ -3,6 +3,7 @@ import { ExitCode, OpsError, configError, isOpsError } from "../errors.ts";
 import { Slots } from "../engine/index.ts";
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables, parseTarget, runProbe, type ProbePlan, type ProbeResult, type ProbeSettings } from "../probe/index.ts";
+import { redact } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 import { alertFingerprint, type Alert } from "./alert.ts";
 
@@ -23,8 +24,34 @@ export interface CheckState {
   owned?: boolean;
 }
 
+/** One probe result of a check, for its uptime bar and response-time sparkline. */
+export interface CheckResultPoint {
+  /** Epoch ms the probe started. */
+  at: number;
+  ok: boolean;
+  durationMs: number;
+}
+
+/** A check as the dashboard shows it: its state, what it probes, and its recent results. */
+export interface CheckDetail extends CheckState {
+  /** The prober's kind (http, tcp, dns, …). */
+  kind: string;
+  /** The probe target as configured, without the userinfo a URL may carry and with registered secrets masked. */
+  target: string;
+  labels: Record<string, string>;
+  /** The check's `group` label, if it has one. */
+  group?: string;
+  intervalMs: number;
+  /** The last HISTORY_SIZE results run here, oldest first. */
+  history: CheckResultPoint[];
+  /** The share of those that passed (0 to 1); absent before the first. */
+  uptime?: number;
+}
+
 export interface CheckScheduler {
   states(): CheckState[];
+  /** Each check with what it probes and its recent results (the dashboard's health grid). */
+  details(): CheckDetail[];
   /** Cancels the timers, aborts probes in flight, and resolves once they have finished. */
   stop(): Promise<void>;
 }
@@ -48,6 +75,8 @@ export interface CheckOptions {
    * so that its recovery resolves that episode instead of nobody's.
    */
   resume?: (fingerprint: string) => Promise<number | undefined>;
+  /** A check's status changed (unknown, passing, failing, firing) after a probe here. */
+  onState?: (state: CheckState) => void;
 }
 
 /**
@@ -56,6 +85,8 @@ export interface CheckOptions {
  */
 const REPEAT_EVERY = 10;
 const MAX_DEFAULT_TIMEOUT_MS = 10_000;
+/** Results each check keeps for its history (an hour at a minute's interval, 5 minutes at 5 s). */
+export const HISTORY_SIZE = 60;
 
 interface CompiledCheck {
   check: Check;
@@ -64,6 +95,50 @@ interface CompiledCheck {
   intervalMs: number;
   labels: Record<string, string>;
   fingerprint: string;
+  /** The target as shown: userinfo stripped, secrets masked. */
+  shown: string;
+}
+
+/**
+ * A probe target as it may be shown: a URL's userinfo (user:password@) cut
+ * out, and any registered secret masked. Everything else is as configured.
+ */
+export function shownTarget(raw: string): string {
+  return redact(raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1"));
+}
+
+/** The last HISTORY_SIZE results in a ring: each result costs the same, however long the server runs. */
+class ResultRing {
+  readonly #at = new Float64Array(HISTORY_SIZE);
+  readonly #duration = new Float64Array(HISTORY_SIZE);
+  readonly #ok = new Uint8Array(HISTORY_SIZE);
+  #next = 0;
+  #count = 0;
+  #passed = 0;
+
+  push(at: number, ok: boolean, durationMs: number): void {
+    if (this.#count === HISTORY_SIZE) this.#passed -= this.#ok[this.#next]!;
+    else this.#count++;
+    this.#at[this.#next] = at;
+    this.#duration[this.#next] = durationMs;
+    this.#ok[this.#next] = ok ? 1 : 0;
+    this.#passed += ok ? 1 : 0;
+    this.#next = (this.#next + 1) % HISTORY_SIZE;
+  }
+
+  points(): CheckResultPoint[] {
+    const out: CheckResultPoint[] = [];
+    const first = (this.#next - this.#count + HISTORY_SIZE) % HISTORY_SIZE;
+    for (let i = 0; i < this.#count; i++) {
+      const slot = (first + i) % HISTORY_SIZE;
+      out.push({ at: this.#at[slot]!, ok: this.#ok[slot] === 1, durationMs: this.#duration[slot]! });
+    }
+    return out;
+  }
+
+  uptime(): number | undefined {
+    return this.#count === 0 ? undefined : this.#passed / this.#count;
+  }
 }
 
 /**
@@ -115,6 +190,7 @@ async function compileCheck(check: Check, index: number, where: CheckOptions["wh
     intervalMs,
     labels,
     fingerprint: alertFingerprint(labels),
+    shown: shownTarget(check.probe),
   };
 }
 
@@ -205,6 +281,8 @@ interface Runner {
   tracker: CheckTracker;
   /** Not this replica's to run (another holds it), or not yet run since it became so: the next run here starts afresh. */
   dormant: boolean;
+  /** Results run here, across changes of owner. */
+  history: ResultRing;
   /** Monotonic ms (performance.now) of the next run. */
   dueAt: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -241,6 +319,14 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
   };
 
   const mine = (runner: Runner) => options.owns?.(runner.compiled.check.name) ?? true;
+  const stateOf = (runner: Runner): CheckState => ({ ...runner.tracker.state, ...(options.owns ? { owned: mine(runner) } : {}) });
+  const changed = (runner: Runner) => {
+    try {
+      options.onState?.(stateOf(runner));
+    } catch {
+      // The listener's failure is its own; the checks keep running.
+    }
+  };
   /** Whether the check runs here now; one that just became this replica's starts afresh, from the journal's alert. */
   const owned = async (runner: Runner): Promise<boolean> => {
     if (!mine(runner)) {
@@ -269,8 +355,11 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
       const result = await runProbe(runner.compiled.plan, runner.compiled.settings, signal);
       // Lost while probing: the new owner reports from its own probes.
       if (signal.aborted || result.verdict === "interrupted" || !mine(runner)) return;
+      const before = runner.tracker.state.status;
       const alert = runner.tracker.record(result, startedAt);
+      runner.history.push(startedAt, result.verdict === "healthy", result.timings.total);
       if (alert) deliver(alert);
+      if (runner.tracker.state.status !== before) changed(runner);
     } catch (error) {
       runner.tracker.state.lastError = `internal error: ${error instanceof Error ? error.message : String(error)}`;
     } finally {
@@ -297,12 +386,28 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
     compiled: c,
     tracker: new CheckTracker(c),
     dormant: options.resume !== undefined,
+    history: new ResultRing(),
     dueAt: origin + (c.intervalMs * i) / compiled.length,
   }));
   for (const runner of runners) arm(runner);
 
   return {
-    states: () => runners.map((r) => ({ ...r.tracker.state, ...(options.owns ? { owned: mine(r) } : {}) })),
+    states: () => runners.map(stateOf),
+    details: () =>
+      runners.map((r): CheckDetail => {
+        const { check, plan, intervalMs, shown } = r.compiled;
+        const uptime = r.history.uptime();
+        return {
+          ...stateOf(r),
+          kind: plan.target.prober.kind,
+          target: shown,
+          labels: { ...check.labels },
+          ...(check.labels.group !== undefined ? { group: check.labels.group } : {}),
+          intervalMs,
+          history: r.history.points(),
+          ...(uptime !== undefined ? { uptime } : {}),
+        };
+      }),
     async stop() {
       if (!signal.aborted) {
         controller.abort(new OpsError({ code: "E_INTERRUPTED", message: "checks stopped", exitCode: ExitCode.interrupted }));

@@ -16,10 +16,13 @@ export type HealEvent =
   /** No rule matches the incident's alert: it waits for a person. */
   | { type: "incident.unmatched"; incidentId: number; at: number }
   | { type: "incident.milestone"; incidentId: number; milestone: Milestone; at: number; note?: string }
-  | { type: "incident.gate"; incidentId: number; rule: string; gate: string; reason: string }
+  /** `until`: when a wait (cooldown, rate limit) ends and the gates decide again, epoch ms. */
+  | { type: "incident.gate"; incidentId: number; rule: string; gate: string; reason: string; until?: number }
   /** An incident's rule is gone from the config: nothing runs for it. */
   | { type: "rule.missing"; incidentId: number; rule: string; at: number }
-  | { type: "remediation.approved"; incidentId: number; rule: string; attempt: number; at: number }
+  | { type: "remediation.approved"; incidentId: number; rule: string; attempt: number; at: number; by?: string }
+  /** A person refused the attempt waiting for approval: it is rejected and the incident is escalated to people. */
+  | { type: "remediation.denied"; incidentId: number; rule: string; attempt: number; by: string; reason?: string; at: number }
   | {
       type: "remediation.started";
       incidentId: number;

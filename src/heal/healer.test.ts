@@ -141,3 +141,41 @@ describe("repeats while an attempt is under way", () => {
     await until(async () => (await journal.attempts(incident!.id))[0]?.status === "succeeded", "the attempt to succeed");
   });
 });
+
+describe("denying an attempt waiting for approval", () => {
+  test("of an approval and a denial at once one wins; a denial rejects the attempt, says who and why, escalates, and nothing asks again", async () => {
+    const marks = mkdtempSync(join(root, "marks-"));
+    const { journal, healer, events } = await setup(`    approval: true\n    escalate:\n      - exec: "touch ${marks}/paged"`);
+    await healer.accept("generic", JSON.stringify({ labels: { alertname: "Broken" } }));
+    await healer.processPending();
+    const [incident] = await journal.listIncidents({ status: "open" });
+    const id = incident!.id;
+    await until(async () => (await journal.attempts(id))[0]?.status === "awaiting_approval", "the attempt to wait for approval");
+    const outcomes = await Promise.allSettled([healer.deny(id, "alice", "not during the sale"), healer.approve(id, "bob")]);
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+    const refused = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
+    if (outcomes[0]!.status === "fulfilled") {
+      // The denial won.
+      expect(refused.reason.code).toBe("E_NOTHING_TO_APPROVE");
+      expect((await journal.attempts(id)).map((a) => [a.status, a.detail])).toEqual([["rejected", "denied by alice: not during the sale"]]);
+      const lines = (await journal.incidentEvents(id)).map((e) => e.message);
+      expect(lines).toContain("denied: attempt 1 by alice: not during the sale");
+      expect(lines).toContain("escalated: attempt 1 was denied by alice: not during the sale");
+      expect((await journal.getIncident(id))!).toMatchObject({ status: "open", escalated: true });
+      await until(() => require("node:fs").existsSync(join(marks, "paged")), "the rule's escalation to run");
+      // A repeat notification asks for no approval again: an escalated incident waits for people.
+      await healer.accept("generic", JSON.stringify({ labels: { alertname: "Broken" } }));
+      await healer.processPending();
+      await healer.evaluate(id);
+      expect((await journal.attempts(id)).map((a) => a.status)).toEqual(["rejected"]);
+      expect(ofType(events, "remediation.denied")).toEqual([{ type: "remediation.denied", incidentId: id, rule: "fix-it", attempt: 1, by: "alice", reason: "not during the sale", at: expect.any(Number) }]);
+    } else {
+      // The approval won: the denial found nothing waiting.
+      expect(refused.reason.code).toBe("E_NOTHING_TO_DENY");
+      expect(ofType(events, "remediation.approved")[0]).toMatchObject({ by: "bob" });
+      await until(async () => (await journal.attempts(id))[0]?.status === "succeeded", "the approved attempt to succeed");
+    }
+    await expect(healer.deny(id, "carol")).rejects.toMatchObject({ code: "E_NOTHING_TO_DENY" });
+    await expect(healer.deny(9999, "carol")).rejects.toMatchObject({ code: "E_NOT_FOUND" });
+  });
+});

@@ -26,8 +26,10 @@ export interface HealerOptions {
   defaultTimeoutMs: number;
   /** Where heal events go beside the incident timeline: metrics, the terminal, --json. */
   sinks: HealSink[];
-  /** Sinks for the remediation runs' own events (metrics), beside the journal. */
+  /** Sinks for the remediation and escalation runs' own events (metrics, the dashboard's stream), beside the journal. */
   runSinks?: EventSink[];
+  /** Their output as step.output events to runSinks while steps run (the dashboard follows it live). */
+  streamOutput?: boolean;
   /** The replicas sharing the journal (opskit serve joins one); default a cluster of this process alone. */
   cluster?: Cluster;
   /** Where attempts go to be run: pg-boss when replicas share PostgreSQL; default an in-process queue. */
@@ -38,8 +40,13 @@ function notFound(id: number): OpsError {
   return new OpsError({ code: "E_NOT_FOUND", message: `no incident ${id}`, hint: "opskit incidents lists them", exitCode: ExitCode.usage });
 }
 
-function nothingToApprove(id: number): OpsError {
-  return new OpsError({ code: "E_NOTHING_TO_APPROVE", message: `incident ${id} has no remediation waiting for approval`, hint: `opskit incidents show ${id} shows its timeline`, exitCode: ExitCode.usage });
+function nothingToApprove(id: number, verb: "approve" | "deny" = "approve"): OpsError {
+  return new OpsError({
+    code: verb === "approve" ? "E_NOTHING_TO_APPROVE" : "E_NOTHING_TO_DENY",
+    message: `incident ${id} has no remediation waiting for approval`,
+    hint: `opskit incidents show ${id} shows its timeline`,
+    exitCode: ExitCode.usage,
+  });
 }
 
 /**
@@ -102,6 +109,7 @@ export class Healer {
       context: (store) => this.#context(store),
       maxConcurrent: options.maxConcurrentRemediations,
       ...(options.runSinks ? { runSinks: options.runSinks } : {}),
+      ...(options.streamOutput ? { streamOutput: true } : {}),
       queue: options.queue ?? localQueue<RemediationJob>(),
       owner: this.cluster.id,
       rule: (name) => this.#rules.get(name),
@@ -267,10 +275,10 @@ export class Healer {
     await this.#processing.idle();
   }
 
-  async #gate(ctx: LifecycleContext, incidentId: number, rule: string, gate: string, reason: string): Promise<void> {
+  async #gate(ctx: LifecycleContext, incidentId: number, rule: string, gate: string, reason: string, until?: number): Promise<void> {
     // A wait already on the timeline (with its timer set) is not re-recorded on every repeat notification.
     if ((gate === "cooldown" || gate === "rateLimit") && this.#timers.has(incidentId)) return;
-    await ctx.emit({ type: "incident.gate", incidentId, rule, gate, reason });
+    await ctx.emit({ type: "incident.gate", incidentId, rule, gate, reason, ...(until !== undefined ? { until } : {}) });
   }
 
   /** Records a dedupe unless it is the one this incident's decisions recorded last. */
@@ -360,8 +368,8 @@ export class Healer {
         // An attempt under way elsewhere (another replica runs it, or it awaits approval): recorded once per status, like one run here.
         if (decision.gate === "dedupe") return this.#dedupe(ctx, incidentId, rule.name, decision.reason);
         this.#deduped.delete(incidentId);
-        if (!quiet) await this.#gate(ctx, incidentId, rule.name, decision.gate, decision.reason);
         const { retryAt } = decision;
+        if (!quiet) await this.#gate(ctx, incidentId, rule.name, decision.gate, decision.reason, retryAt);
         return retryAt === undefined ? undefined : () => this.#retryAt(incidentId, retryAt);
       }
       case "escalate":
@@ -379,17 +387,40 @@ export class Healer {
     }
   }
 
-  /** `opskit incidents approve`: the attempt waiting for approval starts. */
-  async approve(incidentId: number): Promise<AttemptRecord> {
+  /** `opskit incidents approve`: the attempt waiting for approval starts; `by` (who approved) goes on the timeline. */
+  async approve(incidentId: number, by?: string): Promise<AttemptRecord> {
     const store = this.options.journal;
     const incident = await store.getIncident(incidentId);
     if (!incident) throw notFound(incidentId);
     const waiting = (await store.attempts(incidentId)).find((a) => a.status === "awaiting_approval");
     // Compare and set: of two approvals (or an approval and a resolve by hand) of one attempt, one wins.
     if (!waiting || !(await store.claimAttempt(incidentId, waiting.attempt, "awaiting_approval", { status: "queued" }))) throw nothingToApprove(incidentId);
-    await this.#ctx.emit({ type: "remediation.approved", incidentId, rule: waiting.rule, attempt: waiting.attempt, at: Date.now() });
+    await this.#ctx.emit({ type: "remediation.approved", incidentId, rule: waiting.rule, attempt: waiting.attempt, at: Date.now(), ...(by !== undefined ? { by } : {}) });
     this.#remediations.launch(incidentId, this.#rules.get(waiting.rule)!, waiting.attempt);
     return { ...waiting, status: "queued" };
+  }
+
+  /**
+   * Refuses the attempt waiting for approval (compare and set, as approve:
+   * of an approval and a denial of one attempt, one wins). A refusal means
+   * "not this, not by itself": were the incident left as it is, the next
+   * notification would ask for approval again, so it is escalated, as when
+   * the automation has no attempts left: nothing more starts on its own, the
+   * rule's escalate steps tell the people who own it, and it stays open for
+   * them to acknowledge and resolve.
+   */
+  async deny(incidentId: number, by: string, reason?: string): Promise<AttemptRecord> {
+    const store = this.options.journal;
+    const incident = await store.getIncident(incidentId);
+    if (!incident) throw notFound(incidentId);
+    const waiting = (await store.attempts(incidentId)).find((a) => a.status === "awaiting_approval");
+    const finishedAt = Date.now();
+    const detail = `denied by ${by}${reason ? `: ${reason}` : ""}`;
+    if (!waiting || !(await store.claimAttempt(incidentId, waiting.attempt, "awaiting_approval", { status: "rejected", finishedAt, detail }))) throw nothingToApprove(incidentId, "deny");
+    await this.#ctx.emit({ type: "remediation.denied", incidentId, rule: waiting.rule, attempt: waiting.attempt, by, ...(reason ? { reason } : {}), at: finishedAt });
+    const current = (await store.getIncident(incidentId))!;
+    (await this.#remediations.escalate(this.#ctx, current, this.#rules.get(waiting.rule), `escalated: attempt ${waiting.attempt} was ${detail}`))?.();
+    return { ...waiting, status: "rejected", finishedAt, detail };
   }
 
   async acknowledge(incidentId: number, by: string): Promise<IncidentRecord> {

@@ -4,7 +4,7 @@
 // every decision is a heal event, and the incident timeline is one of its sinks.
 export { alertFingerprint, type Alert } from "./alert.ts";
 export { alertSource, alertSources, alertsOf, parseAlertmanagerPayload, parseGenericPayload, parseGrafanaPayload, type AlertSource } from "./sources/index.ts";
-export { compileChecks, startChecks, type CheckScheduler, type CheckState } from "./checks.ts";
+export { compileChecks, HISTORY_SIZE, shownTarget, startChecks, type CheckDetail, type CheckResultPoint, type CheckScheduler, type CheckState } from "./checks.ts";
 export type { HealEvent, HealSink } from "./events.ts";
 export { decide, type GateDecision, type GateInput } from "./gates.ts";
 export { Healer, type HealerOptions } from "./healer.ts";

@@ -24,6 +24,8 @@ interface RunRequestOptions {
   progress?: PriorProgress;
   /** The incident's trace, and the span the run goes under (the attempt's, the escalation's). */
   trace?: TraceContext;
+  /** Output as step.output events to the sinks while steps run. */
+  stream?: boolean;
 }
 
 /** A workflow's shadow: declaration applies to remediations as to `opskit run`; shadow/ loads only for a workflow that has one. */
@@ -68,6 +70,7 @@ export async function executeWorkflowRun(plan: WorkflowRun, options: RunRequestO
     ...(options.sinks ? { sinks: options.sinks } : {}),
     ...(options.progress ? { progress: options.progress } : {}),
     ...(options.trace ? { trace: options.trace } : {}),
+    ...(options.stream ? { stream: true } : {}),
     shadow: applyShadow,
     onNote: (note) => notes.push(`; shadow: ${note.message}`),
   });

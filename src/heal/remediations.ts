@@ -41,6 +41,8 @@ export interface RemediationDeps {
   context(store: IncidentStore): LifecycleContext;
   maxConcurrent: number;
   runSinks?: EventSink[];
+  /** The runs' output as step.output events to runSinks while steps run (the dashboard follows it live). */
+  streamOutput?: boolean;
   /** Where attempts go to be run, by this replica or another. */
   queue: JobQueue<RemediationJob>;
   /** This replica's id: an attempt it claims names it as its owner. */
@@ -96,6 +98,11 @@ export class Remediations {
 
   get running(): number {
     return this.#slots.inUse;
+  }
+
+  /** Where a remediation's or an escalation's run events go beside the journal. */
+  #runOutput(): { sinks?: EventSink[]; stream?: boolean } {
+    return { ...(this.deps.runSinks ? { sinks: this.deps.runSinks } : {}), ...(this.deps.streamOutput ? { stream: true } : {}) };
   }
 
   active(incidentId: number): { attempt: number; status: string } | undefined {
@@ -221,7 +228,7 @@ export class Remediations {
     if (!claimed) return;
     let result: { ok: boolean; detail: string };
     try {
-      result = await executeWorkflowRun(plan, { journal: store, signal, ...(this.deps.runSinks ? { sinks: this.deps.runSinks } : {}), ...(prior ? { progress: prior } : {}), ...(trace ? { trace } : {}) });
+      result = await executeWorkflowRun(plan, { journal: store, signal, ...this.#runOutput(), ...(prior ? { progress: prior } : {}), ...(trace ? { trace } : {}) });
     } catch (error) {
       result = { ok: false, detail: describeFailure(error) };
     }
@@ -396,7 +403,7 @@ export class Remediations {
     const plan = escalationRun(this.deps.loaded, escalation, incident, reason, { incident: incident.id, attempt: 0, rule: rule.name });
     this.#track(async (signal) => {
       const trace = incident.traceId ? { trace: { traceId: incident.traceId, parentSpanId: escalationSpanId(incident.traceId) } } : {};
-      const result = await executeWorkflowRun(plan, { journal: this.deps.journal, signal, ...(this.deps.runSinks ? { sinks: this.deps.runSinks } : {}), ...trace }).catch((error) => ({ ok: false, detail: describeFailure(error) }));
+      const result = await executeWorkflowRun(plan, { journal: this.deps.journal, signal, ...this.#runOutput(), ...trace }).catch((error) => ({ ok: false, detail: describeFailure(error) }));
       await this.#ctx.emit({ type: "escalation.finished", incidentId: incident.id, rule: rule.name, runId: plan.runId, ok: result.ok, detail: result.detail, at: Date.now() });
     });
   }

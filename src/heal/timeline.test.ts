@@ -19,6 +19,9 @@ describe("the incident timeline as a sink of heal events", () => {
       [{ type: "alert.received", source: "generic", fingerprint: "f", status: "firing", alertname: "Broken", incidentId: 1, outcome: "repeat", receivedAt: at }, undefined],
       [{ type: "rule.missing", incidentId: 1, rule: "fix-it", at }, "rule fix-it is no longer in the config: nothing runs"],
       [{ type: "remediation.approved", incidentId: 1, rule: "fix-it", attempt: 2, at }, "approved: attempt 2"],
+      [{ type: "remediation.approved", incidentId: 1, rule: "fix-it", attempt: 2, at, by: "ana" }, "approved: attempt 2 by ana"],
+      [{ type: "remediation.denied", incidentId: 1, rule: "fix-it", attempt: 2, by: "ana", reason: "not now", at }, "denied: attempt 2 by ana: not now"],
+      [{ type: "remediation.denied", incidentId: 1, rule: "fix-it", attempt: 3, by: "api", at }, "denied: attempt 3 by api"],
       [
         { type: "remediation.started", incidentId: 1, rule: "fix-it", attempt: 2, maxAttempts: 3, runId: "r2", workflow: "fix", targets: ["local"], continues: { runId: "r1", rerun: ["second on local"] }, at },
         "remediation started: attempt 2 of 3, workflow fix on local (run r2); continues run r1: steps that finished there do not run again, second on local (cut off there) runs again",
@@ -33,7 +36,12 @@ describe("the incident timeline as a sink of heal events", () => {
     ];
     for (const [event, message] of lines) expect(lineOf(event)?.message).toBe(message as string);
     expect(lineOf(lines[0]![0])).toMatchObject({ incidentId: 1, at, kind: "alert" });
-    expect(lineOf({ type: "incident.gate", incidentId: 4, rule: "fix-it", gate: "cooldown", reason: "suppressed: cooldown, 1m left" })).toMatchObject({ kind: "gate", data: { gate: "cooldown", rule: "fix-it" } });
+    expect(lineOf({ type: "incident.gate", incidentId: 4, rule: "fix-it", gate: "dedupe", reason: "deduplicated" })?.data).toEqual({ gate: "dedupe", rule: "fix-it" });
+    // A wait keeps when it ends, and its length after the line's time (the dashboard's "4m12s left").
+    const until = Date.now() + 60_000;
+    const wait = lineOf({ type: "incident.gate", incidentId: 4, rule: "fix-it", gate: "cooldown", reason: "suppressed: cooldown, 1m left", until })!;
+    expect(wait).toMatchObject({ kind: "gate", data: { gate: "cooldown", rule: "fix-it", until } });
+    expect(wait.at + (wait.data!.waitMs as number)).toBe(until);
   });
 
   test("lines are written through the given store in the order the events came, and a failed write is reported by written()", async () => {

@@ -40,12 +40,18 @@ export function lineOf(event: HealEvent): Line | undefined {
       return { incidentId: event.incidentId, at: event.at, kind: "note", message: "no rule matches this alert: it waits for a person (opskit incidents ack)" };
     case "incident.milestone":
       return { incidentId: event.incidentId, at: event.at, kind: "milestone", message: event.note ? `${event.milestone}: ${event.note}` : event.milestone };
-    case "incident.gate":
-      return { incidentId: event.incidentId, at: Date.now(), kind: "gate", message: event.reason, data: { gate: event.gate, rule: event.rule } };
+    case "incident.gate": {
+      // The wait is kept as its length too: a repeat of the same line folds into it with the later time, and its end moves with it.
+      const at = Date.now();
+      const wait = event.until !== undefined ? { until: event.until, waitMs: Math.max(0, event.until - at) } : {};
+      return { incidentId: event.incidentId, at, kind: "gate", message: event.reason, data: { gate: event.gate, rule: event.rule, ...wait } };
+    }
     case "rule.missing":
       return { incidentId: event.incidentId, at: event.at, kind: "note", message: `rule ${event.rule} is no longer in the config: nothing runs` };
     case "remediation.approved":
-      return { incidentId: event.incidentId, at: event.at, kind: "gate", message: `approved: attempt ${event.attempt}` };
+      return { incidentId: event.incidentId, at: event.at, kind: "gate", message: `approved: attempt ${event.attempt}${event.by !== undefined ? ` by ${event.by}` : ""}` };
+    case "remediation.denied":
+      return { incidentId: event.incidentId, at: event.at, kind: "gate", message: `denied: attempt ${event.attempt} by ${event.by}${event.reason ? `: ${event.reason}` : ""}`, data: { attempt: event.attempt, by: event.by } };
     case "remediation.started": {
       const { continues } = event;
       const rerun = continues && continues.rerun.length > 0 ? `, ${continues.rerun.join(", ")} (cut off there) runs again` : "";

@@ -1,10 +1,15 @@
 import { checkLease, LEADER_LEASE, type Cluster } from "../cluster/index.ts";
-import type { Alert, AlertSource, CompiledRule, Healer } from "../heal/index.ts";
+import type { Alert, AlertSource, CheckDetail, CompiledRule, Healer } from "../heal/index.ts";
 import { alertSources } from "../heal/index.ts";
-import type { IncidentFilter, Journal } from "../journal/index.ts";
+import type { Journal } from "../journal/index.ts";
 import { checkHost, checkJsonBody, checkOrigin, type HostRules } from "./guard.ts";
-import { bearerMatches, isLoopback, json, pathOf, problem, problemFrom, readBody } from "./http.ts";
+import { bearerMatches, isLoopback, json, pathOf, problem, problemFrom, readBody, secured } from "./http.ts";
+import type { EventHub } from "./hub.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import type { RequestContext, Route } from "./route.ts";
+import { dashboardRoutes } from "./routes-dashboard.ts";
+import { incidentRoutes } from "./routes-incidents.ts";
+import { runRoutes } from "./routes-runs.ts";
 
 export interface AppOptions {
   healer: Healer;
@@ -26,31 +31,34 @@ export interface AppOptions {
   logError(error: unknown): void;
   maxBodyBytes: number;
   version: string;
-  checks(): unknown[];
+  /** Each check with its recent results (the dashboard's health grid). */
+  checks(): CheckDetail[];
   dryRun: boolean;
+  /** The live feed (GET /api/v1/events) and the output of steps running here. */
+  hub: EventHub;
 }
 
-type Peer = (request: Request) => string | undefined;
-type Handler = (request: Request, params: string[]) => Response | Promise<Response>;
-interface Route {
-  method: string;
-  pattern: RegExp;
-  endpoint: string;
-  access: "open" | "webhook" | "api";
-  handle: Handler;
+/** What the app needs of the connection a request came on. */
+export interface Connection {
+  peer(request: Request): string | undefined;
+  /** Lifts the idle timeout of this request's connection (a stream stays open). */
+  keepOpen?(request: Request): void;
 }
 
-const incidentId = (params: string[]) => Number(params[0]);
+type Handler = Route["handle"];
+
 const exactPath = (path: string) => new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`);
 
 /**
  * The HTTP API: a webhook per alert source (heal/sources/), incidents,
- * runs, the pause switch, health and metrics. Every request must name this
- * server in Host and come from no foreign Origin; bodies are JSON only. The
- * API needs the bearer token and the webhooks theirs (see AppOptions.auth);
- * health and metrics are open.
+ * runs, the pause switch, health and metrics, the live event stream, and the
+ * dashboard's page. Every request must name this server in Host and come
+ * from no foreign Origin; bodies are JSON only. The API needs the bearer
+ * token and the webhooks theirs (see AppOptions.auth); health, metrics and
+ * the page (which holds no data) are open. Every response carries the
+ * security headers (http.ts), and no API answer may be cached.
  */
-export function createApp(options: AppOptions, host: () => HostRules): (request: Request, peer: Peer) => Promise<Response> {
+export function createApp(options: AppOptions, host: () => HostRules): (request: Request, connection: Connection) => Promise<Response> {
   const { healer, journal } = options;
 
   const acceptAlerts = (source: AlertSource): Handler => async (request) => {
@@ -71,23 +79,6 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     // Durable before the 2xx; the work happens after the response.
     const id = await healer.accept(source.kind, body, alerts);
     return json({ status: "accepted", notification: id, alerts: alerts.length });
-  };
-
-  const readJson = async (request: Request): Promise<Record<string, unknown>> => {
-    const text = await readBody(request, 64 * 1024);
-    if (!text) return {};
-    try {
-      const value = JSON.parse(text) as unknown;
-      return value && typeof value === "object" ? (value as Record<string, unknown>) : {};
-    } catch {
-      return {};
-    }
-  };
-
-  const incidentView = async (id: number) => {
-    const incident = await journal.getIncident(id);
-    if (!incident) return undefined;
-    return { incident, attempts: await journal.attempts(id), events: await journal.incidentEvents(id) };
   };
 
   const routes: Route[] = [
@@ -114,69 +105,9 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     ...alertSources.flatMap((source): Route[] =>
       source.route ? [{ method: "POST", pattern: exactPath(source.route.path), endpoint: source.route.endpoint, access: "webhook", handle: acceptAlerts(source) }] : [],
     ),
-    {
-      method: "GET",
-      pattern: /^\/api\/v1\/incidents$/,
-      endpoint: "incidents",
-      access: "api",
-      handle: async (request) => {
-        const url = new URL(request.url);
-        const raw = url.searchParams.get("status");
-        const status: IncidentFilter = raw === "open" || raw === "resolved" ? { status: raw } : {};
-        const limit = Number(url.searchParams.get("limit") ?? 50);
-        const filter = { ...status, limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 10_000) : 50 };
-        return json({ incidents: await journal.listIncidents(filter), total: await journal.countIncidents(status) });
-      },
-    },
-    {
-      method: "GET",
-      pattern: /^\/api\/v1\/incidents\/(\d+)$/,
-      endpoint: "incident",
-      access: "api",
-      handle: async (_request, params) => {
-        const view = await incidentView(incidentId(params));
-        return view ? json(view) : problem(404, "E_NOT_FOUND", `no incident ${params[0]}`, "GET /api/v1/incidents lists them");
-      },
-    },
-    ...(["ack", "approve", "resolve"] as const).map(
-      (verb): Route => ({
-        method: "POST",
-        pattern: new RegExp(`^/api/v1/incidents/(\\d+)/${verb}$`),
-        endpoint: `incident_${verb}`,
-        access: "api",
-        handle: async (request, params) => {
-          const body = await readJson(request);
-          const by = typeof body.by === "string" && body.by ? body.by : "api";
-          const id = incidentId(params);
-          try {
-            if (verb === "ack") await healer.acknowledge(id, by);
-            else if (verb === "approve") await healer.approve(id);
-            else await healer.resolveByHand(id, by, typeof body.note === "string" ? body.note : undefined);
-          } catch (error) {
-            return problemFrom(error, options.logError);
-          }
-          return json(await incidentView(id));
-        },
-      }),
-    ),
-    {
-      method: "GET",
-      pattern: /^\/api\/v1\/runs$/,
-      endpoint: "runs",
-      access: "api",
-      handle: async (request) => json({ runs: await journal.listRuns({ limit: Math.min(Number(new URL(request.url).searchParams.get("limit") ?? 20) || 20, 1000) }) }),
-    },
-    {
-      method: "GET",
-      pattern: /^\/api\/v1\/runs\/([\w-]+)$/,
-      endpoint: "run",
-      access: "api",
-      handle: async (_request, params) => {
-        const run = await journal.getRun(params[0]!);
-        return run ? json(run) : problem(404, "E_NOT_FOUND", `no run ${params[0]}`, "GET /api/v1/runs lists them");
-      },
-    },
-    { method: "GET", pattern: /^\/api\/v1\/checks$/, endpoint: "checks", access: "api", handle: () => json({ checks: options.checks() }) },
+    ...incidentRoutes(options),
+    ...runRoutes(options),
+    ...dashboardRoutes(options),
     { method: "GET", pattern: /^\/api\/v1\/cluster$/, endpoint: "cluster", access: "api", handle: async () => json(await clusterView(healer.cluster, journal)) },
     {
       method: "GET",
@@ -215,7 +146,7 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     ),
   ];
 
-  const allowed = (route: Route, request: Request, peer: Peer): Response | undefined => {
+  const allowed = (route: Route, request: Request, peer: Connection["peer"]): Response | undefined => {
     if (route.access === "open") return undefined;
     const webhook = route.access === "webhook";
     const token = webhook ? (options.webhookToken ?? options.token) : options.token;
@@ -242,32 +173,35 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     return rules;
   };
 
-  const respond = async (request: Request, peer: Peer): Promise<{ endpoint: string; response: Response }> => {
+  const respond = async (request: Request, connection: Connection): Promise<{ endpoint: string; response: Response }> => {
     const rules = currentRules();
     const refused = checkHost(request, rules) ?? checkOrigin(request, rules);
     if (refused) return { endpoint: "unknown", response: refused };
     const path = pathOf(request.url);
     const candidates = routes.filter((r) => r.pattern.test(path));
-    const route = candidates.find((r) => r.method === request.method);
+    // HEAD asks what GET would answer, for what anyone may read: the page, health, metrics.
+    const route = candidates.find((r) => r.method === request.method || (request.method === "HEAD" && r.method === "GET" && r.access === "open"));
     if (!route) {
       const response = candidates.length > 0 ? problem(405, "E_METHOD", `${request.method} is not allowed on ${path}`, `use ${candidates.map((r) => r.method).join(" or ")}`) : problem(404, "E_NOT_FOUND", `no endpoint ${path}`);
       return { endpoint: "unknown", response };
     }
-    const response = allowed(route, request, peer) ?? (route.method === "POST" ? checkJsonBody(request) : undefined) ?? (await route.handle(request, route.pattern.exec(path)!.slice(1)));
-    return { endpoint: route.endpoint, response };
+    const context: RequestContext = { peer: () => connection.peer(request), keepOpen: () => connection.keepOpen?.(request) };
+    const response =
+      allowed(route, request, connection.peer) ?? (route.method === "POST" ? checkJsonBody(request) : undefined) ?? (await route.handle(request, route.pattern.exec(path)!.slice(1), context));
+    return { endpoint: route.endpoint, response: request.method === "HEAD" && response.body ? new Response(null, { status: response.status, headers: response.headers }) : response };
   };
 
-  return async (request, peer) => {
+  return async (request, connection) => {
     const started = performance.now();
     let endpoint = "unknown";
     let response: Response;
     try {
-      ({ endpoint, response } = await respond(request, peer));
+      ({ endpoint, response } = await respond(request, connection));
     } catch (error) {
       response = problemFrom(error, options.logError);
     }
     options.metrics.request(endpoint, response.status, (performance.now() - started) / 1000);
-    return response;
+    return secured(response);
   };
 }
 

@@ -5,6 +5,30 @@ import { isOpsError } from "../errors.ts";
 const bigintAsNumber = (_key: string, v: unknown) => (typeof v === "bigint" ? Number(v) : v);
 
 /**
+ * What every response of the server carries, the dashboard's page and the
+ * API alike: no script, style or frame from anywhere but the server itself,
+ * no inline script, no MIME sniffing, no referrer, no framing.
+ */
+export const securityHeaders: Readonly<Record<string, string>> = {
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+};
+
+/** An API answer's headers: the security headers, and no cache keeps it (it holds incidents, labels, output). */
+export const apiHeaders: Readonly<Record<string, string>> = { ...securityHeaders, "cache-control": "no-store" };
+const jsonHeaders: Readonly<Record<string, string>> = { ...apiHeaders, "content-type": "application/json" };
+
+/** Adds the security headers to a response that lacks them, and no-store unless it says how it may be cached. */
+export function secured(response: Response): Response {
+  if (response.headers.has("content-security-policy")) return response;
+  for (const [name, value] of Object.entries(apiHeaders)) if (!response.headers.has(name)) response.headers.set(name, value);
+  return response;
+}
+
+/**
  * A JSON response; bigint values (from CEL) become numbers. Written without
  * the replacer first (a replacer makes JSON.stringify call back for every
  * value), and with it only when a bigint makes that throw.
@@ -17,7 +41,7 @@ export function json(value: unknown, status = 200): Response {
     if (!(error instanceof TypeError)) throw error;
     text = JSON.stringify(value, bigintAsNumber);
   }
-  return new Response(text, { status, headers: { "content-type": "application/json" } });
+  return new Response(text, { status, headers: jsonHeaders });
 }
 
 export function problem(status: number, code: string, message: string, hint?: string): Response {
@@ -25,7 +49,7 @@ export function problem(status: number, code: string, message: string, hint?: st
 }
 
 /** Requests that are well formed but clash with the incident's state: nothing waits for approval, it is already resolved. */
-const conflicts = new Set(["E_NOTHING_TO_APPROVE", "E_INCIDENT_RESOLVED"]);
+const conflicts = new Set(["E_NOTHING_TO_APPROVE", "E_NOTHING_TO_DENY", "E_INCIDENT_RESOLVED"]);
 
 /** The answer to anything unexpected: a code and a sentence, never the error's text, stack or source. */
 export function internalProblem(): Response {

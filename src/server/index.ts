@@ -1,5 +1,6 @@
 // The HTTP face of `opskit serve`: alert webhooks, the incidents and runs
-// API, the pause switch, health and Prometheus metrics, on Bun.serve.
+// API, the pause switch, health and Prometheus metrics, the dashboard's page
+// and its live event stream, on Bun.serve.
 import { usageError } from "../errors.ts";
 import { createApp, type AppOptions } from "./app.ts";
 import { internalProblem, isLoopback } from "./http.ts";
@@ -7,6 +8,7 @@ import { parseListen } from "../transport/index.ts";
 
 export { serverMetrics, type ServerMetrics } from "./metrics.ts";
 export type { AppOptions } from "./app.ts";
+export { EventHub, type HubOptions } from "./hub.ts";
 
 export interface RunningServer {
   url: string;
@@ -32,7 +34,7 @@ export function startServer(listen: string, options: AppOptions): RunningServer 
       development: false,
       // Our own limit answers 413 with a reason; Bun's is a backstop.
       maxRequestBodySize: options.maxBodyBytes * 2 + 1024,
-      fetch: (request, srv) => app(request, (r) => srv.requestIP(r)?.address),
+      fetch: (request, srv) => app(request, { peer: (r) => srv.requestIP(r)?.address, keepOpen: (r) => srv.timeout(r, 0) }),
       error: (error) => {
         options.logError(error);
         return internalProblem();
@@ -46,6 +48,8 @@ export function startServer(listen: string, options: AppOptions): RunningServer 
   return {
     url: `http://${shown}:${bound.port}`,
     async stop() {
+      // Event streams never end by themselves: they are closed first, so the requests in flight can finish.
+      options.hub.close();
       await bound.stop();
     },
   };
