@@ -302,4 +302,49 @@ describe("opskit serve: an incident as a trace", () => {
     const cli = await runOpskit(["incidents", "show", "1", "--server", server.url], { cwd: serveDir, env: { ...(server.token ? { OPSKIT_TOKEN: server.token } : {}) } });
     expect(cli.stdout).toContain(`trace ${traceId}`);
   }, 60_000);
+  test("a failed attempt is an error span, and the escalation it leads to runs under the incident's escalation span in the same trace", async () => {
+    const serveDir = writeConfig("");
+    const tp = join(serveDir, "escalation.tp");
+    const server = await startServe(
+      writeConfig(
+        [
+          "workflows:",
+          "  fix:",
+          "    targets: local",
+          "    steps:",
+          "      - { name: restart, exec: 'echo nope >&2; exit 4' }",
+          "rules:",
+          "  - name: fix-it",
+          "    match: { alertname: Down }",
+          "    run: fix",
+          "    maxAttempts: 1",
+          "    escalate:",
+          `      - { name: page, exec: 'printf "%s" "$TRACEPARENT" > ${tp}' }`,
+        ].join("\n"),
+        serveDir,
+      ),
+      { env: tracing() },
+    );
+    servers.push(server);
+    expect((await server.post("/api/v1/alerts/alertmanager", alertmanagerNotification([{ labels: { alertname: "Down" } }]))).status).toBe(200);
+    const view = await server.waitFor("/api/v1/incidents/1", (v) => v.incident?.escalated && v.attempts?.[0]?.status === "failed" && v);
+    const traceId: string = view.incident.traceId;
+    const spans = await otlp.waitFor(() => {
+      const found = inTrace(traceId);
+      return found.some((s) => s.name === "step page") && found.some((s) => s.name === "attempt 1") && found;
+    }, 20_000);
+    const attempt = only(spans, "attempt 1");
+    expect(attempt.status.code).toBe(2);
+    expect(attempt.attributes["opskit.attempt.status"]).toBe("failed");
+    const fix = only(spans, "run fix");
+    expect(fix.parentSpanId).toBe(attempt.spanId);
+    expect(fix.status.code).toBe(2);
+    expect(only(spans, "step restart").attributes).toMatchObject({ "opskit.step.exit_code": 4, "opskit.step.status": "failed" });
+    const escalated = only(spans, "incident.escalated");
+    const escalation = only(spans, "run escalate:fix-it");
+    expect(escalation.parentSpanId).toBe(escalated.spanId);
+    expect(escalated.parentSpanId).toBe(attempt.parentSpanId);
+    const page = only(spans, "step page");
+    expect(await readFile(tp, "utf8")).toBe(`00-${traceId}-${page.spanId}-01`);
+  }, 60_000);
 });
