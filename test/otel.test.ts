@@ -302,6 +302,7 @@ describe("opskit serve: an incident as a trace", () => {
     const cli = await runOpskit(["incidents", "show", "1", "--server", server.url], { cwd: serveDir, env: { ...(server.token ? { OPSKIT_TOKEN: server.token } : {}) } });
     expect(cli.stdout).toContain(`trace ${traceId}`);
   }, 60_000);
+
   test("a failed attempt is an error span, and the escalation it leads to runs under the incident's escalation span in the same trace", async () => {
     const serveDir = writeConfig("");
     const tp = join(serveDir, "escalation.tp");
