@@ -23,8 +23,9 @@ export interface HubOptions {
 /** How long a client waits before it reconnects after the stream ends. */
 const RETRY_MS = 3_000;
 const HEARTBEAT_MS = 15_000;
-const CLIENT_BACKLOG_BYTES = 4 * 1024 * 1024;
-const MAX_CLIENTS = 256;
+/** A client that reads keeps its backlog near zero; one a megabyte behind has stalled. With MAX_CLIENTS, 100 MiB at worst. */
+const CLIENT_BACKLOG_BYTES = 1024 * 1024;
+const MAX_CLIENTS = 100;
 const encoder = new TextEncoder();
 
 /** A step.finished without its output: the output went out as it came (run streams) or is fetched (GET …/output). */
