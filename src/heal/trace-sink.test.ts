@@ -106,6 +106,20 @@ describe("incident trace sink", () => {
     expect(one(spans, "attempt 1").spanContext().spanId).toBe(attemptSpanId(traceId, 1));
   });
 
+  test("who approved or denied an attempt, and when a wait ends, are attributes of their spans", async () => {
+    const until = t0 + 60_000;
+    const spans = await spansOf([
+      lifecycle[0]!,
+      { type: "incident.gate", incidentId: 7, rule: "restart-api", gate: "cooldown", reason: "suppressed: cooldown, 1m left", until },
+      { type: "remediation.approved", incidentId: 7, rule: "restart-api", attempt: 1, at: t0 + 10, by: "ana" },
+      { type: "remediation.denied", incidentId: 7, rule: "restart-api", attempt: 2, by: "bo", reason: "not at night", at: t0 + 20 },
+    ]);
+    expect(one(spans, "gate cooldown").attributes["opskit.gate.until"]).toBe(new Date(until).toISOString());
+    expect(one(spans, "remediation.approved").attributes["opskit.approved_by"]).toBe("ana");
+    expect(one(spans, "remediation.denied").attributes).toMatchObject({ "opskit.attempt": 2, "opskit.denied_by": "bo", "opskit.denied_reason": "not at night" });
+    expect(parentOf(one(spans, "remediation.denied"))).toBe(root);
+  });
+
   test("repeat notifications and milestones are no spans, and cost no journal read", async () => {
     const asked: number[] = [];
     const repeats = Array.from({ length: 50 }, (_, i) => ({ ...lifecycle[3]!, incidentId: 100 + i }) as HealEvent);

@@ -64,11 +64,13 @@ export function incidentTraceSink(recorder: SpanRecorder, options: IncidentTrace
       case "incident.unmatched":
         return instant(traceId, event.incidentId, "incident.unmatched", event.at, {});
       case "incident.gate":
-        return instant(traceId, event.incidentId, `gate ${event.gate}`, now, { "opskit.rule": event.rule, "opskit.gate": event.gate, "opskit.gate.reason": event.reason });
+        return instant(traceId, event.incidentId, `gate ${event.gate}`, now, { "opskit.rule": event.rule, "opskit.gate": event.gate, "opskit.gate.reason": event.reason, ...(event.until !== undefined ? { "opskit.gate.until": new Date(event.until).toISOString() } : {}) });
       case "rule.missing":
         return instant(traceId, event.incidentId, "rule.missing", event.at, { "opskit.rule": event.rule }, { error: `rule ${event.rule} is not in the config` });
       case "remediation.approved":
-        return instant(traceId, event.incidentId, "remediation.approved", event.at, { "opskit.rule": event.rule, "opskit.attempt": event.attempt });
+        return instant(traceId, event.incidentId, "remediation.approved", event.at, { "opskit.rule": event.rule, "opskit.attempt": event.attempt, ...(event.by ? { "opskit.approved_by": event.by } : {}) });
+      case "remediation.denied":
+        return instant(traceId, event.incidentId, "remediation.denied", event.at, { "opskit.rule": event.rule, "opskit.attempt": event.attempt, "opskit.denied_by": event.by, ...(event.reason ? { "opskit.denied_reason": event.reason } : {}) });
       case "remediation.started": {
         const key = `${event.incidentId}/${event.attempt}`;
         attempts.get(key)?.end(event.at);
