@@ -14,7 +14,7 @@ type SortKey = "name" | "status" | "uptime" | "latency";
 
 interface Row {
   check: Check;
-  tr: HTMLTableRowElement;
+  tr: HTMLElement;
   status: HTMLElement;
   uptime: HTMLElement;
   bar: UptimeBar;
@@ -31,7 +31,7 @@ interface Group {
   name: string;
   details: HTMLDetailsElement;
   count: HTMLElement;
-  tbody: HTMLTableSectionElement;
+  tbody: HTMLElement;
   order: string[];
 }
 
@@ -80,27 +80,25 @@ export function checksView(context: ViewContext): View {
   let frame = 0;
   context.signal.addEventListener("abort", () => cancelAnimationFrame(frame), { once: true });
 
+  // Rows are ARIA table rows built of divs, not <tr>: a block row can skip
+  // layout and paint while off screen (content-visibility), which table rows
+  // cannot, so 2,000 checks cost about a screenful of work.
   const makeGroup = (name: string): Group => {
     const count = h("span", { class: "group-count" });
-    const tbody = h("tbody", {});
+    const tbody = h("div", { role: "rowgroup", class: "check-rows" });
     const details = h(
       "details",
       { class: "check-group", open: true, "data-key": `group-${name}` },
       h("summary", {}, h("span", { class: "group-name" }, name), " ", count),
       h(
         "div",
-        { class: "table-wrap", tabindex: "0", role: "region", "aria-label": `Checks in ${name}` },
+        { class: "checks-table", role: "table", "aria-label": `Checks in ${name}` },
         h(
-          "table",
-          { class: "checks-table" },
-          h("caption", { class: "sr-only" }, `Checks in ${name}`),
-          h(
-            "thead",
-            {},
-            h("tr", {}, ["Check", "Status", "Uptime", "Recent results", "Response time", "Last run"].map((title) => h("th", { scope: "col" }, title))),
-          ),
-          tbody,
+          "div",
+          { role: "rowgroup", class: "check-head" },
+          h("div", { role: "row", class: "check-grid" }, ["Check", "Status", "Uptime", "Recent results", "Response time", "Last run"].map((title) => h("div", { role: "columnheader" }, title))),
         ),
+        tbody,
       ),
     );
     const group: Group = { name, details, count, tbody, order: [] };
@@ -117,14 +115,14 @@ export function checksView(context: ViewContext): View {
     const bar = uptimeBar();
     const spark = sparkline();
     const tr = h(
-      "tr",
-      { class: "check-row" },
-      h("th", { scope: "row" }, h("span", { class: "check-name" }, check.name), check.target ? h("span", { class: "muted check-target" }, check.target) : null, error),
-      h("td", {}, status),
-      h("td", { class: "num" }, uptime),
-      h("td", {}, bar.element),
-      h("td", { class: "latency-cell" }, spark.element, latency),
-      h("td", {}, lastRun),
+      "div",
+      { role: "row", class: "check-row check-grid" },
+      h("div", { role: "rowheader", class: "cell-name" }, h("span", { class: "check-name" }, check.name), check.target ? h("span", { class: "muted check-target" }, check.target) : null, error),
+      h("div", { role: "cell" }, status),
+      h("div", { role: "cell", class: "num" }, uptime),
+      h("div", { role: "cell" }, bar.element),
+      h("div", { role: "cell", class: "latency-cell" }, spark.element, latency),
+      h("div", { role: "cell" }, lastRun),
     );
     const row: Row = { check, tr, status, uptime, bar, spark, latency, lastRun, error, group: groupOf(check), haystack: "" };
     updateRow(row, check);
@@ -209,12 +207,18 @@ export function checksView(context: ViewContext): View {
     setText(counts, rows.size === 0 ? (loaded ? "No checks are configured." : "") : `${formatCount(shown)} of ${formatCount(rows.size)} checks shown · ${formatCount(failing)} failing`);
   };
 
-  /** Builds rows for new checks a batch per frame, so thousands never block the page. */
+  /**
+   * Builds rows for new checks a batch per frame, so thousands never block
+   * the page: the first batch shows at once, the rest are made off the page
+   * and placed together at the end (one layout, not one per batch).
+   */
+  let firstBatch = true;
   const buildPending = () => {
     frame = 0;
     const batch = pendingBuild.splice(0, ROWS_PER_FRAME);
     for (const check of batch) if (!rows.has(check.name)) rows.set(check.name, makeRow(check));
-    arrange();
+    if (firstBatch || pendingBuild.length === 0) arrange();
+    firstBatch = false;
     if (pendingBuild.length > 0) frame = requestAnimationFrame(buildPending);
   };
 
@@ -238,6 +242,7 @@ export function checksView(context: ViewContext): View {
       }
     }
     pendingBuild = fresh;
+    firstBatch = rows.size === 0;
     if (frame) cancelAnimationFrame(frame);
     if (fresh.length > 0) buildPending();
     else arrange();

@@ -85,6 +85,7 @@ export function runView(context: ViewContext): View {
   let dirtyTargets = new Set<string>();
   let relayout = true;
   let waterfallDue = 0;
+  let batchesDue = 0;
   context.signal.addEventListener("abort", () => cancelAnimationFrame(frame), { once: true });
 
   const turn = (delta: number) => {
@@ -273,9 +274,14 @@ export function runView(context: ViewContext): View {
         if (row && t) updateRow(row, t);
         else if (t && !pageTargets.includes(name) && pageTargets.length < PAGE_SIZE) relayout = true;
       }
-      renderBatches();
+      batchesDue = batchesDue || performance.now();
       if (relayout) requestFrame();
     }
+    // The batch bars are redrawn at most four times a second while targets finish.
+    if (batchesDue && performance.now() - batchesDue >= 250) {
+      batchesDue = 0;
+      renderBatches();
+    } else if (batchesDue) requestFrame();
     dirtyTargets = new Set();
     // The waterfall is redrawn at most once a second while steps finish.
     if (waterfallDue && performance.now() - waterfallDue >= 1_000) {
