@@ -80,6 +80,15 @@ describe("opskit serve --log-format json", () => {
       ["info", 2, "fix-it", { alertname: "Broken", leaked: "***" }],
     ]);
     expect(opened[0]!.msg).toStartWith("incident 1 opened: Broken");
+    // The incident's trace: its lines carry trace_id, the OpenTelemetry log data model's name, as a log pipeline links it to the trace.
+    const traceId = opened[0]!.traceId as string;
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(opened.map((l) => l.trace_id)).toEqual([traceId, opened[1]!.traceId]);
+    expect(opened[1]!.trace_id).not.toBe(traceId);
+    const started = lines.find((l) => l.type === "remediation.started" && l.incidentId === 1)!;
+    expect(started.trace_id).toBe(traceId);
+    expect(started.span_id).toMatch(/^[0-9a-f]{16}$/);
+    expect(started.span_id).toBe(started.spanId);
     expect(lines.find((l) => l.type === "remediation.finished")).toMatchObject({ level: "info", incidentId: 1, status: "failed" });
     expect(lines.some((l) => l.type === "server.stopped")).toBe(true);
     expect(output).not.toContain(SERVER_TOKEN);
