@@ -133,6 +133,20 @@ interface IncidentView {
   notifications: number;
 }
 
+/** Every incident, page after page (the API answers at most 500 a page). */
+async function allIncidents(server: Pick<OpskitServe, "url" | "token">): Promise<{ incidents: IncidentView[]; total: number }> {
+  const incidents: IncidentView[] = [];
+  let cursor: string | undefined;
+  let total = 0;
+  do {
+    const page = await getJson<{ incidents: IncidentView[]; total: number; nextCursor?: string }>(`${server.url}/api/v1/incidents?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, server.token);
+    incidents.push(...page.incidents);
+    total = page.total;
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { incidents, total };
+}
+
 export interface Settled {
   /** Whether it settled within the bound. */
   settled: boolean;
@@ -156,17 +170,17 @@ export async function settleOpskit(server: Pick<OpskitServe, "url" | "token">, a
   let appliedAt: number | undefined;
   let state = { incidents: 0, alertsApplied: 0, runs: 0 };
   while (performance.now() - started < boundMs) {
-    const [listed, { runs }] = await Promise.all([
-      getJson<{ incidents: IncidentView[]; total: number }>(`${server.url}/api/v1/incidents?limit=10000`, server.token),
-      getJson<{ runs: { status: string }[] }>(`${server.url}/api/v1/runs?limit=1000`, server.token),
+    const [listed, runs, running] = await Promise.all([
+      allIncidents(server),
+      getJson<{ total: number }>(`${server.url}/api/v1/runs?limit=1`, server.token),
+      getJson<{ total: number }>(`${server.url}/api/v1/runs?status=running&limit=1`, server.token),
     ]);
     const now = performance.now();
-    state = { incidents: listed.total, alertsApplied: listed.incidents.reduce((sum, i) => sum + i.notifications, 0), runs: runs.length };
+    state = { incidents: listed.total, alertsApplied: listed.incidents.reduce((sum, i) => sum + i.notifications, 0), runs: runs.total };
     if (state.alertsApplied >= alerts) appliedAt ??= now;
-    const running = runs.filter((r) => r.status === "running").length;
-    const key = `${state.incidents} ${state.alertsApplied} ${state.runs} ${running}`;
+    const key = `${state.incidents} ${state.alertsApplied} ${state.runs} ${running.total}`;
     if (key !== last) [last, stableSince] = [key, now];
-    else if (appliedAt !== undefined && running === 0 && now - stableSince >= 1000) {
+    else if (appliedAt !== undefined && running.total === 0 && now - stableSince >= 1000) {
       return { settled: true, appliedSeconds: (appliedAt - started) / 1000, ...state };
     }
     await Bun.sleep(100);

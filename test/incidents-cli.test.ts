@@ -75,6 +75,22 @@ describe("opskit incidents", () => {
   });
 });
 
+describe("opskit incidents list beyond one page", () => {
+  test("--limit above the API's page of 500 reads page after page, newest first, each incident once", async () => {
+    const alerts = Array.from({ length: 520 }, (_, i) => ({ labels: { alertname: "Paged", service: `paged-${i}` } }));
+    expect((await server.post("/api/v1/alerts/alertmanager", alertmanagerNotification(alerts))).status).toBe(200);
+    await server.waitFor("/api/v1/incidents?q=paged-&limit=1", (v) => (v.total >= 520 ? true : undefined));
+    const listed = await cli(["incidents", "list", "--limit", "1000", "--json"]);
+    expect(listed.code).toBe(0);
+    const ids: number[] = listed.stdout.trim().split("\n").map((line) => JSON.parse(line).id);
+    expect(ids.length).toBeGreaterThan(520);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+    const some = await cli(["incidents", "list", "--limit", "510", "--json"]);
+    expect(some.stdout.trim().split("\n").length).toBe(510);
+  });
+});
+
 describe("opskit serve --json and /metrics", () => {
   test("every event's at is ISO 8601, incident.milestone included, and durations have at most three decimals", async () => {
     const id = await openIncident("Fixable", "json-events");

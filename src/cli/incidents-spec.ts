@@ -11,13 +11,13 @@ const clientOptions = defineOptions({
 
 export const incidentsSpec = defineCommand({
   name: "incidents",
-  description: "incidents on the opskit server: list | show ID | ack ID | approve ID | resolve ID (token from $OPSKIT_TOKEN, server.token, or the one opskit serve generated beside the journal); import FILE: history from a pager's CSV or JSON export into the journal",
-  argument: { name: "[args...]", description: "list (default), show ID, ack ID, approve ID, resolve ID or import FILE" },
+  description: "incidents on the opskit server: list | show ID | ack ID | approve ID | deny ID | resolve ID (token from $OPSKIT_TOKEN, server.token, or the one opskit serve generated beside the journal); import FILE: history from a pager's CSV or JSON export into the journal",
+  argument: { name: "[args...]", description: "list (default), show ID, ack ID, approve ID, deny ID, resolve ID or import FILE" },
   options: {
     ...clientOptions,
     status: { kind: "string", value: "open|resolved", description: "list: only these" },
     limit: { kind: "integer", value: "n", default: "50", min: 1, description: "list: how many" },
-    note: { kind: "string", value: "text", description: "resolve: why" },
+    note: { kind: "string", value: "text", description: "resolve, deny: why" },
     source: { kind: "string", value: "name", description: "import: the exporting tool's name, which with each row's id identifies it on re-import (default: the file's name without extension)" },
     map: {
       kind: "list",

@@ -98,14 +98,30 @@ function incidentArg(args: string[], verb: string): number {
   return id;
 }
 
+/** The server answers pages of at most 500: --limit above that is read page after page, following nextCursor. */
+const PAGE_LIMIT = 500;
+
+async function listIncidentPages(options: OptionsOf<typeof incidentsSpec>): Promise<{ incidents: IncidentRecord[]; total: number }> {
+  const incidents: IncidentRecord[] = [];
+  let cursor: string | undefined;
+  let total = 0;
+  do {
+    const query = new URLSearchParams({ limit: Math.min(PAGE_LIMIT, options.limit - incidents.length).toString(), ...(options.status !== undefined ? { status: options.status } : {}), ...(cursor ? { cursor } : {}) });
+    const page = (await callServer(options, "GET", `/api/v1/incidents?${query}`)) as { incidents: IncidentRecord[]; total: number; nextCursor?: string };
+    incidents.push(...page.incidents);
+    total = page.total;
+    cursor = page.nextCursor;
+  } while (cursor && incidents.length < options.limit);
+  return { incidents, total };
+}
+
 export async function incidentsCommand(args: string[], options: OptionsOf<typeof incidentsSpec>): Promise<number> {
   const verb = args[0] ?? "list";
   if (verb === "import") return (await import("./incidents-import.ts")).incidentsImportCommand(args.slice(1), options);
   const out = new LineWriter();
   try {
     if (verb === "list") {
-      const query = new URLSearchParams({ limit: options.limit.toString(), ...(options.status !== undefined ? { status: options.status } : {}) });
-      const value = (await callServer(options, "GET", `/api/v1/incidents?${query}`)) as { incidents: IncidentRecord[]; total: number };
+      const value = await listIncidentPages(options);
       if (options.json) {
         for (const incident of value.incidents) out.line(JSON.stringify(incident));
         return ExitCode.ok;
@@ -119,11 +135,11 @@ export async function incidentsCommand(args: string[], options: OptionsOf<typeof
       out.line(`${value.incidents.length} of ${value.total} incidents`);
       return ExitCode.ok;
     }
-    if (verb === "show" || verb === "ack" || verb === "approve" || verb === "resolve") {
+    if (verb === "show" || verb === "ack" || verb === "approve" || verb === "deny" || verb === "resolve") {
       const id = incidentArg(args, verb);
       const view = (verb === "show"
         ? await callServer(options, "GET", `/api/v1/incidents/${id}`)
-        : await callServer(options, "POST", `/api/v1/incidents/${id}/${verb}`, { by: process.env.USER ?? "cli", ...(options.note !== undefined ? { note: options.note } : {}) })) as IncidentView;
+        : await callServer(options, "POST", `/api/v1/incidents/${id}/${verb}`, { by: process.env.USER ?? "cli", ...(options.note !== undefined ? { note: options.note, reason: options.note } : {}) })) as IncidentView;
       if (options.json) out.line(JSON.stringify(view));
       else printIncident(view, out);
       return ExitCode.ok;
