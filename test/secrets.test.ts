@@ -90,6 +90,33 @@ server: { token: env:OPSKIT_TOKEN, webhookToken: env:OPSKIT_WEBHOOK_TOKEN }
   }, 60_000);
 });
 
+describe("opskit serve: a referenced secret is masked from the start", () => {
+  test("an alert carrying a secret the config references, before any step resolved it, shows *** in the API, the --json events and the journal", async () => {
+    const config = `
+workflows:
+  later:
+    targets: local
+    steps:
+      - name: use-secret
+        exec: { command: 'true', env: { DB_PASSWORD: "env:SECRETS_TEST_DB_PASSWORD" } }
+rules:
+  - name: never
+    match: { alertname: NotThisOne }
+    run: later
+`;
+    const server = await startServe(writeConfig(config), { args: ["--json"], env: { SECRETS_TEST_DB_PASSWORD: DB_PASSWORD } });
+    running.push(server);
+    const labels = { alertname: "Leaky", dsn: `postgres://app:${DB_PASSWORD}@db/app` };
+    expect((await server.post("/api/v1/alerts/alertmanager", alertmanagerNotification([{ labels, annotations: { summary: `password ${DB_PASSWORD}` } }]))).status).toBe(200);
+    const view = await server.waitFor("/api/v1/incidents/1", (v) => (v.incident ? v : false));
+    expect(view.incident.labels.dsn).toBe("postgres://app:***@db/app");
+    expect(JSON.stringify(view)).not.toContain(DB_PASSWORD);
+    await server.stop();
+    expect(server.output()).not.toContain(DB_PASSWORD);
+    expect(await journalBytes(server.journal)).not.toContain(DB_PASSWORD);
+  }, 60_000);
+});
+
 describe("opskit run: a resolved secret is masked", () => {
   const config = `
 workflows:

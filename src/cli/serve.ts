@@ -105,6 +105,8 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
   const metricsInterval = metricsExport ? metricsIntervalMs(loaded) : 0;
   const tracesExport = await resolveOtlpExport("traces", loaded);
   const auth = await resolveServerAuth(settings, options.journal, notice);
+  // Every secret the config references, masked from the first line on: an alert may carry one before any step resolved it.
+  (await import("../schema/index.ts")).registerReferencedSecrets(loaded.config);
   // The generated token too, not only those resolved from references: no step output, event or log line shows it.
   for (const token of [auth.token, auth.webhookToken]) if (token) registerSecret(token);
   // check: a damaged or read-only journal fails here, with its path and the fix, not on the first alert.

@@ -3,4 +3,4 @@
 // YAML documents that know where each value sits, and secret references.
 export { createSchemaKit, type SchemaKit } from "./kit.ts";
 export { loadYamlFile, parseYaml, readYamlDocument, validateYaml, formatPath, type Located, type YamlDocument, type ConfigPath } from "./yaml.ts";
-export { isSecretReference, resolveSecret, resolveSecretNow, SECRET_REFERENCE } from "./secret.ts";
+export { isSecretReference, registerReferencedSecrets, resolveSecret, resolveSecretNow, SECRET_REFERENCE } from "./secret.ts";

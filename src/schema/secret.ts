@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { configError } from "../errors.ts";
 import { registerSecret } from "../observe/index.ts";
 
@@ -46,6 +46,49 @@ export function resolveSecretNow(reference: string, where: string, env = process
     return fromFile(text);
   }
   return reference;
+}
+
+/** A secret file larger than this is not a secret but a mistake; it is left for the step that names it to report. */
+const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
+/**
+ * Registers with the redactor every secret a config references (any string
+ * that is a whole `env:NAME` or `file:/path` reference, wherever it sits)
+ * whose value can be read now, without failing on those that cannot: a
+ * long-running server then masks a secret from its first line on, also
+ * where it arrives before any step resolved it (an alert label, a webhook
+ * body echoing it). Returns how many were registered.
+ */
+export function registerReferencedSecrets(config: unknown, env = process.env): number {
+  let registered = 0;
+  const seen = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (typeof value === "string") {
+      if (seen.has(value) || !SECRET_REFERENCE.test(value)) return;
+      seen.add(value);
+      const name = value.slice(value.indexOf(":") + 1);
+      if (value.startsWith("env:")) {
+        const found = env[name];
+        if (found) {
+          registerSecret(found, name);
+          registered++;
+        }
+        return;
+      }
+      try {
+        if (statSync(name).size > MAX_SECRET_FILE_BYTES) return;
+        fromFile(readFileSync(name, "utf8"));
+        registered++;
+      } catch {
+        // Unreadable now: the step that needs it resolves it then, and says why it cannot.
+      }
+      return;
+    }
+    if (Array.isArray(value)) for (const item of value) visit(item);
+    else if (value && typeof value === "object") for (const item of Object.values(value)) visit(item);
+  };
+  visit(config);
+  return registered;
 }
 
 function fromFile(text: string): string {

@@ -2,6 +2,7 @@ import { checkLease, LEADER_LEASE, type Cluster } from "../cluster/index.ts";
 import type { Alert, AlertSource, CheckDetail, CompiledRule, Healer } from "../heal/index.ts";
 import { alertSources } from "../heal/index.ts";
 import type { Journal } from "../journal/index.ts";
+import { secrets } from "../observe/index.ts";
 import { checkHost, checkJsonBody, checkOrigin, type HostRules } from "./guard.ts";
 import { bearerMatches, isLoopback, json, pathOf, problem, problemFrom, readBody, secured } from "./http.ts";
 import type { EventHub } from "./hub.ts";
@@ -76,8 +77,12 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     } catch (error) {
       return problemFrom(error, options.logError);
     }
+    // A secret of ours inside an alert (a DSN in a label) is masked before it is kept, as in every other
+    // output; the body is searched once, the alerts walked only when it held one.
+    const masked = secrets.redact(body);
+    if (masked !== body) alerts = secrets.redactValue(alerts);
     // Durable before the 2xx; the work happens after the response.
-    const id = await healer.accept(source.kind, body, alerts);
+    const id = await healer.accept(source.kind, masked, alerts);
     return json({ status: "accepted", notification: id, alerts: alerts.length });
   };
 
