@@ -220,7 +220,7 @@ describe("dashboard API: history pages", () => {
       for (const [query, message] of [
         ["limit=0", 'limit must be 1..500, not "0"'],
         ["limit=501", 'limit must be 1..500, not "501"'],
-        ["status=closed", 'status must be one of open, resolved, not "closed"'],
+        ["status=closed", 'status must be one of open, resolved, all, not "closed"'],
         ["since=10&until=5", "since (10) must be before until (5)"],
         ["cursor=bm90LWEtY3Vyc29y", "cursor is not one this list gave out"],
       ] as const) {

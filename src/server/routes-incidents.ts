@@ -31,6 +31,8 @@ export async function incidentItems(journal: Journal, healer: Healer, incidents:
   });
 }
 
+const statusFilter = (status: "open" | "resolved" | "all" | undefined) => (status === "all" ? undefined : status);
+
 export const runItems = (hub: EventHub, runs: readonly RunRecord[]): RunItem[] => runs.map((run) => ({ ...run, live: run.status === "running" && hub.isLive(run.id) }));
 
 /** GET /api/v1/incidents/:id and the answer of every action on one. */
@@ -101,7 +103,8 @@ export function incidentRoutes(options: AppOptions): Route[] {
       handle: async (request) => {
         const query = new QueryParams(request.url);
         const filter = {
-          ...optional("status", query.oneOf("status", ["open", "resolved"] as const)),
+          // all: the same as leaving it out, as the CLI and older clients send it.
+          ...optional("status", statusFilter(query.oneOf("status", ["open", "resolved", "all"] as const))),
           ...optional("rule", query.text("rule", 200)),
           ...optional("text", query.text("q", 200)),
           ...optional("target", query.text("target", 500)),
