@@ -204,6 +204,18 @@ describe("the dashboard in Chromium", () => {
     expect((await server.get("/api/v1/overview")).paused).toBe(false);
     await useToken(page, server.token!);
   });
+
+  test("paused, every page says so in a banner with Resume, and Resume ends it", async () => {
+    await page.click(".pause-toggle");
+    await until(page, `document.querySelector(".banner-paused")?.textContent.includes("Automatic remediation is paused")`, "the paused banner");
+    expect((await server.get("/api/v1/overview")).paused).toBe(true);
+    await page.evaluate(`location.hash = "#/history"`);
+    await until(page, `document.querySelector(".view-history") !== null && document.querySelector(".banner-paused") !== null`, "the banner on another page");
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.click(".banner-paused button");
+    await until(page, `document.querySelector(".banner-paused") === null`, "the banner to go");
+    expect((await server.get("/api/v1/overview")).paused).toBe(false);
+  });
 });
 
 describe("hostile alert text in Chromium", () => {

@@ -180,9 +180,9 @@ export function createShell(root: HTMLElement): Shell {
     const run = underWay.get(event.runId) ?? new Map<string, StepPlace>();
     if (!underWay.has(event.runId)) {
       underWay.set(event.runId, run);
-      if (underWay.size > 20) underWay.delete(underWay.keys().next().value!);
+      if (underWay.size > 10) underWay.delete(underWay.keys().next().value!);
     }
-    if (run.size < 1_000 || run.has(event.target)) run.set(event.target, { target: event.target, phase: String(event.phase), index: Number(event.index) || 0 });
+    if (run.size < 500 || run.has(event.target)) run.set(event.target, { target: event.target, phase: String(event.phase), index: Number(event.index) || 0 });
   };
   const shell: Shell = {
     main: h("main", { id: "main", tabindex: "-1" }),

@@ -84,7 +84,7 @@ export function historyView(context: ViewContext): View {
             h(
               "tr",
               {},
-              h("th", { scope: "row" }, routeLink(runRoute(run.id), run.name), h("span", { class: "muted mono small" }, ` ${run.id.slice(0, 8)}`)),
+              h("th", { scope: "row" }, routeLink(runRoute(run.id), run.name), h("span", { class: "muted mono small" }, ` ${run.id}`)),
               h("td", {}, badge(run.status)),
               h("td", {}, formatTime(run.startedAt)),
               h("td", { class: "num" }, duration(run.startedAt, run.finishedAt)),

@@ -106,7 +106,7 @@ export function mttrView(context: ViewContext): View {
       section(
         "Weekly trend",
         "weekly-heading",
-        m.weekly.length
+        m.weekly.some((w) => w.median !== undefined)
           ? [
               barChart(
                 m.weekly.map((w) => ({ label: w.week.slice(5, 10), value: w.median, title: `week of ${w.week}: median ${show(w.median)} over ${w.count} resolved` })),
