@@ -37,6 +37,16 @@ describe("the dashboard's files", () => {
     for (const [, url] of html.matchAll(/\b(?:src|href)="([^"]+)"/g)) expect(url).toMatch(/^(\/|#)/);
   });
 
+  test("are embedded when opskit is bundled (as bun build --compile does): the bundle holds them and builds nothing at run time", async () => {
+    const built = await Bun.build({ entrypoints: [join(import.meta.dir, "index.ts")], target: "bun", splitting: true, minify: true });
+    expect(built.success).toBe(true);
+    const code = (await Promise.all(built.outputs.map((o) => o.text()))).join("\n");
+    // A custom property of the styles and a string of the script: both files are in.
+    expect(code).toContain("--phase-detect");
+    expect(code).toContain("Skip to content");
+    expect(code).not.toContain("spawnSync");
+  });
+
   test("the bundled script neither evaluates strings nor writes markup", async () => {
     const js = String((await dashboardAssets()).get("/assets/app.js")!.body);
     expect(js).not.toMatch(/\beval\(|new Function\(|\.innerHTML\s*=|\.outerHTML\s*=|insertAdjacentHTML|document\.write/);
