@@ -184,6 +184,11 @@ describe("the dashboard in Chromium", () => {
     expect(await page.evaluate("window.__pwned")).toBeUndefined();
     // Followed in the same document: no reload brought the lines.
     expect(await page.evaluate("window.__sameDocument")).toBe(true);
+    // The download has the whole output, read with the token (a link could not send it).
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-key="download-output"]')]);
+    const saved = await Bun.file((await download.path())!).text();
+    expect(saved).toContain(`==> local · main 0 clean · stdout <==\n`);
+    expect(saved).toContain(Array.from({ length: 40 }, (_, i) => `line ${i + 1} of the fix`).join("\n").replace("line 31", `${hostileOutput}\nline 31`));
     expect(watch.errors).toEqual([]);
   });
 
