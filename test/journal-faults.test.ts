@@ -29,11 +29,15 @@ async function project(): Promise<{ dir: string; journal: string }> {
   return { dir, journal };
 }
 
-/** Overwrites pages past the schema page with garbage: the header still says SQLite. */
+/** Overwrites the root page of every table and index with garbage: the header and the schema still read, the data does not. */
 function damage(journal: string): void {
+  const db = new Database(journal, { readonly: true });
+  const pageSize = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
+  const roots = (db.query("SELECT rootpage FROM sqlite_master WHERE rootpage > 1").all() as { rootpage: number }[]).map((r) => r.rootpage);
+  db.close();
   const fd = openSync(journal, "r+");
-  const garbage = Buffer.alloc(4096 * 20, 0x55);
-  writeSync(fd, garbage, 0, garbage.length, 4096 * 2);
+  const garbage = Buffer.alloc(pageSize, 0x55);
+  for (const page of roots) writeSync(fd, garbage, 0, pageSize, (page - 1) * pageSize);
   closeSync(fd);
 }
 
