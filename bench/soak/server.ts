@@ -24,8 +24,10 @@ export const checkName = (check: number) => `c${String(check).padStart(4, "0")}`
  * Every check probes its own path, spread over the endpoint ports; an alert
  * fires after 2 failed probes (10 s) and resolves after 2 passing ones. The
  * flapping checks carry flap: "yes", which the rule matches: one run per
- * incident (3 lines of output), a fingerprint cooling down for a minute,
- * which is less than its period, so every episode is remediated.
+ * incident (3 lines of output), a fingerprint cooling down for 2 minutes:
+ * longer than an episode, so the firing alert's repeats within it are held
+ * by the cooldown (not escalated past maxAttempts), and shorter than the
+ * period, so every episode is remediated.
  */
 export function soakConfig(schedule: FlapSchedule, ports: number[]): string {
   const lines = [
@@ -43,7 +45,7 @@ export function soakConfig(schedule: FlapSchedule, ports: number[]): string {
     '    match: { flap: "yes" }',
     "    run: restart",
     "    vars: { check: '{{ alert.labels.check }}' }",
-    "    cooldown: 1m",
+    "    cooldown: 2m",
     "    maxAttempts: 1",
     "checks:",
   ];
