@@ -81,7 +81,7 @@ rules:
       return all.every((h) => h.status === 503) && all;
     },
     OUTAGE_MS - 2_000,
-    async () => JSON.stringify(await Promise.all(replicas!.replicas.map((r) => healthz(r.url).catch((e) => String(e))))),
+    async () => `${JSON.stringify(await Promise.all(replicas!.replicas.map((r) => healthz(r.url).catch((e) => String(e)))))}\n${await outputs()}`,
   );
   for (const h of health) expect(JSON.stringify(h.body)).toMatch(/postgres|database|journal/i);
   await waitUntil("503 answers from every replica while the database is down", async () => replicas!.replicas.every((r) => byPhase.down!.some((s) => s.url === r.url && s.status === 503)), OUTAGE_MS - 2_000, () => JSON.stringify(statusCounts(byPhase.down!)));
