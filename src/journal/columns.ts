@@ -3,6 +3,7 @@
 // no value ever reaches SQL text; only the row reading differs (SQLite keeps
 // JSON as text, PostgreSQL hands it back parsed).
 import { milestones } from "./types.ts";
+import type { StepSummary } from "./browse-types.ts";
 import type { IncidentStore, Milestone, StepPhase, StepProgressRecord, StepRecord, StepStatus } from "./types.ts";
 
 /** Each milestone's column, from the fixed list in types.ts; anything else is refused. */
@@ -23,8 +24,8 @@ export const incidentPatchColumns: Record<keyof IncidentPatch, string> = {
 };
 export const attemptPatchColumns: Record<keyof AttemptPatch, string> = { status: "status", runId: "run_id", startedAt: "started_at", finishedAt: "finished_at", detail: "detail", owner: "owner" };
 
-/** A step_results row as the record `getRun` lists. */
-export function stepFromRow(runId: string, r: Record<string, unknown>): StepRecord {
+/** What a step_results row says beside its output, in both the whole record and the summary. */
+function stepFields(runId: string, r: Record<string, unknown>) {
   return {
     runId,
     target: r.target as string,
@@ -34,13 +35,21 @@ export function stepFromRow(runId: string, r: Record<string, unknown>): StepReco
     action: r.action as string,
     status: r.status as StepStatus,
     exitCode: r.exit_code as number | null,
-    stdout: r.stdout as string,
-    stderr: r.stderr as string,
     durationMs: r.duration_ms as number,
     attempts: r.attempts as number,
     ...(r.error ? { error: r.error as string } : {}),
     startedAt: r.started_at as string,
   };
+}
+
+/** A step_results row as the record `getRun` lists. */
+export function stepFromRow(runId: string, r: Record<string, unknown>): StepRecord {
+  return { ...stepFields(runId, r), stdout: r.stdout as string, stderr: r.stderr as string };
+}
+
+/** A step_results row read with its output's sizes instead of the output (`runSummary`). */
+export function stepSummaryFromRow(runId: string, r: Record<string, unknown>): StepSummary {
+  return { ...stepFields(runId, r), stdoutBytes: r.stdout_bytes as number, stderrBytes: r.stderr_bytes as number };
 }
 
 /**

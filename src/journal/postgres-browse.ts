@@ -1,9 +1,10 @@
 import { asciiLower, asJsonText, searchableAsJsonText } from "./browse-text.ts";
-import type { BrowseStore, GateFacts, IncidentQuery, RunQuery, StepSummary } from "./browse-types.ts";
+import { stepSummaryFromRow } from "./columns.ts";
+import type { BrowseStore, GateFacts, IncidentQuery, RunQuery } from "./browse-types.ts";
 import { attemptFields, incidentColumns, toIncident } from "./postgres-incidents.ts";
 import { runColumns, targetColumns, toRun, toTarget } from "./postgres-runs.ts";
 import { BINARY, present, type Row, type Sql, type StoreOn } from "./postgres-sql.ts";
-import type { AttemptRecord, IncidentEventRecord, StepPhase, StepStatus, TargetRecord } from "./types.ts";
+import type { AttemptRecord, IncidentEventRecord, TargetRecord } from "./types.ts";
 
 /**
  * ASCII letters folded as SQLite's lower() folds them, nothing else: under
@@ -134,24 +135,7 @@ export const postgresBrowseStore: StoreOn<BrowseStore> = {
         const [row] = await read.rows(`SELECT ${runColumns} FROM runs WHERE id = $1`, [id]);
         if (!row) return undefined;
         const targets = (await read.rows(`SELECT ${targetColumns} FROM run_targets WHERE run_id = $1 ORDER BY batch, target ${BINARY}`, [id])).map((r) => toTarget(id, r));
-        const steps = (await read.rows(`SELECT ${stepSummaryColumns} FROM step_results WHERE run_id = $1 ORDER BY id`, [id])).map(
-          (r): StepSummary => ({
-            runId: id,
-            target: r.target as string,
-            phase: r.phase as StepPhase,
-            index: r.idx as number,
-            name: r.name as string,
-            action: r.action as string,
-            status: r.status as StepStatus,
-            exitCode: r.exit_code as number | null,
-            stdoutBytes: r.stdout_bytes as number,
-            stderrBytes: r.stderr_bytes as number,
-            durationMs: r.duration_ms as number,
-            attempts: r.attempts as number,
-            ...(r.error ? { error: r.error as string } : {}),
-            startedAt: r.started_at as string,
-          }),
-        );
+        const steps = (await read.rows(`SELECT ${stepSummaryColumns} FROM step_results WHERE run_id = $1 ORDER BY id`, [id])).map((r) => stepSummaryFromRow(id, r));
         return { run: toRun(row), targets, steps };
       },
       { isolation: "repeatable read" },

@@ -1,10 +1,11 @@
 import type { Database } from "bun:sqlite";
 import { asJsonText, containsPattern, searchableAsJsonText } from "./browse-text.ts";
-import type { BrowseStore, GateFacts, IncidentQuery, RunQuery, StepSummary } from "./browse-types.ts";
+import { stepSummaryFromRow } from "./columns.ts";
+import type { BrowseStore, GateFacts, IncidentQuery, RunQuery } from "./browse-types.ts";
 import type { Synchronous } from "./sqlite-async.ts";
 import { attemptFields, record, toAttempt, toIncident } from "./sqlite-incidents.ts";
 import { toRun, toTarget, type RunRow } from "./sqlite-runs.ts";
-import type { IncidentEventRecord, StepPhase, StepStatus, TargetRecord } from "./types.ts";
+import type { IncidentEventRecord, TargetRecord } from "./types.ts";
 
 /**
  * What the history's filters read, each ordered as its pages are: an index
@@ -148,22 +149,7 @@ export function sqliteBrowseStore(db: Database): Synchronous<BrowseStore> {
     runSummary(id) {
       const row = selectRun.get({ id });
       if (!row) return undefined;
-      const steps = selectSteps.all({ id }).map((r): StepSummary => ({
-        runId: id,
-        target: r.target as string,
-        phase: r.phase as StepPhase,
-        index: r.idx as number,
-        name: r.name as string,
-        action: r.action as string,
-        status: r.status as StepStatus,
-        exitCode: r.exit_code as number | null,
-        stdoutBytes: r.stdout_bytes as number,
-        stderrBytes: r.stderr_bytes as number,
-        durationMs: r.duration_ms as number,
-        attempts: r.attempts as number,
-        ...(r.error ? { error: r.error as string } : {}),
-        startedAt: r.started_at as string,
-      }));
+      const steps = selectSteps.all({ id }).map((r) => stepSummaryFromRow(id, r));
       return { run: toRun(row), targets: selectTargets.all({ id }).map((r) => toTarget(id, r)), steps };
     },
     runTargets(runIds) {
