@@ -17,6 +17,7 @@ import {
 import type { OtlpMetrics, OtlpMetricsOptions, PromMetricJson, PromSource } from "./otlp-metrics.ts";
 import type { OtlpExport } from "./otlp-settings.ts";
 import { redact } from "./redact.ts";
+import { settlesWithin, shownUrl } from "./otlp-export.ts";
 
 // The bridge is a MetricProducer, not observable instruments: a producer
 // hands the reader finished data points, so prom-client's histograms go out
@@ -162,27 +163,6 @@ class WarningExporter implements PushMetricExporter {
   }
 }
 
-/** The collector's URL as a message may show it: no user or password in it. */
-function shownUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    url.username = "";
-    url.password = "";
-    return url.toString();
-  } catch {
-    return text;
-  }
-}
-
-/** Resolves when `work` does or after timeoutMs, whichever is first; never rejects. */
-function bounded(work: Promise<unknown>, timeoutMs: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs);
-    (timer as { unref?: () => void }).unref?.();
-  });
-  return Promise.race([work.then(() => undefined, () => undefined), timeout]).finally(() => clearTimeout(timer));
-}
 
 export function startOtlpMetricsExport(source: PromSource, settings: OtlpExport, options: OtlpMetricsOptions): OtlpMetrics {
   // An export may not outlast the interval (the reader refuses that), nor EXPORT_TIMEOUT_MS.
@@ -206,7 +186,7 @@ export function startOtlpMetricsExport(source: PromSource, settings: OtlpExport,
     );
   const provider = new MeterProvider({ resource, readers: [reader] });
   return {
-    flush: (ms = SHUTDOWN_TIMEOUT_MS) => bounded(provider.forceFlush(), ms),
-    shutdown: (ms = SHUTDOWN_TIMEOUT_MS) => bounded(provider.shutdown(), ms),
+    flush: (ms = SHUTDOWN_TIMEOUT_MS) => settlesWithin(provider.forceFlush(), ms).then(() => undefined),
+    shutdown: (ms = SHUTDOWN_TIMEOUT_MS) => settlesWithin(provider.shutdown(), ms).then(() => undefined),
   };
 }

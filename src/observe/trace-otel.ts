@@ -7,6 +7,7 @@ import type { OtlpExport } from "./otlp-settings.ts";
 import { redact } from "./redact.ts";
 import { setTracePropagation } from "./trace-ids.ts";
 import type { OpenSpan, SpanAttributes, SpanRecorder, SpanStart, Tracing, TracingOptions } from "./trace.ts";
+import { settlesWithin, shownUrl } from "./otlp-export.ts";
 
 // The OpenTelemetry side of tracing, loaded only when tracing is configured
 // (the base SDK, not sdk-node: it does not run under Bun). Spans go through
@@ -72,27 +73,6 @@ class WarningExporter implements SpanExporter {
   }
 }
 
-/** The collector's URL as a message may show it: no user or password in it. */
-function shownUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    url.username = "";
-    url.password = "";
-    return url.toString();
-  } catch {
-    return text;
-  }
-}
-
-/** Resolves true when `work` settles within timeoutMs, false when the time runs out first; never rejects. */
-function bounded(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-    (timer as { unref?: () => void }).unref?.();
-  });
-  return Promise.race([work.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
-}
 
 export interface RecorderOptions {
   serviceName: string;
@@ -143,11 +123,11 @@ export function startRecorder(exporter: SpanExporter, options: RecorderOptions):
   return {
     recorder,
     async flush(timeoutMs = FLUSH_TIMEOUT_MS) {
-      if (!(await bounded(provider.forceFlush(), timeoutMs))) options.unfinished?.();
+      if (!(await settlesWithin(provider.forceFlush(), timeoutMs))) options.unfinished?.();
     },
     async shutdown(timeoutMs = FLUSH_TIMEOUT_MS) {
       if (propagate) setTracePropagation(false);
-      if (!(await bounded(provider.shutdown(), timeoutMs))) options.unfinished?.();
+      if (!(await settlesWithin(provider.shutdown(), timeoutMs))) options.unfinished?.();
     },
   };
 }
