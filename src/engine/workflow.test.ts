@@ -122,6 +122,42 @@ describe("executeRun", () => {
     expect(steps.every((s) => s.result.stdout === hostile)).toBe(true);
   });
 
+  test("a sink that fails while the run is being aborted does not throw into whoever aborts; the run still ends", async () => {
+    const compiled = await compileWorkflow(workflowSchema.parse({ steps: [{ exec: "sleep 20" }] }), { name: "t", baseDir: process.cwd(), defaultTimeoutMs: 10_000, where: (p) => p.join(".") });
+    const controller = new AbortController();
+    const gone = new Error("the journal is unavailable");
+    let stepStarted!: () => void;
+    const started = new Promise<void>((resolve) => (stepStarted = resolve));
+    const running = executeRun({
+      runId: "r-abort",
+      kind: "workflow",
+      name: "t",
+      compiled,
+      targets: targets.slice(0, 1).map((t) => ({ ...t, name: "local", address: "localhost" })),
+      vars: {},
+      connect: () => Promise.reject(new Error("no remote targets in this test")),
+      baseDir: process.cwd(),
+      maxOutputBytes: 4096,
+      stream: false,
+      signal: controller.signal,
+      hardSignal: new AbortController().signal,
+      emit: (event) => {
+        if (event.type === "step.started") stepStarted();
+        // As the journal sink does once a write failed: every later emit throws.
+        if (event.type === "run.stopping") throw gone;
+      },
+    }).then(
+      (outcome) => ({ outcome }),
+      (error: unknown) => ({ error }),
+    );
+    await started;
+    expect(() => controller.abort()).not.toThrow();
+    const ended = await running;
+    // Either the run ends interrupted or with the sink's failure; it never hangs and never escapes into abort().
+    if ("outcome" in ended) expect(ended.outcome.status).toBe("interrupted");
+    else expect(ended.error).toBe(gone);
+  });
+
   test("an interrupt cancels in-flight steps and starts nothing new", async () => {
     const started = performance.now();
     const { outcome } = await run({ strategy: { parallel: { concurrency: 2 } }, steps: [{ exec: "sleep 20" }] }, { abortAfterMs: 300 });

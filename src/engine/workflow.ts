@@ -197,7 +197,14 @@ export async function executeRun(given: RunRequest): Promise<RunOutcome> {
     stopReason = reason;
     emit({ type: "run.stopping", runId, reason, detail });
   };
-  const onInterrupt = () => stop("interrupted", "interrupted: no new targets start; in-flight steps are cancelled");
+  const onInterrupt = () => {
+    // Run by whoever aborts (a signal handler, a timer, the job queue): a sink that fails (a journal gone
+    // with its database) must not throw into them and take the process down; stopReason is set before the
+    // emit, and the run's own next emit meets the same failure and ends the run with it.
+    try {
+      stop("interrupted", "interrupted: no new targets start; in-flight steps are cancelled");
+    } catch {}
+  };
   request.signal.addEventListener("abort", onInterrupt, { once: true });
 
   for (const [b, batch] of batches.entries()) {
