@@ -3,9 +3,12 @@
 // it, the view switched between the Now page and the health grid, and the
 // page's own memory read through the DevTools protocol after a full garbage
 // collection: what is left is what the page holds on to.
-import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
+import type { CDPSession } from "playwright-core";
+import { launchChromium, watchPage, type Browser, type BrowserContext, type Page } from "../../test/harness/browser.ts";
 
-export const CHROMIUM = process.env.OPSKIT_CHROMIUM ?? "/usr/bin/chromium";
+// The same launch as the dashboard's browser tests: Debian's chromium, headless, quiet.
+export { launchChromium };
+
 const NAVIGATION_TIMEOUT_MS = 30_000;
 const ACTION_TIMEOUT_MS = 15_000;
 /** The grid builds its rows in batches per animation frame; 2,000 take a few frames. */
@@ -26,18 +29,9 @@ export interface Dashboard {
   sample(): Promise<PageSample>;
   show(view: View): Promise<void>;
   readonly view: View;
-  /** Console errors, uncaught exceptions and failed requests of the page once its token was entered, as they came. */
-  readonly errors: string[];
+  /** Uncaught exceptions, console errors (failed requests among them) and CSP violations since the token was entered. */
+  errors(): Promise<string[]>;
   close(): Promise<void>;
-}
-
-export async function launchChromium(): Promise<Browser> {
-  const { chromium } = await import("playwright-core");
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
 }
 
 /** Opens the dashboard at `url` in a fresh context, enters `token` in its token field and waits for the Now page; the health grid must show `checks` rows. */
@@ -45,25 +39,14 @@ export async function openDashboard(browser: Browser, url: string, token: string
   const context: BrowserContext = await browser.newContext();
   const page: Page = await context.newPage();
   page.setDefaultTimeout(ACTION_TIMEOUT_MS);
-  const errors: string[] = [];
-  const note = (what: string) => {
-    if (errors.length < 1000) errors.push(what);
-  };
-  page.on("console", (message) => {
-    if (message.type() === "error") note(`console: ${message.text().slice(0, 300)}`);
-  });
-  page.on("pageerror", (error) => note(`uncaught: ${error.message.slice(0, 300)}`));
-  page.on("requestfailed", (request) => {
-    // Leaving a view aborts its requests; that is the page working, not failing.
-    const failure = request.failure()?.errorText ?? "failed";
-    if (!failure.includes("ERR_ABORTED")) note(`request: ${request.method()} ${new URL(request.url()).pathname} ${failure}`);
-  });
+  const watch = await watchPage(page);
   let view: View = "now";
+  let from = { errors: 0, console: 0 };
   try {
     await page.goto(url, { timeout: NAVIGATION_TIMEOUT_MS });
     await enterToken(page, token);
     // Until the token is in, the page's reads are refused (401), as for any user who opens it: not the page failing.
-    errors.length = 0;
+    from = { errors: watch.errors.length, console: watch.console.length };
     await showView(page, "now", checks);
   } catch (error) {
     await context.close();
@@ -75,7 +58,14 @@ export async function openDashboard(browser: Browser, url: string, token: string
     get view() {
       return view;
     },
-    errors,
+    async errors() {
+      const csp = await watch.cspViolations();
+      return [
+        ...watch.errors.slice(from.errors).map((message) => `uncaught: ${message.slice(0, 300)}`),
+        ...watch.console.slice(from.console).filter((line) => line.startsWith("error:")).map((line) => `console ${line.slice(0, 300)}`),
+        ...csp.map((violation) => `CSP: ${violation.slice(0, 300)}`),
+      ];
+    },
     async sample() {
       await cdp.send("HeapProfiler.collectGarbage");
       const { metrics } = await cdp.send("Performance.getMetrics");

@@ -187,7 +187,7 @@ async function finishPhase(
   const final = (await attempt("the last /metrics", problems, () => r.server.metrics())) ?? p.samples.at(-1)!.metrics;
   const api = { open: await total("/api/v1/incidents?status=open&limit=1"), resolved: await total("/api/v1/incidents?status=resolved&limit=1"), total: await total("/api/v1/incidents?limit=1") };
   const endpointStats = (await attempt("the endpoints' counts", problems, () => r.endpoints.stats())) ?? { seconds: Number.NaN, served: p.samples.at(-1)!.served, failed: Number.NaN, unknown: Number.NaN };
-  const pageErrors = [...(r.dashboard?.errors ?? []), ...p.switchErrors];
+  const pageErrors = [...((r.dashboard && (await attempt("the page's errors", problems, () => r.dashboard!.errors()))) ?? []), ...p.switchErrors];
   await r.dashboard?.close();
   r.dashboard = undefined;
   const exitCode = await r.server.stop();

@@ -232,7 +232,7 @@ function pageResult(main: Phase, v: Verdict, browserVersion: string): BenchResul
       `- least-squares slope of the JS heap over the last ${windowText(main, fromT)}, each view fitted on its own samples: the steeper **${signed(page.worst)} MB per 10 minutes**${v.would(met)}`,
       `- ${describeView("Now page", page.now)}`,
       `- ${describeView("health grid", page.health)}`,
-      `- page errors (console errors, uncaught exceptions, failed requests, a view that did not show): ${main.pageErrors.length}${main.pageErrors.length > 0 ? `: ${main.pageErrors.slice(0, 5).join("; ")}` : ""}`,
+      `- page errors (uncaught exceptions, console errors, failed requests among them, CSP violations, a view that did not show): ${main.pageErrors.length}${main.pageErrors.length > 0 ? `: ${main.pageErrors.slice(0, 5).join("; ")}` : ""}`,
     ],
   };
 }
