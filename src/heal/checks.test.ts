@@ -126,7 +126,8 @@ describe("check history", () => {
     const steps: ("ok" | "fail")[] = ["ok", "fail", "fail", "fail", ...Array<"ok">(HISTORY_SIZE + 5).fill("ok")];
     service.script("history", steps);
     const changes: CheckState[] = [];
-    const spec = check({ name: "api", probe: service.url("/seq/history"), interval: "5ms", labels: { group: "edge", team: "core" } });
+    // A timeout of its own: the default (the interval, 5 ms) fails a first probe whose connection is slow under load.
+    const spec = check({ name: "api", probe: service.url("/seq/history"), interval: "5ms", timeout: "5s", labels: { group: "edge", team: "core" } });
     const scheduler = await startChecks([spec], { concurrency: 2, where, emit: () => undefined, onState: (state) => changes.push(state) });
     running.push(scheduler);
     const [empty] = scheduler.details();
