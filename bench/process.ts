@@ -2,7 +2,7 @@
 // time, CPU seconds (user+sys) and peak RSS. Every child started here is
 // killed when the runner exits, however it exits.
 import type { Subprocess } from "bun";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 
 export const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const outDir = `${root}/bench/out`;
@@ -155,6 +155,21 @@ export function asService(child: Subprocess, askToEnd: () => void): Service {
 }
 
 /** A loopback port that was free a moment ago. */
+/**
+ * Kills a server the benchmark started and removes its temp dir; a runner
+ * interrupted before it calls this still removes the dir when it exits.
+ */
+export function disposerOf(child: Subprocess, dir: string): () => Promise<void> {
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.on("exit", removeDir);
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await child.exited;
+    removeDir();
+    process.off("exit", removeDir);
+  };
+}
+
 export function freePort(): number {
   const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = listener.port;

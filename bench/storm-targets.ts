@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAlertmanager } from "../test/harness/prometheus.ts";
 import { collectOutput, waitForServeUrl } from "../test/harness/serve.ts";
-import { cpuSecondsOf, opskitBin, peakRssBytesOf, processTable, root, track } from "./process.ts";
+import { cpuSecondsOf, disposerOf, opskitBin, peakRssBytesOf, processTable, root, track } from "./process.ts";
 
 const READY_TIMEOUT_MS = 30_000;
 /** opskit's default drainTimeout is 30 s; the storm's runs are `true`, so a healthy drain takes milliseconds. */
@@ -95,15 +95,7 @@ export async function startOpskitServe(options: { fsync: boolean }): Promise<Ops
     await pumped;
     return ended ? child.exitCode : null;
   };
-  // A runner interrupted mid-storm exits without reaching dispose(): the temp dir goes with it.
-  const removeDir = () => rmSync(dir, { recursive: true, force: true });
-  process.on("exit", removeDir);
-  const dispose = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await child.exited;
-    removeDir();
-    process.off("exit", removeDir);
-  };
+  const dispose = disposerOf(child, dir);
   const url = await waitForServeUrl(child, text, READY_TIMEOUT_MS);
   if (!url) {
     await dispose();

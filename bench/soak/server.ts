@@ -5,10 +5,10 @@
 // in the runner's memory. Read every 10 s: RSS and CPU from /proc, and the
 // server's own /metrics (event-loop delay, check states, incident counters).
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { asService, bun, opskitBin, root, track, type Service } from "../process.ts";
+import { asService, bun, disposerOf, opskitBin, root, track, type Service } from "../process.ts";
 import type { FlapSchedule } from "./flaps.ts";
 
 export const INTERVAL = "5s";
@@ -185,15 +185,7 @@ export async function startSoakServer(schedule: FlapSchedule, ports: number[], l
     }),
   );
   closeSync(output);
-  // A runner interrupted mid-soak exits without reaching dispose(): the temp dir goes with it.
-  const removeDir = () => rmSync(dir, { recursive: true, force: true });
-  process.on("exit", removeDir);
-  const dispose = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await child.exited;
-    removeDir();
-    process.off("exit", removeDir);
-  };
+  const dispose = disposerOf(child, dir);
   const deadline = performance.now() + READY_TIMEOUT_MS;
   let url: string | undefined;
   while (!url && child.exitCode === null && performance.now() < deadline) {
