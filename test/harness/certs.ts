@@ -22,12 +22,23 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 
 const stamp = (date: Date) => `${date.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
 
+/** A CA made by OpenSSL in a temp dir, and a way to issue certificates it signs. */
+export interface TestCa {
+  dir: string;
+  caCert: string;
+  /**
+   * A key and certificate with the given common name; a server certificate
+   * (serverAuth, for `san`) unless `client` asks for a client one (clientAuth).
+   */
+  issue(name: string, options?: { san?: string; client?: boolean; from?: Date; to?: Date }): Promise<{ cert: string; key: string }>;
+}
+
 /**
  * `openssl ca` is used because it is the one OpenSSL 3.0 command that sets
  * arbitrary validity dates, which an expired certificate needs.
  */
-export async function makeTestPki(): Promise<TestPki> {
-  const dir = await mkdtemp(join(tmpdir(), "opskit-pki-"));
+export async function makeTestCa(prefix = "opskit-pki-"): Promise<TestCa> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
   await writeFile(join(dir, "index.txt"), "");
   await writeFile(join(dir, "serial"), "1000\n");
   await writeFile(
@@ -38,22 +49,33 @@ export async function makeTestPki(): Promise<TestPki> {
       "default_md = sha256", "policy = any", "unique_subject = no", "copy_extensions = copy", "x509_extensions = leaf",
       "[any]", "commonName = supplied",
       "[leaf]", "basicConstraints = CA:FALSE", "keyUsage = digitalSignature, keyEncipherment", "extendedKeyUsage = serverAuth",
+      "[client]", "basicConstraints = CA:FALSE", "keyUsage = digitalSignature, keyEncipherment", "extendedKeyUsage = clientAuth",
     ].join("\n"),
   );
   await openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=opskit test CA"], dir);
-  const now = Date.now();
   const day = 86_400_000;
-  const issue = async (name: string, san: string, from: Date, to: Date) => {
-    await openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`, "-addext", `subjectAltName=${san}`], dir);
-    await openssl(["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", `${name}.csr`, "-out", `${name}.pem`, "-startdate", stamp(from), "-enddate", stamp(to), "-notext"], dir);
+  const issue: TestCa["issue"] = async (name, options = {}) => {
+    const from = options.from ?? new Date(Date.now() - day);
+    const to = options.to ?? new Date(Date.now() + 30 * day);
+    const san = options.san ? ["-addext", `subjectAltName=${options.san}`] : [];
+    await openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`, ...san], dir);
+    const extensions = options.client ? ["-extensions", "client"] : [];
+    await openssl(["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", `${name}.csr`, "-out", `${name}.pem`, ...extensions, "-startdate", stamp(from), "-enddate", stamp(to), "-notext"], dir);
     return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
   };
+  return { dir, caCert: join(dir, "ca.pem"), issue };
+}
+
+export async function makeTestPki(): Promise<TestPki> {
+  const ca = await makeTestCa();
+  const now = Date.now();
+  const day = 86_400_000;
   const local = "DNS:localhost,IP:127.0.0.1";
   return {
-    dir,
-    caCert: join(dir, "ca.pem"),
-    valid: await issue("valid", local, new Date(now - day), new Date(now + 30 * day)),
-    expired: await issue("expired", local, new Date(now - 10 * day), new Date(now - day)),
-    wrongHost: await issue("wronghost", "DNS:other.example", new Date(now - day), new Date(now + 30 * day)),
+    dir: ca.dir,
+    caCert: ca.caCert,
+    valid: await ca.issue("valid", { san: local }),
+    expired: await ca.issue("expired", { san: local, from: new Date(now - 10 * day), to: new Date(now - day) }),
+    wrongHost: await ca.issue("wronghost", { san: "DNS:other.example" }),
   };
 }
