@@ -7,6 +7,8 @@ import {
 import { aggregatedDiscovery, apiGroupList, apiGroupOf, apiResourceList, apiVersions, type ResourceRegistry, type ResourceType } from "./resources.ts";
 import { ApiError, badRequest, forbidden, statusFailure } from "./status.ts";
 import { toTable } from "./table.ts";
+import { OPENAPI_V2_PROTOBUF, openApiV2Json, openApiV2Protobuf, openApiV3Group, openApiV3Root } from "./openapi.ts";
+import { serverVersion } from "./version.ts";
 import { serveWatch } from "./watch.ts";
 
 export interface HandlerState extends ObjectContext {
@@ -21,17 +23,6 @@ export interface HandlerState extends ObjectContext {
   trackWatch(stop: () => void): () => void;
 }
 
-export const serverVersion = {
-  major: "1",
-  minor: "31",
-  gitVersion: "v1.31.0+opskit-test",
-  gitCommit: "0000000000000000000000000000000000000000",
-  gitTreeState: "clean",
-  buildDate: "2024-08-13T00:00:00Z",
-  goVersion: "go1.22.5",
-  compiler: "gc",
-  platform: "linux/amd64",
-};
 
 interface MediaRange {
   type: string;
@@ -74,7 +65,7 @@ const notAcceptable = () => statusFailure(406, "NotAcceptable", "only the follow
 const pageNotFound = () => statusFailure(404, "NotFound", "the server could not find the requested resource", {});
 
 function send(res: ServerResponse, reply: Reply, contentType = "application/json") {
-  const text = typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body);
+  const text = typeof reply.body === "string" || reply.body instanceof Uint8Array ? reply.body : JSON.stringify(reply.body);
   res.writeHead(reply.status, { "content-type": contentType, "cache-control": "no-cache, private" });
   res.end(text);
 }
@@ -179,6 +170,17 @@ export function handle(state: HandlerState, req: IncomingMessage, res: ServerRes
   const path = `/${segments.join("/")}`;
   if (path === "/version" || path === "/version/") return send(res, { status: 200, body: serverVersion });
   if (["/healthz", "/livez", "/readyz"].includes(path)) return send(res, { status: 200, body: "ok" }, "text/plain; charset=utf-8");
+  if (path === "/openapi/v2") {
+    // The "@" in the media type kubectl asks for is not valid in a Content-Type that Go's mime package parses; the real server answers application/octet-stream.
+    const protobuf = (req.headers.accept ?? "").includes(OPENAPI_V2_PROTOBUF);
+    return protobuf ? send(res, { status: 200, body: openApiV2Protobuf() }, "application/octet-stream") : send(res, { status: 200, body: openApiV2Json() });
+  }
+  if (path === "/openapi/v3") return send(res, { status: 200, body: openApiV3Root(state.registry) });
+  if (segments[0] === "openapi" && segments[1] === "v3") {
+    const doc = openApiV3Group(state.registry, segments.slice(2).join("/"));
+    if (!doc) throw pageNotFound();
+    return send(res, { status: 200, body: doc });
+  }
   if (segments[0] !== "api" && segments[0] !== "apis") throw pageNotFound();
   const method = req.method ?? "GET";
   if (method === "GET" && discovery(state, segments, req.headers.accept, res)) return;

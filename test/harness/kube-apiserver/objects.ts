@@ -8,6 +8,7 @@ import type { DeploymentController } from "./rollout.ts";
 import { labelSelector, fieldSelector } from "./selectors.ts";
 import { badRequest, conflict, notFound, statusFailure } from "./status.ts";
 import type { ObjectStore } from "./store.ts";
+import { checkStrict } from "./strict.ts";
 
 export interface ObjectContext {
   store: ObjectStore;
@@ -105,6 +106,7 @@ export function listBody(t: Target, list: ReturnType<typeof listObjects>) {
 
 export function createObject(ctx: ObjectContext, t: Target, body: unknown): Reply {
   if (!isObject(body)) throw badRequest("the body of the request is not a JSON object");
+  checkStrict(t.type, body, t.query);
   const meta = isObject(body.metadata) ? body.metadata : {};
   let name = typeof meta.name === "string" ? meta.name : "";
   if (!name && typeof meta.generateName === "string") name = meta.generateName + Math.random().toString(36).slice(2, 7);
@@ -118,6 +120,7 @@ export function createObject(ctx: ObjectContext, t: Target, body: unknown): Repl
 
 export function updateObject(ctx: ObjectContext, t: Target, body: unknown): Reply {
   const before = existing(ctx, t);
+  checkStrict(t.type, body, t.query, t.subresource);
   if (t.subresource === "scale") return ok(writeScale(ctx, t, before, body));
   return ok(commit(ctx, t, admit(t.type, t.namespace, t.name!, before, body, { manager: t.manager, subresource: t.subresource })));
 }
@@ -147,9 +150,14 @@ export function patchObject(ctx: ObjectContext, t: Target, contentType: string, 
   const patch = parsePatchBody(text, false);
   const apply = patchTypes[contentType as keyof typeof patchTypes];
   const before = existing(ctx, t);
-  if (t.subresource === "scale") return ok(writeScale(ctx, t, before, apply(toScale(before), patch)));
+  if (t.subresource === "scale") {
+    const scale = apply(toScale(before), patch);
+    checkStrict(t.type, scale, t.query, "scale");
+    return ok(writeScale(ctx, t, before, scale));
+  }
   const patched = apply(clone(before), patch);
   if (!isObject(patched)) throw badRequest("the patch did not leave an object");
+  checkStrict(t.type, patched, t.query, t.subresource);
   // A resourceVersion carried by the patch is a precondition, as on update.
   return ok(commit(ctx, t, admit(t.type, t.namespace, t.name!, before, patched, { manager: t.manager, subresource: t.subresource })));
 }
@@ -158,6 +166,7 @@ function applyObject(ctx: ObjectContext, t: Target, applied: any): Reply {
   const manager = t.query.get("fieldManager");
   if (!manager) throw badRequest("PATCH /apply: fieldManager is required for apply requests");
   if (!isObject(applied)) throw badRequest("error decoding patch: the applied configuration is not an object");
+  checkStrict(t.type, applied, t.query, t.subresource);
   const force = t.query.get("force") === "true";
   const before = ctx.store.get(t.type, t.namespace, t.name!);
   if (t.subresource === "scale") {
