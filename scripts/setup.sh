@@ -72,6 +72,23 @@ if [ -n "$missing" ]; then
   rm -f /usr/sbin/policy-rc.d
 fi
 
+# The Kubernetes tests hold two kubectl versions to the test API server: the
+# machine's (/usr/bin/kubectl, 1.32) and Debian's kubernetes-client (1.20).
+# Debian's is unpacked into a cache, not installed, so that it does not replace
+# /usr/bin/kubectl.
+kubectl_debian="$HOME/.cache/opskit-test/kubectl-debian"
+if [ ! -x "$kubectl_debian/usr/bin/kubectl" ]; then
+  echo "setup: unpacking Debian's kubernetes-client into $kubectl_debian" >&2
+  deb_dir=$(mktemp -d)
+  if ! (cd "$deb_dir" && apt-get download kubernetes-client >&2); then
+    [ "$(id -u)" = "0" ] && apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
+    (cd "$deb_dir" && apt-get download kubernetes-client >&2) || { echo "setup: apt-get download kubernetes-client failed" >&2; rm -rf "$deb_dir"; exit 1; }
+  fi
+  mkdir -p "$kubectl_debian"
+  dpkg -x "$deb_dir"/kubernetes-client_*.deb "$kubectl_debian"
+  rm -rf "$deb_dir"
+fi
+
 # PostgreSQL on 127.0.0.1:5432, user postgres without a password (trust), as
 # the tests connect. A missing or unreachable server fails here, with the fix:
 # in CI a missing prerequisite is a failure, never a skipped test.
