@@ -10,6 +10,7 @@ import { probeAction } from "./probe.ts";
 import { scriptAction } from "./script.ts";
 import { sshAction } from "./ssh.ts";
 import { systemdAction } from "./systemd.ts";
+import { terraformAction } from "./terraform.ts";
 import type { Action, SpecOf } from "./types.ts";
 import { waitAction } from "./wait.ts";
 
@@ -24,6 +25,7 @@ const registry = {
   wait: waitAction((): Readonly<Record<string, Action<any, any>>> => actions),
   notify: notifyAction,
   systemd: systemdAction,
+  terraform: terraformAction,
 };
 
 export type ActionKind = keyof typeof registry;
@@ -36,4 +38,4 @@ export type ActionSpecs = Omit<Specs, "wait"> & { wait: Specs["wait"] & Partial<
 export { spawnLocal, type LocalRun } from "./local.ts";
 export { BASE_ENVIRONMENT, commandEnvironment, type EnvironmentBase } from "./environment.ts";
 export { resultScope, resultVariables, scopeVariables } from "./variables.ts";
-export type { Action, ActionContext, ActionResult, ActionSchema, ActionTarget, CommandOutput, CompileContext, PermissionSubject, SubjectContext, RemoteHost, Renderer, RunOptions, SpecOf } from "./types.ts";
+export type { Action, ActionContext, ActionResult, ActionSchema, ApprovalRequest, ActionTarget, CommandOutput, CompileContext, PermissionSubject, SubjectContext, RemoteHost, Renderer, RunOptions, SpecOf } from "./types.ts";

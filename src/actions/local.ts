@@ -11,18 +11,32 @@ export interface LocalRun {
   stopped: OpsError | undefined;
 }
 
+export interface LocalOptions extends RunOptions {
+  cwd: string;
+  env?: Record<string, string>;
+  environment?: EnvironmentBase;
+  /**
+   * Stop with SIGINT first and allow this long before TERM: a program that
+   * handles an interrupt like a person's Ctrl-C (Terraform finishes the
+   * operations under way and releases its state lock) gets the chance to.
+   */
+  interruptGraceMs?: number;
+}
+
 /**
- * Runs a command on this machine with /bin/sh, in its own process group so
- * that a timeout or Ctrl-C kills everything it started: TERM, then KILL
- * two seconds later. The exec action and the `local` target both use it.
- * Its environment is the minimal base plus `env` (see commandEnvironment),
- * and its output, streamed and kept, has the registered secrets masked.
+ * Runs a command on this machine with /bin/sh (or, given an argv, the
+ * program itself, no shell involved), in its own process group so that a
+ * timeout or Ctrl-C stops everything it started: TERM (after INT and its
+ * grace, when asked), then KILL two seconds later. The exec action and the
+ * `local` target both use it. Its environment is the minimal base plus
+ * `env` (see commandEnvironment), and its output, streamed and kept, has
+ * the registered secrets masked.
  */
-export async function spawnLocal(command: string, options: RunOptions & { cwd: string; env?: Record<string, string>; environment?: EnvironmentBase }): Promise<LocalRun> {
+export async function spawnLocal(command: string | readonly string[], options: LocalOptions): Promise<LocalRun> {
   const startedAt = performance.now();
   const stdout = new TailBuffer(options.maxOutputBytes);
   const stderr = new TailBuffer(options.maxOutputBytes);
-  const child = Bun.spawn(["/bin/sh", "-c", command], {
+  const child = Bun.spawn(typeof command === "string" ? ["/bin/sh", "-c", command] : [...command], {
     cwd: options.cwd,
     env: commandEnvironment(options.env, options.environment),
     stdin: options.stdin === undefined ? "ignore" : typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin,
@@ -31,16 +45,21 @@ export async function spawnLocal(command: string, options: RunOptions & { cwd: s
     detached: true,
   });
   let stopped: OpsError | undefined;
-  const kill = (reason: OpsError) => {
-    stopped ??= reason;
+  const signalGroup = (signal: NodeJS.Signals) => {
     try {
-      process.kill(-child.pid, "SIGTERM");
-      setTimeout(() => {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {}
-      }, 2000).unref();
+      process.kill(-child.pid, signal);
     } catch {}
+  };
+  const terminate = () => {
+    signalGroup("SIGTERM");
+    setTimeout(() => signalGroup("SIGKILL"), 2000).unref();
+  };
+  const kill = (reason: OpsError) => {
+    if (stopped) return;
+    stopped = reason;
+    if (options.interruptGraceMs === undefined) return terminate();
+    signalGroup("SIGINT");
+    setTimeout(terminate, options.interruptGraceMs).unref();
   };
   const timer = setTimeout(
     () => kill(new OpsError({ code: "E_COMMAND_TIMEOUT", message: `command timed out after ${formatMs(options.timeoutMs)}`, exitCode: ExitCode.check })),

@@ -41,6 +41,25 @@ export interface ActionContext {
    * requests as a traceparent header, so what a step calls can join its trace.
    */
   traceparent?: string;
+  /**
+   * A person approved what this step asked for in an earlier run (its
+   * result's `data.approvalRequest`): the request's `grant`, handed back as
+   * the step wrote it. The step does exactly that and nothing else.
+   */
+  approved?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * What a step that will not go on without a person's approval (a Terraform
+ * plan that would destroy) puts under its failed result's
+ * `data.approvalRequest`. Under `opskit serve` the remediation then waits
+ * for approval showing `summary`, and once approved runs again from that
+ * step, which gets `grant` as ActionContext.approved; elsewhere it is an
+ * ordinary failure.
+ */
+export interface ApprovalRequest {
+  summary: string;
+  grant: Record<string, unknown>;
 }
 
 /** Every action returns this value; it is what `steps.<name>` and `until` see. */

@@ -1,5 +1,6 @@
-import type { ActionResult } from "../actions/index.ts";
+import type { ActionResult, ApprovalRequest } from "../actions/index.ts";
 import type { RunStore, StepPhase, StepStatus } from "../journal/index.ts";
+import type { StepApprovals } from "./workflow.ts";
 
 /**
  * What an earlier run of the same workflow got done, per target and step, as
@@ -51,5 +52,23 @@ export async function priorProgress(journal: Pick<RunStore, "stepProgress">, run
     },
     unfinished,
     started: steps.length > 0,
+  };
+}
+
+/**
+ * Every approval the steps of an earlier run asked for (a failed result's
+ * data.approvalRequest), granted: a person approved that run's held
+ * remediation, and the run that continues it hands each step its grant.
+ */
+export async function approvedSteps(journal: Pick<RunStore, "stepProgress">, runId: string): Promise<StepApprovals> {
+  const grants = new Map<string, { name: string; grant: Readonly<Record<string, unknown>> }>();
+  for (const step of await journal.stepProgress(runId)) {
+    const request = step.result?.status === "failed" ? step.result.data?.approvalRequest : undefined;
+    const grant = request !== null && typeof request === "object" ? (request as Partial<ApprovalRequest>).grant : undefined;
+    if (grant !== null && typeof grant === "object") grants.set(key(step.target, step.phase, step.index), { name: step.name, grant });
+  }
+  return (target, phase, index, name) => {
+    const found = grants.get(key(target, phase, index));
+    return found && found.name === name ? found.grant : undefined;
   };
 }

@@ -141,7 +141,15 @@ export interface RunRequest {
    * (and are registered for later steps). From that step on, everything runs.
    */
   progress?: PriorProgress;
+  /**
+   * Steps that asked a person's approval in the run this one continues
+   * (a result's data.approvalRequest) and got it: the grant each step runs
+   * with (ActionContext.approved), by target, phase, index and name.
+   */
+  approvals?: StepApprovals;
 }
+
+export type StepApprovals = (target: string, phase: StepPhase, index: number, name: string) => Readonly<Record<string, unknown>> | undefined;
 
 export interface RunOutcome {
   status: RunStatus;
@@ -375,6 +383,7 @@ async function runPhase(
     emit({ type: "step.started", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description, spanId });
     let result: ActionResult;
     let attempt = 0;
+    const approved = request.approvals?.(target.name, step.phase, step.index, step.name);
     while (true) {
       attempt++;
       const output = request.stream ? maskedOutput((stream, text) => emit({ type: "step.output", runId, target: target.name, step: step.name, stream, text })) : undefined;
@@ -387,6 +396,7 @@ async function runPhase(
         maxOutputBytes: request.maxOutputBytes,
         ...(output ? { onOutput: output.onOutput } : {}),
         ...(traceparent ? { traceparent } : {}),
+        ...(approved ? { approved } : {}),
       });
       output?.flush();
       if (result.ok || result.unreachable || attempt >= step.attempts || signal.aborted) break;

@@ -1,7 +1,8 @@
 // The runs an attempt or an escalation makes (through the run service,
 // src/runs/), verification by probe, and how a failure reads on an attempt.
 import type { LoadedConfig } from "../config/index.ts";
-import type { CompiledWorkflow, EventSink, PriorProgress } from "../engine/index.ts";
+import type { ApprovalRequest } from "../actions/index.ts";
+import type { CompiledWorkflow, EventSink, PriorProgress, StepApprovals } from "../engine/index.ts";
 import { isOpsError } from "../errors.ts";
 import type { TraceContext } from "../observe/index.ts";
 import { localTarget } from "../inventory/index.ts";
@@ -26,7 +27,21 @@ interface RunRequestOptions {
   trace?: TraceContext;
   /** Output as step.output events to the sinks while steps run. */
   stream?: boolean;
+  /** The grants of steps that asked for approval in the run this one continues (progress), once a person approved. */
+  approvals?: StepApprovals;
 }
+
+/** A step that would not go on without a person's approval: where, and what it asks. */
+export interface HeldStep {
+  target: string;
+  step: string;
+  summary: string;
+}
+
+const approvalRequestOf = (data: Record<string, unknown> | undefined): ApprovalRequest | undefined => {
+  const request = data?.approvalRequest as Partial<ApprovalRequest> | undefined;
+  return request && typeof request.summary === "string" && request.grant !== null && typeof request.grant === "object" ? (request as ApprovalRequest) : undefined;
+};
 
 /** A workflow's shadow: declaration applies to remediations as to `opskit run`; shadow/ loads only for a workflow that has one. */
 const applyShadow: ApplyShadow = async (compiled, options) => (await import("../shadow/index.ts")).shadowRun(compiled, options);
@@ -60,22 +75,36 @@ export function describePlan(loaded: LoadedConfig, incident: IncidentRecord, rul
   }
 }
 
-/** Runs a prepared remediation or escalation as one journaled run; resolves with whether it succeeded. */
-export async function executeWorkflowRun(plan: WorkflowRun, options: RunRequestOptions): Promise<{ ok: boolean; status: string; detail: string }> {
+/**
+ * Runs a prepared remediation or escalation as one journaled run; resolves
+ * with whether it succeeded and, when it failed only because steps asked
+ * for approval (their results' data.approvalRequest), those steps.
+ */
+export async function executeWorkflowRun(plan: WorkflowRun, options: RunRequestOptions): Promise<{ ok: boolean; status: string; detail: string; held?: HeldStep[] }> {
   const notes: string[] = [];
+  const held: HeldStep[] = [];
+  let otherFailures = 0;
+  const watch: EventSink = (event) => {
+    if (event.type !== "step.finished" || (event.status !== "failed" && event.status !== "unreachable")) return;
+    const request = event.status === "failed" ? approvalRequestOf(event.result.data) : undefined;
+    if (request) held.push({ target: event.target, step: event.name, summary: request.summary });
+    else otherFailures++;
+  };
   const { counts, status } = await startJournaledRun(plan, {
     journal: options.journal,
     runId: plan.runId,
     signal: options.signal,
-    ...(options.sinks ? { sinks: options.sinks } : {}),
+    sinks: [...(options.sinks ?? []), watch],
     ...(options.progress ? { progress: options.progress } : {}),
+    ...(options.approvals ? { approvals: options.approvals } : {}),
     ...(options.trace ? { trace: options.trace } : {}),
     ...(options.stream ? { stream: true } : {}),
     shadow: applyShadow,
     onNote: (note) => notes.push(`; shadow: ${note.message}`),
   });
   const detail = `run ${plan.runId} ${status}: ok=${counts.ok} changed=${counts.changed} failed=${counts.failed} unreachable=${counts.unreachable}${notes.join("")}`;
-  return { ok: status === "succeeded", status, detail };
+  const waits = status === "failed" && held.length > 0 && otherFailures === 0;
+  return { ok: status === "succeeded", status, detail, ...(waits ? { held } : {}) };
 }
 
 /**

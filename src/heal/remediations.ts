@@ -1,5 +1,5 @@
 import type { LoadedConfig } from "../config/index.ts";
-import { priorProgress, Slots, type EventSink, type PriorProgress } from "../engine/index.ts";
+import { approvedSteps, priorProgress, Slots, type EventSink, type PriorProgress, type StepApprovals } from "../engine/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import type { JobQueue } from "../jobs/index.ts";
 import type { AttemptRecord, IncidentRecord, IncidentStore, Journal } from "../journal/index.ts";
@@ -7,7 +7,7 @@ import { attemptSpanId, escalationSpanId } from "../observe/index.ts";
 import { formatMs } from "../ui/index.ts";
 import { countedAttempts } from "./gates.ts";
 import { recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
-import { describeFailure, escalationRun, executeWorkflowRun, planWorkflowRun, verifyByProbe } from "./remediation-runs.ts";
+import { describeFailure, escalationRun, executeWorkflowRun, planWorkflowRun, verifyByProbe, type HeldStep } from "./remediation-runs.ts";
 import { alertOfIncident, ruleScope, type CompiledRule } from "./rules.ts";
 
 export { describeFailure, describePlan } from "./remediation-runs.ts";
@@ -211,7 +211,10 @@ export class Remediations {
     const startedAt = Date.now();
     // The run joins the incident's trace under the attempt's span (derived, so whichever replica runs it names it alike).
     const trace = incident.traceId ? { traceId: incident.traceId, parentSpanId: attemptSpanId(incident.traceId, attempt) } : undefined;
-    const prior = await this.#interruptedProgress(incidentId, attempt);
+    // Held for approval mid-run and approved: it continues that run, and the steps that asked run with their grants.
+    const heldRun = (await store.attempts(incidentId)).find((a) => a.attempt === attempt)?.runId;
+    const prior = heldRun ? await priorProgress(store, heldRun) : await this.#interruptedProgress(incidentId, attempt);
+    const approvals: StepApprovals | undefined = heldRun ? await approvedSteps(store, heldRun) : undefined;
     const runId = plan.runId;
     const claimed = await store.transaction(async (tx) => {
       // Compare and set: exactly one executor moves an attempt from queued to running.
@@ -226,13 +229,14 @@ export class Remediations {
       return true;
     });
     if (!claimed) return;
-    let result: { ok: boolean; detail: string };
+    let result: { ok: boolean; detail: string; held?: HeldStep[] };
     try {
-      result = await executeWorkflowRun(plan, { journal: store, signal, ...this.#runOutput(), ...(prior ? { progress: prior } : {}), ...(trace ? { trace } : {}) });
+      result = await executeWorkflowRun(plan, { journal: store, signal, ...this.#runOutput(), ...(prior ? { progress: prior } : {}), ...(approvals ? { approvals } : {}), ...(trace ? { trace } : {}) });
     } catch (error) {
       result = { ok: false, detail: describeFailure(error) };
     }
     if (signal.aborted) return void (await this.#finishAttempt(incidentId, rule, attempt, "running", "interrupted", startedAt, `cancelled: ${this.#cancelled} (${result.detail})`));
+    if (!result.ok && result.held) return this.#hold(incidentId, rule, attempt, runId, result.held);
     if (!result.ok) return this.#failed(incidentId, rule, attempt, "running", result.detail, runId);
     // One commit for the run's outcome: the milestone, the rule's failure count, and (without verification) the attempt's end.
     await store.transaction(async (tx) => {
@@ -249,6 +253,25 @@ export class Remediations {
     if (signal.aborted) return void (await this.#finishAttempt(incidentId, rule, attempt, "verifying", "interrupted", startedAt, `cancelled during verification: ${this.#cancelled}`));
     if (!verified.ok) return this.#failed(incidentId, rule, attempt, "verifying", verified.reason, runId);
     await this.#finishAttempt(incidentId, rule, attempt, "verifying", "succeeded", startedAt, `${result.detail}; verified`, runId);
+  }
+
+  /**
+   * The run stopped only at steps that ask a person's approval (a Terraform
+   * plan that would destroy): the attempt waits for it, showing what they
+   * ask, instead of failing. It keeps the run's id: `approve` queues it
+   * again, and that run continues this one, the steps that asked running
+   * with what they asked for; `deny` rejects it and escalates, as for any
+   * attempt awaiting approval.
+   */
+  async #hold(incidentId: number, rule: CompiledRule, attempt: number, runId: string, held: HeldStep[]): Promise<void> {
+    this.#active.delete(incidentId);
+    const asks = held.map((h) => `${h.step} on ${h.target}: ${h.summary}`).join("; ");
+    const summary = asks.length > 4000 ? `${asks.slice(0, 3997)}...` : asks;
+    if (!(await this.deps.journal.claimAttempt(incidentId, attempt, "running", { status: "awaiting_approval", detail: `run ${runId} waits for approval: ${summary}` }))) {
+      return this.#lost(incidentId, attempt, "awaiting_approval");
+    }
+    const reason = `waiting: approval required for attempt ${attempt} to go on (run ${runId}): ${summary} (opskit incidents approve ${incidentId} continues with exactly this; deny refuses it)`;
+    await this.#ctx.emit({ type: "incident.gate", incidentId, rule: rule.name, gate: "approval", reason });
   }
 
   /**

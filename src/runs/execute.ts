@@ -60,6 +60,7 @@ export async function startJournaledRun(prepared: PreparedRun, options: Journale
       emit: fanOut([record, ...(options.sinks ?? [])]),
       ...(options.owedRollback ? { owedRollback: options.owedRollback.map(toRunTarget) } : {}),
       ...(progress ? { progress } : {}),
+      ...(options.approvals ? { approvals: options.approvals } : {}),
       trace,
     });
   } catch (error) {

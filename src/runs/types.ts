@@ -1,6 +1,6 @@
 import type { EnvironmentBase } from "../actions/index.ts";
 import type { LoadedConfig } from "../config/index.ts";
-import type { CompiledWorkflow, EventSink, PriorProgress, Remotes, RunOutcome } from "../engine/index.ts";
+import type { CompiledWorkflow, EventSink, PriorProgress, Remotes, RunOutcome, StepApprovals } from "../engine/index.ts";
 import type { Policy } from "../policy/index.ts";
 import type { Target } from "../inventory/index.ts";
 import type { Journal, RunParams, ShadowStore } from "../journal/index.ts";
@@ -75,6 +75,8 @@ export interface JournaledRunOptions {
   maxOutputBytes?: number;
   /** What an earlier run finished (a resume, a retried remediation): this run continues it and records it as resumedFrom. */
   progress?: PriorProgress;
+  /** Steps of the run this one continues that asked for approval and got it (a held remediation, approved). */
+  approvals?: StepApprovals;
   /** Targets owing a rollback from the run this one resumes. */
   owedRollback?: Target[];
   shadow?: ApplyShadow;

@@ -191,7 +191,7 @@ function checkInlineSecrets(file: WorkflowFile, report: Report): void {
   for (const { name, workflow } of workflowsOf(file)) {
     visit(workflow.vars, ["workflows", name, "vars"], false);
     for (const { step, path } of stepsOf(name, workflow)) {
-      for (const kind of ["ssh", "exec", "script"]) {
+      for (const kind of ["ssh", "exec", "script", "terraform"]) {
         const action = step[kind];
         if (isMap(action)) visit(action.env, [...path, kind, "env"], false);
       }
