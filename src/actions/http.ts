@@ -1,7 +1,7 @@
 import type { SchemaKit } from "../schema/index.ts";
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables, parseTarget, runProbe, stepData, type ProbeResult } from "../probe/index.ts";
-import { bodyEscape, compileRecord, compileText } from "./render.ts";
+import { bodyEscape, compileRecord, compileTargetUrl, compileText } from "./render.ts";
 import { withTraceHeader } from "./trace-context.ts";
 import type { Action, ActionContext, ActionResult, SpecOf } from "./types.ts";
 
@@ -60,7 +60,7 @@ export const httpAction: Action<HttpSpec, HttpRendered> = {
   schema,
   pollable: true,
   async compile(spec, context) {
-    const url = await compileText(spec.url, "http.url", "url", context);
+    const url = await compileTargetUrl(spec.url, "http.url", context);
     const headers = await compileRecord(spec.headers ?? {}, "http.headers", "header", context);
     const body = spec.body === undefined ? undefined : await compileText(spec.body, "http.body", bodyEscape(spec.body, spec.headers), context);
     const expect = list(spec.expect);

@@ -7,6 +7,7 @@ import { execAction } from "./exec.ts";
 import { httpAction } from "./http.ts";
 import { notifyAction } from "./notify.ts";
 import { probeAction } from "./probe.ts";
+import { promqlAction } from "./promql.ts";
 import { scriptAction } from "./script.ts";
 import { sshAction } from "./ssh.ts";
 import { systemdAction } from "./systemd.ts";
@@ -22,6 +23,7 @@ const registry = {
   copy: copyAction,
   http: httpAction,
   probe: probeAction,
+  promql: promqlAction,
   wait: waitAction((): Readonly<Record<string, Action<any, any>>> => actions),
   notify: notifyAction,
   systemd: systemdAction,
@@ -36,6 +38,7 @@ type Specs = { [K in ActionKind]: SpecOf<(typeof registry)[K]["schema"]> };
 export type ActionSpecs = Omit<Specs, "wait"> & { wait: Specs["wait"] & Partial<Omit<Specs, "wait">> };
 
 export { spawnLocal, type LocalRun } from "./local.ts";
+export { promqlTargetOf, promqlTargetSchema, type PromqlTargetSpec } from "./promql.ts";
 export { BASE_ENVIRONMENT, commandEnvironment, type EnvironmentBase } from "./environment.ts";
 export { resultScope, resultVariables, scopeVariables } from "./variables.ts";
 export type { Action, ActionContext, ActionResult, ActionSchema, ApprovalRequest, ActionTarget, CommandOutput, CompileContext, PermissionSubject, SubjectContext, RemoteHost, Renderer, RunOptions, SpecOf } from "./types.ts";

@@ -2,7 +2,7 @@ import type { SchemaKit } from "../schema/index.ts";
 import { compileExpectations } from "../expr/index.ts";
 import { expectationVariables } from "../probe/index.ts";
 import { probeOnce } from "./http.ts";
-import { compileText } from "./render.ts";
+import { compileTargetUrl } from "./render.ts";
 import type { Action, SpecOf } from "./types.ts";
 
 const schema = ({ z }: SchemaKit) =>
@@ -22,7 +22,7 @@ export const probeAction: Action<ProbeSpec, ProbeRendered> = {
   pollable: true,
   async compile(spec, context) {
     const full = typeof spec === "string" ? { url: spec } : spec;
-    const url = await compileText(full.url, "probe.url", "url", context);
+    const url = await compileTargetUrl(full.url, "probe.url", context);
     const expect = full.expect === undefined ? [] : Array.isArray(full.expect) ? full.expect : [full.expect];
     await compileExpectations(expect, (i) => `${context.where}.probe.expect[${i}]`, expectationVariables);
     return (variables) => ({ url: url(variables), method: "GET", headers: {}, expect });

@@ -1,3 +1,5 @@
+import { configError } from "../errors.ts";
+import { proberOfTarget } from "../probe/index.ts";
 import { isSecretReference, resolveSecretNow } from "../schema/index.ts";
 import type { Escape, ShellRendering } from "../expr/index.ts";
 import type { CompileContext, Renderer } from "./types.ts";
@@ -7,6 +9,20 @@ export async function compileText(text: string, field: string, escape: Escape, c
   const template = await context.compileTemplate(text, `${context.where}.${field}`, escape);
   if (template.constant) return () => text;
   return (variables) => template.render(variables, escape);
+}
+
+/**
+ * Compiles a probe target's URL. A kind whose query string is code for the
+ * server (promql+http: the query is PromQL) takes no {{ }} there: URL
+ * encoding would keep a value a value of the URL, not of that language.
+ */
+export async function compileTargetUrl(text: string, field: string, context: CompileContext): Promise<Renderer<string>> {
+  const prober = proberOfTarget(text);
+  const question = text.indexOf("?");
+  if (prober?.queryIsCode && question >= 0 && text.indexOf("{{", question) >= 0) {
+    throw configError("E_TEMPLATE_UNSAFE", `${context.where}.${field}: a {{ }} in the query of a ${prober.kind} target would be read as code, not as a value`, `use the ${prober.kind}: form, whose query escapes values for its language`);
+  }
+  return compileText(text, field, "url", context);
 }
 
 /**

@@ -319,6 +319,8 @@ export function describeHealEvent(event: HealEvent): string | undefined {
       return event.outcome === "orphan" ? `resolved notification for ${event.alertname} with nothing open: recorded` : undefined;
     case "heal.error":
       return `error: ${event.message}`;
+    case "rule.query":
+      return `incident ${event.incidentId}: ${event.detail}`;
     // On the incident's timeline (opskit incidents show), not worth a line here.
     case "incident.unmatched":
     case "rule.missing":

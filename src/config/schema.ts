@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { actions, type ActionKind, type ActionSpecs } from "../actions/index.ts";
+import { actions, promqlTargetSchema, type ActionKind, type ActionSpecs } from "../actions/index.ts";
 import { inventorySchema as inventoryPart } from "../inventory/index.ts";
 import { createSchemaKit } from "../schema/index.ts";
 
@@ -196,18 +196,22 @@ const verifySchema = z
   .object({
     alertResolved: z.boolean().optional().describe("wait for the alert's resolved notification"),
     probe: kit.schemaOf(actions.probe.schema).optional().describe("poll a probe until it passes; success resolves the incident"),
+    promql: kit.schemaOf(actions.promql.schema).optional().describe("poll a PromQL query until its expect holds, e.g. { url, query, expect: 'result.all(s, s.value < 0.01)' }; {{ alert.labels.NAME }} in its query is escaped for PromQL; success resolves the incident"),
+    for: duration.optional().describe("the probe or query must pass without a break this long, e.g. 2m (default: its first pass)"),
     timeout: duration.default("5m"),
     interval: duration.default("5s").describe("between verify probes"),
   })
   .strict()
-  .refine((v) => (v.alertResolved === true) !== (v.probe !== undefined), "verify takes one of alertResolved: true or probe");
+  .refine((v) => [v.alertResolved === true, v.probe !== undefined, v.promql !== undefined].filter(Boolean).length === 1, "verify takes one of alertResolved: true, probe or promql")
+  .refine((v) => v.for === undefined || v.alertResolved !== true, "for: applies to a probe or promql verification");
 
 export const ruleSchema = z
   .object({
     name: z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"),
     match: labels.default({}).describe("label equality, all must hold"),
     matchRe: labels.default({}).describe("label regular expressions, anchored, all must match"),
-    when: z.string().optional().describe("CEL over alert (labels, annotations, status, fingerprint)"),
+    when: z.string().optional().describe("CEL over alert (labels, annotations, status, fingerprint), and the series of the rule's promql query as result"),
+    promql: kit.schemaOf(promqlTargetSchema).optional().describe("a PromQL query run when an alert the rule's labels match would open an incident; its when reads the series as result, e.g. result.exists(s, s.value > 200); a failed query means no match"),
     run: z.string().min(1).describe("the workflow to run"),
     targets: z.string().optional().describe("selector narrowing the workflow's targets; templated, e.g. 'name={{ alert.labels.host }}'"),
     vars: z.record(z.string(), z.string()).default({}).describe("workflow vars, templated from alert.labels and alert.annotations"),
@@ -220,7 +224,8 @@ export const ruleSchema = z
     verify: verifySchema.optional(),
     escalate: stepList.default([]).describe("steps run when the rule gives up (notify, http, exec)"),
   })
-  .strict();
+  .strict()
+  .refine((rule) => rule.promql === undefined || rule.when !== undefined, { message: "a rule's promql is read by its when: give when too, e.g. when: result.exists(s, s.value > 200)", path: ["when"] });
 
 /** `server:` settings; defaults are applied by serverSettings(), so opskit.d/ files can split them. */
 export const serverSchema = z

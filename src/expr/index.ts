@@ -4,6 +4,7 @@
 export { DurationValue, TimestampValue, celDuration, celTimestamp } from "./values.ts";
 export type { Expectation, ExpectationOutcome, Expression, FieldReference } from "./cel.ts";
 export { isShell, shells, wrappedCommandAt, wrapperArguments, wrapperOf, type CommandWrapper } from "./shell-wrappers.ts";
+export { escapePromqlString } from "./promql.ts";
 export { compileTemplate, escapeSelectorValue, shellQuote, splitTemplate, stringify, unsafeShellPlaces, type Escape, type ShellRendering, type Template, type UnsafeShellPlace } from "./template.ts";
 
 import type { Expectation } from "./cel.ts";

@@ -1,5 +1,6 @@
 import { configError, usageError } from "../errors.ts";
 import type { Expression } from "./cel.ts";
+import { escapePromqlString, hasLoneSurrogate, promqlPlaceProblem, promqlStart, scanPromql, type PromqlScan } from "./promql.ts";
 import { placeShellValues, type ShellContext, type ShellItem } from "./shell-context.ts";
 
 /**
@@ -18,14 +19,17 @@ import { placeShellValues, type ShellContext, type ShellItem } from "./shell-con
  * - json: inside a JSON string the value is escaped for it; elsewhere it is
  *   written as a JSON value (a string quoted), so it cannot add keys.
  * - form: percent-encoded, so it cannot add a field.
+ * - promql: only inside a PromQL string literal ("..." or '...'), escaped
+ *   for it; in a regex matcher's value (`=~"..."`) its regex metacharacters
+ *   too. A {{ }} anywhere else in a query is refused when it compiles.
  * - raw: as is, for text that nothing parses (a path, an env value, stdin).
  */
-export type Escape = "shell" | "url" | "raw" | "selector" | "header" | "json" | "form";
+export type Escape = "shell" | "url" | "raw" | "selector" | "header" | "json" | "form" | "promql";
 
 /** Where an interpolation sits in a URL, which decides what it may contain. */
 type UrlPart = "authority" | "path" | "query";
 
-type Part = { literal: string } | { expression: Expression; column: number; urlPart: UrlPart; inJsonString: boolean };
+type Part = { literal: string } | { expression: Expression; column: number; urlPart: UrlPart; inJsonString: boolean; promql?: PromqlScan };
 
 /** A shell command rendered: what runs, and what a person or a permission check reads (values quoted in place). */
 export interface ShellRendering {
@@ -222,13 +226,21 @@ export async function compileTemplate(source: string, where: string, variables: 
   const { compileExpression } = await import("./cel.ts");
   let urlPart: UrlPart = "authority";
   let inJsonString = false;
+  // Only a query's template pays for the PromQL scan; its placement is checked now, as a shell command's is.
+  let promql = escape === "promql" ? promqlStart : undefined;
   const parts: Part[] = pieces.map((piece) => {
     if ("literal" in piece) {
       urlPart = scanUrl(piece.literal, urlPart);
       inJsonString = scanJson(piece.literal, inJsonString);
+      if (promql) promql = scanPromql(piece.literal, promql);
       return piece;
     }
-    return { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column, urlPart, inJsonString };
+    const problem = promql && promqlPlaceProblem(promql);
+    if (problem) {
+      const at = positionOf(source, piece.column - 1);
+      throw configError("E_TEMPLATE_UNSAFE", `${where}: {{ ${piece.code} }} at line ${at.line}, column ${at.column} of the query cannot hold a value safely: ${problem.reason}\n  ${at.text}\n  ${" ".repeat(at.column - 1)}^`, problem.hint);
+    }
+    return { expression: compileExpression(piece.code, `${where} (column ${piece.column})`, variables), column: piece.column, urlPart, inJsonString, ...(promql ? { promql } : {}) };
   });
   let contexts = escape === "shell" ? placeShell(source, where, pieces) : undefined;
   const evaluate = (part: Extract<Part, { expression: Expression }>, values: Record<string, unknown>): unknown => {
@@ -259,6 +271,14 @@ export async function compileTemplate(source: string, where: string, variables: 
       return typeof value === "string" ? JSON.stringify(value) : stringify(value);
     },
     form: (_part, value) => encodeURIComponent(stringify(value)),
+    promql: (part, value) => {
+      const place = part.promql;
+      // Placed when compiled for "promql"; a template compiled for another escape has no place to put a value in a query.
+      if (!place || (place.quote !== '"' && place.quote !== "'")) throw new Error(`${where}: template not compiled for a PromQL query`);
+      const text = stringify(value);
+      if (hasLoneSurrogate(text)) refuseValue(where, part, "holds an unpaired UTF-16 surrogate, which a query cannot carry", "send the value as valid Unicode text");
+      return escapePromqlString(text, place.quote, place.regex);
+    },
   };
   const template: Template = {
     source,

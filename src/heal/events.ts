@@ -13,6 +13,8 @@ export type HealEvent =
   | { type: "alert.received"; source: AlertSourceKind; fingerprint: string; status: "firing" | "resolved"; alertname: string; incidentId?: number; outcome: "opened" | "repeat" | "resolved" | "stale" | "orphan"; receivedAt: number }
   /** `traceId`: the incident's W3C trace, which its intake, gates, attempts and their runs join. */
   | { type: "incident.opened"; incidentId: number; title: string; fingerprint: string; rule?: string; labels: Record<string, string>; source: AlertSourceKind; receivedAt: number; traceId: string }
+  /** A rule with a PromQL query was tried for the incident's alert: whether its `when` held over the answer, or the query failed (and the rule did not match). */
+  | { type: "rule.query"; incidentId: number; rule: string; outcome: "matched" | "unmatched" | "failed"; detail: string; at: number }
   /** No rule matches the incident's alert: it waits for a person. */
   | { type: "incident.unmatched"; incidentId: number; at: number }
   | { type: "incident.milestone"; incidentId: number; milestone: Milestone; at: number; note?: string }

@@ -5,14 +5,16 @@ import { ExitCode, OpsError } from "../errors.ts";
 import { localQueue, type JobQueue } from "../jobs/index.ts";
 import type { AttemptRecord, IncidentRecord, IncidentStore, Journal } from "../journal/index.ts";
 import type { Alert } from "./alert.ts";
+import type { PendingNotification } from "./backlog.ts";
 import type { HealSink } from "./events.ts";
 import { decide } from "./gates.ts";
 import { NotificationIntake } from "./intake.ts";
 import { NotificationProcessing } from "./processing.ts";
 import { createAttempt, lifecycleContext, recordMilestone, resolveIncident, type LifecycleContext } from "./lifecycle.ts";
-import type { CompiledRule } from "./rules.ts";
+import { answerRuleQueries } from "./rule-queries.ts";
+import type { CompiledRule, QueryAnswer } from "./rules.ts";
 import { describeFailure, describePlan, Remediations, type Followup, type RemediationJob } from "./remediations.ts";
-import { checkNotificationBody, checkSource } from "./sources/index.ts";
+import { alertsOf, checkNotificationBody, checkSource } from "./sources/index.ts";
 import { interruptAttempt, LeaderSweeps } from "./sweeps.ts";
 
 export interface HealerOptions {
@@ -92,6 +94,8 @@ export class Healer {
   readonly #sweeps: LeaderSweeps;
   /** Incidents whose attempt this replica cancelled when it was cut off from the journal, to close once it is back. */
   readonly #cutOff = new Set<number>();
+  /** What the rules' queries answered for the batch being applied (answerRuleQueries), read by its transaction. */
+  #answers: ReadonlyMap<string, QueryAnswer> = new Map();
   #stopping = false;
 
   constructor(private readonly options: HealerOptions) {
@@ -119,6 +123,7 @@ export class Healer {
     this.#processing = new NotificationProcessing({
       journal: options.journal,
       context: (store) => this.#context(store),
+      prepare: (batch) => this.#answerQueries(batch),
       decide: (ctx, incidentId) => this.#evaluateIn(ctx, incidentId),
       processed: (count, oldest) => this.#ctx.emit({ type: "notifications.processed", count, lagMs: Date.now() - oldest }),
       // What the batch recorded is undone with it: its dedupes are recorded again.
@@ -147,7 +152,33 @@ export class Healer {
   }
 
   #context(store: IncidentStore): LifecycleContext {
-    return lifecycleContext(store, this.options.rules, this.#sinks);
+    return lifecycleContext(store, this.options.rules, this.#sinks, () => this.#answers);
+  }
+
+  /**
+   * Runs the rules' queries for a batch's firing alerts before the batch's
+   * transaction (processing.ts), which reads the answers when it opens
+   * incidents. Without a rule that has a query, nothing is read or parsed.
+   */
+  async #answerQueries(batch: readonly PendingNotification[]): Promise<void> {
+    this.#answers = new Map();
+    if (!this.options.rules.some((rule) => rule.query)) return;
+    const alerts: Alert[] = [];
+    for (const notification of batch) {
+      try {
+        // Kept on the notification, so the transaction does not parse it again.
+        notification.alerts ??= alertsOf(notification.source, notification.body, notification.receivedAt);
+        alerts.push(...notification.alerts);
+      } catch {
+        // Applying it reports why it cannot be (skipped).
+      }
+    }
+    try {
+      this.#answers = await answerRuleQueries(this.options.rules, alerts, async (fingerprint) => (await this.options.journal.findOpenIncident(fingerprint)) !== undefined);
+    } catch (error) {
+      // The rules with a query then match nothing in this batch, and their incidents' timelines say so.
+      this.#report(`rule queries not run: ${describeFailure(error)}`);
+    }
   }
 
   /** The core never prints: what it could not do is an event (serve renders it on stderr or as a JSON line). */

@@ -2,7 +2,7 @@ import type { AttemptRecord, IncidentRecord, IncidentStore, Milestone } from "..
 import { fanOut, newTraceId, type Sink } from "../observe/index.ts";
 import type { Alert } from "./alert.ts";
 import type { HealEvent } from "./events.ts";
-import { matchRule, type CompiledRule } from "./rules.ts";
+import { decideRule, type CompiledRule, type QueryAnswer } from "./rules.ts";
 import { timelineSink } from "./timeline.ts";
 
 /**
@@ -15,16 +15,19 @@ import { timelineSink } from "./timeline.ts";
 export interface LifecycleContext {
   store: IncidentStore;
   rules: readonly CompiledRule[];
+  /** What the rules' queries answered for the alerts being applied (rule-queries.ts), by answerKey. */
+  answers?(): ReadonlyMap<string, QueryAnswer>;
   emit(event: HealEvent): Promise<void>;
 }
 
 /** A context over `store` whose events go to the incident timeline (through `store`) and then to `sinks`. */
-export function lifecycleContext(store: IncidentStore, rules: readonly CompiledRule[], sinks: readonly Sink<HealEvent>[]): LifecycleContext {
+export function lifecycleContext(store: IncidentStore, rules: readonly CompiledRule[], sinks: readonly Sink<HealEvent>[], answers?: () => ReadonlyMap<string, QueryAnswer>): LifecycleContext {
   const timeline = timelineSink(store);
   const fan = fanOut([timeline.sink, ...sinks]);
   return {
     store,
     rules,
+    ...(answers ? { answers } : {}),
     emit(event) {
       fan(event);
       return timeline.written();
@@ -101,7 +104,7 @@ async function applyFiring(ctx: LifecycleContext, alert: Alert, receivedAt: numb
  */
 async function openIncident(ctx: LifecycleContext, alert: Alert, receivedAt: number, alertname: string): Promise<{ repeat: true; incident: IncidentRecord } | { incident: IncidentRecord; rule?: CompiledRule }> {
   const { store } = ctx;
-  const rule = matchRule(ctx.rules, alert);
+  const { rule, notes } = decideRule(ctx.rules, alert, ctx.answers?.());
   let incident: IncidentRecord;
   // Assigned here, where the incident is made, and kept with it: every replica's spans for it join this trace.
   const traceId = newTraceId();
@@ -128,6 +131,7 @@ async function openIncident(ctx: LifecycleContext, alert: Alert, receivedAt: num
   await ctx.emit({ type: "incident.opened", incidentId: incident.id, title: alertname, fingerprint: alert.fingerprint, labels: alert.labels, source: alert.source, receivedAt, traceId, ...(rule ? { rule: rule.name } : {}) });
   await recordMilestone(ctx, incident.id, "started", started);
   await recordMilestone(ctx, incident.id, "detected", receivedAt);
+  for (const note of notes) await ctx.emit({ type: "rule.query", incidentId: incident.id, ...note, at: receivedAt });
   if (!rule) await ctx.emit({ type: "incident.unmatched", incidentId: incident.id, at: receivedAt });
   return { incident, ...(rule ? { rule } : {}) };
 }

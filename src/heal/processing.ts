@@ -32,6 +32,8 @@ const SLICE_MS = 3;
 export interface ProcessingDeps {
   journal: Journal;
   context(store: IncidentStore): LifecycleContext;
+  /** Work a batch needs done before its transaction, which must not wait on the network (the rules' queries). */
+  prepare?(batch: readonly PendingNotification[]): Promise<void>;
   /** Decides for an incident inside `ctx`; what it starts is returned, to run once that commits. */
   decide(ctx: LifecycleContext, incidentId: number): Promise<Followup | undefined>;
   /** After each committed batch (the notifications.processed event). */
@@ -94,6 +96,7 @@ export class NotificationProcessing {
         await this.#gather();
         const batch = await this.backlog.next();
         if (batch.length === 0 && this.#reconsider.size === 0) break;
+        if (batch.length > 0) await this.deps.prepare?.(batch);
         let outcome: { applied: number; decided: number[]; followups: Followup[] };
         try {
           outcome = await this.deps.journal.transaction((tx) => this.#slice(tx, batch));

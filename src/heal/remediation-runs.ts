@@ -108,26 +108,41 @@ export async function executeWorkflowRun(plan: WorkflowRun, options: RunRequestO
 }
 
 /**
- * Verifies recovery with a probe: polls until it passes or the timeout runs
- * out. Returns the time it first passed, or why it never did.
+ * Verifies recovery with a probe (a URL, or a PromQL query rendered for the
+ * incident): polls until it has passed without a break for the plan's hold
+ * (`for`; without one, the first pass will do) or the timeout runs out. A
+ * failed poll starts the hold again. Returns when the hold was complete, or
+ * why it never was.
  */
-export async function verifyByProbe(plan: Extract<VerifyPlan, { kind: "probe" }>, signal: AbortSignal): Promise<{ ok: true; at: number } | { ok: false; reason: string }> {
+export async function verifyByProbe(plan: Extract<VerifyPlan, { kind: "probe" }>, incident: IncidentRecord, signal: AbortSignal): Promise<{ ok: true; at: number; since: number } | { ok: false; reason: string }> {
   const { parseTarget, runProbe } = await import("../probe/index.ts");
-  const target = parseTarget(plan.url, "verify.probe");
+  const target = parseTarget(plan.target(incident), "verify");
   const deadline = Date.now() + plan.timeoutMs;
   let last = "no probe ran";
+  /** When the first poll of the current unbroken run of passes started. */
+  let since: number | undefined;
   while (!signal.aborted) {
+    const startedAt = Date.now();
     const result = await runProbe(
-      { target, name: plan.url, labels: {}, expectations: plan.expectations },
+      { target, name: plan.shown, labels: {}, expectations: plan.expectations },
       { timeoutMs: Math.min(plan.intervalMs, 10_000), retries: 0, retryDelayMs: 0, insecure: false, ca: undefined, maxBodyBytes: 64 * 1024 },
       signal,
     );
-    if (result.verdict === "healthy") return { ok: true, at: Date.now() };
-    last = result.reason ?? result.error?.message ?? result.expectations.find((e) => !e.passed)?.expr ?? result.verdict;
+    if (result.verdict === "healthy") {
+      since ??= startedAt;
+      // Measured from poll start to poll start: the hold counts only time the condition was seen to hold.
+      if (startedAt - since >= plan.holdMs) return { ok: true, at: Date.now(), since };
+    } else {
+      since = undefined;
+      last = result.reason ?? result.error?.message ?? result.expectations.find((e) => !e.passed)?.expr ?? result.verdict;
+    }
     if (Date.now() + plan.intervalMs > deadline) break;
     if (!(await sleep(plan.intervalMs, signal))) break;
   }
-  return { ok: false, reason: signal.aborted ? "verification cancelled" : `verify probe ${plan.url} still failing after ${Math.round(plan.timeoutMs / 1000)}s: ${last}` };
+  if (signal.aborted) return { ok: false, reason: "verification cancelled" };
+  const after = `after ${Math.round(plan.timeoutMs / 1000)}s`;
+  if (since !== undefined) return { ok: false, reason: `verify ${plan.shown} passed for only ${Math.round((Date.now() - since) / 1000)}s of the ${Math.round(plan.holdMs / 1000)}s it must hold, ${after}` };
+  return { ok: false, reason: `verify ${plan.shown} still failing ${after}: ${last}` };
 }
 
 /** An error as one line for an attempt's detail or a heal.error: the message, and the hint in parentheses. */

@@ -312,9 +312,10 @@ export class Remediations {
       await recordMilestone(this.#ctx, incidentId, "verified", (await store.getIncident(incidentId))?.milestones.resolved ?? Date.now(), "the alert resolved");
       return { ok: true };
     }
-    const outcome = await verifyByProbe(verify, signal);
+    const outcome = await verifyByProbe(verify, (await store.getIncident(incidentId))!, signal);
     if (!outcome.ok) return { ok: false, reason: outcome.reason };
-    await recordMilestone(this.#ctx, incidentId, "verified", outcome.at, `probe ${verify.url} passes`);
+    const held = verify.holdMs > 0 ? ` and held for ${formatMs(outcome.at - outcome.since)}` : "";
+    await recordMilestone(this.#ctx, incidentId, "verified", outcome.at, `${verify.shown} passes${held}`);
     const incident = (await store.getIncident(incidentId))!;
     // The probe confirms recovery: the incident does not wait on a resolve that may never come.
     await resolveIncident(this.#ctx, incident, outcome.at, "verified by probe");

@@ -36,6 +36,8 @@ export function lineOf(event: HealEvent): Line | undefined {
       const labels = describeLabels(event.labels);
       return { incidentId: event.incidentId, at: event.receivedAt, kind: "alert", message: `firing: ${event.title}${labels ? ` {${labels}}` : ""} (${event.source})` };
     }
+    case "rule.query":
+      return { incidentId: event.incidentId, at: event.at, kind: "note", message: event.detail, data: { rule: event.rule, outcome: event.outcome } };
     case "incident.unmatched":
       return { incidentId: event.incidentId, at: event.at, kind: "note", message: "no rule matches this alert: it waits for a person (opskit incidents ack)" };
     case "incident.milestone":

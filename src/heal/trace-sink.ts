@@ -63,6 +63,8 @@ export function incidentTraceSink(recorder: SpanRecorder, options: IncidentTrace
       }
       case "incident.unmatched":
         return instant(traceId, event.incidentId, "incident.unmatched", event.at, {});
+      case "rule.query":
+        return instant(traceId, event.incidentId, "rule.query", event.at, { "opskit.rule": event.rule, "opskit.rule.query.outcome": event.outcome, "opskit.rule.query.detail": event.detail }, event.outcome === "failed" ? { error: event.detail } : {});
       case "incident.gate":
         return instant(traceId, event.incidentId, `gate ${event.gate}`, now, { "opskit.rule": event.rule, "opskit.gate": event.gate, "opskit.gate.reason": event.reason, ...(event.until !== undefined ? { "opskit.gate.until": new Date(event.until).toISOString() } : {}) });
       case "rule.missing":

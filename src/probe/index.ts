@@ -2,7 +2,8 @@
 // runProbe, which applies timeouts, retries, expectations and verdicts, and
 // the events (ProbeEvent) and tally a run of many probes reports.
 export { probers } from "./probers.ts";
-export { parseTarget, type ParsedTarget } from "./target.ts";
+export { parseTarget, proberOfTarget, type ParsedTarget } from "./target.ts";
+export { promqlTargetUrl, type PromqlSeries, type PromqlTarget } from "./promql.ts";
 export { runProbe } from "./run.ts";
 export { ProbeCounter, worseExit, type ProbeEvent, type ProbeTally } from "./events.ts";
 export { expectationVariables, statusText, stepData, stepVariables } from "./scope.ts";

@@ -3,6 +3,7 @@
 export { dnsProber } from "./dns.ts";
 export { grpcProber } from "./grpc.ts";
 export { httpProber } from "./http.ts";
+export { promqlProber } from "./promql.ts";
 export { smtpProber } from "./smtp.ts";
 export { sshProber } from "./ssh.ts";
 export { tcpProber } from "./tcp.ts";

@@ -28,6 +28,14 @@ export function parseTarget(raw: string, where = "target", request: RequestOptio
   return { raw: text, prober, spec: prober.parse(url, text, request) };
 }
 
+/** The prober a target's scheme names, or undefined (no scheme, or an unknown one); the rest of the text is not read. */
+export function proberOfTarget(text: string): Prober | undefined {
+  const scheme = schemeOf(text.trim());
+  if (scheme === undefined) return undefined;
+  for (const candidate of probers) if (candidate.schemes.includes(scheme)) return candidate;
+  return undefined;
+}
+
 const isLetter = (c: string) => (c >= "a" && c <= "z") || (c >= "A" && c <= "Z");
 
 /**

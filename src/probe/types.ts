@@ -90,6 +90,13 @@ export interface StepView {
 export interface Prober<T = unknown> {
   readonly kind: string;
   readonly schemes: readonly string[];
+  /**
+   * The target URL's query string is code for the server (a PromQL query),
+   * not values: a template may not put a value there, where URL encoding
+   * keeps it a value of the URL but not of that language. Such a kind has a
+   * structured form whose template escape knows the language.
+   */
+  readonly queryIsCode?: boolean;
   parse(url: URL, raw: string, request: RequestOptions): T;
   run(target: T, context: ProbeContext): Promise<Observation>;
   judge?(observation: Observation): string | undefined;

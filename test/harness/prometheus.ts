@@ -54,10 +54,10 @@ export interface AlertmanagerClusterOptions {
 
 export interface PrometheusOptions {
   scrapeTargets: { job: string; targets: string[] }[];
-  /** A rule file's YAML text (groups: [...]). */
-  rules: string;
-  /** One Alertmanager, or every member of a cluster: Prometheus sends each alert to all of them. */
-  alertmanagerUrl: string | string[];
+  /** A rule file's YAML text (groups: [...]); none by default. */
+  rules?: string;
+  /** One Alertmanager, or every member of a cluster: Prometheus sends each alert to all of them; none by default (a Prometheus that is only queried). */
+  alertmanagerUrl?: string | string[];
   scrapeIntervalSec?: number;
   evaluationIntervalSec?: number;
 }
@@ -115,8 +115,8 @@ export async function startAlertmanager(options: AlertmanagerOptions): Promise<T
  */
 export async function startPrometheus(options: PrometheusOptions): Promise<TestServer> {
   const scrapeSec = options.scrapeIntervalSec ?? 1;
-  const alertmanagers = [options.alertmanagerUrl].flat().map((url) => new URL(url));
-  const alertmanager = alertmanagers[0]!;
+  const alertmanagers = (options.alertmanagerUrl === undefined ? [] : [options.alertmanagerUrl].flat()).map((url) => new URL(url));
+  const alertmanager = alertmanagers[0];
   const config = {
     global: {
       scrape_interval: `${scrapeSec}s`,
@@ -125,15 +125,19 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestS
       evaluation_interval: `${options.evaluationIntervalSec ?? 1}s`,
     },
     rule_files: ["rules.yml"],
-    alerting: {
-      alertmanagers: [
-        {
-          scheme: alertmanager.protocol.replace(":", ""),
-          path_prefix: alertmanager.pathname,
-          static_configs: [{ targets: alertmanagers.map((url) => url.host) }],
-        },
-      ],
-    },
+    ...(alertmanager
+      ? {
+          alerting: {
+            alertmanagers: [
+              {
+                scheme: alertmanager.protocol.replace(":", ""),
+                path_prefix: alertmanager.pathname,
+                static_configs: [{ targets: alertmanagers.map((url) => url.host) }],
+              },
+            ],
+          },
+        }
+      : {}),
     scrape_configs: options.scrapeTargets.map((target) => ({ job_name: target.job, static_configs: [{ targets: target.targets }] })),
   };
   const server = await startServer("prometheus", PROMETHEUS, config, (dir, configFile, address) => [
@@ -146,7 +150,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestS
     // endsAt stays close and a resolution is seen within seconds.
     "--rules.alert.resend-delay=1s",
     "--log.level=info",
-  ], { "rules.yml": options.rules });
+  ], { "rules.yml": options.rules ?? "groups: []\n" });
   try {
     await waitForDiscovery(server.url, options.scrapeTargets, alertmanagers.length);
   } catch (error) {
@@ -263,4 +267,53 @@ async function terminate(child: Subprocess): Promise<void> {
     child.kill("SIGKILL");
     await child.exited;
   }
+}
+
+/** A scrape target the test controls: gauges whose values (and label sets) it sets as it goes. */
+export interface MetricTarget {
+  /** host:port, as a scrape config's target. */
+  address: string;
+  /** Sets a gauge's value for one label set (none by default); the next scrape sees it. */
+  set(name: string, value: number, labels?: Record<string, string>): void;
+  /** Removes a gauge's series for one label set. */
+  remove(name: string, labels?: Record<string, string>): void;
+  stop(): Promise<void>;
+}
+
+/** A label value as the text exposition format writes it: backslash, double quote and line feed escaped. */
+function exposeLabelValue(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+const seriesKey = (name: string, labels: Record<string, string>) =>
+  `${name}{${Object.entries(labels)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([label, value]) => `${label}="${exposeLabelValue(value)}"`)
+    .join(",")}}`;
+
+/** An HTTP server on 127.0.0.1 and a free port serving /metrics in Prometheus's text format. */
+export function startMetricTarget(): MetricTarget {
+  const series = new Map<string, { name: string; value: number }>();
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(request) {
+      if (new URL(request.url).pathname !== "/metrics") return new Response("not found", { status: 404 });
+      const names = new Set([...series.values()].map((s) => s.name));
+      let text = "";
+      for (const name of names) {
+        text += `# TYPE ${name} gauge\n`;
+        for (const [key, entry] of series) if (entry.name === name) text += `${key} ${Number.isFinite(entry.value) ? entry.value : Number.isNaN(entry.value) ? "NaN" : entry.value > 0 ? "+Inf" : "-Inf"}\n`;
+      }
+      return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4" } });
+    },
+  });
+  return {
+    address: `127.0.0.1:${server.port}`,
+    set: (name, value, labels = {}) => void series.set(seriesKey(name, labels), { name, value }),
+    remove: (name, labels = {}) => void series.delete(seriesKey(name, labels)),
+    stop: async () => {
+      await server.stop(true);
+    },
+  };
 }
