@@ -208,6 +208,24 @@ describe("terraform in opskit run", () => {
     expect(existsSync(pwnedMarker)).toBe(false);
   });
 
+  test("it runs once per target: targets sharing a directory take turns, each with its own saved plan; a templated dir keeps them apart", async () => {
+    const dir = await project("update.json", { "slow-plan": "1" });
+    const fleet = `inventory:\n  hosts:\n    eu: { address: 192.0.2.1, labels: { stack: dns } }\n    us: { address: 192.0.2.2, labels: { stack: dns } }\n`;
+    const targeted = (spec: Record<string, unknown>) => fleet + workflow({ apply: true, ...spec }, "    targets: stack=dns\n");
+    const shared = await run(dir, targeted({}));
+    expect(shared.code).toBe(0);
+    // Both targets planned and applied in infra/, one after the other (the plans take a second each).
+    expect(verbs(dir)).toEqual(["init", "plan", "show", "apply", "init", "plan", "show", "apply"]);
+    const outs = calls(dir).filter((c) => c.args[1] === "plan").map((c) => argOf(c, "-out="));
+    expect(new Set(outs).size).toBe(2);
+    await mkdir(join(dir, "envs"));
+    for (const name of ["eu", "us"]) await Bun.$`cp -r ${join(dir, "infra")} ${join(dir, "envs", name)}`.quiet();
+    const apart = await run(dir, targeted({ dir: "envs/{{ target.name }}" }));
+    expect(apart.code).toBe(0);
+    const chdirs = calls(dir).slice(8).map((c) => c.args[0]);
+    expect(chdirs.slice(0, 2).sort()).toEqual(["-chdir=envs/eu", "-chdir=envs/us"]);
+  });
+
   test("a bare binary name is found on the step's PATH (tofu)", async () => {
     const dir = await project("update.json");
     await mkdir(join(dir, "bin"));
@@ -228,6 +246,28 @@ describe("terraform in opskit run", () => {
     expect(calls(dir)).toEqual([]);
     const planOnly = await run(dir, workflow({}, permissions));
     expect(planOnly.code).toBe(0);
+  });
+});
+
+describe("examples/terraform", () => {
+  test("validates and runs as written, terraform found on PATH, its credentials read from the environment", async () => {
+    const dir = await mkdtemp(join(root, "example-"));
+    await Bun.$`cp -r ${join(repoRoot, "examples/terraform")}/. ${dir}`.quiet();
+    await mkdir(join(dir, "infra/dns"), { recursive: true });
+    await copyFile(join(plans, "create.json"), join(dir, "infra/dns/plan.json"));
+    await writeFile(join(dir, "infra/dns/prod.tfvars"), 'ttl = 300\n');
+    await mkdir(join(dir, "bin"));
+    await Bun.$`ln -s ${standIn} ${join(dir, "bin", "terraform")}`.quiet();
+    const env = { PATH: `${join(dir, "bin")}:${process.env.PATH}`, AWS_ACCESS_KEY_ID: "AKIAEXAMPLEEXAMPLE", AWS_SECRET_ACCESS_KEY: "example-secret-key-0123456789" };
+    const validated = await runOpskit(["validate", "-c", dir], { env });
+    expect([validated.code, validated.stderr]).toEqual([0, ""]);
+    const result = await runOpskit(["run", "--journal", join(dir, "journal.db"), "-c", dir, "reconcile-dns", "--var", "zone=corp.example", "--json"], { cwd: dir, env });
+    expect(result.code).toBe(0);
+    const steps = result.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).filter((e) => e.type === "step.finished");
+    expect(steps.map((s) => [s.name, s.status])).toEqual([["dns", "changed"], ["report", "changed"]]);
+    expect(steps[1].result.stdout).toBe("applied 1 resource changes to corp.example\n");
+    expect(calls(dir).find((c) => c.args[1] === "plan")!.args.slice(-2)).toEqual(["-var-file=prod.tfvars", "-var=zone=corp.example"]);
+    for (const file of ["journal.db", "journal.db-wal"].filter((f) => existsSync(join(dir, f)))) expect(readFileSync(join(dir, file)).includes(Buffer.from("example-secret-key-0123456789"))).toBe(false);
   });
 });
 
