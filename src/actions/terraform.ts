@@ -161,7 +161,8 @@ class Session {
     const { output, stopped } = await spawnLocal([this.program, ...argv.slice(1)], {
       cwd: this.context.baseDir,
       env: this.env,
-      timeoutMs: this.context.timeoutMs,
+      // The step's deadline (run) stops it first, as the step's timeout; this is only a backstop.
+      timeoutMs: this.context.timeoutMs + 1000,
       signal: this.signal,
       // show -json is read whole, not kept: its tail would not parse, and its values (state, sensitive ones) are not the step's output.
       maxOutputBytes: options.quiet ? MAX_PLAN_JSON_BYTES : this.context.maxOutputBytes,
