@@ -5,6 +5,7 @@
 import { copyAction } from "./copy.ts";
 import { execAction } from "./exec.ts";
 import { httpAction } from "./http.ts";
+import { kubeAction } from "./kube.ts";
 import { notifyAction } from "./notify.ts";
 import { probeAction } from "./probe.ts";
 import { promqlAction } from "./promql.ts";
@@ -27,6 +28,7 @@ const registry = {
   wait: waitAction((): Readonly<Record<string, Action<any, any>>> => actions),
   notify: notifyAction,
   systemd: systemdAction,
+  kube: kubeAction,
   terraform: terraformAction,
 };
 

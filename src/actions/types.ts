@@ -3,6 +3,7 @@ import type { SchemaKit } from "../schema/index.ts";
 import type { Escape, Template } from "../expr/index.ts";
 import type { OpsError } from "../errors.ts";
 import type { ExecOptions, ExecResult } from "../transport/ssh/index.ts";
+import type { KubeTargetRef } from "../transport/kube/index.ts";
 
 /** What a remote host offers an action; the engine backs it with a pooled SSH session. */
 export interface RemoteHost {
@@ -23,6 +24,8 @@ export interface ActionTarget {
   port: number;
   labels: Record<string, string>;
   vars: Record<string, unknown>;
+  /** A kubeconfig context (a kubeconfig inventory source's target): what the kube action talks to. */
+  kube?: KubeTargetRef;
 }
 
 export interface ActionContext {
@@ -101,10 +104,15 @@ export type SpecOf<S extends (kit: SchemaKit) => z.ZodType> = z.output<ReturnTyp
 
 /**
  * What a rendered action touches that permissions and the org policy judge:
- * a command line it runs, or a URL it requests (`shown` when the URL must not
- * be printed as it is, e.g. a webhook's token).
+ * a command line it runs, a URL it requests (`shown` when the URL must not
+ * be printed as it is, e.g. a webhook's token), or a Kubernetes operation
+ * (its verb, the object's type in every spelling the server knows it by,
+ * its name, and its namespace when it has one).
  */
-export type PermissionSubject = { category: "commands"; label: string; command: string } | { category: "http"; label: string; url: string; shown?: string };
+export type PermissionSubject =
+  | { category: "commands"; label: string; command: string }
+  | { category: "http"; label: string; url: string; shown?: string }
+  | { category: "kube"; label: string; verb: string; kinds: string[]; name: string; namespace?: string; context?: string };
 
 export interface SubjectContext {
   /** Directory of the config: script paths are shown relative to it. */

@@ -116,3 +116,35 @@ export function urlsOf(step: Step, path: ConfigPath): { url: string; path: Confi
   if (isMap(wait)) found.push(...urlsOf(wait, [...path, "wait"]));
   return found;
 }
+
+/** A kube step as the audit reads it: its verb and what it names, unrendered. */
+export interface KubeStepAt {
+  verb: string;
+  /** TYPE/NAME as written (templates kept); an apply's from its inline object, else a glob for any object. */
+  ref: string;
+  namespace?: string;
+  path: ConfigPath;
+}
+
+const kubeVerbs = ["restart", "scale", "patch", "apply", "delete", "get", "wait"] as const;
+
+/** The Kubernetes operation a step does, if it is a kube step. */
+export function kubeOf(step: Step, path: ConfigPath): KubeStepAt | undefined {
+  const kube = step.kube;
+  if (!isMap(kube)) return undefined;
+  const verb = kubeVerbs.find((v) => kube[v] !== undefined);
+  if (!verb) return undefined;
+  const value = kube[verb];
+  const namespace = typeof kube.namespace === "string" ? { namespace: kube.namespace } : {};
+  let ref: string | undefined;
+  if (typeof value === "string") ref = value;
+  else if (verb === "scale" && isMap(value)) ref = Object.keys(value)[0];
+  else if ((verb === "patch" || verb === "wait") && isMap(value) && typeof value.object === "string") ref = value.object;
+  else if (verb === "apply" && isMap(value)) {
+    const object = value.object;
+    const metadata = isMap(object) && isMap(object.metadata) ? object.metadata : undefined;
+    ref = isMap(object) && typeof object.kind === "string" && typeof metadata?.name === "string" ? `${object.kind.toLowerCase()}/${metadata.name}` : "*/*";
+    if (typeof metadata?.namespace === "string") return { verb, ref, namespace: metadata.namespace, path: [...path, "kube", verb] };
+  }
+  return ref === undefined ? undefined : { verb, ref, ...namespace, path: [...path, "kube", verb] };
+}

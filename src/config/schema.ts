@@ -88,6 +88,7 @@ export const permissionsSchema = z
     commands: z.array(z.string().min(1)).optional().describe("allowed commands (ssh, exec, script), e.g. ['systemctl restart api', 'journalctl *']"),
     hosts: z.string().optional().describe("selector the targets must match, e.g. role=api"),
     http: z.array(z.string().min(1)).optional().describe("allowed URLs for http, probe, wait and notify, e.g. ['https://artifacts.internal/*']"),
+    kube: z.array(z.string().min(1)).optional().describe("allowed Kubernetes operations (kube), as VERB KIND/NAME or VERB NAMESPACE/KIND/NAME, e.g. ['restart deployment/*', 'scale deployment/api', 'get *']"),
     sudo: z.boolean().optional().describe("whether commands may use sudo (default false when permissions are declared)"),
   })
   .strict();

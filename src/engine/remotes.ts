@@ -114,7 +114,8 @@ function parseJump(text: string, via: Target): Target {
  */
 export async function openRemotes(loaded: LoadedConfig, targets: Target[], remoteCommands = Number.POSITIVE_INFINITY, localEnvironment: EnvironmentBase = "minimal"): Promise<Remotes> {
   const byName = new Map(targets.map((t) => [t.name, t]));
-  const needsSsh = targets.some((t) => t.source !== "local");
+  // A kubeconfig context is reached through the Kubernetes API, never over SSH.
+  const needsSsh = targets.some((t) => t.source !== "local" && !t.kube);
   let pool: SshPool | undefined;
   if (needsSsh) {
     const { hostKeyChecking, connectTimeoutMs, authTimeoutMs } = loaded.defaults;
@@ -132,6 +133,14 @@ export async function openRemotes(loaded: LoadedConfig, targets: Target[], remot
       const target = byName.get(name);
       if (!target) throw new OpsError({ code: "E_UNKNOWN_TARGET", message: `unknown target ${name}`, exitCode: ExitCode.internal });
       if (target.source === "local") return localHost(localEnvironment);
+      if (target.kube) {
+        throw new OpsError({
+          code: "E_KUBE_TARGET_HOST",
+          message: `target ${name} is Kubernetes context "${target.kube.context}" (${target.source}): it has no host to run commands on`,
+          hint: "use kube steps on kubeconfig targets, and run ssh, script, copy and systemd steps on hosts (another workflow, or targets: local)",
+          exitCode: ExitCode.config,
+        });
+      }
       let held = hosts.get(name);
       if (!held) {
         held = pool!.session(endpointFor(target, byName), signal).then((session) => sshHost(session, remoteCommands <= 1));

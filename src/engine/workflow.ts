@@ -158,7 +158,7 @@ export interface RunOutcome {
 }
 
 function targetScope(target: RunTarget) {
-  return { name: target.name, address: target.address, port: BigInt(target.port), user: target.user, labels: target.labels, vars: target.vars, groups: target.groups };
+  return { name: target.name, address: target.address, port: BigInt(target.port), user: target.user, labels: target.labels, vars: target.vars, groups: target.groups, ...(target.kube ? { kube: target.kube } : {}) };
 }
 
 const stepStatus = (result: ActionResult): StepStatus => (result.unreachable ? "unreachable" : !result.ok ? "failed" : result.changed ? "changed" : "ok");

@@ -1,6 +1,7 @@
 import { ansibleSource } from "./ansible.ts";
 import { csvSource } from "./csv.ts";
 import { hostListSource } from "./hostlist.ts";
+import { kubeconfigSource } from "./kubeconfig.ts";
 import { sshConfigSource } from "./ssh-config.ts";
 import type { InventorySource } from "./types.ts";
 
@@ -10,6 +11,7 @@ const registry = {
   ansible: ansibleSource,
   hosts: hostListSource,
   csv: csvSource,
+  kubeconfig: kubeconfigSource,
 };
 
 export type SourceKind = keyof typeof registry;

@@ -60,6 +60,7 @@ export async function resolveInventory(loaded: InventoryInput, options: ResolveO
       ...(record.proxyJump !== undefined ? { proxyJump: record.proxyJump } : {}),
       ...(record.knownHostsFiles ? { knownHostsFiles: record.knownHostsFiles.map((file) => expandPath(file, baseDir, home)) } : {}),
       ...(record.hostKeyNotes ? { hostKeyNotes: record.hostKeyNotes } : {}),
+      ...(record.kube ? { kube: record.kube } : {}),
       source: record.source,
     };
   });

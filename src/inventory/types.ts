@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { ConfigPath, SchemaKit } from "../schema/index.ts";
+import type { KubeTargetRef } from "../transport/kube/index.ts";
 import type { InventoryConfig } from "./schema.ts";
 
 /** A host opskit can act on, with everything resolved: defaults, groups, sources. */
@@ -20,6 +21,8 @@ export interface Target {
   hostKeyNotes?: string[];
   /** Where it was defined, e.g. "opskit.yaml:12:5" or "/home/u/.ssh/config:14"; several joined by ", ". */
   source: string;
+  /** A kubeconfig context (a kubeconfig source's target): acted on through the Kubernetes API, never over SSH. */
+  kube?: KubeTargetRef;
 }
 
 /** A host as one definition describes it, before merging, groups and defaults. */
@@ -38,6 +41,7 @@ export interface HostRecord {
   /** Groups the source itself puts the host in (Ansible groups). */
   groups: string[];
   source: string;
+  kube?: KubeTargetRef;
 }
 
 export interface SourceContext {

@@ -5,7 +5,7 @@ import { configError, type OpsError } from "../errors.ts";
 import type { Policy } from "./types.ts";
 
 /*
- * The org policy file (YAML): `deny: { commands, hosts, http, sudo }` and
+ * The org policy file (YAML): `deny: { commands, hosts, http, kube, sudo }` and
  * `require: { permissions: true }`. YAML, zod and selectors load on first
  * use: the policy module's face must stay light.
  */
@@ -28,6 +28,7 @@ export async function readPolicyFile(path: string, cwd = process.cwd()): Promise
           commands: globs.optional().describe("commands no workflow may run (ssh, exec, script), e.g. ['rm -rf *']"),
           hosts: z.string().optional().describe("selector of targets no workflow may act on, e.g. env=prod"),
           http: globs.optional().describe("URLs no workflow may call (http, probe, wait, notify)"),
+          kube: globs.optional().describe("Kubernetes operations no workflow may do (kube), as VERB KIND/NAME or VERB NAMESPACE/KIND/NAME, e.g. ['delete *', 'restart kube-system/*']"),
           sudo: z.boolean().optional().describe("true: no command may use sudo"),
         })
         .strict()

@@ -30,7 +30,7 @@ interface Judge {
 function judge(subject: JudgedSubject, { at, permissions, policy, deny, ownerHint }: Judge): PermissionDenied | undefined {
   const policyName = policy?.source ?? "";
   const what = `${subject.label} "${subject.shown}"`;
-  const denied = subject.category === "commands" ? policy?.deny.commands : policy?.deny.http;
+  const denied = policy?.deny[subject.category];
   const hit = denied?.find((glob) => subject.forms.some((form) => matchGlob(glob, form)));
   if (hit !== undefined) return deny(subject.category, "policy", `deny.${subject.category} '${hit}'`, `${what} denied by ${policyName} deny.${subject.category} '${hit}'`, ownerHint);
   if (subject.category === "commands" && subject.sudo) {
@@ -40,10 +40,11 @@ function judge(subject: JudgedSubject, { at, permissions, policy, deny, ownerHin
     }
   }
   if (!permissions) return undefined;
-  const allowed = (subject.category === "commands" ? permissions.commands : permissions.http) ?? [];
+  const allowed = permissions[subject.category] ?? [];
   if (allowed.some((glob) => subject.forms.some((form) => matchGlob(glob, form)))) return undefined;
   const list = `permissions.${subject.category}`;
-  const hint = `${list} of ${at} lists what it may do; if this belongs there, add a glob for it (* any run of characters, ? one character, matched against the whole rendered value)`;
+  const shape = subject.category === "kube" ? "; kube globs match VERB KIND/NAME and VERB NAMESPACE/KIND/NAME, e.g. 'restart deployment/*'" : "";
+  const hint = `${list} of ${at} lists what it may do; if this belongs there, add a glob for it (* any run of characters, ? one character, matched against the whole rendered value${shape})`;
   return deny(subject.category, "workflow", list, `${what} is not in ${list} of ${at} (${quoteList(allowed)})`, hint);
 }
 
@@ -78,7 +79,7 @@ export async function compilePermissions(workflow: string, permissions: Permissi
   return async (kind, rendered, target) => {
     const where = { name: target.name, labels: target.labels, groups: [...(target.groups ?? [])] };
     if (requirePermissions) {
-      return deny("require", "policy", "require.permissions", `${at} declares no permissions, and ${policyName} require.permissions requires every workflow to`, `declare permissions: under workflows.${workflow} (commands, hosts, http, sudo)`);
+      return deny("require", "policy", "require.permissions", `${at} declares no permissions, and ${policyName} require.permissions requires every workflow to`, `declare permissions: under workflows.${workflow} (commands, hosts, http, kube, sudo)`);
     }
     if (deniedHosts && matches(where, deniedHosts)) {
       return deny("hosts", "policy", `deny.hosts '${deniedHosts.text}'`, `target ${target.name} denied by ${policyName} deny.hosts '${deniedHosts.text}'`, ownerHint);

@@ -9,7 +9,7 @@ import type { Guard, PermissionOptions, Policy } from "./types.ts";
 
 export { scanCommand, sshExports, sudoIn, type ScannedCommand } from "./command-scan.ts";
 export { couldMatch, globsOverlap, matchGlob } from "./globs.ts";
-export { deniedCommand, deniedGlob, deniedUrl, type AuditPolicy, type PolicyHit } from "./static-check.ts";
+export { deniedCommand, deniedGlob, deniedKube, deniedUrl, type AuditPolicy, type PolicyHit } from "./static-check.ts";
 export { PermissionDenied, type Denial, type DenialKind, type Guard, type GuardTarget, type PermissionOptions, type Policy, type PolicyRules } from "./types.ts";
 
 /** A workflow's permissions and the org policy as one guard over rendered actions, or nothing when neither applies (guard.ts). */

@@ -9,6 +9,7 @@
  *     commands: ["rm -rf *", "curl * | sh"]  # globs over a whole command
  *     hosts: "env=prod,role=db"              # targets no workflow may act on
  *     http: ["http://*"]                     # globs over a URL
+ *     kube: ["delete *"]                     # globs over VERB [NAMESPACE/]KIND/NAME
  *     sudo: true                             # no command may use sudo
  *   require:
  *     permissions: true                      # every workflow declares permissions
@@ -44,7 +45,7 @@ export interface PolicyHit {
   at: string;
 }
 
-const hitAt = (policy: AuditPolicy, kind: "commands" | "http", index: number): PolicyHit => ({
+const hitAt = (policy: AuditPolicy, kind: "commands" | "http" | "kube", index: number): PolicyHit => ({
   rule: `deny.${kind}[${index}]`,
   pattern: policy.deny[kind]![index]!,
   at: policy.where(["deny", kind, index]),
@@ -69,8 +70,19 @@ export function deniedUrl(policy: AuditPolicy, url: string): PolicyHit | undefin
   return index >= 0 ? hitAt(policy, "http", index) : undefined;
 }
 
+/**
+ * The deny.kube glob an unrendered Kubernetes operation could hit, given as
+ * its subject forms (`VERB TYPE/NAME`, `VERB NAMESPACE/TYPE/NAME`, with
+ * templates). The type is as the step writes it: the run-time check also
+ * tries the spellings the server knows it by.
+ */
+export function deniedKube(policy: AuditPolicy, forms: readonly string[]): PolicyHit | undefined {
+  const index = (policy.deny.kube ?? []).findIndex((glob) => forms.some((form) => couldMatch(glob, form)));
+  return index >= 0 ? hitAt(policy, "kube", index) : undefined;
+}
+
 /** The deny glob that a permissions glob overlaps: the workflow claims something the policy forbids. */
-export function deniedGlob(policy: AuditPolicy, kind: "commands" | "http", allowed: string): PolicyHit | undefined {
+export function deniedGlob(policy: AuditPolicy, kind: "commands" | "http" | "kube", allowed: string): PolicyHit | undefined {
   const index = (policy.deny[kind] ?? []).findIndex((glob) => globsOverlap(glob, allowed));
   return index >= 0 ? hitAt(policy, kind, index) : undefined;
 }

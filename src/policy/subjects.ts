@@ -8,7 +8,7 @@ import { scanCommand, sshExports, sudoIn } from "./command-scan.ts";
  */
 
 export type JudgedSubject = {
-  category: "commands" | "http";
+  category: "commands" | "http" | "kube";
   label: string;
   shown: string;
   forms: string[];
@@ -33,7 +33,17 @@ function urlForms(url: string): string[] {
   return [trimmed];
 }
 
+/** `VERB KIND/NAME` and, for a namespaced object, `VERB NAMESPACE/KIND/NAME`, for every spelling of its kind. */
+function kubeForms(subject: Extract<PermissionSubject, { category: "kube" }>): string[] {
+  return subject.kinds.flatMap((kind) => [`${subject.verb} ${kind}/${subject.name}`, ...(subject.namespace ? [`${subject.verb} ${subject.namespace}/${kind}/${subject.name}`] : [])]);
+}
+
 export function judgedSubject(subject: PermissionSubject): JudgedSubject {
+  if (subject.category === "kube") {
+    const where = subject.namespace ? `${subject.namespace}/` : "";
+    const shown = `${subject.verb} ${where}${subject.kinds[0]}/${subject.name}${subject.context ? ` @${subject.context}` : ""}`;
+    return { category: "kube", label: subject.label, shown, forms: kubeForms(subject) };
+  }
   if (subject.category === "commands") {
     const shown = subject.command.trim();
     const sudo = sudoIn(shown);

@@ -15,7 +15,7 @@ export interface Policy {
 }
 
 /** What a denial is about; the label of opskit_policy_denials_total. */
-export type DenialKind = "commands" | "sudo" | "http" | "hosts" | "require";
+export type DenialKind = "commands" | "sudo" | "http" | "kube" | "hosts" | "require";
 
 /** A denial's facts, kept in the step result's data for the journal and metrics. */
 export interface Denial {

@@ -3,9 +3,9 @@ import { loadConfig } from "../../config/index.ts";
 import type { ConfigPath } from "../../schema/index.ts";
 import { describeError } from "../../errors.ts";
 import { matches, resolveInventory, selectTargets, type Target } from "../../inventory/index.ts";
-import { deniedCommand, deniedGlob, deniedUrl, loadAuditPolicy as loadPolicy, type AuditPolicy, type PolicyHit } from "../../policy/index.ts";
+import { deniedCommand, deniedGlob, deniedKube, deniedUrl, loadAuditPolicy as loadPolicy, type AuditPolicy, type PolicyHit } from "../../policy/index.ts";
 import type { AuditContext, Hit, Rule, RuleSet, SourceFile } from "../types.ts";
-import { commandOf, isMap, readWorkflowFile, stepsOf, urlsOf, workflowsOf, type WorkflowFile } from "../workflow-file.ts";
+import { commandOf, isMap, kubeOf, readWorkflowFile, stepsOf, urlsOf, workflowsOf, type WorkflowFile } from "../workflow-file.ts";
 
 /*
  * Workflows checked against the org policy given with --policy: what a step
@@ -49,6 +49,13 @@ export const rules: readonly Rule[] = [
     title: "permissions required by policy",
     why: "The policy requires every workflow to declare permissions (require.permissions: true); this one would be refused.",
     fix: "Add permissions: with the commands, hosts and URLs the workflow needs.",
+  },
+  {
+    id: "OPS-POL-007",
+    severity: "error",
+    title: "Kubernetes operation denied by policy",
+    why: "The policy's deny.kube forbids this operation on this object everywhere; the run would be stopped at this step.",
+    fix: "Change the step (or narrow the permissions.kube glob so it excludes what the policy denies); if the policy is wrong, change it through its owners.",
   },
   {
     id: "OPS-POL-006",
@@ -118,6 +125,13 @@ function checkSteps(policy: AuditPolicy, name: string, workflow: Record<string, 
       const hit = deniedUrl(policy, url);
       if (hit) report("OPS-POL-002", urlPath, `step ${label} requests ${url}, which ${cite(hit)} forbids`);
     }
+    const kube = kubeOf(step, path);
+    if (kube) {
+      // Without a namespace in the step, it is the context's: any.
+      const forms = [`${kube.verb} ${kube.ref}`, `${kube.verb} ${kube.namespace ?? "{{ namespace }}"}/${kube.ref}`];
+      const hit = deniedKube(policy, forms);
+      if (hit) report("OPS-POL-007", kube.path, `step ${label} does kube ${kube.verb} ${kube.ref}${kube.namespace ? ` in ${kube.namespace}` : ""}, which ${cite(hit)} forbids`);
+    }
   }
 }
 
@@ -126,7 +140,7 @@ function checkPermissions(policy: AuditPolicy, name: string, workflow: Record<st
   const permissions = workflow.permissions;
   if (!isMap(permissions)) return;
   const base: ConfigPath = ["workflows", name, "permissions"];
-  for (const [kind, rule] of [["commands", "OPS-POL-001"], ["http", "OPS-POL-002"]] as const) {
+  for (const [kind, rule] of [["commands", "OPS-POL-001"], ["http", "OPS-POL-002"], ["kube", "OPS-POL-007"]] as const) {
     const allowed = permissions[kind];
     if (!Array.isArray(allowed)) continue;
     allowed.forEach((glob, i) => {

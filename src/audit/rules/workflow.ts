@@ -1,7 +1,7 @@
 import { formatPath, type ConfigPath } from "../../schema/index.ts";
 import { unsafeShellPlaces } from "../../expr/index.ts";
 import type { AuditContext, Hit, Rule, RuleSet, SourceFile } from "../types.ts";
-import { commandOf, isMap, readWorkflowFile, stepsOf, urlsOf, workflowsOf, type WorkflowFile } from "../workflow-file.ts";
+import { commandOf, isMap, kubeOf, readWorkflowFile, stepsOf, urlsOf, workflowsOf, type WorkflowFile } from "../workflow-file.ts";
 import { isPasswordName, isSecretName, scanSecretPatterns, secretRules } from "./secrets.ts";
 
 /*
@@ -60,6 +60,13 @@ export const rules: readonly Rule[] = [
     why: "opskit hands each {{ }} value to the command as a shell variable, which no quoting turns into code; but arithmetic, a quoted here-document, eval, an `sh -c` script or a remote ssh command parse that variable's text again, so an alert label or a --var would run. opskit refuses such a workflow at load.",
     fix: "Pass the value where it stays data: as a positional parameter (sh -c 'echo \"$1\"' sh {{ vars.x }}), on stdin, or computed in the template ({{ int(vars.n) + 1 }}).",
   },
+  {
+    id: "OPS-WF-008",
+    severity: "warning",
+    title: "Kubernetes delete without permissions.kube",
+    why: "A kube delete whose object is templated or whose workflow lists no kube permissions can remove any object the context's user may delete, in every cluster the workflow targets.",
+    fix: "Declare what the workflow may delete: permissions: { kube: [\"delete job/cleanup-*\"] } (globs over VERB KIND/NAME and VERB NAMESPACE/KIND/NAME).",
+  },
   ...secretRules.filter((r) => r.id === "OPS-SEC-001" || r.id === "OPS-SEC-002"),
 ];
 
@@ -97,6 +104,7 @@ function check(source: SourceFile, context: AuditContext): Hit[] {
   for (const { name, workflow, path } of workflowsOf(file)) {
     if (workflow.permissions === undefined) report("OPS-WF-005", path, `workflow ${name} declares no permissions`, "key");
     checkDestructive(name, workflow, report);
+    checkKubeDelete(name, workflow, report);
     checkTemplatePlaces(name, workflow, report);
     if (stepTimeout === undefined) {
       for (const { step, path: stepPath, label } of stepsOf(name, workflow)) {
@@ -146,6 +154,19 @@ function checkDestructive(name: string, workflow: Record<string, unknown>, repor
     const command = commandOf(step, path);
     const verb = command && destructiveVerb(command.command);
     if (command && verb) report("OPS-WF-002", command.path, `step ${label} runs ${verb} ${how} (targets: ${targets})`);
+    // Restarting or deleting in every cluster at once is the fleet-wide restart of the Kubernetes API.
+    const kube = kubeOf(step, path);
+    if (kube && (kube.verb === "delete" || kube.verb === "restart")) report("OPS-WF-002", kube.path, `step ${label} does kube ${kube.verb} ${kube.ref} ${how} (targets: ${targets})`);
+  }
+}
+
+/** A kube delete in a workflow that does not list the Kubernetes operations it may do. */
+function checkKubeDelete(name: string, workflow: Record<string, unknown>, report: Report): void {
+  const permissions = workflow.permissions;
+  if (isMap(permissions) && Array.isArray(permissions.kube)) return;
+  for (const { step, path, label } of stepsOf(name, workflow)) {
+    const kube = kubeOf(step, path);
+    if (kube?.verb === "delete") report("OPS-WF-008", kube.path, `step ${label} deletes ${kube.ref}, and workflow ${name} declares no permissions.kube`);
   }
 }
 

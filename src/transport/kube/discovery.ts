@@ -54,7 +54,7 @@ export type DiscoveryGet = (path: string, timing: Timing) => Promise<{ status: n
  */
 export function pathSegment(value: string, what: string): string {
   // A lone surrogate has no UTF-8 form to percent-encode (encodeURIComponent would throw).
-  if (value === "" || value === "." || value === ".." || value.includes("/") || value.includes("%") || !value.isWellFormed()) {
+  if (value === "" || value === "." || value === ".." || value.includes("/") || value.includes("%") || /[\uD800-\uDFFF]/u.test(value)) {
     const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
     throw new OpsError({
       code: "E_KUBE_NAME",

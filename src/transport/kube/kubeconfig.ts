@@ -174,9 +174,9 @@ export function mergeKubeconfigs(parsed: KubeconfigFile[], file: string): Loaded
 type Fields = Record<string, unknown>;
 const isMap = (value: unknown): value is Fields => value !== null && typeof value === "object" && !Array.isArray(value);
 
-/** Reads one kubeconfig file's text; paths in it are resolved against its directory. */
-export function parseKubeconfig(text: string, file: string): KubeconfigFile {
-  const doc = readYamlDocument(text, file);
+/** Reads one kubeconfig file's text; paths in it are resolved against its directory; errors show it as `display`. */
+export function parseKubeconfig(text: string, file: string, display = file): KubeconfigFile {
+  const doc = readYamlDocument(text, display);
   const root = doc.value ?? {};
   const read = new Reader(root, (path) => doc.where(path));
   if (!isMap(root)) read.fail([], "a kubeconfig is a map (apiVersion, kind: Config, clusters, users, contexts)");
