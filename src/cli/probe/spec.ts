@@ -2,10 +2,10 @@ import { defineCommand, type OptionsOf } from "../options.ts";
 
 export const probeSpec = defineCommand({
   name: "probe",
-  description: "probe HTTP(S), TCP, TLS, DNS, gRPC, SSH and SMTP targets; exit 0 healthy, 1 unreachable, 2 unhealthy",
+  description: "probe HTTP(S), TCP, TLS, DNS, gRPC, SSH and SMTP targets, and PromQL queries; exit 0 healthy, 1 unreachable, 2 unhealthy",
   argument: {
     name: "[targets...]",
-    description: "URLs: http(s)://, tcp://host:port, tls://host:port, dns://name?type=A&server=IP:PORT, grpc://host:port/service, ssh://host:port, smtp(s)://host:port",
+    description: "URLs: http(s)://, tcp://host:port, tls://host:port, dns://name?type=A&server=IP:PORT, grpc://host:port/service, ssh://host:port, smtp(s)://host:port, promql+http(s)://host:port/?query=EXPR[&range=5m]",
   },
   options: {
     file: { kind: "string", short: "f", value: "file", description: "read targets from a file: one per line, or YAML with per-target expectations and labels ('-' for stdin)" },
