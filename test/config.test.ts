@@ -308,7 +308,7 @@ describe("examples/opskit.yaml", () => {
     const secrets = { SLACK_WEBHOOK_URL: "https://hooks.example.com/slack", PAGER_WEBHOOK_URL: "https://hooks.example.com/pager" };
     const run = await runOpskit(["validate", "-c", "examples"], { env: secrets });
     expect(run.stderr).toBe("");
-    expect(run.stdout).toMatch(/^ok: \d+ hosts, 2 workflows, 0 rules, 0 checks \(examples\/opskit\.yaml\)\n$/);
+    expect(run.stdout).toMatch(/^ok: \d+ hosts, 3 workflows, 0 rules, 0 checks \(examples\/opskit\.yaml\)\n$/);
     expect(run.code).toBe(0);
     const staging = await runOpskit(["validate", "-c", "examples", "--env", "staging"], { env: secrets });
     expect(staging.code).toBe(0);

@@ -152,6 +152,6 @@ describe("a CSV source", () => {
     await writeFile(join(project, "opskit.yaml"), ["inventory:", "  sources:", "    - { csv: a.csv, hosts: b.txt }", ""].join("\n"));
     const run = await runOpskit(["validate"], { cwd: project });
     expect(run.code).toBe(65);
-    expect(run.stderr).toContain("opskit.yaml:3:7: inventory.sources[0]: give exactly one of ssh_config, ansible, hosts or csv");
+    expect(run.stderr).toContain("opskit.yaml:3:7: inventory.sources[0]: give exactly one of ssh_config, ansible, hosts, csv or kubeconfig");
   });
 });

@@ -39,6 +39,7 @@ export function statusFailure(status: number, body: unknown, verb: string, shown
   if (status === 403) return fail("E_KUBE_FORBIDDEN", `the context's user may not ${verb} this: grant it through RBAC (a Role or ClusterRole binding), or use a context that may`);
   if (status === 422 || status === 400) return fail("E_KUBE_INVALID", "the server refused the object or patch as invalid: fix what the message names");
   if (status === 410) return fail("E_KUBE_GONE", "the server no longer has that version of the object: run the step again");
+  if (status === 414 || status === 431) return fail("E_KUBE_TOO_LONG", "the request was too long for the server: a Kubernetes name is at most 253 characters");
   if (status >= 500) return fail("E_KUBE_SERVER", "the API server failed: retry the step (retries:), or check the server's health");
   return fail("E_KUBE_STATUS", "see the server's message");
 }
@@ -60,3 +61,28 @@ export function resultObject(object: unknown): unknown {
   return copy;
 }
 
+
+/** JSON with keys in order, so two readings of one object compare equal. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(",")}}`;
+  return JSON.stringify(value) ?? "null";
+}
+
+/** What a step can set: the object without its status and the fields the server keeps for itself. */
+function intent(object: KubeObject): unknown {
+  const { status: _status, metadata, ...rest } = object;
+  const { resourceVersion: _v, managedFields: _m, generation: _g, ...meta } = metadata ?? {};
+  return { ...rest, metadata: meta };
+}
+
+/**
+ * Whether the server changed the object: its resourceVersion moved, and more
+ * than its status did (a controller writes status all the time, also between
+ * the step's read and its write).
+ */
+export function objectChanged(before: KubeObject | undefined, after: KubeObject | undefined): boolean {
+  if (!before || !after) return before !== after;
+  if (before.metadata?.resourceVersion === after.metadata?.resourceVersion) return false;
+  return canonical(intent(before)) !== canonical(intent(after));
+}

@@ -3,7 +3,7 @@ import { ExitCode, OpsError } from "../errors.ts";
 import { kubeClient, type KubeClient, type Timing } from "../transport/kube/index.ts";
 import type { KubeRendered, ObjectRef } from "./kube.ts";
 import { manifestName } from "./kube.ts";
-import { ok, placeOf, resultObject, statusFailure, typeName, type KubeObject, type Place } from "./kube-objects.ts";
+import { objectChanged, ok, placeOf, resultObject, statusFailure, typeName, type KubeObject, type Place } from "./kube-objects.ts";
 import { waitForObject } from "./kube-wait.ts";
 import type { ActionContext, ActionResult, PermissionSubject } from "./types.ts";
 
@@ -14,7 +14,7 @@ import type { ActionContext, ActionResult, PermissionSubject } from "./types.ts"
  * `kubectl scale` (GET, then a merge patch of the scale subresource), apply
  * is server-side apply (PATCH application/apply-patch+yaml, field manager
  * opskit). `changed` is whether the server changed the object: its
- * resourceVersion before and after.
+ * resourceVersion moved and more than its status did (objectChanged).
  */
 
 const FIELD_MANAGER = "opskit";
@@ -105,7 +105,7 @@ async function restart(client: KubeClient, ref: ObjectRef, namespace: string, ti
   const restartedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   const body = { spec: { template: { metadata: { annotations: { [RESTART_ANNOTATION]: restartedAt } } } } };
   const after = await send(place, "restart", { method: "PATCH", query: { fieldManager: FIELD_MANAGER }, body, contentType: PATCH_TYPES.strategic }, timing);
-  return { changed: versionOf(after) !== versionOf(before), object: after, line: `${kubectlName(place)} restarted`, extra: { restartedAt } };
+  return { changed: objectChanged(before, after), object: after, line: `${kubectlName(place)} restarted`, extra: { restartedAt } };
 }
 
 /** kubectl scale: the object read, then a merge patch of its scale subresource. */
@@ -116,8 +116,10 @@ async function scale(client: KubeClient, ref: ObjectRef, replicas: number, names
   }
   const before = await read(place, "scale", timing);
   const after = (await send(place, "scale", { method: "PATCH", path: `${place.path}/scale`, query: { fieldManager: FIELD_MANAGER }, body: { spec: { replicas } }, contentType: PATCH_TYPES.merge }, timing)) as IScale;
-  const changed = after.metadata?.resourceVersion !== versionOf(before);
-  return { changed, object: after, line: `${kubectlName(place)} scaled`, extra: { replicas, previousReplicas: (before.spec as { replicas?: number } | undefined)?.replicas ?? null } };
+  // The Scale is not the object read before it: what changed is its replica count.
+  const previous = (before.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+  const changed = after.metadata?.resourceVersion !== versionOf(before) && after.spec?.replicas !== previous;
+  return { changed, object: after, line: `${kubectlName(place)} scaled`, extra: { replicas, previousReplicas: previous } };
 }
 
 async function patch(client: KubeClient, rendered: KubeRendered, namespace: string, timing: () => Timing): Promise<Outcome> {
@@ -125,7 +127,7 @@ async function patch(client: KubeClient, rendered: KubeRendered, namespace: stri
   const before = await read(place, "patch", timing);
   const { type, body } = rendered.patch!;
   const after = await send(place, "patch", { method: "PATCH", query: { fieldManager: FIELD_MANAGER }, body, contentType: PATCH_TYPES[type] }, timing);
-  const changed = versionOf(after) !== versionOf(before);
+  const changed = objectChanged(before, after);
   return { changed, object: after, line: `${kubectlName(place)} ${changed ? "patched" : "patched (no change)"}` };
 }
 
@@ -146,10 +148,11 @@ async function apply(client: KubeClient, rendered: KubeRendered, namespace: stri
   if (!ok(existing.status) && existing.status !== 404) throw statusFailure(existing.status, existing.body, "apply", place.shown);
   const before = existing.status === 404 ? undefined : existing.body;
   const object = place.resource.namespaced ? { ...manifest, metadata: { ...(manifest.metadata as object), namespace: ns } } : manifest;
-  const query: Record<string, string> = { fieldManager: FIELD_MANAGER, ...(rendered.force ? { force: "true" } : {}) };
+  // As kubectl apply --server-side: unknown fields are refused (a typo fails rather than vanishing), force said either way.
+  const query: Record<string, string> = { fieldManager: FIELD_MANAGER, fieldValidation: "Strict", force: String(rendered.force) };
   // JSON is YAML: the body is the manifest as JSON, under apply-patch+yaml, as kubectl sends it.
   const after = await send(place, "apply", { method: "PATCH", query, body: JSON.stringify(object), contentType: "application/apply-patch+yaml" }, timing);
-  const changed = versionOf(after) !== versionOf(before);
+  const changed = objectChanged(before, after);
   const how = !before ? "created" : changed ? "configured" : "unchanged";
   return { changed, object: after, line: `${kubectlName(place)} serverside-applied (${how})`, extra: { created: !before } };
 }

@@ -32,6 +32,8 @@ export const kubeconfigSource: InventorySource = {
         name: context.name,
         address: server.hostname.replace(/^\[|\]$/g, ""),
         port: Number(server.port) || (server.protocol === "http:" ? 80 : 443),
+        // Who it acts as: the kubeconfig's user (there is no SSH user).
+        user: context.user,
         labels: {
           context: context.name,
           cluster: context.cluster,
