@@ -192,65 +192,85 @@ export function manifestName(manifest: Record<string, unknown> | undefined): str
   return `${kind}/${typeof metadata?.name === "string" ? metadata.name : "?"}`;
 }
 
+type CompileContext = Parameters<Action["compile"]>[1];
+type Operation = Pick<KubeRendered, "object" | "replicas" | "patch" | "manifest" | "wait">;
+
+/** The verb's own part of the step: its object, and its replicas, patch, manifest or condition. */
+async function compileOperation(spec: KubeSpec, verb: KubeVerb, context: CompileContext): Promise<Renderer<Operation>> {
+  const at = (field: string) => `kube.${field}`;
+  if (verb === "scale") {
+    const entries = Object.entries(spec.scale!);
+    if (entries.length !== 1) throw specError(`${context.where}.kube.scale: names ${entries.length} objects`, "scale one object per step: { deployment/api: 5 }");
+    const [ref, count] = entries[0]!;
+    const object = await compileRef(ref, at("scale"), context);
+    const replicas = await compileReplicas(count, at(`scale.${ref}`), context);
+    return (variables) => ({ object: object(variables), replicas: replicas(variables) });
+  }
+  if (verb === "patch") {
+    const { type = "strategic", body: value } = spec.patch!;
+    if (type === "json" ? !Array.isArray(value) : Array.isArray(value)) {
+      throw specError(`${context.where}.kube.patch.body: a ${type} patch is ${type === "json" ? "a list of operations" : "a map"}`, "json patches are lists of { op, path, value }; strategic and merge patches are maps");
+    }
+    const object = await compileRef(spec.patch!.object, at("patch.object"), context);
+    const body = await compileData(value, at("patch.body"), context);
+    return (variables) => ({ object: object(variables), patch: { type, body: body(variables) } });
+  }
+  if (verb === "apply") {
+    const value = spec.apply!.object ?? (await readManifest(spec.apply!.file!, context.baseDir, `${context.where}.kube.apply.file`));
+    const manifest = await compileData(value, at("apply.object"), context);
+    return (variables) => ({ manifest: manifest(variables) as Record<string, unknown> });
+  }
+  if (verb === "wait") {
+    const wait = spec.wait!;
+    const object = await compileRef(wait.object, at("wait.object"), context);
+    const until = wait.until ? await compileExpression(wait.until, `${context.where}.kube.wait.until`, [...scopeVariables, "object"]) : undefined;
+    const intervalMs = parseDuration(wait.interval ?? "2s", `${context.where}.kube.wait.interval`);
+    return (variables) => ({ object: object(variables), wait: { ...(until ? { until } : {}), rolloutComplete: wait.rolloutComplete === true, intervalMs, scope: variables } });
+  }
+  const object = await compileRef(spec[verb] as string, at(verb), context);
+  return (variables) => ({ object: object(variables) });
+}
+
+type Connection = Pick<KubeRendered, "kubeconfig" | "context" | "namespace">;
+
+/**
+ * Where the step acts: its own kubeconfig or context, else its target's
+ * context (and that context's namespace); on a target without one and a step
+ * that names neither, kubectl's default ($KUBECONFIG, ~/.kube/config).
+ */
+async function compileConnection(spec: KubeSpec, context: CompileContext): Promise<Renderer<Connection>> {
+  const namespace = spec.namespace ? await compileText(spec.namespace, "kube.namespace", "raw", context) : undefined;
+  const contextName = spec.context ? await compileText(spec.context, "kube.context", "raw", context) : undefined;
+  const kubeconfig = spec.kubeconfig ? expandHome(spec.kubeconfig, context.baseDir) : undefined;
+  return (variables) => {
+    const own = targetKube(variables);
+    const useTarget = own && !kubeconfig;
+    const chosen = contextName?.(variables) ?? (useTarget ? own.context : undefined);
+    const ns = namespace ? checkSegment(namespace(variables), "namespace", `${context.where}.kube.namespace`) : useTarget && chosen === own.context ? own.namespace : undefined;
+    return {
+      ...(kubeconfig ? { kubeconfig } : useTarget ? { kubeconfig: own.kubeconfig } : {}),
+      ...(chosen ? { context: chosen } : {}),
+      ...(ns ? { namespace: ns } : {}),
+    };
+  };
+}
+
 export const kubeAction: Action<KubeSpec, KubeRendered> = {
   kind: "kube",
   schema,
   async compile(spec, context) {
     const verb = KUBE_VERBS.find((v) => spec[v] !== undefined)!;
-    const at = (field: string) => `kube.${field}`;
-    let object: Renderer<ObjectRef> | undefined;
-    let replicas: Renderer<number> | undefined;
-    let body: Renderer<unknown> | undefined;
-    let manifest: Renderer<unknown> | undefined;
-    let until: Expression | undefined;
-    if (verb === "scale") {
-      const entries = Object.entries(spec.scale!);
-      if (entries.length !== 1) throw specError(`${context.where}.kube.scale: names ${entries.length} objects`, "scale one object per step: { deployment/api: 5 }");
-      const [ref, count] = entries[0]!;
-      object = await compileRef(ref, at("scale"), context);
-      replicas = await compileReplicas(count, at(`scale.${ref}`), context);
-    } else if (verb === "patch") {
-      object = await compileRef(spec.patch!.object, at("patch.object"), context);
-      if (spec.patch!.type === "json" ? !Array.isArray(spec.patch!.body) : Array.isArray(spec.patch!.body)) {
-        throw specError(`${context.where}.kube.patch.body: a ${spec.patch!.type} patch is ${spec.patch!.type === "json" ? "a list of operations" : "a map"}`, "json patches are lists of { op, path, value }; strategic and merge patches are maps");
-      }
-      body = await compileData(spec.patch!.body, at("patch.body"), context);
-    } else if (verb === "apply") {
-      const value = spec.apply!.object ?? (await readManifest(spec.apply!.file!, context.baseDir, `${context.where}.kube.apply.file`));
-      manifest = await compileData(value, at("apply.object"), context);
-    } else if (verb === "wait") {
-      object = await compileRef(spec.wait!.object, at("wait.object"), context);
-      if (spec.wait!.until) until = await compileExpression(spec.wait!.until, `${context.where}.kube.wait.until`, [...scopeVariables, "object"]);
-    } else {
-      object = await compileRef(spec[verb] as string, at(verb), context);
-    }
-    const namespace = spec.namespace ? await compileText(spec.namespace, at("namespace"), "raw", context) : undefined;
-    const contextName = spec.context ? await compileText(spec.context, at("context"), "raw", context) : undefined;
+    const operation = await compileOperation(spec, verb, context);
+    const connection = await compileConnection(spec, context);
     const timeoutMs = spec.timeout ? parseDuration(spec.timeout, `${context.where}.kube.timeout`) : undefined;
-    const intervalMs = spec.wait ? parseDuration(spec.wait.interval ?? "2s", `${context.where}.kube.wait.interval`) : 0;
-    const kubeconfig = spec.kubeconfig ? expandHome(spec.kubeconfig, context.baseDir) : undefined;
-    return (variables) => {
-      const own = targetKube(variables);
-      // The step's kubeconfig or context, else the target's context; a local target without either uses kubectl's default.
-      const useTarget = own && !kubeconfig;
-      const chosenContext = contextName?.(variables) ?? (useTarget ? own.context : undefined);
-      const ns = namespace ? checkSegment(namespace(variables), "namespace", `${context.where}.kube.namespace`) : useTarget && chosenContext === own.context ? own.namespace : undefined;
-      const rendered: KubeRendered = {
-        verb,
-        ...(object ? { object: object(variables) } : {}),
-        ...(replicas ? { replicas: replicas(variables) } : {}),
-        ...(body ? { patch: { type: spec.patch!.type ?? "strategic", body: body(variables) } } : {}),
-        ...(manifest ? { manifest: manifest(variables) as Record<string, unknown> } : {}),
-        force: spec.apply?.force ?? false,
-        ignoreNotFound: spec.ignoreNotFound ?? false,
-        ...(spec.wait ? { wait: { ...(until ? { until } : {}), rolloutComplete: spec.wait.rolloutComplete === true, intervalMs, scope: variables } } : {}),
-        ...(ns ? { namespace: ns } : {}),
-        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-        ...(kubeconfig ? { kubeconfig } : useTarget ? { kubeconfig: own.kubeconfig } : {}),
-        ...(chosenContext ? { context: chosenContext } : {}),
-      };
-      return rendered;
-    };
+    return (variables): KubeRendered => ({
+      verb,
+      ...operation(variables),
+      force: spec.apply?.force ?? false,
+      ignoreNotFound: spec.ignoreNotFound ?? false,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...connection(variables),
+    });
   },
   describe: describeKube,
   // VERB TYPE/NAME and VERB NAMESPACE/TYPE/NAME, the type in every spelling the server knows it by (discovery).
