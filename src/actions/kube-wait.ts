@@ -88,68 +88,92 @@ function judge(object: KubeObject, wait: NonNullable<KubeRendered["wait"]>): Ver
   return { done: false, why: verdict.ok ? `${until.source} was ${String(verdict.value)}` : verdict.error };
 }
 
-export async function waitForObject(place: Place, wait: NonNullable<KubeRendered["wait"]>, deadline: number, context: ActionContext, startedAt: number): Promise<ActionResult> {
-  const remaining = () => Math.max(1, deadline - performance.now());
-  let last: KubeObject | undefined;
-  let why = "not read yet";
-  let reads = 0;
-  let events = 0;
-  let canWatch = true;
-  const finish = (verdict: Verdict | undefined): ActionResult => {
-    const data = { verb: "wait", context: place.client.context.name, namespace: place.namespace, object: resultObject(last ?? null), reads, events };
-    const durationMs = performance.now() - startedAt;
-    if (verdict?.done) return { ok: true, changed: false, exitCode: null, stdout: `${place.shown}: condition met\n`, stderr: "", durationMs, data };
-    const interrupted = context.signal.aborted;
-    const error = interrupted
-      ? new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted })
-      : verdict?.failed
-        ? new OpsError({ code: "E_KUBE_ROLLOUT_FAILED", message: `wait ${place.shown}: ${why}`, hint: "the rollout will not finish by itself: look at the new pods (kubectl describe), then fix or roll back", exitCode: ExitCode.check })
-        : new OpsError({ code: "E_KUBE_WAIT_TIMEOUT", message: `wait ${place.shown}: not met after ${Math.round(durationMs / 100) / 10}s: ${why}`, hint: "raise kube.timeout (or the step's timeout), or check the condition against kubectl get -o yaml", exitCode: ExitCode.check });
-    return { ok: false, changed: false, exitCode: null, stdout: "", stderr: "", durationMs, error: error.toJSON(), data };
-  };
-  const consider = (object: KubeObject | undefined): Verdict | undefined => {
-    last = object;
+/** One wait's progress: the object last seen, why it is not there yet, and how it was read. */
+class Progress {
+  last: KubeObject | undefined;
+  why = "not read yet";
+  reads = 0;
+  events = 0;
+
+  constructor(private readonly wait: NonNullable<KubeRendered["wait"]>) {}
+
+  /** Judges a version of the object (undefined: it does not exist); a verdict that ends the wait, else undefined. */
+  consider(object: KubeObject | undefined): Verdict | undefined {
+    this.last = object;
     if (!object) {
-      why = "the object does not exist";
+      this.why = "the object does not exist";
       return undefined;
     }
-    const verdict = judge(object, wait);
-    if (!verdict.done) why = verdict.why;
+    const verdict = judge(object, this.wait);
+    if (!verdict.done) this.why = verdict.why;
     return verdict.done || verdict.failed ? verdict : undefined;
+  }
+}
+
+/**
+ * Watches the object from the version last read until a verdict ends the
+ * wait or the watch ends; throws KubeStatusError when the server cannot
+ * watch.
+ */
+async function watchOnce(place: Place, progress: Progress, remaining: () => number, signal: AbortSignal): Promise<Verdict | undefined> {
+  let result: Verdict | undefined;
+  const query: Record<string, string> = {
+    fieldSelector: `metadata.name=${escapeFieldValue(place.name)}`,
+    timeoutSeconds: String(Math.max(1, Math.ceil(remaining() / 1000))),
+    ...(progress.last?.metadata?.resourceVersion ? { resourceVersion: progress.last.metadata.resourceVersion } : {}),
   };
+  await place.client.watch(
+    pathOf(place.resource, { namespace: place.namespace }),
+    query,
+    (event) => {
+      progress.events++;
+      if (event.type === "ERROR") return true; // an expired resourceVersion (410): read again
+      if (event.type === "BOOKMARK") return false;
+      result = progress.consider(event.type === "DELETED" ? undefined : (event.object as KubeObject));
+      return result !== undefined;
+    },
+    { timeoutMs: remaining(), signal },
+  );
+  return result;
+}
+
+function waitResult(place: Place, progress: Progress, verdict: Verdict | undefined, context: ActionContext, startedAt: number): ActionResult {
+  const data = { verb: "wait", context: place.client.context.name, namespace: place.namespace, object: resultObject(progress.last ?? null), reads: progress.reads, events: progress.events };
+  const durationMs = performance.now() - startedAt;
+  if (verdict?.done) return { ok: true, changed: false, exitCode: null, stdout: `${place.shown}: condition met\n`, stderr: "", durationMs, data };
+  const error = context.signal.aborted
+    ? new OpsError({ code: "E_INTERRUPTED", message: "interrupted", exitCode: ExitCode.interrupted })
+    : verdict?.failed
+      ? new OpsError({ code: "E_KUBE_ROLLOUT_FAILED", message: `wait ${place.shown}: ${progress.why}`, hint: "the rollout will not finish by itself: look at the new pods (kubectl describe), then fix or roll back", exitCode: ExitCode.check })
+      : new OpsError({ code: "E_KUBE_WAIT_TIMEOUT", message: `wait ${place.shown}: not met after ${Math.round(durationMs / 100) / 10}s: ${progress.why}`, hint: "raise kube.timeout (or the step's timeout), or check the condition against kubectl get -o yaml", exitCode: ExitCode.check });
+  return { ok: false, changed: false, exitCode: null, stdout: "", stderr: "", durationMs, error: error.toJSON(), data };
+}
+
+export async function waitForObject(place: Place, wait: NonNullable<KubeRendered["wait"]>, deadline: number, context: ActionContext, startedAt: number): Promise<ActionResult> {
+  const remaining = () => Math.max(1, deadline - performance.now());
+  const progress = new Progress(wait);
+  let canWatch = true;
   while (!context.signal.aborted && performance.now() < deadline) {
-    reads++;
+    progress.reads++;
     const { status, body } = await place.client.request<KubeObject>({ method: "GET", path: place.path, timeoutMs: remaining(), signal: context.signal });
     if (!ok(status) && status !== 404) throw statusFailure(status, body, "wait", place.shown);
-    const settled = consider(status === 404 ? undefined : body);
-    if (settled) return finish(settled);
+    const settled = progress.consider(status === 404 ? undefined : body);
+    if (settled) return waitResult(place, progress, settled, context, startedAt);
     if (canWatch && performance.now() < deadline) {
       const watchedFrom = performance.now();
-      let result: Verdict | undefined;
-      const query: Record<string, string> = {
-        fieldSelector: `metadata.name=${escapeFieldValue(place.name)}`,
-        timeoutSeconds: String(Math.max(1, Math.ceil(remaining() / 1000))),
-        ...(last?.metadata?.resourceVersion ? { resourceVersion: last.metadata.resourceVersion } : {}),
-      };
       try {
-        await place.client.watch(pathOf(place.resource, { namespace: place.namespace }), query, (event) => {
-          events++;
-          if (event.type === "ERROR") return true; // an expired resourceVersion (410): read again
-          if (event.type === "BOOKMARK") return false;
-          result = consider(event.type === "DELETED" ? undefined : (event.object as KubeObject));
-          return result !== undefined;
-        }, { timeoutMs: remaining(), signal: context.signal });
+        const verdict = await watchOnce(place, progress, remaining, context.signal);
+        if (verdict) return waitResult(place, progress, verdict, context, startedAt);
       } catch (error) {
         // A server (or a proxy) that cannot watch: poll instead.
         if (!(error instanceof KubeStatusError)) throw error;
         canWatch = false;
       }
-      if (result) return finish(result);
-      // A watch the server ended at once is not waited on again without a pause.
+      // A watch the server ended at once is not watched again without a pause.
       if (performance.now() - watchedFrom >= wait.intervalMs) continue;
     }
     const pause = Math.min(wait.intervalMs, deadline - performance.now());
-    if (pause > 0) await sleep(pause, context.signal).catch(() => undefined);
+    if (pause > 0) await sleep(pause, context.signal);
   }
-  return finish(undefined);
+  return waitResult(place, progress, undefined, context, startedAt);
 }

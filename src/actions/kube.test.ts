@@ -4,7 +4,9 @@ import { compileTemplate } from "../expr/index.ts";
 import { OpsError } from "../errors.ts";
 import { kubeAction, type KubeRendered } from "./kube.ts";
 import { objectChanged } from "./kube-objects.ts";
-import { escapeFieldValue, rolloutState } from "./kube-wait.ts";
+import { KubeStatusError, type KubeClient } from "../transport/kube/index.ts";
+import type { Place } from "./kube-objects.ts";
+import { escapeFieldValue, rolloutState, waitForObject } from "./kube-wait.ts";
 import { scopeVariables } from "./variables.ts";
 
 // The kube action's rendering and judgements without a server: what a step
@@ -115,5 +117,44 @@ describe("judgements", () => {
     expect(escapeFieldValue("api")).toBe("api");
     expect(escapeFieldValue("a,metadata.namespace=kube-system")).toBe("a\\,metadata.namespace\\=kube-system");
     expect(escapeFieldValue("a\\b")).toBe("a\\\\b");
+  });
+});
+
+describe("waiting", () => {
+  /** A client whose object's readyReplicas grows by one a read, and whose server cannot watch (405). */
+  function polledPlace(): { place: Place; watches: number[] } {
+    let ready = 0;
+    const watches: number[] = [];
+    const client = {
+      context: { name: "c", cluster: "c", user: "u", server: "https://x", extensions: {} },
+      async request() {
+        return { status: 200, body: { kind: "Deployment", metadata: { name: "api", resourceVersion: String(++ready), generation: 1 }, spec: { replicas: 3 }, status: { observedGeneration: 1, readyReplicas: ready } } };
+      },
+      async watch() {
+        watches.push(ready);
+        throw new KubeStatusError(405, { kind: "Status", code: 405 }, "watch is not allowed");
+      },
+    } as unknown as KubeClient;
+    const resource = { group: "apps", version: "v1", resource: "deployments", kind: "Deployment", singular: "deployment", namespaced: true, shortNames: [], subresources: [] };
+    return { place: { client, resource, namespace: "default", name: "api", path: "/apis/apps/v1/namespaces/default/deployments/api", shown: "deployments.apps \"api\"" }, watches };
+  }
+
+  test("a server that cannot watch is polled every interval until the condition holds", async () => {
+    const { place, watches } = polledPlace();
+    const until = await (await import("../expr/index.ts")).compileExpression("object.status.readyReplicas == 3", "w", ["object"]);
+    const context = { signal: new AbortController().signal } as never;
+    const result = await waitForObject(place, { until, rolloutComplete: false, intervalMs: 10, scope: {} }, performance.now() + 5000, context, performance.now());
+    expect(result.ok).toBe(true);
+    expect(result.data).toMatchObject({ reads: 3, events: 0 });
+    // Watched once, then polled.
+    expect(watches).toEqual([1]);
+  });
+
+  test("the deadline ends a wait with why the condition does not hold", async () => {
+    const { place } = polledPlace();
+    const until = await (await import("../expr/index.ts")).compileExpression("object.status.readyReplicas == 99", "w", ["object"]);
+    const result = await waitForObject(place, { until, rolloutComplete: false, intervalMs: 20, scope: {} }, performance.now() + 200, { signal: new AbortController().signal } as never, performance.now());
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatchObject({ code: "E_KUBE_WAIT_TIMEOUT", message: expect.stringContaining("object.status.readyReplicas == 99 was false") });
   });
 });
