@@ -18,7 +18,7 @@ import { queryPrometheus, startMetricTarget, startPrometheus, type MetricTarget,
 let target: MetricTarget;
 let prometheus: TestServer;
 let proxy: Server<undefined>;
-const proxied: { authorization: string | null; path: string; body: string }[] = [];
+const proxied: { authorization: string | null; tenant: string | null; path: string; body: string }[] = [];
 let dir: string;
 
 /** The hostile label values the target exposes as demo_hostile{v="..."}; each must be selected alone. */
@@ -64,7 +64,7 @@ beforeAll(async () => {
     async fetch(request) {
       const body = await request.text();
       const url = new URL(request.url);
-      proxied.push({ authorization: request.headers.get("authorization"), path: url.pathname, body });
+      proxied.push({ authorization: request.headers.get("authorization"), tenant: request.headers.get("x-scope-orgid"), path: url.pathname, body });
       const headers = { "content-type": request.headers.get("content-type") ?? "application/x-www-form-urlencoded" };
       const answer = await fetch(`${prometheus.url}${url.pathname}${url.search}`, { method: request.method, headers, body: request.method === "POST" ? body : undefined });
       return new Response(await answer.arrayBuffer(), { status: answer.status, headers: { "content-type": answer.headers.get("content-type") ?? "application/json" } });
@@ -169,9 +169,10 @@ describe("opskit probe promql+http://", () => {
   test("credentials from env: and file: references are sent as the Authorization header and never printed", async () => {
     const token = "tok-9f2c7a1e-never-printed";
     proxied.length = 0;
-    const bearer = await runOpskit(["probe", "--json", `promql+http://127.0.0.1:${proxy.port}/?query=up&bearer=env:PROM_TOKEN`], { env: { PROM_TOKEN: token } });
+    const bearer = await runOpskit(["probe", "--json", "-H", "X-Scope-OrgID: team-a", `promql+http://127.0.0.1:${proxy.port}/?query=up&bearer=env:PROM_TOKEN`], { env: { PROM_TOKEN: token } });
     expect(bearer.code).toBe(0);
     expect(proxied.map((r) => r.authorization)).toEqual([`Bearer ${token}`]);
+    expect(proxied[0]!.tenant).toBe("team-a");
     expect(proxied[0]!.path).toBe("/api/v1/query");
     expect(new URLSearchParams(proxied[0]!.body).get("query")).toBe("up");
     expect(bearer.stdout + bearer.stderr).not.toContain(token);
