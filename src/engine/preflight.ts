@@ -82,7 +82,8 @@ function sourcesOf(step: Step, path: ConfigPath): { expressions: Source[]; secre
     if (typeof value === "string") {
       // `expect` reads the result only; `until` is CEL over the result and the run's names.
       if (key === "until") return void expressions.push({ path: at, code: value });
-      if ((key === "url" && parent === "notify") || (parent === "env" && typeof key === "string")) {
+      // The fields that take a secret reference: a notify URL, env values, a query's credentials (promql: bearer, basic.password).
+      if ((key === "url" && parent === "notify") || (parent === "env" && typeof key === "string") || key === "bearer" || (key === "password" && parent === "basic")) {
         if (isSecretReference(value)) return void secrets.push({ path: at, reference: value });
       }
       let parts: ReturnType<typeof splitTemplate>;

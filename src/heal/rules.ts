@@ -94,7 +94,7 @@ async function compileRule(rule: Rule, index: number, loaded: LoadedConfig, defa
     throw configError("E_RULE_WORKFLOW", `${at("run")}: rule "${rule.name}" runs workflow "${rule.run}", which is not defined`, names.length > 0 ? `defined workflows: ${names.join(", ")}` : "define it under workflows:");
   }
   const regexes = compileRegexes(rule.matchRe, at());
-  const query = rule.promql ? await compileRuleQuery(rule.promql, at("promql")) : undefined;
+  const query = rule.promql ? await compileRuleQuery(rule.promql, (...path) => at("promql", ...path)) : undefined;
   const when: Expression | undefined = rule.when ? await compileExpression(rule.when, at("when"), query ? queryVariables : ruleVariables) : undefined;
   const equal = Object.entries(rule.match);
   const labelsMatch = (alert: Alert) => equal.every(([label, value]) => alert.labels[label] === value) && regexes.every(([label, re]) => re.test(alert.labels[label] ?? ""));
@@ -135,16 +135,16 @@ const queryVariables: VariableTypes = { alert: "dyn", incident: "dyn", result: e
  * the alert and incident, the query's values escaped for PromQL; the URL form
  * is checked now, with a stand-in query, so a bad url or range fails at load.
  */
-async function compileQueryTarget(spec: PromqlTargetSpec, where: string): Promise<(scope: Record<string, unknown>) => string> {
-  const url = await compileTemplate(spec.url, `${where}.url`, ruleVariables, "url");
-  const query = await compileTemplate(spec.query, `${where}.query`, ruleVariables, "promql");
-  parseTarget(promqlTargetUrl(promqlTargetOf(spec, url.constant ? spec.url : "http://127.0.0.1", "vector(1)")), where);
+async function compileQueryTarget(spec: PromqlTargetSpec, at: (...path: string[]) => string): Promise<(scope: Record<string, unknown>) => string> {
+  const url = await compileTemplate(spec.url, at("url"), ruleVariables, "url");
+  const query = await compileTemplate(spec.query, at("query"), ruleVariables, "promql");
+  parseTarget(promqlTargetUrl(promqlTargetOf(spec, url.constant ? spec.url : "http://127.0.0.1", "vector(1)")), at());
   return (scope) => promqlTargetUrl(promqlTargetOf(spec, url.render(scope, "url"), query.render(scope, "promql")));
 }
 
-async function compileRuleQuery(spec: PromqlTargetSpec, where: string): Promise<RuleQuery> {
-  const render = await compileQueryTarget(spec, where);
-  return { target: (alert) => render(ruleScope(alert)), timeoutMs: spec.timeout === undefined ? RULE_QUERY_TIMEOUT_MS : parseDuration(spec.timeout, `${where}.timeout`) };
+async function compileRuleQuery(spec: PromqlTargetSpec, at: (...path: string[]) => string): Promise<RuleQuery> {
+  const render = await compileQueryTarget(spec, at);
+  return { target: (alert) => render(ruleScope(alert)), timeoutMs: spec.timeout === undefined ? RULE_QUERY_TIMEOUT_MS : parseDuration(spec.timeout, at("timeout")) };
 }
 
 type Verify = NonNullable<Rule["verify"]>;
@@ -156,7 +156,7 @@ async function compileVerify(verify: Verify, at: (...path: (string | number)[]) 
   const expectationsOf = (expect: string | string[] | undefined, kind: string) =>
     compileExpectations(expect === undefined ? [] : Array.isArray(expect) ? expect : [expect], (i) => at("verify", kind, "expect", i), expectationVariables);
   if (verify.promql !== undefined) {
-    const render = await compileQueryTarget(verify.promql, at("verify", "promql"));
+    const render = await compileQueryTarget(verify.promql, (...path) => at("verify", "promql", ...path));
     const shown = `promql ${JSON.stringify(verify.promql.query)}`;
     return { kind: "probe", target: (incident) => render(ruleScope(alertOfIncident(incident), incident)), shown, expectations: await expectationsOf(verify.promql.expect, "promql"), timeoutMs, intervalMs, holdMs };
   }
