@@ -18,6 +18,8 @@ need="$need aiosmtpd:python3-aiosmtpd"
 # The dashboard's browser tests (and the soak benchmark) drive Debian's
 # Chromium through playwright-core; axe-core checks accessibility there.
 need="$need chromium:chromium"
+# The etcd action's tests run real three-member etcd clusters on loopback.
+need="$need etcd:etcd-server"
 # The PostgreSQL journal and the high-availability tests use PostgreSQL 15
 # (Debian 12's): the machine's server on 127.0.0.1:5432, and private servers
 # the tests start with its initdb and pg_ctl.

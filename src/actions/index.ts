@@ -3,6 +3,7 @@
 // step's action key to its implementation. Each action carries its part of
 // the config schema: a new action is its file and a line here.
 import { copyAction } from "./copy.ts";
+import { etcdAction } from "./etcd.ts";
 import { execAction } from "./exec.ts";
 import { httpAction } from "./http.ts";
 import { kubeAction } from "./kube.ts";
@@ -29,6 +30,7 @@ const registry = {
   notify: notifyAction,
   systemd: systemdAction,
   kube: kubeAction,
+  etcd: etcdAction,
   terraform: terraformAction,
 };
 

@@ -163,6 +163,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
         return state?.status === "firing" ? state.startsAt : undefined;
       },
       onState: hub.check,
+      vars: loaded.config.vars,
     });
     // After the healer's recovery and this replica's first heartbeat, so the
     // others see it alive before it claims a fire; only when a workflow has a schedule.

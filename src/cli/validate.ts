@@ -50,7 +50,7 @@ export async function validateCommand(positionals: string[], options: OptionsOf<
   const { compileChecks, compileRules } = await import("../heal/index.ts");
   await asConfigError(async () => {
     await compileRules(loaded, loaded.defaults.stepTimeoutMs);
-    await compileChecks(loaded.config.checks, (path) => `${loaded.where(path)}: ${path.join(".")}`);
+    await compileChecks(loaded.config.checks, (path) => `${loaded.where(path)}: ${path.join(".")}`, loaded.config.vars);
   });
   if (warnings.length > 0) console.error(warnings.join("\n"));
   if (problems.length > 0) {

@@ -183,8 +183,8 @@ const selfHealing = {
 export const checkSchema = z
   .object({
     name: z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"),
-    probe: z.string().min(1).describe("any opskit probe target: http(s)://, tcp://, tls://, dns://, grpc://, ssh://"),
-    expect: z.union([z.string(), z.array(z.string())]).optional().describe("CEL over the probe result, as in opskit probe"),
+    probe: z.string().min(1).describe("any opskit probe target: http(s)://, tcp://, tls://, dns://, grpc://, ssh://, etcd://; templated with the config's vars, e.g. etcd://{{ vars.etcd_endpoint }}"),
+    expect: z.union([z.string(), z.array(z.string())]).optional().describe("CEL over the probe result, as in opskit probe, and the config's vars (vars.NAME)"),
     interval: duration.default("10s"),
     timeout: duration.optional().describe("per probe (default: the interval, at most 10s)"),
     failureThreshold: z.number().int().min(1).default(3).describe("consecutive failures before the alert fires"),

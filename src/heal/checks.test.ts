@@ -191,6 +191,33 @@ describe("startChecks", () => {
     expect(state!.lastDurationMs).toBeGreaterThanOrEqual(0);
   }, 10_000);
 
+  test("a check's probe renders the config's vars into its URL, and its expect reads them in CEL", async () => {
+    service.script("vars", ["ok"]);
+    const port = String(service.server.port);
+    const vars = { port, path: "seq/vars", status: 200 };
+    const alerts: Alert[] = [];
+    const states: CheckState[] = [];
+    const scheduler = await startChecks([check({ name: "by-vars", probe: "http://127.0.0.1:{{ vars.port }}/{{ vars.path }}", expect: "status == vars.status", failureThreshold: 1 })], {
+      concurrency: 1,
+      where,
+      vars,
+      emit: (alert) => alerts.push(alert),
+      onState: (state) => states.push(state),
+    });
+    await until(() => states.length > 0, 5000, "a probe");
+    await scheduler.stop();
+    expect(states[0]).toMatchObject({ status: "passing" });
+    expect(scheduler.details()[0]!.target).toBe(`http://127.0.0.1:${port}/seq/vars`);
+    expect(alerts).toEqual([]);
+    // A value is escaped for its place in the URL: it cannot add a query or a fragment, nor climb out of the path.
+    const hostile = await startChecks([check({ name: "hostile", probe: "http://127.0.0.1:{{ vars.port }}/{{ vars.path }}" })], { concurrency: 1, where, vars: { port, path: "x?y=1#z" }, emit: () => undefined });
+    await hostile.stop();
+    expect(hostile.details()[0]!.target).toBe(`http://127.0.0.1:${port}/x%3Fy%3D1%23z`);
+    const climbing = await startChecks([check({ name: "climb", probe: "http://127.0.0.1:{{ vars.port }}/{{ vars.path }}" })], { concurrency: 1, where, vars: { port, path: "../admin" }, emit: () => undefined }).catch((e: unknown) => e);
+    expect(climbing).toBeInstanceOf(OpsError);
+    expect((climbing as OpsError).message).toStartWith("opskit.yaml(checks.0.probe)");
+  }, 10_000);
+
   test("a check that flaps below its failure threshold never fires, nor resolves", async () => {
     service.script("flap", ["fail", "fail", "ok", "fail", "fail", "ok", "fail", "fail", "ok", "ok"]);
     const { scheduler, alerts, probeTimes } = await recordChecks([check({ name: "flappy", probe: service.url("/seq/flap") })]);

@@ -1,7 +1,7 @@
 import type { Check } from "../config/index.ts";
 import { ExitCode, OpsError, configError, isOpsError } from "../errors.ts";
 import { Slots } from "../engine/index.ts";
-import { compileExpectations } from "../expr/index.ts";
+import { compileExpectations, compileTemplate } from "../expr/index.ts";
 import { expectationVariables, parseTarget, runProbe, type ProbePlan, type ProbeResult, type ProbeSettings } from "../probe/index.ts";
 import { redact } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
@@ -77,6 +77,8 @@ export interface CheckOptions {
   resume?: (fingerprint: string) => Promise<number | undefined>;
   /** A check's status changed (unknown, passing, failing, firing) after a probe here. */
   onState?: (state: CheckState) => void;
+  /** The config's vars (after --env): a check's probe names them in templates ({{ vars.endpoint }}), its expect in CEL (vars.maxBytes). */
+  vars?: Record<string, unknown>;
 }
 
 /**
@@ -162,13 +164,22 @@ function positiveDuration(text: string, where: string): number {
   return ms;
 }
 
-async function compileCheck(check: Check, index: number, where: CheckOptions["where"]): Promise<CompiledCheck> {
+/** The probe target with the config's vars filled in, each escaped for its place in the URL. */
+async function renderProbe(probe: string, where: string, vars: Record<string, unknown>): Promise<string> {
+  if (!probe.includes("{{")) return probe;
+  const template = await compileTemplate(probe, where, ["vars"], "url");
+  return template.render({ vars }, "url");
+}
+
+async function compileCheck(check: Check, index: number, where: CheckOptions["where"], vars: Record<string, unknown> = {}): Promise<CompiledCheck> {
   const at = (...path: (string | number)[]) => where(["checks", index, ...path]);
   const intervalMs = positiveDuration(check.interval, at("interval"));
   const timeoutMs = check.timeout === undefined ? Math.min(intervalMs, MAX_DEFAULT_TIMEOUT_MS) : positiveDuration(check.timeout, at("timeout"));
   let target: ProbePlan["target"];
+  let probe: string;
   try {
-    target = parseTarget(check.probe, at("probe"));
+    probe = await renderProbe(check.probe, at("probe"), vars);
+    target = parseTarget(probe, at("probe"));
   } catch (error) {
     throw atPath(at("probe"), error);
   }
@@ -177,7 +188,7 @@ async function compileCheck(check: Check, index: number, where: CheckOptions["wh
   const expectAt = (i: number) => (listed ? at("expect", i) : at("expect"));
   let expectations: ProbePlan["expectations"];
   try {
-    expectations = await compileExpectations(sources, expectAt, expectationVariables);
+    expectations = await compileExpectations(sources, expectAt, { ...expectationVariables, vars: "dyn" });
   } catch (error) {
     // compileExpectations starts its messages with expectAt(i) already.
     throw atPath(undefined, error);
@@ -185,12 +196,12 @@ async function compileCheck(check: Check, index: number, where: CheckOptions["wh
   const labels = { alertname: check.name, check: check.name, ...check.labels };
   return {
     check,
-    plan: { target, name: check.name, labels: check.labels, expectations },
+    plan: { target, name: check.name, labels: check.labels, expectations, scope: { vars } },
     settings: { timeoutMs, retries: 0, retryDelayMs: 0, insecure: false, ca: undefined, maxBodyBytes: 1 << 20 },
     intervalMs,
     labels,
     fingerprint: alertFingerprint(labels),
-    shown: shownTarget(check.probe),
+    shown: shownTarget(probe),
   };
 }
 
@@ -303,7 +314,7 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
   }
   const compiled: CompiledCheck[] = [];
   // One at a time, so the error reported is the first check's in config order.
-  for (const [i, check] of checks.entries()) compiled.push(await compileCheck(check, i, options.where));
+  for (const [i, check] of checks.entries()) compiled.push(await compileCheck(check, i, options.where, options.vars));
 
   const now = options.now ?? Date.now;
   const slots = new Slots(options.concurrency);
@@ -419,6 +430,6 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
 }
 
 /** Compiles every check without scheduling any (opskit validate). */
-export async function compileChecks(checks: Check[], where: CheckOptions["where"]): Promise<void> {
-  await Promise.all(checks.map((check, i) => compileCheck(check, i, where)));
+export async function compileChecks(checks: Check[], where: CheckOptions["where"], vars?: Record<string, unknown>): Promise<void> {
+  await Promise.all(checks.map((check, i) => compileCheck(check, i, where, vars)));
 }

@@ -25,5 +25,6 @@ export function expectationScope(plan: ProbePlan, observation: Observation, timi
     labels: plan.labels,
   };
   for (const prober of probers) if (prober.scope) Object.assign(scope, prober.scope.values(observation));
+  if (plan.scope) Object.assign(scope, plan.scope);
   return scope;
 }

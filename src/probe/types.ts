@@ -22,6 +22,8 @@ export interface ProbePlan {
   name: string;
   labels: Record<string, string>;
   expectations: Expectation[];
+  /** Names the expectations see besides the observation's: a check's `vars`. */
+  scope?: Record<string, unknown>;
 }
 
 export interface ProbeSettings {

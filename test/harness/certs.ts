@@ -28,9 +28,11 @@ export interface TestCa {
   caCert: string;
   /**
    * A key and certificate with the given common name; a server certificate
-   * (serverAuth, for `san`) unless `client` asks for a client one (clientAuth).
+   * (serverAuth, for `san`) unless `client` asks for a client one (clientAuth),
+   * or `both` for one used at both ends (etcd's gateway calls its own gRPC
+   * server with the server's certificate).
    */
-  issue(name: string, options?: { san?: string; client?: boolean; from?: Date; to?: Date }): Promise<{ cert: string; key: string }>;
+  issue(name: string, options?: { san?: string; client?: boolean; both?: boolean; from?: Date; to?: Date }): Promise<{ cert: string; key: string }>;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function makeTestCa(prefix = "opskit-pki-"): Promise<TestCa> {
       "[any]", "commonName = supplied",
       "[leaf]", "basicConstraints = CA:FALSE", "keyUsage = digitalSignature, keyEncipherment", "extendedKeyUsage = serverAuth",
       "[client]", "basicConstraints = CA:FALSE", "keyUsage = digitalSignature, keyEncipherment", "extendedKeyUsage = clientAuth",
+      "[both]", "basicConstraints = CA:FALSE", "keyUsage = digitalSignature, keyEncipherment", "extendedKeyUsage = serverAuth, clientAuth",
     ].join("\n"),
   );
   await openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=opskit test CA"], dir);
@@ -59,7 +62,7 @@ export async function makeTestCa(prefix = "opskit-pki-"): Promise<TestCa> {
     const to = options.to ?? new Date(Date.now() + 30 * day);
     const san = options.san ? ["-addext", `subjectAltName=${options.san}`] : [];
     await openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`, ...san], dir);
-    const extensions = options.client ? ["-extensions", "client"] : [];
+    const extensions = options.both ? ["-extensions", "both"] : options.client ? ["-extensions", "client"] : [];
     await openssl(["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", `${name}.csr`, "-out", `${name}.pem`, ...extensions, "-startdate", stamp(from), "-enddate", stamp(to), "-notext"], dir);
     return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
   };
