@@ -310,7 +310,7 @@ async function runWorkflow(dir: string, workflow: string, args: string[] = []) {
   return { ...run, steps };
 }
 
-describe("the etcd action's refusals on a real three-member cluster with a 16 MiB quota", () => {
+describe("the etcd action's operations and refusals on a real three-member cluster with a 16 MiB quota", () => {
   let cluster: EtcdCluster;
   let dir: string;
   let adHoc: string;
@@ -329,6 +329,9 @@ describe("the etcd action's refusals on a real three-member cluster with a 16 Mi
         "workflows:",
         "  disarm:\n    steps:\n" + step("alarm: disarm"),
         "  alarms:\n    steps:\n" + step("alarm: list"),
+        "  compact:\n    steps:\n" + step("compact: {}"),
+        "  move-leader:\n    steps:\n" + step('moveLeader: { to: "{{ vars.to }}" }'),
+        "  move-leader-anywhere:\n    steps:\n" + step("moveLeader: {}"),
         "  defrag:\n    steps:\n" + step("defrag: { moveLeader: false, pause: 0s }"),
         "  hostile-leader:\n    steps:\n" + hostileSteps((i) => `{ endpoints: "{{ vars.endpoints }}", moveLeader: { to: "{{ vars.hostile[${i}] }}" } }`),
         "  hostile-endpoints:\n    steps:\n" + hostileSteps((i) => `{ endpoints: "{{ vars.hostile[${i}] }}", status: {} }`),
@@ -389,6 +392,14 @@ describe("the etcd action's refusals on a real three-member cluster with a 16 Mi
       }
       expect(full).toBe(true);
       expect((await alarmList(cluster)).some((a) => a.alarm === "NOSPACE")).toBe(true);
+      const listed = await runWorkflow(adHoc, "alarms");
+      expect(listed.code).toBe(0);
+      const alarms: { member: string; alarm: string }[] = listed.steps.get("etcd-1")!.result.data.alarms;
+      expect(alarms.length).toBeGreaterThan(0);
+      for (const alarm of alarms) {
+        expect(alarm.alarm).toBe("NOSPACE");
+        expect(cluster.members.map((m) => m.name)).toContain(alarm.member);
+      }
       await deletePrefix(cluster, "fill");
       await compact(cluster);
 
@@ -427,6 +438,37 @@ describe("the etcd action's refusals on a real three-member cluster with a 16 Mi
   );
 
   test(
+    "compact compacts to the current revision; moveLeader hands leadership to the named member, or to the most caught-up follower",
+    async () => {
+      await put(cluster, cluster.endpoints[0]!, "compact/me", "1");
+      const revision = Number((await cluster.status(cluster.endpoints[0]!)).header.revision);
+      await put(cluster, cluster.endpoints[0]!, "compact/me", "2");
+      const compacted = await runWorkflow(adHoc, "compact");
+      expect(compacted.code).toBe(0);
+      expect(compacted.steps.get("etcd-1")!.result.data).toMatchObject({ compacted: true, revision: revision + 1 });
+      const old = await cluster.call(cluster.endpoints[1]!, "/v3/kv/range", { key: b64("compact/me"), revision: String(revision) });
+      expect(JSON.stringify(old.body)).toContain("required revision has been compacted");
+      const again = await runWorkflow(adHoc, "compact");
+      expect(again.steps.get("etcd-1")!.result.data.compacted).toBe(false);
+
+      const leader = await cluster.leaderName();
+      const named = cluster.members.find((m) => m.name !== leader)!.name;
+      const moved = await runWorkflow(adHoc, "move-leader", ["--var", `to=${named}`]);
+      expect(moved.code).toBe(0);
+      expect(moved.steps.get("etcd-1")!.result.data).toMatchObject({ from: leader, to: named });
+      expect(await cluster.leaderName()).toBe(named);
+      const stays = await runWorkflow(adHoc, "move-leader", ["--var", `to=${named}`]);
+      expect(stays.steps.get("etcd-1")!.status).toBe("ok");
+      const anywhere = await runWorkflow(adHoc, "move-leader-anywhere");
+      expect(anywhere.code).toBe(0);
+      const to = anywhere.steps.get("etcd-1")!.result.data.to;
+      expect(to).not.toBe(named);
+      expect(await cluster.leaderName()).toBe(to);
+    },
+    120_000,
+  );
+
+  test(
     "hostile values reach the etcd action as data: a member name matched as text, an endpoint refused unless it is a client URL",
     async () => {
       const leader = await cluster.leaderName();
@@ -434,11 +476,13 @@ describe("the etcd action's refusals on a real three-member cluster with a 16 Mi
       // Every step continues on error, so the run succeeds; each step's own result is what counts.
       const move = await runWorkflow(adHoc, "hostile-leader", ["--var-json", `hostile=${hostile}`]);
       expect(move.code).toBe(0);
-      argvHostile.forEach((_, i) => {
+      argvHostile.forEach((h, i) => {
         const step = move.steps.get(`h${i}`)!;
         expect(step.status).toBe("failed");
         expect(step.result.error.code).toBe("E_ETCD_MEMBER");
-        expect(step.result.error.message).toStartWith("no member named ");
+        // The value itself, quoted (and cut short), as the name that no member has.
+        const shown = h.value.length > 60 ? `${h.value.slice(0, 57)}...` : h.value;
+        expect(step.result.error.message).toBe(`no member named ${JSON.stringify(shown)}`);
       });
       expect(await cluster.leaderName()).toBe(leader);
 

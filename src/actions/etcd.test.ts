@@ -58,6 +58,12 @@ describe("etcd action rendering", () => {
     expect(() => splitEndpoints(Array.from({ length: 17 }, (_, i) => `http://10.0.0.${i}:2379`), "e")).toThrow(/more than 16/);
   });
 
+  test("moveLeader's member is rendered from a var, as text", async () => {
+    const rendered = await render({ endpoints: "http://a:2379", moveLeader: { to: "{{ vars.member }}" } }, { member: "etcd-2; $(reboot)" });
+    expect(rendered.operation).toEqual({ kind: "moveLeader", to: "etcd-2; $(reboot)", waitMs: 30_000 });
+    expect((await render({ endpoints: "http://a:2379", moveLeader: {} })).operation).toEqual({ kind: "moveLeader", waitMs: 30_000 });
+  });
+
   test("quotaBytes from a var must render to a number of bytes", async () => {
     expect((await render({ endpoints: "http://a:2379", quotaBytes: "{{ vars.q }}", status: {} }, { q: 67108864 })).quotaBytes).toBe(67108864);
     await expect(render({ endpoints: "http://a:2379", quotaBytes: "{{ vars.q }}", status: {} }, { q: "1e9" })).rejects.toMatchObject({ code: "E_ETCD_QUOTA" });

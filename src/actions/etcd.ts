@@ -144,7 +144,7 @@ function operationOf(spec: EtcdSpec, where: string): EtcdOperation {
   }
   if (spec.alarm) return { kind: "alarm", action: spec.alarm };
   const move = spec.moveLeader!;
-  return { kind: "moveLeader", ...(move.to !== undefined ? { to: move.to } : {}), waitMs: ms(move.wait, "moveLeader.wait") };
+  return { kind: "moveLeader", waitMs: ms(move.wait, "moveLeader.wait") };
 }
 
 const describeOperation: Record<Operation, (op: EtcdOperation) => string> = {
@@ -155,7 +155,10 @@ const describeOperation: Record<Operation, (op: EtcdOperation) => string> = {
     return `defrag one member at a time, leader last${d.moveLeader ? " after moving leadership" : ""}, pause ${d.pauseMs / 1000}s${d.compact ? ", after compacting" : ""}`;
   },
   alarm: (op) => `alarm ${(op as Extract<EtcdOperation, { kind: "alarm" }>).action}`,
-  moveLeader: (op) => `move leader to ${(op as Extract<EtcdOperation, { kind: "moveLeader" }>).to ?? "the most caught-up follower"}`,
+  moveLeader: (op) => {
+    const to = (op as Extract<EtcdOperation, { kind: "moveLeader" }>).to;
+    return `move leader to ${to === undefined ? "the most caught-up follower" : quoted(to)}`;
+  },
 };
 
 /** The TLS files read now: a step reads them each time it runs, so a renewed certificate is picked up. */
@@ -236,6 +239,8 @@ export const etcdAction: Action<EtcdSpec, EtcdRendered> = {
   async compile(spec, context) {
     const where = `${context.where}.etcd`;
     const operation = operationOf(spec, where);
+    // A member's name may come from a var or an alert label: it is matched against the member list as text.
+    const to = spec.moveLeader?.to === undefined ? undefined : await compileText(spec.moveLeader.to, "etcd.moveLeader.to", "raw", context);
     const texts = spec.endpoints === undefined ? undefined : await Promise.all((Array.isArray(spec.endpoints) ? spec.endpoints : [spec.endpoints]).map((text, i) => compileText(text, `etcd.endpoints[${i}]`, "raw", context)));
     // Only the config's own text names a secret: a rendered value is never read as a reference.
     const reference = spec.username !== undefined && isSecretReference(spec.username) ? spec.username : undefined;
@@ -248,7 +253,7 @@ export const etcdAction: Action<EtcdSpec, EtcdRendered> = {
       const target = variables.target as { address?: string } | undefined;
       const given = texts ? texts.map((render) => render(variables)) : [`${tls ? "https" : "http"}://${bracketed(target?.address ?? "127.0.0.1")}:2379`];
       return {
-        operation,
+        operation: to && operation.kind === "moveLeader" ? { ...operation, to: to(variables) } : operation,
         endpoints: splitEndpoints(given, `${where}.endpoints`),
         ...(tls ? { tls } : {}),
         ...(reference ? { username: { reference } } : username ? { username: { value: username(variables) } } : {}),
