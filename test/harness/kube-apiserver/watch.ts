@@ -22,6 +22,9 @@ export function serveWatch(store: ObjectStore, t: Target, res: ServerResponse, o
   const bookmarks = t.query.get("allowWatchBookmarks") === "true";
 
   res.writeHead(200, { "content-type": "application/json", "cache-control": "no-cache, private", "transfer-encoding": "chunked" });
+  // Headers go out at once, as the real server's do: client-go waits for them without a deadline, and a
+  // watch with nothing to report yet would otherwise hold kubectl past its --timeout.
+  res.flushHeaders();
   const write = (type: string, object: any) => {
     if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
   };
@@ -34,10 +37,7 @@ export function serveWatch(store: ObjectStore, t: Target, res: ServerResponse, o
     if (e.type === "DELETED") return was && write("DELETED", e.object);
     if (now && was) return write("MODIFIED", e.object);
     if (now) return write("ADDED", e.object);
-    if (was) {
-      const gone = clone(e.object);
-      return write("DELETED", gone);
-    }
+    if (was) return write("DELETED", e.object);
   };
 
   let unsubscribe = () => {};
