@@ -153,13 +153,62 @@ function mergeApplied(current: Json, applied: Json, keyedLists: boolean, field?:
   }
   const key = keyedLists && field ? mergeKeys[field] : undefined;
   if (Array.isArray(applied) && key && applied.every((i) => isObject(i) && key in i)) {
-    const existing: Json[] = Array.isArray(current) ? current : [];
-    // Applied items first, in the applied order, then items others added.
-    const out = applied.map((item) => mergeApplied(existing.find((e) => isObject(e) && deepEqual(e[key], item[key])), item, keyedLists));
-    for (const e of existing) if (!applied.some((i) => isObject(e) && deepEqual(e[key], i[key]))) out.push(e);
-    return out;
+    const live: Json[] = Array.isArray(current) ? current.filter((i) => isObject(i) && key in i) : [];
+    return mergeKeyedList(live, applied, (i) => JSON.stringify(i[key]), keyedLists);
   }
   return clone(applied);
+}
+
+/**
+ * structured-merge-diff's order for a keyed list: live items the
+ * configuration does not name stay where they were, items both name follow
+ * the configuration's order, new items come where the configuration has them.
+ */
+function mergeKeyedList(live: Json[], applied: Json[], keyOf: (item: Json) => string, keyedLists: boolean): Json[] {
+  const liveKeys = new Set(live.map(keyOf));
+  const appliedKeys = new Set(applied.map(keyOf));
+  const shared = applied.map(keyOf).filter((k) => liveKeys.has(k));
+  let next = shared.shift();
+  const merged = new Set<string>();
+  const out: Json[] = [];
+  let l = 0;
+  let r = 0;
+  while (l < live.length || r < applied.length) {
+    if (l < live.length && r < applied.length) {
+      const k = keyOf(live[l]);
+      if (k === keyOf(applied[r])) {
+        merged.add(k);
+        out.push(mergeApplied(live[l], applied[r], keyedLists));
+        l++;
+        r++;
+        next = shared.shift();
+        continue;
+      }
+      if (appliedKeys.has(k) && next !== undefined && next !== k) {
+        l++;
+        continue;
+      }
+    }
+    if (l < live.length) {
+      const k = keyOf(live[l]);
+      if (!appliedKeys.has(k)) {
+        out.push(live[l++]);
+        continue;
+      }
+      if (merged.has(k)) {
+        l++;
+        continue;
+      }
+    }
+    if (r < applied.length) {
+      const k = keyOf(applied[r]);
+      merged.add(k);
+      out.push(mergeApplied(live.find((i) => keyOf(i) === k), applied[r], keyedLists));
+      r++;
+      if (next === k) next = shared.shift();
+    }
+  }
+  return out;
 }
 
 /**

@@ -168,20 +168,43 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
 }
 
 function mergeList(field: string, current: Json, patch: Json[]): Json[] {
-  const existing = Array.isArray(current) ? current : [];
+  const existing: Json[] = Array.isArray(current) ? current : [];
   if (mergedPrimitiveLists.has(field)) return [...existing, ...patch.filter((p) => !existing.some((e: Json) => deepEqual(e, p)))];
   const key = mergeKeys[field];
   if (!key || !patch.every(isObject)) return clone(patch);
   if (patch.some((p) => p.$patch === "replace")) return clone(patch.filter((p) => p.$patch !== "replace"));
-  const out = [...existing];
+  const same = (a: Json, b: Json) => isObject(a) && isObject(b) && deepEqual(a[key], b[key]);
+  const patched: Json[] = [];
   for (const item of patch) {
-    const at = out.findIndex((e) => isObject(e) && deepEqual(e[key], item[key]));
-    if (item.$patch === "delete") {
-      if (at >= 0) out.splice(at, 1);
-      continue;
+    if (item.$patch === "delete") continue;
+    const at = patched.findIndex((p) => same(p, item));
+    const base = at >= 0 ? patched[at] : existing.find((e) => same(e, item));
+    const merged = strategicMergePatch(base ?? {}, item);
+    if (at >= 0) patched[at] = merged;
+    else patched.push(merged);
+  }
+  const serverOnly = existing.filter((e) => !patch.some((p) => same(e, p)));
+  return interleave(serverOnly, patched, existing, same);
+}
+
+/**
+ * apimachinery's mergeSortedSlice: the patch's items keep their order, the
+ * items only the server had keep theirs, and a server item goes before a
+ * patch item only when both were in the live list in that order.
+ */
+function interleave(serverOnly: Json[], patched: Json[], live: Json[], same: (a: Json, b: Json) => boolean): Json[] {
+  const index = (item: Json) => live.findIndex((l) => same(l, item));
+  const out: Json[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < serverOnly.length || j < patched.length) {
+    if (j >= patched.length) out.push(serverOnly[i++]);
+    else if (i >= serverOnly.length) out.push(patched[j++]);
+    else {
+      const li = index(serverOnly[i]);
+      const ri = index(patched[j]);
+      out.push(li >= 0 && ri >= 0 && li < ri ? serverOnly[i++] : patched[j++]);
     }
-    if (at >= 0) out[at] = strategicMergePatch(out[at], item);
-    else out.push(strategicMergePatch({}, item));
   }
   return out;
 }
