@@ -253,6 +253,14 @@ for (const binary of binaries) {
         expect(server.get("apps", "v1", "deployments", "default", "api").spec.replicas).toBe(4);
       });
 
+      test("a kubeconfig with inline data and several contexts works with --context", async () => {
+        const inline = await server.kubeconfig(dir, { auth, inlineData: true, contexts: ["east", "west"], namespace: "default" });
+        expect(await Bun.file(inline).text()).toContain("certificate-authority-data:");
+        const r = await runKubectl(binary.path, ["--context", "west", "get", "deployment", "api", "-o", "jsonpath={.metadata.name}"], { kubeconfig: inline });
+        expect(r.stderr).toBe("");
+        expect(r.stdout).toBe("api");
+      });
+
       test("a read-only user is refused writes (403) and a wrong token is 401", async () => {
         const viewer = await server.kubeconfig(dir, { auth: "viewer-token" });
         const read = await runKubectl(binary.path, ["get", "deployment", "api", "-o", "name"], { kubeconfig: viewer });

@@ -68,7 +68,12 @@ export interface KubeApiServer {
   kubeconfig(dir: string, options?: KubeconfigOptions): Promise<string>;
   /** Stored object (a deep copy) or undefined; resource is the plural, e.g. "deployments". */
   get(group: string, version: string, resource: string, namespace: string | undefined, name: string): any;
-  /** Seed/replace an object as a controller would (no admission); returns the stored copy. */
+  /**
+   * Seed/replace an object as a controller would (no admission; defaults
+   * filled in); returns the stored copy. Its namespace is created if missing.
+   * A Deployment without status is already rolled out; with one, its rollout
+   * goes on from there.
+   */
   seed(object: any): any;
   /** Make a Deployment's new pods never become ready (true), or let its rollout go on (false). */
   setRolloutStalled(namespace: string, name: string, stalled: boolean): void;
@@ -161,13 +166,15 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     },
   };
 
-  const seed = (object: any) => {
+  const seed = (object: any): any => {
     const type = registry.byKind(object?.apiVersion, object?.kind);
     if (!type) throw new Error(`seed: the server does not serve ${object?.apiVersion} ${object?.kind}`);
     const o = clone(object);
     o.metadata ??= {};
     if (type.namespaced) o.metadata.namespace ??= "default";
     else delete o.metadata.namespace;
+    // A namespaced object's namespace is made with it, so tests can seed into any namespace.
+    if (type.namespaced && !store.get(namespaces, undefined, o.metadata.namespace)) seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: o.metadata.namespace } });
     const before = store.get(type, o.metadata.namespace, o.metadata.name);
     o.metadata.uid ??= before?.metadata.uid ?? crypto.randomUUID();
     o.metadata.creationTimestamp ??= before?.metadata.creationTimestamp ?? timestamp();
@@ -213,7 +220,6 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       const body = await readBody(req);
       const parsed = recordedBody(body);
       if (parsed !== undefined) entry.body = parsed;
-      entry.status = undefined;
       if (!user) throw unauthorized();
       let segments: string[];
       try {

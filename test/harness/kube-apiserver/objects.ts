@@ -6,7 +6,7 @@ import { clone, isObject, jsonPatch, mergePatch, strategicMergePatch } from "./p
 import { apiVersionOf, type ResourceType } from "./resources.ts";
 import type { DeploymentController } from "./rollout.ts";
 import { labelSelector, fieldSelector } from "./selectors.ts";
-import { badRequest, conflict, notFound, statusFailure } from "./status.ts";
+import { alreadyExists, badRequest, conflict, notFound, statusFailure } from "./status.ts";
 import type { ObjectStore } from "./store.ts";
 import { checkStrict } from "./strict.ts";
 
@@ -113,7 +113,7 @@ export function createObject(ctx: ObjectContext, t: Target, body: unknown): Repl
   if (!name) throw statusFailure(422, "Invalid", `${t.type.kind}${t.type.group ? "." + t.type.group : ""} "" is invalid: metadata.name: Required value: name or generateName is required`);
   if (t.type.namespaced && meta.namespace !== undefined && meta.namespace !== t.namespace) throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
   requireNamespace(ctx, t);
-  if (ctx.store.get(t.type, t.namespace, name)) throw statusFailure(409, "AlreadyExists", `${t.type.group ? `${t.type.resource}.${t.type.group}` : t.type.resource} "${name}" already exists`, { name, ...(t.type.group ? { group: t.type.group } : {}), kind: t.type.resource });
+  if (ctx.store.get(t.type, t.namespace, name)) throw alreadyExists(t.type, name);
   const object = { ...body, metadata: { ...meta, name } };
   return ok(commit(ctx, t, admit(t.type, t.namespace, name, undefined, object, { manager: t.manager })), 201);
 }
@@ -194,10 +194,10 @@ export function deleteObject(ctx: ObjectContext, t: Target, body: unknown): Repl
   const before = existing(ctx, t);
   const pre = isObject(body) && isObject(body.preconditions) ? body.preconditions : {};
   if (pre.resourceVersion !== undefined && pre.resourceVersion !== before.metadata.resourceVersion) {
-    throw statusFailure(409, "Conflict", `Operation cannot be fulfilled on ${t.type.group ? `${t.type.resource}.${t.type.group}` : t.type.resource} "${t.name}": Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${before.metadata.resourceVersion}`);
+    throw conflict(t.type, t.name!, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${before.metadata.resourceVersion}`);
   }
   if (pre.uid !== undefined && pre.uid !== before.metadata.uid) {
-    throw statusFailure(409, "Conflict", `Operation cannot be fulfilled on ${t.type.group ? `${t.type.resource}.${t.type.group}` : t.type.resource} "${t.name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${before.metadata.uid}`);
+    throw conflict(t.type, t.name!, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${before.metadata.uid}`);
   }
   const details = { name: t.name, ...(t.type.group ? { group: t.type.group } : {}), kind: t.type.resource, uid: before.metadata.uid };
   if (dryRun(t)) return ok({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details });
