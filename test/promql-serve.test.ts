@@ -44,6 +44,7 @@ beforeAll(async () => {
   mkdirSync(marks);
   const url = prometheus.url;
   const yaml = `
+vars: { replica: replica }
 checks:
   - name: db-connections
     probe: 'promql+${url}/?query=demo_connections{db="main"}'
@@ -52,6 +53,14 @@ checks:
     failureThreshold: 2
     successThreshold: 2
     labels: { severity: ticket }
+  - name: replica-connections
+    promql:
+      url: ${url}
+      query: 'demo_connections{db="{{ vars.replica }}"}'
+    expect: "result.all(s, s.value < 200.0)"
+    interval: 300ms
+    failureThreshold: 2
+    successThreshold: 2
 workflows:
   scale:
     targets: local
@@ -96,18 +105,25 @@ afterAll(async () => {
 });
 
 describe("a promql check", () => {
-  test("raises its alert when the condition goes false and resolves it when it holds again", async () => {
-    await server.waitFor("/api/v1/checks", (v) => v.checks.find((c: any) => c.name === "db-connections" && c.status === "passing"));
+  test("raises its alert when the condition goes false and resolves it when it holds again (the URL form and the promql: form)", async () => {
+    const names = ["db-connections", "replica-connections"];
+    await server.waitFor("/api/v1/checks", (v) => names.every((name) => v.checks.find((c: any) => c.name === name && c.status === "passing")));
     target.set("demo_connections", 400, { db: "main" });
-    const opened = await byTitle("db-connections", () => true);
-    expect(opened.source).toBe("check");
-    const firing = await view(opened.id);
-    expect(firing.incident.annotations.summary).toContain("expected result.all(s, s.value < 200.0)");
+    target.set("demo_connections", 400, { db: "replica" });
+    for (const name of names) {
+      const opened = await byTitle(name, () => true);
+      expect(opened.source).toBe("check");
+      const firing = await view(opened.id);
+      expect(firing.incident.annotations.summary).toContain("expected result.all(s, s.value < 200.0)");
+    }
     target.set("demo_connections", 100, { db: "main" });
-    const resolved = await byTitle("db-connections", (i) => i.status === "resolved");
-    expect(resolved.resolution).toBe("alert resolved");
+    target.set("demo_connections", 50, { db: "replica" });
+    for (const name of names) expect((await byTitle(name, (i) => i.status === "resolved")).resolution).toBe("alert resolved");
     const checks = await server.get("/api/v1/checks");
-    expect(checks.checks.find((c: any) => c.name === "db-connections")).toMatchObject({ kind: "promql", status: "passing" });
+    for (const name of names) expect(checks.checks.find((c: any) => c.name === name)).toMatchObject({ kind: "promql", status: "passing" });
+    // The promql: form's query, its vars filled in, is shown as the target it probes.
+    expect(checks.checks.find((c: any) => c.name === "replica-connections").target).toContain('query=demo_connections{db="replica"}');
+    await seen('demo_connections{db="replica"}', (v) => v[0] === 50);
   }, 90_000);
 });
 

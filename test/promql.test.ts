@@ -312,3 +312,13 @@ describe("PromQL string escaping against Prometheus's own parser", () => {
     );
   });
 });
+
+test("examples/promql validates: a promql check, a rule with a query and a promql verify with for:, a workflow polling a query", async () => {
+  const run = await runOpskit(["validate", "-c", "examples/promql"], { env: { PROM_TOKEN: "example-token" } });
+  expect(run.stderr).toBe("");
+  expect(run.stdout).toMatch(/^ok: 0 hosts, 1 workflow, 1 rule, 1 check /);
+  // Without the token the credentials it references are reported, not sent empty.
+  const unset = await runOpskit(["validate", "-c", "examples/promql"], { env: { PROM_TOKEN: "" } });
+  expect(unset.code).toBe(65);
+  expect(unset.stderr).toContain("promql.bearer: environment variable PROM_TOKEN is not set");
+});

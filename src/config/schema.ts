@@ -183,7 +183,8 @@ const selfHealing = {
 export const checkSchema = z
   .object({
     name: z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"),
-    probe: z.string().min(1).describe("any opskit probe target: http(s)://, tcp://, tls://, dns://, grpc://, ssh://, etcd://; templated with the config's vars, e.g. etcd://{{ vars.etcd_endpoint }}"),
+    probe: z.string().min(1).optional().describe("any opskit probe target: http(s)://, tcp://, tls://, dns://, grpc://, ssh://, etcd://, promql+http(s)://; templated with the config's vars, e.g. etcd://{{ vars.etcd_endpoint }}"),
+    promql: kit.schemaOf(promqlTargetSchema).optional().describe("instead of probe: a PromQL query, { url, query, range, step, bearer, ... }; expect reads its series as result, e.g. result.all(s, s.value < 0.01)"),
     expect: z.union([z.string(), z.array(z.string())]).optional().describe("CEL over the probe result, as in opskit probe, and the config's vars (vars.NAME)"),
     interval: duration.default("10s"),
     timeout: duration.optional().describe("per probe (default: the interval, at most 10s)"),
@@ -191,7 +192,8 @@ export const checkSchema = z
     successThreshold: z.number().int().min(1).default(2).describe("consecutive successes before it resolves"),
     ...selfHealing,
   })
-  .strict();
+  .strict()
+  .refine((check) => (check.probe === undefined) !== (check.promql === undefined), "a check takes one of probe or promql");
 
 const verifySchema = z
   .object({

@@ -2,7 +2,8 @@ import type { Check } from "../config/index.ts";
 import { ExitCode, OpsError, configError, isOpsError } from "../errors.ts";
 import { Slots } from "../engine/index.ts";
 import { compileExpectations, compileTemplate } from "../expr/index.ts";
-import { expectationVariables, parseTarget, runProbe, type ProbePlan, type ProbeResult, type ProbeSettings } from "../probe/index.ts";
+import { promqlTargetOf } from "../actions/index.ts";
+import { expectationVariables, parseTarget, proberOfTarget, promqlTargetUrl, runProbe, type ProbePlan, type ProbeResult, type ProbeSettings } from "../probe/index.ts";
 import { redact } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 import { alertFingerprint, type Alert } from "./alert.ts";
@@ -167,21 +168,43 @@ function positiveDuration(text: string, where: string): number {
 /** The probe target with the config's vars filled in, each escaped for its place in the URL. */
 async function renderProbe(probe: string, where: string, vars: Record<string, unknown>): Promise<string> {
   if (!probe.includes("{{")) return probe;
+  const question = probe.indexOf("?");
+  if (proberOfTarget(probe)?.queryIsCode && question >= 0 && probe.indexOf("{{", question) >= 0) {
+    throw configError("E_TEMPLATE_UNSAFE", `${where}: a {{ }} in the query of a promql+http(s) target would be read as PromQL, not as a value`, "use the check's promql: form, whose query escapes values for PromQL");
+  }
   const template = await compileTemplate(probe, where, ["vars"], "url");
   return template.render({ vars }, "url");
+}
+
+/** A check's promql: as the promql+http(s) target it probes, its url and query filled from the config's vars (the query's values escaped for PromQL). */
+async function renderPromql(spec: NonNullable<Check["promql"]>, at: (...path: string[]) => string, vars: Record<string, unknown>): Promise<string> {
+  const url = await compileTemplate(spec.url, at("url"), ["vars"], "url");
+  const query = await compileTemplate(spec.query, at("query"), ["vars"], "promql");
+  try {
+    return promqlTargetUrl(promqlTargetOf(spec, url.render({ vars }, "url"), query.render({ vars }, "promql")));
+  } catch (error) {
+    throw atPath(at(), error);
+  }
 }
 
 async function compileCheck(check: Check, index: number, where: CheckOptions["where"], vars: Record<string, unknown> = {}): Promise<CompiledCheck> {
   const at = (...path: (string | number)[]) => where(["checks", index, ...path]);
   const intervalMs = positiveDuration(check.interval, at("interval"));
-  const timeoutMs = check.timeout === undefined ? Math.min(intervalMs, MAX_DEFAULT_TIMEOUT_MS) : positiveDuration(check.timeout, at("timeout"));
+  const timeout = check.timeout ?? check.promql?.timeout;
+  const timeoutMs = timeout === undefined ? Math.min(intervalMs, MAX_DEFAULT_TIMEOUT_MS) : positiveDuration(timeout, check.timeout === undefined ? at("promql", "timeout") : at("timeout"));
   let target: ProbePlan["target"];
   let probe: string;
+  const key = check.promql ? "promql" : "probe";
   try {
-    probe = await renderProbe(check.probe, at("probe"), vars);
-    target = parseTarget(probe, at("probe"));
+    probe = check.promql ? await renderPromql(check.promql, (...path) => at("promql", ...path), vars) : await renderProbe(check.probe!, at("probe"), vars);
   } catch (error) {
-    throw atPath(at("probe"), error);
+    // A promql: error names its own key (promql.query, promql.url) already.
+    throw atPath(check.promql ? undefined : at("probe"), error);
+  }
+  try {
+    target = parseTarget(probe, at(key));
+  } catch (error) {
+    throw atPath(at(key), error);
   }
   const listed = Array.isArray(check.expect);
   const sources = check.expect === undefined ? [] : Array.isArray(check.expect) ? check.expect : [check.expect];
