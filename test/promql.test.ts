@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { escapePromqlString } from "../src/expr/index.ts";
+import { makeTestPki, type TestPki } from "./harness/certs.ts";
 import { probeJson, runOpskit } from "./harness/cli.ts";
 import { refusedPort } from "./harness/net.ts";
 import { queryPrometheus, startMetricTarget, startPrometheus, type MetricTarget, type TestServer } from "./harness/prometheus.ts";
@@ -18,6 +19,8 @@ import { queryPrometheus, startMetricTarget, startPrometheus, type MetricTarget,
 let target: MetricTarget;
 let prometheus: TestServer;
 let proxy: Server<undefined>;
+let tlsProxy: Server<undefined>;
+let pki: TestPki;
 const proxied: { authorization: string | null; tenant: string | null; path: string; body: string }[] = [];
 let dir: string;
 
@@ -57,10 +60,19 @@ beforeAll(async () => {
   target.set("demo_connections", 100, { db: "main" });
   for (const v of [...hostile, "other"]) target.set("demo_hostile", 1, { v });
   prometheus = await startPrometheus({ scrapeTargets: [{ job: "demo", targets: [target.address] }] });
-  // A proxy in front of Prometheus that records what each request carried (Prometheus itself takes no credentials).
-  proxy = Bun.serve({
+  pki = await makeTestPki();
+  proxy = startProxy();
+  tlsProxy = startProxy(pki.valid);
+  await seen('demo_connections{db="main"}', (values) => values[0] === 100);
+  await seen("count(demo_hostile)", (values) => values[0] === hostile.length + 1);
+}, 60_000);
+
+/** A proxy in front of Prometheus that records what each request carried (Prometheus itself takes no credentials), over TLS when given a certificate. */
+function startProxy(tls?: { cert: string; key: string }): Server<undefined> {
+  return Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    tls: tls ? { cert: Bun.file(tls.cert), key: Bun.file(tls.key) } : undefined,
     async fetch(request) {
       const body = await request.text();
       const url = new URL(request.url);
@@ -70,12 +82,11 @@ beforeAll(async () => {
       return new Response(await answer.arrayBuffer(), { status: answer.status, headers: { "content-type": answer.headers.get("content-type") ?? "application/json" } });
     },
   });
-  await seen('demo_connections{db="main"}', (values) => values[0] === 100);
-  await seen("count(demo_hostile)", (values) => values[0] === hostile.length + 1);
-}, 60_000);
+}
 
 afterAll(async () => {
   proxy?.stop(true);
+  tlsProxy?.stop(true);
   await prometheus?.stop();
   await target?.stop();
   await rm(dir, { recursive: true, force: true });
@@ -144,6 +155,18 @@ describe("opskit probe promql+http://", () => {
     const notPrometheus = await probeJson([`promql+http://127.0.0.1:${proxy.port}/nothing-here?query=up`]);
     expect(notPrometheus.code).toBe(2);
     expect(notPrometheus.result.error.code).toBe("E_PROMQL_HTTP");
+  });
+
+  test("promql+https verifies Prometheus's certificate: trusted by ca= or --ca, or skipped by insecure=1 or --insecure", async () => {
+    const base = `promql+https://127.0.0.1:${tlsProxy.port}/?query=up`;
+    const untrusted = await probeJson([base]);
+    // As for https://: an untrusted certificate is a failed check, not an unreachable server.
+    expect(untrusted.code).toBe(2);
+    expect(untrusted.result.reason).toContain("failed in tls: certificate not trusted");
+    expect((await probeJson([`${base}&ca=${pki.caCert}`])).code).toBe(0);
+    expect((await probeJson(["--ca", pki.caCert, base])).code).toBe(0);
+    expect((await probeJson([`${base}&insecure=1`])).code).toBe(0);
+    expect((await probeJson(["--insecure", base])).code).toBe(0);
   });
 
   test("bad targets are usage errors before anything is sent", async () => {
