@@ -344,6 +344,10 @@ describe("terraform in opskit serve", () => {
       - name: tf
         timeout: 30s
         terraform: ${JSON.stringify({ binary: standIn, dir: "infra", apply: true })}
+    hooks:
+      on_failure:
+        - name: failed
+          exec: "echo failed >> on-failure.log"
 rules:
   - name: drift
     match: { alertname: Drift }
@@ -363,6 +367,8 @@ rules:
     expect(timeline(held)).toContain("waiting: approval required for attempt 1 to go on");
     expect(timeline(held)).toContain("the plan would destroy aws_instance.old (delete_because_no_resource_config); Plan: 0 to add, 1 to change, 1 to destroy.");
     expect(held.attempts[0].detail).toContain("aws_instance.old");
+    // Waiting is not failing: the workflow's on_failure hooks do not run for a held step.
+    expect(existsSync(join(dir, "on-failure.log"))).toBe(false);
     const shown = await cli(server, ["incidents", "show", "1"]);
     expect(shown.stdout).toContain("the plan would destroy aws_instance.old");
     expect(verbs(dir)).toEqual(["init", "plan", "show"]);
@@ -381,6 +387,7 @@ rules:
     expect((await readFile(join(dir, "before.log"), "utf8")).trim().split("\n")).toEqual(["ran"]);
     expect(timeline(done)).toContain("approved: attempt 1");
     expect(timeline(done)).toMatch(/continues run \S+: steps that finished there do not run again/);
+    expect(existsSync(join(dir, "on-failure.log"))).toBe(false);
   });
 
   test("a held plan whose file changed before the approval is refused: nothing applied, the attempt fails", async () => {
@@ -393,6 +400,8 @@ rules:
     // Refused before Terraform read the changed file at all.
     expect(verbs(dir)).toEqual(["init", "plan", "show"]);
     expect(existsSync(join(dir, "infra/applied.log"))).toBe(false);
+    // A refusal after the approval is a failure: on_failure runs, once.
+    expect((await readFile(join(dir, "on-failure.log"), "utf8")).trim().split("\n")).toEqual(["failed"]);
     const journal = await openJournal(server.journal);
     try {
       const runs = await journal.listRuns();

@@ -147,6 +147,14 @@ export interface RunRequest {
    * with (ActionContext.approved), by target, phase, index and name.
    */
   approvals?: StepApprovals;
+  /**
+   * A person can approve what a step asks (a remediation under opskit
+   * serve): a step that fails asking for approval (its result's
+   * data.approvalRequest) holds its target instead of failing it: not
+   * retried, no on_failure hooks, not counted against the failure budget.
+   * The run still ends failed, for its caller to hold.
+   */
+  approvable?: boolean;
 }
 
 export type StepApprovals = (target: string, phase: StepPhase, index: number, name: string) => Readonly<Record<string, unknown>> | undefined;
@@ -181,6 +189,8 @@ export async function executeRun(given: RunRequest): Promise<RunOutcome> {
   const counts: RunCounts = { targets: request.targets.length, ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, notStarted: 0, rolledBack: 0 };
   const outcome = new Map<string, { status: TargetStatus; changed: boolean }>();
   const changedTargets: RunTarget[] = [];
+  // Targets stopped at a step waiting for approval: failed for the run, not for its failure budget.
+  let heldTargets = 0;
   let stopReason: "budget" | "interrupted" | undefined;
   // Rollback hooks run at the end on targets that changed (when the run stops) and on those an earlier run owes.
   const owedNames = new Set((request.owedRollback ?? []).map((t) => t.name));
@@ -226,7 +236,7 @@ export async function executeRun(given: RunRequest): Promise<RunOutcome> {
       batch,
       async (target) => {
         // Once the budget is spent, targets not yet started are left alone.
-        if (stopReason) return { target, status: "pending" as TargetStatus, changed: false };
+        if (stopReason) return { target, status: "pending" as TargetStatus, changed: false, held: false };
         const finished = await runTarget(request, target, b + 1);
         if (!mayRollBack(target, finished.changed)) request.release?.(target);
         return { target, ...finished };
@@ -235,7 +245,8 @@ export async function executeRun(given: RunRequest): Promise<RunOutcome> {
     );
     for await (const done of pool) {
       if ("error" in done) throw done.error;
-      const { target, status, changed } = done.value;
+      const { target, status, changed, held } = done.value;
+      if (held) heldTargets++;
       outcome.set(target.name, { status, changed });
       if (status === "pending") counts.notStarted++;
       else if (status === "ok" || status === "changed") counts[status]++;
@@ -243,7 +254,7 @@ export async function executeRun(given: RunRequest): Promise<RunOutcome> {
       else if (status === "unreachable") counts.unreachable++;
       else if (status === "skipped") counts.skipped++;
       if (changed) changedTargets.push(target);
-      if (counts.failed > budget.failures) stop("budget", `${counts.failed} failed, more than maxFailures ${budget.failures}`);
+      if (counts.failed - heldTargets > budget.failures) stop("budget", `${counts.failed} failed, more than maxFailures ${budget.failures}`);
       else if (counts.unreachable > budget.unreachable) stop("budget", `${counts.unreachable} unreachable, more than maxUnreachable ${budget.unreachable}`);
     }
     const pauseText = "rolling" in workflow.strategy ? workflow.strategy.rolling.pause : undefined;
@@ -283,12 +294,14 @@ export async function executeRun(given: RunRequest): Promise<RunOutcome> {
 interface PhaseOutcome {
   status: TargetStatus;
   changed: boolean;
+  /** Stopped at a step waiting for a person's approval (RunRequest.approvable). */
+  held?: boolean;
   durationMs: number;
   startedAt: string;
   error?: string;
 }
 
-async function runTarget(request: RunRequest, target: RunTarget, batch: number): Promise<{ status: TargetStatus; changed: boolean }> {
+async function runTarget(request: RunRequest, target: RunTarget, batch: number): Promise<{ status: TargetStatus; changed: boolean; held?: boolean }> {
   const { compiled, emit, runId } = request;
   const startedAt = new Date().toISOString();
   const started = performance.now();
@@ -298,13 +311,16 @@ async function runTarget(request: RunRequest, target: RunTarget, batch: number):
   if (result.status === "ok" || result.status === "changed") {
     const post = await runPhase(request, target, compiled.hooks.post, registered, request.signal, batch, true);
     result = { ...post, changed: result.changed || post.changed, status: post.status === "ok" && result.changed ? "changed" : post.status };
-  } else if (result.status === "failed" && compiled.hooks.on_failure.length > 0) {
+  } else if (result.status === "failed" && !result.held && compiled.hooks.on_failure.length > 0) {
     await runPhase(request, target, compiled.hooks.on_failure, registered, request.hardSignal, batch);
   }
   const durationMs = performance.now() - started;
   emit({ type: "target.finished", runId, target: target.name, batch, status: result.status, changed: result.changed, durationMs, startedAt, ...(result.error ? { error: result.error } : {}) });
-  return { status: result.status, changed: result.changed };
+  return { status: result.status, changed: result.changed, ...(result.held ? { held: true } : {}) };
 }
+
+/** A failed result that asks a person's approval, in a run where a person can give it. */
+const asksApproval = (request: RunRequest, result: ActionResult) => request.approvable === true && !result.ok && result.data?.approvalRequest !== undefined;
 
 /** Runs steps in order on one target; stops at the first failure unless the step continues on error. */
 async function runPhase(
@@ -399,7 +415,7 @@ async function runPhase(
         ...(approved ? { approved } : {}),
       });
       output?.flush();
-      if (result.ok || result.unreachable || attempt >= step.attempts || signal.aborted) break;
+      if (result.ok || result.unreachable || attempt >= step.attempts || signal.aborted || asksApproval(request, result)) break;
       await sleep(step.backoffMs * 2 ** (attempt - 1), signal);
     }
     if (step.changed !== undefined && result.ok) result = { ...result, changed: step.changed };
@@ -410,7 +426,8 @@ async function runPhase(
     emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description, status, attempts: attempt, result, startedAt: stepStarted });
     if (status === "unreachable") return { status: "unreachable", changed, durationMs: performance.now() - started, startedAt, error: result.error?.message };
     if (status === "failed" && !step.continueOnError) {
-      return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: `${step.name}: ${result.error?.message ?? "failed"}` };
+      const held = asksApproval(request, result) ? { held: true } : {};
+      return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: `${step.name}: ${result.error?.message ?? "failed"}`, ...held };
     }
   }
   const status: TargetStatus = ran === 0 && skipped > 0 ? "skipped" : changed ? "changed" : "ok";

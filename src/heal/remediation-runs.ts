@@ -97,6 +97,7 @@ export async function executeWorkflowRun(plan: WorkflowRun, options: RunRequestO
     sinks: [...(options.sinks ?? []), watch],
     ...(options.progress ? { progress: options.progress } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
+    approvable: true,
     ...(options.trace ? { trace: options.trace } : {}),
     ...(options.stream ? { stream: true } : {}),
     shadow: applyShadow,

@@ -61,6 +61,7 @@ export async function startJournaledRun(prepared: PreparedRun, options: Journale
       ...(options.owedRollback ? { owedRollback: options.owedRollback.map(toRunTarget) } : {}),
       ...(progress ? { progress } : {}),
       ...(options.approvals ? { approvals: options.approvals } : {}),
+      ...(options.approvable ? { approvable: true } : {}),
       trace,
     });
   } catch (error) {

@@ -77,6 +77,8 @@ export interface JournaledRunOptions {
   progress?: PriorProgress;
   /** Steps of the run this one continues that asked for approval and got it (a held remediation, approved). */
   approvals?: StepApprovals;
+  /** A person can approve what a step asks (a remediation): such a step holds its target instead of failing it (see RunRequest.approvable). */
+  approvable?: boolean;
   /** Targets owing a rollback from the run this one resumes. */
   owedRollback?: Target[];
   shadow?: ApplyShadow;
