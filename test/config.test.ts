@@ -299,7 +299,7 @@ describe("examples/opskit.yaml", () => {
     const steps = Object.values(config.workflows).flatMap((w) => [...w.steps, ...Object.values(w.hooks).flat()]);
     const kinds = new Set(steps.flatMap((s) => Object.keys(actions).filter((k) => (s as Record<string, unknown>)[k] !== undefined)));
     expect([...kinds].sort()).toEqual(Object.keys(actions).sort());
-    expect(Object.values(config.workflows).map((w) => Object.keys(w.strategy)[0]).sort()).toEqual(["parallel", "rolling"]);
+    expect([...new Set(Object.values(config.workflows).map((w) => Object.keys(w.strategy)[0]))].sort()).toEqual(["parallel", "rolling"]);
     expect(Object.values(config.workflows).some((w) => Object.values(w.hooks).every((h) => h.length > 0))).toBe(true);
     expect(Object.keys(config.environments).length).toBeGreaterThan(0);
     expect(config.inventory.sources.length).toBeGreaterThan(0);
@@ -308,7 +308,7 @@ describe("examples/opskit.yaml", () => {
     const secrets = { SLACK_WEBHOOK_URL: "https://hooks.example.com/slack", PAGER_WEBHOOK_URL: "https://hooks.example.com/pager" };
     const run = await runOpskit(["validate", "-c", "examples"], { env: secrets });
     expect(run.stderr).toBe("");
-    expect(run.stdout).toMatch(/^ok: \d+ hosts, 3 workflows, 0 rules, 0 checks \(examples\/opskit\.yaml\)\n$/);
+    expect(run.stdout).toMatch(/^ok: \d+ hosts, 4 workflows, 0 rules, 0 checks \(examples\/opskit\.yaml\)\n$/);
     expect(run.code).toBe(0);
     const staging = await runOpskit(["validate", "-c", "examples", "--env", "staging"], { env: secrets });
     expect(staging.code).toBe(0);
