@@ -23,7 +23,11 @@ export interface SourceContext {
   name: string;
   /** Where a source keeps its offsets (files) across restarts. */
   stateDir: string;
-  /** false = queue full: the source must apply backpressure (pause reading until drained()), never drop silently. */
+  /**
+   * true: the event is queued. false: the queue is full and the event was NOT
+   * taken: the source keeps it, pauses reading, awaits drained() and emits it
+   * again (backpressure, never a silent drop).
+   */
   emit(event: AgentEvent): boolean;
   /** Resolves when the queue has room again. */
   drained(): Promise<void>;
