@@ -12,7 +12,7 @@ const layers: readonly (readonly string[])[] = [
   ["config", "cluster"],
   ["engine", "policy"],
   ["runs"],
-  ["heal", "mttr", "audit", "shadow", "demo", "schedule"],
+  ["heal", "mttr", "audit", "shadow", "demo", "schedule", "agent"],
   ["cli", "server", "web"],
 ];
 

@@ -12,6 +12,7 @@ import { wrapSpec } from "./wrap-spec.ts";
 import { shadowSpec } from "./shadow-spec.ts";
 import { auditSpec } from "./audit-spec.ts";
 import { incidentsSpec, pauseSpec, resumeSpec } from "./incidents-spec.ts";
+import { agentSpec } from "./agent-spec.ts";
 
 export type Handler<T extends OptionTable = OptionTable> = (positionals: string[], options: OptionValues<T>) => Promise<number>;
 
@@ -86,6 +87,7 @@ export function buildProgram(version: () => string, handlers: { probe: Handler<t
   add(incidentsSpec, async (args, options) => (await import("./incidents.ts")).incidentsCommand(args, options));
   add(pauseSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(true, options));
   add(resumeSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(false, options));
+  add(agentSpec, async (args, options) => (await import("./agent.ts")).agentCommand(args, options, version()));
   // The demo service that `opskit demo` and the alert tests run as a child process.
   program
     .command("demo-service", { hidden: true })

@@ -11,7 +11,9 @@ export const schemaSpec = defineCommand({
 /** `opskit schema [FILE]`: the JSON Schema generated from the zod schema, the config's single source of truth. */
 export async function schemaCommand(positionals: string[], _options: OptionsOf<typeof schemaSpec>): Promise<number> {
   const { configJsonSchema } = await import("../config/index.ts");
-  const text = `${JSON.stringify(await configJsonSchema(), null, 2)}\n`;
+  const schema = await configJsonSchema();
+  await addAgentSources(schema);
+  const text = `${JSON.stringify(schema, null, 2)}\n`;
   const [file] = positionals;
   if (file === undefined || file === "-") {
     console.log(text.trimEnd());
@@ -22,4 +24,18 @@ export async function schemaCommand(positionals: string[], _options: OptionsOf<t
   });
   console.error(`wrote ${file}`);
   return ExitCode.ok;
+}
+
+/**
+ * agent.sources' entries as the agent's registry declares them: each source
+ * kind's part sits with its code above config, so the config's own schema
+ * holds only a name per entry and the kinds are added here.
+ */
+async function addAgentSources(schema: Record<string, unknown>): Promise<void> {
+  type Node = { properties?: Record<string, Node>; items?: unknown; anyOf?: Node[] };
+  const agent = (schema as Node).properties?.agent;
+  const sources = (agent?.properties ? agent : agent?.anyOf?.find((branch) => branch.properties))?.properties?.sources;
+  if (!sources) return;
+  const { agentSourceJsonSchema } = await import("../agent/index.ts");
+  sources.items = await agentSourceJsonSchema();
 }

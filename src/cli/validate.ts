@@ -52,6 +52,8 @@ export async function validateCommand(positionals: string[], options: OptionsOf<
     await compileRules(loaded, loaded.defaults.stepTimeoutMs);
     await compileChecks(loaded.config.checks, (path) => `${loaded.where(path)}: ${path.join(".")}`, loaded.config.vars);
   });
+  // agent: compiles as opskit agent compiles it at start: its sources against their kinds' schemas, its rules.
+  const agent = loaded.config.agent ? await (await import("./agent.ts")).compileAgentConfig(loaded) : undefined;
   if (warnings.length > 0) console.error(warnings.join("\n"));
   if (problems.length > 0) {
     const { PreflightFailed } = await loadPreflight();
@@ -63,7 +65,7 @@ export async function validateCommand(positionals: string[], options: OptionsOf<
   });
   const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
   const { rules, checks } = loaded.config;
-  console.log(`ok: ${plural(targets.length, "host")}, ${plural(names.length, "workflow")}, ${plural(rules.length, "rule")}, ${plural(checks.length, "check")} (${files.join(", ")}${loaded.environment ? `; env ${loaded.environment}` : ""})`);
+  console.log(`ok: ${plural(targets.length, "host")}, ${plural(names.length, "workflow")}, ${plural(rules.length, "rule")}, ${plural(checks.length, "check")}${agent ? `, agent: ${plural(agent.sources.length, "source")} and ${plural(agent.rules.length, "rule")}` : ""} (${files.join(", ")}${loaded.environment ? `; env ${loaded.environment}` : ""})`);
   return ExitCode.ok;
 }
 

@@ -171,6 +171,12 @@ function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Co
       }
       config.policy = fragment.policy;
     }
+    if (fragment.agent !== undefined) {
+      if (config.agent !== undefined) {
+        throw configError("E_CONFIG_DUPLICATE", `${docs[index]!.where(["agent"], "key")}: agent is already set in another file`, "set agent: in one file only");
+      }
+      config.agent = fragment.agent;
+    }
     if (fragment.journal !== undefined) {
       if (config.journal !== undefined) {
         throw configError("E_CONFIG_DUPLICATE", `${docs[index]!.where(["journal"], "key")}: journal is already set in another file`, "set journal: in one file only");

@@ -1,4 +1,4 @@
-import { celEnv, isCelError, isCelList, isCelMap, parse, plan, type CelInput } from "@bufbuild/cel";
+import { celEnv, celFunc, CelScalar, isCelError, isCelList, isCelMap, parse, plan, type CelEnv, type CelInput } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import { create, isMessage } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
@@ -22,6 +22,40 @@ export interface Expectation {
 
 const env = celEnv({ funcs: strings });
 
+type ScalarName = "string" | "int" | "double" | "bool";
+const celScalars = { string: CelScalar.STRING, int: CelScalar.INT, double: CelScalar.DOUBLE, bool: CelScalar.BOOL } as const;
+
+/**
+ * A function an expression may call besides CEL's own (the agent's
+ * `window(source, "5m")`): one entry per overload. Arguments arrive as JS
+ * values (an int as a number) and the result is converted back, so the
+ * implementation never sees CEL's bigints.
+ */
+export interface ExprFunction {
+  name: string;
+  args: readonly ScalarName[];
+  result: ScalarName;
+  call(...args: (string | number | boolean)[]): string | number | boolean;
+}
+
+/** One environment per set of extra functions, built once. */
+const environments = new WeakMap<readonly ExprFunction[], CelEnv>();
+
+function envWith(functions: readonly ExprFunction[] | undefined): CelEnv {
+  if (!functions || functions.length === 0) return env;
+  let found = environments.get(functions);
+  if (!found) {
+    const declared = functions.map((f) =>
+      celFunc(f.name, f.args.map((a) => celScalars[a]), celScalars[f.result], (...args: unknown[]) => {
+        const value = f.call(...args.map((a) => (typeof a === "bigint" ? Number(a) : (a as string | number | boolean))));
+        return (f.result === "int" ? BigInt(Math.trunc(Number(value))) : value) as never;
+      }),
+    );
+    environments.set(functions, (found = celEnv({ funcs: [...strings, ...declared] })));
+  }
+  return found;
+}
+
 /** A compiled CEL expression of any result type. */
 export interface Expression {
   readonly source: string;
@@ -30,7 +64,7 @@ export interface Expression {
   evaluate(variables: Record<string, unknown>): { ok: true; value: unknown } | { ok: false; error: string };
 }
 
-export function compileExpression(source: string, where: string, declared: Variables, expectBool = false): Expression {
+export function compileExpression(source: string, where: string, declared: Variables, expectBool = false, functions?: readonly ExprFunction[]): Expression {
   const variables = variableNames(declared);
   let parsed: ReturnType<typeof parse>;
   try {
@@ -49,7 +83,7 @@ export function compileExpression(source: string, where: string, declared: Varia
   }
   const mismatch = checkTypes(parsed.expr, declared, expectBool);
   if (mismatch) throw usageError("E_EXPR_TYPE", `${where}: ${mismatch.message}${mismatch.message.startsWith(`${source} `) ? "" : ` in expression: ${source}`}`, mismatch.hint);
-  const program = plan(env, parsed);
+  const program = plan(envWith(functions), parsed);
   return {
     source,
     reads: readPaths(parsed.expr),
@@ -128,6 +162,33 @@ function toCel(value: unknown): unknown {
     return out;
   }
   return value;
+}
+
+/** A call of one of the named functions, with its arguments where they are constants (undefined where computed). */
+export interface FunctionCall {
+  name: string;
+  args: (string | number | boolean | undefined)[];
+}
+
+/** Every call of the named functions in an expression, so a caller can check their constant arguments before anything runs. Throws on a syntax error. */
+export function functionCalls(source: string, names: readonly string[]): FunctionCall[] {
+  const calls: FunctionCall[] = [];
+  const constant = (node: Node | undefined) => {
+    if (node?.exprKind.case !== "constExpr") return undefined;
+    const kind = node.exprKind.value.constantKind;
+    if (kind.case === "stringValue" || kind.case === "doubleValue" || kind.case === "boolValue") return kind.value;
+    if (kind.case === "int64Value" || kind.case === "uint64Value") return Number(kind.value);
+    return undefined;
+  };
+  const visit = (node: Node | undefined, bound: ReadonlySet<string>): void => {
+    if (!node) return;
+    if (node.exprKind.case === "callExpr" && !node.exprKind.value.target && names.includes(node.exprKind.value.function)) {
+      calls.push({ name: node.exprKind.value.function, args: node.exprKind.value.args.map(constant) });
+    }
+    visitChildren(node, bound, visit);
+  };
+  visit(parse(source).expr, new Set());
+  return calls;
 }
 
 /** A field of a root variable that an expression reads by a constant name: `vars.version`, `vars["version"]`, `env.TOKEN`. */

@@ -2,7 +2,7 @@
 // One language for every protocol's expectations, and later for workflow
 // conditions. The CEL library is loaded only when an expression is compiled.
 export { DurationValue, TimestampValue, celDuration, celTimestamp } from "./values.ts";
-export type { Expectation, ExpectationOutcome, Expression, FieldReference } from "./cel.ts";
+export type { Expectation, ExpectationOutcome, ExprFunction, Expression, FieldReference, FunctionCall } from "./cel.ts";
 export { isShell, shells, wrappedCommandAt, wrapperArguments, wrapperOf, type CommandWrapper } from "./shell-wrappers.ts";
 export { escapePromqlString } from "./promql.ts";
 export { compileTemplate, escapeSelectorValue, shellQuote, splitTemplate, stringify, unsafeShellPlaces, type Escape, type ShellRendering, type Template, type UnsafeShellPlace } from "./template.ts";
@@ -24,10 +24,15 @@ export async function compileExpectations(sources: string[], where: (index: numb
   return sources.map((source, index) => compileExpectation(source, where(index), variables));
 }
 
-/** Compiles an expression of any type (a `when`, an `until`); loads CEL on first use. */
-export async function compileExpression(source: string, where: string, variables: Variables): Promise<import("./cel.ts").Expression> {
+/** Compiles an expression of any type (a `when`, an `until`), with extra functions if given; loads CEL on first use. */
+export async function compileExpression(source: string, where: string, variables: Variables, functions?: readonly import("./cel.ts").ExprFunction[]): Promise<import("./cel.ts").Expression> {
   const cel = await import("./cel.ts");
-  return cel.compileExpression(source, where, variables);
+  return cel.compileExpression(source, where, variables, false, functions);
+}
+
+/** The calls of the named functions in an expression, with their constant arguments; loads CEL on first use. */
+export async function functionCalls(source: string, names: readonly string[]): Promise<import("./cel.ts").FunctionCall[]> {
+  return (await import("./cel.ts")).functionCalls(source, names);
 }
 
 /** The fields of `roots` (e.g. vars, env) an expression reads by name; loads CEL on first use. */
