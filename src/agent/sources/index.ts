@@ -2,9 +2,11 @@
 // behind the AgentSource contract, and the registry that maps a configured
 // source's key (agent.sources[].<kind>) to its implementation.
 import type { AgentSource } from "../types.ts";
+import { filesSource } from "./files.ts";
 
 /** Every source kind, by its key in agent.sources[]; the order is the one `opskit schema` lists them in. */
 const registry: Record<string, AgentSource<any>> = {
+  files: filesSource,
 };
 
 export const agentSources: Readonly<Record<string, AgentSource<any>>> = registry;
