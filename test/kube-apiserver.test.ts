@@ -12,6 +12,14 @@ import { join } from "node:path";
 import { startKubeApiServer, type KubeApiServer, type RecordedRequest } from "./harness/kube-apiserver.ts";
 import { isDiscoveryRequest, kubectlBinaries, kubectlRequests, runKubectl } from "./harness/kubectl.ts";
 
+/** Resolves once the clock is past the second of the Deployment's last restartedAt (kubectl's restart is refused within it). */
+async function afterLastRestart(server: KubeApiServer): Promise<void> {
+  const last = server.get("apps", "v1", "deployments", "default", "api")?.spec?.template?.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"];
+  if (typeof last !== "string") return;
+  const next = Math.floor(Date.parse(last) / 1000) * 1000 + 1000;
+  while (Date.now() < next) await Bun.sleep(Math.max(10, next - Date.now()));
+}
+
 const { binaries, missing } = kubectlBinaries();
 
 test("both kubectl versions are present (missing is a failure in CI)", () => {
@@ -150,6 +158,8 @@ for (const binary of binaries) {
       test("rollout status of a stuck rollout times out with a non-zero exit", async () => {
         server.setRolloutStalled("default", "api", true);
         try {
+          // kubectl refuses a second restart within the second of the last one (restartedAt has second precision).
+          await afterLastRestart(server);
           expect((await run(["rollout", "restart", "deployment/api"])).code).toBe(0);
           const r = await run(["rollout", "status", "deployment/api", "--timeout=2s"]);
           expect(r.code).not.toBe(0);

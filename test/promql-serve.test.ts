@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { queryPrometheus, startMetricTarget, startPrometheus, type MetricTarget, type TestServer } from "./harness/prometheus.ts";
+import { waitForQuery, startMetricTarget, startPrometheus, type MetricTarget, type TestServer } from "./harness/prometheus.ts";
 import { alertmanagerNotification, startServe, writeConfig, type ServeProcess } from "./harness/serve.ts";
 
 // PromQL in `opskit serve`, against Debian's Prometheus scraping a target
@@ -15,16 +15,7 @@ let prometheus: TestServer;
 let server: ServeProcess;
 let marks: string;
 
-async function seen(expr: string, until: (values: number[]) => boolean): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let last: number[] = [];
-  while (Date.now() < deadline) {
-    last = (await queryPrometheus(prometheus.url, expr)).map((s) => Number(s.value[1]));
-    if (until(last)) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`Prometheus never answered ${expr} as expected; last: ${JSON.stringify(last)}`);
-}
+const seen = (expr: string, until: (values: number[]) => boolean) => waitForQuery(prometheus.url, expr, until, 100);
 
 const fire = (labels: Record<string, string>) => server.post("/api/v1/alerts/alertmanager", alertmanagerNotification([{ labels }]));
 const timeline = (view: any): string => view.events.map((e: any) => e.message).join("\n");

@@ -8,7 +8,7 @@ import { escapePromqlString } from "../src/expr/index.ts";
 import { makeTestPki, type TestPki } from "./harness/certs.ts";
 import { probeJson, runOpskit } from "./harness/cli.ts";
 import { refusedPort } from "./harness/net.ts";
-import { queryPrometheus, startMetricTarget, startPrometheus, type MetricTarget, type TestServer } from "./harness/prometheus.ts";
+import { waitForQuery, startMetricTarget, startPrometheus, type MetricTarget, type TestServer } from "./harness/prometheus.ts";
 
 // The promql probe kind and action against Debian's Prometheus, scraping a
 // target whose gauges the test sets: `opskit probe promql+http://...` (instant
@@ -27,17 +27,7 @@ let dir: string;
 /** The hostile label values the target exposes as demo_hostile{v="..."}; each must be selected alone. */
 const hostile = ['"} or vector(1) #', ".*", "a|b", "\\", '\\"', "'", "line\nbreak", "$1", "(?i)X", "x{y}", "`", "é ✓ 𝄞"];
 
-/** Polls Prometheus until `expr` answers with series that satisfy `until`: the target's last change has been scraped. */
-async function seen(expr: string, until: (values: number[]) => boolean): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let last: number[] = [];
-  while (Date.now() < deadline) {
-    last = (await queryPrometheus(prometheus.url, expr)).map((s) => Number(s.value[1]));
-    if (until(last)) return;
-    await Bun.sleep(200);
-  }
-  throw new Error(`Prometheus never answered ${expr} as expected; last: ${JSON.stringify(last)}`);
-}
+const seen = (expr: string, until: (values: number[]) => boolean) => waitForQuery(prometheus.url, expr, until);
 
 const promqlUrl = (query: string, extra = "") => `promql+${prometheus.url}/?query=${query.replaceAll("%", "%25").replaceAll("&", "%26").replaceAll("#", "%23")}${extra}`;
 

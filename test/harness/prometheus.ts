@@ -189,6 +189,18 @@ export async function queryPrometheus(url: string, expr: string): Promise<{ metr
   return body.data?.result ?? [];
 }
 
+/** Polls Prometheus until `expr` answers with sample values that satisfy `until` (a target's last change has been scraped); 30 s at most. */
+export async function waitForQuery(url: string, expr: string, until: (values: number[]) => boolean, pollMs = 200): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let last: number[] = [];
+  while (Date.now() < deadline) {
+    last = (await queryPrometheus(url, expr)).map((s) => Number(s.value[1]));
+    if (until(last)) return;
+    await Bun.sleep(pollMs);
+  }
+  throw new Error(`Prometheus never answered ${expr} as expected; last: ${JSON.stringify(last)}`);
+}
+
 async function startServer(
   name: string,
   binary: string,
