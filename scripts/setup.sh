@@ -20,6 +20,9 @@ need="$need aiosmtpd:python3-aiosmtpd"
 need="$need chromium:chromium"
 # The etcd action's tests run real three-member etcd clusters on loopback.
 need="$need etcd:etcd-server"
+# The agent's log tests rotate files with logrotate, and read journal files
+# that systemd-journal-remote writes with journalctl (no journald needed).
+need="$need logrotate:logrotate journalctl:systemd /lib/systemd/systemd-journal-remote:systemd-journal-remote"
 # The PostgreSQL journal and the high-availability tests use PostgreSQL 15
 # (Debian 12's): the machine's server on 127.0.0.1:5432, and private servers
 # the tests start with its initdb and pg_ctl.

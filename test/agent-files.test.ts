@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { filesSource } from "../src/agent/sources/files.ts";
-import type { AgentEvent, SourceContext } from "../src/agent/types.ts";
 import { createSchemaKit } from "../src/schema/index.ts";
 import { lineNumber, logrotate, startLogWriter, writerLine } from "./harness/logs.ts";
+import { collectingContext as collector, waitUntil } from "./harness/source-context.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -23,59 +23,6 @@ function tempDir(): string {
 
 const kit = createSchemaKit(z);
 const spec = (value: unknown) => filesSource.schema(kit).parse(value);
-
-/** A SourceContext whose queue takes `room` events (then says no until setRoom), recording what it was handed. */
-function collector(stateDir: string) {
-  const events: AgentEvent[] = [];
-  const counts: Record<string, number> = {};
-  const warnings: string[] = [];
-  let room = Number.POSITIVE_INFINITY;
-  let waiters: Array<() => void> = [];
-  const stats = { refused: 0, drainedCalls: 0 };
-  const controller = new AbortController();
-  const context: SourceContext = {
-    name: "app",
-    stateDir,
-    emit(event) {
-      if (events.length >= room) {
-        stats.refused++;
-        return false;
-      }
-      events.push(event);
-      return true;
-    },
-    drained() {
-      stats.drainedCalls++;
-      return events.length < room ? Promise.resolve() : new Promise((resolve) => waiters.push(resolve));
-    },
-    signal: controller.signal,
-    warn: (message) => warnings.push(message),
-    counters: { inc: (name, n = 1) => void (counts[name] = (counts[name] ?? 0) + n) },
-  };
-  return {
-    context,
-    events,
-    counts,
-    warnings,
-    stats,
-    controller,
-    messages: () => events.map((event) => event.message!),
-    setRoom(n: number) {
-      room = n;
-      const ready = waiters;
-      waiters = [];
-      for (const resolve of ready) resolve();
-    },
-  };
-}
-
-async function waitUntil(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 const lines = (from: number, to: number, prefix = "line") => Array.from({ length: to - from + 1 }, (_, i) => `${writerLine(prefix, from + i)}\n`).join("");
 

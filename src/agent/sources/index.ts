@@ -3,10 +3,12 @@
 // source's key (agent.sources[].<kind>) to its implementation.
 import type { AgentSource } from "../types.ts";
 import { filesSource } from "./files.ts";
+import { journaldSource } from "./journald.ts";
 
 /** Every source kind, by its key in agent.sources[]; the order is the one `opskit schema` lists them in. */
 const registry: Record<string, AgentSource<any>> = {
   files: filesSource,
+  journald: journaldSource,
 };
 
 export const agentSources: Readonly<Record<string, AgentSource<any>>> = registry;
