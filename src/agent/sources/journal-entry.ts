@@ -27,8 +27,11 @@ export function fieldText(value: JsonValue | undefined): string | undefined {
 
 function boundBytes(text: string, maxBytes: number): { text: string; truncated: boolean } {
   if (text.length <= maxBytes / 3 || Buffer.byteLength(text) <= maxBytes) return { text, truncated: false };
-  // Cut on a byte boundary, then drop a character the cut split in two.
-  return { text: Buffer.from(text).subarray(0, maxBytes).toString("utf8").replace(/\uFFFD$/, ""), truncated: true };
+  const bytes = Buffer.from(text);
+  // Back off to the start of the character the cut would split (UTF-8 continuation bytes are 10xxxxxx).
+  let end = maxBytes;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return { text: bytes.subarray(0, end).toString("utf8"), truncated: true };
 }
 
 function integer(value: JsonValue | undefined): number | undefined {
