@@ -14,8 +14,8 @@ import type { AgentEvent, AgentHandle, AgentSource, CompiledAgent, SourceContext
 import { startAgent } from "../src/agent/index.ts";
 import type { AgentSettings } from "../src/agent/compile.ts";
 import { compileAgentRules } from "../src/agent/rules.ts";
-import { runOpskit } from "./harness/cli.ts";
-import { startServe, writeConfig, type ServeProcess } from "./harness/serve.ts";
+import { repoRoot, runOpskit } from "./harness/cli.ts";
+import { collectOutput, startServe, writeConfig, type ServeProcess } from "./harness/serve.ts";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
@@ -249,4 +249,95 @@ describe("opskit agent config", () => {
     expect(agent.properties.rules.items.properties.when.description).toContain("window(");
     expect(agent.properties.sources.items.properties.name).toBeDefined();
   }, 60_000);
+});
+
+/** A config whose agent tails one log file and raises an alert per OOM line, labelled by the killed process. */
+function logAgentConfig(dir: string, server: string | undefined, tokenFile?: string): string {
+  return `agent:
+${server ? `  server: { url: ${server}, token: "file:${tokenFile}", timeout: 2s }\n` : ""}  stateDir: ${join(dir, "state")}
+  sources:
+    - name: app
+      files: { paths: ["${join(dir, "logs")}/*.log"] }
+  rules:
+    - name: oom
+      when: log.message.contains("Out of memory")
+      labels: { alertname: OOMKill, process: '{{ log.message.split("(")[1].split(")")[0] }}' }
+      annotations: { line: "{{ log.message }}" }
+      resolveAfter: 2s
+`;
+}
+
+async function writeLog(dir: string, lines: string[]): Promise<void> {
+  const { appendFileSync, mkdirSync } = await import("node:fs");
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  appendFileSync(join(dir, "logs", "app.log"), lines.map((l) => `${l}\n`).join(""));
+}
+
+describe("opskit agent with the files source", () => {
+  test("--once prints the alerts the current log would raise, as text or JSON, sends them only with --send, and moves no offset", async () => {
+    const server = await serve();
+    const dir = tempDir();
+    await Bun.write(join(dir, "opskit.yaml"), logAgentConfig(dir, server.url, join(server.dir, "server.token")));
+    await writeLog(dir, ["starting", "kernel: Out of memory: Killed process 42 (java)", "ok", "kernel: Out of memory: Killed process 43 (x$HOME`id`'\"{{ log }}y)", "kernel: Out of memory: Killed process 44 (java)"]);
+    const text = await runOpskit(["agent", "-c", ".", "--once"], { cwd: dir });
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trim().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toStartWith('firing OOMKill {alertname="OOMKill", process="java", instance=');
+    expect(lines[1]).toContain('process="x$HOME`id`\'\\"{{ log }}y"');
+    expect(lines[2]).toBe("2 alerts would be sent (app: 5 events)");
+    const json = await runOpskit(["agent", "-c", ".", "--once", "--json"], { cwd: dir });
+    const objects = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(objects.map((o) => o.type)).toEqual(["alert", "alert", "summary"]);
+    expect(objects[0]).toMatchObject({ rule: "oom", status: "firing", labels: { alertname: "OOMKill", process: "java" }, annotations: { line: "kernel: Out of memory: Killed process 42 (java)" } });
+    expect(objects[2]).toMatchObject({ alerts: 2, events: { app: 5 }, sent: false });
+    expect((await server.get("/api/v1/incidents?status=all")).incidents).toHaveLength(0);
+    const sent = await runOpskit(["agent", "-c", ".", "--once", "--send"], { cwd: dir });
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toContain("2 alerts sent (app: 5 events)");
+    const incidents = await server.waitFor("/api/v1/incidents?status=all", (body) => body.incidents.length === 2 && body.incidents);
+    expect(incidents.map((i: any) => i.labels.process).sort()).toEqual(["java", "x$HOME`id`'\"{{ log }}y"]);
+  }, 60_000);
+
+  test("stopped by SIGTERM while the server is away, it keeps its alerts in the spool; the next start delivers them", async () => {
+    const server = await serve();
+    const port = new URL(server.url).port;
+    const tokenFile = join(server.dir, "server.token");
+    expect(await server.stop()).toBe(0);
+    const dir = tempDir();
+    await Bun.write(join(dir, "opskit.yaml"), logAgentConfig(dir, server.url, tokenFile));
+    await writeLog(dir, []);
+    const start = async () => {
+      const child = Bun.spawn([process.execPath, `${repoRoot}src/cli/main.ts`, "agent", "-c", ".", "--listen", "127.0.0.1:0"], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+      cleanups.push(() => child.exitCode === null && child.kill("SIGKILL"));
+      const output = collectOutput(child);
+      const started = await until("the agent's start line", () => /metrics on (http:\/\/[\d.:]+)\/metrics/.exec(output.text()) ?? undefined);
+      return { child, output, metrics: started[1]! };
+    };
+    const first = await start();
+    await writeLog(dir, Array.from({ length: 20 }, (_, i) => `kernel: Out of memory: Killed process ${i} (proc-${i})`));
+    // Twenty firing notices and, 2 s later, twenty resolved ones, none deliverable.
+    await until("40 alerts spooled", async () => /opskit_agent_spool_alerts 40\b/.test(await (await fetch(`${first.metrics}/metrics`)).text()), 30_000);
+    const health = await (await fetch(`${first.metrics}/healthz`)).json();
+    expect(health).toMatchObject({ status: "ok", server: "unreachable", spooled: 40 });
+    first.child.kill("SIGTERM");
+    expect(await first.child.exited).toBe(0);
+    expect(first.output.text()).toContain("SIGTERM: stopped; 40 alerts spooled for the next start");
+    expect(first.output.text()).toContain("cannot deliver alerts to http://127.0.0.1:");
+
+    const back = await startServe(server.dir, { journal: server.journal, args: ["--listen", `127.0.0.1:${port}`] });
+    cleanups.push(() => back.child.exitCode === null && back.kill());
+    const second = await start();
+    expect(second.output.text()).toContain("40 alerts spooled from before");
+    const incidents = await back.waitFor("/api/v1/incidents?status=all", (body) => body.incidents.length === 20 && body.incidents.every((i: any) => i.status === "resolved") && body.incidents, 30_000);
+    expect(incidents.map((i: any) => i.labels.process).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `proc-${i}`).sort());
+    await until("the spool drained", async () => /opskit_agent_spool_alerts 0\b/.test(await (await fetch(`${second.metrics}/metrics`)).text()));
+    // The log was read once: the restart read nothing again and raised nothing.
+    const metrics = await (await fetch(`${second.metrics}/metrics`)).text();
+    expect(metrics).toContain("opskit_agent_alerts_delivered_total 40");
+    expect(metrics).not.toContain('opskit_agent_events_total{source="app"');
+    expect(metrics).not.toContain("opskit_agent_alerts_raised_total{");
+    second.child.kill("SIGTERM");
+    expect(await second.child.exited).toBe(0);
+  }, 90_000);
 });

@@ -26,6 +26,8 @@ export interface AgentHandle {
   core: AgentCore;
   spool: Spool;
   delivery: Delivery;
+  /** Alerts found in the spool at start, left by the last run. */
+  spooledAtStart: number;
   /** http://host:port of /metrics and /healthz, when agent.listen is set. */
   url?: string;
   /** Stops the sources, handles what they queued, spools what was not delivered, saves the firing alerts. */
@@ -60,6 +62,7 @@ async function startLocked(agent: CompiledAgent, options: AgentRunOptions, serve
     warnedFull = true;
   });
   cleanups.push(() => spool.close());
+  const spooledAtStart = spool.count;
   const delivered = new Counter("opskit_agent_alerts_delivered_total", "Alerts the server acknowledged (2xx).");
   const failures = new Counter("opskit_agent_delivery_failures_total", "Requests to the server that failed and will be tried again (unreachable, 5xx, token refused).");
   const latency = new Histogram("opskit_agent_delivery_latency_seconds", "From an alert raised to the server's acknowledgement (spooled alerts included).", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]);
@@ -124,6 +127,7 @@ async function startLocked(agent: CompiledAgent, options: AgentRunOptions, serve
     core,
     spool,
     delivery,
+    spooledAtStart,
     ...(http ? { url: `http://${http.hostname?.includes(":") ? `[${http.hostname}]` : http.hostname}:${http.port}` } : {}),
     stop() {
       stopped ??= (async () => {

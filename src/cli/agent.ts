@@ -52,8 +52,8 @@ export async function agentCommand(_args: string[], options: OptionsOf<typeof ag
   const server = agent.settings.server!.url;
   const names = agent.sources.map((s) => `${s.name} (${s.kind})`);
   print(
-    { type: "agent.started", server, sources: agent.sources.map((s) => s.name), rules: agent.rules.length, ...(handle.url ? { metrics: `${handle.url}/metrics` } : {}), spooled: handle.spool.count },
-    `opskit agent: ${names.length} source${names.length === 1 ? "" : "s"}${names.length ? ` (${names.join(", ")})` : ""} · ${agent.rules.length} rule${agent.rules.length === 1 ? "" : "s"} · alerts to ${server}${handle.url ? ` · metrics on ${handle.url}/metrics` : ""}${handle.spool.count ? ` · ${handle.spool.count} alerts spooled from before` : ""}`,
+    { type: "agent.started", server, sources: agent.sources.map((s) => s.name), rules: agent.rules.length, ...(handle.url ? { metrics: `${handle.url}/metrics` } : {}), spooled: handle.spooledAtStart },
+    `opskit agent: ${names.length} source${names.length === 1 ? "" : "s"}${names.length ? ` (${names.join(", ")})` : ""} · ${agent.rules.length} rule${agent.rules.length === 1 ? "" : "s"} · alerts to ${server}${handle.url ? ` · metrics on ${handle.url}/metrics` : ""}${handle.spooledAtStart ? ` · ${handle.spooledAtStart} alerts spooled from before` : ""}`,
   );
   return new Promise((resolve) => {
     let stopping = false;
