@@ -15,6 +15,7 @@ import { startAgent } from "../src/agent/index.ts";
 import type { AgentSettings } from "../src/agent/compile.ts";
 import { compileAgentRules } from "../src/agent/rules.ts";
 import { repoRoot, runOpskit } from "./harness/cli.ts";
+import { startOtlpReceiver } from "./harness/otlp.ts";
 import { collectOutput, startServe, writeConfig, type ServeProcess } from "./harness/serve.ts";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -273,6 +274,16 @@ async function writeLog(dir: string, lines: string[]): Promise<void> {
   appendFileSync(join(dir, "logs", "app.log"), lines.map((l) => `${l}\n`).join(""));
 }
 
+/** Starts `opskit agent` in `dir` with /metrics on a free port; resolves once it says it runs. */
+async function startAgentProcess(dir: string) {
+  const child = Bun.spawn([process.execPath, `${repoRoot}src/cli/main.ts`, "agent", "-c", ".", "--listen", "127.0.0.1:0"], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  cleanups.push(() => child.exitCode === null && child.kill("SIGKILL"));
+  const output = collectOutput(child);
+  const started = await until("the agent's start line", () => /metrics on (http:\/\/[\d.:]+)\/metrics/.exec(output.text()) ?? (child.exitCode !== null && ["", "exited"]) ?? undefined);
+  if (!started[1]) throw new Error(`opskit agent did not start:\n${output.text()}`);
+  return { child, output, metrics: started[1] };
+}
+
 describe("opskit agent with the files source", () => {
   test("--once prints the alerts the current log would raise, as text or JSON, sends them only with --send, and moves no offset", async () => {
     const server = await serve();
@@ -307,13 +318,7 @@ describe("opskit agent with the files source", () => {
     const dir = tempDir();
     await Bun.write(join(dir, "opskit.yaml"), logAgentConfig(dir, server.url, tokenFile));
     await writeLog(dir, []);
-    const start = async () => {
-      const child = Bun.spawn([process.execPath, `${repoRoot}src/cli/main.ts`, "agent", "-c", ".", "--listen", "127.0.0.1:0"], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-      cleanups.push(() => child.exitCode === null && child.kill("SIGKILL"));
-      const output = collectOutput(child);
-      const started = await until("the agent's start line", () => /metrics on (http:\/\/[\d.:]+)\/metrics/.exec(output.text()) ?? undefined);
-      return { child, output, metrics: started[1]! };
-    };
+    const start = () => startAgentProcess(dir);
     const first = await start();
     await writeLog(dir, Array.from({ length: 20 }, (_, i) => `kernel: Out of memory: Killed process ${i} (proc-${i})`));
     // Twenty firing notices and, 2 s later, twenty resolved ones, none deliverable.
@@ -340,4 +345,22 @@ describe("opskit agent with the files source", () => {
     second.child.kill("SIGTERM");
     expect(await second.child.exited).toBe(0);
   }, 90_000);
+
+  test("exports its metrics over OTLP when observability.otlp is configured: events by source and kind, delivered alerts and their latency", async () => {
+    const otlp = await startOtlpReceiver();
+    cleanups.push(() => otlp.stop());
+    const server = await serve();
+    const dir = tempDir();
+    await Bun.write(join(dir, "opskit.yaml"), `${logAgentConfig(dir, server.url, join(server.dir, "server.token"))}observability:\n  otlp: { endpoint: ${otlp.url}, metricsInterval: 200ms }\n`);
+    await writeLog(dir, ["hello", "kernel: Out of memory: Killed process 7 (java)", "bye"]);
+    const agent = await startAgentProcess(dir);
+    const events = await otlp.waitFor(() => otlp.metrics().findLast((m) => m.name === "opskit_agent_events_total" && m.dataPoints.some((p) => p.attributes.source === "app" && p.attributes.kind === "log" && p.value === 3)));
+    expect(events).toMatchObject({ type: "sum", isMonotonic: true });
+    expect(events.resource["service.instance.id"]).toBeString();
+    const latency = await otlp.waitFor(() => otlp.metrics().findLast((m) => m.name === "opskit_agent_delivery_latency_seconds" && m.dataPoints.some((p) => p.count === 1)));
+    expect(latency).toMatchObject({ type: "histogram", unit: "s" });
+    await otlp.waitFor(() => otlp.metrics().findLast((m) => m.name === "opskit_agent_alerts_delivered_total" && m.dataPoints.some((p) => p.value === 1)));
+    agent.child.kill("SIGTERM");
+    expect(await agent.child.exited).toBe(0);
+  }, 60_000);
 });

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { configError, ExitCode, OpsError } from "../errors.ts";
 import { startOtlpMetrics, type OtlpExport, type OtlpMetrics } from "../observe/index.ts";
@@ -98,7 +99,7 @@ async function startLocked(agent: CompiledAgent, options: AgentRunOptions, serve
   if (http) cleanups.push(() => http.stop(true));
   let otlp: OtlpMetrics | undefined;
   if (options.otlp) {
-    otlp = await startOtlpMetrics(r, options.otlp.settings, { intervalMs: options.otlp.intervalMs, version: options.version, warn: (line) => notice(line.replace(/^opskit serve:/, "opskit agent:")) });
+    otlp = await startOtlpMetrics(r, options.otlp.settings, { intervalMs: options.otlp.intervalMs, version: options.version, instanceId: hostname(), warn: (line) => notice(line.replace(/^opskit serve:/, "opskit agent:")) });
     cleanups.push(() => otlp!.shutdown());
   }
 
