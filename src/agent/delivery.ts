@@ -30,6 +30,8 @@ const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 5_000;
 /** While the server is down, new alerts are written to the spool in groups this far apart (one fsync each). */
 const SPOOL_GROUP_MS = 50;
+/** Batches that may wait in memory for a server that is up but slower than the rules. */
+const SPILL_BATCHES = 10;
 /** Alerts held in memory while the spool cannot be written. */
 const MAX_PENDING = 100_000;
 
@@ -46,6 +48,7 @@ export class Delivery {
   readonly #endpoint: string;
   #pending: AgentAlert[] = [];
   #down = false;
+  #directInFlight = false;
   #stopping = false;
   #wake: (() => void) | undefined;
   #spoolTimer: ReturnType<typeof setTimeout> | undefined;
@@ -74,8 +77,10 @@ export class Delivery {
 
   send(alert: AgentAlert): void {
     this.#pending.push(alert);
+    const spill = this.#pending.length >= SPILL_BATCHES * this.options.batchMax;
     if (this.#down || this.options.spool.count > 0) {
-      // The spool has the floor: group what arrives into one durable write.
+      // The spool has the floor: group what arrives into one durable write (at once when it piles up).
+      if (spill) return this.#spoolPending();
       this.#spoolTimer ??= setTimeout(() => {
         this.#spoolTimer = undefined;
         this.#spoolPending();
@@ -84,6 +89,9 @@ export class Delivery {
       }, SPOOL_GROUP_MS);
       return;
     }
+    // Alerts raised faster than the server takes them wait on disk, not in memory; not while a batch
+    // taken from memory is in flight, which would go to the spool behind them if it failed.
+    if (spill && !this.#directInFlight) this.#spoolPending();
     this.#wake?.();
   }
 
@@ -138,7 +146,11 @@ export class Delivery {
       } else if (this.options.lingerMs > 0 && this.#pending.length < this.#batchLimit) await this.#linger();
       const batch = this.#pending.splice(0, this.#batchLimit);
       if (batch.length === 0) continue;
-      if (!(await this.#deliver(batch))) {
+      this.#directInFlight = true;
+      const done = await this.#deliver(batch);
+      this.#directInFlight = false;
+      if (done && this.#pending.length >= SPILL_BATCHES * this.options.batchMax) this.#spoolPending();
+      if (!done) {
         // Back to the front, then everything to the spool: order holds and nothing waits in memory for a server that is away.
         this.#pending.unshift(...batch);
         this.#spoolPending();
