@@ -363,4 +363,27 @@ describe("opskit agent with the files source", () => {
     agent.child.kill("SIGTERM");
     expect(await agent.child.exited).toBe(0);
   }, 60_000);
+
+  test("an alert firing when the agent is killed with kill -9 still resolves at the server after the restart", async () => {
+    const server = await serve();
+    const dir = tempDir();
+    await Bun.write(join(dir, "opskit.yaml"), logAgentConfig(dir, server.url, join(server.dir, "server.token")));
+    await writeLog(dir, []);
+    const first = await startAgentProcess(dir);
+    await writeLog(dir, ["kernel: Out of memory: Killed process 9 (postgres)"]);
+    await server.waitFor("/api/v1/incidents?status=all", (body) => body.incidents.length === 1 && body.incidents[0].status === "open");
+    // The firing alert reaches the state file within a second of being raised.
+    await until("the firing alert saved", async () => (await Bun.file(join(dir, "state", "alerts.json")).text().catch(() => "")).includes("postgres"));
+    first.child.kill("SIGKILL");
+    await first.child.exited;
+    const second = await startAgentProcess(dir);
+    const resolved = await server.waitFor("/api/v1/incidents?status=all", (body) => body.incidents.length === 1 && body.incidents[0].status === "resolved" && body.incidents[0], 30_000);
+    expect(resolved.labels.process).toBe("postgres");
+    // Resolved from the saved state, not raised again from a re-read line.
+    const metrics = await (await fetch(`${second.metrics}/metrics`)).text();
+    expect(metrics).toContain('opskit_agent_alerts_raised_total{rule="oom",status="resolved"} 1');
+    expect(metrics).not.toContain('opskit_agent_alerts_raised_total{rule="oom",status="firing"}');
+    second.child.kill("SIGTERM");
+    expect(await second.child.exited).toBe(0);
+  }, 60_000);
 });

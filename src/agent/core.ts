@@ -18,6 +18,8 @@ export interface CoreOptions {
   raise(alert: AgentAlert): void;
   /** Lines for the operator (a source's warning, said once). */
   notice(line: string): void;
+  /** After each tick (once a second). */
+  afterTick?(): void;
 }
 
 /**
@@ -124,6 +126,7 @@ export class AgentCore {
 
   tick(nowMs: number): void {
     this.engine.tick(nowMs);
+    this.options.afterTick?.();
   }
 
   /** Handles every event still queued, now. */

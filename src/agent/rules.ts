@@ -181,6 +181,7 @@ export class RuleEngine {
   readonly #firing = new Map<string, Firing>();
   readonly #rules: Map<string, CompiledAgentRule>;
   readonly #maxFiring: number;
+  #changes = 0;
 
   constructor(
     rules: readonly CompiledAgentRule[],
@@ -196,6 +197,11 @@ export class RuleEngine {
 
   get firingCount(): number {
     return this.#firing.size;
+  }
+
+  /** Grows each time an alert starts or stops firing (the state file is rewritten when it moved). */
+  get changes(): number {
+    return this.#changes;
   }
 
   /** Whether any rule reads events one by one (else events only feed the windows). */
@@ -265,12 +271,14 @@ export class RuleEngine {
     const annotations = this.#render(rule, rule.annotations, scope);
     const started: Firing = { rule: rule.name, labels, annotations, startsAt: Math.min(at, nowMs), lastMatch: nowMs };
     this.#firing.set(key, started);
+    this.#changes++;
     this.options.raise({ rule: rule.name, status: "firing", labels, annotations, startsAt: started.startsAt, raisedAt: nowMs });
     return key;
   }
 
   #resolve(key: string, firing: Firing, nowMs: number): void {
     this.#firing.delete(key);
+    this.#changes++;
     this.options.raise({ rule: firing.rule, status: "resolved", labels: firing.labels, annotations: firing.annotations, startsAt: firing.startsAt, endsAt: nowMs, raisedAt: nowMs });
   }
 

@@ -84,7 +84,19 @@ async function startLocked(agent: CompiledAgent, options: AgentRunOptions, serve
     dropped: (n) => dropped.inc(["memory_full"], n),
   });
   cleanups.push(() => delivery.stop(0));
-  const core = new AgentCore(agent, { raise: (alert) => delivery.send(alert), notice: (line) => notice(line) });
+  const stateFile = join(settings.stateDir, "alerts.json");
+  // The firing alerts, rewritten within a second of a change: after a kill -9 they still resolve as usual at the next start.
+  let saved = 0;
+  const saveIfChanged = () => {
+    if (core.engine.changes === saved) return;
+    saved = core.engine.changes;
+    try {
+      saveAlerts(stateFile, core.engine.firing());
+    } catch (error) {
+      notice(`opskit agent: cannot write ${stateFile}: ${(error as Error).message}`);
+    }
+  };
+  const core = new AgentCore(agent, { raise: (alert) => delivery.send(alert), notice: (line) => notice(line), afterTick: saveIfChanged });
   const r = core.registry;
   for (const metric of [delivered, failures, dropped, latency]) r.add(metric);
   r.add(new Gauge("opskit_agent_spool_bytes", "Bytes of alerts held in the spool (as agent.spool.maxBytes counts them).", () => [{ value: spool.bytes }]));
@@ -92,7 +104,6 @@ async function startLocked(agent: CompiledAgent, options: AgentRunOptions, serve
   r.add(new Gauge("opskit_agent_alerts_pending", "Alerts in memory waiting for their request.", () => [{ value: delivery.pending }]));
   r.add(new Gauge("opskit_agent_server_up", "1 while the last request reached the server.", () => [{ value: delivery.reachable ? 1 : 0 }]));
 
-  const stateFile = join(settings.stateDir, "alerts.json");
   core.engine.restore(readSavedAlerts(stateFile, notice), Date.now());
 
   const http = settings.listen !== undefined ? serveMetrics(settings.listen, agent.where(["listen"]), core, delivery, spool) : undefined;
