@@ -20,6 +20,9 @@ need="$need aiosmtpd:python3-aiosmtpd"
 need="$need chromium:chromium"
 # The etcd action's tests run real three-member etcd clusters on loopback.
 need="$need etcd:etcd-server"
+# The agent's kernel source drives bpftrace (its tests run it as root; the
+# OOM test uses the kernel's memory cgroups, setpriv the non-root run).
+need="$need bpftrace:bpftrace setpriv:util-linux"
 # The agent's log tests rotate files with logrotate, and read journal files
 # that systemd-journal-remote writes with journalctl (no journald needed).
 need="$need logrotate:logrotate journalctl:systemd /lib/systemd/systemd-journal-remote:systemd-journal-remote"
