@@ -214,7 +214,8 @@ describe("rollout", () => {
     expect(progress.every((s) => (s.replicas ?? 0) <= 4 && (s.availableReplicas ?? 0) >= 3)).toBe(true);
     const updated = progress.map((s) => s.updatedReplicas ?? 0);
     expect(updated).toEqual([...updated].sort((a, b) => a - b));
-    expect(new Set(updated)).toEqual(new Set([0, 1, 2, 3]));
+    // One updated pod per step (the status with none updated yet may be overtaken by the first step on a busy machine).
+    expect([...new Set(updated)].filter((n) => n > 0)).toEqual([1, 2, 3]);
     const last = progress[progress.length - 1];
     expect(last).toMatchObject({ replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3 });
     expect(last.conditions.map((c: any) => [c.type, c.status, c.reason])).toEqual([
