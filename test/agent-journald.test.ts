@@ -105,6 +105,34 @@ describe("journald source over journalctl", () => {
     expect(sink.messages()).toEqual(range(1, 60));
   }, 30_000);
 
+  test("a crash (no final checkpoint) reads again what came after the last checkpoint, never skips", async () => {
+    const dir = tempDir();
+    const journal = join(dir, "journal");
+    const writer = startJournalWriter(journal);
+    const config = spec({ directory: journal, startAt: "beginning" });
+    try {
+      const first = collectingContext(join(dir, "state"));
+      await journaldSource.start(config, first.context);
+      await writer.write(numbered(1, 20));
+      await waitUntil("the first entries", () => first.events.length >= 20);
+      await Bun.sleep(1200);
+      await writer.write(numbered(21, 30));
+      await waitUntil("the next entries", () => first.events.length >= 30);
+      first.controller.abort(); // journalctl is killed, the loop ends; stop() (the final checkpoint) never runs
+      await writer.write(numbered(31, 40));
+      const second = collectingContext(join(dir, "state"));
+      const source = await journaldSource.start(config, second.context);
+      await waitUntil("the entries after the crash", () => second.messages().includes("entry 40"));
+      await source.stop();
+      const numbers = second.messages().map((message) => Number(message.split(" ")[1]));
+      expect(numbers[0]).toBeGreaterThan(1);
+      expect(numbers[0]).toBeLessThanOrEqual(21);
+      expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => numbers[0]! + i));
+    } finally {
+      await writer.close();
+    }
+  }, 30_000);
+
   test("matches are journal matches passed as arguments, never through a shell: hostile values match literally and run nothing", async () => {
     const dir = tempDir();
     const journal = join(dir, "journal");

@@ -45,6 +45,12 @@ interface SavedState {
 }
 
 const STATE_FILE = "files-offsets.json";
+/**
+ * Checkpoints while running are written every PERSIST_MS with the offsets of
+ * the checkpoint before (one interval old): an event the agent took sits in
+ * its queue until the rules have seen it, and a crash must find it read
+ * again, not skipped. A clean stop writes the exact offsets.
+ */
 /** Bytes read from one file before the next gets its turn. */
 const ROUND_BYTES = 1024 * 1024;
 const SCAN_MS = 1000;
@@ -59,6 +65,8 @@ export class FileTail {
   private watchers = new Map<string, FSWatcher>();
   private readonly statePath: string;
   private persisted = "";
+  /** The offsets at the last checkpoint, written at the next one. */
+  private lagging: Record<string, SavedFile> | undefined;
   private wakeUp: (() => void) | undefined;
   private woken = false;
   private scanWanted = true;
@@ -85,6 +93,11 @@ export class FileTail {
     await this.adopt(matched, saved === undefined && this.options.startAt === "end");
   }
 
+  /** Saves where every file will be read from before anything is emitted (startAt: end on a first run is kept even if the agent dies at once); not for --once. */
+  async checkpointStart(): Promise<void> {
+    await this.writeState(this.offsets());
+  }
+
   /** Follows the files until the signal aborts. */
   async follow(): Promise<void> {
     let nextScan = 0;
@@ -100,7 +113,9 @@ export class FileTail {
         const outcome = await this.round(false);
         if (Date.now() >= nextPersist) {
           nextPersist = Date.now() + PERSIST_MS;
-          await this.persist();
+          const current = this.offsets();
+          if (this.lagging) await this.writeState(this.lagging);
+          this.lagging = current;
         }
         if (outcome === "blocked") await this.waitForRoom();
         else if (outcome === "idle") await this.idle(this.idleMs());
@@ -120,12 +135,21 @@ export class FileTail {
     }
   }
 
+  /** Saves the exact offsets (the agent is stopping cleanly: everything it took, it has handled). */
   async persist(): Promise<void> {
+    await this.writeState(this.offsets());
+  }
+
+  private offsets(): Record<string, SavedFile> {
     const files: Record<string, SavedFile> = {};
     for (const file of this.files.values()) {
-      if (file.role === "copy" || file.closed) continue;
+      if (file.role === "copy" || file.closed || file.readPos < 0) continue;
       files[file.key] = { path: file.path, file: file.file, offset: file.committed, fingerprint: file.fingerprint };
     }
+    return files;
+  }
+
+  private async writeState(files: Record<string, SavedFile>): Promise<void> {
     const text = JSON.stringify({ version: 1, files } satisfies SavedState);
     if (text === this.persisted) return;
     await writeStateFile(this.statePath, text);
@@ -243,7 +267,10 @@ export class FileTail {
           file.catchingUp = false;
           file.flushPending();
         }
-        if (file.reachedEnd) file.flushIdle(now, draining ? 0 : this.options.multilineIdleMs);
+        if (file.reachedEnd) {
+          if (draining) file.flushPending();
+          else file.flushIdle(Date.now(), this.options.multilineIdleMs);
+        }
         if (!this.deliver(file)) return "blocked";
         if (file.role === "rotated" && file.reachedEnd && (draining || now - file.lastGrowthAt >= ROTATED_IDLE_MS)) {
           file.flushAll();

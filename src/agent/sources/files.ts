@@ -69,6 +69,7 @@ export const filesSource: AgentSource<FilesSpec> = {
     const signal = AbortSignal.any([stopping.signal, context.signal]);
     const tail = new FileTail(tailOptions(spec), context, signal);
     await tail.init();
+    await tail.checkpointStart();
     const running = tail.follow();
     let stopped: Promise<void> | undefined;
     return {

@@ -34,6 +34,12 @@ const schema = ({ z }: SchemaKit) =>
 type JournaldSpec = z.output<ReturnType<typeof schema>>;
 
 const STATE_FILE = "journald-cursor.json";
+/**
+ * Checkpoints while running are written every PERSIST_MS with the cursor of
+ * the checkpoint before (one interval old): an entry the agent took sits in
+ * its queue until the rules have seen it, and a crash must find it read
+ * again, not skipped. A clean stop writes the exact cursor.
+ */
 const PERSIST_MS = 1000;
 const RESTART_MAX_MS = 30_000;
 const KILL_GRACE_MS = 2000;
@@ -82,6 +88,8 @@ class JournalReader {
   private readonly statePath: string;
   private readonly args: string[];
   private nextPersist = 0;
+  /** The cursor at the last checkpoint: written at the next one (see PERSIST_MS). */
+  private lagging: string | undefined;
   private warned = new Set<string>();
   /** The cursor, or its absence, says where to read from (with startAt: end, once the journal's last entry has been looked up). */
   private positioned = false;
@@ -157,7 +165,6 @@ class JournalReader {
       backoffMs = Date.now() - started > RESTART_MAX_MS ? 500 : Math.min(backoffMs * 2, RESTART_MAX_MS);
       await sleep(backoffMs, this.signal);
     }
-    await this.persist();
   }
 
   /** From the cursor (or the beginning) to the journal's end now. */
@@ -166,10 +173,15 @@ class JournalReader {
     if (code !== 0 && !this.signal.aborted) this.context.warn(`journald: journalctl exited ${code}: ${stderr.trim() || "no message"}`);
   }
 
+  /** Saves the exact cursor (the agent is stopping cleanly: everything it took, it has handled). */
   async persist(): Promise<void> {
-    if (this.readOnly || this.cursor === undefined || this.cursor === this.persisted) return;
-    await writeStateFile(this.statePath, JSON.stringify({ cursor: this.cursor }));
-    this.persisted = this.cursor;
+    if (this.cursor !== undefined) await this.save(this.cursor);
+  }
+
+  private async save(cursor: string): Promise<void> {
+    if (this.readOnly || cursor === this.persisted) return;
+    await writeStateFile(this.statePath, JSON.stringify({ cursor }));
+    this.persisted = cursor;
   }
 
   /** Runs journalctl, handing each entry to the agent (waiting while its queue is full: journalctl then blocks on the pipe). */
@@ -212,7 +224,8 @@ class JournalReader {
       if (cursor) this.cursor = cursor;
       if (Date.now() >= this.nextPersist) {
         this.nextPersist = Date.now() + PERSIST_MS;
-        await this.persist();
+        if (this.lagging) await this.save(this.lagging);
+        this.lagging = this.cursor;
       }
     }
   }
@@ -289,6 +302,7 @@ export const journaldSource: AgentSource<JournaldSpec> = {
         stopped ??= (async () => {
           stopping.abort();
           await running;
+          await reader.persist();
         })();
         return stopped;
       },
