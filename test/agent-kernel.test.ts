@@ -13,6 +13,7 @@ import type { AgentEvent, SourceContext } from "../src/agent/types.ts";
 import { createSchemaKit } from "../src/schema/index.ts";
 import { createMemoryCgroup, memoryController } from "./harness/cgroup.ts";
 import { repoRoot } from "./harness/cli.ts";
+import { collectOutput, startServe, writeConfig } from "./harness/serve.ts";
 
 const kernel = agentSources.kernel!;
 const specOf = (value: unknown) => kernel.schema(createSchemaKit(z)).parse(value) as any;
@@ -270,32 +271,89 @@ describe("kernel events: counts and backpressure", () => {
 });
 
 describe("kernel events without root", () => {
-  kernelTest("a non-root run says the one clear message and runs on", async () => {
-    const script = join(dir, "nonroot.ts");
+  kernelTest("opskit agent run as nobody says the one clear message and runs its other sources", async () => {
+    const home = mkdtempSync(join(dir, "nobody-"));
+    mkdirSync(join(home, "logs"));
+    writeFileSync(join(home, "logs", "app.log"), "kernel: Out of memory: Killed process 42 (java)\n");
     writeFileSync(
-      script,
-      `import { agentSources } from ${JSON.stringify(join(repoRoot, "src/agent/sources/index.ts"))};
-const warnings = [];
-const context = { name: "kernel", stateDir: "/tmp", signal: new AbortController().signal, emit: () => true, drained: async () => {}, warn: (m) => { warnings.push(m); console.log("WARN " + m); }, counters: { inc() {} } };
-const running = await agentSources.kernel.start({ events: ["exec"], count: [], bpftrace: "bpftrace", bufferPages: 256 }, context);
-console.log("still running, warnings=" + warnings.length);
-await running.stop();
+      join(home, "opskit.yaml"),
+      `agent:
+  stateDir: ${join(home, "state")}
+  sources:
+    - name: kernel
+      kernel: { events: [exec, oom] }
+    - name: app
+      files: { paths: ["${join(home, "logs")}/*.log"] }
+  rules:
+    - name: oom
+      when: event.kind == "oom" || (event.kind == "log" && event.message.contains("Out of memory"))
+      labels: { alertname: OOMKill }
 `,
     );
-    chmodSync(script, 0o644);
-    const home = join(dir, "nobody-home");
-    mkdirSync(home, { mode: 0o777 });
-    chmodSync(home, 0o777);
-    const child = Bun.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, script], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0", TMPDIR: home },
+    for (const path of [home, join(home, "logs"), join(home, "logs", "app.log"), join(home, "opskit.yaml")]) chmodSync(path, 0o777);
+    const child = Bun.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, join(repoRoot, "src/cli/main.ts"), "agent", "-c", ".", "--once"], {
+      cwd: home,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, NO_COLOR: "1", BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0", TMPDIR: home },
       stdout: "pipe",
       stderr: "pipe",
     });
     const [code, out, err] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
-    expect(err).toBe("");
-    expect(code).toBe(0);
-    const warns = out.split("\n").filter((line) => line.startsWith("WARN "));
-    expect(warns).toEqual(["WARN eBPF unavailable: not root (uid 65534): bpftrace loads BPF programs only as root; kernel events off. Fix: run opskit agent as root"]);
-    expect(out).toContain("still running, warnings=1");
+    expect(code, err).toBe(0);
+    expect(err.trim().split("\n")).toEqual(["opskit agent: source kernel: eBPF unavailable: not root (uid 65534): bpftrace loads BPF programs only as root; kernel events off. Fix: run opskit agent as root"]);
+    // The files source ran on: its line raised the rule's alert.
+    expect(out).toContain("1 alert would be sent (kernel: 0 events, app: 1 event)");
   }, 60_000);
+});
+
+describe("opskit agent with the kernel source, feeding opskit serve", () => {
+  kernelTest("an OOM kill raises the rule's alert at the server, labelled with the victim's comm and pid", async () => {
+    const server = await startServe(writeConfig("rules: []\n"));
+    const agentDir = mkdtempSync(join(tmpdir(), "opskit-agent-kernel-e2e-"));
+    let agent: ReturnType<typeof Bun.spawn> | undefined;
+    const cgroup = createMemoryCgroup(unique("opskit-oom-"), 32 * 1024 * 1024);
+    try {
+      writeFileSync(
+        join(agentDir, "opskit.yaml"),
+        `agent:
+  server: { url: ${server.url}, token: "file:${join(server.dir, "server.token")}", timeout: 2s }
+  stateDir: ${join(agentDir, "state")}
+  sources:
+    - name: kernel
+      kernel: { events: [exec, exit, oom] }
+  rules:
+    - name: oom
+      when: event.kind == "oom"
+      labels: { alertname: OOMKill, process: "{{ event.comm }}", pid: "{{ event.pid }}" }
+      resolveAfter: 1m
+`,
+      );
+      agent = Bun.spawn([process.execPath, join(repoRoot, "src/cli/main.ts"), "agent", "-c", ".", "--listen", "127.0.0.1:0"], { cwd: agentDir, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+      const output = collectOutput(agent as any);
+      const metricsUrl = await waitFor("the agent's metrics", () => /metrics on (http:\/\/[\d.:]+)\/metrics/.exec(output.text())?.[1] ?? (agent!.exitCode !== null ? "exited" : undefined), 60_000);
+      expect(metricsUrl, output.text()).not.toBe("exited");
+      // Ready once the kernel source's probes are attached.
+      let metrics = "";
+      await waitFor("the kernel probes attached", () => (/opskit_agent_probes_attached_total\{source="kernel"\} [1-9]/.test(metrics) ? true : void fetch(`${metricsUrl}/metrics`).then((r) => r.text()).then((t) => (metrics = t)).catch(() => undefined)), 60_000);
+      expect(output.text()).not.toContain("eBPF unavailable");
+
+      const name = unique("okoom");
+      const victim = Bun.spawn([namedShell(name), "-c", 'read go; a=x; while :; do a="$a$a"; done'], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
+      cgroup.add(victim.pid);
+      victim.stdin.write("go\n");
+      await victim.stdin.end();
+      const code = await Promise.race([victim.exited, Bun.sleep(60_000).then(() => "still running")]);
+      if (code === "still running") victim.kill("SIGKILL");
+      expect(victim.signalCode).toBe("SIGKILL");
+      const incidents = await server.waitFor("/api/v1/incidents?status=all", (body) => body.incidents.filter((i: any) => i.labels.process === name).length > 0 && body.incidents, 30_000);
+      const incident = incidents.find((i: any) => i.labels.process === name);
+      expect(incident.labels).toMatchObject({ alertname: "OOMKill", process: name, pid: String(victim.pid) });
+      expect(incident.status).toBe("open");
+    } finally {
+      agent?.kill("SIGTERM");
+      await agent?.exited;
+      await cgroup.remove();
+      if (server.child.exitCode === null) await server.kill();
+      rmSync(agentDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
