@@ -1,6 +1,7 @@
 // The agent's `files` source against real files: a writer process, Debian's
 // logrotate (create and copytruncate), truncation, restarts, multi-line
-// records, globs, and backpressure from a queue that says no.
+// records, globs, and backpressure from a queue that says no; then the whole
+// of it through `opskit agent` delivering to a real `opskit serve`.
 import { afterAll, describe, expect, test } from "bun:test";
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +9,9 @@ import { join } from "node:path";
 import { z } from "zod";
 import { filesSource } from "../src/agent/sources/files.ts";
 import { createSchemaKit } from "../src/schema/index.ts";
+import { repoRoot } from "./harness/cli.ts";
 import { lineNumber, logrotate, startLogWriter, writerLine } from "./harness/logs.ts";
+import { collectOutput, startServe, writeConfig } from "./harness/serve.ts";
 import { collectingContext as collector, waitUntil } from "./harness/source-context.ts";
 
 const dirs: string[] = [];
@@ -334,4 +337,87 @@ describe("once", () => {
       expect(readFileSync(join(state, "files-offsets.json"), "utf8")).toBe(readFileSync(join(dir, "saved.json"), "utf8"));
     }
   }, 30_000);
+});
+
+describe("opskit agent with a files source, delivering to opskit serve", () => {
+  test("a log written, rotated by logrotate create and copytruncate and truncated while the agent runs: every line taken once; the matching lines raise alerts at the server, which then resolve", async () => {
+    const server = await startServe(writeConfig("rules: []\n"));
+    const dir = tempDir();
+    const log = join(dir, "app.log");
+    writeFileSync(log, "");
+    // Every hundredth line matches; its number is the alert's label.
+    writeFileSync(
+      join(dir, "opskit.yaml"),
+      `agent:
+  server: { url: ${server.url}, token: "file:${join(server.dir, "server.token")}", timeout: 2s }
+  stateDir: ${join(dir, "state")}
+  sources:
+    - name: app
+      files: { paths: ["${log}"], pollInterval: 100ms }
+  rules:
+    - name: hundredth
+      when: log.message.split(" ")[1].endsWith("00")
+      labels: { alertname: HundredthLine, line: '{{ log.message.split(" ")[1] }}' }
+      resolveAfter: 2s
+`,
+    );
+    const agent = Bun.spawn([process.execPath, join(repoRoot, "src/cli/main.ts"), "agent", "-c", ".", "--listen", "127.0.0.1:0"], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const output = collectOutput(agent);
+    const count = 6000;
+    const writer = startLogWriter(log, { count, batch: 10, intervalMs: 3 });
+    const eventsTaken = async (metrics: string) => Number(/^opskit_agent_events_total\{source="app",kind="log"\} (\d+)$/m.exec(await (await fetch(metrics)).text())?.[1] ?? 0);
+    try {
+      await waitUntil("the agent's metrics address", () => /metrics on (http:\/\/[\d.:]+\/metrics)/.test(output.text()));
+      const metrics = /metrics on (http:\/\/[\d.:]+\/metrics)/.exec(output.text())![1]!;
+      const atLeast = async (n: number) => {
+        const deadline = Date.now() + 30_000;
+        while ((await eventsTaken(metrics)) < n) {
+          if (Date.now() > deadline) throw new Error(`the agent did not take ${n} lines:\n${output.text()}`);
+          await Bun.sleep(50);
+        }
+      };
+      await atLeast(1000);
+      // The agent is held (SIGSTOP) across each rotation, so it has lines still to read in the old file when it goes on.
+      agent.kill("SIGSTOP");
+      await logrotate(log, "create", dir, writer.pid);
+      await Bun.sleep(100);
+      agent.kill("SIGCONT");
+      await atLeast(2500);
+      agent.kill("SIGSTOP");
+      await Bun.sleep(100);
+      writer.pause();
+      await logrotate(log, "copytruncate", dir);
+      writer.resume();
+      agent.kill("SIGCONT");
+      await atLeast(4000);
+      writer.pause();
+      const last = lineNumber(readFileSync(log, "utf8").trimEnd().split("\n").at(-1)!);
+      await atLeast(last);
+      truncateSync(log, 0);
+      writer.resume();
+      expect(await writer.exited).toBe(0);
+      await atLeast(count);
+      const alerts = await server.waitFor(
+        "/api/v1/incidents?status=all&limit=500",
+        (body) => body.incidents.length === count / 100 && body.incidents.every((incident: any) => incident.status === "resolved") && body.incidents,
+        30_000,
+      );
+      expect(alerts.map((incident: any) => incident.labels.line).sort()).toEqual(Array.from({ length: count / 100 }, (_, i) => String((i + 1) * 100).padStart(7, "0")));
+      expect(alerts.every((incident: any) => incident.labels.alertname === "HundredthLine")).toBe(true);
+      await Bun.sleep(300);
+      expect(await eventsTaken(metrics)).toBe(count);
+      const text = await (await fetch(metrics)).text();
+      expect(text).toMatch(/^opskit_agent_alerts_raised_total\{rule="hundredth",status="firing"\} 60$/m);
+      expect(text).toMatch(/^opskit_agent_files_copies_continued_total\{source="app"\} 1$/m);
+      agent.kill("SIGTERM");
+      expect(await agent.exited).toBe(0);
+    } finally {
+      writer.kill();
+      if (agent.exitCode === null) {
+        agent.kill("SIGCONT");
+        agent.kill("SIGKILL");
+      }
+      await server.stop();
+    }
+  }, 120_000);
 });
