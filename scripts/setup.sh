@@ -26,6 +26,10 @@ need="$need bpftrace:bpftrace setpriv:util-linux"
 # The agent's log tests rotate files with logrotate, and read journal files
 # that systemd-journal-remote writes with journalctl (no journald needed).
 need="$need logrotate:logrotate journalctl:systemd /lib/systemd/systemd-journal-remote:systemd-journal-remote"
+# The linux-arm64 executable runs its agent tests on this machine under
+# qemu-user (called directly, so binfmt_misc need not be registered) with the
+# arm64 C library from the cross toolchain's libc.
+need="$need qemu-aarch64-static:qemu-user-static /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1:libc6-arm64-cross"
 # The PostgreSQL journal and the high-availability tests use PostgreSQL 15
 # (Debian 12's): the machine's server on 127.0.0.1:5432, and private servers
 # the tests start with its initdb and pg_ctl.
