@@ -262,7 +262,9 @@ async function runBpftrace(spec: KernelSpec, context: SourceContext, bpftrace: s
       for (;;) {
         // Not reading is the backpressure: deliver() awaits room before the next read.
         const { value, done } = await reader.read();
-        if (done || stopping.signal.aborted) break;
+        if (done) break;
+        // Stopping: read on (discarding) so that bpftrace, printing its maps at exit, never blocks on a full pipe.
+        if (stopping.signal.aborted) continue;
         const readAtMs = performance.timeOrigin + performance.now();
         pending += decoder.decode(value, { stream: true });
         const lines = pending.split("\n");
