@@ -82,14 +82,18 @@ async function latency(rate: number, seconds: number): Promise<void> {
       if (wait > 1) await Bun.sleep(wait);
       require("node:fs").writeSync(fd, (performance.timeOrigin + performance.now()).toFixed(3) + " line " + i + " ${"x".repeat(80)}\\n");
     }`;
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
   const child = Bun.spawn([process.execPath, "-e", writer], { stdout: "inherit", stderr: "inherit" });
   await child.exited;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuShare = ((cpu.user + cpu.system) / 1000 / (performance.now() - started)) * 100;
   const deadline = Date.now() + 10_000;
   while (latencies.length < count && Date.now() < deadline) await Bun.sleep(20);
   await source.stop();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(2);
-  console.log(`tail latency at ${rate} lines/s for ${seconds} s (${latencies.length}/${count} lines): p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${latencies.at(-1)!.toFixed(2)} ms`);
+  console.log(`tail latency at ${rate} lines/s for ${seconds} s (${latencies.length}/${count} lines): p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${latencies.at(-1)!.toFixed(2)} ms; this process's CPU ${cpuShare.toFixed(1)}% of a core`);
 }
 
 async function journald(entries: number): Promise<void> {

@@ -10,14 +10,15 @@
  *   - a copy of a live file (a copytruncate in progress) is not read twice;
  *   - a restart resumes each file at the offset of the last record the agent
  *     took, finding it under its rotated name if it was renamed meanwhile.
- * inotify (fs.watch) wakes the loop; polling every pollInterval is the
- * fallback that never goes away.
+ * inotify wakes the loop (directory-watch.ts); polling every pollInterval
+ * is the fallback that never goes away.
  */
-import { type BigIntStats, type FSWatcher, watch } from "node:fs";
+import type { BigIntStats } from "node:fs";
 import { type FileHandle, readdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { sleep } from "../../time/index.ts";
 import type { AgentEvent, SourceContext } from "../types.ts";
+import { DirectoryWatch } from "./directory-watch.ts";
 import type { LogRecord, RecordOptions } from "./log-records.ts";
 import { compileExcludes, compilePathPattern, expandPathPattern, type PathPattern } from "./path-globs.ts";
 import { readStateFile, writeStateFile } from "./state-file.ts";
@@ -57,20 +58,25 @@ const SCAN_MS = 1000;
 const PERSIST_MS = 1000;
 /** A file rotated away is closed once it has not grown for this long (its writer has reopened the new one). */
 const ROTATED_IDLE_MS = 5000;
+/**
+ * After a round that read something, the next look comes this soon whatever
+ * inotify says: Bun's fs.watch drops a change that follows another on the
+ * same file within a millisecond (oven-sh/bun#29952, shouldEmit), so the
+ * last write of a burst can go unreported until the poll.
+ */
+const FOLLOW_UP_MS = 15;
 
 export class FileTail {
   private readonly patterns: PathPattern[];
   private readonly excluded: (path: string) => boolean;
   private files = new Map<string, TailedFile>();
-  private watchers = new Map<string, FSWatcher>();
+  private readonly watch: DirectoryWatch;
   private readonly statePath: string;
   private persisted = "";
   /** The offsets at the last checkpoint, written at the next one. */
   private lagging: Record<string, SavedFile> | undefined;
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
-  private scanWanted = true;
-  private watchFailed = false;
+  /** A checkpoint being written: off the reading path (its fsync may take a while on a busy disk), one at a time. */
+  private saving: Promise<void> | undefined;
   private readonly warned = new Set<string>();
 
   constructor(
@@ -81,6 +87,7 @@ export class FileTail {
     this.patterns = options.paths.map(compilePathPattern);
     this.excluded = compileExcludes(options.exclude);
     this.statePath = join(context.stateDir, STATE_FILE);
+    this.watch = new DirectoryWatch((reason) => this.warnOnce("watch", `files: inotify unavailable (${reason}); polling every ${options.pollMs} ms`));
   }
 
   /** Opens what the saved state and the patterns name, each at the offset to resume from. */
@@ -105,8 +112,8 @@ export class FileTail {
     while (!this.signal.aborted) {
       try {
         const now = Date.now();
-        if (this.scanWanted || now >= nextScan) {
-          this.scanWanted = false;
+        if (this.watch.rescan || now >= nextScan) {
+          this.watch.rescan = false;
           nextScan = now + SCAN_MS;
           await this.scan();
         }
@@ -114,11 +121,12 @@ export class FileTail {
         if (Date.now() >= nextPersist) {
           nextPersist = Date.now() + PERSIST_MS;
           const current = this.offsets();
-          if (this.lagging) await this.writeState(this.lagging);
+          if (this.lagging && !this.saving) this.saving = this.checkpoint(this.lagging);
           this.lagging = current;
         }
         if (outcome === "blocked") await this.waitForRoom();
-        else if (outcome === "idle") await this.idle(this.idleMs());
+        else if (outcome === "read") await this.watch.idle(Math.min(FOLLOW_UP_MS, this.idleMs()), this.signal);
+        else if (outcome === "idle") await this.watch.idle(this.idleMs(), this.signal);
       } catch (error) {
         this.warnOnce("loop", `files: ${(error as Error).message}`);
         await sleep(this.options.pollMs, this.signal);
@@ -137,7 +145,18 @@ export class FileTail {
 
   /** Saves the exact offsets (the agent is stopping cleanly: everything it took, it has handled). */
   async persist(): Promise<void> {
+    await this.saving;
     await this.writeState(this.offsets());
+  }
+
+  private async checkpoint(files: Record<string, SavedFile>): Promise<void> {
+    try {
+      await this.writeState(files);
+    } catch (error) {
+      this.warnOnce("checkpoint", `files: cannot save offsets in ${this.statePath}: ${(error as Error).message}`);
+    } finally {
+      this.saving = undefined;
+    }
   }
 
   private offsets(): Record<string, SavedFile> {
@@ -157,8 +176,7 @@ export class FileTail {
   }
 
   async close(): Promise<void> {
-    for (const watcher of this.watchers.values()) watcher.close();
-    this.watchers.clear();
+    this.watch.close();
     for (const file of this.files.values()) await file.close();
     this.files.clear();
   }
@@ -180,7 +198,7 @@ export class FileTail {
   private async resume(key: string, entry: SavedFile, matched: Map<string, { path: string; stat: BigIntStats }>): Promise<void> {
     const here = matched.get(key);
     if (here) {
-      const file = await this.track(here.path, async (stat, handle) => ((await beginsWith(handle, entry.fingerprint)) && Number(stat.size) >= entry.offset ? entry.offset : -1));
+      const file = await this.track(here.path, (stat, handle) => (beginsWith(handle, entry.fingerprint) && Number(stat.size) >= entry.offset ? entry.offset : -1));
       if (!file) return;
       file.file = entry.file;
       if (file.readPos >= 0) return;
@@ -191,7 +209,7 @@ export class FileTail {
       return;
     }
     const renamed = await this.findInDirectory(dirname(entry.path), (candidate) => fileKey(candidate) === key);
-    const continued = renamed ? await this.track(renamed, async (_stat, handle) => ((await beginsWith(handle, entry.fingerprint)) ? entry.offset : -1)) : undefined;
+    const continued = renamed ? await this.track(renamed, (_stat, handle) => (beginsWith(handle, entry.fingerprint) ? entry.offset : -1)) : undefined;
     if (continued && continued.readPos >= 0) {
       continued.file = entry.file;
       continued.role = "rotated";
@@ -239,12 +257,14 @@ export class FileTail {
       }
     }
     await this.adopt(matched, false);
-    this.watchDirectories();
+    // The patterns' directories (new files appear there) and the files' own (they change there).
+    this.watch.watch(new Set([...this.patterns.map((pattern) => pattern.base), ...[...this.files.values()].map((file) => dirname(file.path))]));
   }
 
   /** One pass over the files: what each owes is delivered, truncation handled, up to ROUND_BYTES read. */
-  private async round(draining: boolean): Promise<"blocked" | "more" | "idle"> {
+  private async round(draining: boolean): Promise<"blocked" | "more" | "read" | "idle"> {
     let more = false;
+    let readAny = false;
     const now = Date.now();
     const ordered = [...this.files.values()].sort((a, b) => rank(a) - rank(b));
     const successorsWithData = await this.successorsWithData(ordered);
@@ -262,6 +282,7 @@ export class FileTail {
         }
         const read = await file.read(ROUND_BYTES);
         if (read === ROUND_BYTES) more = true;
+        if (read > 0) readAny = true;
         if (file.reachedEnd && file.catchingUp && (draining || successorsWithData.has(file.file))) {
           // Read to its end after its successor got data: a writer that moved on wrote all it will write here.
           file.catchingUp = false;
@@ -283,7 +304,7 @@ export class FileTail {
         await this.forget(file);
       }
     }
-    return more ? "more" : "idle";
+    return more ? "more" : readAny ? "read" : "idle";
   }
 
   /** Names under which a newer file already holds unread data while older content under the name is still being read. */
@@ -293,7 +314,7 @@ export class FileTail {
     if (catching.size === 0) return names;
     for (const file of ordered) {
       if (file.catchingUp || file.closed || file.role === "copy" || !catching.has(file.file) || names.has(file.file)) continue;
-      if (await file.hasUnread().catch(() => false)) names.add(file.file);
+      if (unreadOrGone(file)) names.add(file.file);
     }
     return names;
   }
@@ -317,7 +338,7 @@ export class FileTail {
     const copy = await this.continueFromCopy({ path: file.path, file: file.file, offset: resumeAt, fingerprint: file.fingerprint }, file.file, file.key);
     if (!copy) file.flushAll();
     file.restart(0);
-    file.fingerprint = await fingerprintOf(file.handle);
+    file.fingerprint = fingerprintOf(file.handle);
     return copy !== undefined;
   }
 
@@ -331,7 +352,7 @@ export class FileTail {
     }
     if (!copy) {
       const path = await this.findInDirectory(dirname(entry.path), (candidate) => !this.files.has(fileKey(candidate)) && fileKey(candidate) !== exceptKey && Number(candidate.size) >= Math.max(entry.offset, entry.fingerprint.length));
-      if (path) copy = await this.track(path, async (_stat, handle) => ((await beginsWith(handle, entry.fingerprint)) ? entry.offset : -1));
+      if (path) copy = await this.track(path, (_stat, handle) => (beginsWith(handle, entry.fingerprint) ? entry.offset : -1));
       if (copy && copy.readPos < 0) {
         await this.forget(copy);
         return undefined;
@@ -368,7 +389,7 @@ export class FileTail {
     return undefined;
   }
 
-  private async track(path: string, offset: (stat: BigIntStats, handle: FileHandle) => Promise<number> | number): Promise<TailedFile | undefined> {
+  private async track(path: string, offset: (stat: BigIntStats, handle: FileHandle) => number): Promise<TailedFile | undefined> {
     const file = await TailedFile.open(path, offset, this.options.records);
     if (!file) return undefined;
     const existing = this.files.get(file.key);
@@ -407,63 +428,9 @@ export class FileTail {
     return wait;
   }
 
-  private async idle(ms: number): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.signal.removeEventListener("abort", done);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
-      this.signal.addEventListener("abort", done, { once: true });
-    });
-    this.woken = false;
-  }
-
-  private wake(rescan: boolean): void {
-    if (rescan) this.scanWanted = true;
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
   private async waitForRoom(): Promise<void> {
     this.count("files_backpressure");
     await Promise.race([this.context.drained(), new Promise<void>((resolve) => this.signal.addEventListener("abort", () => resolve(), { once: true }))]);
-  }
-
-  /** inotify on the patterns' directories and the files' own: a change wakes the loop at once; polling carries on regardless. */
-  private watchDirectories(): void {
-    if (this.watchFailed) return;
-    const wanted = new Set<string>([...this.patterns.map((pattern) => pattern.base), ...[...this.files.values()].map((file) => dirname(file.path))]);
-    for (const [directory, watcher] of this.watchers) {
-      if (!wanted.has(directory)) {
-        watcher.close();
-        this.watchers.delete(directory);
-      }
-    }
-    for (const directory of wanted) {
-      if (this.watchers.has(directory)) continue;
-      try {
-        const watcher = watch(directory, { persistent: false }, (event) => this.wake(event === "rename"));
-        watcher.on("error", () => {
-          watcher.close();
-          this.watchers.delete(directory);
-        });
-        this.watchers.set(directory, watcher);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === "ENOENT" || code === "ENOTDIR") continue; // not there yet: the scan finds it by polling
-        this.watchFailed = true;
-        this.warnOnce("watch", `files: inotify unavailable (${code ?? (error as Error).message}); polling every ${this.options.pollMs} ms`);
-        return;
-      }
-    }
   }
 
   private warnOnce(key: string, message: string): void {
@@ -474,6 +441,14 @@ export class FileTail {
 
   private count(name: string): void {
     this.context.counters.inc(name);
+  }
+}
+
+function unreadOrGone(file: TailedFile): boolean {
+  try {
+    return file.hasUnread();
+  } catch {
+    return false;
   }
 }
 

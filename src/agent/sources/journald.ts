@@ -90,6 +90,8 @@ class JournalReader {
   private nextPersist = 0;
   /** The cursor at the last checkpoint: written at the next one (see PERSIST_MS). */
   private lagging: string | undefined;
+  /** A checkpoint being written: off the reading path (its fsync may take a while on a busy disk), one at a time. */
+  private saving: Promise<void> | undefined;
   private warned = new Set<string>();
   /** The cursor, or its absence, says where to read from (with startAt: end, once the journal's last entry has been looked up). */
   private positioned = false;
@@ -175,6 +177,7 @@ class JournalReader {
 
   /** Saves the exact cursor (the agent is stopping cleanly: everything it took, it has handled). */
   async persist(): Promise<void> {
+    await this.saving;
     if (this.cursor !== undefined) await this.save(this.cursor);
   }
 
@@ -224,7 +227,11 @@ class JournalReader {
       if (cursor) this.cursor = cursor;
       if (Date.now() >= this.nextPersist) {
         this.nextPersist = Date.now() + PERSIST_MS;
-        if (this.lagging) await this.save(this.lagging);
+        if (this.lagging && !this.saving) {
+          this.saving = this.save(this.lagging)
+            .catch((error: Error) => this.warnOnce("checkpoint", `journald: cannot save the cursor in ${this.statePath}: ${error.message}`))
+            .finally(() => (this.saving = undefined));
+        }
         this.lagging = this.cursor;
       }
     }
