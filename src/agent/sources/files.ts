@@ -26,7 +26,10 @@ const schema = ({ z, duration }: SchemaKit) =>
           start: z
             .string()
             .min(1)
-            .refine((text) => validRegex(text), "a JavaScript regular expression, e.g. '^\\d{4}-\\d{2}-\\d{2}'")
+            .superRefine((text, check) => {
+              const problem = regexProblem(text);
+              if (problem) check.addIssue({ code: "custom", message: `not a JavaScript regular expression (${problem}); e.g. '^\\d{4}-\\d{2}-\\d{2}'` });
+            })
             .describe("a line matching this regular expression starts a record; any other line continues the record before it (stack traces)"),
           timeout: duration.default("1s").describe("a record that no new line has continued for this long is complete"),
         })
@@ -41,12 +44,12 @@ const schema = ({ z, duration }: SchemaKit) =>
 
 type FilesSpec = z.output<ReturnType<typeof schema>>;
 
-function validRegex(text: string): boolean {
+function regexProblem(text: string): string | undefined {
   try {
     new RegExp(text);
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
   }
 }
 
