@@ -202,6 +202,19 @@ describe("journald source over journalctl", () => {
     expect(journalctlsReading(journal)).toEqual([]);
   }, 30_000);
 
+  test("following the system journal where journald does not run says so once; a journal directory does not", async () => {
+    const dir = tempDir();
+    const system = collectingContext(join(dir, "system"));
+    const source = await journaldSource.start(spec({ units: ["opskit-test-none.service"] }), system.context);
+    await source.stop();
+    const running = existsSync("/run/systemd/journal/socket");
+    expect(system.warnings.filter((warning) => warning.startsWith("journald does not run on this machine"))).toHaveLength(running ? 0 : 1);
+    const directory = collectingContext(join(dir, "directory"));
+    const other = await journaldSource.start(spec({ directory: join(dir, "journal") }), directory.context);
+    await other.stop();
+    expect(directory.warnings).toEqual([]);
+  }, 30_000);
+
   test("once reads from the saved cursor to the journal's end and leaves the cursor; with no cursor, startAt decides", async () => {
     const dir = tempDir();
     const journal = join(dir, "journal");

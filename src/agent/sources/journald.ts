@@ -6,7 +6,7 @@
  * journalctl runs from an argument vector, never a shell, and is killed on
  * stop; if it exits, it is started again from the cursor.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
 import type { SchemaKit } from "../../schema/index.ts";
@@ -34,6 +34,8 @@ const schema = ({ z }: SchemaKit) =>
 type JournaldSpec = z.output<ReturnType<typeof schema>>;
 
 const STATE_FILE = "journald-cursor.json";
+/** Where journald listens (systemd-journald.service(8)): without it, the system journal gets no new entries. */
+const JOURNALD_SOCKET = "/run/systemd/journal/socket";
 /**
  * Checkpoints while running are written every PERSIST_MS with the cursor of
  * the checkpoint before (one interval old): an entry the agent took sits in
@@ -300,6 +302,9 @@ export const journaldSource: AgentSource<JournaldSpec> = {
   schema,
   async start(spec: JournaldSpec, context: SourceContext) {
     const stopping = new AbortController();
+    if (!spec.directory && !spec.files && !existsSync(JOURNALD_SOCKET)) {
+      context.warn(`journald does not run on this machine (no ${JOURNALD_SOCKET}): the system journal gets no new entries; following it anyway`);
+    }
     const reader = new JournalReader(spec, context, AbortSignal.any([stopping.signal, context.signal]));
     await reader.init();
     const running = reader.follow();
