@@ -189,6 +189,23 @@ describe("restarts", () => {
     expect(sink.messages().slice(100)).toEqual([...lines(1, 200, "new").trimEnd().split("\n"), ...lines(1, 300, "third").trimEnd().split("\n")]);
   }, 30_000);
 
+  test("saved offsets that cannot be read are said so, and reading starts as on a first start", async () => {
+    const dir = tempDir();
+    const log = join(dir, "app.log");
+    const state = join(dir, "state");
+    mkdirSync(state);
+    writeFileSync(join(state, "files-offsets.json"), '{"version": 1, "files": {"trunc');
+    writeFileSync(log, lines(1, 5));
+    const sink = collector(state);
+    const source = await filesSource.start(spec({ paths: [log], pollInterval: "50ms" }), sink.context);
+    await waitUntil("the lines", () => sink.events.length >= 5);
+    await source.stop();
+    expect(sink.messages().map(lineNumber)).toEqual([1, 2, 3, 4, 5]);
+    expect(sink.warnings).toHaveLength(1);
+    expect(sink.warnings[0]).toStartWith(`files: the saved offsets in ${join(state, "files-offsets.json")} cannot be read (`);
+    expect(JSON.parse(readFileSync(join(state, "files-offsets.json"), "utf8")).version).toBe(1);
+  });
+
   test("startAt: end reads only what is written after the very first start", async () => {
     const dir = tempDir();
     const log = join(dir, "app.log");

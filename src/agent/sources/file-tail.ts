@@ -93,11 +93,22 @@ export class FileTail {
   /** Opens what the saved state and the patterns name, each at the offset to resume from. */
   async init(): Promise<void> {
     const text = await readStateFile(this.statePath);
-    const saved: SavedState | undefined = text ? (JSON.parse(text) as SavedState) : undefined;
-    if (text) this.persisted = text;
+    const saved = text ? this.parseState(text) : undefined;
+    if (saved) this.persisted = text!;
     const matched = await this.matches();
     for (const [key, entry] of Object.entries(saved?.files ?? {})) await this.resume(key, entry, matched);
     await this.adopt(matched, saved === undefined && this.options.startAt === "end");
+  }
+
+  private parseState(text: string): SavedState | undefined {
+    try {
+      const state = JSON.parse(text) as SavedState;
+      if (state?.version === 1 && typeof state.files === "object" && state.files !== null) return state;
+      throw new Error("not a version 1 offsets file");
+    } catch (error) {
+      this.context.warn(`files: the saved offsets in ${this.statePath} cannot be read (${(error as Error).message}); starting as on a first start (startAt: ${this.options.startAt})`);
+      return undefined;
+    }
   }
 
   /** Saves where every file will be read from before anything is emitted (startAt: end on a first run is kept even if the agent dies at once); not for --once. */

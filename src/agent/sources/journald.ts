@@ -112,9 +112,10 @@ class JournalReader {
   /** The saved cursor; on the very first start with startAt: end, the cursor of the journal's last entry now. */
   async init(): Promise<boolean> {
     const text = await readStateFile(this.statePath);
-    if (text) {
-      this.cursor = (JSON.parse(text) as { cursor?: string }).cursor;
-      this.persisted = this.cursor;
+    const saved = text ? this.parseCursor(text) : undefined;
+    if (saved) {
+      this.cursor = saved;
+      this.persisted = saved;
       this.positioned = true;
       return true;
     }
@@ -125,6 +126,17 @@ class JournalReader {
     if (this.readOnly) return false; // nothing saved, and "end" means nothing to read yet
     await this.positionAtEnd();
     return true;
+  }
+
+  private parseCursor(text: string): string | undefined {
+    try {
+      const { cursor } = JSON.parse(text) as { cursor?: unknown };
+      if (typeof cursor === "string" && cursor) return cursor;
+      throw new Error("no cursor in it");
+    } catch (error) {
+      this.context.warn(`journald: the saved cursor in ${this.statePath} cannot be read (${(error as Error).message}); starting as on a first start (startAt: ${this.spec.startAt})`);
+      return undefined;
+    }
   }
 
   /** The cursor of the journal's last entry now (none when it holds no entry yet): where startAt: end begins, fixed before start() returns. */
