@@ -70,6 +70,12 @@ export function describeMachine(): Machine {
       DuckDB: `@duckdb/node-api ${duckdbVersion()} under Node ${firstLine(["node", "--version"])}`,
       // The soak's browser (Debian's chromium, driven by playwright-core).
       Chromium: firstLine(["chromium", "--version"]),
+      // The agent benchmark's kernel side and its two baselines (polling /proc in python3, tail -F into a bash loop posting with jq and curl).
+      bpftrace: firstLine(["bpftrace", "--version"]),
+      python3: firstLine(["/usr/bin/python3", "--version"]),
+      tail: firstLine(["tail", "--version"]),
+      bash: firstLine(["bash", "--version"]),
+      jq: firstLine(["jq", "--version"]),
       // Debian's GNU time calls itself version UNKNOWN; its package knows.
       "GNU time": `time ${firstLine(["dpkg-query", "-W", "-f", "${Version}", "time"])}`,
     },

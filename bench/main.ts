@@ -4,11 +4,13 @@
 // (startup, throughput, memory), the fleet suite (fleet), the alert storm
 // against `opskit serve` (storm), several replicas on PostgreSQL (ha), incident
 // history (mttr), `opskit audit` (audit), stopping remote commands past
-// their deadline (stop) and `opskit serve` held under checks for 30 minutes
-// with the dashboard open (soak, only when named). Started by
-// bench/run.sh, which installs the anchors, builds dist/opskit and raises
-// ulimit -n first.
+// their deadline (stop), `opskit agent` against polling /proc and `tail -F`
+// on one stream of processes and log lines (agent) and `opskit serve` held
+// under checks for 30 minutes with the dashboard open (soak, only when
+// named). Started by bench/run.sh, which installs the anchors, builds
+// dist/opskit and raises ulimit -n first.
 import { mkdirSync } from "node:fs";
+import { benchAgent } from "./agent/compare.ts";
 import { benchFleet } from "./fleet.ts";
 import { benchHa } from "./ha.ts";
 import { awaitQuiet, describeMachine } from "./machine.ts";
@@ -40,6 +42,7 @@ const benchmarks: Record<string, () => Promise<BenchResult | BenchResult[]>> = {
   stop: benchStop,
   ha: benchHa,
   builds: benchBuilds,
+  agent: benchAgent,
   soak: () => benchSoak(soakOptions),
 };
 /** Run only when named: builds needs an earlier build to compare (OPSKIT_BENCH_BEFORE); soak takes 30 minutes (40 with --growth). */
@@ -60,6 +63,7 @@ const suites: Suite[] = [
   { name: "stop", benchmarks: ["stop"], heading: "Latest stop run", tools: ["opskit", "OpenSSH", "parallel-ssh", "timeout", "pgrep"] },
   { name: "builds", benchmarks: ["builds"], heading: "Latest startup comparison of two builds", tools: ["opskit", "curl", "hyperfine"] },
   { name: "soak", benchmarks: ["soak"], heading: "Latest soak run", tools: ["opskit", "Chromium", "bun"] },
+  { name: "agent", benchmarks: ["agent"], heading: "Latest agent run", tools: ["opskit", "bpftrace", "python3", "tail", "bash", "jq", "curl", "bun"] },
 ];
 
 const names = firstOption >= 0 ? argv.slice(0, firstOption) : argv;

@@ -17,6 +17,9 @@
 #   sh bench/run.sh mttr                             the mttr section only
 #   sh bench/run.sh audit                            the audit section only (about 2.5 minutes)
 #   sh bench/run.sh stop                             the stop section only (about 15 minutes)
+#   sh bench/run.sh agent                            the agent section only, as root (bpftrace): opskit
+#                                                    agent, polling /proc and tail -F on one stream of
+#                                                    processes and log lines (about 4 minutes)
 #   sh bench/run.sh soak [--minutes N] [--checks N] [--growth]
 #                                                    the soak section only, when named: opskit serve
 #                                                    with 2,000 checks for 30 minutes, the dashboard

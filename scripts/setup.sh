@@ -51,6 +51,8 @@ if [ "${1:-}" = "bench" ]; then
   need="$need sqlite3:sqlite3"
   /usr/bin/python3 -c 'import pandas' 2>/dev/null || need="$need python3-pandas:python3-pandas"
   [ -x /usr/bin/time ] || need="$need time:time"
+  # The agent benchmark's tail -F baseline builds each alert with jq (and posts it with curl).
+  need="$need jq:jq"
 fi
 
 missing=""
