@@ -225,6 +225,17 @@ describe("opskit agent config", () => {
     }
   }, 60_000);
 
+  test("the agent checks agent: (and observability:) alone: a workflow error stops opskit validate, not the agent; a YAML error anywhere stops both", async () => {
+    const rules = "agent:\n  rules:\n    - name: always\n      when: 'true'\n";
+    const { validate, agent } = await check(`workflows:\n  deploy:\n    steps: [{ shh: uptime }]\n${rules}`);
+    expect(validate.code).toBe(65);
+    expect(validate.stderr).toContain("opskit: opskit.yaml:3:");
+    expect({ code: agent.code, stderr: agent.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(agent.stdout).toContain("1 alert would be sent");
+    const broken = await check(`workflows:\n  deploy: [\n${rules}`);
+    for (const run of [broken.validate, broken.agent]) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 65, stderr: expect.stringMatching(/^opskit: opskit\.yaml:\d+:\d+: /) });
+  }, 60_000);
+
   test("a running agent needs agent.server; validate accepts a config without one", async () => {
     const dir = tempDir();
     await Bun.write(join(dir, "opskit.yaml"), `agent:\n  stateDir: ${join(dir, "state")}\n  rules:\n    - name: always\n      when: "true"\n`);

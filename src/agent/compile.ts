@@ -7,6 +7,9 @@ import { compileAgentRules, type CompiledAgentRule, type WindowClock } from "./r
 import { agentSources } from "./sources/index.ts";
 import type { AgentSource } from "./types.ts";
 
+/** What compiling agent: reads of a loaded config: the whole (opskit validate) or only its sections (opskit agent). */
+export type AgentConfigInput = Pick<LoadedConfig, "files" | "baseDir" | "where"> & { config: { agent?: AgentConfig } };
+
 /** agent: with its durations and sizes read, its paths resolved. */
 export interface AgentSettings {
   server?: { url: string; token?: string; timeoutMs: number };
@@ -58,7 +61,7 @@ export function defaultStateDir(env: Record<string, string | undefined> = proces
  * rules (CEL, window() calls, label templates), durations and sizes; every
  * problem at its file:line:col.
  */
-export async function compileAgent(loaded: LoadedConfig): Promise<CompiledAgent> {
+export async function compileAgent(loaded: AgentConfigInput): Promise<CompiledAgent> {
   const agent: AgentConfig | undefined = loaded.config.agent;
   if (!agent) throw configError("E_AGENT_CONFIG", `${loaded.files.join(", ")}: no agent: section`, "add agent: with sources: and rules: (see the README's Agent section)");
   const where = (path: (string | number)[]) => loaded.where(["agent", ...path]);
@@ -83,7 +86,7 @@ export async function compileAgent(loaded: LoadedConfig): Promise<CompiledAgent>
 }
 
 /** Each source against its kind's own schema (from the registry), at its file:line:col; names unique. */
-async function validateSources(loaded: LoadedConfig, agent: AgentConfig): Promise<ConfiguredSource[]> {
+async function validateSources(loaded: AgentConfigInput, agent: AgentConfig): Promise<ConfiguredSource[]> {
   const [{ z }, { createSchemaKit, validateYaml }, { sourceEntrySchema }] = await Promise.all([import("zod"), import("../schema/index.ts"), import("./schema.ts")]);
   const kit = createSchemaKit(z);
   // Validated at its place in the file, so a message reads agent.sources[1].files.paths, not [1].files.paths.

@@ -3,16 +3,16 @@
 // delivered as alerts to opskit serve, with backpressure and a disk spool
 // instead of loss. The runtime loads only when the agent runs.
 export type { AgentEvent, AgentSource, SourceContext } from "./types.ts";
-export type { AgentSettings, CompiledAgent, ConfiguredSource } from "./compile.ts";
+export type { AgentConfigInput, AgentSettings, CompiledAgent, ConfiguredSource } from "./compile.ts";
 export type { AgentAlert } from "./rules.ts";
 export type { AgentHandle, AgentRunOptions } from "./run.ts";
 export type { OnceResult } from "./once.ts";
-import type { LoadedConfig } from "../config/index.ts";
-import type { CompiledAgent } from "./compile.ts";
+export { AGENT_JIT_POLICY, releaseStartupPages, setJitPolicy } from "./footprint.ts";
+import type { AgentConfigInput, CompiledAgent } from "./compile.ts";
 import type { AgentAlert } from "./rules.ts";
 
 /** Checks and compiles agent: (sources against their kinds' schemas, rules, templates), errors at file:line:col. */
-export async function compileAgent(loaded: LoadedConfig): Promise<CompiledAgent> {
+export async function compileAgent(loaded: AgentConfigInput): Promise<CompiledAgent> {
   return (await import("./compile.ts")).compileAgent(loaded);
 }
 

@@ -1,15 +1,14 @@
-import type { AgentAlert, CompiledAgent } from "../agent/index.ts";
-import type { LoadedConfig } from "../config/index.ts";
+import type { AgentAlert, AgentConfigInput, CompiledAgent } from "../agent/index.ts";
 import { describeError, ExitCode, isOpsError, OpsError } from "../errors.ts";
 import { redact, registerSecret } from "../observe/index.ts";
 import { eventJsonLine } from "../ui/index.ts";
 import type { agentSpec } from "./agent-spec.ts";
-import { loadConfigFromOptions } from "./config-options.ts";
+import { loadAgentConfigFromOptions } from "./config-options.ts";
 import type { OptionsOf } from "./options.ts";
 import { metricsIntervalMs, resolveOtlpExport } from "./otlp-config.ts";
 
 /** Compiles agent:; a CEL or template error from the config is an invalid config (65), as opskit validate says it. */
-export async function compileAgentConfig(loaded: LoadedConfig): Promise<CompiledAgent> {
+export async function compileAgentConfig(loaded: AgentConfigInput): Promise<CompiledAgent> {
   const { compileAgent } = await import("../agent/index.ts");
   try {
     return await compileAgent(loaded);
@@ -33,8 +32,11 @@ const stderr = (line: string) => console.error(redact(line));
 
 /** `opskit agent`: runs until SIGTERM or Ctrl-C; `--once` reads, evaluates and prints. */
 export async function agentCommand(_args: string[], options: OptionsOf<typeof agentSpec>, version: string): Promise<number> {
-  const loaded = await loadConfigFromOptions(options);
-  (await import("../schema/index.ts")).registerReferencedSecrets(loaded.config);
+  const footprint = await import("../agent/index.ts");
+  footprint.setJitPolicy(footprint.AGENT_JIT_POLICY);
+  // agent: and observability: validated; the rest of the file is opskit validate's to check.
+  const loaded = await loadAgentConfigFromOptions(options);
+  (await import("../schema/index.ts")).registerReferencedSecrets(loaded.written);
   const agent = await compileAgentConfig(loaded);
   if (options.listen !== undefined) agent.settings.listen = options.listen;
   if (options.send && !options.once) throw new OpsError({ code: "E_USAGE", message: "--send goes with --once (a running agent always sends)", hint: "opskit agent --once --send", exitCode: ExitCode.usage });
@@ -55,6 +57,8 @@ export async function agentCommand(_args: string[], options: OptionsOf<typeof ag
     { type: "agent.started", server, sources: agent.sources.map((s) => s.name), rules: agent.rules.length, ...(handle.url ? { metrics: `${handle.url}/metrics` } : {}), spooled: handle.spooledAtStart },
     `opskit agent: ${names.length} source${names.length === 1 ? "" : "s"}${names.length ? ` (${names.join(", ")})` : ""} · ${agent.rules.length} rule${agent.rules.length === 1 ? "" : "s"} · alerts to ${server}${handle.url ? ` · metrics on ${handle.url}/metrics` : ""}${handle.spooledAtStart ? ` · ${handle.spooledAtStart} alerts spooled from before` : ""}`,
   );
+  // Started: the pages of the executable that only starting touched go back to the kernel.
+  await footprint.releaseStartupPages();
   return new Promise((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {

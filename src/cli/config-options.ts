@@ -1,4 +1,4 @@
-import type { LoadedConfig } from "../config/index.ts";
+import type { LoadedAgentConfig, LoadedConfig, LoadOptions } from "../config/index.ts";
 import { defineOptions } from "./options.ts";
 
 /** `-c, --config PATH` and `--env NAME`, shared by every command that reads opskit.yaml. */
@@ -7,12 +7,22 @@ export const configOptions = defineOptions({
   env: { kind: "string", value: "name", description: "apply this environment overlay from the config" },
 });
 
+type ConfigFlags = { config?: string | undefined; env?: string | undefined };
+
+const loadOptions = (options: ConfigFlags): LoadOptions => ({
+  cwd: process.cwd(),
+  ...(options.config !== undefined ? { path: options.config } : {}),
+  ...(options.env !== undefined ? { env: options.env } : {}),
+});
+
 /** Loads the config that -c/--env name; the config module (YAML, zod) is imported only here. */
-export async function loadConfigFromOptions(options: { config?: string | undefined; env?: string | undefined }): Promise<LoadedConfig> {
+export async function loadConfigFromOptions(options: ConfigFlags): Promise<LoadedConfig> {
   const { loadConfig } = await import("../config/index.ts");
-  return loadConfig({
-    cwd: process.cwd(),
-    ...(options.config !== undefined ? { path: options.config } : {}),
-    ...(options.env !== undefined ? { env: options.env } : {}),
-  });
+  return loadConfig(loadOptions(options));
+}
+
+/** What opskit agent reads of the config that -c/--env name: agent: and observability:. */
+export async function loadAgentConfigFromOptions(options: ConfigFlags): Promise<LoadedAgentConfig> {
+  const { loadAgentConfig } = await import("../config/index.ts");
+  return loadAgentConfig(loadOptions(options));
 }

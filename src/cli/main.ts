@@ -41,6 +41,11 @@ async function runFast(argv: string[]): Promise<number | undefined> {
     const { execSpec } = await import("./run/spec.ts");
     return runParsed(argv, execSpec, async (args, options) => (await import("./run/index.ts")).execCommand(args, options));
   }
+  if (argv[0] === "agent") {
+    // The agent runs for months on small machines: commander and every command's table cost it 3 MB of resident memory.
+    const { agentSpec } = await import("./agent-spec.ts");
+    return runParsed(argv, agentSpec, async (args, options) => (await import("./agent.ts")).agentCommand(args, options, versionLine()));
+  }
   return undefined;
 }
 

@@ -1,13 +1,16 @@
 // observability.otlp as the exporters take it: header values resolved from
 // their secret references (and registered, so no line shows them), then the
 // standard OTEL_* variables over it (config's otlpExport).
-import { otlpExport, type LoadedConfig } from "../config/index.ts";
+import { otlpExport, type LoadedConfig, type ObservabilityConfig } from "../config/index.ts";
 import { configError } from "../errors.ts";
 import { registerSecret, type OtlpConfig, type OtlpExport, type OtlpSignal } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 
+/** What these read of a loaded config (opskit agent loads only some of it). */
+type WithObservability = Pick<LoadedConfig, "where"> & { config: { observability?: ObservabilityConfig } };
+
 /** The export of one signal, or undefined when nothing asks for one; headers are resolved only then. */
-export async function resolveOtlpExport(signal: OtlpSignal, loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): Promise<OtlpExport | undefined> {
+export async function resolveOtlpExport(signal: OtlpSignal, loaded: WithObservability, env: NodeJS.ProcessEnv = process.env): Promise<OtlpExport | undefined> {
   const otlp = loaded.config.observability?.otlp;
   const base: OtlpConfig = { ...(otlp?.endpoint ? { endpoint: otlp.endpoint } : {}), ...(otlp?.serviceName ? { serviceName: otlp.serviceName } : {}) };
   if (!otlpExport(signal, base, env)) return undefined;
@@ -25,7 +28,7 @@ export async function resolveOtlpExport(signal: OtlpSignal, loaded: LoadedConfig
  * standard variable) over observability.otlp.metricsInterval, default 30s,
  * like the other OTEL_* variables over the config.
  */
-export function metricsIntervalMs(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): number {
+export function metricsIntervalMs(loaded: WithObservability, env: NodeJS.ProcessEnv = process.env): number {
   const fromEnv = env.OTEL_METRIC_EXPORT_INTERVAL?.trim();
   if (fromEnv && /^\d+$/.test(fromEnv) && Number(fromEnv) > 0) return Number(fromEnv);
   const configured = loaded.config.observability?.otlp?.metricsInterval;

@@ -2,17 +2,23 @@
 // schema composed of every kind's part and merged (opskit.d/, --env), so every
 // config error names file:line:col and says how to fix it. zod is loaded only
 // when needed. YAML reading and secret references live in schema/, below.
-export type { LoadOptions, LoadedConfig } from "./load.ts";
+export type { AgentSections, LoadOptions, LoadedAgentConfig, LoadedConfig } from "./load.ts";
 export type { Config, Workflow, Step, Strategy, Defaults, Overlay, ActionKind, Check, Rule, ServerConfig, ObservabilityConfig, Permissions, Shadow, AgentConfig, AgentRule } from "./schema.ts";
 export { serverDefaults } from "./server-defaults.ts";
 export { effectiveDefaults, type EffectiveDefaults } from "./defaults.ts";
 export { otlpExport, parseOtlpHeaders } from "./otlp.ts";
 
-import type { LoadOptions, LoadedConfig } from "./load.ts";
+import type { LoadOptions, LoadedAgentConfig, LoadedConfig } from "./load.ts";
 
 /** Finds and loads the config: `-c PATH`, else ./opskit.yaml, else ./opskit.d/*.yaml; then applies `--env`. */
 export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const { loadConfig: load } = await import("./load.ts");
+  return load(options);
+}
+
+/** Loads agent: and observability: only (what opskit agent reads), validated at file:line:col; the rest of the files parsed, not validated. */
+export async function loadAgentConfig(options: LoadOptions): Promise<LoadedAgentConfig> {
+  const { loadAgentConfig: load } = await import("./load.ts");
   return load(options);
 }
 

@@ -2,8 +2,8 @@ import { readdir, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { configError, usageError } from "../errors.ts";
 import { effectiveDefaults, type EffectiveDefaults } from "./defaults.ts";
-import { configSchema, type Config } from "./schema.ts";
-import { readYamlDocument, validateYaml, type ConfigPath, type YamlDocument } from "../schema/index.ts";
+import type { Config } from "./schema.ts";
+import { createSchemaKit, readYamlDocument, validateYaml, type ConfigPath, type YamlDocument } from "../schema/index.ts";
 
 export interface LoadOptions {
   /** `-c PATH`: a file, or a directory holding opskit.yaml or opskit.d/. */
@@ -27,33 +27,51 @@ export interface LoadedConfig {
   environment?: string;
 }
 
+/** The sections opskit agent reads. */
+export type AgentSections = Pick<Config, "agent" | "observability">;
+
+/** The config as opskit agent loads it: its own sections validated, the rest of each file parsed only. */
+export interface LoadedAgentConfig extends Omit<LoadedConfig, "config" | "defaults"> {
+  config: AgentSections;
+  /** Each file's YAML as written (parsed, not validated): secret references anywhere in it are registered all the same. */
+  written: unknown[];
+}
+
 const createHint = "create opskit.yaml (examples/opskit.yaml is a complete one), or pass -c PATH";
 
-/** Finds, reads, validates and merges the config, then applies `--env`. */
-export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
+const display = (cwd: string, file: string) => {
+  const rel = relative(cwd, file);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
+};
+
+/** Finds and reads the config's files, each parsed with positions and validated by `validate`. */
+async function readConfigFiles<C extends Partial<Config>>(options: LoadOptions, validate: (value: unknown, where: YamlDocument["where"]) => C) {
   const { files, baseDir } = await findConfigFiles(options);
-  const display = (file: string) => {
-    const rel = relative(options.cwd, file);
-    return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
-  };
   const docs: YamlDocument[] = [];
-  const fragments: Config[] = [];
+  const fragments: C[] = [];
   for (const file of files) {
     const text = await Bun.file(file).text().catch((error: Error) => {
-      throw configError("E_CONFIG_READ", `cannot read ${display(file)}: ${error.message}`, "check the path and its permissions");
+      throw configError("E_CONFIG_READ", `cannot read ${display(options.cwd, file)}: ${error.message}`, "check the path and its permissions");
     });
-    const doc = readYamlDocument(text, display(file));
+    const doc = readYamlDocument(text, display(options.cwd, file));
     // An empty file (or one holding only comments) is an empty config.
     const value = doc.value === null ? {} : doc.value;
     // zod hands out its default values by reference; a clone keeps one
     // config's mutations out of every other config's defaults.
-    fragments.push(structuredClone(validateYaml(value, configSchema, doc.where)));
+    fragments.push(structuredClone(validate(value, doc.where)));
     docs.push({ ...doc, value });
   }
-  const merged = mergeFragments(fragments, docs);
+  return { files, baseDir, docs, fragments };
+}
+
+/** Finds, reads, validates and merges the config, then applies `--env`. */
+export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
+  const { configSchema } = await import("./schema.ts");
+  const { files, baseDir, docs, fragments } = await readConfigFiles(options, (value, where) => validateYaml(value, configSchema, where));
+  const merged = mergeFragments(fragments, docs) as { config: Config; sourceOrigins: SourceOrigin[]; listOrigins: Record<ListKey, SourceOrigin[]> };
   const base = { files, baseDir };
   if (options.env === undefined) return { ...base, config: merged.config, defaults: effectiveDefaults(merged.config.defaults), where: wherein(docs, merged.sourceOrigins, merged.listOrigins) };
-  const overlaid = applyEnvironment(merged.config, options.env, display(files[0]!));
+  const overlaid = applyEnvironment(merged.config, options.env, display(options.cwd, files[0]!));
   const origins = [...merged.sourceOrigins, ...overlaid.addedSources.map((_, i) => ({ doc: -1, path: ["environments", options.env!, "inventory", "sources", i] }))];
   return {
     ...base,
@@ -61,6 +79,36 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     defaults: effectiveDefaults(overlaid.config.defaults),
     environment: options.env,
     where: wherein(docs, origins, merged.listOrigins, overlaid.config.environments[options.env], options.env),
+  };
+}
+
+/**
+ * Loads what opskit agent reads: agent: and observability:, validated and
+ * merged as loadConfig does, errors at file:line:col. The rest of each file is
+ * parsed (a YAML error anywhere still stops it) but not validated, so the
+ * schemas of every workflow, action and inventory source are never built: on
+ * the small machines the agent runs on they cost it several MB of memory.
+ * opskit validate checks the whole file, agent: included.
+ */
+export async function loadAgentConfig(options: LoadOptions): Promise<LoadedAgentConfig> {
+  const [{ z }, { agentPart }, { observabilityPart }] = await Promise.all([import("zod"), import("./agent-schema.ts"), import("./observability-schema.ts")]);
+  const kit = createSchemaKit(z);
+  // Not strict: the other top-level keys are left out, not refused.
+  const sections = z.object({ agent: kit.schemaOf(agentPart).optional(), observability: kit.schemaOf(observabilityPart).default({}) });
+  const { files, baseDir, docs, fragments } = await readConfigFiles(options, (value, where) => validateYaml(value, sections, where));
+  const merged = mergeFragments(fragments, docs);
+  if (options.env !== undefined) {
+    // environments: changes vars, inventory and defaults, none of which the agent reads; the name must still be one of them.
+    const defined = [...new Set(docs.flatMap((doc) => Object.keys(((doc.value as { environments?: unknown }).environments as object | null | undefined) ?? {})))];
+    if (!defined.includes(options.env)) throw unknownEnvironment(options.env, defined, display(options.cwd, files[0]!));
+  }
+  return {
+    files,
+    baseDir,
+    config: { agent: merged.config.agent, observability: merged.config.observability ?? {} },
+    where: wherein(docs, merged.sourceOrigins, merged.listOrigins),
+    written: docs.map((doc) => doc.value),
+    ...(options.env !== undefined ? { environment: options.env } : {}),
   };
 }
 
@@ -128,14 +176,15 @@ type ListKey = (typeof mergedLists)[number]["key"];
  * silent override across files is how a fleet ends up with the wrong user.
  * Inventory sources are appended in file order.
  */
-function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Config; sourceOrigins: SourceOrigin[]; listOrigins: Record<ListKey, SourceOrigin[]> } {
+function mergeFragments(fragments: Partial<Config>[], docs: YamlDocument[]): { config: Partial<Config> & Pick<Config, "inventory" | "checks" | "rules">; sourceOrigins: SourceOrigin[]; listOrigins: Record<ListKey, SourceOrigin[]> } {
   const config = { vars: {}, inventory: { hosts: {}, groups: {}, sources: [] }, defaults: {}, environments: {}, workflows: {}, server: {}, observability: {}, checks: [], rules: [] } as unknown as Config;
   const sourceOrigins: SourceOrigin[] = [];
   const listOrigins: Record<ListKey, SourceOrigin[]> = { checks: [], rules: [] };
   fragments.forEach((fragment, index) => {
     for (const { path, what } of mergedMaps) {
       const into = getIn(config, path) as Record<string, unknown>;
-      for (const [name, value] of Object.entries(getIn(fragment, path) as Record<string, unknown>)) {
+      // A section the fragment does not hold (loadAgentConfig validates two) merges as empty.
+      for (const [name, value] of Object.entries((getIn(fragment, path) as Record<string, unknown> | undefined) ?? {})) {
         if (name in into) {
           const first = docs.findIndex((doc) => doc.depth([...path, name]) === path.length + 1);
           throw configError(
@@ -147,12 +196,12 @@ function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Co
         into[name] = value;
       }
     }
-    fragment.inventory.sources.forEach((source, i) => {
+    (fragment.inventory?.sources ?? []).forEach((source, i) => {
       config.inventory.sources.push(source);
       sourceOrigins.push({ doc: index, path: ["inventory", "sources", i] });
     });
     for (const { key, what } of mergedLists) {
-      fragment[key].forEach((entry, i) => {
+      (fragment[key] ?? []).forEach((entry, i) => {
         const first = listOrigins[key].find((origin) => (getIn(fragments[origin.doc], origin.path.map(String)) as { name: string }).name === entry.name);
         if (first) {
           throw configError(
@@ -188,7 +237,7 @@ function mergeFragments(fragments: Config[], docs: YamlDocument[]): { config: Co
 }
 
 function getIn(value: unknown, path: readonly string[]): unknown {
-  return path.reduce<unknown>((v, key) => (v as Record<string, unknown>)[key], value);
+  return path.reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], value);
 }
 
 /**
@@ -198,14 +247,7 @@ function getIn(value: unknown, path: readonly string[]): unknown {
  */
 function applyEnvironment(config: Config, name: string, file: string): { config: Config; addedSources: Config["inventory"]["sources"] } {
   const overlay = config.environments[name];
-  if (!overlay) {
-    const defined = Object.keys(config.environments);
-    throw usageError(
-      "E_USAGE_ENV",
-      `unknown environment "${name}"`,
-      defined.length > 0 ? `use one of: ${defined.join(", ")}` : `${file} defines no environments; add environments: { ${name}: { vars: {...} } } or drop --env`,
-    );
-  }
+  if (!overlay) throw unknownEnvironment(name, Object.keys(config.environments), file);
   const inventory = overlay.inventory ?? {};
   const addedSources = inventory.sources ?? [];
   return {
@@ -221,6 +263,14 @@ function applyEnvironment(config: Config, name: string, file: string): { config:
       },
     },
   };
+}
+
+function unknownEnvironment(name: string, defined: readonly string[], file: string) {
+  return usageError(
+    "E_USAGE_ENV",
+    `unknown environment "${name}"`,
+    defined.length > 0 ? `use one of: ${defined.join(", ")}` : `${file} defines no environments; add environments: { ${name}: { vars: {...} } } or drop --env`,
+  );
 }
 
 /**

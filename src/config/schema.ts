@@ -2,6 +2,8 @@ import { z } from "zod";
 import { actions, promqlTargetSchema, type ActionKind, type ActionSpecs } from "../actions/index.ts";
 import { inventorySchema as inventoryPart } from "../inventory/index.ts";
 import { createSchemaKit } from "../schema/index.ts";
+import { agentPart, agentRulePart } from "./agent-schema.ts";
+import { observabilityPart } from "./observability-schema.ts";
 
 export type { ActionKind };
 
@@ -255,79 +257,13 @@ export const serverSchema = z
   .strict();
 
 /** `observability:` where traces, OTLP metrics and the server's structured log go. */
-export const observabilitySchema = z
-  .object({
-    otlp: z
-      .object({
-        endpoint: z
-          .string()
-          .url()
-          .refine((u) => /^https?:\/\//i.test(u), "an http:// or https:// URL")
-          .describe("the OTLP/HTTP collector's base URL, e.g. http://127.0.0.1:4318 (traces go to /v1/traces, metrics to /v1/metrics); OTEL_EXPORTER_OTLP_ENDPOINT overrides it"),
-        headers: z.record(z.string(), secretRef).default({}).describe("headers sent with every export, values as secret references, e.g. { authorization: env:OTLP_AUTH }"),
-        serviceName: z.string().min(1).optional().describe("service.name on every span and metric (default opskit; OTEL_SERVICE_NAME overrides it)"),
-        metricsInterval: duration.optional().describe("default 30s: how often metrics are exported over OTLP (opskit serve)"),
-      })
-      .strict()
-      .optional()
-      .describe("send every run and incident as a trace (and the server's metrics) to an OpenTelemetry collector over OTLP/HTTP"),
-    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).optional().describe("default info: the least severe line the server log writes; --log-level overrides it"),
-  })
-  .strict();
-
-/** A size in bytes: a number, or text such as "64MiB", "512KiB", "1GiB", "10MB". */
-const byteSize = z.union([z.number().int().min(1), z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B|B)?$/, 'a size such as "64MiB", "512KiB" or 1048576 (bytes)')]);
+export const observabilitySchema = kit.schemaOf(observabilityPart);
 
 /** One rule of opskit agent: CEL over an event or the windows, raising and resolving an alert. */
-export const agentRuleSchema = z
-  .object({
-    name: z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"),
-    when: z.string().min(1).describe('CEL over one event (event.kind == "oom", log.message.contains("Out of memory")) or over the windows (window("sshd", "1m") > 20, rate("app", "error", "1m") > 5)'),
-    labels: labels.default({}).describe('the alert\'s labels, templated from the event ({{ event.comm }}) as data; alertname defaults to the rule\'s name, instance to the host name'),
-    annotations: labels.default({}).describe("the alert's annotations, templated like its labels"),
-    resolveAfter: duration.optional().describe("resolved when the rule has not matched for this long (default: 5m for a rule over events, at once for a rule over windows)"),
-  })
-  .strict();
+export const agentRuleSchema = kit.schemaOf(agentRulePart);
 
-/**
- * `agent:` (opskit agent). A source here is its name and one kind key: each
- * source kind declares its own part beside its code in the agent's registry,
- * which sits above config, so the agent checks those parts (at file:line:col)
- * when it compiles and `opskit schema` adds them.
- */
-export const agentSchema = z
-  .object({
-    server: z
-      .object({
-        url: z.string().url().refine((u) => /^https?:\/\//i.test(u), "an http:// or https:// URL").describe("opskit serve's base URL; alerts go to <url>/api/v1/alerts"),
-        token: secretRef.optional().describe("the server's webhook token (server.webhookToken, else its API token), e.g. env:OPSKIT_WEBHOOK_TOKEN"),
-        timeout: duration.default("10s").describe("per request"),
-      })
-      .strict()
-      .optional()
-      .describe("where alerts are delivered (required unless opskit agent --once prints them only)"),
-    stateDir: z.string().min(1).optional().describe("where sources keep their offsets and the spool lives (relative to the config); default ~/.local/state/opskit/agent"),
-    listen: z.string().optional().describe("host:port for /metrics (Prometheus text) and /healthz; none when unset"),
-    batch: z
-      .object({
-        max: z.number().int().min(1).max(1000).default(500).describe("alerts per request at most"),
-        interval: duration.default("0s").describe("how long an alert waits for others to share its request (0s: it leaves as soon as the previous request is answered)"),
-      })
-      .strict()
-      .default({ max: 500, interval: "0s" }),
-    queue: z.number().int().min(1).default(10000).describe("events held in memory between the sources and the rules; a source pauses while it is full"),
-    spool: z
-      .object({ maxBytes: byteSize.default("64MiB").describe("alerts kept on disk while the server is unreachable; the oldest are dropped (and counted) only past this") })
-      .strict()
-      .default({ maxBytes: "64MiB" }),
-    windows: duration.default("5m").describe("how much per-second history window() and rate() can look back over"),
-    sources: z
-      .array(z.object({ name: z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _") }).catchall(z.unknown()))
-      .default([])
-      .describe("what the agent reads: each a name and one kind (files, journald, kernel, ...) with its settings"),
-    rules: z.array(agentRuleSchema).default([]),
-  })
-  .strict();
+/** `agent:` (opskit agent): its own module, so the agent can check it alone. */
+export const agentSchema = kit.schemaOf(agentPart);
 
 const overlaySchema = z
   .object({
