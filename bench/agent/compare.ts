@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { collectOutput, waitForServeUrl } from "../../test/harness/serve.ts";
-import { awaitQuiet } from "../machine.ts";
+import { awaitQuiet, busyCpuSeconds } from "../machine.ts";
 import { bun, descendantsOf, opskitBin, root, track } from "../process.ts";
 import type { BenchResult } from "../report.ts";
 import type { LogWriterReport } from "./log-writer.ts";
@@ -242,6 +242,8 @@ interface RowResult {
   tail: Contender;
   serverCpuSec: number;
   generatorCpuSec: number;
+  /** CPU the machine spent on other work during the stream (busy time no process of the benchmark accounts for). */
+  otherCpuSec: number;
 }
 
 function summarize(latencies: number[]): { p50: number; p99: number; max: number } {
@@ -357,10 +359,11 @@ async function runStream(stream: Stream): Promise<RowResult> {
         tailPosts: loop.children,
         server: cpuOf(server.pid),
         self: cpuOf(process.pid),
+        machine: busyCpuSeconds(),
       };
     };
     // What each costs with nothing to watch: the same seconds for all three.
-    const busyBefore = await awaitQuiet(10_000);
+    const busyBefore = await awaitQuiet(30_000);
     const idleFrom = sample();
     const idleStarted = performance.now();
     await Bun.sleep(IDLE_MS);
@@ -381,6 +384,9 @@ async function runStream(stream: Stream): Promise<RowResult> {
     const streamSec = (performance.now() - t0) / 1000;
     const after = sample();
     const workerCpu = after.self - before.self;
+    const delta = (key: keyof typeof after) => after[key] - before[key];
+    // The cores' busy time that none of the above accounts for: other work on a shared machine during the stream.
+    const otherCpuSec = Math.max(0, delta("machine") - delta("opskit") - delta("bpftrace") - delta("poll") - delta("tail") - delta("server") - delta("self"));
     const residentMb = (pid: number) => ({ anon: statusMb(pid, "RssAnon"), file: statusMb(pid, "RssFile") });
     const resident = { opskit: residentMb(agent.pid), bpftrace: residentMb(bpftrace) };
     await Bun.sleep(GRACE_MS);
@@ -463,6 +469,7 @@ async function runStream(stream: Stream): Promise<RowResult> {
       tail: tailResult,
       serverCpuSec: after.server - before.server,
       generatorCpuSec: workerCpu,
+      otherCpuSec,
     };
   } finally {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -495,7 +502,7 @@ function rowLines(r: RowResult): string[] {
 /** The generator's own account of a row: what was asked and what the machine reached. */
 function streamLine(r: RowResult): string {
   const reached = (r.processes.started + r.lines.written) / r.streamSec;
-  return `- ${r.stream.name} asked = ${n(r.stream.processes)} processes/s (${MARKERS_PER_SEC} of them watched) + ${n(r.stream.lines)} lines/s (${MARKERS_PER_SEC} of them ALERT) for ${SECONDS} s: reached ${r.processes.rate.toFixed(0)} processes/s (${n(r.processes.started)} started, ${r.processes.lateSlices} late 10 ms slices) + ${r.lines.rate.toFixed(0)} lines/s (${n(r.lines.written)} written, ${r.lines.lateSlices} late slices) = **${reached.toFixed(0)} events/s** over ${r.streamSec.toFixed(1)} s; cores busy with other work before: ${r.busyBefore}%; opskit serve ${((100 * r.serverCpuSec) / r.streamSec).toFixed(1)}% of a core, the generator (processes started included) ${((100 * r.generatorCpuSec) / r.streamSec).toFixed(1)}%`;
+  return `- ${r.stream.name} asked = ${n(r.stream.processes)} processes/s (${MARKERS_PER_SEC} of them watched) + ${n(r.stream.lines)} lines/s (${MARKERS_PER_SEC} of them ALERT) for ${SECONDS} s: reached ${r.processes.rate.toFixed(0)} processes/s (${n(r.processes.started)} started, ${r.processes.lateSlices} late 10 ms slices) + ${r.lines.rate.toFixed(0)} lines/s (${n(r.lines.written)} written, ${r.lines.lateSlices} late slices) = **${reached.toFixed(0)} events/s** over ${r.streamSec.toFixed(1)} s; cores busy with other work in the second before: ${r.busyBefore}%, during the stream: **${((100 * r.otherCpuSec) / r.streamSec).toFixed(0)}% of a core**; opskit serve ${((100 * r.serverCpuSec) / r.streamSec).toFixed(1)}% of a core, the generator (processes started included) ${((100 * r.generatorCpuSec) / r.streamSec).toFixed(1)}%`;
 }
 
 function agentDetail(r: RowResult): string {
@@ -531,7 +538,7 @@ const METHOD = () => [
   "- latency, for all three alike: from the generator's timestamp (just before the process's spawn; just before the line's write) to `received_at` of the request that carried its alert, from the server's journal (`notifications`: set when the server takes the request, before its commit; 1 ms resolution), read after the server stopped; chosen over a recording proxy, which would add a hop; a baseline's latency is over the alerts it raised only",
   `- events lost: generated − seen, read ${GRACE_MS / 1000} s after the stream ended; the agent's seen is its per-second windows (\`opskit_agent_window_events\`: per process name for the kernel source, per kind for the files source), the poller's its count per name, the tail loop's its line count; alerts: the alert-worthy events whose alert reached the server`,
   `- CPU, % of a core: user+sys with reaped children (utime+stime+cutime+cstime of /proc/PID/stat) of every process of the contender (opskit and bpftrace; python3; bash, tail, and the jq and curl the loop runs) over the stream, divided by its wall time; in brackets the same over ${IDLE_MS / 1000} s with everything running and nothing generated, just before; RSS: peak (VmHWM) of each process (the agent: opskit + bpftrace; tail -F: tail and both bash processes, not the short-lived jq and curl)`,
-  "- one run, everything on the same 2 cores: the three contenders, the generator and the server; a fresh server, agent and baselines for each rate",
+  "- one run, everything on the same 2 cores: the three contenders, the generator and the server; a fresh server, agent and baselines for each rate, started once the cores were under 15% busy for a second (at most 30 s of waiting); other work during a stream is the busy time of all cores (/proc/stat) less what the benchmark's own processes used: on a shared machine it takes cores from the contenders and shows in their latency",
 ];
 
 function results(rows: RowResult[]): BenchResult[] {
@@ -603,15 +610,15 @@ function results(rows: RowResult[]): BenchResult[] {
     },
     {
       name: "agent-latency",
-      title: "A4. p99 event → alert at the server",
-      opskit: `${ms(worstP99.agent.p99)} ms p99 at ${worstP99.stream.name} (worst rate)`,
-      anchor: `polling ${p99Of(worstP99.poll)}, tail -F ${p99Of(worstP99.tail)}`,
-      ratio: `${ratio(worstP99.agent.p99, worstP99.poll.p99)} polling, ${ratio(worstP99.agent.p99, worstP99.tail.p99)} tail -F`,
+      title: "A4. p99 event → alert at the server, 10,000/s",
+      opskit: `${ms(r10k.agent.p99)} ms p99; worst of all rows ${ms(worstP99.agent.p99)} ms (${worstP99.stream.name})`,
+      anchor: `polling ${p99Of(r10k.poll)}, tail -F ${p99Of(r10k.tail)}`,
+      ratio: `${ratio(r10k.agent.p99, r10k.poll.p99)} polling, ${ratio(r10k.agent.p99, r10k.tail.p99)} tail -F`,
       goal: `< ${GOALS.p99Ms} ms`,
       met: rows.every((r) => r.agent.p99 < GOALS.p99Ms),
       details: [
         ...rows.map((r) => `- ${r.stream.name}: agent p50 ${ms(r.agent.p50)} / p99 ${p99Of(r.agent)}; polling p50 ${ms(r.poll.p50)} / p99 ${p99Of(r.poll)}; tail -F p50 ${ms(r.tail.p50)} / p99 ${p99Of(r.tail)}`),
-        "- the poller's latency is over the few watched processes it happened to see; the ones it missed have no latency, they are in A1's losses",
+        "- the goal is judged on every row; the poller's latency is over the few watched processes it happened to see (the ones it missed have no latency: they are in A1's losses); at the ceiling the machine is saturated and the tail loop, forking jq and curl for each ALERT line, falls seconds behind",
       ],
     },
     {
