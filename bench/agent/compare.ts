@@ -383,13 +383,15 @@ async function runStream(stream: Stream): Promise<RowResult> {
     const lines = JSON.parse(writerText) as LogWriterReport;
     const streamSec = (performance.now() - t0) / 1000;
     const after = sample();
-    const workerCpu = after.self - before.self;
-    const delta = (key: keyof typeof after) => after[key] - before[key];
-    // The cores' busy time that none of the above accounts for: other work on a shared machine during the stream.
-    const otherCpuSec = Math.max(0, delta("machine") - delta("opskit") - delta("bpftrace") - delta("poll") - delta("tail") - delta("server") - delta("self"));
     const residentMb = (pid: number) => ({ anon: statusMb(pid, "RssAnon"), file: statusMb(pid, "RssFile") });
     const resident = { opskit: residentMb(agent.pid), bpftrace: residentMb(bpftrace) };
-    await Bun.sleep(GRACE_MS);
+    // The generator processes' CPU reaches this one's cutime once they are reaped, a moment after their last line.
+    await Bun.sleep(1000);
+    const workerCpu = cpuOf(process.pid) - before.self;
+    const delta = (key: keyof typeof after) => after[key] - before[key];
+    // The cores' busy time that none of the above accounts for: other work on a shared machine during the stream.
+    const otherCpuSec = Math.max(0, delta("machine") - delta("opskit") - delta("bpftrace") - delta("poll") - delta("tail") - delta("server") - workerCpu);
+    await Bun.sleep(GRACE_MS - 1000);
 
     // What each contender saw.
     const metricsText = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
