@@ -76,8 +76,8 @@ for (const { target, out, runtime } of chosen) {
     `--define`, `OPSKIT_COMMIT=${JSON.stringify(stamp)}`,
     ...(target ? [`--target=${target}`] : []),
     ...(runtime ? [`--compile-executable-path=${await runtimeExecutable(runtime)}`] : []),
-    // The probe worker is a second entry point: worker threads load it by URL.
-    `${root}/src/cli/main.ts`, `${root}/src/cli/probe/worker.ts`, "--outfile", outfile ?? `${root}/dist/${out}`,
+    // Worker threads load their entry points by URL: the probe's workers, the thread opskit agent checks its config in.
+    `${root}/src/cli/main.ts`, `${root}/src/cli/probe/worker.ts`, `${root}/src/cli/agent-config-thread.ts`, "--outfile", outfile ?? `${root}/dist/${out}`,
   ];
   const started = performance.now();
   const result = Bun.spawnSync([process.execPath, ...args], { stdout: "pipe", stderr: "pipe" });

@@ -234,6 +234,12 @@ describe("opskit agent config", () => {
     expect(agent.stdout).toContain("1 alert would be sent");
     const broken = await check(`workflows:\n  deploy: [\n${rules}`);
     for (const run of [broken.validate, broken.agent]) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 65, stderr: expect.stringMatching(/^opskit: opskit\.yaml:\d+:\d+: /) });
+    // A usage error stays one (64), as in every command.
+    const dir = tempDir();
+    await Bun.write(join(dir, "opskit.yaml"), rules);
+    const [validateEnv, agentEnv] = await Promise.all([runOpskit(["validate", "-c", ".", "--env", "prod"], { cwd: dir }), runOpskit(["agent", "-c", ".", "--env", "prod", "--once"], { cwd: dir })]);
+    expect(validateEnv.code).toBe(64);
+    expect({ code: agentEnv.code, stderr: agentEnv.stderr }).toEqual({ code: 64, stderr: validateEnv.stderr });
   }, 60_000);
 
   test("a running agent needs agent.server; validate accepts a config without one", async () => {

@@ -7,13 +7,27 @@ export type { AgentConfigInput, AgentSettings, CompiledAgent, ConfiguredSource }
 export type { AgentAlert } from "./rules.ts";
 export type { AgentHandle, AgentRunOptions } from "./run.ts";
 export type { OnceResult } from "./once.ts";
+export type { AgentPlan } from "./plan.ts";
 export { AGENT_JIT_POLICY, releaseStartupPages, setJitPolicy } from "./footprint.ts";
+import type { LoadedAgentConfig } from "../config/index.ts";
+import type { ConfigPath } from "../schema/index.ts";
 import type { AgentConfigInput, CompiledAgent } from "./compile.ts";
+import type { AgentPlan } from "./plan.ts";
 import type { AgentAlert } from "./rules.ts";
 
 /** Checks and compiles agent: (sources against their kinds' schemas, rules, templates), errors at file:line:col. */
 export async function compileAgent(loaded: AgentConfigInput): Promise<CompiledAgent> {
   return (await import("./compile.ts")).compileAgent(loaded);
+}
+
+/** A compiled agent as plain data, to leave the thread that loaded and checked the config. */
+export async function planOf(agent: CompiledAgent, loaded: LoadedAgentConfig): Promise<AgentPlan> {
+  return (await import("./plan.ts")).planOf(agent, loaded);
+}
+
+/** The agent from its plan, its rules compiled again; and where() over agent: and observability:. */
+export async function agentFromPlan(plan: AgentPlan): Promise<{ agent: CompiledAgent; where: (path: ConfigPath) => string }> {
+  return (await import("./plan.ts")).agentFromPlan(plan);
 }
 
 /** Starts the agent; resolves once every source runs. */

@@ -1,4 +1,4 @@
-import type { LoadedAgentConfig, LoadedConfig, LoadOptions } from "../config/index.ts";
+import type { LoadedConfig, LoadOptions } from "../config/index.ts";
 import { defineOptions } from "./options.ts";
 
 /** `-c, --config PATH` and `--env NAME`, shared by every command that reads opskit.yaml. */
@@ -9,7 +9,8 @@ export const configOptions = defineOptions({
 
 type ConfigFlags = { config?: string | undefined; env?: string | undefined };
 
-const loadOptions = (options: ConfigFlags): LoadOptions => ({
+/** Where -c and --env say the config is, from the current directory. */
+export const configLoadOptions = (options: ConfigFlags): LoadOptions => ({
   cwd: process.cwd(),
   ...(options.config !== undefined ? { path: options.config } : {}),
   ...(options.env !== undefined ? { env: options.env } : {}),
@@ -18,11 +19,5 @@ const loadOptions = (options: ConfigFlags): LoadOptions => ({
 /** Loads the config that -c/--env name; the config module (YAML, zod) is imported only here. */
 export async function loadConfigFromOptions(options: ConfigFlags): Promise<LoadedConfig> {
   const { loadConfig } = await import("../config/index.ts");
-  return loadConfig(loadOptions(options));
-}
-
-/** What opskit agent reads of the config that -c/--env name: agent: and observability:. */
-export async function loadAgentConfigFromOptions(options: ConfigFlags): Promise<LoadedAgentConfig> {
-  const { loadAgentConfig } = await import("../config/index.ts");
-  return loadAgentConfig(loadOptions(options));
+  return loadConfig(configLoadOptions(options));
 }
