@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, configError, describeError } from "../errors.ts";
 import type { CheckScheduler, HealEvent, HealSink } from "../heal/index.ts";
-import { displayJournalLocation, isPostgresUrl, openJournal, type Journal } from "../journal/index.ts";
+import { connectionBroken, displayJournalLocation, isPostgresUrl, openJournal, type Journal } from "../journal/index.ts";
 import { redact, registerSecret, startOtlpMetrics } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 import { eventJsonLine, formatMs, jsonLinesSink, LineWriter } from "../ui/index.ts";
@@ -374,6 +374,13 @@ export async function serveCommand(_args: string[], options: OptionsOf<typeof se
   const serverLog = await openServeLog(options, loaded);
   const jsonLog = serverLog.format === "json";
   const notice = logNotice(serverLog);
+  // A statement left on a PostgreSQL connection that broke (the database went away mid-work) can
+  // reject with nobody left to hear it; the journal already reported the outage and refuses intake
+  // until it recovers, so that one is said, not fatal. Anything else still ends the process.
+  process.on("unhandledRejection", (reason) => {
+    if (!connectionBroken(reason)) throw reason;
+    notice(`opskit serve: a journal statement failed after its connection broke: ${(reason as Error).message}`, "warn");
+  });
   /** A line about the server itself: its event with --json, a log line in json, a text line at info. */
   const own = (event: { type: string } & Record<string, unknown>, text: string, msg = text) => {
     if (json) logNow(eventJsonLine(event));

@@ -10,6 +10,7 @@ import { isPostgresUrl, maskPostgresUrl } from "./postgres-url.ts";
 export { isPostgresUrl, maskPostgresUrl };
 
 export { milestones } from "./types.ts";
+export { connectionBroken } from "./postgres-errors.ts";
 export { runTriggers } from "./browse-types.ts";
 export type {
   AlertSourceKind, AlertStateRecord, AttemptRecord, AttemptStatus, IncidentEventKind, IncidentEventRecord, IncidentFilter, IncidentRecord, IncidentStatus, IncidentStore,
