@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 need="sshd:openssh-server ssh-keygen:openssh-client dnsmasq:dnsmasq openssl:openssl curl:curl"
 # The alert end-to-end tests run real Prometheus and Alertmanager on loopback.
 need="$need prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager"
+# The probe tests send requests through a real HTTP proxy (tinyproxy), and hold
+# opskit serve's /probe to blackbox_exporter's metric names and labels.
+need="$need tinyproxy:tinyproxy prometheus-blackbox-exporter:prometheus-blackbox-exporter"
 # opskit audit merges ShellCheck's findings into its own.
 need="$need shellcheck:shellcheck"
 # The smtp:// probe tests talk to aiosmtpd, a real RFC 5321 server.
