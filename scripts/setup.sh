@@ -16,6 +16,8 @@ need="$need prometheus:prometheus prometheus-alertmanager:prometheus-alertmanage
 need="$need tinyproxy:tinyproxy prometheus-blackbox-exporter:prometheus-blackbox-exporter"
 # opskit audit merges ShellCheck's findings into its own.
 need="$need shellcheck:shellcheck"
+# The shell completion tests load the generated scripts into real fish and zsh.
+need="$need fish:fish zsh:zsh"
 # The smtp:// probe tests talk to aiosmtpd, a real RFC 5321 server.
 need="$need aiosmtpd:python3-aiosmtpd"
 # The dashboard's browser tests (and the soak benchmark) drive Debian's
