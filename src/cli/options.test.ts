@@ -87,9 +87,14 @@ function plainCommandLines(spec: CommandSpec): string[][] {
   const all: string[] = [];
   for (const [key, option] of Object.entries(spec.options)) {
     const flag = `--${flagName(key)}`;
-    const forms = option.kind === "boolean" ? [[flag]] : [[flag, sampleValue(option)], [`${flag}=${sampleValue(option)}`]];
-    if (option.short) forms.push(option.kind === "boolean" ? [`-${option.short}`] : [`-${option.short}`, sampleValue(option)]);
+    const flagOnly = option.kind === "boolean" || option.kind === "count";
+    const forms = flagOnly ? [[flag]] : [[flag, sampleValue(option)], [`${flag}=${sampleValue(option)}`]];
+    if (option.short) forms.push(flagOnly ? [`-${option.short}`] : [`-${option.short}`, sampleValue(option)]);
     if (option.kind === "list") forms.push([flag, "one", option.short ? `-${option.short}` : flag, "two"]);
+    if (option.kind === "count") {
+      forms.push([flag, flag]);
+      if (option.short) forms.push([`-${option.short}${option.short}`], [`-${option.short}${option.short}${option.short}`], [`-${option.short}`, flag, `-${option.short}${option.short}`]);
+    }
     for (const form of forms) lines.push([...operands(spec), ...form]);
     all.push(...forms[0]!);
   }
@@ -133,6 +138,11 @@ describe("the fast path and commander read a command line the same way", () => {
     ["a short option with its value attached", probe, ["-XPOST", "u"]],
     ["exec without its operands", exec, ["--json"]],
     ["exec with its command after --", exec, ["role=web", "--json", "--", "ls", "-l"]],
+    ["a counted flag grouped", exec, ["-vvv", "role=web", "--", "true"]],
+    ["a counted flag repeated in its forms", exec, ["-v", "role=web", "--verbose", "-vv", "--", "true"]],
+    ["a counted flag given a value", exec, ["--verbose=2", "role=web", "--", "true"]],
+    ["a counted flag grouped with another letter", exec, ["-vc", "x", "role=web", "--", "true"]],
+    ["a counted flag after --", exec, ["role=web", "--", "ls", "-vv"]],
   ] as const)("%s", async (_what, spec, argv) => {
     const fast = viaFastPath(spec, [...argv]);
     const commander = await viaCommander(spec, [...argv]);
@@ -165,10 +175,11 @@ describe("generated command lines", () => {
   for (const spec of specs) {
     const flags = Object.entries(spec.options).flatMap(([key, option]) => [`--${flagName(key)}`, ...(option.short ? [`-${option.short}`] : [])]);
     const values = Object.values(spec.options).map(sampleValue);
+    const grouped = Object.values(spec.options).flatMap((option) => (option.kind === "count" && option.short ? [option.short.repeat(2), option.short.repeat(3)].map((s) => `-${s}`) : []));
     const token = fc.oneof(
       { weight: 4, arbitrary: fc.constantFrom(...(flags.length > 0 ? flags : ["--json"])) },
       { weight: 2, arbitrary: fc.constantFrom(...values, "0", "-1", "5s", "--", "-", "=", "-h", "x=y") },
-      { weight: 1, arbitrary: fc.constantFrom(...flags.map((flag) => `${flag}=`), ...flags.map((flag) => `${flag}=1`), "--help") },
+      { weight: 1, arbitrary: fc.constantFrom(...flags.map((flag) => `${flag}=`), ...flags.map((flag) => `${flag}=1`), ...grouped, "--help") },
       { weight: 2, arbitrary: fc.string({ maxLength: 6 }).filter((text) => !text.startsWith("--v")) },
     );
     test(`${spec.name}: wherever the fast path reads a command line, commander reads it the same`, async () => {
@@ -186,6 +197,23 @@ describe("generated command lines", () => {
   }
 });
 
+describe("a counted flag", () => {
+  const exec = specs.find((spec) => spec.name === "exec")!;
+  test.each([
+    [[], 0],
+    [["-v"], 1],
+    [["-vv"], 2],
+    [["-vvv"], 3],
+    [["-v", "-v"], 2],
+    [["--verbose", "-vv"], 3],
+  ])("%p counts %p both ways", async (flags, times) => {
+    const argv = [...flags, "role=web", "--", "uptime"];
+    const fast = viaFastPath(exec, argv);
+    expect(fast).toEqual({ parsed: { positionals: ["role=web", "uptime"], options: expect.objectContaining({ verbose: times }) } });
+    expect(await viaCommander(exec, argv)).toEqual(fast);
+  });
+});
+
 describe("resolveOptions", () => {
   const table = defineOptions({
     count: { kind: "integer", value: "n", default: "3", min: 1, max: 9, description: "" },
@@ -195,11 +223,12 @@ describe("resolveOptions", () => {
     name: { kind: "string", value: "name", description: "" },
     tag: { kind: "list", value: "tag", description: "" },
     dryRun: { kind: "boolean", description: "" },
+    verbose: { kind: "count", short: "v", description: "" },
   });
 
   test("applies the table's defaults and types each value by its kind", () => {
-    expect(resolveOptions(table, {})).toEqual({ count: 3, runs: undefined, wait: { text: "1m30s", ms: 90_000 }, format: "text", name: undefined, tag: [], dryRun: false });
-    expect(resolveOptions(table, { count: "9", runs: "12", wait: "250ms", format: "json", name: "n", tag: ["a", "b"], dryRun: true })).toEqual({
+    expect(resolveOptions(table, {})).toEqual({ count: 3, runs: undefined, wait: { text: "1m30s", ms: 90_000 }, format: "text", name: undefined, tag: [], dryRun: false, verbose: 0 });
+    expect(resolveOptions(table, { count: "9", runs: "12", wait: "250ms", format: "json", name: "n", tag: ["a", "b"], dryRun: true, verbose: 3 })).toEqual({
       count: 9,
       runs: 12,
       wait: { text: "250ms", ms: 250 },
@@ -207,6 +236,7 @@ describe("resolveOptions", () => {
       name: "n",
       tag: ["a", "b"],
       dryRun: true,
+      verbose: 3,
     });
   });
 

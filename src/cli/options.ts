@@ -59,7 +59,12 @@ export interface ChoiceSpec extends Described {
   hint?: string;
 }
 
-export type OptionSpec = FlagSpec | TextSpec | ListSpec | IntegerSpec | DurationSpec | ChoiceSpec;
+/** A flag counted each time it is given: `-v -v`, `-vv` and `--verbose --verbose` are all 2; 0 when absent. */
+export interface CountSpec extends Described {
+  kind: "count";
+}
+
+export type OptionSpec = FlagSpec | TextSpec | ListSpec | IntegerSpec | DurationSpec | ChoiceSpec | CountSpec;
 
 /** Options by the property name the command reads; the flag is its kebab-case (`retryDelay`: `--retry-delay`). */
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
@@ -85,7 +90,9 @@ export type OptionValue<O> = O extends { kind: "boolean" }
   ? boolean
   : O extends { kind: "list" }
     ? string[]
-    : Given<
+    : O extends { kind: "count" }
+      ? number
+      : Given<
         O,
         O extends { kind: "integer" }
           ? number | (O extends { or: infer W extends string } ? W : never)
@@ -128,12 +135,12 @@ export function flagName(key: string): string {
 
 /** The placeholder help shows after the flag; none for a flag. */
 export function placeholder(option: OptionSpec): string | undefined {
-  if (option.kind === "boolean") return undefined;
+  if (option.kind === "boolean" || option.kind === "count") return undefined;
   return option.kind === "choice" ? option.choices.join("|") : option.value;
 }
 
 /** What a parser read from the command line, by key: only options given there (defaults come from the table). */
-export type RawOptions = Readonly<Record<string, string | readonly string[] | boolean | undefined>>;
+export type RawOptions = Readonly<Record<string, string | readonly string[] | boolean | number | undefined>>;
 
 /**
  * The one place an option's text becomes its typed value: defaults applied,
@@ -149,6 +156,7 @@ export function resolveOptions<T extends OptionTable>(table: T, raw: RawOptions)
 function resolveOption(flag: string, option: OptionSpec, given: RawOptions[string]): unknown {
   if (option.kind === "boolean") return given === true;
   if (option.kind === "list") return typeof given === "string" ? [given] : Array.isArray(given) ? [...given] : [];
+  if (option.kind === "count") return typeof given === "number" ? given : given === true ? 1 : 0;
   const text = typeof given === "string" ? given : option.default;
   if (text === undefined) return undefined;
   switch (option.kind) {
@@ -184,14 +192,16 @@ function parseInteger(text: string, flag: string, option: IntegerSpec): number {
 /**
  * Reads argv against a command's table the way commander does, for command
  * lines in the plain forms (`--flag`, `--name value`, `--name=value`, `-x
- * value`, operands, `--`). Returns undefined for anything else (unknown
- * options, --help, grouped short flags, a missing value or operand) so that
+ * value`, operands, `--`, a counted flag repeated or grouped: `-vv`). Returns
+ * undefined for anything else (unknown options, --help, other grouped short
+ * flags, a missing value or operand) so that
  * commander parses it, or prints help or the usage error. A test holds the
  * two to the same result on every command line this one accepts.
  */
 export function readArgv(argv: readonly string[], spec: CommandSpec): { positionals: string[]; raw: RawOptions } | undefined {
-  const raw: Record<string, string | string[] | true> = {};
+  const raw: Record<string, string | string[] | true | number> = {};
   const lists: Record<string, string[]> = {};
+  const counts: Record<string, number> = {};
   const positionals: string[] = [];
   const byFlag = new Map<string, [string, OptionSpec]>();
   for (const [key, option] of Object.entries(spec.options)) {
@@ -210,8 +220,18 @@ export function readArgv(argv: readonly string[], spec: CommandSpec): { position
     }
     const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
     const found = byFlag.get(eq > 0 ? arg.slice(0, eq) : arg);
+    const grouped = found ? undefined : groupedCount(arg, byFlag);
+    if (grouped) {
+      raw[grouped.key] = counts[grouped.key] = (counts[grouped.key] ?? 0) + grouped.times;
+      continue;
+    }
     if (!found) return undefined;
     const [key, option] = found;
+    if (option.kind === "count") {
+      if (eq > 0) return undefined;
+      raw[key] = counts[key] = (counts[key] ?? 0) + 1;
+      continue;
+    }
     if (option.kind === "boolean") {
       if (eq > 0) return undefined;
       raw[key] = true;
@@ -226,6 +246,15 @@ export function readArgv(argv: readonly string[], spec: CommandSpec): { position
   if (name.startsWith("<") && positionals.length === 0) return undefined;
   if (!name.includes("...") && positionals.length > 1) return undefined;
   return { positionals, raw };
+}
+
+/** `-vvv`: one counted short flag given several times in one word. */
+function groupedCount(arg: string, byFlag: ReadonlyMap<string, [string, OptionSpec]>): { key: string; times: number } | undefined {
+  if (arg.length < 3 || arg[1] === "-") return undefined;
+  const found = byFlag.get(arg.slice(0, 2));
+  if (!found || found[1].kind !== "count") return undefined;
+  for (let i = 2; i < arg.length; i++) if (arg[i] !== arg[1]) return undefined;
+  return { key: found[0], times: arg.length - 1 };
 }
 
 /** The fast path: argv read and resolved from the table, or undefined when commander must parse it. */

@@ -24,6 +24,7 @@ function commanderOption(key: string, option: OptionSpec): Option {
   const value = placeholder(option);
   const built = new Option(`${option.short ? `-${option.short}, ` : ""}--${flagName(key)}${value ? ` <${value}>` : ""}`, option.description);
   if (option.kind === "list") built.argParser((item: string, previous: string[] = []) => [...previous, item]).default([]);
+  else if (option.kind === "count") built.argParser((_item: string | undefined, previous: number) => previous + 1).default(0);
   else if (option.kind !== "boolean" && option.default !== undefined) built.default(option.default);
   if (option.hidden) built.hideHelp();
   return built;

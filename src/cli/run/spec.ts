@@ -11,10 +11,15 @@ const policyOption = defineOptions({
   },
 });
 
-/** --json, --stream and --journal: how a run is shown and where it is recorded. */
+/** --json, --stream, -v and --journal: how a run is shown and where it is recorded. */
 export const outputOptions = defineOptions({
   json: { kind: "boolean", description: "one JSON event per line" },
   stream: { kind: "boolean", description: "print remote output live, each line prefixed with its host" },
+  verbose: {
+    kind: "count",
+    short: "v",
+    description: "on stderr, each SSH connection: address, user, auth methods, host-key decision, command, timings (-vv more detail, -vvv ssh2's own debug lines)",
+  },
   ...journalOption,
 });
 
@@ -54,6 +59,7 @@ export const runsSpec = defineCommand({
     limit: { kind: "integer", value: "n", default: "20", min: 1, description: "how many runs to list" },
     json: { kind: "boolean", description: "JSON output" },
     stream: { kind: "boolean", description: "resume: print remote output live" },
+    verbose: { ...outputOptions.verbose, description: `resume: ${outputOptions.verbose.description}` },
     ...journalOption,
     config: { ...configOptions.config, description: "the config whose journal: names the journal (default: the current directory's, if any)" },
   },
