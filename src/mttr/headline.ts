@@ -1,4 +1,5 @@
-import { formatChange, formatCount, formatDuration } from "./format.ts";
+import { formatChange, formatCount } from "./format.ts";
+import { formatMs } from "../ui/index.ts";
 import type { Cohort, Phase, PhaseChange } from "./types.ts";
 
 export const plural = (count: number, noun: string) => `${formatCount(count)} ${noun}${count === 1 ? "" : "s"}`;
@@ -16,7 +17,7 @@ export function headline(cohorts: readonly Cohort[], changes?: Record<Phase, Pha
     const median = baseline.phases.resolve.median;
     if (baseline.incidents === 0) return "No incidents in this range.";
     if (median === undefined) return `No resolved incidents in this range${openNote([baseline])}.`;
-    return `Median time to resolve ${formatDuration(median)} over ${plural(baseline.resolved, "resolved incident")}${openNote([baseline])}.`;
+    return `Median time to resolve ${formatMs(median)} over ${plural(baseline.resolved, "resolved incident")}${openNote([baseline])}.`;
   }
   const before = baseline.phases.resolve.median;
   const after = current.phases.resolve.median;
@@ -24,14 +25,14 @@ export function headline(cohorts: readonly Cohort[], changes?: Record<Phase, Pha
     const describe = (c: Cohort) =>
       c.phases.resolve.median === undefined
         ? `${c.label} has no resolved incidents`
-        : `${c.label} ${formatDuration(c.phases.resolve.median)} over ${plural(c.resolved, "resolved incident")}`;
+        : `${c.label} ${formatMs(c.phases.resolve.median)} over ${plural(c.resolved, "resolved incident")}`;
     return `Median time to resolve cannot be compared: ${describe(current)}, ${describe(baseline)}${openNote(cohorts)}.`;
   }
   const ratio = changes?.resolve.median;
   const change = ratio === undefined ? "" : formatChange(ratio);
   const verb = change === "no change" ? "unchanged" : change === "n/a" ? "" : change;
   return (
-    `Median time to resolve ${verb ? `${verb} ` : ""}(${formatDuration(before)} → ${formatDuration(after)}), ` +
+    `Median time to resolve ${verb ? `${verb} ` : ""}(${formatMs(before)} → ${formatMs(after)}), ` +
     `${current.label} vs ${baseline.label}, over ${formatCount(current.resolved)} and ` +
     `${formatCount(baseline.resolved)} resolved incidents${openNote(cohorts)}.`
   );

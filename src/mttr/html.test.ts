@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatDuration } from "./format.ts";
+import { formatMs } from "../ui/index.ts";
 import { renderHtml } from "./html.ts";
 import { type Cohort, type MttrReport, type Phase, type PhaseStats, phases } from "./types.ts";
 
@@ -165,7 +165,7 @@ describe("renderHtml", () => {
           const value = c.phases[phase][stat];
           const cell = at(stat)!;
           expect(cell.attrs["data-ms"]).toBe(value === undefined ? undefined : String(value));
-          expect(cell.text).toBe(value === undefined ? "—" : formatDuration(value));
+          expect(cell.text).toBe(value === undefined ? "—" : formatMs(value));
         }
       }
     });
@@ -179,7 +179,7 @@ describe("renderHtml", () => {
   test("headline when comparing states the change, both medians and both counts", async () => {
     const [headline] = await select(renderHtml(compared), ".headline");
     expect(headline?.text).toBe(
-      "Median time to resolve down 58% (1h 12m → 30m), automated vs manual, over 212 and 88 resolved incidents (3 still open).",
+      "Median time to resolve down 58% (1h12m → 30m), automated vs manual, over 212 and 88 resolved incidents (3 still open).",
     );
   });
 
@@ -237,7 +237,7 @@ describe("renderHtml", () => {
     const buckets = await select(renderHtml(single), "svg#distribution-chart g.bucket");
     expect(buckets.map((b) => Number(b.attrs["data-count"]))).toEqual(distribution.map((b) => b.count));
     const labels = (await select(renderHtml(single), "svg#distribution-chart g.bucket text.tick")).map((t) => t.text);
-    expect(labels).toEqual(["≤5m", "≤15m", "≤1h", "≤4h", "≤1d", ">1d"]);
+    expect(labels).toEqual(["≤5m", "≤15m", "≤1h", "≤4h", "≤24h", ">24h"]);
     expect(buckets[1]?.text).toStartWith("≤15m: 25 resolved incidents (21%)");
   });
 

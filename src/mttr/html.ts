@@ -2,7 +2,8 @@
  * `opskit mttr --html`: the report as one self-contained page (inline CSS and
  * SVG, nothing fetched) that someone who was not there can read and print.
  */
-import { formatChange, formatCount, formatDuration } from "./format.ts";
+import { formatChange, formatCount } from "./format.ts";
+import { formatMs } from "../ui/index.ts";
 import { headline, plural } from "./headline.ts";
 import { escapeMarkup as esc, renderDistributionChart, renderPhaseBar, renderWeeklyChart } from "./svg.ts";
 import { type Cohort, type MttrReport, type Phase, type PhaseChange, type PhaseStats, phases } from "./types.ts";
@@ -101,7 +102,7 @@ function formatInstant(iso: string): string {
 function durationCell(cohort: number, phase: Phase, stat: string, ms: number | undefined): string {
   const where = `data-cohort="${cohort}" data-phase="${phase}" data-stat="${stat}"`;
   if (ms === undefined) return `<td class="none" ${where} title="no incidents measured">—</td>`;
-  return `<td ${where} data-ms="${ms}">${formatDuration(ms)}</td>`;
+  return `<td ${where} data-ms="${ms}">${formatMs(ms)}</td>`;
 }
 
 /** Median change, with the p90 change beneath it: one column keeps the two-cohort table within a page's width. */
@@ -188,7 +189,7 @@ function renderWeeklyTable(report: MttrReport): string {
   if (report.weekly.length === 0) return "";
   const rows = report.weekly
     .map((w) => {
-      const cell = (ms: number | undefined) => (ms === undefined ? "<td>—</td>" : `<td data-ms="${ms}">${formatDuration(ms)}</td>`);
+      const cell = (ms: number | undefined) => (ms === undefined ? "<td>—</td>" : `<td data-ms="${ms}">${formatMs(ms)}</td>`);
       return `<tr data-week="${esc(w.week)}"><th scope="row">${esc(w.week)}</th><td>${formatCount(w.count)}</td>${cell(w.median)}${cell(w.p90)}</tr>`;
     })
     .join("\n");
@@ -234,7 +235,7 @@ function renderPhaseBreakdown(report: MttrReport): string {
 function renderBarRow(group: string, cohort: Cohort, index: number, comparing: boolean, scaleMs: number): string {
   const p = cohort.phases;
   const values = phases
-    .map((phase) => `${phase} ${p[phase].median === undefined ? "—" : formatDuration(p[phase].median!)}`)
+    .map((phase) => `${phase} ${p[phase].median === undefined ? "—" : formatMs(p[phase].median!)}`)
     .join(" · ");
   const open = cohort.open > 0 ? `, ${formatCount(cohort.open)} still open` : "";
   const counts = `${formatCount(cohort.resolved)} resolved of ${plural(cohort.incidents, "incident")}${open}`;

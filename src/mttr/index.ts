@@ -6,7 +6,7 @@ export { computeMttr, planMttr, parseDate, changesBetween, type MttrOptions } fr
 export { renderTable, renderMarkdown, phaseNames } from "./text.ts";
 export { headline } from "./headline.ts";
 export { renderHtml } from "./html.ts";
-export { formatDuration, formatChange } from "./format.ts";
+export { formatChange } from "./format.ts";
 export { phases, type Cohort, type MttrReport, type Phase, type PhaseStats, type PhaseChange } from "./types.ts";
 export { importIncidents, readMapping, defaultMapping, mappedFields, type FieldMapping, type ImportOptions, type ImportReport, type MappedField } from "./import.ts";
 export { timestampReader } from "./timestamps.ts";

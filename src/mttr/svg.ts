@@ -2,7 +2,8 @@
  * The MTTR page's charts as inline SVG strings, drawn here so the page needs
  * nothing from the network. Every number drawn is also in a data attribute.
  */
-import { formatCount, formatDuration } from "./format.ts";
+import { formatCount } from "./format.ts";
+import { formatMs } from "../ui/index.ts";
 import type { DistributionBucket, WeekPoint } from "./types.ts";
 
 const entities: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -43,9 +44,9 @@ function ticksUpTo(max: number, step: number): number[] {
 /** "≤15m" for a bucket with an upper bound, ">1d" for the open-ended last one. */
 export function bucketLabel(buckets: readonly DistributionBucket[], index: number): string {
   const le = buckets[index]?.le;
-  if (le !== null && le !== undefined) return `≤${formatDuration(le)}`;
+  if (le !== null && le !== undefined) return `≤${formatMs(le)}`;
   const previous = buckets[index - 1]?.le;
-  return previous === null || previous === undefined ? "any" : `>${formatDuration(previous)}`;
+  return previous === null || previous === undefined ? "any" : `>${formatMs(previous)}`;
 }
 
 const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -148,8 +149,8 @@ export function renderWeeklyChart(weeks: readonly WeekPoint[]): string {
       if (!shown(w)) return "";
       const p90 = w.p90 === undefined ? "" : ` data-p90-ms="${w.p90}"`;
       const tip =
-        `Week of ${w.week}: ${formatCount(w.count)} resolved, median ${formatDuration(w.median!)}` +
-        (w.p90 === undefined ? "" : `, p90 ${formatDuration(w.p90)}`);
+        `Week of ${w.week}: ${formatCount(w.count)} resolved, median ${formatMs(w.median!)}` +
+        (w.p90 === undefined ? "" : `, p90 ${formatMs(w.p90)}`);
       return (
         `<g class="week-point" data-week="${escapeMarkup(w.week)}" data-count="${w.count}" data-median-ms="${w.median}"${p90}>` +
         `<title>${escapeMarkup(tip)}</title>` +
@@ -178,7 +179,7 @@ export function renderWeeklyChart(weeks: readonly WeekPoint[]): string {
   const body = weeks.some(shown)
     ? gaps + line("p90") + line("median") + points
     : gaps + emptyNote(frame, weeks.length ? "No resolved incidents in any week" : "No weeks in this range");
-  return `${svg}${hatch}${legend}${yAxis(frame, ticks, (ms) => (ms === 0 ? "0" : formatDuration(ms)))}${body}${labels}</svg>`;
+  return `${svg}${hatch}${legend}${yAxis(frame, ticks, (ms) => (ms === 0 ? "0" : formatMs(ms)))}${body}${labels}</svg>`;
 }
 
 // A pattern rather than a colour marks empty weeks, so they survive greyscale printing.
@@ -245,7 +246,7 @@ export function renderPhaseBar(bar: PhaseBar, scaleMs: number, attributes: strin
       const x = offset;
       const width = px(ms);
       offset += width;
-      const text = formatDuration(ms);
+      const text = formatMs(ms);
       // About 7px a character at this size: a label that does not fit is left to the text beside the bar.
       const label =
         width > text.length * 7 + 6
@@ -260,7 +261,7 @@ export function renderPhaseBar(bar: PhaseBar, scaleMs: number, attributes: strin
   const marker =
     bar.resolve === undefined
       ? ""
-      : `<g class="resolve-marker" data-phase="resolve" data-ms="${bar.resolve}"><title>median time to resolve: ${formatDuration(bar.resolve)}</title>` +
+      : `<g class="resolve-marker" data-phase="resolve" data-ms="${bar.resolve}"><title>median time to resolve: ${formatMs(bar.resolve)}</title>` +
         `<line x1="${round(px(bar.resolve))}" x2="${round(px(bar.resolve))}" y1="0" y2="${barHeight}"/></g>`;
   return (
     `<svg class="phase-bar" ${attributes} viewBox="-2 0 ${barWidth + 4} ${barHeight}" ` +

@@ -1,4 +1,5 @@
-import { formatChange, formatDuration } from "./format.ts";
+import { formatChange } from "./format.ts";
+import { formatMs } from "../ui/index.ts";
 import { headline } from "./headline.ts";
 import { phases, type Cohort, type MttrReport, type Phase, type PhaseChange } from "./types.ts";
 
@@ -9,7 +10,7 @@ export const phaseNames: Record<Phase, string> = {
   resolve: "time to resolve",
 };
 
-const show = (ms: number | undefined) => (ms === undefined ? "-" : formatDuration(ms));
+const show = (ms: number | undefined) => (ms === undefined ? "-" : formatMs(ms));
 const showChange = (ratio: number | undefined) => (ratio === undefined ? "-" : formatChange(ratio));
 
 /** Rows of cells as columns padded to their widest cell; the first column left-aligned, numbers right-aligned. */

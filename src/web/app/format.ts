@@ -1,19 +1,10 @@
 // Numbers and times for people, in the CLI's own style (3m05s, 1.25s).
+import { formatMs as formatDuration } from "../../ui/duration.ts";
 
-/** Compact durations as the CLI prints them: 12ms, 1.25s, 3m05s, 2h10m, 3d4h. */
+/** A duration as the CLI prints it (12ms, 1.25s, 3m05s, 2h10m, 3d4h); a dash when there is none. */
 export function formatMs(ms: number | undefined | null): string {
   if (ms === undefined || ms === null || !Number.isFinite(ms)) return "–";
-  if (ms < 0) ms = 0;
-  if (ms < 0.995) return `${ms.toFixed(2)}ms`;
-  if (ms < 9.95) return `${ms.toFixed(1)}ms`;
-  if (ms < 999.5) return `${Math.round(ms)}ms`;
-  if (ms < 59_995) return `${(ms / 1000).toFixed(2)}s`;
-  const totalSeconds = Math.round(ms / 1000);
-  if (totalSeconds < 3600) return `${Math.floor(totalSeconds / 60)}m${String(totalSeconds % 60).padStart(2, "0")}s`;
-  const totalMinutes = Math.round(totalSeconds / 60);
-  if (totalMinutes < 48 * 60) return `${Math.floor(totalMinutes / 60)}h${String(totalMinutes % 60).padStart(2, "0")}m`;
-  const totalHours = Math.round(totalMinutes / 60);
-  return `${Math.floor(totalHours / 24)}d${totalHours % 24}h`;
+  return formatDuration(Math.max(0, ms));
 }
 
 /** A countdown that ticks by the second: 4m12s, 59s. */

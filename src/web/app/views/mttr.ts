@@ -1,6 +1,6 @@
 // MTTR: the weekly trend of time to resolve and the breakdown by phase, the
 // numbers `opskit mttr` prints for the same range (its own formatter).
-import { formatDuration } from "../../../mttr/format.ts";
+import { formatMs } from "../../../ui/duration.ts";
 import { api } from "../api.ts";
 import { barChart, phaseBar, phaseNames } from "../charts.ts";
 import { h, replaceContent } from "../dom.ts";
@@ -73,7 +73,7 @@ function model(answer: unknown): MttrModel {
   return { ...(headline ? { headline } : {}), counts, weekly, phases };
 }
 
-const show = (ms: number | undefined) => (ms === undefined ? "–" : formatDuration(ms));
+const show = (ms: number | undefined) => (ms === undefined ? "–" : formatMs(ms));
 const phaseLabel: Record<PhaseKey, string> = { detect: "time to detect", isolate: "time to isolate", recover: "time to recover", resolve: "time to resolve" };
 
 export function mttrView(context: ViewContext): View {
@@ -101,7 +101,7 @@ export function mttrView(context: ViewContext): View {
     const medians = Object.fromEntries(phaseNames.map((p) => [p, m.phases[p]?.median])) as Record<PhaseKey, number | undefined>;
     replaceContent(
       body,
-      h("p", { class: "headline" }, m.headline ?? (resolve?.median !== undefined ? `Median time to resolve ${formatDuration(resolve.median)} over ${formatCount(resolve.count)} resolved incidents.` : "No resolved incidents in this range.")),
+      h("p", { class: "headline" }, m.headline ?? (resolve?.median !== undefined ? `Median time to resolve ${formatMs(resolve.median)} over ${formatCount(resolve.count)} resolved incidents.` : "No resolved incidents in this range.")),
       m.counts.length ? h("ul", { class: "stats", "aria-label": "Counts" }, m.counts.map((c) => h("li", {}, h("span", { class: "stat-value" }, formatCount(c.value)), ` ${c.label}`))) : null,
       section(
         "Weekly trend",
