@@ -10,6 +10,7 @@ import { describeIncidentContract } from "./contract-incidents.ts";
 import { describeRecordsContract } from "./contract-records.ts";
 import { describeRunContract } from "./contract-runs.ts";
 import { describeScheduleContract } from "./contract-schedules.ts";
+import { describeSilenceContract } from "./contract-silences.ts";
 import type { Journal } from "./types.ts";
 
 /** The journal under test; each test gets a fresh, empty one. */
@@ -40,5 +41,6 @@ export function describeJournalContract(name: string, open: () => Promise<Journa
     describeClusterContract(journal);
     describeScheduleContract(journal);
     describeBrowseContract(journal);
+    describeSilenceContract(journal);
   });
 }

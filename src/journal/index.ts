@@ -18,6 +18,7 @@ export type {
 } from "./types.ts";
 export type { BrowseStore, GateFacts, IncidentPage, IncidentQuery, RunPage, RunQuery, RunTrigger, StepSummary } from "./types.ts";
 export type { ClusterStore, LeaseRecord, ReplicaRecord, ScheduleFireRecord, ScheduleFireStatus, ScheduleStore } from "./types.ts";
+export type { SilenceMatcher, SilenceRecord, SilenceStore } from "./types.ts";
 export type { ShadowAspect, ShadowComparisonRecord, ShadowSource, ShadowStateRecord, ShadowStats, ShadowStore } from "./types.ts";
 export type { Journal, JournalEvent, JournalTx, RunEventRecords, RunParams, RunRecord, RunStatus, RunStore, StepPhase, StepProgressRecord, StepRecord, StepStatus, TargetRecord, TargetStatus } from "./types.ts";
 

@@ -266,6 +266,24 @@ CREATE INDEX runs_status ON runs (status, started_at COLLATE "C", id COLLATE "C"
 CREATE INDEX schedule_fires_run ON schedule_fires (run_id);
 `,
   },
+  {
+    version: 5,
+    name: "silences: label matchers and a time window during which matching alerts' incidents run no remediation",
+    sql: `
+CREATE TABLE silences (
+  id text PRIMARY KEY,
+  matchers json NOT NULL,
+  starts_at bigint NOT NULL,
+  ends_at bigint NOT NULL,
+  created_by text NOT NULL,
+  comment text NOT NULL,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  expired_by text
+);
+CREATE INDEX silences_ends ON silences (ends_at);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.at(-1)!.version;

@@ -12,6 +12,7 @@ import { postgresRunStore } from "./postgres-runs.ts";
 import { LOCK_JOURNAL, LOCK_NAMESPACE, migrate, SCHEMA_VERSION } from "./postgres-schema.ts";
 import { postgresScheduleStore } from "./postgres-schedules.ts";
 import { postgresShadowStore } from "./postgres-shadow.ts";
+import { postgresSilenceStore } from "./postgres-silences.ts";
 import { bindable, type JournalMemory, type Sql } from "./postgres-sql.ts";
 import { maskPostgresUrl, registerPostgresSecrets } from "./postgres-url.ts";
 import type { BatchHint, Journal, JournalTx } from "./types.ts";
@@ -311,6 +312,7 @@ function postgresJournal(
     ...postgresClusterStore,
     ...postgresScheduleStore,
     ...postgresBrowseStore,
+    ...postgresSilenceStore,
   } as unknown as Record<string, Method>;
 
   let closed = false;

@@ -13,6 +13,7 @@ import { migrateCluster, sqliteClusterStore } from "./sqlite-cluster.ts";
 import { migrateSchedules, sqliteScheduleStore } from "./sqlite-schedules.ts";
 import { migrateRunOwner, runSchema, sqliteRunStore } from "./sqlite-runs.ts";
 import { migrateShadow, sqliteShadowStore } from "./sqlite-shadow.ts";
+import { migrateSilences, sqliteSilenceStore } from "./sqlite-silences.ts";
 import { migrateTraceIds } from "./sqlite-trace.ts";
 import type { Journal } from "./types.ts";
 
@@ -72,6 +73,7 @@ function openDatabase(location: string, options: { durable?: boolean; check?: bo
     migrateSchedules(db);
     migrateBrowse(db);
     migrateTraceIds(db);
+    migrateSilences(db);
     // SQLite opens a file it may not write read-only without a word; the first write would fail mid-command.
     if (options.check) db.exec("BEGIN IMMEDIATE; PRAGMA user_version = 0; ROLLBACK;");
     return db;
@@ -136,6 +138,7 @@ export function openSqliteJournal(location: string, options: { durable?: boolean
     ...sqliteClusterStore(db),
     ...sqliteScheduleStore(db),
     ...sqliteBrowseStore(db),
+    ...sqliteSilenceStore(db),
     // The checkpoint thread's connection closes first, so this one closes last, as it would without the thread.
     async close() {
       await checkpointer?.close();

@@ -5,12 +5,14 @@ import type { ShadowStore } from "./shadow-types.ts";
 import type { ClusterStore } from "./cluster-types.ts";
 import type { ScheduleStore } from "./schedule-types.ts";
 import type { BrowseStore } from "./browse-types.ts";
+import type { SilenceStore } from "./silence-types.ts";
 
 export type * from "./cluster-types.ts";
 export type * from "./schedule-types.ts";
 export type * from "./history-types.ts";
 export type * from "./shadow-types.ts";
 export type * from "./browse-types.ts";
+export type * from "./silence-types.ts";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "interrupted";
 export type TargetStatus = "pending" | "running" | "ok" | "changed" | "failed" | "unreachable" | "skipped" | "rolled_back";
@@ -154,7 +156,7 @@ export interface RunStore {
  * comes later, and both pass the one suite in contract.ts. Every method
  * returns a promise; each is atomic on its own.
  */
-export interface Journal extends RunStore, IncidentStore, HistoryStore, AnalyticsStore, ShadowStore, ClusterStore, ScheduleStore, BrowseStore {
+export interface Journal extends RunStore, IncidentStore, HistoryStore, AnalyticsStore, ShadowStore, ClusterStore, ScheduleStore, BrowseStore, SilenceStore {
   readonly location: string;
   /** How batch work on this journal is best cut (heal/processing.ts); absent: as SQLite wants it. */
   readonly batching?: BatchHint;
