@@ -11,6 +11,10 @@ import type { HostKeyChecking, SshEndpoint } from "./types.ts";
 // A pattern is a name, `[name]:port` for a port other than 22, a glob with *
 // and ?, `!pattern` to exclude, or `|1|salt|hmac` (HMAC-SHA1 of the name) when
 // HashKnownHosts is on.
+// Our own reader on purpose: ssh2 checks no host keys itself (it hands the key
+// to a callback), and no maintained npm package reads this format whole
+// (markers, hashed names, negation, ports); the OpenSSH client is the anchor
+// the tests hold it to (test/ssh-config-hostkeys.test.ts).
 
 export interface KnownHostEntry {
   line: number;
