@@ -11,8 +11,8 @@ import { PhaseClock, PhaseError } from "./phase.ts";
  * and node:http report no time for DNS, connect, TLS and first byte apart,
  * which are what a probe is for; with it `opskit probe` made 19,670 probes/s
  * from one process, 5.84x blackbox_exporter's 3,370 on the same machine
- * (bench/RESULTS.md, benchmark 2). HTTP that needs no phase timings (kube,
- * etcd, PromQL, webhooks) goes through fetch.
+ * (bench/RESULTS.md, benchmark 2). The PromQL probe uses it too, for the same
+ * timings; HTTP that needs none (Kubernetes, etcd, webhooks) goes through fetch.
  */
 export interface HttpRequest {
   method: string;
