@@ -29,6 +29,13 @@ export interface SimpleCommand {
   inLoop: boolean;
   /** Inside `$( )`, backticks or `<( )`. */
   substituted: boolean;
+  /**
+   * The branches it sits in, outermost first, as "/id.branch/...": a case
+   * item, an if/elif/else arm, a loop body, a function body. A command runs
+   * whenever another does if that one's branch is a prefix of its own and it
+   * comes first: what a guard like `: "${DIR:?}"` needs to protect a later rm.
+   */
+  branch: string;
 }
 
 export interface ShellScript {
@@ -51,10 +58,18 @@ interface LoopFrame {
   active: boolean;
 }
 
+/** An open compound command whose parts do not all run: if, case, a loop, a function body; or a plain { } group. */
+interface BranchFrame {
+  kind: "if" | "case" | "loop" | "function" | "group";
+  id: number;
+  /** The arm being read; -1 while none (an if's first condition runs whenever the if does). */
+  arm: number;
+}
+
 /** Parses a shell script into simple commands; substitutions are parsed as commands too. */
 export function parseShell(text: string): ShellScript {
   const script: ShellScript = { commands: [], comments: [], heredocs: [] };
-  new Lexer(text, 0, text.length, script, false, false, { next: 0 }).run();
+  new Lexer(text, 0, text.length, script, false, false, { next: 0 }, "/").run();
   return script;
 }
 
@@ -71,8 +86,12 @@ class Lexer {
   private loops: LoopFrame[] = [];
   /** One entry per open `case`: true while the next thing read is a pattern. */
   private cases: boolean[] = [];
-  /** [start, end, inside a loop] of each $( ), backtick and <( ) seen. */
-  private substitutions: [number, number, boolean][] = [];
+  /** [start, end, inside a loop, branch] of each $( ), backtick and <( ) seen. */
+  private substitutions: [number, number, boolean, string][] = [];
+  private branches: BranchFrame[] = [];
+  /** The last command was a function's name (`name()`, `function name`): the next { opens its body. */
+  private functionHeader = false;
+  private lastWasElif = false;
 
   constructor(
     private readonly text: string,
@@ -82,6 +101,7 @@ class Lexer {
     private readonly inLoop: boolean,
     private readonly substituted: boolean,
     private readonly counter: { next: number },
+    private readonly basePath: string,
   ) {
     this.at = start;
     this.pipeline = counter.next++;
@@ -133,8 +153,8 @@ class Lexer {
       this.at = this.wordPart(this.at);
     }
     this.endCommand("");
-    for (const [start, close, inLoop] of this.substitutions) {
-      new Lexer(this.text, start, close, this.script, inLoop, true, this.counter).run();
+    for (const [start, close, inLoop, branch] of this.substitutions) {
+      new Lexer(this.text, start, close, this.script, inLoop, true, this.counter, branch).run();
     }
   }
 
@@ -181,14 +201,14 @@ class Lexer {
     const { text } = this;
     let j = i + 1;
     while (j < this.end && text[j] !== "`") j += text[j] === "\\" ? 2 : 1;
-    this.substitutions.push([i + 1, Math.min(j, this.end), this.loopNow()]);
+    this.substitutions.push([i + 1, Math.min(j, this.end), this.loopNow(), this.branchNow()]);
     return Math.min(j + 1, this.end);
   }
 
   /** `$(` or `<(` at `open`: records the inside as a substitution, returns the offset after `)`. */
   private substitution(open: number, close: string): number {
     const after = this.balanced(open, "(", close);
-    this.substitutions.push([open + 1, after - 1, this.loopNow()]);
+    this.substitutions.push([open + 1, after - 1, this.loopNow(), this.branchNow()]);
     return after;
   }
 
@@ -252,11 +272,15 @@ class Lexer {
       return;
     }
     this.words.push(word);
-    if (raw === "esac" && this.words.length === 1 && this.cases.length > 0) this.cases.pop();
+    if (raw === "esac" && this.words.length === 1 && this.cases.length > 0) {
+      this.cases.pop();
+      this.closeBranch("case");
+    }
     // `case WORD in` opens the pattern list.
     if (raw === "in" && this.words.length === 3 && this.words[0]!.raw === "case") {
-      this.cases.push(true);
       this.endCommand(";");
+      this.cases.push(true);
+      this.branches.push({ kind: "case", id: this.counter.next++, arm: -1 });
     }
   }
 
@@ -339,6 +363,7 @@ class Lexer {
     if (text[i] === "#") return false;
     if (/^esac(?=[\s;|&)]|$)/.test(text.slice(i, i + 5))) {
       this.cases.pop();
+      this.closeBranch("case");
       this.at = i + 4;
       this.before = "";
       return true;
@@ -352,6 +377,8 @@ class Lexer {
       return true;
     }
     this.cases[this.cases.length - 1] = false;
+    const frame = this.branches.findLast((b) => b.kind === "case");
+    if (frame) frame.arm = this.counter.next++;
     this.at = i + 1;
     this.before = ";";
     return true;
@@ -362,6 +389,7 @@ class Lexer {
     this.redirectNext = false;
     if (this.words.length > 0) {
       this.trackLoops(this.words);
+      this.trackBranches(this.words, op);
       this.script.commands.push({
         words: this.words,
         redirects: this.redirects,
@@ -371,7 +399,9 @@ class Lexer {
         after: op,
         inLoop: this.inLoop || this.loops.some((l) => l.active),
         substituted: this.substituted,
+        branch: this.branchNow(),
       });
+      this.closeTrailing(this.words);
       this.words = [];
       this.redirects = [];
       if (op === "|" || op === "|&") this.position++;
@@ -384,6 +414,59 @@ class Lexer {
       this.position = 0;
     }
     this.before = op;
+  }
+
+  private branchNow(): string {
+    let path = this.basePath;
+    for (const frame of this.branches) if (frame.arm >= 0) path += `${frame.id}.${frame.arm}/`;
+    return path;
+  }
+
+  private closeBranch(kind: BranchFrame["kind"]): void {
+    const at = this.branches.findLastIndex((b) => b.kind === kind);
+    if (at >= 0) this.branches.length = at;
+  }
+
+  /**
+   * The reserved words that open a command's branch, read before it is
+   * recorded (`then rm ...` is inside the if's arm): an if's condition runs
+   * whenever the if does; each then/elif/else, a loop's body after `do`, a
+   * function's body are arms of their own.
+   */
+  private trackBranches(words: Word[], op: string): void {
+    const header = this.functionHeader;
+    this.functionHeader = false;
+    for (const word of words) {
+      const w = word.raw;
+      if (!reserved.has(w)) break;
+      if (w === "if") this.branches.push({ kind: "if", id: this.counter.next++, arm: -1 });
+      else if (w === "then" || w === "elif" || w === "else") {
+        const frame = this.branches.findLast((b) => b.kind === "if");
+        if (frame && !(w === "then" && frame.arm >= 0 && this.lastWasElif)) frame.arm = this.counter.next++;
+        this.lastWasElif = w === "elif";
+      } else if (w === "do") this.branches.push({ kind: "loop", id: this.counter.next++, arm: 0 });
+      else if (w === "{") this.branches.push(header ? { kind: "function", id: this.counter.next++, arm: 0 } : { kind: "group", id: -1, arm: -1 });
+    }
+    const first = words[0]!.raw;
+    // `name()` or `function name`: the next { is its body.
+    if ((op === "(" && words.length === 1 && !first.includes("=") && !reserved.has(first)) || (first === "function" && words.length >= 2)) this.functionHeader = true;
+    if (first === "function" && words.at(-1)?.raw === "{") {
+      this.functionHeader = false;
+      this.branches.push({ kind: "function", id: this.counter.next++, arm: 0 });
+    }
+  }
+
+  /** fi, done and } close their frames after the command that holds them. */
+  private closeTrailing(words: Word[]): void {
+    for (const word of words) {
+      const w = word.raw;
+      if (w === "fi") this.closeBranch("if");
+      else if (w === "done") this.closeBranch("loop");
+      else if (w === "}") {
+        const last = this.branches.findLastIndex((b) => b.kind === "group" || b.kind === "function");
+        if (last >= 0) this.branches.length = last;
+      } else if (!reserved.has(w)) break;
+    }
   }
 
   /**
@@ -402,6 +485,11 @@ class Lexer {
       } else if (w === "done") this.loops.pop();
     }
   }
+}
+
+/** Whether a command in branch `inner` runs whenever one in branch `outer` has run before it (outer encloses inner). */
+export function branchEncloses(outer: string, inner: string): boolean {
+  return inner.startsWith(outer);
 }
 
 /** Whether a word is one of the shell's reserved words (`do`, `fi`, `}`...). */

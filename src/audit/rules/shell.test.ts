@@ -73,6 +73,30 @@ describe("OPS-SH-002 rm -rf on an unguarded variable", () => {
   test("a guard after the command does not count", async () => {
     expect(await found('rm -rf "$W"/*\n: "${W:?}"', "OPS-SH-002")).toEqual([1]);
   });
+
+  test("a guard counts only where it runs first: not from a sibling case item, if arm, loop body or another function", async () => {
+    const script = [
+      'case "$1" in', // 1
+      '  safe) rm -rf "${TARGET:?}"/cache ;;',
+      "  all)",
+      "    rm -rf ${TARGET}", // 4: the sibling's guard does not run on this path
+      "    ;;",
+      "esac",
+      'if [ "$1" = a ]; then',
+      '  : "${OUT:?}"',
+      '  rm -rf "$OUT"/*', // 9: guarded in its own arm
+      "else",
+      '  rm -rf "$OUT"/*', // 11
+      "fi",
+      'for f in "$@"; do : "${L:?}"; done',
+      'rm -rf "$L"/*', // 14: the loop may not have run
+      'clean() { : "${D:?}"; rm -rf "$D"/*; }', // 15: guarded
+      'wipe() { rm -rf "$D"/*; }', // 16
+      ': "${TOP:?}"',
+      'case "$1" in x) rm -rf $TOP ;; esac', // 18: the guard before the case runs on every path
+    ].join("\n");
+    expect(await found(script, "OPS-SH-002")).toEqual([4, 11, 14, 16]);
+  });
 });
 
 describe("OPS-SH-003 host key checking disabled", () => {

@@ -1,5 +1,5 @@
 import { lineStarts, positionOf } from "../position.ts";
-import { parseShell, type ShellScript, type SimpleCommand, type Word } from "../shell-syntax.ts";
+import { branchEncloses, parseShell, type ShellScript, type SimpleCommand, type Word } from "../shell-syntax.ts";
 import { commandCore, expansionsOf, isAssignment, unquote, type CommandCore } from "../shell-words.ts";
 import type { Hit, Rule, RuleSet, SourceFile } from "../types.ts";
 import { classifySecret, scanSecretPatterns, secretRules } from "./secrets.ts";
@@ -85,13 +85,13 @@ interface Scan {
   hits: Hit[];
   /** Variables assigned only non-empty literals in the file: never empty. */
   constants: Set<string>;
-  /** Variables guarded with ${X:?}: the offset of the first guard. */
-  guarded: Map<string, number>;
+  /** Variables guarded with ${X:?}: where each guard is and the branch it runs in. */
+  guarded: Map<string, { offset: number; branch: string }[]>;
 }
 
 function check(file: SourceFile): Hit[] {
   const script = parseShell(file.text);
-  const scan: Scan = { file, script, starts: lineStarts(file.text), hits: [], constants: constantVariables(script), guarded: guardedVariables(file.text) };
+  const scan: Scan = { file, script, starts: lineStarts(file.text), hits: [], constants: constantVariables(script), guarded: guardedVariables(script) };
   const pipelines = new Map<number, SimpleCommand[]>();
   for (const command of script.commands) {
     const core = commandCore(command.words);
@@ -184,7 +184,8 @@ function checkRemove(scan: Scan, command: SimpleCommand, core: CommandCore): voi
   }
   if (!recursive || !force) return;
   for (const word of operands) {
-    const guardedBefore = (name: string) => (scan.guarded.get(name) ?? Infinity) < word.start;
+    // A guard protects the commands after it on every path through it: not a sibling case item's or else arm's.
+    const guardedBefore = (name: string) => (scan.guarded.get(name) ?? []).some((g) => g.offset < word.start && branchEncloses(g.branch, command.branch));
     const all = expansionsOf(word.raw);
     const expansions = all.filter((e) => !e.safe && !scan.constants.has(e.name) && !guardedBefore(e.name) && !testedBefore(scan, command, e.name));
     const unquoted = expansions.find((e) => !e.quoted);
@@ -342,11 +343,25 @@ function constantVariables(script: ShellScript): Set<string> {
   return new Set([...literal].filter(([, isLiteral]) => isLiteral).map(([name]) => name));
 }
 
-/** `: "${DIR:?}"` early in a script guards DIR for the commands after it. */
-function guardedVariables(text: string): Map<string, number> {
-  const names = new Map<string, number>();
-  if (!text.includes("?")) return names;
-  for (const match of text.matchAll(/\$\{([A-Za-z_]\w*):?\?/g)) if (!names.has(match[1]!)) names.set(match[1]!, match.index);
+/**
+ * `: "${DIR:?}"` guards DIR for the commands that run after it: the shell
+ * exits there when DIR is empty or unset. Inside $( ) it would end only the
+ * subshell, so guards there do not count.
+ */
+function guardedVariables(script: ShellScript): Map<string, { offset: number; branch: string }[]> {
+  const names = new Map<string, { offset: number; branch: string }[]>();
+  for (const command of script.commands) {
+    if (command.substituted) continue;
+    for (const word of command.words) {
+      if (!word.raw.includes("?")) continue;
+      for (const e of expansionsOf(word.raw)) {
+        if (!/^\$\{[A-Za-z_]\w*:?\?/.test(word.raw.slice(e.at, e.end))) continue;
+        const list = names.get(e.name) ?? [];
+        list.push({ offset: word.start + e.at, branch: command.branch });
+        names.set(e.name, list);
+      }
+    }
+  }
   return names;
 }
 
