@@ -5,7 +5,7 @@ export { DurationValue, TimestampValue, celDuration, celTimestamp } from "./valu
 export type { Expectation, ExpectationOutcome, ExprFunction, Expression, FieldReference, FunctionCall } from "./cel.ts";
 export { isShell, shells, wrappedCommandAt, wrapperArguments, wrapperOf, type CommandWrapper } from "./shell-wrappers.ts";
 export { escapePromqlString } from "./promql.ts";
-export { compileTemplate, escapeSelectorValue, shellQuote, splitTemplate, stringify, unsafeShellPlaces, type Escape, type ShellRendering, type Template, type UnsafeShellPlace } from "./template.ts";
+export { compileTemplate, escapeSelectorValue, shellQuote, shellTemplateRoles, splitTemplate, stringify, unsafeShellPlaces, type Escape, type ShellRendering, type Template, type UnsafeShellPlace } from "./template.ts";
 
 import type { Expectation } from "./cel.ts";
 import type { Variables } from "./cel-check.ts";

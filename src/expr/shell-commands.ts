@@ -59,14 +59,10 @@ export function reparsedArguments(words: readonly CommandWord[], integers: Set<s
     const assigned = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/.exec(word.text)?.[1];
     if (assigned && integers.has(assigned)) refuseIn([word], `it is assigned to ${assigned}, declared integer`, hints.arithmetic);
   }
-  let k = 0;
   const name = (at: number) => words[at]?.text.split("/").at(-1) ?? "";
-  while (k < words.length && (reservedWords.has(words[k]!.text) || /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(words[k]!.text))) k++;
   // env is a wrapper too, but its -S string is split again wherever it stands (sudo env -S '...').
-  for (let j = k; j < words.length; j++) if (name(j) === "env") refuseSplitString(words, j, refuseIn);
-  // Behind wrappers: `sudo -u x env A=1 timeout 5 eval ...` runs eval.
-  const texts = words.map((word) => word.text);
-  while (k < words.length && wrapperOf(texts[k]!)) k = wrappedCommandAt(texts, k);
+  for (let j = firstCommandWord(words); j < words.length; j++) if (name(j) === "env") refuseSplitString(words, j, refuseIn);
+  const k = commandWordAt(words);
   const command = name(k);
   const rest = words.slice(k + 1);
   if (reparsers.has(command)) refuseIn(rest, `${command} parses its arguments as code again`, hints.reparse);
@@ -103,6 +99,21 @@ export function reparsedArguments(words: readonly CommandWord[], integers: Set<s
     }
   }
   return refusals;
+}
+
+/** The first word after reserved words and assignments. */
+function firstCommandWord(words: readonly CommandWord[]): number {
+  let k = 0;
+  while (k < words.length && (reservedWords.has(words[k]!.text) || /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(words[k]!.text))) k++;
+  return k;
+}
+
+/** The index of the word naming the command a simple command runs: behind wrappers, `sudo -u x env A=1 timeout 5 eval ...` runs eval. */
+export function commandWordAt(words: readonly CommandWord[]): number {
+  let k = firstCommandWord(words);
+  const texts = words.map((word) => word.text);
+  while (k < words.length && wrapperOf(texts[k]!)) k = wrappedCommandAt(texts, k);
+  return k;
 }
 
 /**

@@ -197,6 +197,26 @@ export function unsafeShellPlaces(source: string): UnsafeShellPlace[] {
   return scanShellTemplate(source, splitTemplate(source, "command")).unsafe;
 }
 
+/**
+ * What each {{ }} of a shell command can do once rendered, in order: "data"
+ * where its value stays data (an argument, or part of one: it cannot add a
+ * word, an operator or a command), "code" where it names the command to run
+ * or sits where something parses it again (eval, `sh -c`, ssh, ...). What the
+ * audit's policy check reads. No CEL is compiled.
+ */
+export function shellTemplateRoles(source: string): ("data" | "code")[] {
+  const pieces = splitTemplate(source, "command");
+  const items: ShellItem[] = [];
+  let count = 0;
+  for (const piece of pieces) {
+    if ("literal" in piece) items.push(...piece.literal.split(""));
+    else items.push(count++);
+  }
+  const placement = placeShellValues(items, count);
+  const code = new Set([...placement.refusals.map((r) => r.index), ...placement.commandNames]);
+  return Array.from({ length: count }, (_, i) => (code.has(i) ? "code" : "data"));
+}
+
 /** Where each {{ }} of a shell command sits; a place that cannot hold a value safely fails with its line and column. */
 function placeShell(source: string, where: string, pieces: readonly ({ literal: string } | { code: string; column: number })[]): ShellContext[] {
   const { contexts, unsafe } = scanShellTemplate(source, pieces);

@@ -8,7 +8,12 @@
  * expression is built, so no pattern can blow one up.
  */
 
-export type GlobToken = { kind: "star" } | { kind: "one" } | { kind: "char"; char: string };
+/**
+ * `except` narrows a star to runs without those characters (a templated value
+ * that stays one shell word: no blanks, no operators). Only tokensOverlap reads
+ * it; globs written by people never have it.
+ */
+export type GlobToken = { kind: "star"; except?: string } | { kind: "one" } | { kind: "char"; char: string };
 
 export interface GlobOptions {
   /**
@@ -114,13 +119,15 @@ export function tokensOverlap(a: readonly GlobToken[], b: readonly GlobToken[]):
     if (i === a.length && j === b.length) return true;
     const x = a[i];
     const y = b[j];
+    // A star absorbs the other side's next token, unless it is a character the star may not hold.
+    const holds = (star: GlobToken & { kind: "star" }, other: GlobToken) => other.kind !== "char" || !star.except?.includes(other.char);
     if (x?.kind === "star") {
       push(i + 1, j);
-      if (y) push(i, j + 1);
+      if (y && holds(x, y)) push(i, j + 1);
     }
     if (y?.kind === "star") {
       push(i, j + 1);
-      if (x) push(i + 1, j);
+      if (x && holds(y, x)) push(i + 1, j);
     }
     if (x && y && x.kind !== "star" && y.kind !== "star" && (x.kind === "one" || y.kind === "one" || x.char === y.char)) push(i + 1, j + 1);
   }

@@ -32,6 +32,28 @@ export function couldMatch(glob: string, templated: string): boolean {
   return tokensOverlap(globTokens(glob.trim(), policyGlobs), templateTokens(templated));
 }
 
+/** What a templated value stands for in a command: anything (code), or a run without blanks or shell operators (data: it stays within its word). */
+const dataStar: GlobToken = { kind: "star", except: " \t\n;&|<>()`" };
+
+/**
+ * Whether a glob could match a command once its templates render, where
+ * `roles` says for each `{{ }}` (in order) whether its value stays data or can
+ * become code. The text marks each template with the private-use character
+ * U+E000 + its index (placeholders `templatePlaceholder` writes).
+ */
+export function couldMatchCommand(glob: string, marked: string, roles: readonly ("data" | "code")[]): boolean {
+  const tokens: GlobToken[] = [];
+  for (const char of marked.trim()) {
+    const index = char.charCodeAt(0) - 0xe000;
+    const role = index >= 0 && index < roles.length ? roles[index] : undefined;
+    tokens.push(role === "code" ? { kind: "star" } : role === "data" ? dataStar : { kind: "char", char });
+  }
+  return tokensOverlap(globTokens(glob.trim(), policyGlobs), tokens);
+}
+
+/** The mark for the template at `index` in couldMatchCommand's text. */
+export const templatePlaceholder = (index: number) => String.fromCharCode(0xe000 + index);
+
 /** Whether some text matches both globs. */
 export function globsOverlap(a: string, b: string): boolean {
   return tokensOverlap(globTokens(a.trim(), policyGlobs), globTokens(b.trim(), policyGlobs));

@@ -17,7 +17,8 @@
 import type { ConfigPath } from "../schema/index.ts";
 import type { Selector } from "../inventory/index.ts";
 import { scanCommand, sudoIn } from "./command-scan.ts";
-import { couldMatch, globsOverlap } from "./globs.ts";
+import { shellTemplateRoles, splitTemplate } from "../expr/index.ts";
+import { couldMatch, couldMatchCommand, globsOverlap, templatePlaceholder } from "./globs.ts";
 import type { Policy } from "./types.ts";
 
 /** A policy as the run-time check loads it, plus the positions of its rules' values and its parsed deny.hosts. */
@@ -57,11 +58,34 @@ const hitAt = (policy: AuditPolicy, kind: "commands" | "http" | "kube", index: n
  * quoting removed and blanks collapsed.
  */
 export function deniedCommand(policy: AuditPolicy, command: string): PolicyHit | undefined {
-  const forms = [command.trim(), scanCommand(command.trim()).unquoted.trim()];
-  const index = (policy.deny.commands ?? []).findIndex((glob) => forms.some((form) => couldMatch(glob, form)));
+  const index = (policy.deny.commands ?? []).findIndex(commandMatcher(command));
   if (index >= 0) return hitAt(policy, "commands", index);
   const root = policy.deny.sudo === true ? sudoIn(command) : undefined;
   return root ? { rule: "deny.sudo", pattern: root, at: policy.where(["deny", "sudo"]) } : undefined;
+}
+
+/**
+ * How a deny glob is tried against a templated command: a value that stays
+ * data is one argument, or part of one, whatever it holds (the engine passes it
+ * as a variable the command references), so it cannot supply a blank, an
+ * operator or a command: `echo {{ vars.version }}` never runs `rm -rf /`, while
+ * `rm -rf {{ vars.dir }}` can, and `{{ vars.cmd }}` or `sh -c "{{ vars.x }}"`
+ * may run anything.
+ */
+function commandMatcher(command: string): (glob: string) => boolean {
+  let roles: ("data" | "code")[];
+  let marked = "";
+  try {
+    roles = shellTemplateRoles(command);
+    let n = 0;
+    for (const piece of splitTemplate(command, "command")) marked += "literal" in piece ? piece.literal : templatePlaceholder(n++);
+  } catch {
+    // A {{ without its }}: opskit validate refuses it; read every template as able to render to anything.
+    const forms = [command.trim(), scanCommand(command.trim()).unquoted.trim()];
+    return (glob) => forms.some((form) => couldMatch(glob, form));
+  }
+  const forms = [marked.trim(), scanCommand(marked.trim()).unquoted.trim()];
+  return (glob) => forms.some((form) => couldMatchCommand(glob, form, roles));
 }
 
 /** The deny.http glob an unrendered URL could hit. */

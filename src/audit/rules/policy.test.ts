@@ -65,3 +65,24 @@ describe("workflows against a policy", () => {
     expect(missing.findings.filter((f) => f.rule.startsWith("OPS-POL")).map((f) => `${f.rule}@${f.line}:${f.severity}`)).toEqual(["OPS-POL-006@1:note"]);
   });
 });
+
+describe("templated commands against deny.commands", () => {
+  const steps = [
+    "echo {{ vars.version }}", // 5: data: one argument of echo
+    'echo "release {{ vars.version }}; done" && printf %s \'{{ vars.note }}\'', // 7: data, in quotes
+    "rm -rf {{ vars.dir }}", // 9: data, but rm -rf of a value that may be /
+    '"{{ vars.cmd }}"', // 11: the value names the command
+    "sudo -n {{ vars.cmd }} now", // 13: behind a wrapper, the command word
+    'sh -c "{{ vars.cmd }}"', // 15: a script sh parses again
+    "eval {{ vars.cmd }}", // 17: eval
+  ];
+
+  test("a value that stays data is flagged only where it really can complete a denied command; one that can become code always is", async () => {
+    writeFileSync(join(dir, "deny.yaml"), "deny:\n  commands: ['*rm -rf /*', 'reboot*']\n");
+    const yaml = `workflows:\n  w:\n    targets: local\n    steps:\n${steps.map((command) => `      - exec: ${JSON.stringify(command)}\n        timeout: 1m\n`).join("")}`;
+    writeFileSync(join(dir, "templated.yaml"), yaml);
+    const policy = await loadPolicy(join(dir, "deny.yaml"));
+    const report = await runAudit({ paths: [join(dir, "templated.yaml")], root: dir, shellcheck: false, policy });
+    expect(report.findings.filter((f) => f.rule === "OPS-POL-001").map((f) => f.line)).toEqual([9, 11, 13, 15, 17]);
+  });
+});
