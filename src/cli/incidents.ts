@@ -2,6 +2,7 @@ import { ExitCode, OpsError, usageError } from "../errors.ts";
 import type { AttemptRecord, IncidentEventRecord, IncidentRecord } from "../journal/index.ts";
 import { milestones } from "../journal/index.ts";
 import { formatMs, LineWriter } from "../ui/index.ts";
+import type { IncidentReader } from "./incidents-offline.ts";
 import type { ClientOptions, incidentsSpec } from "./incidents-spec.ts";
 import type { OptionsOf } from "./options.ts";
 
@@ -60,6 +61,11 @@ export async function callServer(options: ServerOptions, method: "GET" | "POST",
   } catch (error) {
     throw new OpsError({ code: "E_SERVER_UNREACHABLE", message: `cannot reach the opskit server at ${url}: ${(error as Error).message}`, hint: "is opskit serve running? pass --server URL or set OPSKIT_SERVER", exitCode: ExitCode.transport });
   }
+  return answerOf(response);
+}
+
+/** An API answer's body; an error answer becomes an OpsError with the server's code and hint. */
+export async function answerOf(response: Response): Promise<unknown> {
   const value = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string; hint?: string } };
   if (!response.ok) {
     const error = value.error ?? { code: "E_SERVER", message: `the server answered ${response.status}` };
@@ -101,13 +107,13 @@ function incidentArg(args: string[], verb: string): number {
 /** The server answers pages of at most 500: --limit above that is read page after page, following nextCursor. */
 const PAGE_LIMIT = 500;
 
-async function listIncidentPages(options: OptionsOf<typeof incidentsSpec>): Promise<{ incidents: IncidentRecord[]; total: number }> {
+async function listIncidentPages(options: OptionsOf<typeof incidentsSpec>, reader: IncidentReader): Promise<{ incidents: IncidentRecord[]; total: number }> {
   const incidents: IncidentRecord[] = [];
   let cursor: string | undefined;
   let total = 0;
   do {
     const query = new URLSearchParams({ limit: Math.min(PAGE_LIMIT, options.limit - incidents.length).toString(), ...(options.status !== undefined ? { status: options.status } : {}), ...(cursor ? { cursor } : {}) });
-    const page = (await callServer(options, "GET", `/api/v1/incidents?${query}`)) as { incidents: IncidentRecord[]; total: number; nextCursor?: string };
+    const page = (await reader.get(`/api/v1/incidents?${query}`)) as { incidents: IncidentRecord[]; total: number; nextCursor?: string };
     incidents.push(...page.incidents);
     total = page.total;
     cursor = page.nextCursor;
@@ -119,9 +125,11 @@ export async function incidentsCommand(args: string[], options: OptionsOf<typeof
   const verb = args[0] ?? "list";
   if (verb === "import") return (await import("./incidents-import.ts")).incidentsImportCommand(args.slice(1), options);
   const out = new LineWriter();
+  // list and show read the server, else the journal (incidents-offline.ts).
+  const reader = verb === "list" || verb === "show" ? await (await import("./incidents-offline.ts")).incidentReader(options) : undefined;
   try {
     if (verb === "list") {
-      const value = await listIncidentPages(options);
+      const value = await listIncidentPages(options, reader!);
       if (options.json) {
         for (const incident of value.incidents) out.line(JSON.stringify(incident));
         return ExitCode.ok;
@@ -138,7 +146,7 @@ export async function incidentsCommand(args: string[], options: OptionsOf<typeof
     if (verb === "show" || verb === "ack" || verb === "approve" || verb === "deny" || verb === "resolve") {
       const id = incidentArg(args, verb);
       const view = (verb === "show"
-        ? await callServer(options, "GET", `/api/v1/incidents/${id}`)
+        ? await reader!.get(`/api/v1/incidents/${id}`)
         : await callServer(options, "POST", `/api/v1/incidents/${id}/${verb}`, { by: process.env.USER ?? "cli", ...(options.note !== undefined ? { note: options.note, reason: options.note } : {}) })) as IncidentView;
       if (options.json) out.line(JSON.stringify(view));
       else printIncident(view, out);
@@ -147,6 +155,7 @@ export async function incidentsCommand(args: string[], options: OptionsOf<typeof
     throw usageError("E_USAGE_INCIDENTS", `unknown incidents command "${verb}"`, "use list, show ID, ack ID, approve ID, resolve ID or import FILE");
   } finally {
     out.flush();
+    await reader?.close();
   }
 }
 

@@ -66,12 +66,18 @@ export interface JournalOptions {
   backgroundCheckpoints?: boolean;
   /** PostgreSQL: the connections the journal keeps at most (default 10). */
   poolSize?: number;
+  /**
+   * SQLite: open the file read-only, as it is (no schema update, no write):
+   * a reader beside a running server, which WAL lets read without blocking
+   * it or being blocked (the reader sees the last commit at each read).
+   */
+  readOnly?: boolean;
 }
 
 /**
  * Opens the journal at `location`: a postgres:// or postgresql:// URL opens
  * the PostgreSQL journal (and loads pg), anything else is a SQLite file.
- * `durable`, `check` and `backgroundCheckpoints` are SQLite's; PostgreSQL
+ * `durable`, `check`, `backgroundCheckpoints` and `readOnly` are SQLite's; PostgreSQL
  * commits durably and its open checks the server (E_JOURNAL_UNAVAILABLE,
  * E_JOURNAL_SCHEMA_NEWER, …).
  */

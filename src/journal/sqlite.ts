@@ -51,9 +51,17 @@ function journalGone(location: string): OpsError {
 }
 
 /** Opens the file and brings its schema up to date; a file that cannot serve fails here with the path and the fix. */
-function openDatabase(location: string, options: { durable?: boolean; check?: boolean }): Database {
+function openDatabase(location: string, options: { durable?: boolean; check?: boolean; readOnly?: boolean }): Database {
   let db: Database | undefined;
   try {
+    if (options.readOnly) {
+      if (fileIdentity(location) === undefined) throw configError("E_JOURNAL_NOT_FOUND", `there is no journal at ${location}`, "pass --journal the file opskit serve writes (journal: in its config, or --journal it was started with)");
+      db = new Database(location, { readonly: true, strict: true });
+      db.exec("PRAGMA busy_timeout = 30000;");
+      // A file that is not a journal (or not one at all) fails here rather than on the first read.
+      db.query("SELECT 1 FROM incidents LIMIT 1").all();
+      return db;
+    }
     mkdirSync(dirname(location), { recursive: true });
     db = new Database(location, { create: true, strict: true });
     db.exec(pragmas);
@@ -107,7 +115,7 @@ function withHistory<H extends { importIncidents(...args: never[]): unknown }>(h
  * `check` (opskit serve) verifies the file at open: its pages (PRAGMA
  * quick_check, up to QUICK_CHECK_MAX_BYTES) and that it can be written.
  */
-export function openSqliteJournal(location: string, options: { durable?: boolean; check?: boolean; backgroundCheckpoints?: boolean } = {}): Journal {
+export function openSqliteJournal(location: string, options: { durable?: boolean; check?: boolean; backgroundCheckpoints?: boolean; readOnly?: boolean } = {}): Journal {
   const db = openDatabase(location, options);
   const checkpointer = options.backgroundCheckpoints ? checkpointInBackground(db, location, { durable: options.durable ?? false }) : undefined;
   const absolute = resolve(location);

@@ -9,6 +9,7 @@ import { parseListen } from "../transport/index.ts";
 export { serverMetrics, type ServerMetrics } from "./metrics.ts";
 export type { AppOptions } from "./app.ts";
 export { EventHub, type HubOptions } from "./hub.ts";
+export { incidentReadRoutes, type IncidentReadOptions } from "./routes-incidents.ts";
 
 export interface RunningServer {
   url: string;

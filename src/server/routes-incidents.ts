@@ -20,7 +20,7 @@ export const INCIDENT_PAGE_MAX = 500;
 const INCIDENT_PAGE_DEFAULT = 50;
 
 /** The gate state of each open incident among these, read in two queries whatever their number. */
-export async function incidentItems(journal: Journal, healer: Healer, incidents: readonly IncidentRecord[]): Promise<IncidentItem[]> {
+export async function incidentItems(journal: Journal, healer: Pick<Healer, "isPaused">, incidents: readonly IncidentRecord[]): Promise<IncidentItem[]> {
   const open = incidents.filter((i) => i.status === "open").map((i) => i.id);
   if (open.length === 0) return [...incidents];
   const [facts, paused] = [await journal.gateFacts(open), await healer.isPaused()];
@@ -33,10 +33,21 @@ export async function incidentItems(journal: Journal, healer: Healer, incidents:
 
 const statusFilter = (status: "open" | "resolved" | "all" | undefined) => (status === "all" ? undefined : status);
 
-export const runItems = (hub: EventHub, runs: readonly RunRecord[]): RunItem[] => runs.map((run) => ({ ...run, live: run.status === "running" && hub.isLive(run.id) }));
+export const runItems = (hub: Pick<EventHub, "isLive">, runs: readonly RunRecord[]): RunItem[] => runs.map((run) => ({ ...run, live: run.status === "running" && hub.isLive(run.id) }));
+
+/**
+ * What the incident reads need: the journal, whether remediation is paused,
+ * which runs execute here now. The CLI gives them without a server (a
+ * journal read directly: nothing is live), so it prints what a server would.
+ */
+export interface IncidentReadOptions {
+  journal: Journal;
+  healer: Pick<Healer, "isPaused">;
+  hub: Pick<EventHub, "isLive">;
+}
 
 /** GET /api/v1/incidents/:id and the answer of every action on one. */
-async function incidentView(options: AppOptions, id: number) {
+async function incidentView(options: IncidentReadOptions, id: number) {
   const { journal, healer, hub } = options;
   const incident = await journal.getIncident(id);
   if (!incident) return undefined;
@@ -91,9 +102,11 @@ function badBody(message: string, hint: string): OpsError {
 
 const incidentId = (params: string[]) => Number(params[0]);
 
-export function incidentRoutes(options: AppOptions): Route[] {
+const notFound = (id: string) => problem(404, "E_NOT_FOUND", `no incident ${id}`, "GET /api/v1/incidents lists them");
+
+/** GET /api/v1/incidents and GET /api/v1/incidents/:id. */
+export function incidentReadRoutes(options: IncidentReadOptions): Route[] {
   const { journal, healer } = options;
-  const notFound = (id: string) => problem(404, "E_NOT_FOUND", `no incident ${id}`, "GET /api/v1/incidents lists them");
   return [
     {
       method: "GET",
@@ -131,6 +144,13 @@ export function incidentRoutes(options: AppOptions): Route[] {
         return view ? json(view) : notFound(params[0]!);
       },
     },
+  ];
+}
+
+export function incidentRoutes(options: AppOptions): Route[] {
+  const { healer } = options;
+  return [
+    ...incidentReadRoutes(options),
     ...(["ack", "approve", "deny", "resolve"] as const).map(
       (verb): Route => ({
         method: "POST",
