@@ -25,6 +25,8 @@ need="$need aiosmtpd:python3-aiosmtpd"
 need="$need chromium:chromium"
 # The etcd action's tests run real three-member etcd clusters on loopback.
 need="$need etcd:etcd-server"
+# Host patterns (opskit exec -H 'web[01-40]') are held to ClusterShell's nodeset -e.
+need="$need nodeset:clustershell"
 # The agent's kernel source drives bpftrace (its tests run it as root; the
 # OOM test uses the kernel's memory cgroups, setpriv the non-root run).
 need="$need bpftrace:bpftrace setpriv:util-linux"
