@@ -203,3 +203,26 @@ export function parseHostPattern(pattern: string, origin: PatternOrigin, firstCo
   }
   return hosts;
 }
+
+/**
+ * A file of host patterns, one a line, `#` comments and blank lines skipped:
+ * a `hosts:` list or `-H @file`. Each host once, with the file:line it is
+ * written at; errors name file:line and the column.
+ */
+export function parseHostPatternLines(text: string, display: string, fail: PatternOrigin["fail"]): Array<HostPatternEntry & { where: string }> {
+  const hosts: Array<HostPatternEntry & { where: string }> = [];
+  const seen = new Set<string>();
+  text.split("\n").forEach((raw, index) => {
+    const line = raw.replace(/(^|\s)#.*$/, "").trimEnd();
+    const pattern = line.trimStart();
+    if (!pattern) return;
+    const where = `${display}:${index + 1}`;
+    for (const host of parseHostPattern(pattern, { where, fail }, line.length - pattern.length + 1)) {
+      if (seen.has(host.name)) continue;
+      seen.add(host.name);
+      if (hosts.length >= MAX_EXPANDED_HOSTS) throw fail("E_HOST_PATTERN", `${where}: ${display} expands to more than ${MAX_EXPANDED_HOSTS.toLocaleString("en")} hosts`, "narrow the ranges, or split the list");
+      hosts.push({ ...host, where });
+    }
+  });
+  return hosts;
+}

@@ -15,8 +15,23 @@ describe("host list source", () => {
     ]);
   });
 
-  test("a line that is not a host names file:line and the expected form", async () => {
-    await expect(load("worker-1\nworker 2\n")).rejects.toThrow('hosts.txt:2: cannot read "worker 2" as a host');
-    await expect(load("worker-1:99999\n")).rejects.toThrow("hosts.txt:1: port 99999 is out of range");
+  test("a line that is not a host names file:line, the column and the expected form", async () => {
+    await expect(load("worker-1\nworker 2\n")).rejects.toThrow('hosts.txt:2: column 7 of "worker 2": " " cannot be part of a host');
+    await expect(load("worker-1:99999\n")).rejects.toThrow('hosts.txt:1: column 1 of "worker-1:99999": port 99999 of "worker-1:99999" is out of range');
+    await expect(load("a\n  web[01-4\n")).rejects.toThrow('hosts.txt:2: column 6 of "web[01-4": "[" is not closed');
+  });
+
+  test("a line may be a host pattern: ranges, lists and steps as ClusterShell writes them", async () => {
+    const hosts = await load(["web[01-03].example.com  # the web tier", "ops@db[1,3]:2222", "n[1-10/4]"].join("\n"));
+    expect(hosts.map(({ name, user, port, source }) => ({ name, user, port, source }))).toEqual([
+      { name: "web01.example.com", user: undefined, port: undefined, source: "hosts.txt:1" },
+      { name: "web02.example.com", user: undefined, port: undefined, source: "hosts.txt:1" },
+      { name: "web03.example.com", user: undefined, port: undefined, source: "hosts.txt:1" },
+      { name: "db1", user: "ops", port: 2222, source: "hosts.txt:2" },
+      { name: "db3", user: "ops", port: 2222, source: "hosts.txt:2" },
+      { name: "n1", user: undefined, port: undefined, source: "hosts.txt:3" },
+      { name: "n5", user: undefined, port: undefined, source: "hosts.txt:3" },
+      { name: "n9", user: undefined, port: undefined, source: "hosts.txt:3" },
+    ]);
   });
 });

@@ -85,6 +85,14 @@ describe("groups", () => {
     await expect(run).rejects.toThrow('opskit.yaml:5:22: group "web" lists unknown host "web-3"');
   });
 
+  test("a member may be a host pattern: every host it names joins, and one not defined is an error", async () => {
+    const hosts = ["inventory:", "  hosts: { web01: {}, web02: {}, web03: {}, db1: {} }", "  groups:", "    web:", "      labels: { role: web }"];
+    const targets = await resolve({ "opskit.yaml": yaml([...hosts, "      hosts: ['web[01-02]', web03]"]) });
+    expect([...targets.values()].filter((t) => t.groups.includes("web")).map((t) => t.name)).toEqual(["web01", "web02", "web03"]);
+    await expect(resolve({ "opskit.yaml": yaml([...hosts, "      hosts: ['web[01-04]']"]) })).rejects.toThrow('opskit.yaml:6:15: group "web" lists unknown host "web04"');
+    await expect(resolve({ "opskit.yaml": yaml([...hosts, "      hosts: ['web[01-']"]) })).rejects.toThrow('opskit.yaml:6:15: column 4 of "web[01-": "[" is not closed');
+  });
+
   test("an unknown child group is an error at its file:line:col", async () => {
     const run = resolve({ "opskit.yaml": yaml(["inventory:", "  groups:", "    prod:", "      children:", "        - frontend"]) });
     await expect(run).rejects.toThrow('opskit.yaml:5:11: group "prod" lists unknown child group "frontend"');

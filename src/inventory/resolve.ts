@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import { configError } from "../errors.ts";
+import { expandHostPattern } from "./host-pattern.ts";
 import { inventorySources, type SourceKind } from "./registry.ts";
 import type { HostEntry } from "./schema.ts";
 import type { HostRecord, InventoryInput, Target } from "./types.ts";
@@ -140,11 +141,15 @@ function resolveGroups(groups: Groups, records: Map<string, HostRecord>, where: 
     }
     const group = groups[name]!;
     const found = new Set<string>();
-    group.hosts.forEach((host, i) => {
-      if (!records.has(host)) {
-        throw configError("E_INVENTORY_MEMBER", `${where(["inventory", "groups", name, "hosts", i])}: group "${name}" lists unknown host "${host}"`, hintFor(host, [...records.keys()], "host", "define it under inventory.hosts or in a source"));
+    group.hosts.forEach((entry, i) => {
+      const at = where(["inventory", "groups", name, "hosts", i]);
+      // A member may be a host pattern (web[01-40]): each host it names must be defined.
+      for (const host of /[[,]/.test(entry) ? expandHostPattern(entry, { where: at, fail: configError }) : [entry]) {
+        if (!records.has(host)) {
+          throw configError("E_INVENTORY_MEMBER", `${at}: group "${name}" lists unknown host "${host}"`, hintFor(host, [...records.keys()], "host", "define it under inventory.hosts or in a source"));
+        }
+        found.add(host);
       }
-      found.add(host);
     });
     group.children.forEach((child, i) => {
       const at = where(["inventory", "groups", name, "children", i]);
