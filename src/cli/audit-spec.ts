@@ -11,4 +11,9 @@ export const auditSpec = defineCommand({
     policy: { kind: "string", value: "policy.yaml", description: "check workflows against an org policy (deny: commands, hosts, http, sudo; require: permissions)" },
     output: { kind: "string", short: "o", value: "file", description: "write the report to this file instead of stdout" },
   },
+  examples: [
+    { text: "Audit the scripts in this repository", command: "opskit audit" },
+    { text: "SARIF for code scanning, failing on warnings", command: "opskit audit scripts/ --format sarif -o audit.sarif --fail-on warning" },
+    { text: "Hold workflows to the org policy", command: "opskit audit opskit.yaml --policy policy.yaml" },
+  ],
 });

@@ -3,18 +3,26 @@ import { defineOptions } from "./options.ts";
 
 /** `-c, --config PATH` and `--env NAME`, shared by every command that reads opskit.yaml. */
 export const configOptions = defineOptions({
-  config: { kind: "string", short: "c", value: "path", description: "opskit.yaml, or a directory with opskit.yaml or opskit.d/ (default: the current directory)" },
+  config: { kind: "string", short: "c", value: "path", description: "opskit.yaml, or a directory with opskit.yaml or opskit.d/ (default: $OPSKIT_CONFIG, else the current directory)" },
   env: { kind: "string", value: "name", description: "apply this environment overlay from the config" },
 });
 
 type ConfigFlags = { config?: string | undefined; env?: string | undefined };
 
-/** Where -c and --env say the config is, from the current directory. */
-export const configLoadOptions = (options: ConfigFlags): LoadOptions => ({
-  cwd: process.cwd(),
-  ...(options.config !== undefined ? { path: options.config } : {}),
-  ...(options.env !== undefined ? { env: options.env } : {}),
-});
+/** The config -c names, else $OPSKIT_CONFIG; undefined: look in the current directory. */
+export function configPath(options: ConfigFlags, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return options.config ?? (env.OPSKIT_CONFIG || undefined);
+}
+
+/** Where -c (or $OPSKIT_CONFIG) and --env say the config is, from the current directory. */
+export const configLoadOptions = (options: ConfigFlags): LoadOptions => {
+  const path = configPath(options);
+  return {
+    cwd: process.cwd(),
+    ...(path !== undefined ? { path } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
+  };
+};
 
 /** Loads the config that -c/--env name; the config module (YAML, zod) is imported only here. */
 export async function loadConfigFromOptions(options: ConfigFlags): Promise<LoadedConfig> {

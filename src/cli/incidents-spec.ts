@@ -1,10 +1,12 @@
 import { configOptions } from "./config-options.ts";
 import { serverJournalOption } from "./journal-spec.ts";
 import { defineCommand, defineOptions, type OptionValues } from "./options.ts";
+import { outputOption } from "./output-format.ts";
 
 const clientOptions = defineOptions({
   server: { kind: "string", value: "url", description: "the opskit server (default $OPSKIT_SERVER, else server.listen from the config, else http://127.0.0.1:9797)" },
   json: { kind: "boolean", description: "print JSON (the server's answer; import: the report)" },
+  ...outputOption,
   ...serverJournalOption,
   ...configOptions,
 });
@@ -13,6 +15,13 @@ export const incidentsSpec = defineCommand({
   name: "incidents",
   description: "incidents on the opskit server: list | show ID | ack ID | approve ID | deny ID | resolve ID (token from $OPSKIT_TOKEN, server.token, or the one opskit serve generated beside the journal); import FILE: history from a pager's CSV or JSON export into the journal",
   argument: { name: "[args...]", description: "list (default), show ID, ack ID, approve ID, deny ID, resolve ID or import FILE" },
+  subcommands: ["list", "show", "ack", "approve", "deny", "resolve", "import"],
+  examples: [
+    { text: "Open incidents", command: "opskit incidents list --status open" },
+    { text: "One incident's timeline as JSON", command: "opskit incidents show 7 -o json" },
+    { text: "Approve a held remediation", command: "opskit incidents approve 7 --note 'checked with the db team'" },
+    { text: "History from a pager's export", command: "opskit incidents import pagerduty.csv --map started=created_at" },
+  ],
   options: {
     ...clientOptions,
     status: { kind: "string", value: "open|resolved", description: "list: only these" },
@@ -37,8 +46,22 @@ export const incidentsSpec = defineCommand({
   },
 });
 
-export const pauseSpec = defineCommand({ name: "pause", description: "pause automatic remediation on the server (alerts are still recorded)", argument: { name: "[args...]", description: "(none)" }, options: clientOptions });
-export const resumeSpec = defineCommand({ name: "resume", description: "resume automatic remediation on the server", argument: { name: "[args...]", description: "(none)" }, options: clientOptions });
+export const pauseSpec = defineCommand({
+  name: "pause",
+  description: "pause automatic remediation on the server (alerts are still recorded)",
+  options: clientOptions,
+  examples: [
+    { text: "Stop remediation during a maintenance window", command: "opskit pause --server https://opskit.internal:9797" },
+  ],
+});
+export const resumeSpec = defineCommand({
+  name: "resume",
+  description: "resume automatic remediation on the server",
+  options: clientOptions,
+  examples: [
+    { text: "Remediate again after the window", command: "opskit resume" },
+  ],
+});
 
 /** What every client of the server reads: where it is, its token's journal, the config with its defaults. */
 export type ClientOptions = OptionValues<typeof clientOptions>;

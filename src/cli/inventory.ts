@@ -2,12 +2,17 @@ import { ExitCode } from "../errors.ts";
 import type { Target } from "../inventory/index.ts";
 import { configOptions, loadConfigFromOptions } from "./config-options.ts";
 import { defineCommand, type OptionsOf } from "./options.ts";
+import { outputOption } from "./output-format.ts";
 
 export const inventorySpec = defineCommand({
   name: "inventory",
   description: "list the targets the inventory resolves to, optionally narrowed by a selector",
   argument: { name: "[selector...]", description: "label selector, e.g. 'role=web,zone in (a,b)', 'name=web-*', 'group=db', '!canary'" },
-  options: { ...configOptions, json: { kind: "boolean", description: "one JSON object per target per line" } },
+  options: { ...configOptions, json: { kind: "boolean", description: "one JSON object per target per line" }, ...outputOption },
+  examples: [
+    { text: "Every target", command: "opskit inventory" },
+    { text: "The web hosts in zones a and b, as YAML", command: "opskit inventory 'role=web,zone in (a,b)' -o yaml" },
+  ],
 });
 
 /** `opskit inventory [SELECTOR] [--json]`: an aligned table sorted by name, then a count. */

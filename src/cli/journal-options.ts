@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import type { LoadedConfig } from "../config/index.ts";
 import { isOpsError } from "../errors.ts";
 import { isPostgresUrl, journalLocation } from "../journal/index.ts";
-import { loadConfigFromOptions } from "./config-options.ts";
+import { configPath, loadConfigFromOptions } from "./config-options.ts";
 
 /** The config's journal: as a location: a URL as it is, a file relative to the config's directory. */
 export function configuredJournal(loaded: LoadedConfig | undefined): string | undefined {
@@ -11,12 +11,12 @@ export function configuredJournal(loaded: LoadedConfig | undefined): string | un
   return isPostgresUrl(value) ? value : resolve(loaded.baseDir, value);
 }
 
-/** The config that -c names or the current directory holds; none when there is none to find (and -c was not given). */
+/** The config that -c (or $OPSKIT_CONFIG) names or the current directory holds; none when there is none to find (and none was named). */
 async function configIfAny(options: { config?: string | undefined; env?: string | undefined }): Promise<LoadedConfig | undefined> {
   try {
     return await loadConfigFromOptions(options);
   } catch (error) {
-    if (options.config === undefined && isOpsError(error) && error.code === "E_CONFIG_NOT_FOUND") return undefined;
+    if (configPath(options) === undefined && isOpsError(error) && error.code === "E_CONFIG_NOT_FOUND") return undefined;
     throw error;
   }
 }

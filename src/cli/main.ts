@@ -2,35 +2,19 @@
 // line is parsed from its option table without loading commander, so probing
 // starts about as fast as curl; help, usage errors and other commands go
 // through commander. Both read options through the same table and resolver.
-import pkg from "../../package.json" with { type: "json" };
 import { describeError, ExitCode, isOpsError } from "../errors.ts";
 import { secrets } from "../observe/index.ts";
 import { parseCommandLine, type CommandSpec, type OptionTable, type OptionValues } from "./options.ts";
+import { withOutputFormat } from "./output-format.ts";
 import { probeCommand } from "./probe/index.ts";
 import { probeSpec } from "./probe/spec.ts";
-
-declare const OPSKIT_COMMIT: string | undefined;
-
-function commit(): string {
-  if (typeof OPSKIT_COMMIT === "string") return OPSKIT_COMMIT;
-  try {
-    // From source only: a build stamps the commit in with --define.
-    const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: import.meta.dir, stderr: "ignore" });
-    return git.success ? git.stdout.toString().trim() : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
-
-export function versionLine(): string {
-  return `opskit ${pkg.version} (${commit()}) bun ${Bun.version} ${process.platform}-${process.arch}`;
-}
+import { versionLine } from "./version.ts";
 
 type Handler<T extends OptionTable> = (positionals: string[], options: OptionValues<T>) => Promise<number>;
 
 function runParsed<T extends OptionTable>(argv: string[], spec: CommandSpec<T>, handler: Handler<T>): Promise<number> | undefined {
   const parsed = parseCommandLine(argv.slice(1), spec);
-  return parsed && handler(parsed.positionals, parsed.options);
+  return parsed && withOutputFormat(spec, handler)(parsed.positionals, parsed.options);
 }
 
 /** The fast path: undefined when the command line is for commander (another command, help, an unusual form). */
@@ -51,14 +35,24 @@ async function runFast(argv: string[]): Promise<number | undefined> {
 
 async function runCommander(argv: string[]): Promise<number> {
   const { CommanderError } = await import("commander");
-  const { buildProgram } = await import("./program.ts");
+  const { buildProgram, usageErrorOf } = await import("./program.ts");
+  const program = buildProgram(() => versionLine(), { probe: probeCommand });
   try {
-    await buildProgram(versionLine, { probe: probeCommand }).parseAsync(argv, { from: "user" });
+    await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
+    const usage = usageErrorOf(error, program, argv);
+    if (usage) throw usage;
     return error.code === "commander.helpDisplayed" || error.code === "commander.help" ? ExitCode.ok : ExitCode.usage;
   }
+}
+
+/** Whether the command line asks for machine-readable output (--json, -o json, -o yaml): errors are then a JSON object on stderr. */
+function asksForJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  const options = end < 0 ? argv : argv.slice(0, end);
+  return options.some((arg, i) => arg === "--json" || ((arg === "-o" || arg === "--output") && (options[i + 1] === "json" || options[i + 1] === "yaml")) || arg === "--output=json" || arg === "--output=yaml");
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -69,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return (await runFast(argv)) ?? (await runCommander(argv));
   } catch (error) {
-    const json = argv.includes("--json");
+    const json = asksForJson(argv);
     // console.error, not process.stderr: the latter's first use costs startup time.
     if (json) console.error(JSON.stringify(secrets.redactValue({ type: "error", ...(isOpsError(error) ? error.toJSON() : { code: "E_INTERNAL", message: String(error) }) })));
     else console.error(`opskit: ${describeError(error)}`);

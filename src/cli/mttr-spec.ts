@@ -5,7 +5,6 @@ import { defineCommand } from "./options.ts";
 export const mttrSpec = defineCommand({
   name: "mttr",
   description: "time to detect, isolate, recover and resolve from the incident journal, and what automation changed",
-  argument: { name: "[args...]", description: "(none)" },
   options: {
     since: { kind: "string", value: "30d|DATE", description: "incidents started since then (default 30d; all history with --compare before:)" },
     until: { kind: "string", value: "DATE", description: "and before this date (default now); dates are UTC" },
@@ -16,4 +15,8 @@ export const mttrSpec = defineCommand({
     ...journalOption,
     config: { ...configOptions.config, description: "the config whose journal: names the journal (default: the current directory's, if any)" },
   },
+  examples: [
+    { text: "The last 30 days by service", command: "opskit mttr --by service" },
+    { text: "What automation changed, as an HTML report", command: "opskit mttr --compare automated --format html -o mttr.html" },
+  ],
 });

@@ -76,7 +76,7 @@ function sampleValue(option: OptionSpec): string {
 }
 
 function operands(spec: CommandSpec): string[] {
-  const { name } = spec.argument;
+  const name = spec.argument?.name ?? "";
   if (!name.includes("...")) return name.startsWith("<") ? ["first"] : [];
   return ["role=web", "uptime", "-"];
 }
@@ -99,7 +99,7 @@ function plainCommandLines(spec: CommandSpec): string[][] {
     all.push(...forms[0]!);
   }
   lines.push([...all, ...operands(spec)]);
-  if (spec.argument.name.includes("...")) lines.push([...operands(spec).slice(0, 1), ...all, "--", ...operands(spec).slice(1), "--json"]);
+  if (spec.argument?.name.includes("...")) lines.push([...operands(spec).slice(0, 1), ...all, "--", ...operands(spec).slice(1), "--json"]);
   return lines;
 }
 

@@ -69,12 +69,21 @@ export type OptionSpec = FlagSpec | TextSpec | ListSpec | IntegerSpec | Duration
 /** Options by the property name the command reads; the flag is its kebab-case (`retryDelay`: `--retry-delay`). */
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
 
+/** One example under "Examples:" in a command's help: what it does, then the command line. */
+export interface Example {
+  text: string;
+  command: string;
+}
+
 export interface CommandSpec<T extends OptionTable = OptionTable> {
   name: string;
   description: string;
-  /** commander's argument syntax: `<x>` required, `[x]` optional, `...` variadic. */
-  argument: { name: string; description: string };
+  /** commander's argument syntax: `<x>` required, `[x]` optional, `...` variadic. None: the command refuses operands. */
+  argument?: { name: string; description: string };
+  /** Words its first operand may be (`runs show ID`): shell completion offers them. */
+  subcommands?: readonly string[];
   options: T;
+  examples: readonly Example[];
 }
 
 /** A duration option's value: its text as given (a step's timeout field keeps it) and its length. */
@@ -242,6 +251,7 @@ export function readArgv(argv: readonly string[], spec: CommandSpec): { position
     if (option.kind === "list") (lists[key] ??= []).push(value);
     raw[key] = option.kind === "list" ? lists[key]! : value;
   }
+  if (!spec.argument) return positionals.length > 0 ? undefined : { positionals, raw };
   const { name } = spec.argument;
   if (name.startsWith("<") && positionals.length === 0) return undefined;
   if (!name.includes("...") && positionals.length > 1) return undefined;

@@ -1,4 +1,5 @@
-import { Command, Option } from "commander";
+import { Command, Option, type CommanderError } from "commander";
+import { usageError, type OpsError } from "../errors.ts";
 import { flagName, placeholder, resolveOptions, type CommandSpec, type OptionSpec, type OptionTable, type OptionValues, type RawOptions } from "./options.ts";
 import { probeSpec } from "./probe/spec.ts";
 import { execSpec, runSpec, runsSpec } from "./run/spec.ts";
@@ -12,7 +13,12 @@ import { wrapSpec } from "./wrap-spec.ts";
 import { shadowSpec } from "./shadow-spec.ts";
 import { auditSpec } from "./audit-spec.ts";
 import { incidentsSpec, pauseSpec, resumeSpec } from "./incidents-spec.ts";
+import { silenceSpec } from "./silence-spec.ts";
 import { agentSpec } from "./agent-spec.ts";
+import { completionSpec } from "./completion-spec.ts";
+import { initSpec } from "./init-spec.ts";
+import { withOutputFormat } from "./output-format.ts";
+import { versionCommand, versionSpec } from "./version.ts";
 
 export type Handler<T extends OptionTable = OptionTable> = (positionals: string[], options: OptionValues<T>) => Promise<number>;
 
@@ -43,7 +49,9 @@ function givenOptions(command: Command, attributes: ReadonlyMap<string, string>)
 }
 
 function addCommand<T extends OptionTable>(program: Command, spec: CommandSpec<T>, handler: Handler<T>): void {
-  const command = program.command(spec.name).description(spec.description).argument(spec.argument.name, spec.argument.description);
+  const command = program.command(spec.name).description(spec.description);
+  if (spec.argument) command.argument(spec.argument.name, spec.argument.description);
+  command.addHelpText("after", examplesHelp(spec));
   const attributes = new Map<string, string>();
   for (const [key, option] of Object.entries(spec.options)) {
     const built = commanderOption(key, option);
@@ -62,14 +70,20 @@ export function buildProgram(version: () => string, handlers: { probe: Handler<t
   const program = new Command("opskit")
     .description("Health probes, fleet execution and alert-driven remediation in one binary.")
     .option("--version", "print version and git commit")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    // Usage errors are printed by main.ts in opskit's own style (usageErrorOf), not commander's.
+    .configureOutput({ writeErr: (text) => process.stderr.write(text), outputError: () => {} });
   program.on("option:version", () => {
     process.stdout.write(`${version()}\n`);
     process.exit(0);
   });
-  const add = <T extends OptionTable>(spec: CommandSpec<T>, handler: Handler<T>) => addCommand(program, spec, route ? route(spec, handler) : handler);
+  // Every command's table, for the completion scripts generated from them.
+  const specs: CommandSpec[] = [];
+  const add = <T extends OptionTable>(spec: CommandSpec<T>, handler: Handler<T>) => {
+    specs.push(spec);
+    const settled = withOutputFormat(spec, handler);
+    addCommand(program, spec, route ? route(spec, settled) : settled);
+  };
   add(probeSpec, handlers.probe);
   // Fleet commands load the engine, SSH and the journal only when they run.
   add(runSpec, async (args, options) => (await import("./run/index.ts")).runCommand(args, options));
@@ -88,7 +102,11 @@ export function buildProgram(version: () => string, handlers: { probe: Handler<t
   add(incidentsSpec, async (args, options) => (await import("./incidents.ts")).incidentsCommand(args, options));
   add(pauseSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(true, options));
   add(resumeSpec, async (_args, options) => (await import("./incidents.ts")).pauseCommand(false, options));
+  add(silenceSpec, async (args, options) => (await import("./silence.ts")).silenceCommand(args, options));
   add(agentSpec, async (args, options) => (await import("./agent.ts")).agentCommand(args, options, version()));
+  add(versionSpec, versionCommand);
+  add(initSpec, async (args, options) => (await import("./init.ts")).initCommand(args, options));
+  add(completionSpec, async (args) => (await import("./completion.ts")).completionCommand(args, specs));
   // The demo service that `opskit demo` and the alert tests run as a child process.
   program
     .command("demo-service", { hidden: true })
@@ -99,4 +117,37 @@ export function buildProgram(version: () => string, handlers: { probe: Handler<t
       process.exitCode = await (await import("../demo/index.ts")).runDemoService(options);
     });
   return program;
+}
+
+function examplesHelp(spec: CommandSpec): string {
+  return `\nExamples:\n${spec.examples.map((example) => `  # ${example.text}\n  ${example.command}\n`).join("\n")}`;
+}
+
+/** What each of commander's usage errors is called, by its code. */
+const usageCodes: Readonly<Record<string, string>> = {
+  "commander.unknownOption": "E_USAGE_UNKNOWN_OPTION",
+  "commander.optionMissingArgument": "E_USAGE_MISSING_VALUE",
+  "commander.missingArgument": "E_USAGE_MISSING_ARGUMENT",
+  "commander.excessArguments": "E_USAGE_EXTRA_ARGUMENTS",
+  "commander.unknownCommand": "E_USAGE_UNKNOWN_COMMAND",
+  "commander.invalidArgument": "E_USAGE_INVALID_VALUE",
+};
+
+/**
+ * A usage error commander found, in opskit's words: what is wrong, and a
+ * hint with commander's suggestion (if any) and the command's usage line.
+ * Undefined for what is not a usage error (help, version).
+ */
+export function usageErrorOf(error: CommanderError, program: Command, argv: readonly string[]): OpsError | undefined {
+  const code = usageCodes[error.code];
+  if (!code) return undefined;
+  const [first, ...more] = error.message.replace(/^error: /, "").split("\n");
+  const suggestion = more.join(" ").match(/\(Did you mean (.+)\?\)/)?.[1];
+  const command = program.commands.find((candidate) => candidate.name() === argv[0]);
+  let message = first!.replace(/\.$/, "");
+  const missingValue = message.match(/^option '(?:-\w, )?(--[\w-]+) <(.+)>' argument missing$/);
+  if (missingValue) message = `${missingValue[1]} needs a value (${missingValue[2]})`;
+  if (error.code === "commander.excessArguments" && command && command.registeredArguments.length === 0) message = `opskit ${command.name()} takes no arguments`;
+  const usage = command ? `usage: opskit ${command.name()} ${command.usage()}; see opskit ${command.name()} --help` : `commands: ${program.createHelp().visibleCommands(program).map((c) => c.name()).filter((name) => name !== "help").join(", ")}; see opskit --help`;
+  return usageError(code, message, suggestion ? `did you mean ${suggestion}? ${usage}` : usage);
 }

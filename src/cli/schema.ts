@@ -6,6 +6,9 @@ export const schemaSpec = defineCommand({
   description: "print the JSON Schema of opskit.yaml, for editor completion and checks (e.g. # yaml-language-server: $schema=...)",
   argument: { name: "[file]", description: "write the schema to this file instead of stdout" },
   options: {},
+  examples: [
+    { text: "Completion and checks in editors", command: "opskit schema opskit.schema.json  # then: # yaml-language-server: $schema=opskit.schema.json" },
+  ],
 });
 
 /** `opskit schema [FILE]`: the JSON Schema generated from the zod schema, the config's single source of truth. */

@@ -5,7 +5,6 @@ import { defineCommand } from "./options.ts";
 export const serveSpec = defineCommand({
   name: "serve",
   description: "take Alertmanager alerts and run checks; remediate through rules behind safety gates; keep every incident's timeline",
-  argument: { name: "[args...]", description: "(none)" },
   options: {
     ...configOptions,
     listen: { kind: "string", value: "host:port", description: "address for the API and webhooks (default: server.listen, else 127.0.0.1:9797)" },
@@ -29,11 +28,19 @@ export const serveSpec = defineCommand({
       description: "text: lines for people (events on stdout, notices on stderr); json: one JSON object a line on stderr (level, time, msg, trace_id; notices, warnings, errors with their stacks, and a line per event unless --json prints events on stdout)",
     },
   },
+  examples: [
+    { text: "Serve with the current directory's opskit.yaml", command: "opskit serve" },
+    { text: "Record what rules would run, run nothing", command: "opskit serve --dry-run --listen 0.0.0.0:9797" },
+    { text: "Logs as JSON for a collector", command: "opskit serve --log-format json --log-level warn" },
+  ],
 });
 
 export const demoSpec = defineCommand({
   name: "demo",
   description: "self-healing in one minute: three services on loopback, checks and a rule; one service is killed and opskit brings it back",
-  argument: { name: "[args...]", description: "(none)" },
   options: { keep: { kind: "boolean", description: "keep the demo's config, logs and journal" } },
+  examples: [
+    { text: "Watch opskit bring a killed service back", command: "opskit demo" },
+    { text: "Keep its config and journal to look at afterwards", command: "opskit demo --keep" },
+  ],
 });

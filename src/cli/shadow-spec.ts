@@ -1,6 +1,7 @@
 import { configOptions } from "./config-options.ts";
 import { journalOption } from "./journal-spec.ts";
 import { defineCommand, describedAs } from "./options.ts";
+import { outputOption } from "./output-format.ts";
 import { varOptions } from "./vars.ts";
 
 export const shadowSpec = defineCommand({
@@ -8,6 +9,11 @@ export const shadowSpec = defineCommand({
   description:
     "prove a replacement behaves like the legacy script: shadow NAME --legacy CMD --candidate CMD|workflow:NAME (exit 0 all agreed, 2 a mismatch, 1 a side could not run); shadow report [NAME]; shadow reset NAME",
   argument: { name: "<args...>", description: "NAME to compare and record under, or report [NAME], or reset NAME" },
+  subcommands: ["report", "reset"],
+  examples: [
+    { text: "Compare the legacy script with a workflow, five times", command: "opskit shadow rotate-logs --legacy ./rotate.sh --candidate workflow:rotate-logs --runs 5" },
+    { text: "How each comparison went so far", command: "opskit shadow report rotate-logs" },
+  ],
   options: {
     ...configOptions,
     legacy: { kind: "string", value: "cmd", description: "the legacy command, run with /bin/sh in the current directory" },
@@ -23,6 +29,7 @@ export const shadowSpec = defineCommand({
     limit: { kind: "string", short: "l", value: "selector", description: "workflow candidate: narrow its targets (the first one is compared)" },
     ...describedAs(varOptions, "workflow candidate: "),
     json: { kind: "boolean", description: "one JSON line per comparison, then a summary (report: one line per name)" },
+    ...outputOption,
     ...journalOption,
   },
 });

@@ -16,6 +16,10 @@ export const validateSpec = defineCommand({
   description: "check opskit.yaml, its inventory sources, selectors and every expression, and what would fail only at run time (vars nothing gives, unset environment variables and secrets, permissions that deny every target); exit 0 valid, 65 invalid",
   argument: { name: "[workflows...]", description: "check only these workflows (default: all)" },
   options: configOptions,
+  examples: [
+    { text: "Check the current directory's config", command: "opskit validate" },
+    { text: "One workflow, with the staging overlay", command: "opskit validate deploy -c ops/ --env staging" },
+  ],
 });
 
 /**

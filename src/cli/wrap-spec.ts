@@ -6,6 +6,11 @@ export const wrapSpec = defineCommand({
   name: "wrap",
   description: "run an existing Bash or Python script as a one-step run (timeout, retries, exit map, journal): opskit wrap --timeout 10m -- ./backup.sh --full",
   argument: { name: "<args...>", description: "-- then the script (or an interpreter and the script) and its arguments" },
+  examples: [
+    { text: "A nightly backup with a timeout and two retries", command: "opskit wrap --timeout 30m --retries 2 -- ./backup.sh --full" },
+    { text: "Exit 24 counts as ok; metrics for node_exporter", command: "opskit wrap --exit-map 24=ok --metrics-file /var/lib/node_exporter/backup.prom -- rsync -a /srv /backup" },
+    { text: "Copy the script to the db hosts and run it there", command: "opskit wrap --on role=db -- ./vacuum.sh" },
+  ],
   options: {
     name: { kind: "string", value: "name", description: "the run's name in the journal, as wrap:NAME (default: the script's file name)" },
     timeout: { kind: "duration", value: "duration", default: "1h", description: "per attempt; the script and everything it started are killed" },

@@ -1,4 +1,5 @@
 import { defineCommand, type OptionsOf } from "../options.ts";
+import { outputOption } from "../output-format.ts";
 
 export const probeSpec = defineCommand({
   name: "probe",
@@ -18,12 +19,18 @@ export const probeSpec = defineCommand({
     method: { kind: "string", short: "X", value: "method", default: "GET", description: "HTTP method" },
     header: { kind: "list", short: "H", value: "header", description: "HTTP request header 'Name: value' (repeatable)" },
     json: { kind: "boolean", description: "one JSON object per target, then a summary object" },
+    ...outputOption,
     junit: { kind: "string", value: "file", description: "also write a JUnit XML report" },
     quiet: { kind: "boolean", short: "q", description: "print only failures and the summary" },
     insecure: { kind: "boolean", short: "k", description: "do not verify TLS certificates (expiry is still reported)" },
     ca: { kind: "string", value: "file", description: "trust the CA certificates in this PEM file" },
     maxBody: { kind: "integer", value: "bytes", default: "1048576", min: 0, max: 1 << 30, description: "keep at most this many body bytes for expectations", hidden: true },
   },
+  examples: [
+    { text: "Check a URL answers 200", command: "opskit probe https://example.com/health --expect 'status == 200'" },
+    { text: "Several kinds at once, as JSON", command: "opskit probe -o json tcp://db:5432 tls://example.com:443 dns://example.com?type=A" },
+    { text: "Targets from a file, failures only", command: "opskit probe -f targets.yaml -q --retries 2" },
+  ],
 });
 
 export type ProbeOptions = OptionsOf<typeof probeSpec>;

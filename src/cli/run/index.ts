@@ -5,7 +5,7 @@ import { openJournal } from "../../journal/index.ts";
 import { commandJournal } from "../journal-options.ts";
 import { prepareExec, prepareWorkflow, startJournaledRun, type ApplyShadow, type PreparedRun, type RunNote, type RunOrigin } from "../../runs/index.ts";
 import { jsonLinesSink, LineWriter, paletteFor, stdoutIsTerminal } from "../../ui/index.ts";
-import { loadConfigFromOptions } from "../config-options.ts";
+import { configPath, loadConfigFromOptions } from "../config-options.ts";
 import type { OptionsOf, OptionValues } from "../options.ts";
 import { parseVarOptions, type VarOptions } from "../vars.ts";
 import { checkBeforeRun, printPlan } from "./plan.ts";
@@ -19,7 +19,7 @@ export type StartOptions = OptionValues<typeof outputOptions> & VarOptions;
 /** -c, --env, --policy and --dry-run: recorded with the run, so that a resume finds the same config and policy. */
 export function runOrigin(options: { config?: string | undefined; env?: string | undefined; policy?: string | undefined; dryRun?: boolean }): RunOrigin {
   return {
-    ...(options.config ? { configPath: options.config } : {}),
+    ...(configPath(options) ? { configPath: configPath(options) } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.policy !== undefined ? { policyPath: options.policy } : {}),
     dryRun: options.dryRun ?? false,

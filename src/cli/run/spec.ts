@@ -1,6 +1,7 @@
 import { configOptions } from "../config-options.ts";
 import { journalOption } from "../journal-spec.ts";
 import { defineCommand, defineOptions } from "../options.ts";
+import { outputOption } from "../output-format.ts";
 import { varOptions } from "../vars.ts";
 
 const policyOption = defineOptions({
@@ -14,6 +15,7 @@ const policyOption = defineOptions({
 /** --json, --stream, -v and --journal: how a run is shown and where it is recorded. */
 export const outputOptions = defineOptions({
   json: { kind: "boolean", description: "one JSON event per line" },
+  ...outputOption,
   stream: { kind: "boolean", description: "print remote output live, each line prefixed with its host" },
   verbose: {
     kind: "count",
@@ -27,6 +29,11 @@ export const runSpec = defineCommand({
   name: "run",
   description: "run a workflow from opskit.yaml across its targets; exit 0 all ok, 1 unreachable targets, 2 failed steps",
   argument: { name: "<workflow>", description: "workflow name" },
+  examples: [
+    { text: "Run a workflow", command: "opskit run deploy" },
+    { text: "Only on zone a, with a variable, showing the plan first", command: "opskit run deploy -l zone=a --var version=1.4.3 --dry-run" },
+    { text: "Events as JSON lines for a pipeline", command: "opskit run deploy -o json" },
+  ],
   options: {
     ...configOptions,
     limit: { kind: "string", short: "l", value: "selector", description: "narrow the workflow's targets, e.g. zone=a or name=web-1*" },
@@ -41,6 +48,11 @@ export const execSpec = defineCommand({
   name: "exec",
   description: "run one command on every target a selector matches: opskit exec 'role=web' -- uptime",
   argument: { name: "<args...>", description: "a selector, then -- and the command" },
+  examples: [
+    { text: "Uptime of every web host", command: "opskit exec role=web -- uptime" },
+    { text: "Ten at a time, output live", command: "opskit exec 'zone in (a,b)' --concurrency 10 --stream -- df -h /" },
+    { text: "See which hosts would run it", command: "opskit exec 'name=db-*' --dry-run -- systemctl restart postgresql" },
+  ],
   options: {
     ...configOptions,
     concurrency: { kind: "integer", value: "n", min: 1, description: "targets in flight at once (default: defaults.concurrency, else 32)" },
@@ -55,9 +67,16 @@ export const runsSpec = defineCommand({
   name: "runs",
   description: "runs in the journal: opskit runs [list] | runs show ID | runs resume ID",
   argument: { name: "[args...]", description: "list (default), show ID or resume ID" },
+  subcommands: ["list", "show", "resume"],
+  examples: [
+    { text: "The last runs", command: "opskit runs" },
+    { text: "One run's steps per target, as YAML", command: "opskit runs show 42 -o yaml" },
+    { text: "Carry on an interrupted run", command: "opskit runs resume 42" },
+  ],
   options: {
     limit: { kind: "integer", value: "n", default: "20", min: 1, description: "how many runs to list" },
     json: { kind: "boolean", description: "JSON output" },
+    ...outputOption,
     stream: { kind: "boolean", description: "resume: print remote output live" },
     verbose: { ...outputOptions.verbose, description: `resume: ${outputOptions.verbose.description}` },
     ...journalOption,
