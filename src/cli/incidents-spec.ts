@@ -3,9 +3,11 @@ import { serverJournalOption } from "./journal-spec.ts";
 import { defineCommand, defineOptions, type OptionValues } from "./options.ts";
 import { outputOption } from "./output-format.ts";
 
-const clientOptions = defineOptions({
+/** What every client of the server takes: where it is, its token's journal, the config, who acts. */
+export const clientOptions = defineOptions({
   server: { kind: "string", value: "url", description: "the opskit server (default $OPSKIT_SERVER, else server.listen from the config, else http://127.0.0.1:9797)" },
   json: { kind: "boolean", description: "print JSON (the server's answer; import: the report)" },
+  as: { kind: "string", value: "name", description: "ack, approve, deny, resolve, pause, resume, silence: who does it, as the timeline shows (default the local user name; with a shared token, what the caller says)" },
   ...outputOption,
   ...serverJournalOption,
   ...configOptions,

@@ -3,6 +3,7 @@ import type { AttemptRecord, IncidentEventRecord, IncidentRecord } from "../jour
 import { milestones } from "../journal/index.ts";
 import { formatMs, LineWriter } from "../ui/index.ts";
 import type { IncidentReader } from "./incidents-offline.ts";
+import { actorName } from "./actor.ts";
 import type { ClientOptions, incidentsSpec } from "./incidents-spec.ts";
 import type { OptionsOf } from "./options.ts";
 
@@ -48,7 +49,7 @@ async function serverUrl(options: ServerOptions, explicitToken?: string): Promis
 }
 
 /** Calls the server's API; its error bodies become OpsErrors with the server's hint. */
-export async function callServer(options: ServerOptions, method: "GET" | "POST", path: string, body?: unknown, explicitToken?: string): Promise<unknown> {
+export async function callServer(options: ServerOptions, method: "GET" | "POST" | "DELETE", path: string, body?: unknown, explicitToken?: string): Promise<unknown> {
   const { url, token } = await serverUrl(options, explicitToken);
   let response: Response;
   try {
@@ -147,7 +148,7 @@ export async function incidentsCommand(args: string[], options: OptionsOf<typeof
       const id = incidentArg(args, verb);
       const view = (verb === "show"
         ? await reader!.get(`/api/v1/incidents/${id}`)
-        : await callServer(options, "POST", `/api/v1/incidents/${id}/${verb}`, { by: process.env.USER ?? "cli", ...(options.note !== undefined ? { note: options.note, reason: options.note } : {}) })) as IncidentView;
+        : await callServer(options, "POST", `/api/v1/incidents/${id}/${verb}`, { by: actorName(options.as), ...(options.note !== undefined ? { note: options.note, reason: options.note } : {}) })) as IncidentView;
       if (options.json) out.line(JSON.stringify(view));
       else printIncident(view, out);
       return ExitCode.ok;
@@ -160,7 +161,8 @@ export async function incidentsCommand(args: string[], options: OptionsOf<typeof
 }
 
 export async function pauseCommand(paused: boolean, options: ClientOptions): Promise<number> {
-  const value = (await callServer(options, "POST", paused ? "/api/v1/pause" : "/api/v1/resume")) as { paused: boolean };
-  console.log(options.json ? JSON.stringify(value) : value.paused ? "automatic remediation paused: alerts are recorded, nothing runs (opskit resume)" : "automatic remediation resumed");
+  const value = (await callServer(options, "POST", paused ? "/api/v1/pause" : "/api/v1/resume", { by: actorName(options.as) })) as { paused: boolean; by?: string };
+  const by = value.by ? ` by ${value.by}` : "";
+  console.log(options.json ? JSON.stringify(value) : value.paused ? `automatic remediation paused${by}: alerts are recorded, nothing runs (opskit resume)` : `automatic remediation resumed${by}`);
   return ExitCode.ok;
 }

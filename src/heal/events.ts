@@ -1,4 +1,4 @@
-import type { AlertSourceKind, AttemptStatus, Milestone } from "../journal/index.ts";
+import type { AlertSourceKind, AttemptStatus, Milestone, SilenceMatcher } from "../journal/index.ts";
 import type { Sink } from "../observe/index.ts";
 
 /**
@@ -20,6 +20,17 @@ export type HealEvent =
   | { type: "incident.milestone"; incidentId: number; milestone: Milestone; at: number; note?: string }
   /** `until`: when a wait (cooldown, rate limit) ends and the gates decide again, epoch ms. */
   | { type: "incident.gate"; incidentId: number; rule: string; gate: string; reason: string; until?: number }
+  /**
+   * An active silence holds the incident: nothing runs (or escalates) for it
+   * until the silence ends or is expired, and then the gates decide again.
+   * `until` is the silence's end, epoch ms.
+   */
+  | { type: "incident.silenced"; incidentId: number; rule: string; silenceId: string; matchers: SilenceMatcher[]; createdBy: string; comment: string; until: number; at: number }
+  /** A silence was added or expired (`by`: who said so). */
+  | { type: "silence.created"; silenceId: string; matchers: SilenceMatcher[]; startsAt: number; endsAt: number; createdBy: string; comment: string; at: number }
+  | { type: "silence.expired"; silenceId: string; by: string; at: number }
+  /** Automatic remediation was paused or resumed, by whom. */
+  | { type: "remediation.paused"; paused: boolean; by: string; at: number }
   /** An incident's rule is gone from the config: nothing runs for it. */
   | { type: "rule.missing"; incidentId: number; rule: string; at: number }
   | { type: "remediation.approved"; incidentId: number; rule: string; attempt: number; at: number; by?: string }

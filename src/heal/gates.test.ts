@@ -71,4 +71,12 @@ describe("safety gates", () => {
     expect(decide({ ...base, paused: true, attempts: [attempt(1, "running")] })).toMatchObject({ gate: "dedupe" });
     expect(decide({ ...base, paused: true, lastStart: now })).toMatchObject({ gate: "paused" });
   });
+
+  test("a silence holds after dedupe and before everything else, escalation included, until its end; pause says who paused", () => {
+    const silence = { id: "s-1", matchers: [{ name: "alertname", value: "ApiDown", isRegex: false, isEqual: true }], startsAt: now - 1000, endsAt: now + 7_200_000, createdBy: "alice", comment: "migration", createdAt: now - 1000, updatedAt: now - 1000 };
+    expect(decide({ ...base, silence, paused: true })).toEqual({ action: "hold", gate: "silence", reason: `silenced: silence s-1 by alice until ${new Date(now + 7_200_000).toISOString()}`, retryAt: now + 7_200_000 });
+    expect(decide({ ...base, silence, attempts: [attempt(1, "failed"), attempt(2, "failed")] })).toMatchObject({ action: "hold", gate: "silence" });
+    expect(decide({ ...base, silence, attempts: [attempt(1, "running")] })).toMatchObject({ action: "hold", gate: "dedupe" });
+    expect(decide({ ...base, paused: true, pausedBy: "bob" }).reason).toBe("suppressed: automatic remediation is paused by bob (opskit resume)");
+  });
 });

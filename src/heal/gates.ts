@@ -1,4 +1,4 @@
-import type { AttemptRecord, AttemptStatus, RuleStateRecord } from "../journal/index.ts";
+import type { AttemptRecord, AttemptStatus, RuleStateRecord, SilenceRecord } from "../journal/index.ts";
 import { formatMs } from "../ui/index.ts";
 
 /** Attempts that still hold the incident: while one exists, nothing new starts. */
@@ -9,6 +9,10 @@ const countedStatuses: ReadonlySet<AttemptStatus> = new Set(["running", "verifyi
 export interface GateInput {
   now: number;
   paused: boolean;
+  /** Who paused, when the pause says (opskit pause --as). */
+  pausedBy?: string;
+  /** The active silence whose matchers hold on the incident's labels, if any. */
+  silence?: SilenceRecord;
   dryRun: boolean;
   ruleName: string;
   ruleState: RuleStateRecord | undefined;
@@ -42,7 +46,12 @@ export function decide(input: GateInput): GateDecision {
   const active = input.attempts.find((a) => activeAttemptStatuses.includes(a.status));
   if (active) return { action: "hold", gate: "dedupe", reason: `deduplicated: attempt ${active.attempt} is ${active.status.replace("_", " ")}` };
   if (input.dryRun && input.attempts.some((a) => a.status === "dry_run")) return { action: "hold", gate: "dedupe", reason: "deduplicated: dry run already recorded" };
-  if (input.paused) return { action: "hold", gate: "paused", reason: "suppressed: automatic remediation is paused (opskit resume)" };
+  // A silence mutes what would follow (a run, an escalation), as Alertmanager's mutes notifications; it is looked at again when it ends.
+  if (input.silence) {
+    const { silence } = input;
+    return { action: "hold", gate: "silence", reason: `silenced: silence ${silence.id} by ${silence.createdBy} until ${new Date(silence.endsAt).toISOString()}`, retryAt: silence.endsAt };
+  }
+  if (input.paused) return { action: "hold", gate: "paused", reason: `suppressed: automatic remediation is paused${input.pausedBy ? ` by ${input.pausedBy}` : ""} (opskit resume)` };
   if (input.ruleState?.disabledAt !== undefined) {
     return { action: "escalate", gate: "circuit", reason: `escalated: rule ${input.ruleName} is disabled by its circuit breaker (${input.ruleState.disabledReason ?? "too many failed remediations"})` };
   }

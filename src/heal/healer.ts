@@ -3,7 +3,7 @@ import type { LoadedConfig } from "../config/index.ts";
 import type { EventSink } from "../engine/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import { localQueue, type JobQueue } from "../jobs/index.ts";
-import type { AttemptRecord, IncidentRecord, IncidentStore, Journal } from "../journal/index.ts";
+import type { AttemptRecord, IncidentRecord, IncidentStore, Journal, SilenceMatcher, SilenceRecord } from "../journal/index.ts";
 import type { Alert } from "./alert.ts";
 import type { PendingNotification } from "./backlog.ts";
 import type { HealSink } from "./events.ts";
@@ -16,6 +16,10 @@ import type { CompiledRule, QueryAnswer } from "./rules.ts";
 import { describeFailure, describePlan, Remediations, type Followup, type RemediationJob } from "./remediations.ts";
 import { alertsOf, checkNotificationBody, checkSource } from "./sources/index.ts";
 import { interruptAttempt, LeaderSweeps } from "./sweeps.ts";
+import { newSilence, silenceMatches, silencing, type SilenceInput } from "./silences.ts";
+
+/** The longest a timer waits (setTimeout's own limit is 24.8 days): a later end is looked at again, and waited for again. */
+const MAX_WAIT_MS = 6 * 3_600_000;
 
 export interface HealerOptions {
   loaded: LoadedConfig;
@@ -90,6 +94,8 @@ export class Healer {
    * decides only whether a line is written, never what runs.
    */
   readonly #deduped = new Map<number, string>();
+  /** The silence each incident's decisions last recorded as holding it: held again by the same one (a repeat, a timer), it is not written again. */
+  readonly #silenced = new Map<number, string>();
   readonly #processing: NotificationProcessing;
   readonly #sweeps: LeaderSweeps;
   /** Incidents whose attempt this replica cancelled when it was cut off from the journal, to close once it is back. */
@@ -325,7 +331,7 @@ export class Healer {
     const timer = setTimeout(() => {
       this.#timers.delete(incidentId);
       void this.evaluate(incidentId);
-    }, Math.max(0, at - Date.now()) + 5);
+    }, Math.min(MAX_WAIT_MS, Math.max(0, at - Date.now()) + 5));
     this.#timers.set(incidentId, timer);
   }
 
@@ -373,9 +379,14 @@ export class Healer {
     }
     const now = Date.now();
     const attempts = await store.attempts(incidentId);
+    const silence = silencing(await store.listSilences({ endsAfter: now }), incident.labels, now);
+    if (!silence) this.#silenced.delete(incidentId);
+    const pausedBy = await store.getSetting("paused_by");
     const decision = decide({
       now,
       paused: await this.isPaused(store),
+      ...(pausedBy !== undefined ? { pausedBy } : {}),
+      ...(silence ? { silence } : {}),
       dryRun: this.options.dryRun,
       ruleName: rule.name,
       ruleState: await store.getRuleState(rule.name),
@@ -400,6 +411,14 @@ export class Healer {
         if (decision.gate === "dedupe") return this.#dedupe(ctx, incidentId, rule.name, decision.reason);
         this.#deduped.delete(incidentId);
         const { retryAt } = decision;
+        if (silence && decision.gate === "silence") {
+          if (!quiet && this.#silenced.get(incidentId) !== silence.id) {
+            this.#silenced.set(incidentId, silence.id);
+            const { id: silenceId, matchers, createdBy, comment, endsAt: until } = silence;
+            await ctx.emit({ type: "incident.silenced", incidentId, rule: rule.name, silenceId, matchers, createdBy, comment, until, at: now });
+          }
+          return () => this.#retryAt(incidentId, silence.endsAt);
+        }
         if (!quiet) await this.#gate(ctx, incidentId, rule.name, decision.gate, decision.reason, retryAt);
         return retryAt === undefined ? undefined : () => this.#retryAt(incidentId, retryAt);
       }
@@ -482,10 +501,57 @@ export class Healer {
     return (await store.getIncident(incidentId))!;
   }
 
-  /** The global kill switch; it survives restarts. */
-  async setPaused(paused: boolean): Promise<void> {
+  /** The global kill switch; it survives restarts. `by`: who, said on the timelines of the incidents it holds. */
+  async setPaused(paused: boolean, by?: string): Promise<void> {
     await this.options.journal.putSetting("paused", paused ? "true" : undefined);
+    await this.options.journal.putSetting("paused_by", paused ? by : undefined);
+    if (by !== undefined) await this.#ctx.emit({ type: "remediation.paused", paused, by, at: Date.now() });
     if (!paused) for (const incident of await this.options.journal.listIncidents({ status: "open", limit: 100_000 })) if (incident.rule) await this.evaluate(incident.id);
+  }
+
+  /**
+   * Adds a silence (Alertmanager's rules: a matcher that does not match the
+   * empty string, an end after its start and not in the past). Incidents it
+   * matches are held from their next decision on; an attempt under way
+   * finishes.
+   */
+  async addSilence(input: SilenceInput): Promise<SilenceRecord> {
+    const silence = newSilence(input);
+    await this.options.journal.createSilence(silence);
+    const { id: silenceId, matchers, startsAt, endsAt, createdBy, comment, createdAt: at } = silence;
+    await this.#ctx.emit({ type: "silence.created", silenceId, matchers, startsAt, endsAt, createdBy, comment, at });
+    return silence;
+  }
+
+  /**
+   * Expires a silence now; the open incidents it matched are decided again
+   * at once: remediation proceeds for those whose alert still fires, as
+   * Alertmanager resumes notifying. One that resolved meanwhile is closed
+   * and runs nothing.
+   */
+  async expireSilence(id: string, by: string): Promise<SilenceRecord> {
+    const store = this.options.journal;
+    const silence = await store.getSilence(id);
+    const now = Date.now();
+    if (!silence) throw new OpsError({ code: "E_NOT_FOUND", message: `no silence ${id}`, hint: "opskit silence list --expired lists them", exitCode: ExitCode.usage });
+    if (!(await store.expireSilence(id, now, by))) {
+      throw new OpsError({ code: "E_SILENCE_EXPIRED", message: `silence ${id} has already expired`, hint: "opskit silence list shows the active ones", exitCode: ExitCode.usage });
+    }
+    await this.#ctx.emit({ type: "silence.expired", silenceId: id, by, at: now });
+    await this.releaseSilenced(silence.matchers);
+    return (await store.getSilence(id))!;
+  }
+
+  /** Decides again for the open incidents these matchers hold (a silence ended): their timers are cleared first. */
+  async releaseSilenced(matchers: readonly SilenceMatcher[]): Promise<void> {
+    for (const incident of await this.options.journal.listIncidents({ status: "open", limit: 100_000 })) {
+      if (!incident.rule || !silenceMatches(matchers, incident.labels)) continue;
+      const timer = this.#timers.get(incident.id);
+      if (timer) clearTimeout(timer);
+      this.#timers.delete(incident.id);
+      this.#silenced.delete(incident.id);
+      await this.evaluate(incident.id);
+    }
   }
 
   /**

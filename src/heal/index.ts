@@ -11,4 +11,5 @@ export { Healer, type HealerOptions } from "./healer.ts";
 export { remediationKey, type RemediationJob } from "./remediations.ts";
 export { compileRules, matchRule, ruleVariables, type CompiledRule } from "./rules.ts";
 export { lineOf, timelineSink, type Timeline } from "./timeline.ts";
+export { formatMatcher, formatMatchers, matcherHolds, matchersFromArgs, parseMatchers, silenceMatches, silenceState, silenceListed, newSilence, validateMatchers, type SilenceInput, type SilenceState } from "./silences.ts";
 export { incidentTraceSink, type IncidentTraceOptions } from "./trace-sink.ts";

@@ -1,6 +1,7 @@
 import type { IncidentEventKind, IncidentStore } from "../journal/index.ts";
 import type { Sink } from "../observe/index.ts";
 import type { HealEvent } from "./events.ts";
+import { formatMatchers } from "./silences.ts";
 
 interface Line {
   incidentId: number;
@@ -50,6 +51,11 @@ export function lineOf(event: HealEvent): Line | undefined {
     }
     case "rule.missing":
       return { incidentId: event.incidentId, at: event.at, kind: "note", message: `rule ${event.rule} is no longer in the config: nothing runs` };
+    case "incident.silenced": {
+      const matchers = formatMatchers(event.matchers);
+      const message = `silenced: silence ${event.silenceId} ${matchers} by ${event.createdBy}${event.comment ? ` (${JSON.stringify(event.comment)})` : ""} until ${new Date(event.until).toISOString()}: no remediation runs until it ends`;
+      return { incidentId: event.incidentId, at: event.at, kind: "gate", message, data: { gate: "silence", rule: event.rule, silenceId: event.silenceId, matchers, createdBy: event.createdBy, comment: event.comment, until: event.until } };
+    }
     case "remediation.approved":
       return { incidentId: event.incidentId, at: event.at, kind: "gate", message: `approved: attempt ${event.attempt}${event.by !== undefined ? ` by ${event.by}` : ""}` };
     case "remediation.denied":
@@ -74,6 +80,9 @@ export function lineOf(event: HealEvent): Line | undefined {
     case "escalation.finished":
       return { incidentId: event.incidentId, at: event.at, kind: "escalation", message: `escalation ${event.ok ? "sent" : "failed"}: ${event.detail}`, data: { runId: event.runId } };
     case "incident.resolved":
+    case "silence.created":
+    case "silence.expired":
+    case "remediation.paused":
     case "rule.disabled":
     case "notifications.processed":
     case "heal.error":

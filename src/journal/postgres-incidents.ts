@@ -64,7 +64,7 @@ const addEvent = `WITH last AS (SELECT seq, kind, message FROM incident_events W
   SELECT $1, COALESCE((SELECT seq FROM last), 0) + 1, $2, $3, $4, $5, 1 WHERE NOT EXISTS (SELECT 1 FROM folded)`;
 
 /** Incidents, their timelines and attempts, notifications, alert and rule states, settings, on PostgreSQL. */
-export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction">> = {
+export const postgresIncidentStore: StoreOn<Omit<IncidentStore, "transaction" | "listSilences">> = {
   // One statement per batch (group commit): the rows come in as arrays, and their ids in the order given.
   async acceptNotifications(sql, batch) {
     if (batch.length === 0) return [];

@@ -181,7 +181,7 @@ export function migrateAttemptOwner(db: Database): void {
  * of the journal rolls back: the timeline's remembered latest lines may be
  * undone with it.
  */
-export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<IncidentStore, "transaction">>; rolledBack: () => void; forget: () => void } {
+export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<IncidentStore, "transaction" | "listSilences">>; rolledBack: () => void; forget: () => void } {
   const remembered = fingerprintMemory(db);
   const insertNotification = db.prepare("INSERT INTO notifications (source, received_at, body) VALUES ($source, $receivedAt, $body)");
   const acceptBatch = db.transaction((batch: readonly { source: AlertSourceKind; receivedAt: number; body: string }[]) =>
@@ -283,7 +283,7 @@ export function sqliteIncidentStore(db: Database): { store: Synchronous<Omit<Inc
       AND NOT EXISTS (SELECT 1 FROM json_each($except) e WHERE json_extract(e.value, '$.pid') = runs.owner_pid AND json_extract(e.value, '$.host') = runs.owner_host)
     RETURNING id`);
 
-  const store: Synchronous<Omit<IncidentStore, "transaction">> = {
+  const store: Synchronous<Omit<IncidentStore, "transaction" | "listSilences">> = {
     acceptNotifications(batch) {
       return acceptBatch.immediate(batch);
     },

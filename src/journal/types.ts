@@ -311,7 +311,8 @@ export interface IncidentFilter {
 }
 
 /** Incident storage; every method is atomic on its own, `transaction` groups several (see Journal.transaction). */
-export interface IncidentStore {
+/** Incident storage reads the active silences too: a decision inside a transaction sees those it holds. */
+export interface IncidentStore extends Pick<SilenceStore, "listSilences"> {
   transaction<T>(fn: (tx: IncidentStore) => Promise<T>): Promise<T>;
 
   /** Commits raw notifications in one transaction and returns their ids, in order; refuses (E_JOURNAL_GONE) once the file was deleted or replaced. */

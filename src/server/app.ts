@@ -11,6 +11,7 @@ import type { RequestContext, Route } from "./route.ts";
 import { dashboardRoutes } from "./routes-dashboard.ts";
 import { incidentRoutes } from "./routes-incidents.ts";
 import { runRoutes } from "./routes-runs.ts";
+import { readObjectBody, silenceRoutes, textField } from "./routes-silences.ts";
 
 export interface AppOptions {
   healer: Healer;
@@ -112,6 +113,7 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     ),
     ...incidentRoutes(options),
     ...runRoutes(options),
+    ...silenceRoutes(options),
     ...dashboardRoutes(options),
     { method: "GET", pattern: /^\/api\/v1\/cluster$/, endpoint: "cluster", access: "api", handle: async () => json(await clusterView(healer.cluster, journal)) },
     {
@@ -143,9 +145,15 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
         pattern: new RegExp(`^/api/v1/${verb}$`),
         endpoint: verb,
         access: "api",
-        handle: async () => {
-          await healer.setPaused(verb === "pause");
-          return json({ paused: await healer.isPaused() });
+        handle: async (request) => {
+          let by: string | undefined;
+          try {
+            by = textField(await readObjectBody(request), "by", 200);
+          } catch (error) {
+            return problemFrom(error, options.logError);
+          }
+          await healer.setPaused(verb === "pause", by);
+          return json({ paused: await healer.isPaused(), ...(by !== undefined ? { by } : {}) });
         },
       }),
     ),
@@ -192,7 +200,7 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     }
     const context: RequestContext = { peer: () => connection.peer(request), keepOpen: () => connection.keepOpen?.(request) };
     const response =
-      allowed(route, request, connection.peer) ?? (route.method === "POST" ? checkJsonBody(request) : undefined) ?? (await route.handle(request, route.pattern.exec(path)!.slice(1), context));
+      allowed(route, request, connection.peer) ?? (route.method !== "GET" ? checkJsonBody(request) : undefined) ?? (await route.handle(request, route.pattern.exec(path)!.slice(1), context));
     return { endpoint: route.endpoint, response: request.method === "HEAD" && response.body ? new Response(null, { status: response.status, headers: response.headers }) : response };
   };
 

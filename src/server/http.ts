@@ -49,7 +49,7 @@ export function problem(status: number, code: string, message: string, hint?: st
 }
 
 /** Requests that are well formed but clash with the incident's state: nothing waits for approval, it is already resolved. */
-const conflicts = new Set(["E_NOTHING_TO_APPROVE", "E_NOTHING_TO_DENY", "E_INCIDENT_RESOLVED"]);
+const conflicts = new Set(["E_NOTHING_TO_APPROVE", "E_NOTHING_TO_DENY", "E_INCIDENT_RESOLVED", "E_SILENCE_EXPIRED"]);
 
 /** The answer to anything unexpected: a code and a sentence, never the error's text, stack or source. */
 export function internalProblem(): Response {

@@ -13,7 +13,7 @@ export interface RequestContext {
 export type Handler = (request: Request, params: string[], context: RequestContext) => Response | Promise<Response>;
 
 export interface Route {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   pattern: RegExp;
   /** The endpoint's name in the request metrics. */
   endpoint: string;

@@ -61,9 +61,11 @@ export function writeConfig(yaml: string, dir = mkdtempSync(join(tmpdir(), "opsk
   return dir;
 }
 
-export async function startServe(dir: string, options: { journal?: string; args?: string[]; env?: Record<string, string>; token?: string } = {}): Promise<ServeProcess> {
+/** `executable`: the built opskit (harness/binary.ts builtBinary()) instead of the source run by Bun. */
+export async function startServe(dir: string, options: { journal?: string; args?: string[]; env?: Record<string, string>; token?: string; executable?: string } = {}): Promise<ServeProcess> {
   const journal = options.journal ?? join(dir, "journal.db");
-  const child = Bun.spawn([process.execPath, `${repoRoot}src/cli/main.ts`, "serve", "-c", dir, "--listen", "127.0.0.1:0", "--journal", journal, ...(options.args ?? [])], {
+  const command = options.executable ? [options.executable] : [process.execPath, `${repoRoot}src/cli/main.ts`];
+  const child = Bun.spawn([...command, "serve", "-c", dir, "--listen", "127.0.0.1:0", "--journal", journal, ...(options.args ?? [])], {
     cwd: dir,
     env: { ...process.env, NO_COLOR: "1", ...options.env },
     stdin: "ignore",
