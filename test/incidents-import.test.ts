@@ -60,7 +60,19 @@ describe("opskit incidents import", () => {
     const run = await importFile("pagerduty.csv", "--mapping", "mapping.yaml");
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe("imported 3 incidents from pagerduty.csv (3 new, 0 updated, 0 rows skipped)\n");
+    expect(run.stdout).toBe([
+      "columns:",
+      "  id                   Incident Number",
+      "  title                Title",
+      "  service              Service",
+      "  severity             Urgency",
+      "  started              Created On",
+      "  acknowledged         Acknowledged On",
+      "  resolved             Resolved On",
+      "  label team           Team",
+      "imported 3 incidents from pagerduty.csv (3 new, 0 updated, 0 rows skipped)",
+      "",
+    ].join("\n"));
     const rows = query<Record<string, unknown>>("SELECT * FROM incidents ORDER BY external_id");
     expect(rows.map((r) => [r.external_id, r.origin, r.source, r.status, r.service, r.severity, r.fingerprint])).toEqual([
       ["1001", "pagerduty", "import", "resolved", "checkout", "high", "import:pagerduty:1001"],
@@ -76,14 +88,18 @@ describe("opskit incidents import", () => {
   test("importing the same file again updates the rows instead of adding any", async () => {
     const run = await importFile("pagerduty.csv", "--mapping", "mapping.yaml", "--json");
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ format: "csv", rows: 3, inserted: 0, updated: 3, skipped: [] });
+    expect(JSON.parse(run.stdout)).toEqual({
+      format: "csv", rows: 3, inserted: 0, updated: 3, skipped: [],
+      columns: { id: "Incident Number", title: "Title", service: "Service", severity: "Urgency", started: "Created On", acknowledged: "Acknowledged On", resolved: "Resolved On" },
+      labels: { team: "Team" },
+    });
     expect(query<{ n: number }>("SELECT COUNT(*) AS n FROM incidents")[0]!.n).toBe(3);
   });
 
   test("a later export that resolves an incident updates it in place", async () => {
     await writeFile(join(dir, "later.csv"), pagerduty.replace("2026-03-30 09:04:00,,web", "2026-03-30 09:04:00,2026-03-30 10:00:00,web"));
     const run = await importFile("later.csv", "--mapping", "mapping.yaml", "--source", "pagerduty");
-    expect(run.stdout).toBe("imported 3 incidents from later.csv (0 new, 3 updated, 0 rows skipped)\n");
+    expect(run.stdout).toEndWith("\nimported 3 incidents from later.csv (0 new, 3 updated, 0 rows skipped)\n");
     expect(query<Record<string, unknown>>("SELECT status, resolved_at, resolution FROM incidents WHERE external_id = '1003'")).toEqual([
       { status: "resolved", resolved_at: Date.UTC(2026, 2, 30, 8, 0), resolution: "imported" },
     ]);
@@ -115,6 +131,11 @@ describe("opskit incidents import", () => {
     const skipped = await importFile("legacy.csv", "--timezone", "Europe/Berlin", "--on-error", "skip");
     expect(skipped.code).toBe(0);
     expect(skipped.stdout).toBe([
+      "columns:",
+      "  id                   id",
+      "  title                title",
+      "  started              created",
+      "  resolved             resolved",
       "skipped:",
       '  line 4: started: "2026-03-29 02:30:00" does not exist in Europe/Berlin (the clocks skip it)',
       "  line 5: resolved 2026-03-02T09:00:00.000Z is before started 2026-03-02T10:00:00.000Z",
@@ -135,7 +156,7 @@ describe("opskit incidents import", () => {
     await writeFile(join(dir, "opsgenie.json"), JSON.stringify({ incidents: items }));
     const run = await importFile("opsgenie.json", "--map", "id=number", "--map", "title=message", "--map", "started=createdAt", "--map", "resolved=closedAt", "--label", "team=owner", "--json");
     expect(run.stderr).toBe("");
-    expect(JSON.parse(run.stdout)).toEqual({ format: "json", rows: 2, inserted: 2, updated: 0, skipped: [] });
+    expect(JSON.parse(run.stdout)).toEqual({ format: "json", rows: 2, inserted: 2, updated: 0, skipped: [], columns: { id: "number", title: "message", started: "createdAt", resolved: "closedAt" }, labels: { team: "owner" } });
     expect(query<Record<string, unknown>>("SELECT external_id, title, alertname, labels, started_at, resolved_at, status FROM incidents WHERE origin = 'opsgenie' ORDER BY external_id")).toEqual([
       { external_id: "OG-1", title: "Kafka lag", alertname: "Kafka lag", labels: '{"team":"data"}', started_at: Date.UTC(2026, 1, 1, 8), resolved_at: Date.UTC(2026, 1, 1, 8, 45), status: "resolved" },
       { external_id: "OG-2", title: "Kafka lag", alertname: "Kafka lag", labels: '{"team":"data"}', started_at: 1769936400000, resolved_at: null, status: "open" },

@@ -49,11 +49,16 @@ async function importOptions(file: string, options: ImportCliOptions): Promise<I
     origin: options.source ?? fromFile?.origin ?? basename(file, extname(file)),
     timezone: options.timezone ?? fromFile?.timezone ?? "UTC",
     onError: onError ?? fromFile?.onError ?? "fail",
+    ...(options.preset !== undefined ? { preset: options.preset } : {}),
   };
 }
 
 function printReport(report: ImportReport, file: string, out: LineWriter): void {
   const where = report.format === "csv" ? "line" : "item";
+  // Which column fed each field, so a recognised or preset column is never a guess the reader cannot see.
+  out.line("columns:");
+  for (const [field, column] of Object.entries(report.columns)) out.line(`  ${field.padEnd(20)} ${column}`);
+  for (const [label, column] of Object.entries(report.labels)) out.line(`  ${`label ${label}`.padEnd(20)} ${column}`);
   if (report.skipped.length > 0) out.line("skipped:");
   for (const row of report.skipped.slice(0, shownSkipped)) out.line(`  ${where} ${row.line}: ${row.reason}`);
   if (report.skipped.length > shownSkipped) out.line(`  … and ${report.skipped.length - shownSkipped} more (--json lists them all)`);

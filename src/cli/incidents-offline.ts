@@ -8,7 +8,6 @@ import type { Journal } from "../journal/index.ts";
 import { displayJournalLocation, openJournal } from "../journal/index.ts";
 import { answerOf, callServer } from "./incidents.ts";
 import type { ClientOptions } from "./incidents-spec.ts";
-import { configuredJournal } from "./journal-options.ts";
 
 /** Reads one API path (GET) and gives its answer; close() lets go of a journal it opened. */
 export interface IncidentReader {
@@ -45,8 +44,9 @@ async function journalReader(location: string): Promise<IncidentReader> {
 
 /** The config's journal: when -c names a config, or the current directory holds one; undefined when there is none. */
 async function configJournal(options: ReaderOptions): Promise<string | undefined> {
-  const loaded = await import("./config-options.ts").then((m) => m.loadConfigFromOptions(options)).catch(() => undefined);
-  return configuredJournal(loaded);
+  // Loaded only here, once the server did not answer: a list the server answers needs no config.
+  const [{ loadConfigFromOptions }, { configuredJournal }] = await Promise.all([import("./config-options.ts"), import("./journal-options.ts")]);
+  return configuredJournal(await loadConfigFromOptions(options).catch(() => undefined));
 }
 
 const unreachable = (error: unknown): error is OpsError => isOpsError(error) && error.code === "E_SERVER_UNREACHABLE";

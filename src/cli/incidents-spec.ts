@@ -30,10 +30,11 @@ export const incidentsSpec = defineCommand({
     limit: { kind: "integer", value: "n", default: "50", min: 1, description: "list: how many" },
     note: { kind: "string", value: "text", description: "resolve, deny: why" },
     source: { kind: "string", value: "name", description: "import: the exporting tool's name, which with each row's id identifies it on re-import (default: the file's name without extension)" },
+    preset: { kind: "choice", choices: ["pagerduty", "opsgenie", "incident-io"], hint: "e.g. --preset pagerduty; without one, columns are recognised by name", description: "import: the export's tool, whose column names, durations and time formats are known; --map and the mapping file win over it" },
     map: {
       kind: "list",
       value: "field=column",
-      description: "import: the column of a field (id, title, service, severity, started, detected, acknowledged, resolved, escalated); default: the column of the field's own name, or created for started",
+      description: "import: the column of a field (id, title, service, severity, started, detected, acknowledged, resolved, escalated); default: the preset's column, else one of a recognised name, whatever its case and separators (started: started_at, created_at, createdAt, opened_at, triggered_at, ...; the import report lists the columns used)",
     },
     label: { kind: "list", value: "name=column", description: "import: a label from a column" },
     mapping: { kind: "string", value: "file", description: "import: a YAML mapping file (format, timezone, origin, on_error, fields:, labels:); flags win over it" },

@@ -95,7 +95,7 @@ describe("timestamps", () => {
   });
 
   test("text that is no timestamp, or a day or hour that does not exist, says so", () => {
-    for (const text of ["yesterday", "29/03/2026 02:30", "2026-02-30 10:00:00", "2026-13-01", "2026-03-29T24:00:00Z", "2026-03-29T02:30:00+2", "2026-03-29T02:30:00 UTC", "2026-3-29"]) {
+    for (const text of ["yesterday", "29/03/2026 02:30", "2026-02-30 10:00:00", "2026-13-01", "2026-03-29T24:00:00Z", "2026-03-29T02:30:00+2", "2026-03-29T02:30:00 CET", "2026-03-29T02:30:00 UTC+1", "2026-3-29"]) {
       expect(read(text)).toBe(`${JSON.stringify(text)} is not a timestamp`);
     }
     expect(read("2028-02-29 12:00")).toBe(utc("2028-02-29T12:00:00Z"));
@@ -148,7 +148,10 @@ describe("timestamps", () => {
 describe("CSV", () => {
   test("default columns match case-insensitively, created stands for started, service and severity become labels", async () => {
     const path = file("export.csv", ["ID,Title,Service,Severity,Created,Detected,Acknowledged,Resolved,Escalated", "P1,Disk full,db,critical,2026-01-05T10:00:00Z,2026-01-05T10:02:00Z,2026-01-05T10:05:00Z,2026-01-05T11:00:00Z,yes", "P2,,api,,1767607200,,,,no", ""].join("\n"));
-    expect(await run(path)).toEqual({ format: "csv", rows: 2, inserted: 2, updated: 0, skipped: [] });
+    expect(await run(path)).toEqual({
+      format: "csv", rows: 2, inserted: 2, updated: 0, skipped: [], labels: {},
+      columns: { id: "ID", title: "Title", service: "Service", severity: "Severity", started: "Created", detected: "Detected", acknowledged: "Acknowledged", resolved: "Resolved", escalated: "Escalated" },
+    });
     expect(written).toEqual([[
       {
         origin: "pager", externalId: "P1", title: "Disk full", labels: { service: "db", severity: "critical" }, started: utc("2026-01-05T10:00:00Z"),
@@ -203,7 +206,7 @@ describe("CSV", () => {
   test("with onError skip the bad rows are reported and the others imported", async () => {
     const path = file("skip.csv", "id,started\nB1,2026-01-01T00:00:00Z\nB2,\nB3,2026-01-01T01:00:00Z\nB1,2026-01-01T02:00:00Z\n");
     const report = await run(path, { onError: "skip" });
-    expect(report).toEqual({ format: "csv", rows: 4, inserted: 2, updated: 0, skipped: [
+    expect(report).toMatchObject({ format: "csv", rows: 4, inserted: 2, updated: 0, skipped: [
       { line: 3, reason: 'missing started (column "started")' },
       { line: 5, reason: 'duplicate id "B1" (first at line 2)' },
     ] });
@@ -240,8 +243,10 @@ describe("CSV", () => {
     expect(missingField.hint).toStartWith('its columns are "Number", "Opened"');
     const missingLabel = await failure(run(path, { mapping: { ...defaultMapping, id: "Number", started: "Opened", labels: { team: "Team" } } }));
     expect(missingLabel.message).toBe(`${path} has no column "Team" (label team)`);
-    const missingDefault = await failure(run(path, { mapping: { ...defaultMapping, id: "Number" } }));
-    expect(missingDefault.message).toBe(`${path} has no column "started or created" (field started, required)`);
+    const unnamed = file("unnamed.csv", "Number,When\nD1,2026-01-01T00:00:00Z\n");
+    const missingDefault = await failure(run(unnamed, { mapping: { ...defaultMapping, id: "Number" } }));
+    expect(missingDefault.message).toBe(`${unnamed} has no column for field started, which is required`);
+    expect(missingDefault.hint).toStartWith('its columns are "Number", "When"; say which holds it: --map started=COLUMN (or fields: in the mapping file); recognised names: started, started_at,');
   });
 
   test("an unterminated quote stops the import at the line where its record starts", async () => {
@@ -273,8 +278,8 @@ describe("CSV into the SQLite journal", () => {
     try {
       const path = file("large.csv", [header, ...Array.from({ length: 30_000 }, (_, i) => csvRow(i + 1)), ""].join("\n"));
       const options = { file: path, mapping: defaultMapping, origin: "pager", timezone: "UTC", onError: "fail" } as const;
-      expect(await importIncidents(journal, options)).toEqual({ format: "csv", rows: 30_000, inserted: 30_000, updated: 0, skipped: [] });
-      expect(await importIncidents(journal, options)).toEqual({ format: "csv", rows: 30_000, inserted: 0, updated: 30_000, skipped: [] });
+      expect(await importIncidents(journal, options)).toMatchObject({ format: "csv", rows: 30_000, inserted: 30_000, updated: 0, skipped: [] });
+      expect(await importIncidents(journal, options)).toMatchObject({ format: "csv", rows: 30_000, inserted: 0, updated: 30_000, skipped: [] });
       expect(await journal.countIncidents()).toBe(30_000);
       expect(await journal.countIncidents({ status: "resolved" })).toBe(30_000);
     } finally {
@@ -313,7 +318,7 @@ describe("JSON", () => {
       { id: "8", started: "2026-01-05T11:00:00Z", resolved: null },
     ]));
     const mapping = { ...defaultMapping, labels: { team: "team" } };
-    expect(await run(path, { mapping })).toEqual({ format: "json", rows: 2, inserted: 2, updated: 0, skipped: [] });
+    expect(await run(path, { mapping })).toEqual({ format: "json", rows: 2, inserted: 2, updated: 0, skipped: [], columns: { id: "id", title: "title", started: "started", resolved: "resolved", escalated: "escalated" }, labels: { team: "team" } });
     expect(written[0]).toEqual([
       { origin: "pager", externalId: "7", title: "Queue backlog", labels: { team: "core" }, started: 1767607200000, resolved: utc("2026-01-05T10:30:00Z"), escalated: true },
       { origin: "pager", externalId: "8", title: "8", labels: {}, started: utc("2026-01-05T11:00:00Z") },

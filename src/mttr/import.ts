@@ -5,6 +5,7 @@ import { stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { configError, OpsError } from "../errors.ts";
 import type { HistoryStore, ImportedIncident } from "../journal/index.ts";
+import { foldName, mappedFields, presets, recognisedNames, type MappedField, type Preset } from "./columns.ts";
 import { CsvReader, decodeRegularCsv } from "./csv.ts";
 import { timestampReader } from "./timestamps.ts";
 
@@ -23,6 +24,8 @@ export interface ImportOptions {
   timezone: string;
   /** "fail" (the default) imports nothing when any row is bad; "skip" imports the others and reports the bad ones. */
   onError: "fail" | "skip";
+  /** The exporting tool whose columns and durations are known (columns.ts); explicit mappings win over it. */
+  preset?: string;
 }
 
 /** Which column holds each field; a field left at its default name (see defaultMapping) may be absent from the file. */
@@ -49,18 +52,18 @@ export interface ImportReport {
   updated: number;
   /** CSV: the physical line where the row starts (the header is line 1); JSON: the index in the array. */
   skipped: { line: number; reason: string }[];
+  /** The column that fed each field found (`created_on + seconds_to_first_ack` for a duration after the start), and each label. */
+  columns: Partial<Record<MappedField, string>>;
+  labels: Record<string, string>;
 }
 
-export const mappedFields = ["id", "title", "service", "severity", "started", "detected", "acknowledged", "remediation_started", "resolved", "escalated"] as const;
-export type MappedField = (typeof mappedFields)[number];
+export { mappedFields, type MappedField };
 
 /** The mapping when none is given: each field from the column of its own name, matched case-insensitively. */
 export const defaultMapping: FieldMapping = {
   id: "id", title: "title", service: "service", severity: "severity", started: "started",
   detected: "detected", acknowledged: "acknowledged", remediation_started: "remediation_started", resolved: "resolved", escalated: "escalated", labels: {},
 };
-/** Other names a field at its default is looked for under. */
-const aliases: Partial<Record<MappedField, string[]>> = { started: ["created"] };
 const required: ReadonlySet<MappedField> = new Set(["id", "started"]);
 
 type Key = string | number;
@@ -69,40 +72,99 @@ interface Columns {
   fields: Partial<Record<MappedField, Key>>;
   names: Partial<Record<MappedField, string>>;
   labels: [name: string, key: Key][];
+  labelNames: Record<string, string>;
+  /** Milestones read as a duration after started, when their own cell is empty. */
+  afterStart: [field: "acknowledged" | "resolved", key: Key, unitMs: number][];
 }
 
 const quoteAll = (names: readonly string[]) => names.map((n) => JSON.stringify(n)).join(", ");
 
-/** Finds the mapped columns in the header, exactly first, then ignoring case and surrounding blanks. */
-function resolveColumns(header: readonly string[], mapping: FieldMapping, file: string, keyOf: (index: number) => Key = (i) => i): Columns {
+/**
+ * Finds the columns in the header. A field mapped explicitly (--map, the
+ * mapping file) is its column, matched exactly first, then ignoring case and
+ * surrounding blanks; else the preset's first column the file has; else a
+ * recognised name (columns.ts), whatever its case and separators. Two
+ * recognised columns of one rank for a field are ambiguous: an error that
+ * lists them and says how to choose.
+ */
+function resolveColumns(header: readonly string[], mapping: FieldMapping, file: string, keyOf: (index: number) => Key = (i) => i, preset?: Preset): Columns {
   const exact = new Map<string, number>();
   const folded = new Map<string, number>();
+  const byName = new Map<string, number[]>();
   header.forEach((name, i) => {
     if (!exact.has(name)) exact.set(name, i);
     const fold = name.trim().toLowerCase();
     if (!folded.has(fold)) folded.set(fold, i);
+    const bare = foldName(name);
+    byName.set(bare, [...(byName.get(bare) ?? []), i]);
   });
   const find = (column: string) => exact.get(column) ?? folded.get(column.trim().toLowerCase());
+  const loose = (column: string) => find(column) ?? byName.get(foldName(column))?.[0];
   const missing = (column: string, what: string) =>
     configError("E_IMPORT_COLUMN", `${file} has no column ${JSON.stringify(column)} (${what})`, `its columns are ${quoteAll(header)}; map ${what} to one of them (--map FIELD=COLUMN, --label NAME=COLUMN or the mapping file)`);
-  const columns: Columns = { fields: {}, names: {}, labels: [] };
+  const columns: Columns = { fields: {}, names: {}, labels: [], labelNames: {}, afterStart: [] };
+  const taken = new Set<number>();
+  // A column mapped to a label is not recognised as a field as well (Urgency kept as the label urgency only).
+  const labelled = new Set(Object.values(mapping.labels).map(find).filter((i) => i !== undefined));
+  /** The recognised column of a field: the one column of the first rank that has any. */
+  const recognise = (field: MappedField): number | undefined => {
+    for (const rank of recognisedNames[field]) {
+      const found = [...new Set(rank.flatMap((name) => byName.get(foldName(name)) ?? []))].filter((i) => !taken.has(i) && !labelled.has(i));
+      if (found.length === 1) return found[0];
+      if (found.length > 1) {
+        const names = found.map((i) => header[i]!);
+        throw configError(
+          "E_IMPORT_COLUMN",
+          `${file}: field ${field} could come from ${names.length} columns: ${quoteAll(names)}`,
+          `say which: --map ${field}=${JSON.stringify(names[0])} (or fields: { ${field}: ... } in the mapping file)`,
+        );
+      }
+    }
+    return undefined;
+  };
   for (const field of mappedFields) {
     const column = mapping[field];
-    const atDefault = column === undefined || column === defaultMapping[field];
-    const candidates = atDefault ? [defaultMapping[field]!, ...(aliases[field] ?? [])] : [column];
-    const index = candidates.map(find).find((i) => i !== undefined);
+    const explicit = column !== undefined && column !== defaultMapping[field];
+    let index: number | undefined;
+    if (explicit) {
+      index = find(column);
+      if (index === undefined) throw missing(column, `field ${field}`);
+    } else {
+      // A preset that names a field's columns is trusted alone: Opsgenie's Acknowledged is a yes/no, not the time.
+      const named = preset?.fields[field];
+      index = named ? named.map(loose).find((i) => i !== undefined && !taken.has(i)) : recognise(field);
+    }
     if (index === undefined) {
-      if (!atDefault) throw missing(column, `field ${field}`);
-      if (required.has(field)) throw missing(candidates.join(" or "), `field ${field}, required`);
+      const after = field === "acknowledged" || field === "resolved" ? preset?.afterStart?.[field] : undefined;
+      const durationAt = after ? loose(after.column) : undefined;
+      if (after && durationAt !== undefined) columns.afterStart.push([field as "acknowledged" | "resolved", keyOf(durationAt), after.unitMs]);
+      if (required.has(field)) {
+        const names = [...(preset?.fields[field] ?? []), ...recognisedNames[field].flat()];
+        throw configError(
+          "E_IMPORT_COLUMN",
+          `${file} has no column for field ${field}, which is required`,
+          `its columns are ${quoteAll(header)}; say which holds it: --map ${field}=COLUMN (or fields: in the mapping file); recognised names: ${names.join(", ")}`,
+        );
+      }
       continue;
     }
+    taken.add(index);
     columns.fields[field] = keyOf(index);
     columns.names[field] = header[index]!;
   }
+  for (const entry of columns.afterStart) columns.names[entry[0]] = `${columns.names.started} + ${header.find((_, i) => keyOf(i) === entry[1])}`;
   for (const [label, column] of Object.entries(mapping.labels)) {
     const index = find(column);
     if (index === undefined) throw missing(column, `label ${label}`);
     columns.labels.push([label, keyOf(index)]);
+    columns.labelNames[label] = header[index]!;
+  }
+  for (const [label, candidates] of Object.entries(preset?.labels ?? {})) {
+    if (label in mapping.labels) continue;
+    const index = candidates.map(loose).find((i) => i !== undefined);
+    if (index === undefined) continue;
+    columns.labels.push([label, keyOf(index)]);
+    columns.labelNames[label] = header[index]!;
   }
   return columns;
 }
@@ -119,6 +181,8 @@ const cellText = (value: unknown): string | undefined => {
   return text === "" ? undefined : text;
 };
 const yes = new Set(["true", "yes", "y", "1", "escalated"]);
+/** A count of escalations (PagerDuty's escalation_count): escalated when above 0. */
+const countPattern = /^\d+$/;
 const no = new Set(["false", "no", "n", "0"]);
 const milestoneFields = ["detected", "acknowledged", "remediation_started", "resolved"] as const;
 const milestoneKeys = { detected: "detected", acknowledged: "acknowledged", remediation_started: "remediationStarted", resolved: "resolved" } as const;
@@ -180,9 +244,16 @@ function mapRow(cells: Cells, { columns, origin, readTime, shared }: RowContext)
     incident[milestoneKeys[field]] = at;
     if (started !== undefined && at < started) (problems ??= []).push(`${field} ${new Date(at).toISOString()} is before started ${new Date(started).toISOString()}`);
   }
+  for (const [field, key, unitMs] of columns.afterStart) {
+    const text = fieldText(cells, key);
+    if (text === undefined || started === undefined) continue;
+    const after = Number(text);
+    if (!Number.isFinite(after) || after < 0) (problems ??= []).push(`${field}: ${JSON.stringify(text)} is not a duration after started`);
+    else incident[milestoneKeys[field]] = started + Math.round(after * unitMs);
+  }
   const escalated = fieldText(cells, fields.escalated)?.toLowerCase();
   if (escalated !== undefined) {
-    if (yes.has(escalated)) incident.escalated = true;
+    if (yes.has(escalated) || (countPattern.test(escalated) && Number(escalated) > 0)) incident.escalated = true;
     else if (!no.has(escalated)) (problems ??= []).push(`escalated: ${JSON.stringify(escalated)} is not true/false, yes/no or 1/0`);
   }
   for (const [label, key] of columns.labels) {
@@ -237,6 +308,12 @@ function seenIds() {
   };
 }
 
+function presetOf(name: string): Preset {
+  const preset = Object.hasOwn(presets, name) ? presets[name] : undefined;
+  if (!preset) throw configError("E_IMPORT_PRESET", `unknown preset ${JSON.stringify(name)}`, `presets are ${Object.keys(presets).join(", ")}; without one, columns are recognised by name and --map FIELD=COLUMN names the others`);
+  return preset;
+}
+
 const position = (format: ImportReport["format"], line: number) => (format === "csv" ? `line ${line}` : `item ${line}`);
 
 /**
@@ -247,6 +324,7 @@ const position = (format: ImportReport["format"], line: number) => (format === "
  */
 function rowCollector(options: ImportOptions, format: ImportReport["format"]) {
   const readTime = timestampReader(options.timezone || "UTC");
+  const preset = options.preset === undefined ? undefined : presetOf(options.preset);
   const keepGoing = options.onError === "skip";
   const skipped: ImportReport["skipped"] = [];
   const seen = seenIds();
@@ -255,10 +333,11 @@ function rowCollector(options: ImportOptions, format: ImportReport["format"]) {
   return {
     skipped,
     rows: () => rows,
+    columns: () => ({ columns: { ...context?.columns.names }, labels: { ...context?.columns.labelNames } }),
     /** `streaming`: each row is written before the next is read, so repeated strings need no sharing. */
     header(names: readonly string[], keyOf?: (index: number) => Key, streaming = false) {
       const shared = streaming ? (text: string) => text : sharedStrings();
-      context = { columns: resolveColumns(names, options.mapping, options.file, keyOf), origin: options.origin, readTime, shared };
+      context = { columns: resolveColumns(names, options.mapping, options.file, keyOf, preset), origin: options.origin, readTime, shared };
     },
     row(cells: Cells, line: number, problem?: string): ImportedIncident | undefined {
       rows++;
@@ -446,7 +525,7 @@ export async function importIncidents(journal: HistoryStore, options: ImportOpti
   // A list is read whole: its failure comes before the journal is touched.
   if (Array.isArray(rows)) collector.finish();
   const { inserted, updated } = await journal.importIncidents(rows);
-  return { format, rows: collector.rows(), inserted, updated, skipped: collector.skipped };
+  return { format, rows: collector.rows(), inserted, updated, skipped: collector.skipped, ...collector.columns() };
 }
 
 /**

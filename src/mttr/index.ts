@@ -10,3 +10,4 @@ export { formatChange } from "./format.ts";
 export { phases, type Cohort, type MttrReport, type Phase, type PhaseStats, type PhaseChange } from "./types.ts";
 export { importIncidents, readMapping, defaultMapping, mappedFields, type FieldMapping, type ImportOptions, type ImportReport, type MappedField } from "./import.ts";
 export { timestampReader } from "./timestamps.ts";
+export { presetNames, presets, recognisedNames } from "./columns.ts";
