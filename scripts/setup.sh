@@ -37,6 +37,8 @@ need="$need logrotate:logrotate journalctl:systemd /lib/systemd/systemd-journal-
 # qemu-user (called directly, so binfmt_misc need not be registered) with the
 # arm64 C library from the cross toolchain's libc.
 need="$need qemu-aarch64-static:qemu-user-static /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1:libc6-arm64-cross"
+# Workflow steps with become run through Debian's sudo on the test fleet.
+need="$need sudo:sudo"
 # The PostgreSQL journal and the high-availability tests use PostgreSQL 15
 # (Debian 12's): the machine's server on 127.0.0.1:5432, and private servers
 # the tests start with its initdb and pg_ctl.

@@ -1,6 +1,7 @@
 import type { SchemaKit } from "../schema/index.ts";
 import { configError } from "../errors.ts";
 import { onHost } from "./errors.ts";
+import { previewCopy } from "./copy-preview.ts";
 import { compileText } from "./render.ts";
 import type { Action, SpecOf } from "./types.ts";
 
@@ -22,6 +23,7 @@ interface CopyRendered {
 /** Uploads a local file over SFTP; unchanged (and not rewritten) when the remote copy has the same SHA-256. */
 export const copyAction: Action<CopySpec, CopyRendered> = {
   kind: "copy",
+  onHost: true,
   schema,
   async compile(spec, context) {
     const src = spec.src.startsWith("/") ? spec.src : `${context.baseDir}/${spec.src}`;
@@ -33,6 +35,7 @@ export const copyAction: Action<CopySpec, CopyRendered> = {
   describe: (rendered) => `copy: ${rendered.src} -> ${rendered.dest} (mode ${rendered.mode.toString(8).padStart(4, "0")})`,
   // What it writes is a file, not a command or a URL.
   subjects: () => [],
+  preview: async (rendered, context) => previewCopy(new Uint8Array(await Bun.file(rendered.src).arrayBuffer()), rendered.dest, rendered.mode, context),
   run: (rendered, context) =>
     onHost(context, async (host) => {
       const startedAt = performance.now();

@@ -45,4 +45,4 @@ export { spawnLocal, type LocalRun } from "./local.ts";
 export { promqlTargetOf, promqlTargetSchema, type PromqlTargetSpec } from "./promql.ts";
 export { BASE_ENVIRONMENT, commandEnvironment, type EnvironmentBase } from "./environment.ts";
 export { resultScope, resultVariables, scopeVariables } from "./variables.ts";
-export type { Action, ActionContext, ActionResult, ActionSchema, ApprovalRequest, ActionTarget, CommandOutput, CompileContext, PermissionSubject, SubjectContext, RemoteHost, Renderer, RunOptions, SpecOf } from "./types.ts";
+export type { Action, ActionContext, ActionPreview, ActionResult, ActionSchema, ApprovalRequest, ActionTarget, CommandOutput, CompileContext, PermissionSubject, SubjectContext, RemoteHost, Renderer, RunOptions, SpecOf } from "./types.ts";

@@ -132,6 +132,7 @@ async function removeCopy(host: RemoteHost, remotePath: string): Promise<void> {
  */
 export const scriptAction: Action<ScriptSpec, ScriptRendered> = {
   kind: "script",
+  onHost: true,
   schema,
   async compile(spec, context) {
     const full: Exclude<ScriptSpec, string> = typeof spec === "string" ? { path: spec, args: [] } : spec;

@@ -43,6 +43,7 @@ function exportPrefix(env: Record<string, string>): string {
 /** A remote command over the target's pooled SSH connection. */
 export const sshAction: Action<SshSpec, SshRendered> = {
   kind: "ssh",
+  onHost: true,
   schema,
   pollable: true,
   async compile(spec, context) {

@@ -67,6 +67,7 @@ async function isActive(host: RemoteHost, rendered: SystemdRendered, context: Ac
  */
 export const systemdAction: Action<SystemdSpec, SystemdRendered> = {
   kind: "systemd",
+  onHost: true,
   schema,
   async compile(spec, context) {
     const unit = await compileText(spec.unit, "systemd.unit", "raw", context);

@@ -80,6 +80,17 @@ export interface ActionResult {
   data?: Record<string, unknown>;
 }
 
+/** What a step would change, for --dry-run: a short status and, when it helps, the detail (a unified diff, sizes and hashes). */
+export interface ActionPreview {
+  status: "unchanged" | "changed" | "new" | "unknown";
+  /** One line: "unchanged", "new file, 120 bytes", "3 lines changed", ... */
+  summary: string;
+  /** A unified diff of text, secrets masked. */
+  diff?: string;
+  before?: { sha256: string; bytes: number; mode?: string };
+  after?: { sha256: string; bytes: number; mode?: string };
+}
+
 /** Renders a compiled spec for one target: templates filled and escaped for their context. */
 export type Renderer<R> = (variables: Record<string, unknown>) => R;
 
@@ -130,6 +141,13 @@ export interface Action<Spec = unknown, Rendered = unknown> {
   readonly schema: ActionSchema<Spec>;
   /** Whether a `wait` may poll it: it reads state and changes nothing. */
   readonly pollable?: boolean;
+  /** Its work goes over the target's connection (context.host()), so a step's become applies to it (a wait: its polled action's). */
+  readonly onHost?: boolean | ((spec: Spec) => boolean);
+  /**
+   * What running it would change, found without changing anything (a copy's
+   * diff against the file on the host): --dry-run shows it under the step.
+   */
+  preview?(rendered: Rendered, context: ActionContext): Promise<ActionPreview>;
   compile(spec: Spec, context: CompileContext): Promise<Renderer<Rendered>>;
   /** One line for plans, progress and the journal, e.g. the rendered command. */
   describe(rendered: Rendered): string;

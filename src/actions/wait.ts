@@ -49,6 +49,7 @@ export const waitAction = (registry: Registry): Action<WaitSpec, WaitRendered> =
   return {
     kind: "wait",
     schema: (kit) => waitSchema(kit, pollable()),
+    onHost: (spec) => pollable().some((action) => spec[action.kind] !== undefined && action.onHost === true),
     async compile(spec, context) {
       const action = pollable().find((candidate) => spec[candidate.kind] !== undefined)!;
       const inner = await action.compile(spec[action.kind], { ...context, where: `${context.where}.wait` });

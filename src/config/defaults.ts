@@ -12,6 +12,8 @@ export interface EffectiveDefaults {
   authTimeoutMs: number;
   /** defaults.hostKeyChecking, else strict. */
   hostKeyChecking: NonNullable<Defaults["hostKeyChecking"]>;
+  /** defaults.becomeMethod (a step's or workflow's wins; sudo when none says) and defaults.becomeFlags by method. */
+  become?: { method?: NonNullable<Defaults["becomeMethod"]>; flags?: NonNullable<Defaults["becomeFlags"]> };
 }
 
 const DEFAULT_STEP_TIMEOUT = "5m";
@@ -26,5 +28,6 @@ export function effectiveDefaults(defaults: Defaults): EffectiveDefaults {
     connectTimeoutMs: parseDuration(defaults.connectTimeout ?? DEFAULT_CONNECTION_TIMEOUT, "defaults.connectTimeout"),
     authTimeoutMs: parseDuration(defaults.authTimeout ?? DEFAULT_CONNECTION_TIMEOUT, "defaults.authTimeout"),
     hostKeyChecking: defaults.hostKeyChecking ?? "strict",
+    ...(defaults.becomeMethod || defaults.becomeFlags ? { become: { ...(defaults.becomeMethod ? { method: defaults.becomeMethod } : {}), ...(defaults.becomeFlags ? { flags: defaults.becomeFlags } : {}) } } : {}),
   };
 }

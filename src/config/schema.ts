@@ -16,6 +16,16 @@ export type { ActionKind };
 const kit = createSchemaKit(z);
 const { duration, labels, secretRef } = kit;
 const vars = z.record(z.string(), z.unknown());
+/** become: how a step switches user on its host; the command is wrapped as `sudo -n -u USER -- /bin/sh -c 'COMMAND'`. */
+const becomeMethod = z.enum(["sudo", "doas", "su"]);
+const becomeUser = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, "a user name such as root, postgres or www-data");
+const becomeFlagList = z.array(z.string().regex(/^-[A-Za-z0-9][A-Za-z0-9_=.,:/-]*$/, "an option such as -H or --preserve-env=PATH (one word, starting with -)"));
+/** The become keys a workflow and a step share; a step's win. */
+const becomeFields = {
+  become: z.boolean().optional().describe("run the step's commands (ssh, script, systemd, copy) as becomeUser through becomeMethod; a step's become overrides its workflow's"),
+  becomeUser: becomeUser.optional().describe("the user become switches to (default root)"),
+  becomeMethod: becomeMethod.optional().describe("sudo (default: defaults.becomeMethod, else sudo), doas or su"),
+};
 /** A count ("3") or a share of all targets ("10%"). */
 const budget = z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, 'a count such as 2 or a percentage such as "10%"')]);
 
@@ -33,6 +43,12 @@ export const defaultsSchema = z
     authTimeout: duration.optional().describe("default 10s"),
     stepTimeout: duration.optional().describe("default 5m"),
     concurrency: z.number().int().min(1).optional().describe("default 32"),
+    becomeMethod: becomeMethod.optional().describe("how become steps switch user: sudo (default), doas or su"),
+    becomeFlags: z
+      .object({ sudo: becomeFlagList.optional(), doas: becomeFlagList.optional(), su: becomeFlagList.optional() })
+      .strict()
+      .optional()
+      .describe("extra flags for each become method, placed after its own (sudo -n FLAGS -u USER), e.g. { sudo: [-H] }"),
   })
   .strict();
 
@@ -54,6 +70,9 @@ export const stepSchema = z
     register: z.string().optional().describe("name for steps.<name> (default: the step name)"),
     continueOnError: z.boolean().default(false),
     changed: z.boolean().optional().describe("override whether the step reports a change"),
+    ...becomeFields,
+    runOnce: z.boolean().optional().describe("run once per run (on the first target that reaches it), its result recorded for every target"),
+    delegate: z.literal("local").optional().describe("local: run the step on this machine, with the target's vars and labels in scope; the result is the target's"),
     ...actionFields,
   })
   .strict()
@@ -164,6 +183,7 @@ export const workflowSchema = z
     targets: z.string().default("local").describe('selector over the inventory, or "local"'),
     vars: vars.default({}),
     strategy: strategySchema.default({ parallel: { concurrency: 32 } }),
+    ...becomeFields,
     maxFailures: budget.optional().describe("failure budget under the parallel strategy"),
     maxUnreachable: budget.optional(),
     hooks: z

@@ -42,6 +42,8 @@ export type RunEvent =
       startedAt: string;
       /** Not run here: the step finished in this earlier run, which this one continues (a retry or a resume). */
       resumedFrom?: string;
+      /** A runOnce step that ran for the whole run on this target (or in resumedFrom): its result, recorded for this one. */
+      ranOn?: string;
     }
   | { type: "target.finished"; runId: string; target: string; batch: number; status: TargetStatus; changed: boolean; durationMs: number; error?: string; startedAt: string }
   | { type: "run.stopping"; runId: string; reason: "budget" | "interrupted"; detail: string }

@@ -31,6 +31,14 @@ export async function openRemotes(...args: Parameters<typeof import("./remotes.t
   return (await import("./remotes.ts")).openRemotes(...args);
 }
 
+/** What a step would change on a target, for --dry-run (a copy's diff); loads on first use. */
+export async function previewStep(...args: Parameters<typeof import("./step.ts").previewStep>): ReturnType<typeof import("./step.ts").previewStep> {
+  return (await import("./step.ts")).previewStep(...args);
+}
+
+/** The line a step is shown with: its action's description, and who runs it where (become, delegate). */
+export { describeStep } from "./describe.ts";
+
 /** The checks before a run (vars, environment and secrets, permissions against the targets); loads on first use. */
 export async function loadPreflight(): Promise<typeof import("./preflight.ts")> {
   return import("./preflight.ts");

@@ -12,6 +12,8 @@ export interface PriorProgress {
   runId: string;
   /** The step's result if it finished there (ok, changed or skipped) under the same name. */
   finished(target: string, phase: StepPhase, index: number, name: string): { status: StepStatus; result: ActionResult; startedAt: string } | undefined;
+  /** A runOnce step's result if it finished there on any target (and which): it does not run again for the others. */
+  finishedOnce?(phase: StepPhase, index: number, name: string): { target: string; status: StepStatus; result: ActionResult; startedAt: string } | undefined;
   /** Steps that started there and never finished (the process died under them): they run again. */
   unfinished: { target: string; phase: StepPhase; index: number; name: string }[];
   /** Whether any step started there at all. */
@@ -23,6 +25,7 @@ const key = (target: string, phase: StepPhase, index: number) => `${target}\u000
 
 export async function priorProgress(journal: Pick<RunStore, "stepProgress">, runId: string): Promise<PriorProgress> {
   const finished = new Map<string, { name: string; status: StepStatus; result: ActionResult; startedAt: string }>();
+  const once = new Map<string, { target: string; name: string; status: StepStatus; result: ActionResult; startedAt: string }>();
   const unfinished: PriorProgress["unfinished"] = [];
   const steps = await journal.stepProgress(runId);
   for (const step of steps) {
@@ -42,12 +45,18 @@ export async function priorProgress(journal: Pick<RunStore, "stepProgress">, run
       ...(record.data ? { data: record.data } : {}),
     };
     finished.set(key(step.target, step.phase, step.index), { name: step.name, status: record.status, result, startedAt: record.startedAt });
+    const onceKey = key("", step.phase, step.index);
+    if (!once.has(onceKey)) once.set(onceKey, { target: step.target, name: step.name, status: record.status, result, startedAt: record.startedAt });
   }
   return {
     runId,
     finished(target, phase, index, name) {
       const found = finished.get(key(target, phase, index));
       // A step renamed or moved since is not the same step: from there on, everything runs.
+      return found && found.name === name ? found : undefined;
+    },
+    finishedOnce(phase, index, name) {
+      const found = once.get(key("", phase, index));
       return found && found.name === name ? found : undefined;
     },
     unfinished,

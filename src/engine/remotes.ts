@@ -54,7 +54,7 @@ function sshHost(session: SshSession, singleCommand: boolean): HeldHost {
 }
 
 /** `targets: local`: remote actions run on this machine, in the environment `environment` starts from. */
-function localHost(environment: EnvironmentBase): RemoteHost {
+export function localHost(environment: EnvironmentBase): RemoteHost {
   return {
     local: true,
     async run(command, options) {

@@ -1,6 +1,6 @@
 import { actions, resultScope, scopeVariables, type Action, type ActionResult, type ActionTarget, type RemoteHost, type Renderer } from "../actions/index.ts";
 import type { ActionKind, Step, Workflow } from "../config/index.ts";
-import { ExitCode, OpsError } from "../errors.ts";
+import { configError, ExitCode, OpsError } from "../errors.ts";
 import { compileExpression, compileTemplate, type Expression } from "../expr/index.ts";
 import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
 import { parseDuration, sleep } from "../time/index.ts";
@@ -11,6 +11,9 @@ import { failureBudget, planBatches } from "./plan.ts";
 import type { PriorProgress } from "./progress.ts";
 import { runPool } from "./pool.ts";
 import { celVars } from "./scope.ts";
+import type { Become, BecomeDefaults } from "./become.ts";
+import { describeStep } from "./describe.ts";
+import { asksApproval, runStep, runStepOnce, type StepRun } from "./step.ts";
 
 /** A target as the engine runs it: what actions see plus how to reach it. */
 export interface RunTarget extends ActionTarget {
@@ -34,6 +37,12 @@ export interface CompiledStep {
   changed: boolean | undefined;
   /** The workflow's permissions and the org policy, checked on the rendered action just before it runs. */
   guard: Guard | undefined;
+  /** The user its commands run as and how (become: true on the step or its workflow, for an action that runs on the host). */
+  become: Become | undefined;
+  /** Runs once per run, on the first target that reaches it; every target records its result. */
+  runOnce: boolean;
+  /** local: runs on this machine instead of over the target's connection. */
+  delegate: "local" | undefined;
 }
 
 export interface CompiledWorkflow {
@@ -52,15 +61,41 @@ export interface CompileOptions {
   policy?: Policy;
   /** Ad-hoc commands (opskit exec, escalations) are not workflows: the policy denies, `require` does not apply. */
   adHoc?: boolean;
+  /** defaults.becomeMethod and defaults.becomeFlags. */
+  become?: BecomeDefaults;
 }
 
 /** Every CEL name a step's templates and `when` may use. */
 export const stepVariables = [...scopeVariables];
 
-async function compileStep(step: Step, phase: StepPhase, index: number, path: (string | number)[], options: CompileOptions, guard: Guard | undefined): Promise<CompiledStep> {
+/** become from the step, else its workflow; only for an action whose work runs on the host. */
+function compileBecome(step: Step, workflow: Workflow, action: Action<unknown, unknown>, spec: unknown, path: (string | number)[], options: CompileOptions): Become | undefined {
+  const onHost = typeof action.onHost === "function" ? action.onHost(spec) : action.onHost === true;
+  const wanted = step.become ?? workflow.become ?? false;
+  if (step.become === true && !onHost) {
+    throw configError(
+      "E_BECOME_ACTION",
+      `${options.where([...path, "become"])}: become applies to steps that run on the host (ssh, script, copy, systemd, a wait polling ssh); ${action.kind} runs nothing there`,
+      "drop become from this step; to run a command as another user on this machine, use an ssh step with delegate: local",
+    );
+  }
+  for (const key of ["becomeUser", "becomeMethod"] as const) {
+    if (step[key] !== undefined && !wanted) {
+      throw configError("E_BECOME_OFF", `${options.where([...path, key])}: ${key} has no effect without become`, "set become: true on the step (or on its workflow), or remove " + key);
+    }
+  }
+  if (!wanted || !onHost) return undefined;
+  const method = step.becomeMethod ?? workflow.becomeMethod ?? options.become?.method ?? "sudo";
+  return { user: step.becomeUser ?? workflow.becomeUser ?? "root", method, flags: options.become?.flags?.[method] ?? [] };
+}
+
+async function compileStep(step: Step, phase: StepPhase, index: number, path: (string | number)[], options: CompileOptions, guard: Guard | undefined, workflow: Workflow): Promise<CompiledStep> {
   const kind = (Object.keys(actions) as ActionKind[]).find((k) => (step as Record<string, unknown>)[k] !== undefined)!;
   const where = options.where(path);
   const action = actions[kind];
+  if (step.runOnce && (phase === "on_failure" || phase === "rollback")) {
+    throw configError("E_RUN_ONCE_HOOK", `${options.where([...path, "runOnce"])}: runOnce applies to steps and pre and post hooks; ${phase} hooks run for each target that needs them`, "remove runOnce, or move the step to steps, pre or post");
+  }
   const render = await action.compile((step as Record<string, unknown>)[kind], {
     where,
     baseDir: options.baseDir,
@@ -82,8 +117,12 @@ async function compileStep(step: Step, phase: StepPhase, index: number, path: (s
     continueOnError: step.continueOnError,
     changed: step.changed,
     guard,
+    become: compileBecome(step, workflow, action, (step as Record<string, unknown>)[kind], path, options),
+    runOnce: step.runOnce === true,
+    delegate: step.delegate,
   };
 }
+
 
 /** Compiles every step and hook up front: a bad template or expression fails before anything runs. */
 export async function compileWorkflow(workflow: Workflow, options: CompileOptions): Promise<CompiledWorkflow> {
@@ -93,7 +132,7 @@ export async function compileWorkflow(workflow: Workflow, options: CompileOption
     where: (key) => options.where([...base, "permissions", key]),
     ...(options.adHoc ? { adHoc: true } : {}),
   });
-  const list = (steps: Step[], phase: StepPhase, path: (string | number)[]) => Promise.all(steps.map((s, i) => compileStep(s, phase, i, [...path, i], options, guard)));
+  const list = (steps: Step[], phase: StepPhase, path: (string | number)[]) => Promise.all(steps.map((s, i) => compileStep(s, phase, i, [...path, i], options, guard, workflow)));
   return {
     workflow,
     steps: await list(workflow.steps, "main", [...base, "steps"]),
@@ -169,7 +208,6 @@ function targetScope(target: RunTarget) {
   return { name: target.name, address: target.address, port: BigInt(target.port), user: target.user, labels: target.labels, vars: target.vars, groups: target.groups, ...(target.kube ? { kube: target.kube } : {}) };
 }
 
-const stepStatus = (result: ActionResult): StepStatus => (result.unreachable ? "unreachable" : !result.ok ? "failed" : result.changed ? "changed" : "ok");
 
 /**
  * Runs a compiled workflow over its targets: batches in order, one bounded
@@ -179,7 +217,7 @@ const stepStatus = (result: ActionResult): StepStatus => (result.unreachable ? "
  */
 export async function executeRun(given: RunRequest): Promise<RunOutcome> {
   const trace = { traceId: given.trace?.traceId ?? newTraceId(), ...(given.trace?.parentSpanId ? { parentSpanId: given.trace.parentSpanId } : {}) };
-  const request = { ...given, trace };
+  const request: StepRun = { ...given, trace, once: new Map() };
   const { compiled, emit, runId } = request;
   const startedAt = performance.now();
   const workflow = compiled.workflow;
@@ -301,7 +339,7 @@ interface PhaseOutcome {
   error?: string;
 }
 
-async function runTarget(request: RunRequest, target: RunTarget, batch: number): Promise<{ status: TargetStatus; changed: boolean; held?: boolean }> {
+async function runTarget(request: StepRun, target: RunTarget, batch: number): Promise<{ status: TargetStatus; changed: boolean; held?: boolean }> {
   const { compiled, emit, runId } = request;
   const startedAt = new Date().toISOString();
   const started = performance.now();
@@ -319,12 +357,9 @@ async function runTarget(request: RunRequest, target: RunTarget, batch: number):
   return { status: result.status, changed: result.changed, ...(result.held ? { held: true } : {}) };
 }
 
-/** A failed result that asks a person's approval, in a run where a person can give it. */
-const asksApproval = (request: RunRequest, result: ActionResult) => request.approvable === true && !result.ok && result.data?.approvalRequest !== undefined;
-
 /** Runs steps in order on one target; stops at the first failure unless the step continues on error. */
 async function runPhase(
-  request: RunRequest,
+  request: StepRun,
   target: RunTarget,
   steps: CompiledStep[],
   registered: Record<string, unknown>,
@@ -355,79 +390,22 @@ async function runPhase(
       continue;
     }
     resuming = undefined;
-    const stepStarted = new Date().toISOString();
-    if (step.when) {
-      const verdict = step.when.evaluate(scope());
-      if (!verdict.ok || verdict.value !== true) {
-        skipped++;
-        const result: ActionResult = { ok: true, changed: false, exitCode: null, stdout: "", stderr: "", durationMs: 0, data: { skipped: true, reason: verdict.ok ? "when was false" : verdict.error } };
-        registered[step.register] = resultScope(result);
-        emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description: `when: ${step.when.source}`, status: "skipped", attempts: 0, result, startedAt: stepStarted });
-        continue;
-      }
-    }
-    let rendered: unknown;
-    let description = step.kind as string;
-    // A template that fails to render, or an action the permissions deny, fails the step before it starts.
-    let refusal: OpsError | undefined;
-    try {
-      rendered = step.render(scope());
-      description = step.action.describe(rendered);
-      refusal = await step.guard?.(step.kind, rendered, target);
-    } catch (error) {
-      refusal = error instanceof OpsError ? error : new OpsError({ code: "E_TEMPLATE_EVAL", message: String(error), exitCode: ExitCode.check });
-    }
-    if (refusal) {
-      const result: ActionResult = {
-        ok: false,
-        changed: false,
-        exitCode: null,
-        stdout: "",
-        stderr: "",
-        durationMs: 0,
-        error: refusal.toJSON(),
-        ...(refusal instanceof PermissionDenied ? { data: { denial: refusal.denial } } : {}),
-      };
-      registered[step.register] = resultScope(result);
-      emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description, status: "failed", attempts: 0, result, startedAt: stepStarted });
-      if (step.continueOnError) continue;
-      return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: refusal.message };
-    }
-    const spanId = newSpanId();
-    // The step's span, for the commands and services it calls to join (only while traces are exported).
-    const traceparent = request.trace?.traceId && tracePropagation() ? formatTraceparent(request.trace.traceId, spanId) : undefined;
-    emit({ type: "step.started", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description, spanId });
-    let result: ActionResult;
-    let attempt = 0;
-    const approved = request.approvals?.(target.name, step.phase, step.index, step.name);
-    while (true) {
-      attempt++;
-      const output = request.stream ? maskedOutput((stream, text) => emit({ type: "step.output", runId, target: target.name, step: step.name, stream, text })) : undefined;
-      result = await step.action.run(rendered, {
-        target,
-        host: () => request.connect(target, signal),
-        signal,
-        timeoutMs: step.timeoutMs,
-        baseDir: request.baseDir,
-        maxOutputBytes: request.maxOutputBytes,
-        ...(output ? { onOutput: output.onOutput } : {}),
-        ...(traceparent ? { traceparent } : {}),
-        ...(approved ? { approved } : {}),
-      });
-      output?.flush();
-      if (result.ok || result.unreachable || attempt >= step.attempts || signal.aborted || asksApproval(request, result)) break;
-      await sleep(step.backoffMs * 2 ** (attempt - 1), signal);
-    }
-    if (step.changed !== undefined && result.ok) result = { ...result, changed: step.changed };
-    ran++;
+    const describe = (rendered: unknown) => describeStep(step, rendered);
+    const { status, result, ran: acted } = step.runOnce ? await runStepOnce(request, target, step, scope, signal, describe) : await runStep(request, target, step, scope(), signal, describe);
     registered[step.register] = resultScope(result);
-    changed ||= result.changed;
-    const status = stepStatus(result);
-    emit({ type: "step.finished", runId, target: target.name, phase: step.phase, index: step.index, name: step.name, action: step.kind, description, status, attempts: attempt, result, startedAt: stepStarted });
+    if (status === "skipped") {
+      skipped++;
+      continue;
+    }
+    // A step refused before it ran (a template, permissions) changes nothing and does not count as run.
+    if (acted) {
+      ran++;
+      changed ||= result.changed;
+    }
     if (status === "unreachable") return { status: "unreachable", changed, durationMs: performance.now() - started, startedAt, error: result.error?.message };
     if (status === "failed" && !step.continueOnError) {
       const held = asksApproval(request, result) ? { held: true } : {};
-      return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: `${step.name}: ${result.error?.message ?? "failed"}`, ...held };
+      return { status: "failed", changed, durationMs: performance.now() - started, startedAt, error: acted ? `${step.name}: ${result.error?.message ?? "failed"}` : (result.error?.message ?? "failed"), ...held };
     }
   }
   const status: TargetStatus = ran === 0 && skipped > 0 ? "skipped" : changed ? "changed" : "ok";

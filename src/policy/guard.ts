@@ -1,9 +1,9 @@
-import type { Action } from "../actions/index.ts";
+import type { Action, PermissionSubject } from "../actions/index.ts";
 import type { Permissions } from "../config/index.ts";
 import { configError, type OpsError } from "../errors.ts";
 import { matchGlob } from "./globs.ts";
 import { judgedSubject, type JudgedSubject } from "./subjects.ts";
-import { PermissionDenied, type Denial, type DenialKind, type Guard, type PermissionOptions, type Policy } from "./types.ts";
+import { PermissionDenied, type Denial, type DenialKind, type Guard, type GuardBecome, type PermissionOptions, type Policy } from "./types.ts";
 
 /*
  * Run-time permissions: a workflow's `permissions:` (what it may do) and the
@@ -48,6 +48,13 @@ function judge(subject: JudgedSubject, { at, permissions, policy, deny, ownerHin
   return deny(subject.category, "workflow", list, `${what} is not in ${list} of ${at} (${quoteList(allowed)})`, hint);
 }
 
+/** A command of a become step matches globs as written and as it runs, behind the become prefix. */
+function becomeSubject(judged: JudgedSubject, subject: PermissionSubject, become: GuardBecome | undefined): JudgedSubject {
+  if (!become || subject.category !== "commands") return judged;
+  const wrapped = judgedSubject({ ...subject, command: `${become.become} ${subject.command.trim()}` });
+  return { ...judged, forms: [...new Set([...judged.forms, ...wrapped.forms])], sudo: judged.sudo ?? become.method };
+}
+
 /**
  * Compiles a workflow's permissions and the org policy into one guard, or
  * nothing when neither applies. A workflow that declares permissions may do
@@ -76,7 +83,7 @@ export async function compilePermissions(workflow: string, permissions: Permissi
   const judged: Judge = { at, permissions, policy, deny, ownerHint };
   const requirePermissions = policy?.require.permissions === true && !permissions && !options.adHoc;
 
-  return async (kind, rendered, target) => {
+  return async (kind, rendered, target, become) => {
     const where = { name: target.name, labels: target.labels, groups: [...(target.groups ?? [])] };
     if (requirePermissions) {
       return deny("require", "policy", "require.permissions", `${at} declares no permissions, and ${policyName} require.permissions requires every workflow to`, `declare permissions: under workflows.${workflow} (commands, hosts, http, kube, sudo)`);
@@ -88,10 +95,17 @@ export async function compilePermissions(workflow: string, permissions: Permissi
       const declared = allowedHosts ? `'${allowedHosts.text}'` : "none declared";
       return deny("hosts", "workflow", `permissions.hosts ${declared}`, `target ${target.name} is not in permissions.hosts of ${at} (${declared})`, `permissions.hosts of ${at} is a selector its targets must match (name=local for this machine; an empty one allows every target)`);
     }
+    if (become) {
+      const what = `${kind} step on ${target.name} runs as another user (${become.become})`;
+      if (policy?.deny.sudo === true) return deny("sudo", "policy", "deny.sudo", `${what}, denied by ${policyName} deny.sudo`, ownerHint);
+      if (permissions && permissions.sudo !== true) {
+        return deny("sudo", "workflow", "permissions.sudo", `${what}, and ${at} does not allow it (permissions.sudo is not true)`, `set permissions.sudo: true in ${at} if it must run as another user`);
+      }
+    }
     // A step whose action was replaced (a shadow fallback) renders nothing to check here.
     if (rendered === null || typeof rendered !== "object") return undefined;
     for (const subject of (await registry[kind]?.subjects(rendered, { baseDir: options.baseDir })) ?? []) {
-      const denial = judge(judgedSubject(subject), judged);
+      const denial = judge(becomeSubject(judgedSubject(subject), subject, become), judged);
       if (denial) return denial;
     }
     return undefined;

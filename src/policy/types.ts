@@ -44,8 +44,19 @@ export interface GuardTarget {
   groups?: readonly string[];
 }
 
-/** Checks one rendered action (by its kind in the actions registry) for one target; a denial is returned, never thrown. */
-export type Guard = (kind: string, rendered: unknown, target: GuardTarget) => Promise<PermissionDenied | undefined>;
+/** A step that runs as another user (become): the words its commands are prefixed with (`sudo -n -u root --`), and the method. */
+export interface GuardBecome {
+  become: string;
+  method: string;
+}
+
+/**
+ * Checks one rendered action (by its kind in the actions registry) for one
+ * target; a denial is returned, never thrown. A become step is judged as
+ * using sudo (permissions.sudo, the policy's deny.sudo), and its commands
+ * both as written and with the become prefix.
+ */
+export type Guard = (kind: string, rendered: unknown, target: GuardTarget, become?: GuardBecome) => Promise<PermissionDenied | undefined>;
 
 export interface PermissionOptions {
   /** Directory of the config: script paths are shown relative to it. */

@@ -66,7 +66,7 @@ export interface WorkflowRequest extends RunOrigin {
  */
 export async function compileConfigWorkflow(loaded: LoadedConfig, name: string, policy: Policy | undefined): Promise<CompiledWorkflow> {
   const workflow = loaded.config.workflows[name]!;
-  return compileWorkflow(workflow, { name, baseDir: loaded.baseDir, defaultTimeoutMs: loaded.defaults.stepTimeoutMs, where: (path) => loaded.where(path), ...(policy ? { policy } : {}) });
+  return compileWorkflow(workflow, { name, baseDir: loaded.baseDir, defaultTimeoutMs: loaded.defaults.stepTimeoutMs, where: (path) => loaded.where(path), ...(loaded.defaults.become ? { become: loaded.defaults.become } : {}), ...(policy ? { policy } : {}) });
 }
 
 /** A workflow from the config: its targets, its vars, the org policy and the compiled steps. */

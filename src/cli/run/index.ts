@@ -84,7 +84,7 @@ export async function startRun(prepared: PreparedRun, options: StartOptions, ext
   const out = new LineWriter();
   if (prepared.params.dryRun) {
     await checkBeforeRun(prepared, options, true);
-    printPlan(prepared, out, options.json);
+    await printPlan(prepared, out, options.json);
     out.flush();
     return ExitCode.ok;
   }

@@ -1,4 +1,5 @@
-import { celVars, loadPreflight, planBatches, toRunTarget, type CompiledStep } from "../../engine/index.ts";
+import type { ActionPreview } from "../../actions/index.ts";
+import { celVars, describeStep, loadPreflight, openRemotes, planBatches, previewStep, runPool, toRunTarget, type CompiledStep, type RunTarget } from "../../engine/index.ts";
 import { eventJsonLine, foldHostNames, type LineWriter } from "../../ui/index.ts";
 import { parseVarOptions, type VarOptions } from "../vars.ts";
 import type { PreparedRun } from "../../runs/index.ts";
@@ -55,6 +56,10 @@ interface PlannedStep {
   /** The rendered action, or why it can only be rendered at run time. */
   description: string | undefined;
   deferred: string | undefined;
+  /** What it would change (a copy's diff), read from the target without changing it. */
+  preview?: ActionPreview;
+  runTarget: RunTarget;
+  rendered?: unknown;
 }
 
 const phasesOf = (prepared: PreparedRun) =>
@@ -71,18 +76,23 @@ function planSteps(prepared: PreparedRun, batches: PreparedRun["targets"][]): Pl
   const planned: PlannedStep[] = [];
   batches.forEach((batch, b) => {
     for (const target of batch) {
-      const scope = { vars, target: { ...toRunTarget(target), port: BigInt(target.port) }, env: process.env, steps: {} };
+      const runTarget = toRunTarget(target);
+      const scope = { vars, target: { ...runTarget, port: BigInt(target.port) }, env: process.env, steps: {} };
       for (const [phase, steps] of phasesOf(prepared)) {
         for (const step of steps) {
+          // A runOnce step runs on the first target that reaches it: planned there only.
+          if (step.runOnce && planned.some((p) => p.step === step)) continue;
           let description: string | undefined;
           let deferred: string | undefined;
+          let rendered: unknown;
           try {
-            description = step.action.describe(step.render(scope));
+            rendered = step.render(scope);
+            description = describeStep(step, rendered);
           } catch (error) {
             // A template that reads steps.<name> can only be rendered at run time.
             deferred = error instanceof Error ? error.message.split("\n")[0]! : String(error);
           }
-          planned.push({ target: target.name, batch: b + 1, phase, step, description, deferred });
+          planned.push({ target: target.name, batch: b + 1, phase, step, description, deferred, runTarget, ...(description !== undefined ? { rendered } : {}) });
         }
       }
     }
@@ -91,13 +101,49 @@ function planSteps(prepared: PreparedRun, batches: PreparedRun["targets"][]): Pl
 }
 
 /**
+ * Asks each planned step whose action can tell (copy) what it would change,
+ * reading the targets and never writing them; a target that cannot be read
+ * says why in the preview instead of failing the plan.
+ */
+async function previewSteps(prepared: PreparedRun, planned: PlannedStep[]): Promise<void> {
+  const wanted = planned.filter((p) => p.step.action.preview && p.description !== undefined && (p.phase === "main" || p.phase === "pre" || p.phase === "post"));
+  if (wanted.length === 0) return;
+  const remotes = await openRemotes(prepared.loaded, prepared.targets);
+  const signal = new AbortController().signal;
+  try {
+    const pool = runPool(
+      wanted,
+      async (p) => {
+        try {
+          p.preview = await previewStep(p.step, p.rendered, p.runTarget, { connect: (target, s) => remotes.connect(target.name, s), signal, baseDir: prepared.loaded.baseDir, maxOutputBytes: 64 * 1024 });
+        } catch (error) {
+          p.preview = { status: "unknown", summary: `could not tell: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}` };
+        }
+      },
+      { concurrency: prepared.loaded.defaults.concurrency },
+    );
+    for await (const done of pool) if ("error" in done) throw done.error;
+  } finally {
+    await remotes.close();
+  }
+}
+
+/** A preview under its step in the text plan: the summary, and the diff indented below it. */
+function previewLines(preview: ActionPreview): string[] {
+  const lines = [preview.summary];
+  if (preview.diff) lines.push(...preview.diff.replace(/\n$/, "").split("\n").filter((l) => !l.startsWith("====")).map((l) => `  ${l}`));
+  return lines;
+}
+
+/**
  * --dry-run: batches and the rendered steps per target; nothing is touched.
  * With --json, one line per target and step (`plan.step`) between
  * `plan.started` and `plan.finished`.
  */
-export function printPlan(prepared: PreparedRun, out: LineWriter, json: boolean): void {
+export async function printPlan(prepared: PreparedRun, out: LineWriter, json: boolean): Promise<void> {
   const batches = planBatches(prepared.targets, prepared.compiled.workflow.strategy);
   const planned = planSteps(prepared, batches);
+  await previewSteps(prepared, planned);
   if (json) {
     const names = batches.map((batch) => batch.map((t) => t.name));
     out.line(eventJsonLine({ type: "plan.started", kind: prepared.kind, name: prepared.name, targets: names.flat(), batches: names, vars: prepared.vars, dryRun: true }));
@@ -114,6 +160,10 @@ export function printPlan(prepared: PreparedRun, out: LineWriter, json: boolean)
           when: p.step.when?.source ?? null,
           description: p.description ?? null,
           deferred: p.deferred ?? null,
+          ...(p.step.runOnce ? { runOnce: true } : {}),
+          ...(p.step.delegate ? { delegate: p.step.delegate } : {}),
+          ...(p.step.become ? { become: { user: p.step.become.user, method: p.step.become.method } } : {}),
+          ...(p.preview ? { preview: p.preview } : {}),
         }),
       );
     }
@@ -131,8 +181,19 @@ export function printPlan(prepared: PreparedRun, out: LineWriter, json: boolean)
         const text = p.description ?? `${step.kind}: (rendered at run time: ${p.deferred})`;
         rendered.set(text, [...(rendered.get(text) ?? []), p.target]);
       }
-      out.line(`  - ${step.name}${step.when ? ` (when ${step.when.source})` : ""}`);
+      out.line(`  - ${step.name}${step.runOnce ? " (once)" : ""}${step.when ? ` (when ${step.when.source})` : ""}`);
       for (const [text, names] of rendered) out.line(`      ${foldHostNames(names)}: ${text}`);
+      // What it would change, per target; identical previews folded under one host set.
+      const previews = new Map<string, string[]>();
+      for (const p of planned.filter((p) => p.step === step && p.preview)) {
+        const text = previewLines(p.preview!).join("\n");
+        previews.set(text, [...(previews.get(text) ?? []), p.target]);
+      }
+      for (const [text, names] of previews) {
+        const [first, ...rest] = text.split("\n");
+        out.line(`      ${foldHostNames(names)}: ${first}`);
+        for (const line of rest) out.line(`        ${line}`);
+      }
     }
   }
 }
