@@ -41,7 +41,7 @@ function operandsOf(spec: CommandSpec): Values {
 
 /** The first clause of a description: completion menus show one short line. */
 function summary(description: string): string {
-  const first = description.split(/; |: /)[0]!;
+  const first = description.split("; ")[0]!;
   return first.length > 90 ? `${first.slice(0, 89)}…` : first;
 }
 
@@ -192,7 +192,7 @@ function zshAction(values: Values): string {
     case "files":
       return "_files";
     case "dirs":
-      return "_files -/";
+      return "_path_files -/";
     case "none":
       return " ";
   }
