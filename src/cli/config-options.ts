@@ -29,3 +29,19 @@ export async function loadConfigFromOptions(options: ConfigFlags): Promise<Loade
   const { loadConfig } = await import("../config/index.ts");
   return loadConfig(configLoadOptions(options));
 }
+
+/**
+ * For what works without a config (`opskit exec -H`): the config -c,
+ * $OPSKIT_CONFIG or --env name, else the current directory's, else none
+ * (every section at its default). One named and not there is still an error.
+ */
+export async function loadConfigIfAny(options: ConfigFlags): Promise<LoadedConfig> {
+  const { emptyConfig, loadConfig } = await import("../config/index.ts");
+  try {
+    return await loadConfig(configLoadOptions(options));
+  } catch (error) {
+    const { isOpsError } = await import("../errors.ts");
+    if (configPath(options) !== undefined || options.env !== undefined || !isOpsError(error) || error.code !== "E_CONFIG_NOT_FOUND") throw error;
+    return emptyConfig(process.cwd());
+  }
+}

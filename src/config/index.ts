@@ -10,6 +10,12 @@ export { otlpExport, parseOtlpHeaders } from "./otlp.ts";
 
 import type { LoadOptions, LoadedAgentConfig, LoadedConfig } from "./load.ts";
 
+/** The config of a directory without one: every section at its default (zod loads here). */
+export async function emptyConfig(baseDir: string): Promise<LoadedConfig> {
+  const { emptyConfig: empty } = await import("./empty.ts");
+  return empty(baseDir);
+}
+
 /** Finds and loads the config: `-c PATH`, else ./opskit.yaml, else ./opskit.d/*.yaml; then applies `--env`. */
 export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const { loadConfig: load } = await import("./load.ts");

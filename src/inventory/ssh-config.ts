@@ -55,6 +55,17 @@ export const sshConfigSource: InventorySource = {
   },
 };
 
+/**
+ * What a client config says for any host name, as `ssh NAME` would apply it
+ * (the name need not have a Host line of its own: `Host *.example.com` and
+ * `Host *` blocks apply too): for ad-hoc hosts (`opskit exec -H`).
+ */
+export async function sshConfigResolver(text: string, context: SourceContext): Promise<(name: string) => HostRecord> {
+  const parsed: Parsed = { entries: [], hosts: new Map() };
+  await parseConfig(text, context.display, context, [], 0, parsed, join(context.homeDir, ".ssh"));
+  return (name) => resolveHost(name, context.display, parsed.entries, context);
+}
+
 async function parseConfig(text: string, display: string, context: SourceContext, outer: Condition[], depth: number, out: Parsed, includeDir: string): Promise<void> {
   let conditions = outer;
   const lines = text.split(/\r?\n/);

@@ -32,6 +32,8 @@ export interface RunParams {
   /** The ad-hoc command of `opskit exec`. */
   command?: string;
   selector?: string;
+  /** `opskit exec -H`: the hosts' pattern (or @file) instead of a selector. */
+  hosts?: string;
   dryRun: boolean;
   concurrency?: number;
   /** The --policy file the run was started with (the config's policy: is read again on resume). */

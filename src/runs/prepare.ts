@@ -4,7 +4,7 @@ import type { LoadedConfig, Step, Workflow } from "../config/index.ts";
 import { compileWorkflow, type CompiledWorkflow } from "../engine/index.ts";
 import { configuredPolicy, type Policy } from "../policy/index.ts";
 import { usageError } from "../errors.ts";
-import { localTarget, resolveTargets, type Target } from "../inventory/index.ts";
+import { adHocTargets, localTarget, resolveTargets, type Target } from "../inventory/index.ts";
 import type { RunParams } from "../journal/index.ts";
 import { parseDuration } from "../time/index.ts";
 import type { PreparedRun, RunOrigin } from "./types.ts";
@@ -102,6 +102,8 @@ export interface AdHocRequest extends RunOrigin {
   steps: Step[];
   /** A selector and what its errors point at; without one, this machine. */
   on?: { selector: string; where: string };
+  /** Targets chosen by the caller (`opskit exec -H`): `on` then only names them. */
+  targets?: Target[];
   /** Record the selector, so that `opskit runs resume` can run the command again there (a wrapped script is not replayed). */
   replayable: boolean;
   /** Targets in flight at once (default: defaults.concurrency, else 32). */
@@ -123,7 +125,7 @@ export interface AdHocRequest extends RunOrigin {
  */
 export async function prepareAdHoc(loaded: LoadedConfig, request: AdHocRequest): Promise<PreparedRun> {
   const { on } = request;
-  const targets = on ? await resolveTargets(loaded, on.selector, undefined, on.where) : [localTarget];
+  const targets = request.targets ?? (on ? await resolveTargets(loaded, on.selector, undefined, on.where) : [localTarget]);
   const concurrency = request.concurrency ?? loaded.defaults.concurrency;
   const workflow = adHocWorkflow(request.steps, { targets: on?.selector ?? "local", concurrency });
   const policy = await configuredPolicy(loaded, request.policyPath);
@@ -146,6 +148,8 @@ export async function prepareAdHoc(loaded: LoadedConfig, request: AdHocRequest):
 
 export interface ExecRequest extends RunOrigin {
   selector: string;
+  /** `-H`: hosts named by a pattern (or `@file`) instead of the selector, recorded so that a resume names them again. */
+  hosts?: string;
   command: string;
   /** --concurrency (default: defaults.concurrency, else 32). */
   concurrency?: number;
@@ -155,18 +159,22 @@ export interface ExecRequest extends RunOrigin {
 
 /** `opskit exec SELECTOR -- COMMAND`: the command as one ssh step on every target the selector matches. */
 export async function prepareExec(loaded: LoadedConfig, request: ExecRequest): Promise<PreparedRun> {
-  const { selector, command } = request;
-  if (!selector || !command) throw usageError("E_USAGE_EXEC", "exec needs a selector and a command", "e.g. opskit exec 'role=web' -- systemctl is-active nginx");
+  const { selector, command, hosts } = request;
+  if ((!selector && hosts === undefined) || !command) throw usageError("E_USAGE_EXEC", "exec needs a selector and a command", "e.g. opskit exec 'role=web' -- systemctl is-active nginx");
   const timeout = request.timeout ?? DEFAULT_EXEC_TIMEOUT;
-  return prepareAdHoc(loaded, {
+  const prepared = await prepareAdHoc(loaded, {
     ...request,
     name: command,
     steps: [{ name: "command", ssh: command, timeout, continueOnError: false }],
-    on: { selector, where: "opskit exec" },
+    on: hosts === undefined ? { selector, where: "opskit exec" } : { selector: `-H ${hosts}`, where: "opskit exec -H" },
+    ...(hosts !== undefined ? { targets: await adHocTargets(loaded, hosts) } : {}),
     replayable: true,
     timeoutMs: parseDuration(timeout, "--timeout"),
     compiledAs: { name: "exec", where: "command" },
   });
+  if (hosts === undefined) return prepared;
+  const { selector: _named, ...params } = prepared.params;
+  return { ...prepared, params: { ...params, hosts } };
 }
 
 export interface CompiledRequest extends RunOrigin {

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { priorProgress, type PriorProgress } from "../engine/index.ts";
 import { usageError } from "../errors.ts";
-import { localTarget, resolveInventory, type Target } from "../inventory/index.ts";
+import { adHocTargets, localTarget, resolveInventory, type Target } from "../inventory/index.ts";
 import type { Journal, RunRecord, RunStatus } from "../journal/index.ts";
 import { prepareExec, prepareWorkflow } from "./prepare.ts";
 import type { PreparedRun } from "./types.ts";
@@ -67,9 +67,13 @@ export async function prepareResume(journal: Journal, id: string): Promise<Resum
   if (redo.length === 0 && owed.length === 0) return { runId: id, status, redo, owed, owedRollback: [] };
   const params = run.params;
   process.chdir(params.cwd);
-  const { loadConfig } = await import("../config/index.ts");
-  const loaded = await loadConfig({ cwd: params.cwd, ...(params.configPath ? { path: params.configPath } : {}), ...(params.env ? { env: params.env } : {}) });
-  const byName = new Map((await resolveInventory(loaded)).map((t) => [t.name, t]));
+  const { emptyConfig, loadConfig } = await import("../config/index.ts");
+  // `opskit exec -H` runs without a config when there is none: its hosts are named again from the recorded pattern.
+  const loaded =
+    params.hosts !== undefined && params.configFiles.length === 0
+      ? await emptyConfig(params.cwd)
+      : await loadConfig({ cwd: params.cwd, ...(params.configPath ? { path: params.configPath } : {}), ...(params.env ? { env: params.env } : {}) });
+  const byName = new Map((params.hosts !== undefined ? await adHocTargets(loaded, params.hosts) : await resolveInventory(loaded)).map((t) => [t.name, t]));
   const pick = (names: string[]) =>
     names.map((name) => {
       const target = name === "local" ? localTarget : byName.get(name);
@@ -79,7 +83,7 @@ export async function prepareResume(journal: Journal, id: string): Promise<Resum
   const origin = { ...(params.configPath ? { configPath: params.configPath } : {}), ...(params.env ? { env: params.env } : {}), ...(params.policy ? { policyPath: params.policy } : {}) };
   let prepared: PreparedRun;
   if (run.kind === "exec") {
-    const exec = await prepareExec(loaded, { ...origin, selector: params.selector ?? "", command: params.command ?? "", concurrency: params.concurrency ?? 32 });
+    const exec = await prepareExec(loaded, { ...origin, selector: params.selector ?? "", ...(params.hosts !== undefined ? { hosts: params.hosts } : {}), command: params.command ?? "", concurrency: params.concurrency ?? 32 });
     prepared = { ...exec, params: { ...exec.params, vars: params.vars } };
   } else {
     const name = params.workflow ?? run.name;

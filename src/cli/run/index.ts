@@ -5,7 +5,7 @@ import { openJournal } from "../../journal/index.ts";
 import { commandJournal } from "../journal-options.ts";
 import { prepareExec, prepareWorkflow, startJournaledRun, type ApplyShadow, type PreparedRun, type RunNote, type RunOrigin } from "../../runs/index.ts";
 import { jsonLinesSink, LineWriter, paletteFor, stdoutIsTerminal } from "../../ui/index.ts";
-import { configPath, loadConfigFromOptions } from "../config-options.ts";
+import { configPath, loadConfigFromOptions, loadConfigIfAny } from "../config-options.ts";
 import type { OptionsOf, OptionValues } from "../options.ts";
 import { parseVarOptions, type VarOptions } from "../vars.ts";
 import { checkBeforeRun, printPlan } from "./plan.ts";
@@ -125,12 +125,21 @@ export async function runCommand(args: string[], options: OptionsOf<typeof runSp
 }
 
 export async function execCommand(args: string[], options: OptionsOf<typeof execSpec>): Promise<number> {
-  const [selector, ...words] = args;
-  if (!selector || words.length === 0) throw usageError("E_USAGE_EXEC", "exec needs a selector and a command", "e.g. opskit exec 'role=web' -- systemctl is-active nginx");
-  const loaded = await loadConfigFromOptions(options);
-  const { concurrency } = options;
+  const { hosts, concurrency } = options;
+  // With -H the hosts are named there: every operand is the command.
+  const [selector, ...words] = hosts === undefined ? args : ["", ...args];
+  if (hosts === undefined && (!selector || words.length === 0)) throw usageError("E_USAGE_EXEC", "exec needs a selector and a command", "e.g. opskit exec 'role=web' -- systemctl is-active nginx");
+  if (hosts !== undefined && words.length === 0) throw usageError("E_USAGE_EXEC", "exec -H needs a command", "e.g. opskit exec -H 'web[01-40].example.com' -- uptime");
+  const loaded = hosts === undefined ? await loadConfigFromOptions(options) : await loadConfigIfAny(options);
   return startRun(
-    await prepareExec(loaded, { ...runOrigin(options), selector, command: words.join(" "), ...(concurrency !== undefined ? { concurrency } : {}), timeout: options.timeout.text }),
+    await prepareExec(loaded, {
+      ...runOrigin(options),
+      selector: selector!,
+      ...(hosts !== undefined ? { hosts } : {}),
+      command: words.join(" "),
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      timeout: options.timeout.text,
+    }),
     options,
   );
 }

@@ -47,14 +47,21 @@ export const runSpec = defineCommand({
 export const execSpec = defineCommand({
   name: "exec",
   description: "run one command on every target a selector matches: opskit exec 'role=web' -- uptime",
-  argument: { name: "<args...>", description: "a selector, then -- and the command" },
+  argument: { name: "<args...>", description: "a selector (none with -H), then -- and the command" },
   examples: [
     { text: "Uptime of every web host", command: "opskit exec role=web -- uptime" },
     { text: "Ten at a time, output live", command: "opskit exec 'zone in (a,b)' --concurrency 10 --stream -- df -h /" },
     { text: "See which hosts would run it", command: "opskit exec 'name=db-*' --dry-run -- systemctl restart postgresql" },
+    { text: "Hosts named on the command line, no opskit.yaml needed", command: "opskit exec -H 'root@10.0.0.5:2222,web[01-40].example.com' -- uptime" },
   ],
   options: {
     ...configOptions,
+    hosts: {
+      kind: "string",
+      short: "H",
+      value: "pattern|@file",
+      description: "hosts instead of a selector, no opskit.yaml needed: 'root@10.0.0.5:2222,web[01-40].example.com' (ClusterShell ranges, user@ and :port per host), or @file with one pattern a line",
+    },
     concurrency: { kind: "integer", value: "n", min: 1, description: "targets in flight at once (default: defaults.concurrency, else 32)" },
     timeout: { kind: "duration", value: "duration", default: "5m", description: "command timeout" },
     dryRun: { kind: "boolean", description: "print the targets and the command and touch nothing; with --json one JSON line per target" },
