@@ -15,7 +15,7 @@ export const clientOptions = defineOptions({
 
 export const incidentsSpec = defineCommand({
   name: "incidents",
-  description: "incidents on the opskit server: list | show ID | ack ID | approve ID | deny ID | resolve ID (token from $OPSKIT_TOKEN, server.token, or the one opskit serve generated beside the journal); import FILE: history from a pager's CSV or JSON export into the journal",
+  description: "incidents on the opskit server: list | show ID | ack ID | approve ID | deny ID | resolve ID (token from $OPSKIT_TOKEN, server.token, or the one opskit serve generated beside the journal); list and show read the journal itself with --journal, or the config's journal when no server answers; import FILE: history from a pager's CSV or JSON export into the journal",
   argument: { name: "[args...]", description: "list (default), show ID, ack ID, approve ID, deny ID, resolve ID or import FILE" },
   subcommands: ["list", "show", "ack", "approve", "deny", "resolve", "import"],
   examples: [
