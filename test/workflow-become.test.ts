@@ -147,3 +147,185 @@ describe("become", () => {
     expect(run.stderr + run.stdout).toMatch(/opskit-\w+\.yaml:\d+:\d+: become applies to steps that run on the host/);
   });
 });
+
+describe("runOnce", () => {
+  test("runs once per run on the first target, every target records its result, later steps read it", async () => {
+    const log = join(dir, `once-${crypto.randomUUID().slice(0, 8)}.log`);
+    await writeFile(log, "");
+    await chmod(log, 0o666);
+    const config = await writeConfig([
+      "  migrate:",
+      "    targets: role=web",
+      "    strategy: { rolling: { batch: 1 } }",
+      "    steps:",
+      `      - { name: migrate, ssh: "echo {{ target.name }} >> ${log}; echo migrated-by-{{ target.name }}", runOnce: true }`,
+      "      - { name: after, ssh: 'echo saw {{ steps.migrate.stdout }}' }",
+    ]);
+    const run = await opskit(["run", "migrate", "-c", config, "--json"]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(readFileSync(log, "utf8")).toBe("host-01\n");
+    const once = finished(run.stdout, "migrate");
+    expect(once.map((e) => [e.target, e.status, e.result.stdout.trim()])).toEqual([
+      ["host-01", "changed", "migrated-by-host-01"],
+      ["host-02", "changed", "migrated-by-host-01"],
+      ["host-03", "changed", "migrated-by-host-01"],
+    ]);
+    expect(once.slice(1).every((e) => e.ranOn === "host-01" && e.description.endsWith("(ran once on host-01)"))).toBe(true);
+    for (const step of finished(run.stdout, "after")) expect(step.result.stdout.trim()).toBe("saw migrated-by-host-01");
+
+    const plan = await opskit(["run", "migrate", "-c", config, "--dry-run", "--json"]);
+    expect(plan.code).toBe(0);
+    const planned = events(plan.stdout).filter((e) => e.type === "plan.step" && e.name === "migrate");
+    expect(planned.map((e) => [e.target, e.runOnce])).toEqual([["host-01", true]]);
+    const text = await opskit(["run", "migrate", "-c", config, "--dry-run"]);
+    expect(text.stdout).toContain("  - migrate (once)");
+  });
+
+  test("a failed runOnce step fails it on every target, and the failure budget counts each", async () => {
+    const config = await writeConfig([
+      "  broken:",
+      "    targets: role=web",
+      "    maxFailures: 5",
+      "    steps:",
+      "      - { name: once, ssh: 'echo nope >&2; exit 3', runOnce: true }",
+      "      - { name: never, ssh: 'true' }",
+    ]);
+    const run = await opskit(["run", "broken", "-c", config, "--json"]);
+    expect(run.code).toBe(2);
+    expect(finished(run.stdout, "once").map((e) => e.status)).toEqual(["failed", "failed", "failed"]);
+    expect(finished(run.stdout, "once").filter((e) => e.attempts > 0)).toHaveLength(1);
+    expect(finished(run.stdout, "never")).toHaveLength(0);
+    const end = events(run.stdout).find((e) => e.type === "run.finished")!;
+    expect(end.counts.failed).toBe(3);
+  });
+
+  test("a resumed run does not run a runOnce step again, even for targets that never reached it", async () => {
+    const log = join(dir, `once-${crypto.randomUUID().slice(0, 8)}.log`);
+    const flag = join(dir, `flag-${crypto.randomUUID().slice(0, 8)}`);
+    await writeFile(log, "");
+    await chmod(log, 0o666);
+    const config = await writeConfig([
+      "  resumable:",
+      "    targets: role=web",
+      "    strategy: { rolling: { batch: 1, maxFailures: 0 } }",
+      "    steps:",
+      `      - { name: once, ssh: "echo {{ target.name }} >> ${log}; echo from-{{ target.name }}", runOnce: true }`,
+      `      - { name: gate, ssh: "test -e ${flag} && echo {{ steps.once.stdout }}" }`,
+    ]);
+    const first = await opskit(["run", "resumable", "-c", config, "--json"]);
+    expect(first.code).toBe(2);
+    const runId = events(first.stdout).find((e) => e.type === "run.started")!.runId;
+    expect(events(first.stdout).filter((e) => e.type === "target.started").map((e) => e.target)).toEqual(["host-01"]);
+    await writeFile(flag, "");
+    const resumed = await opskit(["runs", "resume", runId, "-c", config, "--json"]);
+    expect(resumed.stderr).not.toContain("Error");
+    expect(resumed.code).toBe(0);
+    expect(readFileSync(log, "utf8")).toBe("host-01\n");
+    const once = finished(resumed.stdout, "once");
+    expect(once.map((e) => e.target).sort()).toEqual(["host-01", "host-02", "host-03"]);
+    expect(once.every((e) => e.resumedFrom === runId && e.result.stdout.trim() === "from-host-01")).toBe(true);
+    for (const step of finished(resumed.stdout, "gate")) expect(step.result.stdout.trim()).toBe("from-host-01");
+  });
+});
+
+describe("delegate: local", () => {
+  test("runs the step on this machine with the target's vars and labels, recorded under the target; with runOnce, once", async () => {
+    const config = await writeConfig([
+      "  lb:",
+      "    targets: role=web",
+      "    steps:",
+      "      - { name: deregister, ssh: 'echo $(id -un) {{ target.name }} {{ target.labels.role }}', delegate: local }",
+      "      - { name: deploy, ssh: 'id -un' }",
+      "      - { name: announce, ssh: 'id -un', delegate: local, runOnce: true }",
+    ]);
+    const run = await opskit(["run", "lb", "-c", config, "--json"]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const local = Bun.spawnSync(["id", "-un"]).stdout.toString().trim();
+    expect(finished(run.stdout, "deregister").map((e) => [e.target, e.result.stdout.trim()]).sort()).toEqual(fleet.hosts.map((h) => [h.name, `${local} ${h.name} web`]));
+    for (const step of finished(run.stdout, "deploy")) expect(step.result.stdout.trim()).toBe(fleet.user);
+    const announce = finished(run.stdout, "announce");
+    expect(announce.filter((e) => e.attempts > 0)).toHaveLength(1);
+    expect(announce.every((e) => e.result.stdout.trim() === local)).toBe(true);
+    expect(announce[0]!.description).toBe("ssh: id -un (on this machine)");
+  });
+
+  test("hostile --var values in a delegated step stay data in the local shell", async () => {
+    rmSync(pwnedMarker, { force: true });
+    const values = hostileValues.filter((v) => v.value.length > 0);
+    const steps = values.map((_, i) => `      - { name: v${i}, ssh: "printf '%s' {{ vars.v${i} }} | sha256sum", delegate: local }`);
+    const config = await writeConfig(["  hostile-local:", "    targets: name=host-01", "    steps:", ...steps]);
+    const run = await opskit(["run", "hostile-local", "-c", config, "--json", ...values.flatMap((v, i) => ["--var", `v${i}=${v.value}`])]);
+    expect(run.code).toBe(0);
+    values.forEach((v, i) => {
+      const [step] = finished(run.stdout, `v${i}`);
+      expect(`${v.name}: ${step!.result.stdout.split(" ")[0]}`).toBe(`${v.name}: ${createHash("sha256").update(v.value).digest("hex")}`);
+    });
+    expect(existsSync(pwnedMarker)).toBe(false);
+  }, 60_000);
+});
+
+describe("copy --dry-run", () => {
+  test("shows a unified diff for text, sizes and SHA-256 for binary, new and unchanged files, secrets masked, and writes nothing", async () => {
+    const id = crypto.randomUUID().slice(0, 8);
+    const remote = (name: string) => join(dir, `remote-${id}-${name}`);
+    await writeFile(join(dir, `new-${id}.conf`), "listen 80\nworkers 8\ntoken s3cr3t-value-9f2\n");
+    await writeFile(remote("changed.conf"), "listen 80\nworkers 4\n");
+    await writeFile(join(dir, `same-${id}.conf`), "same\n");
+    await writeFile(remote("same.conf"), "same\n");
+    await chmod(remote("same.conf"), 0o644);
+    await writeFile(join(dir, `blob-${id}.bin`), Buffer.from([0, 1, 2, 3, 255]));
+    await writeFile(remote("blob.bin"), Buffer.from([0, 1, 2]));
+    const before = readFileSync(remote("changed.conf"), "utf8");
+    const config = await writeConfig([
+      "  files:",
+      "    targets: name=host-01",
+      "    steps:",
+      `      - { name: changed, copy: { src: new-${id}.conf, dest: ${remote("changed.conf")} } }`,
+      `      - { name: fresh, copy: { src: new-${id}.conf, dest: ${remote("missing.conf")} } }`,
+      `      - { name: same, copy: { src: same-${id}.conf, dest: ${remote("same.conf")} } }`,
+      `      - { name: blob, copy: { src: blob-${id}.bin, dest: ${remote("blob.bin")} } }`,
+      `      - { name: uses-token, ssh: { command: 'true', env: { TOKEN: "env:OPSKIT_TEST_COPY_TOKEN" } } }`,
+    ]);
+    const env = { OPSKIT_TEST_COPY_TOKEN: "s3cr3t-value-9f2" };
+    const text = await opskit(["run", "files", "-c", config, "--dry-run"], env);
+    expect(text.stderr).toBe("");
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("host-01: +2 -1 lines");
+    expect(text.stdout).toContain(`host-01: +2 -1 lines\n          --- ${remote("changed.conf")}\n`);
+    expect(text.stdout).toContain("          -workers 4");
+    expect(text.stdout).toContain("          +workers 8");
+    expect(text.stdout).toContain("          +token ***");
+    expect(text.stdout).not.toContain("s3cr3t-value-9f2");
+    expect(text.stdout).toContain("host-01: new file, 43 bytes, mode 0644");
+    expect(text.stdout).toContain("host-01: unchanged");
+    expect(text.stdout).toMatch(/host-01: 3 bytes \(sha256 [0-9a-f]{12}\) -> 5 bytes \(sha256 [0-9a-f]{12}\)/);
+    const json = await opskit(["run", "files", "-c", config, "--dry-run", "--json"], env);
+    const previews = Object.fromEntries(events(json.stdout).filter((e) => e.type === "plan.step" && e.preview).map((e) => [e.name, e.preview]));
+    expect([previews.changed.status, previews.fresh.status, previews.same.status, previews.blob.status]).toEqual(["changed", "new", "unchanged", "changed"]);
+    expect(previews.blob.after).toMatchObject({ bytes: 5, sha256: createHash("sha256").update(Buffer.from([0, 1, 2, 3, 255])).digest("hex") });
+    expect(previews.blob.diff).toBeUndefined();
+    expect(json.stdout).not.toContain("s3cr3t-value-9f2");
+    expect(readFileSync(remote("changed.conf"), "utf8")).toBe(before);
+    expect(existsSync(remote("missing.conf"))).toBe(false);
+  });
+
+  test("reads the remote file as the become user", async () => {
+    const dest = `/root/opskit-preview-${crypto.randomUUID().slice(0, 8)}.txt`;
+    await writeFile(dest, "old\n");
+    await chmod(dest, 0o600);
+    await writeFile(join(dir, "preview-src.txt"), "new\n");
+    try {
+      const config = await writeConfig(["  root-file:", "    targets: name=host-01", "    steps:", `      - { name: put, copy: { src: preview-src.txt, dest: ${dest}, mode: "0600" }, become: true }`]);
+      const plan = await opskit(["run", "root-file", "-c", config, "--dry-run"]);
+      expect(plan.code).toBe(0);
+      expect(plan.stdout).toContain("(as root via sudo)");
+      expect(plan.stdout).toContain("host-01: +1 -1 lines");
+      expect(plan.stdout).toContain("          -old");
+      expect(readFileSync(dest, "utf8")).toBe("old\n");
+    } finally {
+      rmSync(dest, { force: true });
+    }
+  });
+});

@@ -67,7 +67,8 @@ export async function previewCopy(content: Uint8Array, dest: string, mode: numbe
   if (current.state === "directory") throw new OpsError({ code: "E_COPY_PREVIEW", message: `${dest} is a directory`, exitCode: ExitCode.check });
   const newText = asText(content);
   const { createTwoFilesPatch } = await import("diff");
-  const patch = (oldText: string, from: string) => redact(createTwoFilesPatch(from, dest, oldText, newText!, undefined, undefined, { context: 3 }));
+  // From the --- line on: the library's Index: and ==== header lines say nothing the --- and +++ lines do not.
+  const patch = (oldText: string, from: string) => redact(createTwoFilesPatch(from, dest, oldText, newText!, undefined, undefined, { context: 3 }).replace(/^(Index: .*\n)?=+\n/, ""));
   if (current.state === "missing") {
     return { status: "new", summary: `new file, ${plural(content.length, "byte")}, mode ${after.mode}`, after, ...(newText !== undefined ? { diff: patch("", "/dev/null") } : {}) };
   }

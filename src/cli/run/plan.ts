@@ -131,7 +131,7 @@ async function previewSteps(prepared: PreparedRun, planned: PlannedStep[]): Prom
 /** A preview under its step in the text plan: the summary, and the diff indented below it. */
 function previewLines(preview: ActionPreview): string[] {
   const lines = [preview.summary];
-  if (preview.diff) lines.push(...preview.diff.replace(/\n$/, "").split("\n").filter((l) => !l.startsWith("====")).map((l) => `  ${l}`));
+  if (preview.diff) lines.push(...preview.diff.replace(/\n$/, "").split("\n").map((l) => `  ${l}`));
   return lines;
 }
 
