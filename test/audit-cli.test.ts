@@ -59,7 +59,7 @@ describe("opskit audit output", () => {
     const { out } = await audit(["testdata/audit/scripts/suppressed.sh"], { format: "json" });
     const report = JSON.parse(out);
     expect(report.summary).toMatchObject({ findings: 2, errors: 0, warnings: 2, notes: 0, suppressed: 4, files: 1, lines: 12, shellcheck: "disabled" });
-    expect(Object.keys(report.findings[0]).sort()).toEqual(["column", "file", "fix", "line", "message", "rule", "severity", "source"]);
+    expect(Object.keys(report.findings[0]).sort()).toEqual(["column", "file", "fingerprint", "fix", "line", "message", "rule", "severity", "source"]);
     expect(report.suppressed[0]).toMatchObject({ rule: "OPS-SH-001", line: 4, reason: "the installer is pinned by checksum upstream and this runs in a throwaway VM", suppressedAt: 3 });
   });
 

@@ -8,6 +8,7 @@ import type { Language } from "./types.ts";
  * Which files the audit reads: shell and Python scripts by extension or by
  * their #! line, and opskit configs (YAML with a top-level `workflows:`
  * key). Directories are walked recursively, skipping .git and node_modules
+ * (and what the caller leaves out: ignored files, a config's skip globs)
  * and not following symbolic links to directories. Only regular files are
  * opened: a FIFO would block the open until a writer came, and a device such
  * as /dev/zero never ends.
@@ -25,8 +26,15 @@ const skippedDirs = new Set([".git", "node_modules"]);
 const shells = new Set(["sh", "bash", "dash", "ksh", "mksh", "pdksh", "zsh", "ash", "posh"]);
 const byExtension: Record<string, Language> = { ".sh": "shell", ".bash": "shell", ".py": "python" };
 
+/**
+ * Says whether a path is left out: while a directory given as `root` is
+ * walked (a directory left out is not entered), and for a file named
+ * explicitly (`root` undefined).
+ */
+export type PathFilter = (path: string, isDir: boolean, root: string | undefined) => Promise<boolean>;
+
 /** Finds the files to audit under the given paths; an unknown path is a usage error. */
-export async function discoverFiles(paths: readonly string[], cwd: string): Promise<{ files: Candidate[]; skipped: string[]; special: { path: string; kind: string }[] }> {
+export async function discoverFiles(paths: readonly string[], cwd: string, leftOut: PathFilter = async () => false): Promise<{ files: Candidate[]; skipped: string[]; special: { path: string; kind: string }[] }> {
   const files: Candidate[] = [];
   const skipped: string[] = [];
   const special: { path: string; kind: string }[] = [];
@@ -52,14 +60,17 @@ export async function discoverFiles(paths: readonly string[], cwd: string): Prom
     } catch {
       throw usageError("E_AUDIT_PATH", `no such file or directory: ${given}`, "pass existing files or directories (default: the current directory)");
     }
-    if (info.isDirectory()) await walk(path, (file) => add(file, false));
-    else if (info.isFile()) add(path, true);
+    if (info.isDirectory()) {
+      await walk(path, (file) => add(file, false), (entry, isDir) => leftOut(entry, isDir, path));
+    } else if (info.isFile()) {
+      if (!(await leftOut(path, false, undefined))) add(path, true);
+    }
     else special.push({ path, kind: fileKind(info) });
   }
   return { files, skipped, special };
 }
 
-async function walk(dir: string, visit: (file: string) => void): Promise<void> {
+async function walk(dir: string, visit: (file: string) => void, leftOut: (path: string, isDir: boolean) => Promise<boolean>): Promise<void> {
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -70,12 +81,12 @@ async function walk(dir: string, visit: (file: string) => void): Promise<void> {
   for (const entry of entries) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (!skippedDirs.has(entry.name)) await walk(path, visit);
+      if (!skippedDirs.has(entry.name) && !(await leftOut(path, true))) await walk(path, visit, leftOut);
     } else if (entry.isFile()) {
-      visit(path);
+      if (!(await leftOut(path, false))) visit(path);
     } else if (entry.isSymbolicLink()) {
       try {
-        if (statSync(path).isFile()) visit(path);
+        if (statSync(path).isFile() && !(await leftOut(path, false))) visit(path);
       } catch {
         // A dangling link: nothing to read.
       }

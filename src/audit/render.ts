@@ -4,10 +4,11 @@ import type { Finding, Severity } from "./types.ts";
 
 const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
 
-/** "12 findings: 3 errors, 8 warnings, 1 note; 2 suppressed; 41 files, 5,210 lines" */
+/** "12 findings: 3 errors, 8 warnings, 1 note; 2 suppressed; 41 files, 5,210 lines"; with a baseline "2 findings new: …; 2 suppressed; 10 in the baseline; …" */
 export function summaryLine(report: AuditReport): string {
   const s = report.summary;
-  return `${plural(s.findings, "finding")}: ${plural(s.errors, "error")}, ${plural(s.warnings, "warning")}, ${plural(s.notes, "note")}; ${s.suppressed.toLocaleString("en-US")} suppressed; ${plural(s.files, "file")}, ${plural(s.lines, "line")}`;
+  const baselined = s.baselined === undefined ? "" : `; ${s.baselined.toLocaleString("en-US")} in the baseline`;
+  return `${plural(s.findings, "finding")}${s.baselined === undefined ? "" : " new"}: ${plural(s.errors, "error")}, ${plural(s.warnings, "warning")}, ${plural(s.notes, "note")}; ${s.suppressed.toLocaleString("en-US")} suppressed${baselined}; ${plural(s.files, "file")}, ${plural(s.lines, "line")}`;
 }
 
 const clip = (text: string, max = 160) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);

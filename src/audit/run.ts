@@ -1,7 +1,11 @@
 import { readdirSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { readYamlDocument } from "../schema/index.ts";
-import { discoverFiles, readBounded } from "./discover.ts";
+import { baselineKey, fingerprint, type Baseline } from "./baseline.ts";
+import { AuditConfigs, skippedBy, type AuditConfig } from "./config.ts";
+import { discoverFiles, readBounded, type PathFilter } from "./discover.ts";
+import { ignoreRulesFor, type IgnoreRules } from "./ignore.ts";
+import { helpUriOf } from "./rule-docs.ts";
 import type { AuditPolicy } from "../policy/index.ts";
 import { runShellCheck, type ShellCheckOutcome } from "./shellcheck.ts";
 import { readSuppressions, suppressionFor, suppressionRules } from "./suppress.ts";
@@ -19,6 +23,12 @@ export interface AuditOptions {
   shellcheckTimeoutMs?: number;
   policy?: AuditPolicy;
   signal?: AbortSignal;
+  /** Rules not reported anywhere (--exclude), upper-cased. */
+  exclude?: ReadonlySet<string>;
+  /** Audit files that version control ignores too (--no-ignore); default: skip them. */
+  noIgnore?: boolean;
+  /** Findings of a saved SARIF log (--baseline): only findings not in it are reported. */
+  baseline?: Baseline;
 }
 
 export interface AuditSummary {
@@ -30,6 +40,8 @@ export interface AuditSummary {
   files: number;
   lines: number;
   shellcheck: ShellCheckOutcome["status"];
+  /** With a baseline: the findings it already held, left out of `findings`. */
+  baselined?: number;
 }
 
 export interface AuditReport {
@@ -38,6 +50,10 @@ export interface AuditReport {
   findings: Finding[];
   /** Findings an `# opskit-audit: ignore` comment covers, each with its reason. */
   suppressed: Finding[];
+  /** With a baseline: whether one was given (findings then holds only new ones). */
+  baseline: boolean;
+  /** The .opskit-audit.yaml files that applied, as shown. */
+  configs: string[];
   /** Every rule a finding could name: opskit's own and the ShellCheck codes seen. */
   rules: Rule[];
   notices: string[];
@@ -52,7 +68,10 @@ export type Registry = Readonly<Record<Language, readonly RuleSet[]>>;
 /** Reads the files under the paths, runs every rule set of their language and ShellCheck, and applies suppressions. */
 export async function auditFiles(options: AuditOptions, registry: Registry): Promise<AuditReport> {
   const root = options.root ?? process.cwd();
-  const discovered = await discoverFiles(options.paths && options.paths.length > 0 ? options.paths : ["."], root);
+  const known = new Set([...Object.values(registry).flat().flatMap((set) => set.rules), ...suppressionRules].map((rule) => rule.id));
+  const configs = new AuditConfigs(known, (path) => display(root, path));
+  const configOf = (path: string): Promise<AuditConfig | undefined> => configs.forDir(dirname(path));
+  const discovered = await discoverFiles(options.paths && options.paths.length > 0 ? options.paths : ["."], root, leftOutBy(configOf, !options.noIgnore));
   const notices = discovered.skipped.map((path) => `skipped ${display(root, path)}: not a shell or Python script, nor an opskit config with workflows:`);
   for (const { path, kind } of discovered.special) notices.push(`skipped ${display(root, path)}: ${kind}, not a regular file`);
   const files: SourceFile[] = [];
@@ -71,7 +90,7 @@ export async function auditFiles(options: AuditOptions, registry: Registry): Pro
       : runShellCheck(shellFiles, { ...(options.shellcheckBin ? { bin: options.shellcheckBin } : {}), ...(options.shellcheckTimeoutMs ? { timeoutMs: options.shellcheckTimeoutMs } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   const context: AuditContext = { ...(options.policy ? { policy: options.policy } : {}), stepTimeoutOf: stepTimeouts() };
   const rules = new Map<string, Rule>();
-  for (const rule of [...Object.values(registry).flat().flatMap((set) => set.rules), ...suppressionRules]) rules.set(rule.id, rule);
+  for (const rule of [...Object.values(registry).flat().flatMap((set) => set.rules), ...suppressionRules]) rules.set(rule.id, { ...rule, helpUri: helpUriOf(rule) });
   const perFile = new Map<string, { lines: string[]; hits: Hit[] }>();
   const languages: AuditReport["languages"] = { shell: { files: 0, lines: 0 }, python: { files: 0, lines: 0 }, workflow: { files: 0, lines: 0 } };
   for (const file of files) {
@@ -92,15 +111,22 @@ export async function auditFiles(options: AuditOptions, registry: Registry): Pro
     const superseded = [...rules.values()].some((r) => r.supersedes?.includes(finding.rule) && opskitLines.has(`${finding.file}:${finding.line}:${r.id}`));
     if (!superseded) all.push({ ...finding, source: perFile.get(finding.file)?.lines[finding.line - 1]?.replace(/\r$/, "") ?? "" });
   }
-  const { findings, suppressed } = applySuppressions(all, perFile, rules);
+  const applied = await applyConfigs(applySuppressions(all, perFile, rules), files, configOf, options.exclude);
   const ordered = (list: Finding[]) => list.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || (a.rule < b.rule ? -1 : 1)));
+  // Fingerprints count occurrences in file order, suppressed findings included, so that suppressing one does not renumber the others.
+  fingerprint(ordered([...applied.findings, ...applied.suppressed]));
+  const baseline = options.baseline;
+  const findings = baseline ? applied.findings.filter((f) => !baseline.has(baselineKey(f.rule, f.fingerprint!))) : applied.findings;
+  const suppressed = applied.suppressed;
   const count = (severity: Severity) => findings.filter((f) => f.severity === severity).length;
   const report: AuditReport = {
     root,
     findings: ordered(findings),
     suppressed: ordered(suppressed),
+    baseline: baseline !== undefined,
+    configs: applied.configs,
     rules: [...rules.values()],
-    notices: [...notices, ...checked.notices],
+    notices: [...notices, ...applied.configs.map((file) => `settings from ${file}`), ...checked.notices],
     summary: {
       findings: findings.length,
       errors: count("error"),
@@ -110,6 +136,7 @@ export async function auditFiles(options: AuditOptions, registry: Registry): Pro
       files: files.length,
       lines: Object.values(languages).reduce((n, l) => n + l.lines, 0),
       shellcheck: checked.status,
+      ...(baseline ? { baselined: applied.findings.length - findings.length } : {}),
     },
     languages,
   };
@@ -154,6 +181,50 @@ function applySuppressions(all: Finding[], perFile: Map<string, { lines: string[
     else findings.push(finding);
   }
   return { findings, suppressed };
+}
+
+/**
+ * What discovery leaves out: paths a config's skip globs cover, anywhere; and
+ * while walking a directory, what version control ignores (a file named on
+ * the command line is audited even so, as ripgrep searches it).
+ */
+function leftOutBy(configOf: (path: string) => Promise<AuditConfig | undefined>, respectIgnores: boolean): PathFilter {
+  const ignores = new Map<string, Promise<IgnoreRules>>();
+  return async (path, isDir, walkRoot) => {
+    if (skippedBy(await configOf(path), path)) return true;
+    if (!respectIgnores || walkRoot === undefined) return false;
+    let rules = ignores.get(walkRoot);
+    if (!rules) ignores.set(walkRoot, (rules = ignoreRulesFor(walkRoot)));
+    return (await rules).ignored(path, isDir);
+  };
+}
+
+/** Each file's .opskit-audit.yaml and --exclude: excluded rules dropped, severities overridden. */
+async function applyConfigs(
+  { findings, suppressed }: { findings: Finding[]; suppressed: Finding[] },
+  files: readonly SourceFile[],
+  configOf: (path: string) => Promise<AuditConfig | undefined>,
+  excluded: ReadonlySet<string> | undefined,
+): Promise<{ findings: Finding[]; suppressed: Finding[]; configs: string[] }> {
+  const pathOf = new Map(files.map((f) => [f.display, f.path]));
+  const used = new Set<string>();
+  for (const file of files) {
+    const config = await configOf(file.path);
+    if (config) used.add(config.file);
+  }
+  const apply = async (list: Finding[]): Promise<Finding[]> => {
+    const kept: Finding[] = [];
+    for (const finding of list) {
+      const path = pathOf.get(finding.file);
+      const config = path ? await configOf(path) : undefined;
+      const rule = finding.rule.toUpperCase();
+      if (excluded?.has(rule) || config?.exclude.has(rule)) continue;
+      const severity = config?.severity.get(rule);
+      kept.push(severity ? { ...finding, severity } : finding);
+    }
+    return kept;
+  };
+  return { findings: await apply(findings), suppressed: await apply(suppressed), configs: [...used].sort() };
 }
 
 /** Whether any finding is at or above the threshold. */

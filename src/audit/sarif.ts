@@ -1,13 +1,15 @@
 import { isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import pkg from "../../package.json" with { type: "json" };
+import { fingerprintKey } from "./baseline.ts";
 import type { AuditReport } from "./run.ts";
 import type { Finding, Rule } from "./types.ts";
 
 /*
  * SARIF 2.1.0 (OASIS), the format code-scanning services read: one run whose
  * driver lists every rule, results pointing at files relative to the scan
- * root (uriBaseId SRCROOT), and in-source suppressions as `suppressions`.
+ * root (uriBaseId SRCROOT), in-source suppressions as `suppressions`, each
+ * result's fingerprint as partialFingerprints, and each rule's page as helpUri.
  * https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html
  */
 
@@ -16,7 +18,7 @@ export const sarifSchemaUri = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/er
 export function renderSarif(report: AuditReport): string {
   const rules = report.rules.slice().sort((a, b) => (a.id < b.id ? -1 : 1));
   const index = new Map(rules.map((rule, i) => [rule.id, i]));
-  const results = [...report.findings, ...report.suppressed].map((finding) => result(finding, index.get(finding.rule)));
+  const results = [...report.findings, ...report.suppressed].map((finding) => result(finding, index.get(finding.rule), report.baseline));
   const notices = [...report.notices];
   if (report.summary.shellcheck === "not installed") notices.unshift("ShellCheck is not installed: shell files were checked with opskit's rules only");
   const log = {
@@ -62,7 +64,7 @@ function descriptor(rule: Rule): Record<string, unknown> {
   };
 }
 
-function result(finding: Finding, ruleIndex: number | undefined): Record<string, unknown> {
+function result(finding: Finding, ruleIndex: number | undefined, againstBaseline: boolean): Record<string, unknown> {
   const inRoot = !isAbsolute(finding.file);
   return {
     ruleId: finding.rule,
@@ -77,6 +79,9 @@ function result(finding: Finding, ruleIndex: number | undefined): Record<string,
         },
       },
     ],
+    ...(finding.fingerprint ? { partialFingerprints: { [fingerprintKey]: finding.fingerprint } } : {}),
+    // Findings the baseline held are left out; the ones reported are new.
+    ...(againstBaseline && !finding.suppressed ? { baselineState: "new" } : {}),
     suppressions: finding.suppressed ? [{ kind: "inSource", justification: finding.suppressed.reason }] : [],
   };
 }

@@ -49,6 +49,8 @@ export interface Finding {
   fix: string;
   /** The source line, as written (without its line break). */
   source: string;
+  /** Stable across runs while the line stays the same, wherever it moves (baseline.ts); SARIF's partialFingerprints. */
+  fingerprint?: string;
   /** Set when an `# opskit-audit: ignore RULE reason` comment covers the finding. */
   suppressed?: { reason: string; line: number };
 }
