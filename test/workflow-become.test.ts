@@ -329,3 +329,53 @@ describe("copy --dry-run", () => {
     }
   });
 });
+
+describe("config", () => {
+  test("the keys are in opskit schema, and mistakes are refused at file:line:col with the fix", async () => {
+    const schema = await runBuilt(["schema"], { cwd: dir });
+    expect(schema.code).toBe(0);
+    const step = JSON.stringify(JSON.parse(schema.stdout));
+    for (const key of ["become", "becomeUser", "becomeMethod", "becomeFlags", "runOnce", "delegate"]) expect(step).toContain(`"${key}"`);
+    const cases: [string[], RegExp][] = [
+      [["    steps:", "      - { ssh: id, become: true, becomeUser: 'root; rm -rf /' }"], /:\d+:\d+: .*becomeUser.*a user name such as root/],
+      [["    steps:", "      - { ssh: id, becomeUser: nobody }"], /:\d+:\d+: becomeUser has no effect without become/],
+      [["    steps:", "      - { ssh: id, become: true, becomeMethod: pkexec }"], /:\d+:\d+: .*becomeMethod/],
+      [["    steps:", "      - { ssh: id, delegate: remote }"], /:\d+:\d+: .*delegate/],
+      [["    steps:", "      - { ssh: id }", "    hooks:", "      rollback:", "        - { ssh: id, runOnce: true }"], /:\d+:\d+: runOnce applies to steps and pre and post hooks/],
+    ];
+    for (const [lines, expected] of cases) {
+      const config = await writeConfig(["  bad:", "    targets: role=web", ...lines]);
+      const run = await runBuilt(["validate", "-c", config], { cwd: dir });
+      expect([run.code, run.stderr]).toEqual([65, expect.stringMatching(expected)]);
+    }
+    // A flag is one option word, never shell text.
+    const flags = await writeConfig(["  ok:", "    targets: role=web", "    steps:", "      - { ssh: id, become: true }"]);
+    await writeFile(flags, readFileSync(flags, "utf8").replace("defaults:\n", "defaults:\n  becomeFlags: { sudo: ['-H; id'] }\n"));
+    const refused = await runBuilt(["validate", "-c", flags], { cwd: dir });
+    expect([refused.code, refused.stderr]).toEqual([65, expect.stringMatching(/:\d+:\d+: .*becomeFlags.*one word, starting with -/)]);
+  });
+
+  test("defaults.becomeFlags reach the method, and permissions judge a become step as sudo", async () => {
+    const lines = (sudo: boolean) => [
+      "  flagged:",
+      "    targets: name=host-01",
+      `    permissions: { commands: ['echo *'], hosts: 'role=web'${sudo ? ", sudo: true" : ""} }`,
+      "    steps:",
+      "      - { name: home, ssh: 'echo $HOME', become: true }",
+    ];
+    const withFlags = async (sudo: boolean) => {
+      const file = await writeConfig(lines(sudo));
+      await writeFile(file, readFileSync(file, "utf8").replace("defaults:\n", "defaults:\n  becomeFlags: { sudo: [-H] }\n"));
+      return file;
+    };
+    const denied = await opskit(["run", "flagged", "-c", await withFlags(false), "--json"]);
+    expect(denied.code).toBe(2);
+    const [refusal] = finished(denied.stdout, "home");
+    expect(refusal!.result.error.code).toBe("E_POLICY_DENIED");
+    expect(refusal!.result.error.message).toContain("runs as another user (sudo -n -H -u root --)");
+    const allowed = await opskit(["run", "flagged", "-c", await withFlags(true), "--json"]);
+    expect(allowed.code).toBe(0);
+    // -H: sudo sets HOME to the become user's.
+    expect(finished(allowed.stdout, "home")[0]!.result.stdout.trim()).toBe("/root");
+  });
+});
