@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { emptyConfig, loadConfig, type LoadedConfig } from "../config/index.ts";
 import { adHocTargets } from "./ad-hoc.ts";
+import type { Target } from "./types.ts";
 
 let home: string;
 let project: string;
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 const env = () => ({ HOME: home, USER: "me" });
-const shape = ({ name, address, port, user, keys, proxyJump, knownHostsFiles, hostKeyNotes, source }: Record<string, unknown>) => ({ name, address, port, user, keys, proxyJump, knownHostsFiles, hostKeyNotes, source });
+const shape = ({ name, address, port, user, keys, proxyJump, knownHostsFiles, hostKeyNotes, source }: Target) => ({ name, address, port, user, keys, proxyJump, knownHostsFiles, hostKeyNotes, source });
 
 describe("ad-hoc targets", () => {
   test("without a config: ~/.ssh/config applies as ssh would, then $USER and port 22; user@ and :port in the pattern win", async () => {
