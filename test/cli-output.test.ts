@@ -110,6 +110,7 @@ describe("-o json and -o yaml parse and agree", () => {
     // A journal each: the second import of the same rows would update rather than insert.
     ["incidents import", () => (format: string) => ["incidents", "import", "pager.csv", "--journal", join(dir, `imported-${format}.db`)]],
     ["version", () => ["version"]],
+    ["validate", () => ["validate"]],
     ["agent --once", () => ["agent", "-c", join(dir, "agent"), "--once"]],
   ] as const)("%s", async (_name, args) => {
     const given = args();

@@ -7,6 +7,7 @@ import type { Target } from "../inventory/index.ts";
 import { ExitCode, OpsError, isOpsError } from "../errors.ts";
 import { configOptions, loadConfigFromOptions } from "./config-options.ts";
 import { defineCommand, type OptionsOf } from "./options.ts";
+import { outputOption } from "./output-format.ts";
 
 /** The run-time checks; the engine is loaded only when validate runs. */
 const loadPreflight = async () => (await import("../engine/index.ts")).loadPreflight();
@@ -15,7 +16,7 @@ export const validateSpec = defineCommand({
   name: "validate",
   description: "check opskit.yaml, its inventory sources, selectors and every expression, and what would fail only at run time (vars nothing gives, unset environment variables and secrets, permissions that deny every target); exit 0 valid, 65 invalid",
   argument: { name: "[workflows...]", description: "check only these workflows (default: all)" },
-  options: configOptions,
+  options: { ...configOptions, json: { kind: "boolean", description: "the counts as one JSON object (problems: a JSON error on stderr)" }, ...outputOption },
   examples: [
     { text: "Check the current directory's config", command: "opskit validate" },
     { text: "One workflow, with the staging overlay", command: "opskit validate deploy -c ops/ --env staging" },
@@ -69,6 +70,11 @@ export async function validateCommand(positionals: string[], options: OptionsOf<
   });
   const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
   const { rules, checks } = loaded.config;
+  if (options.json) {
+    const agentCounts = agent ? { agent: { sources: agent.sources.length, rules: agent.rules.length } } : {};
+    console.log(JSON.stringify({ type: "valid", hosts: targets.length, workflows: names.length, rules: rules.length, checks: checks.length, ...agentCounts, files, env: loaded.environment ?? null, warnings }));
+    return ExitCode.ok;
+  }
   console.log(`ok: ${plural(targets.length, "host")}, ${plural(names.length, "workflow")}, ${plural(rules.length, "rule")}, ${plural(checks.length, "check")}${agent ? `, agent: ${plural(agent.sources.length, "source")} and ${plural(agent.rules.length, "rule")}` : ""} (${files.join(", ")}${loaded.environment ? `; env ${loaded.environment}` : ""})`);
   return ExitCode.ok;
 }
