@@ -5,6 +5,8 @@ import { celDuration, celTimestamp } from "../expr/index.ts";
 import { probers } from "./probers.ts";
 import type { Observation, ProbePlan, Timings } from "./types.ts";
 
+const cel = { duration: celDuration };
+
 /** The CEL variables an expectation sees; durations are CEL durations. */
 export function expectationScope(plan: ProbePlan, observation: Observation, timings: Timings): Record<string, unknown> {
   const timing: Record<string, unknown> = {};
@@ -24,7 +26,7 @@ export function expectationScope(plan: ProbePlan, observation: Observation, timi
     target: { url: plan.target.raw, kind: plan.target.prober.kind, name: plan.name },
     labels: plan.labels,
   };
-  for (const prober of probers) if (prober.scope) Object.assign(scope, prober.scope.values(observation));
+  for (const prober of probers) if (prober.scope) Object.assign(scope, prober.scope.values(observation, cel));
   if (plan.scope) Object.assign(scope, plan.scope);
   return scope;
 }

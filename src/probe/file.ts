@@ -11,6 +11,14 @@ export interface TargetEntry {
   method?: string;
   headers?: Record<string, string>;
   body?: string;
+  /** Follow redirects (overrides -L), at most maxRedirects. */
+  followRedirects?: boolean;
+  maxRedirects?: number;
+  /** Proxy URL ('' for none) and the hosts that bypass it (comma-separated). */
+  proxy?: string;
+  noProxy?: string;
+  /** Files relative to the target file's directory. */
+  tls?: { ca?: string; cert?: string; key?: string; insecure?: boolean };
   /** file:line:col of the entry, for error messages. */
   where: string;
 }

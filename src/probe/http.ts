@@ -1,16 +1,44 @@
-import { usageError } from "../errors.ts";
-import { exchange, headerRecord, headerValue, literalAddress, openConnection, resolveHost, type HttpResponse } from "../transport/index.ts";
+import { ExitCode, usageError } from "../errors.ts";
+import {
+  exchange,
+  headerRecord,
+  headerValue,
+  literalAddress,
+  openConnection,
+  openTunnel,
+  PhaseClock,
+  PhaseError,
+  resolveHost,
+  upgradeConnection,
+  type Connection,
+  type HttpResponse,
+  type TlsInfo,
+} from "../transport/index.ts";
+import { proxyFor, type ProxyServer } from "./proxy.ts";
 import { bareHost } from "./url.ts";
-import type { Observation, ProbeContext, Prober, RequestOptions } from "./types.ts";
+import type { Observation, ProbeContext, Prober, RequestOptions, Timings } from "./types.ts";
+
+/** One redirect followed (-L): the response that sent the probe on, and how long its request took. */
+export interface RedirectHop {
+  url: string;
+  status: number;
+  location: string;
+  timings: Timings;
+}
 
 declare module "./types.ts" {
   interface Observation {
-    http?: { version: string; reason: string; headers: Record<string, string>; bodyBytes: number; truncated: boolean };
+    /** `url` is where the final response came from (after redirects, when followed). */
+    http?: { version: string; reason: string; headers: Record<string, string>; bodyBytes: number; truncated: boolean; url: string };
     body?: { text: string; json?: unknown };
+    /** The redirects followed on the way to the final response, in order (-L). */
+    redirects?: RedirectHop[];
   }
 }
 
 export interface HttpSpec {
+  /** The target's URL as given (redirects resolve Location against it). */
+  url: string;
   tls: boolean;
   host: string;
   port: number;
@@ -31,6 +59,7 @@ export function parseHttp(url: URL, raw: string, request: RequestOptions): HttpS
   // Each getter of a URL builds a new string: read each once (planning 20,000 targets shows it).
   const port = url.port;
   return {
+    url: raw,
     tls,
     host: bareHost(url),
     port: port ? Number(port) : tls ? 443 : 80,
@@ -71,7 +100,7 @@ function decodeBody(body: Buffer, contentType: string | undefined): { text: stri
  * are judged on their status alone, and building the record of every
  * response's headers would cost more than parsing the response did.
  */
-function httpView(response: HttpResponse): NonNullable<Observation["http"]> {
+function httpView(response: HttpResponse, url: string): NonNullable<Observation["http"]> {
   const fields = response.fields;
   return {
     version: response.httpVersion,
@@ -83,7 +112,133 @@ function httpView(response: HttpResponse): NonNullable<Observation["http"]> {
     },
     bodyBytes: response.bodyBytes,
     truncated: response.truncated,
+    url,
   };
+}
+
+interface Exchanged {
+  ip: string;
+  tls: TlsInfo | undefined;
+  response: HttpResponse;
+}
+
+/** Opens the connection a request needs: to the origin, or to the proxy (and a CONNECT tunnel through it for https). */
+async function connectFor(spec: HttpSpec, context: ProbeContext, clock: PhaseClock, proxy: ProxyServer | undefined): Promise<{ ip: string; conn: Connection }> {
+  const { signal } = context;
+  const tls = spec.tls ? { servername: spec.host, insecure: context.insecure, ca: context.ca, cert: context.clientCert?.cert, key: context.clientCert?.key } : undefined;
+  clock.enter("dns");
+  const host = proxy ? proxy.host : spec.host;
+  const resolved = literalAddress(host) ?? (await resolveHost(host, signal));
+  if (resolved.dnsMs !== undefined) clock.timings.dns = resolved.dnsMs;
+  if (!proxy) return { ip: resolved.address, conn: await openConnection({ address: resolved.address, port: spec.port, tls, clock, signal }) };
+  const conn = await openConnection({ address: resolved.address, port: proxy.port, clock, signal });
+  if (!tls) return { ip: resolved.address, conn };
+  try {
+    await openTunnel(conn, spec.hostHeader.includes(":") && !spec.hostHeader.endsWith("]") ? spec.hostHeader : `${spec.hostHeader}:${spec.port}`, proxy.authorization, clock);
+    return { ip: resolved.address, conn: await upgradeConnection(conn, tls) };
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+/** One request and its response; through a proxy, plain http goes in absolute form with the proxy's credentials. */
+async function requestOnce(spec: HttpSpec, context: ProbeContext, clock: PhaseClock): Promise<Exchanged> {
+  const proxy = context.proxy ? proxyFor(context.proxy, spec.tls, spec.host) : undefined;
+  const { ip, conn } = await connectFor(spec, context, clock, proxy);
+  try {
+    const viaProxy = proxy !== undefined && !spec.tls;
+    const headers = viaProxy && proxy.authorization ? { ...spec.headers, "proxy-authorization": proxy.authorization } : spec.headers;
+    const path = viaProxy ? `http://${spec.hostHeader}${spec.path}` : spec.path;
+    const response = await exchange(conn, { method: spec.method, path, host: spec.hostHeader, headers, body: spec.body, maxBodyBytes: context.maxBodyBytes }, clock);
+    return { ip, tls: conn.tls, response };
+  } finally {
+    conn.close();
+  }
+}
+
+function observationOf(spec: HttpSpec, done: Exchanged, redirects: RedirectHop[] | undefined): Observation {
+  const { response } = done;
+  const observation: Observation = {
+    ip: done.ip,
+    status: response.status,
+    tls: done.tls,
+    http: httpView(response, spec.url),
+    body: decodeBody(response.body, headerValue(response.fields, "content-type")),
+  };
+  if (redirects) observation.redirects = redirects;
+  return observation;
+}
+
+/** 3xx answers a probe follows with -L, as curl does: not 304 Not Modified, nor 305/306 (proxy instructions curl ignores). */
+const isFollowed = (status: number) => status >= 300 && status <= 399 && status !== 304 && status !== 305 && status !== 306;
+
+const origin = (spec: HttpSpec) => `${spec.tls ? "https" : "http"}://${spec.hostHeader}:${spec.port}`;
+
+/**
+ * The request a redirect leads to, as curl makes it: Location resolved
+ * against the URL that answered; 301 and 302 turn POST into GET and 303 any
+ * method but HEAD (the body dropped); 307 and 308 keep method and body; the
+ * Authorization and Cookie headers are not sent to another origin (scheme,
+ * host or port), as curl without --location-trusted.
+ */
+export function redirectedSpec(spec: HttpSpec, status: number, location: string): HttpSpec {
+  let url: URL;
+  try {
+    url = new URL(location, spec.url);
+  } catch {
+    throw new PhaseError("check", "E_HTTP_REDIRECT", `${spec.url} redirected to an invalid Location ${JSON.stringify(location.slice(0, 200))}`, { exitCode: ExitCode.check });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new PhaseError("check", "E_HTTP_REDIRECT", `${spec.url} redirected to ${url.protocol}//, which a probe does not follow`, { exitCode: ExitCode.check });
+  }
+  url.username = "";
+  url.password = "";
+  url.hash = "";
+  const toGet = ((status === 301 || status === 302) && spec.method === "POST") || (status === 303 && spec.method !== "HEAD");
+  const next = parseHttp(url, url.href, { method: toGet ? "GET" : spec.method, headers: spec.headers, body: toGet ? undefined : spec.body });
+  if (origin(next) !== origin(spec)) {
+    const kept: Record<string, string> = {};
+    for (const [name, value] of Object.entries(spec.headers)) {
+      const lower = name.toLowerCase();
+      if (lower !== "authorization" && lower !== "cookie") kept[name] = value;
+    }
+    next.headers = kept;
+  }
+  return next;
+}
+
+/** The phases one hop took, its own total, and the clock emptied for the next hop. */
+function takeHopTimings(clock: PhaseClock, startedAt: number): Timings {
+  const timings = { ...clock.timings } as Timings & Record<string, number | undefined>;
+  delete timings.check;
+  delete timings.request;
+  timings.total = performance.now() - startedAt;
+  for (const key in clock.timings) delete clock.timings[key as keyof typeof clock.timings];
+  return timings;
+}
+
+/** Follows redirects up to the limit (curl's --max-redirs: going past it is a failure of its own). */
+async function followRedirects(spec: HttpSpec, context: ProbeContext, limit: number): Promise<Observation> {
+  const { clock } = context;
+  const hops: RedirectHop[] = [];
+  let current = spec;
+  for (;;) {
+    const startedAt = performance.now();
+    const done = await requestOnce(current, context, clock);
+    const status = done.response.status;
+    const location = isFollowed(status) ? headerValue(done.response.fields, "location") : undefined;
+    if (location === undefined) return observationOf(current, done, hops);
+    if (hops.length >= limit) {
+      throw new PhaseError("check", "E_HTTP_TOO_MANY_REDIRECTS", `more than ${limit} redirect${limit === 1 ? "" : "s"} (the last, ${status} from ${current.url} to ${location.slice(0, 200)})`, {
+        hint: "raise --max-redirs, or look for a redirect loop",
+        exitCode: ExitCode.check,
+      });
+    }
+    const next = redirectedSpec(current, status, location);
+    hops.push({ url: current.url, status, location: next.url, timings: takeHopTimings(clock, startedAt) });
+    current = next;
+  }
 }
 
 export const httpProber: Prober<HttpSpec> = {
@@ -91,6 +246,9 @@ export const httpProber: Prober<HttpSpec> = {
   schemes: ["http", "https"],
   parse: parseHttp,
   async run(spec: HttpSpec, context: ProbeContext): Promise<Observation> {
+    if (context.redirects !== undefined) return followRedirects(spec, context, context.redirects);
+    if (context.proxy || context.clientCert) return observationOf(spec, await requestOnce(spec, context, context.clock), undefined);
+    // The common case, kept apart: a probe of one URL, direct, is measured against curl.
     const { clock, signal } = context;
     clock.enter("dns");
     const resolved = literalAddress(spec.host) ?? (await resolveHost(spec.host, signal));
@@ -112,7 +270,7 @@ export const httpProber: Prober<HttpSpec> = {
         ip: resolved.address,
         status: response.status,
         tls: conn.tls,
-        http: httpView(response),
+        http: httpView(response, spec.url),
         body: decodeBody(response.body, headerValue(response.fields, "content-type")),
       };
     } finally {
@@ -129,13 +287,20 @@ export const httpProber: Prober<HttpSpec> = {
     variables: {
       body: { fields: { text: "string", bytes: "int", json: "dyn" } },
       headers: { map: "string" },
-      http: { fields: { version: "string", reason: "string", headers: { map: "string" } } },
+      http: { fields: { version: "string", reason: "string", headers: { map: "string" }, url: "string" } },
+      redirects: { list: { fields: { url: "string", status: "int", location: "string", timings: { map: "duration" } } } },
     },
-    values: (observation) => ({
+    values: (observation, cel) => ({
       body: observation.body && { ...observation.body, bytes: BigInt(observation.http?.bodyBytes ?? observation.body.text.length) },
       // Every target has headers, empty unless HTTP sent some, as CEL maps go.
       headers: observation.http?.headers ?? {},
       http: observation.http,
+      // Every target has redirects, empty unless -L followed some.
+      redirects: (observation.redirects ?? []).map((hop) => {
+        const timings: Record<string, unknown> = {};
+        for (const [phase, ms] of Object.entries(hop.timings)) if (ms !== undefined) timings[phase] = cel.duration(ms);
+        return { url: hop.url, status: BigInt(hop.status), location: hop.location, timings };
+      }),
     }),
   },
   // A step keeps the headers at the top, as its `headers`, and not the rest of `http`.

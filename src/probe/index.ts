@@ -8,10 +8,13 @@ export { runProbe } from "./run.ts";
 export { ProbeCounter, worseExit, type ProbeEvent, type ProbeTally } from "./events.ts";
 export { expectationVariables, statusText, stepData, stepVariables } from "./scope.ts";
 export type { TargetEntry } from "./file.ts";
+export { bypassesProxy, proxyRules, shownProxy, type ProxyRules } from "./proxy.ts";
+export { readTlsFiles, type TlsFiles } from "./tls-files.ts";
+export type { RedirectHop } from "./http.ts";
 
 /** Reads a -f target file; loaded lazily because YAML and zod cost startup time. */
 export async function readTargetFile(file: string): Promise<import("./file.ts").TargetEntry[]> {
   const { readTargetFile: read } = await import("./file.ts");
   return read(file);
 }
-export type { RequestOptions, ProbeResult, ProbePlan, ProbeSettings, Verdict, Timings, Attempt, Observation, Prober, ScopePart, StepView } from "./types.ts";
+export type { RequestOptions, ProbeResult, ProbePlan, ProbeSettings, Verdict, Timings, Attempt, Observation, Prober, ScopePart, StepView, ClientCertificate } from "./types.ts";

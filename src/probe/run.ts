@@ -102,6 +102,9 @@ async function attemptProbe(plan: ProbePlan, settings: ProbeSettings, outer: Abo
   if (outer.aborted) control.handleEvent();
   else outer.addEventListener("abort", control);
   const context: ProbeContext = { clock, signal: control.signal, timeoutMs: settings.timeoutMs, insecure: settings.insecure, ca: settings.ca, maxBodyBytes: settings.maxBodyBytes };
+  if (settings.redirects !== undefined) context.redirects = settings.redirects;
+  if (settings.proxy) context.proxy = settings.proxy;
+  if (settings.clientCert) context.clientCert = settings.clientCert;
 
   try {
     const observation = await plan.target.prober.run(plan.target.spec, context);

@@ -9,7 +9,7 @@ const tls = {
   version: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256", subject: "CN=a", issuer: "CN=ca", altNames: ["a"],
   notBefore: "2025-01-01T00:00:00.000Z", notAfter: "2035-01-01T00:00:00.000Z", expiresInMs: 1, fingerprint256: "AA", chainError: "",
 };
-const http = { version: "1.1", reason: "OK", headers: { "content-type": "text/plain" }, bodyBytes: 3, truncated: false };
+const http = { version: "1.1", reason: "OK", headers: { "content-type": "text/plain" }, bodyBytes: 3, truncated: false, url: "http://127.0.0.1/" };
 
 function result(kind: string, observation: Observation, verdict: Verdict = "healthy"): ProbeResult {
   return {

@@ -21,7 +21,7 @@ export async function connectOnce(spec: SocketSpec, context: ProbeContext, tls: 
   const conn = await openConnection({
     address: resolved.address,
     port: spec.port,
-    tls: tls ? { servername: spec.servername, insecure: context.insecure, ca: context.ca } : undefined,
+    tls: tls ? { servername: spec.servername, insecure: context.insecure, ca: context.ca, cert: context.clientCert?.cert, key: context.clientCert?.key } : undefined,
     clock: context.clock,
     signal: context.signal,
   });

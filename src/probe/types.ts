@@ -1,6 +1,7 @@
 import type { OpsError } from "../errors.ts";
 import type { Expectation, VariableTypes } from "../expr/index.ts";
 import type { Phase, PhaseClock, TlsInfo } from "../transport/index.ts";
+import type { ProxyRules } from "./proxy.ts";
 
 /** Request details a target may carry; protocols without requests ignore them. */
 export interface RequestOptions {
@@ -26,6 +27,12 @@ export interface ProbePlan {
   scope?: Record<string, unknown>;
 }
 
+/** A client certificate and its key, PEM text (mTLS). */
+export interface ClientCertificate {
+  cert: string;
+  key: string;
+}
+
 export interface ProbeSettings {
   timeoutMs: number;
   retries: number;
@@ -33,6 +40,11 @@ export interface ProbeSettings {
   insecure: boolean;
   ca: string | undefined;
   maxBodyBytes: number;
+  /** Follow HTTP redirects, at most this many (curl -L --max-redirs); undefined: report the 3xx itself. */
+  redirects?: number;
+  /** The HTTP proxies (--proxy, or the environment's); undefined: direct. */
+  proxy?: ProxyRules;
+  clientCert?: ClientCertificate;
 }
 
 /** What every probe attempt is given. */
@@ -44,6 +56,9 @@ export interface ProbeContext {
   /** PEM text of extra trusted CAs (--ca). */
   ca: string | undefined;
   maxBodyBytes: number;
+  redirects?: number;
+  proxy?: ProxyRules;
+  clientCert?: ClientCertificate;
 }
 
 /**
@@ -67,7 +82,8 @@ export interface Observation {
  */
 export interface ScopePart {
   variables: VariableTypes;
-  values(observation: Observation): Record<string, unknown>;
+  /** `cel` makes CEL's own values (durations) without this file loading CEL. */
+  values(observation: Observation, cel: { duration(ms: number): unknown }): Record<string, unknown>;
 }
 
 /**
@@ -112,6 +128,8 @@ export type Verdict = "healthy" | "unhealthy" | "down" | "interrupted";
 export interface Timings {
   dns?: number;
   connect?: number;
+  /** Through a proxy to an https:// target: the CONNECT round trip. */
+  proxy?: number;
   tls?: number;
   firstByte?: number;
   transfer?: number;

@@ -9,6 +9,9 @@ export interface TlsOptions {
   insecure: boolean;
   /** PEM text of extra trusted CAs. */
   ca?: string;
+  /** PEM text of a client certificate and its key, for servers that ask for one (mTLS). */
+  cert?: string;
+  key?: string;
 }
 
 export interface ConnectOptions {
@@ -70,6 +73,10 @@ class ConnState implements Connection, EventListenerObject {
   unsent: Uint8Array | undefined = undefined;
   /** Set while frame() waits for a reply. */
   framing: Framing | undefined = undefined;
+  /** The plain connection under this one, when TLS was started over it (through a proxy's tunnel). */
+  under: ConnState | undefined = undefined;
+  /** This plain connection now carries TLS for another state: its own data is ciphertext, not for its readers. */
+  upgraded = false;
 
   constructor(
     readonly clock: PhaseClock,
@@ -126,6 +133,7 @@ class ConnState implements Connection, EventListenerObject {
     // The peer already closed (HTTP with Connection: close): no need for a graceful end.
     if (this.ended) this.socket!.terminate();
     else this.socket!.end();
+    this.under?.socket?.end();
   }
 }
 
@@ -195,6 +203,8 @@ const handlers: SocketHandler<ConnState> = {
     state.socket = socket;
     // Opened after an abort or failure: nobody is waiting for it any more.
     if (state.failure) return void socket.end();
+    // TLS started over a tunnel: the clock is already in the tls phase.
+    if (state.under) return wake(state);
     state.clock.finish();
     if (state.wantsTls) state.clock.enter("tls");
     wake(state);
@@ -209,6 +219,7 @@ const handlers: SocketHandler<ConnState> = {
   },
   data(socket, chunk) {
     const state = socket.data;
+    if (state.upgraded) return;
     if (state.framing) return feed(state, state.framing, chunk);
     state.chunks.push(chunk);
     wake(state);
@@ -252,7 +263,7 @@ export async function openConnection(options: ConnectOptions): Promise<Connectio
     hostname: options.address,
     port: options.port,
     data: state,
-    tls: tlsOptions ? { serverName: tlsOptions.servername, rejectUnauthorized: false, ...(tlsOptions.ca ? { ca: tlsOptions.ca } : {}) } : undefined,
+    tls: tlsOptions ? tlsConfig(tlsOptions) : undefined,
     socket: handlers,
   }).then(undefined, (error: Error) => fail(state, socketFailure(clock, error)));
 
@@ -264,6 +275,42 @@ export async function openConnection(options: ConnectOptions): Promise<Connectio
   } catch (error) {
     state.release();
     state.socket?.end();
+    throw error;
+  }
+}
+
+function tlsConfig(options: TlsOptions) {
+  return {
+    serverName: options.servername,
+    rejectUnauthorized: false,
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.cert ? { cert: options.cert, key: options.key } : {}),
+  };
+}
+
+/**
+ * Starts TLS over an open plain connection (a proxy's CONNECT tunnel), timed
+ * as the tls phase. The plain connection is the returned one's to close.
+ */
+export async function upgradeConnection(conn: Connection, options: TlsOptions): Promise<Connection> {
+  const plain = conn as ConnState;
+  const { clock, signal } = plain;
+  plain.release();
+  plain.upgraded = true;
+  clock.enter("tls");
+  const state = new ConnState(clock, signal, true);
+  state.under = plain;
+  signal.addEventListener("abort", state);
+  try {
+    if (signal.aborted) throw abortError(signal, "tls");
+    const [, secure] = plain.socket!.upgradeTLS<ConnState>({ data: state, tls: tlsConfig(options), socket: handlers });
+    state.socket ??= secure;
+    state.tls = await awaitHandshake(state, state.socket, options);
+    return state;
+  } catch (error) {
+    state.release();
+    state.socket?.end();
+    plain.socket?.end();
     throw error;
   }
 }

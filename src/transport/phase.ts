@@ -1,7 +1,7 @@
 import { OpsError, ExitCode } from "../errors.ts";
 
 /** The phases a probe moves through; a failure names the one it stopped in. */
-export type Phase = "dns" | "connect" | "tls" | "request" | "firstByte" | "transfer" | "check";
+export type Phase = "dns" | "connect" | "proxy" | "tls" | "request" | "firstByte" | "transfer" | "check";
 
 /** A failure that happened in a known phase of a protocol exchange. */
 export class PhaseError extends OpsError {

@@ -10,6 +10,9 @@ import type { Server } from "bun";
  *   /chunked       a chunked body
  *   /headers       echoes request headers as JSON
  *   /flaky?key=K&fail=N   503 for the first N requests with key K, then 200
+ *   /redirect?to=URL&status=N   status N (302) with Location: URL as given
+ *   /chain/N?status=S   S (302) to /chain/N-1 (a relative Location) down to
+ *                  /chain/0, which echoes the request: {method, body, headers}
  */
 export function startHttpServer(tls?: { cert: string; key: string }): Server<undefined> {
   const flaky = new Map<string, number>();
@@ -19,6 +22,10 @@ export function startHttpServer(tls?: { cert: string; key: string }): Server<und
     tls: tls ? { cert: Bun.file(tls.cert), key: Bun.file(tls.key) } : undefined,
     async fetch(request) {
       const url = new URL(request.url);
+      const chain = /^\/chain\/(\d+)$/.exec(url.pathname);
+      if (chain && chain[1] !== "0") return new Response(null, { status: Number(url.searchParams.get("status") ?? "302"), headers: { location: `${Number(chain[1]) - 1}${url.search}` } });
+      if (chain) return Response.json({ method: request.method, body: await request.text(), headers: Object.fromEntries(request.headers) });
+      if (url.pathname === "/redirect") return new Response(null, { status: Number(url.searchParams.get("status") ?? "302"), headers: { location: url.searchParams.get("to") ?? "/ok" } });
       const status = /^\/status\/(\d{3})$/.exec(url.pathname);
       if (status) return new Response(`status ${status[1]}\n`, { status: Number(status[1]) });
       switch (url.pathname) {

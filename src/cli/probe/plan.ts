@@ -1,6 +1,6 @@
-import { usageError } from "../../errors.ts";
+import { ExitCode, usageError } from "../../errors.ts";
 import type { Expectation } from "../../expr/index.ts";
-import { expectationVariables, parseTarget, readTargetFile, type ProbePlan, type ProbeSettings, type TargetEntry } from "../../probe/index.ts";
+import { expectationVariables, parseTarget, proxyRules, readTargetFile, readTlsFiles, type ProbePlan, type ProbeSettings, type TargetEntry } from "../../probe/index.ts";
 import { parseDuration } from "../../time/index.ts";
 import type { ProbeOptions } from "./spec.ts";
 
@@ -21,14 +21,33 @@ function parseHeaders(lines: string[]): Record<string, string> {
   return headers;
 }
 
-async function readCa(file: string | undefined): Promise<string | undefined> {
-  if (!file) return undefined;
-  const text = await Bun.file(file).text().catch((error: Error) => {
-    throw usageError("E_USAGE_CA", `cannot read --ca ${file}: ${error.message}`, "pass a PEM file of CA certificates");
-  });
-  if (!text.includes("-----BEGIN CERTIFICATE-----")) throw usageError("E_USAGE_CA", `--ca ${file} holds no PEM certificate`, "pass a PEM file (-----BEGIN CERTIFICATE-----)");
-  return text;
+/** The settings a -f YAML entry changes from the command line's (redirects, proxy, TLS files), or `base` itself. */
+async function entrySettings(entry: TargetEntry, base: ProbeSettings, options: ProbeOptions): Promise<ProbeSettings> {
+  const changes = entry.timeout || entry.retries !== undefined || entry.followRedirects !== undefined || entry.maxRedirects !== undefined || entry.proxy !== undefined || entry.noProxy !== undefined || entry.tls;
+  if (!changes) return base;
+  const settings: ProbeSettings = { ...base };
+  if (entry.timeout) settings.timeoutMs = parseDuration(entry.timeout, `${entry.where} timeout`);
+  if (entry.retries !== undefined) settings.retries = entry.retries;
+  const follow = entry.followRedirects ?? options.location;
+  if (!follow) delete settings.redirects;
+  else settings.redirects = redirectLimit(entry.maxRedirects ?? options.maxRedirs);
+  if (entry.proxy !== undefined || entry.noProxy !== undefined) {
+    const rules = proxyRules({ proxy: entry.proxy ?? options.proxy, noProxy: entry.noProxy ?? options.noproxy }, process.env, `${entry.where}: proxy`);
+    if (rules) settings.proxy = rules;
+    else delete settings.proxy;
+  }
+  if (entry.tls) {
+    const at = `${entry.where}: tls.`;
+    const files = await readTlsFiles(entry.tls, { ca: `${at}ca`, cert: `${at}cert`, key: `${at}key` }, ExitCode.config);
+    if (files.ca) settings.ca = files.ca;
+    if (files.clientCert) settings.clientCert = files.clientCert;
+    if (entry.tls.insecure !== undefined) settings.insecure = entry.tls.insecure;
+  }
+  return settings;
 }
+
+/** curl's --max-redirs: -1 is no limit. */
+const redirectLimit = (n: number) => (n < 0 ? Number.POSITIVE_INFINITY : n);
 
 // Loops rather than map/forEach/find on the way to the first probe: the engine
 // compiles each such builtin on its first call (0.1-0.3 ms apiece), which
@@ -45,14 +64,22 @@ export async function gatherEntries(targets: string[], options: ProbeOptions): P
 
 /** Turns target entries into plans; every error surfaces before any probe runs. */
 export async function planEntries(entries: TargetEntry[], options: ProbeOptions): Promise<PlannedProbe[]> {
+  if (options.ca && options.cacert) throw usageError("E_USAGE_CA", "--ca and --cacert name the same thing", "give one of them");
+  const tlsFiles = options.ca || options.cacert || options.cert || options.key
+    ? await readTlsFiles({ ca: options.ca ?? options.cacert, cert: options.cert, key: options.key }, { ca: options.ca ? "--ca" : "--cacert", cert: "--cert", key: "--key" }, ExitCode.usage)
+    : undefined;
   const base: ProbeSettings = {
     timeoutMs: options.timeout.ms,
     retries: options.retries,
     retryDelayMs: options.retryDelay.ms,
     insecure: options.insecure,
-    ca: await readCa(options.ca),
+    ca: tlsFiles?.ca,
     maxBodyBytes: options.maxBody,
   };
+  if (options.location) base.redirects = redirectLimit(options.maxRedirs);
+  const proxy = proxyRules({ proxy: options.proxy, noProxy: options.noproxy });
+  if (proxy) base.proxy = proxy;
+  if (tlsFiles?.clientCert) base.clientCert = tlsFiles.clientCert;
   const headers = parseHeaders(options.header);
 
   // Expressions are compiled once per distinct text, however many targets share them;
@@ -79,14 +106,7 @@ export async function planEntries(entries: TargetEntry[], options: ProbeOptions)
   for (const entry of entries) {
     const request = { method: entry.method ?? options.method, headers: entry.headers ? { ...headers, ...entry.headers } : headers, body: entry.body };
     const target = parseTarget(entry.url, entry.where.startsWith("argument") ? "target" : `${entry.where}: target`, request);
-    const settings =
-      entry.timeout || entry.retries !== undefined
-        ? {
-            ...base,
-            ...(entry.timeout ? { timeoutMs: parseDuration(entry.timeout, `${entry.where} timeout`) } : {}),
-            ...(entry.retries !== undefined ? { retries: entry.retries } : {}),
-          }
-        : base;
+    const settings = await entrySettings(entry, base, options);
     const expectations = entry.expect.length === 0 ? shared.expectations : expectationsOf([...options.expect, ...entry.expect]);
     planned.push({ plan: { target, name: entry.name ?? target.raw, labels: entry.labels, expectations }, settings });
   }

@@ -24,6 +24,13 @@ export const probeSpec = defineCommand({
     quiet: { kind: "boolean", short: "q", description: "print only failures and the summary" },
     insecure: { kind: "boolean", short: "k", description: "do not verify TLS certificates (expiry is still reported)" },
     ca: { kind: "string", value: "file", description: "trust the CA certificates in this PEM file" },
+    cacert: { kind: "string", value: "file", description: "the same as --ca (curl's name)" },
+    cert: { kind: "string", value: "file", description: "client certificate (PEM) for servers that ask for one (mTLS); with --key" },
+    key: { kind: "string", value: "file", description: "the client certificate's private key (PEM)" },
+    location: { kind: "boolean", short: "L", description: "follow HTTP redirects, as curl -L; every hop is reported (redirects in --json and CEL)" },
+    maxRedirs: { kind: "integer", value: "n", default: "50", min: -1, max: 100_000, description: "with -L, follow at most n redirects (-1: no limit); one more fails with E_HTTP_TOO_MANY_REDIRECTS" },
+    proxy: { kind: "string", short: "x", value: "url", description: "send HTTP(S) through this proxy, http://[user:password@]host:port (default: http_proxy, https_proxy, HTTPS_PROXY, all_proxy as curl reads them; '' for none)" },
+    noproxy: { kind: "string", value: "list", description: "hosts that bypass the proxy: comma-separated names (matching subdomains), IPs, CIDR ranges, or * (default: no_proxy or NO_PROXY)" },
     maxBody: { kind: "integer", value: "bytes", default: "1048576", min: 0, max: 1 << 30, description: "keep at most this many body bytes for expectations", hidden: true },
   },
   examples: [
