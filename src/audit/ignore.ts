@@ -1,4 +1,4 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { readBounded } from "./discover.ts";
 
@@ -139,6 +139,7 @@ function gitignoreFiles(top: string): IgnoreRules {
   };
   return {
     ignored(path, isDir) {
+      if (path === top) return false;
       // From the file's own directory up to the top: the first file with a matching line decides.
       for (let dir = dirname(path); ; dir = dirname(dir)) {
         const rel = relative(dir, path).split(sep).join("/");
@@ -159,12 +160,3 @@ const isInside = (top: string, dir: string) => {
   const rel = relative(top, dir);
   return rel === "" || (!rel.startsWith("..") && !rel.startsWith(sep));
 };
-
-/** Whether a path is a directory (following links), false when it cannot be read. */
-export function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}

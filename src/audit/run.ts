@@ -194,7 +194,11 @@ function leftOutBy(configOf: (path: string) => Promise<AuditConfig | undefined>,
     if (skippedBy(await configOf(path), path)) return true;
     if (!respectIgnores || walkRoot === undefined) return false;
     let rules = ignores.get(walkRoot);
-    if (!rules) ignores.set(walkRoot, (rules = ignoreRulesFor(walkRoot)));
+    if (!rules) {
+      // A directory named on the command line is walked even when it is itself ignored (what is below it then counts).
+      rules = ignoreRulesFor(walkRoot).then((found) => (found.ignored(walkRoot, true) ? { ignored: () => false } : found));
+      ignores.set(walkRoot, rules);
+    }
     return (await rules).ignored(path, isDir);
   };
 }
