@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runBuilt } from "./harness/binary.ts";
+import { builtBinary, runBuilt } from "./harness/binary.ts";
 import { fleetConfigLines, startFleet, type Fleet } from "./harness/fleet.ts";
 import { hostileValues, pwnedMarker } from "./harness/hostile.ts";
 import { ensureSudo, UNPRIVILEGED_USER } from "./harness/sudo.ts";
@@ -26,7 +26,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "opskit-become-"));
   await chmod(dir, 0o755);
   journal = join(dir, "journal.db");
-}, 60_000);
+  // Built before any test watches the processes a run starts.
+  await builtBinary();
+}, 120_000);
 
 afterAll(async () => {
   await fleet?.stop();
@@ -71,6 +73,7 @@ describe("become", () => {
       "      - { name: root, ssh: id -u }",
       "      - { name: nobody, ssh: id -un, becomeUser: nobody }",
       "      - { name: login, ssh: id -un, become: false }",
+      "      - { name: input, ssh: { command: 'printf %s: $(id -un); cat', stdin: 'given input' }, becomeUser: nobody }",
     ]);
     const run = await opskit(["run", "who", "-c", config, "--json"]);
     expect(run.stderr).toBe("");
@@ -81,6 +84,7 @@ describe("become", () => {
       for (const step of steps) expect(step.result.stdout.trim()).toBe(expected);
     }
     expect(finished(run.stdout, "nobody")[0]!.description).toBe("ssh: id -un (as nobody via sudo)");
+    for (const step of finished(run.stdout, "input")) expect(step.result.stdout).toBe("nobody:given input");
   });
 
   test("a login user sudo asks a password of fails the step with E_BECOME_PASSWORD and the NOPASSWD hint", async () => {
@@ -109,6 +113,58 @@ describe("become", () => {
     });
     expect(existsSync(pwnedMarker)).toBe(false);
   }, 60_000);
+
+  test("a become step's values and env secrets are on no command line of the host while it runs, and a timeout stops it whole", async () => {
+    const secret = `tok-${crypto.randomUUID()}`;
+    const value = `val-${crypto.randomUUID()}`;
+    const sleeper = `${Math.floor(Math.random() * 1000) + 40}.${Math.floor(Math.random() * 1000)}`;
+    const config = await writeConfig([
+      "  quiet:",
+      "    targets: name=host-01",
+      "    become: true",
+      "    becomeUser: nobody",
+      `    vars: { v: ${value} }`,
+      "    steps:",
+      `      - { name: wait, ssh: { command: 'sleep 2; test "$TOKEN" = ${secret} && echo {{ vars.v }}', env: { TOKEN: "env:OPSKIT_TEST_BECOME_TOKEN" } } }`,
+      `      - { name: stuck, ssh: 'sleep ${sleeper}', timeout: 1s }`,
+    ]);
+    const cmdlines = async () => {
+      const found: string[] = [];
+      for (const entry of await readdir("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        const line = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+        if (line) found.push(line.replaceAll("\0", " "));
+      }
+      return found;
+    };
+    const running = opskit(["run", "quiet", "-c", config, "--json"], { OPSKIT_TEST_BECOME_TOKEN: secret });
+    let done = false;
+    void running.then(() => (done = true));
+    const seen: string[] = [];
+    let sawSleep = false;
+    const deadline = Date.now() + 30_000;
+    for (let i = 0; i < 3000 && !done && Date.now() < deadline; i++) {
+      for (const line of await cmdlines()) {
+        if (line.includes(secret) || line.includes(value)) seen.push(line);
+        if (line.includes("sleep 2")) sawSleep = true;
+      }
+      await Bun.sleep(10);
+    }
+    const run = await running;
+    expect(finished(run.stdout, "wait")[0]?.result).toMatchObject({ ok: true });
+    expect(sawSleep).toBe(true);
+    expect(seen).toEqual([]);
+    expect(finished(run.stdout, "wait")[0]!.result.stdout.trim()).toBe(value);
+    expect(finished(run.stdout, "stuck")[0]!.status).toBe("failed");
+    // What the timeout stopped is gone: no `sleep` of it is left, as nobody or anyone.
+    let left: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      left = (await cmdlines()).filter((line) => line.includes(`sleep ${sleeper}`));
+      if (left.length === 0) break;
+      await Bun.sleep(100);
+    }
+    expect(left).toEqual([]);
+  });
 
   test("copy with become writes the file as the become user, and is unchanged the second time", async () => {
     const src = join(dir, "motd.txt");

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import fc from "fast-check";
 import { shellQuote } from "../expr/index.ts";
-import { becomeCommand, becomePrefix, becomeRefusal, type Become } from "./become.ts";
+import { becomeCommand, becomePrefix, becomeRefusal, becomeRun, type Become } from "./become.ts";
 
 // becomeCommand is judged by the real /bin/sh and the real sudo (as root, so
 // no password is asked): whatever the command holds, the become shell runs
@@ -35,6 +35,17 @@ describe("becomeCommand", () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  test.skipIf(!canSudo)("becomeRun: the command as the shell's input (its own input empty), or as $1 keeping the input given", () => {
+    const run = ([command, options]: ReturnType<typeof becomeRun>) => {
+      const child = Bun.spawnSync(["/bin/sh", "-c", command], { stdin: new TextEncoder().encode(String(options.stdin ?? "")), stdout: "pipe" });
+      return `${child.stdout.toString()}#${child.exitCode}`;
+    };
+    const options = { timeoutMs: 5000, signal: new AbortController().signal, maxOutputBytes: 4096 };
+    expect(run(becomeRun(sudo, "printf '%s|' \"$(id -un)\"; cat; echo end", options))).toBe("nobody|end\n#0");
+    expect(run(becomeRun(sudo, "printf '%s|' \"$(id -un)\"; cat; exit 3", { ...options, stdin: "input'$(x)" }))).toBe("nobody|input'$(x)#3");
+    expect(run(becomeRun(sudo, "exit 7", options))).toBe("#7");
   });
 
   test("a method's password prompt is a refusal; the command's own failure is not", () => {

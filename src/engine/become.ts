@@ -60,6 +60,31 @@ const refusals: Record<BecomeMethod, RegExp> = {
   su: /su: (Authentication failure|must be run from a terminal|Permission denied)/,
 };
 
+/**
+ * How a command runs as the become user. Without input of its own, the
+ * command (with its values and env: secrets) is the become shell's standard
+ * input, read whole before it runs, so none of it is on a command line that
+ * others on the host can list (ps, /proc); the command then reads an empty
+ * input, as any command opskit runs does. A command with input of its own
+ * (ssh's stdin:) is the shell's -c argument instead.
+ */
+export function becomeRun(become: Become, command: string, options: RunOptions): [string, RunOptions] {
+  if (options.stdin !== undefined) return [`${becomeCommand(become, WITH_INPUT)} sh ${shellQuote(command)}`, options];
+  return [becomeCommand(become, FROM_INPUT), { ...options, stdin: command }];
+}
+
+// Stopping a command (a timeout, Ctrl-C) signals the remote shell's process
+// group, and the login user cannot signal the become user's processes: sudo
+// passes TERM to its child only, and what that started would live on. So
+// the become shell runs the command in the background, waits, and on TERM
+// or HUP signals the whole group as the become user (`kill 0` reaches what
+// that user may signal there).
+const STOP_ALL = "trap 'trap - TERM HUP; kill -TERM 0' TERM HUP";
+/** The command is the shell's input: read whole, then run with an empty input. */
+const FROM_INPUT = `s=$(cat) || exit; exec </dev/null; ${STOP_ALL}; eval "$s" & wait $!`;
+/** The command is $1, and keeps the input it was given (an async list's own is /dev/null). */
+const WITH_INPUT = `${STOP_ALL}; exec 3<&0; { eval "$1"; } <&3 3<&- & wait $!`;
+
 /** The become method's refusal in a command's stderr, as a clear error; undefined when it is the command's own failure. */
 export function becomeRefusal(become: Become, target: string, exitCode: number | null, stderr: string): OpsError | undefined {
   if (exitCode === 0 || !refusals[become.method].test(stderr)) return undefined;
@@ -111,7 +136,7 @@ export function becomeHost(host: RemoteHost, become: Become, target: string): Re
   const limits = (options: { timeoutMs: number; signal: AbortSignal }): RunOptions => ({ timeoutMs: options.timeoutMs, signal: options.signal, maxOutputBytes: 64 * 1024 });
   return {
     ...(host.local ? { local: true } : {}),
-    run: async (command, options) => checked(become, target, await host.run(becomeCommand(become, command), options)),
+    run: async (command, options) => checked(become, target, await host.run(...becomeRun(become, command, options))),
     async upload(content, remotePath, mode, options) {
       const hasher = new Bun.CryptoHasher("sha256");
       hasher.update(content);
