@@ -74,7 +74,9 @@ describe("become", () => {
       "      - { name: nobody, ssh: id -un, becomeUser: nobody }",
       "      - { name: login, ssh: id -un, become: false }",
       "      - { name: input, ssh: { command: 'printf %s: $(id -un); cat', stdin: 'given input' }, becomeUser: nobody }",
+      "      - { name: script, script: { path: who.sh, args: [x] }, becomeUser: nobody }",
     ]);
+    await writeFile(join(dir, "who.sh"), '#!/bin/sh\necho "$(id -un) $1"\n');
     const run = await opskit(["run", "who", "-c", config, "--json"]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
@@ -85,6 +87,7 @@ describe("become", () => {
     }
     expect(finished(run.stdout, "nobody")[0]!.description).toBe("ssh: id -un (as nobody via sudo)");
     for (const step of finished(run.stdout, "input")) expect(step.result.stdout).toBe("nobody:given input");
+    for (const step of finished(run.stdout, "script")) expect(step.result.stdout.trim()).toBe("nobody x");
   });
 
   test("a login user sudo asks a password of fails the step with E_BECOME_PASSWORD and the NOPASSWD hint", async () => {
