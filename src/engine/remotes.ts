@@ -4,7 +4,7 @@ import { spawnLocal, type CommandOutput, type EnvironmentBase, type RemoteHost, 
 import type { LoadedConfig } from "../config/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import type { Target } from "../inventory/index.ts";
-import { CommandStoppedError, type RemoteShell, type SshEndpoint, type SshPool, type SshSession } from "../transport/ssh/index.ts";
+import { CommandStoppedError, type RemoteShell, type SshEndpoint, type SshPool, type SshSession, type SshTrace } from "../transport/ssh/index.ts";
 
 export interface Remotes {
   connect(target: string, signal: AbortSignal): Promise<RemoteHost>;
@@ -91,6 +91,7 @@ function endpointFor(target: Target, byName: Map<string, Target>, seen: Set<stri
     useAgent: Boolean(process.env.SSH_AUTH_SOCK),
     ...(target.knownHostsFiles ? { knownHostsFiles: target.knownHostsFiles } : {}),
     ...(target.hostKeyNotes ? { hostKeyNotes: target.hostKeyNotes } : {}),
+    source: target.source,
   };
   if (target.proxyJump) {
     if (seen.has(target.name)) throw new OpsError({ code: "E_SSH_PROXY_LOOP", message: `ProxyJump loop through ${[...seen].join(" -> ")}`, hint: "fix proxyJump in the inventory", exitCode: ExitCode.config });
@@ -112,7 +113,13 @@ function parseJump(text: string, via: Target): Target {
  * of ssh and script). `localEnvironment`: what commands on the local target
  * start from (the minimal base; `opskit wrap` inherits its caller's).
  */
-export async function openRemotes(loaded: LoadedConfig, targets: Target[], remoteCommands = Number.POSITIVE_INFINITY, localEnvironment: EnvironmentBase = "minimal"): Promise<Remotes> {
+export async function openRemotes(
+  loaded: LoadedConfig,
+  targets: Target[],
+  remoteCommands = Number.POSITIVE_INFINITY,
+  localEnvironment: EnvironmentBase = "minimal",
+  sshTrace?: SshTrace,
+): Promise<Remotes> {
   const byName = new Map(targets.map((t) => [t.name, t]));
   // A kubeconfig context is reached through the Kubernetes API, never over SSH.
   const needsSsh = targets.some((t) => t.source !== "local" && !t.kube);
@@ -125,6 +132,7 @@ export async function openRemotes(loaded: LoadedConfig, targets: Target[], remot
       hostKeyChecking,
       connectTimeoutMs,
       authTimeoutMs,
+      ...(sshTrace ? { trace: sshTrace } : {}),
     });
   }
   const hosts = new Map<string, Promise<HeldHost>>();

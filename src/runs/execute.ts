@@ -1,6 +1,7 @@
 import { executeRun, journalSink, openRemotes, toRunTarget, type Remotes, type RunOutcome } from "../engine/index.ts";
 import { newRunId } from "../journal/index.ts";
 import { fanOut, newTraceId } from "../observe/index.ts";
+import type { SshTrace } from "../transport/ssh/index.ts";
 import type { JournaledRun, JournaledRunOptions, PreparedRun } from "./types.ts";
 
 const MAX_OUTPUT_BYTES = 64 * 1024;
@@ -11,11 +12,11 @@ const MAX_OUTPUT_BYTES = 64 * 1024;
  * target rather than a remote shell: retries and waits run a command more
  * than once, so only a single step without them counts as one command.
  */
-export async function openRunRemotes(prepared: PreparedRun): Promise<Remotes> {
+export async function openRunRemotes(prepared: PreparedRun, sshTrace?: SshTrace): Promise<Remotes> {
   const { steps, hooks } = prepared.compiled;
   const commandSteps = [...hooks.pre, ...steps, ...hooks.post, ...hooks.on_failure, ...hooks.rollback].filter((s) => s.kind === "ssh" || s.kind === "script");
   const single = commandSteps.length === 1 && commandSteps[0]!.attempts === 1 && !commandSteps.some((s) => s.kind === "script");
-  return openRemotes(prepared.loaded, prepared.targets, single ? 1 : Number.POSITIVE_INFINITY, prepared.localEnvironment);
+  return openRemotes(prepared.loaded, prepared.targets, single ? 1 : Number.POSITIVE_INFINITY, prepared.localEnvironment, sshTrace);
 }
 
 /**
@@ -38,7 +39,7 @@ export async function startJournaledRun(prepared: PreparedRun, options: Journale
       : undefined;
   await journal.startRun({ id: runId, kind: prepared.kind, name: prepared.name, params: prepared.params, traceId: trace.traceId, ...(progress ? { resumedFrom: progress.runId } : {}) });
   for (const note of shadow?.notes ?? []) options.onNote?.(note);
-  const remotes = options.remotes ?? (await openRunRemotes(prepared));
+  const remotes = options.remotes ?? (await openRunRemotes(prepared, options.sshTrace));
   const record = journalSink(journal);
   let outcome: RunOutcome;
   try {

@@ -5,6 +5,7 @@ import type { Policy } from "../policy/index.ts";
 import type { Target } from "../inventory/index.ts";
 import type { Journal, RunParams, ShadowStore } from "../journal/index.ts";
 import type { TraceContext } from "../observe/index.ts";
+import type { SshTrace } from "../transport/ssh/index.ts";
 
 /** A run about to start: everything resolved, nothing touched yet. */
 export interface PreparedRun {
@@ -85,6 +86,8 @@ export interface JournaledRunOptions {
   onNote?: (note: RunNote) => void;
   /** Connections the caller keeps across several runs (opskit shadow's trials); else opened and closed here. */
   remotes?: Remotes;
+  /** -v: what the run's SSH connections do, as lines (opened here, not on `remotes` handed in). */
+  sshTrace?: SshTrace;
   /** The trace the run joins (a remediation: its incident's, under the attempt's span); else a new one. */
   trace?: TraceContext;
 }

@@ -11,6 +11,7 @@ import { parseVarOptions, type VarOptions } from "../vars.ts";
 import { checkBeforeRun, printPlan } from "./plan.ts";
 import type { execSpec, outputOptions, runSpec } from "./spec.ts";
 import { terminalRunSink } from "./terminal.ts";
+import { describeTargets, verboseTrace } from "./verbose.ts";
 import { callerTrace, runTraceSinkOf, startCommandTracing } from "../trace-options.ts";
 
 /** What startRun reads: how the run is shown and recorded, and for a dry run the vars given. */
@@ -101,8 +102,26 @@ export async function startRun(prepared: PreparedRun, options: StartOptions, ext
   const sinks = tracing ? [display, await runTraceSinkOf(tracing)] : [display];
   const caller = callerTrace();
   const { signal, hardSignal, release } = interruptible(out);
+  // -v lines go to stderr between the run's own lines, never inside one.
+  const debug = (line: string) => {
+    out.flush();
+    console.error(line);
+  };
+  const sshTrace = verboseTrace(options.verbose, debug);
+  if (options.verbose >= 2) describeTargets(prepared.targets, debug);
   try {
-    const run = await startJournaledRun(prepared, { journal, sinks, signal, hardSignal, stream: options.stream, shadow: applyShadow, onNote: note, ...(caller ? { trace: caller } : {}), ...extra });
+    const run = await startJournaledRun(prepared, {
+      journal,
+      sinks,
+      signal,
+      hardSignal,
+      stream: options.stream,
+      shadow: applyShadow,
+      onNote: note,
+      ...(caller ? { trace: caller } : {}),
+      ...(sshTrace ? { sshTrace } : {}),
+      ...extra,
+    });
     if (!options.json) out.line(dim(`journal: ${journal.location} (opskit runs show ${run.runId})`));
     return exitFor(run.counts, run.status);
   } finally {

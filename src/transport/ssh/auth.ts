@@ -63,7 +63,7 @@ export interface AuthPlan {
  * error unless the agent is in use (where its key usually lives unlocked);
  * ssh2 cannot prompt for a passphrase.
  */
-export async function planAuth(endpoint: SshEndpoint, identities: IdentityCache, agent: string | undefined): Promise<AuthPlan> {
+export async function planAuth(endpoint: SshEndpoint, identities: IdentityCache, agent: string | undefined, onTry?: (label: string, refused: { label: string; methodsLeft: string[] } | undefined) => void): Promise<AuthPlan> {
   const agentSocket = endpoint.useAgent && agent ? agent : undefined;
   const methods: AnyAuthMethod[] = [];
   const labels: string[] = [];
@@ -95,6 +95,9 @@ export async function planAuth(endpoint: SshEndpoint, identities: IdentityCache,
   // ssh2 passes null for methodsLeft on the first call, despite its typings.
   const handler: AuthHandlerMiddleware = (methodsLeft: AuthenticationType[] | null, _partial: boolean | null, callback: NextAuthHandler) => {
     if (Array.isArray(methodsLeft)) serverMethods = methodsLeft.map(String);
+    // Called again after a method was tried: the server refused it.
+    const last = tried.at(-1);
+    const refused = last !== undefined && serverMethods && !last.startsWith("(") ? { label: last, methodsLeft: serverMethods } : undefined;
     // Skip what the server said it will not take (e.g. publickey disabled).
     while (next < methods.length) {
       const method = methods[next]!;
@@ -103,9 +106,11 @@ export async function planAuth(endpoint: SshEndpoint, identities: IdentityCache,
       const wire = method.type === "agent" ? "publickey" : method.type;
       if (serverMethods && !serverMethods.includes(wire)) continue;
       tried.push(label);
+      onTry?.(label, refused);
       callback(method);
       return;
     }
+    if (refused) onTry?.("", refused);
     // false ends authentication; the typings do not list it.
     callback(false as unknown as AuthenticationType);
   };

@@ -3,9 +3,10 @@ import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 import type { OpsError } from "../../errors.ts";
 import { planAuth, type AuthPlan, type IdentityCache } from "./auth.ts";
 import { authError, connectError, connectTimeoutError, interruptedError } from "./errors.ts";
-import type { KnownHosts } from "./hostkeys.ts";
+import type { HostKeyVerdict, KnownHosts } from "./hostkeys.ts";
 import type { Ssh2 } from "./ssh2.ts";
-import type { SshEndpoint, SshPoolOptions } from "./types.ts";
+import { fingerprintOf, keyTypeOf, knownHostName } from "./hostkeys.ts";
+import type { SshEndpoint, SshPoolOptions, SshTrace } from "./types.ts";
 
 export interface DialContext {
   ssh2: Ssh2;
@@ -34,19 +35,48 @@ interface HostKeyOutcome {
   failure: OpsError | undefined;
 }
 
+/** How long a connection took to open, for -v: TCP and the key exchange, then authentication. */
+export interface ConnectTimings {
+  connectMs: number;
+  authMs: number;
+}
+
+/** Writes -v lines for one endpoint at the levels the trace asks for; nothing without a trace. */
+export function traceFor(endpoint: SshEndpoint, trace: SshTrace | undefined): (level: number, text: string) => void {
+  if (!trace) return () => undefined;
+  return (level, text) => {
+    if (trace.level >= level) trace.line(endpoint, level, text);
+  };
+}
+
+const hop = (endpoint: SshEndpoint) => `${endpoint.user}@${endpoint.host}:${endpoint.port}`;
+
 /**
  * Opens one authenticated ssh2 Client to `endpoint`, over `sock` when a
  * ProxyJump hop supplies it. The connect timer covers TCP and the key
  * exchange (host key check included); the auth timer starts when the key
  * exchange ends. Any failure destroys the client and `sock`.
  */
-export async function openClient(endpoint: SshEndpoint, context: DialContext, sock: Duplex | undefined, signal: AbortSignal): Promise<{ client: Client; learnedHostKey: boolean; knownHosts: KnownHosts }> {
+export async function openClient(
+  endpoint: SshEndpoint,
+  context: DialContext,
+  sock: Duplex | undefined,
+  signal: AbortSignal,
+): Promise<{ client: Client; learnedHostKey: boolean; knownHosts: KnownHosts; timings: ConnectTimings }> {
+  const say = traceFor(endpoint, context.options.trace);
+  const startedAt = performance.now();
+  say(1, `connecting to ${hop(endpoint)}${endpoint.proxyJump ? ` through ProxyJump ${hop(endpoint.proxyJump)}` : ""}${endpoint.source ? ` (host from ${endpoint.source})` : ""}`);
   let auth: AuthPlan;
   let knownHosts: KnownHosts;
   try {
     if (signal.aborted) throw interruptedError(signal);
     knownHosts = await context.knownHostsFor(endpoint);
-    auth = await planAuth(endpoint, context.identities, context.options.agentSocket ?? process.env.SSH_AUTH_SOCK);
+    say(2, `known_hosts: ${knownHosts.files.join(", ")}, looked up as ${knownHostName(endpoint.host, endpoint.port)} (hostKeyChecking ${context.options.hostKeyChecking})`);
+    auth = await planAuth(endpoint, context.identities, context.options.agentSocket ?? process.env.SSH_AUTH_SOCK, (label, refused) => {
+      if (refused) say(1, `auth: ${refused.label} refused; the server accepts ${refused.methodsLeft.join(", ") || "nothing more"}`);
+      if (label) say(1, `auth: trying ${label}`);
+    });
+    say(2, `auth: identity files ${endpoint.identityFiles.join(", ") || "none"}; ssh-agent ${endpoint.useAgent ? (context.options.agentSocket ?? process.env.SSH_AUTH_SOCK ?? "not running") : "not used"}`);
   } catch (error) {
     sock?.destroy();
     throw error;
@@ -54,6 +84,16 @@ export async function openClient(endpoint: SshEndpoint, context: DialContext, so
   const { options } = context;
   const client = new context.ssh2.Client();
   const hostKey: HostKeyOutcome = { learned: false, failure: undefined };
+  let handshakeAt = startedAt;
+  client.once("connect", () => {
+    const address = (client as unknown as { _sock?: { remoteAddress?: string; remotePort?: number } })._sock;
+    const at = address?.remoteAddress ? `${address.remoteAddress} port ${address.remotePort}` : `${endpoint.host} port ${endpoint.port} through the jump host`;
+    say(1, `connected to ${at} in ${elapsed(startedAt)} ms`);
+  });
+  client.once("handshake", (negotiated: { kex?: string; serverHostKey?: string; cs?: { cipher?: string; mac?: string } }) => {
+    handshakeAt = performance.now();
+    say(2, `key exchange ${negotiated.kex}, host key algorithm ${negotiated.serverHostKey}, cipher ${negotiated.cs?.cipher}${negotiated.cs?.mac ? `, mac ${negotiated.cs.mac}` : ""}`);
+  });
 
   return new Promise((resolve, reject) => {
     let phase: "connect" | "auth" = "connect";
@@ -69,11 +109,16 @@ export async function openClient(endpoint: SshEndpoint, context: DialContext, so
       signal.removeEventListener("abort", onAbort);
       client.removeListener("handshake", onHandshake).removeListener("ready", onReady).removeListener("close", onClose);
       if (error) {
+        say(1, `connection failed after ${elapsed(startedAt)} ms: ${error.message}`);
         client.destroy();
         sock?.destroy();
         reject(error);
       } else {
-        resolve({ client, learnedHostKey: hostKey.learned, knownHosts });
+        const readyAt = performance.now();
+        const timings = { connectMs: Math.round(handshakeAt - startedAt), authMs: Math.round(readyAt - handshakeAt) };
+        say(1, `auth: ${auth.tried.at(-1) ?? "none"} accepted for ${endpoint.user}`);
+        say(1, `timings: connect ${timings.connectMs} ms (TCP and key exchange), auth ${timings.authMs} ms`);
+        resolve({ client, learnedHostKey: hostKey.learned, knownHosts, timings });
       }
     }
     function onHandshake() {
@@ -127,11 +172,23 @@ function connectConfig(endpoint: SshEndpoint, context: DialContext, knownHosts: 
       const verdict = knownHosts.verify(endpoint, key, options.hostKeyChecking);
       if (verdict.ok) hostKey.learned = verdict.learned;
       else hostKey.failure = verdict.error;
+      traceFor(endpoint, options.trace)(1, `host key: ${keyTypeOf(key)} ${fingerprintOf(key)} ${decision(verdict, knownHosts, options.hostKeyChecking)}`);
       return verdict.ok;
     },
+    ...(options.trace && options.trace.level >= 3 ? { debug: (text: string) => traceFor(endpoint, options.trace)(3, `ssh2: ${text}`) } : {}),
     authHandler: auth.handler,
   };
 }
+
+/** The host-key decision in words: the known_hosts line that matched, or why the key was taken or refused. */
+function decision(verdict: HostKeyVerdict, knownHosts: KnownHosts, mode: SshPoolOptions["hostKeyChecking"]): string {
+  if (!verdict.ok) return `refused: ${verdict.error.message}`;
+  if (verdict.matched) return `matches ${verdict.matched.file}:${verdict.matched.line}`;
+  if (verdict.learned) return `is new: accepted and recorded in ${knownHosts.file} (hostKeyChecking accept-new)`;
+  return `accepted unchecked (hostKeyChecking ${mode})`;
+}
+
+const elapsed = (since: number) => Math.round(performance.now() - since);
 
 function classify(endpoint: SshEndpoint, error: Ssh2Error, phase: "connect" | "auth", tried: string[], serverMethods: string[] | undefined): OpsError {
   if (error.level === "client-authentication") return authError(endpoint, tried, serverMethods);

@@ -81,6 +81,10 @@ export class SshConnection {
   private readonly closedPromise: Promise<void>;
   /** Stops under way (stop.ts), each until TERM reached its command's group. */
   private readonly stops = new Set<Promise<void>>();
+  /** -v lines about this connection's work (the pool's trace, or nothing). */
+  trace: (level: number, text: string) => void = () => undefined;
+  /** How long the connection took to open, for -v's timings. */
+  timings: { connectMs: number; authMs: number } = { connectMs: 0, authMs: 0 };
 
   constructor(
     readonly client: Client,

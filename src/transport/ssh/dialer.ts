@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import { ExitCode, OpsError } from "../../errors.ts";
 import { IdentityCache } from "./auth.ts";
-import { openClient, type DialContext } from "./connect.ts";
+import { openClient, traceFor, type DialContext } from "./connect.ts";
 import { SshConnection } from "./connection.ts";
 import { raceSignal } from "./deadline.ts";
 import { KnownHosts } from "./hostkeys.ts";
@@ -45,7 +45,7 @@ export async function createDialer(options: SshPoolOptions): Promise<Dialer> {
   const context: DialContext = { ssh2, options, knownHostsFor, identities: new IdentityCache(ssh2) };
   return {
     async connect(endpoint, sock, signal, onClosed) {
-      const { client, learnedHostKey, knownHosts } = await openClient(endpoint, context, sock, signal);
+      const { client, learnedHostKey, knownHosts, timings } = await openClient(endpoint, context, sock, signal);
       if (learnedHostKey) {
         try {
           await raceSignal(knownHosts.flush(), signal);
@@ -54,7 +54,10 @@ export async function createDialer(options: SshPoolOptions): Promise<Dialer> {
           throw error;
         }
       }
-      return new SshConnection(client, endpoint, options.maxChannelsPerConnection ?? 10, onClosed);
+      const connection = new SshConnection(client, endpoint, options.maxChannelsPerConnection ?? 10, onClosed);
+      connection.trace = traceFor(endpoint, options.trace);
+      connection.timings = timings;
+      return connection;
     },
     session: (connection, release) => new PooledSession(connection, release),
   };

@@ -14,8 +14,18 @@ import type { ExecOptions, ExecResult } from "./types.ts";
  * stop.ts); the failure is a CommandStoppedError with the output so far,
  * raised as soon as the group was sent TERM.
  */
+/** -v: how the command ended and how long each phase took (the connection's own share once, when it was opened for this host). */
+export function traceResult(connection: SshConnection, result: ExecResult): void {
+  const { connectMs, authMs } = connection.timings;
+  const execMs = Math.round(result.durationMs);
+  const how = result.exitCode !== null ? `exit ${result.exitCode}` : result.signal ? `killed by ${result.signal}` : "no exit status";
+  connection.trace(2, `output: ${Buffer.byteLength(result.stdout)} bytes on stdout, ${Buffer.byteLength(result.stderr)} on stderr${result.truncated ? " (truncated)" : ""}`);
+  connection.trace(1, `${how}; timings: connect ${connectMs} ms, auth ${authMs} ms, exec ${execMs} ms, total ${connectMs + authMs + execMs} ms`);
+}
+
 export async function execCommand(connection: SshConnection, command: string, options: ExecOptions): Promise<ExecResult> {
   const startedAt = performance.now();
+  connection.trace(1, `exec: ${command}`);
   const deadline = startDeadline(options.signal, options.timeoutMs, () => commandTimeoutError(connection.endpoint, command, options.timeoutMs));
   // Once the run is reported, late output (a dying command's last words) goes nowhere.
   let reported = false;
@@ -44,7 +54,9 @@ export async function execCommand(connection: SshConnection, command: string, op
         prepare: (opened) => {
           opened.on("data", (chunk: Buffer) => reported || stdout.push(chunk));
           opened.stderr.on("data", (chunk: Buffer) => stderrScan.push(chunk));
+          connection.trace(2, "exec: channel open, stdin closed");
           opened.on("exit", (code: number | null, signal?: string) => {
+            connection.trace(2, `exec: exit-status ${code ?? "none"}${signal ? `, exit-signal ${signal}` : ""}`);
             exit = typeof code === "number" ? { code, signal: null } : { code: null, signal: signal ?? null };
           });
           // Writing stdin to a command that already exited is not our failure.
@@ -79,7 +91,9 @@ export async function execCommand(connection: SshConnection, command: string, op
     // A channel that closes without an exit status lost its connection.
     if (!exit && connection.closed) throw connection.lostError();
     stderrScan.end();
-    return commandOutput(stdout, stderr, exit ?? { code: null, signal: null }, startedAt);
+    const result = commandOutput(stdout, stderr, exit ?? { code: null, signal: null }, startedAt);
+    traceResult(connection, result);
+    return result;
   } finally {
     deadline.dispose();
   }

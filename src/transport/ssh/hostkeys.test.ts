@@ -98,7 +98,7 @@ describe("known_hosts", () => {
   test("accepts the recorded key and refuses another one in every checking mode but off", async () => {
     const recorded = ed25519Blob();
     const known = await knownHosts(["# first line", line("[10.0.0.5]:2222", recorded)]);
-    expect(known.verify(web, recorded, "strict")).toEqual({ ok: true, learned: false });
+    expect(known.verify(web, recorded, "strict")).toEqual({ ok: true, learned: false, matched: { file: known.file, line: 2 } });
     const impostor = ed25519Blob();
     for (const mode of ["strict", "accept-new"] as const) {
       const verdict = known.verify(web, impostor, mode);
@@ -127,7 +127,7 @@ describe("known_hosts", () => {
     const strict = known.verify(web, blob, "strict");
     expect(!strict.ok && strict.error.code).toBe("E_SSH_HOSTKEY_UNKNOWN");
     expect(known.verify(web, blob, "accept-new")).toEqual({ ok: true, learned: true });
-    expect(known.verify(web, blob, "strict")).toEqual({ ok: true, learned: false });
+    expect(known.verify(web, blob, "strict")).toEqual({ ok: true, learned: false, matched: { file: known.file, line: 2 } });
     await known.flush();
     expect(await readFile(known.file, "utf8")).toBe(`# nothing yet\n[10.0.0.5]:2222 ssh-ed25519 ${blob.toString("base64")}\n`);
   });
@@ -144,7 +144,7 @@ describe("known_hosts", () => {
     const second = join(dir, `second-${randomBytes(4).toString("hex")}`);
     await writeFile(second, `# other\n${line("[10.0.0.5]:2222", blob)}\n`);
     const known = await KnownHosts.load([first, second]);
-    expect(known.verify(web, blob, "strict")).toEqual({ ok: true, learned: false });
+    expect(known.verify(web, blob, "strict")).toEqual({ ok: true, learned: false, matched: { file: second, line: 2 } });
     const changed = known.verify(web, ed25519Blob(), "strict");
     expect(changed.ok || changed.error.message).toContain(`${second}:2`);
     const other = { ...web, host: "10.0.0.6" };

@@ -72,7 +72,8 @@ export function entryMatches(entry: KnownHostEntry, name: string): boolean {
   return compilePatternList(entry.patterns, hostPattern).test(name);
 }
 
-export type HostKeyVerdict = { ok: true; learned: boolean } | { ok: false; error: OpsError };
+/** An accepted key says why: the known_hosts line it matched, or that it was learned (accept-new) or not checked (off). */
+export type HostKeyVerdict = { ok: true; learned: boolean; matched?: { file: string; line: number } } | { ok: false; error: OpsError };
 
 /** ssh2's host key algorithm names, newest first, as it offers them by default. */
 const hostKeyAlgorithms: Record<string, string[]> = {
@@ -208,7 +209,8 @@ export class KnownHosts {
     const revoked = entries.find((e) => e.marker === "@revoked" && e.blob.equals(blob));
     if (revoked) return { ok: false, error: hostKeyRevokedError(endpoint, this.describe(revoked)) };
     const plain = entries.filter((e) => e.marker === "");
-    if (plain.some((e) => e.blob.equals(blob))) return { ok: true, learned: false };
+    const known = plain.find((e) => e.blob.equals(blob));
+    if (known) return { ok: true, learned: false, matched: { file: known.file, line: known.line } };
     // Any recorded key that does not match is a change, also when its type
     // differs: the offer prefers recorded types, so the host dropped that key.
     const recorded = plain.find((e) => e.keyType === offeredType) ?? plain[0];

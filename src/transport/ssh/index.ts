@@ -12,6 +12,7 @@ export type {
   SshEndpoint,
   SshPoolOptions,
   SshSession,
+  SshTrace,
   UploadOptions,
   UploadResult,
 } from "./types.ts";

@@ -3,6 +3,7 @@ import type { OpsError } from "../../errors.ts";
 import type { SshConnection } from "./connection.ts";
 import { raceSignal, reasonOf, startDeadline, type Deadline } from "./deadline.ts";
 import { CommandStoppedError, commandTimeoutError, shellError } from "./errors.ts";
+import { traceResult } from "./exec.ts";
 import { commandOutput, StreamCapture } from "./output.ts";
 import { newMarkers, RunFrame, runScript } from "./shell-protocol.ts";
 import { GroupReportScanner, newGroupMarker, reportGroup, stopRemoteCommand } from "./stop.ts";
@@ -143,7 +144,10 @@ export class PooledShell implements RemoteShell {
       await raceSignal(previous, deadline.signal);
       if (this.closed) throw shellError(this.connection.endpoint, "is closed", "open a new one with session.shell()");
       const driver = await this.ensureDriver(deadline.signal);
-      return await driver.run(command, options, deadline, startedAt);
+      this.connection.trace(1, `run in the remote shell: ${command}`);
+      const result = await driver.run(command, options, deadline, startedAt);
+      traceResult(this.connection, result);
+      return result;
     } finally {
       deadline.dispose();
       release();

@@ -15,6 +15,20 @@ export interface SshEndpoint {
   knownHostsFiles?: string[];
   /** Settings that asked for less host key checking and were not followed; a refused key's hint repeats them. */
   hostKeyNotes?: string[];
+  /** Where the host's settings come from (`opskit.yaml:12:5`, `~/.ssh/config:14`, `-H`), for -v. */
+  source?: string;
+}
+
+/**
+ * What connections do, told as `ssh -v` tells it (opskit's -v, -vv, -vvv):
+ * level 1 the connection (address, user, ProxyJump), the auth methods tried
+ * and the one accepted, the host-key decision, each command and the timings;
+ * 2 adds channels, exit details and the settings used; 3 adds ssh2's own
+ * debug lines. Lines may hold a rendered command: the writer masks secrets.
+ */
+export interface SshTrace {
+  level: number;
+  line(endpoint: SshEndpoint, level: number, text: string): void;
 }
 
 export type HostKeyChecking = "strict" | "accept-new" | "off";
@@ -42,6 +56,8 @@ export interface SshPoolOptions {
   agentSocket?: string;
   /** SSH-level keepalive on idle pooled connections, so a dead peer is noticed. */
   keepaliveIntervalMs?: number;
+  /** -v: what each connection does, as lines (see SshTrace). */
+  trace?: SshTrace;
 }
 
 export interface ExecOptions {
