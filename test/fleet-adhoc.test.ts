@@ -72,6 +72,23 @@ describe("opskit exec -H", () => {
     expect(await readFile(knownHosts, "utf8")).toBe(before);
   }, 60_000);
 
+  test("runs resume names the hosts again from the recorded pattern and carries on with the one that failed", async () => {
+    const before = await readFile(knownHosts, "utf8");
+    const failed = await opskit(["exec", "-H", `127.0.0.[2-4]:${port}`, "--", "echo", "resumed"]);
+    expect(failed.code).toBe(1);
+    const runId = /opskit runs show (\S+)\)/.exec(failed.stdout)![1]!;
+    try {
+      await writeFile(knownHosts, `${before}[127.0.0.4]:${port} ${fleet.hostPublicKey}\n`);
+      const resumed = await opskit(["runs", "resume", runId]);
+      expect(resumed.stderr).toContain(`1 target to run (127.0.0.4:${port})`);
+      expect(resumed.code).toBe(0);
+      expect(resumed.stdout).toMatch(/1 targets?: 0 ok, 1 changed, 0 failed, 0 unreachable/);
+      expect(resumed.stdout).toContain(`127.0.0.4:${port}`);
+    } finally {
+      await writeFile(knownHosts, before);
+    }
+  }, 60_000);
+
   test("@file reads a pattern a line, with comments and blank lines", async () => {
     await writeFile(join(work, "hosts.txt"), `# the two we know\n\n127.0.0.[2,3]:${port}   # both\n127.0.0.2:${port}\n`);
     const run = await opskit(["exec", "-H", "@hosts.txt", "--", "echo", "ok"]);
@@ -96,7 +113,7 @@ describe("-v", () => {
     const run = await opskit(["exec", "-v", "-H", `127.0.0.2:${port}`, "--", "echo", "traced"]);
     expect(run.code).toBe(0);
     const name = `127.0.0.2:${port}`;
-    expect(run.stderr).toContain(`debug1: ${name}: connecting to ${fleet.user}@127.0.0.2:${port} (host from -H)`);
+    expect(run.stderr).toContain(`debug1: ${name}: connecting to ${fleet.user}@127.0.0.2:${port} (host from -H, ${join(home, ".ssh", "config")})`);
     expect(run.stderr).toContain(`debug1: ${name}: connected to 127.0.0.2 port ${port}`);
     expect(run.stderr).toContain(`debug1: ${name}: host key: ssh-ed25519 ${fingerprint} matches ${knownHosts}:1`);
     expect(run.stderr).toContain(`debug1: ${name}: auth: trying key ${fleet.identityFile}`);
@@ -109,7 +126,7 @@ describe("-v", () => {
   test("-vv adds the settings and exit details, -vvv ssh2's own lines; a refused key says why", async () => {
     const vv = await opskit(["exec", "-vv", "-H", `127.0.0.[3-4]:${port}`, "--", "true"]);
     expect(vv.code).toBe(1);
-    expect(vv.stderr).toContain(`debug2: 127.0.0.3:${port}: settings ${fleet.user}@127.0.0.3:${port}; keys ${fleet.identityFile} (from -H)`);
+    expect(vv.stderr).toContain(`debug2: 127.0.0.3:${port}: settings ${fleet.user}@127.0.0.3:${port}; keys ${fleet.identityFile} (from -H, ${join(home, ".ssh", "config")})`);
     expect(vv.stderr).toContain(`debug2: 127.0.0.3:${port}: exec: exit-status 0`);
     expect(vv.stderr).toContain(`debug2: 127.0.0.3:${port}: known_hosts: ${knownHosts}, looked up as [127.0.0.3]:${port} (hostKeyChecking strict)`);
     expect(vv.stderr).toMatch(new RegExp(`debug1: 127\\.0\\.0\\.4:${port}: host key: ssh-ed25519 SHA256:\\S+ refused: .*not in ${knownHosts.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}`));

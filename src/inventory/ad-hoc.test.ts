@@ -45,7 +45,7 @@ describe("ad-hoc targets", () => {
         proxyJump: "bastion",
         knownHostsFiles: [join(home, ".ssh", "known_db")],
         hostKeyNotes: undefined,
-        source: "-H",
+        source: `-H, ${join(home, ".ssh", "config")}`,
       },
       {
         name: "lab3",
@@ -56,7 +56,7 @@ describe("ad-hoc targets", () => {
         proxyJump: undefined,
         knownHostsFiles: undefined,
         hostKeyNotes: [`${join(home, ".ssh", "config")}:10: StrictHostKeyChecking no is not followed (opskit's defaults.hostKeyChecking decides)`],
-        source: "-H",
+        source: `-H, ${join(home, ".ssh", "config")}`,
       },
     ]);
   });
@@ -72,7 +72,7 @@ describe("ad-hoc targets", () => {
     expect(targets.map(({ name, user, source }) => ({ name, user, source }))).toEqual([
       { name: "web1", user: "deploy", source: "hosts.txt:2" },
       { name: "web2", user: "deploy", source: "hosts.txt:2" },
-      { name: "root@db1", user: "root", source: "hosts.txt:4" },
+      { name: "root@db1", user: "root", source: `hosts.txt:4, ${join(home, ".ssh", "config")}` },
     ]);
     await expect(adHocTargets(configured, "@missing.txt", { env: env(), cwd: project })).rejects.toThrow(`-H @missing.txt: cannot read ${join(project, "missing.txt")}`);
   });

@@ -31,7 +31,8 @@ export async function adHocTargets(loaded: InventoryInput, pattern: string, opti
   const { defaults } = loaded.config;
   const defaultKeys = defaults.key === undefined ? [] : Array.isArray(defaults.key) ? defaults.key : [defaults.key];
   return entries.map(({ entry, source }): Target => {
-    const configured: Partial<HostRecord> = fromSshConfig?.(entry.host) ?? {};
+    const configured: Partial<HostRecord> = fromSshConfig?.config(entry.host) ?? {};
+    const applied = (["address", "port", "user", "keys", "proxyJump", "knownHostsFiles", "hostKeyNotes"] as const).some((field) => configured[field] !== undefined);
     const keys = configured.keys && configured.keys.length > 0 ? configured.keys : defaultKeys;
     return {
       name: entry.name,
@@ -45,7 +46,8 @@ export async function adHocTargets(loaded: InventoryInput, pattern: string, opti
       ...(configured.proxyJump !== undefined ? { proxyJump: configured.proxyJump } : {}),
       ...(configured.knownHostsFiles ? { knownHostsFiles: configured.knownHostsFiles.map((file) => expandPath(file, loaded.baseDir, home)) } : {}),
       ...(configured.hostKeyNotes ? { hostKeyNotes: configured.hostKeyNotes } : {}),
-      source,
+      // -v tells where a host's settings come from: the pattern, and ~/.ssh/config when it said something for the host.
+      source: applied ? `${source}, ${fromSshConfig!.file}` : source,
     };
   });
 }
@@ -68,11 +70,11 @@ async function readPatterns(pattern: string, cwd: string, home: string): Promise
 }
 
 /** What ~/.ssh/config says for a host name; undefined when there is no such file. */
-async function userSshConfig(home: string, env: Record<string, string | undefined>): Promise<((name: string) => HostRecord) | undefined> {
+async function userSshConfig(home: string, env: Record<string, string | undefined>): Promise<{ file: string; config: (name: string) => HostRecord } | undefined> {
   const file = join(home, ".ssh", "config");
   const text = await Bun.file(file)
     .text()
     .catch(() => undefined);
   if (text === undefined) return undefined;
-  return sshConfigResolver(text, { file, display: file, homeDir: home, env, readText: (path) => Bun.file(path).text() });
+  return { file, config: await sshConfigResolver(text, { file, display: file, homeDir: home, env, readText: (path) => Bun.file(path).text() }) };
 }
