@@ -135,6 +135,7 @@ class RunSpans {
       ...(result.exitCode !== null ? { "opskit.step.exit_code": result.exitCode } : {}),
       ...(result.error ? { "opskit.step.error": result.error.message, "opskit.step.error_code": result.error.code } : {}),
       ...(event.resumedFrom ? { "opskit.step.resumed_from": event.resumedFrom } : {}),
+      ...(event.ranOn ? { "opskit.step.ran_on": event.ranOn } : {}),
       ...(event.status === "skipped" && typeof result.data?.reason === "string" ? { "opskit.step.skip_reason": result.data.reason } : {}),
     });
     if (failed(event.status)) held.span.fail(result.error?.message ?? event.status);
