@@ -81,6 +81,10 @@ const refused: { name: string; template: string; reason: RegExp }[] = [
   { name: "env -S string", template: 'env -S "printf %s\\n {{ vars.v }}"', reason: /env -S/ },
   { name: "env --split-string=", template: "env --split-string='echo {{ vars.v }}'", reason: /env -S/ },
   { name: "sudo env -iS", template: "sudo env -iS'echo {{ vars.v }}'", reason: /env -S/ },
+  { name: "here-document run by sh", template: "sh <<EOF\necho {{ vars.v }}\nEOF", reason: /here-document that sh runs/ },
+  { name: "here-document piped into bash", template: "cat <<EOF | sudo -n bash\n{{ vars.v }}\nEOF", reason: /here-document that bash runs/ },
+  { name: "output piped into sh", template: "printf '%s\\n' {{ vars.v }} | sh", reason: /piped into sh/ },
+  { name: "here-document python3 - reads", template: "python3 - <<EOF\nprint('{{ vars.v }}')\nEOF", reason: /python3 runs/ },
 ];
 
 const compiled = new Map<string, Template>();
@@ -181,6 +185,23 @@ describe("contexts that cannot hold a value are refused at compile time", () => 
     // What the refusal prevents: "${V}" reaches env as one word, and env -S makes it several.
     const run = Bun.spawnSync(["/bin/sh", "-c", 'env -S "printf %s\\n ${V}"'], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", V: "a 'b c' d" }, stdout: "pipe" });
     expect(run.stdout.toString()).toBe("a\nb c\nd\n");
+  });
+
+  test("a shell reading its script from a here-document or a pipe runs a value there, which is why those places are refused", () => {
+    // What the refusal prevents: the outer shell expands "${V}" into the text, and the inner sh parses that text.
+    for (const command of ['sh <<EOF\n${V}\nEOF', 'printf "%s\\n" "${V}" | sh']) {
+      const run = Bun.spawnSync(["/bin/sh", "-c", command], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", V: "echo ran" }, stdout: "pipe" });
+      expect(run.stdout.toString()).toBe("ran\n");
+    }
+  });
+
+  test("a value passed to sh -s as an argument, with the script in a quoted here-document, stays data", async () => {
+    const template = await compileTemplate("sh -s -- {{ vars.v }} <<'EOF'\nprintf '%s' \"$1\"\nEOF", "test", ["vars"], "shell");
+    for (const { name, value } of corpus) {
+      const run = Bun.spawnSync(["/bin/sh", "-c", template.renderShell({ vars: { v: value } }).command], { stdout: "pipe" });
+      expect(Buffer.compare(Buffer.from(run.stdout), Buffer.from(encode(value))), name).toBe(0);
+    }
+    expect(existsSync(marker)).toBe(false);
   });
 
   test("the position points at the {{ }} on its own line of a multi-line command", async () => {

@@ -38,6 +38,7 @@ export const hints = {
   afterBackslash: "remove the backslash before {{ }}: the value is already taken literally",
   afterDollar: "remove the $ before {{ }}: the value is already substituted",
   delimiter: "write the here-document delimiter as literal text",
+  stdinProgram: "the text reaches a shell that runs it as a script: pass the value as an argument of the script instead (sh -s -- {{ vars.x }} <<'EOF' ... \"$1\" ... EOF), or as an environment variable it reads",
   reparse: "this command parses its argument as code again: pass the value as a positional parameter (sh -c 'echo \"$1\"' sh {{ vars.x }}), on stdin, or as an environment variable the script reads",
   subscript: "an array subscript is arithmetic in bash: use an associative array (declare -A) with a quoted key, or check the value is a number first",
 };
@@ -99,6 +100,30 @@ export function reparsedArguments(words: readonly CommandWord[], integers: Set<s
     }
   }
   return refusals;
+}
+
+const stdinInterpreters = new Set(["python", "python2", "python3", "perl", "ruby", "node", "php", "bun", "lua"]);
+
+/**
+ * The shell or interpreter a simple command runs that reads its program from
+ * standard input (`sh`, `bash -s -- ARGS`, `python3 -`), if it is one: the
+ * text piped or redirected into it is code.
+ */
+export function stdinProgramReader(words: readonly CommandWord[]): string | undefined {
+  const k = commandWordAt(words);
+  const name = words[k]?.text.split("/").at(-1) ?? "";
+  const shell = shells.has(name);
+  if (!shell && !stdinInterpreters.has(name)) return undefined;
+  for (const word of words.slice(k + 1)) {
+    const text = word.text;
+    if (text === "-" || (shell && /^-[A-Za-z]*s[A-Za-z]*$/.test(text))) return name;
+    if (/^-[A-Za-z]*c/.test(text) && shell) return undefined;
+    if (text === "--") return shell ? undefined : name;
+    if (text.startsWith("-") || (shell && text.startsWith("+"))) continue;
+    // An operand: the script file it runs.
+    return undefined;
+  }
+  return name;
 }
 
 /** The first word after reserved words and assignments. */

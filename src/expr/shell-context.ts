@@ -11,7 +11,7 @@
  * POSIX grammar: https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html
  */
 
-import { commandWordAt, hints, reparsedArguments, type CommandWord } from "./shell-commands.ts";
+import { commandWordAt, hints, reparsedArguments, stdinProgramReader, type CommandWord } from "./shell-commands.ts";
 
 /** How a reference is written where the value sits: `"$V"`, `$V` inside "..." or a here-document, `'"$V"'` inside '...'. */
 export type ShellContext = "word" | "double" | "single" | "heredoc";
@@ -37,6 +37,14 @@ interface Heredoc {
   delimiter: string;
   quoted: boolean;
   stripTabs: boolean;
+  /** The shell that runs its body as a script (`sh <<EOF`, `cat <<EOF | bash`), once the pipeline is known. */
+  runBy?: string;
+}
+
+/** One command of a pipeline: its words and the here-documents it reads. */
+interface Stage {
+  words: CommandWord[];
+  heredocs: Heredoc[];
 }
 
 const metaChars = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
@@ -121,10 +129,21 @@ class ShellScanner {
         words = [];
       }
     };
-    const endCommand = () => {
+    let pipeline: Stage[] = [];
+    let heredocs: Heredoc[] = [];
+    /** `pipe`: the command's output goes on to the next one (`|`), so the pipeline is not complete. */
+    const endCommand = (pipe = false) => {
       endWord();
       if (!pattern) this.analyze(words);
+      if (words.length > 0 || heredocs.length > 0) {
+        pipeline.push({ words, heredocs });
+        if (!pipe) {
+          this.analyzePipeline(pipeline);
+          pipeline = [];
+        }
+      }
       words = [];
+      heredocs = [];
     };
     const inTest = () => words[0]?.text === "[[" && !words.some((w) => w.text === "]]");
     while (!this.done) {
@@ -218,7 +237,7 @@ class ShellScanner {
             this.i++;
             break;
           }
-          endCommand();
+          endCommand(c === "|" && this.ch(1) !== "|");
           if (c === ";" && this.ch(1) === ";") {
             this.i++;
             if (this.ch(1) === "&") this.i++;
@@ -237,7 +256,7 @@ class ShellScanner {
             this.command(")");
           } else if (c === "<" && this.ch(1) === "<" && this.ch(2) !== "<") {
             this.i += 2;
-            this.heredocOperator();
+            heredocs.push(this.heredocOperator());
           } else if (c === "<" && this.ch(1) === "<") {
             this.i += 3;
           } else {
@@ -367,7 +386,7 @@ class ShellScanner {
   }
 
   /** After `<<`: an optional `-` and the delimiter word; its body starts after the next newline. */
-  private heredocOperator(): void {
+  private heredocOperator(): Heredoc {
     const stripTabs = this.ch() === "-";
     if (stripTabs) this.i++;
     while (this.ch() === " " || this.ch() === "\t") this.i++;
@@ -394,7 +413,9 @@ class ShellScanner {
       }
       this.i++;
     }
-    this.pending.push({ delimiter, quoted, stripTabs });
+    const heredoc: Heredoc = { delimiter, quoted, stripTabs };
+    this.pending.push(heredoc);
+    return heredoc;
   }
 
   /** The bodies of the here-documents opened on the line that just ended, in order. */
@@ -422,9 +443,26 @@ class ShellScanner {
         this.refuseSince(start, "it is inside a quoted here-document", hints.quotedHeredoc);
       } else {
         this.expandable("heredoc", { text: "", placeholders: [] }, end);
+        if (heredoc.runBy) this.refuseSince(start, `it is inside a here-document that ${heredoc.runBy} runs as a script`, hints.stdinProgram);
       }
       this.i = next;
     }
+  }
+
+  /**
+   * A pipeline whose later command is a shell reading its script from
+   * standard input (`echo {{ }} | sh`, `cat <<EOF | bash`, `sh <<EOF`): what
+   * the commands before it print, and their here-documents, are its script.
+   */
+  private analyzePipeline(stages: readonly Stage[]): void {
+    stages.forEach((stage, i) => {
+      const reader = stdinProgramReader(stage.words);
+      if (!reader) return;
+      for (const earlier of stages.slice(0, i)) {
+        for (const index of earlier.words.flatMap((w) => w.placeholders)) this.refuse(index, `its output is piped into ${reader}, which runs it as a script`, hints.stdinProgram);
+      }
+      for (const feeding of stages.slice(0, i + 1)) for (const heredoc of feeding.heredocs) heredoc.runBy ??= reader;
+    });
   }
 
   /** One simple command's words: refuses interpolations that a command would parse again. */
