@@ -71,7 +71,9 @@ function inventoryLines(hosts: readonly SshHost[], sshConfig: string): string[] 
       const fields = [`address: ${scalar(host.hostName ?? host.name)}`];
       if (host.user) fields.push(`user: ${scalar(host.user)}`);
       if (host.port && /^\d+$/.test(host.port)) fields.push(`port: ${host.port}`);
-      return `    ${scalar(host.name)}: { ${fields.join(", ")} }`;
+      // YAML allows an implicit key of at most 1024 characters; a longer name takes the explicit form.
+      const key = scalar(host.name);
+      return key.length > 1000 ? `    ? ${key}\n    : { ${fields.join(", ")} }` : `    ${key}: { ${fields.join(", ")} }`;
     }),
   ];
 }
