@@ -139,7 +139,8 @@ export async function runStepOnce(request: StepRun, target: RunTarget, step: Com
   const outcome = await shared;
   const status: StepStatus = outcome.status === "unreachable" ? "failed" : outcome.status;
   const description = outcome.resumedFrom ? outcome.description : `${outcome.description} (ran once on ${outcome.ranOn})`;
-  const result: ActionResult = outcome.result.unreachable ? { ...outcome.result, unreachable: false } : outcome.result;
+  const { unreachable, ...reachable } = outcome.result;
+  const result: ActionResult = unreachable ? reachable : outcome.result;
   request.emit({
     type: "step.finished",
     runId: request.runId,

@@ -1,12 +1,12 @@
-import { actions, resultScope, scopeVariables, type Action, type ActionResult, type ActionTarget, type RemoteHost, type Renderer } from "../actions/index.ts";
+import { actions, resultScope, scopeVariables, type Action, type ActionTarget, type RemoteHost, type Renderer } from "../actions/index.ts";
 import type { ActionKind, Step, Workflow } from "../config/index.ts";
-import { configError, ExitCode, OpsError } from "../errors.ts";
+import { configError } from "../errors.ts";
 import { compileExpression, compileTemplate, type Expression } from "../expr/index.ts";
-import type { RunStatus, StepPhase, StepStatus, TargetStatus } from "../journal/index.ts";
+import type { RunStatus, StepPhase, TargetStatus } from "../journal/index.ts";
 import { parseDuration, sleep } from "../time/index.ts";
-import { maskedOutput, type EventSink, type RunCounts } from "./events.ts";
-import { formatTraceparent, newSpanId, newTraceId, tracePropagation, type TraceContext } from "../observe/index.ts";
-import { compilePermissions, PermissionDenied, type Guard, type Policy } from "../policy/index.ts";
+import type { EventSink, RunCounts } from "./events.ts";
+import { newSpanId, newTraceId, type TraceContext } from "../observe/index.ts";
+import { compilePermissions, type Guard, type Policy } from "../policy/index.ts";
 import { failureBudget, planBatches } from "./plan.ts";
 import type { PriorProgress } from "./progress.ts";
 import { runPool } from "./pool.ts";
