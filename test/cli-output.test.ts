@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { builtBinary, runBuilt } from "./harness/binary.ts";
 import { repoRoot, type CliOptions } from "./harness/cli.ts";
+import { hostileValues } from "./harness/hostile.ts";
 import { startHttpServer } from "./harness/http.ts";
 import { alertmanagerNotification, startServe, type ServeProcess } from "./harness/serve.ts";
 
@@ -144,6 +145,15 @@ describe("-o json and -o yaml parse and agree", () => {
     const { json, yaml } = await both(["inventory", "-c", join(dir, "quoted.yaml")]);
     expect(yaml).toEqual(json);
     expect(yaml[0]).toMatchObject({ name: "yes", labels: { version: "1.10", zone: "null", port: "0022" } });
+  });
+
+  test("hostile label values come out of -o yaml as the same strings -o json gives", async () => {
+    // JSON is YAML: the config carries each value JSON-quoted.
+    const labels = Object.fromEntries(hostileValues.map(({ value }, i) => [`l${i}`, value]));
+    await writeFile(join(dir, "hostile.yaml"), `inventory:\n  hosts:\n    web-1: ${JSON.stringify({ address: "192.0.2.1", labels })}\n`);
+    const { json, yaml } = await both(["inventory", "-c", join(dir, "hostile.yaml")]);
+    expect(yaml).toEqual(json);
+    expect((yaml[0] as { labels: Record<string, string> }).labels).toEqual(labels);
   });
 
   test("--json is -o json", async () => {
