@@ -95,6 +95,14 @@ describe(".opskit-audit.yaml", () => {
     expect(report.notices).toEqual(expect.arrayContaining(["settings from .opskit-audit.yaml", "settings from team/.opskit-audit.yaml"]));
   }, 60_000);
 
+  test("ShellCheck's own .shellcheckrc still applies to its codes", async () => {
+    expect(Bun.which("shellcheck"), "ShellCheck must be installed (scripts/setup.sh installs it)").toBeTruthy();
+    const root = write(join(dir, "shellcheckrc"), { ".git/HEAD": "x\n", "x.sh": risky });
+    expect(rulesAt((await auditJson(root, [])).report)).toContain("x.sh:5 SC2086");
+    writeFileSync(join(root, ".shellcheckrc"), "disable=SC2086\n");
+    expect(rulesAt((await auditJson(root, [])).report)).toEqual(["x.sh:3 OPS-SH-004", "x.sh:4 OPS-SH-006"]);
+  }, 60_000);
+
   test("a bad file is an error at its file:line:col with a hint (exit 65)", async () => {
     const root = write(join(dir, "bad-config"), { ".git/HEAD": "x\n", "a.sh": risky, ".opskit-audit.yaml": "exclude:\n  - OPS-SH-004\n  - OPS-SH-44\n" });
     const typo = await runBuilt(["audit", "--no-shellcheck"], { cwd: root });
