@@ -151,10 +151,20 @@ describe("-v", () => {
         "    steps:",
         "      - name: call",
         "        ssh: { command: 'test -n \"$API_TOKEN\" && echo token-set', env: { API_TOKEN: 'env:ADHOC_API_TOKEN' } }",
+        "  preview:",
+        "    targets: name=127.0.0.2",
+        "    steps:",
+        "      - copy: { src: fleet.txt, dest: /tmp/opskit-adhoc-never-written }",
         "",
       ].join("\n"),
     );
     try {
+      // A dry run's copy preview reads the target: its connection is traced too, and nothing is written.
+      const plan = await opskit(["run", "-v", "--dry-run", "preview"]);
+      expect(plan.code).toBe(0);
+      expect(plan.stderr).toContain(`debug1: 127.0.0.2: connecting to ${fleet.user}@127.0.0.2:${port} (host from fleet.txt:1)`);
+      expect(plan.stderr).toMatch(/debug1: 127\.0\.0\.2: host key: ssh-ed25519 SHA256:\S+ matches /);
+
       const run = await opskit(["run", "-vv", "use-token"], { ADHOC_API_TOKEN: SECRET });
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/2 targets: 0 ok, 2 changed/);

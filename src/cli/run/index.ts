@@ -83,9 +83,16 @@ function interruptible(out: LineWriter) {
 /** Runs a prepared run through the run service, with its output, the journal and Ctrl-C handling. */
 export async function startRun(prepared: PreparedRun, options: StartOptions, extra: { owedRollback?: Target[]; progress?: PriorProgress } = {}): Promise<number> {
   const out = new LineWriter();
+  // -v lines go to stderr between the run's own lines, never inside one.
+  const debug = (line: string) => {
+    out.flush();
+    console.error(line);
+  };
+  const sshTrace = verboseTrace(options.verbose, debug);
+  if (options.verbose >= 2) describeTargets(prepared.targets, debug);
   if (prepared.params.dryRun) {
     await checkBeforeRun(prepared, options, true);
-    await printPlan(prepared, out, options.json);
+    await printPlan(prepared, out, options.json, sshTrace);
     out.flush();
     return ExitCode.ok;
   }
@@ -102,13 +109,6 @@ export async function startRun(prepared: PreparedRun, options: StartOptions, ext
   const sinks = tracing ? [display, await runTraceSinkOf(tracing)] : [display];
   const caller = callerTrace();
   const { signal, hardSignal, release } = interruptible(out);
-  // -v lines go to stderr between the run's own lines, never inside one.
-  const debug = (line: string) => {
-    out.flush();
-    console.error(line);
-  };
-  const sshTrace = verboseTrace(options.verbose, debug);
-  if (options.verbose >= 2) describeTargets(prepared.targets, debug);
   try {
     const run = await startJournaledRun(prepared, {
       journal,

@@ -3,6 +3,7 @@ import { celVars, describeStep, loadPreflight, openRemotes, planBatches, preview
 import { eventJsonLine, foldHostNames, type LineWriter } from "../../ui/index.ts";
 import { parseVarOptions, type VarOptions } from "../vars.ts";
 import type { PreparedRun } from "../../runs/index.ts";
+import type { SshTrace } from "../../transport/ssh/index.ts";
 
 /**
  * What a run would do, found before it starts: the checks that catch a run
@@ -105,10 +106,10 @@ function planSteps(prepared: PreparedRun, batches: PreparedRun["targets"][]): Pl
  * reading the targets and never writing them; a target that cannot be read
  * says why in the preview instead of failing the plan.
  */
-async function previewSteps(prepared: PreparedRun, planned: PlannedStep[]): Promise<void> {
+async function previewSteps(prepared: PreparedRun, planned: PlannedStep[], sshTrace: SshTrace | undefined): Promise<void> {
   const wanted = planned.filter((p) => p.step.action.preview && p.description !== undefined && (p.phase === "main" || p.phase === "pre" || p.phase === "post"));
   if (wanted.length === 0) return;
-  const remotes = await openRemotes(prepared.loaded, prepared.targets);
+  const remotes = await openRemotes(prepared.loaded, prepared.targets, undefined, undefined, sshTrace);
   const signal = new AbortController().signal;
   try {
     const pool = runPool(
@@ -140,10 +141,11 @@ function previewLines(preview: ActionPreview): string[] {
  * With --json, one line per target and step (`plan.step`) between
  * `plan.started` and `plan.finished`.
  */
-export async function printPlan(prepared: PreparedRun, out: LineWriter, json: boolean): Promise<void> {
+/** `sshTrace`: -v over the connections a preview opens (a copy's diff reads the target). */
+export async function printPlan(prepared: PreparedRun, out: LineWriter, json: boolean, sshTrace?: SshTrace): Promise<void> {
   const batches = planBatches(prepared.targets, prepared.compiled.workflow.strategy);
   const planned = planSteps(prepared, batches);
-  await previewSteps(prepared, planned);
+  await previewSteps(prepared, planned, sshTrace);
   if (json) {
     const names = batches.map((batch) => batch.map((t) => t.name));
     out.line(eventJsonLine({ type: "plan.started", kind: prepared.kind, name: prepared.name, targets: names.flat(), batches: names, vars: prepared.vars, dryRun: true }));
