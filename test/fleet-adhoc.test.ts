@@ -134,7 +134,7 @@ describe("-v", () => {
     expect(vvv.stderr).toContain(`debug3: 127.0.0.2:${port}: ssh2: `);
   }, 60_000);
 
-  test("run -v masks a secret the command carries: the value never reaches stdout or stderr", async () => {
+  test("run -vvv masks a secret the command carries, in ssh2's debug lines too: the value never reaches stdout or stderr", async () => {
     // A hosts: list with a range, the step's env from a secret reference: the rendered command exports it.
     await writeFile(join(work, "fleet.txt"), `${fleet.user}@127.0.0.[2-3]:${port}\n`);
     await writeFile(
@@ -165,10 +165,13 @@ describe("-v", () => {
       expect(plan.stderr).toContain(`debug1: 127.0.0.2: connecting to ${fleet.user}@127.0.0.2:${port} (host from fleet.txt:1)`);
       expect(plan.stderr).toMatch(/debug1: 127\.0\.0\.2: host key: ssh-ed25519 SHA256:\S+ matches /);
 
-      const run = await opskit(["run", "-vv", "use-token"], { ADHOC_API_TOKEN: SECRET });
+      const run = await opskit(["run", "-vvv", "use-token"], { ADHOC_API_TOKEN: SECRET });
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/2 targets: 0 ok, 2 changed/);
       expect(run.stderr).toContain(`debug1: 127.0.0.2: exec: export API_TOKEN='***' ; test -n "$API_TOKEN" && echo token-set`);
+      // ssh2's own debug lines (-vvv) carry the exec request with the command: masked too.
+      expect(run.stderr).toContain("exec: export API_TOKEN='***'");
+      expect(run.stderr).toMatch(/debug3: 127\.0\.0\.2: ssh2: Outbound: Sending CHANNEL_REQUEST \(r:\d+, exec: .*API_TOKEN=\S*\*\*\*/);
       expect(`${run.stdout}\n${run.stderr}`).not.toContain(SECRET);
     } finally {
       await rm(join(work, "opskit.yaml"), { force: true });
