@@ -259,6 +259,35 @@ describe("runOnce", () => {
     expect(end.counts.failed).toBe(3);
   });
 
+  test("when the first target cannot be reached, the next one runs it, and the rest take that result", async () => {
+    const log = join(dir, `once-${crypto.randomUUID().slice(0, 8)}.log`);
+    await writeFile(log, "");
+    await chmod(log, 0o666);
+    const config = await writeConfig([
+      "  reach:",
+      "    targets: role=web",
+      "    strategy: { rolling: { batch: 1, maxUnreachable: 1 } }",
+      "    steps:",
+      `      - { name: once, ssh: "echo {{ target.name }} >> ${log}; echo from-{{ target.name }}", runOnce: true }`,
+    ]);
+    await fleet.stopHost("host-01");
+    try {
+      const run = await opskit(["run", "reach", "-c", config, "--json"]);
+      expect(run.code).toBe(1);
+      expect(readFileSync(log, "utf8")).toBe("host-02\n");
+      const once = finished(run.stdout, "once");
+      expect(once.map((e) => [e.target, e.status])).toEqual([
+        ["host-01", "unreachable"],
+        ["host-02", "changed"],
+        ["host-03", "changed"],
+      ]);
+      expect(once[2]!.ranOn).toBe("host-02");
+      expect(once[2]!.result.stdout.trim()).toBe("from-host-02");
+    } finally {
+      await fleet.startHost("host-01");
+    }
+  });
+
   test("a resumed run does not run a runOnce step again, even for targets that never reached it", async () => {
     const log = join(dir, `once-${crypto.randomUUID().slice(0, 8)}.log`);
     const flag = join(dir, `flag-${crypto.randomUUID().slice(0, 8)}`);

@@ -118,46 +118,52 @@ export async function runStep(request: RunRequest, target: RunTarget, step: Comp
  * runs it (unless an earlier run this one continues finished it on some
  * target); every other target waits for that outcome and records it as its
  * own, the description saying where it ran. Its failure is every target's
- * failure; a host that could not be reached is the failure of the targets
- * that only waited, not their unreachability.
+ * failure. A target whose host could not be reached did not run it: the
+ * next target that waits runs it instead.
  */
 export async function runStepOnce(request: StepRun, target: RunTarget, step: CompiledStep, scope: () => Record<string, unknown>, signal: AbortSignal, describe: (rendered: unknown) => string): Promise<StepOutcome> {
   const key = `${step.phase}\u0000${step.index}`;
-  let shared = request.once.get(key);
-  if (!shared) {
-    const prior = request.progress?.finishedOnce?.(step.phase, step.index, step.name);
-    if (prior) {
+  // Bounded: each turn round, another target ran the step and could not reach its host.
+  while (true) {
+    let shared = request.once.get(key);
+    if (!shared) {
+      const prior = request.progress?.finishedOnce?.(step.phase, step.index, step.name);
+      if (!prior) {
+        const own = runStep(request, target, step, scope(), signal, describe).then((outcome) => {
+          if (outcome.status === "unreachable" && request.once.get(key) === own) request.once.delete(key);
+          return { ...outcome, ranOn: target.name };
+        });
+        request.once.set(key, own);
+        return own;
+      }
       const description = `finished once on ${prior.target} in run ${request.progress!.runId}`;
       shared = Promise.resolve({ status: prior.status, result: prior.result, attempts: 0, description, startedAt: prior.startedAt, ran: prior.status !== "skipped", ranOn: prior.target, resumedFrom: request.progress!.runId });
-    } else {
-      const own = runStep(request, target, step, scope(), signal, describe).then((outcome) => ({ ...outcome, ranOn: target.name }));
-      request.once.set(key, own);
-      return own;
+      request.once.set(key, shared);
     }
-    request.once.set(key, shared);
+    const outcome = await shared;
+    if (outcome.status === "unreachable" && !signal.aborted) continue;
+    const description = outcome.resumedFrom ? outcome.description : `${outcome.description} (ran once on ${outcome.ranOn})`;
+    const status: StepStatus = outcome.status === "unreachable" ? "failed" : outcome.status;
+    const { unreachable, ...reachable } = outcome.result;
+    const result: ActionResult = unreachable ? reachable : outcome.result;
+    request.emit({
+      type: "step.finished",
+      runId: request.runId,
+      target: target.name,
+      phase: step.phase,
+      index: step.index,
+      name: step.name,
+      action: step.kind,
+      description,
+      status,
+      attempts: 0,
+      result,
+      startedAt: outcome.startedAt,
+      ranOn: outcome.ranOn,
+      ...(outcome.resumedFrom ? { resumedFrom: outcome.resumedFrom } : {}),
+    });
+    return { ...outcome, status, result, description };
   }
-  const outcome = await shared;
-  const status: StepStatus = outcome.status === "unreachable" ? "failed" : outcome.status;
-  const description = outcome.resumedFrom ? outcome.description : `${outcome.description} (ran once on ${outcome.ranOn})`;
-  const { unreachable, ...reachable } = outcome.result;
-  const result: ActionResult = unreachable ? reachable : outcome.result;
-  request.emit({
-    type: "step.finished",
-    runId: request.runId,
-    target: target.name,
-    phase: step.phase,
-    index: step.index,
-    name: step.name,
-    action: step.kind,
-    description,
-    status,
-    attempts: 0,
-    result,
-    startedAt: outcome.startedAt,
-    ranOn: outcome.ranOn,
-    ...(outcome.resumedFrom ? { resumedFrom: outcome.resumedFrom } : {}),
-  });
-  return { ...outcome, status, result, description };
 }
 
 /**
