@@ -91,11 +91,12 @@ async function resolveServerAuth(settings: { auth?: "token" | "none"; token?: st
 /** Starts the whole server: journal, rules, healer (with restart recovery), checks and HTTP. */
 export async function startServe(loaded: LoadedConfig, options: ServeOptions): Promise<ServeHandle> {
   const { Healer, compileRules, startChecks } = await import("../heal/index.ts");
-  const { EventHub, serverMetrics, startServer } = await import("../server/index.ts");
+  const { EventHub, compileProbeModules, serverMetrics, startServer } = await import("../server/index.ts");
   const { serverDefaults } = await import("../config/index.ts");
   const settings = { ...serverDefaults, ...loaded.config.server };
   const defaultTimeoutMs = loaded.defaults.stepTimeoutMs;
   const rules = await compileRules(loaded, defaultTimeoutMs, options.policy);
+  const probeModules = await compileProbeModules(loaded.config.probeModules ?? {}, (path) => loaded.where(path), loaded.baseDir);
   // Lines about the server itself (an internal error's stack among them) pass the redactor like every other output.
   const notice = options.notice ?? (options.log ? logNotice(options.log) : (line: string) => console.error(redact(line)));
   // Checked before anything opens: a lease shorter than a few heartbeats would make replicas take each other's work.
@@ -164,6 +165,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
       },
       onState: hub.check,
       vars: loaded.config.vars,
+      baseDir: loaded.baseDir,
     });
     // After the healer's recovery and this replica's first heartbeat, so the
     // others see it alive before it claims a fire; only when a workflow has a schedule.
@@ -192,6 +194,7 @@ export async function startServe(loaded: LoadedConfig, options: ServeOptions): P
       checks: () => checks?.details() ?? [],
       dryRun: options.dryRun,
       hub,
+      probeModules,
     });
     // Port 0 is known once bound: the name and the address others see follow it.
     cluster.advertise({ ...(options.advertiseUrl || settings.publicUrl ? {} : { url: server.url }), ...(options.replica ? {} : { name: defaultReplicaName(server.url) }) });

@@ -55,7 +55,7 @@ export async function validateCommand(positionals: string[], options: OptionsOf<
   const { compileChecks, compileRules } = await import("../heal/index.ts");
   await asConfigError(async () => {
     await compileRules(loaded, loaded.defaults.stepTimeoutMs);
-    await compileChecks(loaded.config.checks, (path) => `${loaded.where(path)}: ${path.join(".")}`, loaded.config.vars);
+    await compileChecks(loaded.config.checks, (path) => `${loaded.where(path)}: ${path.join(".")}`, loaded.config.vars, loaded.baseDir);
   });
   // agent: compiles as opskit agent compiles it at start: its sources against their kinds' schemas, its rules.
   const agent = loaded.config.agent ? await (await import("./agent.ts")).compileAgentConfig(loaded) : undefined;

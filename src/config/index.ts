@@ -3,7 +3,7 @@
 // config error names file:line:col and says how to fix it. zod is loaded only
 // when needed. YAML reading and secret references live in schema/, below.
 export type { AgentSections, LoadOptions, LoadedAgentConfig, LoadedConfig } from "./load.ts";
-export type { Config, Workflow, Step, Strategy, Defaults, Overlay, ActionKind, Check, Rule, ServerConfig, ObservabilityConfig, Permissions, Shadow, AgentConfig, AgentRule } from "./schema.ts";
+export type { Config, Workflow, Step, Strategy, Defaults, Overlay, ActionKind, Check, ProbeModule, Rule, ServerConfig, ObservabilityConfig, Permissions, Shadow, AgentConfig, AgentRule } from "./schema.ts";
 export { serverDefaults } from "./server-defaults.ts";
 export { effectiveDefaults, type EffectiveDefaults } from "./defaults.ts";
 export { otlpExport, parseOtlpHeaders } from "./otlp.ts";

@@ -161,6 +161,7 @@ const mergedMaps = [
   { path: ["workflows"], what: "workflow" },
   { path: ["server"], what: "server setting" },
   { path: ["observability"], what: "observability setting" },
+  { path: ["probeModules"], what: "probe module" },
 ] as const;
 
 /** Lists whose entries are named: appended across files, each name once. */
@@ -177,7 +178,7 @@ type ListKey = (typeof mergedLists)[number]["key"];
  * Inventory sources are appended in file order.
  */
 function mergeFragments(fragments: Partial<Config>[], docs: YamlDocument[]): { config: Partial<Config> & Pick<Config, "inventory" | "checks" | "rules">; sourceOrigins: SourceOrigin[]; listOrigins: Record<ListKey, SourceOrigin[]> } {
-  const config = { vars: {}, inventory: { hosts: {}, groups: {}, sources: [] }, defaults: {}, environments: {}, workflows: {}, server: {}, observability: {}, checks: [], rules: [] } as unknown as Config;
+  const config = { vars: {}, inventory: { hosts: {}, groups: {}, sources: [] }, defaults: {}, environments: {}, workflows: {}, server: {}, observability: {}, probeModules: {}, checks: [], rules: [] } as unknown as Config;
   const sourceOrigins: SourceOrigin[] = [];
   const listOrigins: Record<ListKey, SourceOrigin[]> = { checks: [], rules: [] };
   fragments.forEach((fragment, index) => {

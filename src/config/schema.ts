@@ -202,6 +202,32 @@ const selfHealing = {
   annotations: labels.default({}).describe("annotations the alert carries, e.g. { summary: ... }"),
 };
 
+/**
+ * How a configured probe talks to its target (checks, /probe modules): the
+ * same choices as opskit probe's -L, --max-redirs, --proxy, --noproxy and
+ * TLS files (ProbeClientFields).
+ */
+export const probeClientFields = {
+  followRedirects: z.boolean().optional().describe("follow HTTP redirects as curl -L does (default false: a 3xx is the answer); every hop is in the result as redirects"),
+  maxRedirects: z.number().int().min(-1).optional().describe("with followRedirects, follow at most this many (default 50, -1 no limit); one more fails the probe"),
+  proxy: z
+    .string()
+    .refine((value) => !/^[a-z][a-z0-9+.-]*:\/\/[^/?#@]*:[^/?#@]*@/i.test(value), "no password in the config: give the proxy URL as a reference, env:NAME or file:/path")
+    .optional()
+    .describe('HTTP proxy for http(s):// targets, http://HOST:PORT, or a reference (env:NAME, file:/path) to a URL with credentials; "" for none (default: http_proxy, https_proxy, HTTPS_PROXY and no_proxy as curl reads them)'),
+  noProxy: z.union([z.string(), z.array(z.string())]).optional().describe("hosts that bypass the proxy: names (and their subdomains), IPs, CIDR ranges, or *"),
+  tls: z
+    .object({
+      ca: z.string().min(1).optional().describe("PEM file of CA certificates to trust (relative to the config)"),
+      cert: z.string().min(1).optional().describe("client certificate (PEM) for servers that require one (mTLS)"),
+      key: z.string().min(1).optional().describe("the client certificate's key (PEM); default: in the cert file"),
+      insecure: z.boolean().optional().describe("do not verify the server's certificate (expiry is still reported)"),
+    })
+    .strict()
+    .optional()
+    .describe("TLS files for https://, tls:// and the like"),
+};
+
 export const checkSchema = z
   .object({
     name: z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"),
@@ -212,10 +238,50 @@ export const checkSchema = z
     timeout: duration.optional().describe("per probe (default: the interval, at most 10s)"),
     failureThreshold: z.number().int().min(1).default(3).describe("consecutive failures before the alert fires"),
     successThreshold: z.number().int().min(1).default(2).describe("consecutive successes before it resolves"),
+    ...probeClientFields,
     ...selfHealing,
   })
   .strict()
   .refine((check) => (check.probe === undefined) !== (check.promql === undefined), "a check takes one of probe or promql");
+
+/**
+ * A module of opskit serve's blackbox_exporter-compatible GET /probe, shaped
+ * as blackbox.yml's (prober, timeout, http.valid_status_codes, ...) in
+ * opskit's spelling; the README maps each key to blackbox's.
+ */
+export const probeModuleSchema = z
+  .object({
+    prober: z.enum(["http", "tcp", "tls", "ssl", "dns"]).describe("http: target is a URL (http:// when it has no scheme); tcp: host:port; tls (or ssl): host:port, with a TLS handshake; dns: the DNS server, host[:port]"),
+    timeout: duration.default("5s").describe("per probe; capped by Prometheus's X-Prometheus-Scrape-Timeout-Seconds less 0.5s, as blackbox_exporter does"),
+    targets: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe("the targets this module may probe, globs over ?target= as given (e.g. https://*.example.com/*); a token holder can otherwise make the server probe any address it reaches"),
+    http: z
+      .object({
+        validStatusCodes: z.array(z.number().int().min(100).max(599)).optional().describe("default any 2xx (valid_status_codes)"),
+        method: z.string().default("GET"),
+        headers: z.record(z.string(), z.string()).default({}),
+        body: z.string().optional(),
+        failIfBodyMatchesRegexp: z.array(z.string()).default([]).describe("fail_if_body_matches_regexp"),
+        failIfBodyNotMatchesRegexp: z.array(z.string()).default([]).describe("fail_if_body_not_matches_regexp"),
+        ...probeClientFields,
+        followRedirects: z.boolean().default(true).describe("follow_redirects: true by default, as blackbox_exporter"),
+      })
+      .strict()
+      .default({ method: "GET", headers: {}, failIfBodyMatchesRegexp: [], failIfBodyNotMatchesRegexp: [], followRedirects: true }),
+    dns: z
+      .object({
+        queryName: z.string().min(1).describe("query_name"),
+        queryType: z.string().default("A").describe("query_type"),
+      })
+      .strict()
+      .optional(),
+    tls: probeClientFields.tls.describe("tls_config: ca, cert, key, insecure (insecure_skip_verify)"),
+  })
+  .strict()
+  .refine((m) => m.prober !== "dns" || m.dns !== undefined, { message: "a dns module needs dns: { queryName }", path: ["dns"] });
 
 const verifySchema = z
   .object({
@@ -302,6 +368,7 @@ export const configSchema = z
     workflows: z.record(z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"), workflowSchema).default({}),
     server: serverSchema.default({}),
     checks: z.array(checkSchema).default([]),
+    probeModules: z.record(z.string().regex(/^[\w.-]+$/, "letters, digits, ., - and _"), probeModuleSchema).default({}).describe("modules of opskit serve's GET /probe?target=...&module=NAME (blackbox_exporter's)"),
     rules: z.array(ruleSchema).default([]),
     observability: observabilitySchema.default({}),
     agent: agentSchema.optional().describe("opskit agent: sources read at the edge (kernel events, logs), rules over them, alerts delivered to opskit serve"),
@@ -322,6 +389,7 @@ export type Strategy = z.infer<typeof strategySchema>;
 export type Defaults = z.infer<typeof defaultsSchema>;
 export type Overlay = z.infer<typeof overlaySchema>;
 export type Check = z.infer<typeof checkSchema>;
+export type ProbeModule = z.infer<typeof probeModuleSchema>;
 export type Permissions = z.infer<typeof permissionsSchema>;
 export type Shadow = z.infer<typeof shadowSchema>;
 export type Schedule = z.infer<typeof scheduleSchema>;

@@ -3,7 +3,7 @@ import { ExitCode, OpsError, configError, isOpsError } from "../errors.ts";
 import { Slots } from "../engine/index.ts";
 import { compileExpectations, compileTemplate } from "../expr/index.ts";
 import { promqlTargetOf } from "../actions/index.ts";
-import { expectationVariables, parseTarget, proberOfTarget, promqlTargetUrl, runProbe, type ProbePlan, type ProbeResult, type ProbeSettings } from "../probe/index.ts";
+import { clientSettings, expectationVariables, parseTarget, proberOfTarget, promqlTargetUrl, runProbe, type ProbePlan, type ProbeResult, type ProbeSettings } from "../probe/index.ts";
 import { redact } from "../observe/index.ts";
 import { parseDuration } from "../time/index.ts";
 import { alertFingerprint, type Alert } from "./alert.ts";
@@ -19,6 +19,10 @@ export interface CheckState {
   /** Why the last probe failed; absent when it passed. */
   lastError?: string;
   lastDurationMs?: number;
+  /** The last probe's phases in ms (dns, connect, proxy, tls, firstByte, transfer) and its total. */
+  lastTimings?: Record<string, number>;
+  /** Epoch ms the certificate the last probe saw expires (TLS targets). */
+  tlsNotAfter?: number;
   /** Epoch ms of the first failing probe of the streak that fired. */
   firingSince?: number;
   /** Among replicas sharing the checks: whether this one runs it now (the others show it unknown). */
@@ -80,6 +84,8 @@ export interface CheckOptions {
   onState?: (state: CheckState) => void;
   /** The config's vars (after --env): a check's probe names them in templates ({{ vars.endpoint }}), its expect in CEL (vars.maxBytes). */
   vars?: Record<string, unknown>;
+  /** Where a check's TLS files are found (the config's directory); default the working directory. */
+  baseDir?: string;
 }
 
 /**
@@ -187,7 +193,7 @@ async function renderPromql(spec: NonNullable<Check["promql"]>, at: (...path: st
   }
 }
 
-async function compileCheck(check: Check, index: number, where: CheckOptions["where"], vars: Record<string, unknown> = {}): Promise<CompiledCheck> {
+async function compileCheck(check: Check, index: number, where: CheckOptions["where"], vars: Record<string, unknown> = {}, baseDir = process.cwd()): Promise<CompiledCheck> {
   const at = (...path: (string | number)[]) => where(["checks", index, ...path]);
   const intervalMs = positiveDuration(check.interval, at("interval"));
   const timeout = check.timeout ?? check.promql?.timeout;
@@ -217,10 +223,11 @@ async function compileCheck(check: Check, index: number, where: CheckOptions["wh
     throw atPath(undefined, error);
   }
   const labels = { alertname: check.name, check: check.name, ...check.labels };
+  const base: ProbeSettings = { timeoutMs, retries: 0, retryDelayMs: 0, insecure: false, ca: undefined, maxBodyBytes: 1 << 20 };
   return {
     check,
     plan: { target, name: check.name, labels: check.labels, expectations, scope: { vars } },
-    settings: { timeoutMs, retries: 0, retryDelayMs: 0, insecure: false, ca: undefined, maxBodyBytes: 1 << 20 },
+    settings: await clientSettings(check, base, baseDir, (...path) => at(...path)),
     intervalMs,
     labels,
     fingerprint: alertFingerprint(labels),
@@ -258,6 +265,12 @@ class CheckTracker {
   record(result: ProbeResult, at: number): Alert | undefined {
     this.state.lastRunAt = at;
     this.state.lastDurationMs = result.timings.total;
+    const timings: Record<string, number> = {};
+    for (const [phase, ms] of Object.entries(result.timings)) if (ms !== undefined) timings[phase] = ms;
+    this.state.lastTimings = timings;
+    const notAfter = result.tls?.notAfter ? Date.parse(result.tls.notAfter) : Number.NaN;
+    if (Number.isFinite(notAfter)) this.state.tlsNotAfter = notAfter;
+    else delete this.state.tlsNotAfter;
     return result.verdict === "healthy" ? this.#pass(at) : this.#fail(describeFailure(result), at);
   }
 
@@ -337,7 +350,7 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
   }
   const compiled: CompiledCheck[] = [];
   // One at a time, so the error reported is the first check's in config order.
-  for (const [i, check] of checks.entries()) compiled.push(await compileCheck(check, i, options.where, options.vars));
+  for (const [i, check] of checks.entries()) compiled.push(await compileCheck(check, i, options.where, options.vars, options.baseDir));
 
   const now = options.now ?? Date.now;
   const slots = new Slots(options.concurrency);
@@ -453,6 +466,6 @@ export async function startChecks(checks: Check[], options: CheckOptions): Promi
 }
 
 /** Compiles every check without scheduling any (opskit validate). */
-export async function compileChecks(checks: Check[], where: CheckOptions["where"], vars?: Record<string, unknown>): Promise<void> {
-  await Promise.all(checks.map((check, i) => compileCheck(check, i, where, vars)));
+export async function compileChecks(checks: Check[], where: CheckOptions["where"], vars?: Record<string, unknown>, baseDir?: string): Promise<void> {
+  await Promise.all(checks.map((check, i) => compileCheck(check, i, where, vars, baseDir)));
 }

@@ -11,6 +11,12 @@ export type { TargetEntry } from "./file.ts";
 export { bypassesProxy, proxyRules, shownProxy, type ProxyRules } from "./proxy.ts";
 export { readTlsFiles, type TlsFiles } from "./tls-files.ts";
 export type { RedirectHop } from "./http.ts";
+export type { ProbeClientFields } from "./client-settings.ts";
+
+/** A configured probe's redirects, proxy and TLS files as settings; loaded lazily (it reads secrets and files). */
+export async function clientSettings(...args: Parameters<typeof import("./client-settings.ts").clientSettings>): Promise<import("./types.ts").ProbeSettings> {
+  return (await import("./client-settings.ts")).clientSettings(...args);
+}
 
 /** Reads a -f target file; loaded lazily because YAML and zod cost startup time. */
 export async function readTargetFile(file: string): Promise<import("./file.ts").TargetEntry[]> {

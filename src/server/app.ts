@@ -10,6 +10,8 @@ import type { ServerMetrics } from "./metrics.ts";
 import type { RequestContext, Route } from "./route.ts";
 import { dashboardRoutes } from "./routes-dashboard.ts";
 import { incidentRoutes } from "./routes-incidents.ts";
+import type { ProbeModules } from "./probe-modules.ts";
+import { probeRoutes } from "./routes-probe.ts";
 import { runRoutes } from "./routes-runs.ts";
 import { readObjectBody, silenceRoutes, textField } from "./routes-silences.ts";
 
@@ -38,6 +40,8 @@ export interface AppOptions {
   dryRun: boolean;
   /** The live feed (GET /api/v1/events) and the output of steps running here. */
   hub: EventHub;
+  /** The modules of GET /probe (blackbox_exporter's), from opskit.yaml's probeModules:. */
+  probeModules?: ProbeModules;
 }
 
 /** What the app needs of the connection a request came on. */
@@ -113,6 +117,7 @@ export function createApp(options: AppOptions, host: () => HostRules): (request:
     ),
     ...incidentRoutes(options),
     ...runRoutes(options),
+    ...probeRoutes(options),
     ...silenceRoutes(options),
     ...dashboardRoutes(options),
     { method: "GET", pattern: /^\/api\/v1\/cluster$/, endpoint: "cluster", access: "api", handle: async () => json(await clusterView(healer.cluster, journal)) },

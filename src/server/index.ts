@@ -7,6 +7,7 @@ import { internalProblem, isLoopback } from "./http.ts";
 import { parseListen } from "../transport/index.ts";
 
 export { serverMetrics, type ServerMetrics } from "./metrics.ts";
+export { compileProbeModules, type ProbeModules } from "./probe-modules.ts";
 export type { AppOptions } from "./app.ts";
 export { EventHub, type HubOptions } from "./hub.ts";
 export { incidentReadRoutes, type IncidentReadOptions } from "./routes-incidents.ts";

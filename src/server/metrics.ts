@@ -20,7 +20,7 @@ export interface LiveState {
   openIncidents(): number | Promise<number>;
   runningRemediations(): number;
   paused(): boolean | Promise<boolean>;
-  checks(): { name: string; status: string }[];
+  checks(): { name: string; status: string; lastTimings?: Record<string, number>; tlsNotAfter?: number }[];
   /** This replica's view of the cluster (opskit serve always has one). */
   cluster?(): { replicas: number; leader: boolean; epoch: number; checksOwned: number };
 }
@@ -64,6 +64,27 @@ export function serverMetrics(live: LiveState): ServerMetrics {
     collect() {
       this.reset();
       for (const check of live.checks()) if (check.status !== "unknown") this.set({ check: check.name }, check.status === "passing" ? 1 : 0);
+    },
+  });
+  // As blackbox_exporter's probe_http_duration_seconds{phase} and probe_ssl_earliest_cert_expiry, per check.
+  new Gauge({
+    name: "opskit_check_duration_seconds",
+    help: "The last probe of a check: the seconds each phase took (dns, connect, proxy, tls, firstByte, transfer) and its total.",
+    labelNames: ["check", "phase"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const check of live.checks()) for (const [phase, ms] of Object.entries(check.lastTimings ?? {})) this.set({ check: check.name, phase }, ms / 1000);
+    },
+  });
+  new Gauge({
+    name: "opskit_check_tls_expiry_timestamp_seconds",
+    help: "When the certificate a check's last probe saw expires, in Unix seconds (checks of TLS targets).",
+    labelNames: ["check"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const check of live.checks()) if (check.tlsNotAfter !== undefined) this.set({ check: check.name }, check.tlsNotAfter / 1000);
     },
   });
 

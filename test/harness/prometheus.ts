@@ -9,6 +9,7 @@ import { refusedPort } from "./net.ts";
 // the alert tests talk to. A missing binary is an error, never a skip.
 const PROMETHEUS = "/usr/bin/prometheus";
 const ALERTMANAGER = "/usr/bin/prometheus-alertmanager";
+const BLACKBOX = "/usr/bin/prometheus-blackbox-exporter";
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
 const STDERR_TAIL_CHARS = 4_000;
@@ -53,7 +54,8 @@ export interface AlertmanagerClusterOptions {
 }
 
 export interface PrometheusOptions {
-  scrapeTargets: { job: string; targets: string[] }[];
+  /** `config`: more of the job's scrape config (metrics_path, params, relabel_configs, authorization, ...). */
+  scrapeTargets: { job: string; targets: string[]; config?: Record<string, unknown> }[];
   /** A rule file's YAML text (groups: [...]); none by default. */
   rules?: string;
   /** One Alertmanager, or every member of a cluster: Prometheus sends each alert to all of them; none by default (a Prometheus that is only queried). */
@@ -138,7 +140,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestS
           },
         }
       : {}),
-    scrape_configs: options.scrapeTargets.map((target) => ({ job_name: target.job, static_configs: [{ targets: target.targets }] })),
+    scrape_configs: options.scrapeTargets.map((target) => ({ job_name: target.job, static_configs: [{ targets: target.targets }], ...target.config })),
   };
   const server = await startServer("prometheus", PROMETHEUS, config, (dir, configFile, address) => [
     `--config.file=${configFile}`,
@@ -179,6 +181,11 @@ async function waitForDiscovery(url: string, scrapeTargets: PrometheusOptions["s
     await Bun.sleep(100);
   }
   throw new Error(`prometheus at ${url} did not pick up its scrape targets and Alertmanager within ${READY_TIMEOUT_MS / 1000}s (saw ${seen})`);
+}
+
+/** Debian's blackbox_exporter on 127.0.0.1 and a free port, with these modules (blackbox.yml's `modules:`). */
+export async function startBlackboxExporter(modules: Record<string, unknown>): Promise<TestServer> {
+  return startServer("blackbox", BLACKBOX, { modules }, (_dir, configFile, address) => [`--config.file=${configFile}`, `--web.listen-address=${address}`]);
 }
 
 /** Runs an instant PromQL query and returns its result vector. */
