@@ -320,7 +320,7 @@ describe("opskit serve: verification and resolves that never come", () => {
     const server = await serve("server: { staleAfter: 1s }");
     await server.post("/api/v1/alerts", { labels: { alertname: "Quiet" } });
     const view = await server.waitFor("/api/v1/incidents/1", (v) => v.incident?.status === "resolved" && v, 10_000);
-    expect(view.incident.resolution).toBe("stale: no notification for 1.00s");
+    expect(view.incident.resolution).toBe("stale: no notification for 1s");
     expect(timeline(view)).toContain("no rule matches this alert");
   });
 });

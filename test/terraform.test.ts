@@ -319,7 +319,7 @@ describe("stopping terraform", () => {
     const started = performance.now();
     const { code, step } = await run(dir, workflow({ apply: true, stopGrace: "1s" }).replace("        terraform:", "        timeout: 2s\n        terraform:"));
     expect(code).toBe(2);
-    expect(step!.result.error).toMatchObject({ code: "E_COMMAND_TIMEOUT", message: "terraform timed out after 2.00s" });
+    expect(step!.result.error).toMatchObject({ code: "E_COMMAND_TIMEOUT", message: "terraform timed out after 2s" });
     expect(readFileSync(join(dir, "terraform-signals.log"), "utf8").split("\n").filter(Boolean).slice(1)).toEqual(["INT", "TERM"]);
     const plan = calls(dir).find((c) => c.args[1] === "plan")!;
     expect(alive(plan.pid)).toBe(false);

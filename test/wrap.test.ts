@@ -279,7 +279,7 @@ describe("opskit wrap --on", () => {
     expect(run.code).toBe(2);
     expect(stepOf(run).result).toMatchObject({ stdout: "got this far\n", error: { code: "E_SSH_COMMAND_TIMEOUT" } });
     // The step's whole budget, not what was left of it after the copy.
-    expect(stepOf(run).result.error.message).toContain("timed out after 1.00s");
+    expect(stepOf(run).result.error.message).toContain("timed out after 1s");
   });
 
   test("a host that is down is unreachable (exit 1) and the others run", async () => {
