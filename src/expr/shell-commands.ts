@@ -126,6 +126,25 @@ export function stdinProgramReader(words: readonly CommandWord[]): string | unde
   return name;
 }
 
+/** Clients whose arguments carry a program of their own: a query, a command run elsewhere. */
+const programClients = new Set(["psql", "mysql", "mariadb", "sqlite3", "clickhouse-client", "mongosh", "mongo", "redis-cli", "cqlsh", "sqlcmd"]);
+/** Tools whose `exec` or `run` runs the rest of the words as a command in a container or pod. */
+const containerTools = new Set(["kubectl", "oc", "docker", "podman", "nerdctl", "crictl"]);
+
+/**
+ * Interpolations in arguments that the command hands to a program of its own
+ * (`psql -c {{ vars.sql }}`, `kubectl exec pod -- {{ vars.cmd }}`): the shell
+ * keeps them data, but what they say is done. opskit does not refuse them;
+ * the audit's policy check reads them as able to render to anything.
+ */
+export function programArguments(words: readonly CommandWord[]): number[] {
+  const k = commandWordAt(words);
+  const name = words[k]?.text.split("/").at(-1) ?? "";
+  const rest = words.slice(k + 1);
+  if (programClients.has(name) || (containerTools.has(name) && rest.some((w) => w.text === "exec" || w.text === "run"))) return rest.flatMap((w) => w.placeholders);
+  return [];
+}
+
 /** The first word after reserved words and assignments. */
 function firstCommandWord(words: readonly CommandWord[]): number {
   let k = 0;

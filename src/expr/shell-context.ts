@@ -11,7 +11,7 @@
  * POSIX grammar: https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html
  */
 
-import { commandWordAt, hints, reparsedArguments, stdinProgramReader, type CommandWord } from "./shell-commands.ts";
+import { commandWordAt, hints, programArguments, reparsedArguments, stdinProgramReader, type CommandWord } from "./shell-commands.ts";
 
 /** How a reference is written where the value sits: `"$V"`, `$V` inside "..." or a here-document, `'"$V"'` inside '...'. */
 export type ShellContext = "word" | "double" | "single" | "heredoc";
@@ -28,6 +28,8 @@ export interface ShellPlacement {
   refusals: ShellRefusal[];
   /** Interpolations in the word that names the command to run (`{{ vars.tool }} --version`, `sudo {{ vars.cmd }}`): the value picks the program. */
   commandNames: number[];
+  /** Interpolations a command hands to a program of its own (`psql -c {{ vars.sql }}`): data to the shell, code to it. */
+  programArguments: number[];
 }
 
 /** Template text as characters, with each {{ }} replaced by its index. */
@@ -55,7 +57,8 @@ export function placeShellValues(items: readonly ShellItem[], count: number): Sh
   scanner.command(undefined);
   const contexts = scanner.contexts.map((context) => context ?? "word");
   const refusals = [...scanner.refusals.values()].sort((a, b) => a.index - b.index);
-  return { contexts, refusals, commandNames: [...scanner.commandNames].sort((a, b) => a - b) };
+  const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
+  return { contexts, refusals, commandNames: sorted(scanner.commandNames), programArguments: sorted(scanner.programArguments) };
 }
 
 class ShellScanner {
@@ -63,6 +66,7 @@ class ShellScanner {
   readonly contexts: (ShellContext | undefined)[];
   readonly refusals = new Map<number, ShellRefusal>();
   readonly commandNames = new Set<number>();
+  readonly programArguments = new Set<number>();
   private pending: Heredoc[] = [];
   /** Variables declared integer (declare -i): an assignment to one is arithmetic. */
   private readonly integers = new Set<string>();
@@ -468,6 +472,7 @@ class ShellScanner {
   /** One simple command's words: refuses interpolations that a command would parse again. */
   private analyze(words: readonly CommandWord[]): void {
     for (const index of words[commandWordAt(words)]?.placeholders ?? []) this.commandNames.add(index);
+    for (const index of programArguments(words)) this.programArguments.add(index);
     for (const refusal of reparsedArguments(words, this.integers)) for (const index of refusal.placeholders) this.refuse(index, refusal.reason, refusal.hint);
   }
 }

@@ -201,8 +201,9 @@ export function unsafeShellPlaces(source: string): UnsafeShellPlace[] {
  * What each {{ }} of a shell command can do once rendered, in order: "data"
  * where its value stays data (an argument, or part of one: it cannot add a
  * word, an operator or a command), "code" where it names the command to run
- * or sits where something parses it again (eval, `sh -c`, ssh, ...). What the
- * audit's policy check reads. No CEL is compiled.
+ * or sits where something parses it again (eval, `sh -c`, ssh, ...), or is
+ * an argument a client runs as a program of its own (`psql -c`, `kubectl
+ * exec`). What the audit's policy check reads. No CEL is compiled.
  */
 export function shellTemplateRoles(source: string): ("data" | "code")[] {
   const pieces = splitTemplate(source, "command");
@@ -213,7 +214,7 @@ export function shellTemplateRoles(source: string): ("data" | "code")[] {
     else items.push(count++);
   }
   const placement = placeShellValues(items, count);
-  const code = new Set([...placement.refusals.map((r) => r.index), ...placement.commandNames]);
+  const code = new Set([...placement.refusals.map((r) => r.index), ...placement.commandNames, ...placement.programArguments]);
   return Array.from({ length: count }, (_, i) => (code.has(i) ? "code" : "data"));
 }
 

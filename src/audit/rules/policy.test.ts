@@ -75,14 +75,17 @@ describe("templated commands against deny.commands", () => {
     "sudo -n {{ vars.cmd }} now", // 13: behind a wrapper, the command word
     'sh -c "{{ vars.cmd }}"', // 15: a script sh parses again
     "eval {{ vars.cmd }}", // 17: eval
+    "psql -c {{ vars.sql }}", // 19: a query psql runs
+    "kubectl exec -n shop api-0 -- {{ vars.cmd }} --force", // 21: a command run in the pod
+    "systemctl restart {{ vars.unit }}", // 23: data
   ];
 
   test("a value that stays data is flagged only where it really can complete a denied command; one that can become code always is", async () => {
-    writeFileSync(join(dir, "deny.yaml"), "deny:\n  commands: ['*rm -rf /*', 'reboot*']\n");
+    writeFileSync(join(dir, "deny.yaml"), "deny:\n  commands: ['*rm -rf /*', 'reboot*', '*DROP TABLE*']\n");
     const yaml = `workflows:\n  w:\n    targets: local\n    steps:\n${steps.map((command) => `      - exec: ${JSON.stringify(command)}\n        timeout: 1m\n`).join("")}`;
     writeFileSync(join(dir, "templated.yaml"), yaml);
     const policy = await loadPolicy(join(dir, "deny.yaml"));
     const report = await runAudit({ paths: [join(dir, "templated.yaml")], root: dir, shellcheck: false, policy });
-    expect(report.findings.filter((f) => f.rule === "OPS-POL-001").map((f) => f.line)).toEqual([9, 11, 13, 15, 17]);
+    expect(report.findings.filter((f) => f.rule === "OPS-POL-001").map((f) => f.line)).toEqual([9, 11, 13, 15, 17, 19, 21]);
   });
 });
