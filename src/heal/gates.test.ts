@@ -57,7 +57,7 @@ describe("safety gates", () => {
   test("the per-rule rate limit holds and retries within a minute", () => {
     const decision = decide({ ...base, rateLimit: { runs: 5, perMs: 3_600_000, used: 5 } });
     expect(decision).toMatchObject({ action: "hold", gate: "rateLimit", retryAt: now + 60_000 });
-    expect(decision.reason).toBe("suppressed: rate limit, 5 runs of rule restart-api in the last 60m00s (limit 5)");
+    expect(decision.reason).toBe("suppressed: rate limit, 5 runs of rule restart-api in the last 1h (limit 5)");
     expect(decide({ ...base, rateLimit: { runs: 5, perMs: 3_600_000, used: 4 } }).action).toBe("run");
   });
 
