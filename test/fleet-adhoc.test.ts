@@ -173,6 +173,12 @@ describe("-v", () => {
       expect(run.stderr).toContain("exec: export API_TOKEN='***'");
       expect(run.stderr).toMatch(/debug3: 127\.0\.0\.2: ssh2: Outbound: Sending CHANNEL_REQUEST \(r:\d+, exec: .*API_TOKEN=\S*\*\*\*/);
       expect(`${run.stdout}\n${run.stderr}`).not.toContain(SECRET);
+      // opskit shadow's workflow candidate opens SSH connections too.
+      const shadow = await opskit(["shadow", "token-check", "--legacy", "echo token-set", "--candidate", "workflow:use-token", "-v"], { ADHOC_API_TOKEN: SECRET });
+      expect(shadow.code).toBe(0);
+      expect(shadow.stderr).toContain(`debug1: 127.0.0.2: connecting to ${fleet.user}@127.0.0.2:${port} (host from fleet.txt:1)`);
+      expect(shadow.stderr).toContain(`debug1: 127.0.0.2: exec: export API_TOKEN='***'`);
+      expect(`${shadow.stdout}\n${shadow.stderr}`).not.toContain(SECRET);
     } finally {
       await rm(join(work, "opskit.yaml"), { force: true });
     }

@@ -2,6 +2,7 @@ import { configOptions } from "./config-options.ts";
 import { journalOption } from "./journal-spec.ts";
 import { defineCommand, describedAs } from "./options.ts";
 import { outputOption } from "./output-format.ts";
+import { outputOptions } from "./run/spec.ts";
 import { varOptions } from "./vars.ts";
 
 export const shadowSpec = defineCommand({
@@ -28,6 +29,7 @@ export const shadowSpec = defineCommand({
     timeout: { kind: "duration", value: "duration", default: "5m", description: "each side's timeout; its process group is killed" },
     limit: { kind: "string", short: "l", value: "selector", description: "workflow candidate: narrow its targets (the first one is compared)" },
     ...describedAs(varOptions, "workflow candidate: "),
+    ...describedAs({ verbose: outputOptions.verbose }, "workflow candidate: "),
     json: { kind: "boolean", description: "one JSON line per comparison, then a summary (report: one line per name)" },
     ...outputOption,
     ...journalOption,

@@ -13,6 +13,7 @@ import { commandJournal } from "./journal-options.ts";
 import type { OptionsOf } from "./options.ts";
 import { runOrigin } from "./run/index.ts";
 import type { shadowSpec } from "./shadow-spec.ts";
+import { verboseTrace } from "./run/verbose.ts";
 import { parseVarOptions } from "./vars.ts";
 
 const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
@@ -49,7 +50,7 @@ async function workflowSide(name: string, options: ShadowOptions, journal: Journ
   if (!target) throw usageError("E_SHADOW_TARGETS", `workflow ${name} has no targets to run on`, "check its targets: selector, or --limit");
   const first = { ...prepared, targets: [target] };
   // One set of connections for every comparison.
-  const remotes = await openRunRemotes(first);
+  const remotes = await openRunRemotes(first, verboseTrace(options.verbose, (line) => console.error(line)));
   const run = async (): Promise<SideOutcome> => {
     const startedAt = performance.now();
     let result: SideOutcome | undefined;

@@ -46,7 +46,7 @@ export const runSpec = defineCommand({
 
 export const execSpec = defineCommand({
   name: "exec",
-  description: "run one command on every target a selector matches: opskit exec 'role=web' -- uptime",
+  description: "run one command on every target a selector matches, or on the hosts -H names: opskit exec 'role=web' -- uptime",
   argument: { name: "<args...>", description: "a selector (none with -H), then -- and the command" },
   examples: [
     { text: "Uptime of every web host", command: "opskit exec role=web -- uptime" },
