@@ -7,6 +7,7 @@ import { ExitCode, OpsError } from "../errors.ts";
 import { compileGlob, type Glob } from "../glob/index.ts";
 import { clientSettings, parseTarget, runProbe, type ProbeResult, type ProbeSettings, type Timings } from "../probe/index.ts";
 import { parseDuration } from "../time/index.ts";
+import { ipFamily } from "../transport/index.ts";
 
 export interface CompiledModule {
   name: string;
@@ -109,7 +110,7 @@ export async function probeWithModule(module: CompiledModule, target: string, sc
   }
   const started = performance.now();
   const result = await runProbe({ target: parsed, name: target, labels: {}, expectations: [] }, { ...module.settings, timeoutMs }, signal);
-  return renderSamples(samplesOf(module, result, (performance.now() - started) / 1000));
+  return renderSamples(samplesOf(module, result, (performance.now() - started) / 1000, literalFamily(url)));
 }
 
 /** Blackbox's phases, from opskit's: summed over the redirects followed, as blackbox sums them. */
@@ -128,13 +129,19 @@ function httpPhases(result: ProbeResult): Record<string, number> {
   return phases;
 }
 
-function samplesOf(module: CompiledModule, result: ProbeResult, seconds: number): Sample[] {
+/** 4 or 6 when the target names an IP address: the protocol a failed probe would have used. */
+function literalFamily(url: string): number {
+  const host = new URL(url.replace(/^dns:\/\/[^?]*\?.*server=([^&]*).*$/, (_, server: string) => `tcp://${decodeURIComponent(server)}`)).hostname.replace(/^\[|\]$/g, "");
+  return ipFamily(host) ?? 0;
+}
+
+function samplesOf(module: CompiledModule, result: ProbeResult, seconds: number, family: number): Sample[] {
   const reached = result.error === undefined && result.verdict !== "interrupted";
   const samples: Sample[] = [];
   const add = (name: string, help: string, value: number, labels?: Record<string, string>) => samples.push({ name, help, value, ...(labels ? { labels } : {}) });
   const ipv6 = result.ip?.includes(":") ?? false;
   add("probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds", (result.timings.dns ?? 0) / 1000);
-  add("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", result.ip ? (ipv6 ? 6 : 4) : 0);
+  add("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", result.ip ? (ipv6 ? 6 : 4) : family);
   let success = reached;
   if (module.module.prober === "http") {
     const status = result.status ?? 0;
@@ -151,7 +158,7 @@ function samplesOf(module: CompiledModule, result: ProbeResult, seconds: number)
     add("probe_http_ssl", "Indicates if SSL was used for the final redirect", result.http?.url?.toLowerCase().startsWith("https:") || (!result.http && result.target.toLowerCase().startsWith("https:")) ? 1 : 0);
     add("probe_http_version", "Returns the version of HTTP of the probe response", result.http ? Number(result.http.version) : 0);
     add("probe_failed_due_to_regex", "Indicates if probe failed due to regex", regexFailed ? 1 : 0);
-  } else if (module.module.prober === "tcp") {
+  } else if (module.module.prober !== "dns") {
     add("probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0);
   }
   if (result.tls?.notAfter) add("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", Date.parse(result.tls.notAfter) / 1000);
