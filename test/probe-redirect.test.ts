@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBuilt } from "./harness/binary.ts";
 import { parseJsonLines } from "./harness/cli.ts";
+import { hostileValues, pwnedMarker } from "./harness/hostile.ts";
 import { startHttpServer } from "./harness/http.ts";
 
 let http: Server<undefined>;
@@ -114,6 +115,17 @@ describe("opskit probe -L follows redirects as curl -L", () => {
     expect(moved.result.body.json.headers.cookie).toBeUndefined();
     expect(moved.result.body.json.headers["x-kept"]).toBe("yes");
     expect(Object.keys(anchor.headers).filter((h) => h === "authorization" || h === "cookie")).toEqual([]);
+  });
+
+  test("a hostile Location is resolved as a URL or refused, never run: the probe ends healthy, unhealthy or down", async () => {
+    // A header's value is Latin-1 without line breaks or NUL: the server could send no other.
+    const sendable = hostileValues.filter(({ value }) => /^[\t\x20-\x7e\x80-\xff]*$/.test(value));
+    expect(sendable.length).toBeGreaterThan(10);
+    for (const { name, value } of sendable) {
+      const { code } = await probe(["-L", "--timeout", "2s", `${base}/redirect?to=${encodeURIComponent(value)}`]);
+      expect({ name, code: [0, 1, 2].includes(code) }).toEqual({ name, code: true });
+    }
+    expect(await Bun.file(pwnedMarker).exists()).toBe(false);
   });
 
   test("a Location of another scheme is refused, and a bad one named", async () => {

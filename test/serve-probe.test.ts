@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { builtBinary } from "./harness/binary.ts";
 import { makeTestPki, type TestPki } from "./harness/certs.ts";
 import { startHttpServer } from "./harness/http.ts";
+import { hostileValues, pwnedMarker } from "./harness/hostile.ts";
 import { startHangServer } from "./harness/net.ts";
 import { startBlackboxExporter, startPrometheus, waitForQuery, type TestServer } from "./harness/prometheus.ts";
 import { startTinyproxy, type TestProxy } from "./harness/proxy.ts";
@@ -202,6 +203,19 @@ describe("opskit serve's GET /probe, as blackbox_exporter's", () => {
     const refused = await get(`${serve.url}/probe?target=${encodeURIComponent(`http://localhost:${http.port}/ok`)}&module=local_only`, serve.token);
     expect(refused.status).toBe(400);
     expect(JSON.stringify(await refused.json())).toContain("may not probe");
+  });
+
+  test("hostile targets stay data: a 200 or a 400 for each (431 for a request line too long), on loopback only (a path, a port, an allow-list), never a 5xx or a command run", async () => {
+    // A lone surrogate cannot travel in a URL's query at all.
+    const encodable = hostileValues.filter(({ value }) => !/[\ud800-\udfff]/.test(value.replace(/[\ud800-\udbff][\udc00-\udfff]/g, "")));
+    for (const { name, value } of encodable) {
+      for (const [module, target] of [["http_2xx", `${base}/${value}`], ["tcp_connect", `127.0.0.1:${value}`], ["local_only", value], ["local_only", `http://127.0.0.1:${http.port}/ok${value}`]] as const) {
+        const response = await get(`${serve.url}/probe?target=${encodeURIComponent(target)}&module=${module}`, serve.token);
+        await response.arrayBuffer();
+        expect({ name, module, ok: response.status === 200 || response.status === 400 || response.status === 431 }).toEqual({ name, module, ok: true });
+      }
+    }
+    expect(await Bun.file(pwnedMarker).exists()).toBe(false);
   });
 
   test("the module's timeout is capped by Prometheus's X-Prometheus-Scrape-Timeout-Seconds less half a second, as blackbox_exporter", async () => {
