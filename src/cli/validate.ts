@@ -56,6 +56,8 @@ export async function validateCommand(positionals: string[], options: OptionsOf<
   await asConfigError(async () => {
     await compileRules(loaded, loaded.defaults.stepTimeoutMs);
     await compileChecks(loaded.config.checks, (path) => `${loaded.where(path)}: ${path.join(".")}`, loaded.config.vars, loaded.baseDir);
+    const { compileProbeModules } = await import("../server/index.ts");
+    await compileProbeModules(loaded.config.probeModules ?? {}, (path) => `${loaded.where(path)}: ${path.join(".")}`, loaded.baseDir);
   });
   // agent: compiles as opskit agent compiles it at start: its sources against their kinds' schemas, its rules.
   const agent = loaded.config.agent ? await (await import("./agent.ts")).compileAgentConfig(loaded) : undefined;
