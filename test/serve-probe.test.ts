@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { builtBinary } from "./harness/binary.ts";
 import { makeTestPki, type TestPki } from "./harness/certs.ts";
 import { startHttpServer } from "./harness/http.ts";
+import { dnsRecords, startDnsmasq, type TestDnsmasq } from "./harness/dns.ts";
 import { hostileValues, pwnedMarker } from "./harness/hostile.ts";
 import { startHangServer } from "./harness/net.ts";
 import { startBlackboxExporter, startPrometheus, waitForQuery, type TestServer } from "./harness/prometheus.ts";
@@ -18,6 +19,7 @@ let hang: { port: number; stop(): Promise<void> };
 let proxy: TestProxy;
 let serve: ServeProcess;
 let blackbox: TestServer;
+let dns: TestDnsmasq;
 let base: string;
 let secure: string;
 
@@ -39,6 +41,12 @@ function modules(caFile: string) {
   tls_connect:
     prober: tls
     tls: { ca: ${caFile} }
+  dns_a:
+    prober: dns
+    dns: { queryName: ${dnsRecords.a.name}, queryType: A }
+  dns_missing:
+    prober: dns
+    dns: { queryName: ${dnsRecords.missing.name} }
   local_only:
     prober: http
     targets: ["http://127.0.0.1:*/ok"]
@@ -51,6 +59,8 @@ function modules(caFile: string) {
       https_body: { prober: "http", http: { valid_status_codes: [200], fail_if_body_not_matches_regexp: ["UP"], tls_config: { ca_file: caFile } } },
       tcp_connect: { prober: "tcp" },
       tls_connect: { prober: "tcp", tcp: { tls: true, tls_config: { ca_file: caFile } } },
+      dns_a: { prober: "dns", dns: { query_name: dnsRecords.a.name, query_type: "A", transport_protocol: "udp" } },
+      dns_missing: { prober: "dns", dns: { query_name: dnsRecords.missing.name, transport_protocol: "udp" } },
     },
   };
 }
@@ -60,6 +70,7 @@ beforeAll(async () => {
   http = startHttpServer();
   https = startHttpServer(pki.valid);
   hang = await startHangServer();
+  dns = await startDnsmasq();
   proxy = await startTinyproxy({ credentials: { user: "checker", password: "chk-Pass-42" } });
   base = `http://127.0.0.1:${http.port}`;
   secure = `https://127.0.0.1:${https.port}`;
@@ -83,6 +94,7 @@ afterAll(async () => {
   await blackbox?.stop();
   await proxy?.stop();
   await hang?.stop();
+  await dns?.stop();
   http?.stop(true);
   https?.stop(true);
 });
@@ -113,6 +125,7 @@ function valueOf(text: string, series: string): number {
 }
 
 const LISTED = [
+  "probe_dns_answer_rrs",
   "probe_success", "probe_duration_seconds", "probe_http_status_code", "probe_http_duration_seconds", "probe_http_redirects", "probe_http_ssl",
   "probe_http_version", "probe_http_content_length", "probe_ssl_earliest_cert_expiry", "probe_dns_lookup_time_seconds", "probe_failed_due_to_regex", "probe_ip_protocol",
 ] as const;
@@ -128,13 +141,15 @@ describe("opskit serve's GET /probe, as blackbox_exporter's", () => {
       { module: "tcp_connect", target: `127.0.0.1:${http.port}` },
       { module: "tls_connect", target: `127.0.0.1:${https.port}` },
       { module: "tls_connect", target: `127.0.0.1:${http.port}` },
+      { module: "dns_a", target: dns.server },
+      { module: "dns_missing", target: dns.server },
     ];
     for (const c of cases) {
       const query = `/probe?target=${encodeURIComponent(c.target)}&module=${c.module}`;
       const ours = await (await get(`${serve.url}${query}`, serve.token)).text();
       const theirs = await (await get(`${blackbox.url}${query}`)).text();
       expect({ ...c, series: seriesOf(ours, LISTED) }).toEqual({ ...c, series: seriesOf(theirs, LISTED) });
-      for (const name of ["probe_success", "probe_http_status_code", "probe_http_redirects", "probe_http_ssl", "probe_http_version", "probe_failed_due_to_regex", "probe_ip_protocol", "probe_http_content_length"]) {
+      for (const name of ["probe_dns_answer_rrs", "probe_success", "probe_http_status_code", "probe_http_redirects", "probe_http_ssl", "probe_http_version", "probe_failed_due_to_regex", "probe_ip_protocol", "probe_http_content_length"]) {
         if (!theirs.includes(`\n${name} `)) continue;
         expect({ ...c, name, value: valueOf(ours, name) }).toEqual({ ...c, name, value: valueOf(theirs, name) });
       }

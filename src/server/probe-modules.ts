@@ -160,6 +160,10 @@ function samplesOf(module: CompiledModule, result: ProbeResult, seconds: number,
     add("probe_failed_due_to_regex", "Indicates if probe failed due to regex", regexFailed ? 1 : 0);
   } else if (module.module.prober !== "dns") {
     add("probe_failed_due_to_regex", "Indicates if probe failed due to regex", 0);
+  } else {
+    // blackbox's valid_rcodes default: NOERROR only.
+    success = reached && result.dns?.rcode === "NOERROR";
+    add("probe_dns_answer_rrs", "Returns number of entries in the answer resource record list", result.dns?.answers.length ?? 0);
   }
   if (result.tls?.notAfter) add("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", Date.parse(result.tls.notAfter) / 1000);
   add("probe_success", "Displays whether or not the probe was a success", success ? 1 : 0);
