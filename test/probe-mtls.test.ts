@@ -38,7 +38,7 @@ afterAll(() => {
 
 async function probe(args: string[]) {
   const run = await runBuilt(["probe", "--json", ...args]);
-  return { ...run, result: parseJsonLines(run.stdout).results[0] };
+  return { ...run, result: parseJsonLines(run.stdout).results[0]! };
 }
 
 async function curl(args: string[]): Promise<{ code: number; body: string }> {
