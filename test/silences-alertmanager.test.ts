@@ -35,6 +35,9 @@ const table: Row[] = [
   { amtool: ['service=~"(?i)API.*"'], alerts: [{ service: "api-1" }, { service: "Api" }, { service: "web" }] },
   { amtool: ['name=~"é."', 'zone=~"[a-c]\\\\s?z"'], alerts: [{ name: "éx", zone: "b z" }, { name: "éx", zone: "bz" }, { name: "ex", zone: "az" }, { name: "éx", zone: "b\u00a0z" }] },
   { amtool: ['note="comma,inside"', "x=1"], alerts: [{ note: "comma,inside", x: "1" }, { note: "comma", x: "1" }] },
+  { amtool: ['word=~"[[:alpha:]]+\\\\d"'], alerts: [{ word: "abc1" }, { word: "ab-1" }, { word: "é1" }] },
+  { amtool: ['g=~"\\\\p{Greek}+|(a+)+b"'], alerts: [{ g: "λμ" }, { g: "aaab" }, { g: "aaaa" }, { g: "λa" }] },
+  { amtool: ['q=~"(?s)x.y|\\\\Q*+\\\\E|\\\\bw\\\\b.*"'], alerts: [{ q: "x\ny" }, { q: "*+" }, { q: "x" }, { q: "w z" }, { q: "wz" }] },
 ];
 
 let alertmanager: TestServer;
@@ -118,6 +121,11 @@ describe("silences against Alertmanager", () => {
       const ours = await runBuilt(["silence", "add", ...matchers, "--comment", "anchor"], { env: { OPSKIT_SERVER: server.url, OPSKIT_TOKEN: server.token! } });
       expect(ours.code).toBe(64);
       expect(ours.stderr).toContain("at least one matcher must not match the empty string");
+    }
+    // A pattern RE2 does not have is refused by both.
+    for (const matcher of ['x=~"(?=a)b"', 'x=~"(a)\\\\1"', 'x=~"a**"']) {
+      expect({ matcher, code: amtool(["silence", "add", "--comment=anchor", "--duration=1h", matcher]).code }).toEqual({ matcher, code: 1 });
+      expect({ matcher, code: (await runBuilt(["silence", "add", matcher, "--comment", "anchor"], { env: { OPSKIT_SERVER: server.url, OPSKIT_TOKEN: server.token! } })).code }).toEqual({ matcher, code: 64 });
     }
     // And accepted by both: a negative matcher alone (Alertmanager counts it as not matching the empty string).
     expect(amtool(["silence", "add", "--comment=anchor", "--duration=1h", 'zzz!=""']).code).toBe(0);

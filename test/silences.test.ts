@@ -94,7 +94,7 @@ describe("opskit silence", () => {
     for (const [args, reason] of [
       [['team=""', "--comment", "x"], "must not match the empty string"],
       [['service=~".*"', "--comment", "x"], "must not match the empty string"],
-      [['service=~"(a+)+"', "--comment", "x"], "nested quantifiers"],
+      [['service=~"(?=api)"', "--comment", "x"], "lookahead"],
       [['service="unclosed', "--comment", "x"], "unescaped double quote"],
       [["service=api"], "--comment"],
     ] as const) {
@@ -111,7 +111,7 @@ describe("opskit silence", () => {
     expect((await server.post("/api/v1/silences", { matchers: "{alertname=X}", endsAt: Date.now() + 60_000, createdBy: "x" }, "wrong-token")).status).toBe(401);
     const deleted = await fetch(`${server.url}/api/v1/silences/${posted.body.silenceID}`, { method: "DELETE", headers: { authorization: `Bearer ${server.token}` } });
     expect(deleted.status).toBe(200);
-    expect((await deleted.json()).silence.status.state).toBe("expired");
+    expect(((await deleted.json()) as any).silence.status.state).toBe("expired");
   }, 120_000);
 
   test("a silenced alert opens its incident and runs nothing; the timeline names the silence; expiring it runs the remediation once", async () => {

@@ -1,5 +1,6 @@
 import { ExitCode, OpsError } from "../errors.ts";
 import type { SilenceMatcher, SilenceRecord } from "../journal/index.ts";
+import { compileRe2, Re2SyntaxError, type Re2 } from "./re2.ts";
 
 /**
  * Silences as Alertmanager has them: amtool's matcher syntax (parsed as
@@ -7,18 +8,13 @@ import type { SilenceMatcher, SilenceRecord } from "../journal/index.ts";
  * name, a regular expression that compiles, at least one matcher that does
  * not match the empty string), and its matching: every matcher must hold on
  * the alert's labels, a missing label reads as the empty string, and a
- * regular expression is anchored at both ends (^(?:re)$).
+ * regular expression matches the whole value (^(?:re)$).
  *
  * Regular expressions come only from silence authors; label values, which
- * they are matched against, are untrusted. Alertmanager runs Go's RE2, which
- * cannot backtrack; JavaScript's engine can, exponentially in the value's
- * length for nested unbounded quantifiers such as (a+)+. So a silence's
- * regular expression is at most MAX_REGEX_CHARS long, may not repeat
- * unboundedly a group that itself repeats (refused, with the reason), and
- * may not use what RE2 does not have (lookaround, backreferences) or what
- * JavaScript reads otherwise (POSIX classes, inline flags but a leading
- * (?i)). `.` and `\s` are given RE2's meaning (any character but a newline;
- * [\t\n\f\r ]).
+ * they are matched against, are untrusted. They are Go's RE2 syntax, run by
+ * re2.ts in time linear in the value's length (JavaScript's own engine
+ * backtracks: cubic on a*a*a*c, exponential on (a+)+), and at most
+ * MAX_REGEX_CHARS long.
  */
 
 export const MAX_REGEX_CHARS = 1024;
@@ -36,10 +32,10 @@ const operators: Record<string, Pick<SilenceMatcher, "isRegex" | "isEqual">> = {
   "!~": { isRegex: true, isEqual: false },
 };
 
-/** How a matcher is written back: amtool's form, the value always quoted. */
+/** How a matcher is written back: amtool's form, the value always quoted, with the only escapes its parser reads (\", \\, \n). */
 export function formatMatcher(m: SilenceMatcher): string {
   const op = m.isRegex ? (m.isEqual ? "=~" : "!~") : m.isEqual ? "=" : "!=";
-  return `${m.name}${op}${JSON.stringify(m.value).replace(/\\u00([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))}`;
+  return `${m.name}${op}"${m.value.replace(/[\\"]/g, "\\$&").replace(/\n/g, "\\n")}"`;
 }
 
 export const formatMatchers = (matchers: readonly SilenceMatcher[]): string => `{${matchers.map(formatMatcher).join(", ")}}`;
@@ -123,92 +119,19 @@ export function matchersFromArgs(args: readonly string[]): SilenceMatcher[] {
   return out;
 }
 
-/** Inline flags RE2 has and JavaScript does not: only a leading (?i) is carried over, as the i flag. */
-const UNSUPPORTED: readonly [RegExp, string][] = [
-  [/\(\?[=!]|\(\?<[=!]/, "lookaround ((?=, (?!, (?<=, (?<!) is not in Alertmanager's regular expressions (RE2)"],
-  [/\\[1-9]|\\k</, "backreferences are not in Alertmanager's regular expressions (RE2)"],
-  [/\[\[:/, "POSIX classes ([[:alpha:]]) read otherwise in JavaScript: write the characters ([a-zA-Z])"],
-  [/\(\?[a-zA-Z]*\)|\(\?[a-zA-Z]+:/, "inline flags other than a leading (?i) are not supported"],
-  [/\\[pPQEzAC]/, "\\p, \\Q…\\E, \\z, \\A and \\C read otherwise in JavaScript"],
-];
+const compiled = new Map<string, Re2>();
 
-/**
- * RE2's syntax as JavaScript (u flag) reads it, after the checks above: `.`
- * outside a class becomes [^\n] (RE2's dot; JavaScript's also stops at \r,
- * U+2028 and U+2029) and \s, \S RE2's ASCII classes. Also says whether a
- * repeated group holds a repetition (nested quantifiers).
- */
-function translate(pattern: string): { source: string; nested: boolean } {
-  let out = "";
-  let inClass = false;
-  let nested = false;
-  // Per open group: whether a repetition is inside it.
-  const groups: boolean[] = [];
-  // The atom just written: a group closed (and whether it held a repetition), or anything else.
-  let closedGroup: boolean | undefined;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "\\") {
-      const next = pattern[i + 1] ?? "";
-      if (next === "s") out += inClass ? "\\t\\n\\f\\r " : "[\\t\\n\\f\\r ]";
-      else if (next === "S" && !inClass) out += "[^\\t\\n\\f\\r ]";
-      else out += c + next;
-      i++;
-      if (!inClass) closedGroup = undefined;
-      continue;
-    }
-    if (inClass) {
-      if (c === "]") inClass = false;
-      out += c;
-      continue;
-    }
-    const repeat = c === "*" || c === "+" ? 1 : c === "{" ? /^\{(\d*)(,(\d*))?\}/.exec(pattern.slice(i)) : undefined;
-    // Unbounded (*, +, {n,}) or more than once ({n,m}, m > 1): a repetition.
-    const repeats = repeat === 1 || (Array.isArray(repeat) && (repeat[2] !== undefined ? repeat[3] === "" || Number(repeat[3]) > 1 : Number(repeat[1]) > 1));
-    if (repeats) {
-      if (closedGroup) nested = true;
-      if (groups.length > 0) groups[groups.length - 1] = true;
-    }
-    if (c === "[") {
-      inClass = true;
-      out += c;
-      if (pattern[i + 1] === "^") out += pattern[++i];
-      if (pattern[i + 1] === "]") out += pattern[++i];
-    } else if (c === ".") out += "[^\\n]";
-    else {
-      if (c === "(") groups.push(false);
-      out += c;
-    }
-    if (c === ")") {
-      closedGroup = groups.pop() ?? false;
-      // What a group holds, its enclosing group holds too.
-      if (closedGroup && groups.length > 0) groups[groups.length - 1] = true;
-    } else if (!repeats && c !== "?") closedGroup = undefined;
-  }
-  return { source: out, nested };
-}
-
-const compiled = new Map<string, RegExp>();
-
-/** The anchored JavaScript RegExp of an RE2 pattern, or an OpsError that says why it is refused. */
-export function compileRegex(pattern: string): RegExp {
+/** The compiled RE2 pattern (matched whole, as Alertmanager anchors it), or an OpsError that says why it is refused. */
+export function compileRegex(pattern: string): Re2 {
   const cached = compiled.get(pattern);
   if (cached) return cached;
   if (pattern.length > MAX_REGEX_CHARS) throw invalid(`a silence's regular expression is at most ${MAX_REGEX_CHARS} characters (this one has ${pattern.length})`, "match on fewer values, or on another label");
-  let body = pattern;
-  let flags = "u";
-  if (body.startsWith("(?i)")) {
-    body = body.slice(4);
-    flags += "i";
-  }
-  for (const [test, why] of UNSUPPORTED) if (test.test(body)) throw invalid(`regular expression ${JSON.stringify(pattern)}: ${why}`);
-  const { source, nested } = translate(body);
-  if (nested) throw invalid(`regular expression ${JSON.stringify(pattern)} repeats a group that repeats (nested quantifiers): matching it against a label value can take exponential time`, "repeat the characters once: (a+)+ is a+");
-  let regex: RegExp;
+  let regex: Re2;
   try {
-    regex = new RegExp(`^(?:${source})$`, flags);
+    regex = compileRe2(pattern);
   } catch (error) {
-    throw invalid(`regular expression ${JSON.stringify(pattern)} does not compile: ${(error as Error).message}`);
+    if (!(error instanceof Re2SyntaxError)) throw error;
+    throw invalid(`regular expression ${JSON.stringify(pattern)}: ${error.message}`, "write it in Go's RE2 syntax, as Alertmanager takes it (no backreferences or lookaround)");
   }
   if (compiled.size > 1000) compiled.clear();
   compiled.set(pattern, regex);
