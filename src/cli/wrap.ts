@@ -1,6 +1,6 @@
 import { rename, stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import { effectiveDefaults, type Config, type LoadedConfig, type Step } from "../config/index.ts";
+import { emptyConfig, type Step } from "../config/index.ts";
 import { isOpsError, usageError } from "../errors.ts";
 import { prepareAdHoc, type PreparedRun } from "../runs/index.ts";
 import { loadConfigFromOptions } from "./config-options.ts";
@@ -41,22 +41,6 @@ async function locateScript(words: string[], cwd: string): Promise<WrappedScript
   );
 }
 
-/** Nothing to read for this machine: wrap works in a directory without opskit.yaml. */
-function localConfig(cwd: string): LoadedConfig {
-  const config: Config = {
-    vars: {},
-    inventory: { hosts: {}, groups: {}, sources: [] },
-    defaults: {},
-    environments: {},
-    observability: {},
-    workflows: {},
-    server: {},
-    checks: [],
-    rules: [],
-  };
-  return { config, defaults: effectiveDefaults(config.defaults), files: [], baseDir: cwd, where: () => "opskit wrap" };
-}
-
 /** The one step: the script, its arguments through vars, the timeout per attempt and the retries (at most 99, wrap-spec.ts). */
 function wrapStep(script: WrappedScript, options: WrapOptions): { step: Step; timeoutMs: number } {
   const { timeout, retries, retryDelay } = options;
@@ -87,7 +71,8 @@ export async function prepareWrap(words: string[], options: WrapOptions): Promis
   const script = await locateScript(words, cwd);
   const { step, timeoutMs } = wrapStep(script, options);
   const selector = options.on !== undefined && options.on !== "local" ? options.on : undefined;
-  const loaded = selector ? await loadConfigFromOptions(options) : localConfig(cwd);
+  // Nothing to read for this machine: wrap works in a directory without opskit.yaml.
+  const loaded = selector ? await loadConfigFromOptions(options) : { ...(await emptyConfig(cwd)), where: () => "opskit wrap" };
   const name = options.name || basename(script.path);
   const { configPath, env, policyPath } = runOrigin(options);
   try {
