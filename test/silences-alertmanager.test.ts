@@ -5,6 +5,8 @@
 // webhook. The alerts Alertmanager reports silenced (/api/v2/alerts,
 // status.silencedBy) are exactly those whose incidents opskit holds.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { compileRegex } from "../src/heal/silences.ts";
 import { builtBinary, runBuilt } from "./harness/binary.ts";
 import { refusedPort } from "./harness/net.ts";
 import { startAlertmanager, type TestServer } from "./harness/prometheus.ts";
@@ -131,4 +133,49 @@ describe("silences against Alertmanager", () => {
     expect(amtool(["silence", "add", "--comment=anchor", "--duration=1h", 'zzz!=""']).code).toBe(0);
     expect((await runBuilt(["silence", "add", 'zzz!=""', "--comment", "anchor"], { env: { OPSKIT_SERVER: server.url, OPSKIT_TOKEN: server.token! } })).code).toBe(0);
   }, 60_000);
+
+  test("generated regular expressions match generated values as Alertmanager's do (property, Alertmanager as the oracle)", async () => {
+    // RE2 syntax over a small alphabet, so that values often match.
+    const atom = fc.constantFrom("a", "b", ".", "[ab]", "[^a]", "\\w", "\\s", "[[:upper:]]", "\\pL", "(?i:A)", "\\x61", " ", "é");
+    const regex = fc.letrec<{ re: string }>((tie) => ({
+      re: fc.oneof(
+        { depthSize: "small", withCrossShrink: true },
+        atom,
+        fc.tuple(tie("re"), tie("re")).map(([x, y]) => `${x}${y}`),
+        fc.tuple(tie("re"), tie("re")).map(([x, y]) => `${x}|${y}`),
+        fc.tuple(tie("re"), fc.constantFrom("*", "+", "?", "{1,2}", "{2}", "*?")).map(([x, q]) => `(${x})${q}`),
+        tie("re").map((x) => `^${x}$`),
+        tie("re").map((x) => `\\b${x}`),
+      ),
+    })).re;
+    const value = fc.stringMatching(/^[abAB é\t]{0,6}$/);
+    const cases = fc.sample(fc.tuple(regex, fc.array(value, { minLength: 4, maxLength: 4 })), { numRuns: 60, seed: 20261206 });
+    const endsAt = new Date(Date.now() + 3_600_000).toISOString();
+    const alerts: Record<string, string>[] = [];
+    const idToCase = new Map<string, number>();
+    for (const [i, [re, values]] of cases.entries()) {
+      const created = await fetch(`${alertmanager.url}/api/v2/silences`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ matchers: [{ name: "prop", value: String(i), isRegex: false, isEqual: true }, { name: "v", value: re, isRegex: true, isEqual: true }], startsAt: new Date().toISOString(), endsAt, createdBy: "property", comment: "property" }),
+      });
+      expect({ re, status: created.status }).toEqual({ re, status: 200 });
+      idToCase.set(((await created.json()) as { silenceID: string }).silenceID, i);
+      for (const [j, v] of [...new Set(values)].entries()) alerts.push({ alertname: "Property", prop: String(i), n: String(j), ...(v === "" ? {} : { v }) });
+    }
+    expect((await fetch(`${alertmanager.url}/api/v2/alerts`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(alerts.map((labels) => ({ labels, endsAt }))) })).status).toBe(200);
+    const reported = ((await (await fetch(`${alertmanager.url}/api/v2/alerts?filter=alertname%3D%22Property%22`)).json()) as { labels: Record<string, string>; status: { silencedBy: string[] } }[]);
+    expect(reported).toHaveLength(alerts.length);
+    let silenced = 0;
+    for (const alert of reported) {
+      const i = Number(alert.labels.prop);
+      const re = cases[i]![0];
+      const am = alert.status.silencedBy.some((id) => idToCase.get(id) === i);
+      silenced += am ? 1 : 0;
+      expect({ re, value: alert.labels.v ?? "", silenced: compileRegex(re).test(alert.labels.v ?? "") }).toEqual({ re, value: alert.labels.v ?? "", silenced: am });
+    }
+    // Both outcomes occur often enough for the comparison to mean something.
+    expect(silenced).toBeGreaterThanOrEqual(10);
+    expect(alerts.length - silenced).toBeGreaterThanOrEqual(10);
+  }, 120_000);
 });
