@@ -132,6 +132,10 @@ describe("opskit silence", () => {
     expect((await fire(server, "api-1")).status).toBe(200);
     await server.waitFor(`/api/v1/incidents/${held}`, (v) => v.incident.notifications >= 2);
     expect(readdirSync(server.marks)).toEqual(["web-1"]);
+    // The serve terminal and the metrics say it too.
+    expect(server.output()).toContain(`silence ${silence} added by alice until`);
+    expect(server.output()).toContain(`incident ${held}: silenced by silence ${silence} (alice)`);
+    expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/opskit_gate_decisions_total\{gate="silence"\} 1\n/);
 
     expect((await cli(server, ["silence", "expire", silence, "--as", "bob"])).code).toBe(0);
     const ran = await view(server, held, (v) => v.attempts[0]?.status === "succeeded");

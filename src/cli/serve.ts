@@ -325,6 +325,14 @@ export function describeHealEvent(event: HealEvent): string | undefined {
       return `error: ${event.message}`;
     case "rule.query":
       return `incident ${event.incidentId}: ${event.detail}`;
+    case "incident.silenced":
+      return `incident ${event.incidentId}: silenced by silence ${event.silenceId} (${event.createdBy}) until ${new Date(event.until).toISOString()}`;
+    case "silence.created":
+      return `silence ${event.silenceId} added by ${event.createdBy} until ${new Date(event.endsAt).toISOString()}${event.comment ? `: ${event.comment}` : ""}`;
+    case "silence.expired":
+      return `silence ${event.silenceId} expired by ${event.by}`;
+    case "remediation.paused":
+      return `automatic remediation ${event.paused ? "paused" : "resumed"} by ${event.by}`;
     // On the incident's timeline (opskit incidents show), not worth a line here.
     case "incident.unmatched":
     case "rule.missing":

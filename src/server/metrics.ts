@@ -114,6 +114,9 @@ export function serverMetrics(live: LiveState): ServerMetrics {
         case "incident.gate":
           gates.inc({ gate: event.gate });
           return;
+        case "incident.silenced":
+          gates.inc({ gate: "silence" });
+          return;
         case "remediation.finished":
           remediations.inc({ rule: event.rule, status: event.status });
           remediationTime.observe({ rule: event.rule }, event.durationMs / 1000);
