@@ -158,8 +158,13 @@ describe("opskit silence", () => {
     expect(existsSync(join(server.marks, "api-2"))).toBe(true);
   }, 60_000);
 
-  test("--as names who acknowledged, resolved and paused on the timeline; the default is the local user", async () => {
-    const server = await serve();
+  test("--as names who acknowledged, approved, resolved and paused on the timeline; the default is the local user", async () => {
+    const approvalRule = `  - name: approve-it
+    match: { alertname: NeedsOk }
+    run: fix
+    approval: true
+    vars: { service: "{{ alert.labels.service }}" }`;
+    const server = await serve({ extra: approvalRule });
     const paused = await cli(server, ["pause", "--as", "dave"]);
     expect(paused.stdout).toContain("paused by dave");
     await fire(server, "api-3");
@@ -170,7 +175,13 @@ describe("opskit silence", () => {
     expect(lines(acked)).toContain("acknowledged: by carol");
     const json = JSON.parse((await cli(server, ["incidents", "show", String(id), "--json"])).stdout);
     expect(json.events.map((e: any) => e.message)).toContain("acknowledged: by carol");
+    expect((await server.post("/api/v1/alerts/alertmanager", alertmanagerNotification([{ labels: { alertname: "NeedsOk", service: "ok-1" } }]))).status).toBe(200);
+    const waiting = await byService(server, "ok-1");
     const resumed = await cli(server, ["resume"]);
+    await view(server, waiting, (v) => v.attempts[0]?.status === "awaiting_approval");
+    expect((await cli(server, ["incidents", "approve", String(waiting), "--as", "carol"])).code).toBe(0);
+    const approved = await view(server, waiting, (v) => v.attempts[0]?.status === "succeeded");
+    expect(lines(approved)).toContain("approved: attempt 1 by carol");
     const me = (await import("node:os")).userInfo().username;
     expect(resumed.stdout).toContain(`resumed by ${me}`);
     expect((await cli(server, ["incidents", "resolve", String(id)])).code).toBe(0);
