@@ -296,9 +296,11 @@ class Parser {
       if (!(code <= 0x10ffff)) this.fail(`invalid escape sequence: \\x${hex}`);
       return literal(code);
     }
-    if (s === "0") {
-      let octal = "";
-      while (octal.length < 2 && this.peek() !== undefined && this.peek()! >= c("0") && this.peek()! <= c("7")) octal += String.fromCodePoint(this.cps[this.pos++]!);
+    // Octal: \0 and up to two more digits, or two or three digits from \1 (a single \1 is a backreference, refused).
+    const isOctal = (cp: number | undefined) => cp !== undefined && cp >= c("0") && cp <= c("7");
+    if (s === "0" || (s >= "1" && s <= "7" && isOctal(this.peek()))) {
+      let octal = s === "0" ? "" : s;
+      while (octal.length < (s === "0" ? 2 : 3) && isOctal(this.peek())) octal += String.fromCodePoint(this.cps[this.pos++]!);
       return literal(octal === "" ? 0 : parseInt(octal, 8));
     }
     // Punctuation escapes itself; a letter or digit with no meaning (\1, \k, \y) is an error, as in Go.
