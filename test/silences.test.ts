@@ -132,7 +132,9 @@ describe("opskit silence", () => {
     expect((await fire(server, "api-1")).status).toBe(200);
     await server.waitFor(`/api/v1/incidents/${held}`, (v) => v.incident.notifications >= 2);
     expect(readdirSync(server.marks)).toEqual(["web-1"]);
-    // The serve terminal and the metrics say it too.
+    // The incident list (the dashboard's) says where it stands; the serve terminal and the metrics say it too.
+    const listed = (await server.get("/api/v1/incidents?limit=100")).incidents.find((i: any) => i.id === held);
+    expect(listed.gate).toMatchObject({ state: "suppressed", reason: `silenced by silence ${silence} (alice)`, until: expect.any(Number) });
     expect(server.output()).toContain(`silence ${silence} added by alice until`);
     expect(server.output()).toContain(`incident ${held}: silenced by silence ${silence} (alice)`);
     expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/opskit_gate_decisions_total\{gate="silence"\} 1\n/);

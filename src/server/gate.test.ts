@@ -66,4 +66,10 @@ describe("gateOf", () => {
     const gate = line(now - 999, "dry-run: would run workflow fix on \"local\"", { gate: "dryRun" });
     expect(gateOf(incident(), { attempts: [dry], gate }, now, false)).toEqual({ state: "suppressed", reason: 'dry-run: would run workflow fix on "local"' });
   });
+
+  test("a silence on the timeline suppresses the incident until it ends; after, the gates decide", () => {
+    const silenced = line(now - 1000, "silenced: silence s-1 …", { gate: "silence", silenceId: "s-1", createdBy: "alice", until: now + 60_000 });
+    expect(gateOf(incident(), { attempts: [], gate: silenced }, now, false)).toEqual({ state: "suppressed", reason: "silenced by silence s-1 (alice)", until: now + 60_000 });
+    expect(gateOf(incident(), { attempts: [], gate: silenced }, now + 61_000, false)).toEqual({ state: "waiting", reason: "the gates decide" });
+  });
 });

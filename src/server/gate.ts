@@ -59,6 +59,11 @@ export function gateOf(incident: IncidentRecord, facts: GateFacts | undefined, n
       return { state: "waiting", reason: `${name === "cooldown" ? "cooldown" : "rate limit"} over: the gates decide again` };
     }
     if (name === "dryRun") return { state: "suppressed", reason: gate.message };
+    if (name === "silence") {
+      const { until, silenceId, createdBy } = gate.data as { until?: unknown; silenceId?: unknown; createdBy?: unknown };
+      // Expired early, the decision that follows (an attempt, another gate) takes its place.
+      if (typeof until === "number" && until > now) return { state: "suppressed", reason: `silenced by silence ${String(silenceId)} (${String(createdBy)})`, until };
+    }
   }
   if (!last) return { state: "waiting", reason: "the gates decide" };
   const ended = last.status === "succeeded" ? "succeeded; waiting for the alert to resolve" : last.status === "dry_run" ? "recorded as a dry run" : last.status;
