@@ -207,11 +207,17 @@ describe("become", () => {
   });
 });
 
+/** An empty file every login user on the hosts may append to: who ran a step. */
+async function writableLog(): Promise<string> {
+  const log = join(dir, `once-${crypto.randomUUID().slice(0, 8)}.log`);
+  await writeFile(log, "");
+  await chmod(log, 0o666);
+  return log;
+}
+
 describe("runOnce", () => {
   test("runs once per run on the first target, every target records its result, later steps read it", async () => {
-    const log = join(dir, `once-${crypto.randomUUID().slice(0, 8)}.log`);
-    await writeFile(log, "");
-    await chmod(log, 0o666);
+    const log = await writableLog();
     const config = await writeConfig([
       "  migrate:",
       "    targets: role=web",
@@ -260,9 +266,7 @@ describe("runOnce", () => {
   });
 
   test("when the first target cannot be reached, the next one runs it, and the rest take that result", async () => {
-    const log = join(dir, `once-${crypto.randomUUID().slice(0, 8)}.log`);
-    await writeFile(log, "");
-    await chmod(log, 0o666);
+    const log = await writableLog();
     const config = await writeConfig([
       "  reach:",
       "    targets: role=web",
@@ -289,10 +293,8 @@ describe("runOnce", () => {
   });
 
   test("a resumed run does not run a runOnce step again, even for targets that never reached it", async () => {
-    const log = join(dir, `once-${crypto.randomUUID().slice(0, 8)}.log`);
+    const log = await writableLog();
     const flag = join(dir, `flag-${crypto.randomUUID().slice(0, 8)}`);
-    await writeFile(log, "");
-    await chmod(log, 0o666);
     const config = await writeConfig([
       "  resumable:",
       "    targets: role=web",

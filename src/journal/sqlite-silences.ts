@@ -22,17 +22,8 @@ export function migrateSilences(db: Database): void {
   db.exec(silenceSchema);
 }
 
-interface SilenceRow {
-  id: string;
-  matchers: string;
-  startsAt: number;
-  endsAt: number;
-  createdBy: string;
-  comment: string;
-  createdAt: number;
-  updatedAt: number;
-  expiredBy: string | null;
-}
+/** A row as the query names its columns: the record, with matchers as JSON text and no expiredBy as null. */
+type SilenceRow = Omit<SilenceRecord, "matchers" | "expiredBy"> & { matchers: string; expiredBy: string | null };
 
 const fields = "id, matchers, starts_at AS startsAt, ends_at AS endsAt, created_by AS createdBy, comment, created_at AS createdAt, updated_at AS updatedAt, expired_by AS expiredBy";
 

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { repoRoot, type CliOptions, type CliResult } from "./cli.ts";
+import { repoRoot, runProcess, type CliOptions, type CliResult } from "./cli.ts";
 
 const cacheDir = `${repoRoot}dist/test-bin`;
 let built: Promise<string> | undefined;
@@ -59,15 +59,5 @@ export function builtBinary(): Promise<string> {
 
 /** Runs the built executable as users run it: same arguments and result as runOpskit, no Bun or node_modules needed. */
 export async function runBuilt(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const binary = await builtBinary();
-  const child = Bun.spawn([binary, ...args], {
-    cwd: options.cwd ?? repoRoot,
-    env: { ...process.env, NO_COLOR: "1", ...options.env },
-    stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: options.timeoutMs ?? 60_000,
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  return { code, stdout, stderr };
+  return runProcess([await builtBinary(), ...args], options);
 }

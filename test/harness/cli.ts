@@ -15,7 +15,12 @@ export interface CliOptions {
 }
 
 export async function runOpskit(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const child = Bun.spawn([process.execPath, `${root}src/cli/main.ts`, ...args], {
+  return runProcess([process.execPath, `${root}src/cli/main.ts`, ...args], options);
+}
+
+/** Runs a command as the CLI tests run opskit: NO_COLOR, piped output, a timeout. */
+export async function runProcess(command: string[], options: CliOptions = {}): Promise<CliResult> {
+  const child = Bun.spawn(command, {
     cwd: options.cwd ?? root,
     env: { ...process.env, NO_COLOR: "1", ...options.env },
     stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
