@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runBuilt } from "./harness/binary.ts";
 import { runOpskit, type CliResult } from "./harness/cli.ts";
 
 // `opskit shadow` compares local commands and workflows and reports from the
@@ -17,7 +18,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const shadow = (args: string[], journal: string): Promise<CliResult> => runOpskit(["shadow", ...args, "--journal", journal], { cwd: dir });
+// Through the executable users install: the diff comes from the bundled jsdiff.
+const shadow = (args: string[], journal: string): Promise<CliResult> => runBuilt(["shadow", ...args, "--journal", journal], { cwd: dir });
 
 const jsonLines = (stdout: string) => stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, any>);
 const freshJournal = () => join(dir, `journal-${crypto.randomUUID().slice(0, 8)}.db`);
