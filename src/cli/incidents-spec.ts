@@ -34,7 +34,7 @@ export const incidentsSpec = defineCommand({
     map: {
       kind: "list",
       value: "field=column",
-      description: "import: the column of a field (id, title, service, severity, started, detected, acknowledged, resolved, escalated); default: the preset's column, else one of a recognised name, whatever its case and separators (started: started_at, created_at, createdAt, opened_at, triggered_at, ...; the import report lists the columns used)",
+      description: "import: the column of a field (id, title, service, severity, started, detected, acknowledged, remediation_started, resolved, escalated); default: the preset's column, else one of a recognised name, whatever its case and separators (started: started_at, created_at, createdAt, opened_at, triggered_at, ...; the import report lists the columns used)",
     },
     label: { kind: "list", value: "name=column", description: "import: a label from a column" },
     mapping: { kind: "string", value: "file", description: "import: a YAML mapping file (format, timezone, origin, on_error, fields:, labels:); flags win over it" },
