@@ -9,9 +9,9 @@ import { PhaseClock, PhaseError } from "./phase.ts";
  *
  * Our own code rather than a library's on purpose: fetch (Bun's or undici's)
  * and node:http report no time for DNS, connect, TLS and first byte apart,
- * which are what a probe is for; with it `opskit probe` made 19,670 probes/s
- * from one process, 5.84x blackbox_exporter's 3,370 on the same machine
- * (bench/RESULTS.md, benchmark 2). The PromQL probe uses it too, for the same
+ * which are what a probe is for; with it `opskit probe` makes 16,000-19,700
+ * probes/s from one process, 5.2-5.8x blackbox_exporter's on the same machine
+ * in the same run (bench/RESULTS.md, benchmark 2). The PromQL probe uses it too, for the same
  * timings; HTTP that needs none (Kubernetes, etcd, webhooks) goes through fetch.
  */
 export interface HttpRequest {
