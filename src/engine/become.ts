@@ -15,6 +15,9 @@ import { shellQuote } from "../expr/index.ts";
 
 export type BecomeMethod = "sudo" | "doas" | "su";
 
+/** A user name become may switch to (the config schema's becomeUser takes the same). */
+export const becomeUserPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
+
 export interface Become {
   user: string;
   method: BecomeMethod;

@@ -10,6 +10,7 @@ export { runTraceSink } from "./trace-sink.ts";
 export { toRunTarget } from "./targets.ts";
 export { approvedSteps, priorProgress, type PriorProgress } from "./progress.ts";
 export { celVars } from "./scope.ts";
+export { becomeUserPattern, type BecomeMethod } from "./become.ts";
 export type { KnownVars, Problem } from "./preflight.ts";
 export type { Remotes } from "./remotes.ts";
 

@@ -34,6 +34,8 @@ export interface RunParams {
   selector?: string;
   /** `opskit exec -H`: the hosts' pattern (or @file) instead of a selector. */
   hosts?: string;
+  /** `opskit exec -b`: the command ran as another user; --become-user and --become-method as given. */
+  become?: { user?: string; method?: "sudo" | "doas" | "su" };
   dryRun: boolean;
   concurrency?: number;
   /** The --policy file the run was started with (the config's policy: is read again on resume). */

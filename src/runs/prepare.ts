@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import type { EnvironmentBase } from "../actions/index.ts";
 import type { LoadedConfig, Step, Workflow } from "../config/index.ts";
-import { compileWorkflow, type CompiledWorkflow } from "../engine/index.ts";
+import { becomeUserPattern, compileWorkflow, type BecomeMethod, type CompiledWorkflow } from "../engine/index.ts";
 import { configuredPolicy, type Policy } from "../policy/index.ts";
 import { usageError } from "../errors.ts";
 import { adHocTargets, localTarget, resolveTargets, type Target } from "../inventory/index.ts";
@@ -130,7 +130,15 @@ export async function prepareAdHoc(loaded: LoadedConfig, request: AdHocRequest):
   const workflow = adHocWorkflow(request.steps, { targets: on?.selector ?? "local", concurrency });
   const policy = await configuredPolicy(loaded, request.policyPath);
   const { name, where } = request.compiledAs;
-  const compiled = await compileWorkflow(workflow, { name, baseDir: request.baseDir ?? loaded.baseDir, defaultTimeoutMs: request.timeoutMs, where: () => where, adHoc: true, ...(policy ? { policy } : {}) });
+  const compiled = await compileWorkflow(workflow, {
+    name,
+    baseDir: request.baseDir ?? loaded.baseDir,
+    defaultTimeoutMs: request.timeoutMs,
+    where: () => where,
+    adHoc: true,
+    ...(loaded.defaults.become ? { become: loaded.defaults.become } : {}),
+    ...(policy ? { policy } : {}),
+  });
   const vars = { ...loaded.config.vars, ...request.vars };
   const selector = request.replayable && on ? { selector: on.selector } : {};
   return {
@@ -155,6 +163,24 @@ export interface ExecRequest extends RunOrigin {
   concurrency?: number;
   /** --timeout (default 5m). */
   timeout?: string;
+  /** -b: the command runs as `user` (default root) through `method` (default: defaults.becomeMethod, else sudo). */
+  become?: ExecBecome;
+}
+
+/** What `opskit exec -b` was given: --become-user and --become-method, each unless left to its default. */
+export interface ExecBecome {
+  user?: string;
+  method?: BecomeMethod;
+}
+
+/** -b as the command's step: become, its user and its method, checked as the config checks a step's. */
+function execBecomeStep(become: ExecBecome | undefined): Pick<Step, "become" | "becomeUser" | "becomeMethod"> {
+  if (!become) return {};
+  const { user, method } = become;
+  if (user !== undefined && !becomeUserPattern.test(user)) {
+    throw usageError("E_USAGE_BECOME_USER", `--become-user ${JSON.stringify(user)} is not a user name`, "a user name such as root, postgres or www-data");
+  }
+  return { become: true, ...(user !== undefined ? { becomeUser: user } : {}), ...(method !== undefined ? { becomeMethod: method } : {}) };
 }
 
 /** `opskit exec SELECTOR -- COMMAND`: the command as one ssh step on every target the selector matches. */
@@ -165,16 +191,18 @@ export async function prepareExec(loaded: LoadedConfig, request: ExecRequest): P
   const prepared = await prepareAdHoc(loaded, {
     ...request,
     name: command,
-    steps: [{ name: "command", ssh: command, timeout, continueOnError: false }],
+    steps: [{ name: "command", ssh: command, timeout, continueOnError: false, ...execBecomeStep(request.become) }],
     on: hosts === undefined ? { selector, where: "opskit exec" } : { selector: `-H ${hosts}`, where: "opskit exec -H" },
     ...(hosts !== undefined ? { targets: await adHocTargets(loaded, hosts) } : {}),
     replayable: true,
     timeoutMs: parseDuration(timeout, "--timeout"),
     compiledAs: { name: "exec", where: "command" },
   });
-  if (hosts === undefined) return prepared;
+  // Recorded as given, so that a resume runs the command as the same user, its defaults read from the config again.
+  const become = request.become ? { become: { ...request.become } } : {};
+  if (hosts === undefined) return { ...prepared, params: { ...prepared.params, ...become } };
   const { selector: _named, ...params } = prepared.params;
-  return { ...prepared, params: { ...params, hosts } };
+  return { ...prepared, params: { ...params, hosts, ...become } };
 }
 
 export interface CompiledRequest extends RunOrigin {

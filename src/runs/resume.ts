@@ -83,7 +83,7 @@ export async function prepareResume(journal: Journal, id: string): Promise<Resum
   const origin = { ...(params.configPath ? { configPath: params.configPath } : {}), ...(params.env ? { env: params.env } : {}), ...(params.policy ? { policyPath: params.policy } : {}) };
   let prepared: PreparedRun;
   if (run.kind === "exec") {
-    const exec = await prepareExec(loaded, { ...origin, selector: params.selector ?? "", ...(params.hosts !== undefined ? { hosts: params.hosts } : {}), command: params.command ?? "", concurrency: params.concurrency ?? 32 });
+    const exec = await prepareExec(loaded, { ...origin, selector: params.selector ?? "", ...(params.hosts !== undefined ? { hosts: params.hosts } : {}), command: params.command ?? "", concurrency: params.concurrency ?? 32, ...(params.become ? { become: params.become } : {}) });
     prepared = { ...exec, params: { ...exec.params, vars: params.vars } };
   } else {
     const name = params.workflow ?? run.name;

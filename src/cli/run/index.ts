@@ -149,6 +149,11 @@ export async function execCommand(args: string[], options: OptionsOf<typeof exec
   const [selector, ...words] = hosts === undefined ? args : ["", ...args];
   if (hosts === undefined && (!selector || words.length === 0)) throw usageError("E_USAGE_EXEC", "exec needs a selector and a command", "e.g. opskit exec 'role=web' -- systemctl is-active nginx");
   if (hosts !== undefined && words.length === 0) throw usageError("E_USAGE_EXEC", "exec -H needs a command", "e.g. opskit exec -H 'web[01-40].example.com' -- uptime");
+  if (!options.become && (options.becomeUser !== undefined || options.becomeMethod !== undefined)) {
+    const flag = options.becomeUser !== undefined ? "--become-user" : "--become-method";
+    throw usageError("E_USAGE_BECOME", `${flag} has no effect without -b`, `add -b (--become), e.g. opskit exec role=db -b --become-user postgres -- psql -c 'select 1'`);
+  }
+  const become = options.become ? { ...(options.becomeUser !== undefined ? { user: options.becomeUser } : {}), ...(options.becomeMethod !== undefined ? { method: options.becomeMethod } : {}) } : undefined;
   const loaded = hosts === undefined ? await loadConfigFromOptions(options) : await loadConfigIfAny(options);
   return startRun(
     await prepareExec(loaded, {
@@ -158,6 +163,7 @@ export async function execCommand(args: string[], options: OptionsOf<typeof exec
       command: words.join(" "),
       ...(concurrency !== undefined ? { concurrency } : {}),
       timeout: options.timeout.text,
+      ...(become ? { become } : {}),
     }),
     options,
   );

@@ -53,6 +53,7 @@ export const execSpec = defineCommand({
     { text: "Ten at a time, output live", command: "opskit exec 'zone in (a,b)' --concurrency 10 --stream -- df -h /" },
     { text: "See which hosts would run it", command: "opskit exec 'name=db-*' --dry-run -- systemctl restart postgresql" },
     { text: "Hosts named on the command line, no opskit.yaml needed", command: "opskit exec -H 'root@10.0.0.5:2222,web[01-40].example.com' -- uptime" },
+    { text: "As postgres, through sudo", command: "opskit exec role=db -b --become-user postgres -- psql -c 'select 1'" },
   ],
   options: {
     ...configOptions,
@@ -64,6 +65,14 @@ export const execSpec = defineCommand({
     },
     concurrency: { kind: "integer", value: "n", min: 1, description: "targets in flight at once (default: defaults.concurrency, else 32)" },
     timeout: { kind: "duration", value: "duration", default: "5m", description: "command timeout" },
+    become: { kind: "boolean", short: "b", description: "run the command as another user on each host (Ansible's -b): --become-user (default root) through --become-method, never asking a password (sudo -n)" },
+    becomeUser: { kind: "string", value: "user", description: "with -b: the user the command runs as (default root)" },
+    becomeMethod: {
+      kind: "choice",
+      choices: ["sudo", "doas", "su"],
+      hint: "e.g. -b --become-method doas",
+      description: "with -b: how to switch user (default: defaults.becomeMethod, else sudo)",
+    },
     dryRun: { kind: "boolean", description: "print the targets and the command and touch nothing; with --json one JSON line per target" },
     ...policyOption,
     ...outputOptions,
