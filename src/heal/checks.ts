@@ -21,7 +21,7 @@ export interface CheckState {
   lastDurationMs?: number;
   /** The last probe's phases in ms (dns, connect, proxy, tls, firstByte, transfer) and its total. */
   lastTimings?: Record<string, number>;
-  /** Epoch ms the certificate the last probe saw expires (TLS targets). */
+  /** Epoch ms the first certificate of the chain the last probe saw expires, the server's own or an intermediate (TLS targets). */
   tlsNotAfter?: number;
   /** Epoch ms of the first failing probe of the streak that fired. */
   firingSince?: number;
@@ -268,7 +268,7 @@ class CheckTracker {
     const timings: Record<string, number> = {};
     for (const [phase, ms] of Object.entries(result.timings)) if (ms !== undefined) timings[phase] = ms;
     this.state.lastTimings = timings;
-    const notAfter = result.tls?.notAfter ? Date.parse(result.tls.notAfter) : Number.NaN;
+    const notAfter = result.tls?.notAfter ? Date.parse(result.tls.chainNotAfter || result.tls.notAfter) : Number.NaN;
     if (Number.isFinite(notAfter)) this.state.tlsNotAfter = notAfter;
     else delete this.state.tlsNotAfter;
     return result.verdict === "healthy" ? this.#pass(at) : this.#fail(describeFailure(result), at);

@@ -21,6 +21,8 @@ export function expectationScope(plan: ProbePlan, observation: Observation, timi
       expiresIn: celDuration(tls.expiresInMs),
       notAfter: tls.notAfter ? celTimestamp(new Date(tls.notAfter)) : undefined,
       notBefore: tls.notBefore ? celTimestamp(new Date(tls.notBefore)) : undefined,
+      chainExpiresIn: celDuration(tls.chainExpiresInMs),
+      chainNotAfter: tls.chainNotAfter ? celTimestamp(new Date(tls.chainNotAfter)) : undefined,
     },
     ip: observation.ip ?? "",
     target: { url: plan.target.raw, kind: plan.target.prober.kind, name: plan.name },

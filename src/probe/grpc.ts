@@ -249,7 +249,7 @@ async function startTls(stream: Duplex, spec: GrpcSpec, context: ProbeContext, m
   const verdict = socket.authorizationError as unknown as Error | string | null | undefined;
   const chainError = !verdict ? null : typeof verdict === "string" ? Object.assign(new Error(verdict), { code: verdict }) : verdict;
   // node:tls calls getTLSVersion getProtocol.
-  const info = describeCertificate({ getPeerCertificate: () => socket.getPeerCertificate(), getTLSVersion: () => socket.getProtocol(), getCipher: () => socket.getCipher() }, chainError);
+  const info = describeCertificate({ peerChain: () => socket.getPeerCertificate(true), session: () => socket.getSession(), getTLSVersion: () => socket.getProtocol(), getCipher: () => socket.getCipher() }, chainError);
   if (!context.insecure) {
     const problem = certificateProblem(info, chainError);
     if (problem) throw new PhaseError("tls", problem.code, problem.message, { hint: problem.hint, exitCode: ExitCode.check });

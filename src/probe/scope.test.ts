@@ -8,6 +8,7 @@ import type { Observation, ProbeResult, Verdict } from "./types.ts";
 const tls = {
   version: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256", subject: "CN=a", issuer: "CN=ca", altNames: ["a"],
   notBefore: "2025-01-01T00:00:00.000Z", notAfter: "2035-01-01T00:00:00.000Z", expiresInMs: 1, fingerprint256: "AA", chainError: "",
+  chainNotAfter: "2030-01-01T00:00:00.000Z", chainExpiresInMs: 1,
 };
 const http = { version: "1.1", reason: "OK", headers: { "content-type": "text/plain" }, bodyBytes: 3, truncated: false, url: "http://127.0.0.1/" };
 

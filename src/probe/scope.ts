@@ -12,7 +12,7 @@ export const expectationVariables: VariableTypes = {
   status: "int",
   duration: "duration",
   timing: { map: "duration" },
-  tls: { fields: { version: "string", cipher: "string", subject: "string", issuer: "string", altNames: { list: "string" }, notBefore: "timestamp", notAfter: "timestamp", expiresIn: "duration", fingerprint256: "string", chainError: "string" } },
+  tls: { fields: { version: "string", cipher: "string", subject: "string", issuer: "string", altNames: { list: "string" }, notBefore: "timestamp", notAfter: "timestamp", expiresIn: "duration", chainNotAfter: "timestamp", chainExpiresIn: "duration", fingerprint256: "string", chainError: "string" } },
 };
 // Loops, not map/flatMap/find: these run when `opskit probe` starts, and the
 // engine compiles each array builtin on its first call (0.1-0.3 ms apiece).

@@ -79,7 +79,7 @@ export function serverMetrics(live: LiveState): ServerMetrics {
   });
   new Gauge({
     name: "opskit_check_tls_expiry_timestamp_seconds",
-    help: "When the certificate a check's last probe saw expires, in Unix seconds (checks of TLS targets).",
+    help: "When the chain a check's last probe saw stops being valid, in Unix seconds: the earliest expiry of the certificates the server presented, its own or an intermediate's (checks of TLS targets).",
     labelNames: ["check"],
     registers: [registry],
     collect() {

@@ -135,6 +135,12 @@ function literalFamily(url: string): number {
   return ipFamily(host) ?? 0;
 }
 
+/** Go's names for the TLS versions ("TLS 1.3"), as blackbox labels them; node:tls says "TLSv1.3". */
+export function tlsVersionName(version: string): string {
+  const match = /^TLSv1(?:\.([0-3]))?$/.exec(version);
+  return match ? `TLS 1.${match[1] ?? "0"}` : "unknown";
+}
+
 function samplesOf(module: CompiledModule, result: ProbeResult, seconds: number, family: number): Sample[] {
   const reached = result.error === undefined && result.verdict !== "interrupted";
   const samples: Sample[] = [];
@@ -165,7 +171,11 @@ function samplesOf(module: CompiledModule, result: ProbeResult, seconds: number,
     success = reached && result.dns?.rcode === "NOERROR";
     add("probe_dns_answer_rrs", "Returns number of entries in the answer resource record list", result.dns?.answers.length ?? 0);
   }
-  if (result.tls?.notAfter) add("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", Date.parse(result.tls.notAfter) / 1000);
+  if (result.tls?.notAfter) {
+    // The earliest expiry of the certificates the server presented, as blackbox's: not only its own.
+    add("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", Date.parse(result.tls.chainNotAfter || result.tls.notAfter) / 1000);
+    add("probe_tls_version_info", "Returns the TLS version used or NaN when unknown", 1, { version: tlsVersionName(result.tls.version) });
+  }
   add("probe_success", "Displays whether or not the probe was a success", success ? 1 : 0);
   add("probe_duration_seconds", "Returns how long the probe took to complete in seconds", seconds);
   return samples;

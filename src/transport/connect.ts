@@ -330,7 +330,9 @@ async function awaitHandshake(state: ConnState, socket: Socket<ConnState>, optio
     });
   }
   state.clock.finish();
-  const info = describeCertificate(socket, outcome.error);
+  // Bun's own flag means "abbreviated": false links the issuers (its types declare neither the flag nor the session's bytes).
+  const peer = socket as unknown as { getPeerCertificate(abbreviated: boolean): object | undefined; getSession(): Uint8Array | undefined };
+  const info = describeCertificate({ peerChain: () => peer.getPeerCertificate(false), session: () => peer.getSession(), getTLSVersion: () => socket.getTLSVersion(), getCipher: () => socket.getCipher() }, outcome.error);
   if (!options.insecure) {
     const problem = certificateProblem(info, outcome.error);
     if (problem) throw new PhaseError("tls", problem.code, problem.message, { hint: problem.hint, exitCode: ExitCode.check });

@@ -1,4 +1,4 @@
-import type { PeerCertificate } from "node:tls";
+import type { DetailedPeerCertificate, PeerCertificate } from "node:tls";
 
 /** What a probe reports about the certificate a server presented. */
 export interface TlsInfo {
@@ -11,6 +11,15 @@ export interface TlsInfo {
   notAfter: string;
   /** Milliseconds until notAfter; negative once expired. */
   expiresInMs: number;
+  /**
+   * The earliest notAfter of the certificates the server presented on the
+   * path from its certificate towards a root (blackbox_exporter's
+   * probe_ssl_earliest_cert_expiry): an intermediate that expires first
+   * breaks the connection as surely as the server's own certificate.
+   */
+  chainNotAfter: string;
+  /** Milliseconds until chainNotAfter; negative once any presented certificate has expired. */
+  chainExpiresInMs: number;
   fingerprint256: string;
   /** OpenSSL's verdict on the chain ("" when trusted). */
   chainError: string;
@@ -23,17 +32,65 @@ function distinguishedName(name: Record<string, string | string[]> | undefined):
     .join(", ");
 }
 
-/** What describeCertificate reads: a Bun TLS socket has it, and so can a node:tls socket through a view. */
+/**
+ * What describeCertificate reads, through a view of a Bun or node:tls socket.
+ * `peerChain` is the peer's certificate with its issuers linked by
+ * issuerCertificate (node:tls's getPeerCertificate(true); a Bun socket's
+ * getPeerCertificate(false), its flag meaning "abbreviated"). `session` is
+ * the serialized TLS session, which holds the certificates the peer sent.
+ */
 export interface CertificateSource {
-  getPeerCertificate(): PeerCertificate | object | undefined;
+  peerChain(): DetailedPeerCertificate | object | undefined;
+  session(): Uint8Array | undefined;
   getTLSVersion(): string | null | undefined;
   getCipher(): { name: string } | undefined;
 }
 
+/** A bound on the issuer links followed, should a chain loop without repeating an object. */
+const MAX_CHAIN = 32;
+
+/** The peer's certificate and its issuers, in order; the root's link to itself ends it. */
+export function certificateChain(leaf: DetailedPeerCertificate | undefined): DetailedPeerCertificate[] {
+  const chain: DetailedPeerCertificate[] = [];
+  const seen = new Set<object>();
+  for (let cert = leaf; cert && cert.valid_to && !seen.has(cert) && chain.length < MAX_CHAIN; cert = cert.issuerCertificate) {
+    seen.add(cert);
+    chain.push(cert);
+  }
+  return chain;
+}
+
+function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
+  return Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).indexOf(needle) >= 0;
+}
+
+/**
+ * The certificates of the chain that the server presented. The TLS stack
+ * completes the chain from the trust store (the root, usually), which the
+ * server did not send: a certificate counts when its DER is in the session,
+ * which keeps what the peer sent. Without a session that holds the leaf,
+ * the self-signed certificates (roots, which the store supplies) are left out.
+ */
+export function presentedCertificates(chain: DetailedPeerCertificate[], session: Uint8Array | undefined): DetailedPeerCertificate[] {
+  const leaf = chain[0];
+  if (session && leaf?.raw && contains(session, leaf.raw)) return chain.filter((cert) => cert.raw && contains(session, cert.raw));
+  return chain.filter((cert, i) => i === 0 || cert.issuerCertificate !== cert);
+}
+
+function earliestNotAfter(certs: DetailedPeerCertificate[]): Date | undefined {
+  let earliest: Date | undefined;
+  for (const cert of certs) {
+    const notAfter = new Date(cert.valid_to);
+    if (!Number.isNaN(notAfter.getTime()) && (!earliest || notAfter < earliest)) earliest = notAfter;
+  }
+  return earliest;
+}
+
 export function describeCertificate(socket: CertificateSource, chainError: Error | null): TlsInfo {
-  const cert = socket.getPeerCertificate() as PeerCertificate | undefined;
+  const cert = socket.peerChain() as DetailedPeerCertificate | undefined;
   const notAfter = cert?.valid_to ? new Date(cert.valid_to) : undefined;
   const notBefore = cert?.valid_from ? new Date(cert.valid_from) : undefined;
+  const chainNotAfter = earliestNotAfter(presentedCertificates(certificateChain(cert), socket.session())) ?? notAfter;
   return {
     version: socket.getTLSVersion() ?? "",
     cipher: socket.getCipher()?.name ?? "",
@@ -43,6 +100,8 @@ export function describeCertificate(socket: CertificateSource, chainError: Error
     notBefore: notBefore?.toISOString() ?? "",
     notAfter: notAfter?.toISOString() ?? "",
     expiresInMs: notAfter ? notAfter.getTime() - Date.now() : 0,
+    chainNotAfter: chainNotAfter?.toISOString() ?? "",
+    chainExpiresInMs: chainNotAfter ? chainNotAfter.getTime() - Date.now() : 0,
     fingerprint256: cert?.fingerprint256 ?? "",
     chainError: chainError ? ((chainError as { code?: string }).code ?? chainError.message) : "",
   };
@@ -62,10 +121,15 @@ interface CertificateProblem {
  */
 export function certificateProblem(info: TlsInfo, verdict: Error | null): CertificateProblem | undefined {
   const code = verdict ? ((verdict as { code?: string }).code ?? "") : "";
-  if (code === "CERT_HAS_EXPIRED" || (info.notAfter && info.expiresInMs < 0)) {
+  if (code === "CERT_HAS_EXPIRED" || (info.notAfter && info.expiresInMs < 0) || (info.chainNotAfter && info.chainExpiresInMs < 0)) {
+    const leafExpired = info.notAfter && info.expiresInMs < 0;
+    const chainExpired = info.chainNotAfter && info.chainExpiresInMs < 0;
     return {
       code: "E_TLS_EXPIRED",
-      message: `certificate expired on ${info.notAfter}`,
+      message:
+        leafExpired || !chainExpired
+          ? `certificate ${leafExpired ? `expired on ${info.notAfter}` : "chain has an expired certificate"}`
+          : `a certificate of the chain the server presented (not its own) expired on ${info.chainNotAfter}`,
       hint: "renew the certificate; --insecure probes without verification",
     };
   }

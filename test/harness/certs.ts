@@ -30,9 +30,10 @@ export interface TestCa {
    * A key and certificate with the given common name; a server certificate
    * (serverAuth, for `san`) unless `client` asks for a client one (clientAuth),
    * or `both` for one used at both ends (etcd's gateway calls its own gRPC
-   * server with the server's certificate).
+   * server with the server's certificate). `intermediate` makes a CA that
+   * may sign (pass it as `by`, which signs instead of the root).
    */
-  issue(name: string, options?: { san?: string; client?: boolean; both?: boolean; from?: Date; to?: Date }): Promise<{ cert: string; key: string }>;
+  issue(name: string, options?: { san?: string; client?: boolean; both?: boolean; intermediate?: boolean; by?: { cert: string; key: string }; from?: Date; to?: Date }): Promise<{ cert: string; key: string }>;
 }
 
 /**
@@ -53,6 +54,7 @@ export async function makeTestCa(prefix = "opskit-pki-"): Promise<TestCa> {
       "[leaf]", "basicConstraints = CA:FALSE", "keyUsage = digitalSignature, keyEncipherment", "extendedKeyUsage = serverAuth",
       "[client]", "basicConstraints = CA:FALSE", "keyUsage = digitalSignature, keyEncipherment", "extendedKeyUsage = clientAuth",
       "[both]", "basicConstraints = CA:FALSE", "keyUsage = digitalSignature, keyEncipherment", "extendedKeyUsage = serverAuth, clientAuth",
+      "[intermediate]", "basicConstraints = critical, CA:TRUE", "keyUsage = critical, keyCertSign, cRLSign",
     ].join("\n"),
   );
   await openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=opskit test CA"], dir);
@@ -62,8 +64,9 @@ export async function makeTestCa(prefix = "opskit-pki-"): Promise<TestCa> {
     const to = options.to ?? new Date(Date.now() + 30 * day);
     const san = options.san ? ["-addext", `subjectAltName=${options.san}`] : [];
     await openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`, ...san], dir);
-    const extensions = options.both ? ["-extensions", "both"] : options.client ? ["-extensions", "client"] : [];
-    await openssl(["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", `${name}.csr`, "-out", `${name}.pem`, ...extensions, "-startdate", stamp(from), "-enddate", stamp(to), "-notext"], dir);
+    const extensions = options.intermediate ? ["-extensions", "intermediate"] : options.both ? ["-extensions", "both"] : options.client ? ["-extensions", "client"] : [];
+    const signer = options.by ? ["-cert", options.by.cert, "-keyfile", options.by.key] : ["-cert", "ca.pem", "-keyfile", "ca.key"];
+    await openssl(["ca", "-batch", "-config", "ca.cnf", ...signer, "-in", `${name}.csr`, "-out", `${name}.pem`, ...extensions, "-startdate", stamp(from), "-enddate", stamp(to), "-notext"], dir);
     return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
   };
   return { dir, caCert: join(dir, "ca.pem"), issue };
