@@ -128,6 +128,7 @@ const LISTED = [
   "probe_dns_answer_rrs",
   "probe_success", "probe_duration_seconds", "probe_http_status_code", "probe_http_duration_seconds", "probe_http_redirects", "probe_http_ssl",
   "probe_http_version", "probe_http_content_length", "probe_ssl_earliest_cert_expiry", "probe_dns_lookup_time_seconds", "probe_failed_due_to_regex", "probe_ip_protocol",
+  "probe_tls_version_info",
 ] as const;
 
 describe("opskit serve's GET /probe, as blackbox_exporter's", () => {
