@@ -185,3 +185,91 @@ describe("opskit exec -b", () => {
     expect(method.stderr).toContain("--become-method has no effect without -b");
   }, 60_000);
 });
+
+describe("become settings on inventory hosts and groups", () => {
+  let inventoryConfig: string;
+
+  beforeAll(async () => {
+    const [first, second] = fleet.hosts;
+    inventoryConfig = join(work, "inventory-become.yaml");
+    await writeFile(
+      inventoryConfig,
+      [
+        ...fleetConfigLines(fleet).slice(0, 6),
+        // doas is not what any host uses: the group's and hosts' methods win over it.
+        "  becomeMethod: doas",
+        "inventory:",
+        "  hosts:",
+        `    host-01: { address: ${first!.address}, port: ${first!.port}, labels: { role: db } }`,
+        `    host-02: { address: ${second!.address}, port: ${second!.port}, labels: { role: db }, becomeUser: daemon }`,
+        `    host-su: { address: ${first!.address}, port: ${first!.port}, labels: { role: su }, becomeMethod: su }`,
+        "  groups:",
+        "    dbs: { hosts: [host-01, host-02, host-su], becomeUser: nobody, becomeMethod: sudo }",
+        "workflows:",
+        "  who:",
+        "    targets: role=db",
+        "    steps:",
+        "      - { name: inventory, ssh: id -un, become: true }",
+        "      - { name: step-user, ssh: id -un, become: true, becomeUser: root }",
+        "  workflow-user:",
+        "    targets: role=db",
+        "    become: true",
+        "    becomeUser: root",
+        "    steps:",
+        "      - { name: as-workflow, ssh: id -un }",
+        "  su:",
+        "    targets: role=su",
+        "    steps:",
+        "      - { name: as-su, ssh: id -u, become: true }",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  const byTarget = (stdout: string, name: string) =>
+    Object.fromEntries(
+      stepResults(stdout)
+        .filter((s) => s.name === name)
+        .map((s) => [s.target, s.result.stdout.trim()]),
+    );
+
+  test("a become step without its own user or method takes the host's, else its group's, over defaults.becomeMethod; the step's and the workflow's win", async () => {
+    const run = await opskit(["run", "who", "-c", inventoryConfig, "--json"]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(byTarget(run.stdout, "inventory")).toEqual({ "host-01": "nobody", "host-02": "daemon" });
+    expect(byTarget(run.stdout, "step-user")).toEqual({ "host-01": "root", "host-02": "root" });
+    const workflow = await opskit(["run", "workflow-user", "-c", inventoryConfig, "--json"]);
+    expect(workflow.code).toBe(0);
+    expect(byTarget(workflow.stdout, "as-workflow")).toEqual({ "host-01": "root", "host-02": "root" });
+    const plan = await opskit(["run", "who", "-c", inventoryConfig, "--dry-run"]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain("host-01: ssh: id -un (as nobody via sudo)");
+    expect(plan.stdout).toContain("host-02: ssh: id -un (as daemon via sudo)");
+  }, 60_000);
+
+  test("a host's becomeMethod is the one used: su as a login user that is not root is refused with su's error", async () => {
+    const run = await opskit(["run", "su", "-c", inventoryConfig, "--json"]);
+    expect(run.code).toBe(2);
+    const [step] = stepResults(run.stdout);
+    expect(step!.description).toBe("ssh: id -u (as nobody via su)");
+    expect(step!.result.error.code).toBe("E_BECOME_PASSWORD");
+    expect(step!.result.error.message).toContain("su on host-su would not run the command as nobody");
+  }, 60_000);
+
+  test("exec -b takes the inventory's settings too, and --become-user wins over them", async () => {
+    const run = await opskit(["exec", "-c", inventoryConfig, "role=db", "-b", "--json", "--", "id", "-un"]);
+    expect(run.code).toBe(0);
+    expect(byTarget(run.stdout, "command")).toEqual({ "host-01": "nobody", "host-02": "daemon" });
+    const given = await opskit(["exec", "-c", inventoryConfig, "role=db", "-b", "--become-user", "root", "--json", "--", "id", "-un"]);
+    expect(byTarget(given.stdout, "command")).toEqual({ "host-01": "root", "host-02": "root" });
+  }, 60_000);
+
+  test("a becomeUser in the inventory that is not a user name is a config error at file:line:col", async () => {
+    const bad = join(work, "inventory-bad.yaml");
+    await writeFile(bad, ["inventory:", "  hosts:", "    h1: { becomeUser: 'root; reboot' }", ""].join("\n"));
+    const run = await opskit(["validate", "-c", bad]);
+    expect(run.code).toBe(65);
+    expect(run.stderr + run.stdout).toMatch(/inventory-bad\.yaml:3:\d+.*a user name such as root/);
+  }, 60_000);
+});

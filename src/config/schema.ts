@@ -14,11 +14,9 @@ export type { ActionKind };
  */
 
 const kit = createSchemaKit(z);
-const { duration, labels, secretRef } = kit;
+const { duration, labels, secretRef, becomeMethod, becomeUser } = kit;
 const vars = z.record(z.string(), z.unknown());
-/** become: how a step switches user on its host; the command is wrapped as `sudo -n -u USER -- /bin/sh -c 'COMMAND'`. */
-const becomeMethod = z.enum(["sudo", "doas", "su"]);
-const becomeUser = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, "a user name such as root, postgres or www-data");
+// become: how a step switches user on its host; the command is wrapped as `sudo -n -u USER -- /bin/sh -c 'COMMAND'`.
 const becomeFlagList = z.array(z.string().regex(/^-[A-Za-z0-9][A-Za-z0-9_=.,:/-]*$/, "an option such as -H or --preserve-env=PATH (one word, starting with -)"));
 /** The become keys a workflow and a step share; a step's win. */
 const becomeFields = {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import fc from "fast-check";
 import { shellQuote } from "../expr/index.ts";
-import { becomeCommand, becomePrefix, becomeRefusal, becomeRun, type Become } from "./become.ts";
+import { becomeCommand, becomeOn, becomePrefix, becomeRefusal, becomeRun, type Become } from "./become.ts";
 
 // becomeCommand is judged by the real /bin/sh and the real sudo (as root, so
 // no password is asked): whatever the command holds, the become shell runs
@@ -54,5 +54,16 @@ describe("becomeCommand", () => {
     expect(becomeRefusal({ ...sudo, method: "su" }, "web-1", 1, "su: Authentication failure\n")?.message).toContain("su on web-1");
     expect(becomeRefusal(sudo, "web-1", 2, "grep: no such file\n")).toBeUndefined();
     expect(becomeRefusal(sudo, "web-1", 0, "sudo: a password is required\n")).toBeUndefined();
+  });
+});
+
+describe("becomeOn", () => {
+  test("the step's (or workflow's) user and method, then the host's, then defaults.becomeMethod, sudo and root; flags follow the method chosen", () => {
+    const defaults = { method: "doas" as const, flags: { sudo: ["-H"], doas: ["-s"] } };
+    expect(becomeOn({ defaults }, undefined)).toEqual({ user: "root", method: "doas", flags: ["-s"] });
+    expect(becomeOn({}, undefined)).toEqual({ user: "root", method: "sudo", flags: [] });
+    expect(becomeOn({ defaults }, { user: "postgres", method: "sudo" })).toEqual({ user: "postgres", method: "sudo", flags: ["-H"] });
+    expect(becomeOn({ user: "nobody", defaults }, { user: "postgres", method: "sudo" })).toEqual({ user: "nobody", method: "sudo", flags: ["-H"] });
+    expect(becomeOn({ method: "su", defaults }, { user: "postgres", method: "sudo" })).toEqual({ user: "postgres", method: "su", flags: [] });
   });
 });

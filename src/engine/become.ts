@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { CommandOutput, RemoteHost, RunOptions } from "../actions/index.ts";
 import { ExitCode, OpsError } from "../errors.ts";
 import { shellQuote } from "../expr/index.ts";
+import type { HostBecome } from "../inventory/index.ts";
+import type { BecomeMethod } from "../schema/index.ts";
 
 /*
  * become: a step's commands run as another user on its host (Ansible's
@@ -13,10 +15,7 @@ import { shellQuote } from "../expr/index.ts";
  * a clear error, not a hang.
  */
 
-export type BecomeMethod = "sudo" | "doas" | "su";
-
-/** A user name become may switch to (the config schema's becomeUser takes the same). */
-export const becomeUserPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
+export type { BecomeMethod };
 
 export interface Become {
   user: string;
@@ -29,6 +28,19 @@ export interface Become {
 export interface BecomeDefaults {
   method?: BecomeMethod;
   flags?: Partial<Record<BecomeMethod, readonly string[]>>;
+}
+
+/** become as a step (or its workflow) says it: what it leaves out, the host's settings and then the defaults fill in. */
+export interface StepBecome {
+  user?: string;
+  method?: BecomeMethod;
+  defaults?: BecomeDefaults;
+}
+
+/** Who a become step runs as on a host: step or workflow, then the host's (and its groups') settings, then defaults.becomeMethod, sudo and root. */
+export function becomeOn(step: StepBecome, host: HostBecome | undefined): Become {
+  const method = step.method ?? host?.method ?? step.defaults?.method ?? "sudo";
+  return { user: step.user ?? host?.user ?? "root", method, flags: step.defaults?.flags?.[method] ?? [] };
 }
 
 const words = (list: readonly string[]) => list.map(shellQuote).join(" ");

@@ -10,7 +10,6 @@ export { runTraceSink } from "./trace-sink.ts";
 export { toRunTarget } from "./targets.ts";
 export { approvedSteps, priorProgress, type PriorProgress } from "./progress.ts";
 export { celVars } from "./scope.ts";
-export { becomeUserPattern, type BecomeMethod } from "./become.ts";
 export type { KnownVars, Problem } from "./preflight.ts";
 export type { Remotes } from "./remotes.ts";
 
@@ -38,7 +37,7 @@ export async function previewStep(...args: Parameters<typeof import("./step.ts")
 }
 
 /** The line a step is shown with: its action's description, and who runs it where (become, delegate). */
-export { describeStep } from "./describe.ts";
+export { describeStep, stepBecome } from "./describe.ts";
 
 /** The checks before a run (vars, environment and secrets, permissions against the targets); loads on first use. */
 export async function loadPreflight(): Promise<typeof import("./preflight.ts")> {

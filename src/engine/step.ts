@@ -5,6 +5,7 @@ import { formatTraceparent, newSpanId, tracePropagation } from "../observe/index
 import { PermissionDenied } from "../policy/index.ts";
 import { sleep } from "../time/index.ts";
 import { becomeHost, becomePrefix } from "./become.ts";
+import { stepBecome } from "./describe.ts";
 import { maskedOutput } from "./events.ts";
 import { localHost } from "./remotes.ts";
 import type { CompiledStep, RunRequest, RunTarget } from "./workflow.ts";
@@ -42,7 +43,8 @@ export const asksApproval = (request: RunRequest, result: ActionResult) => reque
 /** The connection a step's action works over: the target's, or this machine's (delegate: local); as the become user when the step says so. */
 async function stepHost(connect: RunRequest["connect"], step: CompiledStep, target: RunTarget, signal: AbortSignal): Promise<RemoteHost> {
   const host = step.delegate === "local" ? localHost("minimal") : await connect(target, signal);
-  return step.become ? becomeHost(host, step.become, step.delegate === "local" ? "this machine" : target.name) : host;
+  const become = stepBecome(step, target);
+  return become ? becomeHost(host, become, step.delegate === "local" ? "this machine" : target.name) : host;
 }
 
 const refusedResult = (refusal: OpsError): ActionResult => ({
@@ -79,7 +81,8 @@ export async function runStep(request: RunRequest, target: RunTarget, step: Comp
   try {
     rendered = step.render(scope);
     description = describe(rendered);
-    refusal = await step.guard?.(step.kind, rendered, target, step.become ? { become: becomePrefix(step.become), method: step.become.method } : undefined);
+    const become = stepBecome(step, target);
+    refusal = await step.guard?.(step.kind, rendered, target, become ? { become: becomePrefix(become), method: become.method } : undefined);
   } catch (error) {
     refusal = error instanceof OpsError ? error : new OpsError({ code: "E_TEMPLATE_EVAL", message: String(error), exitCode: ExitCode.check });
   }

@@ -11,7 +11,8 @@ import { failureBudget, planBatches } from "./plan.ts";
 import type { PriorProgress } from "./progress.ts";
 import { runPool } from "./pool.ts";
 import { celVars } from "./scope.ts";
-import type { Become, BecomeDefaults } from "./become.ts";
+import type { HostBecome } from "../inventory/index.ts";
+import type { BecomeDefaults, StepBecome } from "./become.ts";
 import { describeStep } from "./describe.ts";
 import { asksApproval, runStep, runStepOnce, type StepRun } from "./step.ts";
 
@@ -19,6 +20,8 @@ import { asksApproval, runStep, runStepOnce, type StepRun } from "./step.ts";
 export interface RunTarget extends ActionTarget {
   user: string;
   groups: string[];
+  /** The inventory's becomeUser and becomeMethod for it (host, then groups): what a become step leaves out. */
+  become?: HostBecome;
 }
 
 export interface CompiledStep {
@@ -37,8 +40,8 @@ export interface CompiledStep {
   changed: boolean | undefined;
   /** The workflow's permissions and the org policy, checked on the rendered action just before it runs. */
   guard: Guard | undefined;
-  /** The user its commands run as and how (become: true on the step or its workflow, for an action that runs on the host). */
-  become: Become | undefined;
+  /** become: true on the step or its workflow, for an action that runs on the host: the user and method they name (the target's settings fill in the rest, stepBecome). */
+  become: StepBecome | undefined;
   /** Runs once per run, on the first target that reaches it; every target records its result. */
   runOnce: boolean;
   /** local: runs on this machine instead of over the target's connection. */
@@ -69,7 +72,7 @@ export interface CompileOptions {
 export const stepVariables = [...scopeVariables];
 
 /** become from the step, else its workflow; only for an action whose work runs on the host. */
-function compileBecome(step: Step, workflow: Workflow, action: Action<unknown, unknown>, spec: unknown, path: (string | number)[], options: CompileOptions): Become | undefined {
+function compileBecome(step: Step, workflow: Workflow, action: Action<unknown, unknown>, spec: unknown, path: (string | number)[], options: CompileOptions): StepBecome | undefined {
   const onHost = typeof action.onHost === "function" ? action.onHost(spec) : action.onHost === true;
   const wanted = step.become ?? workflow.become ?? false;
   if (step.become === true && !onHost) {
@@ -85,8 +88,9 @@ function compileBecome(step: Step, workflow: Workflow, action: Action<unknown, u
     }
   }
   if (!wanted || !onHost) return undefined;
-  const method = step.becomeMethod ?? workflow.becomeMethod ?? options.become?.method ?? "sudo";
-  return { user: step.becomeUser ?? workflow.becomeUser ?? "root", method, flags: options.become?.flags?.[method] ?? [] };
+  const user = step.becomeUser ?? workflow.becomeUser;
+  const method = step.becomeMethod ?? workflow.becomeMethod;
+  return { ...(user !== undefined ? { user } : {}), ...(method !== undefined ? { method } : {}), ...(options.become ? { defaults: options.become } : {}) };
 }
 
 async function compileStep(step: Step, phase: StepPhase, index: number, path: (string | number)[], options: CompileOptions, guard: Guard | undefined, workflow: Workflow): Promise<CompiledStep> {
@@ -390,7 +394,7 @@ async function runPhase(
       continue;
     }
     resuming = undefined;
-    const describe = (rendered: unknown) => describeStep(step, rendered);
+    const describe = (rendered: unknown) => describeStep(step, rendered, target);
     const { status, result, ran: acted } = step.runOnce ? await runStepOnce(request, target, step, scope, signal, describe) : await runStep(request, target, step, scope(), signal, describe);
     registered[step.register] = resultScope(result);
     if (status === "skipped") {

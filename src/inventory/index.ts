@@ -5,7 +5,7 @@
 export { resolveInventory, expandPath, compareNames, type ResolveOptions } from "./resolve.ts";
 export { parseSelector, matches, selectTargets, selectorHint, type Selector, type Requirement, type SelectorOperator } from "./selector.ts";
 export { inventorySources, type SourceKind } from "./registry.ts";
-export type { Target, HostRecord, InventorySource, SourceContext, InventoryInput } from "./types.ts";
+export type { Target, HostBecome, HostRecord, InventorySource, SourceContext, InventoryInput } from "./types.ts";
 export { inventorySchema, type InventoryConfig, type HostEntry } from "./schema.ts";
 export { localTarget, resolveTargets } from "./targets.ts";
 export { adHocTargets, type AdHocOptions } from "./ad-hoc.ts";

@@ -164,3 +164,23 @@ describe("sources", () => {
     await expect(run).rejects.toThrow("opskit.yaml:3:14: cannot read hosts source nope.txt");
   });
 });
+
+describe("become settings", () => {
+  test("a host's becomeUser and becomeMethod win over its groups', a later group's over an earlier one's; none set, no become", async () => {
+    const targets = await resolve({
+      "opskit.yaml": yaml([
+        "inventory:",
+        "  hosts:",
+        "    db-1: {}",
+        "    db-2: { becomeUser: postgres }",
+        "    web-1: {}",
+        "  groups:",
+        "    all-db: { hosts: [db-1, db-2], becomeUser: nobody, becomeMethod: doas }",
+        "    zz-db: { hosts: [db-1], becomeMethod: su }",
+      ]),
+    });
+    expect(targets.get("db-1")!.become).toEqual({ user: "nobody", method: "su" });
+    expect(targets.get("db-2")!.become).toEqual({ user: "postgres", method: "doas" });
+    expect(targets.get("web-1")!.become).toBeUndefined();
+  });
+});

@@ -4,7 +4,7 @@ import { configError } from "../errors.ts";
 import { expandHostPattern } from "./host-pattern.ts";
 import { inventorySources, type SourceKind } from "./registry.ts";
 import type { HostEntry } from "./schema.ts";
-import type { HostRecord, InventoryInput, Target } from "./types.ts";
+import type { HostBecome, HostRecord, InventoryInput, Target } from "./types.ts";
 
 export interface ResolveOptions {
   /** Environment for $USER and ~ (default: process.env). */
@@ -44,10 +44,14 @@ export async function resolveInventory(loaded: InventoryInput, options: ResolveO
     const groups = memberships.get(record.name) ?? [];
     const labels: Record<string, string> = {};
     const vars: Record<string, unknown> = {};
+    const become: HostBecome = {};
     for (const group of groups) {
-      Object.assign(labels, config.inventory.groups[group]!.labels);
-      Object.assign(vars, config.inventory.groups[group]!.vars);
+      const entry = config.inventory.groups[group]!;
+      Object.assign(labels, entry.labels);
+      Object.assign(vars, entry.vars);
+      Object.assign(become, becomeOf(entry));
     }
+    Object.assign(become, record.become);
     const keys = record.keys && record.keys.length > 0 ? record.keys : list(defaults.key);
     return {
       name: record.name,
@@ -62,6 +66,7 @@ export async function resolveInventory(loaded: InventoryInput, options: ResolveO
       ...(record.knownHostsFiles ? { knownHostsFiles: record.knownHostsFiles.map((file) => expandPath(file, baseDir, home)) } : {}),
       ...(record.hostKeyNotes ? { hostKeyNotes: record.hostKeyNotes } : {}),
       ...(record.kube ? { kube: record.kube } : {}),
+      ...(become.user !== undefined || become.method !== undefined ? { become } : {}),
       source: record.source,
     };
   });
@@ -99,8 +104,14 @@ function hostRecord(name: string, host: HostEntry, source: string): HostRecord {
     labels: host.labels,
     vars: host.vars,
     groups: [],
+    ...(host.becomeUser !== undefined || host.becomeMethod !== undefined ? { become: becomeOf(host) } : {}),
     source,
   };
+}
+
+/** A host's or group's becomeUser and becomeMethod, those it sets. */
+function becomeOf(entry: { becomeUser?: string | undefined; becomeMethod?: HostBecome["method"] | undefined }): HostBecome {
+  return { ...(entry.becomeUser !== undefined ? { user: entry.becomeUser } : {}), ...(entry.becomeMethod !== undefined ? { method: entry.becomeMethod } : {}) };
 }
 
 const collator = new Intl.Collator("en", { numeric: true });
@@ -116,6 +127,7 @@ function mergeRecords(earlier: HostRecord, later: HostRecord): HostRecord {
     labels: { ...earlier.labels, ...later.labels },
     vars: { ...earlier.vars, ...later.vars },
     groups: [...new Set([...earlier.groups, ...later.groups])],
+    ...(earlier.become || later.become ? { become: { ...earlier.become, ...later.become } } : {}),
     source: `${earlier.source}, ${later.source}`,
   };
 }

@@ -4,7 +4,7 @@ import { inventorySources, type SourceKind } from "./registry.ts";
 
 /** `inventory:` in opskit.yaml (hosts, groups, sources), declared here so the inventory reads a type of its own making. */
 export function inventorySchema(kit: SchemaKit) {
-  const { z, labels, exactlyOneOf } = kit;
+  const { z, labels, exactlyOneOf, becomeUser, becomeMethod } = kit;
   const vars = z.record(z.string(), z.unknown());
   const host = z
     .object({
@@ -15,6 +15,8 @@ export function inventorySchema(kit: SchemaKit) {
       proxyJump: z.string().optional().describe("bastion host name (from the inventory) or [user@]host[:port]"),
       labels: labels.default({}).describe("labels for selectors, e.g. { role: web, zone: a }"),
       vars: vars.default({}).describe("variables visible as target.vars"),
+      becomeUser: becomeUser.optional().describe("the user a become step runs as on this host when neither the step nor its workflow names one (Ansible's ansible_become_user; default root)"),
+      becomeMethod: becomeMethod.optional().describe("how a become step switches user on this host when neither the step nor its workflow says (Ansible's ansible_become_method); over defaults.becomeMethod"),
     })
     .strict();
   const group = z
@@ -23,6 +25,8 @@ export function inventorySchema(kit: SchemaKit) {
       children: z.array(z.string()).default([]).describe("member groups"),
       labels: labels.default({}).describe("labels given to every member"),
       vars: vars.default({}).describe("variables given to every member (host vars win)"),
+      becomeUser: becomeUser.optional().describe("becomeUser for every member (a host's own wins)"),
+      becomeMethod: becomeMethod.optional().describe("becomeMethod for every member (a host's own wins)"),
     })
     .strict();
   const sourceKinds = Object.keys(inventorySources) as SourceKind[];

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { ConfigPath, SchemaKit } from "../schema/index.ts";
+import type { BecomeMethod, ConfigPath, SchemaKit } from "../schema/index.ts";
 import type { KubeTargetRef } from "../transport/kube/index.ts";
 import type { InventoryConfig } from "./schema.ts";
 
@@ -23,6 +23,14 @@ export interface Target {
   source: string;
   /** A kubeconfig context (a kubeconfig source's target): acted on through the Kubernetes API, never over SSH. */
   kube?: KubeTargetRef;
+  /** Its hosts' and groups' becomeUser and becomeMethod: what a become step uses when neither it nor its workflow says. */
+  become?: HostBecome;
+}
+
+/** become settings of a host or group (Ansible's ansible_become_user and ansible_become_method). */
+export interface HostBecome {
+  user?: string;
+  method?: BecomeMethod;
 }
 
 /** A host as one definition describes it, before merging, groups and defaults. */
@@ -42,6 +50,7 @@ export interface HostRecord {
   groups: string[];
   source: string;
   kube?: KubeTargetRef;
+  become?: HostBecome;
 }
 
 export interface SourceContext {

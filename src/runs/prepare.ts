@@ -1,11 +1,12 @@
 import { resolve } from "node:path";
 import type { EnvironmentBase } from "../actions/index.ts";
 import type { LoadedConfig, Step, Workflow } from "../config/index.ts";
-import { becomeUserPattern, compileWorkflow, type BecomeMethod, type CompiledWorkflow } from "../engine/index.ts";
+import { compileWorkflow, type CompiledWorkflow } from "../engine/index.ts";
 import { configuredPolicy, type Policy } from "../policy/index.ts";
 import { usageError } from "../errors.ts";
 import { adHocTargets, localTarget, resolveTargets, type Target } from "../inventory/index.ts";
 import type { RunParams } from "../journal/index.ts";
+import { BECOME_USER, type BecomeMethod } from "../schema/index.ts";
 import { parseDuration } from "../time/index.ts";
 import type { PreparedRun, RunOrigin } from "./types.ts";
 
@@ -177,7 +178,7 @@ export interface ExecBecome {
 function execBecomeStep(become: ExecBecome | undefined): Pick<Step, "become" | "becomeUser" | "becomeMethod"> {
   if (!become) return {};
   const { user, method } = become;
-  if (user !== undefined && !becomeUserPattern.test(user)) {
+  if (user !== undefined && !BECOME_USER.test(user)) {
     throw usageError("E_USAGE_BECOME_USER", `--become-user ${JSON.stringify(user)} is not a user name`, "a user name such as root, postgres or www-data");
   }
   return { become: true, ...(user !== undefined ? { becomeUser: user } : {}), ...(method !== undefined ? { becomeMethod: method } : {}) };

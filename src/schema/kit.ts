@@ -1,9 +1,17 @@
 import type { z as Zod } from "zod";
 import { markSecretField, SECRET_REFERENCE } from "./secret.ts";
 
+/** A user name become may switch to: a step's or workflow's becomeUser, an inventory host's or group's, `opskit exec --become-user`. */
+export const BECOME_USER = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
+/** How become switches user: `sudo -n -u USER --`, `doas -n -u USER --`, `su -s /bin/sh -c ... USER`. */
+export const BECOME_METHODS = ["sudo", "doas", "su"] as const;
+export type BecomeMethod = (typeof BECOME_METHODS)[number];
+
 /** The field types every part of opskit.yaml shares, built from the zod that is passed in. */
 function sharedFields(z: typeof Zod) {
   return {
+    becomeUser: z.string().regex(BECOME_USER, "a user name such as root, postgres or www-data"),
+    becomeMethod: z.enum(BECOME_METHODS),
     duration: z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h|d))+$|^\d+$/, 'a duration such as "500ms", "5s", "1m30s" or "2h"'),
     labels: z.record(z.string(), z.coerce.string()),
     /** A secret reference: the value itself never sits in the file, and a validation error does not echo what does. */

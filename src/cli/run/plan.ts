@@ -1,5 +1,5 @@
 import type { ActionPreview } from "../../actions/index.ts";
-import { celVars, describeStep, loadPreflight, openRemotes, planBatches, previewStep, runPool, toRunTarget, type CompiledStep, type RunTarget } from "../../engine/index.ts";
+import { celVars, describeStep, stepBecome, loadPreflight, openRemotes, planBatches, previewStep, runPool, toRunTarget, type CompiledStep, type RunTarget } from "../../engine/index.ts";
 import { eventJsonLine, foldHostNames, type LineWriter } from "../../ui/index.ts";
 import { parseVarOptions, type VarOptions } from "../vars.ts";
 import type { PreparedRun } from "../../runs/index.ts";
@@ -63,6 +63,12 @@ interface PlannedStep {
   rendered?: unknown;
 }
 
+/** A plan line's `become`: who the step would run as on its target. */
+function becomeField(p: PlannedStep): { become?: { user: string; method: string } } {
+  const become = stepBecome(p.step, p.runTarget);
+  return become ? { become: { user: become.user, method: become.method } } : {};
+}
+
 const phasesOf = (prepared: PreparedRun) =>
   [
     ["pre", prepared.compiled.hooks.pre],
@@ -88,7 +94,7 @@ function planSteps(prepared: PreparedRun, batches: PreparedRun["targets"][]): Pl
           let rendered: unknown;
           try {
             rendered = step.render(scope);
-            description = describeStep(step, rendered);
+            description = describeStep(step, rendered, runTarget);
           } catch (error) {
             // A template that reads steps.<name> can only be rendered at run time.
             deferred = error instanceof Error ? error.message.split("\n")[0]! : String(error);
@@ -164,7 +170,7 @@ export async function printPlan(prepared: PreparedRun, out: LineWriter, json: bo
           deferred: p.deferred ?? null,
           ...(p.step.runOnce ? { runOnce: true } : {}),
           ...(p.step.delegate ? { delegate: p.step.delegate } : {}),
-          ...(p.step.become ? { become: { user: p.step.become.user, method: p.step.become.method } } : {}),
+          ...becomeField(p),
           ...(p.preview ? { preview: p.preview } : {}),
         }),
       );
