@@ -37,7 +37,8 @@ function distinguishedName(name: Record<string, string | string[]> | undefined):
  * `peerChain` is the peer's certificate with its issuers linked by
  * issuerCertificate (node:tls's getPeerCertificate(true); a Bun socket's
  * getPeerCertificate(false), its flag meaning "abbreviated"). `session` is
- * the serialized TLS session, which holds the certificates the peer sent.
+ * the serialized TLS session, which holds the certificates the peer sent
+ * (BoringSSL, under Bun, keeps the chain as it came).
  */
 export interface CertificateSource {
   peerChain(): DetailedPeerCertificate | object | undefined;
@@ -90,7 +91,9 @@ export function describeCertificate(socket: CertificateSource, chainError: Error
   const cert = socket.peerChain() as DetailedPeerCertificate | undefined;
   const notAfter = cert?.valid_to ? new Date(cert.valid_to) : undefined;
   const notBefore = cert?.valid_from ? new Date(cert.valid_from) : undefined;
-  const chainNotAfter = earliestNotAfter(presentedCertificates(certificateChain(cert), socket.session())) ?? notAfter;
+  const chain = certificateChain(cert);
+  // A lone certificate is the server's own: no session to serialize.
+  const chainNotAfter = earliestNotAfter(chain.length > 1 ? presentedCertificates(chain, socket.session()) : chain) ?? notAfter;
   return {
     version: socket.getTLSVersion() ?? "",
     cipher: socket.getCipher()?.name ?? "",
