@@ -265,6 +265,16 @@ describe("become settings on inventory hosts and groups", () => {
     expect(byTarget(given.stdout, "command")).toEqual({ "host-01": "root", "host-02": "root" });
   }, 60_000);
 
+  test("an Ansible inventory's ansible_become_user is the host's become user", async () => {
+    const first = fleet.hosts[0]!;
+    await writeFile(join(work, "hosts.ini"), `[db]\nansible-1 ansible_host=${first.address} ansible_port=${first.port}\n\n[db:vars]\nansible_become_user=daemon\n`);
+    const ansible = join(work, "ansible-become.yaml");
+    await writeFile(ansible, [...fleetConfigLines(fleet).slice(0, 6), "inventory:", "  sources:", "    - ansible: hosts.ini", ""].join("\n"));
+    const run = await opskit(["exec", "-c", ansible, "name=ansible-1", "-b", "--json", "--", "id", "-un"]);
+    expect(run.stderr).toBe("");
+    expect(byTarget(run.stdout, "command")).toEqual({ "ansible-1": "daemon" });
+  }, 60_000);
+
   test("a becomeUser in the inventory that is not a user name is a config error at file:line:col", async () => {
     const bad = join(work, "inventory-bad.yaml");
     await writeFile(bad, ["inventory:", "  hosts:", "    h1: { becomeUser: 'root; reboot' }", ""].join("\n"));

@@ -139,3 +139,30 @@ describe("Ansible YAML inventory", () => {
     await expect(load("all:\n  web-1:\n", "hosts.yml")).rejects.toThrow('hosts.yml:2:3: unknown key "web-1" in group "all"');
   });
 });
+
+describe("Ansible become variables", () => {
+  const inventory = `
+[dbservers]
+db-1 ansible_become_user=postgres
+db-2 ansible_become_method=su
+db-3
+
+[dbservers:vars]
+ansible_become_user=nobody
+ansible_become_method=sudo
+`;
+
+  test("ansible_become_user and ansible_become_method become the host's become settings (host vars over group vars), not vars", async () => {
+    const hosts = await load(inventory);
+    expect(hosts.get("db-1")!.become).toEqual({ user: "postgres", method: "sudo" });
+    expect(hosts.get("db-2")!.become).toEqual({ user: "nobody", method: "su" });
+    expect(hosts.get("db-3")!.become).toEqual({ user: "nobody", method: "sudo" });
+    expect(hosts.get("db-1")!.vars).not.toHaveProperty("ansible_become_user");
+    expect((await load("web-1\n")).get("web-1")!.become).toBeUndefined();
+  });
+
+  test("a method opskit does not run, or a user that is not a user name, is an error with file:line", async () => {
+    await expect(load("db-1 ansible_become_method=pbrun\n")).rejects.toThrow('inventory:1: ansible_become_method "pbrun" of db-1 is not one opskit runs');
+    await expect(load("db-1 ansible_become_user='root;reboot'\n")).rejects.toThrow('ansible_become_user "root;reboot" of db-1 is not a user name');
+  });
+});

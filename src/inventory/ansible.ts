@@ -2,14 +2,16 @@ import { configError } from "../errors.ts";
 import { parseAnsibleIni } from "./ansible-ini.ts";
 import type { AnsibleInventory } from "./ansible-model.ts";
 import { parseAnsibleYaml } from "./ansible-yaml.ts";
-import type { HostRecord, InventorySource } from "./types.ts";
+import { BECOME_METHODS, BECOME_USER, type BecomeMethod } from "../schema/index.ts";
+import type { HostBecome, HostRecord, InventorySource } from "./types.ts";
 
 /*
  * An Ansible inventory, INI or YAML, flattened the way Ansible flattens it:
  * group vars apply from the least specific group to the most (all, then
  * parents before children, groups of the same depth in name order), host
- * vars last. The connection variables become Target fields; every other
- * variable stays in vars.
+ * vars last. The connection variables become Target fields, and
+ * ansible_become_user and ansible_become_method the host's become settings;
+ * every other variable stays in vars.
  */
 export const ansibleSource: InventorySource = {
   kind: "ansible",
@@ -33,7 +35,8 @@ const connection = {
   user: ["ansible_user", "ansible_ssh_user"],
   key: ["ansible_ssh_private_key_file", "ansible_private_key_file"],
 } as const;
-const connectionVars = new Set<string>(Object.values(connection).flat());
+const becomeVars = { user: "ansible_become_user", method: "ansible_become_method" } as const;
+const connectionVars = new Set<string>([...Object.values(connection).flat(), ...Object.values(becomeVars)]);
 /** Implicit groups every host is in; they say nothing a selector could use. */
 const implicitGroups = new Set(["all", "ungrouped"]);
 
@@ -103,9 +106,24 @@ function toRecord(name: string, all: Record<string, unknown>, groups: string[], 
     ...(user !== undefined ? { user: String(user) } : {}),
     ...(key !== undefined ? { keys: [String(key)] } : {}),
     ...(jump ? { proxyJump: jump } : {}),
+    ...becomeOf(name, all, where),
     labels: {},
     vars,
     groups,
     source: where,
   };
+}
+
+/** ansible_become_user and ansible_become_method, checked as opskit.yaml's becomeUser and becomeMethod are. */
+function becomeOf(name: string, all: Record<string, unknown>, where: string): { become?: HostBecome } {
+  const user = all[becomeVars.user];
+  const method = all[becomeVars.method];
+  if (user !== undefined && !(typeof user === "string" && BECOME_USER.test(user))) {
+    throw configError("E_ANSIBLE_INVENTORY", `${where}: ansible_become_user "${String(user)}" of ${name} is not a user name`, "a user name such as root, postgres or www-data");
+  }
+  if (method !== undefined && !BECOME_METHODS.includes(method as BecomeMethod)) {
+    throw configError("E_ANSIBLE_INVENTORY", `${where}: ansible_become_method "${String(method)}" of ${name} is not one opskit runs`, `use ${BECOME_METHODS.join(", ")}, or drop it for the default (defaults.becomeMethod, else sudo)`);
+  }
+  if (user === undefined && method === undefined) return {};
+  return { become: { ...(user !== undefined ? { user: user as string } : {}), ...(method !== undefined ? { method: method as BecomeMethod } : {}) } };
 }
