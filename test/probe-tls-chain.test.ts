@@ -17,6 +17,8 @@ let caCert: string;
 let leafCert: string;
 let intermediateCert: string;
 let https: Server<undefined>;
+let expiredChain: Server<undefined>;
+let expiredIntermediateCert: string;
 let serve: ServeProcess;
 let blackbox: TestServer;
 
@@ -38,6 +40,13 @@ beforeAll(async () => {
   const presented = join(ca.dir, "presented.pem");
   writeFileSync(presented, readFileSync(leaf.cert, "utf8") + readFileSync(intermediate.cert, "utf8"));
   https = startHttpServer({ cert: presented, key: leaf.key });
+  // The same shape with an intermediate that expired yesterday: the server's own certificate is still valid.
+  const expired = await ca.issue("chain-expired-intermediate", { intermediate: true, from: new Date(Date.now() - 10 * day), to: new Date(Date.now() - day) });
+  const under = await ca.issue("chain-leaf-under-expired", { san: "DNS:localhost,IP:127.0.0.1", by: expired, to: new Date(Date.now() + 20 * day) });
+  expiredIntermediateCert = expired.cert;
+  const expiredPresented = join(ca.dir, "expired-presented.pem");
+  writeFileSync(expiredPresented, readFileSync(under.cert, "utf8") + readFileSync(expired.cert, "utf8"));
+  expiredChain = startHttpServer({ cert: expiredPresented, key: under.key });
   const dir = writeConfig(`probeModules:
   tls_connect:
     prober: tls
@@ -62,6 +71,7 @@ afterAll(async () => {
   await serve?.stop();
   await blackbox?.stop();
   https?.stop(true);
+  expiredChain?.stop(true);
 });
 
 const get = (url: string, token?: string) => fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(20_000) });
@@ -117,5 +127,18 @@ describe("the earliest expiry over the chain the server presented", () => {
     // The expectation can fail: the chain's expiry is within 11 days.
     const failing = await runBuilt(["probe", "--json", "--cacert", caCert, url, "--expect", 'tls.chainExpiresIn > duration("264h")']);
     expect(failing.code).toBe(2);
+  });
+
+  test("an expired intermediate under a valid server certificate fails the probe as expired (exit 2), naming the intermediate's date; --insecure reports it", async () => {
+    const url = `https://127.0.0.1:${expiredChain.port}/ok`;
+    const expiredOn = new Date(enddate(expiredIntermediateCert) * 1000).toISOString();
+    const run = await runBuilt(["probe", "--json", "--cacert", caCert, url]);
+    expect(run.code).toBe(2);
+    const [result] = parseJsonLines(run.stdout).results;
+    expect(result!.error.code).toBe("E_TLS_EXPIRED");
+    expect(result!.error.message).toBe(`a certificate of the chain the server presented (not its own) expired on ${expiredOn}`);
+    const insecure = await runBuilt(["probe", "--json", "--insecure", url, "--expect", "tls.chainExpiresIn < duration(\"0s\") && tls.expiresIn > duration(\"0s\")"]);
+    expect({ code: insecure.code, stderr: insecure.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(parseJsonLines(insecure.stdout).results[0]!.tls.chainNotAfter).toBe(expiredOn);
   });
 });
