@@ -21,8 +21,8 @@ const becomeFlagList = z.array(z.string().regex(/^-[A-Za-z0-9][A-Za-z0-9_=.,:/-]
 /** The become keys a workflow and a step share; a step's win. */
 const becomeFields = {
   become: z.boolean().optional().describe("run the step's commands (ssh, script, systemd, copy) as becomeUser through becomeMethod; a step's become overrides its workflow's"),
-  becomeUser: becomeUser.optional().describe("the user become switches to (default root)"),
-  becomeMethod: becomeMethod.optional().describe("sudo (default: defaults.becomeMethod, else sudo), doas or su"),
+  becomeUser: becomeUser.optional().describe("the user become switches to (default: the inventory host's or group's becomeUser, else root)"),
+  becomeMethod: becomeMethod.optional().describe("sudo, doas or su (default: the inventory host's or group's becomeMethod, then defaults.becomeMethod, else sudo)"),
 };
 /** A count ("3") or a share of all targets ("10%"). */
 const budget = z.union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?%$/, 'a count such as 2 or a percentage such as "10%"')]);
