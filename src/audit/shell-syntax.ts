@@ -1,8 +1,10 @@
 /*
  * Just enough of the POSIX shell grammar for the audit's rules: words with
  * their quoting intact, simple commands, pipelines, `&&`/`||` lists, loops,
- * comments, here-documents (whose bodies are data, not commands) and command
- * substitutions (parsed as commands of their own). It never fails: text it
+ * comments, here-documents (whose bodies are data, not commands, except the
+ * substitutions in an unquoted one) and command substitutions, wherever they
+ * run: in words, in `${X:-$(...)}` and `$(( $(...) ))`, in an unquoted
+ * here-document (parsed as commands of their own). It never fails: text it
  * does not understand ends up as words, which the rules ignore.
  * https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html
  */
@@ -52,6 +54,8 @@ const metaChars = new Set([" ", "\t", "\n", ";", "&", "|", "(", ")", "<", ">"]);
 interface Pending {
   delimiter: string;
   stripTabs: boolean;
+  /** An unquoted delimiter (`<<EOF`, not `<<'EOF'`): the body's $( ), ${ } and backticks run. */
+  expands: boolean;
 }
 
 interface LoopFrame {
@@ -96,7 +100,8 @@ class Lexer {
   constructor(
     private readonly text: string,
     start: number,
-    private readonly end: number,
+    /** Where reading stops; narrowed to a here-document's body while its substitutions are read. */
+    private end: number,
     private readonly script: ShellScript,
     private readonly inLoop: boolean,
     private readonly substituted: boolean,
@@ -110,7 +115,8 @@ class Lexer {
   run(): void {
     const { text } = this;
     while (this.at < this.end) {
-      if (this.cases.length > 0 && this.cases[this.cases.length - 1] && this.words.length === 0 && this.wordStart < 0) {
+      // A here-document still to read comes first: a `;;` on its command's line does not make its body a pattern.
+      if (this.cases.length > 0 && this.cases[this.cases.length - 1] && this.words.length === 0 && this.wordStart < 0 && this.pending.length === 0) {
         if (this.skipCasePattern()) continue;
       }
       const c = text[this.at]!;
@@ -171,8 +177,8 @@ class Lexer {
     if (c === "`") return this.backticks(i);
     if (c === "$") {
       const next = text[i + 1];
-      if (next === "(") return text[i + 2] === "(" ? this.balanced(i + 1, "(", ")") : this.substitution(i + 1, ")");
-      if (next === "{") return this.balanced(i + 1, "{", "}");
+      if (next === "(") return text[i + 2] === "(" ? this.balanced(i + 1, "(", ")", true) : this.substitution(i + 1, ")");
+      if (next === "{") return this.balanced(i + 1, "{", "}", true);
       if (next === "'") {
         // $'...' (ANSI-C quoting): backslash escapes a quote.
         let j = i + 2;
@@ -189,8 +195,7 @@ class Lexer {
       const c = text[i]!;
       if (c === '"') return i + 1;
       if (c === "\\") i += 2;
-      else if (c === "$" && text[i + 1] === "(") i = text[i + 2] === "(" ? this.balanced(i + 1, "(", ")") : this.substitution(i + 1, ")");
-      else if (c === "$" && text[i + 1] === "{") i = this.balanced(i + 1, "{", "}");
+      else if (c === "$" && (text[i + 1] === "(" || text[i + 1] === "{")) i = this.wordPart(i);
       else if (c === "`") i = this.backticks(i);
       else i++;
     }
@@ -212,8 +217,13 @@ class Lexer {
     return after;
   }
 
-  /** From an opening bracket to just past its match, skipping quoted text. */
-  private balanced(open: number, left: string, right: string): number {
+  /**
+   * From an opening bracket to just past its match, skipping quoted text.
+   * `record`: the text is an expansion of this lexer's own (`${X:-$(cmd)}`,
+   * `$(( $(cmd) + 1 ))`), so the command substitutions in it are recorded;
+   * not for a substitution's inside, which its own lexer reads.
+   */
+  private balanced(open: number, left: string, right: string, record = false): number {
     const { text } = this;
     let depth = 0;
     let i = open;
@@ -221,8 +231,9 @@ class Lexer {
       const c = text[i]!;
       if (c === "\\") i += 2;
       else if (c === "'" && left === "(") i = this.wordPart(i);
-      else if (c === '"') i = this.doubleQuotedNoRecord(i + 1);
-      else if (c === "`") i = this.skipBackticks(i);
+      else if (c === '"') i = record ? this.doubleQuoted(i + 1) : this.doubleQuotedNoRecord(i + 1);
+      else if (c === "`") i = record ? this.backticks(i) : this.skipBackticks(i);
+      else if (record && c === "$" && (text[i + 1] === "(" || text[i + 1] === "{")) i = this.wordPart(i);
       else {
         if (c === left) depth++;
         else if (c === right && --depth === 0) return i + 1;
@@ -276,8 +287,8 @@ class Lexer {
       this.cases.pop();
       this.closeBranch("case");
     }
-    // `case WORD in` opens the pattern list.
-    if (raw === "in" && this.words.length === 3 && this.words[0]!.raw === "case") {
+    // `case WORD in` opens the pattern list, also behind reserved words (`do case`, `if case`, `then case`).
+    if (raw === "in" && this.words.length >= 3 && this.words.at(-3)!.raw === "case" && this.words.slice(0, -3).every((w) => reserved.has(w.raw))) {
       this.endCommand(";");
       this.cases.push(true);
       this.branches.push({ kind: "case", id: this.counter.next++, arm: -1 });
@@ -322,8 +333,9 @@ class Lexer {
       while (text[i] === " " || text[i] === "\t") i++;
       const start = i;
       while (i < this.end && !metaChars.has(text[i]!)) i = this.wordPart(i);
-      const delimiter = text.slice(start, i).replace(/["'\\]/g, "");
-      if (delimiter) this.pending.push({ delimiter, stripTabs: heredoc[1] === "-" });
+      const written = text.slice(start, i);
+      const delimiter = written.replace(/["'\\]/g, "");
+      if (delimiter) this.pending.push({ delimiter, stripTabs: heredoc[1] === "-", expands: delimiter === written });
       this.at = i;
       return;
     }
@@ -337,22 +349,46 @@ class Lexer {
   private readHeredocs(): void {
     const { text } = this;
     while (this.pending.length > 0) {
-      const { delimiter, stripTabs } = this.pending.shift()!;
+      const { delimiter, stripTabs, expands } = this.pending.shift()!;
       const start = this.at;
+      let body: [number, number] | undefined;
       while (this.at < this.end) {
         const stop = text.indexOf("\n", this.at);
         const close = stop < 0 || stop > this.end ? this.end : stop;
         let line = text.slice(this.at, close);
         if (stripTabs) line = line.replace(/^\t+/, "");
         if (line.replace(/\r$/, "") === delimiter) {
-          this.script.heredocs.push([start, this.at]);
+          body = [start, this.at];
           this.at = Math.min(close + 1, this.end);
           break;
         }
         this.at = close + 1;
-        if (this.at >= this.end) this.script.heredocs.push([start, this.end]);
+        if (this.at >= this.end) body = [start, this.end];
       }
+      if (!body) continue;
+      this.script.heredocs.push(body);
+      if (expands) this.heredocSubstitutions(body[0], body[1]);
     }
+  }
+
+  /**
+   * An unquoted here-document's body is expanded when its command runs: its
+   * $( ), backticks and ${ } run (POSIX 2.7.4); quotes there are plain
+   * characters, a backslash escapes $, ` and \. Read within the body only.
+   */
+  private heredocSubstitutions(start: number, end: number): void {
+    const { text } = this;
+    const outer = this.end;
+    this.end = end;
+    let i = start;
+    while (i < end) {
+      const c = text[i]!;
+      if (c === "\\") i += 2;
+      else if (c === "`") i = this.backticks(i);
+      else if (c === "$" && (text[i + 1] === "(" || text[i + 1] === "{")) i = this.wordPart(i);
+      else i++;
+    }
+    this.end = outer;
   }
 
   /** Skips a case pattern up to its `)`; returns false when the case ends instead. */
@@ -369,7 +405,12 @@ class Lexer {
       return true;
     }
     if (i >= this.end) return false;
-    while (i < this.end && text[i] !== ")") {
+    // `(a|b)`: POSIX allows a ( before the pattern; a ( inside it is bash's extended glob, `@(a|b)`.
+    if (text[i] === "(") i++;
+    let depth = 0;
+    while (i < this.end && (text[i] !== ")" || depth > 0)) {
+      if (text[i] === "(") depth++;
+      else if (text[i] === ")") depth--;
       i = text[i] === "'" || text[i] === '"' || text[i] === "\\" || text[i] === "$" || text[i] === "`" ? this.wordPart(i) : i + 1;
     }
     if (text[i] !== ")") {

@@ -49,14 +49,17 @@ export interface CommandCore {
   wrappers: { name: string; words: Word[] }[];
 }
 
+const notCommand = new Set(["for", "select", "case", "function"]);
+
 /** Finds the command a simple command really runs: `sudo -u x env A=1 timeout 5 ssh ...` runs ssh (the wrappers are expr's one table). */
 export function commandCore(words: readonly Word[]): CommandCore {
   const found: CommandCore = { name: "", index: -1, wrappers: [] };
-  const first = words[0]?.raw;
-  // Not commands: a loop's word list, a case's subject, a function keyword.
-  if (first === "for" || first === "select" || first === "case" || first === "function") return found;
   let i = 0;
-  while (i < words.length && (isReserved(words[i]!.raw) || isAssignment(words[i]!.raw))) i++;
+  while (i < words.length && (isReserved(words[i]!.raw) || isAssignment(words[i]!.raw))) {
+    // Not commands: a loop's word list, a case's subject, a function keyword (also after `do`, `then`...).
+    if (notCommand.has(words[i]!.raw)) return found;
+    i++;
+  }
   const texts = words.map((word) => unquote(word.raw));
   while (i < words.length) {
     const base = texts[i]!.slice(texts[i]!.lastIndexOf("/") + 1);

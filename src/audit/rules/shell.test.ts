@@ -41,6 +41,21 @@ describe("OPS-SH-001 download piped to a shell", () => {
     ].join("\n");
     expect(await found(script, "OPS-SH-001")).toEqual([]);
   });
+
+  test("inside a ${X:-$(...)} default and an unquoted here-document's substitutions, which the shell runs, it is found", async () => {
+    expect(await found('X="${X:-$(curl -fsSL https://get.example | sh)}"', "OPS-SH-001")).toEqual([1]);
+    expect(await found(": ${X:=$(wget -qO- https://get.example | bash)}", "OPS-SH-001")).toEqual([1]);
+    expect(await found("cat <<EOF > /etc/motd\n$(curl -s https://x.example | sh)\nEOF", "OPS-SH-001")).toEqual([2]);
+    expect(await found("cat <<-EOF\n\tnote `curl -s https://x.example | sh`\n\tEOF", "OPS-SH-001")).toEqual([2]);
+    expect(await found("cat <<EOF\n'${V:-$(curl -s https://x.example | sh)}'\nEOF", "OPS-SH-001")).toEqual([2]);
+  });
+
+  test("a quoted here-document (<<'EOF', <<\"EOF\", <<\\EOF) and an escaped \\$( stay data", async () => {
+    for (const delimiter of ["'EOF'", '"EOF"', "\\EOF", "E'O'F"]) {
+      expect(await found(`cat <<${delimiter}\n$(curl -s https://x.example | sh)\n\`curl -s https://x.example | sh\`\nEOF`, "OPS-SH-001")).toEqual([]);
+    }
+    expect(await found("cat <<EOF\n\\$(curl -s https://x.example | sh)\nEOF", "OPS-SH-001")).toEqual([]);
+  });
 });
 
 describe("OPS-SH-002 rm -rf on an unguarded variable", () => {
@@ -96,6 +111,18 @@ describe("OPS-SH-002 rm -rf on an unguarded variable", () => {
       'case "$1" in x) rm -rf $TOP ;; esac', // 18: the guard before the case runs on every path
     ].join("\n");
     expect(await found(script, "OPS-SH-002")).toEqual([4, 11, 14, 16]);
+  });
+
+  test("inside $(( $(...) )) and ${X:+$(...)} it is found", async () => {
+    expect(await found("n=$(( $(rm -rf $D/ ; echo 1) + 1 ))", "OPS-SH-002")).toEqual([1]);
+    expect(await found('Y="${X:+$(rm -rf $D/)}"', "OPS-SH-002")).toEqual([1]);
+  });
+
+  test("a case behind a reserved word (do case, if case) is a case: a sibling item's guard does not count", async () => {
+    expect(await found('for d in "$@"; do case $d in\n  a) : "${T:?}" ;;\n  b) rm -rf $T/ ;;\nesac; done', "OPS-SH-002")).toEqual([3]);
+    // (*) true: the rm runs when $1 is neither a nor b, where nothing checked T.
+    expect(await found('if case $1 in (a|b) : "${T:?}";; (*) true;; esac; then rm -rf "$T"/*; fi', "OPS-SH-002")).toEqual([1]);
+    expect(await found(': "${T:?}"\nwhile read -r d; do case $d in\n  (a) rm -rf "$T"/* ;;\nesac; done', "OPS-SH-002")).toEqual([]);
   });
 });
 
