@@ -240,3 +240,29 @@ describe("rm -rf beside a guarded case item", () => {
     expect(report.findings.some((f) => f.rule === "SC2086" && f.line === 8)).toBe(true);
   }, 60_000);
 });
+
+describe("commands the shell runs inside expansions, unquoted here-documents and a do case", () => {
+  test("are audited; a quoted here-document stays data", async () => {
+    const root = write(join(dir, "expansions"), {
+      "deploy.sh": [
+        "#!/bin/sh",
+        "set -eu",
+        'VERSION="${VERSION:-$(curl -fsSL https://get.example/latest | sh)}"',
+        "cat <<EOF > /etc/motd",
+        "built $(curl -fsSL https://get.example/banner | sh)",
+        "EOF",
+        "cat <<'EOF' > README",
+        "$(curl -fsSL https://get.example/banner | sh)",
+        "EOF",
+        'for d in "$@"; do case $d in',
+        '  keep) : "${TARGET:?}" ;;',
+        "  wipe) rm -rf $TARGET/ ;;",
+        "esac; done",
+        "",
+      ].join("\n"),
+    });
+    const { code, report } = await auditJson(root, ["--no-shellcheck", "deploy.sh"]);
+    expect(code).toBe(2);
+    expect(report.findings.filter((f) => f.rule.startsWith("OPS-")).map((f) => `${f.line} ${f.rule}`)).toEqual(["3 OPS-SH-001", "5 OPS-SH-001", "12 OPS-SH-002"]);
+  }, 60_000);
+});
