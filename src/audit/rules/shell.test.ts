@@ -124,6 +124,10 @@ describe("OPS-SH-002 rm -rf on an unguarded variable", () => {
     expect(await found('if case $1 in (a|b) : "${T:?}";; (*) true;; esac; then rm -rf "$T"/*; fi', "OPS-SH-002")).toEqual([1]);
     expect(await found(': "${T:?}"\nwhile read -r d; do case $d in\n  (a) rm -rf "$T"/* ;;\nesac; done', "OPS-SH-002")).toEqual([]);
   });
+
+  test("a variable a nested loop sets (do for H in ...) is not a literal-only constant", async () => {
+    expect(await found("H=/srv/a\nwhile read -r l; do for H in $l; do rm -rf $H/; done; done", "OPS-SH-002")).toEqual([2]);
+  });
 });
 
 describe("OPS-SH-003 host key checking disabled", () => {

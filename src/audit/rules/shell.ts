@@ -1,5 +1,5 @@
 import { lineStarts, positionOf } from "../position.ts";
-import { branchEncloses, parseShell, type ShellScript, type SimpleCommand, type Word } from "../shell-syntax.ts";
+import { branchEncloses, isReserved, parseShell, type ShellScript, type SimpleCommand, type Word } from "../shell-syntax.ts";
 import { commandCore, expansionsOf, isAssignment, unquote, type CommandCore } from "../shell-words.ts";
 import type { Hit, Rule, RuleSet, SourceFile } from "../types.ts";
 import { classifySecret, scanSecretPatterns, secretRules } from "./secrets.ts";
@@ -327,9 +327,11 @@ function constantVariables(script: ShellScript): Set<string> {
   const literal = new Map<string, boolean>();
   const mark = (name: string, isLiteral: boolean) => literal.set(name, (literal.get(name) ?? true) && isLiteral);
   for (const command of script.commands) {
-    const first = command.words[0]?.raw;
     const core = commandCore(command.words);
-    if (first === "for" || first === "select") mark(command.words[1]?.raw ?? "", false);
+    // A loop's variable, also behind reserved words (`do for h in ...`).
+    const name = command.words.findIndex((w) => !isReserved(w.raw));
+    const opener = command.words[name - 1]?.raw;
+    if (name > 0 && (opener === "for" || opener === "select")) mark(command.words[name]!.raw, false);
     if (core.name === "read" || core.name === "getopts" || core.name === "mapfile") for (const w of args(command, core)) mark(w.raw, false);
     const assigning = core.name === "" || declarers.has(core.name) ? command.words : [];
     for (const word of assigning) {
