@@ -104,17 +104,7 @@ describe("become", () => {
   });
 
   test("hostile --var values through a become step reach the remote shell as data, byte for byte", async () => {
-    rmSync(pwnedMarker, { force: true });
-    const values = hostileValues.filter((v) => v.value.length > 0);
-    const steps = values.map((_, i) => `      - { name: v${i}, ssh: "printf '%s' {{ vars.v${i} }} | sha256sum", becomeUser: nobody }`);
-    const config = await writeConfig(["  hostile:", "    targets: name=host-01", "    become: true", "    steps:", ...steps]);
-    const run = await opskit(["run", "hostile", "-c", config, "--json", ...values.flatMap((v, i) => ["--var", `v${i}=${v.value}`])]);
-    expect(run.code).toBe(0);
-    values.forEach((v, i) => {
-      const [step] = finished(run.stdout, `v${i}`);
-      expect(`${v.name}: ${step!.result.stdout.split(" ")[0]}`).toBe(`${v.name}: ${createHash("sha256").update(v.value).digest("hex")}`);
-    });
-    expect(existsSync(pwnedMarker)).toBe(false);
+    await expectValuesAsData("hostile", ["    become: true"], "becomeUser: nobody");
   }, 60_000);
 
   test("a become step's values and env secrets are on no command line of the host while it runs, and a timeout stops it whole", async () => {
@@ -206,6 +196,21 @@ describe("become", () => {
     expect(run.stderr + run.stdout).toMatch(/opskit-\w+\.yaml:\d+:\d+: become applies to steps that run on the host/);
   });
 });
+
+/** Each hostile value, given by --var to one step of workflow `name` (with `stepKeys`), reaches its shell byte for byte (by sha256) and runs nothing. */
+async function expectValuesAsData(name: string, workflowKeys: string[], stepKeys: string): Promise<void> {
+  rmSync(pwnedMarker, { force: true });
+  const values = hostileValues.filter((v) => v.value.length > 0);
+  const steps = values.map((_, i) => `      - { name: v${i}, ssh: "printf '%s' {{ vars.v${i} }} | sha256sum", ${stepKeys} }`);
+  const config = await writeConfig([`  ${name}:`, "    targets: name=host-01", ...workflowKeys, "    steps:", ...steps]);
+  const run = await opskit(["run", name, "-c", config, "--json", ...values.flatMap((v, i) => ["--var", `v${i}=${v.value}`])]);
+  expect(run.code).toBe(0);
+  values.forEach((v, i) => {
+    const [step] = finished(run.stdout, `v${i}`);
+    expect(`${v.name}: ${step!.result.stdout.split(" ")[0]}`).toBe(`${v.name}: ${createHash("sha256").update(v.value).digest("hex")}`);
+  });
+  expect(existsSync(pwnedMarker)).toBe(false);
+}
 
 /** An empty file every login user on the hosts may append to: who ran a step. */
 async function writableLog(): Promise<string> {
@@ -342,17 +347,7 @@ describe("delegate: local", () => {
   });
 
   test("hostile --var values in a delegated step stay data in the local shell", async () => {
-    rmSync(pwnedMarker, { force: true });
-    const values = hostileValues.filter((v) => v.value.length > 0);
-    const steps = values.map((_, i) => `      - { name: v${i}, ssh: "printf '%s' {{ vars.v${i} }} | sha256sum", delegate: local }`);
-    const config = await writeConfig(["  hostile-local:", "    targets: name=host-01", "    steps:", ...steps]);
-    const run = await opskit(["run", "hostile-local", "-c", config, "--json", ...values.flatMap((v, i) => ["--var", `v${i}=${v.value}`])]);
-    expect(run.code).toBe(0);
-    values.forEach((v, i) => {
-      const [step] = finished(run.stdout, `v${i}`);
-      expect(`${v.name}: ${step!.result.stdout.split(" ")[0]}`).toBe(`${v.name}: ${createHash("sha256").update(v.value).digest("hex")}`);
-    });
-    expect(existsSync(pwnedMarker)).toBe(false);
+    await expectValuesAsData("hostile-local", [], "delegate: local");
   }, 60_000);
 });
 
