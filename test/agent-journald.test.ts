@@ -115,9 +115,19 @@ describe("journald source over journalctl", () => {
       await journaldSource.start(config, first.context);
       await writer.write(numbered(1, 20));
       await waitUntil("the first entries", () => first.events.length >= 20);
-      await Bun.sleep(1200);
+      await Bun.sleep(1200); // past the checkpoint interval: the next entry read writes one
       await writer.write(numbered(21, 30));
       await waitUntil("the next entries", () => first.events.length >= 30);
+      // That checkpoint on disk before the crash, however long a busy machine takes to write it.
+      const saved = join(dir, "state", "journald-cursor.json");
+      const checkpointed = () => {
+        try {
+          return typeof JSON.parse(readFileSync(saved, "utf8")).cursor === "string";
+        } catch {
+          return false; // not written yet
+        }
+      };
+      await waitUntil("a checkpoint", checkpointed);
       first.controller.abort(); // journalctl is killed, the loop ends; stop() (the final checkpoint) never runs
       await writer.write(numbered(31, 40));
       const second = collectingContext(join(dir, "state"));
