@@ -10,6 +10,7 @@ import type { SchemaKit } from "../../schema/index.ts";
 import { parseDuration } from "../../time/index.ts";
 import type { AgentSource } from "../types.ts";
 import { FileTail, type FileTailOptions } from "./file-tail.ts";
+import { startFollowing } from "./following.ts";
 
 const DEFAULT_MAX_BYTES = 64 * 1024;
 
@@ -68,24 +69,18 @@ export const filesSource: AgentSource<FilesSpec> = {
   kind: "files",
   schema,
   async start(spec, context) {
-    const stopping = new AbortController();
-    const signal = AbortSignal.any([stopping.signal, context.signal]);
-    const tail = new FileTail(tailOptions(spec), context, signal);
-    await tail.init();
-    await tail.checkpointStart();
-    const running = tail.follow();
-    let stopped: Promise<void> | undefined;
-    return {
-      stop() {
-        stopped ??= (async () => {
-          stopping.abort();
-          await running;
+    return startFollowing(context, async (signal) => {
+      const tail = new FileTail(tailOptions(spec), context, signal);
+      await tail.init();
+      await tail.checkpointStart();
+      return {
+        follow: () => tail.follow(),
+        finish: async () => {
           await tail.persist();
           await tail.close();
-        })();
-        return stopped;
-      },
-    };
+        },
+      };
+    });
   },
   /** From the saved offsets to the end of every file, pending multi-line records included; the offsets are not moved (--once tests rules, it does not consume). */
   async once(spec, context) {

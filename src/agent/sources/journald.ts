@@ -14,6 +14,7 @@ import { sleep } from "../../time/index.ts";
 import type { AgentSource, SourceContext } from "../types.ts";
 import { JOURNAL_FIELDS, journalEvent } from "./journal-entry.ts";
 import { readStateFile, writeStateFile } from "./state-file.ts";
+import { startFollowing } from "./following.ts";
 
 const schema = ({ z }: SchemaKit) =>
   z
@@ -313,24 +314,14 @@ export const journaldSource: AgentSource<JournaldSpec> = {
   kind: "journald",
   schema,
   async start(spec: JournaldSpec, context: SourceContext) {
-    const stopping = new AbortController();
     if (!spec.directory && !spec.files && !existsSync(JOURNALD_SOCKET)) {
       context.warn(`journald does not run on this machine (no ${JOURNALD_SOCKET}): the system journal gets no new entries; following it anyway`);
     }
-    const reader = new JournalReader(spec, context, AbortSignal.any([stopping.signal, context.signal]));
-    await reader.init();
-    const running = reader.follow();
-    let stopped: Promise<void> | undefined;
-    return {
-      stop() {
-        stopped ??= (async () => {
-          stopping.abort();
-          await running;
-          await reader.persist();
-        })();
-        return stopped;
-      },
-    };
+    return startFollowing(context, async (signal) => {
+      const reader = new JournalReader(spec, context, signal);
+      await reader.init();
+      return { follow: () => reader.follow(), finish: () => reader.persist() };
+    });
   },
   /** From the saved cursor to the journal's end now (with no cursor: everything with startAt: beginning, nothing with end); the cursor is not moved. */
   async once(spec: JournaldSpec, context: SourceContext) {
