@@ -66,9 +66,13 @@ export async function previewCopy(content: Uint8Array, dest: string, mode: numbe
   const after = { sha256: sha256(content), bytes: content.length, mode: mode.toString(8).padStart(4, "0") };
   if (current.state === "directory") throw new OpsError({ code: "E_COPY_PREVIEW", message: `${dest} is a directory`, exitCode: ExitCode.check });
   const newText = asText(content);
-  const { createTwoFilesPatch } = await import("diff");
-  // From the --- line on: the library's Index: and ==== header lines say nothing the --- and +++ lines do not.
-  const patch = (oldText: string, from: string) => redact(createTwoFilesPatch(from, dest, oldText, newText!, undefined, undefined, { context: 3 }).replace(/^(Index: .*\n)?=+\n/, ""));
+  const { unifiedDiff } = await import("../ui/diff.ts");
+  // Whole and exact, however long: a copy is one file of at most TEXT_LIMIT.
+  const patch = (oldText: string, from: string) => {
+    const diff = unifiedDiff(oldText, newText!, { labels: [from, dest], maxLines: Number.POSITIVE_INFINITY, maxEdits: Number.POSITIVE_INFINITY });
+    // A new empty file: the headers alone.
+    return redact(diff ? `${diff}\n` : `--- ${from}\n+++ ${dest}\n`);
+  };
   if (current.state === "missing") {
     return { status: "new", summary: `new file, ${plural(content.length, "byte")}, mode ${after.mode}`, after, ...(newText !== undefined ? { diff: patch("", "/dev/null") } : {}) };
   }

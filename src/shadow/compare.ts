@@ -1,6 +1,7 @@
 import { configError, usageError } from "../errors.ts";
 import type { ShadowAspect, ShadowComparisonRecord } from "../journal/index.ts";
-import { unifiedDiff } from "./diff.ts";
+// Not through ui/index.ts: jsdiff is loaded only by what shows a diff.
+import { unifiedDiff } from "../ui/diff.ts";
 import { secrets } from "../observe/index.ts";
 
 /** What one side printed and how it ended; `error` when it could not run at all. */

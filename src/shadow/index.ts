@@ -4,7 +4,7 @@
 // back to its legacy script until someone resets it.
 export { canonicalJson, compareOutcomes, compileNormalizers, normalizeOutput, parseAspects, parseNormalizeOption, shadowAspects } from "./compare.ts";
 export type { ComparisonOutcome, Normalizer, SideOutcome } from "./compare.ts";
-export { unifiedDiff, type UnifiedDiffOptions } from "./diff.ts";
+export { unifiedDiff, type UnifiedDiffOptions } from "../ui/diff.ts";
 export { agreementRate, fallbackReason, type FallbackThresholds } from "./fallback.ts";
 export { buildShadowReport, describeSide, renderMismatch, renderShadowReport, type ShadowReportEntry } from "./report.ts";
 export { outcomeFromResult, runLocalSide, type LocalSideOptions } from "./side.ts";

@@ -1,6 +1,7 @@
 /**
- * Two outputs as a unified diff, as `diff -u` prints it, from jsdiff's
- * structured patch. Past MAX_EDITS differences jsdiff gives up (a diff of two
+ * Two texts as a unified diff, as `diff -u` prints it, from jsdiff's
+ * structured patch: shadow's outputs, a copy's file before and after. Not
+ * exported by ui/index.ts, so that jsdiff loads only where a diff is shown. Past MAX_EDITS differences jsdiff gives up (a diff of two
  * unrelated large outputs stays cheap in time and memory) and the differing
  * middle, between the common leading and trailing lines, is shown as one
  * replaced block instead.
