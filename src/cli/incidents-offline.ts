@@ -3,10 +3,10 @@
 // parameters, pages and answers), so the output is what a server prints.
 // --journal reads it at once; otherwise a server that does not answer hands
 // over to the journal the config names, with a notice on stderr.
-import { isOpsError, OpsError } from "../errors.ts";
+import { OpsError } from "../errors.ts";
 import type { Journal } from "../journal/index.ts";
 import { displayJournalLocation, openJournal } from "../journal/index.ts";
-import { answerOf, callServer } from "./incidents.ts";
+import { answerOf, callServer, serverUnreachable } from "./incidents.ts";
 import type { ClientOptions } from "./incidents-spec.ts";
 
 /** Reads one API path (GET) and gives its answer; close() lets go of a journal it opened. */
@@ -49,8 +49,6 @@ async function configJournal(options: ReaderOptions): Promise<string | undefined
   return configuredJournal(await loadConfigFromOptions(options).catch(() => undefined));
 }
 
-const unreachable = (error: unknown): error is OpsError => isOpsError(error) && error.code === "E_SERVER_UNREACHABLE";
-
 /**
  * Where list and show read: --journal, the journal itself; else the server,
  * and when it does not answer (refused, unreachable, timed out) the journal
@@ -66,7 +64,7 @@ export async function incidentReader(options: ReaderOptions, notice: (line: stri
       try {
         return await callServer(options, "GET", path);
       } catch (error) {
-        if (!unreachable(error)) throw error;
+        if (!serverUnreachable(error)) throw error;
         const location = await configJournal(options);
         if (location === undefined) {
           throw new OpsError({ code: error.code, message: error.message, hint: "is opskit serve running? pass --server URL or set OPSKIT_SERVER, or read the journal without a server: --journal PATH|postgres://…", exitCode: error.exitCode });

@@ -1,4 +1,4 @@
-import { ExitCode, OpsError, usageError } from "../errors.ts";
+import { ExitCode, isOpsError, OpsError, usageError } from "../errors.ts";
 import type { AttemptRecord, IncidentEventRecord, IncidentRecord } from "../journal/index.ts";
 import { milestones } from "../journal/index.ts";
 import { formatMs, LineWriter } from "../ui/index.ts";
@@ -64,6 +64,9 @@ export async function callServer(options: ServerOptions, method: "GET" | "POST" 
   }
   return answerOf(response);
 }
+
+/** Whether callServer failed because no server answered (refused, unreachable, timed out), not because the server said no. */
+export const serverUnreachable = (error: unknown): error is OpsError => isOpsError(error) && error.code === "E_SERVER_UNREACHABLE";
 
 /** An API answer's body; an error answer becomes an OpsError with the server's code and hint. */
 export async function answerOf(response: Response): Promise<unknown> {

@@ -3,7 +3,7 @@ import { formatMatchers, matchersFromArgs, newSilence, silenceListed, silenceSta
 import type { Journal, SilenceMatcher, SilenceRecord } from "../journal/index.ts";
 import { LineWriter } from "../ui/index.ts";
 import { actorName } from "./actor.ts";
-import { callServer } from "./incidents.ts";
+import { callServer, serverUnreachable } from "./incidents.ts";
 import type { OptionsOf } from "./options.ts";
 import type { silenceSpec } from "./silence-spec.ts";
 
@@ -74,7 +74,7 @@ async function throughServer<T>(options: Options, call: () => Promise<T>, direct
   try {
     return await call();
   } catch (error) {
-    if ((error as OpsError).code !== "E_SERVER_UNREACHABLE" || options.journal === undefined) throw error;
+    if (!serverUnreachable(error) || options.journal === undefined) throw error;
     const { openJournal, displayJournalLocation } = await import("../journal/index.ts");
     process.stderr.write(`opskit silence: no server answers; using the journal at ${displayJournalLocation(options.journal)} directly\n`);
     const journal = await openJournal(options.journal);
