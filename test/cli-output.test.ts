@@ -71,7 +71,7 @@ const journal = () => join(dir, "journal.db");
 const clientEnv = () => ({ OPSKIT_SERVER: server.url, ...(server.token ? { OPSKIT_TOKEN: server.token } : {}) });
 
 /** Keys whose values differ between two runs of the same command line. */
-const volatile = /^(at|startedAt|finishedAt|runId|id|traceId|spanId|parentSpanId|commit|owner|cwd|next|last|ip)$|Ms$|At$/;
+const volatile = /^(at|startedAt|finishedAt|runId|id|traceId|spanId|parentSpanId|commit|owner|cwd|next|last|ip|date)$|Ms$|At$/;
 
 function stable(value: unknown, key = ""): unknown {
   if (volatile.test(key) || key === "timings") return `<${typeof value}>`;
